@@ -1,0 +1,105 @@
+"""Removing what a run created: by label, at the end of the run, on Ctrl-C/SIGTERM, or later.
+
+Ryuk is not available offline, so this module is the reaper: every object the sandbox creates
+carries `sandbox.project` and `sandbox.run` labels (sandbox.labels) and is found by them here.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator
+
+import docker
+from docker.errors import APIError, NotFound
+
+from sandbox.labels import CACHE_KEY, RUN_KEY, project_filter
+
+
+@dataclass
+class CleanupReport:
+    containers: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return len(self.containers) + len(self.networks) + len(self.images)
+
+
+def new_run_id() -> str:
+    """Sortable and unique even for two runs started in the same second."""
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+def remove_labelled(client: docker.DockerClient, run_id: str | None = None,
+                    include_cached_images: bool = False) -> CleanupReport:
+    """Remove the project's containers, networks and run images (of one run, or all runs)."""
+    report = CleanupReport()
+    selector = project_filter(run_id)
+    for container in client.containers.list(all=True, filters=selector):
+        _attempt(report, report.containers, container.name, lambda c=container: c.remove(force=True, v=True))
+    for network in client.networks.list(filters=selector):
+        _attempt(report, report.networks, network.name, network.remove)
+    for image in client.images.list(filters=selector):
+        if image.labels.get(CACHE_KEY) == "true" and not include_cached_images:
+            continue
+        if run_id is None and RUN_KEY not in image.labels and not include_cached_images:
+            continue
+        name = image.tags[0] if image.tags else image.short_id
+        _attempt(report, report.images, name, lambda i=image: client.images.remove(i.id, force=True))
+    return report
+
+
+def _attempt(report: CleanupReport, bucket: list[str], name: str, action) -> None:
+    try:
+        action()
+        bucket.append(name)
+    except NotFound:  # removed meanwhile (auto-remove, a concurrent cleanup): the goal is reached
+        bucket.append(name)
+    except APIError as exc:
+        report.errors.append(f"{name}: {exc.explanation or exc}")
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so `finally` blocks (and cleanup) run on both."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread; the caller's finally still runs
+        return
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> Iterator[CleanupReport]:
+    """Everything labelled with `run_id` is removed when the block ends, however it ends.
+
+    A second Ctrl-C during cleanup is ignored so the cleanup itself is not cut short.
+    """
+    report = CleanupReport()
+    with sigterm_as_interrupt():
+        try:
+            yield report
+        finally:
+            if not keep:
+                main = threading.current_thread() is threading.main_thread()
+                previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+                try:
+                    done = remove_labelled(client, run_id)
+                    report.containers, report.networks = done.containers, done.networks
+                    report.images, report.errors = done.images, done.errors
+                finally:
+                    if main:
+                        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Idempotent set-up for the sandbox: the virtual environment with the project installed, a Docker
+# engine that answers, and the local images. Safe to run twice; never touches an engine that
+# already answers. Exit 2 when the machine needs something only a person can do.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv"
+STATE="$ROOT/.sandbox"
+DOCKERD_LOG="${SANDBOX_DOCKERD_LOG:-/var/log/sandbox-dockerd.log}"
+APT_PACKAGES=(docker.io debootstrap mosquitto mosquitto-clients)
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
+
+is_root_debian() { [[ "$(id -u)" == 0 && -f /etc/debian_version ]]; }
+
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  ((${#missing[@]})) || return 0
+  say "installing Debian packages: ${missing[*]}"
+  if [[ ! -f "$STATE/apt-updated" ]]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    mkdir -p "$STATE" && touch "$STATE/apt-updated"
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup_venv() {
+  local stamp="$VENV/.sandbox-installed" want
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then return 0; fi
+  say "creating the virtual environment in .venv"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q -e "$ROOT[dev]"
+  echo "$want" > "$stamp"
+}
+
+engine_answers() { "$VENV/bin/python" -c 'import docker; docker.from_env(timeout=5).ping()' >/dev/null 2>&1; }
+
+start_engine() {
+  if engine_answers; then return 0; fi
+  if [[ -n "${DOCKER_HOST:-}" ]]; then
+    die "DOCKER_HOST=$DOCKER_HOST does not answer; start that engine or unset DOCKER_HOST"
+  fi
+  if ! is_root_debian; then
+    die "no Docker engine answers at /var/run/docker.sock. Start Docker (e.g. 'sudo systemctl start docker', Docker Desktop or colima), or set DOCKER_HOST, then run this again"
+  fi
+  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  say "starting dockerd in the background (log: $DOCKERD_LOG)"
+  nohup dockerd >>"$DOCKERD_LOG" 2>&1 &
+  for _ in $(seq 1 120); do
+    engine_answers && { say "Docker engine is up"; return 0; }
+    sleep 0.5
+  done
+  die "dockerd did not answer within 60 s; see $DOCKERD_LOG"
+}
+
+main() {
+  command -v python3 >/dev/null || die "python3 (3.11+) is required"
+  if is_root_debian; then apt_install "${APT_PACKAGES[@]}"; fi
+  setup_venv
+  start_engine
+  if [[ "${SANDBOX_SKIP_IMAGES:-}" != 1 ]]; then
+    "$VENV/bin/sandbox" images build
+  fi
+}
+
+main "$@"
