@@ -63,15 +63,15 @@ def images(ctx: typer.Context) -> None:
         for name in BUILD_ORDER:
             found = resolver.resolve(name)
             table.add_row(name, SPECS[name].official or "-", found.ref, found.source, found.digest[:19])
-    except (ImageUnavailable, docker_build_error()) as exc:
+    except (ImageUnavailable, *docker_build_error()) as exc:
         errors.print(f"[red]error:[/red] resolving images: {exc}")
         raise typer.Exit(EXIT_ENV)
     console.print(table)
 
 
-def docker_build_error():
-    from docker.errors import BuildError
-    return BuildError
+def docker_build_error() -> tuple[type[Exception], ...]:
+    from docker.errors import APIError, BuildError
+    return (BuildError, APIError)
 
 
 @images_app.command("build")
@@ -90,7 +90,7 @@ def images_build(
     try:
         for found in build_all(client, _progress, [n for n in BUILD_ORDER if n in wanted], force):
             console.print(f"ready  {found.logical:<10} {found.ref}  {found.digest[:19]}")
-    except (ImageUnavailable, docker_build_error()) as exc:
+    except (ImageUnavailable, *docker_build_error()) as exc:
         errors.print(f"[red]error:[/red] building images: {exc}")
         raise typer.Exit(EXIT_ENV)
 

@@ -256,6 +256,10 @@ def ensure_local(client: docker.DockerClient, logical: str, on_log: Progress = _
                  force: bool = False) -> ResolvedImage:
     """The local build of `logical`, built only when missing or when its inputs changed."""
     spec = SPECS[logical]
+    recipe = spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")
+    if not recipe.is_file():
+        raise ImageUnavailable(f"{logical}: no official image in the engine and no local recipe "
+                               f"({recipe.relative_to(project_root())} is missing)")
     wanted = _spec_hash(client, spec)
     image = _local_image(client, spec.local_tag)
     if force or image is None or image.labels.get("sandbox.image.hash") != wanted:
