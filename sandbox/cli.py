@@ -111,20 +111,60 @@ def clean(
 @app.command()
 def verify(
     services: Optional[list[str]] = typer.Argument(None, help="service names under services/"),
+    all_services: bool = typer.Option(False, "--all", help="every service of the fleet"),
+    phase: Optional[str] = typer.Option(None, "--phase", help="a|b|c|d|all"),
+    shard_spec: Optional[str] = typer.Option(None, "--shard", help="K/N: this job's slice of the services"),
+    jobs: str = typer.Option("auto", "-j", "--jobs", help="services in parallel within a phase (auto: what the machine can hold)"),
+    baseline: bool = typer.Option(False, "--baseline", help="build and test the unmodified copy first"),
+    accept_preexisting: bool = typer.Option(False, "--accept-preexisting", help="with --baseline: test failures that were already there do not fail a service (they are listed)"),
+    promote_after: bool = typer.Option(False, "--promote", help="promote each verified diff at the end"),
+    keep: bool = typer.Option(False, "--keep", help="leave containers and networks up for debugging"),
+    max_failure_rate: float = typer.Option(0.20, "--max-failure-rate", help="stop before the next phase above this rate"),
+    as_json: bool = typer.Option(False, "--json", help="print report.json instead of the summary"),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
-    from sandbox.images import project_root
-    names = services or []
-    missing = [name for name in names if not (project_root() / "services" / name).is_dir()]
-    if not names or missing:
-        errors.print(f"[red]error:[/red] unknown service {', '.join(missing) or '(none given)'}; "
-                     "name a folder under services/")
-        raise typer.Exit(EXIT_ENV)
-    client = _engine()
-    build_all(client, _progress)
-    errors.print("the verify pipeline is not implemented yet (issue: the sandbox pipeline); "
-                 "images are ready, see `sandbox images`")
-    raise typer.Exit(EXIT_ENV)
+    from sandbox.verify_cli import run_verify
+    raise typer.Exit(run_verify(services or [], all_services, phase, shard_spec, jobs, baseline,
+                                accept_preexisting, promote_after, keep, max_failure_rate, as_json))
+
+
+@app.command()
+def plan(
+    services: Optional[list[str]] = typer.Argument(None),
+    all_services: bool = typer.Option(False, "--all"),
+    phase: Optional[str] = typer.Option(None, "--phase"),
+    as_json: bool = typer.Option(False, "--json"),
+    matrix: bool = typer.Option(False, "--matrix", help="a CI job matrix (one shard per entry)"),
+    shards: int = typer.Option(0, "--shards", help="with --matrix: number of shards (default: one per 2 services)"),
+) -> None:
+    """Services, priorities, phases and the migrations that apply, without running anything."""
+    from sandbox.verify_cli import run_plan
+    raise typer.Exit(run_plan(services or [], all_services, phase, as_json, matrix, shards))
+
+
+@app.command()
+def promote(
+    services: Optional[list[str]] = typer.Argument(None),
+    all_verified: bool = typer.Option(False, "--all-verified", help="every service with a verified diff"),
+    revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
+) -> None:
+    """Apply verified diffs to the repo (all or nothing per service; refuses stale diffs)."""
+    from sandbox.verify_cli import run_promote
+    raise typer.Exit(run_promote(services or [], all_verified, revert))
+
+
+@app.command()
+def gate(services: Optional[list[str]] = typer.Argument(None)) -> None:
+    """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
+    from sandbox.verify_cli import run_gate
+    raise typer.Exit(run_gate(services or []))
+
+
+@app.command()
+def report(run: Optional[str] = typer.Argument(None, help="run id (default: the latest)")) -> None:
+    """Show a run's summary again."""
+    from sandbox.verify_cli import run_report
+    raise typer.Exit(run_report(run))
 
 
 def main() -> None:

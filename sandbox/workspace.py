@@ -1,0 +1,162 @@
+"""The per-service workspace: a copy of the service and its shared paths, owned by the run.
+
+Layout under the run folder, keeping the repo-relative layout so a build context above the
+service folder (`services/`) still works:
+
+    .sandbox/runs/<run-id>/<service>/orig/services/<service>/...   pristine copy (diff base)
+    .sandbox/runs/<run-id>/<service>/work/services/<service>/...   migrated, built and tested
+    .sandbox/runs/<run-id>/<service>/work/services/common/...      shared paths it builds with
+
+The repo's own `services/<name>/` is only ever read here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sandbox.inventory import ServiceConfig
+
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".venv", ".mypy_cache",
+                                 ".ruff_cache", "*.egg-info")
+MARKER = "MIGRATION-BLOCKER("
+
+
+@dataclass(frozen=True)
+class FileChange:
+    path: str                # repo-relative, e.g. services/weather-api/app/db.py
+    before: bytes | None     # None: the file was added
+    after: bytes | None      # None: the file was deleted
+
+
+@dataclass
+class Workspace:
+    config: ServiceConfig
+    repo_root: Path
+    folder: Path             # .sandbox/runs/<run-id>/<service>
+    rel_paths: list[str] = field(default_factory=list)   # services/<name>, services/<shared>...
+
+    @property
+    def orig(self) -> Path:
+        return self.folder / "orig"
+
+    @property
+    def work(self) -> Path:
+        return self.folder / "work"
+
+    def work_path(self, rel: str) -> Path:
+        return self.work / rel
+
+    @property
+    def service_dir(self) -> Path:
+        return self.work / self.rel_paths[0]
+
+    @property
+    def context_dir(self) -> Path:
+        return (self.service_dir / self.config.context).resolve()
+
+
+def create(config: ServiceConfig, repo_root: Path, folder: Path) -> Workspace:
+    """Copy the service and its shared paths twice: a pristine base and the working copy."""
+    services_rel = config.services_root.relative_to(repo_root)
+    rel_paths = [str(services_rel / config.name), *(str(services_rel / shared) for shared in config.shared)]
+    ws = Workspace(config, repo_root, folder, rel_paths)
+    for rel in rel_paths:
+        for target in (ws.orig, ws.work):
+            _copy(repo_root / rel, target / rel)
+    return ws
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, target, ignore=IGNORED, symlinks=True)
+    else:
+        shutil.copy2(source, target)
+
+
+def _files(root: Path, rel: str) -> dict[str, bytes]:
+    base = root / rel
+    if base.is_file():
+        return {rel: base.read_bytes()}
+    found = {}
+    for path in sorted(base.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts:
+            found[str(path.relative_to(root))] = path.read_bytes()
+    return found
+
+
+def content_hash(root: Path, rel_paths: list[str]) -> str:
+    """sha256 over names and bytes of the given paths; what a verified diff is bound to."""
+    digest = hashlib.sha256()
+    for rel in rel_paths:
+        for name, data in _files(root, rel).items():
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def changes(ws: Workspace) -> list[FileChange]:
+    """Files that differ between the pristine copy and the working copy."""
+    found = []
+    for rel in ws.rel_paths:
+        before, after = _files(ws.orig, rel), _files(ws.work, rel)
+        for name in sorted(set(before) | set(after)):
+            if before.get(name) != after.get(name):
+                found.append(FileChange(name, before.get(name), after.get(name)))
+    return found
+
+
+def unified_diff(file_changes: list[FileChange]) -> str:
+    """A `git apply`-compatible unified diff of text changes, for people and CI artefacts."""
+    out: list[str] = []
+    for change in file_changes:
+        old = (change.before or b"").decode(errors="replace").splitlines(keepends=True)
+        new = (change.after or b"").decode(errors="replace").splitlines(keepends=True)
+        header = [f"diff --git a/{change.path} b/{change.path}\n"]
+        if change.before is None:
+            header.append("new file mode 100644\n")
+        elif change.after is None:
+            header.append("deleted file mode 100644\n")
+        lines = list(difflib.unified_diff(
+            old, new, "/dev/null" if change.before is None else f"a/{change.path}",
+            "/dev/null" if change.after is None else f"b/{change.path}"))
+        out.extend(header)
+        for line in lines:
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def diff_stats(file_changes: list[FileChange]) -> dict[str, int]:
+    added = removed = 0
+    for change in file_changes:
+        old = (change.before or b"").decode(errors="replace").splitlines()
+        new = (change.after or b"").decode(errors="replace").splitlines()
+        for line in difflib.unified_diff(old, new, lineterm="", n=0):
+            if line.startswith("+") and not line.startswith("+++"):
+                added += 1
+            elif line.startswith("-") and not line.startswith("---"):
+                removed += 1
+    return {"files": len(file_changes), "added": added, "removed": removed}
+
+
+@dataclass(frozen=True)
+class Marker:
+    path: str
+    line: int
+    text: str
+
+
+def find_markers(ws: Workspace) -> list[Marker]:
+    """Every MIGRATION-BLOCKER( left in the working copy (the codemods' 'never guess' output)."""
+    found = []
+    for rel in ws.rel_paths:
+        for name, data in _files(ws.work, rel).items():
+            if MARKER.encode() not in data:
+                continue
+            for number, line in enumerate(data.decode(errors="replace").splitlines(), 1):
+                if MARKER in line:
+                    found.append(Marker(name, number, line.strip()))
+    return found

@@ -1,0 +1,60 @@
+"""Pure verdicts: health bodies, JUnit counts, the run summary's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sandbox.health import judge
+from sandbox.report import build_report, junit_xml, summary_text
+from sandbox.stages import parse_junit
+
+HEALTHY = ("ok", "healthy", "pass", "up")
+
+
+def test_health_200_with_degraded_status_fails() -> None:
+    assert not judge(200, '{"status": "degraded", "influxdb": false}', HEALTHY).healthy
+
+
+def test_health_200_with_ok_status_or_plain_text_passes() -> None:
+    assert judge(200, '{"status": "ok"}', HEALTHY).healthy
+    assert judge(204, "", HEALTHY).healthy
+    assert judge(200, "OK", HEALTHY).healthy
+
+
+def test_health_non_2xx_fails_whatever_the_body() -> None:
+    assert not judge(503, '{"status": "ok"}', HEALTHY).healthy
+
+
+JUNIT = b"""<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1"
+failures="1" skipped="1" tests="5"><testcase classname="tests.test_a" name="test_ok"/>
+<testcase classname="tests.test_a" name="test_bad"><failure message="boom"/></testcase>
+<testcase classname="tests.test_b" name="test_err"><error message="x"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_junit_counts_and_failed_ids() -> None:
+    counts = parse_junit(JUNIT)
+    assert (counts["tests"], counts["failures"], counts["errors"], counts["skipped"]) == (5, 1, 1, 1)
+    assert counts["failed_tests"] == ["tests.test_a::test_bad", "tests.test_b::test_err"]
+
+
+def _outcome(name: str, ok: bool, priority: str, stage: str | None = None) -> dict:
+    stages = [{"name": "migrate", "status": "passed", "seconds": 1.0, "reason": "", "log": "migrate.log"}]
+    if stage:
+        stages.append({"name": stage, "status": "failed", "seconds": 2.0, "reason": "3 of 9 tests failed\nsecond",
+                       "log": f"{stage}.log"})
+    return {"name": name, "priority": priority, "migrations": {"tenacity": ok}, "overall_success": ok,
+            "failed_stage": stage, "reason": "3 of 9 tests failed\nsecond" if stage else "", "stages": stages,
+            "folder": f"/runs/r/{name}"}
+
+
+def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> None:
+    report = build_report("r", [_outcome("rag-service", True, "LOW"), _outcome("ai-core", False, "HIGH", "test")],
+                          {}, 12.0, None, False)
+    text = summary_text(report, tmp_path)
+    assert "By Priority:" in text and "By Migration Type:" in text and "Failed Services:" in text
+    assert "ai-core [test]: 3 of 9 tests failed" in text
+    assert "log: /runs/r/ai-core/test.log" in text
+    assert "tenacity        1/2 verified" in text
+    xml = junit_xml(report).decode()
+    assert xml.count("<testcase") == 3 and xml.count("<failure") == 1
