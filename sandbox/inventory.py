@@ -19,6 +19,14 @@ DEFAULT_TIMEOUTS = {"migrate": 300, "build": 900, "test": 600, "health": 90, "ba
 NOT_SERVICES = {"common"}
 
 
+def repo_root() -> Path:
+    """The monorepo the sandbox works on (services/, .sandbox/): SANDBOX_REPO, else this project."""
+    import os
+
+    from sandbox.images import project_root
+    return Path(os.environ["SANDBOX_REPO"]).resolve() if os.environ.get("SANDBOX_REPO") else project_root()
+
+
 class ConfigError(ValueError):
     """A service's configuration is unusable; the message names the service, file and key."""
 

@@ -117,16 +117,19 @@ def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
     try:
         if run.options.baseline:
             outcome.preexisting_failures = _baseline(ctx, add)
-        for stage in (lambda: timed("migrate", lambda: migrate(ctx)),
-                      lambda: timed("build", lambda: build(ctx)),
-                      lambda: _with_deps(ctx, "test", lambda deps: _test(ctx, deps)),
-                      lambda: _with_deps(ctx, "health", lambda deps: health(ctx, ctx.image_tag, deps))):
+        stages: list[tuple[str, Callable[[], StageResult]]] = [
+            ("migrate", lambda: timed("migrate", lambda: migrate(ctx))),
+            ("build", lambda: timed("build", lambda: build(ctx))),
+            ("test", lambda: _with_deps(ctx, "test", lambda deps: _test(ctx, deps))),
+            ("health", lambda: _with_deps(ctx, "health", lambda deps: health(ctx, ctx.image_tag, deps))),
+        ]
+        for name, stage in stages:
             if run.cancelled.is_set():
-                add(StageResult("cancelled", "failed", reason="run interrupted"))
+                add(StageResult(name, "failed", reason="run interrupted"))
                 return outcome
+            run.on_event(config.name, name, "started")
             result = stage()
             if not add(result) and not _accepted(result, outcome, run.options):
-                _keep_dep_logs(ctx, result)
                 return outcome
         record = record_verified(ws, run.run_id, target_versions(), run.images())
         record.save(run.repo_root)
@@ -172,10 +175,6 @@ def _with_deps(ctx: StageContext, name: str, body: Callable[[ServiceDeps], Stage
 
 def _database_name(service: str) -> str:
     return service.replace("_", "-")
-
-
-def _keep_dep_logs(ctx: StageContext, result: StageResult) -> None:
-    result.details.setdefault("folder", str(ctx.ws.folder))
 
 
 def _baseline(ctx: StageContext, add: Callable[[StageResult], bool]) -> list[str]:

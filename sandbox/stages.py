@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 import threading
@@ -204,23 +205,33 @@ def build(ctx: StageContext, tag: str | None = None, name: str = "build",
 TEST_DOCKERFILE = """\
 FROM {image}
 USER root
-COPY . {workdir}/
-RUN if [ -f requirements-dev.txt ]; then pip install --no-cache-dir -r requirements-dev.txt; \\
+COPY req/ /tmp/sandbox-req/
+RUN cd /tmp/sandbox-req \\
+ && if [ -f requirements-dev.txt ]; then pip install --no-cache-dir -r requirements-dev.txt; \\
     elif [ -f requirements-test.txt ]; then pip install --no-cache-dir -r requirements-test.txt; \\
     else pip install --no-cache-dir pytest; fi
+COPY src/ {workdir}/
 USER {user}
 """
 
 
 def build_test_image(ctx: StageContext, service_image: str, tag: str, service_dir: Path) -> str:
-    """The service image plus its dev requirements and tests, at the image's working directory."""
+    """The service image plus its dev requirements and tests, at the image's working directory.
+
+    Requirements go in a layer of their own before the code, so services with the same dev
+    requirements share the cached install.
+    """
     config = ctx.client.images.get(service_image).attrs["Config"]
     workdir = config.get("WorkingDir") or "/app"
     user = config.get("User") or "root"
-    with tempfile.TemporaryDirectory(prefix="sandbox-test-df-") as tmp:
-        dockerfile = Path(tmp) / "Dockerfile"
-        dockerfile.write_text(TEST_DOCKERFILE.format(image=service_image, workdir=workdir, user=user))
-        return build_mapped(ctx.client, service_dir, dockerfile, tag, {}, ctx.labels("test-image"))
+    with tempfile.TemporaryDirectory(prefix="sandbox-test-ctx-") as tmp:
+        context = Path(tmp)
+        shutil.copytree(service_dir, context / "src", ignore=wsmod.IGNORED, symlinks=True)
+        (context / "req").mkdir()
+        for requirements in service_dir.glob("requirements*.txt"):
+            shutil.copy2(requirements, context / "req" / requirements.name)
+        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=service_image, workdir=workdir, user=user))
+        return build_mapped(ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image"))
 
 
 def run_tests(ctx: StageContext, image: str, env: dict[str, str], network: str,

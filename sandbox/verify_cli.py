@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sandbox.cleanup import new_run_id
 from sandbox.engine import EngineUnavailable
-from sandbox.images import ImageUnavailable, project_root
-from sandbox.inventory import PHASES, ConfigError, ServiceConfig, dependents_of, discover, shard
+from sandbox.images import ImageUnavailable
+from sandbox.inventory import PHASES, ConfigError, ServiceConfig, dependents_of, discover, repo_root, shard
 from sandbox.migrations import detect_migrations
 from sandbox.report import build_report, summary_text, write_reports
 
@@ -29,7 +29,7 @@ def _err(message: str) -> None:
 
 
 def _fleet() -> dict[str, ServiceConfig]:
-    return discover(project_root() / "services")
+    return discover(repo_root() / "services")
 
 
 def select(names: list[str], all_services: bool, phase: str | None, shard_spec: str | None,
@@ -87,7 +87,7 @@ def run_verify(names: list[str], all_services: bool, phase: str | None, shard_sp
         return EXIT_ENV
     options = Options(baseline=baseline, accept_preexisting=accept_preexisting, keep=keep,
                       jobs=job_count, max_failure_rate=max_failure_rate)
-    repo = project_root()
+    repo = repo_root()
     run = new_run(repo, new_run_id(), options, _progress)
     _progress("run", "start", f"{run.run_id}: {len(chosen)} service(s), -j {job_count}, folder {run.folder}")
     begin = time.monotonic()
@@ -147,7 +147,7 @@ def run_plan(names: list[str], all_services: bool, phase: str | None, as_json: b
 def run_promote(names: list[str], all_verified: bool, revert: bool) -> int:
     from sandbox.promote import PromotionRefused, promote, revert as revert_one, state_dir
 
-    repo = project_root()
+    repo = repo_root()
     if all_verified:
         names = sorted(p.stem for p in (state_dir(repo) / "verified").glob("*.json"))
     if not names:
@@ -185,14 +185,14 @@ def run_gate(names: list[str]) -> int:
         return EXIT_ENV
     code = EXIT_OK
     for name in chosen:
-        ok, why = gate_status(project_root(), name)
+        ok, why = gate_status(repo_root(), name)
         print(f"{'PASS' if ok else 'FAIL'} {name}: {why}")
         code = code if ok else EXIT_FAILED
     return code
 
 
 def run_report(run_id: str | None) -> int:
-    runs = project_root() / ".sandbox" / "runs"
+    runs = repo_root() / ".sandbox" / "runs"
     candidates = sorted(p for p in runs.glob("*") if (p / "report.json").is_file()) if runs.is_dir() else []
     folder = runs / run_id if run_id else (candidates[-1] if candidates else None)
     if folder is None or not (folder / "report.json").is_file():
