@@ -1,0 +1,3 @@
+from migrators.cli import main
+
+raise SystemExit(main())

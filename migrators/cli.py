@@ -1,0 +1,99 @@
+"""`python -m migrators DIR`: apply the codemods in place (or --diff / --check / --json).
+
+Exit codes: 0 done (or nothing to do), 1 `--check` and something would change,
+2 usage error, or a file that could not be parsed / rewritten (named with its line on stderr;
+that file is left untouched, the others are still processed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from migrators import registry
+from migrators.framework import migrate_tree
+from migrators.versions import load_versions
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # usage errors exit 2 (argparse's default too, made explicit)
+        self.print_usage(sys.stderr)
+        print(f"migrators: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m migrators", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("path", nargs="?", help="service folder (or a single file) to migrate")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
+    mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything would change")
+    parser.add_argument("--json", action="store_true", help="print the per-file, per-rule report as JSON")
+    parser.add_argument("--only", action="append", default=[], metavar="UPGRADE",
+                        help="run only this upgrade (repeatable); default: detect from the tree")
+    parser.add_argument("--skip", action="append", default=[], metavar="UPGRADE")
+    parser.add_argument("--versions", type=Path, metavar="TOML", help="versions table override ([targets], [forced])")
+    parser.add_argument("--target", action="append", default=[], metavar="PKG=VERSION",
+                        help="override one target version, e.g. pytest-asyncio=1.3.0")
+    parser.add_argument("--list", action="store_true", help="list the known upgrades and exit")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        for upgrade in registry.all_upgrades():
+            print(f"{upgrade.name}\t{upgrade.description}")
+        return 0
+    if not args.path:
+        parser.error("the path argument is required")
+    root = Path(args.path)
+    if not root.exists():
+        print(f"migrators: error: {root}: no such file or directory", file=sys.stderr)
+        return 2
+    for name in (*args.only, *args.skip):
+        if name not in registry.names():
+            print(f"migrators: error: unknown upgrade {name!r}; known: {', '.join(registry.names())}",
+                  file=sys.stderr)
+            return 2
+    overrides = {}
+    for item in args.target:
+        if "=" not in item:
+            print(f"migrators: error: --target wants PKG=VERSION, got {item!r}", file=sys.stderr)
+            return 2
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value.strip()
+    try:
+        versions = load_versions(args.versions, overrides)
+    except Exception as exc:
+        print(f"migrators: error: versions file {args.versions}: {exc}", file=sys.stderr)
+        return 2
+
+    write = not (args.diff or args.check)
+    result = migrate_tree(root, write=write, versions=versions, only=args.only, skip=args.skip)
+
+    for fr in result.errors:
+        where = f"{root / fr.path if root.is_dir() else root}" + (f":{fr.error_line}" if fr.error_line else "")
+        print(f"{where}: {fr.error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    elif args.diff:
+        sys.stdout.write(result.diff())
+    else:
+        verb = "would change" if args.check else "changed"
+        for fr in result.changed:
+            print(f"{verb} {fr.path}")
+        for path, marker in result.markers:
+            print(f"{path}:{marker.line}: MIGRATION-BLOCKER({marker.rule}): {marker.message}")
+        print(f"{len(result.changed)} file(s) {verb}, {len(result.markers)} marker(s), "
+              f"{len(result.errors)} error(s); upgrades: {', '.join(result.upgrades) or 'none detected'}",
+              file=sys.stderr)
+    if result.errors:
+        return 2
+    if args.check and result.changed:
+        return 1
+    return 0

@@ -1,0 +1,399 @@
+"""Table-driven requirements rewriter.
+
+Files: every ``requirements*.txt`` / ``requirements/*.txt`` / ``constraints*.txt`` of the tree,
+every file a Dockerfile installs (``pip install -r X`` / ``-c X``), following ``-r``/``-c``
+includes, plus ``pyproject.toml`` ``[project] dependencies`` and ``optional-dependencies``
+(through tomlkit, format-preserving) and package arguments of ``pip install`` lines in
+Dockerfiles. Comments, environment markers, extras, indentation and unrelated lines are kept.
+
+Each upgrade contributes :class:`~migrators.framework.RequirementRule` rows; the influxdb3 upgrade,
+for example, only adds ``RequirementRule("IX-0", "influxdb-client", rename_to="influxdb3-python",
+version=versions.target("influxdb3-python"), extras=frozenset({"pandas"}) if uses_dataframes else frozenset())``.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+import tomlkit
+
+from migrators.versions import parse_version, version_at_least
+
+if TYPE_CHECKING:  # pragma: no cover
+    from migrators.framework import EditSet, ProjectTree, RequirementRule, Upgrade
+    from migrators.versions import Versions
+
+_REQ = re.compile(
+    r"^(?P<indent>\s*)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\s*\[[^\]]*\])?"
+    r"(?P<spec>[^;#]*?)(?P<marker>\s*;[^#]*?)?(?P<comment>\s+#.*)?(?P<eol>\r?\n?)$")
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(?P<path>\S+)")
+_REQ_FILE_NAME = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|requirements/[^/]+\.(txt|in))$")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class Requirement:
+    indent: str
+    name: str
+    extras: str       # raw, e.g. "[pandas]" or ""
+    spec: str         # raw, e.g. "==0.21.1" (with its leading whitespace)
+    marker: str       # raw, e.g. " ; python_version < '3.12'"
+    comment: str
+    eol: str
+
+    @classmethod
+    def parse(cls, line: str) -> "Requirement | None":
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "-")) or "://" in stripped or " @ " in stripped:
+            return None
+        match = _REQ.match(line)
+        if not match:
+            return None
+        spec = match["spec"] or ""
+        if spec.strip() and not re.match(r"^\s*(===|==|~=|!=|<=|>=|<|>)", spec):
+            return None
+        return cls(match["indent"], match["name"], match["extras"] or "", spec, match["marker"] or "",
+                   match["comment"] or "", match["eol"])
+
+    @property
+    def key(self) -> str:
+        return normalize(self.name)
+
+    def extras_set(self) -> frozenset[str]:
+        inner = self.extras.strip()[1:-1] if self.extras.strip() else ""
+        return frozenset(e.strip() for e in inner.split(",") if e.strip())
+
+    def render(self) -> str:
+        return f"{self.indent}{self.name}{self.extras}{self.spec}{self.marker}{self.comment}{self.eol}"
+
+    def requirement_text(self) -> str:
+        return f"{self.name}{self.extras}{self.spec}{self.marker}".strip()
+
+
+def _bounds(spec: str) -> tuple[str | None, str | None]:
+    """(lowest allowed version, exclusive/inclusive upper bound) of a specifier, roughly."""
+    lower = upper = None
+    for part in spec.split(","):
+        part = part.strip()
+        match = re.match(r"(===|==|~=|>=|<=|>|<|!=)\s*([0-9][^\s]*)", part)
+        if not match:
+            continue
+        op, ver = match.groups()
+        ver = ver.rstrip(".*")
+        if op in ("==", "===", "~=", ">=", ">"):
+            lower = ver if lower is None or version_at_least(ver, lower) else lower
+            if op in ("==", "==="):
+                upper = ver
+        elif op in ("<", "<="):
+            upper = ver if upper is None or version_at_least(upper, ver) else upper
+    return lower, upper
+
+
+def spec_allows_floor(spec: str, forced_spec: str) -> bool:
+    """True when `spec` already guarantees `forced_spec`'s floor and does not exclude it entirely."""
+    floor, ceiling = _bounds(forced_spec)
+    lower, upper = _bounds(spec)
+    if floor is None:
+        return True
+    if lower is None and upper is None:
+        return True                       # unpinned: the resolver picks a compatible release
+    if lower is not None and not version_at_least(lower, floor):
+        return False
+    if upper is not None and not version_at_least(upper, floor):
+        return False
+    if ceiling is not None and lower is not None and version_at_least(lower, ceiling):
+        return False
+    return True
+
+
+def target_spec(old_spec: str, version: str) -> str:
+    """`==version` when the line was pinned exactly, else `>=version,<next-major`."""
+    if re.match(r"^\s*(==|===)\s*", old_spec):
+        return f"=={version}"
+    major = parse_version(version)[0] if parse_version(version) else 0
+    return f">={version},<{major + 1}"
+
+
+def _format_spec(old_spec: str, new: str) -> str:
+    lead = re.match(r"^\s*", old_spec).group() if old_spec else ""
+    trail = re.search(r"\s*$", old_spec).group() if old_spec else ""
+    return f"{lead}{new}{trail}"
+
+
+def apply_rules_to_requirement(req: Requirement, rules: Sequence["RequirementRule"],
+                               present: set[str]) -> tuple[Requirement | None, "RequirementRule | None", str]:
+    """(new requirement or None to drop, the rule used, message). No rule: (req, None, "")."""
+    for rule in rules:
+        if normalize(rule.package) != req.key:
+            continue
+        before = req.requirement_text()
+        if rule.remove or (rule.rename_to and normalize(rule.rename_to) in present):
+            return None, rule, f"dropped {before}"
+        new = Requirement(**req.__dict__)
+        if rule.forced:
+            if spec_allows_floor(req.spec, rule.spec or ""):
+                return req, None, ""
+            new.spec = _format_spec(req.spec, rule.spec or "")
+        else:
+            if rule.rename_to:
+                new.name = rule.rename_to
+            if rule.extras is not None:
+                new.extras = f"[{','.join(sorted(rule.extras))}]" if rule.extras else ""
+            if rule.spec:
+                new.spec = _format_spec(req.spec, rule.spec)
+            elif rule.version:
+                lower, _ = _bounds(req.spec)
+                if rule.rename_to is None and lower and version_at_least(lower, rule.version) \
+                        and not re.match(r"^\s*==", req.spec):
+                    pass  # already at or above the target
+                else:
+                    new.spec = _format_spec(req.spec, target_spec(req.spec, rule.version))
+        if new.render() == req.render():
+            return req, None, ""
+        return new, rule, f"{before} -> {new.requirement_text()}"
+    return req, None, ""
+
+
+def rewrite_requirements_text(text: str, rules: Sequence["RequirementRule"]) -> tuple[str, list[tuple[str, int, str]]]:
+    """Rewrite a requirements file's text. Returns (new text, [(rule, line, message)])."""
+    lines = text.splitlines(keepends=True)
+    present = {r.key for r in (Requirement.parse(l) for l in lines) if r is not None}
+    out: list[str] = []
+    changes: list[tuple[str, int, str]] = []
+    for number, line in enumerate(lines, 1):
+        req = Requirement.parse(line) if not line.rstrip("\r\n").endswith("\\") else None
+        if req is None:
+            out.append(line)
+            continue
+        new, rule, message = apply_rules_to_requirement(req, rules, present)
+        if rule is None:
+            out.append(line)
+            continue
+        changes.append((rule.rule, number, message))
+        if new is not None:
+            out.append(new.render())
+            present.add(new.key)
+    return "".join(out), changes
+
+
+# --- discovery ----------------------------------------------------------------------------------
+
+def _pip_install_files(dockerfile_text: str) -> list[str]:
+    files = []
+    logical = re.sub(r"\\\r?\n", " ", dockerfile_text)
+    for line in logical.splitlines():
+        if "pip" not in line or "install" not in line:
+            continue
+        try:
+            words = shlex.split(line, comments=False, posix=True)
+        except ValueError:
+            words = line.split()
+        for i, word in enumerate(words):
+            if word in ("-r", "--requirement", "-c", "--constraint") and i + 1 < len(words):
+                files.append(words[i + 1])
+            elif re.match(r"^(--requirement|--constraint)=", word):
+                files.append(word.split("=", 1)[1])
+            elif re.match(r"^-[rc]\S", word):
+                files.append(word[2:])
+    return files
+
+
+def _resolve_in_tree(tree: "ProjectTree", base_dir: str, ref: str) -> str | None:
+    """Map a path named in a Dockerfile or an include onto a file of the tree."""
+    all_files = set(tree.files())
+    candidate = (PurePosixPath(base_dir) / ref) if base_dir else PurePosixPath(ref)
+    parts = [p for p in PurePosixPath(str(candidate)).parts if p not in (".", "/")]
+    norm: list[str] = []
+    for p in parts:
+        if p == "..":
+            if norm:
+                norm.pop()
+        else:
+            norm.append(p)
+    if "/".join(norm) in all_files:
+        return "/".join(norm)
+    # container paths such as /app/requirements-prod.txt: try shorter suffixes
+    ref_parts = [p for p in PurePosixPath(ref).parts if p not in ("/", ".", "..")]
+    for start in range(len(ref_parts)):
+        suffix = "/".join(ref_parts[start:])
+        for prefix in (base_dir, ""):
+            cand = f"{prefix}/{suffix}" if prefix else suffix
+            if cand in all_files:
+                return cand
+    return None
+
+
+def dockerfiles(tree: "ProjectTree") -> list[str]:
+    return [f for f in tree.files() if re.search(r"(^|/)(Dockerfile[^/]*|[^/]*\.Dockerfile|Containerfile)$", f)]
+
+
+def requirement_files(tree: "ProjectTree") -> list[str]:
+    """Every requirements file of the tree and every file the Dockerfiles install, with includes."""
+    found: list[str] = [f for f in tree.files() if _REQ_FILE_NAME.search(f)]
+    for dockerfile in dockerfiles(tree):
+        base = str(PurePosixPath(dockerfile).parent)
+        base = "" if base == "." else base
+        for ref in _pip_install_files(tree.read(dockerfile)):
+            resolved = _resolve_in_tree(tree, base, ref)
+            if resolved and resolved not in found:
+                found.append(resolved)
+    queue = list(found)
+    while queue:
+        current = queue.pop()
+        base = str(PurePosixPath(current).parent)
+        base = "" if base == "." else base
+        for line in tree.read(current).splitlines():
+            match = _INCLUDE.match(line)
+            if match:
+                resolved = _resolve_in_tree(tree, base, match["path"])
+                if resolved and resolved not in found:
+                    found.append(resolved)
+                    queue.append(resolved)
+    return found
+
+
+def _pyproject_dependency_arrays(doc: Any) -> list[Any]:
+    arrays = []
+    project = doc.get("project")
+    if project is not None:
+        if "dependencies" in project:
+            arrays.append(project["dependencies"])
+        for _, arr in (project.get("optional-dependencies") or {}).items():
+            arrays.append(arr)
+    for _, arr in (doc.get("dependency-groups") or {}).items():
+        arrays.append(arr)
+    return arrays
+
+
+def declared_packages(tree: "ProjectTree") -> set[str]:
+    """Normalised names of every package the tree's requirements/pyproject/Dockerfiles declare."""
+    names: set[str] = set()
+    for rel in requirement_files(tree):
+        for line in tree.read(rel).splitlines():
+            req = Requirement.parse(line)
+            if req:
+                names.add(req.key)
+    for rel in tree.files():
+        if rel.endswith("pyproject.toml"):
+            try:
+                doc = tomlkit.parse(tree.read(rel))
+            except Exception:
+                continue
+            for arr in _pyproject_dependency_arrays(doc):
+                for item in arr:
+                    req = Requirement.parse(str(item))
+                    if req:
+                        names.add(req.key)
+    for dockerfile in dockerfiles(tree):
+        for _, req in _dockerfile_inline_requirements(tree.read(dockerfile)):
+            names.add(req.key)
+    return names
+
+
+def _dockerfile_inline_requirements(text: str) -> list[tuple[int, Requirement]]:
+    """(line number, requirement) for package arguments of `pip install` in a Dockerfile."""
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if "install" not in line:
+            continue
+        for word in re.findall(r"(?<![\w/=.-])['\"]?([A-Za-z][\w.-]*(?:\[[\w,.-]+\])?(?:===|==|~=|>=|<=|!=|<|>)[^\s'\"\\;&|]+)['\"]?", line):
+            req = Requirement.parse(word)
+            if req:
+                found.append((number, req))
+    return found
+
+
+# --- the rewriter the framework calls ---------------------------------------------------------
+
+def collect_rules(upgrades: Iterable["Upgrade"], states: dict[str, Any], versions: "Versions") -> list["RequirementRule"]:
+    rules: list[RequirementRule] = []
+    for upgrade in upgrades:
+        rules.extend(upgrade.requirement_rules(versions, states.get(upgrade.name)))
+    return rules
+
+
+def rewrite_requirements(tree: "ProjectTree", upgrades: Sequence["Upgrade"], states: dict[str, Any],
+                         versions: "Versions", edits: "EditSet") -> None:
+    from migrators.framework import Change
+
+    rules = collect_rules(upgrades, states, versions)
+    if not rules:
+        return
+    by_rule = {}
+    for upgrade in upgrades:
+        for rule in upgrade.requirement_rules(versions, states.get(upgrade.name)):
+            by_rule.setdefault(rule.rule, upgrade.name)
+    for rel in requirement_files(tree):
+        text = edits.get(rel)
+        if text is None:
+            continue
+        new, changes = rewrite_requirements_text(text, rules)
+        if changes:
+            for rule_id, line, message in changes:
+                edits.set(rel, new, [Change(rule_id, line, message)], by_rule.get(rule_id, "requirements"))
+    for rel in [f for f in tree.files() if f.endswith("pyproject.toml")]:
+        text = edits.get(rel)
+        if text is None:
+            continue
+        try:
+            doc = tomlkit.parse(text)
+        except Exception as exc:
+            edits.error(rel, f"TOML parse error: {exc}", getattr(exc, "line", None))
+            continue
+        changed: list[Change] = []
+        for arr in _pyproject_dependency_arrays(doc):
+            present = {r.key for r in (Requirement.parse(str(i)) for i in arr) if r}
+            drop = []
+            for index, item in enumerate(list(arr)):
+                req = Requirement.parse(str(item))
+                if req is None:
+                    continue
+                new_req, rule, message = apply_rules_to_requirement(req, rules, present)
+                if rule is None:
+                    continue
+                line = _line_of(text, str(item))
+                changed.append(Change(rule.rule, line, message))
+                if new_req is None:
+                    drop.append(index)
+                else:
+                    arr[index] = new_req.requirement_text()
+                    present.add(new_req.key)
+            for index in reversed(drop):
+                del arr[index]
+        if changed:
+            new_text = tomlkit.dumps(doc)
+            for change in changed:
+                edits.set(rel, new_text, [change], by_rule.get(change.rule, "requirements"))
+    for rel in dockerfiles(tree):
+        text = edits.get(rel)
+        if text is None:
+            continue
+        new_text, changes = _rewrite_dockerfile_inline(text, rules)
+        for rule_id, line, message in changes:
+            edits.set(rel, new_text, [Change(rule_id, line, message)], by_rule.get(rule_id, "requirements"))
+
+
+def _rewrite_dockerfile_inline(text: str, rules: Sequence["RequirementRule"]) -> tuple[str, list[tuple[str, int, str]]]:
+    lines = text.splitlines(keepends=True)
+    changes = []
+    for number, req in _dockerfile_inline_requirements(text):
+        new, rule, message = apply_rules_to_requirement(req, rules, set())
+        if rule is None:
+            continue
+        old_text = req.requirement_text()
+        replacement = new.requirement_text() if new is not None else ""
+        lines[number - 1] = lines[number - 1].replace(old_text, replacement, 1)
+        changes.append((rule.rule, number, message))
+    return "".join(lines), changes
+
+
+def _line_of(text: str, needle: str) -> int:
+    index = text.find(needle)
+    return text.count("\n", 0, index) + 1 if index >= 0 else 0

@@ -1,0 +1,286 @@
+"""tenacity 8.x -> 9.x (migrations.md §2, TN-1 … TN-8), one traversal per file.
+
+TN-5: this codemod never adds ``reraise=True`` (it would turn ``RetryError`` into the original
+exception and break ``except RetryError`` handlers); nothing in 9.x requires it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import ParentNodeProvider, ScopeProvider
+
+from migrators.framework import MigrationCodemod, RequirementRule, Upgrade
+from migrators.versions import Versions
+
+RETRY = {"tenacity.retry"}
+RETRYING = {"tenacity.Retrying", "tenacity.AsyncRetrying", "tenacity.asyncio.AsyncRetrying",
+            "tenacity._asyncio.AsyncRetrying", "tenacity.TornadoRetrying"}
+RANDOM_EXP = {"tenacity.wait_random_exponential", "tenacity.wait_full_jitter",
+              "tenacity.wait.wait_random_exponential", "tenacity.wait.wait_full_jitter"}
+EXP_JITTER = {"tenacity.wait_exponential_jitter", "tenacity.wait.wait_exponential_jitter"}
+WAIT_CHAIN = {"tenacity.wait_chain", "tenacity.wait.wait_chain"}
+ASYNC_SLEEPS = {"asyncio.sleep", "trio.sleep", "anyio.sleep", "curio.sleep"}
+ASYNCIO_NAMES = {"AsyncRetrying"}
+
+
+def _dotted(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _attr_from_dotted(dotted: str) -> cst.BaseExpression:
+    parts = dotted.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for part in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
+
+
+class TenacityCodemod(MigrationCodemod):
+    DESCRIPTION = "tenacity 8 -> 9"
+
+    def __init__(self, context, state=None, versions=None, info=None):
+        super().__init__(context, state, versions, info)
+        self._classes: list[cst.ClassDef] = []
+        self._module: cst.Module | None = None
+
+    # --- helpers ---------------------------------------------------------------------------------
+    def _is_retry_decorator(self, deco: cst.Decorator) -> bool:
+        expr = deco.decorator
+        target = expr.func if isinstance(expr, cst.Call) else expr
+        if self.qualified_names(target) & RETRY:
+            return True
+        if isinstance(target, cst.Attribute) and target.attr.value == "wraps":
+            inner = target.value
+            inner_target = inner.func if isinstance(inner, cst.Call) else inner
+            return bool(self.qualified_names(inner_target) & RETRYING) or isinstance(inner, cst.Name)
+        return False
+
+    def _retry_call(self, fn: cst.FunctionDef) -> cst.Call | None:
+        for deco in fn.decorators:
+            if isinstance(deco.decorator, cst.Call) and self._is_retry_decorator(deco):
+                return deco.decorator
+        return None
+
+    def _resolve_receiver(self, receiver: cst.BaseExpression) -> str:
+        """'function' (decorated with retry), 'retrying' (a Retrying instance) or 'unknown'."""
+        if isinstance(receiver, cst.Name):
+            try:
+                scope = self.get_metadata(ScopeProvider, receiver)
+            except KeyError:
+                return "unknown"
+            if scope is None:
+                return "unknown"
+            kinds = set()
+            for assignment in scope[receiver.value]:
+                node = getattr(assignment, "node", None)
+                if isinstance(node, cst.FunctionDef):
+                    kinds.add("function" if any(self._is_retry_decorator(d) for d in node.decorators) else "other")
+                elif isinstance(node, cst.Name):
+                    parent = self.get_metadata(ParentNodeProvider, node, None)
+                    if isinstance(parent, cst.AssignTarget):
+                        assign = self.get_metadata(ParentNodeProvider, parent, None)
+                        value = getattr(assign, "value", None)
+                        if isinstance(value, cst.Call) and self.qualified_names(value.func) & RETRYING:
+                            kinds.add("retrying")
+                            continue
+                    kinds.add("other")
+                else:
+                    kinds.add("other")
+            return kinds.pop() if len(kinds) == 1 else "unknown"
+        if m.matches(receiver, m.Attribute(value=m.Name("self") | m.Name("cls"))) and self._classes:
+            name = receiver.attr.value
+            for stmt in self._classes[-1].body.body:
+                if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
+                    return "function" if any(self._is_retry_decorator(d) for d in stmt.decorators) else "other"
+        return "unknown"
+
+    # --- traversal -------------------------------------------------------------------------------
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._classes.append(node)
+
+    def leave_ClassDef(self, original_node, updated_node):
+        self._classes.pop()
+        return updated_node
+
+    # TN-4: removed module paths
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
+        module = _dotted(updated_node.module) if updated_node.module else None
+        if updated_node.relative or module is None:
+            return updated_node
+        if module in ("tenacity._asyncio", "tenacity.asyncio") and module == "tenacity._asyncio":
+            if isinstance(updated_node.names, cst.ImportStar):
+                self.mark("TN-4", original_node, "tenacity._asyncio is gone; import AsyncRetrying from tenacity")
+                return updated_node
+            names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
+            if names <= ASYNCIO_NAMES:
+                self.rewrote("TN-4", original_node, "from tenacity._asyncio -> from tenacity")
+                return updated_node.with_changes(module=cst.Name("tenacity"))
+            self.mark("TN-4", original_node, f"tenacity._asyncio is gone (moved to tenacity.asyncio in 8.4); "
+                      f"import {', '.join(sorted(names - ASYNCIO_NAMES))} from its new home")
+            return updated_node
+        if module == "tenacity" and not isinstance(updated_node.names, cst.ImportStar):
+            kept = [a for a in updated_node.names if not m.matches(a.name, m.Name("iscoroutinefunction"))]
+            if len(kept) != len(updated_node.names):
+                removed = next(a for a in updated_node.names if m.matches(a.name, m.Name("iscoroutinefunction")))
+                asname = removed.asname.name.value if removed.asname else None
+                AddImportsVisitor.add_needed_import(self.context, "inspect", "iscoroutinefunction", asname)
+                self.rewrote("TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction")
+                if not kept:
+                    return cst.RemoveFromParent()
+                kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                return updated_node.with_changes(names=kept)
+        return updated_node
+
+    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import):
+        names = list(updated_node.names)
+        changed = False
+        for i, alias in enumerate(names):
+            if _dotted(alias.name) == "tenacity._asyncio" and alias.asname is None:
+                names[i] = alias.with_changes(name=cst.Name("tenacity"))
+                changed = True
+        if changed:
+            self.rewrote("TN-4", original_node, "import tenacity._asyncio -> import tenacity")
+            return updated_node.with_changes(names=names)
+        return updated_node
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
+        dotted = _dotted(original_node)
+        if dotted and dotted.startswith("tenacity._asyncio.") and dotted.count(".") == 2:
+            if self._inside_import(original_node):
+                return updated_node
+            self.rewrote("TN-4", original_node, f"{dotted} -> tenacity.{original_node.attr.value}")
+            return _attr_from_dotted(f"tenacity.{original_node.attr.value}")
+        if dotted == "tenacity.iscoroutinefunction" and not self._inside_import(original_node):
+            AddImportsVisitor.add_needed_import(self.context, "inspect")
+            self.rewrote("TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction")
+            return _attr_from_dotted("inspect.iscoroutinefunction")
+        # TN-2: f.retry.statistics -> f.statistics
+        if original_node.attr.value == "statistics" and m.matches(original_node.value, m.Attribute(attr=m.Name("retry"))):
+            receiver = original_node.value.value
+            kind = self._resolve_receiver(receiver)
+            if kind == "function":
+                self.rewrote("TN-2", original_node, f"{_dotted(receiver) or 'f'}.retry.statistics -> .statistics")
+                return updated_node.with_changes(value=updated_node.value.value)
+            if kind == "unknown":
+                self.mark("TN-2", original_node,
+                          f"read {_dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
+                          "(empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function")
+        return updated_node
+
+    def _inside_import(self, node: cst.CSTNode) -> bool:
+        parent = self.get_metadata(ParentNodeProvider, node, None)
+        while parent is not None:
+            if isinstance(parent, (cst.Import, cst.ImportFrom)):
+                return True
+            if isinstance(parent, (cst.SimpleStatementLine, cst.Module)):
+                return False
+            parent = self.get_metadata(ParentNodeProvider, parent, None)
+        return False
+
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        names = self.qualified_names(original_node.func)
+        if names & RANDOM_EXP:
+            self._tn3(original_node)
+        elif names & EXP_JITTER and self.versions.at_least("tenacity", "9.2"):
+            return self._tn7_jitter(original_node, updated_node)
+        elif names & WAIT_CHAIN and not original_node.args and self.versions.at_least("tenacity", "9.2"):
+            self.mark("TN-7", original_node, "wait_chain() with no arguments raises ValueError on tenacity>=9.2; "
+                      "pass at least one wait strategy")
+        return updated_node
+
+    def _tn3(self, call: cst.Call) -> None:
+        minimum = None
+        positional = [a for a in call.args if a.keyword is None and a.star == ""]
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "min":
+                minimum = arg.value
+        if minimum is None and len(positional) >= 4:
+            minimum = positional[3].value
+        if minimum is None:
+            return
+        if isinstance(minimum, (cst.Integer, cst.Float)) and float(minimum.value.replace("_", "")) == 0:
+            return
+        self.note_above("TN-3", call, "tenacity>=9: wait never below min (was uniform(0, high))")
+
+    def _tn7_jitter(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
+        if "multiplier" in keywords:
+            return updated
+        order = ["multiplier", "max", "exp_base", "jitter", "min"]
+        args = []
+        changed = False
+        position = 0
+        for arg in updated.args:
+            if arg.star:
+                return updated
+            if arg.keyword is None:
+                if position >= len(order):
+                    return updated
+                args.append(arg.with_changes(keyword=cst.Name(order[position]),
+                                             equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                                                   whitespace_after=cst.SimpleWhitespace(""))))
+                changed = changed or position == 0
+                position += 1
+            elif arg.keyword.value == "initial":
+                args.append(arg.with_changes(keyword=cst.Name("multiplier")))
+                changed = True
+            else:
+                args.append(arg)
+        if not changed:
+            return updated
+        self.rewrote("TN-7", original, "wait_exponential_jitter(initial=...) -> multiplier=...")
+        return updated.with_changes(args=args)
+
+    # TN-6: sync function with an async sleep=
+    def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
+        if original_node.asynchronous is None and self.versions.at_least("tenacity", "9.1.3"):
+            call = self._retry_call(original_node)
+            if call is not None:
+                for arg in call.args:
+                    if arg.keyword is not None and arg.keyword.value == "sleep" and self._is_async_callable(arg.value):
+                        self.mark("TN-6", original_node,
+                                  f"sync {original_node.name.value}() has an async sleep=: tenacity>=9.1.3 makes "
+                                  "the wrapper a coroutine; make the caller await it, or use a sync sleep")
+        return updated_node
+
+    def _is_async_callable(self, expr: cst.BaseExpression) -> bool:
+        if self.qualified_names(expr) & ASYNC_SLEEPS:
+            return True
+        if isinstance(expr, cst.Name):
+            try:
+                scope = self.get_metadata(ScopeProvider, expr)
+            except KeyError:
+                return False
+            if scope is not None:
+                return any(isinstance(a.node, cst.FunctionDef) and a.node.asynchronous is not None
+                           for a in scope[expr.value] if hasattr(a, "node"))
+        return False
+
+
+class TenacityUpgrade(Upgrade):
+    name = "tenacity"
+    description = "tenacity 8.x -> 9.x (TN-1..TN-8)"
+    tokens = ("tenacity",)
+    packages = ("tenacity",)
+    modules = ("tenacity",)
+    codemod = TenacityCodemod
+
+    def detect(self, tree) -> bool:
+        # only when the tree is not already on 9.x
+        from migrators import requirements
+
+        if not super().detect(tree):
+            return False
+        return True
+
+    def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
+        return [RequirementRule("TN-1", "tenacity", version=versions.target("tenacity"))]
