@@ -1,0 +1,606 @@
+"""asyncio-mqtt 0.16 (and aiomqtt 1.x) -> aiomqtt 2.x (migrations.md §3, MQ-1 … MQ-15).
+
+Client objects are followed by name: ``x = Client(...)``, ``async with Client(...) as x``, a
+parameter annotated ``Client``, or ``self.x = Client(...)`` anywhere in the class. Aliases of the
+import (``from asyncio_mqtt import Client as MQTT``) resolve through libcst's QualifiedNameProvider.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import libcst as cst
+import libcst.matchers as m
+
+from migrators.framework import MigrationCodemod, RequirementRule, Upgrade
+from migrators.versions import Versions
+
+OLD = "asyncio_mqtt"
+NEW = "aiomqtt"
+TOP_NAMES = {"Client", "Message", "MessagesIterator", "MqttCodeError", "MqttError", "MqttReentrantError",
+             "ProtocolVersion", "ProxySettings", "TLSParameters", "Topic", "TopicLike", "Wildcard",
+             "WildcardLike", "Will"}
+EXCEPTION_NAMES = {"MqttCodeError", "MqttConnectError", "MqttError", "MqttReentrantError"}
+TYPES_NAMES = {"PayloadType", "SocketOption", "SubscribeTopic", "WebSocketHeaders", "PahoSocket"}
+CLIENT_QNAMES = {f"{p}.{s}" for p in (OLD, NEW) for s in ("Client", "client.Client")}
+PAHO_CLIENT = {"paho.mqtt.client.Client"}
+CTOR_RENAMES = {"client_id": "identifier", "max_queued_messages": "max_queued_outgoing_messages"}
+CTOR_DROPS = {"message_retry_set"}
+PAHO_ONLY_ATTRS = {"timestamp", "state", "dup", "info"}
+MESSAGE_CONTEXTS = {"messages", "filtered_messages", "unfiltered_messages"}
+MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.html"
+
+
+def _dotted(node: cst.CSTNode) -> str | None:
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = _dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def _from_dotted(dotted: str) -> cst.BaseExpression:
+    parts = dotted.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for part in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(part))
+    return node
+
+
+def _map_module(dotted: str) -> str:
+    """Map an asyncio_mqtt dotted path onto aiomqtt 2."""
+    parts = dotted.split(".")
+    if parts[0] != OLD:
+        return dotted
+    rest = parts[1:]
+    if rest[:1] == ["error"]:
+        return ".".join([NEW, "exceptions", *rest[1:]])
+    if rest[:1] == ["client"] and len(rest) >= 2 and rest[1] in TOP_NAMES:
+        return ".".join([NEW, *rest[1:]])
+    return ".".join([NEW, *rest])
+
+
+def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(value=value, keyword=cst.Name(name),
+                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                         whitespace_after=cst.SimpleWhitespace("")))
+
+
+class _Scan(cst.CSTVisitor):
+    """Pre-pass over one function (or module/class) body: client names and their constructors."""
+
+    def __init__(self, codemod: "AiomqttCodemod"):
+        self.codemod = codemod
+        self.clients: dict[str, cst.Call | None] = {}
+        self.self_attrs: dict[str, cst.Call | None] = {}
+        self.subscribe_results: set[str] = set()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # nested functions are scanned on their own
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+        return False
+
+    def visit_Param(self, node: cst.Param) -> None:
+        if node.annotation is not None and self.codemod.qualified_names(node.annotation.annotation) & CLIENT_QNAMES:
+            self.clients[node.name.value] = None
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        value = node.value
+        if isinstance(value, cst.Call) and self.codemod.is_client_ctor(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients[target.target.value] = value
+                elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
+                    self.self_attrs[target.target.attr.value] = value
+        if isinstance(value, cst.Await) and m.matches(value.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.subscribe_results.add(target.target.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if isinstance(node.value, cst.Call) and self.codemod.is_client_ctor(node.value):
+            if isinstance(node.target, cst.Name):
+                self.clients[node.target.value] = node.value
+            elif m.matches(node.target, m.Attribute(value=m.Name("self"))):
+                self.self_attrs[node.target.attr.value] = node.value
+
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        if isinstance(node.item, cst.Call) and self.codemod.is_client_ctor(node.item) and node.asname is not None \
+                and isinstance(node.asname.name, cst.Name):
+            self.clients[node.asname.name.value] = node.item
+
+
+class _ForRewrite(cst.CSTTransformer):
+    """Inside one `async with client.<ctx>() as ms:` body: the single `async for m in ms` loop."""
+
+    def __init__(self, ms_name: str, receiver: cst.BaseExpression, topic_filter: cst.BaseExpression | None):
+        self.ms_name = ms_name
+        self.receiver = receiver
+        self.topic_filter = topic_filter
+        self.msg_name: str | None = None
+        self.problems: list[tuple[str, str]] = []
+        self._protected: set[int] = set()
+        self._in_loop = 0
+
+    def visit_For(self, node: cst.For) -> None:
+        if node.asynchronous is not None and m.matches(node.iter, m.Name(self.ms_name)):
+            if isinstance(node.target, cst.Name):
+                self.msg_name = node.target.value
+            self._in_loop += 1
+
+    def leave_For(self, original_node: cst.For, updated_node: cst.For):
+        if not (original_node.asynchronous is not None and m.matches(original_node.iter, m.Name(self.ms_name))):
+            return updated_node
+        self._in_loop -= 1
+        new = updated_node.with_changes(iter=cst.Attribute(value=self.receiver, attr=cst.Name("messages")))
+        if self.topic_filter is not None and self.msg_name:
+            guard = cst.If(
+                test=cst.UnaryOperation(operator=cst.Not(), expression=cst.Call(
+                    func=cst.Attribute(value=cst.Attribute(value=cst.Name(self.msg_name), attr=cst.Name("topic")),
+                                       attr=cst.Name("matches")),
+                    args=[cst.Arg(self.topic_filter)])),
+                body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Continue()])]))
+            body = new.body
+            if isinstance(body, cst.IndentedBlock):
+                new = new.with_changes(body=body.with_changes(body=[guard, *body.body]))
+        return new
+
+    # message-type changes (MQ-8) apply only to loops over filtered_messages
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+            return
+        if m.matches(node, m.Attribute(value=m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")),
+                                       attr=m.Name("matches") | m.Name("value"))):
+            self._protected.add(id(node.value))
+        if m.matches(node, m.Attribute(value=m.Name(self.msg_name))) and node.attr.value in PAHO_ONLY_ATTRS:
+            self.problems.append(("MQ-8", f"{self.msg_name}.{node.attr.value} is paho-only; aiomqtt.Message has "
+                                  "topic, payload, qos, retain, mid, properties"))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if self.topic_filter is None or not self.msg_name:
+            return
+        if m.matches(node.func, m.Name("str")) and len(node.args) == 1:
+            self._protected.add(id(node.args[0].value))
+        for arg in node.args:
+            if m.matches(arg.value, m.Name(self.msg_name)):
+                self.problems.append(("MQ-8", f"{self.msg_name} is now an aiomqtt.Message whose .topic is a Topic "
+                                      "(not str); check the code it is passed to"))
+
+    def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:
+        self._protected.add(id(node.expression))
+
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
+        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+            return updated_node
+        if m.matches(original_node, m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic"))) \
+                and id(original_node) not in self._protected:
+            return cst.Attribute(value=updated_node, attr=cst.Name("value"))
+        return updated_node
+
+
+class AiomqttCodemod(MigrationCodemod):
+    DESCRIPTION = "asyncio-mqtt 0.16 -> aiomqtt 2"
+
+    def __init__(self, context, state=None, versions=None, info=None):
+        super().__init__(context, state, versions, info)
+        self._functions: list[cst.FunctionDef | None] = []
+        self._scans: list[_Scan] = []
+        self._class_attrs: list[dict[str, cst.Call | None]] = []
+        self._module_scan: _Scan | None = None
+        self._in_import = 0
+        self._ctor_extra: dict[int, list[cst.Arg]] = {}
+        self._handled_calls: set[int] = set()
+        self._with_plans: dict[int, dict[str, Any]] = {}
+        self._message_ctx_depth = 0
+        self._old_module_imported = False
+        self._has_filtered = False
+
+    # --- resolution ------------------------------------------------------------------------------
+    def is_client_ctor(self, call: cst.Call) -> bool:
+        return bool(self.qualified_names(call.func) & CLIENT_QNAMES)
+
+    def client_ctor_for(self, receiver: cst.BaseExpression) -> tuple[bool, cst.Call | None]:
+        """(is a client, its constructor call if known in this scope)."""
+        if isinstance(receiver, cst.Name):
+            for scan in reversed(self._scans):
+                if receiver.value in scan.clients:
+                    return True, scan.clients[receiver.value]
+            if self._module_scan and receiver.value in self._module_scan.clients:
+                return True, self._module_scan.clients[receiver.value]
+        if m.matches(receiver, m.Attribute(value=m.Name("self"))) and self._class_attrs:
+            attrs = self._class_attrs[-1]
+            if receiver.attr.value in attrs:
+                return True, attrs[receiver.attr.value]
+        return False, None
+
+    @staticmethod
+    def _looks_like_client(receiver: cst.BaseExpression) -> bool:
+        text = (_dotted(receiver) or "").lower()
+        return "mqtt" in text or "client" in text.rsplit(".", 1)[-1]
+
+    # --- scopes ----------------------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        scan = _Scan(self)
+        for stmt in node.body:
+            stmt.visit(scan)
+        self._module_scan = scan
+        self._has_filtered = "filtered_messages" in node.code
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        attrs: dict[str, cst.Call | None] = {}
+        for stmt in node.body.body:
+            if isinstance(stmt, cst.FunctionDef):
+                scan = _Scan(self)
+                stmt.body.visit(scan)
+                attrs.update(scan.self_attrs)
+        self._class_attrs.append(attrs)
+
+    def leave_ClassDef(self, original_node, updated_node):
+        self._class_attrs.pop()
+        return updated_node
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        scan = _Scan(self)
+        node.params.visit(scan)
+        node.body.visit(scan)
+        self._functions.append(node)
+        self._scans.append(scan)
+        self._plan_connect_timeouts(node, scan)
+        self._plan_message_contexts(node)
+
+    def leave_FunctionDef(self, original_node, updated_node):
+        self._functions.pop()
+        self._scans.pop()
+        return updated_node
+
+    def _in_async(self) -> bool:
+        return bool(self._functions) and self._functions[-1].asynchronous is not None
+
+    # --- MQ-2 imports ----------------------------------------------------------------------------
+    def visit_Import(self, node) -> None:
+        self._in_import += 1
+
+    def visit_ImportFrom(self, node) -> None:
+        self._in_import += 1
+
+    def leave_Import(self, original_node: cst.Import, updated_node: cst.Import):
+        self._in_import -= 1
+        names = []
+        changed = False
+        for alias in updated_node.names:
+            dotted = _dotted(alias.name) or ""
+            if dotted == OLD or dotted.startswith(OLD + "."):
+                new_name = _map_module(dotted)
+                asname = alias.asname
+                if asname is not None and isinstance(asname.name, cst.Name) and asname.name.value == new_name:
+                    asname = None
+                if alias.asname is None:
+                    self._old_module_imported = True
+                    new_name = NEW if dotted == OLD else new_name
+                names.append(alias.with_changes(name=_from_dotted(new_name), asname=asname))
+                changed = True
+            else:
+                names.append(alias)
+        if changed:
+            self.rewrote("MQ-2", original_node, f"import {OLD} -> import {NEW}")
+            return updated_node.with_changes(names=names)
+        return updated_node
+
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
+        self._in_import -= 1
+        if updated_node.relative or updated_node.module is None:
+            return updated_node
+        module = _dotted(updated_node.module) or ""
+        if not (module == OLD or module.startswith(OLD + ".")):
+            return updated_node
+        if isinstance(updated_node.names, cst.ImportStar):
+            self.rewrote("MQ-2", original_node, f"from {module} import * -> from {_map_module(module)} import *")
+            return updated_node.with_changes(module=_from_dotted(_map_module(module)))
+        names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
+        if module == OLD and names <= TOP_NAMES:
+            target = NEW
+        elif module == f"{OLD}.client" and names <= TOP_NAMES:
+            target = NEW
+        elif module == f"{OLD}.error" and names <= EXCEPTION_NAMES:
+            target = f"{NEW}.exceptions"
+        elif module == f"{OLD}.types" and names <= TYPES_NAMES:
+            target = f"{NEW}.types"
+        elif module in (OLD, f"{OLD}.client") and names <= TOP_NAMES | EXCEPTION_NAMES | {"MqttConnectError"}:
+            target = f"{NEW}.client"
+        else:
+            self.mark("MQ-2", original_node, f"{', '.join(sorted(names))} from {module} has no known home in "
+                      "aiomqtt 2; import it from aiomqtt (top level, .exceptions or .types)")
+            return updated_node
+        self.rewrote("MQ-2", original_node, f"from {module} -> from {target}")
+        return updated_node.with_changes(module=_from_dotted(target))
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name):
+        if self._in_import or original_node.value != OLD or not self._old_module_imported:
+            return updated_node
+        return updated_node.with_changes(value=NEW)
+
+    # --- attributes: MQ-2 dotted uses, MQ-4 .id, MQ-13 ._client, MQ-15 ----------------------------
+    def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
+        if self._in_import:
+            return updated_node
+        dotted = _dotted(original_node)
+        if dotted and dotted.startswith(OLD + ".") and self._old_module_imported:
+            mapped = _map_module(dotted)
+            if mapped != NEW + dotted[len(OLD):]:
+                return _from_dotted(mapped)
+            return updated_node
+        attr = original_node.attr.value
+        receiver = original_node.value
+        if attr == "id":
+            is_client, _ = self.client_ctor_for(receiver)
+            if is_client:
+                self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
+                return updated_node.with_changes(attr=cst.Name("identifier"))
+            if self._looks_like_client(receiver) and self._old_module_imported_or_from():
+                self.mark("MQ-4", original_node, f"if {_dotted(receiver)} is an aiomqtt Client, "
+                          "use .identifier (Client.id was renamed in aiomqtt 2.0)")
+        elif attr == "_pending_calls_threshold":
+            self.rewrote("MQ-15", original_node, "_pending_calls_threshold -> pending_calls_threshold")
+            return updated_node.with_changes(attr=cst.Name("pending_calls_threshold"))
+        elif attr == "_client":
+            is_client, _ = self.client_ctor_for(receiver)
+            if is_client or self._looks_like_client(receiver):
+                self.mark("MQ-13", original_node, "direct paho use: aiomqtt 2 runs paho with callback API "
+                          "VERSION2 (client, userdata, flags, reason_code, properties); see " + MQTT_DOCS)
+        return updated_node
+
+    def _old_module_imported_or_from(self) -> bool:
+        return True
+
+    # --- calls: MQ-3/5 constructor, MQ-6 connect, MQ-12/13 -----------------------------------------
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        if self.is_client_ctor(original_node):
+            return self._constructor(original_node, updated_node)
+        if self.qualified_names(original_node.func) & PAHO_CLIENT:
+            self.mark("MQ-13", original_node, "paho Client next to aiomqtt: paho 2 needs "
+                      "CallbackAPIVersion.VERSION2 callbacks (a bare Client() warns); see " + MQTT_DOCS)
+            return updated_node
+        func = original_node.func
+        if isinstance(func, cst.Attribute):
+            name = func.attr.value
+            if name in ("connect", "disconnect", "force_disconnect"):
+                return self._connect(original_node, updated_node, name)
+            if name in MESSAGE_CONTEXTS and id(original_node) not in self._handled_calls:
+                if name == "messages" and not original_node.args and not self._looks_like_client(func.value) \
+                        and not self.client_ctor_for(func.value)[0]:
+                    return updated_node
+                self.mark("MQ-7", original_node, f"{name}() is gone in aiomqtt 2: iterate `async for m in "
+                          "client.messages` (one shared queue; two concurrent readers compete, use a distributor "
+                          "task as in the aiomqtt migration guide)")
+        if m.matches(func, m.Name("isinstance")) and original_node.args:
+            self._mq12_value_check(original_node, original_node.args[0].value, "isinstance")
+        if self.qualified_names(func) & {"json.dumps", "json.dump"} and original_node.args:
+            self._mq12_value_check(original_node, original_node.args[0].value, "json")
+        if m.matches(func, m.Name("isinstance")) and len(original_node.args) == 2 and \
+                m.matches(original_node.args[0].value, m.Attribute(attr=m.Name("rc"))):
+            self.mark("MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this isinstance")
+        return updated_node
+
+    def _constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        if not self._in_async():
+            where = "at module level" if not self._functions else f"in sync {self._functions[-1].name.value}()"
+            self.mark("MQ-5", original, f"aiomqtt>=2.3.1 needs a running loop to construct Client ({where}); "
+                      "construct it inside the async entry point / lazily before `async with`")
+        args = []
+        changed = []
+        for arg in updated.args:
+            key = arg.keyword.value if arg.keyword is not None else None
+            if key in CTOR_DROPS:
+                changed.append(f"dropped {key}=")
+                continue
+            if key in CTOR_RENAMES:
+                args.append(arg.with_changes(keyword=cst.Name(CTOR_RENAMES[key])))
+                changed.append(f"{key}= -> {CTOR_RENAMES[key]}=")
+                continue
+            args.append(arg)
+        present = {a.keyword.value for a in args if a.keyword is not None}
+        for extra in self._ctor_extra.get(id(original), []):
+            if extra.keyword.value not in present:
+                args.append(extra)
+                present.add(extra.keyword.value)
+                changed.append(f"added {extra.keyword.value}=")
+        if not changed:
+            return updated
+        self.rewrote("MQ-3", original, "Client(): " + ", ".join(changed))
+        if args:
+            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT) if updated.args and \
+                updated.args[-1].comma is cst.MaybeSentinel.DEFAULT else args[-1]
+            for i, arg in enumerate(args[:-1]):
+                if arg.comma is cst.MaybeSentinel.DEFAULT:
+                    args[i] = arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        return updated.with_changes(args=args)
+
+    def _plan_connect_timeouts(self, fn: cst.FunctionDef, scan: _Scan) -> None:
+        """MQ-6: a connect(timeout=t) whose client is constructed in this function -> Client(timeout=t)."""
+        for call in m.findall(fn.body, m.Call(func=m.Attribute(attr=m.Name("connect") | m.Name("disconnect")))):
+            receiver = call.func.value
+            ctor = None
+            if isinstance(receiver, cst.Name):
+                ctor = scan.clients.get(receiver.value)
+            elif m.matches(receiver, m.Attribute(value=m.Name("self"))) and self._class_attrs:
+                ctor = self._class_attrs[-1].get(receiver.attr.value)
+            for arg in call.args:
+                if arg.keyword is not None and arg.keyword.value == "timeout" and ctor is not None \
+                        and call.func.attr.value == "connect":
+                    self._ctor_extra.setdefault(id(ctor), []).append(_kw("timeout", arg.value))
+                    self._handled_calls.add(id(call))
+                elif arg.keyword is not None and arg.keyword.value == "timeout" and ctor is not None:
+                    self._handled_calls.add(id(call))
+
+    def _connect(self, original: cst.Call, updated: cst.Call, name: str) -> cst.BaseExpression:
+        receiver = original.func.value
+        is_client, ctor = self.client_ctor_for(receiver)
+        if not is_client:
+            if self._looks_like_client(receiver) and "mqtt" in (_dotted(receiver) or "").lower():
+                self.mark("MQ-6", original, f"if {_dotted(receiver)} is an aiomqtt Client: {name}() is gone; "
+                          "use `async with client:` (or __aenter__/__aexit__)")
+            return updated
+        if name == "force_disconnect":
+            self.mark("MQ-6", original, "force_disconnect() has no replacement in aiomqtt 2; leaving "
+                      "`async with client:` (or __aexit__) forces the disconnect when a clean one fails")
+            return updated
+        has_timeout = any(a.keyword is not None and a.keyword.value == "timeout" for a in original.args)
+        if has_timeout and id(original) not in self._handled_calls:
+            self.mark("MQ-6", original, f"{name}(timeout=...) is gone: pass timeout=... to the Client "
+                      "constructor (not found in this function)")
+        if name == "connect":
+            new = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("__aenter__")), args=[])
+            self.rewrote("MQ-6", original, "connect() -> __aenter__()")
+        else:
+            none = cst.Name("None")
+            new = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("__aexit__")),
+                                       args=[cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                                             cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                                             cst.Arg(none)])
+            self.rewrote("MQ-6", original, "disconnect() -> __aexit__(None, None, None)")
+        return new
+
+    # --- MQ-12 subscribe results, MQ-11 rc comparisons --------------------------------------------
+    def _subscribe_names(self) -> set[str]:
+        names: set[str] = set()
+        for scan in self._scans:
+            names |= scan.subscribe_results
+        return names
+
+    def _mq12_value_check(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
+        if isinstance(value, cst.Name) and value.value in self._subscribe_names():
+            self.mark("MQ-12", node, f"subscribe() now returns list[ReasonCode], not a tuple of ints ({how} "
+                      f"on {value.value} breaks); compare rc[0] == 1 / rc[0] >= 128 instead")
+
+    def leave_Comparison(self, original_node: cst.Comparison, updated_node: cst.Comparison):
+        operands = [original_node.left, *(c.comparator for c in original_node.comparisons)]
+        for operand in operands:
+            if isinstance(operand, cst.Name) and operand.value in self._subscribe_names():
+                self._mq12_value_check(original_node, operand, "comparison")
+                break
+            if isinstance(operand, cst.Await) and m.matches(operand.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))):
+                self.mark("MQ-12", original_node, "subscribe() now returns list[ReasonCode]; compare rc[0] instead")
+                break
+        if any(m.matches(o, m.Attribute(attr=m.Name("rc"))) for o in operands) and \
+                any("ReasonCodes" in (_dotted(o.func) if isinstance(o, cst.Call) else _dotted(o) or "") for o in operands
+                    if isinstance(o, (cst.Call, cst.Attribute, cst.Name))):
+            self.mark("MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this comparison")
+        return updated_node
+
+    # --- MQ-7 / MQ-8 message contexts -----------------------------------------------------------
+    @staticmethod
+    def _message_items(node: cst.With) -> list[tuple[int, cst.WithItem]]:
+        return [(i, item) for i, item in enumerate(node.items)
+                if isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute)
+                and item.item.func.attr.value in MESSAGE_CONTEXTS]
+
+    def _plan_message_contexts(self, fn: cst.FunctionDef) -> None:
+        """Decide, before the traversal reaches the Client constructor, which contexts get rewritten."""
+        withs = [w for w in m.findall(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)]
+        for node in withs:
+            nested = any(other is not node and any(x is node for x in m.findall(other.body, m.With()))
+                         for other in withs)
+            self._plan_with(node, nested)
+
+    def _plan_with(self, node: cst.With, nested: bool) -> None:
+        items = self._message_items(node)
+        call = items[0][1].item
+        kind = call.func.attr.value
+        if len(items) > 1 or nested:
+            return  # left alone: leave_Call marks it (two concurrent message contexts, MQ-7 impossible)
+        index, item = items[0]
+        if item.asname is None or not isinstance(item.asname.name, cst.Name):
+            return
+        name = item.asname.name.value
+        uses = [n for n in m.findall(node.body, m.Name(name))]
+        loops = m.findall(node.body, m.For(asynchronous=m.Asynchronous(), iter=m.Name(name)))
+        if len(loops) != 1 or len(uses) != 1:
+            return
+        if kind == "unfiltered_messages" and self._has_filtered:
+            return
+        receiver = call.func.value
+        topic_filter = None
+        extra: list[cst.Arg] = []
+        problems: list[tuple[str, str]] = []
+        positional = [a for a in call.args if a.keyword is None]
+        for arg in call.args:
+            key = arg.keyword.value if arg.keyword is not None else None
+            if key == "queue_maxsize":
+                extra.append(_kw("max_queued_incoming_messages", arg.value))
+            elif key == "queue_class":
+                extra.append(_kw("queue_type", arg.value))
+            elif key == "topic_filter":
+                topic_filter = arg.value
+            elif key is not None:
+                return
+        if kind == "filtered_messages":
+            if positional:
+                topic_filter = positional[0].value
+            if topic_filter is None:
+                return
+        elif positional:
+            return
+        if extra:
+            is_client, ctor = self.client_ctor_for(receiver)
+            if ctor is not None:
+                self._ctor_extra.setdefault(id(ctor), []).extend(extra)
+            else:
+                problems.append(("MQ-7", "move " + ", ".join(f"{a.keyword.value}=..." for a in extra)
+                                 + " to the Client constructor (not found here)"))
+        self._handled_calls.add(id(call))
+        self._with_plans[id(node)] = {"index": index, "name": name, "receiver": receiver,
+                                      "filter": topic_filter, "problems": problems, "kind": kind}
+
+    def leave_With(self, original_node: cst.With, updated_node: cst.With):
+        plan = self._with_plans.pop(id(original_node), None)
+        if plan is None:
+            return updated_node
+        rewriter = _ForRewrite(plan["name"], plan["receiver"], plan["filter"])
+        body = updated_node.body.visit(rewriter)
+        for rule, text in plan["problems"] + rewriter.problems:
+            self.mark(rule, original_node, text)
+        rule = "MQ-8" if plan["kind"] == "filtered_messages" else "MQ-7"
+        self.rewrote(rule, original_node, f"async with {plan['kind']}() -> async for ... in client.messages")
+        items = [it for i, it in enumerate(updated_node.items) if i != plan["index"]]
+        if items:
+            items[-1] = items[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+            return updated_node.with_changes(items=items, body=body)
+        statements = list(body.body) if isinstance(body, cst.IndentedBlock) else \
+            [cst.SimpleStatementLine(body=list(body.body))]
+        first = statements[0]
+        statements[0] = first.with_changes(leading_lines=[*updated_node.leading_lines, *first.leading_lines])
+        return cst.FlattenSentinel(statements)
+
+
+class AiomqttUpgrade(Upgrade):
+    name = "aiomqtt"
+    description = "asyncio-mqtt 0.16 / aiomqtt 1.x -> aiomqtt 2.x (MQ-1..MQ-15)"
+    tokens = ("asyncio_mqtt", "aiomqtt")
+    packages = ("asyncio-mqtt",)
+    modules = ("asyncio_mqtt",)
+    codemod = AiomqttCodemod
+
+    def detect(self, tree) -> bool:
+        from migrators import requirements
+
+        if super().detect(tree):
+            return True
+        # aiomqtt 1.x pinned
+        for rel in requirements.requirement_files(tree):
+            for line in tree.read(rel).splitlines():
+                req = requirements.Requirement.parse(line)
+                if req and req.key == "aiomqtt":
+                    lower, _ = requirements._bounds(req.spec)
+                    if lower and not requirements.version_at_least(lower, "2"):
+                        return True
+        return False
+
+    def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
+        target = versions.target("aiomqtt")
+        return [
+            RequirementRule("MQ-1", "asyncio-mqtt", rename_to="aiomqtt", version=target, extras=frozenset()),
+            RequirementRule("MQ-1", "aiomqtt", version=target),
+            RequirementRule("MQ-1", "paho-mqtt", spec=versions.forced["paho-mqtt"], forced=True),
+        ]
