@@ -92,9 +92,13 @@ class TenacityCodemod(MigrationCodemod):
                         if isinstance(value, cst.Call) and self.qualified_names(value.func) & RETRYING:
                             kinds.add("retrying")
                             continue
-                    kinds.add("other")
+                        if isinstance(value, cst.Call) and isinstance(value.func, cst.Call) and \
+                                self.qualified_names(value.func.func) & RETRY:
+                            kinds.add("function")  # fetch = retry(...)(fn)
+                            continue
+                    kinds.add("unknown")
                 else:
-                    kinds.add("other")
+                    kinds.add("unknown")
             return kinds.pop() if len(kinds) == 1 else "unknown"
         if m.matches(receiver, m.Attribute(value=m.Name("self") | m.Name("cls"))) and self._classes:
             name = receiver.attr.value

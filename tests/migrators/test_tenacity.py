@@ -1,0 +1,236 @@
+"""tenacity 8 -> 9: before/after per rule (TN-1..TN-8), negative cases, idempotence."""
+
+from __future__ import annotations
+
+from migrators.versions import Versions
+from tests.migrators.helpers import assert_codemod, migrate_twice, read, write_tree
+
+T = "tenacity"
+
+
+def test_tn2_statistics_of_decorated_function():
+    assert_codemod(T, """
+        from tenacity import retry, stop_after_attempt
+
+        @retry(stop=stop_after_attempt(3))
+        def fetch():
+            return 1
+
+        def attempts():
+            return fetch.retry.statistics["attempt_number"]
+        """, """
+        from tenacity import retry, stop_after_attempt
+
+        @retry(stop=stop_after_attempt(3))
+        def fetch():
+            return 1
+
+        def attempts():
+            return fetch.statistics["attempt_number"]
+        """, rules={"TN-2"})
+
+
+def test_tn2_method_through_self_and_alias():
+    assert_codemod(T, """
+        import tenacity as t
+
+        class Repo:
+            @t.retry
+            def load(self):
+                return 1
+
+            def stats(self):
+                return self.load.retry.statistics
+        """, """
+        import tenacity as t
+
+        class Repo:
+            @t.retry
+            def load(self):
+                return 1
+
+            def stats(self):
+                return self.load.statistics
+        """, rules={"TN-2"})
+
+
+def test_tn2_retrying_instance_is_never_rewritten():
+    code = """
+        from tenacity import Retrying
+
+        r = Retrying()
+        print(r.statistics, r.retry.statistics)
+        """
+    assert_codemod(T, code, code, rules=set())
+
+
+def test_tn2_unresolvable_receiver_gets_marker():
+    assert_codemod(T, """
+        import tenacity
+        from elsewhere import fetch
+
+        def attempts():
+            return fetch.retry.statistics
+        """, """
+        import tenacity
+        from elsewhere import fetch
+
+        def attempts():
+            # MIGRATION-BLOCKER(TN-2): read fetch.statistics, not .retry.statistics (empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function
+            return fetch.retry.statistics
+        """, rules={"TN-2"})
+
+
+def test_tn3_nonzero_min_gets_informational_note_only():
+    assert_codemod(T, """
+        from tenacity import retry, wait_random_exponential, wait_full_jitter
+
+        @retry(wait=wait_random_exponential(multiplier=1, max=60, min=5))
+        def a():
+            pass
+
+        w = wait_full_jitter(1, 10, 2, 3)
+        z = wait_random_exponential(min=0)
+        """, """
+        from tenacity import retry, wait_random_exponential, wait_full_jitter
+
+        # tenacity>=9: wait never below min (was uniform(0, high))
+        @retry(wait=wait_random_exponential(multiplier=1, max=60, min=5))
+        def a():
+            pass
+
+        # tenacity>=9: wait never below min (was uniform(0, high))
+        w = wait_full_jitter(1, 10, 2, 3)
+        z = wait_random_exponential(min=0)
+        """, rules={"TN-3"})
+
+
+def test_tn4_module_paths():
+    assert_codemod(T, """
+        import tenacity
+        from tenacity._asyncio import AsyncRetrying
+        from tenacity import retry, iscoroutinefunction
+
+        ok = tenacity.iscoroutinefunction(f) and iscoroutinefunction(g)
+        """, """
+        import tenacity
+        from tenacity import AsyncRetrying
+        from tenacity import retry
+        import inspect
+        from inspect import iscoroutinefunction
+
+        ok = inspect.iscoroutinefunction(f) and iscoroutinefunction(g)
+        """, rules={"TN-4"})
+
+
+def test_tn4_attribute_path():
+    assert_codemod(T, """
+        import tenacity._asyncio
+
+        r = tenacity._asyncio.AsyncRetrying()
+        """, """
+        import tenacity
+
+        r = tenacity.AsyncRetrying()
+        """, rules={"TN-4"})
+
+
+def test_tn5_reraise_never_added_and_except_retryerror_kept():
+    code = """
+        from tenacity import retry, stop_after_attempt, RetryError
+
+        @retry(stop=stop_after_attempt(2))
+        def flaky():
+            raise ValueError("x")
+
+        def call():
+            try:
+                flaky()
+            except RetryError as e:
+                return e.last_attempt.attempt_number
+        """
+    assert_codemod(T, code, code, rules=set())
+
+
+def test_tn6_sync_function_with_async_sleep():
+    assert_codemod(T, """
+        import asyncio
+        from tenacity import retry
+
+        @retry(sleep=asyncio.sleep)
+        def poll():
+            return 1
+
+        @retry(sleep=asyncio.sleep)
+        async def fine():
+            return 1
+        """, """
+        import asyncio
+        from tenacity import retry
+
+        # MIGRATION-BLOCKER(TN-6): sync poll() has an async sleep=: tenacity>=9.1.3 makes the wrapper a coroutine; make the caller await it, or use a sync sleep
+        @retry(sleep=asyncio.sleep)
+        def poll():
+            return 1
+
+        @retry(sleep=asyncio.sleep)
+        async def fine():
+            return 1
+        """, rules={"TN-6"})
+
+
+def test_tn7_only_for_92_targets():
+    before = """
+        from tenacity import wait_exponential_jitter, wait_chain
+
+        w = wait_exponential_jitter(initial=2, max=30)
+        v = wait_exponential_jitter(3, 40)
+        c = wait_chain()
+        """
+    assert_codemod(T, before, """
+        from tenacity import wait_exponential_jitter, wait_chain
+
+        w = wait_exponential_jitter(multiplier=2, max=30)
+        v = wait_exponential_jitter(multiplier=3, max=40)
+        # MIGRATION-BLOCKER(TN-7): wait_chain() with no arguments raises ValueError on tenacity>=9.2; pass at least one wait strategy
+        c = wait_chain()
+        """, rules={"TN-7"})
+    assert_codemod(T, before, before, rules=set(), versions=Versions().with_targets(tenacity="9.1.2"))
+
+
+def test_tn8_no_op_surface_unchanged():
+    code = """
+        from tenacity import Retrying, AsyncRetrying, RetryCallState, before_sleep_log, retry
+
+        @retry
+        def f():
+            pass
+
+        def cb(retry_state: RetryCallState):
+            return retry_state.attempt_number, retry_state.upcoming_sleep
+
+        f.retry.wait = None
+        g = f.retry_with(stop=None)
+        for attempt in Retrying():
+            with attempt:
+                pass
+        """
+    assert_codemod(T, code, code, rules=set())
+
+
+def test_code_in_strings_untouched():
+    code = '''
+        import tenacity
+        DOC = "fetch.retry.statistics and tenacity._asyncio"
+        '''
+    assert_codemod(T, code, code, rules=set())
+
+
+def test_tn1_requirements_tree(tmp_path):
+    write_tree(tmp_path, {
+        "requirements.txt": "tenacity==8.2.3  # retries\nrequests>=2\n",
+        "app/main.py": "import tenacity\n",
+    })
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    assert read(tmp_path, "requirements.txt") == "tenacity==9.2.1  # retries\nrequests>=2\n"
+    assert [c.rule for c in result.file("requirements.txt").changes] == ["TN-1"]
