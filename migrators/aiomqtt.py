@@ -500,7 +500,8 @@ class AiomqttCodemod(MigrationCodemod):
         """Decide, before the traversal reaches the Client constructor, which contexts get rewritten."""
         withs = [w for w in m.findall(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)]
         for node in withs:
-            nested = any(other is not node and any(x is node for x in m.findall(other.body, m.With()))
+            nested = any(other is not node and (any(x is node for x in m.findall(other.body, m.With()))
+                                                or any(x is other for x in m.findall(node.body, m.With())))
                          for other in withs)
             self._plan_with(node, nested)
 
