@@ -28,7 +28,8 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import ParentNodeProvider, PositionProvider, QualifiedNameProvider, ScopeProvider
+from libcst.metadata import (ParentNodeProvider, PositionProvider, QualifiedNameProvider, QualifiedNameSource,
+                             ScopeProvider)
 
 from migrators.versions import Versions, load_versions
 
@@ -330,14 +331,19 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             return self._stmt_stack[-1]
         return node
 
-    def qualified_names(self, node: cst.CSTNode) -> set[str]:
+    def qualified_names(self, node: cst.CSTNode, local: bool = False) -> set[str]:
+        """Qualified names of `node` that come from an import (a local `class pytest` does not count)."""
         try:
-            return {q.name for q in self.get_metadata(QualifiedNameProvider, node, set())}
+            found = self.get_metadata(QualifiedNameProvider, node, set())
         except KeyError:
             return set()
+        return {q.name for q in found if local or q.source == QualifiedNameSource.IMPORT}
 
     # statement stack; markers flushed into leading_lines when the statement is left
     def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Module):
+            self._module_first = node.body[0] if node.body else None
+            self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
         if _can_lead(node):
             self._stmt_stack.append(node)
         return super().on_visit(node)
@@ -349,7 +355,11 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                 self._stmt_stack.pop()
             pending = self._pending.pop(id(original_node), None)
             if pending:
-                result = self._flush(result, pending)
+                if original_node is getattr(self, "_module_first", None):
+                    # comments above a module's first statement live in Module.header
+                    pending = [(c, ch) for c, ch in pending if c not in self._header_comments
+                               or self.changes.append(ch)]
+                result = self._flush(result, pending) if pending else result
         return result
 
     def _flush(self, result, pending: list[tuple[str, Change]]):
@@ -457,7 +467,7 @@ def transform_source(code: str, upgrades: Sequence[Upgrade], states: dict[str, A
         codemod = upgrade.make_codemod(context, states.get(upgrade.name), versions, info)
         if codemod is None:
             continue
-        new_module = codemod.transform_module(module)
+        new_module = _strip_new_leading_blank_lines(module, codemod.transform_module(module))
         if codemod.changes or new_module.code != module.code:
             applied.append(upgrade.name)
         changes.extend(codemod.changes)
@@ -466,6 +476,17 @@ def transform_source(code: str, upgrades: Sequence[Upgrade], states: dict[str, A
     if new_code != code:
         check_parses(new_code, info.rel)
     return new_code, changes, applied
+
+
+def _strip_new_leading_blank_lines(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Removing a file's first statement (an unused import) must not leave blank lines on top."""
+    if not after.body or after.header or before.code.startswith("\n") or not after.code.startswith("\n"):
+        return after
+    first = after.body[0]
+    lines = list(first.leading_lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return after.with_changes(body=[first.with_changes(leading_lines=lines), *after.body[1:]])
 
 
 def check_parses(code: str, rel: str) -> None:

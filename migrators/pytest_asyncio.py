@@ -263,14 +263,13 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         scope = state.root_override.scope or "function"
         state.fixture_default = scope
         state.test_default = scope
-    elif wide:
-        if versions.at_least("pytest-asyncio", "1.5"):
-            state.fixture_default = "fixture-scope"
-        else:
-            state.fixture_default = "function"
-            state.pa5_code_edits = True
-    if state.existing_fixture_default and state.root_override is None and not wide:
+    if state.existing_fixture_default and state.root_override is None and \
+            not [w for w in wide if state.subtree_scope(w[0]) is None]:
         state.fixture_default = state.existing_fixture_default
+    wide = [w for w in wide if state.subtree_scope(w[0]) is None]
+    if state.root_override is None and wide and not state.pa5_code_edits and state.fixture_default == "function":
+        state.fixture_default = "fixture-scope" if versions.at_least("pytest-asyncio", "1.5") else "function"
+        state.pa5_code_edits = not versions.at_least("pytest-asyncio", "1.5")
     for rel, name, scope in wide:
         loop = state.fixture_loop_scope(rel, scope) if not state.pa5_code_edits else scope
         if loop != "function" and loop in SCOPES:
