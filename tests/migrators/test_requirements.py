@@ -1,0 +1,91 @@
+"""Requirements rewriter: Dockerfile-installed files, includes, comments/markers/extras, pyproject."""
+
+from __future__ import annotations
+
+from migrators.framework import RequirementRule
+from migrators.requirements import declared_packages, requirement_files, rewrite_requirements_text
+from migrators.framework import ProjectTree
+from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
+
+
+def test_dockerfile_installed_files_and_includes(tmp_path):
+    write_tree(tmp_path, {
+        "Dockerfile": """
+            FROM python:3.11-slim
+            WORKDIR /app
+            COPY deps/ /app/deps/
+            RUN pip install --no-cache-dir \\
+                -r /app/deps/prod.txt
+            """,
+        "deps/prod.txt": "-r base.in\n# production\ntenacity==8.2.3\n",
+        "deps/base.in": "asyncio-mqtt[extra]==0.16.1 ; sys_platform != 'win32'  # mqtt\n",
+        "requirements.txt": "tenacity>=8,<9\n",
+    })
+    tree = ProjectTree(tmp_path)
+    assert sorted(requirement_files(tree)) == ["deps/base.in", "deps/prod.txt", "requirements.txt"]
+    migrate_twice(tmp_path, only=["tenacity", "aiomqtt"])
+    assert read(tmp_path, "deps/prod.txt") == "-r base.in\n# production\ntenacity==9.2.1\n"
+    assert read(tmp_path, "deps/base.in") == "aiomqtt==2.5.1 ; sys_platform != 'win32'  # mqtt\n"
+    assert read(tmp_path, "requirements.txt") == "tenacity>=9.2.1,<10\n"
+
+
+def test_dockerfile_inline_pip_install(tmp_path):
+    write_tree(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nRUN pip install tenacity==8.2.3 'requests>=2'\n",
+                          "app.py": "import tenacity\n"})
+    migrate_twice(tmp_path, only=["tenacity"])
+    assert read(tmp_path, "Dockerfile") == "FROM python:3.11-slim\nRUN pip install tenacity==9.2.1 'requests>=2'\n"
+
+
+def test_pyproject_dependencies_format_preserved(tmp_path):
+    write_tree(tmp_path, {"pyproject.toml": """
+        [project]
+        name = "svc"
+        dependencies = [
+            "tenacity~=8.2",  # retries
+            "httpx",
+        ]
+
+        [project.optional-dependencies]
+        test = ["pytest==7.4.0", "pytest-asyncio==0.23.8"]
+        """})
+    migrate_twice(tmp_path, only=["tenacity", "pytest-asyncio"])
+    text = read(tmp_path, "pyproject.toml")
+    assert '"tenacity>=9.2.1,<10",  # retries' in text
+    assert 'test = ["pytest>=8.4", "pytest-asyncio==1.5.0"]' in text
+    assert declared_packages(ProjectTree(tmp_path)) >= {"tenacity", "httpx", "pytest", "pytest-asyncio"}
+
+
+def test_forced_pins_only_raise_what_is_too_low():
+    rules = [RequirementRule("PA-1", "pytest", spec=">=8.4", forced=True)]
+    for line, expected in [("pytest\n", "pytest\n"), ("pytest==8.4.2\n", "pytest==8.4.2\n"),
+                           ("pytest>=8.2\n", "pytest>=8.4\n"), ("pytest<8\n", "pytest>=8.4\n"),
+                           ("pytest==7.4.4  # pinned\n", "pytest>=8.4  # pinned\n")]:
+        assert rewrite_requirements_text(line, rules)[0] == expected, line
+
+
+def test_table_driven_extension_rename_with_extras():
+    """What the influxdb3 upgrade adds: one row renames the package and sets the pandas extra."""
+    rules = [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python", version="0.21.0",
+                             extras=frozenset({"pandas"}))]
+    text = dedent("""
+        # db
+        influxdb_client[ciso,extra]==1.40.0 ; python_version >= "3.8"  # v2
+        -e ./lib
+        --index-url https://example.invalid/simple
+        """)
+    new, changes = rewrite_requirements_text(text, rules)
+    assert new == dedent("""
+        # db
+        influxdb3-python[pandas]==0.21.0 ; python_version >= "3.8"  # v2
+        -e ./lib
+        --index-url https://example.invalid/simple
+        """)
+    assert changes == [("IX-1", 2, 'influxdb_client[ciso,extra]==1.40.0 ; python_version >= "3.8" -> '
+                                   'influxdb3-python[pandas]==0.21.0 ; python_version >= "3.8"')]
+    assert rewrite_requirements_text(new, rules)[0] == new
+
+
+def test_crlf_and_unrelated_lines_untouched():
+    rules = [RequirementRule("TN-1", "tenacity", version="9.2.1")]
+    text = "tenacity-extra==1.0\r\nTenacity==8.2.3\r\nnot a requirement line !!\r\n"
+    assert rewrite_requirements_text(text, rules)[0] == "tenacity-extra==1.0\r\nTenacity==9.2.1\r\nnot a requirement line !!\r\n"
