@@ -17,7 +17,7 @@ from typing import Iterator
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox.labels import CACHE_KEY, RUN_KEY, project_filter
+from sandbox.labels import CACHE_KEY, ROLE_KEY, RUN_KEY, project_filter
 
 
 @dataclass
@@ -46,14 +46,51 @@ def remove_labelled(client: docker.DockerClient, run_id: str | None = None,
         _attempt(report, report.containers, container.name, lambda c=container: c.remove(force=True, v=True))
     for network in client.networks.list(filters=selector):
         _attempt(report, report.networks, network.name, network.remove)
-    for image in client.images.list(filters=selector):
-        if image.labels.get(CACHE_KEY) == "true" and not include_cached_images:
-            continue
-        if run_id is None and RUN_KEY not in image.labels and not include_cached_images:
-            continue
-        name = image.tags[0] if image.tags else image.short_id
-        _attempt(report, report.images, name, lambda i=image: client.images.remove(i.id, force=True))
+    # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
+    images = [image for image in client.images.list(filters=selector)
+              if RUN_KEY in image.labels or (include_cached_images and image.labels.get(CACHE_KEY) == "true")]
+    _remove_images(client, images, report)
     return report
+
+
+def _remove_images(client: docker.DockerClient, images: list, report: CleanupReport) -> None:
+    """Children before parents (a test image is built FROM the service image): retry in passes
+    until a pass removes nothing more."""
+    pending = sorted(images, key=lambda image: image.labels.get(ROLE_KEY) != "test-image")
+    while pending:
+        failed = []
+        for image in pending:
+            try:
+                # noprune keeps a service image's untagged build layers: they are the build cache
+                # that makes the next run's `docker build` quick. Test images are pruned whole: their
+                # layers inherit the run label from the service image they are built FROM.
+                keep_layers = image.labels.get(ROLE_KEY) != "test-image"
+                chain = _labelled_parents(client, image) if keep_layers else []
+                client.images.remove(image.id, force=True, noprune=keep_layers)
+                for parent in chain:  # the builder's own LABEL steps: they carry the run label too
+                    client.images.remove(parent, force=True, noprune=True)
+                report.images.append(image.tags[0] if image.tags else image.short_id)
+            except NotFound:
+                report.images.append(image.short_id)
+            except APIError:
+                failed.append(image)
+        if len(failed) == len(pending):
+            report.errors.extend(f"image {image.short_id}: still in use" for image in failed)
+            return
+        pending = failed
+
+
+def _labelled_parents(client: docker.DockerClient, image) -> list[str]:
+    """Untagged parents carrying the same run label (one per LABEL step of the classic builder)."""
+    run_id, chain = image.labels.get(RUN_KEY), []
+    parent_id = image.attrs.get("Parent")
+    while parent_id:
+        parent = client.images.get(parent_id)
+        if parent.tags or parent.labels.get(RUN_KEY) != run_id:
+            break
+        chain.append(parent.id)
+        parent_id = parent.attrs.get("Parent")
+    return chain
 
 
 def _attempt(report: CleanupReport, bucket: list[str], name: str, action) -> None:

@@ -210,6 +210,7 @@ class FleetResult:
     outcomes: list[ServiceOutcome]
     stopped_after: str | None = None      # phase whose failure rate stopped the run
     interrupted: bool = False
+    cleanup_errors: list[str] = field(default_factory=list)
 
 
 def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
@@ -217,10 +218,11 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
-    with run_scope(client, run.run_id, keep=run.options.keep):
+    with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
         try:
-            for need in ("migrator", "base", "mosquitto", "influxdb3"):
-                run.resolver.resolve(need)
+            needed = {"migrator", "base"} | {need for config in services for need in config.needs}
+            for name in sorted(needed):
+                run.resolver.resolve(name)
             for phase in PHASES:
                 members = [config for config in services if config.phase == phase]
                 if not members:
@@ -238,6 +240,7 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
             run.cancelled.set()
             result.interrupted = True
             raise
+    result.cleanup_errors = cleanup.errors
     return result
 
 

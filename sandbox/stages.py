@@ -116,6 +116,8 @@ def migrate(ctx: StageContext) -> StageResult:
         args = [f"/work/{rel}", "--json"]
         for name in ctx.config.migrations_include:
             args += ["--only", name]
+        for name in ctx.config.migrations_exclude:
+            args += ["--skip", name]
         container = ctx.client.containers.create(
             image, args, network_mode="none", labels=ctx.labels("migrator"),
             volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},

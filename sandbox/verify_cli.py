@@ -105,6 +105,8 @@ def run_verify(names: list[str], all_services: bool, phase: str | None, shard_sp
                           result.stopped_after if result else None, interrupted)
     write_reports(run.folder, report)
     print(json.dumps(report, indent=2, default=str) if as_json else summary_text(report, run.folder), flush=True)
+    for problem in result.cleanup_errors if result else []:
+        print(f"warning: cleanup: {problem}; `sandbox clean` retries", file=sys.stderr)
     if keep:
         print("--keep: containers and networks are still up; list them with "
               f"`docker ps --filter label=sandbox.run={run.run_id}`; remove with `sandbox clean`")

@@ -1,0 +1,124 @@
+"""Wall time of `sandbox verify` against the same work done by hand with the docker CLI, and of a
+fleet run with -j auto against the services verified one by one; measured side by side in one run.
+
+by hand = what a careful person types: run the codemods in the migrator image without network,
+build the service image (FROM mapped to the offline base), create a network, start Mosquitto and
+InfluxDB 3 and poll until they answer, build a test image and run pytest in it, start the service
+and poll its health endpoint, then remove everything.
+
+usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet]
+Targets: verify / by-hand <= 1.3; fleet -j auto / sum of single runs <= 0.7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from sandbox.engine import connect
+from sandbox.images import Resolver, map_dockerfile
+from sandbox.inventory import discover, repo_root
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def sh(*args: str, check: bool = True) -> str:
+    return subprocess.run(args, check=check, capture_output=True, text=True).stdout.strip()
+
+
+def verify_seconds(*names: str, jobs: str = "auto") -> tuple[float, int]:
+    begin = time.perf_counter()
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "sandbox"), "verify", *names, "-j", jobs],
+                          capture_output=True, text=True)
+    return time.perf_counter() - begin, proc.returncode
+
+
+def _poll(command: list[str], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while subprocess.run(command, capture_output=True).returncode != 0:
+        if time.monotonic() > deadline:
+            raise TimeoutError(" ".join(command))
+        time.sleep(0.2)
+
+
+def by_hand_seconds(name: str) -> float:
+    """The docker CLI sequence, timed from the copy to the last `docker rm`."""
+    config = discover(repo_root() / "services")[name]
+    resolver = Resolver(connect())
+    images = {need: resolver.resolve(need).ref for need in ("migrator", "mosquitto", "influxdb3")}
+    mapping = resolver.image_map()
+    tag = f"bench-{uuid.uuid4().hex[:8]}"
+    begin = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        for rel in ("services/" + name, *("services/" + s for s in config.shared)):
+            shutil.copytree(repo_root() / rel, work / rel)
+        sh("docker", "run", "--rm", "--network", "none", "-v", f"{work}:/work", images["migrator"],
+           f"/work/services/{name}", check=False)
+        service = work / "services" / name
+        (work / "Dockerfile.mapped").write_text(map_dockerfile((service / config.dockerfile).read_text(), mapping))
+        sh("docker", "build", "-q", "-t", f"{tag}:svc", "-f", str(work / "Dockerfile.mapped"),
+           str((service / config.context).resolve()))
+        sh("docker", "network", "create", "--internal", tag)
+        try:
+            sh("docker", "run", "-d", "--name", f"{tag}-mqtt", "--network", tag, "--network-alias", "mosquitto",
+               images["mosquitto"])
+            sh("docker", "run", "-d", "--name", f"{tag}-influx", "--network", tag, "--network-alias", "influxdb3",
+               images["influxdb3"], "serve", "--node-id", "b", "--object-store", "memory", "--without-auth",
+               "--http-bind", "0.0.0.0:8181")
+            _poll(["docker", "exec", f"{tag}-mqtt", "mosquitto_sub", "-t", "$SYS/broker/version", "-C", "1", "-W", "2"])
+            _poll(["docker", "exec", f"{tag}-influx", "python3", "-c",
+                   "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8181/health')"])
+            (service / "Dockerfile.tests").write_text(
+                f"FROM {tag}:svc\nUSER root\nCOPY . .\nRUN pip install -q -r requirements-dev.txt\n")
+            sh("docker", "build", "-q", "-t", f"{tag}:tests", "-f", str(service / "Dockerfile.tests"), str(service))
+            env = ["-e", "INFLUXDB_URL=http://influxdb3:8181", "-e", "INFLUXDB_HOST=http://influxdb3:8181",
+                   "-e", "INFLUXDB_TOKEN=t", "-e", "INFLUXDB_ORG=o", "-e", f"INFLUXDB_BUCKET={name}",
+                   "-e", f"INFLUXDB_DATABASE={name}", "-e", "MQTT_HOST=mosquitto", "-e", "MQTT_PORT=1883"]
+            sh("docker", "run", "--rm", "--network", tag, *env, f"{tag}:tests", "python", "-m", "pytest", "-q",
+               check=False)
+            sh("docker", "run", "-d", "--name", f"{tag}-svc", "--network", tag, *env, f"{tag}:svc")
+            ip = sh("docker", "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}",
+                    f"{tag}-svc")
+            _poll(["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://{ip}:{config.port}{config.health}')"])
+        finally:
+            sh("docker", "rm", "-f", f"{tag}-svc", f"{tag}-mqtt", f"{tag}-influx", check=False)
+            sh("docker", "network", "rm", tag, check=False)
+            sh("docker", "rmi", "-f", f"{tag}:svc", f"{tag}:tests", check=False)
+    return time.perf_counter() - begin
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("service", nargs="?", default="data-retention")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--fleet", action="store_true", help="also time --all -j auto against one by one")
+    args = parser.parse_args()
+    verify_seconds(args.service)  # warm the caches once: images, build layers
+    sandbox_times, hand_times = [], []
+    for _ in range(args.repeat):
+        sandbox_times.append(verify_seconds(args.service)[0])
+        hand_times.append(by_hand_seconds(args.service))
+    ours, theirs = statistics.median(sandbox_times), statistics.median(hand_times)
+    print(f"sandbox verify {args.service} (warm)   : {ours:7.1f} s  (median of {args.repeat})")
+    print(f"same work by hand, docker CLI          : {theirs:7.1f} s  (median of {args.repeat})")
+    print(f"ratio verify / by hand                 : {ours / theirs:7.2f}  (target <= 1.3)")
+    if args.fleet:
+        names = sorted(discover(repo_root() / "services"))
+        fleet, _ = verify_seconds("--all")
+        singles = sum(verify_seconds(name)[0] for name in names)
+        print(f"sandbox verify --all -j auto           : {fleet:7.1f} s")
+        print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
+        print(f"ratio fleet / sum                      : {fleet / singles:7.2f}  (target <= 0.7)")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
