@@ -20,13 +20,17 @@ def ping() -> str:
     return "pong"
 
 
+def attempts() -> int | None:
+    return ping.retry.statistics.get("attempt_number")
+
+
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self.path != "/health":
             self.send_error(404)
             return
         ping()
-        body = json.dumps({"status": "ok", "attempts": ping.retry.statistics.get("attempt_number")}).encode()
+        body = json.dumps({"status": "ok", "attempts": attempts()}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -50,7 +54,7 @@ CMD ["python", "-m", "app.server"]
 '''
 
 TESTS = '''\
-from app.server import ping
+from app.server import attempts, ping
 
 
 def test_ping_answers() -> None:
@@ -59,7 +63,7 @@ def test_ping_answers() -> None:
 
 def test_statistics_count_attempts() -> None:
     ping()
-    assert ping.retry.statistics["attempt_number"] == 1
+    assert attempts() == 1
 '''
 
 SANDBOX_TOML = '''\
