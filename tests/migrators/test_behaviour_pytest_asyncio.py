@@ -1,0 +1,119 @@
+"""Behaviour: a 0.21-style suite (session-scoped event_loop override, async fixtures, a test that
+requests event_loop, a sync test that drives the loop) is migrated by the tool; the migrated suite
+passes under pytest-asyncio 1.5.0 with `-W error` in a fresh venv, and the original fails there.
+
+The venv lives in ~/.cache/sandbox-tests/ keyed by the versions, so later runs reuse it; it is
+built under a file lock (xdist-safe)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+from tests.migrators.helpers import migrate_twice, read, write_tree
+
+PYTEST_ASYNCIO = "1.5.0"
+PYTEST = "9.2.0"
+CACHE = Path(os.environ.get("SANDBOX_TEST_CACHE", Path.home() / ".cache" / "sandbox-tests"))
+
+SUITE = {
+    "requirements-dev.txt": "pytest==7.4.4\npytest-asyncio==0.21.1\n",
+    "pytest.ini": "[pytest]\ntestpaths = tests\nfilterwarnings =\n    error\n",
+    "tests/conftest.py": '''
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+
+        @pytest.fixture(scope="session")
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+
+        @pytest_asyncio.fixture(scope="session")
+        async def session_loop():
+            return asyncio.get_running_loop()
+
+
+        @pytest.fixture
+        async def function_loop():
+            yield asyncio.get_running_loop()
+        ''',
+    "tests/test_loops.py": '''
+        import asyncio
+
+        import pytest
+
+
+        @pytest.mark.asyncio
+        async def test_one_loop(event_loop, session_loop, function_loop):
+            assert event_loop is asyncio.get_running_loop()
+            assert session_loop is function_loop is asyncio.get_running_loop()
+
+
+        @pytest.mark.asyncio(scope="session")
+        async def test_marker_scope(session_loop):
+            assert session_loop is asyncio.get_running_loop()
+
+
+        def test_sync_drives_loop(event_loop):
+            assert event_loop.run_until_complete(asyncio.sleep(0, result=7)) == 7
+        ''',
+}
+
+
+def _venv() -> Path:
+    folder = CACHE / f"py{sys.version_info[0]}{sys.version_info[1]}-pytest-asyncio-{PYTEST_ASYNCIO}-pytest-{PYTEST}"
+    python = folder / "bin" / "python"
+    ready = folder / ".ready"
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ready.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            venv.EnvBuilder(with_pip=True, clear=True).create(folder)
+            proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                                   f"pytest=={PYTEST}", f"pytest-asyncio=={PYTEST_ASYNCIO}"],
+                                  capture_output=True, text=True, timeout=600)
+            if proc.returncode != 0:
+                pytest.fail(f"could not build the test venv from PyPI:\n{proc.stderr[-3000:]}", pytrace=False)
+            ready.write_text("ok\n")
+    return python
+
+
+def _pytest(python: Path, root: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
+    return subprocess.run([str(python), "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"],
+                          cwd=root, capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_migrated_suite_passes_on_150_with_W_error_and_old_suite_fails(tmp_path):
+    python = _venv()
+    old = write_tree(tmp_path / "old", SUITE)
+    new = write_tree(tmp_path / "new", SUITE)
+    result = migrate_twice(new, only=["pytest-asyncio"])
+    assert not result.markers, result.markers
+    assert "def event_loop" not in read(new, "tests/conftest.py")
+    assert "asyncio_default_test_loop_scope = session" in read(new, "pytest.ini")
+
+    before = _pytest(python, old)
+    assert before.returncode != 0, before.stdout
+    # the config keys alone are not enough: the ignored event_loop override hands out another loop
+    config_only = write_tree(tmp_path / "config_only", SUITE)
+    with open(config_only / "pytest.ini", "a") as ini:
+        ini.write("asyncio_default_fixture_loop_scope = session\nasyncio_default_test_loop_scope = session\n")
+    half = _pytest(python, config_only)
+    assert half.returncode != 0 and "test_one_loop" in half.stdout, half.stdout
+    after = _pytest(python, new)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "3 passed" in after.stdout

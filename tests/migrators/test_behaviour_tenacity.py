@@ -1,0 +1,61 @@
+"""Behaviour: a module migrated by the tool keeps raising RetryError where it did before (TN-5),
+and its statistics are read where tenacity 9 keeps them (TN-2). Runs on tenacity 9.2.1."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import tenacity
+
+from tests.migrators.helpers import migrate_twice, read, write_tree
+
+MODULE = '''
+import tenacity
+from tenacity import RetryError, retry, stop_after_attempt, wait_none, wait_random_exponential
+from tenacity._asyncio import AsyncRetrying
+
+calls = []
+
+
+@retry(stop=stop_after_attempt(3), wait=wait_none())
+def flaky():
+    calls.append(1)
+    raise ValueError("down")
+
+
+@retry(stop=stop_after_attempt(2), wait=wait_random_exponential(multiplier=0.001, max=0.002, min=0.001))
+def ok():
+    return "up"
+
+
+def run():
+    try:
+        flaky()
+    except RetryError as exc:
+        return ("RetryError", exc.last_attempt.attempt_number, type(exc.last_attempt.exception()).__name__,
+                flaky.retry.statistics["attempt_number"], ok(), tenacity.iscoroutinefunction(ok),
+                AsyncRetrying.__name__)
+    except ValueError:
+        return ("ValueError",)
+'''
+
+
+def test_migrated_module_keeps_raising_retryerror(tmp_path):
+    assert tenacity.__version__ if hasattr(tenacity, "__version__") else True
+    write_tree(tmp_path, {"svc/retrying.py": MODULE, "requirements.txt": "tenacity==8.2.3\n"})
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    migrated = read(tmp_path, "svc/retrying.py")
+    assert "reraise" not in migrated
+    assert "flaky.statistics" in migrated and "from tenacity import AsyncRetrying" in migrated
+    assert not result.markers
+    proc = subprocess.run([sys.executable, "-c", "import retrying; print(retrying.run())"],
+                          cwd=tmp_path / "svc", capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "('RetryError', 3, 'ValueError', 3, 'up', False, 'AsyncRetrying')"
+    # the unmigrated module does not even import on tenacity 9 (tenacity._asyncio is gone)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old/retrying.py").write_text(MODULE)
+    old = subprocess.run([sys.executable, "-c", "import retrying"], cwd=tmp_path / "old",
+                         capture_output=True, text=True, timeout=60)
+    assert old.returncode != 0 and "tenacity._asyncio" in old.stderr
