@@ -26,6 +26,7 @@ from sandbox.promote import record_verified
 from sandbox.stages import StageContext, StageResult, build, build_test_image, migrate, run_tests, timed
 
 Events = Callable[[str, str, str], None]
+RULE_PREFIX = {"PA": "pytest-asyncio", "TN": "tenacity", "MQ": "aiomqtt", "IX": "influxdb3"}
 
 
 @dataclass
@@ -56,11 +57,21 @@ class ServiceOutcome:
     def failed_stage(self) -> StageResult | None:
         return next((stage for stage in self.stages if not stage.ok and stage.status != "skipped"), None)
 
+    def _per_migration(self, migrate: StageResult | None) -> dict[str, bool]:
+        """A blocker is charged to the upgrade its rule id belongs to; later failures to all."""
+        if self.verified:
+            return {m: True for m in self.migrations}
+        if self.failed_stage is migrate and migrate is not None and migrate.details.get("markers"):
+            blamed = {RULE_PREFIX.get(marker["text"].split("MIGRATION-BLOCKER(")[-1][:2])
+                      for marker in migrate.details["markers"]}
+            return {m: m not in blamed for m in self.migrations}
+        return {m: False for m in self.migrations}
+
     def to_dict(self, images: dict[str, Any]) -> dict[str, Any]:
         migrate = next((s for s in self.stages if s.name == "migrate"), None)
         test = next((s for s in self.stages if s.name == "test"), None)
         # The seeds' results format (name, priority, migrations, overall_success) plus the stages.
-        per_migration = {m: self.verified for m in self.migrations}
+        per_migration = self._per_migration(migrate)
         return {
             "name": self.name, "priority": self.priority, "phase": self.phase.upper(),
             "migrations": per_migration, "overall_success": self.verified,

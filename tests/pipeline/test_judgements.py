@@ -58,3 +58,18 @@ def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> No
     assert "tenacity        1/2 verified" in text
     xml = junit_xml(report).decode()
     assert xml.count("<testcase") == 3 and xml.count("<failure") == 1
+
+
+def test_a_blocker_fails_only_the_upgrade_its_rule_belongs_to() -> None:
+    from sandbox.pipeline import ServiceOutcome
+    from sandbox.stages import StageResult
+
+    outcome = ServiceOutcome("data-retention", "HIGH", "c", ["aiomqtt", "influxdb3", "pytest-asyncio"])
+    marker = {"path": "services/data-retention/app/cleanup.py", "line": 3,
+              "text": "# MIGRATION-BLOCKER(IX-9): InfluxDB 3 has no predicate delete"}
+    outcome.stages = [StageResult("resolve", "passed"),
+                      StageResult("migrate", "failed", reason="1 marker", details={"markers": [marker]})]
+    assert outcome.to_dict({})["migrations"] == {"aiomqtt": True, "influxdb3": False, "pytest-asyncio": True}
+    outcome.stages.append(StageResult("build", "failed"))
+    outcome.stages[1].status = "passed"
+    assert set(outcome.to_dict({})["migrations"].values()) == {False}
