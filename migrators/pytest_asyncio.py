@@ -809,6 +809,8 @@ class PytestAsyncioUpgrade(Upgrade):
                 RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True)]
 
     def rewrite_files(self, tree: ProjectTree, state: PAState, versions: Versions, edits: EditSet) -> None:
+        if state.config_path is None and not any(is_test_file(f) for f in tree.python_files()):
+            return  # no tests and no pytest configuration here (e.g. a shared library folder)
         options = {}
         reasons = {}
         if state.root_override is not None:
