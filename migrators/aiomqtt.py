@@ -598,6 +598,9 @@ class AiomqttUpgrade(Upgrade):
                         return True
         return False
 
+    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
+        return ("MQ-1", "3.8")
+
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         target = versions.target("aiomqtt")
         return [

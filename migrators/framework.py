@@ -437,6 +437,10 @@ class Upgrade:
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         return []
 
+    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
+        """(rule id, lowest Python version the target release supports), e.g. ("PA-1", "3.10")."""
+        return None
+
     def rewrite_files(self, tree: ProjectTree, state: Any, versions: Versions, edits: EditSet) -> None:
         """Non-Python rewriters other than requirements (which the framework runs for all)."""
 
@@ -551,6 +555,7 @@ def migrate_tree(root: Path | str, upgrades: Iterable[Upgrade | str] | None = No
     if chosen:
         try:
             requirements.rewrite_requirements(tree, chosen, states, versions, edits)
+            requirements.rewrite_python_floor(tree, chosen, versions, edits)
         except Exception as exc:  # keep going: Python results stand
             edits.error("requirements", f"internal error: {type(exc).__name__}: {exc}")
     for upgrade in chosen:

@@ -808,6 +808,9 @@ class PytestAsyncioUpgrade(Upgrade):
         return [RequirementRule("PA-1", "pytest-asyncio", version=versions.target("pytest-asyncio")),
                 RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True)]
 
+    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
+        return ("PA-1", "3.10") if versions.at_least("pytest-asyncio", "1.3") else ("PA-1", "3.9")
+
     def rewrite_files(self, tree: ProjectTree, state: PAState, versions: Versions, edits: EditSet) -> None:
         if state.config_path is None and not any(is_test_file(f) for f in tree.python_files()):
             return  # no tests and no pytest configuration here (e.g. a shared library folder)

@@ -397,3 +397,64 @@ def _rewrite_dockerfile_inline(text: str, rules: Sequence["RequirementRule"]) ->
 def _line_of(text: str, needle: str) -> int:
     index = text.find(needle)
     return text.count("\n", 0, index) + 1 if index >= 0 else 0
+
+
+# --- Python floor (PA-1 "drop Python 3.9", TN-1 floors) ------------------------------------------
+
+_FROM_PYTHON = re.compile(r"^(?P<indent>\s*)FROM\s+(?:--platform=\S+\s+)?(?:[\w.-]+/)*python:(?P<ver>\d+\.\d+)", re.I)
+
+
+def rewrite_python_floor(tree: "ProjectTree", upgrades: Sequence["Upgrade"], versions: "Versions",
+                         edits: "EditSet") -> None:
+    """Raise `requires-python` below the targets' floor; mark a Dockerfile whose python: image is older.
+
+    The image is never bumped automatically (other dependencies may not follow): a marker above the
+    FROM line tells the user which Python the target releases need.
+    """
+    from migrators.framework import Change, marker_text
+
+    floors = [(u.name, *f) for u in upgrades if (f := u.python_floor(versions))]
+    if not floors:
+        return
+    upgrade, rule, floor = max(floors, key=lambda f: parse_version(f[2]))
+    for rel in dockerfiles(tree):
+        text = edits.get(rel)
+        if text is None:
+            continue
+        lines = text.splitlines(keepends=True)
+        out, changes = [], []
+        for number, line in enumerate(lines, 1):
+            match = _FROM_PYTHON.match(line)
+            if match and not version_at_least(match["ver"], floor):
+                instruction = (f"{upgrade} {versions.targets.get(_package_of(upgrade, versions), '')} needs Python >= {floor}; "
+                               f"this image uses python:{match['ver']}: move the service to python:{floor} or newer")
+                marker = marker_text(rule, instruction)
+                if not (out and out[-1].strip() == marker):
+                    out.append(f"{match['indent']}{marker}\n")
+                    changes.append(Change(rule, number, instruction, "marker"))
+            out.append(line)
+        if changes:
+            edits.set(rel, "".join(out), changes, upgrade)
+    for rel in [f for f in tree.files() if f.endswith("pyproject.toml")]:
+        text = edits.get(rel)
+        if text is None:
+            continue
+        try:
+            doc = tomlkit.parse(text)
+        except Exception:
+            continue
+        project = doc.get("project")
+        if project is None or "requires-python" not in project:
+            continue
+        spec = str(project["requires-python"])
+        lower, _ = _bounds(spec)
+        if lower is None or version_at_least(lower, floor):
+            continue
+        new_spec = re.sub(r"(>=|~=|==|>)\s*[0-9][0-9.*]*", f">={floor}", spec, count=1)
+        project["requires-python"] = new_spec
+        edits.set(rel, tomlkit.dumps(doc), [Change(rule, _line_of(text, "requires-python"),
+                                                    f"requires-python {spec} -> {new_spec}")], upgrade)
+
+
+def _package_of(upgrade: str, versions: "Versions") -> str:
+    return {"influxdb3": "influxdb3-python"}.get(upgrade, upgrade)

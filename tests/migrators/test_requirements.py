@@ -89,3 +89,24 @@ def test_crlf_and_unrelated_lines_untouched():
     rules = [RequirementRule("TN-1", "tenacity", version="9.2.1")]
     text = "tenacity-extra==1.0\r\nTenacity==8.2.3\r\nnot a requirement line !!\r\n"
     assert rewrite_requirements_text(text, rules)[0] == "tenacity-extra==1.0\r\nTenacity==9.2.1\r\nnot a requirement line !!\r\n"
+
+
+def test_python_floor_marks_old_dockerfile_and_raises_requires_python(tmp_path):
+    write_tree(tmp_path, {
+        "Dockerfile": "FROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n",
+        "pyproject.toml": '[project]\nname = "s"\nrequires-python = ">=3.9"\n',
+        "requirements.txt": "pytest-asyncio==0.21.1\n",
+        "tests/test_x.py": "import pytest_asyncio\n",
+    })
+    result = migrate_twice(tmp_path, only=["pytest-asyncio"])
+    assert read(tmp_path, "Dockerfile") == (
+        "# MIGRATION-BLOCKER(PA-1): pytest-asyncio 1.5.0 needs Python >= 3.10; this image uses python:3.9: "
+        "move the service to python:3.10 or newer\nFROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n")
+    assert 'requires-python = ">=3.10"' in read(tmp_path, "pyproject.toml")
+    assert [(p, m.rule) for p, m in result.markers] == [("Dockerfile", "PA-1")]
+
+
+def test_python_311_image_untouched(tmp_path):
+    write_tree(tmp_path, {"Dockerfile": "FROM python:3.11-slim\n", "app.py": "import tenacity\n"})
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    assert not result.changed

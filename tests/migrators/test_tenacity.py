@@ -234,3 +234,14 @@ def test_tn1_requirements_tree(tmp_path):
     result = migrate_twice(tmp_path, only=["tenacity"])
     assert read(tmp_path, "requirements.txt") == "tenacity==9.2.1  # retries\nrequests>=2\n"
     assert [c.rule for c in result.file("requirements.txt").changes] == ["TN-1"]
+
+
+def test_tn3_blocker_when_tests_assert_on_waits(tmp_path):
+    write_tree(tmp_path, {
+        "svc/client.py": "from tenacity import retry, wait_random_exponential\n\n"
+                         "@retry(wait=wait_random_exponential(min=2, max=10))\ndef call():\n    pass\n",
+        "tests/test_client.py": "from svc.client import call\n\ndef test_wait():\n"
+                                "    w = call.retry.wait\n    assert w.min == 2  # wait_random_exponential bounds\n",
+    })
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    assert [(p, m.rule) for p, m in result.markers if m.rule == "TN-3"] == [("svc/client.py", "TN-3")]
