@@ -598,7 +598,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
 
     @staticmethod
     def _fix_params(params: cst.Parameters, kept: list[cst.Param]) -> cst.Parameters:
-        if kept and not params.star_arg and not params.kwonly_params and not params.star_kwarg:
+        if kept and not isinstance(params.star_arg, (cst.Param, cst.ParamStar)) and not params.kwonly_params \
+                and params.star_kwarg is None:
             kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return params.with_changes(params=kept)
 
