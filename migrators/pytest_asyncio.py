@@ -522,6 +522,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 updated = self._pa6(original, updated)
             else:
                 return self._pa7(original, updated, fixture, is_test)
+        elif "event_loop" in params and name != "pytest_fixture_setup":
+            self.mark("PA-16", original, "the event_loop fixture is gone in 1.x and `grep -w event_loop` must come "
+                      "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter")
         if is_async and (fixture or is_test):
             self._pa15(original)
             self._pa10(original, fixture, is_test)

@@ -625,3 +625,14 @@ def test_code_in_strings_untouched_and_non_test_files_skipped(tmp_path):
                           "pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = function\n"})
     result = migrate_twice(tmp_path, only=[P])
     assert result.file("app/main.py").status == "skipped"
+
+
+def test_pa16_leftover_event_loop_parameter_in_a_helper():
+    assert_codemod(P, """
+        def start_server(event_loop, port):
+            return event_loop.create_server(port)
+        """, """
+        # MIGRATION-BLOCKER(PA-16): the event_loop fixture is gone in 1.x and `grep -w event_loop` must come back empty: pass the loop from asyncio.get_running_loop() and rename this parameter
+        def start_server(event_loop, port):
+            return event_loop.create_server(port)
+        """, rules={"PA-16"})
