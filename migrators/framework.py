@@ -287,8 +287,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     """
 
     DESCRIPTION = "sandbox migration codemod"
-    METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider, ScopeProvider,
-                                               ParentNodeProvider)
+    METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider)
 
     def __init__(self, context: CodemodContext, state: Any = None, versions: Versions | None = None,
                  info: FileInfo | None = None) -> None:

@@ -47,6 +47,7 @@ def _attr_from_dotted(dotted: str) -> cst.BaseExpression:
 
 class TenacityCodemod(MigrationCodemod):
     DESCRIPTION = "tenacity 8 -> 9"
+    METADATA_DEPENDENCIES = (*MigrationCodemod.METADATA_DEPENDENCIES, ScopeProvider, ParentNodeProvider)
 
     def __init__(self, context, state=None, versions=None, info=None):
         super().__init__(context, state, versions, info)
