@@ -242,6 +242,10 @@ def test_tn3_blocker_when_tests_assert_on_waits(tmp_path):
                          "@retry(wait=wait_random_exponential(min=2, max=10))\ndef call():\n    pass\n",
         "tests/test_client.py": "from svc.client import call\n\ndef test_wait():\n"
                                 "    w = call.retry.wait\n    assert w.min == 2  # wait_random_exponential bounds\n",
+        "tests/test_local.py": "from tenacity import wait_random_exponential\n\n"
+                               "def test_w():\n    assert wait_random_exponential(min=5).min == 5\n",
     })
     result = migrate_twice(tmp_path, only=["tenacity"])
+    # the service's own wait: blocker; a wait built in a test shows its failure in the test stage
     assert [(p, m.rule) for p, m in result.markers if m.rule == "TN-3"] == [("svc/client.py", "TN-3")]
+    assert "# tenacity>=9: wait never below min" in read(tmp_path, "tests/test_local.py")
