@@ -1,0 +1,1 @@
+"""weather-api: stores provider readings in InfluxDB, serves latest values and daily aggregates."""
