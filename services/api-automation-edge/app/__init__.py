@@ -1,0 +1,1 @@
+"""api-automation-edge: triggers Home Assistant automations downstream, with retries and metrics."""
