@@ -1,0 +1,1 @@
+"""ai-core-service: completions and embeddings from a model backend, with retries."""
