@@ -1,0 +1,1 @@
+"""automation-miner: finds automation candidates in Home Assistant event histories."""
