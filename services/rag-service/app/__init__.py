@@ -1,0 +1,1 @@
+"""rag-service: retrieval over a local TF-IDF index of the platform's runbooks."""
