@@ -49,21 +49,23 @@ class CommandListener:
                 self.connected = True
                 log.info("listening on %s", COMMAND_FILTER)
                 async for message in messages:
-                    await self.handle(client, message)
+                    self.handled += 1
+                    if message.topic == RUN_TOPIC:
+                        await self.run_command(client, message.payload)
+                    elif message.topic == STATS_TOPIC:
+                        await self.stats_command(client)
+                    else:
+                        log.debug("ignoring command on %s", message.topic)
 
-    async def handle(self, client: Any, message: Any) -> None:
-        self.handled += 1
-        if message.topic == RUN_TOPIC:
-            try:
-                params = parse_command(message.payload)
-            except CommandError as exc:
-                await client.publish(COMPLETED_TOPIC, json.dumps({"status": "rejected", "error": str(exc)}).encode(),
-                                     qos=1)
-                return
-            result = await self.on_run(params)
-            await client.publish(COMPLETED_TOPIC, json.dumps(result, default=str).encode(), qos=1)
-        elif message.topic == STATS_TOPIC:
-            stats = await self.on_stats()
-            await client.publish(STATS_EVENT_TOPIC, json.dumps(stats, default=str).encode(), qos=1)
-        else:
-            log.debug("ignoring command on %s", message.topic)
+    async def run_command(self, client: Any, payload: bytes) -> None:
+        try:
+            params = parse_command(payload)
+        except CommandError as exc:
+            await client.publish(COMPLETED_TOPIC, json.dumps({"status": "rejected", "error": str(exc)}).encode(), qos=1)
+            return
+        result = await self.on_run(params)
+        await client.publish(COMPLETED_TOPIC, json.dumps(result, default=str).encode(), qos=1)
+
+    async def stats_command(self, client: Any) -> None:
+        stats = await self.on_stats()
+        await client.publish(STATS_EVENT_TOPIC, json.dumps(stats, default=str).encode(), qos=1)

@@ -65,6 +65,21 @@ async def test_run_now_command_round_trip(running_listener, live_settings):
 
 
 @pytest.mark.asyncio
+async def test_other_commands_are_ignored(running_listener, live_settings):
+    listener, runs = running_listener
+    async with Client(hostname=live_settings.mqtt_host, port=live_settings.mqtt_port,
+                      client_id=f"dr-other-{uuid.uuid4().hex[:6]}") as client:
+        await client.publish("retention/commands/unknown", b"{}", qos=1)
+        await client.publish(RUN_TOPIC, b"", qos=1)
+    for _ in range(200):
+        if runs:
+            break
+        await asyncio.sleep(0.05)
+    assert runs == [{"hours": 24, "expire": True}]
+    assert listener.handled == 2
+
+
+@pytest.mark.asyncio
 async def test_listener_reconnects_after_cancel(live_settings):
     async def on_run(params):
         return {}

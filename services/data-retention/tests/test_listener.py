@@ -1,5 +1,4 @@
 import json
-from types import SimpleNamespace
 
 import pytest
 
@@ -38,7 +37,7 @@ def listener(runs):
 @pytest.mark.asyncio
 async def test_run_command_publishes_completion(listener, runs):
     client = RecordingClient()
-    await listener.handle(client, SimpleNamespace(topic="retention/commands/run", payload=b'{"hours": 3}'))
+    await listener.run_command(client, b'{"hours": 3}')
     assert runs == [{"hours": 3, "expire": True}]
     assert client.published == [(COMPLETED_TOPIC, {"status": "ok", "hours": 3})]
 
@@ -46,7 +45,7 @@ async def test_run_command_publishes_completion(listener, runs):
 @pytest.mark.asyncio
 async def test_bad_command_is_rejected_on_the_event_topic(listener, runs):
     client = RecordingClient()
-    await listener.handle(client, SimpleNamespace(topic="retention/commands/run", payload=b"nope"))
+    await listener.run_command(client, b"nope")
     assert runs == []
     assert client.published[0][0] == COMPLETED_TOPIC
     assert client.published[0][1]["status"] == "rejected"
@@ -55,16 +54,16 @@ async def test_bad_command_is_rejected_on_the_event_topic(listener, runs):
 @pytest.mark.asyncio
 async def test_stats_command(listener):
     client = RecordingClient()
-    await listener.handle(client, SimpleNamespace(topic="retention/commands/stats", payload=b""))
+    await listener.stats_command(client)
     assert client.published == [(STATS_EVENT_TOPIC, {"raw_points": 3})]
 
 
 @pytest.mark.asyncio
-async def test_unknown_commands_are_ignored(listener, runs):
+async def test_empty_run_command_uses_defaults(listener, runs):
     client = RecordingClient()
-    await listener.handle(client, SimpleNamespace(topic="retention/commands/other", payload=b""))
-    assert client.published == [] and runs == []
-    assert listener.handled == 1
+    await listener.run_command(client, b"")
+    assert runs == [{"hours": 24, "expire": True}]
+    assert client.published[0][1]["status"] == "ok"
 
 
 @pytest.mark.asyncio
