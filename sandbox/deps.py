@@ -30,7 +30,7 @@ INFLUX_PORT = 8181
 DEFAULT_TOKEN = "sandbox-token"
 INFLUX_STARTUP = re.compile(rb"startup time: \d+ms")
 # The real server's throwaway flags (specs/influxdb3-mosquitto.md § 1.1); the stand-in accepts them.
-INFLUX_ARGS = ["serve", "--node-id", "sandbox", "--object-store", "memory", "--without-auth",
+INFLUX_ARGS = ["influxdb3", "serve", "--node-id", "sandbox", "--object-store", "memory", "--without-auth",
                "--wal-flush-interval", "10ms", "--disable-telemetry-upload",
                "--http-bind", f"0.0.0.0:{INFLUX_PORT}"]
 

@@ -1,0 +1,140 @@
+"""HTTP query output formats (specs § 1.6): json, jsonl, csv, pretty, parquet.
+
+Timestamps render as arrow-rs does for Timestamp(ns) without a zone: `2065-01-07T17:28:51`, with
+the fraction only when it is not zero (3, 6 or 9 digits); null values are omitted from JSON rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import csv
+import io
+import json
+import math
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CONTENT_TYPES = {"json": "application/json", "jsonl": "application/jsonl", "csv": "text/csv",
+                 "pretty": "text/plain; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+FORMAT_ALIASES = {"json_lines": "jsonl"}
+
+
+class FormatError(ValueError):
+    pass
+
+
+def format_from_request(fmt: str | None, accept: str | None) -> str:
+    """The header is parsed first, so a bad Accept fails even when `format` is given."""
+    from_header = _from_accept(accept)
+    if fmt:
+        fmt = FORMAT_ALIASES.get(fmt, fmt)
+        if fmt not in CONTENT_TYPES:
+            raise FormatError(f"invalid format '{fmt}'")
+        return fmt
+    return from_header
+
+
+def _from_accept(accept: str | None) -> str:
+    if not accept or accept in ("application/json", "*/*") or "text/html" in accept or "*/*" in accept:
+        return "json"
+    mapping = {"text/csv": "csv", "text/plain": "pretty", "application/vnd.apache.parquet": "parquet"}
+    if accept in mapping:
+        return mapping[accept]
+    raise FormatError(f"invalid mime type ({accept})")
+
+
+def render(table: pa.Table, fmt: str) -> bytes:
+    return {"json": _json, "jsonl": _jsonl, "csv": _csv, "pretty": _pretty, "parquet": _parquet}[fmt](table)
+
+
+def format_timestamp(ns: int) -> str:
+    seconds, fraction = divmod(ns, 10**9)
+
+    base = (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    if not fraction:
+        return base
+    digits = f"{fraction:09d}"
+    for width in (3, 6, 9):
+        if int(digits[width:] or 0) == 0:
+            return f"{base}.{digits[:width]}"
+    return f"{base}.{digits}"
+
+
+def _cell(value: object, dtype: pa.DataType) -> object:
+    if value is None:
+        return None
+    if pa.types.is_timestamp(dtype):
+        return format_timestamp(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
+
+
+def _rows(table: pa.Table) -> list[dict[str, object]]:
+    # Timestamps are read as integers so sub-microsecond digits survive.
+    columns = []
+    for name, column in zip(table.column_names, table.columns):
+        dtype = column.type
+        values = column.cast(pa.int64()).to_pylist() if pa.types.is_timestamp(dtype) else column.to_pylist()
+        columns.append((name, dtype, values))
+    rows = []
+    for index in range(table.num_rows):
+        row = {}
+        for name, dtype, values in columns:
+            cell = _cell(values[index], dtype)
+            if cell is not None:
+                row[name] = cell
+        rows.append(row)
+    return rows
+
+
+def _json(table: pa.Table) -> bytes:
+    return json.dumps(_rows(table), separators=(",", ":")).encode()
+
+
+def _jsonl(table: pa.Table) -> bytes:
+    return "".join(json.dumps(row, separators=(",", ":")) + "\n" for row in _rows(table)).encode()
+
+
+def _text_rows(table: pa.Table) -> list[list[str]]:
+    out = []
+    for row in _rows(table):
+        out.append(["" if row.get(n) is None else _text(row[n]) for n in table.column_names])
+    return out
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _csv(table: pa.Table) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(table.column_names)
+    writer.writerows(_text_rows(table))
+    return buffer.getvalue().encode()
+
+
+def _pretty(table: pa.Table) -> bytes:
+    header = table.column_names
+    rows = _text_rows(table)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+
+    def line(cells: list[str]) -> str:
+        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths)) + "|"
+
+    body = [rule, line(header), rule, *[line(r) for r in rows], rule] if header else []
+    return ("\n".join(body) + "\n").encode() if body else b""
+
+
+def _parquet(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    return buffer.getvalue()

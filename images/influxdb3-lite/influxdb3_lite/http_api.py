@@ -1,0 +1,419 @@
+"""The HTTP/1.1 side of the port: writes, HTTP queries, health, ping, database management, tokens.
+
+Status codes and bodies follow InfluxDB 3 Core's `perform_routing` and error mappings (specs
+§ 1.3–1.8); each handler names the spec section it follows.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import uuid
+import zlib
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, urlsplit
+
+from influxdb3_lite import formats, influxql
+from influxdb3_lite.auth import AuthError, Tokens
+from influxdb3_lite.lineproto import parse_lines
+from influxdb3_lite.query import DatabaseNotFound, Executor, NotImplementedQuery, QueryError, QueryRequest
+from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
+
+VERSION = "3.11.1"
+V3_PRECISIONS = {"auto": "auto", "second": "second", "s": "second", "millisecond": "millisecond",
+                 "ms": "millisecond", "microsecond": "microsecond", "us": "microsecond",
+                 "u": "microsecond", "nanosecond": "nanosecond", "ns": "nanosecond", "n": "nanosecond"}
+V2_PRECISIONS = {k: v for k, v in V3_PRECISIONS.items() if k != "auto"}
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+@dataclass
+class ServerState:
+    catalog: Catalog
+    executor: Executor
+    tokens: Tokens
+    max_request_size: int = 10 * 1024 * 1024
+    legacy_error_texts: bool = False
+    exempt: frozenset[str] = frozenset()
+    cluster_uuid: str = str(uuid.uuid4())
+    process_id: str = str(uuid.uuid4())
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, body: str | dict, content_type: str | None = None) -> None:
+        super().__init__(str(body))
+        self.status, self.body, self.content_type = status, body, content_type
+
+
+def error(status: int, message: str) -> HttpError:
+    return HttpError(status, {"error": message})
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "influxdb3-lite"
+    state: ServerState  # set on the subclass made by make_handler
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        return None  # per-request access logs would drown the start-up line the sandbox waits for
+
+    def do_OPTIONS(self) -> None:  # noqa: N802
+        self.send(204, b"", None, {"Access-Control-Allow-Methods": "*",
+                                   "Access-Control-Allow-Headers": "*"})
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.dispatch("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self.dispatch("PUT")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self.dispatch("DELETE")
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self.dispatch("HEAD")
+
+    def dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        self.query_string = url.query
+        self.params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        try:
+            body = self.read_body()
+            route = self.route(method, url.path)
+            if route is None:
+                raise HttpError(404, "Not found")
+            self.authenticate(url.path)
+            route(body)
+        except HttpError as exc:
+            self.send_error_body(exc)
+        except AuthError as exc:
+            self.send_error_body(error(exc.status, str(exc)))
+
+    def route(self, method: str, path: str):
+        routes = {
+            ("GET", "/health"): self.health, ("GET", "/api/v1/health"): self.health,
+            ("GET", "/ping"): self.ping, ("POST", "/ping"): self.ping,
+            ("POST", "/api/v3/write_lp"): self.write_v3, ("POST", "/api/v2/write"): self.write_v2,
+            ("POST", "/write"): self.write_v1,
+            ("GET", "/api/v3/query_sql"): self.query_sql, ("POST", "/api/v3/query_sql"): self.query_sql,
+            ("GET", "/api/v3/query_influxql"): self.query_influxql,
+            ("POST", "/api/v3/query_influxql"): self.query_influxql,
+            ("GET", "/api/v3/configure/database"): self.list_databases,
+            ("POST", "/api/v3/configure/database"): self.create_database,
+            ("PUT", "/api/v3/configure/database"): self.update_database,
+            ("DELETE", "/api/v3/configure/database"): self.delete_database,
+            ("POST", "/api/v3/configure/database/retention_period"): self.set_retention,
+            ("DELETE", "/api/v3/configure/database/retention_period"): self.clear_retention,
+            ("POST", "/api/v3/configure/table"): self.create_table,
+            ("DELETE", "/api/v3/configure/table"): self.delete_table,
+            ("POST", "/api/v3/configure/token/admin"): self.create_admin_token,
+        }
+        if path.startswith("/api/v3/configure/token") and not self.state.tokens.enabled:
+            raise HttpError(405, "endpoint disabled, started without auth")
+        return routes.get((method, path))
+
+    def authenticate(self, path: str) -> None:
+        """§ 1.3: everything but the admin-token bootstrap and exempted paths needs a token."""
+        if path == "/api/v3/configure/token/admin" or path.strip("/").split("/")[-1] in self.state.exempt:
+            return
+        fallback = self.params.get("p") if path in ("/write", "/query") else None
+        self.state.tokens.check_header(self.headers.get("Authorization"), fallback)
+
+    def read_body(self) -> bytes:
+        limit = self.state.max_request_size
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            raw = self._read_chunked(limit)
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > limit:
+                self.close_connection = True
+                raise HttpError(413, f"max request size ({limit} bytes) exceeded")
+            raw = self.rfile.read(length) if length else b""
+        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding == "gzip":
+            try:
+                raw = _gunzip(raw, limit)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise HttpError(400, f"error decoding gzip stream: {exc}") from None
+        elif encoding != "identity":
+            raise HttpError(400, f"unacceptable content-encoding: {encoding}")
+        return raw
+
+    def _read_chunked(self, limit: int) -> bytes:
+        out = bytearray()
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                self.rfile.readline()
+                return bytes(out)
+            out += self.rfile.read(size)
+            self.rfile.readline()
+            if len(out) > limit:
+                self.close_connection = True
+                raise HttpError(413, f"max request size ({limit} bytes) exceeded")
+
+    def send(self, status: int, body: bytes, content_type: str | None,
+             headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("cluster-uuid", self.state.cluster_uuid)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, payload: object, content_type: str = "application/json") -> None:
+        self.send(status, json.dumps(payload).encode(), content_type)
+
+    def send_error_body(self, exc: HttpError) -> None:
+        if isinstance(exc.body, dict):
+            # The real server formats these by hand and sets no Content-Type (specs § 1.3).
+            self.send(exc.status, json.dumps(exc.body).encode(), exc.content_type)
+        else:
+            self.send(exc.status, exc.body.encode(), exc.content_type or "text/plain; charset=utf-8")
+
+    def text(self, body: bytes) -> str:
+        try:
+            return body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise HttpError(400, f"body content is not valid utf8: {exc}") from None
+
+    def json_body(self, body: bytes) -> dict:
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if not (content_type == "application/json" or content_type.endswith("+json")):
+            raise HttpError(415, "unacceptable content-type, expected: application/json")
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError as exc:
+            raise HttpError(400, f"failed to parse json body: {exc}") from None
+        if not isinstance(payload, dict):
+            raise HttpError(400, "failed to parse json body: expected an object")
+        return payload
+
+    # -- health and ping (§ 1.7) --------------------------------------------------------------
+    def health(self, _: bytes) -> None:
+        self.send(200, b"OK", "text/plain; charset=utf-8")
+
+    def ping(self, _: bytes) -> None:
+        request_id = str(uuid.uuid4())
+        payload = {"version": VERSION, "revision": "lite", "process_id": self.state.process_id,
+                   "product_name": "InfluxDB 3 Core"}
+        self.send(200, json.dumps(payload).encode(), "application/json",
+                  {"X-Influxdb-Version": VERSION, "X-Influxdb-Build": "Core",
+                   "Request-Id": request_id, "X-Request-Id": request_id})
+
+    # -- writes (§ 1.4, § 1.5) ----------------------------------------------------------------
+    def write_v3(self, body: bytes) -> None:
+        if not self.query_string:
+            raise HttpError(400, "missing query parameter 'db'")
+        db = self.params.get("db")
+        if db is None:
+            raise HttpError(400, "serde error: missing field `db`")
+        precision = self._precision(V3_PRECISIONS, "auto", lambda m: HttpError(400, f"serde error: {m}"))
+        accept_partial = self.params.get("accept_partial", "true").lower() != "false"
+        self._write(db, body, precision, accept_partial, v2=False)
+
+    def write_v2(self, body: bytes) -> None:
+        def v2_error(message: str) -> HttpError:
+            return HttpError(400, {"code": "invalid", "message": message})
+        precision = self._precision(V2_PRECISIONS, "nanosecond", lambda m: v2_error(
+            f"failed to deserialize org/bucket/precision in request: {m}"))
+        bucket = self.params.get("bucket")
+        if not bucket:
+            raise v2_error("missing bucket value")
+        self._write(bucket, body, precision, accept_partial=False, v2=True)
+
+    def write_v1(self, body: bytes) -> None:
+        db = self.params.get("db")
+        if not db:
+            raise HttpError(400, "missing query parameter 'db'")
+        rp = self.params.get("rp", "")
+        if rp and rp not in ("autogen", "default"):
+            db = f"{db}/{rp}"
+        precision = self._precision(V2_PRECISIONS, "nanosecond", lambda m: HttpError(400, f"serde error: {m}"))
+        self._write(db, body, precision, accept_partial=False, v2=False)
+
+    def _precision(self, allowed: dict[str, str], default: str, fail) -> str:
+        value = self.params.get("precision", default)
+        if value not in allowed:
+            raise fail(f"unknown variant `{value}`, expected one of {', '.join(allowed)}")
+        return allowed[value]
+
+    def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
+        parsed = parse_lines(self.text(body))
+        if not parsed.lines and not parsed.errors:
+            raise (HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
+                   if v2 else HttpError(400, "incoming write was empty"))
+        try:
+            result = self.state.catalog.write(db, parsed, precision, accept_partial)
+        except CatalogError as exc:
+            raise (HttpError(exc.status, {"code": "invalid", "message": str(exc)}) if v2
+                   else error(exc.status, str(exc))) from None
+        if not result.errors:
+            self.send(204, b"", None)
+            return
+        first = result.errors[0]
+        if v2:
+            raise HttpError(400, {"code": "invalid", "message":
+                                  f"write buffer error: line protocol parse failed: {first.error_message}"})
+        if accept_partial:
+            raise HttpError(422 if result.limit_hit else 400, {
+                "error": "partial write of line protocol occurred",
+                "data": [e.to_json() for e in result.errors]})
+        text = ("parsing failed for write_lp endpoint" if self.state.legacy_error_texts
+                else "line protocol parsing error")
+        raise HttpError(400, {"error": text, "data": first.to_json()})
+
+    # -- HTTP queries (§ 1.6) -----------------------------------------------------------------
+    def query_sql(self, body: bytes) -> None:
+        self._query(body, "sql")
+
+    def query_influxql(self, body: bytes) -> None:
+        self._query(body, "influxql")
+
+    def _query(self, body: bytes, language: str) -> None:
+        request = self.json_body(body) if self.command == "POST" else dict(self.params)
+        params = request.get("params")
+        if isinstance(params, str):
+            try:
+                params = json.loads(params)
+            except ValueError:
+                raise HttpError(400, "invalid params: not a JSON object") from None
+        try:
+            fmt = formats.format_from_request(request.get("format"), self.headers.get("Accept"))
+        except formats.FormatError as exc:
+            raise HttpError(400, str(exc)) from None
+        if not request.get("q") or (language == "sql" and not request.get("db")):
+            raise HttpError(400, "missing query parameters 'db' and 'q'")
+        query = QueryRequest(request.get("db"), request["q"], language, params or None)
+        table = run_query(self.state.executor, query, http=True)
+        self.send(200, formats.render(table, fmt), formats.CONTENT_TYPES[fmt])
+
+    # -- database and table management (§ 1.8) ------------------------------------------------
+    def list_databases(self, _: bytes) -> None:
+        fmt = self.params.get("format")
+        if not fmt:
+            raise HttpError(400, "missing query parameter 'format'")
+        show_deleted = self.params.get("show_deleted", "false").lower() == "true"
+        import pyarrow as pa
+        rows = self.state.catalog.listing(show_deleted)
+        table = pa.table({"iox::database": [r["iox::database"] for r in rows],
+                          "deleted": [r["deleted"] for r in rows]})
+        try:
+            fmt = formats.format_from_request(fmt, None)
+        except formats.FormatError as exc:
+            raise HttpError(400, str(exc)) from None
+        self.send(200, formats.render(table, fmt), formats.CONTENT_TYPES[fmt])
+
+    def create_database(self, body: bytes) -> None:
+        payload = self.json_body(body)
+        retention = _retention(payload.get("retention_period"))
+        self._catalog(lambda: self.state.catalog.create(str(payload.get("db", "")), retention))
+        self.send(200, b"", None)
+
+    def update_database(self, body: bytes) -> None:
+        payload = self.json_body(body)
+        retention = _retention(payload.get("retention_period"))
+        self._catalog(lambda: self.state.catalog.set_retention(str(payload.get("db", "")), retention))
+        self.send(200, b"", None)
+
+    def delete_database(self, _: bytes) -> None:
+        self._catalog(lambda: self.state.catalog.delete(self.params.get("db", "")))
+        self.send(200, b"", None)
+
+    def set_retention(self, _: bytes) -> None:
+        retention = _retention(self.params.get("duration"))
+        self._catalog(lambda: self.state.catalog.set_retention(self.params.get("db", ""), retention))
+        self.send(204, b"", None)
+
+    def clear_retention(self, _: bytes) -> None:
+        self._catalog(lambda: self.state.catalog.set_retention(self.params.get("db", ""), None))
+        self.send(204, b"", None)
+
+    def create_table(self, body: bytes) -> None:
+        payload = self.json_body(body)
+        kinds = {"utf8": "string", "int64": "integer", "uint64": "uinteger", "float64": "float",
+                 "bool": "boolean"}
+        try:
+            fields = {f["name"]: kinds[f["type"]] for f in payload.get("fields", [])}
+        except (KeyError, TypeError):
+            raise HttpError(400, "invalid field definition") from None
+        self._catalog(lambda: self.state.catalog.create_table(
+            str(payload.get("db", "")), str(payload.get("table", "")), list(payload.get("tags", [])), fields))
+        self.send(200, b"", None)
+
+    def delete_table(self, _: bytes) -> None:
+        catalog = self.state.catalog
+        with catalog.lock:
+            db = catalog.get(self.params.get("db", ""))
+            if db is None or db.tables.pop(self.params.get("table", ""), None) is None:
+                raise error(404, "the requested resource could not be found")
+            db.version += 1
+        self.send(200, b"", None)
+
+    def create_admin_token(self, _: bytes) -> None:
+        self.send(201, json.dumps(self.state.tokens.create_admin()).encode(), "json")
+
+    def _catalog(self, action) -> None:
+        try:
+            action()
+        except CatalogError as exc:
+            raise HttpError(exc.status, str(exc) if exc.status in (409,) else {"error": str(exc)}) from None
+
+
+def run_query(executor: Executor, request: QueryRequest, http: bool):
+    """Shared by HTTP and Flight: maps executor errors onto HTTP errors (Flight maps its own)."""
+    try:
+        return executor.run(request)
+    except DatabaseNotFound as exc:
+        raise error(404, f"query error: database not found: {exc.name}") from None
+    except influxql.InfluxQLError as exc:
+        raise HttpError(400, f"error in InfluxQL statement: parsing error: {exc}") from None
+    except (influxql.Unsupported, NotImplementedQuery) as exc:
+        message = str(exc)
+        if not message.startswith("This feature is not implemented"):
+            message = f"This feature is not implemented: {message}"
+        raise HttpError(400, message) from None
+    except QueryError as exc:
+        raise HttpError(400, str(exc)) from None
+
+
+def _retention(value: object) -> int | None:
+    """Humantime durations such as `30d`, `1h30m`, `7 days`; None clears."""
+    if value in (None, ""):
+        return None
+    import re
+    total = 0
+    for amount, unit in re.findall(r"(\d+)\s*([a-z]+)", str(value).lower()):
+        unit = {"days": "d", "day": "d", "hours": "h", "hour": "h", "weeks": "w", "week": "w",
+                "minutes": "m", "min": "m", "mins": "m", "seconds": "s", "sec": "s", "secs": "s",
+                "years": "y", "year": "y"}.get(unit, unit)
+        if unit not in DURATION_UNITS:
+            raise HttpError(400, f"invalid retention period '{value}'")
+        total += int(amount) * DURATION_UNITS[unit]
+    if not total:
+        raise HttpError(400, f"invalid retention period '{value}'")
+    return total * 10**9
+
+
+def _gunzip(raw: bytes, limit: int) -> bytes:
+    out = gzip.decompress(raw)
+    if len(out) > limit:
+        raise HttpError(413, f"max request size ({limit} bytes) exceeded")
+    return out
+
+
+def make_handler(state: ServerState) -> type[Handler]:
+    return type("BoundHandler", (Handler,), {"state": state})
+
+
+__all__ = ["Handler", "ServerState", "make_handler", "run_query", "validate_db_name"]

@@ -1,0 +1,129 @@
+"""One TCP port for HTTP/1.1 and gRPC, as the real server has (specs § 1.1, § 2.4).
+
+Each accepted connection is peeked (MSG_PEEK, nothing consumed): the HTTP/2 client preface goes
+to the loopback Flight server through a byte pump; anything else is served in place by the
+HTTP handler on the same socket, so HTTP writes pay no proxy hop.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import HTTPServer
+
+from influxdb3_lite.auth import Tokens
+from influxdb3_lite.flight import FlightService
+from influxdb3_lite.http_api import ServerState, make_handler
+from influxdb3_lite.query import Executor
+from influxdb3_lite.store import Catalog
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+SNIFF_TIMEOUT = 10.0
+
+
+@dataclass
+class Options:
+    host: str = "0.0.0.0"
+    port: int = 8181
+    without_auth: bool = False
+    tokens: tuple[str, ...] = ()
+    max_request_size: int = 10 * 1024 * 1024
+    legacy_error_texts: bool = False
+    exempt: frozenset[str] = frozenset()
+
+
+class _UnboundHTTPServer(HTTPServer):
+    """The HTTP machinery without a listening socket of its own: connections are handed in."""
+
+    def __init__(self, handler) -> None:
+        super().__init__(("127.0.0.1", 0), handler, bind_and_activate=False)
+
+
+class Server:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.catalog = Catalog()
+        tokens = Tokens(enabled=not options.without_auth, valid=set(options.tokens))
+        executor = Executor(self.catalog)
+        state = ServerState(self.catalog, executor, tokens, options.max_request_size,
+                            options.legacy_error_texts, options.exempt)
+        self.http = _UnboundHTTPServer(make_handler(state))
+        self.flight = FlightService("grpc+tcp://127.0.0.1:0", executor, tokens)
+        self.listener = socket.create_server((options.host, options.port), reuse_port=False,
+                                             backlog=512)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._stopping = threading.Event()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return self.listener.getsockname()[:2]
+
+    def serve_forever(self) -> None:
+        # The Flight server already serves since construction; its serve() would only block and
+        # take over SIGINT/SIGTERM, so it is never called.
+        while not self._stopping.is_set():
+            try:
+                conn, peer = self.listener.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                raise
+            threading.Thread(target=self._handle, args=(conn, peer), daemon=True).start()
+
+    def shutdown(self) -> None:
+        """Stop accepting; the caller exits the process (all data is in memory, nothing to flush)."""
+        self._stopping.set()
+        self.listener.close()
+
+    def _handle(self, conn: socket.socket, peer) -> None:
+        try:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._is_http2(conn):
+                self._pump_to_flight(conn)
+                return
+            self.http.finish_request(conn, peer)
+        except OSError:
+            pass  # a client that hangs up mid-request is not the server's problem
+        finally:
+            self.http.shutdown_request(conn)
+
+    @staticmethod
+    def _is_http2(conn: socket.socket) -> bool:
+        """Peek until the bytes stop matching the preface or all 24 have arrived."""
+        conn.settimeout(SNIFF_TIMEOUT)
+        deadline = time.monotonic() + SNIFF_TIMEOUT
+        try:
+            while time.monotonic() < deadline:
+                seen = conn.recv(len(PREFACE), socket.MSG_PEEK)
+                if not seen or not PREFACE.startswith(seen):
+                    return False
+                if len(seen) == len(PREFACE):
+                    return True
+                time.sleep(0.001)
+            return False
+        finally:
+            conn.settimeout(None)
+
+    def _pump_to_flight(self, conn: socket.socket) -> None:
+        upstream = socket.create_connection(("127.0.0.1", self.flight.port))
+        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        back = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
+        back.start()
+        _pump(conn, upstream)
+        back.join()
+        upstream.close()
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass

@@ -1,0 +1,294 @@
+"""The in-memory catalog: databases of tables of Arrow record batches.
+
+Column types follow InfluxDB 3 (specs § 1.10): tags Utf8 (the real server stores dictionaries but
+hydrates them on the wire, so plain Utf8 is what clients see), fields Float64/Int64/UInt64/Utf8/
+Boolean, `time` Timestamp(ns) not nullable, columns sorted by name. The first write fixes a
+column's type. Points with the same series key and time are merged, last write wins per field,
+as the real server deduplicates.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from influxdb3_lite.lineproto import (BOOLEAN, FLOAT, INTEGER, STRING, UINTEGER, Line, LineError,
+                                      Parsed, truncate)
+
+TAG, TIME = "tag", "timestamp"
+ARROW_TYPES = {TAG: pa.string(), FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64(),
+               STRING: pa.string(), BOOLEAN: pa.bool_(), TIME: pa.timestamp("ns")}
+MAX_DATABASES, MAX_TABLES, MAX_COLUMNS = 100, 4000, 500
+DB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?\Z")
+PRECISION_NS = {"second": 10**9, "millisecond": 10**6, "microsecond": 10**3, "nanosecond": 1}
+
+
+class CatalogError(Exception):
+    """A catalog operation failed; `status` is the HTTP status the real server answers with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def kind_name(kind: str) -> str:
+    return "iox::column_type::tag" if kind == TAG else (
+        "iox::column_type::timestamp" if kind == TIME else f"iox::column_type::field::{kind}")
+
+
+def validate_db_name(name: str) -> None:
+    if not name or len(name.encode()) > 511 or not DB_NAME_RE.match(name):
+        raise CatalogError(
+            f"invalid database name '{name}': names must start with an ASCII letter or digit, then "
+            "contain only ASCII letters, digits, '_', '-' and at most one '/' (not last), and be at "
+            "most 511 bytes")
+
+
+@dataclass
+class Table:
+    name: str
+    columns: dict[str, str] = field(default_factory=lambda: {"time": TIME})
+    batches: list[pa.RecordBatch] = field(default_factory=list)
+    _snapshot: pa.Table | None = None
+
+    def schema(self) -> pa.Schema:
+        fields = [pa.field(name, ARROW_TYPES[kind], nullable=kind != TIME,
+                           metadata={"iox::column::type": kind_name(kind)})
+                  for name, kind in sorted(self.columns.items())]
+        return pa.schema(fields, metadata={"iox::measurement::name": self.name})
+
+    def append(self, batch: pa.RecordBatch) -> None:
+        self.batches.append(batch)
+        self._snapshot = None
+
+    def snapshot(self) -> pa.Table:
+        """All rows in the current schema, deduplicated; cached until the next write."""
+        if self._snapshot is None:
+            schema = self.schema()
+            parts = [_conform(batch, schema) for batch in self.batches]
+            table = pa.Table.from_batches(parts, schema=schema) if parts else schema.empty_table()
+            table = _dedupe(table, [n for n, k in self.columns.items() if k == TAG])
+            self.batches = table.combine_chunks().to_batches() or []
+            self._snapshot = table
+        return self._snapshot
+
+
+def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    arrays = []
+    for target in schema:
+        index = batch.schema.get_field_index(target.name)
+        arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, target.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _dedupe(table: pa.Table, tags: list[str]) -> pa.Table:
+    keys = sorted(tags) + ["time"]
+    if table.num_rows < 2:
+        return table
+    distinct = table.group_by(keys, use_threads=False).aggregate([])
+    if distinct.num_rows == table.num_rows:
+        return table
+    fields = [n for n in table.column_names if n not in keys]
+    merged = table.group_by(keys, use_threads=False).aggregate(
+        [(name, "last", pc.ScalarAggregateOptions(skip_nulls=True)) for name in fields])
+    merged = merged.rename_columns([c[:-5] if c.endswith("_last") else c for c in merged.column_names])
+    schema = table.schema
+    return pa.Table.from_arrays([merged.column(n).cast(schema.field(n).type) for n in schema.names],
+                                schema=schema)
+
+
+@dataclass
+class Database:
+    name: str
+    tables: dict[str, Table] = field(default_factory=dict)
+    retention_ns: int | None = None
+    deleted: bool = False
+    version: int = 0
+
+
+@dataclass
+class WriteResult:
+    stored: int
+    errors: list[LineError]
+    limit_hit: bool = False
+
+
+class Catalog:
+    """All databases; one lock guards the catalog (writes are short, queries use snapshots)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.databases: dict[str, Database] = {"_internal": Database("_internal")}
+
+    # -- databases ---------------------------------------------------------------------------
+    def get(self, name: str) -> Database | None:
+        with self.lock:
+            db = self.databases.get(name)
+            return db if db and not db.deleted else None
+
+    def create(self, name: str, retention_ns: int | None = None) -> Database:
+        validate_db_name(name)
+        with self.lock:
+            if self.get(name):
+                raise CatalogError("attempted to create a resource that already exists", 409)
+            if sum(1 for d in self.databases.values() if not d.deleted) >= MAX_DATABASES:
+                raise CatalogError(f"Adding a new database would exceed limit of {MAX_DATABASES} "
+                                   "databases", 422)
+            db = self.databases[name] = Database(name, retention_ns=retention_ns)
+            return db
+
+    def delete(self, name: str) -> None:
+        with self.lock:
+            db = self.get(name)
+            if db is None or name == "_internal":
+                raise CatalogError(f"database not found: {name}" if db is None
+                                   else "cannot delete internal database", 404 if db is None else 400)
+            # Soft delete: renamed with its deletion time, so the name is free again.
+            suffix = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+            del self.databases[name]
+            db.deleted, db.name = True, f"{name}-{suffix}"
+            self.databases[db.name] = db
+
+    def set_retention(self, name: str, retention_ns: int | None) -> None:
+        with self.lock:
+            db = self.get(name)
+            if db is None:
+                raise CatalogError(f"database not found: {name}", 404)
+            db.retention_ns = retention_ns
+            db.version += 1
+
+    def listing(self, show_deleted: bool = False) -> list[dict[str, object]]:
+        with self.lock:
+            return [{"iox::database": d.name, "deleted": d.deleted}
+                    for d in sorted(self.databases.values(), key=lambda d: d.name)
+                    if show_deleted or not d.deleted]
+
+    def create_table(self, db_name: str, table: str, tags: list[str], fields: dict[str, str]) -> None:
+        with self.lock:
+            db = self.get(db_name) or self.create(db_name)
+            if table in db.tables:
+                raise CatalogError("attempted to create a resource that already exists", 409)
+            target = db.tables[table] = Table(table)
+            target.columns.update({t: TAG for t in tags})
+            target.columns.update(fields)
+            db.version += 1
+
+    # -- writes ------------------------------------------------------------------------------
+    def write(self, db_name: str, parsed: Parsed, precision: str, accept_partial: bool) -> WriteResult:
+        validate_db_name(db_name)
+        errors = list(parsed.errors)
+        with self.lock:
+            db = self.get(db_name)
+            pending = _Pending(db)
+            good = [line for line in parsed.lines if pending.accept(line, errors)]
+            errors.sort(key=lambda e: e.line_number)
+            if errors and not accept_partial:
+                return WriteResult(0, errors)
+            if pending.limit_hit and not good:
+                return WriteResult(0, errors, limit_hit=True)
+            if not good:
+                return WriteResult(0, errors)
+            db = db or self.create(db_name)
+            now = time.time_ns()
+            for name, lines in _by_table(good).items():
+                table = db.tables.setdefault(name, Table(name))
+                table.columns.update(pending.columns_for(name))
+                table.append(_batch(lines, table.columns, precision, now))
+            db.version += 1
+            return WriteResult(len(good), errors, pending.limit_hit)
+
+
+class _Pending:
+    """Type-checks lines against the catalog and against earlier lines of the same write."""
+
+    def __init__(self, db: Database | None) -> None:
+        self.db = db
+        self.new_columns: dict[str, dict[str, str]] = {}
+        self.limit_hit = False
+
+    def column_kind(self, table: str, column: str) -> str | None:
+        staged = self.new_columns.get(table, {}).get(column)
+        if staged:
+            return staged
+        existing = self.db.tables.get(table) if self.db else None
+        return existing.columns.get(column) if existing else None
+
+    def accept(self, line: Line, errors: list[LineError]) -> bool:
+        table = line.measurement
+        wanted = {k: TAG for k in line.tags}
+        wanted.update({k: kind for k, (kind, _) in line.fields.items()})
+        for column, kind in wanted.items():
+            have = self.column_kind(table, column)
+            if column == "time":
+                return self._reject(line, errors, "invalid column name: 'time' is reserved")
+            if have and have != kind:
+                return self._reject(line, errors, f"invalid column type for column '{column}', "
+                                    f"expected {kind_name(have)}, got {kind_name(kind)}")
+        staged = self.new_columns.setdefault(table, {})
+        existing = self.db.tables.get(table) if self.db else None
+        known = len(existing.columns) if existing else 1
+        fresh = {c: k for c, k in wanted.items() if self.column_kind(table, c) is None}
+        if known + len(staged) + len(fresh) > MAX_COLUMNS:
+            self.limit_hit = True
+            return self._reject(line, errors, f"Update to schema would exceed number of columns per "
+                                f"table limit of {MAX_COLUMNS - 1} columns")
+        staged.update(fresh)
+        return True
+
+    @staticmethod
+    def _reject(line: Line, errors: list[LineError], message: str) -> bool:
+        errors.append(LineError(message, line.number, truncate(line.text)))
+        return False
+
+    def columns_for(self, table: str) -> dict[str, str]:
+        return self.new_columns.get(table, {})
+
+
+def _by_table(lines: list[Line]) -> dict[str, list[Line]]:
+    out: dict[str, list[Line]] = {}
+    for line in lines:
+        out.setdefault(line.measurement, []).append(line)
+    return out
+
+
+def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
+    tags = {k for line in lines for k in line.tags}
+    fields = {k for line in lines for k in line.fields}
+    names = sorted(tags | fields)
+    arrays = [pa.array([line.tags.get(n) for line in lines], pa.string()) if columns[n] == TAG
+              else pa.array([_field(line, n) for line in lines], ARROW_TYPES[columns[n]])
+              for n in names]
+    arrays.append(pa.array([to_nanos(line.timestamp, precision, now) for line in lines],
+                           pa.timestamp("ns")))
+    return pa.RecordBatch.from_arrays(arrays, names=names + ["time"])
+
+
+def _field(line: Line, name: str) -> object:
+    value = line.fields.get(name)
+    return value[1] if value else None
+
+
+def to_nanos(timestamp: int | None, precision: str, now: int) -> int:
+    """A timestamp in the request's precision, or the ingest time truncated to it."""
+    if timestamp is None:
+        unit = PRECISION_NS["nanosecond" if precision == "auto" else precision]
+        return now - now % unit
+    if precision == "auto":
+        precision = guess_precision(timestamp)
+    return timestamp * PRECISION_NS[precision]
+
+
+def guess_precision(timestamp: int) -> str:
+    magnitude = abs(timestamp) / 1e9
+    if magnitude < 5:
+        return "second"
+    if magnitude < 5_000:
+        return "millisecond"
+    if magnitude < 5_000_000:
+        return "microsecond"
+    return "nanosecond"
