@@ -20,8 +20,9 @@ app = typer.Typer(help="Verify library migrations per service in throwaway conta
 images_app = typer.Typer(help="Logical images: what they resolve to, and local builds.",
                          invoke_without_command=True)
 app.add_typer(images_app, name="images")
-console = Console(stderr=False)
-errors = Console(stderr=True)
+# soft_wrap: never break long lines, so piped output (CI logs, tests) keeps one finding per line.
+console = Console(stderr=False, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_FAILED, EXIT_ENV = 0, 1, 2
 
