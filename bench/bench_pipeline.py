@@ -49,10 +49,14 @@ def _poll(command: list[str], seconds: float = 60) -> None:
 
 
 def by_hand_seconds(name: str) -> float:
-    """The docker CLI sequence, timed from the copy to the last `docker rm`."""
+    """The docker CLI sequence, timed from the copy to the last `docker rm`.
+
+    It stops where verify stops (blocker markers after the codemods, failing tests) and starts only
+    the dependencies the service needs, so both sides do the same work whatever the service's state.
+    """
     config = discover(repo_root() / "services")[name]
     resolver = Resolver(connect())
-    images = {need: resolver.resolve(need).ref for need in ("migrator", "mosquitto", "influxdb3")}
+    images = {need: resolver.resolve(need).ref for need in ("migrator", *config.needs)}
     mapping = resolver.image_map()
     tag = f"bench-{uuid.uuid4().hex[:8]}"
     begin = time.perf_counter()
@@ -62,37 +66,56 @@ def by_hand_seconds(name: str) -> float:
             shutil.copytree(repo_root() / rel, work / rel)
         sh("docker", "run", "--rm", "--network", "none", "-v", f"{work}:/work", images["migrator"],
            f"/work/services/{name}", check=False)
+        if subprocess.run(["grep", "-rq", "MIGRATION-BLOCKER", str(work)]).returncode == 0:
+            return time.perf_counter() - begin
         service = work / "services" / name
         (work / "Dockerfile.mapped").write_text(map_dockerfile((service / config.dockerfile).read_text(), mapping))
         sh("docker", "build", "-q", "-t", f"{tag}:svc", "-f", str(work / "Dockerfile.mapped"),
            str((service / config.context).resolve()))
         sh("docker", "network", "create", "--internal", tag)
         try:
-            sh("docker", "run", "-d", "--name", f"{tag}-mqtt", "--network", tag, "--network-alias", "mosquitto",
-               images["mosquitto"])
-            sh("docker", "run", "-d", "--name", f"{tag}-influx", "--network", tag, "--network-alias", "influxdb3",
-               images["influxdb3"], "serve", "--node-id", "b", "--object-store", "memory", "--without-auth",
-               "--http-bind", "0.0.0.0:8181")
-            _poll(["docker", "exec", f"{tag}-mqtt", "mosquitto_sub", "-t", "$SYS/broker/version", "-C", "1", "-W", "2"])
-            _poll(["docker", "exec", f"{tag}-influx", "python3", "-c",
-                   "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8181/health')"])
-            (service / "Dockerfile.tests").write_text(
-                f"FROM {tag}:svc\nUSER root\nCOPY . .\nRUN pip install -q -r requirements-dev.txt\n")
-            sh("docker", "build", "-q", "-t", f"{tag}:tests", "-f", str(service / "Dockerfile.tests"), str(service))
-            env = ["-e", "INFLUXDB_URL=http://influxdb3:8181", "-e", "INFLUXDB_HOST=http://influxdb3:8181",
-                   "-e", "INFLUXDB_TOKEN=t", "-e", "INFLUXDB_ORG=o", "-e", f"INFLUXDB_BUCKET={name}",
-                   "-e", f"INFLUXDB_DATABASE={name}", "-e", "MQTT_HOST=mosquitto", "-e", "MQTT_PORT=1883"]
-            sh("docker", "run", "--rm", "--network", tag, *env, f"{tag}:tests", "python", "-m", "pytest", "-q",
-               check=False)
-            sh("docker", "run", "-d", "--name", f"{tag}-svc", "--network", tag, *env, f"{tag}:svc")
-            ip = sh("docker", "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}",
-                    f"{tag}-svc")
-            _poll(["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://{ip}:{config.port}{config.health}')"])
+            _by_hand_run(tag, name, config, images, service)
         finally:
             sh("docker", "rm", "-f", f"{tag}-svc", f"{tag}-mqtt", f"{tag}-influx", check=False)
             sh("docker", "network", "rm", tag, check=False)
             sh("docker", "rmi", "-f", f"{tag}:svc", f"{tag}:tests", check=False)
     return time.perf_counter() - begin
+
+
+def _start_deps(tag: str, needs: tuple[str, ...], images: dict[str, str]) -> None:
+    if "mosquitto" in needs:
+        sh("docker", "run", "-d", "--name", f"{tag}-mqtt", "--network", tag, "--network-alias", "mosquitto",
+           images["mosquitto"])
+    if "influxdb3" in needs:
+        sh("docker", "run", "-d", "--name", f"{tag}-influx", "--network", tag, "--network-alias", "influxdb3",
+           images["influxdb3"], "influxdb3", "serve", "--node-id", "b", "--object-store", "memory",
+           "--without-auth", "--http-bind", "0.0.0.0:8181")
+    if "mosquitto" in needs:
+        _poll(["docker", "exec", f"{tag}-mqtt", "mosquitto_sub", "-t", "$SYS/broker/version", "-C", "1", "-W", "2"])
+    if "influxdb3" in needs:
+        _poll(["docker", "exec", f"{tag}-influx", "python3", "-c",
+               "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8181/health')"])
+
+
+def _by_hand_run(tag: str, name: str, config, images: dict[str, str], service: Path) -> None:
+    """Tests against fresh deps, then the service's health against fresh deps, as verify does."""
+    env = ["-e", "INFLUXDB_URL=http://influxdb3:8181", "-e", "INFLUXDB_HOST=http://influxdb3:8181",
+           "-e", "INFLUXDB_TOKEN=t", "-e", "INFLUXDB_ORG=o", "-e", f"INFLUXDB_BUCKET={name}",
+           "-e", f"INFLUXDB_DATABASE={name}", "-e", "MQTT_HOST=mosquitto", "-e", "MQTT_PORT=1883"]
+    _start_deps(tag, config.needs, images)
+    (service / "Dockerfile.tests").write_text(
+        f"FROM {tag}:svc\nUSER root\nCOPY . .\nRUN pip install -q -r requirements-dev.txt\n")
+    sh("docker", "build", "-q", "-t", f"{tag}:tests", "-f", str(service / "Dockerfile.tests"), str(service))
+    tests = subprocess.run(["docker", "run", "--rm", "--network", tag, *env, f"{tag}:tests", "python", "-m",
+                            "pytest", "-q"], capture_output=True)
+    sh("docker", "rm", "-f", f"{tag}-mqtt", f"{tag}-influx", check=False)
+    if tests.returncode != 0:
+        return
+    _start_deps(tag, config.needs, images)
+    sh("docker", "run", "-d", "--name", f"{tag}-svc", "--network", tag, *env, f"{tag}:svc")
+    ip = sh("docker", "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}",
+            f"{tag}-svc")
+    _poll(["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://{ip}:{config.port}{config.health}')"])
 
 
 def main() -> None:

@@ -1,0 +1,141 @@
+"""influxdb3-lite figures against the issue's targets, measured in one run.
+
+Prints: container start-to-ready time (the resolved `influxdb3` image, started as the sandbox
+starts it), line-protocol ingest in points/s for 100k-point batches of 4 fields, SQL latency on a
+1M-row table (a time-range filter and a `date_bin` aggregate), and the server's resident memory
+after loading 1M points. Each figure is printed with its ratio to the target (>= 1.0 is met).
+The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
+so its memory can be read from /proc; pass --no-docker to skip the container start figure.
+
+usage: python bench/bench_influxdb3_lite.py [--points 1000000] [--batch 100000] [--no-docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = ROOT / "images" / "influxdb3-lite" / "influxdb3"
+TARGETS = {"ready_s": 2.0, "points_per_s": 250_000, "rss_mb": 300.0}
+HOUR_NS = 3600 * 10**9
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    proc = subprocess.Popen([sys.executable, str(SERVER), "serve", "--node-id", "bench", "--object-store",
+                             "memory", "--without-auth", "--http-bind", f"127.0.0.1:{port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    for raw in proc.stdout:  # type: ignore[union-attr]
+        if b"startup time:" in raw:
+            return proc
+    raise RuntimeError("server exited before it was ready")
+
+
+def batches(points: int, batch: int, now_ns: int) -> list[bytes]:
+    """Sensor-like data: 100 hosts, 4 float/int fields, one point per host per second up to now."""
+    out = []
+    for start in range(0, points, batch):
+        lines = []
+        for i in range(start, min(points, start + batch)):
+            ts = now_ns - (points - i) * 10**7
+            lines.append(f"sensor,host=h{i % 100},site=s{i % 7} temp={20 + i % 13 * 0.5},hum={40 + i % 17}i,"
+                         f"volt={3.3 + i % 5 * 0.01},ok=true {ts}")
+        out.append("\n".join(lines).encode())
+    return out
+
+
+def ingest(port: int, payloads: list[bytes]) -> float:
+    session = requests.Session()
+    began = time.perf_counter()
+    for body in payloads:
+        response = session.post(f"http://127.0.0.1:{port}/api/v3/write_lp", params={"db": "bench"}, data=body)
+        response.raise_for_status()
+    return time.perf_counter() - began
+
+
+def query_latency(port: int, sql: str, runs: int = 5) -> float:
+    session = requests.Session()
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        response = session.get(f"http://127.0.0.1:{port}/api/v3/query_sql", params={"db": "bench", "q": sql})
+        response.raise_for_status()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def container_ready_s() -> float:
+    sys.path.insert(0, str(ROOT))
+    import uuid
+
+    from sandbox.deps import ServiceDeps
+    from sandbox.engine import connect
+    from sandbox.labels import labels_for
+    client = connect()
+    runs = []
+    for _ in range(3):
+        with ServiceDeps(client, labels_for(f"bench-{uuid.uuid4().hex[:8]}", "deps"), needs=("influxdb3",)) as deps:
+            runs.append(deps.started_in["influxdb3"])
+    return statistics.median(runs)
+
+
+def row(name: str, value: float, unit: str, target: float, higher_is_better: bool) -> None:
+    ratio = value / target if higher_is_better else target / value
+    verdict = "met" if ratio >= 1 else "MISSED"
+    print(f"{name:<44} {value:>12,.2f} {unit:<9} target {target:>10,.0f}  ratio {ratio:5.2f}  {verdict}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--points", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=100_000)
+    parser.add_argument("--no-docker", action="store_true")
+    args = parser.parse_args()
+    if not args.no_docker:
+        row("container start to ready (median of 3)", container_ready_s(), "s", TARGETS["ready_s"], False)
+    port = free_port()
+    proc = start_server(port)
+    try:
+        now_ns = time.time_ns()
+        payloads = batches(args.points, args.batch, now_ns)
+        elapsed = ingest(port, payloads)
+        row(f"ingest, {args.batch:,}-point batches", args.points / elapsed, "points/s",
+            TARGETS["points_per_s"], True)
+        first = query_latency(port, "SELECT count(*) FROM sensor", runs=1)
+        print(f"{'first query after load (compaction)':<44} {first * 1000:>12,.1f} ms")
+        recent = query_latency(port, "SELECT host, temp, time FROM sensor WHERE time > now() - interval '1 hour'")
+        print(f"{'SQL: last hour of 1M rows (median of 5)':<44} {recent * 1000:>12,.1f} ms")
+        binned = query_latency(port, "SELECT date_bin(interval '1 hour', time) AS hour, host, avg(temp) "
+                                     "FROM sensor GROUP BY 1, 2 ORDER BY 1, 2")
+        print(f"{'SQL: date_bin hourly mean per host (median)':<44} {binned * 1000:>12,.1f} ms")
+        row(f"resident memory after {args.points:,} points", rss_mb(proc.pid), "MB", TARGETS["rss_mb"], False)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
