@@ -1,18 +1,18 @@
 """Behaviour: an asyncio-mqtt 0.16 producer/consumer pair, migrated by the tool, exchanges messages
-through a real Mosquitto (the host's `mosquitto` binary on a random loopback port; CI installs
-Debian's `mosquitto` package — a missing binary fails this test, it never skips)."""
+through a real Mosquitto container started by the sandbox's dependency module (sandbox.deps), the
+same broker the pipeline gives services; a missing engine fails this test, it never skips."""
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
+import uuid
 
 import pytest
+
+from sandbox.deps import ServiceDeps
+from sandbox.labels import labels_for
 
 from tests.migrators.helpers import migrate_twice, read, write_tree
 
@@ -23,11 +23,11 @@ import sys
 
 from asyncio_mqtt import Client as MQTT
 
-PORT = int(os.environ["MQTT_PORT"])
+HOST, PORT = os.environ["MQTT_HOST"], int(os.environ["MQTT_PORT"])
 
 
 async def main():
-    async with MQTT("127.0.0.1", PORT, client_id="consumer-1", message_retry_set=20) as client:
+    async with MQTT(HOST, PORT, client_id="consumer-1", message_retry_set=20) as client:
         assert client.id == "consumer-1"
         async with client.filtered_messages("sensors/+/temp") as messages:
             await client.subscribe("sensors/#")
@@ -51,11 +51,11 @@ import os
 
 import asyncio_mqtt
 
-PORT = int(os.environ["MQTT_PORT"])
+HOST, PORT = os.environ["MQTT_HOST"], int(os.environ["MQTT_PORT"])
 
 
 async def main():
-    client = asyncio_mqtt.Client("127.0.0.1", PORT, client_id="producer-1")
+    client = asyncio_mqtt.Client(HOST, PORT, client_id="producer-1")
     await client.connect(timeout=5)
     await client.publish("sensors/kitchen/humidity", b"40", qos=1)
     await client.publish("sensors/kitchen/temp", b"21.5", qos=1)
@@ -67,46 +67,12 @@ asyncio.run(main())
 '''
 
 
-def _mosquitto() -> str:
-    found = shutil.which("mosquitto") or next((p for p in ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
-                                                 if os.path.exists(p)), None)
-    if not found:
-        pytest.fail("the `mosquitto` binary is missing: install Debian's `mosquitto` package "
-                    "(apt-get install -y mosquitto); this test needs a real broker", pytrace=False)
-    return found
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-def broker(tmp_path):
-    binary = _mosquitto()
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"mosquitto exited: {proc.stdout.read().decode()}", pytrace=False)
-            time.sleep(0.05)
-    else:
-        proc.kill()
-        pytest.fail("mosquitto did not listen within 10s", pytrace=False)
-    yield port
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+def broker(docker_client):
+    """A fresh Mosquitto container on a private labelled network; the host reaches its address."""
+    run_id = f"test-{uuid.uuid4().hex[:8]}"
+    with ServiceDeps(docker_client, labels_for(run_id, "deps"), needs=("mosquitto",)) as deps:
+        yield {"MQTT_HOST": deps.host_env["MQTT_HOST"], "MQTT_PORT": deps.host_env["MQTT_PORT"]}
 
 
 def test_migrated_pair_exchanges_messages_through_mosquitto(tmp_path, broker):
@@ -117,7 +83,7 @@ def test_migrated_pair_exchanges_messages_through_mosquitto(tmp_path, broker):
     assert read(tmp_path, "requirements.txt") == "aiomqtt==2.5.1\npaho-mqtt>=2.1,<3\n"
     consumer_code = read(tmp_path, "svc/consumer.py")
     assert "client.messages" in consumer_code and 'message.topic.matches("sensors/+/temp")' in consumer_code
-    env = {**os.environ, "MQTT_PORT": str(broker)}
+    env = {**os.environ, **broker}
     svc = tmp_path / "svc"
     consumer = subprocess.Popen([sys.executable, "consumer.py"], cwd=svc, env=env, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
