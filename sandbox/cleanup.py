@@ -61,12 +61,11 @@ def _remove_images(client: docker.DockerClient, images: list, report: CleanupRep
         failed = []
         for image in pending:
             try:
-                # noprune keeps a service image's untagged build layers: they are the build cache
-                # that makes the next run's `docker build` quick. Test images are pruned whole: their
-                # layers inherit the run label from the service image they are built FROM.
-                keep_layers = image.labels.get(ROLE_KEY) != "test-image"
-                chain = _labelled_parents(client, image) if keep_layers else []
-                client.images.remove(image.id, force=True, noprune=keep_layers)
+                # noprune keeps the untagged build layers: they are the build cache that makes the
+                # next run's `docker build` quick (test images are built FROM the service image's
+                # unlabelled ancestor, so their layers carry no run label either).
+                chain = _labelled_parents(client, image)
+                client.images.remove(image.id, force=True, noprune=True)
                 for parent in chain:  # the builder's own LABEL steps: they carry the run label too
                     client.images.remove(parent, force=True, noprune=True)
                 report.images.append(image.tags[0] if image.tags else image.short_id)

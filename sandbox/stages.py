@@ -217,6 +217,21 @@ USER {user}
 """
 
 
+def unlabelled_ancestor(client: docker.DockerClient, image_ref: str) -> str:
+    """The service image without the run's LABEL steps.
+
+    The run labels make every service image unique, so a test image built FROM it would never
+    hit the cache for its pip layer; FROM the last real build step it does, across runs.
+    """
+    image = client.images.get(image_ref)
+    while image.attrs.get("Parent"):
+        created_by = (image.history() or [{}])[0].get("CreatedBy", "")
+        if "LABEL sandbox." not in created_by:
+            break
+        image = client.images.get(image.attrs["Parent"])
+    return image.id
+
+
 def build_test_image(ctx: StageContext, service_image: str, tag: str, service_dir: Path) -> str:
     """The service image plus its dev requirements and tests, at the image's working directory.
 
@@ -226,13 +241,14 @@ def build_test_image(ctx: StageContext, service_image: str, tag: str, service_di
     config = ctx.client.images.get(service_image).attrs["Config"]
     workdir = config.get("WorkingDir") or "/app"
     user = config.get("User") or "root"
+    base = unlabelled_ancestor(ctx.client, service_image)
     with tempfile.TemporaryDirectory(prefix="sandbox-test-ctx-") as tmp:
         context = Path(tmp)
         shutil.copytree(service_dir, context / "src", ignore=wsmod.IGNORED, symlinks=True)
         (context / "req").mkdir()
         for requirements in service_dir.glob("requirements*.txt"):
             shutil.copy2(requirements, context / "req" / requirements.name)
-        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=service_image, workdir=workdir, user=user))
+        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=base, workdir=workdir, user=user))
         return build_mapped(ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image"))
 
 
