@@ -13,6 +13,7 @@ import asyncio
 import re
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -168,13 +169,16 @@ class ServiceDeps:
         self._stack.enter_context(net)
         self.network = net.name
         classes = {"mosquitto": MosquittoContainer, "influxdb3": InfluxDB3Container}
-        for name in self.needs:
-            begin = time.monotonic()
-            container = classes[name](self.images[name], net, dict(self.labels))
+        pending = {name: classes[name](self.images[name], net, dict(self.labels)) for name in self.needs}
+        for container in pending.values():
             self._stack.callback(_stop_quietly, container)
-            container.start()
-            self.containers[name] = container
-            self.started_in[name] = time.monotonic() - begin
+        # Started side by side: each waits for its own readiness. A container a worker creates
+        # after an interrupt is still caught by the run's label sweep (sandbox.cleanup).
+        with ThreadPoolExecutor(max_workers=len(pending) or 1) as pool:
+            futures = {name: pool.submit(_start_timed, container) for name, container in pending.items()}
+            for name, future in futures.items():
+                self.started_in[name] = future.result()
+                self.containers[name] = pending[name]
 
     def ip(self, name: str) -> str:
         return container_ip(self.containers[name], self.network)
@@ -200,6 +204,12 @@ class ServiceDeps:
             "INFLUXDB_ORG": "sandbox", "INFLUXDB_BUCKET": self.database,
             "INFLUXDB_DATABASE": self.database, "MQTT_HOST": mqtt_host, "MQTT_PORT": str(MQTT_PORT),
         }
+
+
+def _start_timed(container: DockerContainer) -> float:
+    begin = time.monotonic()
+    container.start()
+    return time.monotonic() - begin
 
 
 def _stop_quietly(container: DockerContainer) -> None:
