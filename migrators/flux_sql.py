@@ -1,0 +1,764 @@
+"""Translate a parsed Flux :class:`~migrators.flux.Pipeline` into InfluxDB 3 SQL (migrations.md IX-12).
+
+The SQL is plain DataFusion (``date_bin``, ``row_number``, ``lag``, ``last_value``,
+``generate_series``) so that it runs unchanged on InfluxDB 3 and on the sandbox's stand-in, and it
+reproduces Flux's semantics where they differ from SQL's:
+
+* a window is labelled by its **stop**, clamped to the range stop (Flux truncates the last window);
+* ``limit``/``first``/``last``/``difference``/``sort`` act **per series** (per group after ``group``);
+* a field filter only yields points where that field exists (``IS NOT NULL``);
+* ``createEmpty: true`` fills empty windows of every series that has data (NULL, 0 for ``count``);
+  selectors never fill;
+* ``group() |> count()`` on no data gives no row (``HAVING``), as Flux gives no table.
+
+f-string holes: range bounds and tag values become ``$name`` parameters; measurement, field and
+tag-key holes stay identifier holes (``"\\x00n\\x00"``) for the caller to splice, quoted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from migrators.flux import (Binary, Call, Expr, Function, Ident, ListExpr, Lit, Member, Not, Pipeline, Stage,
+                            Unsupported, WithRecord, parse)
+
+UNITS = {"ns": "nanoseconds", "us": "microseconds", "µs": "microseconds", "ms": "milliseconds", "s": "seconds",
+         "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "mo": "months", "y": "years"}
+AGGREGATES = {"mean": "avg", "sum": "sum", "count": "count", "median": "median", "min": "min", "max": "max",
+              "first": "first_value", "last": "last_value", "stddev": "stddev", "spread": None}
+SELECTORS = {"first", "last", "min", "max"}
+COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "~", "!~": "!~"}
+_PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+_RESERVED = {"select", "from", "where", "group", "order", "by", "limit", "table", "user", "and", "or", "not",
+             "as", "on", "join", "union", "all", "having", "with", "case", "when", "end", "null", "interval"}
+
+
+@dataclass(frozen=True)
+class Name:
+    """A measurement, field or tag name: a literal, or an f-string hole (an identifier the caller splices)."""
+
+    text: str = ""
+    hole: int | None = None
+
+    def sql(self) -> str:
+        if self.hole is not None:
+            return f'"\x00{self.hole}\x00"'
+        return quote_ident(self.text)
+
+
+@dataclass
+class Translation:
+    """The SQL and what the caller needs to rewrite the call and the result handling (IX-11, IX-13)."""
+
+    sql: str
+    database: Name | None
+    measurement: Name
+    fields: list[Name]
+    tags: list[str]
+    params: dict[str, int] = field(default_factory=dict)      # $name -> hole index
+    flux_params: list[str] = field(default_factory=list)      # params.x references
+    has_time: bool = True
+    pivoted: bool = False
+    assumed_tags: bool = False                                  # series key not known from the schema
+    notes: list[str] = field(default_factory=list)
+
+
+def quote_ident(name: str) -> str:
+    if _PLAIN_IDENT.match(name) and name not in _RESERVED:
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def duration_sql(text: str) -> str:
+    parts = re.findall(r"(\d+)(ns|us|µs|ms|mo|s|m|h|d|w|y)", text)
+    return "INTERVAL '" + " ".join(f"{n} {UNITS[u]}" for n, u in parts) + "'"
+
+
+# --- the query model built stage by stage -----------------------------------------------------------
+
+@dataclass
+class _Query:
+    database: Name | None = None
+    start: str | None = None
+    stop: str | None = None
+    measurement: Name | None = None
+    fields: list[Name] | None = None
+    tag_preds: list[str] = field(default_factory=list)
+    value_preds: list[Expr] = field(default_factory=list)
+    value_maps: list[Expr] = field(default_factory=list)       # map() bodies before any reduction
+    post_maps: list[Expr] = field(default_factory=list)        # map() bodies after a reduction
+    referenced_tags: list[str] = field(default_factory=list)
+    group: list[str] | None = None                             # None: series key; []: one table
+    window: tuple[str, str, bool] | None = None                # every, fn, createEmpty
+    selector: str | None = None                                 # last | first
+    aggregate: str | None = None
+    difference: bool = False
+    pivot: bool = False
+    sort: tuple[list[str], bool] | None = None
+    limit: tuple[int, int] | None = None
+    keep: list[str] | None = None
+    drop: list[str] | None = None
+    stage_names: list[str] = field(default_factory=list)
+
+
+class Translator:
+    """One translation. `schema` maps measurement -> tag keys, when the project's writers tell."""
+
+    def __init__(self, hole_names: dict[int, str] | None = None, schema: dict[str, list[str]] | None = None):
+        self.hole_names = hole_names or {}
+        self.schema = schema or {}
+        self.params: dict[str, int] = {}
+        self.flux_params: list[str] = []
+        self.q = _Query()
+
+    # -- entry
+    def translate(self, pipeline: Pipeline) -> Translation:
+        stages = list(pipeline.stages)
+        if stages and stages[-1].name == "yield":
+            stages.pop()
+        if not stages or stages[0].name != "from":
+            raise Unsupported("the pipeline does not start with from()")
+        for stage in stages:
+            handler = getattr(self, "stage_" + stage.name.replace(".", "_"), None)
+            if handler is None:
+                raise Unsupported(f"Flux stage {stage.name}() has no SQL translation")
+            handler(stage)
+            self.q.stage_names.append(stage.name)
+        return self.build()
+
+    # -- stages
+    def stage_from(self, stage: Stage) -> None:
+        bucket = stage.args.get("bucket")
+        if set(stage.args) != {"bucket"} or not isinstance(bucket, Lit) or bucket.kind != "string":
+            raise Unsupported("from() without a bucket string")
+        self.q.database = Name(bucket.value if bucket.hole is None else "", bucket.hole)
+
+    def stage_range(self, stage: Stage) -> None:
+        if self.q.stage_names != ["from"]:
+            raise Unsupported("range() not directly after from()")
+        if "start" not in stage.args or set(stage.args) - {"start", "stop"}:
+            raise Unsupported("range() arguments")
+        self.q.start = self.time_bound(stage.args["start"], "start")
+        self.q.stop = self.time_bound(stage.args["stop"], "stop") if "stop" in stage.args else None
+
+    def stage_filter(self, stage: Stage) -> None:
+        self.require_no_reduction("filter()")
+        fn = stage.args.get("fn")
+        if set(stage.args) != {"fn"} or not isinstance(fn, Function) or len(fn.params) != 1:
+            raise Unsupported("filter() arguments")
+        for conjunct in _conjuncts(fn.body):
+            self.filter_term(conjunct, fn.params[0])
+
+    def stage_map(self, stage: Stage) -> None:
+        fn = stage.args.get("fn")
+        if (set(stage.args) != {"fn"} or not isinstance(fn, Function) or not isinstance(fn.body, WithRecord)
+                or [k for k, _ in fn.body.fields] != ["_value"]):
+            raise Unsupported("map() other than ({r with _value: …})")
+        body = fn.body.fields[0][1]
+        self.value_sql(body, "x", fn.params[0])  # validates the expression
+        target = self.q.post_maps if self.reduced() else self.q.value_maps
+        target.append(_rename_record(body, fn.params[0]))
+
+    def stage_aggregateWindow(self, stage: Stage) -> None:
+        self.require_no_reduction("aggregateWindow()")
+        args = stage.args
+        if set(args) - {"every", "fn", "createEmpty"}:
+            raise Unsupported("aggregateWindow() with " + ", ".join(sorted(set(args) - {"every", "fn", "createEmpty"})))
+        every, fn = args.get("every"), args.get("fn")
+        if not (isinstance(every, Lit) and every.kind == "duration" and every.hole is None and not every.negative):
+            raise Unsupported("aggregateWindow(every:) is not a constant duration")
+        if re.search(r"\d+(mo|y)", every.value):
+            raise Unsupported("calendar windows (mo, y)")
+        if not isinstance(fn, Ident) or fn.name not in AGGREGATES or AGGREGATES[fn.name] is None:
+            raise Unsupported("aggregateWindow(fn:) other than mean/sum/count/median/min/max/first/last/stddev")
+        create = args.get("createEmpty", Lit("bool", "true"))
+        if not (isinstance(create, Lit) and create.kind == "bool"):
+            raise Unsupported("aggregateWindow(createEmpty:) is not a constant")
+        self.q.window = (every.value, fn.name, create.value == "true")
+
+    def stage_last(self, stage: Stage) -> None:
+        self.selector(stage, "last")
+
+    def stage_first(self, stage: Stage) -> None:
+        self.selector(stage, "first")
+
+    def selector(self, stage: Stage, name: str) -> None:
+        if self.reduced() or self.q.pivot or self.q.limit:
+            raise Unsupported(f"{name}() after an aggregate, selector, pivot or limit")
+        if set(stage.args) - {"column"} or _str(stage.args.get("column", Lit("string", "_value"))) != "_value":
+            raise Unsupported(f"{name}(column:) other than _value")
+        if self.q.group is not None and not self.q.sort:
+            raise Unsupported(f"{name}() after group() without sort(): row order is undefined")
+        self.q.selector = name
+
+    def stage_group(self, stage: Stage) -> None:
+        self.require_no_reduction("group()")
+        if set(stage.args) - {"columns", "mode"} or _str(stage.args.get("mode", Lit("string", "by"))) != "by":
+            raise Unsupported("group(mode: except)")
+        columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+        self.q.group = [c for c in columns if c not in ("_measurement", "_field", "_start", "_stop")]
+        if "_time" in self.q.group or "_value" in self.q.group:
+            raise Unsupported("group() by _time or _value")
+        self.note_tags(self.q.group)
+
+    def stage_count(self, stage: Stage) -> None:
+        self.aggregate(stage, "count")
+
+    def stage_sum(self, stage: Stage) -> None:
+        self.aggregate(stage, "sum")
+
+    def stage_mean(self, stage: Stage) -> None:
+        self.aggregate(stage, "mean")
+
+    def stage_median(self, stage: Stage) -> None:
+        self.aggregate(stage, "median")
+
+    def aggregate(self, stage: Stage, name: str) -> None:
+        self.require_no_reduction(f"{name}()")
+        if set(stage.args) - {"column"} or _str(stage.args.get("column", Lit("string", "_value"))) != "_value":
+            raise Unsupported(f"{name}(column:) other than _value")
+        self.q.aggregate = name
+
+    def stage_difference(self, stage: Stage) -> None:
+        self.require_no_reduction("difference()")
+        if stage.args:
+            raise Unsupported("difference() with arguments")
+        if self.q.group is not None:
+            raise Unsupported("difference() after group()")
+        self.q.difference = True
+
+    def stage_pivot(self, stage: Stage) -> None:
+        row = [_str(x) for x in _list(stage.args.get("rowKey", ListExpr(())))]
+        col = [_str(x) for x in _list(stage.args.get("columnKey", ListExpr(())))]
+        if row != ["_time"] or col != ["_field"] or _str(stage.args.get("valueColumn", Lit("string", ""))) != "_value":
+            raise Unsupported("pivot() other than rowKey:[\"_time\"], columnKey:[\"_field\"], valueColumn:\"_value\"")
+        if self.q.aggregate or self.q.limit or self.q.sort:
+            raise Unsupported("pivot() after an aggregate, sort or limit")
+        self.q.pivot = True
+
+    def stage_sort(self, stage: Stage) -> None:
+        if set(stage.args) - {"columns", "desc"}:
+            raise Unsupported("sort() arguments")
+        columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr((Lit("string", "_value"),))))]
+        desc = stage.args.get("desc", Lit("bool", "false"))
+        if not (isinstance(desc, Lit) and desc.kind == "bool"):
+            raise Unsupported("sort(desc:) is not a constant")
+        if self.q.limit:
+            raise Unsupported("sort() after limit()")
+        self.note_tags([c for c in columns if not c.startswith("_")])
+        self.q.sort = (columns, desc.value == "true")
+
+    def stage_limit(self, stage: Stage) -> None:
+        n, offset = stage.args.get("n"), stage.args.get("offset", Lit("number", "0"))
+        if set(stage.args) - {"n", "offset"} or not all(isinstance(x, Lit) and x.kind == "number" and x.hole is None
+                                                          and x.value.isdigit() for x in (n, offset)):
+            raise Unsupported("limit() with a non-constant n/offset")
+        if self.q.group is not None and not self.q.sort:
+            raise Unsupported("limit() after group() without sort(): row order is undefined")
+        if self.q.limit:
+            raise Unsupported("two limit() stages")
+        self.q.limit = (int(n.value), int(offset.value))
+
+    def stage_keep(self, stage: Stage) -> None:
+        self.q.keep = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+        if set(stage.args) != {"columns"}:
+            raise Unsupported("keep(fn:)")
+
+    def stage_drop(self, stage: Stage) -> None:
+        self.q.drop = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+        if set(stage.args) != {"columns"}:
+            raise Unsupported("drop(fn:)")
+
+    # -- helpers for stages
+    def reduced(self) -> bool:
+        q = self.q
+        return bool(q.window or q.selector or q.aggregate or q.difference)
+
+    def require_no_reduction(self, what: str) -> None:
+        if self.reduced() or self.q.pivot or self.q.limit or self.q.sort:
+            raise Unsupported(f"{what} after an aggregate, selector, pivot, sort or limit")
+
+    def note_tags(self, tags: list[str]) -> None:
+        for tag in tags:
+            if tag not in self.q.referenced_tags:
+                self.q.referenced_tags.append(tag)
+
+    def param(self, hole: int) -> str:
+        name = self.hole_names.get(hole, f"p{hole}")
+        self.params[name] = hole
+        return "$" + name
+
+    def time_bound(self, expr: Expr, which: str) -> str:
+        if isinstance(expr, Lit) and expr.kind == "duration":
+            if expr.hole is not None:
+                unit = UNITS[expr.value[2:]]
+                interval = f"CAST(concat({self.param(expr.hole)}, ' {unit}') AS INTERVAL)"
+            else:
+                interval = duration_sql(expr.value)
+            return f"now() {'-' if expr.negative else '+'} {interval}"
+        if isinstance(expr, Lit) and expr.kind == "time":
+            return f"TIMESTAMP {sql_string(expr.value)}"
+        if isinstance(expr, Lit) and expr.kind in ("hole", "string") and expr.hole is not None:
+            return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
+        if isinstance(expr, Call) and expr.name == "now" and not expr.args:
+            return "now()"
+        raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
+
+    def filter_term(self, term: Expr, r: str) -> None:
+        kind = _term_kind(term, r)
+        if kind == "measurement":
+            name = _name_of(term.right)
+            if self.q.measurement is not None and self.q.measurement != name:
+                raise Unsupported("two different measurements (a join)")
+            self.q.measurement = name
+        elif kind == "field":
+            names = [_name_of(t.right) for t in _disjuncts(term)]
+            if self.q.fields is not None:
+                if any(n.hole is not None for n in names + self.q.fields):
+                    if names != self.q.fields:
+                        raise Unsupported("field filters with holes that do not match")
+                names = [n for n in self.q.fields if n in names]
+            self.q.fields = names
+        elif kind == "value":
+            self.q.value_preds.append(_rename_record(term, r))
+        else:
+            self.q.tag_preds.append(self.predicate_sql(term, r))
+
+    def predicate_sql(self, expr: Expr, r: str) -> str:
+        if isinstance(expr, Binary) and expr.op in ("and", "or"):
+            return f"({self.predicate_sql(expr.left, r)} {expr.op.upper()} {self.predicate_sql(expr.right, r)})"
+        if isinstance(expr, Not):
+            return f"NOT ({self.predicate_sql(expr.operand, r)})"
+        if isinstance(expr, Binary) and expr.op in COMPARE:
+            left, right = expr.left, expr.right
+            if not isinstance(left, Member) and isinstance(right, Member):
+                left, right = right, left  # "x" == r.host
+            if not (isinstance(left, Member) and left.obj == r) or left.prop.startswith("_") and left.hole is None:
+                raise Unsupported("a filter mixing tags with _measurement/_field/_value, or not on r")
+            column = Name(left.prop, left.hole)
+            if left.hole is None:
+                self.note_tags([left.prop])
+            if expr.op in ("=~", "!~"):
+                if not (isinstance(right, Lit) and right.kind == "regex"):
+                    raise Unsupported("=~ with something other than a regex literal")
+                return f"{column.sql()} {COMPARE[expr.op]} {sql_string(_regex(right.value))}"
+            return f"{column.sql()} {COMPARE[expr.op]} {self.literal_sql(right)}"
+        if isinstance(expr, Call) and expr.name in ("exists",):
+            raise Unsupported("exists")
+        raise Unsupported("a filter expression outside the subset")
+
+    def literal_sql(self, expr: Expr) -> str:
+        if isinstance(expr, Lit):
+            if expr.hole is not None:
+                return self.param(expr.hole)
+            if expr.kind == "string":
+                return sql_string(expr.value)
+            if expr.kind == "number":
+                return ("-" if expr.negative else "") + expr.value
+            if expr.kind == "bool":
+                return expr.value
+            if expr.kind == "time":
+                return f"TIMESTAMP {sql_string(expr.value)}"
+        if isinstance(expr, Member) and expr.obj == "params" and expr.hole is None:
+            if expr.prop not in self.flux_params:
+                self.flux_params.append(expr.prop)
+            return "$" + expr.prop
+        raise Unsupported("a comparison with something other than a literal, a hole or params.x")
+
+    def value_sql(self, expr: Expr, column: str, r: str = "r") -> str:
+        """An expression over r._value (map bodies, value filters), with `column` for _value."""
+        if isinstance(expr, Member) and expr.obj == r and expr.prop == "_value":
+            return column
+        if isinstance(expr, Binary) and expr.op in ("+", "-", "*", "/", "%"):
+            return f"({self.value_sql(expr.left, column, r)} {expr.op} {self.value_sql(expr.right, column, r)})"
+        if isinstance(expr, Binary) and expr.op in COMPARE and expr.op not in ("=~", "!~"):
+            return f"{self.value_sql(expr.left, column, r)} {COMPARE[expr.op]} {self.value_sql(expr.right, column, r)}"
+        if isinstance(expr, Binary) and expr.op in ("and", "or"):
+            return f"({self.value_sql(expr.left, column, r)} {expr.op.upper()} {self.value_sql(expr.right, column, r)})"
+        return self.literal_sql(expr)
+
+    # -- building the SQL
+    def build(self) -> Translation:
+        q = self.q
+        if q.start is None:
+            raise Unsupported("no range(): InfluxDB 3 needs a time bound and Flux requires one")
+        if q.measurement is None:
+            raise Unsupported("no _measurement filter (a query over several tables)")
+        fields = q.fields
+        if fields is None:
+            if self.reduced() or q.pivot or q.value_preds or q.value_maps or q.limit:
+                raise Unsupported("no _field filter: the fields to aggregate are not known")
+        elif len(fields) > 1 and not q.pivot and (self.reduced() or q.limit or q.value_preds or q.value_maps):
+            raise Unsupported("several fields without pivot(): Flux keeps one table per field")
+        tags, assumed = self.series_tags()
+        sql = _SqlBuilder(self, q, fields, tags).sql()
+        notes = []
+        if assumed and q.group is None and (self.reduced() or q.limit):
+            notes.append("series assumed to be identified by tag(s) " + (", ".join(tags) or "(none)")
+                         + f" of {q.measurement.text or 'the measurement'}; list every tag of the"
+                           " measurement in PARTITION BY/GROUP BY if it has more")
+        return Translation(sql=sql, database=q.database, measurement=q.measurement, fields=fields or [],
+                           tags=tags, params=dict(self.params), flux_params=list(self.flux_params),
+                           has_time=not (q.aggregate and not q.window) and not _drops_time(q),
+                           pivoted=q.pivot, assumed_tags=assumed, notes=notes)
+
+    def series_tags(self) -> tuple[list[str], bool]:
+        known = self.schema.get(self.q.measurement.text) if self.q.measurement.hole is None else None
+        if known is not None:
+            return list(known) + [t for t in self.q.referenced_tags if t not in known], False
+        return list(self.q.referenced_tags), True
+
+
+def _drops_time(q: _Query) -> bool:
+    return q.keep is not None and "_time" not in q.keep or q.drop is not None and "_time" in q.drop
+
+
+class _SqlBuilder:
+    """SQL text from the query model; one method per result shape."""
+
+    def __init__(self, t: Translator, q: _Query, fields: list[Name] | None, tags: list[str]):
+        self.t, self.q, self.tags = t, q, tags
+        self.fields = fields
+        self.partition = tags if q.group is None else q.group
+
+    # pieces
+    def where(self) -> str:
+        q = self.q
+        terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}"] + q.tag_preds
+        if self.fields:
+            column = self.fields[0].sql()
+            for pred in q.value_preds:
+                terms.append(self.t.value_sql(pred, self.mapped(column), "r"))
+            if len(self.fields) == 1:
+                terms.append(f"{column} IS NOT NULL")
+            else:
+                terms.append("(" + " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields) + ")")
+        return " AND ".join(terms)
+
+    def mapped(self, column: str) -> str:
+        for body in self.q.value_maps:
+            column = self.t.value_sql(body, column, "r")
+        return column
+
+    def post_mapped(self, column: str) -> str:
+        for body in self.q.post_maps:
+            column = self.t.value_sql(body, column, "r")
+        return column
+
+    def source(self) -> str:
+        return self.q.measurement.sql()
+
+    def tag_list(self, prefix: str = "") -> list[str]:
+        return [prefix + quote_ident(t) for t in self.tags]
+
+    def order(self, time_first_desc: bool = False) -> str:
+        keys = [quote_ident(t) for t in self.partition]
+        sort = self.q.sort
+        if sort:
+            cols, desc = sort
+            keys += [self.sort_key(c) + (" DESC" if desc else "") for c in cols]
+            if "_time" not in cols and self.has_time():
+                keys.append("time")
+        elif self.has_time():
+            keys.append("time")
+        seen, unique = set(), []
+        for key in keys:
+            if key.split(" ")[0] not in seen:
+                seen.add(key.split(" ")[0])
+                unique.append(key)
+        return ", ".join(unique)
+
+    def sort_key(self, column: str) -> str:
+        if column == "_time":
+            return "time"
+        if column == "_value":
+            if not self.fields or len(self.fields) != 1:
+                raise Unsupported("sort by _value with several fields")
+            return self.fields[0].sql()
+        return quote_ident(column)
+
+    def has_time(self) -> bool:
+        return not (self.q.aggregate and not self.q.window)
+
+    def field_cols(self, value: callable) -> list[str]:
+        if self.fields is None:
+            return []
+        return [_alias(self.post_mapped(value(f)), f.sql()) for f in self.fields]
+
+    # shapes
+    def sql(self) -> str:
+        q = self.q
+        if q.window:
+            inner = self.window_sql()
+        elif q.selector:
+            inner = self.selector_sql()
+        elif q.aggregate:
+            inner = self.aggregate_sql()
+        elif q.difference:
+            inner = self.difference_sql()
+        else:
+            inner = self.rows_sql()
+        if q.limit:
+            inner = self.limit_sql(inner)
+        return self.project(inner)
+
+    def rows_sql(self) -> str:
+        if self.fields is None:
+            if self.q.tag_preds == [] and not self.q.referenced_tags:
+                pass
+            return f"SELECT * FROM {self.source()} WHERE {self.where()}"
+        cols = ["time", *self.tag_list(), *self.field_cols(lambda f: self.mapped(f.sql()))]
+        return f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
+
+    def window_sql(self) -> str:
+        every, fn, create = self.q.window
+        interval = duration_sql(every)
+        stop = self.q.stop or "now()"
+        agg = AGGREGATES[fn]
+        several = len(self.fields) > 1
+
+        def call(f: Name) -> str:
+            column = self.mapped(f.sql())
+            if fn in ("first", "last"):
+                text = f"{agg}({column} ORDER BY time)"
+            else:
+                text = f"{agg}({column})"
+            if several:
+                text += f" FILTER (WHERE {f.sql()} IS NOT NULL)"
+            return text
+
+        group = ", ".join([f"date_bin({interval}, time)", *self.group_cols()])
+        if create and fn not in SELECTORS:
+            return self.gapfill_sql(interval, stop, call)
+        cols = [f"least(date_bin({interval}, time) + {interval}, {stop}) AS time", *self.group_cols(),
+                *[f"{self.post_mapped(call(f))} AS {f.sql()}" for f in self.fields]]
+        return (f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()} GROUP BY {group}")
+
+    def group_cols(self) -> list[str]:
+        return [quote_ident(t) for t in self.partition]
+
+    def gapfill_sql(self, interval: str, stop: str, call) -> str:
+        keys = self.group_cols()
+        fill = "0" if self.q.window[1] == "count" else None
+        binned = ", ".join([f"date_bin({interval}, time) AS _bin", *keys,
+                            *[f"{call(f)} AS {f.sql()}" for f in self.fields]])
+        group = ", ".join([f"date_bin({interval}, time)", *keys])
+        series = ", ".join(keys) if keys else "1 AS _series"
+        join = " AND ".join(["_w._bin = _g._bin", *[f"_w.{k} IS NOT DISTINCT FROM _s.{k}" for k in keys]])
+        values = [f"{self.post_mapped(f'coalesce(_w.{f.sql()}, {fill})' if fill else f'_w.{f.sql()}')} AS {f.sql()}"
+                  for f in self.fields]
+        cols = [f"least(_g._bin + {interval}, {stop}) AS time", *[f"_s.{k} AS {k}" for k in keys], *values]
+        return (f"WITH _w AS (SELECT {binned} FROM {self.source()} WHERE {self.where()} GROUP BY {group}), "
+                f"_s AS (SELECT DISTINCT {series} FROM _w), "
+                f"_g AS (SELECT unnest(generate_series(date_bin({interval}, {self.q.start}), "
+                f"{stop} - INTERVAL '1 nanosecond', {interval})) AS _bin) "
+                f"SELECT {', '.join(cols)} FROM _g CROSS JOIN _s LEFT JOIN _w ON {join}")
+
+    def rank(self, order: str) -> str:
+        partition = ", ".join(quote_ident(t) for t in self.partition)
+        over = f"PARTITION BY {partition} ORDER BY {order}" if partition else f"ORDER BY {order}"
+        return f"row_number() OVER ({over}) AS _rn"
+
+    def selector_sql(self) -> str:
+        direction = "DESC" if self.q.selector == "last" else "ASC"
+        order = f"time {direction}"
+        if self.q.sort:  # after group(): the selector takes the first/last row in the sorted order
+            cols, desc = self.q.sort
+            flip = (self.q.selector == "last") != desc
+            order = ", ".join(f"{self.sort_key(c)} {'DESC' if flip else 'ASC'}" for c in cols)
+        if len(self.fields) == 1:
+            f = self.fields[0]
+            cols = ["time", *self.tag_list(), _alias(self.mapped(f.sql()), f.sql())]
+            inner = (f"SELECT {', '.join(cols)}, {self.rank(order)} FROM {self.source()} WHERE {self.where()}")
+            out = ["time", *self.tag_list(), _alias(self.post_mapped(f.sql()), f.sql())]
+            return f"SELECT {', '.join(out)} FROM ({inner}) WHERE _rn = 1"
+        # several fields, then pivot: one selector per field, merged on (series, time) as pivot does
+        parts = []
+        for f in self.fields:
+            others = [f"NULL AS {g.sql()}" if g != f else _alias(self.mapped(g.sql()), g.sql()) for g in self.fields]
+            where = self.where_for(f)
+            inner = (f"SELECT time, {', '.join([*self.tag_list(), *others])}, {self.rank(order)} "
+                     f"FROM {self.source()} WHERE {where}")
+            parts.append(f"SELECT * EXCLUDE (_rn) FROM ({inner}) WHERE _rn = 1")
+        merged = " UNION ALL ".join(parts)
+        keys = ["time", *self.tag_list()]
+        values = [f"{self.post_mapped(f'max({f.sql()})')} AS {f.sql()}" for f in self.fields]
+        return f"SELECT {', '.join(keys + values)} FROM ({merged}) GROUP BY {', '.join(keys)}"
+
+    def where_for(self, f: Name) -> str:
+        saved = self.fields
+        self.fields = [f]
+        try:
+            return self.where()
+        finally:
+            self.fields = saved
+
+    def aggregate_sql(self) -> str:
+        agg = AGGREGATES[self.q.aggregate]
+        keys = self.group_cols()
+        cols = [*keys, *self.field_cols(lambda f: f"{agg}({self.mapped(f.sql())})")]
+        sql = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
+        if keys:
+            return sql + f" GROUP BY {', '.join(keys)}"
+        return sql + " HAVING count(*) > 0"  # Flux yields no table at all for no data
+
+    def difference_sql(self) -> str:
+        f = self.fields[0]
+        column = self.mapped(f.sql())
+        partition = ", ".join(self.tag_list())
+        over = f"PARTITION BY {partition} ORDER BY time" if partition else "ORDER BY time"
+        cols = ["time", *self.tag_list(), f"{column} - lag({column}) OVER ({over}) AS {f.sql()}",
+                self.rank("time")]
+        inner = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
+        out = ["time", *self.tag_list(), _alias(self.post_mapped(f.sql()), f.sql())]
+        return f"SELECT {', '.join(out)} FROM ({inner}) WHERE _rn > 1"
+
+    def limit_sql(self, inner: str) -> str:
+        n, offset = self.q.limit
+        sort = self.q.sort
+        if sort:
+            cols, desc = sort
+            order = ", ".join(f"{self.sort_key(c)} {'DESC' if desc else 'ASC'}" for c in cols)
+            if "_time" not in cols and self.has_time():
+                order += ", time ASC"
+        elif self.has_time():
+            order = "time ASC"
+        else:
+            raise Unsupported("limit() after an aggregate")
+        if self.q.window or self.q.selector or self.q.difference:
+            ranked = f"SELECT *, {self.rank(order)} FROM ({inner})"
+        else:
+            ranked = inner.replace(" FROM ", f", {self.rank(order)} FROM ", 1)
+        bounds = f"_rn > {offset} AND _rn <= {offset + n}" if offset else f"_rn <= {n}"
+        return f"SELECT * EXCLUDE (_rn) FROM ({ranked}) WHERE {bounds}"
+
+    def project(self, inner: str) -> str:
+        q = self.q
+        order = self.order()
+        if q.keep is None and q.drop is None:
+            if q.limit or q.selector or q.difference:
+                return f"{inner} ORDER BY {order}" if order else inner
+            return f"{inner} ORDER BY {order}" if order else inner
+        columns = self.output_columns()
+        if q.keep is not None:
+            chosen = [c for c in columns if self.flux_name(c) in q.keep]
+        else:
+            chosen = [c for c in columns if self.flux_name(c) not in q.drop]
+        kept_order = ", ".join(k for k in order.split(", ") if k.split(" ")[0] in chosen) if order else ""
+        text = f"SELECT {', '.join(chosen)} FROM ({inner})"
+        return f"{text} ORDER BY {kept_order}" if kept_order else text
+
+    def output_columns(self) -> list[str]:
+        if self.fields is None:
+            raise Unsupported("keep()/drop() without a _field filter")
+        cols = ["time"] if self.has_time() else []
+        keys = self.tags if not (self.q.aggregate or self.q.window) or self.q.group is None else self.partition
+        return cols + [quote_ident(t) for t in keys] + [f.sql() for f in self.fields]
+
+    def flux_name(self, column: str) -> str:
+        if column == "time":
+            return "_time"
+        if len(self.fields) == 1 and column == self.fields[0].sql() and not self.q.pivot:
+            return "_value"
+        return column.strip('"')
+
+
+# --- expression helpers -----------------------------------------------------------------------------
+
+def _alias(expr: str, name: str) -> str:
+    return expr if expr == name else f"{expr} AS {name}"
+
+
+def _conjuncts(expr: Expr) -> list[Expr]:
+    if isinstance(expr, Binary) and expr.op == "and":
+        return _conjuncts(expr.left) + _conjuncts(expr.right)
+    return [expr]
+
+
+def _disjuncts(expr: Expr) -> list[Expr]:
+    if isinstance(expr, Binary) and expr.op == "or":
+        return _disjuncts(expr.left) + _disjuncts(expr.right)
+    return [expr]
+
+
+def _is_eq(expr: Expr, r: str, prop: str) -> bool:
+    return (isinstance(expr, Binary) and expr.op == "==" and isinstance(expr.left, Member)
+            and expr.left.obj == r and expr.left.prop == prop and expr.left.hole is None
+            and isinstance(expr.right, Lit) and expr.right.kind == "string")
+
+
+def _mentions(expr: Expr, r: str, prop: str) -> bool:
+    if isinstance(expr, Member):
+        return expr.obj == r and expr.prop == prop and expr.hole is None
+    if isinstance(expr, Binary):
+        return _mentions(expr.left, r, prop) or _mentions(expr.right, r, prop)
+    if isinstance(expr, Not):
+        return _mentions(expr.operand, r, prop)
+    return False
+
+
+def _term_kind(term: Expr, r: str) -> str:
+    if _is_eq(term, r, "_measurement"):
+        return "measurement"
+    if all(_is_eq(t, r, "_field") for t in _disjuncts(term)):
+        return "field"
+    if _mentions(term, r, "_measurement") or _mentions(term, r, "_field"):
+        raise Unsupported("a _measurement/_field condition other than == (or an or of ==)")
+    if _mentions(term, r, "_value"):
+        if any(isinstance(m, Member) and m.obj == r and m.prop != "_value" for m in _members(term)):
+            raise Unsupported("a filter mixing _value and tags")
+        return "value"
+    return "tag"
+
+
+def _members(expr: Expr) -> list[Member]:
+    if isinstance(expr, Member):
+        return [expr]
+    if isinstance(expr, Binary):
+        return _members(expr.left) + _members(expr.right)
+    if isinstance(expr, Not):
+        return _members(expr.operand)
+    return []
+
+
+def _rename_record(expr: Expr, r: str) -> Expr:
+    """Normalise the function parameter name to `r`."""
+    if isinstance(expr, Member) and expr.obj == r:
+        return Member("r", expr.prop, expr.hole)
+    if isinstance(expr, Binary):
+        return Binary(expr.op, _rename_record(expr.left, r), _rename_record(expr.right, r))
+    if isinstance(expr, Not):
+        return Not(_rename_record(expr.operand, r))
+    return expr
+
+
+def _name_of(expr: Expr) -> Name:
+    return Name(expr.value if expr.hole is None else "", expr.hole)
+
+
+def _str(expr: Expr | None) -> str:
+    if isinstance(expr, Lit) and expr.kind == "string" and expr.hole is None:
+        return expr.value
+    raise Unsupported("expected a constant string")
+
+
+def _list(expr: Expr | None) -> tuple[Expr, ...]:
+    if isinstance(expr, ListExpr):
+        return expr.items
+    raise Unsupported("expected a list")
+
+
+def _regex(pattern: str) -> str:
+    # Flux (Go RE2) and DataFusion (Rust regex) share the syntax of the subset; only `\/` differs
+    return pattern.replace("\\/", "/")
+
+
+def translate(flux: str, hole_names: dict[int, str] | None = None,
+              schema: dict[str, list[str]] | None = None) -> Translation:
+    """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset."""
+    return Translator(hole_names, schema).translate(parse(flux))
