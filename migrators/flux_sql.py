@@ -29,6 +29,7 @@ AGGREGATES = {"mean": "avg", "sum": "sum", "count": "count", "median": "median",
               "first": "first_value", "last": "last_value", "stddev": "stddev", "spread": None}
 SELECTORS = {"first", "last", "min", "max"}
 COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "~", "!~": "!~"}
+_PER_SERIES = {"aggregateWindow", "last", "first", "limit", "difference", "count", "sum", "mean", "median"}
 _PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 _RESERVED = {"select", "from", "where", "group", "order", "by", "limit", "table", "user", "and", "or", "not",
              "as", "on", "join", "union", "all", "having", "with", "case", "when", "end", "null", "interval"}
@@ -341,8 +342,7 @@ class Translator:
             if not (isinstance(left, Member) and left.obj == r) or left.prop.startswith("_") and left.hole is None:
                 raise Unsupported("a filter mixing tags with _measurement/_field/_value, or not on r")
             column = Name(left.prop, left.hole)
-            if left.hole is None:
-                self.note_tags([left.prop])
+            self.note_tags([left.prop if left.hole is None else f"\x00{left.hole}\x00"])
             if expr.op in ("=~", "!~"):
                 if not (isinstance(right, Lit) and right.kind == "regex"):
                     raise Unsupported("=~ with something other than a regex literal")
@@ -396,6 +396,10 @@ class Translator:
         elif len(fields) > 1 and not q.pivot and (self.reduced() or q.limit or q.value_preds or q.value_maps):
             raise Unsupported("several fields without pivot(): Flux keeps one table per field")
         tags, assumed = self.series_tags()
+        if assumed and not tags and q.group is None and (self.reduced() or q.limit):
+            raise Unsupported("the series key (tags) of the measurement is not known, and "
+                              + "/".join(s for s in q.stage_names if s in _PER_SERIES)
+                              + "() works per series: list the measurement's tags in the GROUP BY/PARTITION BY")
         sql = _SqlBuilder(self, q, fields, tags).sql()
         notes = []
         if assumed and q.group is None and (self.reduced() or q.limit):

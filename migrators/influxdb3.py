@@ -1,0 +1,532 @@
+"""influxdb-client (v2 API, Flux) -> influxdb3-python (InfluxDB 3, SQL): migrations.md §4, IX-1 … IX-13.
+
+Client objects are followed by the text of what they are assigned to (``self.client``,
+``client``) inside the module. A v2 ``write_api``/``query_api`` object becomes the client itself
+(``self.write_api = self.client``), so that other modules that reach it through an attribute keep
+working, and their ``.write(bucket=…)`` / ``.query(flux)`` calls are rewritten the same way.
+Queries and result handling live in :mod:`migrators.influxdb3_queries`, the Flux translator in
+:mod:`migrators.flux` and :mod:`migrators.flux_sql`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
+
+from migrators.framework import MigrationCodemod, ProjectTree, RequirementRule, Upgrade
+from migrators.influxdb3_queries import Plan, QueryPlanner, dotted
+from migrators.versions import Versions
+
+OLD, NEW = "influxdb_client", "influxdb_client_3"
+# old module -> {old name: (new module, new name)}
+IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
+    "influxdb_client": {"InfluxDBClient": (NEW, "InfluxDBClient3"), "Point": (NEW, "Point"),
+                        "WritePrecision": (NEW, "WritePrecision"), "WriteOptions": (NEW, "WriteOptions")},
+    "influxdb_client.client.write_api": {n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions",
+                                                                "PointSettings", "WriteType")},
+    "influxdb_client.client.write.point": {"Point": (NEW, "Point")},
+    "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
+    "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
+    "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
+}
+RENAMES = {"InfluxDBClient": "InfluxDBClient3", "ApiException": "InfluxDBError"}
+ADMIN_APIS = {"delete_api": "InfluxDB 3 has no predicate delete; use a database retention period (set at creation "
+                            "in Core: influxdb3 create database --retention-period 30d DB) or DELETE "
+                            "/api/v3/configure/table for a whole table",
+              "buckets_api": "buckets are databases: GET/POST/DELETE /api/v3/configure/database",
+              "organizations_api": "InfluxDB 3 has no organisations", "users_api": "InfluxDB 3 has no users",
+              "authorizations_api": "tokens: /api/v3/configure/token", "labels_api": "InfluxDB 3 has no labels",
+              "tasks_api": "InfluxDB 3 has no Flux tasks (use the processing engine)",
+              "invokable_scripts_api": "InfluxDB 3 has no invokable scripts"}
+CTOR_POSITIONAL = ("url", "token", "debug", "timeout", "enable_gzip", "org", "default_tags")
+WRITE_POSITIONAL = ("bucket", "org", "record", "write_precision")
+PING_HELPER = '''
+def _influxdb3_ping(client) -> bool:
+    """v2 ping(): True when the server answers GET /ping (influxdb3-python has no ping(), IX-7)."""
+    try:
+        client.get_server_version()
+    except Exception:
+        return False
+    return True
+'''
+
+
+@dataclass
+class ModuleFacts:
+    """What the pre-pass learns about a module before rewriting it."""
+
+    imported: dict[str, str] = field(default_factory=dict)          # local name -> old module
+    clients: dict[str, cst.Call] = field(default_factory=dict)      # target text -> constructor
+    write_apis: dict[str, tuple[str, cst.Call]] = field(default_factory=dict)  # target -> (client, call)
+    query_apis: set[str] = field(default_factory=set)
+    buckets: set[str] = field(default_factory=set)
+    assigned_before: dict[int, set[str]] = field(default_factory=dict)  # id(ctor) -> self.x set earlier
+
+
+class _Facts(cst.CSTVisitor):
+    def __init__(self, module: cst.Module):
+        self.src_module = module
+        self.facts = ModuleFacts()
+        self._assigned: list[set[str]] = [set()]
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        mod = dotted(node.module) if node.module else None
+        if mod and (mod == OLD or mod.startswith(OLD + ".")) and not isinstance(node.names, cst.ImportStar):
+            for alias in node.names:
+                self.facts.imported[(alias.asname.name.value if alias.asname else alias.name.value)] = mod
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._assigned.append(set())
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._assigned.pop()
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        target = dotted(node.targets[0].target) if len(node.targets) == 1 else None
+        value = node.value
+        if target and isinstance(value, cst.Call):
+            func = dotted(value.func) or ""
+            if func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
+                self.facts.clients[target] = value
+                self.facts.assigned_before[id(value)] = set(self._assigned[-1])
+            elif func.endswith(".write_api"):
+                self.facts.write_apis[target] = (func[: -len(".write_api")], value)
+            elif func.endswith(".query_api"):
+                self.facts.query_apis.add(target)
+        if target:
+            self._assigned[-1].add(target)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "write":
+            for i, arg in enumerate(node.args):
+                if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
+                    self.facts.buckets.add(self.src_module.code_for_node(arg.value))
+
+    def visit_FormattedString(self, node: cst.FormattedString) -> None:
+        text = self.src_module.code_for_node(node)
+        match = re.search(r'from\(\s*bucket\s*:\s*"\{([^{}]+)\}"', text)
+        if match:
+            self.facts.buckets.add(match.group(1).strip())
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        match = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', node.value)
+        if match:
+            self.facts.buckets.add(repr(match.group(1)))
+
+
+class Influxdb3Codemod(MigrationCodemod):
+    DESCRIPTION = "influxdb-client (v2, Flux) -> influxdb3-python (SQL)"
+
+    # -- module / functions: pre-pass and query planning
+    def visit_Module(self, node: cst.Module) -> None:
+        self.src_module = node
+        visitor = _Facts(node)
+        node.visit(visitor)
+        self.facts = visitor.facts
+        self.plan = Plan()
+        self.needs_ping = False
+        self.needs_options = False
+        QueryPlanner(node, self.is_query_api, self.schema(), self.plan).plan_function(node)
+
+    def schema(self) -> dict[str, list[str]]:
+        return dict((self.state or {}).get("schema", {})) if isinstance(self.state, dict) else {}
+
+    def is_query_api(self, node: cst.BaseExpression) -> bool:
+        text = dotted(node)
+        if text and (text.endswith(".query_api") or text == "query_api" or text in self.facts.query_apis):
+            return True
+        return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".query_api")
+
+    def is_write_api(self, node: cst.BaseExpression) -> bool:
+        text = dotted(node)
+        if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
+            return True
+        return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".write_api")
+
+    def is_client(self, node: cst.BaseExpression) -> bool:
+        text = dotted(node)
+        return bool(text) and (text in self.facts.clients or text.endswith(".client") or text == "client")
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        replacement = self.plan.replace.get(id(original_node)) if hasattr(self, "plan") else None
+        if replacement is not None and not isinstance(original_node, cst.Call):
+            updated_node = replacement
+        return super().on_leave(original_node, updated_node)
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        QueryPlanner(self.src_module, self.is_query_api, self.schema(), self.plan).plan_function(node.body)
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
+        if self.plan.needs_timezone:
+            AddImportsVisitor.add_needed_import(self.context, "datetime", "timezone")
+        if self.needs_options:
+            AddImportsVisitor.add_needed_import(self.context, NEW, "write_client_options")
+        for name in ("SYNCHRONOUS",):
+            RemoveImportsVisitor.remove_unused_import(self.context, NEW, name)
+        if self.needs_ping and "def _influxdb3_ping(" not in updated_node.code:
+            updated_node = self.add_helper(updated_node)
+        return updated_node
+
+    def add_helper(self, module: cst.Module) -> cst.Module:
+        helper = cst.parse_module(PING_HELPER).body[0]
+        body = list(module.body)
+        last_import = max((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine)
+                           and isinstance(s.body[0], (cst.Import, cst.ImportFrom))), default=-1)
+        index = last_import + 1
+        while index < len(body) and _is_assignment(body[index]):
+            index += 1  # after `log = logging.getLogger(...)` and constants
+        helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
+        body.insert(index, helper)
+        if index + 1 < len(body):
+            body[index + 1] = body[index + 1].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]
+                                                           + [l for l in body[index + 1].leading_lines if l.comment])
+        return module.with_changes(body=body)
+
+    # -- statements: plan bookkeeping, removals
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        result = super().on_visit(node)
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(self, "plan"):
+            self._flush_plan_for(node)
+        return result
+
+    def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
+        """Markers/notes/rewrites planned for nodes in `stmt` (not in its body) attach while it is on the stack."""
+        for bucket, attach in ((self.plan.marks, self.mark), (self.plan.notes, self.note_above),
+                               (self.plan.rewrites, self.rewrote)):
+            keep = []
+            for node, rule, text in bucket:
+                if _in_header(stmt, node):
+                    attach(rule, node, text)
+                else:
+                    keep.append((node, rule, text))
+            bucket[:] = keep
+
+    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
+                                  updated_node: cst.SimpleStatementLine):
+        if len(original_node.body) == 1 and isinstance(original_node.body[0], cst.Expr):
+            call = original_node.body[0].value
+            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "close"
+                    and self.is_write_api(call.func.value) and not isinstance(call.func.value, cst.Call)):
+                self.rewrote("IX-5", original_node, "write_api.close() removed: client.close() flushes")
+                return cst.RemovalSentinel.REMOVE
+        return updated_node
+
+    def leave_For(self, original_node: cst.For, updated_node: cst.For):
+        new_iter = self.plan.flatten.get(id(original_node))
+        if new_iter is None:
+            return updated_node
+        inner = updated_node.body.body[0]
+        iterable = updated_node.iter
+        return inner.with_changes(iter=cst.Call(cst.Attribute(iterable, cst.Name("to_pylist"))),
+                                  leading_lines=updated_node.leading_lines)
+
+    # -- imports and names (IX-1, IX-6)
+    def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
+        mod = dotted(original_node.module) if original_node.module else None
+        if not mod or not (mod == OLD or mod.startswith(OLD + ".")):
+            return updated_node
+        table = IMPORTS.get(mod, {})
+        if isinstance(original_node.names, cst.ImportStar):
+            self.mark("IX-1", original_node, f"star import from {mod}: import the names from {NEW}")
+            return updated_node
+        unknown = [a.name.value for a in original_node.names if a.name.value not in table]
+        if mod == "influxdb_client.client.influxdb_client_async":
+            self.mark("IX-8", original_node, "InfluxDBClientAsync has no v3 counterpart: use InfluxDBClient3 with "
+                      "await client.query_async(sql) and await asyncio.to_thread(client.write, record=...)")
+            return updated_node
+        if unknown:
+            self.mark("IX-1", original_node, f"{', '.join(unknown)} from {mod} has no influxdb3-python counterpart")
+            return updated_node
+        groups: dict[str, list[cst.ImportAlias]] = {}
+        for alias in original_node.names:
+            new_mod, new_name = table[alias.name.value]
+            groups.setdefault(new_mod, [])
+            if new_name not in [a.name.value for a in groups[new_mod]]:
+                groups[new_mod].append(cst.ImportAlias(name=cst.Name(new_name), asname=alias.asname))
+        self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}")
+        statements = [cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
+                      for m, names in groups.items()]
+        for extra_mod, names in list(groups.items())[1:]:  # one statement per module: the others are added
+            for alias in names:
+                AddImportsVisitor.add_needed_import(self.context, extra_mod, alias.name.value)
+        return statements[0]
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        if original_node.value in RENAMES and original_node.value in self.facts.imported:
+            return updated_node.with_changes(value=RENAMES[original_node.value])
+        return updated_node
+
+    # -- calls
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
+        planned = self.plan.replace.get(id(original_node))
+        if planned is not None:
+            return planned
+        func = original_node.func
+        name = dotted(func) or ""
+        if name in ("InfluxDBClient", "influxdb_client.InfluxDBClient") and "InfluxDBClient" in self.facts.imported:
+            return self.constructor(original_node, updated_node)
+        if name.endswith(("InfluxDBClient.from_env_properties", "InfluxDBClient.from_config_file")):
+            self.mark("IX-2", original_node, "InfluxDBClient3.from_env() reads INFLUX_HOST, INFLUX_TOKEN and "
+                      "INFLUX_DATABASE (not INFLUXDB_V2_*); config files are not supported: build the client from "
+                      "host/token/database")
+            return updated_node
+        if not isinstance(func, cst.Attribute):
+            return updated_node
+        method = func.attr.value
+        if method in ADMIN_APIS and not original_node.args:
+            self.mark("IX-9", original_node, ADMIN_APIS[method])
+            return updated_node
+        if method == "write" and self.is_write_api(func.value):
+            return self.write_call(original_node, updated_node)
+        if method == "write_api" and not isinstance(func.value, cst.Call):
+            return self.write_api_call(original_node, updated_node)
+        if method == "query_api" and not original_node.args:
+            self.rewrote("IX-11", original_node, "query_api() -> the client (client.query(sql))")
+            return updated_node.func.value
+        if method == "ping" and not original_node.args and self.is_client(func.value):
+            self.needs_ping = True
+            self.rewrote("IX-7", original_node, "client.ping() -> _influxdb3_ping(client) (GET /ping)")
+            return cst.Call(cst.Name("_influxdb3_ping"), [cst.Arg(updated_node.func.value)])
+        if method == "version" and not original_node.args and self.is_client(func.value):
+            self.rewrote("IX-7", original_node, "version() -> get_server_version()")
+            return updated_node.with_changes(func=updated_node.func.with_changes(attr=cst.Name("get_server_version")))
+        if method in ("health", "ready", "build") and not original_node.args and self.is_client(func.value):
+            self.mark("IX-7", original_node, f"client.{method}() has no influxdb3-python method: GET /health "
+                      "(needs a token by default) or /ping over HTTP")
+        return updated_node
+
+    def constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        args = _keywords(updated.args, CTOR_POSITIONAL)
+        if args is None:
+            self.mark("IX-2", original, "InfluxDBClient(*args/**kwargs): pass host=, token=, database= explicitly")
+            return updated
+        new: list[cst.Arg] = []
+        for key, value in args:
+            if key == "url":
+                if isinstance(value, cst.SimpleString) and "://" not in value.evaluated_value:
+                    self.mark("IX-2", original, "host needs a scheme and port (http://host:8181); without one "
+                              "influxdb3-python assumes https:443")
+                new.append(_kw("host", value))
+            elif key == "org":
+                continue
+            elif key == "timeout":
+                new += [_kw("write_timeout", value), _kw("query_timeout", value)]
+            elif key == "default_tags":
+                new.append(self.default_tags(value))
+            elif key in ("username", "password", "auth_basic"):
+                self.mark("IX-2", original, "username/password authentication was removed in influxdb3-python "
+                          "0.20: use a token")
+                return updated
+            else:
+                new.append(_kw(key, value))
+        database = self.database_for(original)
+        if database is None:
+            self.mark("IX-2", original, "InfluxDBClient3 needs database=: name the bucket this client writes to "
+                      "and queries")
+            return updated
+        host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
+        new.insert(host_at, _kw("database", cst.parse_expression(database)))
+        options = self.write_options_for(original)
+        if options:
+            self.needs_options = True
+            new.append(_kw("write_client_options", cst.Call(cst.Name("write_client_options"), _commas(options))))
+        self.rewrote("IX-2", original, "InfluxDBClient(url, token, org) -> InfluxDBClient3(host, token, database)")
+        return updated.with_changes(args=_commas(new, like=updated.args))
+
+    def default_tags(self, value: cst.BaseExpression) -> cst.Arg:
+        AddImportsVisitor.add_needed_import(self.context, NEW, "PointSettings")
+        settings = cst.Call(cst.Name("PointSettings"), [cst.Arg(value, star="**")])
+        if self.versions.at_least("influxdb3-python", "0.21"):
+            return _kw("point_settings", settings)
+        self.needs_options = True
+        return _kw("write_client_options", cst.Call(cst.Name("write_client_options"),
+                                                     [_kw("point_settings", settings)]))
+
+    def database_for(self, ctor: cst.Call) -> str | None:
+        buckets = self.facts.buckets
+        if len(buckets) != 1:
+            return None
+        bucket = next(iter(buckets))
+        if bucket.startswith("self.") and bucket not in self.facts.assigned_before.get(id(ctor), set()):
+            return None
+        return bucket
+
+    def write_options_for(self, ctor: cst.Call) -> list[cst.Arg]:
+        target = next((t for t, c in self.facts.clients.items() if c is ctor), None)
+        calls = [call for client, call in self.facts.write_apis.values() if client == target]
+        if not calls:
+            return []
+        options = [self.src_module.code_for_node(c) for c in calls]
+        if len(set(options)) > 1:
+            self.mark("IX-4", ctor, "one v2 client had several write_api() modes: create one InfluxDBClient3 "
+                      "per mode")
+            return []
+        args = _keywords(calls[0].args, ("write_options", "point_settings"))
+        if args is None:
+            return []
+        kept = [(k, v) for k, v in args if not (k == "write_options" and dotted(v) == "SYNCHRONOUS")]
+        if not args:  # write_api() with no arguments was batching with the default WriteOptions
+            AddImportsVisitor.add_needed_import(self.context, NEW, "WriteOptions")
+            kept = [("write_options", cst.Call(cst.Name("WriteOptions")))]
+        return [_kw(k, v) for k, v in kept]
+
+    def write_api_call(self, original: cst.Call, updated: cst.Call):
+        # `self.write_api = self.client.write_api(...)`: the client writes itself; options moved (IX-4)
+        self.rewrote("IX-4", original, "write_api(...) -> the client; write options moved to InfluxDBClient3")
+        return updated.func.value
+
+    def write_call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        args = _keywords(updated.args, WRITE_POSITIONAL)
+        if args is None:
+            self.mark("IX-3", original, "write(*args/**kwargs): pass record=, database=, write_precision=")
+            return updated
+        by_key = dict(args)
+        new = []
+        if "record" in by_key:
+            new.append(_kw("record", by_key["record"]))
+        if "bucket" in by_key:
+            new.append(_kw("database", by_key["bucket"]))
+        new += [_kw(k, v) for k, v in args if k not in ("record", "bucket", "org")]
+        receiver = updated.func.value
+        if isinstance(receiver, cst.Call):  # client.write_api(...).write(...)
+            receiver = receiver.func.value
+        self.rewrote("IX-3", original, "write(bucket, org, record) -> write(record=, database=)")
+        return updated.with_changes(func=cst.Attribute(receiver, cst.Name("write")), args=_commas(new, like=updated.args))
+
+
+# --- small helpers -----------------------------------------------------------------------------------
+
+def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
+    return cst.Arg(value=value, keyword=cst.Name(name),
+                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                         whitespace_after=cst.SimpleWhitespace("")))
+
+
+def _keywords(args: tuple[cst.Arg, ...] | list[cst.Arg], positional: tuple[str, ...]) -> list[tuple[str, cst.BaseExpression]] | None:
+    out = []
+    for i, arg in enumerate(args):
+        if arg.star:
+            return None
+        if arg.keyword is None:
+            if i >= len(positional):
+                return None
+            out.append((positional[i], arg.value))
+        else:
+            out.append((arg.keyword.value, arg.value))
+    return out
+
+
+def _commas(args: list[cst.Arg], like: tuple[cst.Arg, ...] | list[cst.Arg] = ()) -> list[cst.Arg]:
+    """Separate args with ", ", keeping the original's line break style after the first argument."""
+    sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    for arg in like:
+        if arg.comma is not cst.MaybeSentinel.DEFAULT and isinstance(arg.comma.whitespace_after, cst.ParenthesizedWhitespace):
+            sep = arg.comma
+            break
+    out = []
+    for i, arg in enumerate(args):
+        last = i == len(args) - 1
+        out.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT if last else
+                                    (cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i % 3 != 2 else sep)))
+    return out
+
+
+def _alias_commas(names: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
+    return [n.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) if i < len(names) - 1
+            else n for i, n in enumerate(names)]
+
+
+def _is_assignment(stmt: cst.CSTNode) -> bool:
+    return isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Assign, cst.AnnAssign))
+
+
+def _contains(root: cst.CSTNode, node: cst.CSTNode) -> bool:
+    if root is node:
+        return True
+    finder = _Finder(node)
+    root.visit(finder)
+    return finder.found
+
+
+def _in_header(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
+    """`node` is `stmt` or inside it, but not inside one of its nested blocks."""
+    if stmt is node:
+        return True
+    if isinstance(stmt, cst.SimpleStatementLine):
+        return _contains(stmt, node)
+    blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
+    blocks += list(getattr(stmt, "handlers", ()))
+    return _contains(stmt, node) and not any(b is not None and _contains(b, node) for b in blocks)
+
+
+class _Finder(cst.CSTVisitor):
+    def __init__(self, target: cst.CSTNode):
+        self.target = target
+        self.found = False
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if node is self.target:
+            self.found = True
+        return not self.found
+
+
+# --- schema of the project's writes: measurement -> tag keys --------------------------------------------
+
+_POINT = re.compile(r"Point\(\s*(?:([\"'])([^\"']+)\1|([A-Z_][A-Z0-9_]*))\s*\)")
+_TAG = re.compile(r"\.tag\(\s*([\"'])([^\"']+)\1")
+_CONST = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=\s*([\"'])([^\"']+)\2", re.M)
+_FRAME = re.compile(r"data_frame_measurement_name\s*=\s*([\"'])([^\"']+)\1[^)]*?data_frame_tag_columns\s*=\s*\[([^\]]*)\]",
+                    re.S)
+
+
+def project_schema(tree: ProjectTree) -> dict[str, list[str]]:
+    """Tag keys per measurement from the writers in the tree (Point(...).tag(...) chains, DataFrame writes)."""
+    constants: dict[str, str] = {}
+    texts = [tree.read(f) for f in tree.python_files()]
+    for text in texts:
+        constants.update({m.group(1): m.group(3) for m in _CONST.finditer(text)})
+    schema: dict[str, list[str]] = {}
+    for text in texts:
+        for match in _POINT.finditer(text):
+            measurement = match.group(2) or constants.get(match.group(3) or "")
+            if not measurement:
+                continue
+            chain = text[match.end():match.end() + 600].split("\n\n")[0]
+            chain = re.split(r"\n\s*(?:return|points|point =|def )", chain)[0]
+            tags = schema.setdefault(measurement, [])
+            tags += [m.group(2) for m in _TAG.finditer(chain) if m.group(2) not in tags]
+        for match in _FRAME.finditer(text):
+            tags = schema.setdefault(match.group(2), [])
+            tags += [t.strip().strip("\"'") for t in match.group(3).split(",") if t.strip() and t.strip().strip("\"'") not in tags]
+    return {m: sorted(t) for m, t in schema.items()}
+
+
+class Influxdb3Upgrade(Upgrade):
+    name = "influxdb3"
+    description = "influxdb-client (InfluxDB 2, Flux) -> influxdb3-python (InfluxDB 3, SQL)"
+    tokens = ("influxdb_client", "query_api", "write_api", "delete_api", "from(bucket")
+    packages = ("influxdb-client",)
+    modules = ("influxdb_client",)
+    codemod = Influxdb3Codemod
+
+    def precheck(self, rel: str, text: str) -> bool:
+        # a bare `write_api` attribute of some other library is not ours: require the import or Flux
+        return "influxdb_client" in text or "from(bucket" in text or (
+            ("query_api" in text or "write_api" in text or "delete_api" in text) and "influx" in text.lower())
+
+    def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
+        return {"dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
+                "schema": project_schema(tree)}
+
+    def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
+        extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
+        return [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python",
+                                version=versions.target("influxdb3-python"), extras=extras)]
+
+    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
+        return ("IX-1", "3.9") if versions.at_least("influxdb3-python", "0.21") else ("IX-1", "3.8")
