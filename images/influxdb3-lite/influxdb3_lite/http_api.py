@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from influxdb3_lite import formats, influxql
 from influxdb3_lite.auth import AuthError, Tokens
-from influxdb3_lite.lineproto import parse_lines
+from influxdb3_lite.lpvector import parse_body
 from influxdb3_lite.query import DatabaseNotFound, Executor, NotImplementedQuery, QueryError, QueryRequest
 from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
 
@@ -249,8 +249,8 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
-        parsed = parse_lines(self.text(body))
-        if not parsed.lines and not parsed.errors:
+        parsed = parse_body(self.text(body))
+        if parsed.empty():
             raise (HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
                    if v2 else HttpError(400, "incoming write was empty"))
         try:

@@ -48,6 +48,11 @@ class LineError:
 class Parsed:
     lines: list[Line] = field(default_factory=list)
     errors: list[LineError] = field(default_factory=list)
+    # Column-wise parsed lines (lpvector.LineGroup); the reference parser leaves this empty.
+    groups: list = field(default_factory=list)
+
+    def empty(self) -> bool:
+        return not (self.lines or self.errors or self.groups)
 
 
 def truncate(text: str, limit: int = 20) -> str:
@@ -57,19 +62,25 @@ def truncate(text: str, limit: int = 20) -> str:
 
 
 def parse_lines(body: str) -> Parsed:
+    """The reference parser: line by line (lpvector.parse_body is the column-wise fast path)."""
     out = Parsed()
     for number, text in enumerate(body.split("\n"), start=1):
-        stripped = text.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        try:
-            line = parse_line(stripped)
-        except LineProtocolError as exc:
-            out.errors.append(LineError(str(exc), number, truncate(stripped)))
-            continue
-        line.number, line.text = number, stripped
-        out.lines.append(line)
+        parse_into(out, number, text)
     return out
+
+
+def parse_into(out: Parsed, number: int, text: str) -> None:
+    """One raw line of a body: skipped if blank or a comment, else a Line or a LineError."""
+    stripped = text.strip()
+    if not stripped or stripped.startswith("#"):
+        return
+    try:
+        line = parse_line(stripped)
+    except LineProtocolError as exc:
+        out.errors.append(LineError(str(exc), number, truncate(stripped)))
+        return
+    line.number, line.text = number, stripped
+    out.lines.append(line)
 
 
 def parse_line(text: str) -> Line:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from influxdb3_lite.lineproto import (BOOLEAN, FLOAT, INTEGER, STRING, UINTEGER, Line, LineError,
-                                      Parsed, truncate)
+from influxdb3_lite.lineproto import (BOOLEAN, FLOAT, I64_MAX, I64_MIN, INTEGER, STRING, UINTEGER,
+                                      Line, LineError, Parsed, truncate)
+from influxdb3_lite.lpvector import LineGroup
 
 TAG, TIME = "tag", "timestamp"
 ARROW_TYPES = {TAG: pa.string(), FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64(),
@@ -179,49 +180,105 @@ class Catalog:
             db.version += 1
 
     # -- writes ------------------------------------------------------------------------------
-    def write(self, db_name: str, parsed: Parsed, precision: str, accept_partial: bool) -> WriteResult:
+    def write(self, db_name: str, parsed: Parsed, precision: str, accept_partial: bool,
+              now: int | None = None) -> WriteResult:
         validate_db_name(db_name)
         errors = list(parsed.errors)
+        now = time.time_ns() if now is None else now
         with self.lock:
             db = self.get(db_name)
-            pending = _Pending(db)
-            good = [line for line in parsed.lines if pending.accept(line, errors)]
+            pending = _Pending(db, precision, now)
+            plans = [pending.plan(name, lines, groups, errors)
+                     for name, (lines, groups) in _by_table(parsed).items()]
             errors.sort(key=lambda e: e.line_number)
+            stored = sum(plan.rows() for plan in plans)
             if errors and not accept_partial:
                 return WriteResult(0, errors)
-            if pending.limit_hit and not good:
-                return WriteResult(0, errors, limit_hit=True)
-            if not good:
-                return WriteResult(0, errors)
+            if not stored:
+                return WriteResult(0, errors, limit_hit=pending.limit_hit)
             db = db or self.create(db_name)
-            now = time.time_ns()
-            for name, lines in _by_table(good).items():
-                table = db.tables.setdefault(name, Table(name))
-                table.columns.update(pending.columns_for(name))
-                table.append(_batch(lines, table.columns, precision, now))
+            for plan in plans:
+                if plan.rows():
+                    table = db.tables.setdefault(plan.name, Table(plan.name))
+                    table.columns.update(pending.columns_for(plan.name))
+                    table.append(plan.batch(table.columns, precision, now))
             db.version += 1
-            return WriteResult(len(good), errors, pending.limit_hit)
+            return WriteResult(stored, errors, pending.limit_hit)
+
+
+@dataclass
+class _TablePlan:
+    """What one write adds to one table: reference-parsed lines and column-wise groups."""
+
+    name: str
+    lines: list[Line]
+    groups: list[LineGroup] = field(default_factory=list)
+    times: list[pa.Array] = field(default_factory=list)  # per group, Timestamp(ns)
+
+    def rows(self) -> int:
+        return len(self.lines) + sum(len(g) for g in self.groups)
+
+    def batch(self, columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
+        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times)]
+        if self.lines:
+            parts.append((_batch(self.lines, columns, precision, now),
+                          pa.array([line.number for line in self.lines], pa.int64())))
+        if len(parts) == 1:
+            return parts[0][0]
+        # Several sources: back into line order, which the last-write-wins dedup relies on.
+        table = pa.concat_tables([pa.Table.from_batches([b]).append_column("__line", n) for b, n in parts],
+                                 promote_options="default")
+        table = table.take(pc.sort_indices(table["__line"])).drop_columns(["__line"])
+        return table.combine_chunks().to_batches()[0]
 
 
 class _Pending:
-    """Type-checks lines against the catalog and against earlier lines of the same write."""
+    """Type-checks lines against the catalog and against earlier lines of the same write.
 
-    def __init__(self, db: Database | None) -> None:
-        self.db = db
+    Tables are independent, so each table's lines are checked on their own. A table whose groups
+    and lines agree on every column's type (with each other and the catalog) and stay within the
+    column limit is accepted whole; otherwise its groups become lines and each line is checked in
+    order, as the reference does, which fixes which line wins a type and which are rejected.
+    """
+
+    def __init__(self, db: Database | None, precision: str, now: int) -> None:
+        self.db, self.precision, self.now = db, precision, now
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
 
-    def column_kind(self, table: str, column: str) -> str | None:
-        staged = self.new_columns.get(table, {}).get(column)
-        if staged:
-            return staged
+    def plan(self, table: str, lines: list[Line], groups: list[LineGroup],
+             errors: list[LineError]) -> _TablePlan:
+        if groups:
+            times = _group_times(groups, self.precision, self.now)
+            in_range = times is not None and all(self._in_range(line) for line in lines)
+            wanted = self._agreed_kinds(table, lines, groups) if in_range else None
+            if wanted is not None:
+                self.new_columns[table] = {c: k for c, k in wanted.items() if self._existing(table, c) is None}
+                return _TablePlan(table, [line for line in lines if self.accept(line, errors)], groups, times)
+            lines = sorted(lines + [line for g in groups for line in g.to_lines()], key=lambda l: l.number)
+        return _TablePlan(table, [line for line in lines if self.accept(line, errors)])
+
+    def _agreed_kinds(self, table: str, lines: list[Line], groups: list[LineGroup]) -> dict[str, str] | None:
+        wanted: dict[str, str] = {}
+        for kinds in [g.kinds() for g in groups] + [line_kinds(line) for line in lines]:
+            for column, kind in kinds.items():
+                if wanted.setdefault(column, kind) != kind or self._existing(table, column) not in (None, kind):
+                    return None
+        existing = self.db.tables.get(table) if self.db else None
+        known = len(existing.columns) if existing else 1
+        fresh = sum(1 for c in wanted if self._existing(table, c) is None)
+        return None if "time" in wanted or known + fresh > MAX_COLUMNS else wanted
+
+    def _existing(self, table: str, column: str) -> str | None:
         existing = self.db.tables.get(table) if self.db else None
         return existing.columns.get(column) if existing else None
 
+    def column_kind(self, table: str, column: str) -> str | None:
+        return self.new_columns.get(table, {}).get(column) or self._existing(table, column)
+
     def accept(self, line: Line, errors: list[LineError]) -> bool:
         table = line.measurement
-        wanted = {k: TAG for k in line.tags}
-        wanted.update({k: kind for k, (kind, _) in line.fields.items()})
+        wanted = line_kinds(line)
         for column, kind in wanted.items():
             have = self.column_kind(table, column)
             if column == "time":
@@ -229,6 +286,8 @@ class _Pending:
             if have and have != kind:
                 return self._reject(line, errors, f"invalid column type for column '{column}', "
                                     f"expected {kind_name(have)}, got {kind_name(kind)}")
+        if not self._in_range(line):
+            return self._reject(line, errors, f"Unable to parse timestamp value '{line.timestamp}'")
         staged = self.new_columns.setdefault(table, {})
         existing = self.db.tables.get(table) if self.db else None
         known = len(existing.columns) if existing else 1
@@ -240,6 +299,10 @@ class _Pending:
         staged.update(fresh)
         return True
 
+    def _in_range(self, line: Line) -> bool:
+        # Scaling by the precision can overflow i64; such a line is refused, not the whole write.
+        return I64_MIN <= to_nanos(line.timestamp, self.precision, self.now) <= I64_MAX
+
     @staticmethod
     def _reject(line: Line, errors: list[LineError], message: str) -> bool:
         errors.append(LineError(message, line.number, truncate(line.text)))
@@ -249,11 +312,25 @@ class _Pending:
         return self.new_columns.get(table, {})
 
 
-def _by_table(lines: list[Line]) -> dict[str, list[Line]]:
-    out: dict[str, list[Line]] = {}
-    for line in lines:
-        out.setdefault(line.measurement, []).append(line)
-    return out
+def line_kinds(line: Line) -> dict[str, str]:
+    """Column -> kind a line asks for; a field shadows a tag of the same name."""
+    wanted = {k: TAG for k in line.tags}
+    wanted.update({k: kind for k, (kind, _) in line.fields.items()})
+    return wanted
+
+
+def _by_table(parsed: Parsed) -> dict[str, tuple[list[Line], list[LineGroup]]]:
+    """Lines and groups per measurement, tables in the order of their first line."""
+    firsts: dict[str, int] = {}
+    out: dict[str, tuple[list[Line], list[LineGroup]]] = {}
+    for line in parsed.lines:
+        out.setdefault(line.measurement, ([], []))[0].append(line)
+        firsts.setdefault(line.measurement, line.number)
+    for group in parsed.groups:
+        out.setdefault(group.measurement, ([], []))[1].append(group)
+        firsts[group.measurement] = min(firsts.get(group.measurement, group.numbers[0].as_py()),
+                                        group.numbers[0].as_py())
+    return {name: out[name] for name in sorted(out, key=firsts.__getitem__)}
 
 
 def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
@@ -266,6 +343,31 @@ def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int)
     arrays.append(pa.array([to_nanos(line.timestamp, precision, now) for line in lines],
                            pa.timestamp("ns")))
     return pa.RecordBatch.from_arrays(arrays, names=names + ["time"])
+
+
+def _group_batch(group: LineGroup, times: pa.Array) -> pa.RecordBatch:
+    columns = {**group.tags, **{name: values for name, (_, values) in group.fields.items()}}
+    names = sorted(columns)
+    return pa.RecordBatch.from_arrays([columns[n] for n in names] + [times], names=names + ["time"])
+
+
+def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.Array] | None:
+    """`to_nanos` column-wise; None if a timestamp overflows (the lines then go one by one)."""
+    try:
+        return [_times(g.timestamps, precision, now) for g in groups]
+    except pa.ArrowInvalid:
+        return None
+
+
+def _times(stamps: pa.Array, precision: str, now: int) -> pa.Array:
+    if precision == "auto":
+        magnitude = pc.divide(pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9)  # as Python's int / float
+        unit = pc.if_else(pc.less(magnitude, 5), 10**9, pc.if_else(
+            pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)))
+        nanos = pc.multiply_checked(stamps, pc.cast(unit, pa.int64()))
+    else:
+        nanos = pc.multiply_checked(stamps, PRECISION_NS[precision])
+    return pc.fill_null(nanos, to_nanos(None, precision, now)).cast(pa.timestamp("ns"))
 
 
 def _field(line: Line, name: str) -> object:
