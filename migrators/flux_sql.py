@@ -553,7 +553,7 @@ class _SqlBuilder:
                             *[f"{call(f)} AS {f.sql()}" for f in self.fields]])
         group = ", ".join([f"date_bin({interval}, time)", *keys])
         series = ", ".join(keys) if keys else "1 AS _series"
-        join = " AND ".join(["_w._bin = _g._bin", *[f"_w.{k} IS NOT DISTINCT FROM _s.{k}" for k in keys]])
+        join = " AND ".join(["_w._bin = _g._bin", *[f"(_w.{k} IS NOT DISTINCT FROM _s.{k})" for k in keys]])
         values = [f"{self.post_mapped(f'coalesce(_w.{f.sql()}, {fill})' if fill else f'_w.{f.sql()}')} AS {f.sql()}"
                   for f in self.fields]
         cols = [f"least(_g._bin + {interval}, {stop}) AS time", *[f"_s.{k} AS {k}" for k in keys], *values]
@@ -581,18 +581,16 @@ class _SqlBuilder:
             inner = (f"SELECT {', '.join(cols)}, {self.rank(order)} FROM {self.source()} WHERE {self.where()}")
             out = ["time", *self.tag_list(), _alias(self.post_mapped(f.sql()), f.sql())]
             return f"SELECT {', '.join(out)} FROM ({inner}) WHERE _rn = 1"
-        # several fields, then pivot: one selector per field, merged on (series, time) as pivot does
-        parts = []
+        # several fields, then pivot: each field keeps only its own selected row (its latest/earliest
+        # non-null one per series); a row survives when it holds the selected value of some field
+        values = []
         for f in self.fields:
-            others = [f"NULL AS {g.sql()}" if g != f else _alias(self.mapped(g.sql()), g.sql()) for g in self.fields]
-            where = self.where_for(f)
-            inner = (f"SELECT time, {', '.join([*self.tag_list(), *others])}, {self.rank(order)} "
-                     f"FROM {self.source()} WHERE {where}")
-            parts.append(f"SELECT * EXCLUDE (_rn) FROM ({inner}) WHERE _rn = 1")
-        merged = " UNION ALL ".join(parts)
-        keys = ["time", *self.tag_list()]
-        values = [f"{self.post_mapped(f'max({f.sql()})')} AS {f.sql()}" for f in self.fields]
-        return f"SELECT {', '.join(keys + values)} FROM ({merged}) GROUP BY {', '.join(keys)}"
+            rank = self.rank(f"{f.sql()} IS NULL, {order}").replace(" AS _rn", "")
+            values.append(f"CASE WHEN {rank} = 1 AND {f.sql()} IS NOT NULL THEN {self.mapped(f.sql())} END AS {f.sql()}")
+        inner = (f"SELECT {', '.join(['time', *self.tag_list(), *values])} FROM {self.source()} WHERE {self.where()}")
+        out = ["time", *self.tag_list(), *[_alias(self.post_mapped(f.sql()), f.sql()) for f in self.fields]]
+        keep = " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields)
+        return f"SELECT {', '.join(out)} FROM ({inner}) WHERE {keep}"
 
     def where_for(self, f: Name) -> str:
         saved = self.fields
