@@ -1,0 +1,100 @@
+"""Translator table: Flux in the shapes services use -> the exact SQL (golden; semantics are checked
+by execution in test_flux_execution.py). Plus parser tests and the queries outside the subset."""
+
+import pytest
+
+from migrators.flux import Lit, Unsupported, parse, tokenize
+from migrators.flux_sql import translate
+from tests.migrators.flux_cases import CASES, UNSUPPORTED
+
+TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
+
+EXPECTED_SQL = {
+    'count_all': "SELECT count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL HAVING count(*) > 0",
+    'count_all_empty': "SELECT count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host = 'nobody' AND usage IS NOT NULL HAVING count(*) > 0",
+    'count_by_region': "SELECT region, count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY region ORDER BY region",
+    'count_per_series': "SELECT host, region, count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host, region ORDER BY host, region",
+    'difference': "SELECT time, sensor, value FROM (SELECT time, sensor, value - lag(value) OVER (PARTITION BY sensor ORDER BY time) AS value, row_number() OVER (PARTITION BY sensor ORDER BY time) AS _rn FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL) WHERE _rn > 1 ORDER BY sensor, time",
+    'first_per_series': "SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1 ORDER BY host, region, time",
+    'first_pivot': "SELECT time, host, region, usage, idle FROM (SELECT time, host, region, CASE WHEN row_number() OVER (PARTITION BY host, region ORDER BY usage IS NULL, time ASC) = 1 AND usage IS NOT NULL THEN usage END AS usage, CASE WHEN row_number() OVER (PARTITION BY host, region ORDER BY idle IS NULL, time ASC) = 1 AND idle IS NOT NULL THEN idle END AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL)) WHERE usage IS NOT NULL OR idle IS NOT NULL ORDER BY host, region, time",
+    'hourly_count': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_count_filled': "WITH _w AS (SELECT date_bin(INTERVAL '1 hours', time) AS _bin, sensor, count(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), sensor), _s AS (SELECT DISTINCT sensor FROM _w), _g AS (SELECT unnest(generate_series(date_bin(INTERVAL '1 hours', TIMESTAMP '2024-01-01T00:00:00Z'), TIMESTAMP '2024-01-01T06:00:00Z' - INTERVAL '1 nanosecond', INTERVAL '1 hours')) AS _bin) SELECT least(_g._bin + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, _s.sensor AS sensor, coalesce(_w.value, 0) AS value FROM _g CROSS JOIN _s LEFT JOIN _w ON _w._bin = _g._bin AND (_w.sensor IS NOT DISTINCT FROM _s.sensor) ORDER BY sensor, time",
+    'hourly_first': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, first_value(usage ORDER BY time) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_last': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, last_value(usage ORDER BY time) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_max': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, max(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_mean': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_mean_filled': "WITH _w AS (SELECT date_bin(INTERVAL '1 hours', time) AS _bin, host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region), _s AS (SELECT DISTINCT host, region FROM _w), _g AS (SELECT unnest(generate_series(date_bin(INTERVAL '1 hours', TIMESTAMP '2024-01-01T00:00:00Z'), TIMESTAMP '2024-01-01T06:00:00Z' - INTERVAL '1 nanosecond', INTERVAL '1 hours')) AS _bin) SELECT least(_g._bin + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, _s.host AS host, _s.region AS region, _w.usage AS usage FROM _g CROSS JOIN _s LEFT JOIN _w ON _w._bin = _g._bin AND (_w.host IS NOT DISTINCT FROM _s.host) AND (_w.region IS NOT DISTINCT FROM _s.region) ORDER BY host, region, time",
+    'hourly_min': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, min(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_sum': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'hourly_sum_filled': "WITH _w AS (SELECT date_bin(INTERVAL '1 hours', time) AS _bin, sensor, sum(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), sensor), _s AS (SELECT DISTINCT sensor FROM _w), _g AS (SELECT unnest(generate_series(date_bin(INTERVAL '1 hours', TIMESTAMP '2024-01-01T00:00:00Z'), TIMESTAMP '2024-01-01T06:00:00Z' - INTERVAL '1 nanosecond', INTERVAL '1 hours')) AS _bin) SELECT least(_g._bin + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, _s.sensor AS sensor, _w.value AS value FROM _g CROSS JOIN _s LEFT JOIN _w ON _w._bin = _g._bin AND (_w.sensor IS NOT DISTINCT FROM _s.sensor) ORDER BY sensor, time",
+    'keep_columns': "SELECT time, host, usage FROM (SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '1 hours', time), host, region) ORDER BY host, time",
+    'last_one_sensor': "SELECT time, sensor, value FROM (SELECT time, sensor, value, row_number() OVER (PARTITION BY sensor ORDER BY time DESC) AS _rn FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'a' AND value IS NOT NULL) WHERE _rn = 1 ORDER BY sensor, time",
+    'last_per_series': "SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1 ORDER BY host, region, time",
+    'last_pivot': "SELECT time, host, region, usage, idle FROM (SELECT time, host, region, CASE WHEN row_number() OVER (PARTITION BY host, region ORDER BY usage IS NULL, time DESC) = 1 AND usage IS NOT NULL THEN usage END AS usage, CASE WHEN row_number() OVER (PARTITION BY host, region ORDER BY idle IS NULL, time DESC) = 1 AND idle IS NOT NULL THEN idle END AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL)) WHERE usage IS NOT NULL OR idle IS NOT NULL ORDER BY host, region, time",
+    'limit_offset': "SELECT * EXCLUDE (_rn) FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn > 1 AND _rn <= 3 ORDER BY host, region, time",
+    'limit_per_series': "SELECT * EXCLUDE (_rn) FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn <= 2 ORDER BY host, region, time",
+    'map_scale': "SELECT time, host, region, (usage * 100.0) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL ORDER BY host, region, time",
+    'mean_by_region': "SELECT region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY region ORDER BY region",
+    'mean_per_series': "SELECT sensor, avg(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY sensor ORDER BY sensor",
+    'raw_one_field': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL ORDER BY host, region, time",
+    'raw_two_fields_pivot': "SELECT time, host, region, usage, idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) ORDER BY host, region, time",
+    'sort_desc_limit': "SELECT * EXCLUDE (_rn) FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn <= 3 ORDER BY host, region, time DESC",
+    'sort_value_desc': "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL ORDER BY sensor, value DESC, time",
+    'sum_by_host': "SELECT host, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host ORDER BY host",
+    'tag_and_or': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (host = 'web1' OR host = 'db1') AND region = 'eu' AND usage IS NOT NULL ORDER BY host, region, time",
+    'tag_eq': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host = 'web1' AND usage IS NOT NULL ORDER BY host, region, time",
+    'tag_ne': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host <> 'web1' AND usage IS NOT NULL ORDER BY host, region, time",
+    'tag_not_regex': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host !~ '^web' AND usage IS NOT NULL ORDER BY host, region, time",
+    'tag_or': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (host = 'web1' OR region = 'us') AND usage IS NOT NULL ORDER BY host, region, time",
+    'tag_regex': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host ~ '^web' AND usage IS NOT NULL ORDER BY host, region, time",
+    'top_n_per_host': "SELECT * EXCLUDE (_rn) FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host ORDER BY usage DESC, time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn <= 2 ORDER BY host, usage DESC, time",
+    'value_gt': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage > 50.0 AND usage IS NOT NULL ORDER BY host, region, time",
+    'value_range': "SELECT time, host, region, usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage >= 20.0 AND usage < 70.0 AND usage IS NOT NULL ORDER BY host, region, time",
+    'window_2h_regex': "SELECT least(date_bin(INTERVAL '2 hours', time) + INTERVAL '2 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host ~ '^web' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '2 hours', time), host, region ORDER BY host, region, time",
+    'window_5m': "SELECT least(date_bin(INTERVAL '5 minutes', time) + INTERVAL '5 minutes', TIMESTAMP '2024-01-01T06:00:00Z') AS time, sensor, avg(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY date_bin(INTERVAL '5 minutes', time), sensor ORDER BY sensor, time",
+    'window_90m': "SELECT least(date_bin(INTERVAL '90 minutes', time) + INTERVAL '90 minutes', TIMESTAMP '2024-01-01T06:00:00Z') AS time, sensor, avg(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY date_bin(INTERVAL '90 minutes', time), sensor ORDER BY sensor, time",
+    'window_pivot': "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, avg(usage) FILTER (WHERE usage IS NOT NULL) AS usage, avg(idle) FILTER (WHERE idle IS NOT NULL) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
+    'window_pivot_sort': "SELECT least(date_bin(INTERVAL '2 hours', time) + INTERVAL '2 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, max(usage) FILTER (WHERE usage IS NOT NULL) AS usage, max(idle) FILTER (WHERE idle IS NOT NULL) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY date_bin(INTERVAL '2 hours', time), host, region ORDER BY host, region, time",
+    'yield_named': "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'b' AND value IS NOT NULL ORDER BY sensor, time",
+}
+
+
+def test_table_has_at_least_40_queries():
+    assert len(EXPECTED_SQL) >= 40 and set(EXPECTED_SQL) == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_flux_translates_to_expected_sql(name):
+    assert translate(CASES[name], schema=TAGS).sql == EXPECTED_SQL[name]
+
+
+@pytest.mark.parametrize("name", sorted(UNSUPPORTED))
+def test_outside_the_subset_is_refused(name):
+    with pytest.raises(Unsupported):
+        translate(UNSUPPORTED[name], schema=TAGS)
+
+
+def test_tokenizer_holes_durations_regex():
+    tokens = tokenize('range(start: -\x000\x00h) |> filter(fn: (r) => r.host =~ /^web\\d/ and r.x == "\x001\x00")')
+    kinds = [(t.kind, t.hole) for t in tokens if t.kind in ("duration", "regex", "string")]
+    assert kinds == [("duration", 0), ("regex", None), ("string", 1)]
+
+
+def test_parser_pipeline_and_predicates():
+    stages = parse('from(bucket: "b") |> range(start: -1h, stop: now()) |> filter(fn: (r) => not (r.a == "x" or r.b != "y"))').stages
+    assert [s.name for s in stages] == ["from", "range", "filter"]
+    assert stages[1].args["start"] == Lit("duration", "1h", negative=True)
+
+
+def test_holes_become_parameters_and_identifiers():
+    flux = ('from(bucket: "\x000\x00") |> range(start: -\x001\x00h) |> filter(fn: (r) => r._measurement == "\x002\x00"'
+            ' and r._field == "\x003\x00" and r.city == "\x004\x00") |> last()')
+    t = translate(flux, {0: "bucket", 1: "hours", 2: "measurement", 3: "field", 4: "city"})
+    assert t.params == {"hours": 1, "city": 4} and t.database.hole == 0
+    assert "$hours" in t.sql and "city = $city" in t.sql and 'FROM "\x002\x00"' in t.sql
+    assert t.notes, "series key assumed from the filters: a note, not silence"
+
+
+def test_params_reference_becomes_placeholder():
+    t = translate(CASES["tag_eq"].replace('"web1"', "params.h"), schema=TAGS)
+    assert "host = $h" in t.sql and t.flux_params == ["h"]
