@@ -226,7 +226,7 @@ def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
 def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
     if name.hole is not None:
         return cst.parse_expression(holes[name.hole])
-    return cst.SimpleString(repr(name.text))
+    return cst.SimpleString('"' + name.text.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
 class _Collector(cst.CSTVisitor):
@@ -246,7 +246,9 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in QUERY_METHODS and self.is_query_api(func.value):
+        already_v3 = any(a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args)
+        if (isinstance(func, cst.Attribute) and func.attr.value in QUERY_METHODS and self.is_query_api(func.value)
+                and not already_v3):
             self.query_calls.append((node, func.attr.value))
 
     def visit_Assign(self, node: cst.Assign) -> None:
