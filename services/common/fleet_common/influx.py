@@ -57,22 +57,6 @@ from(bucket: "{self.bucket}")
                 return record.get_time(), record.get_value()
         return None
 
-    def hourly_means(self, measurement: str, field: str, hours: int) -> list[dict]:
-        """Hourly means of one field per series, labelled by the end of each hour."""
-        flux = f'''
-from(bucket: "{self.bucket}")
-  |> range(start: -{hours}h)
-  |> filter(fn: (r) => r._measurement == "{measurement}" and r._field == "{field}")
-  |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)
-'''
-        rows = []
-        for table in self.query_api.query(flux, org=self.org):
-            for record in table.records:
-                rows.append({"time": record.get_time(), "value": record.get_value(),
-                             "tags": {k: v for k, v in record.values.items()
-                                      if not k.startswith("_") and k not in ("result", "table")}})
-        return rows
-
     def count(self, measurement: str, field: str, days: int) -> int:
         """How many points one field has in the last `days` days, over all series."""
         flux = f'''
