@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from influxdb3_lite.lpvector import parse_body
 from influxdb3_lite.query import DatabaseNotFound, Executor, NotImplementedQuery, QueryError, QueryRequest
 from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
 
+LOG = logging.getLogger("influxdb3_lite")
 VERSION = "3.11.1"
 V3_PRECISIONS = {"auto": "auto", "second": "second", "s": "second", "millisecond": "millisecond",
                  "ms": "millisecond", "microsecond": "microsecond", "us": "microsecond",
@@ -44,6 +46,15 @@ class HttpError(Exception):
     def __init__(self, status: int, body: str | dict, content_type: str | None = None) -> None:
         super().__init__(str(body))
         self.status, self.body, self.content_type = status, body, content_type
+
+
+def _size(text: str, base: int) -> int | None:
+    """A Content-Length (base 10) or chunk size (base 16); None unless plain non-negative digits."""
+    digits = text.strip()
+    try:
+        return int(digits, base) if digits.isascii() and digits.isalnum() else None
+    except ValueError:
+        return None
 
 
 def error(status: int, message: str) -> HttpError:
@@ -93,6 +104,10 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error_body(exc)
         except AuthError as exc:
             self.send_error_body(error(exc.status, str(exc)))
+        except Exception as exc:  # a bug must cost one request a 500, never the connection silently
+            LOG.exception("internal error on %s %s", method, url.path)
+            self.close_connection = True
+            self.send_error_body(error(500, f"internal error: {exc}"))
 
     def route(self, method: str, path: str):
         routes = {
@@ -129,7 +144,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raw = self._read_chunked(limit)
         else:
-            length = int(self.headers.get("Content-Length") or 0)
+            length = _size(self.headers.get("Content-Length") or "0", 10)
+            if length is None:
+                self.close_connection = True  # the body's end is unknown: the stream is lost
+                raise HttpError(400, "invalid content-length header")
             if length > limit:
                 self.close_connection = True
                 raise HttpError(413, f"max request size ({limit} bytes) exceeded")
@@ -147,15 +165,18 @@ class Handler(BaseHTTPRequestHandler):
     def _read_chunked(self, limit: int) -> bytes:
         out = bytearray()
         while True:
-            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            size = _size(self.rfile.readline().split(b";")[0].strip().decode("latin-1") or "0", 16)
+            if size is None:
+                self.close_connection = True
+                raise HttpError(400, "invalid chunk size in chunked body")
             if size == 0:
                 self.rfile.readline()
                 return bytes(out)
-            out += self.rfile.read(size)
-            self.rfile.readline()
-            if len(out) > limit:
+            if len(out) + size > limit:  # checked before reading: a chunk may claim any size
                 self.close_connection = True
                 raise HttpError(413, f"max request size ({limit} bytes) exceeded")
+            out += self.rfile.read(size)
+            self.rfile.readline()
 
     def send(self, status: int, body: bytes, content_type: str | None,
              headers: dict[str, str] | None = None) -> None:
