@@ -19,6 +19,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def start_server(port: int) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
     for raw in proc.stdout:  # type: ignore[union-attr]
         if b"startup time:" in raw:
+            # Keep reading its log: a full pipe would block the server's next log line.
+            threading.Thread(target=proc.stdout.read, daemon=True).start()  # type: ignore[union-attr]
             return proc
     raise RuntimeError("server exited before it was ready")
 

@@ -2,7 +2,8 @@
 garbage after (and instead of) the HTTP/2 preface, fuzzed line protocol over HTTP. After each
 attempt `/health` must still answer 200, and every answered write must carry a write status.
 
-The server runs as a plain subprocess (images/influxdb3-lite/influxdb3), as the bench runs it.
+The server runs as a plain subprocess (images/influxdb3-lite/influxdb3), started as the bench
+starts it.
 """
 
 from __future__ import annotations
@@ -10,43 +11,26 @@ from __future__ import annotations
 import gzip
 import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-SERVER = Path(__file__).resolve().parents[2] / "images" / "influxdb3-lite" / "influxdb3"
+from bench.bench_influxdb3_lite import free_port, start_server
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 WRITE_STATUSES = {204, 400, 413, 422}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def url() -> Iterator[str]:
     port = free_port()
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.Popen([sys.executable, str(SERVER), "serve", "--node-id", "t", "--object-store",
-                             "memory", "--without-auth", "--http-bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    for raw in proc.stdout:  # type: ignore[union-attr]
-        if b"startup time:" in raw:
-            break
-    else:
-        pytest.fail("server exited before it was ready")
+    proc = start_server(port)
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)
-    assert proc.returncode is not None
 
 
 def healthy(url: str) -> bool:
