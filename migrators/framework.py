@@ -242,6 +242,8 @@ class RequirementRule:
     >=version,<next-major. spec: an explicit specifier instead (e.g. ">=2.1,<3").
     extras: None keeps the line's extras; a set replaces them. remove: drop the line.
     forced: only raise a pin that allows versions below `spec`, never add the package.
+    companion: a requirement line added after the rewritten one unless its package is already
+    listed (e.g. a pyarrow ceiling the new package needs to stay importable beside NumPy 1.x).
     """
 
     rule: str
@@ -252,6 +254,7 @@ class RequirementRule:
     extras: frozenset[str] | None = None
     remove: bool = False
     forced: bool = False
+    companion: str | None = None
 
 
 # --- the codemod base ---------------------------------------------------------------------------

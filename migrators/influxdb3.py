@@ -506,6 +506,15 @@ def project_schema(tree: ProjectTree) -> dict[str, list[str]]:
     return {m: sorted(t) for m, t in schema.items()}
 
 
+PYARROW_FOR_NUMPY1 = "pyarrow<26"
+_NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<=\s*1\.)")
+
+
+def _pins_numpy1(tree: ProjectTree) -> bool:
+    return any(_NUMPY1_PIN.search(tree.read(f)) for f in tree.files()
+               if f.rsplit("/", 1)[-1].startswith(("requirements", "constraints")) and f.endswith((".txt", ".in")))
+
+
 class Influxdb3Upgrade(Upgrade):
     name = "influxdb3"
     description = "influxdb-client (InfluxDB 2, Flux) -> influxdb3-python (InfluxDB 3, SQL)"
@@ -521,12 +530,16 @@ class Influxdb3Upgrade(Upgrade):
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         return {"dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-                "schema": project_schema(tree)}
+                "schema": project_schema(tree), "numpy1": _pins_numpy1(tree)}
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
+        # influxdb3-python pulls pyarrow; pyarrow 26 refuses to import beside NumPy 1.x, so a
+        # tree that pins NumPy 1 (often through an old pandas) gets the last pyarrow that works.
+        companion = PYARROW_FOR_NUMPY1 if state and state.get("numpy1") else None
         return [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python",
-                                version=versions.target("influxdb3-python"), extras=extras)]
+                                version=versions.target("influxdb3-python"), extras=extras,
+                                companion=companion)]
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("IX-1", "3.9") if versions.at_least("influxdb3-python", "0.21") else ("IX-1", "3.8")

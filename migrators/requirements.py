@@ -180,7 +180,18 @@ def rewrite_requirements_text(text: str, rules: Sequence["RequirementRule"]) -> 
         if new is not None:
             out.append(new.render())
             present.add(new.key)
+            _add_companion(rule, new, number, present, out, changes)
     return "".join(out), changes
+
+
+def _add_companion(rule: "RequirementRule", req: Requirement, number: int, present: set[str],
+                   out: list[str], changes: list[tuple[str, int, str]]) -> None:
+    companion = Requirement.parse(rule.companion) if rule.companion else None
+    if companion is None or companion.key in present:
+        return
+    out.append(f"{req.indent}{companion.requirement_text()}{req.eol or chr(10)}")
+    present.add(companion.key)
+    changes.append((rule.rule, number, f"added {companion.requirement_text()}"))
 
 
 # --- discovery ----------------------------------------------------------------------------------

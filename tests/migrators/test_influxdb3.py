@@ -210,3 +210,30 @@ def test_tree_requirements_and_idempotence(tmp_path):
     assert "influxdb3-python[pandas]==0.21.0" in read(root, "requirements.txt")
     assert "influxdb_client_3" in read(root, "app/store.py")
     assert not result.errors
+
+
+NUMPY1_STORE = '''
+    from influxdb_client import InfluxDBClient
+
+
+    def frame(c):
+        return c.query_api().query_data_frame('from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "m" and r._field == "f")')
+    '''
+
+
+def test_numpy1_pin_gets_a_pyarrow_ceiling_once(tmp_path):
+    # pyarrow 26 refuses to import beside NumPy 1.x (energy-forecasting pins numpy==1.26.4).
+    root = write_tree(tmp_path / "svc", {
+        "requirements.txt": "influxdb-client[extra]==1.40.0\npandas==2.1.4\nnumpy==1.26.4\n",
+        "app/store.py": NUMPY1_STORE,
+    })
+    migrate_twice(root, only=["influxdb3"])
+    assert read(root, "requirements.txt") == (
+        "influxdb3-python[pandas]==0.21.0\npyarrow<26\npandas==2.1.4\nnumpy==1.26.4\n")
+
+
+def test_numpy2_or_unpinned_gets_no_pyarrow_line(tmp_path):
+    root = write_tree(tmp_path / "svc", {
+        "requirements.txt": "influxdb-client==1.40.0\nnumpy>=2\n", "app/store.py": NUMPY1_STORE})
+    migrate_twice(root, only=["influxdb3"])
+    assert "pyarrow" not in read(root, "requirements.txt")
