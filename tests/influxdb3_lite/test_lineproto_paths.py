@@ -136,6 +136,17 @@ def test_common_batch_takes_the_column_path() -> None:
     assert parsed.groups[0].kinds() == {"host": "tag", "v": "float", "n": "integer", "ok": "boolean"}
 
 
+def test_many_shapes_agree_with_reference() -> None:
+    """Beyond FEW_SHAPES shapes, big shapes stay column-wise and small ones go line by line."""
+    big = [f"m{i % 3},a=x f{i % 3}={i}i {i}" for i in range(300)]
+    small = [f"s{i},b=y g{i}=1 {i}" for i in range(lpvector.FEW_SHAPES + 5)]
+    body = "\n".join(big[:150] + small + big[150:] + ["m0,a=x f0=1.5 7"])
+    parsed = parse_body(body)
+    assert sorted(len(g) for g in parsed.groups) == [100, 100]  # m0 mixes types: line by line
+    assert as_rows(parsed) == as_rows(parse_lines(body))
+    write_both("", body, "auto", True)
+
+
 @FUZZ
 @given(st.text(max_size=60))
 def test_parse_line_raises_only_line_protocol_errors(text: str) -> None:

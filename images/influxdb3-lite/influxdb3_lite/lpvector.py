@@ -32,6 +32,9 @@ ELIGIBLE = f"^{_FIRST}{_C}*(?:,{_C}+={_C}+)* {_C}+={_C}+(?:,{_C}+={_C}+)*(?: -?[
 VALUE_PATTERNS = {FLOAT: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
                   INTEGER: r"^-?[0-9]+i$", UINTEGER: r"^[0-9]+u$"}
 ARROW_KINDS = {FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64()}
+# Beyond this many shapes in one body, shapes with fewer lines than MIN_GROUP_ROWS take the
+# reference parser: a group costs ~20 kernel calls, a line ~20 µs.
+FEW_SHAPES, MIN_GROUP_ROWS = 16, 64
 BOOL_WORDS = pa.array(sorted(TRUE_WORDS | FALSE_WORDS))
 TRUE_ARRAY = pa.array(sorted(TRUE_WORDS))
 
@@ -114,6 +117,13 @@ class _Rows:
         return _Rows(pc.filter(self.numbers, mask), pc.filter(self.texts, mask),
                      pc.filter(self.tokens, mask))
 
+    def take(self, indices: pa.Array) -> "_Rows":
+        return _Rows(self.numbers.take(indices), self.texts.take(indices), self.tokens.take(indices))
+
+    def slice(self, start: int, length: int) -> "_Rows":
+        return _Rows(self.numbers.slice(start, length), self.texts.slice(start, length),
+                     self.tokens.slice(start, length))
+
 
 @dataclass
 class _Layout:
@@ -153,16 +163,25 @@ def _shapes(rows: _Rows) -> Iterator[tuple[_Rows, _Layout | None]]:
     yield rows.where(mask), layout
     rest = rows.where(pc.invert(mask))
     # `m,a=1 v=2 3` -> `m,a v ` (values and timestamp digits dropped, the separators kept).
-    codes = pc.dictionary_encode(pc.replace_substring_regex(rest.texts, "=[^, ]*|[0-9]+$", ""))
-    for code in range(len(codes.dictionary)):
-        subset = rest.where(pc.equal(codes.indices, code))
+    codes = pc.dictionary_encode(pc.replace_substring_regex(rest.texts, "=[^, ]*|[0-9]+$", "")).indices
+    # One stable sort, then a slice per shape: linear in the lines whatever the number of shapes.
+    order = pc.sort_indices(codes)
+    rest, codes = rest.take(order), codes.take(order)
+    changes = pc.indices_nonzero(pc.not_equal(codes[1:], codes[:-1])).to_pylist()
+    bounds = [0, *(i + 1 for i in changes), len(codes)]
+    many = len(bounds) - 1 > FEW_SHAPES
+    for start, stop in zip(bounds, bounds[1:]):
+        subset = rest.slice(start, stop - start)
+        if many and stop - start < MIN_GROUP_ROWS:
+            yield subset, None  # per-group overhead would exceed the reference parser's cost
+            continue
         layout = _Layout.of(subset.tokens[0].as_py())
         yield subset, layout if pc.all(layout.matches(subset.tokens)).as_py() else None
 
 
 def _group(rows: _Rows, layout: _Layout | None) -> LineGroup:
     if layout is None:
-        raise _Fallback  # a shape the signature did not separate; cannot happen, but stay exact
+        raise _Fallback  # a tiny group among many, or lines the signature did not separate
     names = [layout.keys[i - 1] for i in layout.tags + layout.fields]
     if len(set(names)) != len(names):
         raise _Fallback  # the reference decides what repeated keys mean and which error to report
