@@ -123,7 +123,9 @@ def run_smoke(steps: tuple[SmokeStep, ...], base_url: str, deps: ServiceDeps) ->
 
 def _smoke_http(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> str:
     url = base_url + options.get("path", "/")
-    answer = requests.request(options.get("method", "GET"), url, json=options.get("json"), timeout=10)
+    # A request that exercises retries against an unreachable peer may legitimately take a while.
+    answer = requests.request(options.get("method", "GET"), url, json=options.get("json"),
+                              timeout=float(options.get("timeout", 10)))
     expected = options.get("expect_status")
     ok = answer.status_code == expected if expected else 200 <= answer.status_code < 300
     return "passed" if ok else f"HTTP {answer.status_code} {answer.text[:200]}"
