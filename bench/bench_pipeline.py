@@ -64,8 +64,9 @@ def by_hand_seconds(name: str) -> float:
         work = Path(tmp)
         for rel in ("services/" + name, *("services/" + s for s in config.shared)):
             shutil.copytree(repo_root() / rel, work / rel)
-        sh("docker", "run", "--rm", "--network", "none", "-v", f"{work}:/work", images["migrator"],
-           f"/work/services/{name}", check=False)
+        for rel in ("services/" + name, *("services/" + s for s in config.shared)):  # shared code too
+            sh("docker", "run", "--rm", "--network", "none", "-v", f"{work}:/work", images["migrator"],
+               f"/work/{rel}", check=False)
         if subprocess.run(["grep", "-rq", "MIGRATION-BLOCKER", str(work)]).returncode == 0:
             return time.perf_counter() - begin
         service = work / "services" / name

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -112,23 +113,10 @@ def migrate(ctx: StageContext) -> StageResult:
     """Run the codemods in the migrator container with no network, over the service and shared paths."""
     image = ctx.resolver.resolve("migrator").ref
     logs, reports, failures = [], [], []
-    for rel in ctx.ws.rel_paths:
-        args = [f"/work/{rel}", "--json"]
-        for name in ctx.config.migrations_include:
-            args += ["--only", name]
-        for name in ctx.config.migrations_exclude:
-            args += ["--skip", name]
-        container = ctx.client.containers.create(
-            image, args, network_mode="none", labels=ctx.labels("migrator"),
-            volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
-            user=f"{os.getuid()}:{os.getgid()}", **LIMITS)
-        try:
-            container.start()
-            code = _wait(container, ctx.config.timeouts["migrate"])
-            stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-            stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
-        finally:
-            _remove(container)
+    # The service and each shared path get a migrator container of their own, side by side.
+    with ThreadPoolExecutor(max_workers=len(ctx.ws.rel_paths) or 1) as pool:
+        runs = list(pool.map(lambda rel: _run_migrator(ctx, image, rel), ctx.ws.rel_paths))
+    for rel, (args, code, stdout, stderr) in zip(ctx.ws.rel_paths, runs):
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
         reports.append(_parse_json(stdout))
         if code is None:
@@ -150,6 +138,27 @@ def migrate(ctx: StageContext) -> StageResult:
                   f"{first.text}")
         return StageResult("migrate", "failed", reason=reason, log=log, details=details)
     return StageResult("migrate", "passed", log=log, details=details)
+
+
+def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], int | None, str, str]:
+    """`python -m migrators` on one path of the workspace, no network; (args, exit code, out, err)."""
+    args = [f"/work/{rel}", "--json"]
+    for name in ctx.config.migrations_include:
+        args += ["--only", name]
+    for name in ctx.config.migrations_exclude:
+        args += ["--skip", name]
+    container = ctx.client.containers.create(
+        image, args, network_mode="none", labels=ctx.labels("migrator"),
+        volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
+        user=f"{os.getuid()}:{os.getgid()}", **LIMITS)
+    try:
+        container.start()
+        code = _wait(container, ctx.config.timeouts["migrate"])
+        stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
+        stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+    finally:
+        _remove(container)
+    return args, code, stdout, stderr
 
 
 def _parse_json(text: str) -> Any:
