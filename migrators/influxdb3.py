@@ -119,6 +119,17 @@ class _Facts(cst.CSTVisitor):
             self.facts.buckets.add(repr(match.group(1)))
 
 
+def _imports_from(module: cst.Module, package: str, name: str) -> bool:
+    """A top-level `from package import name` (possibly among others)."""
+    for statement in module.body:
+        for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
+            if (isinstance(small, cst.ImportFrom) and small.module is not None
+                    and dotted(small.module) == package and not isinstance(small.names, cst.ImportStar)
+                    and any(dotted(alias.name) == name for alias in small.names)):
+                return True
+    return False
+
+
 class Influxdb3Codemod(MigrationCodemod):
     DESCRIPTION = "influxdb-client (v2, Flux) -> influxdb3-python (SQL)"
 
@@ -166,8 +177,10 @@ class Influxdb3Codemod(MigrationCodemod):
             AddImportsVisitor.add_needed_import(self.context, "datetime", "timezone")
         if self.needs_options:
             AddImportsVisitor.add_needed_import(self.context, NEW, "write_client_options")
-        for name in ("SYNCHRONOUS",):
-            RemoveImportsVisitor.remove_unused_import(self.context, NEW, name)
+        # Only when the import is there: a removal request makes libcst run RemoveImportsVisitor,
+        # a full scope analysis of the module, on every file the codemod visits.
+        if _imports_from(updated_node, NEW, "SYNCHRONOUS"):
+            RemoveImportsVisitor.remove_unused_import(self.context, NEW, "SYNCHRONOUS")
         if self.needs_ping and "def _influxdb3_ping(" not in updated_node.code:
             updated_node = self.add_helper(updated_node)
         return updated_node
