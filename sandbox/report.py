@@ -10,6 +10,18 @@ from pathlib import Path
 from typing import Any
 
 PRIORITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
+# What a person does after each kind of failure; the repo itself is never changed by verify.
+NEXT_STEPS = {
+    "resolve": "fix services/{name}/sandbox.toml as the reason says, then run `sandbox verify {name}`",
+    "migrate": "the codemods stopped where a person must decide: change that code in the repo as "
+               "the MIGRATION-BLOCKER says (diff.patch in the run folder shows the marker in place), "
+               "then run `sandbox verify {name}` again",
+    "build": "the migrated image does not build; read the log, fix the service, re-run",
+    "test": "read the failing tests in the log; `sandbox verify {name} --baseline` shows which "
+            "failures were there before the migration",
+    "health": "the service started but was not healthy or a smoke check failed; the log has its "
+              "output and the dependency logs sit beside it",
+}
 
 
 def build_report(run_id: str, outcomes: list[dict[str, Any]], images: dict[str, Any], seconds: float,
@@ -96,6 +108,9 @@ def summary_text(report: dict[str, Any], folder: Path) -> str:
             log = next((s["log"] for s in outcome["stages"] if s["name"] == stage and s.get("log")), None)
             if log:
                 lines.append(f"      log: {Path(outcome['folder']) / log}")
+            hint = NEXT_STEPS.get(stage)
+            if hint:
+                lines.append(f"      next: {hint.format(name=outcome['name'])}")
     if report["stopped_after_phase"]:
         lines += ["", f"Stopped after phase {report['stopped_after_phase']}: failure rate above the limit."]
     if report["interrupted"]:
