@@ -12,7 +12,7 @@ from typing import Any
 import libcst as cst
 import libcst.matchers as m
 
-from migrators.framework import MigrationCodemod, RequirementRule, Upgrade
+from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dotted
 from migrators.versions import Versions
 
 OLD = "asyncio_mqtt"
@@ -31,28 +31,20 @@ MESSAGE_CONTEXTS = {"messages", "filtered_messages", "unfiltered_messages"}
 MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.html"
 
 
-def _dotted(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
-
-def _from_dotted(dotted: str) -> cst.BaseExpression:
-    parts = dotted.split(".")
+def _fromdotted(dotted_name: str) -> cst.BaseExpression:
+    parts = dotted_name.split(".")
     node: cst.BaseExpression = cst.Name(parts[0])
     for part in parts[1:]:
         node = cst.Attribute(value=node, attr=cst.Name(part))
     return node
 
 
-def _map_module(dotted: str) -> str:
+def _map_module(dotted_name: str) -> str:
     """Map an asyncio_mqtt dotted path onto aiomqtt 2."""
-    parts = dotted.split(".")
+    parts = dotted_name.split(".")
     if parts[0] != OLD:
-        return dotted
+        return dotted_name
     rest = parts[1:]
     if rest[:1] == ["error"]:
         return ".".join([NEW, "exceptions", *rest[1:]])
@@ -217,7 +209,7 @@ class AiomqttCodemod(MigrationCodemod):
 
     @staticmethod
     def _looks_like_client(receiver: cst.BaseExpression) -> bool:
-        text = (_dotted(receiver) or "").lower()
+        text = (dotted(receiver) or "").lower()
         return "mqtt" in text or "client" in text.rsplit(".", 1)[-1]
 
     # --- scopes ----------------------------------------------------------------------------------
@@ -270,16 +262,16 @@ class AiomqttCodemod(MigrationCodemod):
         names = []
         changed = False
         for alias in updated_node.names:
-            dotted = _dotted(alias.name) or ""
-            if dotted == OLD or dotted.startswith(OLD + "."):
-                new_name = _map_module(dotted)
+            dotted_name = dotted(alias.name) or ""
+            if dotted_name == OLD or dotted_name.startswith(OLD + "."):
+                new_name = _map_module(dotted_name)
                 asname = alias.asname
                 if asname is not None and isinstance(asname.name, cst.Name) and asname.name.value == new_name:
                     asname = None
                 if alias.asname is None:
                     self._old_module_imported = True
-                    new_name = NEW if dotted == OLD else new_name
-                names.append(alias.with_changes(name=_from_dotted(new_name), asname=asname))
+                    new_name = NEW if dotted_name == OLD else new_name
+                names.append(alias.with_changes(name=_fromdotted(new_name), asname=asname))
                 changed = True
             else:
                 names.append(alias)
@@ -292,12 +284,12 @@ class AiomqttCodemod(MigrationCodemod):
         self._in_import -= 1
         if updated_node.relative or updated_node.module is None:
             return updated_node
-        module = _dotted(updated_node.module) or ""
+        module = dotted(updated_node.module) or ""
         if not (module == OLD or module.startswith(OLD + ".")):
             return updated_node
         if isinstance(updated_node.names, cst.ImportStar):
             self.rewrote("MQ-2", original_node, f"from {module} import * -> from {_map_module(module)} import *")
-            return updated_node.with_changes(module=_from_dotted(_map_module(module)))
+            return updated_node.with_changes(module=_fromdotted(_map_module(module)))
         names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
         if module == OLD and names <= TOP_NAMES:
             target = NEW
@@ -314,7 +306,7 @@ class AiomqttCodemod(MigrationCodemod):
                       "aiomqtt 2; import it from aiomqtt (top level, .exceptions or .types)")
             return updated_node
         self.rewrote("MQ-2", original_node, f"from {module} -> from {target}")
-        return updated_node.with_changes(module=_from_dotted(target))
+        return updated_node.with_changes(module=_fromdotted(target))
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name):
         if self._in_import or original_node.value != OLD or not self._old_module_imported:
@@ -325,11 +317,11 @@ class AiomqttCodemod(MigrationCodemod):
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
         if self._in_import:
             return updated_node
-        dotted = _dotted(original_node)
-        if dotted and dotted.startswith(OLD + ".") and self._old_module_imported:
-            mapped = _map_module(dotted)
-            if mapped != NEW + dotted[len(OLD):]:
-                return _from_dotted(mapped)
+        dotted_name = dotted(original_node)
+        if dotted_name and dotted_name.startswith(OLD + ".") and self._old_module_imported:
+            mapped = _map_module(dotted_name)
+            if mapped != NEW + dotted_name[len(OLD):]:
+                return _fromdotted(mapped)
             return updated_node
         attr = original_node.attr.value
         receiver = original_node.value
@@ -339,7 +331,7 @@ class AiomqttCodemod(MigrationCodemod):
                 self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
                 return updated_node.with_changes(attr=cst.Name("identifier"))
             if self._looks_like_client(receiver) and self._old_module_imported_or_from():
-                self.mark("MQ-4", original_node, f"if {_dotted(receiver)} is an aiomqtt Client, "
+                self.mark("MQ-4", original_node, f"if {dotted(receiver)} is an aiomqtt Client, "
                           "use .identifier (Client.id was renamed in aiomqtt 2.0)")
         elif attr == "_pending_calls_threshold":
             self.rewrote("MQ-15", original_node, "_pending_calls_threshold -> pending_calls_threshold")
@@ -438,8 +430,8 @@ class AiomqttCodemod(MigrationCodemod):
         receiver = original.func.value
         is_client, ctor = self.client_ctor_for(receiver)
         if not is_client:
-            if self._looks_like_client(receiver) and "mqtt" in (_dotted(receiver) or "").lower():
-                self.mark("MQ-6", original, f"if {_dotted(receiver)} is an aiomqtt Client: {name}() is gone; "
+            if self._looks_like_client(receiver) and "mqtt" in (dotted(receiver) or "").lower():
+                self.mark("MQ-6", original, f"if {dotted(receiver)} is an aiomqtt Client: {name}() is gone; "
                           "use `async with client:` (or __aenter__/__aexit__)")
             return updated
         if name == "force_disconnect":
@@ -484,7 +476,7 @@ class AiomqttCodemod(MigrationCodemod):
                 self.mark("MQ-12", original_node, "subscribe() now returns list[ReasonCode]; compare rc[0] instead")
                 break
         if any(m.matches(o, m.Attribute(attr=m.Name("rc"))) for o in operands) and \
-                any("ReasonCodes" in (_dotted(o.func) if isinstance(o, cst.Call) else _dotted(o) or "") for o in operands
+                any("ReasonCodes" in (dotted(o.func) if isinstance(o, cst.Call) else dotted(o) or "") for o in operands
                     if isinstance(o, (cst.Call, cst.Attribute, cst.Name))):
             self.mark("MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this comparison")
         return updated_node

@@ -187,6 +187,16 @@ class ProjectTree:
         return [f for f in self.files() if f.endswith(suffix) and regex.search(self.read(f))]
 
 
+def dotted(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None (calls, subscripts, ...)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
 def is_test_file(rel: str) -> bool:
     """pytest's default discovery plus conftest.py and anything under a tests/ folder."""
     name = rel.rsplit("/", 1)[-1]

@@ -17,6 +17,7 @@ from typing import Callable
 import libcst as cst
 
 from migrators.flux import Unsupported
+from migrators.framework import dotted
 from migrators.flux_sql import Name, Translation, translate
 
 QUERY_METHODS = {"query": "all", "query_data_frame": "pandas", "query_stream": None, "query_csv": None,
@@ -42,15 +43,6 @@ class Plan:
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     needs_timezone: bool = False
-
-
-def dotted(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
 
 def hole_name(source: str, taken: set[str]) -> str:

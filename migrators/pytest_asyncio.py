@@ -17,7 +17,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators import pytest_config
 from migrators.framework import (Change, EditSet, MigrationCodemod, ProjectTree, RequirementRule, Upgrade,
-                                 is_test_file)
+                                 dotted, is_test_file)
 from migrators.versions import Versions
 
 SCOPES = ["function", "class", "module", "package", "session"]
@@ -60,19 +60,11 @@ def _append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
     return call.with_changes(args=[*args, arg])
 
 
-def _dotted(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
-
 
 def _fixture_decorator(fn: cst.FunctionDef) -> tuple[int, cst.Decorator] | None:
     for i, deco in enumerate(fn.decorators):
         target = deco.decorator.func if isinstance(deco.decorator, cst.Call) else deco.decorator
-        if _dotted(target) in ("pytest.fixture", "fixture", "pytest_asyncio.fixture"):
+        if dotted(target) in ("pytest.fixture", "fixture", "pytest_asyncio.fixture"):
             return i, deco
     return None
 
@@ -110,7 +102,7 @@ def classify_override(fn: cst.FunctionDef) -> tuple[str, str]:
         small = stmt.body[0]
         if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name) \
                 and isinstance(small.value, cst.Call):
-            callee = _dotted(small.value.func) or ""
+            callee = dotted(small.value.func) or ""
             if callee in ("asyncio.new_event_loop", "asyncio.get_event_loop_policy().new_event_loop") or \
                     m.matches(small.value.func, m.Attribute(value=m.Call(func=m.Attribute(attr=m.Name("get_event_loop_policy"))),
                                                             attr=m.Name("new_event_loop"))) or \
@@ -401,7 +393,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
         for stmt in node.body:
             if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name("pytestmark"))])])):
                 for call in m.findall(stmt, m.Call()):
-                    if _dotted(call.func) in ("pytest.mark.asyncio", "mark.asyncio", "asyncio"):
+                    if dotted(call.func) in ("pytest.mark.asyncio", "mark.asyncio", "asyncio"):
                         arg = _kwarg(call, "loop_scope") or _kwarg(call, "scope")
                         self._module_mark_scope = _str_value(arg.value) if arg else None
         sub = self.state.subtree_scope(self.rel)
@@ -437,11 +429,11 @@ class PytestAsyncioCodemod(MigrationCodemod):
         scope = self._needs_pytestmark
         value = updated_node.value
         new_mark = cst.parse_expression(f'pytest.mark.asyncio(loop_scope="{scope}")')
-        if _dotted(value) in ("pytest.mark.asyncio",):
+        if dotted(value) in ("pytest.mark.asyncio",):
             self._pytestmark_done = True
             self.rewrote("PA-3", original_node, f"pytestmark: asyncio(loop_scope={scope})")
             return updated_node.with_changes(value=new_mark)
-        if isinstance(value, cst.Call) and _dotted(value.func) == "pytest.mark.asyncio":
+        if isinstance(value, cst.Call) and dotted(value.func) == "pytest.mark.asyncio":
             self._pytestmark_done = True
             if _kwarg(value, "loop_scope") is None:
                 self.rewrote("PA-3", original_node, f"pytestmark: asyncio(loop_scope={scope})")
@@ -450,8 +442,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if isinstance(value, cst.List):
             self._pytestmark_done = True
             for element in value.elements:
-                if _dotted(element.value) == "pytest.mark.asyncio" or (
-                        isinstance(element.value, cst.Call) and _dotted(element.value.func) == "pytest.mark.asyncio"):
+                if dotted(element.value) == "pytest.mark.asyncio" or (
+                        isinstance(element.value, cst.Call) and dotted(element.value.func) == "pytest.mark.asyncio"):
                     return updated_node  # handled by PA-9 / left as the user wrote it
             elements = list(value.elements)
             if elements and elements[-1].comma is cst.MaybeSentinel.DEFAULT:
@@ -465,7 +457,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
 
     # --- PA-12 imports -------------------------------------------------------------------------
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
-        if updated_node.module is None or _dotted(updated_node.module) != "pytest_asyncio.plugin":
+        if updated_node.module is None or dotted(updated_node.module) != "pytest_asyncio.plugin":
             return updated_node
         if isinstance(updated_node.names, cst.ImportStar):
             names = {"*"}
@@ -487,7 +479,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if scope is None:
             return updated_node
         for deco in updated_node.decorators:
-            if isinstance(deco.decorator, cst.Call) and _dotted(deco.decorator.func) == "pytest.mark.asyncio" and \
+            if isinstance(deco.decorator, cst.Call) and dotted(deco.decorator.func) == "pytest.mark.asyncio" and \
                     _kwarg(deco.decorator, "loop_scope") is not None:
                 return updated_node
         deco = cst.Decorator(decorator=cst.parse_expression(f'pytest.mark.asyncio(loop_scope="{scope}")'))
@@ -644,12 +636,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def _pa15(self, original):
         loop_names = {"event_loop"}
         for assign in m.findall(original.body, m.Assign(value=m.Call())):
-            if _dotted(assign.value.func) in LOOP_SOURCES:
+            if dotted(assign.value.func) in LOOP_SOURCES:
                 loop_names |= {t.target.value for t in assign.targets if isinstance(t.target, cst.Name)}
         for call in m.findall(original.body, m.Call(func=m.Attribute(attr=m.Name("close")), args=[])):
             receiver = call.func.value
             if (isinstance(receiver, cst.Name) and receiver.value in loop_names) or \
-                    (isinstance(receiver, cst.Call) and _dotted(receiver.func) in LOOP_SOURCES):
+                    (isinstance(receiver, cst.Call) and dotted(receiver.func) in LOOP_SOURCES):
                 self.mark("PA-15", original, "pytest-asyncio>=1.1 owns the loop; remove close()")
                 return
 

@@ -14,7 +14,7 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
-from migrators.framework import MigrationCodemod, RequirementRule, Upgrade
+from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dotted
 from migrators.versions import Versions
 
 RETRY = {"tenacity.retry"}
@@ -28,17 +28,9 @@ ASYNC_SLEEPS = {"asyncio.sleep", "trio.sleep", "anyio.sleep", "curio.sleep"}
 ASYNCIO_NAMES = {"AsyncRetrying"}
 
 
-def _dotted(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
-        base = _dotted(node.value)
-        return f"{base}.{node.attr.value}" if base else None
-    return None
 
-
-def _attr_from_dotted(dotted: str) -> cst.BaseExpression:
-    parts = dotted.split(".")
+def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
+    parts = dotted_name.split(".")
     node: cst.BaseExpression = cst.Name(parts[0])
     for part in parts[1:]:
         node = cst.Attribute(value=node, attr=cst.Name(part))
@@ -119,7 +111,7 @@ class TenacityCodemod(MigrationCodemod):
 
     # TN-4: removed module paths
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
-        module = _dotted(updated_node.module) if updated_node.module else None
+        module = dotted(updated_node.module) if updated_node.module else None
         if updated_node.relative or module is None:
             return updated_node
         if module in ("tenacity._asyncio", "tenacity.asyncio") and module == "tenacity._asyncio":
@@ -150,7 +142,7 @@ class TenacityCodemod(MigrationCodemod):
         names = list(updated_node.names)
         changed = False
         for i, alias in enumerate(names):
-            if _dotted(alias.name) == "tenacity._asyncio" and alias.asname is None:
+            if dotted(alias.name) == "tenacity._asyncio" and alias.asname is None:
                 names[i] = alias.with_changes(name=cst.Name("tenacity"))
                 changed = True
         if changed:
@@ -159,26 +151,26 @@ class TenacityCodemod(MigrationCodemod):
         return updated_node
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
-        dotted = _dotted(original_node)
-        if dotted and dotted.startswith("tenacity._asyncio.") and dotted.count(".") == 2:
+        dotted_name = dotted(original_node)
+        if dotted_name and dotted_name.startswith("tenacity._asyncio.") and dotted_name.count(".") == 2:
             if self._inside_import(original_node):
                 return updated_node
-            self.rewrote("TN-4", original_node, f"{dotted} -> tenacity.{original_node.attr.value}")
-            return _attr_from_dotted(f"tenacity.{original_node.attr.value}")
-        if dotted == "tenacity.iscoroutinefunction" and not self._inside_import(original_node):
+            self.rewrote("TN-4", original_node, f"{dotted_name} -> tenacity.{original_node.attr.value}")
+            return _attr_fromdotted(f"tenacity.{original_node.attr.value}")
+        if dotted_name == "tenacity.iscoroutinefunction" and not self._inside_import(original_node):
             AddImportsVisitor.add_needed_import(self.context, "inspect")
             self.rewrote("TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction")
-            return _attr_from_dotted("inspect.iscoroutinefunction")
+            return _attr_fromdotted("inspect.iscoroutinefunction")
         # TN-2: f.retry.statistics -> f.statistics
         if original_node.attr.value == "statistics" and m.matches(original_node.value, m.Attribute(attr=m.Name("retry"))):
             receiver = original_node.value.value
             kind = self._resolve_receiver(receiver)
             if kind == "function":
-                self.rewrote("TN-2", original_node, f"{_dotted(receiver) or 'f'}.retry.statistics -> .statistics")
+                self.rewrote("TN-2", original_node, f"{dotted(receiver) or 'f'}.retry.statistics -> .statistics")
                 return updated_node.with_changes(value=updated_node.value.value)
             if kind == "unknown":
                 self.mark("TN-2", original_node,
-                          f"read {_dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
+                          f"read {dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
                           "(empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function")
         return updated_node
 
