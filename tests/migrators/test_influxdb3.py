@@ -237,3 +237,21 @@ def test_numpy2_or_unpinned_gets_no_pyarrow_line(tmp_path):
         "requirements.txt": "influxdb-client==1.40.0\nnumpy>=2\n", "app/store.py": NUMPY1_STORE})
     migrate_twice(root, only=["influxdb3"])
     assert "pyarrow" not in read(root, "requirements.txt")
+
+
+def test_async_client_is_a_blocker(tmp_path):
+    # IX-8: InfluxDBClientAsync has no v3 counterpart; the gate must stop the service.
+    root = write_tree(tmp_path / "svc", {
+        "requirements.txt": "influxdb-client==1.40.0\n",
+        "app/a.py": '''
+            from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+
+            async def ping(url, token):
+                async with InfluxDBClientAsync(url=url, token=token, org="o") as client:
+                    return await client.ping()
+            ''',
+    })
+    result = migrate_twice(root, only=["influxdb3"])
+    assert any(change.rule == "IX-8" for _, change in result.markers), result.markers
+    assert "# MIGRATION-BLOCKER(IX-8): InfluxDBClientAsync has no v3 counterpart" in read(root, "app/a.py")
