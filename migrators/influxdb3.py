@@ -269,6 +269,15 @@ class Influxdb3Codemod(MigrationCodemod):
                 AddImportsVisitor.add_needed_import(self.context, extra_mod, alias.name.value)
         return statements[0]
 
+    def mark_tag_field_conflict(self, call: cst.Call) -> None:
+        conflicts = (self.state or {}).get("conflicts", {}) if isinstance(self.state, dict) else {}
+        first = call.args[0].value if call.args else None
+        measurement = first.evaluated_value if isinstance(first, cst.SimpleString) else None
+        keys = conflicts.get(measurement) if isinstance(measurement, str) else None
+        if keys:
+            self.mark("IX-10", call, f"'{measurement}' is written with {', '.join(keys)} both as a tag and as "
+                      "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one")
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in RENAMES and original_node.value in self.facts.imported:
             return updated_node.with_changes(value=RENAMES[original_node.value])
@@ -281,6 +290,8 @@ class Influxdb3Codemod(MigrationCodemod):
             return planned
         func = original_node.func
         name = dotted(func) or ""
+        if name.split(".")[-1] == "Point":
+            self.mark_tag_field_conflict(original_node)
         if name in ("InfluxDBClient", "influxdb_client.InfluxDBClient") and "InfluxDBClient" in self.facts.imported:
             return self.constructor(original_node, updated_node)
         if name.endswith(("InfluxDBClient.from_env_properties", "InfluxDBClient.from_config_file")):
@@ -492,31 +503,54 @@ class _Finder(cst.CSTVisitor):
 
 _POINT = re.compile(r"Point\(\s*(?:([\"'])([^\"']+)\1|([A-Z_][A-Z0-9_]*))\s*\)")
 _TAG = re.compile(r"\.tag\(\s*([\"'])([^\"']+)\1")
+_FIELD = re.compile(r"\.field\(\s*([\"'])([^\"']+)\1")
 _CONST = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=\s*([\"'])([^\"']+)\2", re.M)
 _FRAME = re.compile(r"data_frame_measurement_name\s*=\s*([\"'])([^\"']+)\1[^)]*?data_frame_tag_columns\s*=\s*\[([^\]]*)\]",
                     re.S)
 
 
-def project_schema(tree: ProjectTree) -> dict[str, list[str]]:
-    """Tag keys per measurement from the writers in the tree (Point(...).tag(...) chains, DataFrame writes)."""
+def _constants(texts: list[str]) -> dict[str, str]:
     constants: dict[str, str] = {}
-    texts = [tree.read(f) for f in tree.python_files()]
     for text in texts:
         constants.update({m.group(1): m.group(3) for m in _CONST.finditer(text)})
-    schema: dict[str, list[str]] = {}
+    return constants
+
+
+def _point_chains(texts: list[str], constants: dict[str, str]):
+    """(measurement, text of the `Point(...)...` builder chain) for each literal-named Point."""
     for text in texts:
         for match in _POINT.finditer(text):
             measurement = match.group(2) or constants.get(match.group(3) or "")
             if not measurement:
                 continue
             chain = text[match.end():match.end() + 600].split("\n\n")[0]
-            chain = re.split(r"\n\s*(?:return|points|point =|def )", chain)[0]
-            tags = schema.setdefault(measurement, [])
-            tags += [m.group(2) for m in _TAG.finditer(chain) if m.group(2) not in tags]
+            yield measurement, re.split(r"\n\s*(?:return|points|point =|def )", chain)[0]
+
+
+def project_schema(tree: ProjectTree) -> dict[str, list[str]]:
+    """Tag keys per measurement from the writers in the tree (Point(...).tag(...) chains, DataFrame writes)."""
+    texts = [tree.read(f) for f in tree.python_files()]
+    schema: dict[str, list[str]] = {}
+    for measurement, chain in _point_chains(texts, _constants(texts)):
+        tags = schema.setdefault(measurement, [])
+        tags += [m.group(2) for m in _TAG.finditer(chain) if m.group(2) not in tags]
+    for text in texts:
         for match in _FRAME.finditer(text):
             tags = schema.setdefault(match.group(2), [])
             tags += [t.strip().strip("\"'") for t in match.group(3).split(",") if t.strip() and t.strip().strip("\"'") not in tags]
     return {m: sorted(t) for m, t in schema.items()}
+
+
+def project_conflicts(tree: ProjectTree) -> dict[str, list[str]]:
+    """IX-10: keys a measurement's writers send both as a tag and as a field (InfluxDB 3 refuses)."""
+    texts = [tree.read(f) for f in tree.python_files()]
+    tags: dict[str, set[str]] = {}
+    fields: dict[str, set[str]] = {}
+    for measurement, chain in _point_chains(texts, _constants(texts)):
+        tags.setdefault(measurement, set()).update(m.group(2) for m in _TAG.finditer(chain))
+        fields.setdefault(measurement, set()).update(m.group(2) for m in _FIELD.finditer(chain))
+    both = {m: sorted(tags[m] & fields.get(m, set())) for m in tags}
+    return {m: keys for m, keys in both.items() if keys}
 
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -543,7 +577,8 @@ class Influxdb3Upgrade(Upgrade):
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         return {"dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-                "schema": project_schema(tree), "numpy1": _pins_numpy1(tree)}
+                "schema": project_schema(tree), "numpy1": _pins_numpy1(tree),
+                "conflicts": project_conflicts(tree)}
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()

@@ -255,3 +255,31 @@ def test_async_client_is_a_blocker(tmp_path):
     result = migrate_twice(root, only=["influxdb3"])
     assert any(change.rule == "IX-8" for _, change in result.markers), result.markers
     assert "# MIGRATION-BLOCKER(IX-8): InfluxDBClientAsync has no v3 counterpart" in read(root, "app/a.py")
+
+
+def test_tag_and_field_with_one_name_is_a_blocker(tmp_path):
+    # IX-10: InfluxDB 2 accepted `host` as a tag in one write and a field in another; 3 refuses.
+    root = write_tree(tmp_path / "svc", {
+        "requirements.txt": "influxdb-client==1.40.0\n",
+        "app/w.py": '''
+            from influxdb_client import Point
+
+
+            def tagged(host, v):
+                return Point("cpu").tag("host", host).field("usage", v)
+
+
+            def fielded(host):
+                return Point("cpu").field("host", host)
+
+
+            def other(v):
+                return Point("mem").tag("host", "a").field("used", v)
+            ''',
+    })
+    result = migrate_twice(root, only=["influxdb3"])
+    marked = [change for _, change in result.markers if change.rule == "IX-10"]
+    assert len(marked) == 2, result.markers
+    text = read(root, "app/w.py")
+    assert text.count("# MIGRATION-BLOCKER(IX-10): 'cpu' is written with host both as a tag and as a field") == 2
+    assert "'mem'" not in text
