@@ -12,9 +12,9 @@ import json
 import pyarrow as pa
 import pyarrow.flight as fl
 
-from influxdb3_lite import influxql
 from influxdb3_lite.auth import AuthError, Tokens, token_from_header
-from influxdb3_lite.query import DatabaseNotFound, Executor, NotImplementedQuery, QueryError, QueryRequest
+from influxdb3_lite.query import (DatabaseNotFound, Executor, InfluxQLParseError, NotImplementedQuery,
+                                  QueryError, QueryRequest)
 
 DATABASE_KEYS = ("database", "namespace_name", "bucket", "bucket-name")
 INVALID_TICKET = "Invalid ticket. Error: Invalid ticket"
@@ -70,13 +70,10 @@ class FlightService(fl.FlightServerBase):
         except DatabaseNotFound as exc:
             raise fl.FlightInternalError(
                 f"Cannot retrieve database: External error: database not found: {exc.name}") from None
-        except influxql.InfluxQLError as exc:
+        except InfluxQLParseError as exc:
             raise pa.ArrowInvalid(f"Error while planning query: parsing error: {exc}") from None
-        except (influxql.Unsupported, NotImplementedQuery) as exc:
-            message = str(exc)
-            if not message.startswith("This feature is not implemented"):
-                message = f"This feature is not implemented: {message}"
-            raise pa.ArrowNotImplementedError(message) from None
+        except NotImplementedQuery as exc:
+            raise pa.ArrowNotImplementedError(str(exc)) from None
         except QueryError as exc:
             raise pa.ArrowInvalid(str(exc)) from None
         return fl.RecordBatchStream(table)

@@ -9,16 +9,19 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 import uuid
 import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from influxdb3_lite import formats, influxql
+import pyarrow as pa
+
+from influxdb3_lite import formats
 from influxdb3_lite.auth import AuthError, Tokens
 from influxdb3_lite.lpvector import parse_body
-from influxdb3_lite.query import DatabaseNotFound, Executor, NotImplementedQuery, QueryError, QueryRequest
+from influxdb3_lite.query import DatabaseNotFound, Executor, InfluxQLParseError, QueryError, QueryRequest
 from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
 
 LOG = logging.getLogger("influxdb3_lite")
@@ -316,7 +319,7 @@ class Handler(BaseHTTPRequestHandler):
         if not request.get("q") or (language == "sql" and not request.get("db")):
             raise HttpError(400, "missing query parameters 'db' and 'q'")
         query = QueryRequest(request.get("db"), request["q"], language, params or None)
-        table = run_query(self.state.executor, query, http=True)
+        table = run_query(self.state.executor, query)
         self.send(200, formats.render(table, fmt), formats.CONTENT_TYPES[fmt])
 
     # -- database and table management (§ 1.8) ------------------------------------------------
@@ -325,7 +328,6 @@ class Handler(BaseHTTPRequestHandler):
         if not fmt:
             raise HttpError(400, "missing query parameter 'format'")
         show_deleted = self.params.get("show_deleted", "false").lower() == "true"
-        import pyarrow as pa
         rows = self.state.catalog.listing(show_deleted)
         table = pa.table({"iox::database": [r["iox::database"] for r in rows],
                           "deleted": [r["deleted"] for r in rows]})
@@ -391,20 +393,15 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(exc.status, str(exc) if exc.status in (409,) else {"error": str(exc)}) from None
 
 
-def run_query(executor: Executor, request: QueryRequest, http: bool):
-    """Shared by HTTP and Flight: maps executor errors onto HTTP errors (Flight maps its own)."""
+def run_query(executor: Executor, request: QueryRequest):
+    """Executor errors as the HTTP query endpoints answer them (Flight maps its own in flight.py)."""
     try:
         return executor.run(request)
     except DatabaseNotFound as exc:
         raise error(404, f"query error: database not found: {exc.name}") from None
-    except influxql.InfluxQLError as exc:
+    except InfluxQLParseError as exc:
         raise HttpError(400, f"error in InfluxQL statement: parsing error: {exc}") from None
-    except (influxql.Unsupported, NotImplementedQuery) as exc:
-        message = str(exc)
-        if not message.startswith("This feature is not implemented"):
-            message = f"This feature is not implemented: {message}"
-        raise HttpError(400, message) from None
-    except QueryError as exc:
+    except QueryError as exc:  # NotImplementedQuery included: 400 with DataFusion's wording
         raise HttpError(400, str(exc)) from None
 
 
@@ -412,7 +409,6 @@ def _retention(value: object) -> int | None:
     """Humantime durations such as `30d`, `1h30m`, `7 days`; None clears."""
     if value in (None, ""):
         return None
-    import re
     total = 0
     for amount, unit in re.findall(r"(\d+)\s*([a-z]+)", str(value).lower()):
         unit = {"days": "d", "day": "d", "hours": "h", "hour": "h", "weeks": "w", "week": "w",

@@ -22,6 +22,7 @@ AGGREGATES = {"mean": "avg", "median": "median", "sum": "sum", "count": "count",
               "stddev": "stddev"}
 DURATION_NS = {"ns": 1, "u": 10**3, "µ": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
                "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+REGEX_LITERAL_RE = re.compile(r"\s*/((?:[^/\\]|\\.)*)/")
 TOKEN_RE = re.compile(r"""
     (?P<ws>\s+)
   | (?P<duration>\d+(?:ns|ms|u|µ|s|m|h|d|w)\b)
@@ -53,7 +54,7 @@ def tokenize(text: str) -> list[Token]:
     while pos < len(text):
         if tokens and tokens[-1].kind == "op" and tokens[-1].text in ("=~", "!~") or (
                 text[pos] == "/" and tokens and tokens[-1].text.upper() == "FROM"):
-            match = re.compile(r"\s*/((?:[^/\\]|\\.)*)/").match(text, pos)
+            match = REGEX_LITERAL_RE.match(text, pos)
             if match:
                 tokens.append(Token("regex", match.group(1).replace("\\/", "/")))
                 pos = match.end()

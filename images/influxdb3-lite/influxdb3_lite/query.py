@@ -29,7 +29,13 @@ class QueryError(Exception):
 
 
 class NotImplementedQuery(QueryError):
-    """Valid InfluxQL that this server does not translate: refused, never answered wrongly."""
+    """Valid InfluxQL that this server does not translate: refused, never answered wrongly.
+
+    The message starts with DataFusion's `This feature is not implemented: `, as the real server's."""
+
+
+class InfluxQLParseError(QueryError):
+    """The InfluxQL statement does not parse; each protocol words it its own way."""
 
 
 @dataclass
@@ -46,7 +52,12 @@ class Executor:
 
     def run(self, request: QueryRequest) -> pa.Table:
         if request.language == "influxql":
-            return self._influxql(request)
+            try:
+                return self._influxql(request)
+            except influxql.InfluxQLError as exc:
+                raise InfluxQLParseError(str(exc)) from None
+            except influxql.Unsupported as exc:
+                raise NotImplementedQuery(f"This feature is not implemented: {exc}") from None
         db = self._database(request.database)
         return self._sql(db, request.query, request.params)
 
