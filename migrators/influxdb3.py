@@ -19,6 +19,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.framework import MigrationCodemod, ProjectTree, RequirementRule, Upgrade
 from migrators.influxdb3_queries import Plan, QueryPlanner, dotted
+from migrators.requirements import requirement_files
 from migrators.versions import Versions
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
@@ -527,30 +528,29 @@ def _point_chains(texts: list[str], constants: dict[str, str]):
             yield measurement, re.split(r"\n\s*(?:return|points|point =|def )", chain)[0]
 
 
-def project_schema(tree: ProjectTree) -> dict[str, list[str]]:
-    """Tag keys per measurement from the writers in the tree (Point(...).tag(...) chains, DataFrame writes)."""
-    texts = [tree.read(f) for f in tree.python_files()]
-    schema: dict[str, list[str]] = {}
-    for measurement, chain in _point_chains(texts, _constants(texts)):
-        tags = schema.setdefault(measurement, [])
-        tags += [m.group(2) for m in _TAG.finditer(chain) if m.group(2) not in tags]
-    for text in texts:
-        for match in _FRAME.finditer(text):
-            tags = schema.setdefault(match.group(2), [])
-            tags += [t.strip().strip("\"'") for t in match.group(3).split(",") if t.strip() and t.strip().strip("\"'") not in tags]
-    return {m: sorted(t) for m, t in schema.items()}
+@dataclass
+class WriterKeys:
+    """What the tree's writers send per measurement, from one scan of its Python files."""
+
+    schema: dict[str, list[str]]      # tag keys (Point chains and DataFrame writes), for the SQL
+    conflicts: dict[str, list[str]]   # IX-10: keys sent both as a tag and as a field
 
 
-def project_conflicts(tree: ProjectTree) -> dict[str, list[str]]:
-    """IX-10: keys a measurement's writers send both as a tag and as a field (InfluxDB 3 refuses)."""
+def project_writers(tree: ProjectTree) -> WriterKeys:
     texts = [tree.read(f) for f in tree.python_files()]
-    tags: dict[str, set[str]] = {}
+    tags: dict[str, list[str]] = {}
     fields: dict[str, set[str]] = {}
     for measurement, chain in _point_chains(texts, _constants(texts)):
-        tags.setdefault(measurement, set()).update(m.group(2) for m in _TAG.finditer(chain))
+        known = tags.setdefault(measurement, [])
+        known += [m.group(2) for m in _TAG.finditer(chain) if m.group(2) not in known]
         fields.setdefault(measurement, set()).update(m.group(2) for m in _FIELD.finditer(chain))
-    both = {m: sorted(tags[m] & fields.get(m, set())) for m in tags}
-    return {m: keys for m, keys in both.items() if keys}
+    both = {m: sorted(set(keys) & fields.get(m, set())) for m, keys in tags.items()}
+    for text in texts:
+        for match in _FRAME.finditer(text):
+            known = tags.setdefault(match.group(2), [])
+            known += [t.strip().strip("\"'") for t in match.group(3).split(",") if t.strip() and t.strip().strip("\"'") not in known]
+    return WriterKeys(schema={m: sorted(t) for m, t in tags.items()},
+                      conflicts={m: keys for m, keys in both.items() if keys})
 
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -558,8 +558,7 @@ _NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<
 
 
 def _pins_numpy1(tree: ProjectTree) -> bool:
-    return any(_NUMPY1_PIN.search(tree.read(f)) for f in tree.files()
-               if f.rsplit("/", 1)[-1].startswith(("requirements", "constraints")) and f.endswith((".txt", ".in")))
+    return any(_NUMPY1_PIN.search(tree.read(f)) for f in requirement_files(tree))
 
 
 class Influxdb3Upgrade(Upgrade):
@@ -576,9 +575,9 @@ class Influxdb3Upgrade(Upgrade):
             ("query_api" in text or "write_api" in text or "delete_api" in text) and "influx" in text.lower())
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
+        writers = project_writers(tree)
         return {"dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-                "schema": project_schema(tree), "numpy1": _pins_numpy1(tree),
-                "conflicts": project_conflicts(tree)}
+                "schema": writers.schema, "numpy1": _pins_numpy1(tree), "conflicts": writers.conflicts}
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
