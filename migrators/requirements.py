@@ -189,7 +189,8 @@ def _add_companion(rule: "RequirementRule", req: Requirement, number: int, prese
     companion = Requirement.parse(rule.companion) if rule.companion else None
     if companion is None or companion.key in present:
         return
-    out.append(f"{req.indent}{companion.requirement_text()}{req.eol or '\n'}")
+    eol = req.eol or "\n"  # the rewritten line may be the file's last, without one
+    out.append(f"{req.indent}{companion.requirement_text()}{eol}")
     present.add(companion.key)
     changes.append((rule.rule, number, f"added {companion.requirement_text()}"))
 
