@@ -189,8 +189,10 @@ def _add_companion(rule: "RequirementRule", req: Requirement, number: int, prese
     companion = Requirement.parse(rule.companion) if rule.companion else None
     if companion is None or companion.key in present:
         return
-    eol = req.eol or "\n"  # the rewritten line may be the file's last, without one
-    out.append(f"{req.indent}{companion.requirement_text()}{eol}")
+    if req.eol:
+        out.append(f"{req.indent}{companion.requirement_text()}{req.eol}")
+    else:  # the rewritten line was the file's last, without a newline: keep it that way
+        out[-1] += f"\n{req.indent}{companion.requirement_text()}"
     present.add(companion.key)
     changes.append((rule.rule, number, f"added {companion.requirement_text()}"))
 

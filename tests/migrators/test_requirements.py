@@ -110,3 +110,14 @@ def test_python_311_image_untouched(tmp_path):
     write_tree(tmp_path, {"Dockerfile": "FROM python:3.11-slim\n", "app.py": "import tenacity\n"})
     result = migrate_twice(tmp_path, only=["tenacity"])
     assert not result.changed
+
+
+def test_companion_line_follows_the_rewritten_line_even_at_end_of_file():
+    rules = [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python", version="0.21.0",
+                             companion="pyarrow<26")]
+    for text, expected in [
+        ("numpy==1.26.4\ninfluxdb-client==1.40.0", "numpy==1.26.4\ninfluxdb3-python==0.21.0\npyarrow<26"),
+        ("influxdb-client==1.40.0\r\nnumpy==1.26.4\r\n", "influxdb3-python==0.21.0\r\npyarrow<26\r\nnumpy==1.26.4\r\n"),
+        ("influxdb-client==1.40.0\npyarrow==25.0.0\n", "influxdb3-python==0.21.0\npyarrow==25.0.0\n"),
+    ]:
+        assert rewrite_requirements_text(text, rules)[0] == expected
