@@ -17,7 +17,7 @@ from typing import Iterator
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox.labels import CACHE_KEY, ROLE_KEY, RUN_KEY, project_filter
+from sandbox.labels import CACHE_KEY, RUN_KEY, project_filter
 
 
 @dataclass
@@ -54,9 +54,9 @@ def remove_labelled(client: docker.DockerClient, run_id: str | None = None,
 
 
 def _remove_images(client: docker.DockerClient, images: list, report: CleanupReport) -> None:
-    """Children before parents (a test image is built FROM the service image): retry in passes
-    until a pass removes nothing more."""
-    pending = sorted(images, key=lambda image: image.labels.get(ROLE_KEY) != "test-image")
+    """Remove in passes until a pass removes nothing more: an image in use as another's parent
+    (the cached base under the images built FROM it) goes once its children are gone."""
+    pending = list(images)
     while pending:
         failed = []
         for image in pending:
