@@ -4,8 +4,14 @@ so each variant differs from `ok-svc` by exactly the defect it carries."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
+
+SANDBOX = [sys.executable, "-m", "sandbox.cli"]
 
 SERVER = '''\
 import json
@@ -145,3 +151,18 @@ def write_fleet(repo: Path, names: list[str] | None = None) -> Path:
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def env_for(repo: Path) -> dict[str, str]:
+    """The environment that points the `sandbox` CLI at a test repo."""
+    return {**os.environ, "SANDBOX_REPO": str(repo), "PYTHONUNBUFFERED": "1"}
+
+
+def sandbox(repo: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([*SANDBOX, *args], capture_output=True, text=True, timeout=timeout, env=env_for(repo))
+
+
+def run_report(repo: Path) -> dict:
+    """report.json of the newest run in the repo's run folder."""
+    runs = sorted((repo / ".sandbox" / "runs").iterdir())
+    return json.loads((runs[-1] / "report.json").read_text())

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.fixture_fleet import snapshot
-from tests.pipeline.test_verify_integration import _run_report, sandbox
+from tests.pipeline.fixture_fleet import run_report, sandbox, snapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,7 +29,7 @@ def real_run(tmp_path_factory):
     # --max-failure-rate 1: data-retention (phase C) fails by design; phase D must still run.
     result = sandbox(repo, "verify", "weather-api", "data-retention", "api-automation-edge", "-j", "3",
                      "--max-failure-rate", "1")
-    return repo, result, _run_report(repo), before
+    return repo, result, run_report(repo), before
 
 
 @pytest.mark.parametrize("name,migrations", [("weather-api", {"influxdb3", "pytest-asyncio"}),

@@ -7,33 +7,16 @@ stale-diff refusal follow on its results. Interrupts and concurrent runs get run
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from sandbox.labels import RUN_KEY
-from tests.pipeline.fixture_fleet import snapshot, write_fleet
-
-SANDBOX = [sys.executable, "-m", "sandbox.cli"]
-
-
-def _env(repo: Path) -> dict[str, str]:
-    return {**os.environ, "SANDBOX_REPO": str(repo), "PYTHONUNBUFFERED": "1"}
-
-
-def sandbox(repo: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*SANDBOX, *args], capture_output=True, text=True, timeout=timeout, env=_env(repo))
-
-
-def _run_report(repo: Path) -> dict:
-    runs = sorted((repo / ".sandbox" / "runs").iterdir())
-    return json.loads((runs[-1] / "report.json").read_text())
+from tests.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, snapshot, write_fleet
 
 
 def _leftovers(client, run_id: str) -> list[str]:
@@ -49,7 +32,7 @@ def fleet_run(tmp_path_factory):
     repo = write_fleet(tmp_path_factory.mktemp("repo"))
     before = snapshot(repo / "services")
     result = sandbox(repo, "verify", "--all", "-j", "3")
-    return repo, result, _run_report(repo), before
+    return repo, result, run_report(repo), before
 
 
 def _service(report: dict, name: str) -> dict:
@@ -133,7 +116,7 @@ def test_sigint_during_the_test_stage_leaves_nothing(tmp_path: Path, docker_clie
     repo = write_fleet(tmp_path, ["hang-svc"])
     before = snapshot(repo / "services")
     proc = subprocess.Popen([*SANDBOX, "verify", "hang-svc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=_env(repo))
+                            text=True, env=env_for(repo))
     run_id, lines = None, []
     try:
         deadline = time.monotonic() + 300
@@ -159,7 +142,7 @@ def test_sigint_during_the_test_stage_leaves_nothing(tmp_path: Path, docker_clie
 def test_two_runs_at_the_same_time_do_not_interfere(tmp_path: Path) -> None:
     repo = write_fleet(tmp_path, ["ok-svc"])
     procs = [subprocess.Popen([*SANDBOX, "verify", "ok-svc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=_env(repo)) for _ in range(2)]
+                              text=True, env=env_for(repo)) for _ in range(2)]
     outputs = [proc.communicate(timeout=900)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], "\n".join(outputs)
     run_ids = {re.search(r"run\s+start\s+(\S+):", out).group(1) for out in outputs}
