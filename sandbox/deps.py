@@ -125,8 +125,9 @@ class InfluxDB3Container(DockerContainer):
 
     alias = "influxdb3"
 
-    def __init__(self, image: ResolvedImage, network: Network, labels: dict[str, str]) -> None:
-        super().__init__(image.ref, command=INFLUX_ARGS, labels=labels, mem_limit="1g")
+    def __init__(self, image: ResolvedImage, network: Network, labels: dict[str, str],
+                 args: list[str] | None = None) -> None:
+        super().__init__(image.ref, command=args or INFLUX_ARGS, labels=labels, mem_limit="1g")
         self.with_network(network).with_network_aliases(self.alias)
         self.waiting_for(InfluxReadyWait(network.name).with_startup_timeout(60).with_poll_interval(0.1))
 

@@ -12,10 +12,9 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from sandbox.deps import INFLUX_ARGS, INFLUX_PORT, InfluxReadyWait, container_ip
+from sandbox.deps import INFLUX_ARGS, INFLUX_PORT, InfluxDB3Container, container_ip
 from sandbox.images import Resolver
 from sandbox.labels import labels_for
 
@@ -35,9 +34,7 @@ def _start(docker_client, request, args: list[str]) -> str:
     network = Network(docker_network_kw={"labels": labels})
     network.create()
     request.addfinalizer(network.remove)
-    container = DockerContainer(image.ref, command=args, labels=labels, mem_limit="1g")
-    container.with_network(network).with_network_aliases("influxdb3")
-    container.waiting_for(InfluxReadyWait(network.name).with_startup_timeout(60).with_poll_interval(0.1))
+    container = InfluxDB3Container(image, network, labels, args=args)
     container.start()
     request.addfinalizer(container.stop)
     return f"http://{container_ip(container, network.name)}:{INFLUX_PORT}"
