@@ -59,7 +59,7 @@ class Executor:
             except influxql.Unsupported as exc:
                 raise NotImplementedQuery(f"This feature is not implemented: {exc}") from None
         db = self._database(request.database)
-        return self._sql(db, request.query, request.params)
+        return self._sql(self._context(db), request.query, request.params)
 
     def _database(self, name: str | None) -> Database:
         db = self.catalog.get(name or "")
@@ -78,8 +78,8 @@ class Executor:
             ctx.register_record_batches(name, [batches])
         return ctx
 
-    def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:
-        ctx = self._context(db)
+    @staticmethod
+    def _sql(ctx: SessionContext, sql: str, params: dict[str, object] | None) -> pa.Table:
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
@@ -99,11 +99,12 @@ class Executor:
         if isinstance(statement, influxql.ShowKeys):
             return self._show_keys(db, statement)
         parts = []
+        ctx = self._context(db)  # one snapshot of every table for all the measurements named
         for measurement in statement.measurements:
             if measurement not in db.tables:
                 continue
             sql, bounds = influxql.to_sql(statement, measurement, db.tables[measurement].columns)
-            result = self._sql(db, sql, request.params)
+            result = self._sql(ctx, sql, request.params)
             if influxql.gap_filled(statement):
                 result = gap_fill(result, statement, bounds)
             parts.append(result)
