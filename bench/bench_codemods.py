@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import site
 import sys
 import sysconfig
 import tempfile
@@ -39,8 +38,9 @@ TARGET_PACKAGES = ("tenacity", "aiomqtt", "pytest_asyncio")
 
 def build_corpus(count: int, dest: Path) -> list[Path]:
     site_dir = Path(sysconfig.get_paths()["purelib"])
-    candidates = sorted(p for p in site_dir.rglob("*.py")
-                        if p.stat().st_size < 150_000 and "__pycache__" not in p.parts)
+    candidates = sorted(
+        p for p in site_dir.rglob("*.py") if p.stat().st_size < 150_000 and "__pycache__" not in p.parts
+    )
     chosen = [p for p in candidates if p.relative_to(site_dir).parts[0] in TARGET_PACKAGES]
     rest = [p for p in candidates if p not in set(chosen)]
     step = max(1, len(rest) // max(1, count - len(chosen)))
@@ -56,7 +56,9 @@ def build_corpus(count: int, dest: Path) -> list[Path]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", type=int, default=600)
     parser.add_argument("--corpus", type=Path, help="use this tree instead of a site-packages sample")
     args = parser.parse_args()
@@ -94,16 +96,26 @@ def main() -> int:
     py = [f for f in result.files if f.path.endswith(".py")]
     parsed = [f for f in py if f.status != "skipped"]
     parsed_lines = sum(f.original.count("\n") + 1 for f in parsed)
-    print(f"corpus: {len(texts)} Python files, {lines:,} lines ({'site-packages sample' if not args.corpus else root}); "
-          f"upgrades: {', '.join(u.name for u in upgrades)}")
+    print(
+        f"corpus: {len(texts)} Python files, {lines:,} lines ({'site-packages sample' if not args.corpus else root}); "
+        f"upgrades: {', '.join(u.name for u in upgrades)}"
+    )
     print(f"{'':28} {'seconds':>9} {'files/s':>10} {'lines/s':>12}")
-    print(f"{'libcst.parse_module (all)':28} {parse_s:9.2f} {len(texts) / parse_s:10.1f} {lines / parse_s:12,.0f}")
-    print(f"{'migrate_tree (all)':28} {migrate_s:9.2f} {len(texts) / migrate_s:10.1f} {lines / migrate_s:12,.0f}")
+    print(
+        f"{'libcst.parse_module (all)':28} {parse_s:9.2f} {len(texts) / parse_s:10.1f} {lines / parse_s:12,.0f}"
+    )
+    print(
+        f"{'migrate_tree (all)':28} {migrate_s:9.2f} {len(texts) / migrate_s:10.1f} {lines / migrate_s:12,.0f}"
+    )
     if parsed:
-        print(f"{'  codemod, parsed files only':28} {'':9} {len(parsed) / migrate_s:10.1f} {parsed_lines / migrate_s:12,.0f}"
-              f"   ({len(parsed)} of {len(py)} files passed the pre-check)")
-    print(f"result: {len(result.changed)} files would change, {len(result.markers)} markers, "
-          f"{len(result.errors)} errors, diff {len(diff.splitlines())} lines; parse errors in corpus: {parse_errors}")
+        print(
+            f"{'  codemod, parsed files only':28} {'':9} {len(parsed) / migrate_s:10.1f} {parsed_lines / migrate_s:12,.0f}"
+            f"   ({len(parsed)} of {len(py)} files passed the pre-check)"
+        )
+    print(
+        f"result: {len(result.changed)} files would change, {len(result.markers)} markers, "
+        f"{len(result.errors)} errors, diff {len(diff.splitlines())} lines; parse errors in corpus: {parse_errors}"
+    )
     ratio = migrate_s / parse_s if parse_s else float("inf")
     verdict = "OK" if ratio < 1 else "SLOWER"
     print(f"migrate / parse-once = {ratio:.2f}  [{verdict}: target < 1.00]")

@@ -54,9 +54,13 @@ def main() -> None:
     cold = start_to_ready(client, ("mosquitto",)) if drop_caches() else float("nan")
     warm = [start_to_ready(client, ("mosquitto",)) for _ in range(args.repeat)]
     setup = warm_setup_seconds()
-    print(f"mosquitto start-to-ready cold   : {cold:6.2f} s" + ("" if cold == cold else " (not root: skipped)"))
-    print(f"mosquitto start-to-ready warm   : {statistics.median(warm):6.2f} s "
-          f"(median of {args.repeat}, min {min(warm):.2f}, max {max(warm):.2f})")
+    print(
+        f"mosquitto start-to-ready cold   : {cold:6.2f} s" + ("" if cold == cold else " (not root: skipped)")
+    )
+    print(
+        f"mosquitto start-to-ready warm   : {statistics.median(warm):6.2f} s "
+        f"(median of {args.repeat}, min {min(warm):.2f}, max {max(warm):.2f})"
+    )
     print(f"cold / warm ratio               : {cold / statistics.median(warm):6.2f}")
     print(f"warm set-up (scripts/setup.sh)  : {setup:6.2f} s")
 

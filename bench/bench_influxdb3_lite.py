@@ -40,9 +40,23 @@ def free_port() -> int:
 
 def start_server(port: int) -> subprocess.Popen:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    proc = subprocess.Popen([sys.executable, str(SERVER), "serve", "--node-id", "bench", "--object-store",
-                             "memory", "--without-auth", "--http-bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(SERVER),
+            "serve",
+            "--node-id",
+            "bench",
+            "--object-store",
+            "memory",
+            "--without-auth",
+            "--http-bind",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     for raw in proc.stdout:  # type: ignore[union-attr]
         if b"startup time:" in raw:
             # Keep reading its log: a full pipe would block the server's next log line.
@@ -58,8 +72,10 @@ def batches(points: int, batch: int, now_ns: int) -> list[bytes]:
         lines = []
         for i in range(start, min(points, start + batch)):
             ts = now_ns - (points - i) * 10**7
-            lines.append(f"sensor,host=h{i % 100},site=s{i % 7} temp={20 + i % 13 * 0.5},hum={40 + i % 17}i,"
-                         f"volt={3.3 + i % 5 * 0.01},ok=true {ts}")
+            lines.append(
+                f"sensor,host=h{i % 100},site=s{i % 7} temp={20 + i % 13 * 0.5},hum={40 + i % 17}i,"
+                f"volt={3.3 + i % 5 * 0.01},ok=true {ts}"
+            )
         out.append("\n".join(lines).encode())
     return out
 
@@ -98,10 +114,13 @@ def container_ready_s() -> float:
     from sandbox.deps import ServiceDeps
     from sandbox.engine import connect
     from sandbox.labels import labels_for
+
     client = connect()
     runs = []
     for _ in range(3):
-        with ServiceDeps(client, labels_for(f"bench-{uuid.uuid4().hex[:8]}", "deps"), needs=("influxdb3",)) as deps:
+        with ServiceDeps(
+            client, labels_for(f"bench-{uuid.uuid4().hex[:8]}", "deps"), needs=("influxdb3",)
+        ) as deps:
             runs.append(deps.started_in["influxdb3"])
     return statistics.median(runs)
 
@@ -113,7 +132,9 @@ def row(name: str, value: float, unit: str, target: float, higher_is_better: boo
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--no-docker", action="store_true")
@@ -126,14 +147,24 @@ def main() -> int:
         now_ns = time.time_ns()
         payloads = batches(args.points, args.batch, now_ns)
         elapsed = ingest(port, payloads)
-        row(f"ingest, {args.batch:,}-point batches", args.points / elapsed, "points/s",
-            TARGETS["points_per_s"], True)
+        row(
+            f"ingest, {args.batch:,}-point batches",
+            args.points / elapsed,
+            "points/s",
+            TARGETS["points_per_s"],
+            True,
+        )
         first = query_latency(port, "SELECT count(*) FROM sensor", runs=1)
         print(f"{'first query after load (compaction)':<44} {first * 1000:>12,.1f} ms")
-        recent = query_latency(port, "SELECT host, temp, time FROM sensor WHERE time > now() - interval '1 hour'")
+        recent = query_latency(
+            port, "SELECT host, temp, time FROM sensor WHERE time > now() - interval '1 hour'"
+        )
         print(f"{'SQL: last hour of 1M rows (median of 5)':<44} {recent * 1000:>12,.1f} ms")
-        binned = query_latency(port, "SELECT date_bin(interval '1 hour', time) AS hour, host, avg(temp) "
-                                     "FROM sensor GROUP BY 1, 2 ORDER BY 1, 2")
+        binned = query_latency(
+            port,
+            "SELECT date_bin(interval '1 hour', time) AS hour, host, avg(temp) "
+            "FROM sensor GROUP BY 1, 2 ORDER BY 1, 2",
+        )
         print(f"{'SQL: date_bin hourly mean per host (median)':<44} {binned * 1000:>12,.1f} ms")
         row(f"resident memory after {args.points:,} points", rss_mb(proc.pid), "MB", TARGETS["rss_mb"], False)
     finally:

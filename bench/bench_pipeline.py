@@ -35,8 +35,11 @@ def sh(*args: str, check: bool = True) -> str:
 
 def verify_seconds(*names: str, jobs: str = "auto") -> tuple[float, int]:
     begin = time.perf_counter()
-    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "sandbox"), "verify", *names, "-j", jobs],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "sandbox"), "verify", *names, "-j", jobs],
+        capture_output=True,
+        text=True,
+    )
     return time.perf_counter() - begin, proc.returncode
 
 
@@ -65,14 +68,34 @@ def by_hand_seconds(name: str) -> float:
         for rel in ("services/" + name, *("services/" + s for s in config.shared)):
             shutil.copytree(repo_root() / rel, work / rel)
         for rel in ("services/" + name, *("services/" + s for s in config.shared)):  # shared code too
-            sh("docker", "run", "--rm", "--network", "none", "-v", f"{work}:/work", images["migrator"],
-               f"/work/{rel}", check=False)
+            sh(
+                "docker",
+                "run",
+                "--rm",
+                "--network",
+                "none",
+                "-v",
+                f"{work}:/work",
+                images["migrator"],
+                f"/work/{rel}",
+                check=False,
+            )
         if subprocess.run(["grep", "-rq", "MIGRATION-BLOCKER", str(work)]).returncode == 0:
             return time.perf_counter() - begin
         service = work / "services" / name
-        (work / "Dockerfile.mapped").write_text(map_dockerfile((service / config.dockerfile).read_text(), mapping))
-        sh("docker", "build", "-q", "-t", f"{tag}:svc", "-f", str(work / "Dockerfile.mapped"),
-           str((service / config.context).resolve()))
+        (work / "Dockerfile.mapped").write_text(
+            map_dockerfile((service / config.dockerfile).read_text(), mapping)
+        )
+        sh(
+            "docker",
+            "build",
+            "-q",
+            "-t",
+            f"{tag}:svc",
+            "-f",
+            str(work / "Dockerfile.mapped"),
+            str((service / config.context).resolve()),
+        )
         sh("docker", "network", "create", "--internal", tag)
         try:
             _by_hand_run(tag, name, config, images, service)
@@ -85,38 +108,116 @@ def by_hand_seconds(name: str) -> float:
 
 def _start_deps(tag: str, needs: tuple[str, ...], images: dict[str, str]) -> None:
     if "mosquitto" in needs:
-        sh("docker", "run", "-d", "--name", f"{tag}-mqtt", "--network", tag, "--network-alias", "mosquitto",
-           images["mosquitto"])
+        sh(
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            f"{tag}-mqtt",
+            "--network",
+            tag,
+            "--network-alias",
+            "mosquitto",
+            images["mosquitto"],
+        )
     if "influxdb3" in needs:
-        sh("docker", "run", "-d", "--name", f"{tag}-influx", "--network", tag, "--network-alias", "influxdb3",
-           images["influxdb3"], "influxdb3", "serve", "--node-id", "b", "--object-store", "memory",
-           "--without-auth", "--http-bind", "0.0.0.0:8181")
+        sh(
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            f"{tag}-influx",
+            "--network",
+            tag,
+            "--network-alias",
+            "influxdb3",
+            images["influxdb3"],
+            "influxdb3",
+            "serve",
+            "--node-id",
+            "b",
+            "--object-store",
+            "memory",
+            "--without-auth",
+            "--http-bind",
+            "0.0.0.0:8181",
+        )
     if "mosquitto" in needs:
-        _poll(["docker", "exec", f"{tag}-mqtt", "mosquitto_sub", "-t", "$SYS/broker/version", "-C", "1", "-W", "2"])
+        _poll(
+            [
+                "docker",
+                "exec",
+                f"{tag}-mqtt",
+                "mosquitto_sub",
+                "-t",
+                "$SYS/broker/version",
+                "-C",
+                "1",
+                "-W",
+                "2",
+            ]
+        )
     if "influxdb3" in needs:
-        _poll(["docker", "exec", f"{tag}-influx", "python3", "-c",
-               "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8181/health')"])
+        _poll(
+            [
+                "docker",
+                "exec",
+                f"{tag}-influx",
+                "python3",
+                "-c",
+                "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8181/health')",
+            ]
+        )
 
 
 def _by_hand_run(tag: str, name: str, config, images: dict[str, str], service: Path) -> None:
     """Tests against fresh deps, then the service's health against fresh deps, as verify does."""
-    env = ["-e", "INFLUXDB_URL=http://influxdb3:8181", "-e", "INFLUXDB_HOST=http://influxdb3:8181",
-           "-e", "INFLUXDB_TOKEN=t", "-e", "INFLUXDB_ORG=o", "-e", f"INFLUXDB_BUCKET={name}",
-           "-e", f"INFLUXDB_DATABASE={name}", "-e", "MQTT_HOST=mosquitto", "-e", "MQTT_PORT=1883"]
+    env = [
+        "-e",
+        "INFLUXDB_URL=http://influxdb3:8181",
+        "-e",
+        "INFLUXDB_HOST=http://influxdb3:8181",
+        "-e",
+        "INFLUXDB_TOKEN=t",
+        "-e",
+        "INFLUXDB_ORG=o",
+        "-e",
+        f"INFLUXDB_BUCKET={name}",
+        "-e",
+        f"INFLUXDB_DATABASE={name}",
+        "-e",
+        "MQTT_HOST=mosquitto",
+        "-e",
+        "MQTT_PORT=1883",
+    ]
     _start_deps(tag, config.needs, images)
     (service / "Dockerfile.tests").write_text(
-        f"FROM {tag}:svc\nUSER root\nCOPY . .\nRUN pip install -q -r requirements-dev.txt\n")
+        f"FROM {tag}:svc\nUSER root\nCOPY . .\nRUN pip install -q -r requirements-dev.txt\n"
+    )
     sh("docker", "build", "-q", "-t", f"{tag}:tests", "-f", str(service / "Dockerfile.tests"), str(service))
-    tests = subprocess.run(["docker", "run", "--rm", "--network", tag, *env, f"{tag}:tests", "python", "-m",
-                            "pytest", "-q"], capture_output=True)
+    tests = subprocess.run(
+        ["docker", "run", "--rm", "--network", tag, *env, f"{tag}:tests", "python", "-m", "pytest", "-q"],
+        capture_output=True,
+    )
     sh("docker", "rm", "-f", f"{tag}-mqtt", f"{tag}-influx", check=False)
     if tests.returncode != 0:
         return
     _start_deps(tag, config.needs, images)
     sh("docker", "run", "-d", "--name", f"{tag}-svc", "--network", tag, *env, f"{tag}:svc")
-    ip = sh("docker", "inspect", "-f", f"{{{{(index .NetworkSettings.Networks \"{tag}\").IPAddress}}}}",
-            f"{tag}-svc")
-    _poll(["python3", "-c", f"import urllib.request; urllib.request.urlopen('http://{ip}:{config.port}{config.health}')"])
+    ip = sh(
+        "docker",
+        "inspect",
+        "-f",
+        f'{{{{(index .NetworkSettings.Networks "{tag}").IPAddress}}}}',
+        f"{tag}-svc",
+    )
+    _poll(
+        [
+            "python3",
+            "-c",
+            f"import urllib.request; urllib.request.urlopen('http://{ip}:{config.port}{config.health}')",
+        ]
+    )
 
 
 def main() -> None:

@@ -10,5 +10,13 @@ Only libcst and tomlkit are needed (this package runs in the network-less migrat
 from migrators.framework import Change, FileResult, TreeResult, Upgrade, migrate_tree
 from migrators.versions import Versions, default_versions, load_versions
 
-__all__ = ["Change", "FileResult", "TreeResult", "Upgrade", "Versions", "default_versions",
-           "load_versions", "migrate_tree"]
+__all__ = [
+    "Change",
+    "FileResult",
+    "TreeResult",
+    "Upgrade",
+    "Versions",
+    "default_versions",
+    "load_versions",
+    "migrate_tree",
+]

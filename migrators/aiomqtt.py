@@ -17,9 +17,22 @@ from migrators.versions import Versions
 
 OLD = "asyncio_mqtt"
 NEW = "aiomqtt"
-TOP_NAMES = {"Client", "Message", "MessagesIterator", "MqttCodeError", "MqttError", "MqttReentrantError",
-             "ProtocolVersion", "ProxySettings", "TLSParameters", "Topic", "TopicLike", "Wildcard",
-             "WildcardLike", "Will"}
+TOP_NAMES = {
+    "Client",
+    "Message",
+    "MessagesIterator",
+    "MqttCodeError",
+    "MqttError",
+    "MqttReentrantError",
+    "ProtocolVersion",
+    "ProxySettings",
+    "TLSParameters",
+    "Topic",
+    "TopicLike",
+    "Wildcard",
+    "WildcardLike",
+    "Will",
+}
 EXCEPTION_NAMES = {"MqttCodeError", "MqttConnectError", "MqttError", "MqttReentrantError"}
 TYPES_NAMES = {"PayloadType", "SocketOption", "SubscribeTopic", "WebSocketHeaders", "PahoSocket"}
 CLIENT_QNAMES = {f"{p}.{s}" for p in (OLD, NEW) for s in ("Client", "client.Client")}
@@ -29,7 +42,6 @@ CTOR_DROPS = {"message_retry_set"}
 PAHO_ONLY_ATTRS = {"timestamp", "state", "dup", "info"}
 MESSAGE_CONTEXTS = {"messages", "filtered_messages", "unfiltered_messages"}
 MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.html"
-
 
 
 def _fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -54,15 +66,19 @@ def _map_module(dotted_name: str) -> str:
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(value=value, keyword=cst.Name(name),
-                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                         whitespace_after=cst.SimpleWhitespace("")))
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
 
 
 class _Scan(cst.CSTVisitor):
     """Pre-pass over one function (or module/class) body: client names and their constructors."""
 
-    def __init__(self, codemod: "AiomqttCodemod"):
+    def __init__(self, codemod: AiomqttCodemod):
         self.codemod = codemod
         self.clients: dict[str, cst.Call | None] = {}
         self.self_attrs: dict[str, cst.Call | None] = {}
@@ -75,7 +91,10 @@ class _Scan(cst.CSTVisitor):
         return False
 
     def visit_Param(self, node: cst.Param) -> None:
-        if node.annotation is not None and self.codemod.qualified_names(node.annotation.annotation) & CLIENT_QNAMES:
+        if (
+            node.annotation is not None
+            and self.codemod.qualified_names(node.annotation.annotation) & CLIENT_QNAMES
+        ):
             self.clients[node.name.value] = None
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -86,7 +105,9 @@ class _Scan(cst.CSTVisitor):
                     self.clients[target.target.value] = value
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs[target.target.attr.value] = value
-        if isinstance(value, cst.Await) and m.matches(value.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))):
+        if isinstance(value, cst.Await) and m.matches(
+            value.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))
+        ):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self.subscribe_results.add(target.target.value)
@@ -99,8 +120,12 @@ class _Scan(cst.CSTVisitor):
                 self.self_attrs[node.target.attr.value] = node.value
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
-        if isinstance(node.item, cst.Call) and self.codemod.is_client_ctor(node.item) and node.asname is not None \
-                and isinstance(node.asname.name, cst.Name):
+        if (
+            isinstance(node.item, cst.Call)
+            and self.codemod.is_client_ctor(node.item)
+            and node.asname is not None
+            and isinstance(node.asname.name, cst.Name)
+        ):
             self.clients[node.asname.name.value] = node.item
 
 
@@ -123,17 +148,26 @@ class _ForRewrite(cst.CSTTransformer):
             self._in_loop += 1
 
     def leave_For(self, original_node: cst.For, updated_node: cst.For):
-        if not (original_node.asynchronous is not None and m.matches(original_node.iter, m.Name(self.ms_name))):
+        if not (
+            original_node.asynchronous is not None and m.matches(original_node.iter, m.Name(self.ms_name))
+        ):
             return updated_node
         self._in_loop -= 1
         new = updated_node.with_changes(iter=cst.Attribute(value=self.receiver, attr=cst.Name("messages")))
         if self.topic_filter is not None and self.msg_name:
             guard = cst.If(
-                test=cst.UnaryOperation(operator=cst.Not(), expression=cst.Call(
-                    func=cst.Attribute(value=cst.Attribute(value=cst.Name(self.msg_name), attr=cst.Name("topic")),
-                                       attr=cst.Name("matches")),
-                    args=[cst.Arg(self.topic_filter)])),
-                body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Continue()])]))
+                test=cst.UnaryOperation(
+                    operator=cst.Not(),
+                    expression=cst.Call(
+                        func=cst.Attribute(
+                            value=cst.Attribute(value=cst.Name(self.msg_name), attr=cst.Name("topic")),
+                            attr=cst.Name("matches"),
+                        ),
+                        args=[cst.Arg(self.topic_filter)],
+                    ),
+                ),
+                body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[cst.Continue()])]),
+            )
             body = new.body
             if isinstance(body, cst.IndentedBlock):
                 new = new.with_changes(body=body.with_changes(body=[guard, *body.body]))
@@ -143,12 +177,22 @@ class _ForRewrite(cst.CSTTransformer):
     def visit_Attribute(self, node: cst.Attribute) -> None:
         if self.topic_filter is None or not self._in_loop or not self.msg_name:
             return
-        if m.matches(node, m.Attribute(value=m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")),
-                                       attr=m.Name("matches") | m.Name("value"))):
+        if m.matches(
+            node,
+            m.Attribute(
+                value=m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")),
+                attr=m.Name("matches") | m.Name("value"),
+            ),
+        ):
             self._protected.add(id(node.value))
         if m.matches(node, m.Attribute(value=m.Name(self.msg_name))) and node.attr.value in PAHO_ONLY_ATTRS:
-            self.problems.append(("MQ-8", f"{self.msg_name}.{node.attr.value} is paho-only; aiomqtt.Message has "
-                                  "topic, payload, qos, retain, mid, properties"))
+            self.problems.append(
+                (
+                    "MQ-8",
+                    f"{self.msg_name}.{node.attr.value} is paho-only; aiomqtt.Message has "
+                    "topic, payload, qos, retain, mid, properties",
+                )
+            )
 
     def visit_Call(self, node: cst.Call) -> None:
         if self.topic_filter is None or not self.msg_name:
@@ -157,8 +201,13 @@ class _ForRewrite(cst.CSTTransformer):
             self._protected.add(id(node.args[0].value))
         for arg in node.args:
             if m.matches(arg.value, m.Name(self.msg_name)):
-                self.problems.append(("MQ-8", f"{self.msg_name} is now an aiomqtt.Message whose .topic is a Topic "
-                                      "(not str); check the code it is passed to"))
+                self.problems.append(
+                    (
+                        "MQ-8",
+                        f"{self.msg_name} is now an aiomqtt.Message whose .topic is a Topic "
+                        "(not str); check the code it is passed to",
+                    )
+                )
 
     def visit_FormattedStringExpression(self, node: cst.FormattedStringExpression) -> None:
         self._protected.add(id(node.expression))
@@ -166,8 +215,10 @@ class _ForRewrite(cst.CSTTransformer):
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
         if self.topic_filter is None or not self._in_loop or not self.msg_name:
             return updated_node
-        if m.matches(original_node, m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic"))) \
-                and id(original_node) not in self._protected:
+        if (
+            m.matches(original_node, m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")))
+            and id(original_node) not in self._protected
+        ):
             return cst.Attribute(value=updated_node, attr=cst.Name("value"))
         return updated_node
 
@@ -288,7 +339,9 @@ class AiomqttCodemod(MigrationCodemod):
         if not (module == OLD or module.startswith(OLD + ".")):
             return updated_node
         if isinstance(updated_node.names, cst.ImportStar):
-            self.rewrote("MQ-2", original_node, f"from {module} import * -> from {_map_module(module)} import *")
+            self.rewrote(
+                "MQ-2", original_node, f"from {module} import * -> from {_map_module(module)} import *"
+            )
             return updated_node.with_changes(module=_fromdotted(_map_module(module)))
         names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
         if module == OLD and names <= TOP_NAMES:
@@ -302,8 +355,12 @@ class AiomqttCodemod(MigrationCodemod):
         elif module in (OLD, f"{OLD}.client") and names <= TOP_NAMES | EXCEPTION_NAMES | {"MqttConnectError"}:
             target = f"{NEW}.client"
         else:
-            self.mark("MQ-2", original_node, f"{', '.join(sorted(names))} from {module} has no known home in "
-                      "aiomqtt 2; import it from aiomqtt (top level, .exceptions or .types)")
+            self.mark(
+                "MQ-2",
+                original_node,
+                f"{', '.join(sorted(names))} from {module} has no known home in "
+                "aiomqtt 2; import it from aiomqtt (top level, .exceptions or .types)",
+            )
             return updated_node
         self.rewrote("MQ-2", original_node, f"from {module} -> from {target}")
         return updated_node.with_changes(module=_fromdotted(target))
@@ -320,7 +377,7 @@ class AiomqttCodemod(MigrationCodemod):
         dotted_name = dotted(original_node)
         if dotted_name and dotted_name.startswith(OLD + ".") and self._old_module_imported:
             mapped = _map_module(dotted_name)
-            if mapped != NEW + dotted_name[len(OLD):]:
+            if mapped != NEW + dotted_name[len(OLD) :]:
                 return _fromdotted(mapped)
             return updated_node
         attr = original_node.attr.value
@@ -331,16 +388,24 @@ class AiomqttCodemod(MigrationCodemod):
                 self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
                 return updated_node.with_changes(attr=cst.Name("identifier"))
             if self._looks_like_client(receiver) and self._old_module_imported_or_from():
-                self.mark("MQ-4", original_node, f"if {dotted(receiver)} is an aiomqtt Client, "
-                          "use .identifier (Client.id was renamed in aiomqtt 2.0)")
+                self.mark(
+                    "MQ-4",
+                    original_node,
+                    f"if {dotted(receiver)} is an aiomqtt Client, "
+                    "use .identifier (Client.id was renamed in aiomqtt 2.0)",
+                )
         elif attr == "_pending_calls_threshold":
             self.rewrote("MQ-15", original_node, "_pending_calls_threshold -> pending_calls_threshold")
             return updated_node.with_changes(attr=cst.Name("pending_calls_threshold"))
         elif attr == "_client":
             is_client, _ = self.client_ctor_for(receiver)
             if is_client or self._looks_like_client(receiver):
-                self.mark("MQ-13", original_node, "direct paho use: aiomqtt 2 runs paho with callback API "
-                          "VERSION2 (client, userdata, flags, reason_code, properties); see " + MQTT_DOCS)
+                self.mark(
+                    "MQ-13",
+                    original_node,
+                    "direct paho use: aiomqtt 2 runs paho with callback API "
+                    "VERSION2 (client, userdata, flags, reason_code, properties); see " + MQTT_DOCS,
+                )
         return updated_node
 
     def _old_module_imported_or_from(self) -> bool:
@@ -351,8 +416,12 @@ class AiomqttCodemod(MigrationCodemod):
         if self.is_client_ctor(original_node):
             return self._constructor(original_node, updated_node)
         if self.qualified_names(original_node.func) & PAHO_CLIENT:
-            self.mark("MQ-13", original_node, "paho Client next to aiomqtt: paho 2 needs "
-                      "CallbackAPIVersion.VERSION2 callbacks (a bare Client() warns); see " + MQTT_DOCS)
+            self.mark(
+                "MQ-13",
+                original_node,
+                "paho Client next to aiomqtt: paho 2 needs "
+                "CallbackAPIVersion.VERSION2 callbacks (a bare Client() warns); see " + MQTT_DOCS,
+            )
             return updated_node
         func = original_node.func
         if isinstance(func, cst.Attribute):
@@ -360,26 +429,45 @@ class AiomqttCodemod(MigrationCodemod):
             if name in ("connect", "disconnect", "force_disconnect"):
                 return self._connect(original_node, updated_node, name)
             if name in MESSAGE_CONTEXTS and id(original_node) not in self._handled_calls:
-                if name == "messages" and not original_node.args and not self._looks_like_client(func.value) \
-                        and not self.client_ctor_for(func.value)[0]:
+                if (
+                    name == "messages"
+                    and not original_node.args
+                    and not self._looks_like_client(func.value)
+                    and not self.client_ctor_for(func.value)[0]
+                ):
                     return updated_node
-                self.mark("MQ-7", original_node, f"{name}() is gone in aiomqtt 2: iterate `async for m in "
-                          "client.messages` (one shared queue; two concurrent readers compete, use a distributor "
-                          "task as in the aiomqtt migration guide)")
+                self.mark(
+                    "MQ-7",
+                    original_node,
+                    f"{name}() is gone in aiomqtt 2: iterate `async for m in "
+                    "client.messages` (one shared queue; two concurrent readers compete, use a distributor "
+                    "task as in the aiomqtt migration guide)",
+                )
         if m.matches(func, m.Name("isinstance")) and original_node.args:
             self._mq12_value_check(original_node, original_node.args[0].value, "isinstance")
         if self.qualified_names(func) & {"json.dumps", "json.dump"} and original_node.args:
             self._mq12_value_check(original_node, original_node.args[0].value, "json")
-        if m.matches(func, m.Name("isinstance")) and len(original_node.args) == 2 and \
-                m.matches(original_node.args[0].value, m.Attribute(attr=m.Name("rc"))):
-            self.mark("MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this isinstance")
+        if (
+            m.matches(func, m.Name("isinstance"))
+            and len(original_node.args) == 2
+            and m.matches(original_node.args[0].value, m.Attribute(attr=m.Name("rc")))
+        ):
+            self.mark(
+                "MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this isinstance"
+            )
         return updated_node
 
     def _constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         if not self._in_async():
-            where = "at module level" if not self._functions else f"in sync {self._functions[-1].name.value}()"
-            self.mark("MQ-5", original, f"aiomqtt>=2.3.1 needs a running loop to construct Client ({where}); "
-                      "construct it inside the async entry point / lazily before `async with`")
+            where = (
+                "at module level" if not self._functions else f"in sync {self._functions[-1].name.value}()"
+            )
+            self.mark(
+                "MQ-5",
+                original,
+                f"aiomqtt>=2.3.1 needs a running loop to construct Client ({where}); "
+                "construct it inside the async entry point / lazily before `async with`",
+            )
         args = []
         changed = []
         for arg in updated.args:
@@ -402,8 +490,11 @@ class AiomqttCodemod(MigrationCodemod):
             return updated
         self.rewrote("MQ-3", original, "Client(): " + ", ".join(changed))
         if args:
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT) if updated.args and \
-                updated.args[-1].comma is cst.MaybeSentinel.DEFAULT else args[-1]
+            args[-1] = (
+                args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                if updated.args and updated.args[-1].comma is cst.MaybeSentinel.DEFAULT
+                else args[-1]
+            )
             for i, arg in enumerate(args[:-1]):
                 if arg.comma is cst.MaybeSentinel.DEFAULT:
                     args[i] = arg.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -411,7 +502,9 @@ class AiomqttCodemod(MigrationCodemod):
 
     def _plan_connect_timeouts(self, fn: cst.FunctionDef, scan: _Scan) -> None:
         """MQ-6: a connect(timeout=t) whose client is constructed in this function -> Client(timeout=t)."""
-        for call in m.findall(fn.body, m.Call(func=m.Attribute(attr=m.Name("connect") | m.Name("disconnect")))):
+        for call in m.findall(
+            fn.body, m.Call(func=m.Attribute(attr=m.Name("connect") | m.Name("disconnect")))
+        ):
             receiver = call.func.value
             ctor = None
             if isinstance(receiver, cst.Name):
@@ -419,8 +512,12 @@ class AiomqttCodemod(MigrationCodemod):
             elif m.matches(receiver, m.Attribute(value=m.Name("self"))) and self._class_attrs:
                 ctor = self._class_attrs[-1].get(receiver.attr.value)
             for arg in call.args:
-                if arg.keyword is not None and arg.keyword.value == "timeout" and ctor is not None \
-                        and call.func.attr.value == "connect":
+                if (
+                    arg.keyword is not None
+                    and arg.keyword.value == "timeout"
+                    and ctor is not None
+                    and call.func.attr.value == "connect"
+                ):
                     self._ctor_extra.setdefault(id(ctor), []).append(_kw("timeout", arg.value))
                     self._handled_calls.add(id(call))
                 elif arg.keyword is not None and arg.keyword.value == "timeout" and ctor is not None:
@@ -431,26 +528,42 @@ class AiomqttCodemod(MigrationCodemod):
         is_client, ctor = self.client_ctor_for(receiver)
         if not is_client:
             if self._looks_like_client(receiver) and "mqtt" in (dotted(receiver) or "").lower():
-                self.mark("MQ-6", original, f"if {dotted(receiver)} is an aiomqtt Client: {name}() is gone; "
-                          "use `async with client:` (or __aenter__/__aexit__)")
+                self.mark(
+                    "MQ-6",
+                    original,
+                    f"if {dotted(receiver)} is an aiomqtt Client: {name}() is gone; "
+                    "use `async with client:` (or __aenter__/__aexit__)",
+                )
             return updated
         if name == "force_disconnect":
-            self.mark("MQ-6", original, "force_disconnect() has no replacement in aiomqtt 2; leaving "
-                      "`async with client:` (or __aexit__) forces the disconnect when a clean one fails")
+            self.mark(
+                "MQ-6",
+                original,
+                "force_disconnect() has no replacement in aiomqtt 2; leaving "
+                "`async with client:` (or __aexit__) forces the disconnect when a clean one fails",
+            )
             return updated
         has_timeout = any(a.keyword is not None and a.keyword.value == "timeout" for a in original.args)
         if has_timeout and id(original) not in self._handled_calls:
-            self.mark("MQ-6", original, f"{name}(timeout=...) is gone: pass timeout=... to the Client "
-                      "constructor (not found in this function)")
+            self.mark(
+                "MQ-6",
+                original,
+                f"{name}(timeout=...) is gone: pass timeout=... to the Client "
+                "constructor (not found in this function)",
+            )
         if name == "connect":
             new = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("__aenter__")), args=[])
             self.rewrote("MQ-6", original, "connect() -> __aenter__()")
         else:
             none = cst.Name("None")
-            new = updated.with_changes(func=updated.func.with_changes(attr=cst.Name("__aexit__")),
-                                       args=[cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
-                                             cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
-                                             cst.Arg(none)])
+            new = updated.with_changes(
+                func=updated.func.with_changes(attr=cst.Name("__aexit__")),
+                args=[
+                    cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                    cst.Arg(none, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))),
+                    cst.Arg(none),
+                ],
+            )
             self.rewrote("MQ-6", original, "disconnect() -> __aexit__(None, None, None)")
         return new
 
@@ -463,8 +576,12 @@ class AiomqttCodemod(MigrationCodemod):
 
     def _mq12_value_check(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
         if isinstance(value, cst.Name) and value.value in self._subscribe_names():
-            self.mark("MQ-12", node, f"subscribe() now returns list[ReasonCode], not a tuple of ints ({how} "
-                      f"on {value.value} breaks); compare rc[0] == 1 / rc[0] >= 128 instead")
+            self.mark(
+                "MQ-12",
+                node,
+                f"subscribe() now returns list[ReasonCode], not a tuple of ints ({how} "
+                f"on {value.value} breaks); compare rc[0] == 1 / rc[0] >= 128 instead",
+            )
 
     def leave_Comparison(self, original_node: cst.Comparison, updated_node: cst.Comparison):
         operands = [original_node.left, *(c.comparator for c in original_node.comparisons)]
@@ -472,29 +589,48 @@ class AiomqttCodemod(MigrationCodemod):
             if isinstance(operand, cst.Name) and operand.value in self._subscribe_names():
                 self._mq12_value_check(original_node, operand, "comparison")
                 break
-            if isinstance(operand, cst.Await) and m.matches(operand.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))):
-                self.mark("MQ-12", original_node, "subscribe() now returns list[ReasonCode]; compare rc[0] instead")
+            if isinstance(operand, cst.Await) and m.matches(
+                operand.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))
+            ):
+                self.mark(
+                    "MQ-12", original_node, "subscribe() now returns list[ReasonCode]; compare rc[0] instead"
+                )
                 break
-        if any(m.matches(o, m.Attribute(attr=m.Name("rc"))) for o in operands) and \
-                any("ReasonCodes" in (dotted(o.func) if isinstance(o, cst.Call) else dotted(o) or "") for o in operands
-                    if isinstance(o, (cst.Call, cst.Attribute, cst.Name))):
-            self.mark("MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this comparison")
+        if any(m.matches(o, m.Attribute(attr=m.Name("rc"))) for o in operands) and any(
+            "ReasonCodes" in (dotted(o.func) if isinstance(o, cst.Call) else dotted(o) or "")
+            for o in operands
+            if isinstance(o, (cst.Call, cst.Attribute, cst.Name))
+        ):
+            self.mark(
+                "MQ-11", original_node, "MqttCodeError.rc is now paho 2's ReasonCode; check this comparison"
+            )
         return updated_node
 
     # --- MQ-7 / MQ-8 message contexts -----------------------------------------------------------
     @staticmethod
     def _message_items(node: cst.With) -> list[tuple[int, cst.WithItem]]:
-        return [(i, item) for i, item in enumerate(node.items)
-                if isinstance(item.item, cst.Call) and isinstance(item.item.func, cst.Attribute)
-                and item.item.func.attr.value in MESSAGE_CONTEXTS]
+        return [
+            (i, item)
+            for i, item in enumerate(node.items)
+            if isinstance(item.item, cst.Call)
+            and isinstance(item.item.func, cst.Attribute)
+            and item.item.func.attr.value in MESSAGE_CONTEXTS
+        ]
 
     def _plan_message_contexts(self, fn: cst.FunctionDef) -> None:
         """Decide, before the traversal reaches the Client constructor, which contexts get rewritten."""
-        withs = [w for w in m.findall(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)]
+        withs = [
+            w for w in m.findall(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)
+        ]
         for node in withs:
-            nested = any(other is not node and (any(x is node for x in m.findall(other.body, m.With()))
-                                                or any(x is other for x in m.findall(node.body, m.With())))
-                         for other in withs)
+            nested = any(
+                other is not node
+                and (
+                    any(x is node for x in m.findall(other.body, m.With()))
+                    or any(x is other for x in m.findall(node.body, m.With()))
+                )
+                for other in withs
+            )
             self._plan_with(node, nested)
 
     def _plan_with(self, node: cst.With, nested: bool) -> None:
@@ -540,11 +676,23 @@ class AiomqttCodemod(MigrationCodemod):
             if ctor is not None:
                 self._ctor_extra.setdefault(id(ctor), []).extend(extra)
             else:
-                problems.append(("MQ-7", "move " + ", ".join(f"{a.keyword.value}=..." for a in extra)
-                                 + " to the Client constructor (not found here)"))
+                problems.append(
+                    (
+                        "MQ-7",
+                        "move "
+                        + ", ".join(f"{a.keyword.value}=..." for a in extra)
+                        + " to the Client constructor (not found here)",
+                    )
+                )
         self._handled_calls.add(id(call))
-        self._with_plans[id(node)] = {"index": index, "name": name, "receiver": receiver,
-                                      "filter": topic_filter, "problems": problems, "kind": kind}
+        self._with_plans[id(node)] = {
+            "index": index,
+            "name": name,
+            "receiver": receiver,
+            "filter": topic_filter,
+            "problems": problems,
+            "kind": kind,
+        }
 
     def leave_With(self, original_node: cst.With, updated_node: cst.With):
         plan = self._with_plans.pop(id(original_node), None)
@@ -560,8 +708,11 @@ class AiomqttCodemod(MigrationCodemod):
         if items:
             items[-1] = items[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
             return updated_node.with_changes(items=items, body=body)
-        statements = list(body.body) if isinstance(body, cst.IndentedBlock) else \
-            [cst.SimpleStatementLine(body=list(body.body))]
+        statements = (
+            list(body.body)
+            if isinstance(body, cst.IndentedBlock)
+            else [cst.SimpleStatementLine(body=list(body.body))]
+        )
         first = statements[0]
         statements[0] = first.with_changes(leading_lines=[*updated_node.leading_lines, *first.leading_lines])
         return cst.FlattenSentinel(statements)

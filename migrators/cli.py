@@ -25,19 +25,32 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m migrators", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(
+        prog="python -m migrators", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("path", nargs="?", help="service folder (or a single file) to migrate")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--diff", action="store_true", help="print a unified diff, write nothing")
     mode.add_argument("--check", action="store_true", help="write nothing; exit 1 if anything would change")
     parser.add_argument("--json", action="store_true", help="print the per-file, per-rule report as JSON")
-    parser.add_argument("--only", action="append", default=[], metavar="UPGRADE",
-                        help="run only this upgrade (repeatable); default: detect from the tree")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="UPGRADE",
+        help="run only this upgrade (repeatable); default: detect from the tree",
+    )
     parser.add_argument("--skip", action="append", default=[], metavar="UPGRADE")
-    parser.add_argument("--versions", type=Path, metavar="TOML", help="versions table override ([targets], [forced])")
-    parser.add_argument("--target", action="append", default=[], metavar="PKG=VERSION",
-                        help="override one target version, e.g. pytest-asyncio=1.3.0")
+    parser.add_argument(
+        "--versions", type=Path, metavar="TOML", help="versions table override ([targets], [forced])"
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="PKG=VERSION",
+        help="override one target version, e.g. pytest-asyncio=1.3.0",
+    )
     parser.add_argument("--list", action="store_true", help="list the known upgrades and exit")
     return parser
 
@@ -57,8 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for name in (*args.only, *args.skip):
         if name not in registry.names():
-            print(f"migrators: error: unknown upgrade {name!r}; known: {', '.join(registry.names())}",
-                  file=sys.stderr)
+            print(
+                f"migrators: error: unknown upgrade {name!r}; known: {', '.join(registry.names())}",
+                file=sys.stderr,
+            )
             return 2
     overrides = {}
     for item in args.target:
@@ -77,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     result = migrate_tree(root, write=write, versions=versions, only=args.only, skip=args.skip)
 
     for fr in result.errors:
-        where = f"{root / fr.path if root.is_dir() else root}" + (f":{fr.error_line}" if fr.error_line else "")
+        where = f"{root / fr.path if root.is_dir() else root}" + (
+            f":{fr.error_line}" if fr.error_line else ""
+        )
         print(f"{where}: {fr.error}", file=sys.stderr)
     if args.json:
         print(json.dumps(result.to_json(), indent=2))
@@ -89,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{verb} {fr.path}")
         for path, marker in result.markers:
             print(f"{path}:{marker.line}: MIGRATION-BLOCKER({marker.rule}): {marker.message}")
-        print(f"{len(result.changed)} file(s) {verb}, {len(result.markers)} marker(s), "
-              f"{len(result.errors)} error(s); upgrades: {', '.join(result.upgrades) or 'none detected'}",
-              file=sys.stderr)
+        print(
+            f"{len(result.changed)} file(s) {verb}, {len(result.markers)} marker(s), "
+            f"{len(result.errors)} error(s); upgrades: {', '.join(result.upgrades) or 'none detected'}",
+            file=sys.stderr,
+        )
     if result.errors:
         return 2
     if args.check and result.changed:

@@ -28,12 +28,13 @@ class Unsupported(Exception):
 
 # --- tokens ---------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Token:
-    kind: str    # ident | string | number | duration | time | regex | hole | op | punct | eof
+    kind: str  # ident | string | number | duration | time | regex | hole | op | punct | eof
     text: str
     pos: int
-    hole: int | None = None       # index of the f-string hole (kind hole, string, duration)
+    hole: int | None = None  # index of the f-string hole (kind hole, string, duration)
 
 
 DURATION_UNITS = ("ns", "us", "µs", "ms", "mo", "s", "m", "h", "d", "w", "y")
@@ -60,7 +61,7 @@ def tokenize(text: str) -> list[Token]:
             i = _string_token(text, i, tokens)
         elif ch == "/" and _regex_allowed(tokens):
             end = _regex_end(text, i)
-            tokens.append(Token("regex", text[i + 1:end], i))
+            tokens.append(Token("regex", text[i + 1 : end], i))
             i = end + 1
         elif m := _TIME.match(text, i):
             tokens.append(Token("time", m.group(), i))
@@ -138,7 +139,7 @@ def _regex_end(text: str, i: int) -> int:
 
 def _number_or_duration(text: str, i: int, tokens: list[Token]) -> int:
     m = _DURATION.match(text, i)
-    if m and not re.match(r"[A-Za-z0-9_]", text[m.end():m.end() + 1]):
+    if m and not re.match(r"[A-Za-z0-9_]", text[m.end() : m.end() + 1]):
         tokens.append(Token("duration", m.group(), i))
         return m.end()
     m = _NUMBER.match(text, i)
@@ -147,6 +148,7 @@ def _number_or_duration(text: str, i: int, tokens: list[Token]) -> int:
 
 
 # --- AST --------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Lit:
@@ -175,24 +177,24 @@ class Member:
 @dataclass(frozen=True)
 class Binary:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
 
 
 @dataclass(frozen=True)
 class Not:
-    operand: "Expr"
+    operand: Expr
 
 
 @dataclass(frozen=True)
 class Call:
     name: str
-    args: dict[str, "Expr"]
+    args: dict[str, Expr]
 
 
 @dataclass(frozen=True)
 class ListExpr:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
@@ -200,13 +202,13 @@ class WithRecord:
     """{r with k: v, …}"""
 
     base: str
-    fields: tuple[tuple[str, "Expr"], ...]
+    fields: tuple[tuple[str, Expr], ...]
 
 
 @dataclass(frozen=True)
 class Function:
     params: tuple[str, ...]
-    body: "Expr"
+    body: Expr
 
 
 Expr = Union[Lit, Ident, Member, Binary, Not, Call, ListExpr, WithRecord, Function]
@@ -224,6 +226,7 @@ class Pipeline:
 
 
 # --- parser -----------------------------------------------------------------------------------------
+
 
 class _Parser:
     def __init__(self, tokens: list[Token]):

@@ -20,19 +20,78 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from migrators.flux import (Binary, Call, Expr, Function, Ident, ListExpr, Lit, Member, Not, Pipeline, Stage,
-                            Unsupported, WithRecord, parse)
+from migrators.flux import (
+    Binary,
+    Call,
+    Expr,
+    Function,
+    Ident,
+    ListExpr,
+    Lit,
+    Member,
+    Not,
+    Pipeline,
+    Stage,
+    Unsupported,
+    WithRecord,
+    parse,
+)
 
-UNITS = {"ns": "nanoseconds", "us": "microseconds", "µs": "microseconds", "ms": "milliseconds", "s": "seconds",
-         "m": "minutes", "h": "hours", "d": "days", "w": "weeks", "mo": "months", "y": "years"}
-AGGREGATES = {"mean": "avg", "sum": "sum", "count": "count", "median": "median", "min": "min", "max": "max",
-              "first": "first_value", "last": "last_value", "stddev": "stddev", "spread": None}
+UNITS = {
+    "ns": "nanoseconds",
+    "us": "microseconds",
+    "µs": "microseconds",
+    "ms": "milliseconds",
+    "s": "seconds",
+    "m": "minutes",
+    "h": "hours",
+    "d": "days",
+    "w": "weeks",
+    "mo": "months",
+    "y": "years",
+}
+AGGREGATES = {
+    "mean": "avg",
+    "sum": "sum",
+    "count": "count",
+    "median": "median",
+    "min": "min",
+    "max": "max",
+    "first": "first_value",
+    "last": "last_value",
+    "stddev": "stddev",
+    "spread": None,
+}
 SELECTORS = {"first", "last", "min", "max"}
 COMPARE = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">=", "=~": "~", "!~": "!~"}
 _PER_SERIES = {"aggregateWindow", "last", "first", "limit", "difference", "count", "sum", "mean", "median"}
 _PLAIN_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
-_RESERVED = {"select", "from", "where", "group", "order", "by", "limit", "table", "user", "and", "or", "not",
-             "as", "on", "join", "union", "all", "having", "with", "case", "when", "end", "null", "interval"}
+_RESERVED = {
+    "select",
+    "from",
+    "where",
+    "group",
+    "order",
+    "by",
+    "limit",
+    "table",
+    "user",
+    "and",
+    "or",
+    "not",
+    "as",
+    "on",
+    "join",
+    "union",
+    "all",
+    "having",
+    "with",
+    "case",
+    "when",
+    "end",
+    "null",
+    "interval",
+}
 
 
 @dataclass(frozen=True)
@@ -57,11 +116,11 @@ class Translation:
     measurement: Name
     fields: list[Name]
     tags: list[str]
-    params: dict[str, int] = field(default_factory=dict)      # $name -> hole index
-    flux_params: list[str] = field(default_factory=list)      # params.x references
+    params: dict[str, int] = field(default_factory=dict)  # $name -> hole index
+    flux_params: list[str] = field(default_factory=list)  # params.x references
     has_time: bool = True
     pivoted: bool = False
-    assumed_tags: bool = False                                  # series key not known from the schema
+    assumed_tags: bool = False  # series key not known from the schema
     notes: list[str] = field(default_factory=list)
 
 
@@ -82,6 +141,7 @@ def duration_sql(text: str) -> str:
 
 # --- the query model built stage by stage -----------------------------------------------------------
 
+
 @dataclass
 class _Query:
     database: Name | None = None
@@ -91,12 +151,12 @@ class _Query:
     fields: list[Name] | None = None
     tag_preds: list[str] = field(default_factory=list)
     value_preds: list[Expr] = field(default_factory=list)
-    value_maps: list[Expr] = field(default_factory=list)       # map() bodies before any reduction
-    post_maps: list[Expr] = field(default_factory=list)        # map() bodies after a reduction
+    value_maps: list[Expr] = field(default_factory=list)  # map() bodies before any reduction
+    post_maps: list[Expr] = field(default_factory=list)  # map() bodies after a reduction
     referenced_tags: list[str] = field(default_factory=list)
-    group: list[str] | None = None                             # None: series key; []: one table
-    window: tuple[str, str, bool] | None = None                # every, fn, createEmpty
-    selector: str | None = None                                 # last | first
+    group: list[str] | None = None  # None: series key; []: one table
+    window: tuple[str, str, bool] | None = None  # every, fn, createEmpty
+    selector: str | None = None  # last | first
     aggregate: str | None = None
     difference: bool = False
     pivot: bool = False
@@ -157,8 +217,12 @@ class Translator:
 
     def stage_map(self, stage: Stage) -> None:
         fn = stage.args.get("fn")
-        if (set(stage.args) != {"fn"} or not isinstance(fn, Function) or not isinstance(fn.body, WithRecord)
-                or [k for k, _ in fn.body.fields] != ["_value"]):
+        if (
+            set(stage.args) != {"fn"}
+            or not isinstance(fn, Function)
+            or not isinstance(fn.body, WithRecord)
+            or [k for k, _ in fn.body.fields] != ["_value"]
+        ):
             raise Unsupported("map() other than ({r with _value: …})")
         body = fn.body.fields[0][1]
         self.value_sql(body, "x", fn.params[0])  # validates the expression
@@ -169,14 +233,20 @@ class Translator:
         self.require_no_reduction("aggregateWindow()")
         args = stage.args
         if set(args) - {"every", "fn", "createEmpty"}:
-            raise Unsupported("aggregateWindow() with " + ", ".join(sorted(set(args) - {"every", "fn", "createEmpty"})))
+            raise Unsupported(
+                "aggregateWindow() with " + ", ".join(sorted(set(args) - {"every", "fn", "createEmpty"}))
+            )
         every, fn = args.get("every"), args.get("fn")
-        if not (isinstance(every, Lit) and every.kind == "duration" and every.hole is None and not every.negative):
+        if not (
+            isinstance(every, Lit) and every.kind == "duration" and every.hole is None and not every.negative
+        ):
             raise Unsupported("aggregateWindow(every:) is not a constant duration")
         if re.search(r"\d+(mo|y)", every.value):
             raise Unsupported("calendar windows (mo, y)")
         if not isinstance(fn, Ident) or fn.name not in AGGREGATES or AGGREGATES[fn.name] is None:
-            raise Unsupported("aggregateWindow(fn:) other than mean/sum/count/median/min/max/first/last/stddev")
+            raise Unsupported(
+                "aggregateWindow(fn:) other than mean/sum/count/median/min/max/first/last/stddev"
+            )
         create = args.get("createEmpty", Lit("bool", "true"))
         if not (isinstance(create, Lit) and create.kind == "bool"):
             raise Unsupported("aggregateWindow(createEmpty:) is not a constant")
@@ -191,7 +261,10 @@ class Translator:
     def selector(self, stage: Stage, name: str) -> None:
         if self.reduced() or self.q.pivot or self.q.limit:
             raise Unsupported(f"{name}() after an aggregate, selector, pivot or limit")
-        if set(stage.args) - {"column"} or _str(stage.args.get("column", Lit("string", "_value"))) != "_value":
+        if (
+            set(stage.args) - {"column"}
+            or _str(stage.args.get("column", Lit("string", "_value"))) != "_value"
+        ):
             raise Unsupported(f"{name}(column:) other than _value")
         if self.q.group is not None and not self.q.sort:
             raise Unsupported(f"{name}() after group() without sort(): row order is undefined")
@@ -221,7 +294,10 @@ class Translator:
 
     def aggregate(self, stage: Stage, name: str) -> None:
         self.require_no_reduction(f"{name}()")
-        if set(stage.args) - {"column"} or _str(stage.args.get("column", Lit("string", "_value"))) != "_value":
+        if (
+            set(stage.args) - {"column"}
+            or _str(stage.args.get("column", Lit("string", "_value"))) != "_value"
+        ):
             raise Unsupported(f"{name}(column:) other than _value")
         self.q.aggregate = name
 
@@ -236,8 +312,14 @@ class Translator:
     def stage_pivot(self, stage: Stage) -> None:
         row = [_str(x) for x in _list(stage.args.get("rowKey", ListExpr(())))]
         col = [_str(x) for x in _list(stage.args.get("columnKey", ListExpr(())))]
-        if row != ["_time"] or col != ["_field"] or _str(stage.args.get("valueColumn", Lit("string", ""))) != "_value":
-            raise Unsupported("pivot() other than rowKey:[\"_time\"], columnKey:[\"_field\"], valueColumn:\"_value\"")
+        if (
+            row != ["_time"]
+            or col != ["_field"]
+            or _str(stage.args.get("valueColumn", Lit("string", ""))) != "_value"
+        ):
+            raise Unsupported(
+                'pivot() other than rowKey:["_time"], columnKey:["_field"], valueColumn:"_value"'
+            )
         if self.q.aggregate or self.q.limit or self.q.sort:
             raise Unsupported("pivot() after an aggregate, sort or limit")
         self.q.pivot = True
@@ -256,8 +338,10 @@ class Translator:
 
     def stage_limit(self, stage: Stage) -> None:
         n, offset = stage.args.get("n"), stage.args.get("offset", Lit("number", "0"))
-        if set(stage.args) - {"n", "offset"} or not all(isinstance(x, Lit) and x.kind == "number" and x.hole is None
-                                                          and x.value.isdigit() for x in (n, offset)):
+        if set(stage.args) - {"n", "offset"} or not all(
+            isinstance(x, Lit) and x.kind == "number" and x.hole is None and x.value.isdigit()
+            for x in (n, offset)
+        ):
             raise Unsupported("limit() with a non-constant n/offset")
         if self.q.group is not None and not self.q.sort:
             raise Unsupported("limit() after group() without sort(): row order is undefined")
@@ -332,14 +416,20 @@ class Translator:
 
     def predicate_sql(self, expr: Expr, r: str) -> str:
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
-            return f"({self.predicate_sql(expr.left, r)} {expr.op.upper()} {self.predicate_sql(expr.right, r)})"
+            return (
+                f"({self.predicate_sql(expr.left, r)} {expr.op.upper()} {self.predicate_sql(expr.right, r)})"
+            )
         if isinstance(expr, Not):
             return f"NOT ({self.predicate_sql(expr.operand, r)})"
         if isinstance(expr, Binary) and expr.op in COMPARE:
             left, right = expr.left, expr.right
             if not isinstance(left, Member) and isinstance(right, Member):
                 left, right = right, left  # "x" == r.host
-            if not (isinstance(left, Member) and left.obj == r) or left.prop.startswith("_") and left.hole is None:
+            if (
+                not (isinstance(left, Member) and left.obj == r)
+                or left.prop.startswith("_")
+                and left.hole is None
+            ):
                 raise Unsupported("a filter mixing tags with _measurement/_field/_value, or not on r")
             column = Name(left.prop, left.hole)
             self.note_tags([left.prop if left.hole is None else f"\x00{left.hole}\x00"])
@@ -375,7 +465,9 @@ class Translator:
         if isinstance(expr, Member) and expr.obj == r and expr.prop == "_value":
             return column
         if isinstance(expr, Binary) and expr.op in ("+", "-", "*", "/", "%"):
-            return f"({self.value_sql(expr.left, column, r)} {expr.op} {self.value_sql(expr.right, column, r)})"
+            return (
+                f"({self.value_sql(expr.left, column, r)} {expr.op} {self.value_sql(expr.right, column, r)})"
+            )
         if isinstance(expr, Binary) and expr.op in COMPARE and expr.op not in ("=~", "!~"):
             return f"{self.value_sql(expr.left, column, r)} {COMPARE[expr.op]} {self.value_sql(expr.right, column, r)}"
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
@@ -397,19 +489,33 @@ class Translator:
             raise Unsupported("several fields without pivot(): Flux keeps one table per field")
         tags, assumed = self.series_tags()
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
-            raise Unsupported("the series key (tags) of the measurement is not known, and "
-                              + "/".join(s for s in q.stage_names if s in _PER_SERIES)
-                              + "() works per series: list the measurement's tags in the GROUP BY/PARTITION BY")
+            raise Unsupported(
+                "the series key (tags) of the measurement is not known, and "
+                + "/".join(s for s in q.stage_names if s in _PER_SERIES)
+                + "() works per series: list the measurement's tags in the GROUP BY/PARTITION BY"
+            )
         sql = _SqlBuilder(self, q, fields, tags).sql()
         notes = []
         if assumed and q.group is None and (self.reduced() or q.limit):
-            notes.append("series assumed to be identified by tag(s) " + (", ".join(tags) or "(none)")
-                         + f" of {q.measurement.text or 'the measurement'}; list every tag of the"
-                           " measurement in PARTITION BY/GROUP BY if it has more")
-        return Translation(sql=sql, database=q.database, measurement=q.measurement, fields=fields or [],
-                           tags=tags, params=dict(self.params), flux_params=list(self.flux_params),
-                           has_time=not (q.aggregate and not q.window) and not _drops_time(q),
-                           pivoted=q.pivot, assumed_tags=assumed, notes=notes)
+            notes.append(
+                "series assumed to be identified by tag(s) "
+                + (", ".join(tags) or "(none)")
+                + f" of {q.measurement.text or 'the measurement'}; list every tag of the"
+                " measurement in PARTITION BY/GROUP BY if it has more"
+            )
+        return Translation(
+            sql=sql,
+            database=q.database,
+            measurement=q.measurement,
+            fields=fields or [],
+            tags=tags,
+            params=dict(self.params),
+            flux_params=list(self.flux_params),
+            has_time=not (q.aggregate and not q.window) and not _drops_time(q),
+            pivoted=q.pivot,
+            assumed_tags=assumed,
+            notes=notes,
+        )
 
     def series_tags(self) -> tuple[list[str], bool]:
         known = self.schema.get(self.q.measurement.text) if self.q.measurement.hole is None else None
@@ -539,9 +645,12 @@ class _SqlBuilder:
         group = ", ".join([f"date_bin({interval}, time)", *self.group_cols()])
         if create and fn not in SELECTORS:
             return self.gapfill_sql(interval, stop, call)
-        cols = [f"least(date_bin({interval}, time) + {interval}, {stop}) AS time", *self.group_cols(),
-                *[f"{self.post_mapped(call(f))} AS {f.sql()}" for f in self.fields]]
-        return (f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()} GROUP BY {group}")
+        cols = [
+            f"least(date_bin({interval}, time) + {interval}, {stop}) AS time",
+            *self.group_cols(),
+            *[f"{self.post_mapped(call(f))} AS {f.sql()}" for f in self.fields],
+        ]
+        return f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()} GROUP BY {group}"
 
     def group_cols(self) -> list[str]:
         return [quote_ident(t) for t in self.partition]
@@ -549,19 +658,24 @@ class _SqlBuilder:
     def gapfill_sql(self, interval: str, stop: str, call) -> str:
         keys = self.group_cols()
         fill = "0" if self.q.window[1] == "count" else None
-        binned = ", ".join([f"date_bin({interval}, time) AS _bin", *keys,
-                            *[f"{call(f)} AS {f.sql()}" for f in self.fields]])
+        binned = ", ".join(
+            [f"date_bin({interval}, time) AS _bin", *keys, *[f"{call(f)} AS {f.sql()}" for f in self.fields]]
+        )
         group = ", ".join([f"date_bin({interval}, time)", *keys])
         series = ", ".join(keys) if keys else "1 AS _series"
         join = " AND ".join(["_w._bin = _g._bin", *[f"(_w.{k} IS NOT DISTINCT FROM _s.{k})" for k in keys]])
-        values = [f"{self.post_mapped(f'coalesce(_w.{f.sql()}, {fill})' if fill else f'_w.{f.sql()}')} AS {f.sql()}"
-                  for f in self.fields]
+        values = [
+            f"{self.post_mapped(f'coalesce(_w.{f.sql()}, {fill})' if fill else f'_w.{f.sql()}')} AS {f.sql()}"
+            for f in self.fields
+        ]
         cols = [f"least(_g._bin + {interval}, {stop}) AS time", *[f"_s.{k} AS {k}" for k in keys], *values]
-        return (f"WITH _w AS (SELECT {binned} FROM {self.source()} WHERE {self.where()} GROUP BY {group}), "
-                f"_s AS (SELECT DISTINCT {series} FROM _w), "
-                f"_g AS (SELECT unnest(generate_series(date_bin({interval}, {self.q.start}), "
-                f"{stop} - INTERVAL '1 nanosecond', {interval})) AS _bin) "
-                f"SELECT {', '.join(cols)} FROM _g CROSS JOIN _s LEFT JOIN _w ON {join}")
+        return (
+            f"WITH _w AS (SELECT {binned} FROM {self.source()} WHERE {self.where()} GROUP BY {group}), "
+            f"_s AS (SELECT DISTINCT {series} FROM _w), "
+            f"_g AS (SELECT unnest(generate_series(date_bin({interval}, {self.q.start}), "
+            f"{stop} - INTERVAL '1 nanosecond', {interval})) AS _bin) "
+            f"SELECT {', '.join(cols)} FROM _g CROSS JOIN _s LEFT JOIN _w ON {join}"
+        )
 
     def rank(self, order: str) -> str:
         partition = ", ".join(quote_ident(t) for t in self.partition)
@@ -578,7 +692,7 @@ class _SqlBuilder:
         if len(self.fields) == 1:
             f = self.fields[0]
             cols = ["time", *self.tag_list(), _alias(self.mapped(f.sql()), f.sql())]
-            inner = (f"SELECT {', '.join(cols)}, {self.rank(order)} FROM {self.source()} WHERE {self.where()}")
+            inner = f"SELECT {', '.join(cols)}, {self.rank(order)} FROM {self.source()} WHERE {self.where()}"
             out = ["time", *self.tag_list(), _alias(self.post_mapped(f.sql()), f.sql())]
             return f"SELECT {', '.join(out)} FROM ({inner}) WHERE _rn = 1"
         # several fields, then pivot: each field keeps only its own selected row (its latest/earliest
@@ -586,8 +700,10 @@ class _SqlBuilder:
         values = []
         for f in self.fields:
             rank = self.rank(f"{f.sql()} IS NULL, {order}").replace(" AS _rn", "")
-            values.append(f"CASE WHEN {rank} = 1 AND {f.sql()} IS NOT NULL THEN {self.mapped(f.sql())} END AS {f.sql()}")
-        inner = (f"SELECT {', '.join(['time', *self.tag_list(), *values])} FROM {self.source()} WHERE {self.where()}")
+            values.append(
+                f"CASE WHEN {rank} = 1 AND {f.sql()} IS NOT NULL THEN {self.mapped(f.sql())} END AS {f.sql()}"
+            )
+        inner = f"SELECT {', '.join(['time', *self.tag_list(), *values])} FROM {self.source()} WHERE {self.where()}"
         out = ["time", *self.tag_list(), *[_alias(self.post_mapped(f.sql()), f.sql()) for f in self.fields]]
         keep = " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields)
         return f"SELECT {', '.join(out)} FROM ({inner}) WHERE {keep}"
@@ -614,8 +730,12 @@ class _SqlBuilder:
         column = self.mapped(f.sql())
         partition = ", ".join(self.tag_list())
         over = f"PARTITION BY {partition} ORDER BY time" if partition else "ORDER BY time"
-        cols = ["time", *self.tag_list(), f"{column} - lag({column}) OVER ({over}) AS {f.sql()}",
-                self.rank("time")]
+        cols = [
+            "time",
+            *self.tag_list(),
+            f"{column} - lag({column}) OVER ({over}) AS {f.sql()}",
+            self.rank("time"),
+        ]
         inner = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
         out = ["time", *self.tag_list(), _alias(self.post_mapped(f.sql()), f.sql())]
         return f"SELECT {', '.join(out)} FROM ({inner}) WHERE _rn > 1"
@@ -659,7 +779,9 @@ class _SqlBuilder:
         if self.fields is None:
             raise Unsupported("keep()/drop() without a _field filter")
         cols = ["time"] if self.has_time() else []
-        keys = self.tags if not (self.q.aggregate or self.q.window) or self.q.group is None else self.partition
+        keys = (
+            self.tags if not (self.q.aggregate or self.q.window) or self.q.group is None else self.partition
+        )
         return cols + [quote_ident(t) for t in keys] + [f.sql() for f in self.fields]
 
     def flux_name(self, column: str) -> str:
@@ -671,6 +793,7 @@ class _SqlBuilder:
 
 
 # --- expression helpers -----------------------------------------------------------------------------
+
 
 def _alias(expr: str, name: str) -> str:
     return expr if expr == name else f"{expr} AS {name}"
@@ -689,9 +812,16 @@ def _disjuncts(expr: Expr) -> list[Expr]:
 
 
 def _is_eq(expr: Expr, r: str, prop: str) -> bool:
-    return (isinstance(expr, Binary) and expr.op == "==" and isinstance(expr.left, Member)
-            and expr.left.obj == r and expr.left.prop == prop and expr.left.hole is None
-            and isinstance(expr.right, Lit) and expr.right.kind == "string")
+    return (
+        isinstance(expr, Binary)
+        and expr.op == "=="
+        and isinstance(expr.left, Member)
+        and expr.left.obj == r
+        and expr.left.prop == prop
+        and expr.left.hole is None
+        and isinstance(expr.right, Lit)
+        and expr.right.kind == "string"
+    )
 
 
 def _mentions(expr: Expr, r: str, prop: str) -> bool:
@@ -760,7 +890,8 @@ def _regex(pattern: str) -> str:
     return pattern.replace("\\/", "/")
 
 
-def translate(flux: str, hole_names: dict[int, str] | None = None,
-              schema: dict[str, list[str]] | None = None) -> Translation:
+def translate(
+    flux: str, hole_names: dict[int, str] | None = None, schema: dict[str, list[str]] | None = None
+) -> Translation:
     """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset."""
     return Translator(hole_names, schema).translate(parse(flux))

@@ -22,24 +22,45 @@ from __future__ import annotations
 import difflib
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
+from typing import Any, ClassVar
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
-from libcst.metadata import (ParentNodeProvider, PositionProvider, QualifiedNameProvider, QualifiedNameSource,
-                             ScopeProvider)
+from libcst.metadata import (
+    PositionProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+)
 
 from migrators.versions import Versions, load_versions
 
 MARKER_PREFIX = "MIGRATION-BLOCKER("
-SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "__pycache__",
-             ".mypy_cache", ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs", "site-packages",
-             ".sandbox"}
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "node_modules",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "build",
+    "dist",
+    ".eggs",
+    "site-packages",
+    ".sandbox",
+}
 
 
 # --- results ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Change:
@@ -53,13 +74,13 @@ class Change:
 
 @dataclass
 class FileResult:
-    path: str                      # relative to the tree root, posix separators
-    status: str = "unchanged"      # changed | unchanged | skipped | error
+    path: str  # relative to the tree root, posix separators
+    status: str = "unchanged"  # changed | unchanged | skipped | error
     changes: list[Change] = field(default_factory=list)
     upgrades: list[str] = field(default_factory=list)
     error: str | None = None
     error_line: int | None = None
-    reason: str | None = None      # why skipped
+    reason: str | None = None  # why skipped
     original: str = field(default="", repr=False)
     new: str = field(default="", repr=False)
 
@@ -74,13 +95,22 @@ class FileResult:
     def diff(self) -> str:
         if not self.changed:
             return ""
-        return "".join(difflib.unified_diff(
-            self.original.splitlines(keepends=True), self.new.splitlines(keepends=True),
-            fromfile=f"a/{self.path}", tofile=f"b/{self.path}"))
+        return "".join(
+            difflib.unified_diff(
+                self.original.splitlines(keepends=True),
+                self.new.splitlines(keepends=True),
+                fromfile=f"a/{self.path}",
+                tofile=f"b/{self.path}",
+            )
+        )
 
     def to_json(self) -> dict[str, Any]:
-        data = {"path": self.path, "status": self.status, "upgrades": self.upgrades,
-                "changes": [asdict(c) for c in self.changes]}
+        data = {
+            "path": self.path,
+            "status": self.status,
+            "upgrades": self.upgrades,
+            "changes": [asdict(c) for c in self.changes],
+        }
         if self.error:
             data.update(error=self.error, error_line=self.error_line)
         if self.reason:
@@ -126,15 +156,21 @@ class TreeResult:
 
     def to_json(self, include_diff: bool = True) -> dict[str, Any]:
         data = {
-            "root": self.root, "upgrades": self.upgrades, "versions": self.versions,
-            "summary": {"files_changed": len(self.changed), "errors": len(self.errors),
-                        "markers": len(self.markers),
-                        "files_scanned": len(self.files),
-                        "files_skipped": sum(1 for f in self.files if f.status == "skipped")},
+            "root": self.root,
+            "upgrades": self.upgrades,
+            "versions": self.versions,
+            "summary": {
+                "files_changed": len(self.changed),
+                "errors": len(self.errors),
+                "markers": len(self.markers),
+                "files_scanned": len(self.files),
+                "files_skipped": sum(1 for f in self.files if f.status == "skipped"),
+            },
             "rules": self.rule_counts(),
             "files": [f.to_json() for f in self.files if f.status != "skipped" or f.changes],
-            "markers": [{"path": p, "line": c.line, "rule": c.rule, "message": c.message}
-                        for p, c in self.markers],
+            "markers": [
+                {"path": p, "line": c.line, "rule": c.rule, "message": c.message} for p, c in self.markers
+            ],
         }
         if include_diff:
             data["diff"] = self.diff()
@@ -142,6 +178,7 @@ class TreeResult:
 
 
 # --- project tree ---------------------------------------------------------------------------------
+
 
 class ProjectTree:
     """A service (or shared) folder: file listing and cached reads, relative posix paths."""
@@ -158,7 +195,9 @@ class ProjectTree:
                 found.append(self.root.name)
             else:
                 for dirpath, dirnames, filenames in os.walk(self.root):
-                    dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+                    dirnames[:] = sorted(
+                        d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                    )
                     rel = Path(dirpath).relative_to(self.root)
                     for name in sorted(filenames):
                         found.append((rel / name).as_posix() if rel.parts else name)
@@ -203,11 +242,16 @@ def is_test_file(rel: str) -> bool:
     if not name.endswith(".py"):
         return False
     parts = rel.split("/")[:-1]
-    return (name == "conftest.py" or name.startswith("test_") or name.endswith("_test.py")
-            or any(p in ("tests", "test", "testing") for p in parts))
+    return (
+        name == "conftest.py"
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or any(p in ("tests", "test", "testing") for p in parts)
+    )
 
 
 # --- edits of non-Python files ---------------------------------------------------------------
+
 
 class EditSet:
     """Current content of non-Python files being rewritten, shared by all upgrades of a run."""
@@ -243,6 +287,7 @@ class EditSet:
 
 # --- requirements table rows ------------------------------------------------------------------
 
+
 @dataclass
 class RequirementRule:
     """One row of the requirements table (see migrators.requirements).
@@ -268,6 +313,7 @@ class RequirementRule:
 
 
 # --- the codemod base ---------------------------------------------------------------------------
+
 
 def marker_text(rule: str, instruction: str) -> str:
     instruction = " ".join(instruction.split())
@@ -302,8 +348,13 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     DESCRIPTION = "sandbox migration codemod"
     METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider)
 
-    def __init__(self, context: CodemodContext, state: Any = None, versions: Versions | None = None,
-                 info: FileInfo | None = None) -> None:
+    def __init__(
+        self,
+        context: CodemodContext,
+        state: Any = None,
+        versions: Versions | None = None,
+        info: FileInfo | None = None,
+    ) -> None:
         super().__init__(context)
         self.state = state
         self.versions = versions or Versions()
@@ -326,7 +377,9 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self.changes.append(Change(rule, self.line_of(node), message, "info"))
 
     def mark(self, rule: str, node: cst.CSTNode, instruction: str) -> None:
-        self._attach(node, marker_text(rule, instruction), Change(rule, self.line_of(node), instruction, "marker"))
+        self._attach(
+            node, marker_text(rule, instruction), Change(rule, self.line_of(node), instruction, "marker")
+        )
 
     def note_above(self, rule: str, node: cst.CSTNode, text: str) -> None:
         self._attach(node, note_text(text), Change(rule, self.line_of(node), text, "note"))
@@ -369,8 +422,11 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             if pending:
                 if original_node is getattr(self, "_module_first", None):
                     # comments above a module's first statement live in Module.header
-                    pending = [(c, ch) for c, ch in pending if c not in self._header_comments
-                               or self.changes.append(ch)]
+                    pending = [
+                        (c, ch)
+                        for c, ch in pending
+                        if c not in self._header_comments or self.changes.append(ch)
+                    ]
                 result = self._flush(result, pending) if pending else result
         return result
 
@@ -396,27 +452,33 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         lines = list(stmt.leading_lines)
         for comment, change in pending:
             if comment not in existing:
-                lines.append(cst.EmptyLine(indent=True, whitespace=cst.SimpleWhitespace(""),
-                                           comment=cst.Comment(comment)))
+                lines.append(
+                    cst.EmptyLine(
+                        indent=True, whitespace=cst.SimpleWhitespace(""), comment=cst.Comment(comment)
+                    )
+                )
                 existing.add(comment)
             self.changes.append(change)
         return stmt.with_changes(leading_lines=lines)
 
 
 def _can_lead(node: Any) -> bool:
-    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(node, "leading_lines")
+    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(
+        node, "leading_lines"
+    )
 
 
 # --- the Upgrade base ---------------------------------------------------------------------------
+
 
 class Upgrade:
     """One library upgrade. Subclasses set the class attributes and override the hooks."""
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
-    tokens: ClassVar[tuple[str, ...]] = ()          # pre-check: parse only files containing one
-    packages: ClassVar[tuple[str, ...]] = ()        # requirement names that signal the upgrade
-    modules: ClassVar[tuple[str, ...]] = ()         # top-level import names that signal it
+    tokens: ClassVar[tuple[str, ...]] = ()  # pre-check: parse only files containing one
+    packages: ClassVar[tuple[str, ...]] = ()  # requirement names that signal the upgrade
+    modules: ClassVar[tuple[str, ...]] = ()  # top-level import names that signal it
     codemod: ClassVar[type[MigrationCodemod] | None] = None
     test_files_only: ClassVar[bool] = False
 
@@ -440,8 +502,9 @@ class Upgrade:
     def analyze(self, tree: ProjectTree, versions: Versions) -> Any:
         return None
 
-    def make_codemod(self, context: CodemodContext, state: Any, versions: Versions,
-                     info: FileInfo) -> MigrationCodemod | None:
+    def make_codemod(
+        self, context: CodemodContext, state: Any, versions: Versions, info: FileInfo
+    ) -> MigrationCodemod | None:
         if self.codemod is None:
             return None
         return self.codemod(context, state=state, versions=versions, info=info)
@@ -459,14 +522,16 @@ class Upgrade:
 
 # --- running ------------------------------------------------------------------------------------
 
+
 class MigrationError(Exception):
     def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
         self.line = line
 
 
-def transform_source(code: str, upgrades: Sequence[Upgrade], states: dict[str, Any], versions: Versions,
-                     info: FileInfo) -> tuple[str, list[Change], list[str]]:
+def transform_source(
+    code: str, upgrades: Sequence[Upgrade], states: dict[str, Any], versions: Versions, info: FileInfo
+) -> tuple[str, list[Change], list[str]]:
     """Run the given upgrades' codemods over one file's text: (new code, changes, upgrades applied).
 
     Raises MigrationError for a parse error of the input (with its line) or an output that
@@ -511,12 +576,17 @@ def check_parses(code: str, rel: str) -> None:
         compile(code, rel, "exec", dont_inherit=True)
     except (cst.ParserSyntaxError, SyntaxError) as exc:
         line = getattr(exc, "raw_line", None) or getattr(exc, "lineno", None)
-        raise MigrationError(f"internal error: rewritten code does not parse ({exc}); original kept",
-                             line) from None
+        raise MigrationError(
+            f"internal error: rewritten code does not parse ({exc}); original kept", line
+        ) from None
 
 
-def select_upgrades(upgrades: Iterable[Upgrade | str] | None, tree: ProjectTree,
-                    only: Sequence[str] = (), skip: Sequence[str] = ()) -> list[Upgrade]:
+def select_upgrades(
+    upgrades: Iterable[Upgrade | str] | None,
+    tree: ProjectTree,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+) -> list[Upgrade]:
     from migrators import registry
 
     if upgrades is None:
@@ -526,9 +596,15 @@ def select_upgrades(upgrades: Iterable[Upgrade | str] | None, tree: ProjectTree,
     return [u for u in chosen if u.name not in set(skip)]
 
 
-def migrate_tree(root: Path | str, upgrades: Iterable[Upgrade | str] | None = None, write: bool = False,
-                 versions: Versions | None = None, only: Sequence[str] = (), skip: Sequence[str] = (),
-                 progress: Callable[[str], None] | None = None) -> TreeResult:
+def migrate_tree(
+    root: Path | str,
+    upgrades: Iterable[Upgrade | str] | None = None,
+    write: bool = False,
+    versions: Versions | None = None,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> TreeResult:
     """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`."""
     from migrators import requirements
 
@@ -548,7 +624,9 @@ def migrate_tree(root: Path | str, upgrades: Iterable[Upgrade | str] | None = No
             continue
         if progress:
             progress(rel)
-        info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
+        info = FileInfo(
+            rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree
+        )
         file_result = FileResult(rel, original=text, new=text)
         try:
             new, changes, applied = transform_source(text, relevant, states, versions, info)
@@ -574,12 +652,19 @@ def migrate_tree(root: Path | str, upgrades: Iterable[Upgrade | str] | None = No
         try:
             upgrade.rewrite_files(tree, states.get(upgrade.name), versions, edits)
         except Exception as exc:
-            edits.error(upgrade.name, f"internal error in {upgrade.name} rewriter: {type(exc).__name__}: {exc}")
+            edits.error(
+                upgrade.name, f"internal error in {upgrade.name} rewriter: {type(exc).__name__}: {exc}"
+            )
     for rel in sorted(set(edits.texts) | set(edits.changes) | set(edits.errors)):
         original = tree.read(rel) if tree.path(rel).is_file() else ""
         new = edits.texts.get(rel, original)
-        fr = FileResult(rel, changes=edits.changes.get(rel, []), upgrades=edits.upgrades.get(rel, []),
-                        original=original, new=new)
+        fr = FileResult(
+            rel,
+            changes=edits.changes.get(rel, []),
+            upgrades=edits.upgrades.get(rel, []),
+            original=original,
+            new=new,
+        )
         if rel in edits.errors:
             fr.status, (fr.error, fr.error_line) = "error", edits.errors[rel]
             fr.new = original

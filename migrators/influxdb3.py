@@ -25,24 +25,33 @@ from migrators.versions import Versions
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
 IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
-    "influxdb_client": {"InfluxDBClient": (NEW, "InfluxDBClient3"), "Point": (NEW, "Point"),
-                        "WritePrecision": (NEW, "WritePrecision"), "WriteOptions": (NEW, "WriteOptions")},
-    "influxdb_client.client.write_api": {n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions",
-                                                                "PointSettings", "WriteType")},
+    "influxdb_client": {
+        "InfluxDBClient": (NEW, "InfluxDBClient3"),
+        "Point": (NEW, "Point"),
+        "WritePrecision": (NEW, "WritePrecision"),
+        "WriteOptions": (NEW, "WriteOptions"),
+    },
+    "influxdb_client.client.write_api": {
+        n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions", "PointSettings", "WriteType")
+    },
     "influxdb_client.client.write.point": {"Point": (NEW, "Point")},
     "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
 }
 RENAMES = {"InfluxDBClient": "InfluxDBClient3", "ApiException": "InfluxDBError"}
-ADMIN_APIS = {"delete_api": "InfluxDB 3 has no predicate delete; use a database retention period (set at creation "
-                            "in Core: influxdb3 create database --retention-period 30d DB) or DELETE "
-                            "/api/v3/configure/table for a whole table",
-              "buckets_api": "buckets are databases: GET/POST/DELETE /api/v3/configure/database",
-              "organizations_api": "InfluxDB 3 has no organisations", "users_api": "InfluxDB 3 has no users",
-              "authorizations_api": "tokens: /api/v3/configure/token", "labels_api": "InfluxDB 3 has no labels",
-              "tasks_api": "InfluxDB 3 has no Flux tasks (use the processing engine)",
-              "invokable_scripts_api": "InfluxDB 3 has no invokable scripts"}
+ADMIN_APIS = {
+    "delete_api": "InfluxDB 3 has no predicate delete; use a database retention period (set at creation "
+    "in Core: influxdb3 create database --retention-period 30d DB) or DELETE "
+    "/api/v3/configure/table for a whole table",
+    "buckets_api": "buckets are databases: GET/POST/DELETE /api/v3/configure/database",
+    "organizations_api": "InfluxDB 3 has no organisations",
+    "users_api": "InfluxDB 3 has no users",
+    "authorizations_api": "tokens: /api/v3/configure/token",
+    "labels_api": "InfluxDB 3 has no labels",
+    "tasks_api": "InfluxDB 3 has no Flux tasks (use the processing engine)",
+    "invokable_scripts_api": "InfluxDB 3 has no invokable scripts",
+}
 CTOR_POSITIONAL = ("url", "token", "debug", "timeout", "enable_gzip", "org", "default_tags")
 WRITE_POSITIONAL = ("bucket", "org", "record", "write_precision")
 PING_HELPER = '''
@@ -60,8 +69,8 @@ def _influxdb3_ping(client) -> bool:
 class ModuleFacts:
     """What the pre-pass learns about a module before rewriting it."""
 
-    imported: dict[str, str] = field(default_factory=dict)          # local name -> old module
-    clients: dict[str, cst.Call] = field(default_factory=dict)      # target text -> constructor
+    imported: dict[str, str] = field(default_factory=dict)  # local name -> old module
+    clients: dict[str, cst.Call] = field(default_factory=dict)  # target text -> constructor
     write_apis: dict[str, tuple[str, cst.Call]] = field(default_factory=dict)  # target -> (client, call)
     query_apis: set[str] = field(default_factory=set)
     buckets: set[str] = field(default_factory=set)
@@ -124,9 +133,13 @@ def _imports_from(module: cst.Module, package: str, name: str) -> bool:
     """A top-level `from package import name` (possibly among others)."""
     for statement in module.body:
         for small in getattr(statement, "body", ()) if isinstance(statement, cst.SimpleStatementLine) else ():
-            if (isinstance(small, cst.ImportFrom) and small.module is not None
-                    and dotted(small.module) == package and not isinstance(small.names, cst.ImportStar)
-                    and any(dotted(alias.name) == name for alias in small.names)):
+            if (
+                isinstance(small, cst.ImportFrom)
+                and small.module is not None
+                and dotted(small.module) == package
+                and not isinstance(small.names, cst.ImportStar)
+                and any(dotted(alias.name) == name for alias in small.names)
+            ):
                 return True
     return False
 
@@ -189,16 +202,25 @@ class Influxdb3Codemod(MigrationCodemod):
     def add_helper(self, module: cst.Module) -> cst.Module:
         helper = cst.parse_module(PING_HELPER).body[0]
         body = list(module.body)
-        last_import = max((i for i, s in enumerate(body) if isinstance(s, cst.SimpleStatementLine)
-                           and isinstance(s.body[0], (cst.Import, cst.ImportFrom))), default=-1)
+        last_import = max(
+            (
+                i
+                for i, s in enumerate(body)
+                if isinstance(s, cst.SimpleStatementLine)
+                and isinstance(s.body[0], (cst.Import, cst.ImportFrom))
+            ),
+            default=-1,
+        )
         index = last_import + 1
         while index < len(body) and _is_assignment(body[index]):
             index += 1  # after `log = logging.getLogger(...)` and constants
         helper = helper.with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()])
         body.insert(index, helper)
         if index + 1 < len(body):
-            body[index + 1] = body[index + 1].with_changes(leading_lines=[cst.EmptyLine(), cst.EmptyLine()]
-                                                           + [l for l in body[index + 1].leading_lines if l.comment])
+            body[index + 1] = body[index + 1].with_changes(
+                leading_lines=[cst.EmptyLine(), cst.EmptyLine()]
+                + [l for l in body[index + 1].leading_lines if l.comment]
+            )
         return module.with_changes(body=body)
 
     # -- statements: plan bookkeeping, removals
@@ -210,8 +232,11 @@ class Influxdb3Codemod(MigrationCodemod):
 
     def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
         """Markers/notes/rewrites planned for nodes in `stmt` (not in its body) attach while it is on the stack."""
-        for bucket, attach in ((self.plan.marks, self.mark), (self.plan.notes, self.note_above),
-                               (self.plan.rewrites, self.rewrote)):
+        for bucket, attach in (
+            (self.plan.marks, self.mark),
+            (self.plan.notes, self.note_above),
+            (self.plan.rewrites, self.rewrote),
+        ):
             keep = []
             for node, rule, text in bucket:
                 if _in_header(stmt, node):
@@ -220,12 +245,18 @@ class Influxdb3Codemod(MigrationCodemod):
                     keep.append((node, rule, text))
             bucket[:] = keep
 
-    def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
-                                  updated_node: cst.SimpleStatementLine):
+    def leave_SimpleStatementLine(
+        self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
+    ):
         if len(original_node.body) == 1 and isinstance(original_node.body[0], cst.Expr):
             call = original_node.body[0].value
-            if (isinstance(call, cst.Call) and isinstance(call.func, cst.Attribute) and call.func.attr.value == "close"
-                    and self.is_write_api(call.func.value) and not isinstance(call.func.value, cst.Call)):
+            if (
+                isinstance(call, cst.Call)
+                and isinstance(call.func, cst.Attribute)
+                and call.func.attr.value == "close"
+                and self.is_write_api(call.func.value)
+                and not isinstance(call.func.value, cst.Call)
+            ):
                 self.rewrote("IX-5", original_node, "write_api.close() removed: client.close() flushes")
                 return cst.RemovalSentinel.REMOVE
         return updated_node
@@ -236,8 +267,10 @@ class Influxdb3Codemod(MigrationCodemod):
             return updated_node
         inner = updated_node.body.body[0]
         iterable = updated_node.iter
-        return inner.with_changes(iter=cst.Call(cst.Attribute(iterable, cst.Name("to_pylist"))),
-                                  leading_lines=updated_node.leading_lines)
+        return inner.with_changes(
+            iter=cst.Call(cst.Attribute(iterable, cst.Name("to_pylist"))),
+            leading_lines=updated_node.leading_lines,
+        )
 
     # -- imports and names (IX-1, IX-6)
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
@@ -250,11 +283,17 @@ class Influxdb3Codemod(MigrationCodemod):
             return updated_node
         unknown = [a.name.value for a in original_node.names if a.name.value not in table]
         if mod == "influxdb_client.client.influxdb_client_async":
-            self.mark("IX-8", original_node, "InfluxDBClientAsync has no v3 counterpart: use InfluxDBClient3 with "
-                      "await client.query_async(sql) and await asyncio.to_thread(client.write, record=...)")
+            self.mark(
+                "IX-8",
+                original_node,
+                "InfluxDBClientAsync has no v3 counterpart: use InfluxDBClient3 with "
+                "await client.query_async(sql) and await asyncio.to_thread(client.write, record=...)",
+            )
             return updated_node
         if unknown:
-            self.mark("IX-1", original_node, f"{', '.join(unknown)} from {mod} has no influxdb3-python counterpart")
+            self.mark(
+                "IX-1", original_node, f"{', '.join(unknown)} from {mod} has no influxdb3-python counterpart"
+            )
             return updated_node
         groups: dict[str, list[cst.ImportAlias]] = {}
         for alias in original_node.names:
@@ -263,8 +302,10 @@ class Influxdb3Codemod(MigrationCodemod):
             if new_name not in [a.name.value for a in groups[new_mod]]:
                 groups[new_mod].append(cst.ImportAlias(name=cst.Name(new_name), asname=alias.asname))
         self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}")
-        statements = [cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
-                      for m, names in groups.items()]
+        statements = [
+            cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
+            for m, names in groups.items()
+        ]
         for extra_mod, names in list(groups.items())[1:]:  # one statement per module: the others are added
             for alias in names:
                 AddImportsVisitor.add_needed_import(self.context, extra_mod, alias.name.value)
@@ -276,8 +317,12 @@ class Influxdb3Codemod(MigrationCodemod):
         measurement = first.evaluated_value if isinstance(first, cst.SimpleString) else None
         keys = conflicts.get(measurement) if isinstance(measurement, str) else None
         if keys:
-            self.mark("IX-10", call, f"'{measurement}' is written with {', '.join(keys)} both as a tag and as "
-                      "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one")
+            self.mark(
+                "IX-10",
+                call,
+                f"'{measurement}' is written with {', '.join(keys)} both as a tag and as "
+                "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one",
+            )
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in RENAMES and original_node.value in self.facts.imported:
@@ -293,12 +338,19 @@ class Influxdb3Codemod(MigrationCodemod):
         name = dotted(func) or ""
         if name.split(".")[-1] == "Point":
             self.mark_tag_field_conflict(original_node)
-        if name in ("InfluxDBClient", "influxdb_client.InfluxDBClient") and "InfluxDBClient" in self.facts.imported:
+        if (
+            name in ("InfluxDBClient", "influxdb_client.InfluxDBClient")
+            and "InfluxDBClient" in self.facts.imported
+        ):
             return self.constructor(original_node, updated_node)
         if name.endswith(("InfluxDBClient.from_env_properties", "InfluxDBClient.from_config_file")):
-            self.mark("IX-2", original_node, "InfluxDBClient3.from_env() reads INFLUX_HOST, INFLUX_TOKEN and "
-                      "INFLUX_DATABASE (not INFLUXDB_V2_*); config files are not supported: build the client from "
-                      "host/token/database")
+            self.mark(
+                "IX-2",
+                original_node,
+                "InfluxDBClient3.from_env() reads INFLUX_HOST, INFLUX_TOKEN and "
+                "INFLUX_DATABASE (not INFLUXDB_V2_*); config files are not supported: build the client from "
+                "host/token/database",
+            )
             return updated_node
         if not isinstance(func, cst.Attribute):
             return updated_node
@@ -319,23 +371,35 @@ class Influxdb3Codemod(MigrationCodemod):
             return cst.Call(cst.Name("_influxdb3_ping"), [cst.Arg(updated_node.func.value)])
         if method == "version" and not original_node.args and self.is_client(func.value):
             self.rewrote("IX-7", original_node, "version() -> get_server_version()")
-            return updated_node.with_changes(func=updated_node.func.with_changes(attr=cst.Name("get_server_version")))
+            return updated_node.with_changes(
+                func=updated_node.func.with_changes(attr=cst.Name("get_server_version"))
+            )
         if method in ("health", "ready", "build") and not original_node.args and self.is_client(func.value):
-            self.mark("IX-7", original_node, f"client.{method}() has no influxdb3-python method: GET /health "
-                      "(needs a token by default) or /ping over HTTP")
+            self.mark(
+                "IX-7",
+                original_node,
+                f"client.{method}() has no influxdb3-python method: GET /health "
+                "(needs a token by default) or /ping over HTTP",
+            )
         return updated_node
 
     def constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         args = _keywords(updated.args, CTOR_POSITIONAL)
         if args is None:
-            self.mark("IX-2", original, "InfluxDBClient(*args/**kwargs): pass host=, token=, database= explicitly")
+            self.mark(
+                "IX-2", original, "InfluxDBClient(*args/**kwargs): pass host=, token=, database= explicitly"
+            )
             return updated
         new: list[cst.Arg] = []
         for key, value in args:
             if key == "url":
                 if isinstance(value, cst.SimpleString) and "://" not in value.evaluated_value:
-                    self.mark("IX-2", original, "host needs a scheme and port (http://host:8181); without one "
-                              "influxdb3-python assumes https:443")
+                    self.mark(
+                        "IX-2",
+                        original,
+                        "host needs a scheme and port (http://host:8181); without one "
+                        "influxdb3-python assumes https:443",
+                    )
                 new.append(_kw("host", value))
             elif key == "org":
                 continue
@@ -344,23 +408,33 @@ class Influxdb3Codemod(MigrationCodemod):
             elif key == "default_tags":
                 new.append(self.default_tags(value))
             elif key in ("username", "password", "auth_basic"):
-                self.mark("IX-2", original, "username/password authentication was removed in influxdb3-python "
-                          "0.20: use a token")
+                self.mark(
+                    "IX-2",
+                    original,
+                    "username/password authentication was removed in influxdb3-python 0.20: use a token",
+                )
                 return updated
             else:
                 new.append(_kw(key, value))
         database = self.database_for(original)
         if database is None:
-            self.mark("IX-2", original, "InfluxDBClient3 needs database=: name the bucket this client writes to "
-                      "and queries")
+            self.mark(
+                "IX-2",
+                original,
+                "InfluxDBClient3 needs database=: name the bucket this client writes to and queries",
+            )
             return updated
         host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
         new.insert(host_at, _kw("database", cst.parse_expression(database)))
         options = self.write_options_for(original)
         if options:
             self.needs_options = True
-            new.append(_kw("write_client_options", cst.Call(cst.Name("write_client_options"), _commas(options))))
-        self.rewrote("IX-2", original, "InfluxDBClient(url, token, org) -> InfluxDBClient3(host, token, database)")
+            new.append(
+                _kw("write_client_options", cst.Call(cst.Name("write_client_options"), _commas(options)))
+            )
+        self.rewrote(
+            "IX-2", original, "InfluxDBClient(url, token, org) -> InfluxDBClient3(host, token, database)"
+        )
         return updated.with_changes(args=_commas(new, like=updated.args))
 
     def default_tags(self, value: cst.BaseExpression) -> cst.Arg:
@@ -369,8 +443,10 @@ class Influxdb3Codemod(MigrationCodemod):
         if self.versions.at_least("influxdb3-python", "0.21"):
             return _kw("point_settings", settings)
         self.needs_options = True
-        return _kw("write_client_options", cst.Call(cst.Name("write_client_options"),
-                                                     [_kw("point_settings", settings)]))
+        return _kw(
+            "write_client_options",
+            cst.Call(cst.Name("write_client_options"), [_kw("point_settings", settings)]),
+        )
 
     def database_for(self, ctor: cst.Call) -> str | None:
         buckets = self.facts.buckets
@@ -388,8 +464,11 @@ class Influxdb3Codemod(MigrationCodemod):
             return []
         options = [self.src_module.code_for_node(c) for c in calls]
         if len(set(options)) > 1:
-            self.mark("IX-4", ctor, "one v2 client had several write_api() modes: create one InfluxDBClient3 "
-                      "per mode")
+            self.mark(
+                "IX-4",
+                ctor,
+                "one v2 client had several write_api() modes: create one InfluxDBClient3 per mode",
+            )
             return []
         args = _keywords(calls[0].args, ("write_options", "point_settings"))
         if args is None:
@@ -421,18 +500,27 @@ class Influxdb3Codemod(MigrationCodemod):
         if isinstance(receiver, cst.Call):  # client.write_api(...).write(...)
             receiver = receiver.func.value
         self.rewrote("IX-3", original, "write(bucket, org, record) -> write(record=, database=)")
-        return updated.with_changes(func=cst.Attribute(receiver, cst.Name("write")), args=_commas(new, like=updated.args))
+        return updated.with_changes(
+            func=cst.Attribute(receiver, cst.Name("write")), args=_commas(new, like=updated.args)
+        )
 
 
 # --- small helpers -----------------------------------------------------------------------------------
 
+
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(value=value, keyword=cst.Name(name),
-                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                         whitespace_after=cst.SimpleWhitespace("")))
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
 
 
-def _keywords(args: tuple[cst.Arg, ...] | list[cst.Arg], positional: tuple[str, ...]) -> list[tuple[str, cst.BaseExpression]] | None:
+def _keywords(
+    args: tuple[cst.Arg, ...] | list[cst.Arg], positional: tuple[str, ...]
+) -> list[tuple[str, cst.BaseExpression]] | None:
     out = []
     for i, arg in enumerate(args):
         if arg.star:
@@ -450,20 +538,31 @@ def _commas(args: list[cst.Arg], like: tuple[cst.Arg, ...] | list[cst.Arg] = ())
     """Separate args with ", ", keeping the original's line break style after the first argument."""
     sep = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
     for arg in like:
-        if arg.comma is not cst.MaybeSentinel.DEFAULT and isinstance(arg.comma.whitespace_after, cst.ParenthesizedWhitespace):
+        if arg.comma is not cst.MaybeSentinel.DEFAULT and isinstance(
+            arg.comma.whitespace_after, cst.ParenthesizedWhitespace
+        ):
             sep = arg.comma
             break
     out = []
     for i, arg in enumerate(args):
         last = i == len(args) - 1
-        out.append(arg.with_changes(comma=cst.MaybeSentinel.DEFAULT if last else
-                                    (cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i % 3 != 2 else sep)))
+        out.append(
+            arg.with_changes(
+                comma=cst.MaybeSentinel.DEFAULT
+                if last
+                else (cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i % 3 != 2 else sep)
+            )
+        )
     return out
 
 
 def _alias_commas(names: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
-    return [n.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) if i < len(names) - 1
-            else n for i, n in enumerate(names)]
+    return [
+        n.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        if i < len(names) - 1
+        else n
+        for i, n in enumerate(names)
+    ]
 
 
 def _is_assignment(stmt: cst.CSTNode) -> bool:
@@ -506,8 +605,10 @@ _POINT = re.compile(r"Point\(\s*(?:([\"'])([^\"']+)\1|([A-Z_][A-Z0-9_]*))\s*\)")
 _TAG = re.compile(r"\.tag\(\s*([\"'])([^\"']+)\1")
 _FIELD = re.compile(r"\.field\(\s*([\"'])([^\"']+)\1")
 _CONST = re.compile(r"^([A-Z_][A-Z0-9_]*)\s*=\s*([\"'])([^\"']+)\2", re.M)
-_FRAME = re.compile(r"data_frame_measurement_name\s*=\s*([\"'])([^\"']+)\1[^)]*?data_frame_tag_columns\s*=\s*\[([^\]]*)\]",
-                    re.S)
+_FRAME = re.compile(
+    r"data_frame_measurement_name\s*=\s*([\"'])([^\"']+)\1[^)]*?data_frame_tag_columns\s*=\s*\[([^\]]*)\]",
+    re.S,
+)
 
 
 def _constants(texts: list[str]) -> dict[str, str]:
@@ -524,7 +625,7 @@ def _point_chains(texts: list[str], constants: dict[str, str]):
             measurement = match.group(2) or constants.get(match.group(3) or "")
             if not measurement:
                 continue
-            chain = text[match.end():match.end() + 600].split("\n\n")[0]
+            chain = text[match.end() : match.end() + 600].split("\n\n")[0]
             yield measurement, re.split(r"\n\s*(?:return|points|point =|def )", chain)[0]
 
 
@@ -532,8 +633,8 @@ def _point_chains(texts: list[str], constants: dict[str, str]):
 class WriterKeys:
     """What the tree's writers send per measurement, from one scan of its Python files."""
 
-    schema: dict[str, list[str]]      # tag keys (Point chains and DataFrame writes), for the SQL
-    conflicts: dict[str, list[str]]   # IX-10: keys sent both as a tag and as a field
+    schema: dict[str, list[str]]  # tag keys (Point chains and DataFrame writes), for the SQL
+    conflicts: dict[str, list[str]]  # IX-10: keys sent both as a tag and as a field
 
 
 def project_writers(tree: ProjectTree) -> WriterKeys:
@@ -548,9 +649,15 @@ def project_writers(tree: ProjectTree) -> WriterKeys:
     for text in texts:
         for match in _FRAME.finditer(text):
             known = tags.setdefault(match.group(2), [])
-            known += [t.strip().strip("\"'") for t in match.group(3).split(",") if t.strip() and t.strip().strip("\"'") not in known]
-    return WriterKeys(schema={m: sorted(t) for m, t in tags.items()},
-                      conflicts={m: keys for m, keys in both.items() if keys})
+            known += [
+                t.strip().strip("\"'")
+                for t in match.group(3).split(",")
+                if t.strip() and t.strip().strip("\"'") not in known
+            ]
+    return WriterKeys(
+        schema={m: sorted(t) for m, t in tags.items()},
+        conflicts={m: keys for m, keys in both.items() if keys},
+    )
 
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -571,22 +678,39 @@ class Influxdb3Upgrade(Upgrade):
 
     def precheck(self, rel: str, text: str) -> bool:
         # a bare `write_api` attribute of some other library is not ours: require the import or Flux
-        return "influxdb_client" in text or "from(bucket" in text or (
-            ("query_api" in text or "write_api" in text or "delete_api" in text) and "influx" in text.lower())
+        return (
+            "influxdb_client" in text
+            or "from(bucket" in text
+            or (
+                ("query_api" in text or "write_api" in text or "delete_api" in text)
+                and "influx" in text.lower()
+            )
+        )
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)
-        return {"dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-                "schema": writers.schema, "numpy1": _pins_numpy1(tree), "conflicts": writers.conflicts}
+        return {
+            "dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
+            "schema": writers.schema,
+            "numpy1": _pins_numpy1(tree),
+            "conflicts": writers.conflicts,
+        }
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
         # influxdb3-python pulls pyarrow; pyarrow 26 refuses to import beside NumPy 1.x, so a
         # tree that pins NumPy 1 (often through an old pandas) gets the last pyarrow that works.
         companion = PYARROW_FOR_NUMPY1 if state and state.get("numpy1") else None
-        return [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python",
-                                version=versions.target("influxdb3-python"), extras=extras,
-                                companion=companion)]
+        return [
+            RequirementRule(
+                "IX-1",
+                "influxdb-client",
+                rename_to="influxdb3-python",
+                version=versions.target("influxdb3-python"),
+                extras=extras,
+                companion=companion,
+            )
+        ]
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("IX-1", "3.9") if versions.at_least("influxdb3-python", "0.21") else ("IX-1", "3.8")

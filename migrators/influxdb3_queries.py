@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import libcst as cst
 
 from migrators.flux import Unsupported
-from migrators.framework import dotted
 from migrators.flux_sql import Name, Translation, translate
+from migrators.framework import dotted
 
-QUERY_METHODS = {"query": "all", "query_data_frame": "pandas", "query_stream": None, "query_csv": None,
-                 "query_raw": None}
+QUERY_METHODS = {
+    "query": "all",
+    "query_data_frame": "pandas",
+    "query_stream": None,
+    "query_csv": None,
+    "query_raw": None,
+}
 FLUX_DOC = "see migrations.md §4.2"
 
 
@@ -30,14 +35,14 @@ class FluxSource:
     """The Flux text of a query argument, with f-string holes as \\x00n\\x00, and where it lives."""
 
     text: str
-    holes: list[str]                       # Python source of each hole
-    node: cst.BaseExpression               # the string expression to replace
-    original: str                          # for the marker
+    holes: list[str]  # Python source of each hole
+    node: cst.BaseExpression  # the string expression to replace
+    original: str  # for the marker
 
 
 @dataclass
 class Plan:
-    replace: dict[int, cst.CSTNode] = field(default_factory=dict)     # id(original) -> new node
+    replace: dict[int, cst.CSTNode] = field(default_factory=dict)  # id(original) -> new node
     flatten: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(outer For) -> new iter
     marks: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
@@ -58,6 +63,7 @@ def hole_name(source: str, taken: set[str]) -> str:
 
 # --- Python string expressions -> Flux text ---------------------------------------------------------
 
+
 def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) -> str | None:
     """Text of a string expression with holes as sentinels; None when it is not built from literals."""
     if isinstance(node, cst.SimpleString):
@@ -73,8 +79,11 @@ def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) ->
         prefix = node.prefix.lower().replace("f", "")
         for part in node.parts:
             if isinstance(part, cst.FormattedStringText):
-                out.append(ast.literal_eval(f"{prefix}'''{part.value}'''".replace("{{", "{").replace("}}", "}"))
-                           if "'''" not in part.value else part.value)
+                out.append(
+                    ast.literal_eval(f"{prefix}'''{part.value}'''".replace("{{", "{").replace("}}", "}"))
+                    if "'''" not in part.value
+                    else part.value
+                )
             else:
                 if part.conversion or part.format_spec:
                     return None
@@ -106,11 +115,17 @@ def sql_expression(sql: str, holes: list[str]) -> cst.BaseExpression:
 
 # --- the planner ------------------------------------------------------------------------------------
 
+
 class QueryPlanner:
     """Plans the rewrite of the v2 query calls of one function body."""
 
-    def __init__(self, module: cst.Module, is_query_api: Callable[[cst.BaseExpression], bool],
-                 schema: dict[str, list[str]], plan: Plan):
+    def __init__(
+        self,
+        module: cst.Module,
+        is_query_api: Callable[[cst.BaseExpression], bool],
+        schema: dict[str, list[str]],
+        plan: Plan,
+    ):
         self.module = module
         self.is_query_api = is_query_api
         self.schema = schema
@@ -125,38 +140,58 @@ class QueryPlanner:
         for call, method in calls.query_calls:
             self.plan_call(body, call, method, calls)
 
-    def plan_call(self, body: cst.CSTNode, call: cst.Call, method: str, calls: "_Collector") -> None:
+    def plan_call(self, body: cst.CSTNode, call: cst.Call, method: str, calls: _Collector) -> None:
         mode = QUERY_METHODS[method]
         if mode is None:
-            self.plan.marks.append((call, "IX-11", f"{method}() has no influxdb3 counterpart with the same result; "
-                                    "use client.query(sql, mode=\"reader\"|\"all\") and rewrite the consumer"))
+            self.plan.marks.append(
+                (
+                    call,
+                    "IX-11",
+                    f"{method}() has no influxdb3 counterpart with the same result; "
+                    'use client.query(sql, mode="reader"|"all") and rewrite the consumer',
+                )
+            )
             return
         args = [a for a in call.args if a.keyword is None]
-        flux_arg = args[0].value if args else next((a.value for a in call.args if a.keyword
-                                                    and a.keyword.value == "query"), None)
+        flux_arg = (
+            args[0].value
+            if args
+            else next((a.value for a in call.args if a.keyword and a.keyword.value == "query"), None)
+        )
         source = self.resolve(body, flux_arg, calls) if flux_arg is not None else None
         if source is None:
-            self.plan.marks.append((call, "IX-12", "translate Flux to SQL; the query text is not a literal or "
-                                    f"an f-string assembled in this function ({FLUX_DOC})"))
+            self.plan.marks.append(
+                (
+                    call,
+                    "IX-12",
+                    "translate Flux to SQL; the query text is not a literal or "
+                    f"an f-string assembled in this function ({FLUX_DOC})",
+                )
+            )
             return
         taken: set[str] = set()
         names = {i: hole_name(h, taken) for i, h in enumerate(source.holes)}
         try:
             result = translate(source.text, names, self.schema)
         except Unsupported as exc:
-            self.plan.marks.append((call, "IX-12", f"translate Flux to SQL ({exc}; {FLUX_DOC}): "
-                                    + " ".join(source.original.split())))
+            self.plan.marks.append(
+                (
+                    call,
+                    "IX-12",
+                    f"translate Flux to SQL ({exc}; {FLUX_DOC}): " + " ".join(source.original.split()),
+                )
+            )
             return
         self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
         self.plan.replace[id(call)] = self.new_call(call, flux_arg, source, result, mode)
-        self.plan.rewrites.append((call, "IX-11", f"{method}() -> query(language=\"sql\")"))
+        self.plan.rewrites.append((call, "IX-11", f'{method}() -> query(language="sql")'))
         self.plan.rewrites.append((call, "IX-12", "Flux translated to SQL"))
         for note in result.notes:
             note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + source.holes[int(m.group(1))] + "}", note)
             self.plan.notes.append((call, "IX-12", note))
         _ResultPlanner(self, body, call, result, source.holes, mode).run()
 
-    def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: "_Collector") -> FluxSource | None:
+    def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: _Collector) -> FluxSource | None:
         holes: list[str] = []
         text = flux_text(arg, self.module, holes)
         if text is not None:
@@ -170,11 +205,16 @@ class QueryPlanner:
         text = flux_text(value, self.module, holes)
         return FluxSource(text, holes, value, self.code(value)) if text is not None else None
 
-    def new_call(self, call: cst.Call, flux_arg: cst.BaseExpression, source: FluxSource,
-                 result: Translation, mode: str) -> cst.Call:
+    def new_call(
+        self, call: cst.Call, flux_arg: cst.BaseExpression, source: FluxSource, result: Translation, mode: str
+    ) -> cst.Call:
         func = call.func
         receiver = func.value
-        if isinstance(receiver, cst.Call) and dotted(receiver.func) and dotted(receiver.func).endswith(".query_api"):
+        if (
+            isinstance(receiver, cst.Call)
+            and dotted(receiver.func)
+            and dotted(receiver.func).endswith(".query_api")
+        ):
             receiver = receiver.func.value
         query_arg = flux_arg if source.node is not flux_arg else self.plan.replace[id(source.node)]
         args = [cst.Arg(query_arg), _kw("language", cst.SimpleString('"sql"'))]
@@ -185,7 +225,9 @@ class QueryPlanner:
         params = self.parameters(call, result, source.holes)
         if params is not None:
             args.append(_kw("query_parameters", params))
-        index = next((a.value for a in call.args if a.keyword and a.keyword.value == "data_frame_index"), None)
+        index = next(
+            (a.value for a in call.args if a.keyword and a.keyword.value == "data_frame_index"), None
+        )
         new = cst.Call(func=cst.Attribute(receiver, cst.Name("query")), args=_commas(args))
         if index is not None:
             new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(index)])
@@ -205,14 +247,22 @@ class QueryPlanner:
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(value=value, keyword=cst.Name(name),
-                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                         whitespace_after=cst.SimpleWhitespace("")))
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
 
 
 def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
-    return [a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))) if i < len(args) - 1
-            else a.with_changes(comma=cst.MaybeSentinel.DEFAULT) for i, a in enumerate(args)]
+    return [
+        a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+        if i < len(args) - 1
+        else a.with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        for i, a in enumerate(args)
+    ]
 
 
 def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
@@ -238,9 +288,15 @@ class _Collector(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        already_v3 = any(a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args)
-        if (isinstance(func, cst.Attribute) and func.attr.value in QUERY_METHODS and self.is_query_api(func.value)
-                and not already_v3):
+        already_v3 = any(
+            a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args
+        )
+        if (
+            isinstance(func, cst.Attribute)
+            and func.attr.value in QUERY_METHODS
+            and self.is_query_api(func.value)
+            and not already_v3
+        ):
             self.query_calls.append((node, func.attr.value))
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -255,12 +311,27 @@ class _Collector(cst.CSTVisitor):
 
 # --- result handling (IX-13) ------------------------------------------------------------------------
 
+
 class _ResultPlanner:
     """Record loops and accessors over the result of one translated query."""
 
-    def __init__(self, planner: QueryPlanner, body: cst.CSTNode, call: cst.Call, result: Translation,
-                 holes: list[str], mode: str):
-        self.p, self.body, self.call, self.result, self.holes, self.mode = planner, body, call, result, holes, mode
+    def __init__(
+        self,
+        planner: QueryPlanner,
+        body: cst.CSTNode,
+        call: cst.Call,
+        result: Translation,
+        holes: list[str],
+        mode: str,
+    ):
+        self.p, self.body, self.call, self.result, self.holes, self.mode = (
+            planner,
+            body,
+            call,
+            result,
+            holes,
+            mode,
+        )
         self.plan = planner.plan
 
     def field_expr(self) -> str | None:
@@ -272,9 +343,15 @@ class _ResultPlanner:
         uses = _Uses(self.call)
         self.body.visit(uses)
         if uses.result_var is None and not uses.direct_loops:
-            self.plan.marks.append((self.call, "IX-13", "the result is an Arrow table (pandas frame with "
-                                    "mode=\"pandas\"), not Flux tables; rewrite its consumers (time, tags, one "
-                                    "column per field)"))
+            self.plan.marks.append(
+                (
+                    self.call,
+                    "IX-13",
+                    "the result is an Arrow table (pandas frame with "
+                    'mode="pandas"), not Flux tables; rewrite its consumers (time, tags, one '
+                    "column per field)",
+                )
+            )
             return
         if self.mode == "pandas":
             self.plan_frame(uses)
@@ -290,8 +367,12 @@ class _ResultPlanner:
             self.plan.marks.append((loop, "IX-13", "loop over Flux tables: iterate table.to_pylist() rows"))
             return
         records = inner.iter
-        if not (isinstance(records, cst.Attribute) and records.attr.value == "records"
-                and isinstance(records.value, cst.Name) and records.value.value == loop.target.value):
+        if not (
+            isinstance(records, cst.Attribute)
+            and records.attr.value == "records"
+            and isinstance(records.value, cst.Name)
+            and records.value.value == loop.target.value
+        ):
             self.plan.marks.append((loop, "IX-13", "loop over Flux tables: iterate table.to_pylist() rows"))
             return
         if not isinstance(inner.target, cst.Name):
@@ -326,24 +407,39 @@ class _ResultPlanner:
             new = f"{row}.get({arg})"
         elif kind == "values":
             if field_name:
-                new = (f'{{**{{k: v for k, v in {row}.items() if k not in ("time", {field_name})}}, '
-                       f'"_time": {row}["time"].replace(tzinfo=timezone.utc), "_value": {row}[{field_name}], '
-                       f'"_field": {field_name}, "_measurement": {measurement}}}')
+                new = (
+                    f'{{**{{k: v for k, v in {row}.items() if k not in ("time", {field_name})}}, '
+                    f'"_time": {row}["time"].replace(tzinfo=timezone.utc), "_value": {row}[{field_name}], '
+                    f'"_field": {field_name}, "_measurement": {measurement}}}'
+                )
                 self.plan.needs_timezone = True
         if new is None:
-            self.plan.marks.append((node, "IX-13", f"record.{kind} has no single-column counterpart here "
-                                    "(several fields or no time column): read the row's columns"))
+            self.plan.marks.append(
+                (
+                    node,
+                    "IX-13",
+                    f"record.{kind} has no single-column counterpart here "
+                    "(several fields or no time column): read the row's columns",
+                )
+            )
             return
         self.plan.replace[id(node)] = cst.parse_expression(new) if isinstance(new, str) else new
         self.plan.rewrites.append((node, "IX-13", f"record.{kind} -> row column"))
 
     def plan_other(self, node: cst.CSTNode) -> None:
         """`tables.to_values(columns=[...])` on the result variable."""
-        if (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) and node.func.attr.value == "to_values"
-                and len(node.args) == 1):
+        if (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "to_values"
+            and len(node.args) == 1
+        ):
             columns = node.args[0].value
-            names = [e.value.evaluated_value for e in getattr(columns, "elements", [])
-                     if isinstance(e.value, cst.SimpleString)]
+            names = [
+                e.value.evaluated_value
+                for e in getattr(columns, "elements", [])
+                if isinstance(e.value, cst.SimpleString)
+            ]
             if isinstance(columns, cst.List) and len(names) == len(columns.elements):
                 items = []
                 for name in names:
@@ -360,13 +456,19 @@ class _ResultPlanner:
                 if items is not None:
                     table = self.p.code(node.func.value)
                     self.plan.replace[id(node)] = cst.parse_expression(
-                        f"[[{', '.join(items)}] for r in {table}.to_pylist()]")
+                        f"[[{', '.join(items)}] for r in {table}.to_pylist()]"
+                    )
                     self.plan.rewrites.append((node, "IX-13", "to_values() -> rows"))
                     return
-        self.plan.marks.append((node, "IX-13", "use of a Flux result: the result is an Arrow table "
-                                "(time, tags, one column per field)"))
+        self.plan.marks.append(
+            (
+                node,
+                "IX-13",
+                "use of a Flux result: the result is an Arrow table (time, tags, one column per field)",
+            )
+        )
 
-    def plan_frame(self, uses: "_Uses") -> None:
+    def plan_frame(self, uses: _Uses) -> None:
         field_name = self.field_expr()
         for node in uses.frame_strings:
             value = node.evaluated_value
@@ -375,8 +477,13 @@ class _ResultPlanner:
             elif value == "_value" and field_name:
                 self.plan.replace[id(node)] = cst.parse_expression(field_name)
             else:
-                self.plan.marks.append((node, "IX-13", f"frame column {value}: SQL frames have time, tags and "
-                                        "one column per field"))
+                self.plan.marks.append(
+                    (
+                        node,
+                        "IX-13",
+                        f"frame column {value}: SQL frames have time, tags and one column per field",
+                    )
+                )
                 continue
             self.plan.rewrites.append((node, "IX-13", f"frame column {value}"))
 
@@ -401,7 +508,11 @@ class _Uses(cst.CSTVisitor):
         self._in_loop_iter = 0
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if node.value is self.call and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        if (
+            node.value is self.call
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+        ):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
@@ -412,17 +523,25 @@ class _Uses(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if (self.result_var and isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)
-                and func.value.value == self.result_var):
+        if (
+            self.result_var
+            and isinstance(func, cst.Attribute)
+            and isinstance(func.value, cst.Name)
+            and func.value.value == self.result_var
+        ):
             if func.attr.value == "to_values":
                 self.other_uses.append(node)
             elif func.attr.value == "rename":
                 for arg in node.args:
                     if arg.keyword and arg.keyword.value == "columns" and isinstance(arg.value, cst.Dict):
-                        self.frame_strings += [e.key for e in arg.value.elements
-                                               if isinstance(e, cst.DictElement) and isinstance(e.key, cst.SimpleString)
-                                               and e.key.evaluated_value in ("_time", "_value", "_field",
-                                                                             "_measurement", "_start", "_stop")]
+                        self.frame_strings += [
+                            e.key
+                            for e in arg.value.elements
+                            if isinstance(e, cst.DictElement)
+                            and isinstance(e.key, cst.SimpleString)
+                            and e.key.evaluated_value
+                            in ("_time", "_value", "_field", "_measurement", "_start", "_stop")
+                        ]
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if self.result_var and isinstance(node.value, cst.Name) and node.value.value == self.result_var:
@@ -452,7 +571,12 @@ class _Accessors(cst.CSTVisitor):
         func = node.func
         if isinstance(func, cst.Attribute) and self._is_row(func.value) and func.attr.value in self.METHODS:
             self.found.append((node, func.attr.value, None))
-        elif isinstance(func, cst.Attribute) and func.attr.value == "get" and self._is_values(func.value) and node.args:
+        elif (
+            isinstance(func, cst.Attribute)
+            and func.attr.value == "get"
+            and self._is_values(func.value)
+            and node.args
+        ):
             self._claimed.add(id(func.value))
             self.found.append((node, "values_get", self._code(node.args[0].value)))
 
@@ -464,7 +588,11 @@ class _Accessors(cst.CSTVisitor):
             self._claimed.add(id(node.value))
             key = index.evaluated_value if isinstance(index, cst.SimpleString) else None
             self.found.append((node, key if key in ("_time", "_value") else "values_item", self._code(index)))
-        elif self._is_row(node.value) and isinstance(index, cst.SimpleString) and index.evaluated_value in ("_time", "_value"):
+        elif (
+            self._is_row(node.value)
+            and isinstance(index, cst.SimpleString)
+            and index.evaluated_value in ("_time", "_value")
+        ):
             self.found.append((node, index.evaluated_value, None))
 
     def visit_Attribute(self, node: cst.Attribute) -> None:

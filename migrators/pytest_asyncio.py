@@ -16,18 +16,33 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators import pytest_config
-from migrators.framework import (Change, EditSet, MigrationCodemod, ProjectTree, RequirementRule, Upgrade,
-                                 dotted, is_test_file)
+from migrators.framework import (
+    Change,
+    EditSet,
+    MigrationCodemod,
+    ProjectTree,
+    RequirementRule,
+    Upgrade,
+    dotted,
+    is_test_file,
+)
 from migrators.versions import Versions
 
 SCOPES = ["function", "class", "module", "package", "session"]
 FIXTURE_QNAMES = {"pytest.fixture", "pytest_asyncio.fixture"}
 PLAIN_FIXTURE = {"pytest.fixture"}
 ASYNC_MARK = {"pytest.mark.asyncio"}
-REMOVED_PLUGIN_NAMES = {"event_loop", "MultipleEventLoopsRequestedError", "wrap_in_sync", "pytest_runtest_setup"}
+REMOVED_PLUGIN_NAMES = {
+    "event_loop",
+    "MultipleEventLoopsRequestedError",
+    "wrap_in_sync",
+    "pytest_runtest_setup",
+}
 LOOP_SOURCES = {"asyncio.get_event_loop", "asyncio.get_running_loop"}
-POLICY_FACTORIES = {"uvloop.EventLoopPolicy": ("uvloop", "uvloop.new_event_loop"),
-                    "asyncio.DefaultEventLoopPolicy": ("asyncio", "asyncio.new_event_loop")}
+POLICY_FACTORIES = {
+    "uvloop.EventLoopPolicy": ("uvloop", "uvloop.new_event_loop"),
+    "asyncio.DefaultEventLoopPolicy": ("asyncio", "asyncio.new_event_loop"),
+}
 
 
 def wider(a: str, b: str) -> bool:
@@ -48,9 +63,13 @@ def _kwarg(call: cst.Call, name: str) -> cst.Arg | None:
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
-    return cst.Arg(value=value, keyword=cst.Name(name),
-                   equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                         whitespace_after=cst.SimpleWhitespace("")))
+    return cst.Arg(
+        value=value,
+        keyword=cst.Name(name),
+        equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")
+        ),
+    )
 
 
 def _append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
@@ -58,7 +77,6 @@ def _append_arg(call: cst.Call, arg: cst.Arg) -> cst.Call:
     if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
         args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
     return call.with_changes(args=[*args, arg])
-
 
 
 def _fixture_decorator(fn: cst.FunctionDef) -> tuple[int, cst.Decorator] | None:
@@ -82,14 +100,18 @@ def _fixture_scope(deco: cst.Decorator) -> tuple[str | None, bool]:
 
 # --- classification of an event_loop override -----------------------------------------------------
 
+
 def classify_override(fn: cst.FunctionDef) -> tuple[str, str]:
     """('simple', '') | ('custom', what) for PA-3/PA-11."""
     code = cst.Module(body=[fn]).code
     if "uvloop" in code:
         return "custom", "uvloop"
-    for needle, what in (("set_event_loop_policy", "sets a loop policy"), ("set_debug", "sets debug"),
-                         ("set_exception_handler", "installs an exception handler"),
-                         ("set_event_loop", "calls asyncio.set_event_loop")):
+    for needle, what in (
+        ("set_event_loop_policy", "sets a loop policy"),
+        ("set_debug", "sets debug"),
+        ("set_exception_handler", "installs an exception handler"),
+        ("set_event_loop", "calls asyncio.set_event_loop"),
+    ):
         if needle in code:
             return "custom", what
     body = fn.body.body if isinstance(fn.body, cst.IndentedBlock) else []
@@ -100,22 +122,39 @@ def classify_override(fn: cst.FunctionDef) -> tuple[str, str]:
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
             return "custom", "does more than create, yield and close a loop"
         small = stmt.body[0]
-        if isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name) \
-                and isinstance(small.value, cst.Call):
+        if (
+            isinstance(small, cst.Assign)
+            and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and isinstance(small.value, cst.Call)
+        ):
             callee = dotted(small.value.func) or ""
-            if callee in ("asyncio.new_event_loop", "asyncio.get_event_loop_policy().new_event_loop") or \
-                    m.matches(small.value.func, m.Attribute(value=m.Call(func=m.Attribute(attr=m.Name("get_event_loop_policy"))),
-                                                            attr=m.Name("new_event_loop"))) or \
-                    callee in ("asyncio.get_event_loop", "new_event_loop"):
+            if (
+                callee in ("asyncio.new_event_loop", "asyncio.get_event_loop_policy().new_event_loop")
+                or m.matches(
+                    small.value.func,
+                    m.Attribute(
+                        value=m.Call(func=m.Attribute(attr=m.Name("get_event_loop_policy"))),
+                        attr=m.Name("new_event_loop"),
+                    ),
+                )
+                or callee in ("asyncio.get_event_loop", "new_event_loop")
+            ):
                 loop_name = small.targets[0].target.value
                 continue
             return "custom", f"creates its loop with {callee or 'a custom call'}"
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Yield) and \
-                (small.value.value is None or m.matches(small.value.value, m.Name(loop_name or "\0"))):
+        if (
+            isinstance(small, cst.Expr)
+            and isinstance(small.value, cst.Yield)
+            and (small.value.value is None or m.matches(small.value.value, m.Name(loop_name or "\0")))
+        ):
             continue
         if isinstance(small, cst.Return) and m.matches(small.value, m.Name(loop_name or "\0")):
             continue
-        if isinstance(small, cst.Expr) and m.matches(small.value, m.Call(func=m.Attribute(value=m.Name(loop_name or "\0"), attr=m.Name("close")), args=[])):
+        if isinstance(small, cst.Expr) and m.matches(
+            small.value,
+            m.Call(func=m.Attribute(value=m.Name(loop_name or "\0"), attr=m.Name("close")), args=[]),
+        ):
             continue
         return "custom", "does more than create, yield and close a loop"
     return ("simple", "") if loop_name else ("custom", "does not create its loop in a recognised way")
@@ -126,7 +165,7 @@ class Override:
     rel: str
     klass: str | None
     scope: str | None
-    kind: str            # simple | custom
+    kind: str  # simple | custom
     what: str = ""
     line: int = 0
 
@@ -134,10 +173,10 @@ class Override:
 @dataclass
 class PAState:
     mode: str = "strict"
-    foreign_plugin: bool = False                 # anyio's pytest plugin or pytest-trio in use
+    foreign_plugin: bool = False  # anyio's pytest plugin or pytest-trio in use
     overrides: list[Override] = field(default_factory=list)
     root_override: Override | None = None
-    subtree_scopes: dict[str, str] = field(default_factory=dict)   # dir/ or file -> loop scope
+    subtree_scopes: dict[str, str] = field(default_factory=dict)  # dir/ or file -> loop scope
     class_scopes: dict[tuple[str, str], str] = field(default_factory=dict)
     fixture_default: str = "function"
     test_default: str | None = None
@@ -151,7 +190,11 @@ class PAState:
             return self.subtree_scopes[rel]
         best = None
         for prefix, scope in self.subtree_scopes.items():
-            if prefix.endswith("/") and rel.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
+            if (
+                prefix.endswith("/")
+                and rel.startswith(prefix)
+                and (best is None or len(prefix) > len(best[0]))
+            ):
                 best = (prefix, scope)
             if prefix == "" and best is None:
                 best = (prefix, scope)
@@ -181,7 +224,9 @@ def _root_conftests(config: pytest_config.PytestConfig, tree: ProjectTree) -> se
 class _FixtureScan(cst.CSTVisitor):
     def __init__(self):
         self.overrides: list[tuple[str | None, cst.FunctionDef]] = []
-        self.async_fixtures: list[tuple[str, str | None, bool, cst.FunctionDef]] = []  # name, scope, literal, node
+        self.async_fixtures: list[
+            tuple[str, str | None, bool, cst.FunctionDef]
+        ] = []  # name, scope, literal, node
         self.classes: list[str] = []
 
     def visit_ClassDef(self, node):
@@ -202,9 +247,17 @@ class _FixtureScan(cst.CSTVisitor):
             if isinstance(found[1].decorator, cst.Call):
                 name_arg = _kwarg(found[1].decorator, "name")
                 name = _str_value(name_arg.value) if name_arg else name
-            explicit = _kwarg(found[1].decorator, "loop_scope") if isinstance(found[1].decorator, cst.Call) else None
-            self.async_fixtures.append((name or node.name.value, _str_value(explicit.value) if explicit else scope,
-                                        literal and (explicit is None or _str_value(explicit.value) is not None), node))
+            explicit = (
+                _kwarg(found[1].decorator, "loop_scope") if isinstance(found[1].decorator, cst.Call) else None
+            )
+            self.async_fixtures.append(
+                (
+                    name or node.name.value,
+                    _str_value(explicit.value) if explicit else scope,
+                    literal and (explicit is None or _str_value(explicit.value) is not None),
+                    node,
+                )
+            )
 
 
 def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
@@ -216,9 +269,15 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     from migrators import requirements
 
     packages = requirements.declared_packages(tree)
-    state.foreign_plugin = "pytest-trio" in packages or any(
-        re.search(r"mark\.anyio|anyio_backend|pytest_trio|mark\.trio|[\"']anyio[\"']", t) for t in texts.values()) \
-        or "anyio" in config.addopts or "trio" in " ".join(config.addopts)
+    state.foreign_plugin = (
+        "pytest-trio" in packages
+        or any(
+            re.search(r"mark\.anyio|anyio_backend|pytest_trio|mark\.trio|[\"']anyio[\"']", t)
+            for t in texts.values()
+        )
+        or "anyio" in config.addopts
+        or "trio" in " ".join(config.addopts)
+    )
     roots = _root_conftests(config, tree)
     wide: list[tuple[str, str, str]] = []
     for rel, text in texts.items():
@@ -255,11 +314,19 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         scope = state.root_override.scope or "function"
         state.fixture_default = scope
         state.test_default = scope
-    if state.existing_fixture_default and state.root_override is None and \
-            not [w for w in wide if state.subtree_scope(w[0]) is None]:
+    if (
+        state.existing_fixture_default
+        and state.root_override is None
+        and not [w for w in wide if state.subtree_scope(w[0]) is None]
+    ):
         state.fixture_default = state.existing_fixture_default
     wide = [w for w in wide if state.subtree_scope(w[0]) is None]
-    if state.root_override is None and wide and not state.pa5_code_edits and state.fixture_default == "function":
+    if (
+        state.root_override is None
+        and wide
+        and not state.pa5_code_edits
+        and state.fixture_default == "function"
+    ):
         state.fixture_default = "fixture-scope" if versions.at_least("pytest-asyncio", "1.5") else "function"
         state.pa5_code_edits = not versions.at_least("pytest-asyncio", "1.5")
     for rel, name, scope in wide:
@@ -270,6 +337,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
 
 
 # --- the codemod -----------------------------------------------------------------------------------
+
 
 class _Uses(cst.CSTVisitor):
     """Uses of a name inside a function body (nested defs/lambdas reported separately)."""
@@ -301,8 +369,11 @@ class _Uses(cst.CSTVisitor):
                 self.nested += 1
 
     def visit_Call(self, node: cst.Call):
-        if m.matches(node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("run_until_complete"))) \
-                and len(node.args) == 1 and not self._depth:
+        if (
+            m.matches(node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("run_until_complete")))
+            and len(node.args) == 1
+            and not self._depth
+        ):
             self.run_until_complete += 1
         if m.matches(node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("close"))):
             self.close += 1
@@ -313,8 +384,12 @@ class _RunUntilComplete(cst.CSTTransformer):
         self.name = name
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
-        if m.matches(updated_node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("run_until_complete"))) \
-                and len(updated_node.args) == 1:
+        if (
+            m.matches(
+                updated_node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("run_until_complete"))
+            )
+            and len(updated_node.args) == 1
+        ):
             return cst.Await(expression=updated_node.args[0].value)
         return updated_node
 
@@ -370,7 +445,10 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 return _str_value(arg.value)
         for klass in reversed(self._classes):
             for deco in klass.decorators:
-                if isinstance(deco.decorator, cst.Call) and self.qualified_names(deco.decorator.func) & ASYNC_MARK:
+                if (
+                    isinstance(deco.decorator, cst.Call)
+                    and self.qualified_names(deco.decorator.func) & ASYNC_MARK
+                ):
                     arg = _kwarg(deco.decorator, "loop_scope") or _kwarg(deco.decorator, "scope")
                     if arg is not None:
                         return _str_value(arg.value)
@@ -391,7 +469,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         self._module_mark_scope = None
         for stmt in node.body:
-            if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name("pytestmark"))])])):
+            if m.matches(
+                stmt, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name("pytestmark"))])])
+            ):
                 for call in m.findall(stmt, m.Call()):
                     if dotted(call.func) in ("pytest.mark.asyncio", "mark.asyncio", "asyncio"):
                         arg = _kwarg(call, "loop_scope") or _kwarg(call, "scope")
@@ -407,8 +487,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
         body = list(updated_node.body)
         insert_at = 0
         for i, stmt in enumerate(body):
-            if m.matches(stmt, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])) or \
-                    (i == 0 and m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(m.SimpleString())]))):
+            if m.matches(stmt, m.SimpleStatementLine(body=[m.Import() | m.ImportFrom()])) or (
+                i == 0 and m.matches(stmt, m.SimpleStatementLine(body=[m.Expr(m.SimpleString())]))
+            ):
                 insert_at = i + 1
             else:
                 break
@@ -416,8 +497,14 @@ class PytestAsyncioCodemod(MigrationCodemod):
         mark = mark.with_changes(leading_lines=[cst.EmptyLine()])
         body.insert(insert_at, mark)
         AddImportsVisitor.add_needed_import(self.context, "pytest")
-        self.changes.append(Change("PA-3", insert_at + 1, f"pytestmark loop_scope={scope} (event_loop override "
-                                   "of this subtree)", "rewrite"))
+        self.changes.append(
+            Change(
+                "PA-3",
+                insert_at + 1,
+                f"pytestmark loop_scope={scope} (event_loop override of this subtree)",
+                "rewrite",
+            )
+        )
         return updated_node.with_changes(body=body)
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign):
@@ -437,22 +524,33 @@ class PytestAsyncioCodemod(MigrationCodemod):
             self._pytestmark_done = True
             if _kwarg(value, "loop_scope") is None:
                 self.rewrote("PA-3", original_node, f"pytestmark: asyncio(loop_scope={scope})")
-                return updated_node.with_changes(value=_append_arg(value, _kw("loop_scope", cst.SimpleString(f'"{scope}"'))))
+                return updated_node.with_changes(
+                    value=_append_arg(value, _kw("loop_scope", cst.SimpleString(f'"{scope}"')))
+                )
             return updated_node
         if isinstance(value, cst.List):
             self._pytestmark_done = True
             for element in value.elements:
                 if dotted(element.value) == "pytest.mark.asyncio" or (
-                        isinstance(element.value, cst.Call) and dotted(element.value.func) == "pytest.mark.asyncio"):
+                    isinstance(element.value, cst.Call)
+                    and dotted(element.value.func) == "pytest.mark.asyncio"
+                ):
                     return updated_node  # handled by PA-9 / left as the user wrote it
             elements = list(value.elements)
             if elements and elements[-1].comma is cst.MaybeSentinel.DEFAULT:
-                elements[-1] = elements[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+                elements[-1] = elements[-1].with_changes(
+                    comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+                )
             self.rewrote("PA-3", original_node, f"pytestmark: added asyncio(loop_scope={scope})")
-            return updated_node.with_changes(value=value.with_changes(elements=[*elements, cst.Element(new_mark)]))
+            return updated_node.with_changes(
+                value=value.with_changes(elements=[*elements, cst.Element(new_mark)])
+            )
         self._pytestmark_done = True
-        self.mark("PA-3", original_node, f'add pytest.mark.asyncio(loop_scope="{scope}") to pytestmark '
-                  "(this subtree overrode event_loop)")
+        self.mark(
+            "PA-3",
+            original_node,
+            f'add pytest.mark.asyncio(loop_scope="{scope}") to pytestmark (this subtree overrode event_loop)',
+        )
         return updated_node
 
     # --- PA-12 imports -------------------------------------------------------------------------
@@ -465,8 +563,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
             names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
         removed = {n for n in names if n in REMOVED_PLUGIN_NAMES or n.startswith("_") or n == "*"}
         if removed:
-            self.mark("PA-12", original_node, f"pytest_asyncio.plugin.{', '.join(sorted(removed))} is gone in 1.x: "
-                      "delete the import and use asyncio.get_running_loop() or pytest_asyncio.is_async_test")
+            self.mark(
+                "PA-12",
+                original_node,
+                f"pytest_asyncio.plugin.{', '.join(sorted(removed))} is gone in 1.x: "
+                "delete the import and use asyncio.get_running_loop() or pytest_asyncio.is_async_test",
+            )
         return updated_node
 
     # --- classes -------------------------------------------------------------------------------
@@ -479,12 +581,17 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if scope is None:
             return updated_node
         for deco in updated_node.decorators:
-            if isinstance(deco.decorator, cst.Call) and dotted(deco.decorator.func) == "pytest.mark.asyncio" and \
-                    _kwarg(deco.decorator, "loop_scope") is not None:
+            if (
+                isinstance(deco.decorator, cst.Call)
+                and dotted(deco.decorator.func) == "pytest.mark.asyncio"
+                and _kwarg(deco.decorator, "loop_scope") is not None
+            ):
                 return updated_node
         deco = cst.Decorator(decorator=cst.parse_expression(f'pytest.mark.asyncio(loop_scope="{scope}")'))
         AddImportsVisitor.add_needed_import(self.context, "pytest")
-        self.rewrote("PA-3", original_node, f"event_loop override in class -> asyncio(loop_scope={scope}) on the class")
+        self.rewrote(
+            "PA-3", original_node, f"event_loop override in class -> asyncio(loop_scope={scope}) on the class"
+        )
         return updated_node.with_changes(decorators=[*updated_node.decorators, deco])
 
     # --- functions -------------------------------------------------------------------------------
@@ -515,8 +622,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
             else:
                 return self._pa7(original, updated, fixture, is_test)
         elif "event_loop" in params and name != "pytest_fixture_setup":
-            self.mark("PA-16", original, "the event_loop fixture is gone in 1.x and `grep -w event_loop` must come "
-                      "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter")
+            self.mark(
+                "PA-16",
+                original,
+                "the event_loop fixture is gone in 1.x and `grep -w event_loop` must come "
+                "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter",
+            )
         if is_async and (fixture or is_test):
             self._pa15(original)
             self._pa10(original, fixture, is_test)
@@ -533,43 +644,79 @@ class PytestAsyncioCodemod(MigrationCodemod):
         klass = self._classes[-1].name.value if self._classes else None
         if kind == "simple" and literal:
             RemoveImportsVisitor.remove_unused_import(self.context, "asyncio")
-            where = "class" if klass else ("root conftest" if self.state.root_override
-                                           and self.state.root_override.rel == self.rel else "subtree")
-            self.rewrote("PA-3", original, f"deleted event_loop override (scope={scope}, {where}); "
-                         "its scope moves to the loop_scope defaults/markers")
+            where = (
+                "class"
+                if klass
+                else (
+                    "root conftest"
+                    if self.state.root_override and self.state.root_override.rel == self.rel
+                    else "subtree"
+                )
+            )
+            self.rewrote(
+                "PA-3",
+                original,
+                f"deleted event_loop override (scope={scope}, {where}); "
+                "its scope moves to the loop_scope defaults/markers",
+            )
             return cst.RemoveFromParent()
         if what == "uvloop":
-            self.mark("PA-11", original, "custom loop via event_loop: delete this fixture and add "
-                      + ("`def pytest_asyncio_loop_factories(config, item): return {\"uvloop\": uvloop.new_event_loop}` "
-                         "to the root conftest" if self.versions.at_least("pytest-asyncio", "1.4") else
-                         "an event_loop_policy fixture returning uvloop.EventLoopPolicy()"))
+            self.mark(
+                "PA-11",
+                original,
+                "custom loop via event_loop: delete this fixture and add "
+                + (
+                    '`def pytest_asyncio_loop_factories(config, item): return {"uvloop": uvloop.new_event_loop}` '
+                    "to the root conftest"
+                    if self.versions.at_least("pytest-asyncio", "1.4")
+                    else "an event_loop_policy fixture returning uvloop.EventLoopPolicy()"
+                ),
+            )
         else:
-            self.mark("PA-3", original, f"event_loop override {what}: pytest-asyncio 1.x ignores it; use "
-                      "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, then delete it")
+            self.mark(
+                "PA-3",
+                original,
+                f"event_loop override {what}: pytest-asyncio 1.x ignores it; use "
+                "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, then delete it",
+            )
         return updated
 
     def _policy(self, original, updated, fixture):
         body = original.body.body if isinstance(original.body, cst.IndentedBlock) else []
         stmts = [s for s in body if not m.matches(s, m.SimpleStatementLine(body=[m.Expr(m.SimpleString())]))]
         value = None
-        if len(stmts) == 1 and m.matches(stmts[0], m.SimpleStatementLine(body=[m.Return() | m.Expr(m.Yield())])):
+        if len(stmts) == 1 and m.matches(
+            stmts[0], m.SimpleStatementLine(body=[m.Return() | m.Expr(m.Yield())])
+        ):
             small = stmts[0].body[0]
             value = small.value if isinstance(small, cst.Return) else small.value.value
         mapped = None
         if isinstance(value, cst.Call) and not value.args:
             names = self.qualified_names(value.func)
             mapped = next((POLICY_FACTORIES[n] for n in names if n in POLICY_FACTORIES), None)
-        if mapped is None or original.params.params or isinstance(fixture[1].decorator, cst.Call) and _kwarg(fixture[1].decorator, "params"):
-            self.mark("PA-11", original, "custom event_loop_policy: on pytest-asyncio>=1.4 write a "
-                      "pytest_asyncio_loop_factories(config, item) hook returning {name: loop_factory}")
+        if (
+            mapped is None
+            or original.params.params
+            or isinstance(fixture[1].decorator, cst.Call)
+            and _kwarg(fixture[1].decorator, "params")
+        ):
+            self.mark(
+                "PA-11",
+                original,
+                "custom event_loop_policy: on pytest-asyncio>=1.4 write a "
+                "pytest_asyncio_loop_factories(config, item) hook returning {name: loop_factory}",
+            )
             return updated
         if not self.versions.at_least("pytest-asyncio", "1.4"):
             return updated  # still the documented way on 1.3
         label, factory = mapped
         hook = cst.parse_statement(
-            f'def pytest_asyncio_loop_factories(config, item):\n    return {{"{label}": {factory}}}\n')
+            f'def pytest_asyncio_loop_factories(config, item):\n    return {{"{label}": {factory}}}\n'
+        )
         AddImportsVisitor.add_needed_import(self.context, factory.split(".")[0])
-        self.rewrote("PA-11", original, f"event_loop_policy fixture -> pytest_asyncio_loop_factories hook ({factory})")
+        self.rewrote(
+            "PA-11", original, f"event_loop_policy fixture -> pytest_asyncio_loop_factories hook ({factory})"
+        )
         return hook.with_changes(leading_lines=updated.leading_lines)
 
     # PA-6: async test/fixture with an event_loop parameter
@@ -583,18 +730,31 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if uses.total:
             stmt = cst.parse_statement("event_loop = asyncio.get_running_loop()\n")
             body = list(new.body.body)
-            index = 1 if body and m.matches(body[0], m.SimpleStatementLine(body=[m.Expr(m.SimpleString())])) else 0
+            index = (
+                1
+                if body and m.matches(body[0], m.SimpleStatementLine(body=[m.Expr(m.SimpleString())]))
+                else 0
+            )
             body.insert(index, stmt)
             new = new.with_changes(body=new.body.with_changes(body=body))
             AddImportsVisitor.add_needed_import(self.context, "asyncio")
-        self.rewrote("PA-6", original, "event_loop parameter -> asyncio.get_running_loop()" if uses.total
-                     else "dropped unused event_loop parameter")
+        self.rewrote(
+            "PA-6",
+            original,
+            "event_loop parameter -> asyncio.get_running_loop()"
+            if uses.total
+            else "dropped unused event_loop parameter",
+        )
         return new
 
     @staticmethod
     def _fix_params(params: cst.Parameters, kept: list[cst.Param]) -> cst.Parameters:
-        if kept and not isinstance(params.star_arg, (cst.Param, cst.ParamStar)) and not params.kwonly_params \
-                and params.star_kwarg is None:
+        if (
+            kept
+            and not isinstance(params.star_arg, (cst.Param, cst.ParamStar))
+            and not params.kwonly_params
+            and params.star_kwarg is None
+        ):
             kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
         return params.with_changes(params=kept)
 
@@ -607,13 +767,18 @@ class PytestAsyncioCodemod(MigrationCodemod):
             self.rewrote("PA-7", original, "dropped unused event_loop parameter")
             return updated.with_changes(params=self._fix_params(updated.params, params))
         if uses.total != uses.run_until_complete or uses.nested:
-            self.mark("PA-7", original, "sync code uses event_loop beyond run_until_complete(); make it async "
-                      "(await instead of run_until_complete, asyncio.get_running_loop()) or use asyncio.run()")
+            self.mark(
+                "PA-7",
+                original,
+                "sync code uses event_loop beyond run_until_complete(); make it async "
+                "(await instead of run_until_complete, asyncio.get_running_loop()) or use asyncio.run()",
+            )
             return updated
         body = updated.body.visit(_RunUntilComplete("event_loop"))
         params = [p for p in updated.params.params if p.name.value != "event_loop"]
-        new = updated.with_changes(body=body, params=self._fix_params(updated.params, params),
-                                   asynchronous=cst.Asynchronous())
+        new = updated.with_changes(
+            body=body, params=self._fix_params(updated.params, params), asynchronous=cst.Asynchronous()
+        )
         decorators = list(new.decorators)
         if fixture:
             scope, literal = _fixture_scope(fixture[1])
@@ -623,8 +788,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 if loop != "fixture-scope" and (loop not in SCOPES or wider(scope, loop)):
                     extra.append(_kw("loop_scope", cst.SimpleString(f'"{scope}"')))
             decorators[fixture[0]] = self._fixture_to_asyncio(decorators[fixture[0]], extra)
-        elif is_test and self.state.mode != "auto" and self._asyncio_marker(original) is None \
-                and self._marker_loop_scope(original) is None:
+        elif (
+            is_test
+            and self.state.mode != "auto"
+            and self._asyncio_marker(original) is None
+            and self._marker_loop_scope(original) is None
+        ):
             decorators.insert(0, cst.Decorator(decorator=cst.parse_expression("pytest.mark.asyncio")))
             AddImportsVisitor.add_needed_import(self.context, "pytest")
         if is_test:
@@ -640,8 +809,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 loop_names |= {t.target.value for t in assign.targets if isinstance(t.target, cst.Name)}
         for call in m.findall(original.body, m.Call(func=m.Attribute(attr=m.Name("close")), args=[])):
             receiver = call.func.value
-            if (isinstance(receiver, cst.Name) and receiver.value in loop_names) or \
-                    (isinstance(receiver, cst.Call) and dotted(receiver.func) in LOOP_SOURCES):
+            if (isinstance(receiver, cst.Name) and receiver.value in loop_names) or (
+                isinstance(receiver, cst.Call) and dotted(receiver.func) in LOOP_SOURCES
+            ):
                 self.mark("PA-15", original, "pytest-asyncio>=1.1 owns the loop; remove close()")
                 return
 
@@ -652,22 +822,38 @@ class PytestAsyncioCodemod(MigrationCodemod):
         own = self._marker_loop_scope(original)
         if fixture:
             scope, _ = _fixture_scope(fixture[1])
-            explicit = _kwarg(fixture[1].decorator, "loop_scope") if isinstance(fixture[1].decorator, cst.Call) else None
-            mine = _str_value(explicit.value) if explicit else self.state.fixture_loop_scope(self.rel, scope or "function")
+            explicit = (
+                _kwarg(fixture[1].decorator, "loop_scope")
+                if isinstance(fixture[1].decorator, cst.Call)
+                else None
+            )
+            mine = (
+                _str_value(explicit.value)
+                if explicit
+                else self.state.fixture_loop_scope(self.rel, scope or "function")
+            )
             if mine == "fixture-scope":
                 mine = scope or "function"
         else:
             mine = own or self.state.test_loop_scope(self.rel)
-        awaits = bool(m.findall(original.body, m.Await() | m.For(asynchronous=m.Asynchronous())
-                                | m.With(asynchronous=m.Asynchronous())))
+        awaits = bool(
+            m.findall(
+                original.body,
+                m.Await() | m.For(asynchronous=m.Asynchronous()) | m.With(asynchronous=m.Asynchronous()),
+            )
+        )
         if not awaits:
             return
         for param in original.params.params:
             loop = self.state.wide_fixtures.get(param.name.value)
             if loop and mine in SCOPES and wider(loop, mine):
                 what = "fixture" if fixture else "test"
-                self.mark("PA-10", original, f'fixture {param.name.value} runs in the {loop} loop; mark this {what} '
-                          f'asyncio(loop_scope="{loop}")')
+                self.mark(
+                    "PA-10",
+                    original,
+                    f"fixture {param.name.value} runs in the {loop} loop; mark this {what} "
+                    f'asyncio(loop_scope="{loop}")',
+                )
                 return
 
     # PA-8 / PA-5 / PA-3 (subtree, class): async fixtures
@@ -675,7 +861,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
         index, deco = fixture
         plain = self._is_plain_fixture(deco)
         scope, literal = _fixture_scope(deco)
-        has_loop_scope = isinstance(deco.decorator, cst.Call) and _kwarg(deco.decorator, "loop_scope") is not None
+        has_loop_scope = (
+            isinstance(deco.decorator, cst.Call) and _kwarg(deco.decorator, "loop_scope") is not None
+        )
         extra: list[cst.Arg] = []
         reasons = []
         klass = self._classes[-1].name.value if self._classes else None
@@ -687,8 +875,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 reasons.append(("PA-3", f"loop_scope={sub} (event_loop override of this subtree/class)"))
             elif self.state.pa5_code_edits and scope != "function":
                 if not literal:
-                    self.mark("PA-5", original, "fixture scope is not a literal: add loop_scope=<the same scope> "
-                              "to @pytest_asyncio.fixture")
+                    self.mark(
+                        "PA-5",
+                        original,
+                        "fixture scope is not a literal: add loop_scope=<the same scope> "
+                        "to @pytest_asyncio.fixture",
+                    )
                 else:
                     extra.append(_kw("loop_scope", cst.SimpleString(f'"{scope}"')))
                     reasons.append(("PA-5", f"loop_scope={scope} (ran in its own {scope} loop on 0.23-0.26)"))
@@ -702,11 +894,15 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if convert:
             decorators[index] = self._fixture_to_asyncio(decorators[index], extra)
             if self.state.mode != "auto":
-                self.rewrote("PA-8", original, "async @pytest.fixture in strict mode -> @pytest_asyncio.fixture")
+                self.rewrote(
+                    "PA-8", original, "async @pytest.fixture in strict mode -> @pytest_asyncio.fixture"
+                )
         else:
-            decorators[index] = deco.with_changes(decorator=_append_arg(deco.decorator, extra[0])) \
-                if isinstance(deco.decorator, cst.Call) else \
-                deco.with_changes(decorator=cst.Call(func=deco.decorator, args=extra))
+            decorators[index] = (
+                deco.with_changes(decorator=_append_arg(deco.decorator, extra[0]))
+                if isinstance(deco.decorator, cst.Call)
+                else deco.with_changes(decorator=cst.Call(func=deco.decorator, args=extra))
+            )
         for rule, message in reasons:
             self.rewrote(rule, original, message)
         return updated.with_changes(decorators=decorators)
@@ -716,11 +912,19 @@ class PytestAsyncioCodemod(MigrationCodemod):
         found = self._asyncio_marker(original)
         if found is None:
             return updated
-        uses_loop = bool(m.findall(original.body, m.Call(func=m.Attribute(value=m.Name("asyncio"),
-                                                                           attr=m.Name("get_event_loop")))))
+        uses_loop = bool(
+            m.findall(
+                original.body,
+                m.Call(func=m.Attribute(value=m.Name("asyncio"), attr=m.Name("get_event_loop"))),
+            )
+        )
         if uses_loop:
-            self.mark("PA-14", original, "sync test relies on a current loop (1.x gives sync tests none): make it "
-                      "async, or use asyncio.run() / asyncio.Runner")
+            self.mark(
+                "PA-14",
+                original,
+                "sync test relies on a current loop (1.x gives sync tests none): make it "
+                "async, or use asyncio.run() / asyncio.Runner",
+            )
             return updated
         decorators = [d for i, d in enumerate(updated.decorators) if i != found[0]]
         self.rewrote("PA-14", original, "removed asyncio marker from a sync test")
@@ -747,15 +951,26 @@ class PytestAsyncioCodemod(MigrationCodemod):
                         elements[-1] = elements[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
                     new_arg = indirect.with_changes(value=indirect.value.with_changes(elements=elements))
                     self.rewrote("PA-6", original_node, 'dropped "event_loop" from indirect')
-                    return updated_node.with_changes(args=[new_arg if a is indirect else a for a in updated_node.args])
-        if m.matches(original_node.func, m.Attribute(attr=m.Name("getfixturevalue"))) and \
-                len(original_node.args) == 1 and _str_value(original_node.args[0].value) == "event_loop":
+                    return updated_node.with_changes(
+                        args=[new_arg if a is indirect else a for a in updated_node.args]
+                    )
+        if (
+            m.matches(original_node.func, m.Attribute(attr=m.Name("getfixturevalue")))
+            and len(original_node.args) == 1
+            and _str_value(original_node.args[0].value) == "event_loop"
+        ):
             if self._functions and self._functions[-1].asynchronous is not None:
                 AddImportsVisitor.add_needed_import(self.context, "asyncio")
-                self.rewrote("PA-6", original_node, 'getfixturevalue("event_loop") -> asyncio.get_running_loop()')
+                self.rewrote(
+                    "PA-6", original_node, 'getfixturevalue("event_loop") -> asyncio.get_running_loop()'
+                )
                 return cst.parse_expression("asyncio.get_running_loop()")
-            self.mark("PA-7", original_node, 'getfixturevalue("event_loop") in sync code: the fixture is gone in 1.x; '
-                      "make the code async and use asyncio.get_running_loop()")
+            self.mark(
+                "PA-7",
+                original_node,
+                'getfixturevalue("event_loop") in sync code: the fixture is gone in 1.x; '
+                "make the code async and use asyncio.get_running_loop()",
+            )
         return updated_node
 
     def _pa9(self, original: cst.Call, updated: cst.Call) -> cst.Call:
@@ -773,12 +988,19 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 args = [a.with_changes(keyword=cst.Name("loop_scope")) if a is scope else a for a in args]
                 self.rewrote("PA-9", original, "asyncio(scope=) -> asyncio(loop_scope=)")
         if positional and loop_scope is None and scope is None and len(positional) == 1:
-            args = [_kw("loop_scope", a.value).with_changes(comma=a.comma) if a is positional[0] else a for a in args]
+            args = [
+                _kw("loop_scope", a.value).with_changes(comma=a.comma) if a is positional[0] else a
+                for a in args
+            ]
             self.rewrote("PA-9", original, "asyncio(<positional>) -> asyncio(loop_scope=...)")
         elif positional and len(args) != len(updated.args) - 0:
             pass
         if args:
-            args[-1] = args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT) if updated.args[-1].comma is cst.MaybeSentinel.DEFAULT else args[-1]
+            args[-1] = (
+                args[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+                if updated.args[-1].comma is cst.MaybeSentinel.DEFAULT
+                else args[-1]
+            )
         return updated.with_changes(args=args)
 
 
@@ -795,14 +1017,18 @@ class PytestAsyncioUpgrade(Upgrade):
         if super().detect(tree):
             return True
         config = pytest_config.find_config(tree)
-        return any(k.startswith("asyncio_") for k in config.values) or "--asyncio-mode" in " ".join(config.addopts)
+        return any(k.startswith("asyncio_") for k in config.values) or "--asyncio-mode" in " ".join(
+            config.addopts
+        )
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> PAState:
         return analyze_tree(tree, versions)
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
-        return [RequirementRule("PA-1", "pytest-asyncio", version=versions.target("pytest-asyncio")),
-                RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True)]
+        return [
+            RequirementRule("PA-1", "pytest-asyncio", version=versions.target("pytest-asyncio")),
+            RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True),
+        ]
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("PA-1", "3.10") if versions.at_least("pytest-asyncio", "1.3") else ("PA-1", "3.9")
@@ -816,12 +1042,20 @@ class PytestAsyncioUpgrade(Upgrade):
             scope = state.fixture_default
             options["asyncio_default_fixture_loop_scope"] = scope
             options["asyncio_default_test_loop_scope"] = state.test_default or scope
-            reasons["asyncio_default_fixture_loop_scope"] = f"PA-3: root conftest overrode event_loop with scope={scope}"
-        elif state.existing_fixture_default is None or state.fixture_default == "fixture-scope" and \
-                state.existing_fixture_default != "fixture-scope" and not state.existing_fixture_default:
+            reasons["asyncio_default_fixture_loop_scope"] = (
+                f"PA-3: root conftest overrode event_loop with scope={scope}"
+            )
+        elif (
+            state.existing_fixture_default is None
+            or state.fixture_default == "fixture-scope"
+            and state.existing_fixture_default != "fixture-scope"
+            and not state.existing_fixture_default
+        ):
             options["asyncio_default_fixture_loop_scope"] = state.fixture_default
             reasons["asyncio_default_fixture_loop_scope"] = (
-                "PA-5: wider-scoped async fixtures ran in their own scope's loop" if state.fixture_default == "fixture-scope"
-                else "PA-4: every async fixture ran in the function loop")
+                "PA-5: wider-scoped async fixtures ran in their own scope's loop"
+                if state.fixture_default == "fixture-scope"
+                else "PA-4: every async fixture ran in the function loop"
+            )
         if options:
             pytest_config.set_options(tree, edits, options, "PA-2", self.name, reasons)

@@ -26,9 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class PytestConfig:
-    path: str | None                 # relative path of the config file, None when there is none
-    kind: str                        # ini | toml | none
-    section: str                     # "pytest", "tool:pytest", "tool.pytest.ini_options", "tool.pytest"
+    path: str | None  # relative path of the config file, None when there is none
+    kind: str  # ini | toml | none
+    section: str  # "pytest", "tool:pytest", "tool.pytest.ini_options", "tool.pytest"
     values: dict[str, Any] = field(default_factory=dict)
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -56,7 +56,9 @@ class PytestConfig:
     @property
     def plugins_disabled(self) -> set[str]:
         opts = self.addopts
-        return {opts[i + 1][3:] for i, o in enumerate(opts[:-1]) if o == "-p" and opts[i + 1].startswith("no:")}
+        return {
+            opts[i + 1][3:] for i, o in enumerate(opts[:-1]) if o == "-p" and opts[i + 1].startswith("no:")
+        }
 
     @property
     def testpaths(self) -> list[str]:
@@ -90,7 +92,7 @@ def read_ini_section(text: str, section: str) -> dict[str, str] | None:
         return None
     values: dict[str, str] = {}
     key = None
-    for line in lines[span[0] + 1:span[1]]:
+    for line in lines[span[0] + 1 : span[1]]:
         if not line.strip() or line.lstrip().startswith(("#", ";")):
             continue
         if line[:1].isspace() and key is not None:
@@ -116,7 +118,7 @@ def set_ini_option(text: str, section: str, key: str, value: str) -> str:
     for i in range(start + 1, end):
         match = _KEY.match(lines[i].rstrip("\r\n"))
         if match and match["key"] == key:
-            line_eol = lines[i][len(lines[i].rstrip("\r\n")):] or eol
+            line_eol = lines[i][len(lines[i].rstrip("\r\n")) :] or eol
             # drop continuation lines of the old value
             j = i + 1
             while j < end and lines[j][:1] in (" ", "\t") and lines[j].strip():
@@ -134,6 +136,7 @@ def set_ini_option(text: str, section: str, key: str, value: str) -> str:
 
 # --- locating the configuration -----------------------------------------------------------------
 
+
 def _toml_pytest_tables(doc: Any) -> tuple[str, Any] | None:
     pytest_table = doc.get("tool", {}).get("pytest")
     if pytest_table is None:
@@ -143,7 +146,7 @@ def _toml_pytest_tables(doc: Any) -> tuple[str, Any] | None:
     return "tool.pytest", pytest_table
 
 
-def find_config(tree: "ProjectTree", edits: "EditSet | None" = None) -> PytestConfig:
+def find_config(tree: ProjectTree, edits: EditSet | None = None) -> PytestConfig:
     def read(rel: str) -> str | None:
         if edits is not None:
             return edits.get(rel)
@@ -174,8 +177,14 @@ def find_config(tree: "ProjectTree", edits: "EditSet | None" = None) -> PytestCo
     return PytestConfig(None, "none", "pytest", {})
 
 
-def set_options(tree: "ProjectTree", edits: "EditSet", options: dict[str, str], rule: str,
-                upgrade: str, reasons: dict[str, str] | None = None) -> None:
+def set_options(
+    tree: ProjectTree,
+    edits: EditSet,
+    options: dict[str, str],
+    rule: str,
+    upgrade: str,
+    reasons: dict[str, str] | None = None,
+) -> None:
     """Write `options` into the table pytest reads (creating pytest.ini if there is none)."""
     from migrators.framework import Change
 
@@ -197,8 +206,14 @@ def set_options(tree: "ProjectTree", edits: "EditSet", options: dict[str, str], 
         for key, value in options.items():
             if str(table.get(key, "")) != value:
                 table[key] = value
-                changes.append(Change(rule, 0, f"{config.section}: {key} = {value!r}"
-                                      + (f" ({reasons[key]})" if reasons and key in reasons else "")))
+                changes.append(
+                    Change(
+                        rule,
+                        0,
+                        f"{config.section}: {key} = {value!r}"
+                        + (f" ({reasons[key]})" if reasons and key in reasons else ""),
+                    )
+                )
         new = tomlkit.dumps(doc)
     else:
         section = config.section if config.kind == "ini" else "pytest"
@@ -206,8 +221,14 @@ def set_options(tree: "ProjectTree", edits: "EditSet", options: dict[str, str], 
         for key, value in options.items():
             if current.get(key) != value:
                 new = set_ini_option(new, section, key, value)
-                changes.append(Change(rule, 0, f"[{section}] {key} = {value}"
-                                      + (f" ({reasons[key]})" if reasons and key in reasons else "")))
+                changes.append(
+                    Change(
+                        rule,
+                        0,
+                        f"[{section}] {key} = {value}"
+                        + (f" ({reasons[key]})" if reasons and key in reasons else ""),
+                    )
+                )
     if changes and new != text:
         for change in changes:
             key = change.message.split(" = ")[0].split()[-1]

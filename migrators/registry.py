@@ -32,8 +32,17 @@ def all_upgrades() -> list[Upgrade]:
                 raise
             cls = getattr(module, class_name, None)
             if cls is None:  # tolerate another naming in a module we don't own
-                cls = next((v for v in vars(module).values() if isinstance(v, type)
-                            and issubclass(v, Upgrade) and v is not Upgrade and v.name == name), None)
+                cls = next(
+                    (
+                        v
+                        for v in vars(module).values()
+                        if isinstance(v, type)
+                        and issubclass(v, Upgrade)
+                        and v is not Upgrade
+                        and v.name == name
+                    ),
+                    None,
+                )
             if cls is not None:
                 found[name] = cls()
         _cache = found

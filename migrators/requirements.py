@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
@@ -29,9 +30,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 _REQ = re.compile(
     r"^(?P<indent>\s*)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\s*\[[^\]]*\])?"
-    r"(?P<spec>[^;#]*?)(?P<marker>\s*;[^#]*?)?(?P<comment>\s+#.*)?(?P<eol>\r?\n?)$")
+    r"(?P<spec>[^;#]*?)(?P<marker>\s*;[^#]*?)?(?P<comment>\s+#.*)?(?P<eol>\r?\n?)$"
+)
 _INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(?P<path>\S+)")
-_REQ_FILE_NAME = re.compile(r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|requirements/[^/]+\.(txt|in))$")
+_REQ_FILE_NAME = re.compile(
+    r"(^|/)(requirements[^/]*\.(txt|in)|constraints[^/]*\.txt|requirements/[^/]+\.(txt|in))$"
+)
 
 
 def normalize(name: str) -> str:
@@ -42,14 +46,14 @@ def normalize(name: str) -> str:
 class Requirement:
     indent: str
     name: str
-    extras: str       # raw, e.g. "[pandas]" or ""
-    spec: str         # raw, e.g. "==0.21.1" (with its leading whitespace)
-    marker: str       # raw, e.g. " ; python_version < '3.12'"
+    extras: str  # raw, e.g. "[pandas]" or ""
+    spec: str  # raw, e.g. "==0.21.1" (with its leading whitespace)
+    marker: str  # raw, e.g. " ; python_version < '3.12'"
     comment: str
     eol: str
 
     @classmethod
-    def parse(cls, line: str) -> "Requirement | None":
+    def parse(cls, line: str) -> Requirement | None:
         stripped = line.strip()
         if not stripped or stripped.startswith(("#", "-")) or "://" in stripped or " @ " in stripped:
             return None
@@ -59,8 +63,15 @@ class Requirement:
         spec = match["spec"] or ""
         if spec.strip() and not re.match(r"^\s*(===|==|~=|!=|<=|>=|<|>)", spec):
             return None
-        return cls(match["indent"], match["name"], match["extras"] or "", spec, match["marker"] or "",
-                   match["comment"] or "", match["eol"])
+        return cls(
+            match["indent"],
+            match["name"],
+            match["extras"] or "",
+            spec,
+            match["marker"] or "",
+            match["comment"] or "",
+            match["eol"],
+        )
 
     @property
     def key(self) -> str:
@@ -103,7 +114,7 @@ def spec_allows_floor(spec: str, forced_spec: str) -> bool:
     if floor is None:
         return True
     if lower is None and upper is None:
-        return True                       # unpinned: the resolver picks a compatible release
+        return True  # unpinned: the resolver picks a compatible release
     if lower is not None and not version_at_least(lower, floor):
         return False
     if upper is not None and not version_at_least(upper, floor):
@@ -127,8 +138,9 @@ def _format_spec(old_spec: str, new: str) -> str:
     return f"{lead}{new}{trail}"
 
 
-def apply_rules_to_requirement(req: Requirement, rules: Sequence["RequirementRule"],
-                               present: set[str]) -> tuple[Requirement | None, "RequirementRule | None", str]:
+def apply_rules_to_requirement(
+    req: Requirement, rules: Sequence[RequirementRule], present: set[str]
+) -> tuple[Requirement | None, RequirementRule | None, str]:
     """(new requirement or None to drop, the rule used, message). No rule: (req, None, "")."""
     for rule in rules:
         if normalize(rule.package) != req.key:
@@ -150,8 +162,12 @@ def apply_rules_to_requirement(req: Requirement, rules: Sequence["RequirementRul
                 new.spec = _format_spec(req.spec, rule.spec)
             elif rule.version:
                 lower, _ = _bounds(req.spec)
-                if rule.rename_to is None and lower and version_at_least(lower, rule.version) \
-                        and not re.match(r"^\s*==", req.spec):
+                if (
+                    rule.rename_to is None
+                    and lower
+                    and version_at_least(lower, rule.version)
+                    and not re.match(r"^\s*==", req.spec)
+                ):
                     pass  # already at or above the target
                 else:
                     new.spec = _format_spec(req.spec, target_spec(req.spec, rule.version))
@@ -161,7 +177,9 @@ def apply_rules_to_requirement(req: Requirement, rules: Sequence["RequirementRul
     return req, None, ""
 
 
-def rewrite_requirements_text(text: str, rules: Sequence["RequirementRule"]) -> tuple[str, list[tuple[str, int, str]]]:
+def rewrite_requirements_text(
+    text: str, rules: Sequence[RequirementRule]
+) -> tuple[str, list[tuple[str, int, str]]]:
     """Rewrite a requirements file's text. Returns (new text, [(rule, line, message)])."""
     lines = text.splitlines(keepends=True)
     present = {r.key for r in (Requirement.parse(l) for l in lines) if r is not None}
@@ -184,8 +202,14 @@ def rewrite_requirements_text(text: str, rules: Sequence["RequirementRule"]) -> 
     return "".join(out), changes
 
 
-def _add_companion(rule: "RequirementRule", req: Requirement, number: int, present: set[str],
-                   out: list[str], changes: list[tuple[str, int, str]]) -> None:
+def _add_companion(
+    rule: RequirementRule,
+    req: Requirement,
+    number: int,
+    present: set[str],
+    out: list[str],
+    changes: list[tuple[str, int, str]],
+) -> None:
     companion = Requirement.parse(rule.companion) if rule.companion else None
     if companion is None or companion.key in present:
         return
@@ -198,6 +222,7 @@ def _add_companion(rule: "RequirementRule", req: Requirement, number: int, prese
 
 
 # --- discovery ----------------------------------------------------------------------------------
+
 
 def _pip_install_files(dockerfile_text: str) -> list[str]:
     files = []
@@ -219,7 +244,7 @@ def _pip_install_files(dockerfile_text: str) -> list[str]:
     return files
 
 
-def _resolve_in_tree(tree: "ProjectTree", base_dir: str, ref: str) -> str | None:
+def _resolve_in_tree(tree: ProjectTree, base_dir: str, ref: str) -> str | None:
     """Map a path named in a Dockerfile or an include onto a file of the tree."""
     all_files = set(tree.files())
     candidate = (PurePosixPath(base_dir) / ref) if base_dir else PurePosixPath(ref)
@@ -244,11 +269,13 @@ def _resolve_in_tree(tree: "ProjectTree", base_dir: str, ref: str) -> str | None
     return None
 
 
-def dockerfiles(tree: "ProjectTree") -> list[str]:
-    return [f for f in tree.files() if re.search(r"(^|/)(Dockerfile[^/]*|[^/]*\.Dockerfile|Containerfile)$", f)]
+def dockerfiles(tree: ProjectTree) -> list[str]:
+    return [
+        f for f in tree.files() if re.search(r"(^|/)(Dockerfile[^/]*|[^/]*\.Dockerfile|Containerfile)$", f)
+    ]
 
 
-def requirement_files(tree: "ProjectTree") -> list[str]:
+def requirement_files(tree: ProjectTree) -> list[str]:
     """Every requirements file of the tree and every file the Dockerfiles install, with includes."""
     found: list[str] = [f for f in tree.files() if _REQ_FILE_NAME.search(f)]
     for dockerfile in dockerfiles(tree):
@@ -286,7 +313,7 @@ def _pyproject_dependency_arrays(doc: Any) -> list[Any]:
     return arrays
 
 
-def declared_packages(tree: "ProjectTree") -> set[str]:
+def declared_packages(tree: ProjectTree) -> set[str]:
     """Normalised names of every package the tree's requirements/pyproject/Dockerfiles declare."""
     names: set[str] = set()
     for rel in requirement_files(tree):
@@ -317,7 +344,10 @@ def _dockerfile_inline_requirements(text: str) -> list[tuple[int, Requirement]]:
     for number, line in enumerate(text.splitlines(), 1):
         if "install" not in line:
             continue
-        for word in re.findall(r"(?<![\w/=.-])['\"]?([A-Za-z][\w.-]*(?:\[[\w,.-]+\])?(?:===|==|~=|>=|<=|!=|<|>)[^\s'\"\\;&|]+)['\"]?", line):
+        for word in re.findall(
+            r"(?<![\w/=.-])['\"]?([A-Za-z][\w.-]*(?:\[[\w,.-]+\])?(?:===|==|~=|>=|<=|!=|<|>)[^\s'\"\\;&|]+)['\"]?",
+            line,
+        ):
             req = Requirement.parse(word)
             if req:
                 found.append((number, req))
@@ -326,15 +356,23 @@ def _dockerfile_inline_requirements(text: str) -> list[tuple[int, Requirement]]:
 
 # --- the rewriter the framework calls ---------------------------------------------------------
 
-def collect_rules(upgrades: Iterable["Upgrade"], states: dict[str, Any], versions: "Versions") -> list["RequirementRule"]:
+
+def collect_rules(
+    upgrades: Iterable[Upgrade], states: dict[str, Any], versions: Versions
+) -> list[RequirementRule]:
     rules: list[RequirementRule] = []
     for upgrade in upgrades:
         rules.extend(upgrade.requirement_rules(versions, states.get(upgrade.name)))
     return rules
 
 
-def rewrite_requirements(tree: "ProjectTree", upgrades: Sequence["Upgrade"], states: dict[str, Any],
-                         versions: "Versions", edits: "EditSet") -> None:
+def rewrite_requirements(
+    tree: ProjectTree,
+    upgrades: Sequence[Upgrade],
+    states: dict[str, Any],
+    versions: Versions,
+    edits: EditSet,
+) -> None:
     from migrators.framework import Change
 
     rules = collect_rules(upgrades, states, versions)
@@ -394,7 +432,9 @@ def rewrite_requirements(tree: "ProjectTree", upgrades: Sequence["Upgrade"], sta
             edits.set(rel, new_text, [Change(rule_id, line, message)], by_rule.get(rule_id, "requirements"))
 
 
-def _rewrite_dockerfile_inline(text: str, rules: Sequence["RequirementRule"]) -> tuple[str, list[tuple[str, int, str]]]:
+def _rewrite_dockerfile_inline(
+    text: str, rules: Sequence[RequirementRule]
+) -> tuple[str, list[tuple[str, int, str]]]:
     lines = text.splitlines(keepends=True)
     changes = []
     for number, req in _dockerfile_inline_requirements(text):
@@ -415,11 +455,14 @@ def _line_of(text: str, needle: str) -> int:
 
 # --- Python floor (PA-1 "drop Python 3.9", TN-1 floors) ------------------------------------------
 
-_FROM_PYTHON = re.compile(r"^(?P<indent>\s*)FROM\s+(?:--platform=\S+\s+)?(?:[\w.-]+/)*python:(?P<ver>\d+\.\d+)", re.I)
+_FROM_PYTHON = re.compile(
+    r"^(?P<indent>\s*)FROM\s+(?:--platform=\S+\s+)?(?:[\w.-]+/)*python:(?P<ver>\d+\.\d+)", re.I
+)
 
 
-def rewrite_python_floor(tree: "ProjectTree", upgrades: Sequence["Upgrade"], versions: "Versions",
-                         edits: "EditSet") -> None:
+def rewrite_python_floor(
+    tree: ProjectTree, upgrades: Sequence[Upgrade], versions: Versions, edits: EditSet
+) -> None:
     """Raise `requires-python` below the targets' floor; mark a Dockerfile whose python: image is older.
 
     The image is never bumped automatically (other dependencies may not follow): a marker above the
@@ -440,8 +483,10 @@ def rewrite_python_floor(tree: "ProjectTree", upgrades: Sequence["Upgrade"], ver
         for number, line in enumerate(lines, 1):
             match = _FROM_PYTHON.match(line)
             if match and not version_at_least(match["ver"], floor):
-                instruction = (f"{upgrade} {versions.targets.get(_package_of(upgrade, versions), '')} needs Python >= {floor}; "
-                               f"this image uses python:{match['ver']}: move the service to python:{floor} or newer")
+                instruction = (
+                    f"{upgrade} {versions.targets.get(_package_of(upgrade, versions), '')} needs Python >= {floor}; "
+                    f"this image uses python:{match['ver']}: move the service to python:{floor} or newer"
+                )
                 marker = marker_text(rule, instruction)
                 if not (out and out[-1].strip() == marker):
                     out.append(f"{match['indent']}{marker}\n")
@@ -466,9 +511,13 @@ def rewrite_python_floor(tree: "ProjectTree", upgrades: Sequence["Upgrade"], ver
             continue
         new_spec = re.sub(r"(>=|~=|==|>)\s*[0-9][0-9.*]*", f">={floor}", spec, count=1)
         project["requires-python"] = new_spec
-        edits.set(rel, tomlkit.dumps(doc), [Change(rule, _line_of(text, "requires-python"),
-                                                    f"requires-python {spec} -> {new_spec}")], upgrade)
+        edits.set(
+            rel,
+            tomlkit.dumps(doc),
+            [Change(rule, _line_of(text, "requires-python"), f"requires-python {spec} -> {new_spec}")],
+            upgrade,
+        )
 
 
-def _package_of(upgrade: str, versions: "Versions") -> str:
+def _package_of(upgrade: str, versions: Versions) -> str:
     return {"influxdb3": "influxdb3-python"}.get(upgrade, upgrade)

@@ -18,15 +18,23 @@ from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dott
 from migrators.versions import Versions
 
 RETRY = {"tenacity.retry"}
-RETRYING = {"tenacity.Retrying", "tenacity.AsyncRetrying", "tenacity.asyncio.AsyncRetrying",
-            "tenacity._asyncio.AsyncRetrying", "tenacity.TornadoRetrying"}
-RANDOM_EXP = {"tenacity.wait_random_exponential", "tenacity.wait_full_jitter",
-              "tenacity.wait.wait_random_exponential", "tenacity.wait.wait_full_jitter"}
+RETRYING = {
+    "tenacity.Retrying",
+    "tenacity.AsyncRetrying",
+    "tenacity.asyncio.AsyncRetrying",
+    "tenacity._asyncio.AsyncRetrying",
+    "tenacity.TornadoRetrying",
+}
+RANDOM_EXP = {
+    "tenacity.wait_random_exponential",
+    "tenacity.wait_full_jitter",
+    "tenacity.wait.wait_random_exponential",
+    "tenacity.wait.wait_full_jitter",
+}
 EXP_JITTER = {"tenacity.wait_exponential_jitter", "tenacity.wait.wait_exponential_jitter"}
 WAIT_CHAIN = {"tenacity.wait_chain", "tenacity.wait.wait_chain"}
 ASYNC_SLEEPS = {"asyncio.sleep", "trio.sleep", "anyio.sleep", "curio.sleep"}
 ASYNCIO_NAMES = {"AsyncRetrying"}
-
 
 
 def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -77,7 +85,9 @@ class TenacityCodemod(MigrationCodemod):
             for assignment in scope[receiver.value]:
                 node = getattr(assignment, "node", None)
                 if isinstance(node, cst.FunctionDef):
-                    kinds.add("function" if any(self._is_retry_decorator(d) for d in node.decorators) else "other")
+                    kinds.add(
+                        "function" if any(self._is_retry_decorator(d) for d in node.decorators) else "other"
+                    )
                 elif isinstance(node, cst.Name):
                     parent = self.get_metadata(ParentNodeProvider, node, None)
                     if isinstance(parent, cst.AssignTarget):
@@ -86,8 +96,11 @@ class TenacityCodemod(MigrationCodemod):
                         if isinstance(value, cst.Call) and self.qualified_names(value.func) & RETRYING:
                             kinds.add("retrying")
                             continue
-                        if isinstance(value, cst.Call) and isinstance(value.func, cst.Call) and \
-                                self.qualified_names(value.func.func) & RETRY:
+                        if (
+                            isinstance(value, cst.Call)
+                            and isinstance(value.func, cst.Call)
+                            and self.qualified_names(value.func.func) & RETRY
+                        ):
                             kinds.add("function")  # fetch = retry(...)(fn)
                             continue
                     kinds.add("unknown")
@@ -98,7 +111,9 @@ class TenacityCodemod(MigrationCodemod):
             name = receiver.attr.value
             for stmt in self._classes[-1].body.body:
                 if isinstance(stmt, cst.FunctionDef) and stmt.name.value == name:
-                    return "function" if any(self._is_retry_decorator(d) for d in stmt.decorators) else "other"
+                    return (
+                        "function" if any(self._is_retry_decorator(d) for d in stmt.decorators) else "other"
+                    )
         return "unknown"
 
     # --- traversal -------------------------------------------------------------------------------
@@ -116,22 +131,32 @@ class TenacityCodemod(MigrationCodemod):
             return updated_node
         if module in ("tenacity._asyncio", "tenacity.asyncio") and module == "tenacity._asyncio":
             if isinstance(updated_node.names, cst.ImportStar):
-                self.mark("TN-4", original_node, "tenacity._asyncio is gone; import AsyncRetrying from tenacity")
+                self.mark(
+                    "TN-4", original_node, "tenacity._asyncio is gone; import AsyncRetrying from tenacity"
+                )
                 return updated_node
             names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
             if names <= ASYNCIO_NAMES:
                 self.rewrote("TN-4", original_node, "from tenacity._asyncio -> from tenacity")
                 return updated_node.with_changes(module=cst.Name("tenacity"))
-            self.mark("TN-4", original_node, f"tenacity._asyncio is gone (moved to tenacity.asyncio in 8.4); "
-                      f"import {', '.join(sorted(names - ASYNCIO_NAMES))} from its new home")
+            self.mark(
+                "TN-4",
+                original_node,
+                f"tenacity._asyncio is gone (moved to tenacity.asyncio in 8.4); "
+                f"import {', '.join(sorted(names - ASYNCIO_NAMES))} from its new home",
+            )
             return updated_node
         if module == "tenacity" and not isinstance(updated_node.names, cst.ImportStar):
             kept = [a for a in updated_node.names if not m.matches(a.name, m.Name("iscoroutinefunction"))]
             if len(kept) != len(updated_node.names):
-                removed = next(a for a in updated_node.names if m.matches(a.name, m.Name("iscoroutinefunction")))
+                removed = next(
+                    a for a in updated_node.names if m.matches(a.name, m.Name("iscoroutinefunction"))
+                )
                 asname = removed.asname.name.value if removed.asname else None
                 AddImportsVisitor.add_needed_import(self.context, "inspect", "iscoroutinefunction", asname)
-                self.rewrote("TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction")
+                self.rewrote(
+                    "TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction"
+                )
                 if not kept:
                     return cst.RemoveFromParent()
                 kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
@@ -162,16 +187,23 @@ class TenacityCodemod(MigrationCodemod):
             self.rewrote("TN-4", original_node, "tenacity.iscoroutinefunction -> inspect.iscoroutinefunction")
             return _attr_fromdotted("inspect.iscoroutinefunction")
         # TN-2: f.retry.statistics -> f.statistics
-        if original_node.attr.value == "statistics" and m.matches(original_node.value, m.Attribute(attr=m.Name("retry"))):
+        if original_node.attr.value == "statistics" and m.matches(
+            original_node.value, m.Attribute(attr=m.Name("retry"))
+        ):
             receiver = original_node.value.value
             kind = self._resolve_receiver(receiver)
             if kind == "function":
-                self.rewrote("TN-2", original_node, f"{dotted(receiver) or 'f'}.retry.statistics -> .statistics")
+                self.rewrote(
+                    "TN-2", original_node, f"{dotted(receiver) or 'f'}.retry.statistics -> .statistics"
+                )
                 return updated_node.with_changes(value=updated_node.value.value)
             if kind == "unknown":
-                self.mark("TN-2", original_node,
-                          f"read {dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
-                          "(empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function")
+                self.mark(
+                    "TN-2",
+                    original_node,
+                    f"read {dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
+                    "(empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function",
+                )
         return updated_node
 
     def _inside_import(self, node: cst.CSTNode) -> bool:
@@ -191,8 +223,12 @@ class TenacityCodemod(MigrationCodemod):
         elif names & EXP_JITTER and self.versions.at_least("tenacity", "9.2"):
             return self._tn7_jitter(original_node, updated_node)
         elif names & WAIT_CHAIN and not original_node.args and self.versions.at_least("tenacity", "9.2"):
-            self.mark("TN-7", original_node, "wait_chain() with no arguments raises ValueError on tenacity>=9.2; "
-                      "pass at least one wait strategy")
+            self.mark(
+                "TN-7",
+                original_node,
+                "wait_chain() with no arguments raises ValueError on tenacity>=9.2; "
+                "pass at least one wait strategy",
+            )
         return updated_node
 
     def _tn3(self, call: cst.Call) -> None:
@@ -210,8 +246,12 @@ class TenacityCodemod(MigrationCodemod):
         # a blocker only when tests assert on the durations of this (non-test) code's waits; a wait
         # built inside a test file shows its own failure in the test stage, so it gets the note
         if isinstance(self.state, dict) and self.state.get("tests_assert_waits") and not self.info.is_test:
-            self.mark("TN-3", call, "tenacity>=9: wait never below min (was uniform(0, high)); the tests assert "
-                      "on wait durations: check them against the new range")
+            self.mark(
+                "TN-3",
+                call,
+                "tenacity>=9: wait never below min (was uniform(0, high)); the tests assert "
+                "on wait durations: check them against the new range",
+            )
         else:
             self.note_above("TN-3", call, "tenacity>=9: wait never below min (was uniform(0, high))")
 
@@ -229,9 +269,15 @@ class TenacityCodemod(MigrationCodemod):
             if arg.keyword is None:
                 if position >= len(order):
                     return updated
-                args.append(arg.with_changes(keyword=cst.Name(order[position]),
-                                             equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                                                   whitespace_after=cst.SimpleWhitespace(""))))
+                args.append(
+                    arg.with_changes(
+                        keyword=cst.Name(order[position]),
+                        equal=cst.AssignEqual(
+                            whitespace_before=cst.SimpleWhitespace(""),
+                            whitespace_after=cst.SimpleWhitespace(""),
+                        ),
+                    )
+                )
                 changed = changed or position == 0
                 position += 1
             elif arg.keyword.value == "initial":
@@ -250,10 +296,17 @@ class TenacityCodemod(MigrationCodemod):
             call = self._retry_call(original_node)
             if call is not None:
                 for arg in call.args:
-                    if arg.keyword is not None and arg.keyword.value == "sleep" and self._is_async_callable(arg.value):
-                        self.mark("TN-6", original_node,
-                                  f"sync {original_node.name.value}() has an async sleep=: tenacity>=9.1.3 makes "
-                                  "the wrapper a coroutine; make the caller await it, or use a sync sleep")
+                    if (
+                        arg.keyword is not None
+                        and arg.keyword.value == "sleep"
+                        and self._is_async_callable(arg.value)
+                    ):
+                        self.mark(
+                            "TN-6",
+                            original_node,
+                            f"sync {original_node.name.value}() has an async sleep=: tenacity>=9.1.3 makes "
+                            "the wrapper a coroutine; make the caller await it, or use a sync sleep",
+                        )
         return updated_node
 
     def _is_async_callable(self, expr: cst.BaseExpression) -> bool:
@@ -265,8 +318,11 @@ class TenacityCodemod(MigrationCodemod):
             except KeyError:
                 return False
             if scope is not None:
-                return any(isinstance(a.node, cst.FunctionDef) and a.node.asynchronous is not None
-                           for a in scope[expr.value] if hasattr(a, "node"))
+                return any(
+                    isinstance(a.node, cst.FunctionDef) and a.node.asynchronous is not None
+                    for a in scope[expr.value]
+                    if hasattr(a, "node")
+                )
         return False
 
 
@@ -291,8 +347,9 @@ class TenacityUpgrade(Upgrade):
         for rel in tree.python_files():
             if is_test_file(rel):
                 text = tree.read(rel)
-                if re.search(r"wait_random_exponential|wait_full_jitter", text) and \
-                        re.search(r"assert.*(wait|sleep|idle_for|upcoming_sleep)", text):
+                if re.search(r"wait_random_exponential|wait_full_jitter", text) and re.search(
+                    r"assert.*(wait|sleep|idle_for|upcoming_sleep)", text
+                ):
                     asserting = True
                     break
         return {"tests_assert_waits": asserting}

@@ -17,9 +17,9 @@ aiomqtt >= 2.2).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
 
 import tomlkit
 
@@ -75,7 +75,7 @@ class Versions:
         pins.update(self.forced_overrides)
         return pins
 
-    def with_targets(self, **targets: str) -> "Versions":
+    def with_targets(self, **targets: str) -> Versions:
         return replace(self, targets={**self.targets, **targets})
 
     def as_dict(self) -> dict[str, dict[str, str]]:

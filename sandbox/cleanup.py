@@ -9,10 +9,10 @@ from __future__ import annotations
 import signal
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import UTC, datetime
 
 import docker
 from docker.errors import APIError, NotFound
@@ -34,11 +34,12 @@ class CleanupReport:
 
 def new_run_id() -> str:
     """Sortable and unique even for two runs started in the same second."""
-    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def remove_labelled(client: docker.DockerClient, run_id: str | None = None,
-                    include_cached_images: bool = False) -> CleanupReport:
+def remove_labelled(
+    client: docker.DockerClient, run_id: str | None = None, include_cached_images: bool = False
+) -> CleanupReport:
     """Remove the project's containers, networks and run images (of one run, or all runs)."""
     report = CleanupReport()
     selector = project_filter(run_id)
@@ -47,8 +48,11 @@ def remove_labelled(client: docker.DockerClient, run_id: str | None = None,
     for network in client.networks.list(filters=selector):
         _attempt(report, report.networks, network.name, network.remove)
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
-    images = [image for image in client.images.list(filters=selector)
-              if RUN_KEY in image.labels or (include_cached_images and image.labels.get(CACHE_KEY) == "true")]
+    images = [
+        image
+        for image in client.images.list(filters=selector)
+        if RUN_KEY in image.labels or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
+    ]
     _remove_images(client, images, report)
     return report
 
@@ -105,6 +109,7 @@ def _attempt(report: CleanupReport, bucket: list[str], name: str, action) -> Non
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt so `finally` blocks (and cleanup) run on both."""
+
     def handler(signum: int, frame: object) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
 

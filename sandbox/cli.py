@@ -4,7 +4,6 @@ environment error."""
 from __future__ import annotations
 
 import sys
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -15,10 +14,14 @@ from sandbox.cleanup import remove_labelled
 from sandbox.engine import EngineUnavailable, connect
 from sandbox.images import BUILD_ORDER, SPECS, ImageUnavailable, Resolver, build_all
 
-app = typer.Typer(help="Verify library migrations per service in throwaway containers.",
-                  no_args_is_help=True, add_completion=False)
-images_app = typer.Typer(help="Logical images: what they resolve to, and local builds.",
-                         invoke_without_command=True)
+app = typer.Typer(
+    help="Verify library migrations per service in throwaway containers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+images_app = typer.Typer(
+    help="Logical images: what they resolve to, and local builds.", invoke_without_command=True
+)
 app.add_typer(images_app, name="images")
 # soft_wrap: never break long lines, so piped output (CI logs, tests) keeps one finding per line.
 console = Console(stderr=False, soft_wrap=True)
@@ -72,20 +75,20 @@ def images(ctx: typer.Context) -> None:
 
 def docker_build_error() -> tuple[type[Exception], ...]:
     from docker.errors import APIError, BuildError
+
     return (BuildError, APIError)
 
 
 @images_app.command("build")
 def images_build(
-    names: Optional[list[str]] = typer.Argument(None, help="logical images (default: all)"),
+    names: list[str] | None = typer.Argument(None, help="logical images (default: all)"),
     force: bool = typer.Option(False, "--force", help="rebuild even when the cache is current"),
 ) -> None:
     """Build the local images (offline base first), reusing them when their inputs did not change."""
     wanted = names or list(BUILD_ORDER)
     unknown = [name for name in wanted if name not in SPECS]
     if unknown:
-        errors.print(f"[red]error:[/red] unknown image {', '.join(unknown)}; "
-                     f"known: {', '.join(BUILD_ORDER)}")
+        errors.print(f"[red]error:[/red] unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
         raise typer.Exit(EXIT_ENV)
     client = _engine()
     try:
@@ -102,8 +105,10 @@ def clean(
 ) -> None:
     """Remove leftovers of crashed runs: labelled containers, networks and run images."""
     report = remove_labelled(_engine(), include_cached_images=images_too)
-    console.print(f"removed {len(report.containers)} containers, {len(report.networks)} networks, "
-                  f"{len(report.images)} images")
+    console.print(
+        f"removed {len(report.containers)} containers, {len(report.networks)} networks, "
+        f"{len(report.images)} images"
+    )
     for error in report.errors:
         errors.print(f"[yellow]warning:[/yellow] {error}")
     raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
@@ -111,60 +116,88 @@ def clean(
 
 @app.command()
 def verify(
-    services: Optional[list[str]] = typer.Argument(None, help="service names under services/"),
+    services: list[str] | None = typer.Argument(None, help="service names under services/"),
     all_services: bool = typer.Option(False, "--all", help="every service of the fleet"),
-    phase: Optional[str] = typer.Option(None, "--phase", help="a|b|c|d|all"),
-    shard_spec: Optional[str] = typer.Option(None, "--shard", help="K/N: this job's slice of the services"),
-    jobs: str = typer.Option("auto", "-j", "--jobs", help="services in parallel within a phase (auto: what the machine can hold)"),
+    phase: str | None = typer.Option(None, "--phase", help="a|b|c|d|all"),
+    shard_spec: str | None = typer.Option(None, "--shard", help="K/N: this job's slice of the services"),
+    jobs: str = typer.Option(
+        "auto", "-j", "--jobs", help="services in parallel within a phase (auto: what the machine can hold)"
+    ),
     baseline: bool = typer.Option(False, "--baseline", help="build and test the unmodified copy first"),
-    accept_preexisting: bool = typer.Option(False, "--accept-preexisting", help="with --baseline: test failures that were already there do not fail a service (they are listed)"),
+    accept_preexisting: bool = typer.Option(
+        False,
+        "--accept-preexisting",
+        help="with --baseline: test failures that were already there do not fail a service (they are listed)",
+    ),
     promote_after: bool = typer.Option(False, "--promote", help="promote each verified diff at the end"),
     keep: bool = typer.Option(False, "--keep", help="leave containers and networks up for debugging"),
-    max_failure_rate: float = typer.Option(0.20, "--max-failure-rate", help="stop before the next phase above this rate"),
+    max_failure_rate: float = typer.Option(
+        0.20, "--max-failure-rate", help="stop before the next phase above this rate"
+    ),
     as_json: bool = typer.Option(False, "--json", help="print report.json instead of the summary"),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
     from sandbox.verify_cli import run_verify
-    raise typer.Exit(run_verify(services or [], all_services, phase, shard_spec, jobs, baseline,
-                                accept_preexisting, promote_after, keep, max_failure_rate, as_json))
+
+    raise typer.Exit(
+        run_verify(
+            services or [],
+            all_services,
+            phase,
+            shard_spec,
+            jobs,
+            baseline,
+            accept_preexisting,
+            promote_after,
+            keep,
+            max_failure_rate,
+            as_json,
+        )
+    )
 
 
 @app.command()
 def plan(
-    services: Optional[list[str]] = typer.Argument(None),
+    services: list[str] | None = typer.Argument(None),
     all_services: bool = typer.Option(False, "--all"),
-    phase: Optional[str] = typer.Option(None, "--phase"),
+    phase: str | None = typer.Option(None, "--phase"),
     as_json: bool = typer.Option(False, "--json"),
     matrix: bool = typer.Option(False, "--matrix", help="a CI job matrix (one shard per entry)"),
-    shards: int = typer.Option(0, "--shards", help="with --matrix: number of shards (default: one per 2 services)"),
+    shards: int = typer.Option(
+        0, "--shards", help="with --matrix: number of shards (default: one per 2 services)"
+    ),
 ) -> None:
     """Services, priorities, phases and the migrations that apply, without running anything."""
     from sandbox.verify_cli import run_plan
+
     raise typer.Exit(run_plan(services or [], all_services, phase, as_json, matrix, shards))
 
 
 @app.command()
 def promote(
-    services: Optional[list[str]] = typer.Argument(None),
+    services: list[str] | None = typer.Argument(None),
     all_verified: bool = typer.Option(False, "--all-verified", help="every service with a verified diff"),
     revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
 ) -> None:
     """Apply verified diffs to the repo (all or nothing per service; refuses stale diffs)."""
     from sandbox.verify_cli import run_promote
+
     raise typer.Exit(run_promote(services or [], all_verified, revert))
 
 
 @app.command()
-def gate(services: Optional[list[str]] = typer.Argument(None)) -> None:
+def gate(services: list[str] | None = typer.Argument(None)) -> None:
     """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
     from sandbox.verify_cli import run_gate
+
     raise typer.Exit(run_gate(services or []))
 
 
 @app.command()
-def report(run: Optional[str] = typer.Argument(None, help="run id (default: the latest)")) -> None:
+def report(run: str | None = typer.Argument(None, help="run id (default: the latest)")) -> None:
     """Show a run's summary again."""
     from sandbox.verify_cli import run_report
+
     raise typer.Exit(run_report(run))
 
 

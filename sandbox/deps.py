@@ -31,9 +31,20 @@ INFLUX_PORT = 8181
 DEFAULT_TOKEN = "sandbox-token"
 INFLUX_STARTUP = re.compile(rb"startup time: \d+ms")
 # The real server's throwaway flags (specs/influxdb3-mosquitto.md § 1.1); the stand-in accepts them.
-INFLUX_ARGS = ["influxdb3", "serve", "--node-id", "sandbox", "--object-store", "memory", "--without-auth",
-               "--wal-flush-interval", "10ms", "--disable-telemetry-upload",
-               "--http-bind", f"0.0.0.0:{INFLUX_PORT}"]
+INFLUX_ARGS = [
+    "influxdb3",
+    "serve",
+    "--node-id",
+    "sandbox",
+    "--object-store",
+    "memory",
+    "--without-auth",
+    "--wal-flush-interval",
+    "10ms",
+    "--disable-telemetry-upload",
+    "--http-bind",
+    f"0.0.0.0:{INFLUX_PORT}",
+]
 
 
 def container_ip(container: DockerContainer, network: str) -> str:
@@ -114,7 +125,7 @@ class MosquittoContainer(DockerContainer):
     alias = "mosquitto"
 
     def __init__(self, image: ResolvedImage, network: Network, labels: dict[str, str]) -> None:
-        command = ("mosquitto -c /mosquitto-no-auth.conf" if image.source == "official" else None)
+        command = "mosquitto -c /mosquitto-no-auth.conf" if image.source == "official" else None
         super().__init__(image.ref, command=command, labels=labels, mem_limit="256m")
         self.with_network(network).with_network_aliases(self.alias)
         self.waiting_for(MqttRoundTripWait(network.name).with_startup_timeout(60).with_poll_interval(0.2))
@@ -125,8 +136,9 @@ class InfluxDB3Container(DockerContainer):
 
     alias = "influxdb3"
 
-    def __init__(self, image: ResolvedImage, network: Network, labels: dict[str, str],
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self, image: ResolvedImage, network: Network, labels: dict[str, str], args: list[str] | None = None
+    ) -> None:
         super().__init__(image.ref, command=args or INFLUX_ARGS, labels=labels, mem_limit="1g")
         self.with_network(network).with_network_aliases(self.alias)
         self.waiting_for(InfluxReadyWait(network.name).with_startup_timeout(60).with_poll_interval(0.1))
@@ -150,7 +162,7 @@ class ServiceDeps:
     started_in: dict[str, float] = field(default_factory=dict)
     _stack: ExitStack = field(default_factory=ExitStack)
 
-    def __enter__(self) -> "ServiceDeps":
+    def __enter__(self) -> ServiceDeps:
         try:
             self._start()
         except BaseException:
@@ -164,6 +176,7 @@ class ServiceDeps:
     def _start(self) -> None:
         if not self.images:
             from sandbox.images import Resolver
+
             resolver = Resolver(self.client)
             self.images = {name: resolver.resolve(name) for name in self.needs}
         net = Network(docker_network_kw={"labels": dict(self.labels), "internal": True})
@@ -201,9 +214,14 @@ class ServiceDeps:
     def _env(self, influx_host: str, mqtt_host: str) -> dict[str, str]:
         url = f"http://{influx_host}:{INFLUX_PORT}"
         return {
-            "INFLUXDB_URL": url, "INFLUXDB_HOST": url, "INFLUXDB_TOKEN": DEFAULT_TOKEN,
-            "INFLUXDB_ORG": "sandbox", "INFLUXDB_BUCKET": self.database,
-            "INFLUXDB_DATABASE": self.database, "MQTT_HOST": mqtt_host, "MQTT_PORT": str(MQTT_PORT),
+            "INFLUXDB_URL": url,
+            "INFLUXDB_HOST": url,
+            "INFLUXDB_TOKEN": DEFAULT_TOKEN,
+            "INFLUXDB_ORG": "sandbox",
+            "INFLUXDB_BUCKET": self.database,
+            "INFLUXDB_DATABASE": self.database,
+            "MQTT_HOST": mqtt_host,
+            "MQTT_PORT": str(MQTT_PORT),
         }
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import docker
 
@@ -29,8 +30,9 @@ def check_engine() -> tuple[Check, docker.DockerClient | None]:
     except EngineUnavailable as exc:
         return Check("docker engine", "FAIL", str(exc)), None
     info = engine_info(client)
-    return Check("docker engine", "OK", f"Docker {info.version} (API {info.api_version}, "
-                 f"{info.storage_driver})"), client
+    return Check(
+        "docker engine", "OK", f"Docker {info.version} (API {info.api_version}, {info.storage_driver})"
+    ), client
 
 
 def check_disk(client: docker.DockerClient) -> Check:
@@ -53,8 +55,9 @@ def check_image(client: docker.DockerClient, spec: ImageSpec) -> Check:
         return Check(f"image {spec.name}", "OK", f"{ref} ({source}, {image.short_id})")
     buildable = (spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")).exists()
     if buildable:
-        return Check(f"image {spec.name}", "WARN",
-                     f"not built yet; `sandbox images build` builds {spec.local_tag}")
+        return Check(
+            f"image {spec.name}", "WARN", f"not built yet; `sandbox images build` builds {spec.local_tag}"
+        )
     return Check(f"image {spec.name}", "FAIL", f"no official image and no recipe in {spec.path}")
 
 
@@ -69,8 +72,11 @@ def check_ryuk() -> Check:
     value = os.environ.get("TESTCONTAINERS_RYUK_DISABLED", "").lower()
     if value in ("yes", "true", "t", "y", "1"):
         return Check("testcontainers Ryuk", "OK", "disabled; the sandbox removes labelled objects itself")
-    return Check("testcontainers Ryuk", "WARN", "enabled, but its image cannot be pulled offline; "
-                 "set TESTCONTAINERS_RYUK_DISABLED=true")
+    return Check(
+        "testcontainers Ryuk",
+        "WARN",
+        "enabled, but its image cannot be pulled offline; set TESTCONTAINERS_RYUK_DISABLED=true",
+    )
 
 
 def run_checks() -> list[Check]:

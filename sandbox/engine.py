@@ -44,5 +44,9 @@ def connect(timeout: int = 120) -> docker.DockerClient:
 def engine_info(client: docker.DockerClient) -> EngineInfo:
     version = client.version()
     info = client.info()
-    return EngineInfo(version=version.get("Version", "?"), api_version=version.get("ApiVersion", "?"),
-                      storage_driver=info.get("Driver", "?"), root_dir=info.get("DockerRootDir", "/"))
+    return EngineInfo(
+        version=version.get("Version", "?"),
+        api_version=version.get("ApiVersion", "?"),
+        storage_driver=info.get("Driver", "?"),
+        root_dir=info.get("DockerRootDir", "/"),
+    )

@@ -81,8 +81,8 @@ def container_ip_of(container, network: str) -> str:
 
 def health(ctx: StageContext, image: str, deps: ServiceDeps) -> StageResult:
     container = ctx.client.containers.create(
-        image, environment=deps.container_env, network=deps.network, labels=ctx.labels("service"),
-        **LIMITS)
+        image, environment=deps.container_env, network=deps.network, labels=ctx.labels("service"), **LIMITS
+    )
     try:
         container.start()
         probe = wait_healthy(ctx, container, deps.network)
@@ -91,21 +91,29 @@ def health(ctx: StageContext, image: str, deps: ServiceDeps) -> StageResult:
         logs = container.logs().decode(errors="replace")
     finally:
         _remove(container)
-    log = ctx.write_log("health.log", f"health: {probe.summary}\n" +
-                        "".join(f"smoke {name}: {verdict}\n" for name, verdict in smoke) + "\n" + logs)
+    log = ctx.write_log(
+        "health.log",
+        f"health: {probe.summary}\n"
+        + "".join(f"smoke {name}: {verdict}\n" for name, verdict in smoke)
+        + "\n"
+        + logs,
+    )
     details = {"probe": probe.summary, "smoke": [{"name": n, "result": v} for n, v in smoke]}
     if not probe.healthy:
         status = "timeout" if "within" in probe.summary else "failed"
-        return StageResult("health", status, reason=f"health check failed: {probe.summary}", log=log,
-                           details=details)
+        return StageResult(
+            "health", status, reason=f"health check failed: {probe.summary}", log=log, details=details
+        )
     failed = [f"{name}: {verdict}" for name, verdict in smoke if verdict != "passed"]
     if failed:
-        return StageResult("health", "failed", reason=f"smoke check failed: {failed[0]}", log=log,
-                           details=details)
+        return StageResult(
+            "health", "failed", reason=f"smoke check failed: {failed[0]}", log=log, details=details
+        )
     return StageResult("health", "passed", log=log, details=details)
 
 
 # --- smoke checks ------------------------------------------------------------------------------------
+
 
 def run_smoke(steps: tuple[SmokeStep, ...], base_url: str, deps: ServiceDeps) -> list[tuple[str, str]]:
     """Run the steps in order; stop at the first failure (later steps depend on earlier ones)."""
@@ -124,8 +132,9 @@ def run_smoke(steps: tuple[SmokeStep, ...], base_url: str, deps: ServiceDeps) ->
 def _smoke_http(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> str:
     url = base_url + options.get("path", "/")
     # A request that exercises retries against an unreachable peer may legitimately take a while.
-    answer = requests.request(options.get("method", "GET"), url, json=options.get("json"),
-                              timeout=float(options.get("timeout", 10)))
+    answer = requests.request(
+        options.get("method", "GET"), url, json=options.get("json"), timeout=float(options.get("timeout", 10))
+    )
     expected = options.get("expect_status")
     ok = answer.status_code == expected if expected else 200 <= answer.status_code < 300
     return "passed" if ok else f"HTTP {answer.status_code} {answer.text[:200]}"
@@ -165,8 +174,9 @@ def _smoke_influx(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> 
     deadline = time.monotonic() + float(options.get("timeout", 15))
     wanted = int(options.get("expect_min_rows", 1))
     rows, last_error = 0, ""
-    with InfluxDBClient3(host=env["INFLUXDB_URL"], token=env["INFLUXDB_TOKEN"],
-                         database=env["INFLUXDB_DATABASE"]) as client:
+    with InfluxDBClient3(
+        host=env["INFLUXDB_URL"], token=env["INFLUXDB_TOKEN"], database=env["INFLUXDB_DATABASE"]
+    ) as client:
         while time.monotonic() < deadline:
             try:
                 rows = client.query(options["sql"], language="sql").num_rows
@@ -176,7 +186,9 @@ def _smoke_influx(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> 
             if rows >= wanted:
                 return "passed"
             time.sleep(0.5)
-    return f"{rows} row(s) for {options['sql']!r}, wanted >= {wanted}" + (f" ({last_error})" if last_error else "")
+    return f"{rows} row(s) for {options['sql']!r}, wanted >= {wanted}" + (
+        f" ({last_error})" if last_error else ""
+    )
 
 
 SMOKE = {"http": _smoke_http, "mqtt-publish": _smoke_mqtt, "influx-query": _smoke_influx}

@@ -16,9 +16,10 @@ import subprocess
 import tarfile
 import tempfile
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
@@ -56,12 +57,15 @@ class ImageSpec:
 
 SPECS: dict[str, ImageSpec] = {
     "base": ImageSpec("base", "python:3.11-slim", "sandbox/base:local", "base", "rootfs"),
-    "mosquitto": ImageSpec("mosquitto", "eclipse-mosquitto:2", "sandbox/mosquitto:local",
-                           "mosquitto", "dockerfile"),
-    "influxdb3": ImageSpec("influxdb3", "influxdb:3-core", "sandbox/influxdb3-lite:local",
-                           "influxdb3-lite", "dockerfile"),
-    "migrator": ImageSpec("migrator", None, "sandbox/migrator:local", "migrator", "dockerfile",
-                          extra_context=("migrators",)),
+    "mosquitto": ImageSpec(
+        "mosquitto", "eclipse-mosquitto:2", "sandbox/mosquitto:local", "mosquitto", "dockerfile"
+    ),
+    "influxdb3": ImageSpec(
+        "influxdb3", "influxdb:3-core", "sandbox/influxdb3-lite:local", "influxdb3-lite", "dockerfile"
+    ),
+    "migrator": ImageSpec(
+        "migrator", None, "sandbox/migrator:local", "migrator", "dockerfile", extra_context=("migrators",)
+    ),
 }
 BUILD_ORDER = ("base", "mosquitto", "influxdb3", "migrator")
 
@@ -85,6 +89,7 @@ class ImageUnavailable(RuntimeError):
 
 
 # --- content hashing (the cache key of local builds) -------------------------------------------
+
 
 def _files_under(path: Path) -> Iterable[Path]:
     if path.is_file():
@@ -154,9 +159,16 @@ def _stream_build(client: docker.DockerClient, on_log: Progress, **kwargs: objec
     return image_id
 
 
-def build_mapped(client: docker.DockerClient, context: Path, dockerfile: Path, tag: str,
-                 mapping: dict[str, str], labels: dict[str, str],
-                 buildargs: dict[str, str] | None = None, on_log: Progress = _quiet) -> str:
+def build_mapped(
+    client: docker.DockerClient,
+    context: Path,
+    dockerfile: Path,
+    tag: str,
+    mapping: dict[str, str],
+    labels: dict[str, str],
+    buildargs: dict[str, str] | None = None,
+    on_log: Progress = _quiet,
+) -> str:
     """Build `dockerfile` over `context` with the image map applied, without writing into context.
 
     The mapped Dockerfile lives in a temporary folder outside the context; the Engine API SDK then
@@ -166,11 +178,19 @@ def build_mapped(client: docker.DockerClient, context: Path, dockerfile: Path, t
     with tempfile.TemporaryDirectory(prefix="sandbox-df-") as tmp:
         mapped = Path(tmp) / "Dockerfile"
         mapped.write_text(text)
-        return _stream_build(client, on_log, path=str(context), dockerfile=str(mapped), tag=tag,
-                             labels=labels, buildargs=buildargs or {})
+        return _stream_build(
+            client,
+            on_log,
+            path=str(context),
+            dockerfile=str(mapped),
+            tag=tag,
+            labels=labels,
+            buildargs=buildargs or {},
+        )
 
 
 # --- local builds ------------------------------------------------------------------------------
+
 
 def debian_mirror() -> str:
     """The Debian mirror the host's apt uses (never a hard-coded host), or SANDBOX_DEBIAN_MIRROR."""
@@ -189,8 +209,9 @@ def debian_mirror() -> str:
                 uri = line.split()[1]
             if uri and uri.rstrip("/").endswith("/debian"):
                 return uri
-    raise ImageUnavailable("no Debian mirror found in /etc/apt/sources.list*; "
-                           "set SANDBOX_DEBIAN_MIRROR to a Debian archive URL")
+    raise ImageUnavailable(
+        "no Debian mirror found in /etc/apt/sources.list*; set SANDBOX_DEBIAN_MIRROR to a Debian archive URL"
+    )
 
 
 def _local_image(client: docker.DockerClient, tag: str):
@@ -209,19 +230,25 @@ def _spec_hash(client: docker.DockerClient, spec: ImageSpec) -> str:
     return content_hash(paths, [base.id if base else ""])
 
 
-def _build_rootfs(client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str],
-                  on_log: Progress) -> str:
+def _build_rootfs(
+    client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str], on_log: Progress
+) -> str:
     if shutil.which("debootstrap") is None:
-        raise ImageUnavailable("building the offline base needs debootstrap: "
-                               "run ./scripts/setup.sh (installs it on Debian) or apt-get install debootstrap")
+        raise ImageUnavailable(
+            "building the offline base needs debootstrap: "
+            "run ./scripts/setup.sh (installs it on Debian) or apt-get install debootstrap"
+        )
     bundle = ca_bundle()
     if bundle is None:
         raise ImageUnavailable("no CA bundle found: set PIP_CERT or SSL_CERT_FILE")
     with tempfile.TemporaryDirectory(prefix="sandbox-rootfs-") as tmp:
         rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
         on_log(f"debootstrap bookworm from {debian_mirror()} (about a minute)")
-        proc = subprocess.run([str(spec.path / "bootstrap.sh"), str(rootfs), str(bundle), debian_mirror()],
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            [str(spec.path / "bootstrap.sh"), str(rootfs), str(bundle), debian_mirror()],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             raise ImageUnavailable(f"debootstrap failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
         on_log("importing the root filesystem")
@@ -239,27 +266,38 @@ def _build_rootfs(client: docker.DockerClient, spec: ImageSpec, labels: dict[str
     return client.images.get(spec.local_tag).id
 
 
-def _build_dockerfile(client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str],
-                      on_log: Progress) -> str:
+def _build_dockerfile(
+    client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str], on_log: Progress
+) -> str:
     base = ensure_local(client, "base", on_log).ref
     with tempfile.TemporaryDirectory(prefix="sandbox-ctx-") as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(spec.path, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for extra in spec.extra_context:
-            shutil.copytree(project_root() / extra, context / extra,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        return _stream_build(client, on_log, path=str(context), tag=spec.local_tag, labels=labels,
-                             buildargs={"BASE_IMAGE": base})
+            shutil.copytree(
+                project_root() / extra, context / extra, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+            )
+        return _stream_build(
+            client,
+            on_log,
+            path=str(context),
+            tag=spec.local_tag,
+            labels=labels,
+            buildargs={"BASE_IMAGE": base},
+        )
 
 
-def ensure_local(client: docker.DockerClient, logical: str, on_log: Progress = _quiet,
-                 force: bool = False) -> ResolvedImage:
+def ensure_local(
+    client: docker.DockerClient, logical: str, on_log: Progress = _quiet, force: bool = False
+) -> ResolvedImage:
     """The local build of `logical`, built only when missing or when its inputs changed."""
     spec = SPECS[logical]
     recipe = spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")
     if not recipe.is_file():
-        raise ImageUnavailable(f"{logical}: no official image in the engine and no local recipe "
-                               f"({recipe.relative_to(project_root())} is missing)")
+        raise ImageUnavailable(
+            f"{logical}: no official image in the engine and no local recipe "
+            f"({recipe.relative_to(project_root())} is missing)"
+        )
     wanted = _spec_hash(client, spec)
     image = _local_image(client, spec.local_tag)
     if force or image is None or image.labels.get("sandbox.image.hash") != wanted:
@@ -272,6 +310,7 @@ def ensure_local(client: docker.DockerClient, logical: str, on_log: Progress = _
 
 
 # --- resolution -------------------------------------------------------------------------------------
+
 
 def _pull_bounded(client: docker.DockerClient, ref: str, timeout: float) -> bool:
     """Try to pull `ref`; give up after `timeout` seconds (offline engines may hang on DNS)."""
@@ -320,7 +359,11 @@ class Resolver:
         return {} if base.source == "official" else {SPECS["base"].official: base.ref}
 
 
-def build_all(client: docker.DockerClient, on_log: Progress = _quiet,
-              names: Iterable[str] = BUILD_ORDER, force: bool = False) -> list[ResolvedImage]:
+def build_all(
+    client: docker.DockerClient,
+    on_log: Progress = _quiet,
+    names: Iterable[str] = BUILD_ORDER,
+    force: bool = False,
+) -> list[ResolvedImage]:
     """Build (or reuse) every local image, base first."""
     return [ensure_local(client, name, on_log, force) for name in names]

@@ -24,6 +24,7 @@ def repo_root() -> Path:
     import os
 
     from sandbox.images import project_root
+
     return Path(os.environ["SANDBOX_REPO"]).resolve() if os.environ.get("SANDBOX_REPO") else project_root()
 
 
@@ -41,13 +42,13 @@ class SmokeStep:
 @dataclass(frozen=True)
 class ServiceConfig:
     name: str
-    path: Path                      # services/<name>
+    path: Path  # services/<name>
     priority: str = "MEDIUM"
     port: int = 8000
     health: str = "/health"
     needs: tuple[str, ...] = KNOWN_NEEDS
-    context: str = "."              # build context relative to the service folder
-    shared: tuple[str, ...] = ()    # paths relative to services/, e.g. ("common",)
+    context: str = "."  # build context relative to the service folder
+    shared: tuple[str, ...] = ()  # paths relative to services/, e.g. ("common",)
     dockerfile: str = "Dockerfile"
     smoke: tuple[SmokeStep, ...] = ()
     timeouts: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_TIMEOUTS))
@@ -101,7 +102,9 @@ def load_service(path: Path) -> ServiceConfig:
     needs = tuple(raw.get("needs", KNOWN_NEEDS))
     unknown = [need for need in needs if need not in KNOWN_NEEDS]
     if unknown:
-        raise _error(name, "needs", f"unknown dependency {', '.join(unknown)}; known: {', '.join(KNOWN_NEEDS)}")
+        raise _error(
+            name, "needs", f"unknown dependency {', '.join(unknown)}; known: {', '.join(KNOWN_NEEDS)}"
+        )
     timeouts = dict(DEFAULT_TIMEOUTS)
     for stage, seconds in raw.get("timeouts", {}).items():
         if stage not in DEFAULT_TIMEOUTS or not isinstance(seconds, (int, float)) or seconds <= 0:
@@ -110,11 +113,17 @@ def load_service(path: Path) -> ServiceConfig:
     migrations = raw.get("migrations", {})
     health = raw.get("health", "/health")
     return ServiceConfig(
-        name=name, path=path, priority=priority, port=int(raw.get("port", 8000)),
+        name=name,
+        path=path,
+        priority=priority,
+        port=int(raw.get("port", 8000)),
         health=health if isinstance(health, str) else health.get("path", "/health"),
-        needs=needs, context=str(raw.get("context", ".")), shared=tuple(raw.get("shared", ())),
+        needs=needs,
+        context=str(raw.get("context", ".")),
+        shared=tuple(raw.get("shared", ())),
         dockerfile=str(raw.get("dockerfile", "Dockerfile")),
-        smoke=_smoke_steps(name, raw.get("smoke", [])), timeouts=timeouts,
+        smoke=_smoke_steps(name, raw.get("smoke", [])),
+        timeouts=timeouts,
         migrations_include=tuple(migrations.get("include", ())),
         migrations_exclude=tuple(migrations.get("exclude", ())),
         healthy_statuses=tuple(raw.get("healthy_statuses", ("ok", "healthy", "pass", "up"))),

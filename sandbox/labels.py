@@ -24,8 +24,12 @@ def labels_for(run_id: str, role: str, service: str | None = None) -> dict[str, 
 
 def cache_labels(logical: str, content_hash: str) -> dict[str, str]:
     """Labels for a reusable image built once and kept across runs (base, deps, migrator)."""
-    return {PROJECT_KEY: PROJECT, CACHE_KEY: "true", "sandbox.image": logical,
-            "sandbox.image.hash": content_hash}
+    return {
+        PROJECT_KEY: PROJECT,
+        CACHE_KEY: "true",
+        "sandbox.image": logical,
+        "sandbox.image.hash": content_hash,
+    }
 
 
 def project_filter(run_id: str | None = None) -> dict[str, list[str]]:

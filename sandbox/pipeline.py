@@ -9,10 +9,11 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from sandbox import workspace as wsmod
 from sandbox.cleanup import run_scope
@@ -62,8 +63,10 @@ class ServiceOutcome:
         if self.verified:
             return {m: True for m in self.migrations}
         if self.failed_stage is migrate and migrate is not None and migrate.details.get("markers"):
-            blamed = {RULE_PREFIX.get(marker["text"].split("MIGRATION-BLOCKER(")[-1][:2])
-                      for marker in migrate.details["markers"]}
+            blamed = {
+                RULE_PREFIX.get(marker["text"].split("MIGRATION-BLOCKER(")[-1][:2])
+                for marker in migrate.details["markers"]
+            }
             return {m: m not in blamed for m in self.migrations}
         return {m: False for m in self.migrations}
 
@@ -73,8 +76,11 @@ class ServiceOutcome:
         # The seeds' results format (name, priority, migrations, overall_success) plus the stages.
         per_migration = self._per_migration(migrate)
         return {
-            "name": self.name, "priority": self.priority, "phase": self.phase.upper(),
-            "migrations": per_migration, "overall_success": self.verified,
+            "name": self.name,
+            "priority": self.priority,
+            "phase": self.phase.upper(),
+            "migrations": per_migration,
+            "overall_success": self.verified,
             "failed_stage": self.failed_stage.name if self.failed_stage else None,
             "reason": self.failed_stage.reason if self.failed_stage else "",
             "stages": [stage.to_dict() for stage in self.stages],
@@ -82,7 +88,8 @@ class ServiceOutcome:
             "markers": migrate.details.get("markers", []) if migrate else [],
             "diff": migrate.details.get("diff", {}) if migrate else {},
             "preexisting_failures": self.preexisting_failures,
-            "images": images, "folder": self.folder,
+            "images": images,
+            "folder": self.folder,
         }
 
 
@@ -98,10 +105,14 @@ class Run:
     resolver: Resolver | None = None
 
     def images(self) -> dict[str, Any]:
-        return {name: image.to_dict() for name, image in (self.resolver.decisions if self.resolver else {}).items()}
+        return {
+            name: image.to_dict()
+            for name, image in (self.resolver.decisions if self.resolver else {}).items()
+        }
 
 
 # --- one service -------------------------------------------------------------------------------------
+
 
 def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
     outcome = ServiceOutcome(config.name, config.priority, config.phase, detect_migrations(config))
@@ -115,8 +126,14 @@ def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
         return result.ok
 
     problems = validate_layout(config)
-    if not add(StageResult("resolve", "failed" if problems else "passed", reason="; ".join(problems),
-                           details={"migrations": outcome.migrations})):
+    if not add(
+        StageResult(
+            "resolve",
+            "failed" if problems else "passed",
+            reason="; ".join(problems),
+            details={"migrations": outcome.migrations},
+        )
+    ):
         return outcome
     if not outcome.migrations:
         add(StageResult("copy", "skipped", reason="no migration applies"))
@@ -170,10 +187,16 @@ def _test(ctx: StageContext, deps: ServiceDeps) -> StageResult:
 
 def _with_deps(ctx: StageContext, name: str, body: Callable[[ServiceDeps], StageResult]) -> StageResult:
     """Fresh dependencies for this stage only, on a private network; their logs kept for failures."""
+
     def run() -> StageResult:
         images = {need: ctx.resolver.resolve(need) for need in ctx.config.needs}
-        with ServiceDeps(ctx.client, ctx.labels("deps"), needs=ctx.config.needs,
-                         database=_database_name(ctx.config.name), images=images) as deps:
+        with ServiceDeps(
+            ctx.client,
+            ctx.labels("deps"),
+            needs=ctx.config.needs,
+            database=_database_name(ctx.config.name),
+            images=images,
+        ) as deps:
             result = body(deps)
             if not result.ok:
                 for dep, text in deps.logs().items():
@@ -181,6 +204,7 @@ def _with_deps(ctx: StageContext, name: str, body: Callable[[ServiceDeps], Stage
                 result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
             result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
             return result
+
     return timed(name, run)
 
 
@@ -201,10 +225,11 @@ def _baseline(ctx: StageContext, add: Callable[[StageResult], bool]) -> list[str
     def body(deps: ServiceDeps) -> StageResult:
         image = build_test_image(ctx, tag, f"{tag}-tests", orig_dir)
         return run_tests(ctx, image, deps.container_env, deps.network, name="baseline")
+
     result = _with_deps(ctx, "baseline", body)
     failed = list(result.details.get("failed_tests", []))
     result.status = "passed" if result.status in ("passed", "failed") else result.status
-    result.reason = (f"{len(failed)} test(s) already failing before migration" if failed else "")
+    result.reason = f"{len(failed)} test(s) already failing before migration" if failed else ""
     add(result)
     return failed
 
@@ -216,10 +241,11 @@ def _describe(result: StageResult) -> str:
 
 # --- the fleet -----------------------------------------------------------------------------------------
 
+
 @dataclass
 class FleetResult:
     outcomes: list[ServiceOutcome]
-    stopped_after: str | None = None      # phase whose failure rate stopped the run
+    stopped_after: str | None = None  # phase whose failure rate stopped the run
     interrupted: bool = False
     cleanup_errors: list[str] = field(default_factory=list)
 
@@ -244,8 +270,12 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
                 rate = sum(not o.success for o in outcomes) / len(outcomes)
                 if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
                     result.stopped_after = phase
-                    run.on_event("fleet", f"phase {phase.upper()}", f"failure rate {rate:.0%} > "
-                                 f"{run.options.max_failure_rate:.0%}: stopping before the next phase")
+                    run.on_event(
+                        "fleet",
+                        f"phase {phase.upper()}",
+                        f"failure rate {rate:.0%} > "
+                        f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
+                    )
                     break
         except KeyboardInterrupt:
             run.cancelled.set()

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +53,11 @@ def verified_path(repo_root: Path, service: str) -> Path:
 class VerifiedDiff:
     service: str
     run_id: str
-    paths: list[str]                        # repo-relative: services/<name>, services/common ...
-    before_hashes: dict[str, str]           # path -> content hash when verified
-    after_hashes: dict[str, str]            # path -> content hash once applied
-    files: list[dict[str, Any]]             # {path, before_sha256, after_b64, after_sha256}
-    shared_diffs: dict[str, str] = field(default_factory=dict)   # shared path -> hash of its change
+    paths: list[str]  # repo-relative: services/<name>, services/common ...
+    before_hashes: dict[str, str]  # path -> content hash when verified
+    after_hashes: dict[str, str]  # path -> content hash once applied
+    files: list[dict[str, Any]]  # {path, before_sha256, after_b64, after_sha256}
+    shared_diffs: dict[str, str] = field(default_factory=dict)  # shared path -> hash of its change
     versions: dict[str, str] = field(default_factory=dict)
     images: dict[str, Any] = field(default_factory=dict)
     verified_at: str = ""
@@ -68,15 +68,16 @@ class VerifiedDiff:
         return path
 
     @classmethod
-    def load(cls, repo_root: Path, service: str) -> "VerifiedDiff":
+    def load(cls, repo_root: Path, service: str) -> VerifiedDiff:
         path = verified_path(repo_root, service)
         if not path.is_file():
             raise PromotionRefused(f"{service}: no verified diff; run `sandbox verify {service}` first")
         return cls(**json.loads(path.read_text()))
 
 
-def record_verified(ws: wsmod.Workspace, run_id: str, versions: dict[str, str],
-                    images: dict[str, Any]) -> VerifiedDiff:
+def record_verified(
+    ws: wsmod.Workspace, run_id: str, versions: dict[str, str], images: dict[str, Any]
+) -> VerifiedDiff:
     """Turn a green workspace into a verified record (not yet written)."""
     file_changes = wsmod.changes(ws)
     shared = {}
@@ -85,13 +86,25 @@ def record_verified(ws: wsmod.Workspace, run_id: str, versions: dict[str, str],
         if touched:
             shared[rel] = _change_hash(touched)
     return VerifiedDiff(
-        service=ws.config.name, run_id=run_id, paths=list(ws.rel_paths),
+        service=ws.config.name,
+        run_id=run_id,
+        paths=list(ws.rel_paths),
         before_hashes={rel: wsmod.content_hash(ws.orig, [rel]) for rel in ws.rel_paths},
         after_hashes={rel: wsmod.content_hash(ws.work, [rel]) for rel in ws.rel_paths},
-        files=[{"path": c.path, "before_sha256": _sha(c.before), "after_sha256": _sha(c.after),
-                "after_b64": _b64(c.after)} for c in file_changes],
-        shared_diffs=shared, versions=versions, images=images,
-        verified_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        files=[
+            {
+                "path": c.path,
+                "before_sha256": _sha(c.before),
+                "after_sha256": _sha(c.after),
+                "after_b64": _b64(c.after),
+            }
+            for c in file_changes
+        ],
+        shared_diffs=shared,
+        versions=versions,
+        images=images,
+        verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
 
 
 def _change_hash(file_changes: list[wsmod.FileChange]) -> str:
@@ -102,6 +115,7 @@ def _change_hash(file_changes: list[wsmod.FileChange]) -> str:
 
 
 # --- gate ---------------------------------------------------------------------------------------------
+
 
 def gate_status(repo_root: Path, service: str) -> tuple[bool, str]:
     """(ok, why): a verified diff exists for the service's current content (or it is promoted)."""
@@ -120,6 +134,7 @@ def gate_status(repo_root: Path, service: str) -> tuple[bool, str]:
 
 # --- promote --------------------------------------------------------------------------------------------
 
+
 def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, ServiceConfig]) -> None:
     for rel, change in record.shared_diffs.items():
         shared_name = Path(rel).name
@@ -131,19 +146,23 @@ def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, Servic
             except PromotionRefused:
                 raise PromotionRefused(
                     f"{record.service}: its diff changes shared code {rel}, which {other} also builds "
-                    f"with, and {other} has no verified diff; run `sandbox verify {other}` first") from None
+                    f"with, and {other} has no verified diff; run `sandbox verify {other}` first"
+                ) from None
             if theirs.shared_diffs.get(rel) != change:
                 raise PromotionRefused(
                     f"{record.service}: {other} verified a different change to shared code {rel}; "
-                    f"verify both in one run (`sandbox verify {record.service} {other}`)")
+                    f"verify both in one run (`sandbox verify {record.service} {other}`)"
+                )
 
 
 def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes | None, bytes | None]]:
     """(path, current bytes, new bytes) for every file; refuses if anything moved since verification."""
     own = record.paths[0]
     if wsmod.content_hash(repo_root, [own]) != record.before_hashes[own]:
-        raise PromotionRefused(f"{record.service}: {own} changed since run {record.run_id} verified it "
-                               f"(stale diff); run `sandbox verify {record.service}` again")
+        raise PromotionRefused(
+            f"{record.service}: {own} changed since run {record.run_id} verified it "
+            f"(stale diff); run `sandbox verify {record.service}` again"
+        )
     writes = []
     for item in record.files:
         path = repo_root / item["path"]
@@ -151,8 +170,10 @@ def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes
         if _sha(current) == item["after_sha256"]:
             continue  # a shared file already promoted with a sibling service
         if _sha(current) != item["before_sha256"]:
-            raise PromotionRefused(f"{record.service}: {item['path']} changed since run {record.run_id} "
-                                   f"verified it (stale diff); run `sandbox verify {record.service}` again")
+            raise PromotionRefused(
+                f"{record.service}: {item['path']} changed since run {record.run_id} "
+                f"verified it (stale diff); run `sandbox verify {record.service}` again"
+            )
         writes.append((path, current, _unb64(item["after_b64"])))
     return writes
 
@@ -196,11 +217,15 @@ def promote(repo_root: Path, service: str, fleet: dict[str, ServiceConfig]) -> l
     record = VerifiedDiff.load(repo_root, service)
     _check_shared(record, repo_root, fleet)
     writes = plan_writes(record, repo_root)
-    reverse = [{"path": str(path.relative_to(repo_root)), "before_b64": _b64(before),
-                "after_sha256": _sha(after)} for path, before, after in writes]
+    reverse = [
+        {"path": str(path.relative_to(repo_root)), "before_b64": _b64(before), "after_sha256": _sha(after)}
+        for path, before, after in writes
+    ]
     reverse_file = state_dir(repo_root) / "promoted" / f"{service}.json"
-    _atomic_write(reverse_file, json.dumps({"service": service, "run_id": record.run_id,
-                                            "files": reverse}, indent=2).encode())
+    _atomic_write(
+        reverse_file,
+        json.dumps({"service": service, "run_id": record.run_id, "files": reverse}, indent=2).encode(),
+    )
     apply_writes(writes)
     return [item["path"] for item in reverse]
 

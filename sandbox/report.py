@@ -14,21 +14,29 @@ PRIORITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 NEXT_STEPS = {
     "resolve": "fix services/{name}/sandbox.toml as the reason says, then run `sandbox verify {name}`",
     "migrate": "the codemods stopped where a person must decide: change that code in the repo as "
-               "the MIGRATION-BLOCKER says (diff.patch in the run folder shows the marker in place), "
-               "then run `sandbox verify {name}` again",
+    "the MIGRATION-BLOCKER says (diff.patch in the run folder shows the marker in place), "
+    "then run `sandbox verify {name}` again",
     "build": "the migrated image does not build; read the log, fix the service, re-run",
     "test": "read the failing tests in the log; `sandbox verify {name} --baseline` shows which "
-            "failures were there before the migration",
+    "failures were there before the migration",
     "health": "the service started but was not healthy or a smoke check failed; the log has its "
-              "output and the dependency logs sit beside it",
+    "output and the dependency logs sit beside it",
 }
 
 
-def build_report(run_id: str, outcomes: list[dict[str, Any]], images: dict[str, Any], seconds: float,
-                 stopped_after: str | None, interrupted: bool) -> dict[str, Any]:
+def build_report(
+    run_id: str,
+    outcomes: list[dict[str, Any]],
+    images: dict[str, Any],
+    seconds: float,
+    stopped_after: str | None,
+    interrupted: bool,
+) -> dict[str, Any]:
     verified = sum(1 for o in outcomes if o["overall_success"])
     return {
-        "run_id": run_id, "duration_seconds": round(seconds, 1), "images": images,
+        "run_id": run_id,
+        "duration_seconds": round(seconds, 1),
+        "images": images,
         "stopped_after_phase": stopped_after.upper() if stopped_after else None,
         "interrupted": interrupted,
         "totals": {"services": len(outcomes), "verified": verified, "failed": len(outcomes) - verified},
@@ -51,12 +59,18 @@ def junit_xml(report: dict[str, Any]) -> bytes:
     suites = ET.Element("testsuites", name=f"sandbox run {report['run_id']}")
     for name, outcome in report["services"].items():
         cases = outcome["stages"]
-        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(cases)),
-                              failures=str(sum(c["status"] in ("failed", "timeout") for c in cases)),
-                              skipped=str(sum(c["status"] == "skipped" for c in cases)))
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=name,
+            tests=str(len(cases)),
+            failures=str(sum(c["status"] in ("failed", "timeout") for c in cases)),
+            skipped=str(sum(c["status"] == "skipped" for c in cases)),
+        )
         for stage in cases:
-            case = ET.SubElement(suite, "testcase", classname=name, name=stage["name"],
-                                 time=f"{stage['seconds']:.2f}")
+            case = ET.SubElement(
+                suite, "testcase", classname=name, name=stage["name"], time=f"{stage['seconds']:.2f}"
+            )
             if stage["status"] in ("failed", "timeout"):
                 failure = ET.SubElement(case, "failure", message=stage["reason"][:500] or stage["status"])
                 failure.text = f"log: {stage['log']}" if stage.get("log") else stage["status"]
@@ -87,9 +101,15 @@ def summary_text(report: dict[str, Any], folder: Path) -> str:
     totals = report["totals"]
     rate = totals["verified"] / totals["services"] if totals["services"] else 0.0
     by_priority, by_migration = _groups(report)
-    lines = ["=" * 80, f"SANDBOX VERIFY SUMMARY — run {report['run_id']}", "=" * 80,
-             f"Services: {totals['services']}  Verified: {totals['verified']}  Failed: {totals['failed']}  "
-             f"Success rate: {rate:.1%}  Duration: {report['duration_seconds']:.0f}s", "", "By Priority:"]
+    lines = [
+        "=" * 80,
+        f"SANDBOX VERIFY SUMMARY — run {report['run_id']}",
+        "=" * 80,
+        f"Services: {totals['services']}  Verified: {totals['verified']}  Failed: {totals['failed']}  "
+        f"Success rate: {rate:.1%}  Duration: {report['duration_seconds']:.0f}s",
+        "",
+        "By Priority:",
+    ]
     for priority in PRIORITIES:
         if by_priority.get(priority):
             results = by_priority[priority]
@@ -122,15 +142,22 @@ def summary_text(report: dict[str, Any], folder: Path) -> str:
 def summary_markdown(report: dict[str, Any], folder: Path) -> str:
     totals = report["totals"]
     by_priority, by_migration = _groups(report)
-    out = [f"# Sandbox run {report['run_id']}", "",
-           f"**{totals['verified']}/{totals['services']} verified**, {totals['failed']} failed, "
-           f"{report['duration_seconds']:.0f}s.", "", "| service | priority | migrations | result | stage | reason |",
-           "| --- | --- | --- | --- | --- | --- |"]
+    out = [
+        f"# Sandbox run {report['run_id']}",
+        "",
+        f"**{totals['verified']}/{totals['services']} verified**, {totals['failed']} failed, "
+        f"{report['duration_seconds']:.0f}s.",
+        "",
+        "| service | priority | migrations | result | stage | reason |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for outcome in report["services"].values():
         result = "verified" if outcome["overall_success"] else "FAILED"
         reason = _first_lines(outcome["reason"], 1)[0].replace("|", "\\|")[:160]
-        out.append(f"| {outcome['name']} | {outcome['priority']} | {', '.join(outcome['migrations']) or '-'} "
-                   f"| {result} | {outcome['failed_stage'] or '-'} | {reason} |")
+        out.append(
+            f"| {outcome['name']} | {outcome['priority']} | {', '.join(outcome['migrations']) or '-'} "
+            f"| {result} | {outcome['failed_stage'] or '-'} | {reason} |"
+        )
     out += ["", "## By Priority", ""]
     out += [f"- {p}: {sum(by_priority[p])}/{len(by_priority[p])}" for p in PRIORITIES if by_priority.get(p)]
     out += ["", "## By Migration Type", ""]

@@ -16,10 +16,11 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import docker
 import requests
@@ -32,19 +33,25 @@ from sandbox.labels import labels_for
 
 # dns_opt: the private network resolves only its own containers; a name outside it would
 # otherwise take 10 s per lookup to fail (two 5 s resolver timeouts), slowing every retry.
-LIMITS = {"mem_limit": "1g", "nano_cpus": 1_000_000_000, "pids_limit": 512,
-          "cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "privileged": False,
-          "dns_opt": ["timeout:1", "attempts:1"]}
+LIMITS = {
+    "mem_limit": "1g",
+    "nano_cpus": 1_000_000_000,
+    "pids_limit": 512,
+    "cap_drop": ["ALL"],
+    "security_opt": ["no-new-privileges"],
+    "privileged": False,
+    "dns_opt": ["timeout:1", "attempts:1"],
+}
 JUNIT_IN_CONTAINER = "/tmp/sandbox-junit.xml"
 
 
 @dataclass
 class StageResult:
     name: str
-    status: str                       # passed | failed | timeout | skipped
+    status: str  # passed | failed | timeout | skipped
     seconds: float = 0.0
     reason: str = ""
-    log: str | None = None            # file name inside the service's run folder
+    log: str | None = None  # file name inside the service's run folder
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -52,8 +59,14 @@ class StageResult:
         return self.status == "passed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "seconds": round(self.seconds, 2),
-                "reason": self.reason, "log": self.log, "details": self.details}
+        return {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 2),
+            "reason": self.reason,
+            "log": self.log,
+            "details": self.details,
+        }
 
 
 @dataclass
@@ -66,7 +79,7 @@ class StageContext:
     config: ServiceConfig
     ws: wsmod.Workspace
     cancelled: threading.Event
-    on_event: Callable[[str, str, str], None]    # (service, stage, message)
+    on_event: Callable[[str, str, str], None]  # (service, stage, message)
 
     def labels(self, role: str) -> dict[str, str]:
         return labels_for(self.run_id, role, self.config.name)
@@ -112,6 +125,7 @@ def _run_with_timeout(work: Callable[[], Any], seconds: float) -> tuple[bool, An
 
 # --- migrate ---------------------------------------------------------------------------------------
 
+
 def migrate(ctx: StageContext) -> StageResult:
     """Run the codemods in the migrator container with no network, over the service and shared paths."""
     image = ctx.resolver.resolve("migrator").ref
@@ -123,22 +137,30 @@ def migrate(ctx: StageContext) -> StageResult:
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
         reports.append(_parse_json(stdout))
         if code is None:
-            return StageResult("migrate", "timeout", reason=f"codemods on {rel} exceeded "
-                               f"{ctx.config.timeouts['migrate']}s", log=ctx.write_log("migrate.log", "".join(logs)))
+            return StageResult(
+                "migrate",
+                "timeout",
+                reason=f"codemods on {rel} exceeded {ctx.config.timeouts['migrate']}s",
+                log=ctx.write_log("migrate.log", "".join(logs)),
+            )
         if code not in (0, 1):
             failures.append(f"{rel}: migrator exit {code}: {_last_lines(stderr or stdout)}")
     log = ctx.write_log("migrate.log", "".join(logs))
     file_changes = wsmod.changes(ctx.ws)
     (ctx.ws.folder / "diff.patch").write_text(wsmod.unified_diff(file_changes))
     markers = wsmod.find_markers(ctx.ws)
-    details = {"reports": reports, "diff": wsmod.diff_stats(file_changes),
-               "markers": [marker.__dict__ for marker in markers]}
+    details = {
+        "reports": reports,
+        "diff": wsmod.diff_stats(file_changes),
+        "markers": [marker.__dict__ for marker in markers],
+    }
     if failures:
         return StageResult("migrate", "failed", reason="; ".join(failures), log=log, details=details)
     if markers:
         first = markers[0]
-        reason = (f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: "
-                  f"{first.text}")
+        reason = (
+            f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: {first.text}"
+        )
         return StageResult("migrate", "failed", reason=reason, log=log, details=details)
     return StageResult("migrate", "passed", log=log, details=details)
 
@@ -151,9 +173,14 @@ def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], i
     for name in ctx.config.migrations_exclude:
         args += ["--skip", name]
     container = ctx.client.containers.create(
-        image, args, network_mode="none", labels=ctx.labels("migrator"),
+        image,
+        args,
+        network_mode="none",
+        labels=ctx.labels("migrator"),
         volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
-        user=f"{os.getuid()}:{os.getgid()}", **LIMITS)
+        user=f"{os.getuid()}:{os.getgid()}",
+        **LIMITS,
+    )
     try:
         container.start()
         code = _wait(container, ctx.config.timeouts["migrate"])
@@ -196,18 +223,29 @@ def _remove(container) -> None:
 
 # --- build -----------------------------------------------------------------------------------------
 
-def build(ctx: StageContext, tag: str | None = None, name: str = "build",
-          service_dir: Path | None = None) -> StageResult:
+
+def build(
+    ctx: StageContext, tag: str | None = None, name: str = "build", service_dir: Path | None = None
+) -> StageResult:
     """`docker build` of the service's own Dockerfile, FROM mapped to the resolved base."""
     service_dir = service_dir or ctx.ws.service_dir
     context = (service_dir / ctx.config.context).resolve()
     lines: list[str] = []
-    work = lambda: build_mapped(ctx.client, context, service_dir / ctx.config.dockerfile, tag or ctx.image_tag,
-                                ctx.resolver.image_map(), ctx.labels("service-image"), on_log=lines.append)
+    work = lambda: build_mapped(
+        ctx.client,
+        context,
+        service_dir / ctx.config.dockerfile,
+        tag or ctx.image_tag,
+        ctx.resolver.image_map(),
+        ctx.labels("service-image"),
+        on_log=lines.append,
+    )
     finished, image_id, error = _run_with_timeout(work, ctx.config.timeouts["build"])
     log = ctx.write_log(f"{name}.log", "\n".join(lines) + (f"\n{error}\n" if error else "\n"))
     if not finished:
-        return StageResult(name, "timeout", reason=f"docker build exceeded {ctx.config.timeouts['build']}s", log=log)
+        return StageResult(
+            name, "timeout", reason=f"docker build exceeded {ctx.config.timeouts['build']}s", log=log
+        )
     if error is not None:
         reason = str(error) if isinstance(error, BuildError) else f"{type(error).__name__}: {error}"
         return StageResult(name, "failed", reason=f"docker build failed: {reason}", log=log)
@@ -264,12 +302,18 @@ def build_test_image(ctx: StageContext, service_image: str, tag: str, service_di
         return build_mapped(ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image"))
 
 
-def run_tests(ctx: StageContext, image: str, env: dict[str, str], network: str,
-              name: str = "test") -> StageResult:
+def run_tests(
+    ctx: StageContext, image: str, env: dict[str, str], network: str, name: str = "test"
+) -> StageResult:
     """pytest in a container on the private network; counts come from its JUnit XML."""
     container = ctx.client.containers.create(
-        image, ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT_IN_CONTAINER}"],
-        environment=env, network=network, labels=ctx.labels("tests"), **LIMITS)
+        image,
+        ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT_IN_CONTAINER}"],
+        environment=env,
+        network=network,
+        labels=ctx.labels("tests"),
+        **LIMITS,
+    )
     try:
         container.start()
         code = _wait(container, ctx.config.timeouts["test"])
@@ -278,19 +322,33 @@ def run_tests(ctx: StageContext, image: str, env: dict[str, str], network: str,
     finally:
         _remove(container)
     log = ctx.write_log(f"{name}.log", output)
-    counts = parse_junit(junit) if junit else {"tests": 0, "failures": 0, "errors": 0, "skipped": 0,
-                                               "failed_tests": []}
+    counts = (
+        parse_junit(junit)
+        if junit
+        else {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "failed_tests": []}
+    )
     if code is None:
-        return StageResult(name, "timeout", reason=f"tests exceeded {ctx.config.timeouts['test']}s; "
-                           f"container killed", log=log, details=counts)
+        return StageResult(
+            name,
+            "timeout",
+            reason=f"tests exceeded {ctx.config.timeouts['test']}s; container killed",
+            log=log,
+            details=counts,
+        )
     if counts["tests"] == 0 or code == 5:
-        return StageResult(name, "failed", reason="no tests collected (zero tests is a failure)",
-                           log=log, details=counts)
+        return StageResult(
+            name, "failed", reason="no tests collected (zero tests is a failure)", log=log, details=counts
+        )
     if code != 0 or counts["failures"] or counts["errors"]:
         failed = ", ".join(counts["failed_tests"][:3]) or _last_lines(output)
-        return StageResult(name, "failed", reason=f"{counts['failures'] + counts['errors']} of "
-                           f"{counts['tests']} tests failed (pytest exit {code}): {failed}",
-                           log=log, details=counts)
+        return StageResult(
+            name,
+            "failed",
+            reason=f"{counts['failures'] + counts['errors']} of "
+            f"{counts['tests']} tests failed (pytest exit {code}): {failed}",
+            log=log,
+            details=counts,
+        )
     return StageResult(name, "passed", log=log, details=counts)
 
 
@@ -309,8 +367,10 @@ def parse_junit(data: bytes) -> dict[str, Any]:
     """Test counts and failed test ids from pytest's JUnit XML."""
     root = ET.fromstring(data)
     suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
-    counts = {key: sum(int(suite.get(key, 0)) for suite in suites)
-              for key in ("tests", "failures", "errors", "skipped")}
+    counts = {
+        key: sum(int(suite.get(key, 0)) for suite in suites)
+        for key in ("tests", "failures", "errors", "skipped")
+    }
     failed = []
     for case in root.iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:

@@ -11,7 +11,6 @@ import sys
 import threading
 import time
 from datetime import datetime
-from pathlib import Path
 
 from sandbox.cleanup import new_run_id
 from sandbox.engine import EngineUnavailable
@@ -32,8 +31,13 @@ def _fleet() -> dict[str, ServiceConfig]:
     return discover(repo_root() / "services")
 
 
-def select(names: list[str], all_services: bool, phase: str | None, shard_spec: str | None,
-           fleet: dict[str, ServiceConfig]) -> list[ServiceConfig]:
+def select(
+    names: list[str],
+    all_services: bool,
+    phase: str | None,
+    shard_spec: str | None,
+    fleet: dict[str, ServiceConfig],
+) -> list[ServiceConfig]:
     """The services a command acts on; ValueError with a usage message otherwise."""
     unknown = [name for name in names if name not in fleet]
     if unknown:
@@ -64,13 +68,25 @@ def auto_jobs() -> int:
 
 def _progress(service: str, stage: str, message: str) -> None:
     with _print_lock:
-        print(f"[{datetime.now():%H:%M:%S}] {service:<22} {stage:<9} {message.splitlines()[0] if message else ''}",
-              flush=True)
+        print(
+            f"[{datetime.now():%H:%M:%S}] {service:<22} {stage:<9} {message.splitlines()[0] if message else ''}",
+            flush=True,
+        )
 
 
-def run_verify(names: list[str], all_services: bool, phase: str | None, shard_spec: str | None,
-               jobs: str, baseline: bool, accept_preexisting: bool, promote_after: bool, keep: bool,
-               max_failure_rate: float, as_json: bool) -> int:
+def run_verify(
+    names: list[str],
+    all_services: bool,
+    phase: str | None,
+    shard_spec: str | None,
+    jobs: str,
+    baseline: bool,
+    accept_preexisting: bool,
+    promote_after: bool,
+    keep: bool,
+    max_failure_rate: float,
+    as_json: bool,
+) -> int:
     from sandbox.pipeline import Options, new_run, verify_fleet
 
     try:
@@ -85,8 +101,13 @@ def run_verify(names: list[str], all_services: bool, phase: str | None, shard_sp
     if accept_preexisting and not baseline:
         _err("--accept-preexisting needs --baseline (pre-existing failures come from the baseline)")
         return EXIT_ENV
-    options = Options(baseline=baseline, accept_preexisting=accept_preexisting, keep=keep,
-                      jobs=job_count, max_failure_rate=max_failure_rate)
+    options = Options(
+        baseline=baseline,
+        accept_preexisting=accept_preexisting,
+        keep=keep,
+        jobs=job_count,
+        max_failure_rate=max_failure_rate,
+    )
     repo = repo_root()
     run = new_run(repo, new_run_id(), options, _progress)
     _progress("run", "start", f"{run.run_id}: {len(chosen)} service(s), -j {job_count}, folder {run.folder}")
@@ -101,15 +122,25 @@ def run_verify(names: list[str], all_services: bool, phase: str | None, shard_sp
         interrupted = True
         result = None
     outcomes = [o.to_dict(run.images()) for o in (result.outcomes if result else [])]
-    report = build_report(run.run_id, outcomes, run.images(), time.monotonic() - begin,
-                          result.stopped_after if result else None, interrupted)
+    report = build_report(
+        run.run_id,
+        outcomes,
+        run.images(),
+        time.monotonic() - begin,
+        result.stopped_after if result else None,
+        interrupted,
+    )
     write_reports(run.folder, report)
-    print(json.dumps(report, indent=2, default=str) if as_json else summary_text(report, run.folder), flush=True)
+    print(
+        json.dumps(report, indent=2, default=str) if as_json else summary_text(report, run.folder), flush=True
+    )
     for problem in result.cleanup_errors if result else []:
         print(f"warning: cleanup: {problem}; `sandbox clean` retries", file=sys.stderr)
     if keep:
-        print("--keep: containers and networks are still up; list them with "
-              f"`docker ps --filter label=sandbox.run={run.run_id}`; remove with `sandbox clean`")
+        print(
+            "--keep: containers and networks are still up; list them with "
+            f"`docker ps --filter label=sandbox.run={run.run_id}`; remove with `sandbox clean`"
+        )
     if interrupted:
         return 130
     if promote_after:
@@ -119,17 +150,27 @@ def run_verify(names: list[str], all_services: bool, phase: str | None, shard_sp
     return EXIT_OK if report["totals"]["failed"] == 0 and not result.stopped_after else EXIT_FAILED
 
 
-def run_plan(names: list[str], all_services: bool, phase: str | None, as_json: bool, matrix: bool,
-             shards: int) -> int:
+def run_plan(
+    names: list[str], all_services: bool, phase: str | None, as_json: bool, matrix: bool, shards: int
+) -> int:
     try:
         fleet = _fleet()
         chosen = select(names, all_services or not names, phase, None, fleet)
     except (ValueError, ConfigError) as exc:
         _err(str(exc))
         return EXIT_ENV
-    rows = [{"name": c.name, "priority": c.priority, "phase": c.phase.upper(),
-             "migrations": detect_migrations(c), "needs": list(c.needs), "shared": list(c.shared),
-             "shared_with": {s: dependents_of(s, fleet) for s in c.shared}} for c in chosen]
+    rows = [
+        {
+            "name": c.name,
+            "priority": c.priority,
+            "phase": c.phase.upper(),
+            "migrations": detect_migrations(c),
+            "needs": list(c.needs),
+            "shared": list(c.shared),
+            "shared_with": {s: dependents_of(s, fleet) for s in c.shared},
+        }
+        for c in chosen
+    ]
     if matrix:
         count = shards or max(1, (len(chosen) + 1) // 2)
         print(json.dumps({"include": [{"shard": f"{k}/{count}"} for k in range(1, count + 1)]}))
@@ -139,15 +180,20 @@ def run_plan(names: list[str], all_services: bool, phase: str | None, as_json: b
         return EXIT_OK
     print(f"{'service':<22} {'priority':<9} phase  migrations / shared code")
     for row in sorted(rows, key=lambda r: (r["phase"], r["name"])):
-        shared = "; ".join(f"{s} (also {', '.join(n for n in users if n != row['name']) or 'none'})"
-                           for s, users in row["shared_with"].items())
-        print(f"{row['name']:<22} {row['priority']:<9} {row['phase']:<6} {', '.join(row['migrations']) or '-'}"
-              + (f" | shared: {shared}" if shared else ""))
+        shared = "; ".join(
+            f"{s} (also {', '.join(n for n in users if n != row['name']) or 'none'})"
+            for s, users in row["shared_with"].items()
+        )
+        print(
+            f"{row['name']:<22} {row['priority']:<9} {row['phase']:<6} {', '.join(row['migrations']) or '-'}"
+            + (f" | shared: {shared}" if shared else "")
+        )
     return EXIT_OK
 
 
 def run_promote(names: list[str], all_verified: bool, revert: bool) -> int:
-    from sandbox.promote import PromotionRefused, promote, revert as revert_one, state_dir
+    from sandbox.promote import PromotionRefused, promote, state_dir
+    from sandbox.promote import revert as revert_one
 
     repo = repo_root()
     if all_verified:

@@ -20,24 +20,25 @@ from pathlib import Path
 
 from sandbox.inventory import ServiceConfig
 
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".venv", ".mypy_cache",
-                                 ".ruff_cache", "*.egg-info")
+IGNORED = shutil.ignore_patterns(
+    "__pycache__", "*.pyc", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache", "*.egg-info"
+)
 MARKER = "MIGRATION-BLOCKER("
 
 
 @dataclass(frozen=True)
 class FileChange:
-    path: str                # repo-relative, e.g. services/weather-api/app/db.py
-    before: bytes | None     # None: the file was added
-    after: bytes | None      # None: the file was deleted
+    path: str  # repo-relative, e.g. services/weather-api/app/db.py
+    before: bytes | None  # None: the file was added
+    after: bytes | None  # None: the file was deleted
 
 
 @dataclass
 class Workspace:
     config: ServiceConfig
     repo_root: Path
-    folder: Path             # .sandbox/runs/<run-id>/<service>
-    rel_paths: list[str] = field(default_factory=list)   # services/<name>, services/<shared>...
+    folder: Path  # .sandbox/runs/<run-id>/<service>
+    rel_paths: list[str] = field(default_factory=list)  # services/<name>, services/<shared>...
 
     @property
     def orig(self) -> Path:
@@ -120,9 +121,14 @@ def unified_diff(file_changes: list[FileChange]) -> str:
             header.append("new file mode 100644\n")
         elif change.after is None:
             header.append("deleted file mode 100644\n")
-        lines = list(difflib.unified_diff(
-            old, new, "/dev/null" if change.before is None else f"a/{change.path}",
-            "/dev/null" if change.after is None else f"b/{change.path}"))
+        lines = list(
+            difflib.unified_diff(
+                old,
+                new,
+                "/dev/null" if change.before is None else f"a/{change.path}",
+                "/dev/null" if change.after is None else f"b/{change.path}",
+            )
+        )
         out.extend(header)
         for line in lines:
             out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")

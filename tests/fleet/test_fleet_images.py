@@ -52,8 +52,10 @@ class Outcome:
     build_s: float = 0.0
     test_image_s: float = 0.0
     image: str = ""
-    runs: dict[str, dict] = field(default_factory=dict)   # marker expression -> counts + exit + log
-    errors: dict[str, str] = field(default_factory=dict)  # marker expression (or "build") -> why it did not run
+    runs: dict[str, dict] = field(default_factory=dict)  # marker expression -> counts + exit + log
+    errors: dict[str, str] = field(
+        default_factory=dict
+    )  # marker expression (or "build") -> why it did not run
 
 
 def _ignore(_dir: str, names: list[str]) -> set[str]:
@@ -63,8 +65,14 @@ def _ignore(_dir: str, names: list[str]) -> set[str]:
 def _build_images(client, name: str, outcome: Outcome) -> str:
     config = load_service(SERVICES / name)
     started = time.monotonic()
-    outcome.image = build_mapped(client, config.context_path, config.path / config.dockerfile,
-                                 f"sandbox-fleet/{name}:test", MAPPING, dict(LABELS))
+    outcome.image = build_mapped(
+        client,
+        config.context_path,
+        config.path / config.dockerfile,
+        f"sandbox-fleet/{name}:test",
+        MAPPING,
+        dict(LABELS),
+    )
     outcome.build_s = time.monotonic() - started
     started = time.monotonic()
     attrs = client.images.get(outcome.image).attrs["Config"]
@@ -74,8 +82,13 @@ def _build_images(client, name: str, outcome: Outcome) -> str:
         (context / "req").mkdir()
         for requirements in config.path.glob("requirements*.txt"):
             shutil.copy2(requirements, context / "req" / requirements.name)
-        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(
-            image=outcome.image, workdir=attrs.get("WorkingDir") or "/app", user=attrs.get("User") or "root"))
+        (context / "Dockerfile").write_text(
+            TEST_DOCKERFILE.format(
+                image=outcome.image,
+                workdir=attrs.get("WorkingDir") or "/app",
+                user=attrs.get("User") or "root",
+            )
+        )
         tag = f"sandbox-fleet/{name}-tests:test"
         build_mapped(client, context, context / "Dockerfile", tag, {}, dict(LABELS))
     outcome.test_image_s = time.monotonic() - started
@@ -95,15 +108,35 @@ def _read_junit(container) -> dict | None:
 
 def _pytest(client, image: str, marker: str, env: dict[str, str], network: str) -> dict:
     container = client.containers.create(
-        image, ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marker, "-rfE",
-                f"--junitxml={JUNIT}"],
-        environment=env, network=network, labels=dict(LABELS), mem_limit="1g")
+        image,
+        [
+            "python",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-m",
+            marker,
+            "-rfE",
+            f"--junitxml={JUNIT}",
+        ],
+        environment=env,
+        network=network,
+        labels=dict(LABELS),
+        mem_limit="1g",
+    )
     try:
         container.start()
         code = int(container.wait(timeout=RUN_TIMEOUT)["StatusCode"])
         log = container.logs().decode(errors="replace")
-        counts = _read_junit(container) or {"tests": 0, "failures": 0, "errors": 0, "skipped": 0,
-                                            "failed_tests": []}
+        counts = _read_junit(container) or {
+            "tests": 0,
+            "failures": 0,
+            "errors": 0,
+            "skipped": 0,
+            "failed_tests": [],
+        }
     finally:
         container.remove(force=True)
     return {"exit": code, "log": log[-4000:], **counts}
@@ -131,7 +164,9 @@ def _run_service(client, name: str) -> Outcome:
                 continue
             with ServiceDeps(client, labels=dict(LABELS), needs=(dependency,), database=database) as deps:
                 for marker in markers:
-                    outcome.runs[marker] = _pytest(client, tests_image, marker, deps.container_env, deps.network)
+                    outcome.runs[marker] = _pytest(
+                        client, tests_image, marker, deps.container_env, deps.network
+                    )
         except Exception as exc:  # this stage's tests report it; the other stages still run
             for marker in markers:
                 outcome.errors.setdefault(marker, f"{type(exc).__name__}: {exc}")
@@ -143,12 +178,15 @@ def fleet(docker_client) -> dict[str, Outcome]:
     try:
         docker_client.images.get(BASE)
     except Exception:
-        pytest.fail(f"{BASE} is missing: build it first (sandbox images build base / scripts/setup.sh)",
-                    pytrace=False)
+        pytest.fail(
+            f"{BASE} is missing: build it first (sandbox images build base / scripts/setup.sh)", pytrace=False
+        )
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         outcomes = dict(zip(NAMES, pool.map(lambda n: _run_service(docker_client, n), NAMES)))
-    print("\nfleet build times: " + ", ".join(f"{o.name} {o.build_s:.0f}s+{o.test_image_s:.0f}s"
-                                              for o in outcomes.values()))
+    print(
+        "\nfleet build times: "
+        + ", ".join(f"{o.name} {o.build_s:.0f}s+{o.test_image_s:.0f}s" for o in outcomes.values())
+    )
     return outcomes
 
 
@@ -197,4 +235,5 @@ def test_flux_queries_fail_against_influxdb3(fleet, name):
     assert run["tests"] >= 1, run["log"]
     assert run["exit"] == 1 and run["failures"] + run["errors"] == run["tests"], (
         f"{name}: every Flux test must fail unmigrated; passed: "
-        f"{run['tests'] - run['failures'] - run['errors']}\n{run['log']}")
+        f"{run['tests'] - run['failures'] - run['errors']}\n{run['log']}"
+    )

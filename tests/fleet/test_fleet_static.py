@@ -29,8 +29,16 @@ FLEET = {
     "rag-service": ("LOW", {"tenacity"}),
 }
 NAMES = sorted(FLEET)
-REQUIRED_FILES = ("Dockerfile", "requirements.txt", "requirements-dev.txt", "sandbox.toml", "README.md",
-                  "pytest.ini", "app/__init__.py", "app/main.py")
+REQUIRED_FILES = (
+    "Dockerfile",
+    "requirements.txt",
+    "requirements-dev.txt",
+    "sandbox.toml",
+    "README.md",
+    "pytest.ini",
+    "app/__init__.py",
+    "app/main.py",
+)
 # distribution -> (import name, predicate on the pinned version)
 OLD_PINS = {
     "influxdb-client": lambda v: re.fullmatch(r"1\.(3\d|4\d)\.\d+", v),
@@ -40,16 +48,24 @@ OLD_PINS = {
     "pytest-asyncio": lambda v: re.fullmatch(r"0\.21\.\d+", v),
     "pytest": lambda v: re.fullmatch(r"8\.1\.\d+", v),
 }
-DIST_FOR_IMPORT = {"influxdb_client": "influxdb-client", "asyncio_mqtt": "asyncio-mqtt",
-                   "tenacity": "tenacity", "pytest_asyncio": "pytest-asyncio"}
+DIST_FOR_IMPORT = {
+    "influxdb_client": "influxdb-client",
+    "asyncio_mqtt": "asyncio-mqtt",
+    "tenacity": "tenacity",
+    "pytest_asyncio": "pytest-asyncio",
+}
 NEW_API = re.compile(r"\b(influxdb_client_3|aiomqtt|loop_scope)\b|influxdb3-python")
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9_.-]+)(?:\[[^\]]+\])?==(?P<version>[^\s;#]+)")
 
 
 def code_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                  and (p.suffix == ".py" or p.name in ("Dockerfile", "pytest.ini") or
-                       p.name.startswith("requirements")))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and (p.suffix == ".py" or p.name in ("Dockerfile", "pytest.ini") or p.name.startswith("requirements"))
+    )
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -129,7 +145,7 @@ def test_sandbox_toml_is_valid(name):
     assert set(raw["needs"]) <= set(KNOWN_NEEDS)
     for stage, seconds in raw.get("timeouts", {}).items():
         assert stage in ("build", "test", "health") and seconds > 0
-    config = load_service(SERVICES / name)   # the sandbox's own parser accepts it
+    config = load_service(SERVICES / name)  # the sandbox's own parser accepts it
     assert validate_layout(config) == []
     for step in raw.get("smoke", []):
         assert step["name"] and step["kind"] in SMOKE_KINDS
@@ -196,13 +212,19 @@ def test_requirements_pin_old_versions(name):
     for path in files:
         for dist, version in pins(path).items():
             if dist in OLD_PINS:
-                assert OLD_PINS[dist](version), f"{path.relative_to(SERVICES)}: {dist}=={version} is not the old pin"
-            assert dist not in ("influxdb3-python", "aiomqtt"), f"{path.relative_to(SERVICES)}: new library {dist}"
+                assert OLD_PINS[dist](version), (
+                    f"{path.relative_to(SERVICES)}: {dist}=={version} is not the old pin"
+                )
+            assert dist not in ("influxdb3-python", "aiomqtt"), (
+                f"{path.relative_to(SERVICES)}: new library {dist}"
+            )
     runtime = pins(installed_requirements(name))
     dev = pins(SERVICES / name / "requirements-dev.txt")
     assert "pytest" in dev and "httpx" in dev
     used = uses(name)
-    assert used == FLEET[name][1], f"{name} uses {sorted(used)}, the fleet table says {sorted(FLEET[name][1])}"
+    assert used == FLEET[name][1], (
+        f"{name} uses {sorted(used)}, the fleet table says {sorted(FLEET[name][1])}"
+    )
     for module, dist in DIST_FOR_IMPORT.items():
         if module == "pytest_asyncio":
             assert (module in used) == (dist in dev), f"{name}: pytest-asyncio use and dev pin disagree"
@@ -223,7 +245,9 @@ def test_no_service_uses_a_new_api():
 
 def test_no_migration_markers_before_migration():
     """Verification greps the whole tree for the marker: not even a README may spell it."""
-    assert not [p for p in SERVICES.rglob("*") if p.is_file() and "MIGRATION-BLOCKER(" in p.read_text(errors="ignore")]
+    assert not [
+        p for p in SERVICES.rglob("*") if p.is_file() and "MIGRATION-BLOCKER(" in p.read_text(errors="ignore")
+    ]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -235,8 +259,12 @@ def test_test_counts_and_markers(name):
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test_"):
                 tests += 1
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
-                    and node.value.attr == "mark" and node.attr in ("influx", "mqtt", "flux"):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr == "mark"
+                and node.attr in ("influx", "mqtt", "flux")
+            ):
                 markers_used.add(node.attr)
     assert 10 <= tests <= 40, f"{name}: {tests} test functions"
     declared = set(re.findall(r"^\s+(\w+):", (SERVICES / name / "pytest.ini").read_text(), re.M))
@@ -263,8 +291,11 @@ def test_flux_appears_where_influx_is_used():
 
 
 def test_delete_api_only_behind_the_data_retention_seam():
-    users = [p.relative_to(SERVICES) for p in SERVICES.rglob("*.py")
-             if "delete_api" in p.read_text() and "tests" not in p.parts]
+    users = [
+        p.relative_to(SERVICES)
+        for p in SERVICES.rglob("*.py")
+        if "delete_api" in p.read_text() and "tests" not in p.parts
+    ]
     assert users == [Path("data-retention/app/expiry.py")]
     readme = (SERVICES / "data-retention" / "README.md").read_text()
     assert "retention period" in readme and "IX-9" in readme
@@ -274,16 +305,35 @@ def test_one_health_answers_degraded_with_200():
     degraded = [n for n in NAMES if '"degraded"' in (SERVICES / n / "app" / "main.py").read_text()]
     assert degraded == ["weather-api"]
     healthcheck = (SERVICES / "weather-api" / "Dockerfile").read_text()
-    assert "get('status') == 'ok'" in healthcheck   # the image's own check reads the body
+    assert "get('status') == 'ok'" in healthcheck  # the image's own check reads the body
 
 
 def test_old_api_shapes_are_spread_across_the_fleet():
     text = {n: "".join(p.read_text() for p in service_py(n)) for n in NAMES}
     everything = "".join(text.values())
-    shapes = ["aggregateWindow(", "pivot(", "last()", "query_data_frame(", ".get_value()", "WriteOptions(",
-              "WritePrecision.", "filtered_messages(", ".messages()", "client_id=", "def event_loop(",
-              "(event_loop", "asyncio(scope=", ".retry.statistics", "RetryError", "AsyncRetrying",
-              "wait_random_exponential(", "min=", "delete_api()", "to_values(", "params="]
+    shapes = [
+        "aggregateWindow(",
+        "pivot(",
+        "last()",
+        "query_data_frame(",
+        ".get_value()",
+        "WriteOptions(",
+        "WritePrecision.",
+        "filtered_messages(",
+        ".messages()",
+        "client_id=",
+        "def event_loop(",
+        "(event_loop",
+        "asyncio(scope=",
+        ".retry.statistics",
+        "RetryError",
+        "AsyncRetrying",
+        "wait_random_exponential(",
+        "min=",
+        "delete_api()",
+        "to_values(",
+        "params=",
+    ]
     missing = [shape for shape in shapes if shape not in everything]
     assert not missing, f"old-API shapes missing from the fleet: {missing}"
-    assert 'message.topic == ' in text["data-retention"]
+    assert "message.topic == " in text["data-retention"]

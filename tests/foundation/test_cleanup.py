@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
 
 import pytest
@@ -33,16 +31,18 @@ INTERRUPTED_RUN = textwrap.dedent("""
 
 def _leftovers(client, run_id: str) -> list[str]:
     selector = {"label": f"{RUN_KEY}={run_id}"}
-    return ([c.name for c in client.containers.list(all=True, filters=selector)]
-            + [n.name for n in client.networks.list(filters=selector)])
+    return [c.name for c in client.containers.list(all=True, filters=selector)] + [
+        n.name for n in client.networks.list(filters=selector)
+    ]
 
 
 def test_run_scope_removes_everything_after_an_exception(docker_client) -> None:
     run_id = f"test-{uuid.uuid4().hex[:8]}"
     with pytest.raises(RuntimeError):
         with run_scope(docker_client, run_id):
-            docker_client.containers.create("sandbox/base:local", ["sleep", "60"],
-                                            labels=labels_for(run_id, "probe"))
+            docker_client.containers.create(
+                "sandbox/base:local", ["sleep", "60"], labels=labels_for(run_id, "probe")
+            )
             docker_client.networks.create(f"probe-{run_id}", labels=labels_for(run_id, "probe"))
             assert len(_leftovers(docker_client, run_id)) == 2
             raise RuntimeError("stage crashed")
@@ -52,8 +52,12 @@ def test_run_scope_removes_everything_after_an_exception(docker_client) -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_leaves_nothing(docker_client, signum) -> None:
     run_id = f"test-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen([sys.executable, "-c", INTERRUPTED_RUN, run_id], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", INTERRUPTED_RUN, run_id],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().strip() == "READY", proc.stderr.read()
         assert _leftovers(docker_client, run_id), "the run should own a container and a network"

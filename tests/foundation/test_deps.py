@@ -34,11 +34,18 @@ def aiomqtt_client_image(docker_client, tmp_path_factory) -> str:
     context: Path = tmp_path_factory.mktemp("aiomqtt-client")
     (context / "Dockerfile").write_text(
         "FROM python:3.11-slim\nRUN pip install --no-cache-dir aiomqtt==2.5.1\n"
-        "COPY client.py /client.py\nCMD [\"python\", \"/client.py\"]\n")
+        'COPY client.py /client.py\nCMD ["python", "/client.py"]\n'
+    )
     (context / "client.py").write_text(CLIENT_SCRIPT)
     run_id = f"test-{uuid.uuid4().hex[:8]}"
-    image_id = build_mapped(docker_client, context, context / "Dockerfile", f"sandbox-test/aiomqtt:{run_id}",
-                            Resolver(docker_client).image_map(), labels_for(run_id, "test"))
+    image_id = build_mapped(
+        docker_client,
+        context,
+        context / "Dockerfile",
+        f"sandbox-test/aiomqtt:{run_id}",
+        Resolver(docker_client).image_map(),
+        labels_for(run_id, "test"),
+    )
     yield image_id
     docker_client.images.remove(image_id, force=True)
 
@@ -56,8 +63,12 @@ def test_mosquitto_round_trip_from_second_container(docker_client, aiomqtt_clien
     labels = labels_for(run_id, "deps")
     with ServiceDeps(docker_client, labels, needs=("mosquitto",)) as deps:
         output = docker_client.containers.run(
-            aiomqtt_client_image, environment=deps.container_env, network=deps.network,
-            labels=labels_for(run_id, "test"), remove=True).decode()
+            aiomqtt_client_image,
+            environment=deps.container_env,
+            network=deps.network,
+            labels=labels_for(run_id, "test"),
+            remove=True,
+        ).decode()
     assert output.strip() == "fleet/echo from-container"
 
 

@@ -70,7 +70,9 @@ GARBAGE = {
     "bad chunk size": WRITE + b"Transfer-Encoding: chunked\r\n\r\nzz\r\nm v=1\r\n0\r\n\r\n",
     "truncated chunk": WRITE + b"Transfer-Encoding: chunked\r\n\r\n100\r\nm v=1",
     "bad gzip": WRITE + b"Content-Encoding: gzip\r\nContent-Length: 5\r\n\r\nhello",
-    "truncated gzip": WRITE + b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n" + gzip.compress(b"m v=1")[:10],
+    "truncated gzip": WRITE
+    + b"Content-Encoding: gzip\r\nContent-Length: 10\r\n\r\n"
+    + gzip.compress(b"m v=1")[:10],
     "bad utf8 body": WRITE + b"Content-Length: 4\r\n\r\n\xff\xfe\xfd\xfc",
     "bad query string": b"GET /api/v3/query_sql?%zz=%%&db HTTP/1.1\r\n\r\n",
     "bad json": b"POST /api/v3/query_sql HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{[}",
@@ -78,14 +80,21 @@ GARBAGE = {
     "preface then garbage": PREFACE + os.urandom(4096),
     "preface then bad frame": PREFACE + b"\x00\x00\x04\x99\x00\x00\x00\x00\x00abcd",
     "preface twice": PREFACE + PREFACE,
-    "http2 settings then garbage headers":
-        PREFACE + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00" + b"\x00\x00\x05\x01\x04\x00\x00\x00\x01\xff\xff\xff\xff\xff",
+    "http2 settings then garbage headers": PREFACE
+    + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    + b"\x00\x00\x05\x01\x04\x00\x00\x00\x01\xff\xff\xff\xff\xff",
 }
 
 
 # Complete requests the server must refuse with a status rather than by hanging up.
-REFUSED = {"bad content length": 400, "negative content length": 400, "bad chunk size": 400, "bad gzip": 400,
-           "bad utf8 body": 400, "bad json": 400}
+REFUSED = {
+    "bad content length": 400,
+    "negative content length": 400,
+    "bad chunk size": 400,
+    "bad gzip": 400,
+    "bad utf8 body": 400,
+    "bad json": 400,
+}
 
 
 @pytest.mark.parametrize("payload", GARBAGE.values(), ids=GARBAGE.keys())
@@ -115,12 +124,27 @@ def test_a_silent_half_open_connection_does_not_block_others(url: str) -> None:
 
 
 line_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=40)
-known_lines = st.sampled_from(["m v=1", "m,a=b v=1i 5", "m v=1 99999999999999999999", "m v=1 9999999999999999",
-                               'm s="x\\"y",v=t', "m v=1,v=2", "time time=1"])
+known_lines = st.sampled_from(
+    [
+        "m v=1",
+        "m,a=b v=1i 5",
+        "m v=1 99999999999999999999",
+        "m v=1 9999999999999999",
+        'm s="x\\"y",v=t',
+        "m v=1,v=2",
+        "time time=1",
+    ]
+)
 lp_bodies = st.lists(st.one_of(line_text, known_lines), max_size=8).map("\n".join)
-endpoints = st.sampled_from(["/api/v3/write_lp?db=fuzz", "/api/v3/write_lp?db=fuzz&precision=second",
-                             "/api/v3/write_lp?db=fuzz&accept_partial=false", "/api/v2/write?bucket=fuzz&precision=s",
-                             "/write?db=fuzz"])
+endpoints = st.sampled_from(
+    [
+        "/api/v3/write_lp?db=fuzz",
+        "/api/v3/write_lp?db=fuzz&precision=second",
+        "/api/v3/write_lp?db=fuzz&accept_partial=false",
+        "/api/v2/write?bucket=fuzz&precision=s",
+        "/write?db=fuzz",
+    ]
+)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -134,6 +158,7 @@ def test_fuzzed_line_protocol_gets_a_write_status(url: str, body: str, endpoint:
 
 
 def test_queries_still_work_after_the_abuse(url: str) -> None:
-    response = requests.get(f"{url}/api/v3/query_sql", params={"db": "fuzz", "q": "SELECT count(*) AS n FROM m"},
-                            timeout=10)
+    response = requests.get(
+        f"{url}/api/v3/query_sql", params={"db": "fuzz", "q": "SELECT count(*) AS n FROM m"}, timeout=10
+    )
     assert response.status_code == 200, response.text

@@ -29,8 +29,13 @@ def client(influx, db: str, token: str = TOKEN, **kwargs) -> InfluxDBClient3:
 
 
 def write_lp(influx, db: str, body: str | bytes, headers: dict | None = None, **params) -> requests.Response:
-    return requests.post(f"{influx.url}/api/v3/write_lp", params={"db": db, **params},
-                         data=body if isinstance(body, bytes) else body.encode(), headers=headers, timeout=10)
+    return requests.post(
+        f"{influx.url}/api/v3/write_lp",
+        params={"db": db, **params},
+        data=body if isinstance(body, bytes) else body.encode(),
+        headers=headers,
+        timeout=10,
+    )
 
 
 def sql(influx, db: str, q: str, **params) -> requests.Response:
@@ -61,8 +66,12 @@ def test_01_one_port_serves_http_writes_and_flight_queries(influx):
 
 def test_02_v2_write_returns_204_and_needs_a_bucket(influx):
     db = influx.database()
-    ok = requests.post(f"{influx.url}/api/v2/write", params={"bucket": db, "org": "whatever", "precision": "ns"},
-                       data=b"m f=1 1", timeout=10)
+    ok = requests.post(
+        f"{influx.url}/api/v2/write",
+        params={"bucket": db, "org": "whatever", "precision": "ns"},
+        data=b"m f=1 1",
+        timeout=10,
+    )
     assert (ok.status_code, ok.content) == (204, b"")
     for params in ({"org": "o"}, {"bucket": "", "org": "o"}):
         bad = requests.post(f"{influx.url}/api/v2/write", params=params, data=b"m f=1 1", timeout=10)
@@ -72,7 +81,9 @@ def test_02_v2_write_returns_204_and_needs_a_bucket(influx):
 def test_02b_influxdb_client_v2_write_api_works_unchanged(influx):
     db = influx.database()
     with InfluxDBClient(url=influx.url, token=TOKEN, org="sandbox") as v2:
-        v2.write_api(write_options=SYNCHRONOUS).write(bucket=db, record="temp,room=k c=21.5 1700000000000000000")
+        v2.write_api(write_options=SYNCHRONOUS).write(
+            bucket=db, record="temp,room=k c=21.5 1700000000000000000"
+        )
     assert rows(influx, db, "SELECT room, c FROM temp") == [{"room": "k", "c": 21.5}]
 
 
@@ -82,12 +93,19 @@ def test_03_v3_write_lp_returns_204_and_needs_db(influx):
     assert (bare.status_code, bare.text) == (400, "missing query parameter 'db'")
 
 
-@pytest.mark.parametrize("precision,value,expected", [
-    ("auto", 1700000000, "2023-11-14T22:13:20"), ("auto", 1700000000000, "2023-11-14T22:13:20"),
-    ("auto", 1700000000000000, "2023-11-14T22:13:20"), ("auto", 1700000000000000000, "2023-11-14T22:13:20"),
-    ("second", 1700000000, "2023-11-14T22:13:20"), ("ms", 1700000000001, "2023-11-14T22:13:20.001"),
-    ("u", 1700000000000001, "2023-11-14T22:13:20.000001"), ("n", 1700000000000000001, "2023-11-14T22:13:20.000000001"),
-])
+@pytest.mark.parametrize(
+    "precision,value,expected",
+    [
+        ("auto", 1700000000, "2023-11-14T22:13:20"),
+        ("auto", 1700000000000, "2023-11-14T22:13:20"),
+        ("auto", 1700000000000000, "2023-11-14T22:13:20"),
+        ("auto", 1700000000000000000, "2023-11-14T22:13:20"),
+        ("second", 1700000000, "2023-11-14T22:13:20"),
+        ("ms", 1700000000001, "2023-11-14T22:13:20.001"),
+        ("u", 1700000000000001, "2023-11-14T22:13:20.000001"),
+        ("n", 1700000000000000001, "2023-11-14T22:13:20.000000001"),
+    ],
+)
 def test_04_v3_precision_names_and_auto_guess(influx, precision, value, expected):
     db = influx.database()
     assert write_lp(influx, db, f"m f=1 {value}", precision=precision).status_code == 204
@@ -122,13 +140,23 @@ def test_07_line_protocol_types_and_type_conflicts(influx):
     assert write_lp(influx, db, body).status_code == 204
     schema = client(influx, db).query("SELECT * FROM m").schema
     types = {name: schema.field(name).type for name in schema.names}
-    assert types == {"b1": pa.bool_(), "b2": pa.bool_(), "f": pa.float64(), "g": pa.float64(),
-                     "h": pa.float64(), "i": pa.int64(), "s": pa.string(), "time": pa.timestamp("ns"),
-                     "u": pa.uint64()}
+    assert types == {
+        "b1": pa.bool_(),
+        "b2": pa.bool_(),
+        "f": pa.float64(),
+        "g": pa.float64(),
+        "h": pa.float64(),
+        "i": pa.int64(),
+        "s": pa.string(),
+        "time": pa.timestamp("ns"),
+        "u": pa.uint64(),
+    }
     conflict = write_lp(influx, db, "m f=1i 2")
     assert conflict.status_code == 400
-    assert ("invalid column type for column 'f', expected iox::column_type::field::float, "
-            "got iox::column_type::field::integer") in conflict.text
+    assert (
+        "invalid column type for column 'f', expected iox::column_type::field::float, "
+        "got iox::column_type::field::integer"
+    ) in conflict.text
 
 
 def test_08_repeated_field_is_rejected(influx):
@@ -159,8 +187,9 @@ def test_10_accept_partial_false_stores_nothing(influx):
 
 def test_11_v2_bad_line_stores_nothing_and_client_raises_invalid(influx):
     db = influx.database()
-    response = requests.post(f"{influx.url}/api/v2/write", params={"bucket": db},
-                             data=b"m f=1 1\nm f=bad 2", timeout=10)
+    response = requests.post(
+        f"{influx.url}/api/v2/write", params={"bucket": db}, data=b"m f=1 1\nm f=bad 2", timeout=10
+    )
     body = response.json()
     assert response.status_code == 400 and body["code"] == "invalid"
     assert body["message"].startswith("write buffer error: line protocol parse failed: ")
@@ -195,7 +224,9 @@ def test_15_auth_on_requires_a_valid_token_everywhere(influx_auth):
     token = _admin_token(influx_auth)
     for path in ("/health", "/ping", "/api/v3/query_sql?db=x&q=select%201"):
         response = requests.get(url + path, timeout=10)
-        assert response.status_code == 401 and response.json() == {"error": "the request was not authenticated"}
+        assert response.status_code == 401 and response.json() == {
+            "error": "the request was not authenticated"
+        }
     for scheme in ("Token", "Bearer"):
         assert requests.get(url + "/health", headers={"Authorization": f"{scheme} {token}"}, timeout=10).ok
     for header in (f"bearer {token}", "Bearer", f"Bearer {token} x"):
@@ -238,7 +269,10 @@ def test_18_health_is_plain_ok(influx):
     for path in ("/health", "/api/v1/health"):
         response = requests.get(influx.url + path, timeout=10)
         assert (response.status_code, response.headers["Content-Type"], response.text) == (
-            200, "text/plain; charset=utf-8", "OK")
+            200,
+            "text/plain; charset=utf-8",
+            "OK",
+        )
 
 
 def test_19_ping_reports_version_and_head_is_not_routed(influx):
@@ -263,31 +297,50 @@ def test_20_cors_options_and_unknown_routes(influx):
 def test_21_http_query_formats(influx):
     db = influx.database()
     write_lp(influx, db, "m,host=a f=1 1700000000000000000\nm,host=b g=2i 1700000001000000000")
-    assert rows(influx, db, "SELECT host, f, g FROM m ORDER BY time") == [{"host": "a", "f": 1.0}, {"host": "b", "g": 2}]
+    assert rows(influx, db, "SELECT host, f, g FROM m ORDER BY time") == [
+        {"host": "a", "f": 1.0},
+        {"host": "b", "g": 2},
+    ]
     assert rows(influx, db, "SELECT * FROM m WHERE false") == []
     jsonl = sql(influx, db, "SELECT host FROM m ORDER BY time", format="jsonl")
-    assert jsonl.headers["Content-Type"] == "application/jsonl" and jsonl.text == '{"host":"a"}\n{"host":"b"}\n'
+    assert (
+        jsonl.headers["Content-Type"] == "application/jsonl" and jsonl.text == '{"host":"a"}\n{"host":"b"}\n'
+    )
     csv = sql(influx, db, "SELECT host, time FROM m ORDER BY time", format="csv")
     assert csv.headers["Content-Type"] == "text/csv"
     assert csv.text.splitlines() == ["host,time", "a,2023-11-14T22:13:20", "b,2023-11-14T22:13:21"]
     pretty = sql(influx, db, "SELECT host FROM m ORDER BY time", format="pretty")
     assert pretty.headers["Content-Type"] == "text/plain; charset=utf-8" and "| host |" in pretty.text
     parquet = sql(influx, db, "SELECT host FROM m ORDER BY time", format="parquet")
-    assert parquet.headers["Content-Type"] == "application/vnd.apache.parquet" and parquet.content[:4] == b"PAR1"
-    by_accept = requests.get(f"{influx.url}/api/v3/query_sql", params={"db": db, "q": "SELECT host FROM m LIMIT 1"},
-                             headers={"Accept": "text/csv"}, timeout=10)
+    assert (
+        parquet.headers["Content-Type"] == "application/vnd.apache.parquet" and parquet.content[:4] == b"PAR1"
+    )
+    by_accept = requests.get(
+        f"{influx.url}/api/v3/query_sql",
+        params={"db": db, "q": "SELECT host FROM m LIMIT 1"},
+        headers={"Accept": "text/csv"},
+        timeout=10,
+    )
     assert by_accept.headers["Content-Type"] == "text/csv"
-    bad = requests.get(f"{influx.url}/api/v3/query_sql", params={"db": db, "q": "SELECT 1"},
-                       headers={"Accept": "application/xml"}, timeout=10)
+    bad = requests.get(
+        f"{influx.url}/api/v3/query_sql",
+        params={"db": db, "q": "SELECT 1"},
+        headers={"Accept": "application/xml"},
+        timeout=10,
+    )
     assert bad.status_code == 400 and "invalid mime type" in bad.text
-    posted = requests.post(f"{influx.url}/api/v3/query_sql", json={"db": db, "q": "SELECT count(*) AS n FROM m"},
-                           timeout=10)
+    posted = requests.post(
+        f"{influx.url}/api/v3/query_sql", json={"db": db, "q": "SELECT count(*) AS n FROM m"}, timeout=10
+    )
     assert posted.json() == [{"n": 2}]
 
 
 def test_22_http_query_unknown_database_and_table(influx):
     missing = sql(influx, "no_such_db_x", "SELECT 1")
-    assert (missing.status_code, missing.json()) == (404, {"error": "query error: database not found: no_such_db_x"})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"error": "query error: database not found: no_such_db_x"},
+    )
     db = influx.database()
     write_lp(influx, db, "m f=1 1")
     response = sql(influx, db, "SELECT * FROM invalid_table")
@@ -318,7 +371,10 @@ def test_24_flight_json_ticket_sql_and_influxql(influx):
     assert reader.read_all().to_pylist() == [{"f": 1.0}]
     reader = flight_client(influx).do_get(ticket(db, "SELECT f FROM m", query_type="influxql"))
     assert reader.read_all().column_names == ["iox::measurement", "time", "f"]
-    for raw in (b"not json", json.dumps({"database": db, "sql_query": "SELECT 1", "query_type": "SQL"}).encode()):
+    for raw in (
+        b"not json",
+        json.dumps({"database": db, "sql_query": "SELECT 1", "query_type": "SQL"}).encode(),
+    ):
         with pytest.raises(pa.ArrowInvalid):
             flight_client(influx).do_get(fl.Ticket(raw)).read_all()
 
@@ -328,9 +384,15 @@ def test_25_flight_auth_reads_authorization_metadata(influx_auth):
     db = influx_auth.database()
     with client(influx_auth, db, token=token) as c:
         c.write(record="m f=1 1")
-    for headers in ([], [(b"authorization", b"Bearer wrong")], [(b"authorization", f"bearer {token}".encode())]):
+    for headers in (
+        [],
+        [(b"authorization", b"Bearer wrong")],
+        [(b"authorization", f"bearer {token}".encode())],
+    ):
         with pytest.raises(fl.FlightUnauthenticatedError):
-            flight_client(influx_auth).do_get(ticket(db, "SELECT 1"), fl.FlightCallOptions(headers=headers)).read_all()
+            flight_client(influx_auth).do_get(
+                ticket(db, "SELECT 1"), fl.FlightCallOptions(headers=headers)
+            ).read_all()
     with pytest.raises(InfluxDB3ClientQueryError), client(influx_auth, db, token="wrong") as c:
         c.query("SELECT f FROM m")
     options = fl.FlightCallOptions(headers=[(b"authorization", f"Token {token}".encode())])
@@ -360,8 +422,12 @@ def test_28_query_parameters_bind_in_sql_and_influxql(influx):
     db = influx.database()
     write_lp(influx, db, "m,host=a f=1 1\nm,host=b f=2 2")
     with client(influx, db) as c:
-        assert c.query("SELECT f FROM m WHERE host = $h", query_parameters={"h": "a"}).to_pylist() == [{"f": 1.0}]
-        influxql = c.query("SELECT f FROM m WHERE host = $h", language="influxql", query_parameters={"h": "b"})
+        assert c.query("SELECT f FROM m WHERE host = $h", query_parameters={"h": "a"}).to_pylist() == [
+            {"f": 1.0}
+        ]
+        influxql = c.query(
+            "SELECT f FROM m WHERE host = $h", language="influxql", query_parameters={"h": "b"}
+        )
         assert influxql.column("f").to_pylist() == [2.0]
         with pytest.raises(InfluxDB3ClientQueryError):
             c.query("SELECT f FROM m WHERE host = $missing")
@@ -375,9 +441,13 @@ def test_29_influxql_columns_show_measurements_and_show_databases(influx):
         assert star.column_names == ["iox::measurement", "time", "host", "idle", "usage"]
         assert star.column("iox::measurement").to_pylist() == ["cpu"]
         shown = c.query("SHOW MEASUREMENTS", language="influxql").to_pylist()
-        assert shown == [{"iox::measurement": "measurements", "name": "cpu"},
-                         {"iox::measurement": "measurements", "name": "mem"}]
-        with pytest.raises(InfluxDB3ClientQueryError, match="This feature is not implemented: SHOW DATABASES"):
+        assert shown == [
+            {"iox::measurement": "measurements", "name": "cpu"},
+            {"iox::measurement": "measurements", "name": "mem"},
+        ]
+        with pytest.raises(
+            InfluxDB3ClientQueryError, match="This feature is not implemented: SHOW DATABASES"
+        ):
             c.query("SHOW DATABASES", language="influxql")
 
 

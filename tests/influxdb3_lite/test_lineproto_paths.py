@@ -13,10 +13,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from .standin import import_standin
+from tests.influxdb3_lite.standin import import_standin
 
 lineproto, lpvector, store = import_standin("lineproto", "lpvector", "store")
-LineProtocolError, parse_line, parse_lines = lineproto.LineProtocolError, lineproto.parse_line, lineproto.parse_lines
+LineProtocolError, parse_line, parse_lines = (
+    lineproto.LineProtocolError,
+    lineproto.parse_line,
+    lineproto.parse_lines,
+)
 VALUE_PATTERNS, parse_body = lpvector.VALUE_PATTERNS, lpvector.parse_body
 MAX_COLUMNS, Catalog = store.MAX_COLUMNS, store.Catalog
 
@@ -29,12 +33,64 @@ FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCh
 MEASUREMENTS = ["m", "cpu", "m\\ x", "m\\,y", "é", "m=x", "#m", "", "1"]
 KEYS = ["a", "b", "v", "w", "time", "k\\=q", "é", "5", ""]
 TAG_VALUES = ["1", "x", "h1", "a=b", "", "é", "x\\ y", "١"]
-FIELD_VALUES = ["1", "-1", "1.5", ".5", "1.", "+2", "1e3", "1E-2", "1e400", "-0.0", "00.1", "1i", "-5i",
-                "+5i", "9223372036854775807i", "9223372036854775808i", "1u", "0u", "-0u", "+1u",
-                "18446744073709551616u", "t", "T", "true", "TRUE", "f", "False", "yes", '"s"', '"a\\"b"',
-                '"', "١i", "١", "1.2.3", "inf", "nan", "i", "u", "", "1x"]
-STAMPS = ["", "0", "-1", "1700000000", "1700000000000", "1700000000000000", "1700000000000000000",
-          "9223372036854775807", "9223372036854775808", "-9223372036854775808", "+5", "1e9", "١", "x"]
+FIELD_VALUES = [
+    "1",
+    "-1",
+    "1.5",
+    ".5",
+    "1.",
+    "+2",
+    "1e3",
+    "1E-2",
+    "1e400",
+    "-0.0",
+    "00.1",
+    "1i",
+    "-5i",
+    "+5i",
+    "9223372036854775807i",
+    "9223372036854775808i",
+    "1u",
+    "0u",
+    "-0u",
+    "+1u",
+    "18446744073709551616u",
+    "t",
+    "T",
+    "true",
+    "TRUE",
+    "f",
+    "False",
+    "yes",
+    '"s"',
+    '"a\\"b"',
+    '"',
+    "١i",
+    "١",
+    "1.2.3",
+    "inf",
+    "nan",
+    "i",
+    "u",
+    "",
+    "1x",
+]
+STAMPS = [
+    "",
+    "0",
+    "-1",
+    "1700000000",
+    "1700000000000",
+    "1700000000000000",
+    "1700000000000000000",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "+5",
+    "1e9",
+    "١",
+    "x",
+]
 
 
 def pairs(keys: list[str], values: list[str], min_size: int) -> st.SearchStrategy[str]:
@@ -45,7 +101,8 @@ def pairs(keys: list[str], values: list[str], min_size: int) -> st.SearchStrateg
 @st.composite
 def lines(draw) -> str:
     series = draw(st.sampled_from(MEASUREMENTS)) + "".join(
-        "," + draw(pairs(KEYS, TAG_VALUES, 1)) for _ in range(draw(st.integers(0, 2))))
+        "," + draw(pairs(KEYS, TAG_VALUES, 1)) for _ in range(draw(st.integers(0, 2)))
+    )
     text = f"{series} {draw(pairs(KEYS, FIELD_VALUES, 0))}"
     stamp = draw(st.sampled_from(STAMPS))
     text = f"{text} {stamp}" if stamp else text
@@ -54,11 +111,32 @@ def lines(draw) -> str:
 
 
 # Mostly well-formed lines of few shapes (so the column-wise path really runs), some garbage.
-VALUES = ["1", "2.5", "-.5", "1e3", "1i", "-7i", "7u", "t", "T", "true", "True", "TRUE", "f", "F", "false",
-          "False", "FALSE"]
-uniform = st.builds(lambda host, v, w, stamp: f"m,host=h{host} v={v},w={w} {stamp}".strip(),
-                    st.integers(0, 3), st.sampled_from(VALUES), st.sampled_from(VALUES),
-                    st.sampled_from(["", "0", "5", "1700000000", "1700000000000000000"]))
+VALUES = [
+    "1",
+    "2.5",
+    "-.5",
+    "1e3",
+    "1i",
+    "-7i",
+    "7u",
+    "t",
+    "T",
+    "true",
+    "True",
+    "TRUE",
+    "f",
+    "F",
+    "false",
+    "False",
+    "FALSE",
+]
+uniform = st.builds(
+    lambda host, v, w, stamp: f"m,host=h{host} v={v},w={w} {stamp}".strip(),
+    st.integers(0, 3),
+    st.sampled_from(VALUES),
+    st.sampled_from(VALUES),
+    st.sampled_from(["", "0", "5", "1700000000", "1700000000000000000"]),
+)
 garbage = st.text(alphabet='mab01 ,=\\"#\t\r.-+eiuT\n', max_size=30)
 any_line = st.one_of(uniform, lines(), garbage, st.sampled_from(["", "# comment", "   "]))
 bodies = st.lists(any_line, max_size=12).map("\n".join)
@@ -72,8 +150,15 @@ def as_rows(parsed) -> tuple[list[tuple], list]:
         tags = {name: values.to_pylist() for name, values in group.tags.items()}
         fields = {name: (kind, values.to_pylist()) for name, (kind, values) in group.fields.items()}
         for i, (number, stamp) in enumerate(zip(group.numbers.to_pylist(), group.timestamps.to_pylist())):
-            rows.append((number, group.measurement, {k: v[i] for k, v in tags.items()},
-                         {k: (kind, v[i]) for k, (kind, v) in fields.items()}, stamp))
+            rows.append(
+                (
+                    number,
+                    group.measurement,
+                    {k: v[i] for k, v in tags.items()},
+                    {k: (kind, v[i]) for k, (kind, v) in fields.items()},
+                    stamp,
+                )
+            )
     return sorted(rows, key=lambda row: row[0]), parsed.errors
 
 
@@ -99,11 +184,11 @@ def write_both(first: str, second: str, precision: str, partial: bool) -> None:
 
 @FUZZ
 @given(bodies)
-@example("m,a=1 v=1i,w=2\nm,a=2 w=3,v=4i 5\nbad\nx y=\"s\"\nm v=1.5\nm,a=3 w=3,v=4i 6")
-@example("m v=1\nm v=2i\nm v=3")          # mixed types inside one shape
-@example("m v=1,v=2\nm v=1,v=2")          # repeated field
+@example('m,a=1 v=1i,w=2\nm,a=2 w=3,v=4i 5\nbad\nx y="s"\nm v=1.5\nm,a=3 w=3,v=4i 6')
+@example("m v=1\nm v=2i\nm v=3")  # mixed types inside one shape
+@example("m v=1,v=2\nm v=1,v=2")  # repeated field
 @example("m,a=1,a=2 v=1\nm,a=1,a=2 v=1")  # repeated tag: the reference keeps the last
-@example("m,a= v=1\nm,a=1 v=1")           # empty tag value
+@example("m,a= v=1\nm,a=1 v=1")  # empty tag value
 @example("m v=1 +5\nm v=1 1e9\nm v=1 9223372036854775808")
 @example("m v=1 5\r\nm v=2 6\r\n")
 def test_parse_body_agrees_with_reference(body: str) -> None:
@@ -112,12 +197,12 @@ def test_parse_body_agrees_with_reference(body: str) -> None:
 
 @FUZZ
 @given(bodies, bodies, st.sampled_from(PRECISIONS), st.booleans())
-@example("m v=1i 1", "m v=1 2\nm v=2i 3", "auto", True)                  # conflict with catalog
-@example("", "m v=1 1\nm v=1i 2\nm v=3 3", "nanosecond", True)          # conflict inside a write
-@example("", "m,a=1 v=1 5\nm v=2,w=1 5\nm,a=1 v=3 5", "auto", True)     # dedup across shapes
-@example("", "m v=1 5\nm time=1 6\nm v=2 7", "auto", False)             # reserved column name
-@example("", "m v=1 99999999999999999\nm v=2 5", "second", True)        # overflow at precision
-@example("", "m v=1\nm v=2 1", "millisecond", True)                     # ingest time
+@example("m v=1i 1", "m v=1 2\nm v=2i 3", "auto", True)  # conflict with catalog
+@example("", "m v=1 1\nm v=1i 2\nm v=3 3", "nanosecond", True)  # conflict inside a write
+@example("", "m,a=1 v=1 5\nm v=2,w=1 5\nm,a=1 v=3 5", "auto", True)  # dedup across shapes
+@example("", "m v=1 5\nm time=1 6\nm v=2 7", "auto", False)  # reserved column name
+@example("", "m v=1 99999999999999999\nm v=2 5", "second", True)  # overflow at precision
+@example("", "m v=1\nm v=2 1", "millisecond", True)  # ingest time
 def test_catalog_write_agrees_with_reference(first: str, second: str, precision: str, partial: bool) -> None:
     write_both(first, second, precision, partial)
 

@@ -7,75 +7,102 @@ TEMP = R + ' |> filter(fn: (r) => r._measurement == "temp")'
 CASES: dict[str, str] = {
     "raw_one_field": CPU + ' |> filter(fn: (r) => r._field == "usage")',
     "raw_two_fields_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
-                                  ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
     "tag_eq": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host == "web1")',
     "tag_ne": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host != "web1")',
     "tag_regex": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host =~ /^web/)',
     "tag_not_regex": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host !~ /^web/)',
-    "tag_or": CPU + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => r.host == "web1" or r.region == "us")',
-    "tag_and_or": CPU + ' |> filter(fn: (r) => r._field == "usage" and (r.host == "web1" or r.host == "db1") and r.region == "eu")',
+    "tag_or": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => r.host == "web1" or r.region == "us")',
+    "tag_and_or": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" and (r.host == "web1" or r.host == "db1") and r.region == "eu")',
     "value_gt": CPU + ' |> filter(fn: (r) => r._field == "usage" and r._value > 50.0)',
-    "value_range": CPU + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => r._value >= 20.0 and r._value < 70.0)',
-    "map_scale": CPU + ' |> filter(fn: (r) => r._field == "usage") |> map(fn: (r) => ({r with _value: r._value * 100.0}))',
+    "value_range": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => r._value >= 20.0 and r._value < 70.0)',
+    "map_scale": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> map(fn: (r) => ({r with _value: r._value * 100.0}))',
     "last_per_series": CPU + ' |> filter(fn: (r) => r._field == "usage") |> last()',
     "first_per_series": CPU + ' |> filter(fn: (r) => r._field == "usage") |> first()',
     "last_one_sensor": TEMP + ' |> filter(fn: (r) => r._field == "value" and r.sensor == "a") |> last()',
     "last_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> last()'
-                        ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
     "first_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> first()'
-                         ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
-    "hourly_mean": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)',
-    "hourly_mean_filled": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: mean)',
-    "hourly_sum": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)',
-    "hourly_sum_filled": TEMP + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 1h, fn: sum)',
-    "hourly_count_filled": TEMP + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 1h, fn: count)',
-    "hourly_count": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: count, createEmpty: false)',
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+    "hourly_mean": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)',
+    "hourly_mean_filled": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: mean)',
+    "hourly_sum": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)',
+    "hourly_sum_filled": TEMP
+    + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 1h, fn: sum)',
+    "hourly_count_filled": TEMP
+    + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 1h, fn: count)',
+    "hourly_count": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: count, createEmpty: false)',
     "hourly_max": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: max)',
-    "hourly_min": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: min, createEmpty: false)',
+    "hourly_min": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: min, createEmpty: false)',
     "hourly_last": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: last)',
-    "hourly_first": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: first, createEmpty: false)',
-    "window_5m": TEMP + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 5m, fn: mean, createEmpty: false)',
-    "window_90m": TEMP + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 90m, fn: mean, createEmpty: false)',
-    "window_2h_regex": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host =~ /^web/) |> aggregateWindow(every: 2h, fn: mean, createEmpty: false)',
+    "hourly_first": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: first, createEmpty: false)',
+    "window_5m": TEMP
+    + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 5m, fn: mean, createEmpty: false)',
+    "window_90m": TEMP
+    + ' |> filter(fn: (r) => r._field == "value") |> aggregateWindow(every: 90m, fn: mean, createEmpty: false)',
+    "window_2h_regex": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" and r.host =~ /^web/) |> aggregateWindow(every: 2h, fn: mean, createEmpty: false)',
     "window_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
-                          ' |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)'
-                          ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
+    " |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)"
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
     "window_pivot_sort": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
-                               ' |> aggregateWindow(every: 2h, fn: max, createEmpty: false)'
-                               ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-                               ' |> sort(columns: ["_time"])',
-    "sort_desc_limit": CPU + ' |> filter(fn: (r) => r._field == "usage") |> sort(columns: ["_time"], desc: true) |> limit(n: 3)',
+    " |> aggregateWindow(every: 2h, fn: max, createEmpty: false)"
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    ' |> sort(columns: ["_time"])',
+    "sort_desc_limit": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> sort(columns: ["_time"], desc: true) |> limit(n: 3)',
     "limit_per_series": CPU + ' |> filter(fn: (r) => r._field == "usage") |> limit(n: 2)',
     "limit_offset": CPU + ' |> filter(fn: (r) => r._field == "usage") |> limit(n: 2, offset: 1)',
     "top_n_per_host": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"])'
-                            ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)',
+    ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)',
     "count_per_series": CPU + ' |> filter(fn: (r) => r._field == "usage") |> count()',
-    "count_by_region": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"]) |> count()',
+    "count_by_region": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"]) |> count()',
     "sum_by_host": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> sum()',
-    "mean_by_region": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"]) |> mean()',
+    "mean_by_region": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"]) |> mean()',
     "count_all": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group() |> count()',
-    "count_all_empty": CPU + ' |> filter(fn: (r) => r._field == "usage" and r.host == "nobody") |> group() |> count()',
+    "count_all_empty": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" and r.host == "nobody") |> group() |> count()',
     "mean_per_series": TEMP + ' |> filter(fn: (r) => r._field == "value") |> mean()',
     "difference": TEMP + ' |> filter(fn: (r) => r._field == "value") |> difference()',
-    "keep_columns": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)'
-                          ' |> keep(columns: ["_time", "_value", "host"])',
-    "yield_named": TEMP + ' |> filter(fn: (r) => r._field == "value" and r.sensor == "b") |> yield(name: "b")',
-    "sort_value_desc": TEMP + ' |> filter(fn: (r) => r._field == "value") |> sort(columns: ["_value"], desc: true)',
+    "keep_columns": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)'
+    ' |> keep(columns: ["_time", "_value", "host"])',
+    "yield_named": TEMP
+    + ' |> filter(fn: (r) => r._field == "value" and r.sensor == "b") |> yield(name: "b")',
+    "sort_value_desc": TEMP
+    + ' |> filter(fn: (r) => r._field == "value") |> sort(columns: ["_value"], desc: true)',
 }
 
 # outside the subset: each must raise Unsupported (a marker in code)
 UNSUPPORTED: dict[str, str] = {
     "join": 'import "join"\nfrom(bucket: "db") |> range(start: -1h)',
-    "union": 'union(tables: [a, b])',
-    "reduce": CPU + ' |> reduce(fn: (r, accumulator) => ({sum: r._value + accumulator.sum}), identity: {sum: 0.0})',
-    "map_new_record": CPU + ' |> map(fn: (r) => ({_time: r._time, v: r._value}))',
+    "union": "union(tables: [a, b])",
+    "reduce": CPU
+    + " |> reduce(fn: (r, accumulator) => ({sum: r._value + accumulator.sum}), identity: {sum: 0.0})",
+    "map_new_record": CPU + " |> map(fn: (r) => ({_time: r._time, v: r._value}))",
     "two_measurements": R + ' |> filter(fn: (r) => r._measurement == "cpu" or r._measurement == "mem")',
     "no_measurement": R + ' |> filter(fn: (r) => r._field == "usage") |> last()',
-    "window_offset": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, offset: 5m, fn: mean)',
-    "window_month": CPU + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1mo, fn: mean)',
+    "window_offset": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, offset: 5m, fn: mean)',
+    "window_month": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1mo, fn: mean)',
     "interpolation": CPU + ' |> filter(fn: (r) => r._field == "x${y}")',
-    "two_fields_no_pivot_last": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> last()',
-    "group_limit_unsorted": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
+    "two_fields_no_pivot_last": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> last()',
+    "group_limit_unsorted": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',
     "fill": CPU + ' |> filter(fn: (r) => r._field == "usage") |> fill(value: 0.0)',
 }

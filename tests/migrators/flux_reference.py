@@ -15,8 +15,16 @@ from typing import Any
 from migrators.flux import Binary, Call, Function, Ident, ListExpr, Lit, Member, Not, WithRecord, parse
 from migrators.flux_sql import UNITS
 
-NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9,
-      "w": 7 * 86400 * 10**9}
+NS = {
+    "ns": 1,
+    "us": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+    "w": 7 * 86400 * 10**9,
+}
 Row = dict[str, Any]
 
 
@@ -26,18 +34,28 @@ def duration_ns(text: str) -> int:
 
 def time_ns(text: str) -> int:
     from datetime import datetime
+
     return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()) * 10**9
 
 
-def evaluate(flux: str, points: list[Row], tags: list[str], params: dict[str, Any] | None = None) -> list[tuple[tuple, list[Row]]]:
+def evaluate(
+    flux: str, points: list[Row], tags: list[str], params: dict[str, Any] | None = None
+) -> list[tuple[tuple, list[Row]]]:
     stages = parse(flux).stages
     rows: list[Row] = []
     for p in points:
         for key, value in p.items():
             if key in tags or key in ("_measurement", "_time") or value is None:
                 continue
-            rows.append({"_measurement": p["_measurement"], **{t: p.get(t) for t in tags if p.get(t) is not None},
-                         "_field": key, "_value": value, "_time": p["_time"]})
+            rows.append(
+                {
+                    "_measurement": p["_measurement"],
+                    **{t: p.get(t) for t in tags if p.get(t) is not None},
+                    "_field": key,
+                    "_value": value,
+                    "_time": p["_time"],
+                }
+            )
     key_cols = ["_measurement", "_field", *tags]
     tables = _group(rows, key_cols)
     start = stop = None
@@ -48,11 +66,15 @@ def evaluate(flux: str, points: list[Row], tags: list[str], params: dict[str, An
             tables = _map_tables(tables, lambda rs: [r for r in rs if start <= r["_time"] < stop])
         elif stage.name == "filter":
             fn = a["fn"]
-            tables = _map_tables(tables, lambda rs: [r for r in rs if _eval(fn.body, {fn.params[0]: r}, params)])
+            tables = _map_tables(
+                tables, lambda rs: [r for r in rs if _eval(fn.body, {fn.params[0]: r}, params)]
+            )
         elif stage.name == "map":
             fn = a["fn"]
             body = dict(fn.body.fields)["_value"]
-            tables = _map_tables(tables, lambda rs: [{**r, "_value": _eval(body, {fn.params[0]: r}, params)} for r in rs])
+            tables = _map_tables(
+                tables, lambda rs: [{**r, "_value": _eval(body, {fn.params[0]: r}, params)} for r in rs]
+            )
         elif stage.name == "aggregateWindow":
             every = duration_ns(a["every"].value)
             create = a.get("createEmpty", Lit("bool", "true")).value == "true"
@@ -62,20 +84,27 @@ def evaluate(flux: str, points: list[Row], tags: list[str], params: dict[str, An
             tables = _map_tables(tables, lambda rs: [rs[pick]] if rs else [])
         elif stage.name in ("count", "sum", "mean", "median"):
             fn = stage.name
-            tables = [(k, [{**dict(zip(key_cols, k)), "_value": _agg(fn, [r["_value"] for r in rs])}])
-                      for k, rs in tables if rs]
+            tables = [
+                (k, [{**dict(zip(key_cols, k)), "_value": _agg(fn, [r["_value"] for r in rs])}])
+                for k, rs in tables
+                if rs
+            ]
         elif stage.name == "group":
             key_cols = [c.value for c in a.get("columns", ListExpr(())).items]
             tables = _group([r for _, rs in tables for r in rs], key_cols)
         elif stage.name == "sort":
             cols = [c.value for c in a["columns"].items]
             desc = a.get("desc", Lit("bool", "false")).value == "true"
-            tables = _map_tables(tables, lambda rs: sorted(rs, key=lambda r: tuple(r[c] for c in cols), reverse=desc))
+            tables = _map_tables(
+                tables, lambda rs: sorted(rs, key=lambda r: tuple(r[c] for c in cols), reverse=desc)
+            )
         elif stage.name == "limit":
             n, off = int(a["n"].value), int(a.get("offset", Lit("number", "0")).value)
-            tables = _map_tables(tables, lambda rs: rs[off:off + n])
+            tables = _map_tables(tables, lambda rs: rs[off : off + n])
         elif stage.name == "difference":
-            tables = _map_tables(tables, lambda rs: [{**b, "_value": b["_value"] - p["_value"]} for p, b in zip(rs, rs[1:])])
+            tables = _map_tables(
+                tables, lambda rs: [{**b, "_value": b["_value"] - p["_value"]} for p, b in zip(rs, rs[1:])]
+            )
         elif stage.name == "pivot":
             key_cols = [c for c in key_cols if c != "_field"]
             tables = _pivot(tables, key_cols)
@@ -86,7 +115,11 @@ def evaluate(flux: str, points: list[Row], tags: list[str], params: dict[str, An
             pass
         else:
             raise NotImplementedError(stage.name)
-    return [(k, rs) for k, rs in sorted(tables, key=lambda t: tuple("" if v is None else str(v) for v in t[0])) if rs]
+    return [
+        (k, rs)
+        for k, rs in sorted(tables, key=lambda t: tuple("" if v is None else str(v) for v in t[0]))
+        if rs
+    ]
 
 
 def _group(rows: list[Row], cols: list[str]) -> list[tuple[tuple, list[Row]]]:
@@ -105,8 +138,15 @@ def _agg(fn: str, values: list) -> Any:
         return len(values)
     if not values:
         return None
-    return {"sum": sum, "mean": statistics.fmean, "median": statistics.median, "min": min, "max": max,
-            "first": lambda v: v[0], "last": lambda v: v[-1]}[fn](values)
+    return {
+        "sum": sum,
+        "mean": statistics.fmean,
+        "median": statistics.median,
+        "min": min,
+        "max": max,
+        "first": lambda v: v[0],
+        "last": lambda v: v[-1],
+    }[fn](values)
 
 
 def _windows(rows: list[Row], every: int, fn: str, create: bool, start: int, stop: int) -> list[Row]:
@@ -128,7 +168,9 @@ def _pivot(tables, key_cols):
     for _, rs in tables:
         for r in rs:
             key = tuple(r.get(c) for c in key_cols)
-            row = merged.setdefault(key, {}).setdefault(r["_time"], {**{c: r.get(c) for c in key_cols}, "_time": r["_time"]})
+            row = merged.setdefault(key, {}).setdefault(
+                r["_time"], {**{c: r.get(c) for c in key_cols}, "_time": r["_time"]}
+            )
             row[r["_field"]] = r["_value"]
     return [(k, [rows[t] for t in sorted(rows)]) for k, rows in merged.items()]
 
@@ -162,10 +204,18 @@ def _eval(expr, env: dict[str, Row], params: dict | None) -> Any:
             return found if expr.op == "=~" else not found
         if left is None or right is None:
             return False if expr.op in ("==", "<", "<=", ">", ">=") else (expr.op == "!=")
-        return {"==": left == right, "!=": left != right, "<": left < right, "<=": left <= right,
-                ">": left > right, ">=": left >= right, "+": left + right if expr.op == "+" else None,
-                "-": left - right if expr.op == "-" else None, "*": left * right if expr.op == "*" else None,
-                "/": left / right if expr.op == "/" and right else None}[expr.op]
+        return {
+            "==": left == right,
+            "!=": left != right,
+            "<": left < right,
+            "<=": left <= right,
+            ">": left > right,
+            ">=": left >= right,
+            "+": left + right if expr.op == "+" else None,
+            "-": left - right if expr.op == "-" else None,
+            "*": left * right if expr.op == "*" else None,
+            "/": left / right if expr.op == "/" and right else None,
+        }[expr.op]
     raise NotImplementedError(type(expr).__name__)
 
 

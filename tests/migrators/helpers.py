@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from migrators import registry
-from migrators.framework import Change, FileInfo, ProjectTree, migrate_tree, transform_source
+from migrators.framework import Change, FileInfo, migrate_tree, transform_source
 from migrators.versions import Versions
 
 
@@ -15,8 +15,14 @@ def dedent(code: str) -> str:
     return textwrap.dedent(code).lstrip("\n")
 
 
-def run_file(upgrade_name: str, before: str, *, state: Any = None, versions: Versions | None = None,
-             rel: str = "tests/test_mod.py") -> tuple[str, list[Change]]:
+def run_file(
+    upgrade_name: str,
+    before: str,
+    *,
+    state: Any = None,
+    versions: Versions | None = None,
+    rel: str = "tests/test_mod.py",
+) -> tuple[str, list[Change]]:
     upgrade = registry.get(upgrade_name)
     versions = versions or Versions()
     info = FileInfo(rel=rel, is_test=True, is_conftest=rel.endswith("conftest.py"))
@@ -24,8 +30,16 @@ def run_file(upgrade_name: str, before: str, *, state: Any = None, versions: Ver
     return new, changes
 
 
-def assert_codemod(upgrade_name: str, before: str, after: str, *, rules: set[str] | None = None,
-                   state: Any = None, versions: Versions | None = None, rel: str = "tests/test_mod.py") -> list[Change]:
+def assert_codemod(
+    upgrade_name: str,
+    before: str,
+    after: str,
+    *,
+    rules: set[str] | None = None,
+    state: Any = None,
+    versions: Versions | None = None,
+    rel: str = "tests/test_mod.py",
+) -> list[Change]:
     """Transform `before`, compare with `after`, then run again: the second pass must change nothing."""
     before, after = dedent(before), dedent(after)
     new, changes = run_file(upgrade_name, before, state=state, versions=versions, rel=rel)

@@ -8,7 +8,9 @@ A = "aiomqtt"
 
 
 def test_mq2_import_forms_and_attribute_uses():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import asyncio_mqtt
         from asyncio_mqtt import Client, MqttError, Will, ProtocolVersion
         from asyncio_mqtt.error import MqttConnectError
@@ -18,7 +20,8 @@ def test_mq2_import_forms_and_attribute_uses():
             async with asyncio_mqtt.Client("h") as c:
                 pass
             raise asyncio_mqtt.MqttError("x")
-        """, """
+        """,
+        """
         import aiomqtt
         from aiomqtt import Client, MqttError, Will, ProtocolVersion
         from aiomqtt.exceptions import MqttConnectError
@@ -28,35 +31,47 @@ def test_mq2_import_forms_and_attribute_uses():
             async with aiomqtt.Client("h") as c:
                 pass
             raise aiomqtt.MqttError("x")
-        """, rules={"MQ-2"})
+        """,
+        rules={"MQ-2"},
+    )
 
 
 def test_mq2_alias_forms():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import asyncio_mqtt as aiomqtt
         import asyncio_mqtt as mqtt
         from asyncio_mqtt.client import Topic
-        """, """
+        """,
+        """
         import aiomqtt
         import aiomqtt as mqtt
         from aiomqtt import Topic
-        """, rules={"MQ-2"})
+        """,
+        rules={"MQ-2"},
+    )
 
 
 def test_mq3_mq4_constructor_and_identifier_through_alias():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         from asyncio_mqtt import Client as MQTT
 
         async def run():
             async with MQTT("broker", 1883, client_id="svc", message_retry_set=20, keepalive=30) as client:
                 print(client.id)
-        """, """
+        """,
+        """
         from aiomqtt import Client as MQTT
 
         async def run():
             async with MQTT("broker", 1883, identifier="svc", keepalive=30) as client:
                 print(client.identifier)
-        """, rules={"MQ-2", "MQ-3", "MQ-4"})
+        """,
+        rules={"MQ-2", "MQ-3", "MQ-4"},
+    )
 
 
 def test_mq4_unrelated_id_untouched():
@@ -70,7 +85,9 @@ def test_mq4_unrelated_id_untouched():
 
 
 def test_mq5_construction_outside_a_loop_is_marked():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import aiomqtt
 
         CLIENT = aiomqtt.Client("h")
@@ -81,7 +98,8 @@ def test_mq5_construction_outside_a_loop_is_marked():
 
         async def main():
             client = aiomqtt.Client("h")
-        """, """
+        """,
+        """
         import aiomqtt
 
         # MIGRATION-BLOCKER(MQ-5): aiomqtt>=2.3.1 needs a running loop to construct Client (at module level); construct it inside the async entry point / lazily before `async with`
@@ -94,11 +112,15 @@ def test_mq5_construction_outside_a_loop_is_marked():
 
         async def main():
             client = aiomqtt.Client("h")
-        """, rules={"MQ-5"})
+        """,
+        rules={"MQ-5"},
+    )
 
 
 def test_mq6_connect_disconnect_and_timeout_moves_to_constructor():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         from asyncio_mqtt import Client
 
         async def main():
@@ -106,7 +128,8 @@ def test_mq6_connect_disconnect_and_timeout_moves_to_constructor():
             await client.connect(timeout=5)
             await client.publish("t", b"x")
             await client.disconnect()
-        """, """
+        """,
+        """
         from aiomqtt import Client
 
         async def main():
@@ -114,22 +137,29 @@ def test_mq6_connect_disconnect_and_timeout_moves_to_constructor():
             await client.__aenter__()
             await client.publish("t", b"x")
             await client.__aexit__(None, None, None)
-        """, rules={"MQ-2", "MQ-3", "MQ-6"})
+        """,
+        rules={"MQ-2", "MQ-3", "MQ-6"},
+    )
 
 
 def test_mq6_force_disconnect_is_impossible():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import aiomqtt
 
         async def stop(client: aiomqtt.Client):
             await client.force_disconnect()
-        """, """
+        """,
+        """
         import aiomqtt
 
         async def stop(client: aiomqtt.Client):
             # MIGRATION-BLOCKER(MQ-6): force_disconnect() has no replacement in aiomqtt 2; leaving `async with client:` (or __aexit__) forces the disconnect when a clean one fails
             await client.force_disconnect()
-        """, rules={"MQ-6"})
+        """,
+        rules={"MQ-6"},
+    )
 
 
 def test_mq6_unrelated_connect_untouched():
@@ -143,7 +173,9 @@ def test_mq6_unrelated_connect_untouched():
 
 
 def test_mq7_messages_context_to_iterator_with_queue_args():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         from asyncio_mqtt import Client
 
         async def main():
@@ -152,7 +184,8 @@ def test_mq7_messages_context_to_iterator_with_queue_args():
                     await client.subscribe("t/#")
                     async for message in messages:
                         print(message.topic.value)
-        """, """
+        """,
+        """
         from aiomqtt import Client
 
         async def main():
@@ -160,7 +193,9 @@ def test_mq7_messages_context_to_iterator_with_queue_args():
                 await client.subscribe("t/#")
                 async for message in client.messages:
                     print(message.topic.value)
-        """, rules={"MQ-2", "MQ-3", "MQ-7"})
+        """,
+        rules={"MQ-2", "MQ-3", "MQ-7"},
+    )
 
 
 def test_mq7_two_concurrent_contexts_are_impossible():
@@ -188,7 +223,9 @@ def test_mq7_two_concurrent_contexts_are_impossible():
 
 
 def test_mq8_filtered_messages_with_wildcards_and_topic_type():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import json
         from asyncio_mqtt import Client
 
@@ -200,7 +237,8 @@ def test_mq8_filtered_messages_with_wildcards_and_topic_type():
                         room = message.topic.split("/")[1]
                         if message.topic == "sensors/a/temp":
                             print(json.dumps({message.topic: str(message.topic)}), f"{message.topic}")
-        """, """
+        """,
+        """
         import json
         from aiomqtt import Client
 
@@ -213,18 +251,23 @@ def test_mq8_filtered_messages_with_wildcards_and_topic_type():
                     room = message.topic.value.split("/")[1]
                     if message.topic.value == "sensors/a/temp":
                         print(json.dumps({message.topic.value: str(message.topic)}), f"{message.topic}")
-        """, rules={"MQ-2", "MQ-8"})
+        """,
+        rules={"MQ-2", "MQ-8"},
+    )
 
 
 def test_mq8_paho_only_attributes_and_message_passed_on():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import aiomqtt
 
         async def main(client: aiomqtt.Client):
             async with client.filtered_messages("a/#") as ms:
                 async for m in ms:
                     print(m.timestamp)
-        """, """
+        """,
+        """
         import aiomqtt
 
         async def main(client: aiomqtt.Client):
@@ -233,7 +276,9 @@ def test_mq8_paho_only_attributes_and_message_passed_on():
                 if not m.topic.matches("a/#"):
                     continue
                 print(m.timestamp)
-        """, rules={"MQ-8"})
+        """,
+        rules={"MQ-8"},
+    )
 
 
 def test_mq9_topic_from_messages_is_noop():
@@ -249,7 +294,9 @@ def test_mq9_topic_from_messages_is_noop():
 
 
 def test_mq11_mq12_reason_codes_and_subscribe_result():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import aiomqtt
         import paho.mqtt.client as mqtt
 
@@ -262,7 +309,8 @@ def test_mq11_mq12_reason_codes_and_subscribe_result():
             except aiomqtt.MqttCodeError as e:
                 if isinstance(e.rc, mqtt.ReasonCodes):
                     pass
-        """, """
+        """,
+        """
         import aiomqtt
         import paho.mqtt.client as mqtt
 
@@ -277,18 +325,23 @@ def test_mq11_mq12_reason_codes_and_subscribe_result():
                 # MIGRATION-BLOCKER(MQ-11): MqttCodeError.rc is now paho 2's ReasonCode; check this isinstance
                 if isinstance(e.rc, mqtt.ReasonCodes):
                     pass
-        """, rules={"MQ-11", "MQ-12"})
+        """,
+        rules={"MQ-11", "MQ-12"},
+    )
 
 
 def test_mq13_paho_used_directly():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import aiomqtt
         import paho.mqtt.client as mqtt
 
         async def main(client: aiomqtt.Client):
             client._client.on_connect = lambda *a: None
             raw = mqtt.Client()
-        """, """
+        """,
+        """
         import aiomqtt
         import paho.mqtt.client as mqtt
 
@@ -297,11 +350,15 @@ def test_mq13_paho_used_directly():
             client._client.on_connect = lambda *a: None
             # MIGRATION-BLOCKER(MQ-13): paho Client next to aiomqtt: paho 2 needs CallbackAPIVersion.VERSION2 callbacks (a bare Client() warns); see https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.html
             raw = mqtt.Client()
-        """, rules={"MQ-13"})
+        """,
+        rules={"MQ-13"},
+    )
 
 
 def test_mq14_mq15_reconnect_loop_and_pending_threshold():
-    assert_codemod(A, """
+    assert_codemod(
+        A,
+        """
         import asyncio
         import asyncio_mqtt as aiomqtt
 
@@ -312,7 +369,8 @@ def test_mq14_mq15_reconnect_loop_and_pending_threshold():
                         client._pending_calls_threshold = 5
                 except aiomqtt.MqttError:
                     await asyncio.sleep(1)
-        """, """
+        """,
+        """
         import asyncio
         import aiomqtt
 
@@ -323,27 +381,33 @@ def test_mq14_mq15_reconnect_loop_and_pending_threshold():
                         client.pending_calls_threshold = 5
                 except aiomqtt.MqttError:
                     await asyncio.sleep(1)
-        """, rules={"MQ-2", "MQ-15"})
+        """,
+        rules={"MQ-2", "MQ-15"},
+    )
 
 
 def test_code_in_strings_and_comments_untouched():
-    code = '''
+    code = """
         import aiomqtt
 
         HELP = "use asyncio_mqtt.Client(client_id=...) and client.filtered_messages('a/#')"
         # asyncio_mqtt.connect() in a comment
-        '''
+        """
     assert_codemod(A, code, code, rules=set())
 
 
 def test_mq1_requirements_and_forced_paho(tmp_path):
-    write_tree(tmp_path, {
-        "requirements.txt": "asyncio-mqtt==0.16.1 ; python_version >= '3.8'  # broker\npaho-mqtt==1.6.1\nhttpx\n",
-        "app.py": "import asyncio_mqtt\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "asyncio-mqtt==0.16.1 ; python_version >= '3.8'  # broker\npaho-mqtt==1.6.1\nhttpx\n",
+            "app.py": "import asyncio_mqtt\n",
+        },
+    )
     migrate_twice(tmp_path, only=["aiomqtt"])
     assert read(tmp_path, "requirements.txt") == (
-        "aiomqtt==2.5.1 ; python_version >= '3.8'  # broker\npaho-mqtt>=2.1,<3\nhttpx\n")
+        "aiomqtt==2.5.1 ; python_version >= '3.8'  # broker\npaho-mqtt>=2.1,<3\nhttpx\n"
+    )
 
 
 def test_mq1_aiomqtt_already_present_drops_asyncio_mqtt(tmp_path):

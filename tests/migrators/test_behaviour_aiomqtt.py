@@ -13,10 +13,9 @@ import pytest
 
 from sandbox.deps import ServiceDeps
 from sandbox.labels import labels_for
-
 from tests.migrators.helpers import migrate_twice, read, write_tree
 
-CONSUMER = '''
+CONSUMER = """
 import asyncio
 import os
 import sys
@@ -43,9 +42,9 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
-PRODUCER = '''
+PRODUCER = """
 import asyncio
 import os
 
@@ -64,7 +63,7 @@ async def main():
 
 
 asyncio.run(main())
-'''
+"""
 
 
 @pytest.fixture
@@ -76,8 +75,14 @@ def broker(docker_client):
 
 
 def test_migrated_pair_exchanges_messages_through_mosquitto(tmp_path, broker):
-    write_tree(tmp_path, {"svc/consumer.py": CONSUMER, "svc/producer.py": PRODUCER,
-                          "requirements.txt": "asyncio-mqtt==0.16.1\npaho-mqtt==1.6.1\n"})
+    write_tree(
+        tmp_path,
+        {
+            "svc/consumer.py": CONSUMER,
+            "svc/producer.py": PRODUCER,
+            "requirements.txt": "asyncio-mqtt==0.16.1\npaho-mqtt==1.6.1\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=["aiomqtt"])
     assert not result.markers, result.markers
     assert read(tmp_path, "requirements.txt") == "aiomqtt==2.5.1\npaho-mqtt>=2.1,<3\n"
@@ -85,12 +90,19 @@ def test_migrated_pair_exchanges_messages_through_mosquitto(tmp_path, broker):
     assert "client.messages" in consumer_code and 'message.topic.matches("sensors/+/temp")' in consumer_code
     env = {**os.environ, **broker}
     svc = tmp_path / "svc"
-    consumer = subprocess.Popen([sys.executable, "consumer.py"], cwd=svc, env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    consumer = subprocess.Popen(
+        [sys.executable, "consumer.py"],
+        cwd=svc,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         assert consumer.stdout.readline().strip() == "READY", consumer.stderr.read()
-        producer = subprocess.run([sys.executable, "producer.py"], cwd=svc, env=env, text=True,
-                                  capture_output=True, timeout=30)
+        producer = subprocess.run(
+            [sys.executable, "producer.py"], cwd=svc, env=env, text=True, capture_output=True, timeout=30
+        )
         assert producer.returncode == 0, producer.stderr
         out, err = consumer.communicate(timeout=30)
     finally:

@@ -26,7 +26,7 @@ CACHE = Path(os.environ.get("SANDBOX_TEST_CACHE", Path.home() / ".cache" / "sand
 SUITE = {
     "requirements-dev.txt": "pytest==7.4.4\npytest-asyncio==0.21.1\n",
     "pytest.ini": "[pytest]\ntestpaths = tests\nfilterwarnings =\n    error\n",
-    "tests/conftest.py": '''
+    "tests/conftest.py": """
         import asyncio
 
         import pytest
@@ -48,8 +48,8 @@ SUITE = {
         @pytest.fixture
         async def function_loop():
             yield asyncio.get_running_loop()
-        ''',
-    "tests/test_loops.py": '''
+        """,
+    "tests/test_loops.py": """
         import asyncio
 
         import pytest
@@ -68,12 +68,15 @@ SUITE = {
 
         def test_sync_drives_loop(event_loop):
             assert event_loop.run_until_complete(asyncio.sleep(0, result=7)) == 7
-        ''',
+        """,
 }
 
 
 def _venv() -> Path:
-    folder = CACHE / f"py{sys.version_info[0]}{sys.version_info[1]}-pytest-asyncio-{PYTEST_ASYNCIO}-pytest-{PYTEST}"
+    folder = (
+        CACHE
+        / f"py{sys.version_info[0]}{sys.version_info[1]}-pytest-asyncio-{PYTEST_ASYNCIO}-pytest-{PYTEST}"
+    )
     python = folder / "bin" / "python"
     ready = folder / ".ready"
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -82,9 +85,21 @@ def _venv() -> Path:
         if not ready.exists():
             shutil.rmtree(folder, ignore_errors=True)
             venv.EnvBuilder(with_pip=True, clear=True).create(folder)
-            proc = subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                                   f"pytest=={PYTEST}", f"pytest-asyncio=={PYTEST_ASYNCIO}"],
-                                  capture_output=True, text=True, timeout=600)
+            proc = subprocess.run(
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    f"pytest=={PYTEST}",
+                    f"pytest-asyncio=={PYTEST_ASYNCIO}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
             if proc.returncode != 0:
                 pytest.fail(f"could not build the test venv from PyPI:\n{proc.stderr[-3000:]}", pytrace=False)
             ready.write_text("ok\n")
@@ -93,8 +108,14 @@ def _venv() -> Path:
 
 def _pytest(python: Path, root: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHONPATH"))}
-    return subprocess.run([str(python), "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"],
-                          cwd=root, capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run(
+        [str(python), "-m", "pytest", "-q", "-W", "error", "-p", "no:cacheprovider"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
 
 
 def test_migrated_suite_passes_on_150_with_W_error_and_old_suite_fails(tmp_path):

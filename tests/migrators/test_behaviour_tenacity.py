@@ -10,7 +10,7 @@ import tenacity
 
 from tests.migrators.helpers import migrate_twice, read, write_tree
 
-MODULE = '''
+MODULE = """
 import tenacity
 from tenacity import RetryError, retry, stop_after_attempt, wait_none, wait_random_exponential
 from tenacity._asyncio import AsyncRetrying
@@ -38,7 +38,7 @@ def run():
                 AsyncRetrying.__name__)
     except ValueError:
         return ("ValueError",)
-'''
+"""
 
 
 def test_migrated_module_keeps_raising_retryerror(tmp_path):
@@ -49,13 +49,23 @@ def test_migrated_module_keeps_raising_retryerror(tmp_path):
     assert "reraise" not in migrated
     assert "flaky.statistics" in migrated and "from tenacity import AsyncRetrying" in migrated
     assert not result.markers
-    proc = subprocess.run([sys.executable, "-c", "import retrying; print(retrying.run())"],
-                          cwd=tmp_path / "svc", capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", "import retrying; print(retrying.run())"],
+        cwd=tmp_path / "svc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "('RetryError', 3, 'ValueError', 3, 'up', False, 'AsyncRetrying')"
     # the unmigrated module does not even import on tenacity 9 (tenacity._asyncio is gone)
     (tmp_path / "old").mkdir()
     (tmp_path / "old/retrying.py").write_text(MODULE)
-    old = subprocess.run([sys.executable, "-c", "import retrying"], cwd=tmp_path / "old",
-                         capture_output=True, text=True, timeout=60)
+    old = subprocess.run(
+        [sys.executable, "-c", "import retrying"],
+        cwd=tmp_path / "old",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert old.returncode != 0 and "tenacity._asyncio" in old.stderr

@@ -31,15 +31,27 @@ def dataset() -> list[dict]:
         for j, (host, region) in enumerate(hosts):
             minute = (i * 9 + j * 7) % 360
             usage = round((i * 13 + j * 29) % 97 + 0.5, 2)
-            point = {"_measurement": "cpu", "host": host, "region": region, "_time": BASE + minute * MIN, "usage": usage}
+            point = {
+                "_measurement": "cpu",
+                "host": host,
+                "region": region,
+                "_time": BASE + minute * MIN,
+                "usage": usage,
+            }
             if (i + j) % 3:
                 point["idle"] = round(100 - usage, 2)
             points.append(point)
     for i in range(30):
         for sensor, offset in (("a", 0), ("b", 11)):
             minute = (i * 11 + offset) % 300 + (60 if sensor == "b" and i % 5 == 0 else 0)
-            points.append({"_measurement": "temp", "sensor": sensor, "_time": BASE + minute * MIN,
-                           "value": float((i * 7 + offset) % 23)})
+            points.append(
+                {
+                    "_measurement": "temp",
+                    "sensor": sensor,
+                    "_time": BASE + minute * MIN,
+                    "value": float((i * 7 + offset) % 23),
+                }
+            )
     # InfluxDB keeps the last write of a series+time: dedupe so both sides see the same data
     unique = {}
     for p in points:
@@ -49,8 +61,11 @@ def dataset() -> list[dict]:
 
 def line(point: dict) -> str:
     tags = "".join(f",{t}={point[t]}" for t in TAGS[point["_measurement"]])
-    fields = ",".join(f"{k}={v!r}" for k, v in point.items() if k not in TAGS[point["_measurement"]]
-                      and k not in ("_measurement", "_time"))
+    fields = ",".join(
+        f"{k}={v!r}"
+        for k, v in point.items()
+        if k not in TAGS[point["_measurement"]] and k not in ("_measurement", "_time")
+    )
     return f"{point['_measurement']}{tags} {fields} {point['_time']}"
 
 
@@ -62,9 +77,23 @@ def client():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, str(STANDIN), "serve", "--node-id", "t", "--object-store", "memory",
-                             "--without-auth", "--http-bind", f"127.0.0.1:{port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(STANDIN),
+            "serve",
+            "--node-id",
+            "t",
+            "--object-store",
+            "memory",
+            "--without-auth",
+            "--http-bind",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         for out in proc.stdout:
@@ -85,8 +114,11 @@ def expected(flux: str) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = {}
     for key, rows in result:
         for row in rows:
-            clean = {("time" if k == "_time" else k): v for k, v in row.items()
-                     if k not in ("_measurement", "_field", "_start", "_stop")}
+            clean = {
+                ("time" if k == "_time" else k): v
+                for k, v in row.items()
+                if k not in ("_measurement", "_field", "_start", "_stop")
+            }
             if "_value" in clean:
                 clean[row.get("_field") or _only_field(flux)] = clean.pop("_value")
             out.setdefault(key, []).append(clean)
@@ -95,6 +127,7 @@ def expected(flux: str) -> dict[tuple, list[dict]]:
 
 def _only_field(flux: str) -> str:
     import re
+
     return re.search(r'_field == "(\w+)"', flux).group(1)
 
 
@@ -131,5 +164,6 @@ def _by_table(rows: list[dict], keys: list[str], want: list[dict]) -> dict[tuple
     out: dict[tuple, list[tuple]] = {}
     for row in rows:
         out.setdefault(tuple(row.get(k) for k in keys), []).append(
-            tuple(round(v, 9) if isinstance(v, float) else v for v in (row.get(c) for c in columns)))
+            tuple(round(v, 9) if isinstance(v, float) else v for v in (row.get(c) for c in columns))
+        )
     return out

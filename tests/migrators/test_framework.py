@@ -13,7 +13,7 @@ from migrators import registry
 from migrators.cli import main
 from migrators.framework import MigrationCodemod, Upgrade, migrate_tree
 from migrators.versions import Versions, load_versions
-from tests.migrators.helpers import assert_codemod, dedent, read, write_tree
+from tests.migrators.helpers import dedent, read, write_tree
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,7 +46,10 @@ class BreakUpgrade(Upgrade):
 
 def _mark(code: str) -> str:
     from migrators.framework import FileInfo, transform_source
-    new, _, _ = transform_source(dedent(code), [MarkUpgrade()], {}, Versions(), FileInfo("x.py", False, False))
+
+    new, _, _ = transform_source(
+        dedent(code), [MarkUpgrade()], {}, Versions(), FileInfo("x.py", False, False)
+    )
     return new
 
 
@@ -98,7 +101,13 @@ def test_results_json_and_diff(tmp_path):
     write_tree(tmp_path, {"b.py": "boom()\n", "c.py": "print(1)\n"})
     result = migrate_tree(tmp_path, upgrades=[MarkUpgrade()])
     data = result.to_json()
-    assert data["summary"] == {"files_changed": 1, "errors": 0, "markers": 1, "files_scanned": 2, "files_skipped": 1}
+    assert data["summary"] == {
+        "files_changed": 1,
+        "errors": 0,
+        "markers": 1,
+        "files_scanned": 2,
+        "files_skipped": 1,
+    }
     assert data["markers"] == [{"path": "b.py", "line": 1, "rule": "XX-1", "message": "boom is gone"}]
     assert data["rules"] == {"XX-1": {"marker": 1}}
     assert data["diff"].startswith("--- a/b.py\n+++ b/b.py\n")
@@ -155,16 +164,21 @@ def test_versions_override_file_and_flag(tmp_path, capsys):
     assert versions.forced["pytest"] == ">=8.2" and versions.forced["paho-mqtt"] == ">=2.1,<3"
     assert Versions().with_targets(**{"pytest-asyncio": "1.3.0"}).forced["pytest"] == ">=8.2"
     write_tree(tmp_path / "t", TREE)
-    assert main([str(tmp_path / "t"), "--versions", str(tmp_path / "v.toml"), "--target", "tenacity=9.0.0"]) == 0
+    assert (
+        main([str(tmp_path / "t"), "--versions", str(tmp_path / "v.toml"), "--target", "tenacity=9.0.0"]) == 0
+    )
     assert read(tmp_path / "t", "requirements.txt") == "tenacity==9.0.0\n"
 
 
 def test_registry_detection(tmp_path):
-    write_tree(tmp_path, {
-        "requirements.txt": "asyncio-mqtt==0.16.1\n",
-        "requirements-dev.txt": "pytest-asyncio==0.21.1\n",
-        "app/x.py": "import tenacity\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "asyncio-mqtt==0.16.1\n",
+            "requirements-dev.txt": "pytest-asyncio==0.21.1\n",
+            "app/x.py": "import tenacity\n",
+        },
+    )
     assert registry.detect_upgrades(tmp_path) == ["pytest-asyncio", "tenacity", "aiomqtt"]
     assert registry.detect_upgrades(tmp_path / "nothing") == []
     assert {"pytest-asyncio", "tenacity", "aiomqtt"} <= set(registry.names())
@@ -173,16 +187,18 @@ def test_registry_detection(tmp_path):
 def test_python_m_migrators_runs_with_only_libcst_and_tomlkit(tmp_path):
     """The migrator image has libcst + tomlkit only: block every other third-party import."""
     write_tree(tmp_path, TREE)
-    guard = ("import sys, builtins\n"
-             "allowed = {'libcst', 'tomlkit', 'migrators', 'yaml', 'typing_extensions'}\n"
-             "real = builtins.__import__\n"
-             "def imp(name, *a, **k):\n"
-             "    top = name.split('.')[0]\n"
-             "    if top and top not in sys.stdlib_module_names and top not in allowed:\n"
-             "        raise ImportError('third-party import in migrators: ' + name)\n"
-             "    return real(name, *a, **k)\n"
-             "builtins.__import__ = imp\n"
-             "from migrators.cli import main\n"
-             f"raise SystemExit(main([{str(tmp_path)!r}, '--check']))\n")
+    guard = (
+        "import sys, builtins\n"
+        "allowed = {'libcst', 'tomlkit', 'migrators', 'yaml', 'typing_extensions'}\n"
+        "real = builtins.__import__\n"
+        "def imp(name, *a, **k):\n"
+        "    top = name.split('.')[0]\n"
+        "    if top and top not in sys.stdlib_module_names and top not in allowed:\n"
+        "        raise ImportError('third-party import in migrators: ' + name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = imp\n"
+        "from migrators.cli import main\n"
+        f"raise SystemExit(main([{str(tmp_path)!r}, '--check']))\n"
+    )
     proc = subprocess.run([sys.executable, "-c", guard], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr

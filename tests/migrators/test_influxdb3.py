@@ -7,7 +7,9 @@ STATE = {"dataframes": False, "schema": {"cpu": ["host"]}}
 
 
 def test_imports_constructor_sync_write_close():
-    assert_codemod("influxdb3", '''
+    assert_codemod(
+        "influxdb3",
+        """
         from influxdb_client import InfluxDBClient, Point
         from influxdb_client.client.write_api import SYNCHRONOUS
         from influxdb_client.rest import ApiException
@@ -28,7 +30,8 @@ def test_imports_constructor_sync_write_close():
             def close(self):
                 self.write_api.close()
                 self.client.close()
-        ''', '''
+        """,
+        """
         from influxdb_client_3 import InfluxDBClient3, Point
         from influxdb_client_3.exceptions import InfluxDBError
 
@@ -47,11 +50,17 @@ def test_imports_constructor_sync_write_close():
 
             def close(self):
                 self.client.close()
-        ''', rules={"IX-1", "IX-2", "IX-3", "IX-4", "IX-5"}, state=STATE, rel="app/store.py")
+        """,
+        rules={"IX-1", "IX-2", "IX-3", "IX-4", "IX-5"},
+        state=STATE,
+        rel="app/store.py",
+    )
 
 
 def test_batching_options_move_to_the_client():
-    changes = assert_codemod("influxdb3", '''
+    changes = assert_codemod(
+        "influxdb3",
+        """
         from influxdb_client import InfluxDBClient
         from influxdb_client.client.write_api import WriteOptions
 
@@ -61,7 +70,8 @@ def test_batching_options_move_to_the_client():
             w = client.write_api(write_options=WriteOptions(batch_size=10), error_callback=print)
             w.write(bucket="home", record="m v=1")
             return client
-        ''', '''
+        """,
+        """
         from influxdb_client_3 import write_client_options, InfluxDBClient3
         from influxdb_client_3 import WriteOptions
 
@@ -71,18 +81,24 @@ def test_batching_options_move_to_the_client():
             w = client
             w.write(record="m v=1", database="home")
             return client
-        ''', state=STATE, rel="app/w.py")
+        """,
+        state=STATE,
+        rel="app/w.py",
+    )
     assert any(c.rule == "IX-4" for c in changes)
 
 
 def test_ping_becomes_get_server_version_helper():
-    new = assert_codemod("influxdb3", '''
+    new = assert_codemod(
+        "influxdb3",
+        """
         from influxdb_client import InfluxDBClient
 
         client = InfluxDBClient(url="http://h:8181", token="t", org="o")
         client.write_api().write(bucket="b", record="m v=1")
         ok = client.ping()
-        ''', '''
+        """,
+        '''
         from influxdb_client_3 import InfluxDBClient3
 
         client = InfluxDBClient3(host="http://h:8181", token="t", database="b")
@@ -99,33 +115,45 @@ def test_ping_becomes_get_server_version_helper():
 
         client.write(record="m v=1", database="b")
         ok = _influxdb3_ping(client)
-        ''', state=STATE, rel="app/p.py")
+        ''',
+        state=STATE,
+        rel="app/p.py",
+    )
     assert {c.rule for c in new} >= {"IX-7", "IX-3", "IX-2"}
 
 
 def test_delete_api_gets_the_ix9_blocker():
-    changes = assert_codemod("influxdb3", '''
+    changes = assert_codemod(
+        "influxdb3",
+        """
         def expire(influx, start, stop):
             api = influx.client.delete_api()
             api.delete(start, stop, '_measurement="m"', bucket="b", org="o")
-        ''', '''
+        """,
+        """
         def expire(influx, start, stop):
             # MIGRATION-BLOCKER(IX-9): InfluxDB 3 has no predicate delete; use a database retention period (set at creation in Core: influxdb3 create database --retention-period 30d DB) or DELETE /api/v3/configure/table for a whole table
             api = influx.client.delete_api()
             api.delete(start, stop, '_measurement="m"', bucket="b", org="o")
-        ''', state=STATE, rel="app/e.py")
+        """,
+        state=STATE,
+        rel="app/e.py",
+    )
     assert [c.kind for c in changes] == ["marker"]
 
 
 def test_flux_fstring_query_and_record_loop():
-    assert_codemod("influxdb3", """
+    assert_codemod(
+        "influxdb3",
+        """
         def latest(influx, bucket, host):
             flux = f'''from(bucket: "{bucket}") |> range(start: -1h)
               |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage" and r.host == "{host}") |> last()'''
             for table in influx.query_api.query(flux, org="o"):
                 for record in table.records:
                     return record.get_time(), record.get_value(), record.values["host"]
-        """, '''
+        """,
+        '''
         from datetime import timezone
 
         def latest(influx, bucket, host):
@@ -140,48 +168,67 @@ def test_flux_fstring_query_and_record_loop():
         """
             for record in influx.query_api.query(flux, language="sql", database=bucket, query_parameters={"host": host}).to_pylist():
                 return record["time"].replace(tzinfo=timezone.utc), record["usage"], record["host"]
-        ''', rules={"IX-11", "IX-12", "IX-13"}, state=STATE, rel="app/q.py")
+        ''',
+        rules={"IX-11", "IX-12", "IX-13"},
+        state=STATE,
+        rel="app/q.py",
+    )
 
 
 def test_untranslatable_flux_is_marked_with_its_text():
-    changes = assert_codemod("influxdb3", """
+    changes = assert_codemod(
+        "influxdb3",
+        """
         def q(client):
             return client.query_api().query('from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)')
-        """, """
+        """,
+        """
         def q(client):
             # MIGRATION-BLOCKER(IX-12): translate Flux to SQL (Flux stage reduce() has no SQL translation; see migrations.md §4.2): 'from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)'
             return client.query('from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)')
-        """, state=STATE, rel="app/q.py")
+        """,
+        state=STATE,
+        rel="app/q.py",
+    )
     assert [c.rule for c in changes if c.kind == "marker"] == ["IX-12"]
 
 
 def test_conditionally_assembled_flux_is_marked():
-    changes = assert_codemod("influxdb3", """
+    changes = assert_codemod(
+        "influxdb3",
+        """
         def q(api, host):
             flux = 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu")'
             if host:
                 flux += f' |> filter(fn: (r) => r.host == "{host}")'
             return api.query_api().query(flux)
-        """, """
+        """,
+        """
         def q(api, host):
             flux = 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu")'
             if host:
                 flux += f' |> filter(fn: (r) => r.host == "{host}")'
             # MIGRATION-BLOCKER(IX-12): translate Flux to SQL; the query text is not a literal or an f-string assembled in this function (see migrations.md §4.2)
             return api.query(flux)
-        """, state=STATE, rel="app/q.py")
+        """,
+        state=STATE,
+        rel="app/q.py",
+    )
     assert [c.rule for c in changes if c.kind == "marker"] == ["IX-12"]
 
 
 def test_query_data_frame_columns():
-    assert_codemod("influxdb3", """
+    assert_codemod(
+        "influxdb3",
+        """
         def hourly(store, days):
             flux = f'''from(bucket: "b") |> range(start: -{days}d)
               |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")
               |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)'''
             frame = store.query_api.query_data_frame(flux, org="o")
             return frame.rename(columns={"_time": "time", "_value": "kwh"})
-        """, '''
+        """,
+        '''
         def hourly(store, days):
             flux = """
         SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', now()) AS time, host, sum(usage) AS usage
@@ -192,66 +239,81 @@ def test_query_data_frame_columns():
         """
             frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})
             return frame.rename(columns={"time": "time", "usage": "kwh"})
-        ''', state=STATE, rel="app/f.py")
+        ''',
+        state=STATE,
+        rel="app/f.py",
+    )
 
 
 def test_tree_requirements_and_idempotence(tmp_path):
-    root = write_tree(tmp_path / "svc", {
-        "requirements.txt": "fastapi==0.110.0\ninfluxdb-client[extra]==1.40.0\n",
-        "app/store.py": '''
+    root = write_tree(
+        tmp_path / "svc",
+        {
+            "requirements.txt": "fastapi==0.110.0\ninfluxdb-client[extra]==1.40.0\n",
+            "app/store.py": """
             from influxdb_client import InfluxDBClient
 
 
             def frame(c):
                 return c.query_api().query_data_frame('from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "m" and r._field == "f")')
-            ''',
-    })
+            """,
+        },
+    )
     result = migrate_twice(root, only=["influxdb3"])
     assert "influxdb3-python[pandas]==0.21.0" in read(root, "requirements.txt")
     assert "influxdb_client_3" in read(root, "app/store.py")
     assert not result.errors
 
 
-NUMPY1_STORE = '''
+NUMPY1_STORE = """
     from influxdb_client import InfluxDBClient
 
 
     def frame(c):
         return c.query_api().query_data_frame('from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "m" and r._field == "f")')
-    '''
+    """
 
 
 def test_numpy1_pin_gets_a_pyarrow_ceiling_once(tmp_path):
     # pyarrow 26 refuses to import beside NumPy 1.x (energy-forecasting pins numpy==1.26.4).
-    root = write_tree(tmp_path / "svc", {
-        "requirements.txt": "influxdb-client[extra]==1.40.0\npandas==2.1.4\nnumpy==1.26.4\n",
-        "app/store.py": NUMPY1_STORE,
-    })
+    root = write_tree(
+        tmp_path / "svc",
+        {
+            "requirements.txt": "influxdb-client[extra]==1.40.0\npandas==2.1.4\nnumpy==1.26.4\n",
+            "app/store.py": NUMPY1_STORE,
+        },
+    )
     migrate_twice(root, only=["influxdb3"])
     assert read(root, "requirements.txt") == (
-        "influxdb3-python[pandas]==0.21.0\npyarrow<26\npandas==2.1.4\nnumpy==1.26.4\n")
+        "influxdb3-python[pandas]==0.21.0\npyarrow<26\npandas==2.1.4\nnumpy==1.26.4\n"
+    )
 
 
 def test_numpy2_or_unpinned_gets_no_pyarrow_line(tmp_path):
-    root = write_tree(tmp_path / "svc", {
-        "requirements.txt": "influxdb-client==1.40.0\nnumpy>=2\n", "app/store.py": NUMPY1_STORE})
+    root = write_tree(
+        tmp_path / "svc",
+        {"requirements.txt": "influxdb-client==1.40.0\nnumpy>=2\n", "app/store.py": NUMPY1_STORE},
+    )
     migrate_twice(root, only=["influxdb3"])
     assert "pyarrow" not in read(root, "requirements.txt")
 
 
 def test_async_client_is_a_blocker(tmp_path):
     # IX-8: InfluxDBClientAsync has no v3 counterpart; the gate must stop the service.
-    root = write_tree(tmp_path / "svc", {
-        "requirements.txt": "influxdb-client==1.40.0\n",
-        "app/a.py": '''
+    root = write_tree(
+        tmp_path / "svc",
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/a.py": """
             from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 
 
             async def ping(url, token):
                 async with InfluxDBClientAsync(url=url, token=token, org="o") as client:
                     return await client.ping()
-            ''',
-    })
+            """,
+        },
+    )
     result = migrate_twice(root, only=["influxdb3"])
     assert any(change.rule == "IX-8" for _, change in result.markers), result.markers
     assert "# MIGRATION-BLOCKER(IX-8): InfluxDBClientAsync has no v3 counterpart" in read(root, "app/a.py")
@@ -259,9 +321,11 @@ def test_async_client_is_a_blocker(tmp_path):
 
 def test_tag_and_field_with_one_name_is_a_blocker(tmp_path):
     # IX-10: InfluxDB 2 accepted `host` as a tag in one write and a field in another; 3 refuses.
-    root = write_tree(tmp_path / "svc", {
-        "requirements.txt": "influxdb-client==1.40.0\n",
-        "app/w.py": '''
+    root = write_tree(
+        tmp_path / "svc",
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/w.py": """
             from influxdb_client import Point
 
 
@@ -275,11 +339,14 @@ def test_tag_and_field_with_one_name_is_a_blocker(tmp_path):
 
             def other(v):
                 return Point("mem").tag("host", "a").field("used", v)
-            ''',
-    })
+            """,
+        },
+    )
     result = migrate_twice(root, only=["influxdb3"])
     marked = [change for _, change in result.markers if change.rule == "IX-10"]
     assert len(marked) == 2, result.markers
     text = read(root, "app/w.py")
-    assert text.count("# MIGRATION-BLOCKER(IX-10): 'cpu' is written with host both as a tag and as a field") == 2
+    assert (
+        text.count("# MIGRATION-BLOCKER(IX-10): 'cpu' is written with host both as a tag and as a field") == 2
+    )
     assert "'mem'" not in text

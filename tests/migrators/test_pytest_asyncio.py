@@ -78,9 +78,11 @@ def test_pa3_custom_override_is_impossible(tmp_path):
 
 
 def test_pa3_subdirectory_override_gets_pytestmark_and_fixture_loop_scope(tmp_path):
-    write_tree(tmp_path, {
-        "pyproject.toml": '[tool.pytest.ini_options]\nasyncio_mode = "strict"\n',
-        "tests/integration/conftest.py": """
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest.ini_options]\nasyncio_mode = "strict"\n',
+            "tests/integration/conftest.py": """
             import asyncio
 
             import pytest
@@ -98,7 +100,7 @@ def test_pa3_subdirectory_override_gets_pytestmark_and_fixture_loop_scope(tmp_pa
             async def db():
                 yield 1
             """,
-        "tests/integration/test_db.py": """
+            "tests/integration/test_db.py": """
             import pytest
 
 
@@ -106,7 +108,7 @@ def test_pa3_subdirectory_override_gets_pytestmark_and_fixture_loop_scope(tmp_pa
             async def test_db(db):
                 assert db == 1
             """,
-        "tests/unit/test_u.py": """
+            "tests/unit/test_u.py": """
             import pytest
 
 
@@ -114,21 +116,26 @@ def test_pa3_subdirectory_override_gets_pytestmark_and_fixture_loop_scope(tmp_pa
             async def test_u():
                 pass
             """,
-    })
+        },
+    )
     migrate_twice(tmp_path, only=[P])
     conftest = read(tmp_path, "tests/integration/conftest.py")
     assert "def event_loop" not in conftest
     assert '@pytest_asyncio.fixture(scope="module", loop_scope="module")' in conftest
-    assert 'pytestmark = pytest.mark.asyncio(loop_scope="module")' in read(tmp_path, "tests/integration/test_db.py")
+    assert 'pytestmark = pytest.mark.asyncio(loop_scope="module")' in read(
+        tmp_path, "tests/integration/test_db.py"
+    )
     assert "pytestmark" not in read(tmp_path, "tests/unit/test_u.py")
     assert 'asyncio_default_fixture_loop_scope = "function"' in read(tmp_path, "pyproject.toml")
     assert 'asyncio_mode = "strict"' in read(tmp_path, "pyproject.toml")
 
 
 def test_pa3_override_inside_a_class(tmp_path):
-    write_tree(tmp_path, {
-        "pytest.ini": "[pytest]\n",
-        "tests/test_cls.py": """
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/test_cls.py": """
             import asyncio
 
             import pytest
@@ -150,7 +157,8 @@ def test_pa3_override_inside_a_class(tmp_path):
                 async def test_it(self, thing):
                     assert thing == 1
             """,
-    })
+        },
+    )
     migrate_twice(tmp_path, only=[P])
     assert read(tmp_path, "tests/test_cls.py") == dedent("""
         import pytest
@@ -171,14 +179,18 @@ def test_pa3_override_inside_a_class(tmp_path):
 
 
 def test_pa4_no_override_sets_function_default(tmp_path):
-    write_tree(tmp_path, {
-        "setup.cfg": "[metadata]\nname = x\n\n[tool:pytest]\naddopts = -ra\n",
-        "tests/test_x.py": "import pytest\n\n@pytest.mark.asyncio\nasync def test_x():\n    pass\n",
-        "requirements.txt": "pytest-asyncio==0.21.1\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "setup.cfg": "[metadata]\nname = x\n\n[tool:pytest]\naddopts = -ra\n",
+            "tests/test_x.py": "import pytest\n\n@pytest.mark.asyncio\nasync def test_x():\n    pass\n",
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+        },
+    )
     migrate_twice(tmp_path, only=[P])
     assert read(tmp_path, "setup.cfg") == (
-        "[metadata]\nname = x\n\n[tool:pytest]\naddopts = -ra\nasyncio_default_fixture_loop_scope = function\n")
+        "[metadata]\nname = x\n\n[tool:pytest]\naddopts = -ra\nasyncio_default_fixture_loop_scope = function\n"
+    )
 
 
 def test_pa5_wide_fixtures_use_fixture_scope_on_15(tmp_path):
@@ -195,14 +207,20 @@ def test_pa5_wide_fixtures_use_fixture_scope_on_15(tmp_path):
     }
     write_tree(tmp_path, files)
     migrate_twice(tmp_path, only=[P])
-    assert read(tmp_path, "tox.ini").endswith("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = fixture-scope\n")
-    assert read(tmp_path, "tests/conftest.py") == dedent(files["tests/conftest.py"])  # auto mode: no code edit
+    assert read(tmp_path, "tox.ini").endswith(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = fixture-scope\n"
+    )
+    assert read(tmp_path, "tests/conftest.py") == dedent(
+        files["tests/conftest.py"]
+    )  # auto mode: no code edit
 
 
 def test_pa5_wide_fixtures_on_13_get_loop_scope(tmp_path):
-    write_tree(tmp_path, {
-        "tox.ini": "[pytest]\nasyncio_mode = auto\n",
-        "tests/conftest.py": """
+    write_tree(
+        tmp_path,
+        {
+            "tox.ini": "[pytest]\nasyncio_mode = auto\n",
+            "tests/conftest.py": """
             import pytest
             import pytest_asyncio
 
@@ -223,7 +241,8 @@ def test_pa5_wide_fixtures_on_13_get_loop_scope(tmp_path):
             async def dynamic():
                 yield 3
             """,
-    })
+        },
+    )
     migrate_twice(tmp_path, only=[P], versions=V13)
     text = read(tmp_path, "tests/conftest.py")
     assert '@pytest_asyncio.fixture(scope="module", loop_scope="module")\nasync def pool' in text
@@ -233,9 +252,11 @@ def test_pa5_wide_fixtures_on_13_get_loop_scope(tmp_path):
 
 
 def test_pa10_consumer_in_narrower_loop_is_marked(tmp_path):
-    write_tree(tmp_path, {
-        "pytest.ini": "[pytest]\n",
-        "tests/conftest.py": """
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/conftest.py": """
             import pytest_asyncio
 
 
@@ -243,7 +264,7 @@ def test_pa10_consumer_in_narrower_loop_is_marked(tmp_path):
             async def pool():
                 yield object()
             """,
-        "tests/test_p.py": """
+            "tests/test_p.py": """
             import pytest
 
 
@@ -256,22 +277,32 @@ def test_pa10_consumer_in_narrower_loop_is_marked(tmp_path):
             async def test_ok(pool):
                 await pool.fetch()
             """,
-    })
+        },
+    )
     result = migrate_twice(tmp_path, only=[P])
     text = read(tmp_path, "tests/test_p.py")
     assert text.count("MIGRATION-BLOCKER(PA-10)") == 1
-    assert '# MIGRATION-BLOCKER(PA-10): fixture pool runs in the session loop; mark this test asyncio(loop_scope="session")\n@pytest.mark.asyncio\nasync def test_uses' in text
+    assert (
+        '# MIGRATION-BLOCKER(PA-10): fixture pool runs in the session loop; mark this test asyncio(loop_scope="session")\n@pytest.mark.asyncio\nasync def test_uses'
+        in text
+    )
     assert [m.rule for _, m in result.markers] == ["PA-10"]
 
 
 def test_pa13_native_toml_table_gets_string_and_no_second_table(tmp_path):
-    write_tree(tmp_path, {
-        "pyproject.toml": '[tool.pytest]\nasyncio_mode = "auto"  # keep\n',
-        "tests/test_x.py": "async def test_x():\n    pass\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.pytest]\nasyncio_mode = "auto"  # keep\n',
+            "tests/test_x.py": "async def test_x():\n    pass\n",
+        },
+    )
     migrate_twice(tmp_path, only=[P])
     text = read(tmp_path, "pyproject.toml")
-    assert text == '[tool.pytest]\nasyncio_mode = "auto"  # keep\nasyncio_default_fixture_loop_scope = "function"\n'
+    assert (
+        text
+        == '[tool.pytest]\nasyncio_mode = "auto"  # keep\nasyncio_default_fixture_loop_scope = "function"\n'
+    )
     assert "ini_options" not in text
 
 
@@ -282,16 +313,24 @@ def test_pa2_creates_pytest_ini_when_no_config(tmp_path):
 
 
 def test_pa2_existing_setting_kept(tmp_path):
-    write_tree(tmp_path, {"pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = module\n",
-                          "tests/test_x.py": "import pytest_asyncio\n"})
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = module\n",
+            "tests/test_x.py": "import pytest_asyncio\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=[P])
     assert not result.changed
 
 
 # --- single-file rules -------------------------------------------------------------------------
 
+
 def test_pa6_async_test_with_event_loop_param():
-    assert_codemod(P, '''
+    assert_codemod(
+        P,
+        '''
         import pytest
 
 
@@ -304,7 +343,8 @@ def test_pa6_async_test_with_event_loop_param():
         @pytest.mark.asyncio
         async def test_unused(event_loop):
             pass
-        ''', '''
+        ''',
+        '''
         import pytest
         import asyncio
 
@@ -319,11 +359,15 @@ def test_pa6_async_test_with_event_loop_param():
         @pytest.mark.asyncio
         async def test_unused():
             pass
-        ''', rules={"PA-6"})
+        ''',
+        rules={"PA-6"},
+    )
 
 
 def test_pa6_usefixtures_getfixturevalue_indirect():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import pytest
 
 
@@ -332,7 +376,8 @@ def test_pa6_usefixtures_getfixturevalue_indirect():
         @pytest.mark.asyncio
         async def test_x(request, x):
             loop = request.getfixturevalue("event_loop")
-        """, """
+        """,
+        """
         import pytest
         import asyncio
 
@@ -342,11 +387,15 @@ def test_pa6_usefixtures_getfixturevalue_indirect():
         @pytest.mark.asyncio
         async def test_x(request, x):
             loop = asyncio.get_running_loop()
-        """, rules={"PA-6"})
+        """,
+        rules={"PA-6"},
+    )
 
 
 def test_pa7_sync_run_until_complete_becomes_async():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import pytest
 
 
@@ -359,7 +408,8 @@ def test_pa7_sync_run_until_complete_becomes_async():
 
         def test_sync(event_loop):
             assert event_loop.run_until_complete(compute()) == 3
-        """, """
+        """,
+        """
         import pytest
         import pytest_asyncio
 
@@ -374,22 +424,31 @@ def test_pa7_sync_run_until_complete_becomes_async():
         @pytest.mark.asyncio
         async def test_sync():
             assert await compute() == 3
-        """, rules={"PA-7"})
+        """,
+        rules={"PA-7"},
+    )
 
 
 def test_pa7_other_uses_are_impossible():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         def test_sync(event_loop):
             client = Client(loop=event_loop)
-        """, """
+        """,
+        """
         # MIGRATION-BLOCKER(PA-7): sync code uses event_loop beyond run_until_complete(); make it async (await instead of run_until_complete, asyncio.get_running_loop()) or use asyncio.run()
         def test_sync(event_loop):
             client = Client(loop=event_loop)
-        """, rules={"PA-7"})
+        """,
+        rules={"PA-7"},
+    )
 
 
 def test_pa8_strict_mode_async_fixture_with_alias_import():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import pytest
         from pytest import fixture as fx
 
@@ -407,7 +466,8 @@ def test_pa8_strict_mode_async_fixture_with_alias_import():
         @pytest.fixture
         def sync_one():
             return 3
-        """, """
+        """,
+        """
         import pytest
         from pytest import fixture as fx
         import pytest_asyncio
@@ -426,7 +486,9 @@ def test_pa8_strict_mode_async_fixture_with_alias_import():
         @pytest.fixture
         def sync_one():
             return 3
-        """, rules={"PA-8"})
+        """,
+        rules={"PA-8"},
+    )
 
 
 def test_pa8_left_alone_in_auto_mode_and_with_anyio():
@@ -440,7 +502,9 @@ def test_pa8_left_alone_in_auto_mode_and_with_anyio():
         """
     assert_codemod(P, code, code, rules=set(), state=PAState(mode="auto"))
     assert_codemod(P, code, code, rules={"PA-8"}, state=PAState(foreign_plugin=True))  # info only
-    assert_codemod(P, code, code, rules=set(), state=PAState(foreign_plugin=True), rel="tests/x.py") if False else None
+    assert_codemod(
+        P, code, code, rules=set(), state=PAState(foreign_plugin=True), rel="tests/x.py"
+    ) if False else None
 
 
 def test_pa8_shadowed_pytest_name_untouched():
@@ -459,7 +523,9 @@ def test_pa8_shadowed_pytest_name_untouched():
 
 
 def test_pa9_marker_scope_argument():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import pytest
 
         pytestmark = [pytest.mark.asyncio(scope="module"), pytest.mark.slow]
@@ -478,7 +544,8 @@ def test_pa9_marker_scope_argument():
         @pytest.mark.asyncio(scope="module", loop_scope="module")
         async def test_both():
             pass
-        """, """
+        """,
+        """
         import pytest
 
         pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -497,7 +564,9 @@ def test_pa9_marker_scope_argument():
         @pytest.mark.asyncio(loop_scope="module")
         async def test_both():
             pass
-        """, rules={"PA-9"})
+        """,
+        rules={"PA-9"},
+    )
 
 
 def test_pa11_event_loop_policy_to_loop_factories_hook():
@@ -510,26 +579,35 @@ def test_pa11_event_loop_policy_to_loop_factories_hook():
         def event_loop_policy():
             return uvloop.EventLoopPolicy()
         """
-    assert_codemod(P, before, """
+    assert_codemod(
+        P,
+        before,
+        """
         import pytest
         import uvloop
 
 
         def pytest_asyncio_loop_factories(config, item):
             return {"uvloop": uvloop.new_event_loop}
-        """, rules={"PA-11"}, rel="conftest.py")
+        """,
+        rules={"PA-11"},
+        rel="conftest.py",
+    )
     assert_codemod(P, before, before, rules=set(), rel="conftest.py", versions=V13)
 
 
 def test_pa11_unknown_policy_is_impossible():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import pytest
 
 
         @pytest.fixture(scope="session")
         def event_loop_policy():
             return MyPolicy()
-        """, """
+        """,
+        """
         import pytest
 
 
@@ -537,22 +615,32 @@ def test_pa11_unknown_policy_is_impossible():
         @pytest.fixture(scope="session")
         def event_loop_policy():
             return MyPolicy()
-        """, rules={"PA-11"}, rel="conftest.py")
+        """,
+        rules={"PA-11"},
+        rel="conftest.py",
+    )
 
 
 def test_pa12_removed_internals():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         from pytest_asyncio.plugin import unused_tcp_port
         from pytest_asyncio.plugin import wrap_in_sync, _wrap_async
-        """, """
+        """,
+        """
         from pytest_asyncio.plugin import unused_tcp_port
         # MIGRATION-BLOCKER(PA-12): pytest_asyncio.plugin._wrap_async, wrap_in_sync is gone in 1.x: delete the import and use asyncio.get_running_loop() or pytest_asyncio.is_async_test
         from pytest_asyncio.plugin import wrap_in_sync, _wrap_async
-        """, rules={"PA-12"})
+        """,
+        rules={"PA-12"},
+    )
 
 
 def test_pa14_marker_on_sync_test():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import asyncio
         import pytest
 
@@ -565,7 +653,8 @@ def test_pa14_marker_on_sync_test():
         @pytest.mark.asyncio
         def test_loop():
             asyncio.get_event_loop().run_until_complete(f())
-        """, """
+        """,
+        """
         import asyncio
         import pytest
 
@@ -578,11 +667,15 @@ def test_pa14_marker_on_sync_test():
         @pytest.mark.asyncio
         def test_loop():
             asyncio.get_event_loop().run_until_complete(f())
-        """, rules={"PA-14"})
+        """,
+        rules={"PA-14"},
+    )
 
 
 def test_pa15_closing_the_loop():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         import asyncio
         import pytest
 
@@ -597,7 +690,8 @@ def test_pa15_closing_the_loop():
         async def test_own_loop_is_fine():
             loop = asyncio.new_event_loop()
             loop.close()
-        """, """
+        """,
+        """
         import asyncio
         import pytest
 
@@ -613,26 +707,38 @@ def test_pa15_closing_the_loop():
         async def test_own_loop_is_fine():
             loop = asyncio.new_event_loop()
             loop.close()
-        """, rules={"PA-15"})
+        """,
+        rules={"PA-15"},
+    )
 
 
 def test_code_in_strings_untouched_and_non_test_files_skipped(tmp_path):
-    code = '''
+    code = """
         DOC = "def test_x(event_loop): event_loop.run_until_complete(x)"
-        '''
+        """
     assert_codemod(P, code, code, rules=set())
-    write_tree(tmp_path, {"app/main.py": "def handler(event_loop):\n    return event_loop\n",
-                          "pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = function\n"})
+    write_tree(
+        tmp_path,
+        {
+            "app/main.py": "def handler(event_loop):\n    return event_loop\n",
+            "pytest.ini": "[pytest]\nasyncio_default_fixture_loop_scope = function\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=[P])
     assert result.file("app/main.py").status == "skipped"
 
 
 def test_pa16_leftover_event_loop_parameter_in_a_helper():
-    assert_codemod(P, """
+    assert_codemod(
+        P,
+        """
         def start_server(event_loop, port):
             return event_loop.create_server(port)
-        """, """
+        """,
+        """
         # MIGRATION-BLOCKER(PA-16): the event_loop fixture is gone in 1.x and `grep -w event_loop` must come back empty: pass the loop from asyncio.get_running_loop() and rename this parameter
         def start_server(event_loop, port):
             return event_loop.create_server(port)
-        """, rules={"PA-16"})
+        """,
+        rules={"PA-16"},
+    )

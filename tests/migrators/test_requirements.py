@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-from migrators.framework import RequirementRule
+from migrators.framework import ProjectTree, RequirementRule
 from migrators.requirements import declared_packages, requirement_files, rewrite_requirements_text
-from migrators.framework import ProjectTree
 from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
 
 
 def test_dockerfile_installed_files_and_includes(tmp_path):
-    write_tree(tmp_path, {
-        "Dockerfile": """
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": """
             FROM python:3.11-slim
             WORKDIR /app
             COPY deps/ /app/deps/
             RUN pip install --no-cache-dir \\
                 -r /app/deps/prod.txt
             """,
-        "deps/prod.txt": "-r base.in\n# production\ntenacity==8.2.3\n",
-        "deps/base.in": "asyncio-mqtt[extra]==0.16.1 ; sys_platform != 'win32'  # mqtt\n",
-        "requirements.txt": "tenacity>=8,<9\n",
-    })
+            "deps/prod.txt": "-r base.in\n# production\ntenacity==8.2.3\n",
+            "deps/base.in": "asyncio-mqtt[extra]==0.16.1 ; sys_platform != 'win32'  # mqtt\n",
+            "requirements.txt": "tenacity>=8,<9\n",
+        },
+    )
     tree = ProjectTree(tmp_path)
     assert sorted(requirement_files(tree)) == ["deps/base.in", "deps/prod.txt", "requirements.txt"]
     migrate_twice(tmp_path, only=["tenacity", "aiomqtt"])
@@ -30,14 +32,25 @@ def test_dockerfile_installed_files_and_includes(tmp_path):
 
 
 def test_dockerfile_inline_pip_install(tmp_path):
-    write_tree(tmp_path, {"Dockerfile": "FROM python:3.11-slim\nRUN pip install tenacity==8.2.3 'requests>=2'\n",
-                          "app.py": "import tenacity\n"})
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.11-slim\nRUN pip install tenacity==8.2.3 'requests>=2'\n",
+            "app.py": "import tenacity\n",
+        },
+    )
     migrate_twice(tmp_path, only=["tenacity"])
-    assert read(tmp_path, "Dockerfile") == "FROM python:3.11-slim\nRUN pip install tenacity==9.2.1 'requests>=2'\n"
+    assert (
+        read(tmp_path, "Dockerfile")
+        == "FROM python:3.11-slim\nRUN pip install tenacity==9.2.1 'requests>=2'\n"
+    )
 
 
 def test_pyproject_dependencies_format_preserved(tmp_path):
-    write_tree(tmp_path, {"pyproject.toml": """
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": """
         [project]
         name = "svc"
         dependencies = [
@@ -47,7 +60,9 @@ def test_pyproject_dependencies_format_preserved(tmp_path):
 
         [project.optional-dependencies]
         test = ["pytest==7.4.0", "pytest-asyncio==0.23.8"]
-        """})
+        """
+        },
+    )
     migrate_twice(tmp_path, only=["tenacity", "pytest-asyncio"])
     text = read(tmp_path, "pyproject.toml")
     assert '"tenacity>=9.2.1,<10",  # retries' in text
@@ -57,16 +72,27 @@ def test_pyproject_dependencies_format_preserved(tmp_path):
 
 def test_forced_pins_only_raise_what_is_too_low():
     rules = [RequirementRule("PA-1", "pytest", spec=">=8.4", forced=True)]
-    for line, expected in [("pytest\n", "pytest\n"), ("pytest==8.4.2\n", "pytest==8.4.2\n"),
-                           ("pytest>=8.2\n", "pytest>=8.4\n"), ("pytest<8\n", "pytest>=8.4\n"),
-                           ("pytest==7.4.4  # pinned\n", "pytest>=8.4  # pinned\n")]:
+    for line, expected in [
+        ("pytest\n", "pytest\n"),
+        ("pytest==8.4.2\n", "pytest==8.4.2\n"),
+        ("pytest>=8.2\n", "pytest>=8.4\n"),
+        ("pytest<8\n", "pytest>=8.4\n"),
+        ("pytest==7.4.4  # pinned\n", "pytest>=8.4  # pinned\n"),
+    ]:
         assert rewrite_requirements_text(line, rules)[0] == expected, line
 
 
 def test_table_driven_extension_rename_with_extras():
     """What the influxdb3 upgrade adds: one row renames the package and sets the pandas extra."""
-    rules = [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python", version="0.21.0",
-                             extras=frozenset({"pandas"}))]
+    rules = [
+        RequirementRule(
+            "IX-1",
+            "influxdb-client",
+            rename_to="influxdb3-python",
+            version="0.21.0",
+            extras=frozenset({"pandas"}),
+        )
+    ]
     text = dedent("""
         # db
         influxdb_client[ciso,extra]==1.40.0 ; python_version >= "3.8"  # v2
@@ -80,28 +106,41 @@ def test_table_driven_extension_rename_with_extras():
         -e ./lib
         --index-url https://example.invalid/simple
         """)
-    assert changes == [("IX-1", 2, 'influxdb_client[ciso,extra]==1.40.0 ; python_version >= "3.8" -> '
-                                   'influxdb3-python[pandas]==0.21.0 ; python_version >= "3.8"')]
+    assert changes == [
+        (
+            "IX-1",
+            2,
+            'influxdb_client[ciso,extra]==1.40.0 ; python_version >= "3.8" -> '
+            'influxdb3-python[pandas]==0.21.0 ; python_version >= "3.8"',
+        )
+    ]
     assert rewrite_requirements_text(new, rules)[0] == new
 
 
 def test_crlf_and_unrelated_lines_untouched():
     rules = [RequirementRule("TN-1", "tenacity", version="9.2.1")]
     text = "tenacity-extra==1.0\r\nTenacity==8.2.3\r\nnot a requirement line !!\r\n"
-    assert rewrite_requirements_text(text, rules)[0] == "tenacity-extra==1.0\r\nTenacity==9.2.1\r\nnot a requirement line !!\r\n"
+    assert (
+        rewrite_requirements_text(text, rules)[0]
+        == "tenacity-extra==1.0\r\nTenacity==9.2.1\r\nnot a requirement line !!\r\n"
+    )
 
 
 def test_python_floor_marks_old_dockerfile_and_raises_requires_python(tmp_path):
-    write_tree(tmp_path, {
-        "Dockerfile": "FROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n",
-        "pyproject.toml": '[project]\nname = "s"\nrequires-python = ">=3.9"\n',
-        "requirements.txt": "pytest-asyncio==0.21.1\n",
-        "tests/test_x.py": "import pytest_asyncio\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "FROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n",
+            "pyproject.toml": '[project]\nname = "s"\nrequires-python = ">=3.9"\n',
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "tests/test_x.py": "import pytest_asyncio\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=["pytest-asyncio"])
     assert read(tmp_path, "Dockerfile") == (
         "# MIGRATION-BLOCKER(PA-1): pytest-asyncio 1.5.0 needs Python >= 3.10; this image uses python:3.9: "
-        "move the service to python:3.10 or newer\nFROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n")
+        "move the service to python:3.10 or newer\nFROM python:3.9-slim AS build\nRUN pip install -r requirements.txt\n"
+    )
     assert 'requires-python = ">=3.10"' in read(tmp_path, "pyproject.toml")
     assert [(p, m.rule) for p, m in result.markers] == [("Dockerfile", "PA-1")]
 
@@ -113,11 +152,17 @@ def test_python_311_image_untouched(tmp_path):
 
 
 def test_companion_line_follows_the_rewritten_line_even_at_end_of_file():
-    rules = [RequirementRule("IX-1", "influxdb-client", rename_to="influxdb3-python", version="0.21.0",
-                             companion="pyarrow<26")]
+    rules = [
+        RequirementRule(
+            "IX-1", "influxdb-client", rename_to="influxdb3-python", version="0.21.0", companion="pyarrow<26"
+        )
+    ]
     for text, expected in [
         ("numpy==1.26.4\ninfluxdb-client==1.40.0", "numpy==1.26.4\ninfluxdb3-python==0.21.0\npyarrow<26"),
-        ("influxdb-client==1.40.0\r\nnumpy==1.26.4\r\n", "influxdb3-python==0.21.0\r\npyarrow<26\r\nnumpy==1.26.4\r\n"),
+        (
+            "influxdb-client==1.40.0\r\nnumpy==1.26.4\r\n",
+            "influxdb3-python==0.21.0\r\npyarrow<26\r\nnumpy==1.26.4\r\n",
+        ),
         ("influxdb-client==1.40.0\npyarrow==25.0.0\n", "influxdb3-python==0.21.0\npyarrow==25.0.0\n"),
     ]:
         assert rewrite_requirements_text(text, rules)[0] == expected

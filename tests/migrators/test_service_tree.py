@@ -60,9 +60,17 @@ def test_detected_upgrades_applied_to_every_installed_file(tmp_path):
     result = migrate_twice(tmp_path)
     assert result.upgrades == ["pytest-asyncio", "tenacity", "aiomqtt"]
     assert read(tmp_path, "requirements-prod.txt") == "aiomqtt==2.5.1\ntenacity==9.2.1\nfastapi==0.110.0\n"
-    assert read(tmp_path, "requirements-test.txt") == "-r requirements-prod.txt\npytest>=8.4\npytest-asyncio==1.5.0\n"
-    assert read(tmp_path, "requirements.txt") == "# unused by the image, still kept in step\ntenacity==9.2.1\n"
-    assert read(tmp_path, "pytest.ini") == "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    assert (
+        read(tmp_path, "requirements-test.txt")
+        == "-r requirements-prod.txt\npytest>=8.4\npytest-asyncio==1.5.0\n"
+    )
+    assert (
+        read(tmp_path, "requirements.txt") == "# unused by the image, still kept in step\ntenacity==9.2.1\n"
+    )
+    assert (
+        read(tmp_path, "pytest.ini")
+        == "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
     assert 'Client("mosquitto", identifier="svc")' in read(tmp_path, "app/main.py")
     assert "reraise" not in read(tmp_path, "app/main.py")
     assert read(tmp_path, "tests/test_main.py") == dedent("""
@@ -93,10 +101,12 @@ def test_cli_json_report_per_file_and_rule(tmp_path, capsys):
 
 
 def test_anyio_project_leaves_async_fixtures_to_anyio(tmp_path):
-    write_tree(tmp_path, {
-        "pytest.ini": "[pytest]\n",
-        "requirements.txt": "pytest-asyncio==0.21.1\nanyio\n",
-        "tests/test_a.py": """
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "requirements.txt": "pytest-asyncio==0.21.1\nanyio\n",
+            "tests/test_a.py": """
             import pytest
 
 
@@ -109,7 +119,8 @@ def test_anyio_project_leaves_async_fixtures_to_anyio(tmp_path):
             async def test_a(resource):
                 assert resource == 1
             """,
-    })
+        },
+    )
     result = migrate_twice(tmp_path)
     assert "@pytest.fixture\nasync def resource" in read(tmp_path, "tests/test_a.py")
     assert [c.kind for c in result.file("tests/test_a.py").changes] == ["info"]

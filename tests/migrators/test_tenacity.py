@@ -9,7 +9,9 @@ T = "tenacity"
 
 
 def test_tn2_statistics_of_decorated_function():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         from tenacity import retry, stop_after_attempt
 
         @retry(stop=stop_after_attempt(3))
@@ -18,7 +20,8 @@ def test_tn2_statistics_of_decorated_function():
 
         def attempts():
             return fetch.retry.statistics["attempt_number"]
-        """, """
+        """,
+        """
         from tenacity import retry, stop_after_attempt
 
         @retry(stop=stop_after_attempt(3))
@@ -27,11 +30,15 @@ def test_tn2_statistics_of_decorated_function():
 
         def attempts():
             return fetch.statistics["attempt_number"]
-        """, rules={"TN-2"})
+        """,
+        rules={"TN-2"},
+    )
 
 
 def test_tn2_method_through_self_and_alias():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         import tenacity as t
 
         class Repo:
@@ -41,7 +48,8 @@ def test_tn2_method_through_self_and_alias():
 
             def stats(self):
                 return self.load.retry.statistics
-        """, """
+        """,
+        """
         import tenacity as t
 
         class Repo:
@@ -51,7 +59,9 @@ def test_tn2_method_through_self_and_alias():
 
             def stats(self):
                 return self.load.statistics
-        """, rules={"TN-2"})
+        """,
+        rules={"TN-2"},
+    )
 
 
 def test_tn2_retrying_instance_is_never_rewritten():
@@ -65,24 +75,31 @@ def test_tn2_retrying_instance_is_never_rewritten():
 
 
 def test_tn2_unresolvable_receiver_gets_marker():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         import tenacity
         from elsewhere import fetch
 
         def attempts():
             return fetch.retry.statistics
-        """, """
+        """,
+        """
         import tenacity
         from elsewhere import fetch
 
         def attempts():
             # MIGRATION-BLOCKER(TN-2): read fetch.statistics, not .retry.statistics (empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function
             return fetch.retry.statistics
-        """, rules={"TN-2"})
+        """,
+        rules={"TN-2"},
+    )
 
 
 def test_tn3_nonzero_min_gets_informational_note_only():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         from tenacity import retry, wait_random_exponential, wait_full_jitter
 
         @retry(wait=wait_random_exponential(multiplier=1, max=60, min=5))
@@ -91,7 +108,8 @@ def test_tn3_nonzero_min_gets_informational_note_only():
 
         w = wait_full_jitter(1, 10, 2, 3)
         z = wait_random_exponential(min=0)
-        """, """
+        """,
+        """
         from tenacity import retry, wait_random_exponential, wait_full_jitter
 
         # tenacity>=9: wait never below min (was uniform(0, high))
@@ -102,17 +120,22 @@ def test_tn3_nonzero_min_gets_informational_note_only():
         # tenacity>=9: wait never below min (was uniform(0, high))
         w = wait_full_jitter(1, 10, 2, 3)
         z = wait_random_exponential(min=0)
-        """, rules={"TN-3"})
+        """,
+        rules={"TN-3"},
+    )
 
 
 def test_tn4_module_paths():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         import tenacity
         from tenacity._asyncio import AsyncRetrying
         from tenacity import retry, iscoroutinefunction
 
         ok = tenacity.iscoroutinefunction(f) and iscoroutinefunction(g)
-        """, """
+        """,
+        """
         import tenacity
         from tenacity import AsyncRetrying
         from tenacity import retry
@@ -120,19 +143,26 @@ def test_tn4_module_paths():
         from inspect import iscoroutinefunction
 
         ok = inspect.iscoroutinefunction(f) and iscoroutinefunction(g)
-        """, rules={"TN-4"})
+        """,
+        rules={"TN-4"},
+    )
 
 
 def test_tn4_attribute_path():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         import tenacity._asyncio
 
         r = tenacity._asyncio.AsyncRetrying()
-        """, """
+        """,
+        """
         import tenacity
 
         r = tenacity.AsyncRetrying()
-        """, rules={"TN-4"})
+        """,
+        rules={"TN-4"},
+    )
 
 
 def test_tn5_reraise_never_added_and_except_retryerror_kept():
@@ -153,7 +183,9 @@ def test_tn5_reraise_never_added_and_except_retryerror_kept():
 
 
 def test_tn6_sync_function_with_async_sleep():
-    assert_codemod(T, """
+    assert_codemod(
+        T,
+        """
         import asyncio
         from tenacity import retry
 
@@ -164,7 +196,8 @@ def test_tn6_sync_function_with_async_sleep():
         @retry(sleep=asyncio.sleep)
         async def fine():
             return 1
-        """, """
+        """,
+        """
         import asyncio
         from tenacity import retry
 
@@ -176,7 +209,9 @@ def test_tn6_sync_function_with_async_sleep():
         @retry(sleep=asyncio.sleep)
         async def fine():
             return 1
-        """, rules={"TN-6"})
+        """,
+        rules={"TN-6"},
+    )
 
 
 def test_tn7_only_for_92_targets():
@@ -187,14 +222,19 @@ def test_tn7_only_for_92_targets():
         v = wait_exponential_jitter(3, 40)
         c = wait_chain()
         """
-    assert_codemod(T, before, """
+    assert_codemod(
+        T,
+        before,
+        """
         from tenacity import wait_exponential_jitter, wait_chain
 
         w = wait_exponential_jitter(multiplier=2, max=30)
         v = wait_exponential_jitter(multiplier=3, max=40)
         # MIGRATION-BLOCKER(TN-7): wait_chain() with no arguments raises ValueError on tenacity>=9.2; pass at least one wait strategy
         c = wait_chain()
-        """, rules={"TN-7"})
+        """,
+        rules={"TN-7"},
+    )
     assert_codemod(T, before, before, rules=set(), versions=Versions().with_targets(tenacity="9.1.2"))
 
 
@@ -219,32 +259,38 @@ def test_tn8_no_op_surface_unchanged():
 
 
 def test_code_in_strings_untouched():
-    code = '''
+    code = """
         import tenacity
         DOC = "fetch.retry.statistics and tenacity._asyncio"
-        '''
+        """
     assert_codemod(T, code, code, rules=set())
 
 
 def test_tn1_requirements_tree(tmp_path):
-    write_tree(tmp_path, {
-        "requirements.txt": "tenacity==8.2.3  # retries\nrequests>=2\n",
-        "app/main.py": "import tenacity\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "tenacity==8.2.3  # retries\nrequests>=2\n",
+            "app/main.py": "import tenacity\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=["tenacity"])
     assert read(tmp_path, "requirements.txt") == "tenacity==9.2.1  # retries\nrequests>=2\n"
     assert [c.rule for c in result.file("requirements.txt").changes] == ["TN-1"]
 
 
 def test_tn3_blocker_when_tests_assert_on_waits(tmp_path):
-    write_tree(tmp_path, {
-        "svc/client.py": "from tenacity import retry, wait_random_exponential\n\n"
-                         "@retry(wait=wait_random_exponential(min=2, max=10))\ndef call():\n    pass\n",
-        "tests/test_client.py": "from svc.client import call\n\ndef test_wait():\n"
-                                "    w = call.retry.wait\n    assert w.min == 2  # wait_random_exponential bounds\n",
-        "tests/test_local.py": "from tenacity import wait_random_exponential\n\n"
-                               "def test_w():\n    assert wait_random_exponential(min=5).min == 5\n",
-    })
+    write_tree(
+        tmp_path,
+        {
+            "svc/client.py": "from tenacity import retry, wait_random_exponential\n\n"
+            "@retry(wait=wait_random_exponential(min=2, max=10))\ndef call():\n    pass\n",
+            "tests/test_client.py": "from svc.client import call\n\ndef test_wait():\n"
+            "    w = call.retry.wait\n    assert w.min == 2  # wait_random_exponential bounds\n",
+            "tests/test_local.py": "from tenacity import wait_random_exponential\n\n"
+            "def test_w():\n    assert wait_random_exponential(min=5).min == 5\n",
+        },
+    )
     result = migrate_twice(tmp_path, only=["tenacity"])
     # the service's own wait: blocker; a wait built in a test shows its failure in the test stage
     assert [(p, m.rule) for p, m in result.markers if m.rule == "TN-3"] == [("svc/client.py", "TN-3")]

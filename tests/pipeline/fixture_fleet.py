@@ -13,7 +13,7 @@ from pathlib import Path
 
 SANDBOX = [sys.executable, "-m", "sandbox.cli"]
 
-SERVER = '''\
+SERVER = """\
 import json
 import os
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -45,9 +45,9 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler).serve_forever()
-'''
+"""
 
-DOCKERFILE = '''\
+DOCKERFILE = """\
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt .
@@ -57,9 +57,9 @@ RUN useradd --create-home svc
 USER svc
 EXPOSE 8000
 CMD ["python", "-m", "app.server"]
-'''
+"""
 
-TESTS = '''\
+TESTS = """\
 from app.server import attempts, ping
 
 
@@ -70,9 +70,9 @@ def test_ping_answers() -> None:
 def test_statistics_count_attempts() -> None:
     ping()
     assert attempts() == 1
-'''
+"""
 
-SANDBOX_TOML = '''\
+SANDBOX_TOML = """\
 priority = "LOW"
 port = 8000
 health = "/health"
@@ -87,7 +87,7 @@ name = "health answers over HTTP"
 kind = "http"
 path = "/health"
 expect_status = 200
-'''
+"""
 
 BASE = {
     "Dockerfile": DOCKERFILE,
@@ -105,12 +105,16 @@ VARIANTS: dict[str, dict[str, str | None]] = {
     # TN-7: wait_chain() with no arguments raises on 9.2: the codemod must stop, not guess.
     "blocker-svc": {"app/backoff.py": "from tenacity import wait_chain\n\nBACKOFF = wait_chain()\n"},
     # The image build pins the old major version: the migrated requirements break the build.
-    "build-fail-svc": {"Dockerfile": DOCKERFILE.replace(
-        "COPY app/ app/",
-        "RUN python -c \"import importlib.metadata as m, sys; sys.exit(m.version('tenacity')[0] != '8')\"\n"
-        "COPY app/ app/")},
+    "build-fail-svc": {
+        "Dockerfile": DOCKERFILE.replace(
+            "COPY app/ app/",
+            "RUN python -c \"import importlib.metadata as m, sys; sys.exit(m.version('tenacity')[0] != '8')\"\n"
+            "COPY app/ app/",
+        )
+    },
     # TN-3: tenacity 9 never waits below min; a test pinned to the old distribution fails.
-    "tests-fail-svc": {"tests/test_wait.py": textwrap.dedent('''\
+    "tests-fail-svc": {
+        "tests/test_wait.py": textwrap.dedent("""\
         from tenacity import wait_random_exponential
 
 
@@ -120,13 +124,19 @@ VARIANTS: dict[str, dict[str, str | None]] = {
             state.attempt_number = 1
             waits = [wait_random_exponential(multiplier=1, max=60, min=5)(state) for _ in range(50)]
             assert min(waits) < 5
-        ''')},
+        """)
+    },
     "no-tests-svc": {"tests/test_app.py": None, "tests/conftest.py": "# fixtures would go here\n"},
-    "no-health-svc": {"Dockerfile": DOCKERFILE.replace('CMD ["python", "-m", "app.server"]',
-                                                      'CMD ["python", "-c", "import time; time.sleep(3600)"]'),
-                      "sandbox.toml": SANDBOX_TOML.replace("health = 20", "health = 8")},
-    "hang-svc": {"tests/test_hang.py": "import time\n\n\ndef test_waits_forever() -> None:\n    time.sleep(3600)\n",
-                 "sandbox.toml": SANDBOX_TOML.replace("test = 120", "test = 25")},
+    "no-health-svc": {
+        "Dockerfile": DOCKERFILE.replace(
+            'CMD ["python", "-m", "app.server"]', 'CMD ["python", "-c", "import time; time.sleep(3600)"]'
+        ),
+        "sandbox.toml": SANDBOX_TOML.replace("health = 20", "health = 8"),
+    },
+    "hang-svc": {
+        "tests/test_hang.py": "import time\n\n\ndef test_waits_forever() -> None:\n    time.sleep(3600)\n",
+        "sandbox.toml": SANDBOX_TOML.replace("test = 120", "test = 25"),
+    },
 }
 
 
@@ -159,7 +169,9 @@ def env_for(repo: Path) -> dict[str, str]:
 
 
 def sandbox(repo: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*SANDBOX, *args], capture_output=True, text=True, timeout=timeout, env=env_for(repo))
+    return subprocess.run(
+        [*SANDBOX, *args], capture_output=True, text=True, timeout=timeout, env=env_for(repo)
+    )
 
 
 def run_report(repo: Path) -> dict:

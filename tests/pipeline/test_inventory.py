@@ -28,20 +28,34 @@ def test_defaults_when_sandbox_toml_is_missing(tmp_path: Path) -> None:
 
 
 def test_priority_maps_to_phase_and_shared_paths_are_read(tmp_path: Path) -> None:
-    config = load_service(_service(tmp_path, "svc", 'priority = "critical"\ncontext = ".."\nshared = ["common"]\n'
-                                   'needs = ["mosquitto"]\n[timeouts]\ntest = 30\n'))
-    assert (config.priority, config.phase, config.shared, config.needs) == ("CRITICAL", "d", ("common",), ("mosquitto",))
+    config = load_service(
+        _service(
+            tmp_path,
+            "svc",
+            'priority = "critical"\ncontext = ".."\nshared = ["common"]\n'
+            'needs = ["mosquitto"]\n[timeouts]\ntest = 30\n',
+        )
+    )
+    assert (config.priority, config.phase, config.shared, config.needs) == (
+        "CRITICAL",
+        "d",
+        ("common",),
+        ("mosquitto",),
+    )
     assert config.timeouts["test"] == 30 and config.timeouts["build"] == 900
     assert config.context_path == (tmp_path / "services").resolve()
 
 
-@pytest.mark.parametrize("toml, fragment", [
-    ('priority = "URGENT"\n', "priority: 'URGENT' is not one of"),
-    ('needs = ["postgres"]\n', "needs: unknown dependency postgres"),
-    ('[timeouts]\ntest = -1\n', "timeouts.test: must be a positive number"),
-    ('[[smoke]]\nkind = "ssh"\n', "smoke[1].kind: 'ssh' is not one of"),
-    ('priority = \n', "sandbox.toml"),
-])
+@pytest.mark.parametrize(
+    "toml, fragment",
+    [
+        ('priority = "URGENT"\n', "priority: 'URGENT' is not one of"),
+        ('needs = ["postgres"]\n', "needs: unknown dependency postgres"),
+        ("[timeouts]\ntest = -1\n", "timeouts.test: must be a positive number"),
+        ('[[smoke]]\nkind = "ssh"\n', "smoke[1].kind: 'ssh' is not one of"),
+        ("priority = \n", "sandbox.toml"),
+    ],
+)
 def test_invalid_config_names_service_file_and_key(tmp_path: Path, toml: str, fragment: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_service(_service(tmp_path, "bad-svc", toml))

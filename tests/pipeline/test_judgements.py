@@ -41,16 +41,36 @@ def test_junit_counts_and_failed_ids() -> None:
 def _outcome(name: str, ok: bool, priority: str, stage: str | None = None) -> dict:
     stages = [{"name": "migrate", "status": "passed", "seconds": 1.0, "reason": "", "log": "migrate.log"}]
     if stage:
-        stages.append({"name": stage, "status": "failed", "seconds": 2.0, "reason": "3 of 9 tests failed\nsecond",
-                       "log": f"{stage}.log"})
-    return {"name": name, "priority": priority, "migrations": {"tenacity": ok}, "overall_success": ok,
-            "failed_stage": stage, "reason": "3 of 9 tests failed\nsecond" if stage else "", "stages": stages,
-            "folder": f"/runs/r/{name}"}
+        stages.append(
+            {
+                "name": stage,
+                "status": "failed",
+                "seconds": 2.0,
+                "reason": "3 of 9 tests failed\nsecond",
+                "log": f"{stage}.log",
+            }
+        )
+    return {
+        "name": name,
+        "priority": priority,
+        "migrations": {"tenacity": ok},
+        "overall_success": ok,
+        "failed_stage": stage,
+        "reason": "3 of 9 tests failed\nsecond" if stage else "",
+        "stages": stages,
+        "folder": f"/runs/r/{name}",
+    }
 
 
 def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> None:
-    report = build_report("r", [_outcome("rag-service", True, "LOW"), _outcome("ai-core", False, "HIGH", "test")],
-                          {}, 12.0, None, False)
+    report = build_report(
+        "r",
+        [_outcome("rag-service", True, "LOW"), _outcome("ai-core", False, "HIGH", "test")],
+        {},
+        12.0,
+        None,
+        False,
+    )
     text = summary_text(report, tmp_path)
     assert "By Priority:" in text and "By Migration Type:" in text and "Failed Services:" in text
     assert "ai-core [test]: 3 of 9 tests failed" in text
@@ -65,10 +85,15 @@ def test_a_blocker_fails_only_the_upgrade_its_rule_belongs_to() -> None:
     from sandbox.stages import StageResult
 
     outcome = ServiceOutcome("data-retention", "HIGH", "c", ["aiomqtt", "influxdb3", "pytest-asyncio"])
-    marker = {"path": "services/data-retention/app/cleanup.py", "line": 3,
-              "text": "# MIGRATION-BLOCKER(IX-9): InfluxDB 3 has no predicate delete"}
-    outcome.stages = [StageResult("resolve", "passed"),
-                      StageResult("migrate", "failed", reason="1 marker", details={"markers": [marker]})]
+    marker = {
+        "path": "services/data-retention/app/cleanup.py",
+        "line": 3,
+        "text": "# MIGRATION-BLOCKER(IX-9): InfluxDB 3 has no predicate delete",
+    }
+    outcome.stages = [
+        StageResult("resolve", "passed"),
+        StageResult("migrate", "failed", reason="1 marker", details={"markers": [marker]}),
+    ]
     assert outcome.to_dict({})["migrations"] == {"aiomqtt": True, "influxdb3": False, "pytest-asyncio": True}
     outcome.stages.append(StageResult("build", "failed"))
     outcome.stages[1].status = "passed"

@@ -12,8 +12,13 @@ from tests.pipeline.fixture_fleet import write_fleet
 
 
 def _sandbox(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sandbox.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "SANDBOX_REPO": str(repo)}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SANDBOX_REPO": str(repo)},
+        timeout=120,
+    )
 
 
 def test_plan_json_lists_phases_and_detected_migrations(tmp_path: Path) -> None:

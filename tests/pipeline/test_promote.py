@@ -39,7 +39,8 @@ def test_diff_and_markers_of_a_workspace(tmp_path: Path) -> None:
     ws = wsmod.create(config, repo, repo / ".sandbox" / "runs" / "r0" / "alpha")
     assert ws.rel_paths == ["services/alpha", "services/common"]
     (ws.work / "services/alpha/app.py").write_text(
-        "# MIGRATION-BLOCKER(MQ-9): use aiomqtt.Client\nimport asyncio_mqtt\nVALUE = 1")
+        "# MIGRATION-BLOCKER(MQ-9): use aiomqtt.Client\nimport asyncio_mqtt\nVALUE = 1"
+    )
     changes = wsmod.changes(ws)
     assert [c.path for c in changes] == ["services/alpha/app.py"]
     diff = wsmod.unified_diff(changes)

@@ -23,17 +23,29 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     repo = tmp_path_factory.mktemp("real-repo")
-    shutil.copytree(ROOT / "services", repo / "services",
-                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    shutil.copytree(
+        ROOT / "services", repo / "services", ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
+    )
     before = snapshot(repo / "services")
     # --max-failure-rate 1: data-retention (phase C) fails by design; phase D must still run.
-    result = sandbox(repo, "verify", "weather-api", "data-retention", "api-automation-edge", "-j", "3",
-                     "--max-failure-rate", "1")
+    result = sandbox(
+        repo,
+        "verify",
+        "weather-api",
+        "data-retention",
+        "api-automation-edge",
+        "-j",
+        "3",
+        "--max-failure-rate",
+        "1",
+    )
     return repo, result, run_report(repo), before
 
 
-@pytest.mark.parametrize("name,migrations", [("weather-api", {"influxdb3", "pytest-asyncio"}),
-                                             ("api-automation-edge", {"influxdb3", "tenacity"})])
+@pytest.mark.parametrize(
+    "name,migrations",
+    [("weather-api", {"influxdb3", "pytest-asyncio"}), ("api-automation-edge", {"influxdb3", "tenacity"})],
+)
 def test_influx_services_are_migrated_and_verified(real_run, name, migrations) -> None:
     repo, result, report, _ = real_run
     service = report["services"][name]

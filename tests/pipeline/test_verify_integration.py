@@ -21,9 +21,11 @@ from tests.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, 
 
 def _leftovers(client, run_id: str) -> list[str]:
     selector = {"label": f"{RUN_KEY}={run_id}"}
-    return ([c.name for c in client.containers.list(all=True, filters=selector)]
-            + [n.name for n in client.networks.list(filters=selector)]
-            + [i.short_id for i in client.images.list(all=True, filters=selector)])
+    return (
+        [c.name for c in client.containers.list(all=True, filters=selector)]
+        + [n.name for n in client.networks.list(filters=selector)]
+        + [i.short_id for i in client.images.list(all=True, filters=selector)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -51,20 +53,31 @@ def test_complete_migration_is_verified(fleet_run) -> None:
     _, result, report, _ = fleet_run
     ok = _service(report, "ok-svc")
     assert ok["overall_success"], json.dumps(ok, indent=2)
-    assert [s["name"] for s in ok["stages"]] == ["resolve", "copy", "migrate", "build", "test", "health", "gate"]
+    assert [s["name"] for s in ok["stages"]] == [
+        "resolve",
+        "copy",
+        "migrate",
+        "build",
+        "test",
+        "health",
+        "gate",
+    ]
     assert ok["tests"]["tests"] == 2 and ok["tests"]["failures"] == 0
     assert ok["migrations"] == {"tenacity": True}
     assert ok["diff"]["files"] >= 2
 
 
-@pytest.mark.parametrize("name, stage, reason", [
-    ("blocker-svc", "migrate", r"MIGRATION-BLOCKER marker.*services/blocker-svc/app/backoff\.py:\d+"),
-    ("build-fail-svc", "build", r"docker build failed"),
-    ("tests-fail-svc", "test", r"1 of 3 tests failed.*test_first_wait_can_be_below_min"),
-    ("no-tests-svc", "test", r"no tests collected"),
-    ("no-health-svc", "health", r"health check failed: not healthy within 8s"),
-    ("hang-svc", "test", r"tests exceeded 25s; container killed"),
-])
+@pytest.mark.parametrize(
+    "name, stage, reason",
+    [
+        ("blocker-svc", "migrate", r"MIGRATION-BLOCKER marker.*services/blocker-svc/app/backoff\.py:\d+"),
+        ("build-fail-svc", "build", r"docker build failed"),
+        ("tests-fail-svc", "test", r"1 of 3 tests failed.*test_first_wait_can_be_below_min"),
+        ("no-tests-svc", "test", r"no tests collected"),
+        ("no-health-svc", "health", r"health check failed: not healthy within 8s"),
+        ("hang-svc", "test", r"tests exceeded 25s; container killed"),
+    ],
+)
 def test_each_defect_fails_at_its_stage_with_its_reason(fleet_run, name, stage, reason) -> None:
     _, result, report, _ = fleet_run
     outcome = _service(report, name)
@@ -115,8 +128,13 @@ def test_gate_and_promote_refuse_stale_then_apply_and_revert(fleet_run) -> None:
 def test_sigint_during_the_test_stage_leaves_nothing(tmp_path: Path, docker_client) -> None:
     repo = write_fleet(tmp_path, ["hang-svc"])
     before = snapshot(repo / "services")
-    proc = subprocess.Popen([*SANDBOX, "verify", "hang-svc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=env_for(repo))
+    proc = subprocess.Popen(
+        [*SANDBOX, "verify", "hang-svc"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env_for(repo),
+    )
     run_id, lines = None, []
     try:
         deadline = time.monotonic() + 300
@@ -141,8 +159,16 @@ def test_sigint_during_the_test_stage_leaves_nothing(tmp_path: Path, docker_clie
 
 def test_two_runs_at_the_same_time_do_not_interfere(tmp_path: Path) -> None:
     repo = write_fleet(tmp_path, ["ok-svc"])
-    procs = [subprocess.Popen([*SANDBOX, "verify", "ok-svc"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, env=env_for(repo)) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [*SANDBOX, "verify", "ok-svc"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env_for(repo),
+        )
+        for _ in range(2)
+    ]
     outputs = [proc.communicate(timeout=900)[0] for proc in procs]
     assert [proc.returncode for proc in procs] == [0, 0], "\n".join(outputs)
     run_ids = {re.search(r"run\s+start\s+(\S+):", out).group(1) for out in outputs}

@@ -9,8 +9,10 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-MALFORMED = ("Authorization header was malformed, the request was not in the form of "
-             "'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic")
+MALFORMED = (
+    "Authorization header was malformed, the request was not in the form of "
+    "'Authorization: <auth-scheme> <token>', supported auth-schemes are Bearer, Token and Basic"
+)
 UNAUTHENTICATED = "the request was not authenticated"
 SCHEMES = ("Bearer", "Token", "Basic")
 
@@ -44,9 +46,15 @@ class Tokens:
             token = "apiv3_" + base64.urlsafe_b64encode(secrets.token_bytes(64)).decode().rstrip("=")
             self.valid.add(token)
             self.admin_created = True
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
-        return {"id": 0, "name": "_admin", "token": token,
-                "hash": hashlib.sha512(token.encode()).hexdigest(), "created_at": now, "expiry": None}
+        now = dt.datetime.now(dt.UTC).isoformat()
+        return {
+            "id": 0,
+            "name": "_admin",
+            "token": token,
+            "hash": hashlib.sha512(token.encode()).hexdigest(),
+            "created_at": now,
+            "expiry": None,
+        }
 
 
 def token_from_header(header: str) -> str:

@@ -16,11 +16,22 @@ import time
 
 START = time.monotonic()
 LOG = logging.getLogger("influxdb3_lite")
-ENV_DEFAULTS = {"node_id": "INFLUXDB3_NODE_IDENTIFIER_PREFIX", "http_bind": "INFLUXDB3_HTTP_BIND_ADDR",
-                "object_store": "INFLUXDB3_OBJECT_STORE", "admin_token_file": "INFLUXDB3_ADMIN_TOKEN_FILE"}
+ENV_DEFAULTS = {
+    "node_id": "INFLUXDB3_NODE_IDENTIFIER_PREFIX",
+    "http_bind": "INFLUXDB3_HTTP_BIND_ADDR",
+    "object_store": "INFLUXDB3_OBJECT_STORE",
+    "admin_token_file": "INFLUXDB3_ADMIN_TOKEN_FILE",
+}
 # Flags of the real server that take a value and change nothing here.
-IGNORED_WITH_VALUE = ("--wal-flush-interval", "--data-dir", "--plugin-dir", "--log-filter",
-                      "--gen1-duration", "--exec-mem-pool-bytes", "--query-file-limit")
+IGNORED_WITH_VALUE = (
+    "--wal-flush-interval",
+    "--data-dir",
+    "--plugin-dir",
+    "--log-filter",
+    "--gen1-duration",
+    "--exec-mem-pool-bytes",
+    "--query-file-limit",
+)
 IGNORED_SWITCHES = ("--disable-telemetry-upload",)
 
 
@@ -40,20 +51,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true")
     sub = parser.add_subparsers(dest="command")
     serve = sub.add_parser("serve", help="run the server")
-    serve.add_argument("--node-id", "--host-id", dest="node_id",
-                       default=os.environ.get(ENV_DEFAULTS["node_id"]))
+    serve.add_argument(
+        "--node-id", "--host-id", dest="node_id", default=os.environ.get(ENV_DEFAULTS["node_id"])
+    )
     serve.add_argument("--node-id-from-env", dest="node_id_from_env")
     serve.add_argument("--object-store", default=os.environ.get(ENV_DEFAULTS["object_store"], "file"))
     serve.add_argument("--http-bind", default=os.environ.get(ENV_DEFAULTS["http_bind"], "0.0.0.0:8181"))
-    serve.add_argument("--without-auth", action="store_true",
-                       default=os.environ.get("INFLUXDB3_START_WITHOUT_AUTH", "").lower() in ("1", "true"))
+    serve.add_argument(
+        "--without-auth",
+        action="store_true",
+        default=os.environ.get("INFLUXDB3_START_WITHOUT_AUTH", "").lower() in ("1", "true"),
+    )
     serve.add_argument("--admin-token-file", default=os.environ.get(ENV_DEFAULTS["admin_token_file"]))
-    serve.add_argument("--admin-token", action="append", default=[],
-                       help="stand-in only: accept this token (repeatable)")
+    serve.add_argument(
+        "--admin-token", action="append", default=[], help="stand-in only: accept this token (repeatable)"
+    )
     serve.add_argument("--disable-authz", default=os.environ.get("INFLUXDB3_DISABLE_AUTHZ", ""))
     serve.add_argument("--max-http-request-size", type=int, default=10 * 1024 * 1024)
-    serve.add_argument("--legacy-error-texts", action="store_true",
-                       help="stand-in only: the <=3.9 `parsing failed for write_lp endpoint` text")
+    serve.add_argument(
+        "--legacy-error-texts",
+        action="store_true",
+        help="stand-in only: the <=3.9 `parsing failed for write_lp endpoint` text",
+    )
     for flag in IGNORED_WITH_VALUE:
         serve.add_argument(flag, dest="ignored_" + flag.strip("-").replace("-", "_"))
     for flag in IGNORED_SWITCHES:
@@ -62,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO,
-                        format="%(asctime)s %(levelname)s influxdb3_lite: %(message)s")
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(levelname)s influxdb3_lite: %(message)s"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0].startswith("-") and argv[0] != "--version":
         argv = ["serve", *argv]  # the official image's entrypoint does the same
@@ -81,9 +101,11 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace, unknown: list[str]) -> int:
     node_id = args.node_id or (os.environ.get(args.node_id_from_env) if args.node_id_from_env else None)
     if not node_id:
-        print("error: the following required arguments were not provided:\n"
-              "  <--node-id <NODE_IDENTIFIER_PREFIX>|--node-id-from-env <NODE_ID_FROM_ENV>>",
-              file=sys.stderr)
+        print(
+            "error: the following required arguments were not provided:\n"
+            "  <--node-id <NODE_IDENTIFIER_PREFIX>|--node-id-from-env <NODE_ID_FROM_ENV>>",
+            file=sys.stderr,
+        )
         return 2
     for flag in unknown:
         if flag.startswith("-"):
@@ -97,10 +119,16 @@ def serve(args: argparse.Namespace, unknown: list[str]) -> int:
             tokens.append(json.load(handle)["token"])
     sys.meta_path.insert(0, _NoPandas())
     from influxdb3_lite.server import Options, Server  # heavy imports after argument errors
-    options = Options(host=host or "0.0.0.0", port=int(port), without_auth=args.without_auth,
-                      tokens=tuple(tokens), max_request_size=args.max_http_request_size,
-                      legacy_error_texts=args.legacy_error_texts,
-                      exempt=frozenset(p for p in args.disable_authz.split(",") if p))
+
+    options = Options(
+        host=host or "0.0.0.0",
+        port=int(port),
+        without_auth=args.without_auth,
+        tokens=tuple(tokens),
+        max_request_size=args.max_http_request_size,
+        legacy_error_texts=args.legacy_error_texts,
+        exempt=frozenset(p for p in args.disable_authz.split(",") if p),
+    )
     server = Server(options)
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
     bound = "%s:%d" % server.address

@@ -13,8 +13,14 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from influxdb3_lite.auth import AuthError, Tokens, token_from_header
-from influxdb3_lite.query import (DatabaseNotFound, Executor, InfluxQLParseError, NotImplementedQuery,
-                                  QueryError, QueryRequest)
+from influxdb3_lite.query import (
+    DatabaseNotFound,
+    Executor,
+    InfluxQLParseError,
+    NotImplementedQuery,
+    QueryError,
+    QueryRequest,
+)
 
 DATABASE_KEYS = ("database", "namespace_name", "bucket", "bucket-name")
 INVALID_TICKET = "Invalid ticket. Error: Invalid ticket"
@@ -69,7 +75,8 @@ class FlightService(fl.FlightServerBase):
             table = self.executor.run(request)
         except DatabaseNotFound as exc:
             raise fl.FlightInternalError(
-                f"Cannot retrieve database: External error: database not found: {exc.name}") from None
+                f"Cannot retrieve database: External error: database not found: {exc.name}"
+            ) from None
         except InfluxQLParseError as exc:
             raise pa.ArrowInvalid(f"Error while planning query: parsing error: {exc}") from None
         except NotImplementedQuery as exc:

@@ -7,8 +7,8 @@ the fraction only when it is not zero (3, 6 or 9 digits); null values are omitte
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import csv
+import datetime as dt
 import io
 import json
 import math
@@ -16,8 +16,13 @@ import math
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-CONTENT_TYPES = {"json": "application/json", "jsonl": "application/jsonl", "csv": "text/csv",
-                 "pretty": "text/plain; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+CONTENT_TYPES = {
+    "json": "application/json",
+    "jsonl": "application/jsonl",
+    "csv": "text/csv",
+    "pretty": "text/plain; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+}
 FORMAT_ALIASES = {"json_lines": "jsonl"}
 
 

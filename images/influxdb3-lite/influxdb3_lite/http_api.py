@@ -26,9 +26,19 @@ from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
 
 LOG = logging.getLogger("influxdb3_lite")
 VERSION = "3.11.1"
-V3_PRECISIONS = {"auto": "auto", "second": "second", "s": "second", "millisecond": "millisecond",
-                 "ms": "millisecond", "microsecond": "microsecond", "us": "microsecond",
-                 "u": "microsecond", "nanosecond": "nanosecond", "ns": "nanosecond", "n": "nanosecond"}
+V3_PRECISIONS = {
+    "auto": "auto",
+    "second": "second",
+    "s": "second",
+    "millisecond": "millisecond",
+    "ms": "millisecond",
+    "microsecond": "microsecond",
+    "us": "microsecond",
+    "u": "microsecond",
+    "nanosecond": "nanosecond",
+    "ns": "nanosecond",
+    "n": "nanosecond",
+}
 V2_PRECISIONS = {k: v for k, v in V3_PRECISIONS.items() if k != "auto"}
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
@@ -74,8 +84,7 @@ class Handler(BaseHTTPRequestHandler):
         return None  # per-request access logs would drown the start-up line the sandbox waits for
 
     def do_OPTIONS(self) -> None:  # noqa: N802
-        self.send(204, b"", None, {"Access-Control-Allow-Methods": "*",
-                                   "Access-Control-Allow-Headers": "*"})
+        self.send(204, b"", None, {"Access-Control-Allow-Methods": "*", "Access-Control-Allow-Headers": "*"})
 
     def do_GET(self) -> None:  # noqa: N802
         self.dispatch("GET")
@@ -114,11 +123,15 @@ class Handler(BaseHTTPRequestHandler):
 
     def route(self, method: str, path: str):
         routes = {
-            ("GET", "/health"): self.health, ("GET", "/api/v1/health"): self.health,
-            ("GET", "/ping"): self.ping, ("POST", "/ping"): self.ping,
-            ("POST", "/api/v3/write_lp"): self.write_v3, ("POST", "/api/v2/write"): self.write_v2,
+            ("GET", "/health"): self.health,
+            ("GET", "/api/v1/health"): self.health,
+            ("GET", "/ping"): self.ping,
+            ("POST", "/ping"): self.ping,
+            ("POST", "/api/v3/write_lp"): self.write_v3,
+            ("POST", "/api/v2/write"): self.write_v2,
             ("POST", "/write"): self.write_v1,
-            ("GET", "/api/v3/query_sql"): self.query_sql, ("POST", "/api/v3/query_sql"): self.query_sql,
+            ("GET", "/api/v3/query_sql"): self.query_sql,
+            ("POST", "/api/v3/query_sql"): self.query_sql,
             ("GET", "/api/v3/query_influxql"): self.query_influxql,
             ("POST", "/api/v3/query_influxql"): self.query_influxql,
             ("GET", "/api/v3/configure/database"): self.list_databases,
@@ -181,8 +194,9 @@ class Handler(BaseHTTPRequestHandler):
             out += self.rfile.read(size)
             self.rfile.readline()
 
-    def send(self, status: int, body: bytes, content_type: str | None,
-             headers: dict[str, str] | None = None) -> None:
+    def send(
+        self, status: int, body: bytes, content_type: str | None, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         self.send_header("Access-Control-Allow-Origin", "*")
         self.send_header("cluster-uuid", self.state.cluster_uuid)
@@ -229,11 +243,23 @@ class Handler(BaseHTTPRequestHandler):
 
     def ping(self, _: bytes) -> None:
         request_id = str(uuid.uuid4())
-        payload = {"version": VERSION, "revision": "lite", "process_id": self.state.process_id,
-                   "product_name": "InfluxDB 3 Core"}
-        self.send(200, json.dumps(payload).encode(), "application/json",
-                  {"X-Influxdb-Version": VERSION, "X-Influxdb-Build": "Core",
-                   "Request-Id": request_id, "X-Request-Id": request_id})
+        payload = {
+            "version": VERSION,
+            "revision": "lite",
+            "process_id": self.state.process_id,
+            "product_name": "InfluxDB 3 Core",
+        }
+        self.send(
+            200,
+            json.dumps(payload).encode(),
+            "application/json",
+            {
+                "X-Influxdb-Version": VERSION,
+                "X-Influxdb-Build": "Core",
+                "Request-Id": request_id,
+                "X-Request-Id": request_id,
+            },
+        )
 
     # -- writes (§ 1.4, § 1.5) ----------------------------------------------------------------
     def write_v3(self, body: bytes) -> None:
@@ -249,8 +275,12 @@ class Handler(BaseHTTPRequestHandler):
     def write_v2(self, body: bytes) -> None:
         def v2_error(message: str) -> HttpError:
             return HttpError(400, {"code": "invalid", "message": message})
-        precision = self._precision(V2_PRECISIONS, "nanosecond", lambda m: v2_error(
-            f"failed to deserialize org/bucket/precision in request: {m}"))
+
+        precision = self._precision(
+            V2_PRECISIONS,
+            "nanosecond",
+            lambda m: v2_error(f"failed to deserialize org/bucket/precision in request: {m}"),
+        )
         bucket = self.params.get("bucket")
         if not bucket:
             raise v2_error("missing bucket value")
@@ -263,7 +293,9 @@ class Handler(BaseHTTPRequestHandler):
         rp = self.params.get("rp", "")
         if rp and rp not in ("autogen", "default"):
             db = f"{db}/{rp}"
-        precision = self._precision(V2_PRECISIONS, "nanosecond", lambda m: HttpError(400, f"serde error: {m}"))
+        precision = self._precision(
+            V2_PRECISIONS, "nanosecond", lambda m: HttpError(400, f"serde error: {m}")
+        )
         self._write(db, body, precision, accept_partial=False, v2=False)
 
     def _precision(self, allowed: dict[str, str], default: str, fail) -> str:
@@ -275,26 +307,44 @@ class Handler(BaseHTTPRequestHandler):
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
         parsed = parse_body(self.text(body))
         if parsed.empty():
-            raise (HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
-                   if v2 else HttpError(400, "incoming write was empty"))
+            raise (
+                HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
+                if v2
+                else HttpError(400, "incoming write was empty")
+            )
         try:
             result = self.state.catalog.write(db, parsed, precision, accept_partial)
         except CatalogError as exc:
-            raise (HttpError(exc.status, {"code": "invalid", "message": str(exc)}) if v2
-                   else error(exc.status, str(exc))) from None
+            raise (
+                HttpError(exc.status, {"code": "invalid", "message": str(exc)})
+                if v2
+                else error(exc.status, str(exc))
+            ) from None
         if not result.errors:
             self.send(204, b"", None)
             return
         first = result.errors[0]
         if v2:
-            raise HttpError(400, {"code": "invalid", "message":
-                                  f"write buffer error: line protocol parse failed: {first.error_message}"})
+            raise HttpError(
+                400,
+                {
+                    "code": "invalid",
+                    "message": f"write buffer error: line protocol parse failed: {first.error_message}",
+                },
+            )
         if accept_partial:
-            raise HttpError(422 if result.limit_hit else 400, {
-                "error": "partial write of line protocol occurred",
-                "data": [e.to_json() for e in result.errors]})
-        text = ("parsing failed for write_lp endpoint" if self.state.legacy_error_texts
-                else "line protocol parsing error")
+            raise HttpError(
+                422 if result.limit_hit else 400,
+                {
+                    "error": "partial write of line protocol occurred",
+                    "data": [e.to_json() for e in result.errors],
+                },
+            )
+        text = (
+            "parsing failed for write_lp endpoint"
+            if self.state.legacy_error_texts
+            else "line protocol parsing error"
+        )
         raise HttpError(400, {"error": text, "data": first.to_json()})
 
     # -- HTTP queries (§ 1.6) -----------------------------------------------------------------
@@ -329,8 +379,9 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, "missing query parameter 'format'")
         show_deleted = self.params.get("show_deleted", "false").lower() == "true"
         rows = self.state.catalog.listing(show_deleted)
-        table = pa.table({"iox::database": [r["iox::database"] for r in rows],
-                          "deleted": [r["deleted"] for r in rows]})
+        table = pa.table(
+            {"iox::database": [r["iox::database"] for r in rows], "deleted": [r["deleted"] for r in rows]}
+        )
         try:
             fmt = formats.format_from_request(fmt, None)
         except formats.FormatError as exc:
@@ -364,14 +415,25 @@ class Handler(BaseHTTPRequestHandler):
 
     def create_table(self, body: bytes) -> None:
         payload = self.json_body(body)
-        kinds = {"utf8": "string", "int64": "integer", "uint64": "uinteger", "float64": "float",
-                 "bool": "boolean"}
+        kinds = {
+            "utf8": "string",
+            "int64": "integer",
+            "uint64": "uinteger",
+            "float64": "float",
+            "bool": "boolean",
+        }
         try:
             fields = {f["name"]: kinds[f["type"]] for f in payload.get("fields", [])}
         except (KeyError, TypeError):
             raise HttpError(400, "invalid field definition") from None
-        self._catalog(lambda: self.state.catalog.create_table(
-            str(payload.get("db", "")), str(payload.get("table", "")), list(payload.get("tags", [])), fields))
+        self._catalog(
+            lambda: self.state.catalog.create_table(
+                str(payload.get("db", "")),
+                str(payload.get("table", "")),
+                list(payload.get("tags", [])),
+                fields,
+            )
+        )
         self.send(200, b"", None)
 
     def delete_table(self, _: bytes) -> None:
@@ -411,9 +473,22 @@ def _retention(value: object) -> int | None:
         return None
     total = 0
     for amount, unit in re.findall(r"(\d+)\s*([a-z]+)", str(value).lower()):
-        unit = {"days": "d", "day": "d", "hours": "h", "hour": "h", "weeks": "w", "week": "w",
-                "minutes": "m", "min": "m", "mins": "m", "seconds": "s", "sec": "s", "secs": "s",
-                "years": "y", "year": "y"}.get(unit, unit)
+        unit = {
+            "days": "d",
+            "day": "d",
+            "hours": "h",
+            "hour": "h",
+            "weeks": "w",
+            "week": "w",
+            "minutes": "m",
+            "min": "m",
+            "mins": "m",
+            "seconds": "s",
+            "sec": "s",
+            "secs": "s",
+            "years": "y",
+            "year": "y",
+        }.get(unit, unit)
         if unit not in DURATION_UNITS:
             raise HttpError(400, f"invalid retention period '{value}'")
         total += int(amount) * DURATION_UNITS[unit]

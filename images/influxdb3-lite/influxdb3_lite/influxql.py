@@ -15,15 +15,39 @@ import re
 import time
 from dataclasses import dataclass, field
 
-FIELD_TYPES = {"float": "float", "integer": "integer", "uinteger": "unsigned", "string": "string",
-               "boolean": "boolean"}
-AGGREGATES = {"mean": "avg", "median": "median", "sum": "sum", "count": "count", "min": "min",
-              "max": "max", "first": "first_value", "last": "last_value", "spread": None,
-              "stddev": "stddev"}
-DURATION_NS = {"ns": 1, "u": 10**3, "µ": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-               "h": 3600 * 10**9, "d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+FIELD_TYPES = {
+    "float": "float",
+    "integer": "integer",
+    "uinteger": "unsigned",
+    "string": "string",
+    "boolean": "boolean",
+}
+AGGREGATES = {
+    "mean": "avg",
+    "median": "median",
+    "sum": "sum",
+    "count": "count",
+    "min": "min",
+    "max": "max",
+    "first": "first_value",
+    "last": "last_value",
+    "spread": None,
+    "stddev": "stddev",
+}
+DURATION_NS = {
+    "ns": 1,
+    "u": 10**3,
+    "µ": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+    "w": 7 * 86400 * 10**9,
+}
 REGEX_LITERAL_RE = re.compile(r"\s*/((?:[^/\\]|\\.)*)/")
-TOKEN_RE = re.compile(r"""
+TOKEN_RE = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<duration>\d+(?:ns|ms|u|µ|s|m|h|d|w)\b)
   | (?P<number>\d+\.\d*|\.\d+|\d+)
@@ -32,7 +56,9 @@ TOKEN_RE = re.compile(r"""
   | (?P<param>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
   | (?P<op>=~|!~|!=|<>|<=|>=|[=<>+\-*/(),;.])
-""", re.VERBOSE)
+""",
+    re.VERBOSE,
+)
 
 
 class InfluxQLError(ValueError):
@@ -52,8 +78,12 @@ class Token:
 def tokenize(text: str) -> list[Token]:
     tokens, pos = [], 0
     while pos < len(text):
-        if tokens and tokens[-1].kind == "op" and tokens[-1].text in ("=~", "!~") or (
-                text[pos] == "/" and tokens and tokens[-1].text.upper() == "FROM"):
+        if (
+            tokens
+            and tokens[-1].kind == "op"
+            and tokens[-1].text in ("=~", "!~")
+            or (text[pos] == "/" and tokens and tokens[-1].text.upper() == "FROM")
+        ):
             match = REGEX_LITERAL_RE.match(text, pos)
             if match:
                 tokens.append(Token("regex", match.group(1).replace("\\/", "/")))
@@ -87,7 +117,7 @@ class ShowKeys:
 
 @dataclass
 class Projection:
-    column: str          # field/tag name, or "*"
+    column: str  # field/tag name, or "*"
     function: str | None
     alias: str | None
 
@@ -370,8 +400,8 @@ def time_literal(value: object) -> int:
         except ValueError:
             raise InfluxQLError(f"invalid time literal '{value}'") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
         return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
     raise InfluxQLError(f"invalid time value {value!r}")
 
@@ -414,8 +444,13 @@ def where_sql(node: object, columns: dict[str, str], bounds: TimeRange, top: boo
     if isinstance(node.right, Regex):
         op = "~" if node.op == "=~" else "!~"
         return f"{q(column)} {op} {lit(node.right.pattern)}"
-    right = (f"${node.right.name}" if isinstance(node.right, Param) else
-             q(node.right.name) if isinstance(node.right, Ref) else lit(node.right.value))
+    right = (
+        f"${node.right.name}"
+        if isinstance(node.right, Param)
+        else q(node.right.name)
+        if isinstance(node.right, Ref)
+        else lit(node.right.value)
+    )
     if column not in columns:
         return "false" if node.op != "!=" else "true"
     return f"{q(column)} {node.op} {right}"
@@ -474,8 +509,7 @@ def _names(statement: Select, columns: dict[str, str]) -> list[tuple[str, str]]:
 def _raw_sql(statement: Select, measurement: str, columns: dict[str, str], where: list[str]) -> str:
     names = _names(statement, columns)
     select = [f"{lit(measurement)} AS {q('iox::measurement')}", "time"]
-    select += [f"{q(src)} AS {q(out)}" if src in columns else f"NULL AS {q(out)}"
-               for src, out in names]
+    select += [f"{q(src)} AS {q(out)}" if src in columns else f"NULL AS {q(out)}" for src, out in names]
     fields = [q(src) for src, _ in names if columns.get(src) not in (None, "tag", "timestamp")]
     # InfluxQL returns only points where at least one selected field has a value.
     where = where + [("(" + " OR ".join(f"{f} IS NOT NULL" for f in fields) + ")") if fields else "false"]
@@ -484,16 +518,19 @@ def _raw_sql(statement: Select, measurement: str, columns: dict[str, str], where
     return _limit(sql, statement, [])
 
 
-def _aggregate_sql(statement: Select, measurement: str, columns: dict[str, str],
-                   where: list[str], bounds: TimeRange) -> str:
+def _aggregate_sql(
+    statement: Select, measurement: str, columns: dict[str, str], where: list[str], bounds: TimeRange
+) -> str:
     tags = statement.group_tags
     for tag in tags:
         if columns.get(tag) != "tag":
             raise Unsupported(f"GROUP BY on '{tag}', which is not a tag of {measurement}")
     if statement.group_time_ns:
         if statement.fill == "null" and bounds.lower is None:
-            raise Unsupported("GROUP BY time() with fill(null) and no lower time bound in WHERE; "
-                              "add `time >= ...` or use fill(none)")
+            raise Unsupported(
+                "GROUP BY time() with fill(null) and no lower time bound in WHERE; "
+                "add `time >= ...` or use fill(none)"
+            )
         time_expr = f"date_bin(INTERVAL '{statement.group_time_ns} nanoseconds', time, {ts(0)})"
     else:
         time_expr = _selector_time(statement) or ts(bounds.lower or 0)
@@ -532,9 +569,12 @@ def _selector_time(statement: Select) -> str | None:
         return None
     p = statement.projections[0]
     column = q(p.column)
-    return {"first": "first_value(time ORDER BY time)", "last": "last_value(time ORDER BY time)",
-            "max": f"first_value(time ORDER BY {column} DESC NULLS LAST, time)",
-            "min": f"first_value(time ORDER BY {column} ASC NULLS LAST, time)"}.get(p.function or "")
+    return {
+        "first": "first_value(time ORDER BY time)",
+        "last": "last_value(time ORDER BY time)",
+        "max": f"first_value(time ORDER BY {column} DESC NULLS LAST, time)",
+        "min": f"first_value(time ORDER BY {column} ASC NULLS LAST, time)",
+    }.get(p.function or "")
 
 
 def _limit(sql: str, statement: Select, tags: list[str]) -> str:
@@ -546,5 +586,7 @@ def _limit(sql: str, statement: Select, tags: list[str]) -> str:
     upper = f" AND __n <= {statement.offset + statement.limit}" if statement.limit is not None else ""
     inner = f"SELECT *, row_number() OVER ({partition}ORDER BY {order}) AS __n FROM ({sql})"
     outer_order = [q(t) for t in tags] + [order]
-    return (f"SELECT * EXCEPT (__n) FROM ({inner}) WHERE __n > {statement.offset}{upper} "
-            f"ORDER BY {', '.join(outer_order)}")
+    return (
+        f"SELECT * EXCEPT (__n) FROM ({inner}) WHERE __n > {statement.offset}{upper} "
+        f"ORDER BY {', '.join(outer_order)}"
+    )

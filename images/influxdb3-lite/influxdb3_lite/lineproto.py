@@ -40,8 +40,11 @@ class LineError:
     original_line: str
 
     def to_json(self) -> dict[str, object]:
-        return {"error_message": self.error_message, "line_number": self.line_number,
-                "original_line": self.original_line}
+        return {
+            "error_message": self.error_message,
+            "line_number": self.line_number,
+            "original_line": self.original_line,
+        }
 
 
 @dataclass
@@ -94,7 +97,9 @@ def _fast_line(text: str) -> Line:
     if len(parts) < 2 or not parts[1]:
         raise LineProtocolError("No fields were provided")
     if len(parts) > 3:
-        raise LineProtocolError(f"Could not parse entire line. Found trailing content: '{' '.join(parts[3:])}'")
+        raise LineProtocolError(
+            f"Could not parse entire line. Found trailing content: '{' '.join(parts[3:])}'"
+        )
     series = parts[0].split(",")
     measurement = series[0]
     if not measurement:
@@ -185,18 +190,19 @@ class _Scanner:
                 break
         timestamp = None
         if self._eat(" "):
-            rest = self.text[self.pos:]
+            rest = self.text[self.pos :]
             if " " in rest:
                 raise LineProtocolError(f"Could not parse entire line. Found trailing content: '{rest}'")
             timestamp = parse_timestamp(rest) if rest else None
             self.pos = len(self.text)
         if self.pos != len(self.text):
             raise LineProtocolError(
-                f"Could not parse entire line. Found trailing content: '{self.text[self.pos:]}'")
+                f"Could not parse entire line. Found trailing content: '{self.text[self.pos :]}'"
+            )
         return Line(measurement, tags, fields, timestamp)
 
     def _peek(self) -> str:
-        return self.text[self.pos:self.pos + 1]
+        return self.text[self.pos : self.pos + 1]
 
     def _eat(self, char: str) -> bool:
         if self._peek() == char:

@@ -16,21 +16,35 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from influxdb3_lite.lineproto import (BOOLEAN, FALSE_WORDS, FLOAT, INTEGER, TRUE_WORDS, UINTEGER,
-                                      Line, LineProtocolError, Parsed, field_value, parse_into,
-                                      parse_line)
+from influxdb3_lite.lineproto import (
+    BOOLEAN,
+    FALSE_WORDS,
+    FLOAT,
+    INTEGER,
+    TRUE_WORDS,
+    UINTEGER,
+    Line,
+    LineProtocolError,
+    Parsed,
+    field_value,
+    parse_into,
+    parse_line,
+)
 
 # The ASCII characters Python's str.strip() removes; '\n' already split the body.
 ASCII_SPACE = " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # A name or value character: no controls, space, ',', '=', '"', '\\' (escapes take the slow path).
 _C = r'[^\x00-\x20,="\\\x7f]'
 # The first character is printable ASCII, so str.strip() and the ASCII trim agree on the line.
-_FIRST = r'[!$-+\--<>-\[\]-~]'
+_FIRST = r"[!$-+\--<>-\[\]-~]"
 ELIGIBLE = f"^{_FIRST}{_C}*(?:,{_C}+={_C}+)* {_C}+={_C}+(?:,{_C}+={_C}+)*(?: -?[0-9]+)?$"
 # Values a kind accepts here; ASCII digits only (Python's \d also takes other scripts' digits,
 # those lines go to the reference parser). The last character of a line is always ASCII.
-VALUE_PATTERNS = {FLOAT: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
-                  INTEGER: r"^-?[0-9]+i$", UINTEGER: r"^[0-9]+u$"}
+VALUE_PATTERNS = {
+    FLOAT: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    INTEGER: r"^-?[0-9]+i$",
+    UINTEGER: r"^[0-9]+u$",
+}
 ARROW_KINDS = {FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64()}
 # Beyond this many shapes in one body, shapes with fewer lines than MIN_GROUP_ROWS take the
 # reference parser: a group costs ~20 kernel calls, a line ~20 µs.
@@ -109,20 +123,22 @@ class _Rows:
     tokens: pa.Array
 
     @classmethod
-    def of(cls, numbers: pa.Array, texts: pa.Array) -> "_Rows":
+    def of(cls, numbers: pa.Array, texts: pa.Array) -> _Rows:
         flat = pc.replace_substring(pc.replace_substring(texts, "=", ","), " ", ",,")
         return cls(numbers, texts, pc.split_pattern(flat, ","))
 
-    def where(self, mask: pa.Array) -> "_Rows":
-        return _Rows(pc.filter(self.numbers, mask), pc.filter(self.texts, mask),
-                     pc.filter(self.tokens, mask))
+    def where(self, mask: pa.Array) -> _Rows:
+        return _Rows(pc.filter(self.numbers, mask), pc.filter(self.texts, mask), pc.filter(self.tokens, mask))
 
-    def take(self, indices: pa.Array) -> "_Rows":
+    def take(self, indices: pa.Array) -> _Rows:
         return _Rows(self.numbers.take(indices), self.texts.take(indices), self.tokens.take(indices))
 
-    def slice(self, start: int, length: int) -> "_Rows":
-        return _Rows(self.numbers.slice(start, length), self.texts.slice(start, length),
-                     self.tokens.slice(start, length))
+    def slice(self, start: int, length: int) -> _Rows:
+        return _Rows(
+            self.numbers.slice(start, length),
+            self.texts.slice(start, length),
+            self.tokens.slice(start, length),
+        )
 
 
 @dataclass
@@ -132,11 +148,11 @@ class _Layout:
     width: int
     spaces: list[int]
     keys: dict[int, str]  # position -> name, the measurement at 0
-    tags: list[int]       # positions of tag values
-    fields: list[int]     # positions of field values
+    tags: list[int]  # positions of tag values
+    fields: list[int]  # positions of field values
 
     @classmethod
-    def of(cls, first: list[str]) -> "_Layout":
+    def of(cls, first: list[str]) -> _Layout:
         spaces = [i for i, token in enumerate(first) if token == ""]
         split = spaces[0]
         field_end = spaces[1] if len(spaces) > 1 else len(first)
@@ -187,8 +203,9 @@ def _group(rows: _Rows, layout: _Layout | None) -> LineGroup:
         raise _Fallback  # the reference decides what repeated keys mean and which error to report
     first = rows.tokens[0].as_py()
     tags = {layout.keys[i - 1]: pc.list_element(rows.tokens, i) for i in layout.tags}
-    fields = {layout.keys[i - 1]: _field_column(pc.list_element(rows.tokens, i), first[i])
-              for i in layout.fields}
+    fields = {
+        layout.keys[i - 1]: _field_column(pc.list_element(rows.tokens, i), first[i]) for i in layout.fields
+    }
     if len(layout.spaces) > 1:
         stamps = _cast(pc.list_element(rows.tokens, layout.width - 1), pa.int64())
     else:

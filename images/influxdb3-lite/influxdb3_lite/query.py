@@ -68,8 +68,9 @@ class Executor:
         return db
 
     def _context(self, db: Database) -> SessionContext:
-        config = (SessionConfig().with_default_catalog_and_schema("public", "iox")
-                  .with_information_schema(True))
+        config = (
+            SessionConfig().with_default_catalog_and_schema("public", "iox").with_information_schema(True)
+        )
         ctx = SessionContext(config)
         with self.catalog.lock:
             tables = {name: _retained(t.snapshot(), db.retention_ns) for name, t in db.tables.items()}
@@ -94,8 +95,12 @@ class Executor:
         db = self._database(request.database)
         if isinstance(statement, influxql.ShowMeasurements):
             names = sorted(db.tables)
-            return pa.table({"iox::measurement": pa.array(["measurements"] * len(names), pa.string()),
-                             "name": pa.array(names, pa.string())})
+            return pa.table(
+                {
+                    "iox::measurement": pa.array(["measurements"] * len(names), pa.string()),
+                    "name": pa.array(names, pa.string()),
+                }
+            )
         if isinstance(statement, influxql.ShowKeys):
             return self._show_keys(db, statement)
         parts = []
@@ -109,11 +114,12 @@ class Executor:
                 result = gap_fill(result, statement, bounds)
             parts.append(result)
         if not parts:
-            return pa.table({"iox::measurement": pa.array([], pa.string()),
-                             "time": pa.array([], pa.timestamp("ns"))})
+            return pa.table(
+                {"iox::measurement": pa.array([], pa.string()), "time": pa.array([], pa.timestamp("ns"))}
+            )
         return pa.concat_tables(parts, promote_options="default")
 
-    def _show_keys(self, db: Database, statement: "influxql.ShowKeys") -> pa.Table:
+    def _show_keys(self, db: Database, statement: influxql.ShowKeys) -> pa.Table:
         rows: list[tuple[str, str, str]] = []
         tables = statement.measurements or sorted(db.tables)
         for name in tables:
@@ -132,7 +138,7 @@ class Executor:
         return pa.table(data)
 
 
-def gap_fill(result: pa.Table, statement: "influxql.Select", bounds: "influxql.TimeRange") -> pa.Table:
+def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.TimeRange) -> pa.Table:
     """fill(null): every window between the WHERE bounds appears, empty ones with nulls."""
     if result.num_rows == 0:
         return result
@@ -141,14 +147,18 @@ def gap_fill(result: pa.Table, statement: "influxql.Select", bounds: "influxql.T
     first = (bounds.lower or 0) - (bounds.lower or 0) % step
     windows = list(range(first, upper, step))
     tags = statement.group_tags
-    series = result.select(["iox::measurement", *tags]).group_by(
-        ["iox::measurement", *tags], use_threads=False).aggregate([])
+    series = (
+        result.select(["iox::measurement", *tags])
+        .group_by(["iox::measurement", *tags], use_threads=False)
+        .aggregate([])
+    )
     repeated = series.take(pa.array([i for i in range(series.num_rows) for _ in windows]))
     grid = repeated.append_column("time", pa.array(windows * series.num_rows, pa.timestamp("ns")))
     keys = ["iox::measurement", "time", *tags]
     joined = grid.join(result, keys=keys, join_type="left outer", use_threads=False)
     order = [(t, "ascending") for t in tags] + [
-        ("time", "descending" if statement.descending else "ascending")]
+        ("time", "descending" if statement.descending else "ascending")
+    ]
     return joined.select(result.column_names).sort_by(order).cast(result.schema)
 
 
@@ -164,5 +174,5 @@ def _clean(message: str) -> str:
     # datafusion-python prefixes "DataFusion error: "; the server's texts start at the error kind.
     for prefix in ("DataFusion error: ", "Execution error: DataFusion error: "):
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     return message

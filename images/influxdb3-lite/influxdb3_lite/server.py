@@ -47,12 +47,17 @@ class Server:
         self.catalog = Catalog()
         tokens = Tokens(enabled=not options.without_auth, valid=set(options.tokens))
         executor = Executor(self.catalog)
-        state = ServerState(self.catalog, executor, tokens, options.max_request_size,
-                            options.legacy_error_texts, options.exempt)
+        state = ServerState(
+            self.catalog,
+            executor,
+            tokens,
+            options.max_request_size,
+            options.legacy_error_texts,
+            options.exempt,
+        )
         self.http = _UnboundHTTPServer(make_handler(state))
         self.flight = FlightService("grpc+tcp://127.0.0.1:0", executor, tokens)
-        self.listener = socket.create_server((options.host, options.port), reuse_port=False,
-                                             backlog=512)
+        self.listener = socket.create_server((options.host, options.port), reuse_port=False, backlog=512)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._stopping = threading.Event()
 

@@ -17,13 +17,31 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from influxdb3_lite.lineproto import (BOOLEAN, FLOAT, I64_MAX, I64_MIN, INTEGER, STRING, UINTEGER,
-                                      Line, LineError, Parsed, truncate)
+from influxdb3_lite.lineproto import (
+    BOOLEAN,
+    FLOAT,
+    I64_MAX,
+    I64_MIN,
+    INTEGER,
+    STRING,
+    UINTEGER,
+    Line,
+    LineError,
+    Parsed,
+    truncate,
+)
 from influxdb3_lite.lpvector import LineGroup
 
 TAG, TIME = "tag", "timestamp"
-ARROW_TYPES = {TAG: pa.string(), FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64(),
-               STRING: pa.string(), BOOLEAN: pa.bool_(), TIME: pa.timestamp("ns")}
+ARROW_TYPES = {
+    TAG: pa.string(),
+    FLOAT: pa.float64(),
+    INTEGER: pa.int64(),
+    UINTEGER: pa.uint64(),
+    STRING: pa.string(),
+    BOOLEAN: pa.bool_(),
+    TIME: pa.timestamp("ns"),
+}
 MAX_DATABASES, MAX_TABLES, MAX_COLUMNS = 100, 4000, 500
 DB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?\Z")
 PRECISION_NS = {"second": 10**9, "millisecond": 10**6, "microsecond": 10**3, "nanosecond": 1}
@@ -38,8 +56,11 @@ class CatalogError(Exception):
 
 
 def kind_name(kind: str) -> str:
-    return "iox::column_type::tag" if kind == TAG else (
-        "iox::column_type::timestamp" if kind == TIME else f"iox::column_type::field::{kind}")
+    return (
+        "iox::column_type::tag"
+        if kind == TAG
+        else ("iox::column_type::timestamp" if kind == TIME else f"iox::column_type::field::{kind}")
+    )
 
 
 def validate_db_name(name: str) -> None:
@@ -47,7 +68,8 @@ def validate_db_name(name: str) -> None:
         raise CatalogError(
             f"invalid database name '{name}': names must start with an ASCII letter or digit, then "
             "contain only ASCII letters, digits, '_', '-' and at most one '/' (not last), and be at "
-            "most 511 bytes")
+            "most 511 bytes"
+        )
 
 
 @dataclass
@@ -58,9 +80,15 @@ class Table:
     _snapshot: pa.Table | None = None
 
     def schema(self) -> pa.Schema:
-        fields = [pa.field(name, ARROW_TYPES[kind], nullable=kind != TIME,
-                           metadata={"iox::column::type": kind_name(kind)})
-                  for name, kind in sorted(self.columns.items())]
+        fields = [
+            pa.field(
+                name,
+                ARROW_TYPES[kind],
+                nullable=kind != TIME,
+                metadata={"iox::column::type": kind_name(kind)},
+            )
+            for name, kind in sorted(self.columns.items())
+        ]
         return pa.schema(fields, metadata={"iox::measurement::name": self.name})
 
     def append(self, batch: pa.RecordBatch) -> None:
@@ -104,11 +132,13 @@ def _dedupe(table: pa.Table, tags: list[str]) -> pa.Table:
         return table
     fields = [n for n in table.column_names if n not in keys]
     merged = table.group_by(keys, use_threads=False).aggregate(
-        [(name, "last", pc.ScalarAggregateOptions(skip_nulls=True)) for name in fields])
+        [(name, "last", pc.ScalarAggregateOptions(skip_nulls=True)) for name in fields]
+    )
     merged = merged.rename_columns([c[:-5] if c.endswith("_last") else c for c in merged.column_names])
     schema = table.schema
-    return pa.Table.from_arrays([merged.column(n).cast(schema.field(n).type) for n in schema.names],
-                                schema=schema)
+    return pa.Table.from_arrays(
+        [merged.column(n).cast(schema.field(n).type) for n in schema.names], schema=schema
+    )
 
 
 @dataclass
@@ -146,8 +176,9 @@ class Catalog:
             if self.get(name):
                 raise CatalogError("attempted to create a resource that already exists", 409)
             if sum(1 for d in self.databases.values() if not d.deleted) >= MAX_DATABASES:
-                raise CatalogError(f"Adding a new database would exceed limit of {MAX_DATABASES} "
-                                   "databases", 422)
+                raise CatalogError(
+                    f"Adding a new database would exceed limit of {MAX_DATABASES} databases", 422
+                )
             db = self.databases[name] = Database(name, retention_ns=retention_ns)
             return db
 
@@ -155,8 +186,10 @@ class Catalog:
         with self.lock:
             db = self.get(name)
             if db is None or name == "_internal":
-                raise CatalogError(f"database not found: {name}" if db is None
-                                   else "cannot delete internal database", 404 if db is None else 400)
+                raise CatalogError(
+                    f"database not found: {name}" if db is None else "cannot delete internal database",
+                    404 if db is None else 400,
+                )
             # Soft delete: renamed with its deletion time, so the name is free again.
             suffix = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
             del self.databases[name]
@@ -173,9 +206,11 @@ class Catalog:
 
     def listing(self, show_deleted: bool = False) -> list[dict[str, object]]:
         with self.lock:
-            return [{"iox::database": d.name, "deleted": d.deleted}
-                    for d in sorted(self.databases.values(), key=lambda d: d.name)
-                    if show_deleted or not d.deleted]
+            return [
+                {"iox::database": d.name, "deleted": d.deleted}
+                for d in sorted(self.databases.values(), key=lambda d: d.name)
+                if show_deleted or not d.deleted
+            ]
 
     def create_table(self, db_name: str, table: str, tags: list[str], fields: dict[str, str]) -> None:
         with self.lock:
@@ -188,16 +223,19 @@ class Catalog:
             db.version += 1
 
     # -- writes ------------------------------------------------------------------------------
-    def write(self, db_name: str, parsed: Parsed, precision: str, accept_partial: bool,
-              now: int | None = None) -> WriteResult:
+    def write(
+        self, db_name: str, parsed: Parsed, precision: str, accept_partial: bool, now: int | None = None
+    ) -> WriteResult:
         validate_db_name(db_name)
         errors = list(parsed.errors)
         now = time.time_ns() if now is None else now
         with self.lock:
             db = self.get(db_name)
             pending = _Pending(db, precision, now)
-            plans = [pending.plan(name, lines, groups, errors)
-                     for name, (lines, groups) in _by_table(parsed).items()]
+            plans = [
+                pending.plan(name, lines, groups, errors)
+                for name, (lines, groups) in _by_table(parsed).items()
+            ]
             errors.sort(key=lambda e: e.line_number)
             stored = sum(plan.rows() for plan in plans)
             if errors and not accept_partial:
@@ -230,13 +268,19 @@ class _TablePlan:
     def batch(self, columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
         parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times)]
         if self.lines:
-            parts.append((_batch(self.lines, columns, precision, now),
-                          pa.array([line.number for line in self.lines], pa.int64())))
+            parts.append(
+                (
+                    _batch(self.lines, columns, precision, now),
+                    pa.array([line.number for line in self.lines], pa.int64()),
+                )
+            )
         if len(parts) == 1:
             return parts[0][0]
         # Several sources: back into line order, which the last-write-wins dedup relies on.
-        table = pa.concat_tables([pa.Table.from_batches([b]).append_column("__line", n) for b, n in parts],
-                                 promote_options="default")
+        table = pa.concat_tables(
+            [pa.Table.from_batches([b]).append_column("__line", n) for b, n in parts],
+            promote_options="default",
+        )
         table = table.take(pc.sort_indices(table["__line"])).drop_columns(["__line"])
         return table.combine_chunks().to_batches()[0]
 
@@ -255,14 +299,17 @@ class _Pending:
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
 
-    def plan(self, table: str, lines: list[Line], groups: list[LineGroup],
-             errors: list[LineError]) -> _TablePlan:
+    def plan(
+        self, table: str, lines: list[Line], groups: list[LineGroup], errors: list[LineError]
+    ) -> _TablePlan:
         if groups:
             times = _group_times(groups, self.precision, self.now)
             in_range = times is not None and all(self._in_range(line) for line in lines)
             wanted = self._agreed_kinds(table, lines, groups) if in_range else None
             if wanted is not None:
-                self.new_columns[table] = {c: k for c, k in wanted.items() if self._existing(table, c) is None}
+                self.new_columns[table] = {
+                    c: k for c, k in wanted.items() if self._existing(table, c) is None
+                }
                 return _TablePlan(table, [line for line in lines if self.accept(line, errors)], groups, times)
             lines = sorted(lines + [line for g in groups for line in g.to_lines()], key=lambda l: l.number)
         return _TablePlan(table, [line for line in lines if self.accept(line, errors)])
@@ -271,7 +318,10 @@ class _Pending:
         wanted: dict[str, str] = {}
         for kinds in [g.kinds() for g in groups] + [line_kinds(line) for line in lines]:
             for column, kind in kinds.items():
-                if wanted.setdefault(column, kind) != kind or self._existing(table, column) not in (None, kind):
+                if wanted.setdefault(column, kind) != kind or self._existing(table, column) not in (
+                    None,
+                    kind,
+                ):
                     return None
         existing = self.db.tables.get(table) if self.db else None
         known = len(existing.columns) if existing else 1
@@ -293,8 +343,12 @@ class _Pending:
             if column == "time":
                 return self._reject(line, errors, "invalid column name: 'time' is reserved")
             if have and have != kind:
-                return self._reject(line, errors, f"invalid column type for column '{column}', "
-                                    f"expected {kind_name(have)}, got {kind_name(kind)}")
+                return self._reject(
+                    line,
+                    errors,
+                    f"invalid column type for column '{column}', "
+                    f"expected {kind_name(have)}, got {kind_name(kind)}",
+                )
         if not self._in_range(line):
             return self._reject(line, errors, f"Unable to parse timestamp value '{line.timestamp}'")
         staged = self.new_columns.setdefault(table, {})
@@ -303,8 +357,12 @@ class _Pending:
         fresh = {c: k for c, k in wanted.items() if self.column_kind(table, c) is None}
         if known + len(staged) + len(fresh) > MAX_COLUMNS:
             self.limit_hit = True
-            return self._reject(line, errors, f"Update to schema would exceed number of columns per "
-                                f"table limit of {MAX_COLUMNS - 1} columns")
+            return self._reject(
+                line,
+                errors,
+                f"Update to schema would exceed number of columns per "
+                f"table limit of {MAX_COLUMNS - 1} columns",
+            )
         staged.update(fresh)
         return True
 
@@ -337,8 +395,9 @@ def _by_table(parsed: Parsed) -> dict[str, tuple[list[Line], list[LineGroup]]]:
         firsts.setdefault(line.measurement, line.number)
     for group in parsed.groups:
         out.setdefault(group.measurement, ([], []))[1].append(group)
-        firsts[group.measurement] = min(firsts.get(group.measurement, group.numbers[0].as_py()),
-                                        group.numbers[0].as_py())
+        firsts[group.measurement] = min(
+            firsts.get(group.measurement, group.numbers[0].as_py()), group.numbers[0].as_py()
+        )
     return {name: out[name] for name in sorted(out, key=firsts.__getitem__)}
 
 
@@ -346,11 +405,13 @@ def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int)
     tags = {k for line in lines for k in line.tags}
     fields = {k for line in lines for k in line.fields}
     names = sorted(tags | fields)
-    arrays = [pa.array([line.tags.get(n) for line in lines], pa.string()) if columns[n] == TAG
-              else pa.array([_field(line, n) for line in lines], ARROW_TYPES[columns[n]])
-              for n in names]
-    arrays.append(pa.array([to_nanos(line.timestamp, precision, now) for line in lines],
-                           pa.timestamp("ns")))
+    arrays = [
+        pa.array([line.tags.get(n) for line in lines], pa.string())
+        if columns[n] == TAG
+        else pa.array([_field(line, n) for line in lines], ARROW_TYPES[columns[n]])
+        for n in names
+    ]
+    arrays.append(pa.array([to_nanos(line.timestamp, precision, now) for line in lines], pa.timestamp("ns")))
     return pa.RecordBatch.from_arrays(arrays, names=names + ["time"])
 
 
@@ -370,9 +431,14 @@ def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.A
 
 def _times(stamps: pa.Array, precision: str, now: int) -> pa.Array:
     if precision == "auto":
-        magnitude = pc.divide(pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9)  # as Python's int / float
-        unit = pc.if_else(pc.less(magnitude, 5), 10**9, pc.if_else(
-            pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)))
+        magnitude = pc.divide(
+            pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9
+        )  # as Python's int / float
+        unit = pc.if_else(
+            pc.less(magnitude, 5),
+            10**9,
+            pc.if_else(pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)),
+        )
         nanos = pc.multiply_checked(stamps, pc.cast(unit, pa.int64()))
     else:
         nanos = pc.multiply_checked(stamps, PRECISION_NS[precision])
