@@ -1,4 +1,4 @@
-"""pytest-asyncio 0.21-0.26 -> 1.x (migrations.md §1, PA-1 … PA-16).
+"""pytest-asyncio 0.21-0.26 -> 1.x (docs/rules.md, PA-1 … PA-16).
 
 Project-wide facts (mode, event_loop overrides, wider-scoped async fixtures) are gathered once by
 ``analyze``; the codemod then applies every Python rule to a test file in one traversal, and
@@ -15,18 +15,13 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators import pytest_config
-from migrators.framework import (
-    Change,
-    EditSet,
-    MigrationCodemod,
-    ProjectTree,
-    RequirementRule,
-    Upgrade,
-    dotted,
-    is_test_file,
-)
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.results import Change
+from migrators.core.tree import EditSet, ProjectTree, is_test_file
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions
+from migrators.files import pytest_config
+from migrators.files.requirements import RequirementRule, declared_packages
 
 SCOPES = ["function", "class", "module", "package", "session"]
 FIXTURE_QNAMES = {"pytest.fixture", "pytest_asyncio.fixture"}
@@ -266,9 +261,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     state.existing_fixture_default = config.get("asyncio_default_fixture_loop_scope")
     test_files = [f for f in tree.python_files() if is_test_file(f)]
     texts = {f: tree.read(f) for f in test_files}
-    from migrators import requirements
-
-    packages = requirements.declared_packages(tree)
+    packages = declared_packages(tree)
     state.foreign_plugin = (
         "pytest-trio" in packages
         or any(
@@ -296,7 +289,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
             if not literal:
                 kind, what = "custom", "has a non-literal scope"
             state.overrides.append(Override(rel, klass, scope, kind, what))
-        for name, scope, literal, _ in scan.async_fixtures:
+        for name, scope, _literal, _ in scan.async_fixtures:
             if scope and scope != "function":
                 wide.append((rel, name, scope))
     simple = [o for o in state.overrides if o.kind == "simple"]
@@ -666,7 +659,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 original,
                 "custom loop via event_loop: delete this fixture and add "
                 + (
-                    '`def pytest_asyncio_loop_factories(config, item): return {"uvloop": uvloop.new_event_loop}` '
+                    "`def pytest_asyncio_loop_factories(config, item): "
+                    'return {"uvloop": uvloop.new_event_loop}` '
                     "to the root conftest"
                     if self.versions.at_least("pytest-asyncio", "1.4")
                     else "an event_loop_policy fixture returning uvloop.EventLoopPolicy()"
@@ -677,7 +671,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 "PA-3",
                 original,
                 f"event_loop override {what}: pytest-asyncio 1.x ignores it; use "
-                "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, then delete it",
+                "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, "
+                "then delete it",
             )
         return updated
 
@@ -1007,8 +1002,28 @@ class PytestAsyncioCodemod(MigrationCodemod):
 class PytestAsyncioUpgrade(Upgrade):
     name = "pytest-asyncio"
     description = "pytest-asyncio 0.21-0.26 -> 1.x (PA-1..PA-16)"
+    rule_prefix = "PA"
+    packages = Packages(old=("pytest-asyncio",), new="pytest-asyncio")
+    target_version = "1.5.0"
+    rules = {
+        "PA-1": "pin the target release; raise pytest where the target needs it; mark a too-old Python",
+        "PA-2": "set asyncio_default_fixture_loop_scope in the table that holds pytest's configuration",
+        "PA-3": "a root-conftest event_loop override with a wider scope becomes the two loop-scope defaults",
+        "PA-4": "no event_loop override, coming from 0.21: the default fixture loop scope is function",
+        "PA-5": "wider-scoped async fixtures keep running in the loop of their own scope",
+        "PA-6": "event_loop requested by an async test or fixture becomes asyncio.get_running_loop()",
+        "PA-7": "event_loop in a sync test or fixture: run_until_complete becomes await, else a blocker",
+        "PA-8": "an async fixture under plain @pytest.fixture in strict mode becomes @pytest_asyncio.fixture",
+        "PA-9": "the asyncio marker's scope= argument becomes loop_scope=",
+        "PA-10": "a test awaiting objects of a wider-loop fixture must run in that loop, else a blocker",
+        "PA-11": "a custom event loop (uvloop, policy fixtures) moves to the supported hook, else a blocker",
+        "PA-12": "imports of removed pytest_asyncio.plugin internals are blockers",
+        "PA-13": "asyncio_mode is kept as it is; new keys go into the same table",
+        "PA-14": "a sync test loses the asyncio marker; one relying on a current loop is a blocker",
+        "PA-15": "a test or fixture that closes the loop is a blocker: pytest-asyncio owns the loop",
+        "PA-16": "verification gate: the migrated suite runs without pytest-asyncio deprecation warnings",
+    }
     tokens = ("event_loop", "pytest_asyncio", "mark.asyncio", "async def", "asyncio(")
-    packages = ("pytest-asyncio",)
     modules = ("pytest_asyncio",)
     codemod = PytestAsyncioCodemod
     test_files_only = True
@@ -1029,6 +1044,10 @@ class PytestAsyncioUpgrade(Upgrade):
             RequirementRule("PA-1", "pytest-asyncio", version=versions.target("pytest-asyncio")),
             RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True),
         ]
+
+    def forced_pins(self, versions: Versions) -> dict[str, str]:
+        # pytest-asyncio 1.4 needs pytest 8.4; 1.3 works from 8.2
+        return {"pytest": ">=8.4" if versions.at_least("pytest-asyncio", "1.4") else ">=8.2"}
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("PA-1", "3.10") if versions.at_least("pytest-asyncio", "1.3") else ("PA-1", "3.9")

@@ -1,4 +1,4 @@
-"""tenacity 8.x -> 9.x (migrations.md §2, TN-1 … TN-8), one traversal per file.
+"""tenacity 8.x -> 9.x (docs/rules.md, TN-1 … TN-8), one traversal per file.
 
 TN-5: this codemod never adds ``reraise=True`` (it would turn ``RetryError`` into the original
 exception and break ``except RetryError`` handlers); nothing in 9.x requires it.
@@ -14,8 +14,11 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
-from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dotted
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.tree import is_test_file
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions
+from migrators.files.requirements import RequirementRule
 
 RETRY = {"tenacity.retry"}
 RETRYING = {
@@ -329,8 +332,20 @@ class TenacityCodemod(MigrationCodemod):
 class TenacityUpgrade(Upgrade):
     name = "tenacity"
     description = "tenacity 8.x -> 9.x (TN-1..TN-8)"
+    rule_prefix = "TN"
+    packages = Packages(old=("tenacity",), new="tenacity")
+    target_version = "9.2.1"
+    rules = {
+        "TN-1": "pin the target release; mark a Python older than the target supports",
+        "TN-2": "f.retry.statistics becomes f.statistics when f is a @retry-decorated function",
+        "TN-3": "wait_random_exponential/wait_full_jitter min: a note, or a blocker if tests time waits",
+        "TN-4": "removed module paths: tenacity._asyncio and tenacity.iscoroutinefunction",
+        "TN-5": "reraise=True is never added: it changes behaviour and no release needs it",
+        "TN-6": "a sync function retried with an async sleep= is a blocker",
+        "TN-7": "target 9.2: wait_exponential_jitter(initial=) becomes multiplier=; bare wait_chain() blocks",
+        "TN-8": "no change: RetryCallState, callbacks, retry_with, Retrying loops and RetryError stay",
+    }
     tokens = ("tenacity",)
-    packages = ("tenacity",)
     modules = ("tenacity",)
     codemod = TenacityCodemod
 
@@ -341,8 +356,6 @@ class TenacityUpgrade(Upgrade):
 
     def analyze(self, tree, versions: Versions) -> dict[str, Any]:
         """TN-3 becomes a blocker when the project's tests assert on wait durations."""
-        from migrators.framework import is_test_file
-
         asserting = False
         for rel in tree.python_files():
             if is_test_file(rel):
