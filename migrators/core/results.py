@@ -27,7 +27,7 @@ def note_text(text: str) -> str:
 
 
 def rule_prefix(rule_id: str) -> str:
-    """'IX-9' -> 'IX': the part of a rule id that names the upgrade owning it."""
+    """'XX-9' -> 'XX': the part of a rule id that names the upgrade owning it."""
     return rule_id.split("-", 1)[0]
 
 

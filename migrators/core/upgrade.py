@@ -4,7 +4,7 @@ An upgrade (one module or package under `migrators/upgrades/`, or a third-party 
 in the `sandbox.upgrades` entry-point group) is an :class:`Upgrade` subclass with
 
 * ``name``, ``description``, ``rule_prefix`` ("IX") and ``rules``, its catalogue
-  ``{"IX-9": "one line"}`` (docs/rules.md explains each id; a test keeps the two in step);
+  ``{"XX-9": "one line"}`` (docs/rules.md explains each id; a test keeps the two in step);
 * ``packages``: the requirement names it owns (old ones that signal it, the new one it targets)
   and ``target_version``, the default release of ``packages.new``;
 * ``tokens``: the cheap text pre-check (a Python file that mentions none is never parsed);
@@ -84,7 +84,7 @@ class Upgrade:
         return {}
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
-        """(rule id, lowest Python version the target release supports), e.g. ("PA-1", "3.10")."""
+        """(rule id, lowest Python version the target release supports), e.g. ("XX-1", "3.10")."""
         return None
 
     def rewrite_files(self, tree: ProjectTree, state: Any, versions: Versions, edits: EditSet) -> None:

@@ -6,12 +6,12 @@ packages (`Upgrade.forced_pins`); the registry hands those to :func:`load_versio
 targets with a TOML file (`python -m migrators DIR --versions versions.toml`)::
 
     [targets]
-    pytest-asyncio = "1.3.0"
+    some-package = "1.3.0"
 
     [forced]
     pytest = ">=8.2"
 
-or per run with `--target pytest-asyncio=1.3.0`.
+or per run with `--target some-package=1.3.0`.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def version_at_least(version: str, floor: str) -> bool:
 @dataclass(frozen=True)
 class Versions:
     """targets: package -> release. pinners: each upgrade's `forced_pins`, asked again whenever the
-    targets change (a pin depends on the target: pytest >= 8.4 only for pytest-asyncio >= 1.4)."""
+    targets change (a pin may depend on the target: a newer plugin release needing a newer pytest)."""
 
     targets: Mapping[str, str] = field(default_factory=dict)
     forced_overrides: Mapping[str, str] = field(default_factory=dict)

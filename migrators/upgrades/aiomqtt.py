@@ -446,9 +446,9 @@ class AiomqttCodemod(MigrationCodemod):
                     "task as in the aiomqtt migration guide)",
                 )
         if m.matches(func, m.Name("isinstance")) and original_node.args:
-            self._mq12_value_check(original_node, original_node.args[0].value, "isinstance")
+            self._mark_subscribe_result_use(original_node, original_node.args[0].value, "isinstance")
         if self.qualified_names(func) & {"json.dumps", "json.dump"} and original_node.args:
-            self._mq12_value_check(original_node, original_node.args[0].value, "json")
+            self._mark_subscribe_result_use(original_node, original_node.args[0].value, "json")
         if (
             m.matches(func, m.Name("isinstance"))
             and len(original_node.args) == 2
@@ -576,7 +576,8 @@ class AiomqttCodemod(MigrationCodemod):
             names |= scan.subscribe_results
         return names
 
-    def _mq12_value_check(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
+    def _mark_subscribe_result_use(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
+        """MQ-12: a marker where subscribe()'s result is used as a tuple of ints."""
         if isinstance(value, cst.Name) and value.value in self._subscribe_names():
             self.mark(
                 "MQ-12",
@@ -589,7 +590,7 @@ class AiomqttCodemod(MigrationCodemod):
         operands = [original_node.left, *(c.comparator for c in original_node.comparisons)]
         for operand in operands:
             if isinstance(operand, cst.Name) and operand.value in self._subscribe_names():
-                self._mq12_value_check(original_node, operand, "comparison")
+                self._mark_subscribe_result_use(original_node, operand, "comparison")
                 break
             if isinstance(operand, cst.Await) and m.matches(
                 operand.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))

@@ -611,9 +611,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
         params = [p.name.value for p in original.params.params]
         if "event_loop" in params and (fixture or is_test or is_async):
             if is_async:
-                updated = self._pa6(original, updated)
+                updated = self._async_event_loop_param_to_running_loop(original, updated)
             else:
-                return self._pa7(original, updated, fixture, is_test)
+                return self._sync_event_loop_user_to_async(original, updated, fixture, is_test)
         elif "event_loop" in params and name != "pytest_fixture_setup":
             self.mark(
                 "PA-16",
@@ -622,12 +622,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter",
             )
         if is_async and (fixture or is_test):
-            self._pa15(original)
-            self._pa10(original, fixture, is_test)
+            self._mark_loop_close(original)
+            self._mark_narrower_loop_consumer(original, fixture, is_test)
         if fixture and is_async:
             updated = self._async_fixture(original, updated, fixture)
         if is_test and not is_async:
-            updated = self._pa14(original, updated)
+            updated = self._sync_test_asyncio_marker(original, updated)
         return updated
 
     # PA-3 / PA-11: overrides of event_loop
@@ -715,7 +715,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return hook.with_changes(leading_lines=updated.leading_lines)
 
     # PA-6: async test/fixture with an event_loop parameter
-    def _pa6(self, original, updated):
+    def _async_event_loop_param_to_running_loop(self, original, updated):
+        """PA-6: drop the event_loop parameter; bind asyncio.get_running_loop() if the body uses it."""
         uses = _Uses("event_loop")
         original.body.visit(uses)
         params = [p for p in updated.params.params if p.name.value != "event_loop"]
@@ -754,7 +755,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return params.with_changes(params=kept)
 
     # PA-7: sync test/fixture with an event_loop parameter
-    def _pa7(self, original, updated, fixture, is_test):
+    def _sync_event_loop_user_to_async(self, original, updated, fixture, is_test):
+        """PA-7: a sync user of event_loop becomes async when it only runs coroutines; else a marker."""
         uses = _Uses("event_loop")
         original.body.visit(uses)
         if uses.total == 0:
@@ -797,7 +799,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return new.with_changes(decorators=decorators)
 
     # PA-15: closing the running loop
-    def _pa15(self, original):
+    def _mark_loop_close(self, original):
+        """PA-15: a marker above each close() of the running loop."""
         loop_names = {"event_loop"}
         for assign in m.findall(original.body, m.Assign(value=m.Call())):
             if dotted(assign.value.func) in LOOP_SOURCES:
@@ -811,7 +814,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 return
 
     # PA-10: consumers of wider-loop fixtures
-    def _pa10(self, original, fixture, is_test):
+    def _mark_narrower_loop_consumer(self, original, fixture, is_test):
+        """PA-10: a marker where a consumer of a wider-loop fixture runs in a narrower loop."""
         if not self.state.wide_fixtures:
             return
         own = self._marker_loop_scope(original)
@@ -903,7 +907,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return updated.with_changes(decorators=decorators)
 
     # PA-14: marker on a sync test
-    def _pa14(self, original, updated):
+    def _sync_test_asyncio_marker(self, original, updated):
+        """PA-14: drop the asyncio marker of a sync test, or mark one that needs a current loop."""
         found = self._asyncio_marker(original)
         if found is None:
             return updated
@@ -929,7 +934,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         names = self.qualified_names(original_node.func)
         if names & ASYNC_MARK:
-            return self._pa9(original_node, updated_node)
+            return self._marker_scope_to_loop_scope(original_node, updated_node)
         if names & {"pytest.mark.usefixtures"}:
             args = [a for a in updated_node.args if _str_value(a.value) != "event_loop"]
             if len(args) != len(updated_node.args):
@@ -968,7 +973,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
             )
         return updated_node
 
-    def _pa9(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+    def _marker_scope_to_loop_scope(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """PA-9: the asyncio marker's scope= (or positional scope) becomes loop_scope=."""
         args = list(updated.args)
         scope = _kwarg(updated, "scope")
         loop_scope = _kwarg(updated, "loop_scope")

@@ -222,9 +222,9 @@ class TenacityCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         names = self.qualified_names(original_node.func)
         if names & RANDOM_EXP:
-            self._tn3(original_node)
+            self._note_random_wait_min(original_node)
         elif names & EXP_JITTER and self.versions.at_least("tenacity", "9.2"):
-            return self._tn7_jitter(original_node, updated_node)
+            return self._jitter_initial_to_multiplier(original_node, updated_node)
         elif names & WAIT_CHAIN and not original_node.args and self.versions.at_least("tenacity", "9.2"):
             self.mark(
                 "TN-7",
@@ -234,7 +234,8 @@ class TenacityCodemod(MigrationCodemod):
             )
         return updated_node
 
-    def _tn3(self, call: cst.Call) -> None:
+    def _note_random_wait_min(self, call: cst.Call) -> None:
+        """TN-3: a note (or a marker when tests time waits) on a random wait with a non-zero min."""
         minimum = None
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
         for arg in call.args:
@@ -258,7 +259,8 @@ class TenacityCodemod(MigrationCodemod):
         else:
             self.note_above("TN-3", call, "tenacity>=9: wait never below min (was uniform(0, high))")
 
-    def _tn7_jitter(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+    def _jitter_initial_to_multiplier(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """TN-7: wait_exponential_jitter(initial=) becomes multiplier= for a 9.2 target."""
         keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
         if "multiplier" in keywords:
             return updated

@@ -209,3 +209,51 @@ def test_python_m_migrators_runs_with_only_libcst_and_tomlkit(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", guard], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
+
+
+def test_the_cli_exits_1_while_any_blocker_remains_whatever_upgrades_are_detected(tmp_path, capsys):
+    """A marker left by an earlier run (here an influxdb3 one in a tree where nothing is detected any
+    more) keeps the tree unfinished: apply and --check both exit 1 and the JSON names its upgrade."""
+    write_tree(
+        tmp_path,
+        {
+            "app/store.py": "# MIGRATION-BLOCKER(IX-9): no predicate delete; see docs/rules.md#ix-9\nx = 1\n",
+            "notes.txt": "nothing to see\n",
+        },
+    )
+    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path), "--check"]) == 1
+    capsys.readouterr()
+    assert main([str(tmp_path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["upgrades"] == []
+    assert report["blockers"] == [
+        {
+            "path": "app/store.py",
+            "line": 1,
+            "rule": "IX-9",
+            "upgrade": "influxdb3",
+            "message": "no predicate delete; see docs/rules.md#ix-9",
+        }
+    ]
+    (tmp_path / "app/store.py").write_text("x = 1\n")
+    assert main([str(tmp_path)]) == 0 and main([str(tmp_path), "--check"]) == 0
+
+
+def test_a_crashing_rule_keeps_its_traceback_in_the_results(tmp_path):
+    class _Crash(MigrationCodemod):
+        def leave_Call(self, original_node, updated_node):
+            raise ValueError("rule bug")
+
+    class CrashUpgrade(Upgrade):
+        name = "crash-test"
+        rule_prefix = "CR"
+        tokens = ("boom",)
+        codemod = _Crash
+
+    write_tree(tmp_path, {"b.py": "boom()\n"})
+    result = migrate_tree(tmp_path, upgrades=[CrashUpgrade()])
+    [error] = result.errors
+    assert error.error == "internal error: ValueError: rule bug; original kept"
+    assert "Traceback" in error.traceback and "rule bug" in error.traceback
+    assert result.to_json()["files"][0]["traceback"] == error.traceback
