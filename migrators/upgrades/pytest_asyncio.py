@@ -1027,7 +1027,7 @@ class PytestAsyncioUpgrade(Upgrade):
         "PA-13": "asyncio_mode is kept as it is; new keys go into the same table",
         "PA-14": "a sync test loses the asyncio marker; one relying on a current loop is a blocker",
         "PA-15": "a test or fixture that closes the loop is a blocker: pytest-asyncio owns the loop",
-        "PA-16": "verification gate: the migrated suite runs without pytest-asyncio deprecation warnings",
+        "PA-16": "verification gate: no event_loop fixture use may remain; a leftover one is a blocker",
     }
     tokens = ("event_loop", "pytest_asyncio", "mark.asyncio", "async def", "asyncio(")
     modules = ("pytest_asyncio",)
