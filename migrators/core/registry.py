@@ -34,10 +34,11 @@ def load_reference(reference: str) -> Upgrade:
     target = importlib.import_module(module_name.strip())
     for part in attribute.strip().split(".") if attribute.strip() else ():
         target = getattr(target, part)
-    upgrade = target() if isinstance(target, type) else target
-    if not isinstance(upgrade, Upgrade):
-        raise RegistryError(f"{reference} is not an Upgrade subclass")
-    return upgrade
+    if isinstance(target, type) and issubclass(target, Upgrade):
+        return target()
+    if isinstance(target, Upgrade):
+        return target
+    raise RegistryError(f"{reference} is not an Upgrade subclass")
 
 
 def entry_point_references(group: str = ENTRY_POINT_GROUP) -> list[str]:
