@@ -30,10 +30,15 @@ import libcst
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from migrators import registry  # noqa: E402
-from migrators.framework import migrate_tree  # noqa: E402
+from migrators import migrate_tree  # noqa: E402
+from migrators.upgrades import default_registry  # noqa: E402
 
 TARGET_PACKAGES = ("tenacity", "aiomqtt", "pytest_asyncio")
+
+
+def rate(count: float, seconds: float, width: int = 10) -> str:
+    """count/second, right-aligned; files with one decimal, lines with thousands separators."""
+    return f"{count / seconds:{width}.1f}" if width == 10 else f"{count / seconds:{width},.0f}"
 
 
 def build_corpus(count: int, dest: Path) -> list[Path]:
@@ -87,7 +92,7 @@ def main() -> int:
                 parse_errors += 1
         parse_s = time.perf_counter() - started
 
-        upgrades = registry.all_upgrades()
+        upgrades = list(default_registry().upgrades)
         started = time.perf_counter()
         result = migrate_tree(root, upgrades=upgrades, write=False)
         migrate_s = time.perf_counter() - started
@@ -96,25 +101,23 @@ def main() -> int:
     py = [f for f in result.files if f.path.endswith(".py")]
     parsed = [f for f in py if f.status != "skipped"]
     parsed_lines = sum(f.original.count("\n") + 1 for f in parsed)
+    source = "site-packages sample" if not args.corpus else root
     print(
-        f"corpus: {len(texts)} Python files, {lines:,} lines ({'site-packages sample' if not args.corpus else root}); "
+        f"corpus: {len(texts)} Python files, {lines:,} lines ({source}); "
         f"upgrades: {', '.join(u.name for u in upgrades)}"
     )
     print(f"{'':28} {'seconds':>9} {'files/s':>10} {'lines/s':>12}")
-    print(
-        f"{'libcst.parse_module (all)':28} {parse_s:9.2f} {len(texts) / parse_s:10.1f} {lines / parse_s:12,.0f}"
-    )
-    print(
-        f"{'migrate_tree (all)':28} {migrate_s:9.2f} {len(texts) / migrate_s:10.1f} {lines / migrate_s:12,.0f}"
-    )
+    for label, seconds in (("libcst.parse_module (all)", parse_s), ("migrate_tree (all)", migrate_s)):
+        print(f"{label:28} {seconds:9.2f} {rate(len(texts), seconds)} {rate(lines, seconds, 12)}")
     if parsed:
         print(
-            f"{'  codemod, parsed files only':28} {'':9} {len(parsed) / migrate_s:10.1f} {parsed_lines / migrate_s:12,.0f}"
-            f"   ({len(parsed)} of {len(py)} files passed the pre-check)"
+            f"{'  codemod, parsed files only':28} {'':9} {rate(len(parsed), migrate_s)} "
+            f"{rate(parsed_lines, migrate_s, 12)}   ({len(parsed)} of {len(py)} files passed the pre-check)"
         )
     print(
         f"result: {len(result.changed)} files would change, {len(result.markers)} markers, "
-        f"{len(result.errors)} errors, diff {len(diff.splitlines())} lines; parse errors in corpus: {parse_errors}"
+        f"{len(result.errors)} errors, diff {len(diff.splitlines())} lines; "
+        f"parse errors in corpus: {parse_errors}"
     )
     ratio = migrate_s / parse_s if parse_s else float("inf")
     verdict = "OK" if ratio < 1 else "SLOWER"

@@ -1,8 +1,9 @@
 """`python -m migrators DIR`: apply the codemods in place (or --diff / --check / --json).
 
-Exit codes: 0 done (or nothing to do), 1 `--check` and something would change,
-2 usage error, or a file that could not be parsed / rewritten (named with its line on stderr;
-that file is left untouched, the others are still processed).
+Exit codes: 0 done (or nothing to do), 1 a MIGRATION-BLOCKER marker remains anywhere in the tree
+(new or left by an earlier run, whatever upgrades were detected), or `--check` and something would
+change; 2 usage error, or a file that could not be parsed / rewritten (named with its line on
+stderr; that file is left untouched, the others are still processed).
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-from migrators import registry
-from migrators.framework import migrate_tree
-from migrators.versions import load_versions
+from migrators.core.runner import find_blockers, migrate_tree
+from migrators.upgrades import default_registry
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    registry = default_registry()
     if args.list:
-        for upgrade in registry.all_upgrades():
+        for upgrade in registry.upgrades:
             print(f"{upgrade.name}\t{upgrade.description}")
         return 0
     if not args.path:
@@ -83,21 +84,28 @@ def main(argv: list[str] | None = None) -> int:
         key, value = item.split("=", 1)
         overrides[key.strip()] = value.strip()
     try:
-        versions = load_versions(args.versions, overrides)
+        versions = registry.versions(args.versions, overrides)
     except Exception as exc:
         print(f"migrators: error: versions file {args.versions}: {exc}", file=sys.stderr)
         return 2
 
     write = not (args.diff or args.check)
-    result = migrate_tree(root, write=write, versions=versions, only=args.only, skip=args.skip)
+    result = migrate_tree(
+        root, registry=registry, write=write, versions=versions, only=args.only, skip=args.skip
+    )
+    blockers = find_blockers(result)
 
     for fr in result.errors:
         where = f"{root / fr.path if root.is_dir() else root}" + (
             f":{fr.error_line}" if fr.error_line else ""
         )
         print(f"{where}: {fr.error}", file=sys.stderr)
+        if fr.traceback:  # an internal error: the rule's stack, for whoever fixes the codemod
+            print(fr.traceback, file=sys.stderr, end="")
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        report = result.to_json()
+        report["blockers"] = [blocker.to_json() for blocker in blockers]
+        print(json.dumps(report, indent=2))
     elif args.diff:
         sys.stdout.write(result.diff())
     else:
@@ -108,11 +116,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{path}:{marker.line}: MIGRATION-BLOCKER({marker.rule}): {marker.message}")
         print(
             f"{len(result.changed)} file(s) {verb}, {len(result.markers)} marker(s), "
-            f"{len(result.errors)} error(s); upgrades: {', '.join(result.upgrades) or 'none detected'}",
+            f"{len(result.errors)} error(s), {len(blockers)} blocker(s) in the tree; "
+            f"upgrades: {', '.join(result.upgrades) or 'none detected'}",
             file=sys.stderr,
         )
     if result.errors:
         return 2
-    if args.check and result.changed:
+    if blockers or (args.check and result.changed):
         return 1
     return 0

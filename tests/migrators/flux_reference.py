@@ -12,8 +12,19 @@ import re
 import statistics
 from typing import Any
 
-from migrators.flux import Binary, Call, Function, Ident, ListExpr, Lit, Member, Not, WithRecord, parse
-from migrators.flux_sql import UNITS
+from migrators.upgrades.influxdb3.flux import (
+    Binary,
+    Call,
+    Function,
+    Ident,
+    ListExpr,
+    Lit,
+    Member,
+    Not,
+    WithRecord,
+    parse,
+)
+from migrators.upgrades.influxdb3.flux_sql import UNITS
 
 NS = {
     "ns": 1,

@@ -6,9 +6,12 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from migrators import registry
-from migrators.framework import Change, FileInfo, migrate_tree, transform_source
-from migrators.versions import Versions
+from migrators import migrate_tree
+from migrators.core.results import Change
+from migrators.core.runner import transform_source
+from migrators.core.tree import FileInfo
+from migrators.core.versions import Versions
+from migrators.upgrades import default_registry
 
 
 def dedent(code: str) -> str:
@@ -23,8 +26,8 @@ def run_file(
     versions: Versions | None = None,
     rel: str = "tests/test_mod.py",
 ) -> tuple[str, list[Change]]:
-    upgrade = registry.get(upgrade_name)
-    versions = versions or Versions()
+    upgrade = default_registry().get(upgrade_name)
+    versions = versions or default_registry().versions()
     info = FileInfo(rel=rel, is_test=True, is_conftest=rel.endswith("conftest.py"))
     new, changes, _ = transform_source(before, [upgrade], {upgrade_name: state}, versions, info)
     return new, changes

@@ -3,7 +3,7 @@
 The file that holds pytest's configuration is the one pytest itself would read at the tree root:
 ``pytest.ini``/``.pytest.ini`` (always wins, even when empty), ``pytest.toml``/``.pytest.toml``
 (pytest 9), ``pyproject.toml`` ``[tool.pytest]`` or ``[tool.pytest.ini_options]``, ``tox.ini
-[pytest]``, ``setup.cfg [tool:pytest]``. New keys go into that table (PA-2, PA-13: never a second
+[pytest]``, ``setup.cfg [tool:pytest]``. New keys go into that table (never a second
 table). With no configuration at all, ``[tool.pytest.ini_options]`` is added to an existing
 ``pyproject.toml``, or a ``pytest.ini`` is created.
 
@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tomlkit
 
-if TYPE_CHECKING:  # pragma: no cover
-    from migrators.framework import Change, EditSet, ProjectTree
+from migrators.core.results import Change
+from migrators.core.tree import EditSet, ProjectTree
 
 
 @dataclass
@@ -109,7 +109,7 @@ def set_ini_option(text: str, section: str, key: str, value: str) -> str:
     """Set `key = value` in `[section]`, replacing an existing line or appending to the section."""
     lines = text.splitlines(keepends=True)
     eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
-    span = _ini_section_span([l.rstrip("\r\n") for l in lines], section)
+    span = _ini_section_span([line.rstrip("\r\n") for line in lines], section)
     if span is None:
         sep = "" if not text or text.endswith("\n") else eol
         blank = eol if text.strip() else ""
@@ -186,8 +186,6 @@ def set_options(
     reasons: dict[str, str] | None = None,
 ) -> None:
     """Write `options` into the table pytest reads (creating pytest.ini if there is none)."""
-    from migrators.framework import Change
-
     config = find_config(tree, edits)
     rel = config.path or "pytest.ini"
     text = edits.get(rel) or ""

@@ -6,27 +6,25 @@ includes, plus ``pyproject.toml`` ``[project] dependencies`` and ``optional-depe
 (through tomlkit, format-preserving) and package arguments of ``pip install`` lines in
 Dockerfiles. Comments, environment markers, extras, indentation and unrelated lines are kept.
 
-Each upgrade contributes :class:`~migrators.framework.RequirementRule` rows; the influxdb3 upgrade,
-for example, only adds ``RequirementRule("IX-0", "influxdb-client", rename_to="influxdb3-python",
-version=versions.target("influxdb3-python"), extras=frozenset({"pandas"}) if uses_dataframes else frozenset())``.
+Each upgrade contributes :class:`RequirementRule` rows (``Upgrade.requirement_rules``), for example
+``RequirementRule("XX-1", "old-client", rename_to="new-client", version="2.0.0")``; the runner
+passes them here with the name of the upgrade that owns each row.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import tomlkit
 
-from migrators.versions import parse_version, version_at_least
-
-if TYPE_CHECKING:  # pragma: no cover
-    from migrators.framework import EditSet, ProjectTree, RequirementRule, Upgrade
-    from migrators.versions import Versions
+from migrators.core.results import Change, marker_text
+from migrators.core.tree import EditSet, ProjectTree
+from migrators.core.versions import parse_version, version_at_least
 
 _REQ = re.compile(
     r"^(?P<indent>\s*)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\s*\[[^\]]*\])?"
@@ -40,6 +38,40 @@ _REQ_FILE_NAME = re.compile(
 
 def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class RequirementRule:
+    """One row of the requirements table.
+
+    package: the distribution to look for (normalised name). rename_to: new distribution name.
+    version: target release; written as ==version when the line was pinned with ==, else as
+    >=version,<next-major. spec: an explicit specifier instead (e.g. ">=2.1,<3").
+    extras: None keeps the line's extras; a set replaces them. remove: drop the line.
+    forced: only raise a pin that allows versions below `spec`, never add the package.
+    companion: a requirement line added after the rewritten one unless its package is already
+    listed (e.g. a pyarrow ceiling the new package needs to stay importable beside NumPy 1.x).
+    """
+
+    rule: str
+    package: str
+    rename_to: str | None = None
+    version: str | None = None
+    spec: str | None = None
+    extras: frozenset[str] | None = None
+    remove: bool = False
+    forced: bool = False
+    companion: str | None = None
+
+
+@dataclass(frozen=True)
+class PythonFloor:
+    """The lowest Python an upgrade's target release supports: (upgrade, rule id, floor, target)."""
+
+    upgrade: str
+    rule: str
+    floor: str
+    target: str
 
 
 @dataclass
@@ -88,7 +120,7 @@ class Requirement:
         return f"{self.name}{self.extras}{self.spec}{self.marker}".strip()
 
 
-def _bounds(spec: str) -> tuple[str | None, str | None]:
+def bounds(spec: str) -> tuple[str | None, str | None]:
     """(lowest allowed version, exclusive/inclusive upper bound) of a specifier, roughly."""
     lower = upper = None
     for part in spec.split(","):
@@ -109,8 +141,8 @@ def _bounds(spec: str) -> tuple[str | None, str | None]:
 
 def spec_allows_floor(spec: str, forced_spec: str) -> bool:
     """True when `spec` already guarantees `forced_spec`'s floor and does not exclude it entirely."""
-    floor, ceiling = _bounds(forced_spec)
-    lower, upper = _bounds(spec)
+    floor, ceiling = bounds(forced_spec)
+    lower, upper = bounds(spec)
     if floor is None:
         return True
     if lower is None and upper is None:
@@ -161,7 +193,7 @@ def apply_rules_to_requirement(
             if rule.spec:
                 new.spec = _format_spec(req.spec, rule.spec)
             elif rule.version:
-                lower, _ = _bounds(req.spec)
+                lower, _ = bounds(req.spec)
                 if (
                     rule.rename_to is None
                     and lower
@@ -182,7 +214,7 @@ def rewrite_requirements_text(
 ) -> tuple[str, list[tuple[str, int, str]]]:
     """Rewrite a requirements file's text. Returns (new text, [(rule, line, message)])."""
     lines = text.splitlines(keepends=True)
-    present = {r.key for r in (Requirement.parse(l) for l in lines) if r is not None}
+    present = {r.key for r in (Requirement.parse(line) for line in lines) if r is not None}
     out: list[str] = []
     changes: list[tuple[str, int, str]] = []
     for number, line in enumerate(lines, 1):
@@ -357,31 +389,16 @@ def _dockerfile_inline_requirements(text: str) -> list[tuple[int, Requirement]]:
 # --- the rewriter the framework calls ---------------------------------------------------------
 
 
-def collect_rules(
-    upgrades: Iterable[Upgrade], states: dict[str, Any], versions: Versions
-) -> list[RequirementRule]:
-    rules: list[RequirementRule] = []
-    for upgrade in upgrades:
-        rules.extend(upgrade.requirement_rules(versions, states.get(upgrade.name)))
-    return rules
-
-
 def rewrite_requirements(
-    tree: ProjectTree,
-    upgrades: Sequence[Upgrade],
-    states: dict[str, Any],
-    versions: Versions,
-    edits: EditSet,
+    tree: ProjectTree, owned_rules: Sequence[tuple[str, RequirementRule]], edits: EditSet
 ) -> None:
-    from migrators.framework import Change
-
-    rules = collect_rules(upgrades, states, versions)
+    """Apply every (owning upgrade, row) to the tree's requirements files, pyproject and Dockerfiles."""
+    rules = [rule for _, rule in owned_rules]
     if not rules:
         return
-    by_rule = {}
-    for upgrade in upgrades:
-        for rule in upgrade.requirement_rules(versions, states.get(upgrade.name)):
-            by_rule.setdefault(rule.rule, upgrade.name)
+    by_rule: dict[str, str] = {}
+    for upgrade, rule in owned_rules:
+        by_rule.setdefault(rule.rule, upgrade)
     for rel in requirement_files(tree):
         text = edits.get(rel)
         if text is None:
@@ -453,27 +470,23 @@ def _line_of(text: str, needle: str) -> int:
     return text.count("\n", 0, index) + 1 if index >= 0 else 0
 
 
-# --- Python floor (PA-1 "drop Python 3.9", TN-1 floors) ------------------------------------------
+# --- Python floor (a target release that drops old Pythons) --------------------------------------
 
 _FROM_PYTHON = re.compile(
     r"^(?P<indent>\s*)FROM\s+(?:--platform=\S+\s+)?(?:[\w.-]+/)*python:(?P<ver>\d+\.\d+)", re.I
 )
 
 
-def rewrite_python_floor(
-    tree: ProjectTree, upgrades: Sequence[Upgrade], versions: Versions, edits: EditSet
-) -> None:
+def rewrite_python_floor(tree: ProjectTree, floors: Sequence[PythonFloor], edits: EditSet) -> None:
     """Raise `requires-python` below the targets' floor; mark a Dockerfile whose python: image is older.
 
     The image is never bumped automatically (other dependencies may not follow): a marker above the
     FROM line tells the user which Python the target releases need.
     """
-    from migrators.framework import Change, marker_text
-
-    floors = [(u.name, *f) for u in upgrades if (f := u.python_floor(versions))]
     if not floors:
         return
-    upgrade, rule, floor = max(floors, key=lambda f: parse_version(f[2]))
+    highest = max(floors, key=lambda f: parse_version(f.floor))
+    upgrade, rule, floor = highest.upgrade, highest.rule, highest.floor
     for rel in dockerfiles(tree):
         text = edits.get(rel)
         if text is None:
@@ -484,7 +497,7 @@ def rewrite_python_floor(
             match = _FROM_PYTHON.match(line)
             if match and not version_at_least(match["ver"], floor):
                 instruction = (
-                    f"{upgrade} {versions.targets.get(_package_of(upgrade, versions), '')} needs Python >= {floor}; "
+                    f"{upgrade} {highest.target} needs Python >= {floor}; "
                     f"this image uses python:{match['ver']}: move the service to python:{floor} or newer"
                 )
                 marker = marker_text(rule, instruction)
@@ -506,7 +519,7 @@ def rewrite_python_floor(
         if project is None or "requires-python" not in project:
             continue
         spec = str(project["requires-python"])
-        lower, _ = _bounds(spec)
+        lower, _ = bounds(spec)
         if lower is None or version_at_least(lower, floor):
             continue
         new_spec = re.sub(r"(>=|~=|==|>)\s*[0-9][0-9.*]*", f">={floor}", spec, count=1)
@@ -517,7 +530,3 @@ def rewrite_python_floor(
             [Change(rule, _line_of(text, "requires-python"), f"requires-python {spec} -> {new_spec}")],
             upgrade,
         )
-
-
-def _package_of(upgrade: str, versions: Versions) -> str:
-    return {"influxdb3": "influxdb3-python"}.get(upgrade, upgrade)

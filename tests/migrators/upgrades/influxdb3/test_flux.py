@@ -3,9 +3,9 @@ by execution in test_flux_execution.py). Plus parser tests and the queries outsi
 
 import pytest
 
-from migrators.flux import Lit, Unsupported, parse, tokenize
-from migrators.flux_sql import translate
-from tests.migrators.flux_cases import CASES, UNSUPPORTED
+from migrators.upgrades.influxdb3.flux import Lit, Unsupported, parse, tokenize
+from migrators.upgrades.influxdb3.flux_sql import translate
+from tests.migrators.upgrades.influxdb3.flux_cases import CASES, UNSUPPORTED
 
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
 

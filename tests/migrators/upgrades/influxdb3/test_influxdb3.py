@@ -184,7 +184,7 @@ def test_untranslatable_flux_is_marked_with_its_text():
         """,
         """
         def q(client):
-            # MIGRATION-BLOCKER(IX-12): translate Flux to SQL (Flux stage reduce() has no SQL translation; see migrations.md §4.2): 'from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)'
+            # MIGRATION-BLOCKER(IX-12): translate Flux to SQL (Flux stage reduce() has no SQL translation; see docs/rules.md#ix-12): 'from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)'
             return client.query('from(bucket: "b") |> range(start: -1h) |> reduce(fn: (r, accumulator) => r)')
         """,
         state=STATE,
@@ -208,7 +208,7 @@ def test_conditionally_assembled_flux_is_marked():
             flux = 'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu")'
             if host:
                 flux += f' |> filter(fn: (r) => r.host == "{host}")'
-            # MIGRATION-BLOCKER(IX-12): translate Flux to SQL; the query text is not a literal or an f-string assembled in this function (see migrations.md §4.2)
+            # MIGRATION-BLOCKER(IX-12): translate Flux to SQL; the query text is not a literal or an f-string assembled in this function (see docs/rules.md#ix-12)
             return api.query(flux)
         """,
         state=STATE,

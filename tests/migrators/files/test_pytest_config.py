@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from migrators.framework import EditSet, ProjectTree
-from migrators.pytest_config import find_config, set_ini_option, set_options
+from migrators.core.tree import EditSet, ProjectTree
+from migrators.files.pytest_config import find_config, set_ini_option, set_options
 from tests.migrators.helpers import write_tree
 
 

@@ -1,4 +1,4 @@
-"""pytest-asyncio 0.21-0.26 -> 1.x (migrations.md §1, PA-1 … PA-16).
+"""pytest-asyncio 0.21-0.26 -> 1.x (docs/rules.md, PA-1 … PA-16).
 
 Project-wide facts (mode, event_loop overrides, wider-scoped async fixtures) are gathered once by
 ``analyze``; the codemod then applies every Python rule to a test file in one traversal, and
@@ -15,18 +15,13 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators import pytest_config
-from migrators.framework import (
-    Change,
-    EditSet,
-    MigrationCodemod,
-    ProjectTree,
-    RequirementRule,
-    Upgrade,
-    dotted,
-    is_test_file,
-)
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.results import Change
+from migrators.core.tree import EditSet, ProjectTree, is_test_file
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions
+from migrators.files import pytest_config
+from migrators.files.requirements import RequirementRule, declared_packages
 
 SCOPES = ["function", "class", "module", "package", "session"]
 FIXTURE_QNAMES = {"pytest.fixture", "pytest_asyncio.fixture"}
@@ -266,9 +261,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     state.existing_fixture_default = config.get("asyncio_default_fixture_loop_scope")
     test_files = [f for f in tree.python_files() if is_test_file(f)]
     texts = {f: tree.read(f) for f in test_files}
-    from migrators import requirements
-
-    packages = requirements.declared_packages(tree)
+    packages = declared_packages(tree)
     state.foreign_plugin = (
         "pytest-trio" in packages
         or any(
@@ -296,7 +289,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
             if not literal:
                 kind, what = "custom", "has a non-literal scope"
             state.overrides.append(Override(rel, klass, scope, kind, what))
-        for name, scope, literal, _ in scan.async_fixtures:
+        for name, scope, _literal, _ in scan.async_fixtures:
             if scope and scope != "function":
                 wide.append((rel, name, scope))
     simple = [o for o in state.overrides if o.kind == "simple"]
@@ -618,9 +611,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
         params = [p.name.value for p in original.params.params]
         if "event_loop" in params and (fixture or is_test or is_async):
             if is_async:
-                updated = self._pa6(original, updated)
+                updated = self._async_event_loop_param_to_running_loop(original, updated)
             else:
-                return self._pa7(original, updated, fixture, is_test)
+                return self._sync_event_loop_user_to_async(original, updated, fixture, is_test)
         elif "event_loop" in params and name != "pytest_fixture_setup":
             self.mark(
                 "PA-16",
@@ -629,12 +622,12 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter",
             )
         if is_async and (fixture or is_test):
-            self._pa15(original)
-            self._pa10(original, fixture, is_test)
+            self._mark_loop_close(original)
+            self._mark_narrower_loop_consumer(original, fixture, is_test)
         if fixture and is_async:
             updated = self._async_fixture(original, updated, fixture)
         if is_test and not is_async:
-            updated = self._pa14(original, updated)
+            updated = self._sync_test_asyncio_marker(original, updated)
         return updated
 
     # PA-3 / PA-11: overrides of event_loop
@@ -666,7 +659,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 original,
                 "custom loop via event_loop: delete this fixture and add "
                 + (
-                    '`def pytest_asyncio_loop_factories(config, item): return {"uvloop": uvloop.new_event_loop}` '
+                    "`def pytest_asyncio_loop_factories(config, item): "
+                    'return {"uvloop": uvloop.new_event_loop}` '
                     "to the root conftest"
                     if self.versions.at_least("pytest-asyncio", "1.4")
                     else "an event_loop_policy fixture returning uvloop.EventLoopPolicy()"
@@ -677,7 +671,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 "PA-3",
                 original,
                 f"event_loop override {what}: pytest-asyncio 1.x ignores it; use "
-                "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, then delete it",
+                "pytest_asyncio_loop_factories (PA-11) for a custom loop or asyncio_debug = true, "
+                "then delete it",
             )
         return updated
 
@@ -720,7 +715,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return hook.with_changes(leading_lines=updated.leading_lines)
 
     # PA-6: async test/fixture with an event_loop parameter
-    def _pa6(self, original, updated):
+    def _async_event_loop_param_to_running_loop(self, original, updated):
+        """PA-6: drop the event_loop parameter; bind asyncio.get_running_loop() if the body uses it."""
         uses = _Uses("event_loop")
         original.body.visit(uses)
         params = [p for p in updated.params.params if p.name.value != "event_loop"]
@@ -759,7 +755,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return params.with_changes(params=kept)
 
     # PA-7: sync test/fixture with an event_loop parameter
-    def _pa7(self, original, updated, fixture, is_test):
+    def _sync_event_loop_user_to_async(self, original, updated, fixture, is_test):
+        """PA-7: a sync user of event_loop becomes async when it only runs coroutines; else a marker."""
         uses = _Uses("event_loop")
         original.body.visit(uses)
         if uses.total == 0:
@@ -802,7 +799,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return new.with_changes(decorators=decorators)
 
     # PA-15: closing the running loop
-    def _pa15(self, original):
+    def _mark_loop_close(self, original):
+        """PA-15: a marker above each close() of the running loop."""
         loop_names = {"event_loop"}
         for assign in m.findall(original.body, m.Assign(value=m.Call())):
             if dotted(assign.value.func) in LOOP_SOURCES:
@@ -816,7 +814,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 return
 
     # PA-10: consumers of wider-loop fixtures
-    def _pa10(self, original, fixture, is_test):
+    def _mark_narrower_loop_consumer(self, original, fixture, is_test):
+        """PA-10: a marker where a consumer of a wider-loop fixture runs in a narrower loop."""
         if not self.state.wide_fixtures:
             return
         own = self._marker_loop_scope(original)
@@ -908,7 +907,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return updated.with_changes(decorators=decorators)
 
     # PA-14: marker on a sync test
-    def _pa14(self, original, updated):
+    def _sync_test_asyncio_marker(self, original, updated):
+        """PA-14: drop the asyncio marker of a sync test, or mark one that needs a current loop."""
         found = self._asyncio_marker(original)
         if found is None:
             return updated
@@ -934,7 +934,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         names = self.qualified_names(original_node.func)
         if names & ASYNC_MARK:
-            return self._pa9(original_node, updated_node)
+            return self._marker_scope_to_loop_scope(original_node, updated_node)
         if names & {"pytest.mark.usefixtures"}:
             args = [a for a in updated_node.args if _str_value(a.value) != "event_loop"]
             if len(args) != len(updated_node.args):
@@ -973,7 +973,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
             )
         return updated_node
 
-    def _pa9(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+    def _marker_scope_to_loop_scope(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """PA-9: the asyncio marker's scope= (or positional scope) becomes loop_scope=."""
         args = list(updated.args)
         scope = _kwarg(updated, "scope")
         loop_scope = _kwarg(updated, "loop_scope")
@@ -1007,8 +1008,28 @@ class PytestAsyncioCodemod(MigrationCodemod):
 class PytestAsyncioUpgrade(Upgrade):
     name = "pytest-asyncio"
     description = "pytest-asyncio 0.21-0.26 -> 1.x (PA-1..PA-16)"
+    rule_prefix = "PA"
+    packages = Packages(old=("pytest-asyncio",), new="pytest-asyncio")
+    target_version = "1.5.0"
+    rules = {
+        "PA-1": "pin the target release; raise pytest where the target needs it; mark a too-old Python",
+        "PA-2": "set asyncio_default_fixture_loop_scope in the table that holds pytest's configuration",
+        "PA-3": "a root-conftest event_loop override with a wider scope becomes the two loop-scope defaults",
+        "PA-4": "no event_loop override, coming from 0.21: the default fixture loop scope is function",
+        "PA-5": "wider-scoped async fixtures keep running in the loop of their own scope",
+        "PA-6": "event_loop requested by an async test or fixture becomes asyncio.get_running_loop()",
+        "PA-7": "event_loop in a sync test or fixture: run_until_complete becomes await, else a blocker",
+        "PA-8": "an async fixture under plain @pytest.fixture in strict mode becomes @pytest_asyncio.fixture",
+        "PA-9": "the asyncio marker's scope= argument becomes loop_scope=",
+        "PA-10": "a test awaiting objects of a wider-loop fixture must run in that loop, else a blocker",
+        "PA-11": "a custom event loop (uvloop, policy fixtures) moves to the supported hook, else a blocker",
+        "PA-12": "imports of removed pytest_asyncio.plugin internals are blockers",
+        "PA-13": "asyncio_mode is kept as it is; new keys go into the same table",
+        "PA-14": "a sync test loses the asyncio marker; one relying on a current loop is a blocker",
+        "PA-15": "a test or fixture that closes the loop is a blocker: pytest-asyncio owns the loop",
+        "PA-16": "verification gate: no event_loop fixture use may remain; a leftover one is a blocker",
+    }
     tokens = ("event_loop", "pytest_asyncio", "mark.asyncio", "async def", "asyncio(")
-    packages = ("pytest-asyncio",)
     modules = ("pytest_asyncio",)
     codemod = PytestAsyncioCodemod
     test_files_only = True
@@ -1029,6 +1050,10 @@ class PytestAsyncioUpgrade(Upgrade):
             RequirementRule("PA-1", "pytest-asyncio", version=versions.target("pytest-asyncio")),
             RequirementRule("PA-1", "pytest", spec=versions.forced["pytest"], forced=True),
         ]
+
+    def forced_pins(self, versions: Versions) -> dict[str, str]:
+        # pytest-asyncio 1.4 needs pytest 8.4; 1.3 works from 8.2
+        return {"pytest": ">=8.4" if versions.at_least("pytest-asyncio", "1.4") else ">=8.2"}
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("PA-1", "3.10") if versions.at_least("pytest-asyncio", "1.3") else ("PA-1", "3.9")

@@ -2,8 +2,8 @@
 
 :class:`QueryPlanner` looks at one function (original libcst nodes, before any rewrite), finds the
 v2 query calls, follows the Flux text to its assignment (literal, f-string, ``+`` / ``+=`` of
-literal fragments in straight-line code), translates it with :mod:`migrators.flux_sql` and records
-what to replace, keyed by the original node: the Flux string, the call, the record loops and the
+literal fragments in straight-line code), translates it with :mod:`.flux_sql` and records what to
+replace, keyed by the original node: the Flux string, the call, the record loops and the
 record accessors. The codemod applies the plan when it leaves those nodes.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrators.flux import Unsupported
-from migrators.flux_sql import Name, Translation, translate
-from migrators.framework import dotted
+from migrators.core.codemod import dotted
+from migrators.upgrades.influxdb3.flux import Unsupported
+from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 
 QUERY_METHODS = {
     "query": "all",
@@ -27,7 +27,7 @@ QUERY_METHODS = {
     "query_csv": None,
     "query_raw": None,
 }
-FLUX_DOC = "see migrations.md §4.2"
+FLUX_DOC = "see docs/rules.md#ix-12"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrators.versions import Versions
+from migrators.upgrades import default_registry
 from tests.migrators.helpers import assert_codemod, migrate_twice, read, write_tree
 
 T = "tenacity"
@@ -235,7 +235,9 @@ def test_tn7_only_for_92_targets():
         """,
         rules={"TN-7"},
     )
-    assert_codemod(T, before, before, rules=set(), versions=Versions().with_targets(tenacity="9.1.2"))
+    assert_codemod(
+        T, before, before, rules=set(), versions=default_registry().versions().with_targets(tenacity="9.1.2")
+    )
 
 
 def test_tn8_no_op_surface_unchanged():

@@ -1,39 +1,27 @@
-"""The one versions table: target releases of each upgrade and the pins they force.
+"""The versions table of a run: target release per package and the pins those targets force.
 
-Defaults are the newest releases the tests pass with. Override them with a TOML file
-(`python -m migrators DIR --versions versions.toml`)::
+Nothing here names an upgrade: each upgrade declares its target package and default release
+(`Upgrade.packages.new`, `Upgrade.target_version`) and the pins its target forces on other
+packages (`Upgrade.forced_pins`); the registry hands those to :func:`load_versions`. Override the
+targets with a TOML file (`python -m migrators DIR --versions versions.toml`)::
 
     [targets]
-    pytest-asyncio = "1.3.0"
+    some-package = "1.3.0"
 
     [forced]
     pytest = ">=8.2"
 
-or per run with `--target pytest-asyncio=1.3.0`. Forced pins not given explicitly are derived
-from the targets (pytest >= 8.4 for pytest-asyncio >= 1.4, >= 8.2 below; paho-mqtt >= 2.1 for
-aiomqtt >= 2.2).
+or per run with `--target some-package=1.3.0`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import tomlkit
-
-DEFAULT_TARGETS: dict[str, str] = {
-    "pytest-asyncio": "1.5.0",
-    "tenacity": "9.2.1",
-    "aiomqtt": "2.5.1",
-    "influxdb3-python": "0.21.0",
-}
-
-
-def default_versions() -> dict[str, str]:
-    """Target version per package (what `sandbox` records with a verified diff)."""
-    return dict(DEFAULT_TARGETS)
 
 
 def parse_version(text: str) -> tuple[int, ...]:
@@ -55,8 +43,12 @@ def version_at_least(version: str, floor: str) -> bool:
 
 @dataclass(frozen=True)
 class Versions:
-    targets: Mapping[str, str] = field(default_factory=default_versions)
+    """targets: package -> release. pinners: each upgrade's `forced_pins`, asked again whenever the
+    targets change (a pin may depend on the target: a newer plugin release needing a newer pytest)."""
+
+    targets: Mapping[str, str] = field(default_factory=dict)
     forced_overrides: Mapping[str, str] = field(default_factory=dict)
+    pinners: tuple[Callable[[Versions], Mapping[str, str]], ...] = ()
 
     def target(self, package: str) -> str:
         return self.targets[package]
@@ -68,10 +60,8 @@ class Versions:
     def forced(self) -> dict[str, str]:
         """Pins that the targets force on other packages (package -> specifier)."""
         pins: dict[str, str] = {}
-        if "pytest-asyncio" in self.targets:
-            pins["pytest"] = ">=8.4" if self.at_least("pytest-asyncio", "1.4") else ">=8.2"
-        if "aiomqtt" in self.targets:
-            pins["paho-mqtt"] = ">=2.1,<3" if self.at_least("aiomqtt", "2.2") else ">=2.0,<3"
+        for pinner in self.pinners:
+            pins.update(pinner(self))
         pins.update(self.forced_overrides)
         return pins
 
@@ -82,9 +72,14 @@ class Versions:
         return {"targets": dict(self.targets), "forced": self.forced}
 
 
-def load_versions(path: Path | None = None, overrides: Mapping[str, str] | None = None) -> Versions:
-    """Defaults, then a TOML file's [targets]/[forced] tables, then `overrides` (package -> version)."""
-    targets = default_versions()
+def load_versions(
+    defaults: Mapping[str, str],
+    pinners: Iterable[Callable[[Versions], Mapping[str, str]]] = (),
+    path: Path | None = None,
+    overrides: Mapping[str, str] | None = None,
+) -> Versions:
+    """`defaults`, then a TOML file's [targets]/[forced] tables, then `overrides` (package -> version)."""
+    targets = dict(defaults)
     forced: dict[str, str] = {}
     if path is not None:
         data = tomlkit.parse(Path(path).read_text()).unwrap()
@@ -92,4 +87,4 @@ def load_versions(path: Path | None = None, overrides: Mapping[str, str] | None 
         targets.update({str(k): str(v) for k, v in table.get("targets", {}).items()})
         forced.update({str(k): str(v) for k, v in table.get("forced", {}).items()})
     targets.update(overrides or {})
-    return Versions(targets=targets, forced_overrides=forced)
+    return Versions(targets=targets, forced_overrides=forced, pinners=tuple(pinners))

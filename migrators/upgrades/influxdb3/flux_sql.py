@@ -1,4 +1,4 @@
-"""Translate a parsed Flux :class:`~migrators.flux.Pipeline` into InfluxDB 3 SQL (migrations.md IX-12).
+"""Translate a parsed Flux :class:`.flux.Pipeline` into InfluxDB 3 SQL (docs/rules.md#ix-12).
 
 The SQL is plain DataFusion (``date_bin``, ``row_number``, ``lag``, ``last_value``,
 ``generate_series``) so that it runs unchanged on InfluxDB 3 and on the sandbox's stand-in, and it
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from migrators.flux import (
+from migrators.upgrades.influxdb3.flux import (
     Binary,
     Call,
     Expr,
@@ -469,9 +469,11 @@ class Translator:
                 f"({self.value_sql(expr.left, column, r)} {expr.op} {self.value_sql(expr.right, column, r)})"
             )
         if isinstance(expr, Binary) and expr.op in COMPARE and expr.op not in ("=~", "!~"):
-            return f"{self.value_sql(expr.left, column, r)} {COMPARE[expr.op]} {self.value_sql(expr.right, column, r)}"
+            left, right = self.value_sql(expr.left, column, r), self.value_sql(expr.right, column, r)
+            return f"{left} {COMPARE[expr.op]} {right}"
         if isinstance(expr, Binary) and expr.op in ("and", "or"):
-            return f"({self.value_sql(expr.left, column, r)} {expr.op.upper()} {self.value_sql(expr.right, column, r)})"
+            left, right = self.value_sql(expr.left, column, r), self.value_sql(expr.right, column, r)
+            return f"({left} {expr.op.upper()} {right})"
         return self.literal_sql(expr)
 
     # -- building the SQL
@@ -703,7 +705,8 @@ class _SqlBuilder:
             values.append(
                 f"CASE WHEN {rank} = 1 AND {f.sql()} IS NOT NULL THEN {self.mapped(f.sql())} END AS {f.sql()}"
             )
-        inner = f"SELECT {', '.join(['time', *self.tag_list(), *values])} FROM {self.source()} WHERE {self.where()}"
+        columns = ", ".join(["time", *self.tag_list(), *values])
+        inner = f"SELECT {columns} FROM {self.source()} WHERE {self.where()}"
         out = ["time", *self.tag_list(), *[_alias(self.post_mapped(f.sql()), f.sql()) for f in self.fields]]
         keep = " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields)
         return f"SELECT {', '.join(out)} FROM ({inner}) WHERE {keep}"

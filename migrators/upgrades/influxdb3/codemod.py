@@ -1,26 +1,24 @@
-"""influxdb-client (v2 API, Flux) -> influxdb3-python (InfluxDB 3, SQL): migrations.md §4, IX-1 … IX-13.
+"""influxdb-client (v2 API, Flux) -> influxdb3-python (InfluxDB 3, SQL): docs/rules.md, IX-1 … IX-13.
 
 Client objects are followed by the text of what they are assigned to (``self.client``,
 ``client``) inside the module. A v2 ``write_api``/``query_api`` object becomes the client itself
 (``self.write_api = self.client``), so that other modules that reach it through an attribute keep
 working, and their ``.write(bucket=…)`` / ``.query(flux)`` calls are rewritten the same way.
-Queries and result handling live in :mod:`migrators.influxdb3_queries`, the Flux translator in
-:mod:`migrators.flux` and :mod:`migrators.flux_sql`.
+Queries and result handling live in :mod:`.queries`, the Flux parser in :mod:`.flux` and its
+translation to SQL in :mod:`.flux_sql`; the upgrade's declaration is in the package's ``__init__``.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.framework import MigrationCodemod, ProjectTree, RequirementRule, Upgrade
-from migrators.influxdb3_queries import Plan, QueryPlanner, dotted
-from migrators.requirements import requirement_files
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.tree import ProjectTree
+from migrators.upgrades.influxdb3.queries import Plan, QueryPlanner
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
@@ -219,7 +217,7 @@ class Influxdb3Codemod(MigrationCodemod):
         if index + 1 < len(body):
             body[index + 1] = body[index + 1].with_changes(
                 leading_lines=[cst.EmptyLine(), cst.EmptyLine()]
-                + [l for l in body[index + 1].leading_lines if l.comment]
+                + [line for line in body[index + 1].leading_lines if line.comment]
             )
         return module.with_changes(body=body)
 
@@ -231,7 +229,8 @@ class Influxdb3Codemod(MigrationCodemod):
         return result
 
     def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
-        """Markers/notes/rewrites planned for nodes in `stmt` (not in its body) attach while it is on the stack."""
+        """Markers/notes/rewrites planned for nodes in `stmt` (not in its body) attach while it is on
+        the stack."""
         for bucket, attach in (
             (self.plan.marks, self.mark),
             (self.plan.notes, self.note_above),
@@ -658,59 +657,3 @@ def project_writers(tree: ProjectTree) -> WriterKeys:
         schema={m: sorted(t) for m, t in tags.items()},
         conflicts={m: keys for m, keys in both.items() if keys},
     )
-
-
-PYARROW_FOR_NUMPY1 = "pyarrow<26"
-_NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<=\s*1\.)")
-
-
-def _pins_numpy1(tree: ProjectTree) -> bool:
-    return any(_NUMPY1_PIN.search(tree.read(f)) for f in requirement_files(tree))
-
-
-class Influxdb3Upgrade(Upgrade):
-    name = "influxdb3"
-    description = "influxdb-client (InfluxDB 2, Flux) -> influxdb3-python (InfluxDB 3, SQL)"
-    tokens = ("influxdb_client", "query_api", "write_api", "delete_api", "from(bucket")
-    packages = ("influxdb-client",)
-    modules = ("influxdb_client",)
-    codemod = Influxdb3Codemod
-
-    def precheck(self, rel: str, text: str) -> bool:
-        # a bare `write_api` attribute of some other library is not ours: require the import or Flux
-        return (
-            "influxdb_client" in text
-            or "from(bucket" in text
-            or (
-                ("query_api" in text or "write_api" in text or "delete_api" in text)
-                and "influx" in text.lower()
-            )
-        )
-
-    def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
-        writers = project_writers(tree)
-        return {
-            "dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-            "schema": writers.schema,
-            "numpy1": _pins_numpy1(tree),
-            "conflicts": writers.conflicts,
-        }
-
-    def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
-        extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
-        # influxdb3-python pulls pyarrow; pyarrow 26 refuses to import beside NumPy 1.x, so a
-        # tree that pins NumPy 1 (often through an old pandas) gets the last pyarrow that works.
-        companion = PYARROW_FOR_NUMPY1 if state and state.get("numpy1") else None
-        return [
-            RequirementRule(
-                "IX-1",
-                "influxdb-client",
-                rename_to="influxdb3-python",
-                version=versions.target("influxdb3-python"),
-                extras=extras,
-                companion=companion,
-            )
-        ]
-
-    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
-        return ("IX-1", "3.9") if versions.at_least("influxdb3-python", "0.21") else ("IX-1", "3.8")

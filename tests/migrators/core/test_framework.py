@@ -9,13 +9,17 @@ from pathlib import Path
 
 import libcst as cst
 
-from migrators import registry
+from migrators import detect_upgrades, migrate_tree, upgrade_names
 from migrators.cli import main
-from migrators.framework import MigrationCodemod, Upgrade, migrate_tree
-from migrators.versions import Versions, load_versions
+from migrators.core.codemod import MigrationCodemod
+from migrators.core.runner import transform_source
+from migrators.core.tree import FileInfo
+from migrators.core.upgrade import Upgrade
+from migrators.core.versions import Versions
+from migrators.upgrades import default_registry
 from tests.migrators.helpers import dedent, read, write_tree
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class _MarkEveryCall(MigrationCodemod):
@@ -34,6 +38,7 @@ class _BreakCode(MigrationCodemod):
 
 class MarkUpgrade(Upgrade):
     name = "mark-test"
+    rule_prefix = "XX"
     tokens = ("boom",)
     codemod = _MarkEveryCall
 
@@ -45,8 +50,6 @@ class BreakUpgrade(Upgrade):
 
 
 def _mark(code: str) -> str:
-    from migrators.framework import FileInfo, transform_source
-
     new, _, _ = transform_source(
         dedent(code), [MarkUpgrade()], {}, Versions(), FileInfo("x.py", False, False)
     )
@@ -108,7 +111,9 @@ def test_results_json_and_diff(tmp_path):
         "files_scanned": 2,
         "files_skipped": 1,
     }
-    assert data["markers"] == [{"path": "b.py", "line": 1, "rule": "XX-1", "message": "boom is gone"}]
+    assert data["markers"] == [
+        {"path": "b.py", "line": 1, "rule": "XX-1", "upgrade": "mark-test", "message": "boom is gone"}
+    ]
     assert data["rules"] == {"XX-1": {"marker": 1}}
     assert data["diff"].startswith("--- a/b.py\n+++ b/b.py\n")
     assert read(tmp_path, "b.py") == "boom()\n"  # write=False
@@ -159,10 +164,12 @@ def test_cli_usage_errors(tmp_path, capsys):
 
 def test_versions_override_file_and_flag(tmp_path, capsys):
     (tmp_path / "v.toml").write_text('[targets]\ntenacity = "9.1.2"\n\n[forced]\npytest = ">=8.2"\n')
-    versions = load_versions(tmp_path / "v.toml", {"aiomqtt": "2.3.0"})
+    versions = default_registry().versions(tmp_path / "v.toml", {"aiomqtt": "2.3.0"})
     assert versions.target("tenacity") == "9.1.2" and versions.target("aiomqtt") == "2.3.0"
     assert versions.forced["pytest"] == ">=8.2" and versions.forced["paho-mqtt"] == ">=2.1,<3"
-    assert Versions().with_targets(**{"pytest-asyncio": "1.3.0"}).forced["pytest"] == ">=8.2"
+    assert (
+        default_registry().versions().with_targets(**{"pytest-asyncio": "1.3.0"}).forced["pytest"] == ">=8.2"
+    )
     write_tree(tmp_path / "t", TREE)
     assert (
         main([str(tmp_path / "t"), "--versions", str(tmp_path / "v.toml"), "--target", "tenacity=9.0.0"]) == 0
@@ -179,9 +186,9 @@ def test_registry_detection(tmp_path):
             "app/x.py": "import tenacity\n",
         },
     )
-    assert registry.detect_upgrades(tmp_path) == ["pytest-asyncio", "tenacity", "aiomqtt"]
-    assert registry.detect_upgrades(tmp_path / "nothing") == []
-    assert {"pytest-asyncio", "tenacity", "aiomqtt"} <= set(registry.names())
+    assert detect_upgrades(tmp_path) == ["pytest-asyncio", "tenacity", "aiomqtt"]
+    assert detect_upgrades(tmp_path / "nothing") == []
+    assert {"pytest-asyncio", "tenacity", "aiomqtt"} <= set(upgrade_names())
 
 
 def test_python_m_migrators_runs_with_only_libcst_and_tomlkit(tmp_path):
@@ -202,3 +209,51 @@ def test_python_m_migrators_runs_with_only_libcst_and_tomlkit(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", guard], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stderr
+
+
+def test_the_cli_exits_1_while_any_blocker_remains_whatever_upgrades_are_detected(tmp_path, capsys):
+    """A marker left by an earlier run (here an influxdb3 one in a tree where nothing is detected any
+    more) keeps the tree unfinished: apply and --check both exit 1 and the JSON names its upgrade."""
+    write_tree(
+        tmp_path,
+        {
+            "app/store.py": "# MIGRATION-BLOCKER(IX-9): no predicate delete; see docs/rules.md#ix-9\nx = 1\n",
+            "notes.txt": "nothing to see\n",
+        },
+    )
+    assert main([str(tmp_path)]) == 1
+    assert main([str(tmp_path), "--check"]) == 1
+    capsys.readouterr()
+    assert main([str(tmp_path), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["upgrades"] == []
+    assert report["blockers"] == [
+        {
+            "path": "app/store.py",
+            "line": 1,
+            "rule": "IX-9",
+            "upgrade": "influxdb3",
+            "message": "no predicate delete; see docs/rules.md#ix-9",
+        }
+    ]
+    (tmp_path / "app/store.py").write_text("x = 1\n")
+    assert main([str(tmp_path)]) == 0 and main([str(tmp_path), "--check"]) == 0
+
+
+def test_a_crashing_rule_keeps_its_traceback_in_the_results(tmp_path):
+    class _Crash(MigrationCodemod):
+        def leave_Call(self, original_node, updated_node):
+            raise ValueError("rule bug")
+
+    class CrashUpgrade(Upgrade):
+        name = "crash-test"
+        rule_prefix = "CR"
+        tokens = ("boom",)
+        codemod = _Crash
+
+    write_tree(tmp_path, {"b.py": "boom()\n"})
+    result = migrate_tree(tmp_path, upgrades=[CrashUpgrade()])
+    [error] = result.errors
+    assert error.error == "internal error: ValueError: rule bug; original kept"
+    assert "Traceback" in error.traceback and "rule bug" in error.traceback
+    assert result.to_json()["files"][0]["traceback"] == error.traceback

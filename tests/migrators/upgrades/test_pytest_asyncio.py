@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from migrators.pytest_asyncio import PAState
-from migrators.versions import Versions
+from migrators.upgrades import default_registry
+from migrators.upgrades.pytest_asyncio import PAState
 from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, write_tree
 
 P = "pytest-asyncio"
-V13 = Versions().with_targets(**{"pytest-asyncio": "1.3.0"})
+V13 = default_registry().versions().with_targets(**{"pytest-asyncio": "1.3.0"})
 
 
 # --- PA-1 / PA-2 / PA-3 / PA-4 / PA-5: tree level --------------------------------------------------

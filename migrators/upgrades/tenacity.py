@@ -1,4 +1,4 @@
-"""tenacity 8.x -> 9.x (migrations.md §2, TN-1 … TN-8), one traversal per file.
+"""tenacity 8.x -> 9.x (docs/rules.md, TN-1 … TN-8), one traversal per file.
 
 TN-5: this codemod never adds ``reraise=True`` (it would turn ``RetryError`` into the original
 exception and break ``except RetryError`` handlers); nothing in 9.x requires it.
@@ -14,8 +14,11 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
-from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dotted
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.tree import is_test_file
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions
+from migrators.files.requirements import RequirementRule
 
 RETRY = {"tenacity.retry"}
 RETRYING = {
@@ -219,9 +222,9 @@ class TenacityCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         names = self.qualified_names(original_node.func)
         if names & RANDOM_EXP:
-            self._tn3(original_node)
+            self._note_random_wait_min(original_node)
         elif names & EXP_JITTER and self.versions.at_least("tenacity", "9.2"):
-            return self._tn7_jitter(original_node, updated_node)
+            return self._jitter_initial_to_multiplier(original_node, updated_node)
         elif names & WAIT_CHAIN and not original_node.args and self.versions.at_least("tenacity", "9.2"):
             self.mark(
                 "TN-7",
@@ -231,7 +234,8 @@ class TenacityCodemod(MigrationCodemod):
             )
         return updated_node
 
-    def _tn3(self, call: cst.Call) -> None:
+    def _note_random_wait_min(self, call: cst.Call) -> None:
+        """TN-3: a note (or a marker when tests time waits) on a random wait with a non-zero min."""
         minimum = None
         positional = [a for a in call.args if a.keyword is None and a.star == ""]
         for arg in call.args:
@@ -255,7 +259,8 @@ class TenacityCodemod(MigrationCodemod):
         else:
             self.note_above("TN-3", call, "tenacity>=9: wait never below min (was uniform(0, high))")
 
-    def _tn7_jitter(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+    def _jitter_initial_to_multiplier(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """TN-7: wait_exponential_jitter(initial=) becomes multiplier= for a 9.2 target."""
         keywords = {a.keyword.value for a in updated.args if a.keyword is not None}
         if "multiplier" in keywords:
             return updated
@@ -329,8 +334,20 @@ class TenacityCodemod(MigrationCodemod):
 class TenacityUpgrade(Upgrade):
     name = "tenacity"
     description = "tenacity 8.x -> 9.x (TN-1..TN-8)"
+    rule_prefix = "TN"
+    packages = Packages(old=("tenacity",), new="tenacity")
+    target_version = "9.2.1"
+    rules = {
+        "TN-1": "pin the target release; mark a Python older than the target supports",
+        "TN-2": "f.retry.statistics becomes f.statistics when f is a @retry-decorated function",
+        "TN-3": "wait_random_exponential/wait_full_jitter min: a note, or a blocker if tests time waits",
+        "TN-4": "removed module paths: tenacity._asyncio and tenacity.iscoroutinefunction",
+        "TN-5": "reraise=True is never added: it changes behaviour and no release needs it",
+        "TN-6": "a sync function retried with an async sleep= is a blocker",
+        "TN-7": "target 9.2: wait_exponential_jitter(initial=) becomes multiplier=; bare wait_chain() blocks",
+        "TN-8": "no change: RetryCallState, callbacks, retry_with, Retrying loops and RetryError stay",
+    }
     tokens = ("tenacity",)
-    packages = ("tenacity",)
     modules = ("tenacity",)
     codemod = TenacityCodemod
 
@@ -341,8 +358,6 @@ class TenacityUpgrade(Upgrade):
 
     def analyze(self, tree, versions: Versions) -> dict[str, Any]:
         """TN-3 becomes a blocker when the project's tests assert on wait durations."""
-        from migrators.framework import is_test_file
-
         asserting = False
         for rel in tree.python_files():
             if is_test_file(rel):

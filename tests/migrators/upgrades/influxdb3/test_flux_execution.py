@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from migrators.flux_sql import translate
-from tests.migrators.flux_cases import CASES
+from migrators.upgrades.influxdb3.flux_sql import translate
 from tests.migrators.flux_reference import evaluate, time_ns
+from tests.migrators.upgrades.influxdb3.flux_cases import CASES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]
 STANDIN = ROOT / "images" / "influxdb3-lite" / "influxdb3"
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
 BASE = time_ns("2024-01-01T00:00:00Z")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from migrators.framework import ProjectTree, RequirementRule
-from migrators.requirements import declared_packages, requirement_files, rewrite_requirements_text
+from migrators.core.tree import ProjectTree
+from migrators.files.requirements import (
+    RequirementRule,
+    declared_packages,
+    requirement_files,
+    rewrite_requirements_text,
+)
 from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
 
 

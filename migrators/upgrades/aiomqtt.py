@@ -1,4 +1,4 @@
-"""asyncio-mqtt 0.16 (and aiomqtt 1.x) -> aiomqtt 2.x (migrations.md §3, MQ-1 … MQ-15).
+"""asyncio-mqtt 0.16 (and aiomqtt 1.x) -> aiomqtt 2.x (docs/rules.md, MQ-1 … MQ-15).
 
 Client objects are followed by name: ``x = Client(...)``, ``async with Client(...) as x``, a
 parameter annotated ``Client``, or ``self.x = Client(...)`` anywhere in the class. Aliases of the
@@ -12,8 +12,10 @@ from typing import Any
 import libcst as cst
 import libcst.matchers as m
 
-from migrators.framework import MigrationCodemod, RequirementRule, Upgrade, dotted
-from migrators.versions import Versions
+from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions, version_at_least
+from migrators.files.requirements import Requirement, RequirementRule, bounds, requirement_files
 
 OLD = "asyncio_mqtt"
 NEW = "aiomqtt"
@@ -444,9 +446,9 @@ class AiomqttCodemod(MigrationCodemod):
                     "task as in the aiomqtt migration guide)",
                 )
         if m.matches(func, m.Name("isinstance")) and original_node.args:
-            self._mq12_value_check(original_node, original_node.args[0].value, "isinstance")
+            self._mark_subscribe_result_use(original_node, original_node.args[0].value, "isinstance")
         if self.qualified_names(func) & {"json.dumps", "json.dump"} and original_node.args:
-            self._mq12_value_check(original_node, original_node.args[0].value, "json")
+            self._mark_subscribe_result_use(original_node, original_node.args[0].value, "json")
         if (
             m.matches(func, m.Name("isinstance"))
             and len(original_node.args) == 2
@@ -574,7 +576,8 @@ class AiomqttCodemod(MigrationCodemod):
             names |= scan.subscribe_results
         return names
 
-    def _mq12_value_check(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
+    def _mark_subscribe_result_use(self, node: cst.CSTNode, value: cst.BaseExpression, how: str) -> None:
+        """MQ-12: a marker where subscribe()'s result is used as a tuple of ints."""
         if isinstance(value, cst.Name) and value.value in self._subscribe_names():
             self.mark(
                 "MQ-12",
@@ -587,7 +590,7 @@ class AiomqttCodemod(MigrationCodemod):
         operands = [original_node.left, *(c.comparator for c in original_node.comparisons)]
         for operand in operands:
             if isinstance(operand, cst.Name) and operand.value in self._subscribe_names():
-                self._mq12_value_check(original_node, operand, "comparison")
+                self._mark_subscribe_result_use(original_node, operand, "comparison")
                 break
             if isinstance(operand, cst.Await) and m.matches(
                 operand.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))
@@ -721,28 +724,49 @@ class AiomqttCodemod(MigrationCodemod):
 class AiomqttUpgrade(Upgrade):
     name = "aiomqtt"
     description = "asyncio-mqtt 0.16 / aiomqtt 1.x -> aiomqtt 2.x (MQ-1..MQ-15)"
+    rule_prefix = "MQ"
+    packages = Packages(old=("asyncio-mqtt",), new="aiomqtt")
+    target_version = "2.5.1"
+    rules = {
+        "MQ-1": "asyncio-mqtt (or aiomqtt 1.x) becomes the target aiomqtt; paho-mqtt is raised to 2.x",
+        "MQ-2": "imports of asyncio_mqtt and its submodules move to aiomqtt",
+        "MQ-3": "Client arguments: client_id= becomes identifier=, message_retry_set= goes away",
+        "MQ-4": "client.id becomes client.identifier",
+        "MQ-5": "a Client must be built inside a running loop; one built elsewhere is a blocker",
+        "MQ-6": "connect()/disconnect() become __aenter__/__aexit__; their timeout= moves to the Client",
+        "MQ-7": "the messages() context manager becomes the client.messages iterator",
+        "MQ-8": "filtered_messages()/unfiltered_messages() become client.messages with a topic check",
+        "MQ-9": "no change: message.topic from messages() was already a Topic",
+        "MQ-10": "Will, TLSParameters, ProtocolVersion, ProxySettings: import rename only",
+        "MQ-11": "error names only move with the imports; code comparing e.rc with ReasonCodes needs a look",
+        "MQ-12": "subscribe() now returns a list of ReasonCode; tuple/int comparisons are blockers",
+        "MQ-13": "direct use of the paho client (callbacks, paho Client next to aiomqtt) is a blocker",
+        "MQ-14": "no change: a reconnect loop that builds a new Client per attempt still works",
+        "MQ-15": "logger= unchanged; _pending_calls_threshold becomes pending_calls_threshold",
+    }
     tokens = ("asyncio_mqtt", "aiomqtt")
-    packages = ("asyncio-mqtt",)
     modules = ("asyncio_mqtt",)
     codemod = AiomqttCodemod
 
     def detect(self, tree) -> bool:
-        from migrators import requirements
-
         if super().detect(tree):
             return True
         # aiomqtt 1.x pinned
-        for rel in requirements.requirement_files(tree):
+        for rel in requirement_files(tree):
             for line in tree.read(rel).splitlines():
-                req = requirements.Requirement.parse(line)
+                req = Requirement.parse(line)
                 if req and req.key == "aiomqtt":
-                    lower, _ = requirements._bounds(req.spec)
-                    if lower and not requirements.version_at_least(lower, "2"):
+                    lower, _ = bounds(req.spec)
+                    if lower and not version_at_least(lower, "2"):
                         return True
         return False
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("MQ-1", "3.8")
+
+    def forced_pins(self, versions: Versions) -> dict[str, str]:
+        # the paho-mqtt the target release needs (docs/rules.md#mq-1)
+        return {"paho-mqtt": ">=2.1,<3" if versions.at_least("aiomqtt", "2.2") else ">=2.0,<3"}
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         target = versions.target("aiomqtt")

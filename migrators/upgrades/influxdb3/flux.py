@@ -1,4 +1,4 @@
-"""Flux pipelines → InfluxDB 3 SQL (DataFusion), migrations.md §4.2 IX-12.
+"""Flux pipelines → InfluxDB 3 SQL (DataFusion), docs/rules.md#ix-12.
 
 Three steps, one concern each:
 
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
 
 HOLE_RE = re.compile(r"\x00(\d+)\x00")
 
@@ -211,7 +210,7 @@ class Function:
     body: Expr
 
 
-Expr = Union[Lit, Ident, Member, Binary, Not, Call, ListExpr, WithRecord, Function]
+Expr = Lit | Ident | Member | Binary | Not | Call | ListExpr | WithRecord | Function
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,162 @@
+"""The base of every upgrade's libcst transformer: rule bookkeeping and markers above statements."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import libcst as cst
+from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.metadata import (
+    PositionProvider,
+    QualifiedNameProvider,
+    QualifiedNameSource,
+)
+
+from migrators.core.results import Change, marker_text, note_text
+from migrators.core.tree import FileInfo
+from migrators.core.versions import Versions
+
+
+def dotted(node: cst.CSTNode) -> str | None:
+    """`a.b.c` for a Name/Attribute chain, else None (calls, subscripts, ...)."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+def can_lead(node: Any) -> bool:
+    """A statement that owns leading lines: where a marker or note comment can be attached."""
+    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(
+        node, "leading_lines"
+    )
+
+
+class MigrationCodemod(VisitorBasedCodemodCommand):
+    """Base of every upgrade's transformer: rule bookkeeping and markers above statements.
+
+    Subclasses call ``self.rewrote(rule, node, msg)`` when they change something,
+    ``self.mark(rule, node, instruction)`` for an impossible case (a ``# MIGRATION-BLOCKER``
+    comment on the line above the statement that contains ``node``) and
+    ``self.note_above(rule, node, text)`` for an informational comment. Comments are attached to
+    the statement's ``leading_lines``, so they can never land inside a string or after a
+    backslash continuation, and an identical comment already there is not added twice.
+    """
+
+    DESCRIPTION = "sandbox migration codemod"
+    METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider)
+
+    def __init__(
+        self,
+        context: CodemodContext,
+        state: Any = None,
+        versions: Versions | None = None,
+        info: FileInfo | None = None,
+    ) -> None:
+        super().__init__(context)
+        self.state = state
+        self.versions = versions or Versions()
+        self.info = info or FileInfo(rel=context.filename or "<string>", is_test=True, is_conftest=False)
+        self.changes: list[Change] = []
+        self._stmt_stack: list[cst.CSTNode] = []
+        self._pending: dict[int, list[tuple[str, Change]]] = {}
+
+    # bookkeeping
+    def line_of(self, node: cst.CSTNode) -> int:
+        try:
+            return self.get_metadata(PositionProvider, node).start.line
+        except KeyError:
+            return 0
+
+    def rewrote(self, rule: str, node: cst.CSTNode, message: str) -> None:
+        self.changes.append(Change(rule, self.line_of(node), message, "rewrite"))
+
+    def info_only(self, rule: str, node: cst.CSTNode, message: str) -> None:
+        self.changes.append(Change(rule, self.line_of(node), message, "info"))
+
+    def mark(self, rule: str, node: cst.CSTNode, instruction: str) -> None:
+        self._attach(
+            node, marker_text(rule, instruction), Change(rule, self.line_of(node), instruction, "marker")
+        )
+
+    def note_above(self, rule: str, node: cst.CSTNode, text: str) -> None:
+        self._attach(node, note_text(text), Change(rule, self.line_of(node), text, "note"))
+
+    def _attach(self, node: cst.CSTNode, comment: str, change: Change) -> None:
+        target = self._statement_for(node)
+        self._pending.setdefault(id(target), []).append((comment, change))
+
+    def _statement_for(self, node: cst.CSTNode) -> cst.CSTNode:
+        if can_lead(node):
+            return node
+        # innermost statement on the stack (we are visiting inside it)
+        if self._stmt_stack:
+            return self._stmt_stack[-1]
+        return node
+
+    def qualified_names(self, node: cst.CSTNode, local: bool = False) -> set[str]:
+        """Qualified names of `node` that come from an import (a local `class pytest` does not count)."""
+        try:
+            found = self.get_metadata(QualifiedNameProvider, node, set())
+        except KeyError:
+            return set()
+        return {q.name for q in found if local or q.source == QualifiedNameSource.IMPORT}
+
+    # statement stack; markers flushed into leading_lines when the statement is left
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Module):
+            self._module_first = node.body[0] if node.body else None
+            self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
+        if can_lead(node):
+            self._stmt_stack.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        result = super().on_leave(original_node, updated_node)
+        if can_lead(original_node):
+            if self._stmt_stack and self._stmt_stack[-1] is original_node:
+                self._stmt_stack.pop()
+            pending = self._pending.pop(id(original_node), None)
+            if pending:
+                if original_node is getattr(self, "_module_first", None):
+                    # comments above a module's first statement live in Module.header
+                    pending = [
+                        (c, ch)
+                        for c, ch in pending
+                        if c not in self._header_comments or self.changes.append(ch)
+                    ]
+                result = self._flush(result, pending) if pending else result
+        return result
+
+    def _flush(self, result, pending: list[tuple[str, Change]]):
+        target = result
+        if isinstance(result, cst.FlattenSentinel):
+            nodes = list(result.nodes)
+            if nodes and can_lead(nodes[0]):
+                nodes[0] = self._with_comments(nodes[0], pending)
+                return cst.FlattenSentinel(nodes)
+            target = None
+        elif isinstance(result, cst.RemovalSentinel) or not can_lead(result):
+            target = None
+        if target is None:
+            # the statement went away: hand the comments to the enclosing statement
+            if self._stmt_stack:
+                self._pending.setdefault(id(self._stmt_stack[-1]), []).extend(pending)
+            return result
+        return self._with_comments(target, pending)
+
+    def _with_comments(self, stmt, pending: list[tuple[str, Change]]):
+        existing = {line.comment.value for line in stmt.leading_lines if line.comment is not None}
+        lines = list(stmt.leading_lines)
+        for comment, change in pending:
+            if comment not in existing:
+                lines.append(
+                    cst.EmptyLine(
+                        indent=True, whitespace=cst.SimpleWhitespace(""), comment=cst.Comment(comment)
+                    )
+                )
+                existing.add(comment)
+            self.changes.append(change)
+        return stmt.with_changes(leading_lines=lines)

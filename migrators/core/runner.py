@@ -1,0 +1,231 @@
+"""Running upgrades over a tree: pre-check, one parse and one traversal per upgrade per file, the
+re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
+
+Every rewritten Python file is re-parsed (libcst and ``compile``); if the output does not parse, the
+original is kept and an internal error reported. A rule that crashes costs only its file: the error
+and its traceback go into the results and the other files are still processed.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import libcst as cst
+from libcst.codemod import CodemodContext
+
+from migrators.core.registry import Registry
+from migrators.core.results import (
+    MARKER_RULE,
+    Change,
+    FileResult,
+    MarkerRecord,
+    TreeResult,
+    iter_markers,
+    rule_prefix,
+)
+from migrators.core.tree import EditSet, FileInfo, ProjectTree, is_test_file
+from migrators.core.upgrade import Upgrade
+from migrators.core.versions import Versions
+from migrators.files.requirements import PythonFloor, rewrite_python_floor, rewrite_requirements
+
+
+class MigrationError(Exception):
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def transform_source(
+    code: str, upgrades: Sequence[Upgrade], states: dict[str, Any], versions: Versions, info: FileInfo
+) -> tuple[str, list[Change], list[str]]:
+    """Run the given upgrades' codemods over one file's text: (new code, changes, upgrades applied).
+
+    Raises MigrationError for a parse error of the input (with its line) or an output that
+    does not re-parse (the caller keeps the original).
+    """
+    try:
+        module = cst.parse_module(code)
+    except cst.ParserSyntaxError as exc:
+        raise MigrationError(f"parse error: {exc.message}", exc.raw_line) from None
+    changes: list[Change] = []
+    applied: list[str] = []
+    for upgrade in upgrades:
+        context = CodemodContext(filename=info.rel, full_module_name=None)
+        codemod = upgrade.make_codemod(context, states.get(upgrade.name), versions, info)
+        if codemod is None:
+            continue
+        new_module = strip_new_leading_blank_lines(module, codemod.transform_module(module))
+        if codemod.changes or new_module.code != module.code:
+            applied.append(upgrade.name)
+        changes.extend(codemod.changes)
+        module = new_module
+    new_code = module.code
+    if new_code != code:
+        check_parses(new_code, info.rel)
+    return new_code, changes, applied
+
+
+def strip_new_leading_blank_lines(before: cst.Module, after: cst.Module) -> cst.Module:
+    """Removing a file's first statement (an unused import) must not leave blank lines on top."""
+    if not after.body or after.header or before.code.startswith("\n") or not after.code.startswith("\n"):
+        return after
+    first = after.body[0]
+    lines = list(first.leading_lines)
+    while lines and lines[0].comment is None:
+        lines.pop(0)
+    return after.with_changes(body=[first.with_changes(leading_lines=lines), *after.body[1:]])
+
+
+def check_parses(code: str, rel: str) -> None:
+    try:
+        cst.parse_module(code)
+        compile(code, rel, "exec", dont_inherit=True)
+    except (cst.ParserSyntaxError, SyntaxError) as exc:
+        line = getattr(exc, "raw_line", None) or getattr(exc, "lineno", None)
+        raise MigrationError(
+            f"internal error: rewritten code does not parse ({exc}); original kept", line
+        ) from None
+
+
+def select_upgrades(
+    registry: Registry,
+    upgrades: Iterable[Upgrade | str] | None,
+    tree: ProjectTree,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+) -> list[Upgrade]:
+    if upgrades is None:
+        chosen = [registry.get(n) for n in only] if only else registry.detect(tree)
+    else:
+        chosen = [registry.get(u) if isinstance(u, str) else u for u in upgrades]
+    return [u for u in chosen if u.name not in set(skip)]
+
+
+def migrate_python_file(
+    tree: ProjectTree, rel: str, chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
+) -> FileResult:
+    """One Python file: the upgrades whose pre-check passes, in one parse."""
+    text = tree.read(rel)
+    info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
+    result = FileResult(rel, original=text, new=text)
+    try:
+        new, changes, applied = transform_source(text, chosen, states, versions, info)
+    except MigrationError as exc:
+        result.status, result.error, result.error_line = "error", str(exc), exc.line
+    except Exception as exc:  # a rule crashed: report it with its traceback, keep the file
+        result.status = "error"
+        result.error = f"internal error: {type(exc).__name__}: {exc}; original kept"
+        result.traceback = traceback.format_exc()
+    else:
+        result.new, result.changes, result.upgrades = new, changes, applied
+        result.status = "changed" if new != text else "unchanged"
+    return result
+
+
+def rewrite_other_files(
+    tree: ProjectTree, chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
+) -> EditSet:
+    """Requirements (table-driven, all upgrades at once), then each upgrade's own rewriters."""
+    edits = EditSet(tree)
+    if chosen:
+        owned_rules = [
+            (u.name, rule) for u in chosen for rule in u.requirement_rules(versions, states.get(u.name))
+        ]
+        floors = [
+            PythonFloor(u.name, *floor, versions.targets.get(u.packages.new, ""))
+            for u in chosen
+            if (floor := u.python_floor(versions))
+        ]
+        try:
+            rewrite_requirements(tree, owned_rules, edits)
+            rewrite_python_floor(tree, floors, edits)
+        except Exception as exc:  # keep going: Python results stand
+            edits.error(
+                "requirements", f"internal error: {type(exc).__name__}: {exc}", None, traceback.format_exc()
+            )
+    for upgrade in chosen:
+        try:
+            upgrade.rewrite_files(tree, states.get(upgrade.name), versions, edits)
+        except Exception as exc:
+            message = f"internal error in {upgrade.name} rewriter: {type(exc).__name__}: {exc}"
+            edits.error(upgrade.name, message, None, traceback.format_exc())
+    return edits
+
+
+def edit_results(tree: ProjectTree, edits: EditSet) -> list[FileResult]:
+    results = []
+    for rel in sorted(set(edits.texts) | set(edits.changes) | set(edits.errors)):
+        original = tree.read(rel) if tree.path(rel).is_file() else ""
+        new = edits.texts.get(rel, original)
+        fr = FileResult(
+            rel,
+            changes=edits.changes.get(rel, []),
+            upgrades=edits.upgrades.get(rel, []),
+            original=original,
+            new=new,
+        )
+        if rel in edits.errors:
+            fr.status, (fr.error, fr.error_line) = "error", edits.errors[rel]
+            fr.traceback = edits.tracebacks.get(rel)
+            fr.new = original
+        else:
+            fr.status = "changed" if new != original else "unchanged"
+        results.append(fr)
+    return results
+
+
+def migrate_tree(
+    root: Path | str,
+    *,
+    registry: Registry,
+    upgrades: Iterable[Upgrade | str] | None = None,
+    write: bool = False,
+    versions: Versions | None = None,
+    only: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    progress: Callable[[str], None] | None = None,
+) -> TreeResult:
+    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`."""
+    root = Path(root)
+    versions = versions or registry.versions()
+    tree = ProjectTree(root)
+    chosen = select_upgrades(registry, upgrades, tree, only, skip)
+    owners = {**registry.owners(), **{u.rule_prefix: u.name for u in chosen}}
+    result = TreeResult(str(root), [u.name for u in chosen], versions.as_dict(), owners=owners)
+    states = {u.name: u.analyze(tree, versions) for u in chosen}
+
+    for rel in tree.python_files():
+        relevant = [u for u in chosen if u.precheck(rel, tree.read(rel))]
+        if not relevant:
+            result.files.append(FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"))
+            continue
+        if progress:
+            progress(rel)
+        result.files.append(migrate_python_file(tree, rel, relevant, states, versions))
+
+    result.files.extend(edit_results(tree, rewrite_other_files(tree, chosen, states, versions)))
+    if write:
+        for fr in result.changed:
+            tree.path(fr.path).write_text(fr.new, encoding="utf-8")
+    return result
+
+
+def find_blockers(result: TreeResult) -> list[MarkerRecord]:
+    """Every blocker marker in the tree as the run leaves it (written or not), from any upgrade or
+    left by an earlier run: the tree is not done while one remains, whatever was detected this time."""
+    tree = ProjectTree(Path(result.root))
+    new_texts = {f.path: f.new for f in result.changed}
+    found = []
+    for rel in tree.files():
+        text = new_texts.get(rel)
+        if text is None:
+            text = tree.read(rel)
+        for line, content in iter_markers(text):
+            match = MARKER_RULE.search(content)
+            rule = match["rule"] if match else ""
+            message = content.split("):", 1)[-1].strip()
+            found.append(MarkerRecord(rel, line, rule, result.owners.get(rule_prefix(rule)), message))
+    return found

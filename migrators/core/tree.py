@@ -1,0 +1,136 @@
+"""The folder being migrated: file listing, cached reads, and the edits of its non-Python files."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrators.core.results import Change
+
+SKIP_DIRS = {
+    ".git",
+    ".hg",
+    ".svn",
+    ".venv",
+    "venv",
+    ".tox",
+    ".nox",
+    "node_modules",
+    "__pycache__",
+    ".mypy_cache",
+    ".pytest_cache",
+    ".ruff_cache",
+    "build",
+    "dist",
+    ".eggs",
+    "site-packages",
+    ".sandbox",
+}
+
+
+class ProjectTree:
+    """A service (or shared) folder: file listing and cached reads, relative posix paths."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._texts: dict[str, str] = {}
+        self._files: list[str] | None = None
+
+    def files(self) -> list[str]:
+        if self._files is None:
+            found = []
+            if self.root.is_file():
+                found.append(self.root.name)
+            else:
+                for dirpath, dirnames, filenames in os.walk(self.root):
+                    dirnames[:] = sorted(
+                        d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")
+                    )
+                    rel = Path(dirpath).relative_to(self.root)
+                    for name in sorted(filenames):
+                        found.append((rel / name).as_posix() if rel.parts else name)
+            self._files = found
+        return self._files
+
+    def python_files(self) -> list[str]:
+        return [f for f in self.files() if f.endswith(".py")]
+
+    def path(self, rel: str) -> Path:
+        return self.root.parent / rel if self.root.is_file() else self.root / rel
+
+    def exists(self, rel: str) -> bool:
+        return rel in set(self.files())
+
+    def read(self, rel: str) -> str:
+        if rel not in self._texts:
+            try:
+                self._texts[rel] = self.path(rel).read_text(encoding="utf-8")
+            except (UnicodeDecodeError, OSError):
+                self._texts[rel] = ""
+        return self._texts[rel]
+
+    def grep(self, pattern: str, suffix: str = ".py") -> list[str]:
+        regex = re.compile(pattern)
+        return [f for f in self.files() if f.endswith(suffix) and regex.search(self.read(f))]
+
+
+def is_test_file(rel: str) -> bool:
+    """pytest's default discovery plus conftest.py and anything under a tests/ folder."""
+    name = rel.rsplit("/", 1)[-1]
+    if not name.endswith(".py"):
+        return False
+    parts = rel.split("/")[:-1]
+    return (
+        name == "conftest.py"
+        or name.startswith("test_")
+        or name.endswith("_test.py")
+        or any(p in ("tests", "test", "testing") for p in parts)
+    )
+
+
+@dataclass
+class FileInfo:
+    """What a codemod knows about the file it transforms."""
+
+    rel: str
+    is_test: bool
+    is_conftest: bool
+    tree: ProjectTree | None = None
+
+
+class EditSet:
+    """Current content of non-Python files being rewritten, shared by all upgrades of a run."""
+
+    def __init__(self, tree: ProjectTree):
+        self.tree = tree
+        self.texts: dict[str, str] = {}
+        self.changes: dict[str, list[Change]] = {}
+        self.upgrades: dict[str, list[str]] = {}
+        self.errors: dict[str, tuple[str, int | None]] = {}
+        self.tracebacks: dict[str, str] = {}
+
+    def get(self, rel: str) -> str | None:
+        if rel in self.texts:
+            return self.texts[rel]
+        if not self.tree.path(rel).is_file():
+            return None
+        return self.tree.read(rel)
+
+    def set(self, rel: str, text: str, changes: Iterable[Change], upgrade: str) -> None:
+        self.texts[rel] = text
+        self.changes.setdefault(rel, []).extend(changes)
+        if upgrade not in self.upgrades.setdefault(rel, []):
+            self.upgrades[rel].append(upgrade)
+
+    def note(self, rel: str, change: Change, upgrade: str) -> None:
+        self.changes.setdefault(rel, []).append(change)
+        if upgrade not in self.upgrades.setdefault(rel, []):
+            self.upgrades[rel].append(upgrade)
+
+    def error(self, rel: str, message: str, line: int | None = None, traceback: str | None = None) -> None:
+        self.errors[rel] = (message, line)
+        if traceback:
+            self.tracebacks[rel] = traceback

@@ -1,0 +1,88 @@
+"""influxdb-client (InfluxDB 2, Flux) -> influxdb3-python (InfluxDB 3, SQL): the upgrade's declaration.
+
+The codemod is in :mod:`.codemod`, queries and result handling in :mod:`.queries`, the Flux parser in
+:mod:`.flux` and its translation to SQL in :mod:`.flux_sql`; docs/rules.md explains IX-1 … IX-13.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from migrators.core.tree import ProjectTree
+from migrators.core.upgrade import Packages, Upgrade
+from migrators.core.versions import Versions
+from migrators.files.requirements import RequirementRule, requirement_files
+from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
+
+PYARROW_FOR_NUMPY1 = "pyarrow<26"
+_NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<=\s*1\.)")
+
+
+def _pins_numpy1(tree: ProjectTree) -> bool:
+    return any(_NUMPY1_PIN.search(tree.read(f)) for f in requirement_files(tree))
+
+
+class Influxdb3Upgrade(Upgrade):
+    name = "influxdb3"
+    description = "influxdb-client (InfluxDB 2, Flux) -> influxdb3-python (InfluxDB 3, SQL)"
+    rule_prefix = "IX"
+    packages = Packages(old=("influxdb-client",), new="influxdb3-python")
+    target_version = "0.21.0"
+    rules = {
+        "IX-1": "imports move to influxdb_client_3; the requirement becomes influxdb3-python",
+        "IX-2": "InfluxDBClient(url=...) becomes InfluxDBClient3(host=..., database=...)",
+        "IX-3": "write_api().write(bucket=...) becomes client.write(database=...), arguments as keywords",
+        "IX-4": "the write mode moves from write_api() onto the client's write_client_options",
+        "IX-5": "flush/close of a write_api move to the client",
+        "IX-6": "ApiException becomes InfluxDBError",
+        "IX-7": "ping()/version() become get_server_version(); health()/ready() are blockers",
+        "IX-8": "the async client has no InfluxDB 3 counterpart: blocker",
+        "IX-9": "delete and admin APIs (buckets, orgs, users, tasks, ...) have no counterpart: blocker",
+        "IX-10": "a key written both as a tag and as a field breaks InfluxDB 3 writes: blocker",
+        "IX-11": "query_api() calls become client.query(sql, language=..., mode=...)",
+        "IX-12": "the Flux text becomes SQL for recognised pipelines, else a blocker carrying the Flux",
+        "IX-13": "result handling (FluxTable records) becomes Arrow rows with SQL column names",
+    }
+    tokens = ("influxdb_client", "query_api", "write_api", "delete_api", "from(bucket")
+    modules = ("influxdb_client",)
+    codemod = Influxdb3Codemod
+
+    def precheck(self, rel: str, text: str) -> bool:
+        # a bare `write_api` attribute of some other library is not ours: require the import or Flux
+        return (
+            "influxdb_client" in text
+            or "from(bucket" in text
+            or (
+                ("query_api" in text or "write_api" in text or "delete_api" in text)
+                and "influx" in text.lower()
+            )
+        )
+
+    def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
+        writers = project_writers(tree)
+        return {
+            "dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
+            "schema": writers.schema,
+            "numpy1": _pins_numpy1(tree),
+            "conflicts": writers.conflicts,
+        }
+
+    def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
+        extras = frozenset({"pandas"}) if state and state.get("dataframes") else frozenset()
+        # influxdb3-python pulls pyarrow; pyarrow 26 refuses to import beside NumPy 1.x, so a
+        # tree that pins NumPy 1 (often through an old pandas) gets the last pyarrow that works.
+        companion = PYARROW_FOR_NUMPY1 if state and state.get("numpy1") else None
+        return [
+            RequirementRule(
+                "IX-1",
+                "influxdb-client",
+                rename_to="influxdb3-python",
+                version=versions.target("influxdb3-python"),
+                extras=extras,
+                companion=companion,
+            )
+        ]
+
+    def python_floor(self, versions: Versions) -> tuple[str, str] | None:
+        return ("IX-1", "3.9") if versions.at_least("influxdb3-python", "0.21") else ("IX-1", "3.8")
