@@ -10,7 +10,7 @@ from sandbox.inventory import ServiceConfig
 
 
 def detect_migrations(config: ServiceConfig) -> list[str]:
-    from migrators.registry import detect_upgrades
+    from migrators import detect_upgrades
 
     found: set[str] = set()
     for path in (config.path, *(config.services_root / shared for shared in config.shared)):
@@ -21,6 +21,6 @@ def detect_migrations(config: ServiceConfig) -> list[str]:
 
 
 def target_versions() -> dict[str, str]:
-    from migrators.versions import default_versions
+    from migrators import target_versions as targets
 
-    return dict(default_versions())
+    return dict(targets())
