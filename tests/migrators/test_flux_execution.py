@@ -109,11 +109,10 @@ def client():
 
 
 def expected(flux: str) -> dict[tuple, list[dict]]:
-    measurement = "cpu" if '"cpu"' in flux else "temp"
-    result = evaluate(flux, dataset(), TAGS[measurement])
     out: dict[tuple, list[dict]] = {}
-    for key, rows in result:
-        for row in rows:
+    for table in evaluate(flux, dataset(), TAGS):
+        key = tuple(v for _, v in table.key)
+        for row in table.rows:
             clean = {
                 ("time" if k == "_time" else k): v
                 for k, v in row.items()
