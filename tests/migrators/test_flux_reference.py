@@ -45,7 +45,9 @@ def rows(flux: str, **kw) -> list[tuple]:
     out = []
     for table in evaluate(flux, POINTS, SCHEMA, **kw):
         for r in table.rows:
-            out.append(tuple(sorted((k, v) for k, v in r.items() if k not in ("_start", "_stop", "_measurement"))))
+            out.append(
+                tuple(sorted((k, v) for k, v in r.items() if k not in ("_start", "_stop", "_measurement")))
+            )
     return out
 
 
@@ -111,7 +113,7 @@ def test_and_binds_tighter_than_or_and_not_covers_a_comparison():
 
 
 def test_pipes_nest_left_and_functions_and_records_parse():
-    tree = parse("from(bucket: \"b\") |> map(fn: (r) => ({r with v: r._value * -2.0}))")
+    tree = parse('from(bucket: "b") |> map(fn: (r) => ({r with v: r._value * -2.0}))')
     assert tree[0] == "pipe" and tree[1][0] == "call"
     fn = dict(tree[2][2])["fn"]
     assert fn[0:2] == ("fn", ("r",))
@@ -137,7 +139,12 @@ def test_outside_the_subset_is_refused():
 def test_from_range_splits_series_and_fields_and_excludes_the_stop():
     assert values(CPU + ' |> filter(fn: (r) => r._field == "usage")') == [1.0, 3.0, 5.0, 10.0, 30.0]
     tables = evaluate(CPU, POINTS, SCHEMA)
-    assert [dict(t.key)["_field"] + dict(t.key)["host"] for t in tables] == ["idlea", "idleb", "usagea", "usageb"]
+    assert [dict(t.key)["_field"] + dict(t.key)["host"] for t in tables] == [
+        "idlea",
+        "idleb",
+        "usagea",
+        "usageb",
+    ]
     assert dict(tables[0].key)["_stop"] == T0 + 60 * MIN
 
 
@@ -161,7 +168,7 @@ def test_comparisons_differ():
 
 
 def test_missing_column_compares_as_null_and_exists_sees_it():
-    assert values(CPU + " |> filter(fn: (r) => r.nothing != \"x\")") == []
+    assert values(CPU + ' |> filter(fn: (r) => r.nothing != "x")') == []
     assert values(CPU + " |> filter(fn: (r) => exists r.nothing)") == []
     assert len(values(CPU + " |> filter(fn: (r) => exists r.host)")) == 8
 
@@ -209,14 +216,22 @@ def test_group_regroups_every_row():
 
 def test_sort_limit_difference_act_per_table():
     usage = CPU + ' |> filter(fn: (r) => r._field == "usage")'
-    assert values(usage + ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)') == [5.0, 3.0, 30.0, 10.0]
+    assert values(usage + ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)') == [
+        5.0,
+        3.0,
+        30.0,
+        10.0,
+    ]
     assert values(usage + " |> limit(n: 1, offset: 1)") == [3.0, 30.0]
     assert values(usage + " |> difference()") == [2.0, 2.0, 20.0]
     assert values(usage + ' |> group() |> sort(columns: ["_value"]) |> limit(n: 2)') == [1.0, 3.0]
 
 
 def test_pivot_spreads_fields_over_columns_per_row_key():
-    got = rows(CPU + ' |> filter(fn: (r) => r.host == "a") |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
+    got = rows(
+        CPU
+        + ' |> filter(fn: (r) => r.host == "a") |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    )
     assert got == [
         (("_time", T0), ("host", "a"), ("idle", 99.0), ("usage", 1.0)),
         (("_time", T0 + 10 * MIN), ("host", "a"), ("usage", 3.0)),

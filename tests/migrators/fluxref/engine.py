@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 import statistics
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tests.migrators.fluxref.syntax import Node, parse
 
@@ -147,7 +148,7 @@ _ARITH_COMPARE: dict[str, Callable[[Any, Any], Any]] = {
 
 
 def call(fn: Closure, *args: Any, ctx: Context) -> Any:
-    return value_of(fn.body, {**fn.scope, **dict(zip(fn.params, args))}, ctx)
+    return value_of(fn.body, {**fn.scope, **dict(zip(fn.params, args, strict=True))}, ctx)
 
 
 # --- the pipeline ---------------------------------------------------------------------------------
@@ -180,7 +181,10 @@ def _from(ctx: Context) -> list[Table]:
     by_key: dict[tuple, Table] = {}
     for point in sorted(ctx.points, key=lambda p: p["_time"]):
         tags = ctx.schema.get(point["_measurement"], [])
-        fixed = {"_measurement": point["_measurement"], **{t: point[t] for t in tags if point.get(t) is not None}}
+        fixed = {
+            "_measurement": point["_measurement"],
+            **{t: point[t] for t in tags if point.get(t) is not None},
+        }
         for name, value in point.items():
             if name in fixed or name in tags or name == "_time" or value is None:
                 continue
@@ -321,7 +325,9 @@ def _pivot(tables: list[Table], args: dict, ctx: Context) -> list[Table]:
         key = tuple(kv for kv in t.key if kv[0] not in dropped)
         for r in t.rows:
             at = tuple(r.get(c) for c in row_key)
-            row = merged.setdefault(key, {}).setdefault(at, {**dict(key), **dict(zip(row_key, at))})
+            row = merged.setdefault(key, {}).setdefault(
+                at, {**dict(key), **dict(zip(row_key, at, strict=True))}
+            )
             row["_".join(str(r[c]) for c in column_key)] = r.get(value_col)
     return [Table(key, [rows[at] for at in sorted(rows)]) for key, rows in merged.items()]
 
@@ -343,7 +349,7 @@ def _limit_rows(rows: list[Row], args: dict) -> list[Row]:
 
 def _difference_rows(rows: list[Row], args: dict) -> list[Row]:
     out = []
-    for before, after in zip(rows, rows[1:]):
+    for before, after in zip(rows, rows[1:], strict=False):
         change = after["_value"] - before["_value"]
         if args.get("nonNegative", False) and change < 0:
             change = None
@@ -354,7 +360,10 @@ def _difference_rows(rows: list[Row], args: dict) -> list[Row]:
 def _keep(tables: list[Table], args: dict, ctx: Context) -> list[Table]:
     cols = set(args["columns"])
     return [
-        Table(tuple(kv for kv in t.key if kv[0] in cols), [{k: v for k, v in r.items() if k in cols} for r in t.rows])
+        Table(
+            tuple(kv for kv in t.key if kv[0] in cols),
+            [{k: v for k, v in r.items() if k in cols} for r in t.rows],
+        )
         for t in tables
     ]
 
