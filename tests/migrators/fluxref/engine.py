@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.migrators.fluxref.syntax import Node, parse
