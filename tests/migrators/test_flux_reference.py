@@ -110,6 +110,13 @@ def test_and_binds_tighter_than_or_and_not_covers_a_comparison():
     assert tree[0:2] == ("binary", "or")
     assert tree[3][0:2] == ("binary", "and")
     assert tree[3][3] == ("unary", "not", ("binary", "==", ("ident", "c"), ("int", 3)))
+    assert parse("not a == 1 and b")[0:2] == ("binary", "and")
+    assert parse("a + 2 * 3 > 1")[2] == (
+        "binary",
+        "+",
+        ("ident", "a"),
+        ("binary", "*", ("int", 2), ("int", 3)),
+    )
 
 
 def test_pipes_nest_left_and_functions_and_records_parse():

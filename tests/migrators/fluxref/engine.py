@@ -297,8 +297,9 @@ def _aggregate_window(tables: list[Table], args: dict, ctx: Context) -> list[Tab
         rows = []
         for lo, hi in _windows(ctx.start, ctx.stop, every):
             inside = Table(t.key, [r for r in t.rows if lo <= r["_time"] < hi])
-            if not inside.rows and (not create_empty or name in _SELECTORS):
+            if not inside.rows and not create_empty:
                 continue
+            # an empty window still reaches the function: aggregates give null (count 0), selectors no row
             for r in _reduce_table(name, inside):
                 rows.append({**r, **dict(t.key), "_time": hi})
         out.append(Table(t.key, rows))
