@@ -31,8 +31,8 @@ MIN = 60 * SEC
 HOUR = 60 * MIN
 DAY = 24 * HOUR
 SCHEMA = {"readings": ["room", "sensor"], "weather": ["city"], "edge_calls": ["outcome"]}
-# every point sits at 17 s past a whole minute before the data's `now`; ranges are whole minutes, so a
-# range start can only cut between points while the query's now is 17 s past a minute (see _settled_now)
+# every point sits 17 s before a whole minute back from the data's `now`; ranges are whole minutes, so
+# where a range starts among the points changes only at known instants (see _settled_now)
 PHASE = 17 * SEC
 
 SERVICE = {
@@ -282,12 +282,16 @@ def line(point: dict) -> str:
 
 
 def _settled_now(now0: int) -> int:
-    """A now at which the server's now (a little later) cuts the data exactly where this one does:
-    not within 2 s of the points' phase past a minute, nor of a whole hour (a window edge)."""
+    """A now at which the server's now, a moment later, cuts the data where this one does.
+
+    A point ``now0 - m*MIN - PHASE`` leaves a range of whole minutes ``[now - L, now)`` when
+    ``now - now0 + PHASE`` crosses a whole minute, and a window label is clamped to now until a
+    whole hour passes: keep 5 s (far more than a query's latency) from both."""
+    margin = 5 * SEC
     while True:
         now = time.time_ns()
-        phase = (now - now0) % MIN
-        if not (PHASE - 2 * SEC <= phase <= PHASE + 2 * SEC) and 2 * SEC <= now % HOUR <= HOUR - 2 * SEC:
+        cut = (now - now0 + PHASE) % MIN
+        if margin <= cut <= MIN - margin and margin <= now % HOUR <= HOUR - margin:
             return now
         time.sleep(0.5)
 
@@ -449,3 +453,17 @@ def _rows(result: Any, table: Any) -> list[dict]:
     if table is not None:
         return table.to_pylist()
     return result.to_dict("records")  # mode="pandas": a DataFrame
+
+
+def test_the_cases_cover_what_the_codemod_writes(service):
+    """Relative ranges with a bound duration, tag `$params`, identifier holes (an f-string) and a
+    pandas query are all among the executed cases."""
+    _, after = service
+    texts = [ast.unparse(written(after[c.module], c.function).sql) for c in CASES.values()]
+    keywords = [written(after[c.module], c.function).keywords for c in CASES.values()]
+    assert any("now() - CAST(concat($" in t for t in texts)
+    assert any("now() - INTERVAL" in t for t in texts)
+    assert any(re.search(r"\w+ (=|<>) \$\w+", t) for t in texts)
+    assert any("JoinedStr" in ast.dump(written(after[c.module], c.function).sql) for c in CASES.values())
+    assert any("mode" in k for k in keywords)
+    assert all("query_parameters" in k for k, t in zip(keywords, texts, strict=True) if "$" in t)
