@@ -165,7 +165,7 @@ SERVICE = {
                 return self.query_api.query_data_frame(flux, org=self.org)
         """,
     "app/edge.py": """
-        from influxdb_client import InfluxDBClient
+        from influxdb_client import InfluxDBClient, Point
 
 
         class Edge:
@@ -173,6 +173,9 @@ SERVICE = {
                 self.org = org
                 self.bucket = bucket
                 self.client = InfluxDBClient(url=url, token=token, org=org)
+
+            def point(self, outcome, attempts):
+                return Point("edge_calls").tag("outcome", outcome).field("attempts", attempts)
 
             def summary(self, hours: int):
                 flux = f\'\'\'
@@ -191,6 +194,27 @@ SERVICE = {
           |> filter(fn: (r) => r._measurement == "edge_calls" and r._field == "attempts")
           |> filter(fn: (r) => r.outcome == "{outcome}" and r._value >= 3)
           |> first()
+        \'\'\'
+                return self.client.query_api().query(flux, org=self.org)
+
+            def retried(self, hours: int):
+                flux = f\'\'\'
+        from(bucket: "{self.bucket}")
+          |> range(start: -{hours}h)
+          |> filter(fn: (r) => r._measurement == "edge_calls" and r._field == "attempts")
+          |> filter(fn: (r) => r._value >= 2 and r._value < 4)
+          |> count()
+        \'\'\'
+                return self.client.query_api().query(flux, org=self.org)
+
+            def elsewhere(self, hours: int, outcome: str):
+                flux = f\'\'\'
+        from(bucket: "{self.bucket}")
+          |> range(start: -{hours}h)
+          |> filter(fn: (r) => r._measurement == "edge_calls" and r._field == "attempts")
+          |> filter(fn: (r) => not r.outcome == "{outcome}")
+          |> filter(fn: (r) => r._value <= 4)
+          |> sum()
         \'\'\'
                 return self.client.query_api().query(flux, org=self.org)
         """,
@@ -222,6 +246,8 @@ CASES = {
     "weather_hourly_keep": Case("app/weather.py", "hourly_humidity", {"days": 2}),
     "edge_group_count": Case("app/edge.py", "summary", {"hours": 12}),
     "edge_first_int": Case("app/edge.py", "slow", {"hours": 30, "outcome": "retry"}),
+    "edge_boundaries_count": Case("app/edge.py", "retried", {"hours": 20}),
+    "edge_not_sum": Case("app/edge.py", "elsewhere", {"hours": 20, "outcome": "ok"}),
 }
 
 
