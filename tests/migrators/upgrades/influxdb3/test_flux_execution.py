@@ -5,20 +5,14 @@ must equal what Flux gives on the same dataset, computed by the reference evalua
 from __future__ import annotations
 
 import math
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from migrators.upgrades.influxdb3.flux_sql import translate
-from tests.migrators.flux_reference import evaluate, time_ns
 from tests.migrators.upgrades.influxdb3.flux_cases import CASES
+from tests.migrators.fluxref.reference import evaluate, time_ns
+from tests.migrators.fluxref.standin import standin_client, time_ns_of
 
-ROOT = Path(__file__).resolve().parents[4]
-STANDIN = ROOT / "images" / "influxdb3-lite" / "influxdb3"
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
 BASE = time_ns("2024-01-01T00:00:00Z")
 MIN = 60 * 10**9
@@ -71,49 +65,16 @@ def line(point: dict) -> str:
 
 @pytest.fixture(scope="module")
 def client():
-    from influxdb_client_3 import InfluxDBClient3
-
-    assert STANDIN.exists(), "the InfluxDB 3 stand-in images/influxdb3-lite/influxdb3 is missing"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(STANDIN),
-            "serve",
-            "--node-id",
-            "t",
-            "--object-store",
-            "memory",
-            "--without-auth",
-            "--http-bind",
-            f"127.0.0.1:{port}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        for out in proc.stdout:
-            if "startup time" in out or time.monotonic() > deadline:
-                break
-        c = InfluxDBClient3(host=f"http://127.0.0.1:{port}", token="t", database="db")
+    with standin_client() as c:
         c.write(record="\n".join(line(p) for p in dataset()), write_precision="ns")
         yield c
-        c.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def expected(flux: str) -> dict[tuple, list[dict]]:
-    measurement = "cpu" if '"cpu"' in flux else "temp"
-    result = evaluate(flux, dataset(), TAGS[measurement])
     out: dict[tuple, list[dict]] = {}
-    for key, rows in result:
-        for row in rows:
+    for table in evaluate(flux, dataset(), TAGS):
+        key = tuple(v for _, v in table.key)
+        for row in table.rows:
             clean = {
                 ("time" if k == "_time" else k): v
                 for k, v in row.items()
@@ -136,8 +97,8 @@ def actual(client, flux: str, tags: list[str]) -> list[dict]:
     table = client.query(translation.sql, language="sql")
     rows = []
     for row in table.to_pylist():
-        if "time" in row and row["time"] is not None:
-            row["time"] = int(row["time"].value) if hasattr(row["time"], "value") else row["time"]
+        if "time" in row:
+            row["time"] = time_ns_of(row["time"])
         rows.append(row)
     return rows
 
