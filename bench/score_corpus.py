@@ -31,7 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(corpus_score.format_details(score, limit=1000))
     if args.json:
-        rows = [{**asdict(r.site), "outcome": r.outcome, "located_by": r.located_by, "detail": r.detail} for r in score.sites]
+        rows = [
+            {**asdict(r.site), "outcome": r.outcome, "located_by": r.located_by, "detail": r.detail}
+            for r in score.sites
+        ]
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
     return 0 if all(t.ok for t in corpus_score.targets(score)) else 1
 

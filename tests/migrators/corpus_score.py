@@ -39,6 +39,7 @@ FLUX = [
     r'import\s+\\?"influxdata',
     r"r\._(measurement|field|value)\b",
     r"\br\.[A-Za-z_]\w*\s*(==|!=|>=|<=|>|<)",  # a Flux predicate on the row
+    r"""\br\[\s*\\?["']\w+\\?["']\s*\]\s*(==|!=|>=|<=|>|<)""",  # the same, bracket style (Data Explorer)
     r"\baggregateWindow\s*\(",
     r"\brange\s*\(\s*start\s*:",
 ]
@@ -55,10 +56,10 @@ CLIENT = [
     r"\binfluxdb_client\b",
     r"\b(query|write|delete)_api\s*\(",
     r"\b(org|url)\s*=",
-    r"\bWriteOptions\b",
-    r"\b(A?SYNCHRONOUS)\b",
     r"\b(QueryApi|WriteApi)\b",
 ]
+# Names both libraries export (influxdb_client_3 has its own WriteOptions): old only without new evidence.
+SHARED_NAMES = [r"\bWriteOptions\b", r"\b(A?SYNCHRONOUS)\b"]
 OLD_SHAPES: dict[str, tuple[list[str], list[str]]] = {
     "flux-query": (FLUX, []),
     "flux-assert": (FLUX, []),
@@ -74,10 +75,10 @@ OLD_SHAPES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "result-loop": (RESULTS, []),
     # `query_api = client` is a converted line: an API *name* left on a client is not an old shape here.
-    "client": (CLIENT, []),
+    "client": (CLIENT, SHARED_NAMES),
     "write": (
-        [r"\bbucket\s*=", r"\borg\s*=", r"\bwrite_api\s*\(", r"\bWriteOptions\b"],
-        [r"\b_?write_api\b", r"\bbatch\.", r"\bwriter\b"],
+        [r"\bbucket\s*=", r"\borg\s*=", r"\bwrite_api\s*\("],
+        [r"\b_?write_api\b", r"\bbatch\.", r"\bwriter\b", *SHARED_NAMES],
     ),
     "delete": ([r"\bdelete_api\b", r"\.delete\s*\(", r"\bpredicate\s*="], []),
     "mock": (
@@ -356,7 +357,9 @@ def undefined_names(source: str, filename: str = "<corpus>") -> set[str]:
 
 
 def _defined_globals(top: symtable.SymbolTable) -> set[str]:
-    names = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    names = {
+        s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()
+    }
     stack = list(top.get_children())
     while stack:  # `global x; x = ...` inside a function defines a module name too
         table = stack.pop()
@@ -516,7 +519,9 @@ def targets(s: Score) -> list[Target]:
         Target("0 silent sites", not s.silent, f"{len(s.silent)} silent/removed/lost"),
         Target("0 corrupted files", not s.corrupted_files, f"{len(s.corrupted_files)} corrupted"),
         Target("no new undefined names", not s.new_undefined, f"{len(s.new_undefined)} new"),
-        Target("idempotent per service", not s.idempotence_diffs, f"{len(s.idempotence_diffs)} file(s) differ"),
+        Target(
+            "idempotent per service", not s.idempotence_diffs, f"{len(s.idempotence_diffs)} file(s) differ"
+        ),
         Target(
             "idempotent at the monorepo root",
             not s.root_idempotence_diffs,
@@ -554,7 +559,10 @@ def format_table(s: Score) -> str:
     lines += ["", _row("TOTAL (non-distractor sites)", api), _row("TOTAL flux-query sites", s.flux_sites), ""]
     lines.append(f"translated where the manifest expects a marker: {len(s.unexpected_translations)} site(s)")
     lines.append(f"marked where the manifest expects a translation: {len(s.unexpected_markers)} site(s)")
-    lines.append("sites located by " + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r.located_by for r in s.sites).items())))
+    lines.append(
+        "sites located by "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r.located_by for r in s.sites).items()))
+    )
     lines.append("")
     lines += [f"[{'ok' if t.ok else 'MISS'}] {t.name}: {t.detail}" for t in targets(s)]
     return "\n".join(lines)
@@ -567,7 +575,10 @@ def format_details(s: Score, limit: int = 40) -> str:
         ("corrupted files", s.corrupted_files),
         ("new undefined names", s.new_undefined),
         ("touched distractors", [f"{r.site.id} {r.site.path}" for r in s.touched_distractors]),
-        ("translated where a marker is expected", [f"{r.site.id} {r.site.path}" for r in s.unexpected_translations]),
+        (
+            "translated where a marker is expected",
+            [f"{r.site.id} {r.site.path}" for r in s.unexpected_translations],
+        ),
         ("not idempotent (per service)", s.idempotence_diffs),
         ("not idempotent (root)", s.root_idempotence_diffs),
         ("root vs per-service", s.root_vs_per_service),

@@ -68,7 +68,7 @@ def test_site_is_found_by_label_and_by_snippet_and_shows_its_old_shape(site):
 # ---------------------------------------------------------------- the scorer on small inputs
 
 FLUX_SITE = cs.Site("t-q01", "svc", "app/m.py", "flux-query", "translate", ("inline",), "flux = f", "f")
-BEFORE = 'def f(b):\n    # site: t-q01\n    flux = f\'from(bucket: "{b}") |> range(start: -1h)\'\n    return flux\n'
+BEFORE = "def f(b):\n    # site: t-q01\n    flux = f'from(bucket: \"{b}\") |> range(start: -1h)'\n    return flux\n"
 
 
 def _classify(after: str, site: cs.Site = FLUX_SITE) -> str:
@@ -76,7 +76,10 @@ def _classify(after: str, site: cs.Site = FLUX_SITE) -> str:
 
 
 def test_classify_translated_when_sql_replaces_flux():
-    assert _classify('def f(b):\n    # site: t-q01\n    flux = "SELECT * FROM m"\n    return flux\n') == "translated"
+    assert (
+        _classify('def f(b):\n    # site: t-q01\n    flux = "SELECT * FROM m"\n    return flux\n')
+        == "translated"
+    )
 
 
 def test_classify_marked_by_a_marker_right_above():
@@ -145,7 +148,9 @@ def score() -> cs.Score:
 
 @pytest.mark.slow
 def test_codemods_ran_on_every_service(score):
-    assert all(run.report is not None for run in score.runs), [r.stderr for r in score.runs if r.report is None]
+    assert all(run.report is not None for run in score.runs), [
+        r.stderr for r in score.runs if r.report is None
+    ]
 
 
 @pytest.mark.slow
@@ -156,7 +161,9 @@ def test_no_corrupted_file(score):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 11 target: Flux sites left unmarked, results/writes/mocks untouched")
+@pytest.mark.xfail(
+    strict=True, reason="issue 11 target: Flux sites left unmarked, results/writes/mocks untouched"
+)
 def test_target_no_silent_site(score):
     assert [f"{r.site.id}: {r.detail}" for r in score.silent] == []
 
@@ -180,7 +187,8 @@ def test_target_idempotent_per_service_and_at_the_root(score):
 
 @pytest.mark.slow
 @pytest.mark.xfail(
-    strict=True, reason="issue 11 target: facts leak across services at the root (e.g. the pandas extra)"
+    strict=True,
+    reason="issue 11 target: a root run leaks facts across services (pandas extra, pytest.ini at the root)",
 )
 def test_target_root_run_equals_per_service_runs(score):
     assert score.root_vs_per_service == []
