@@ -67,6 +67,7 @@ OLD_SHAPES: dict[str, tuple[list[str], list[str]]] = {
         [
             r"\borg\s*=",
             r"\bbucket\s*=",
+            r"\bparams\s*=",  # Flux parameters; influxdb3-python takes query_parameters=
             r"\bquery_api\s*\(",
             r"\.query_(data_frame|stream|csv|raw)\s*\(",
             *RESULTS,
