@@ -560,6 +560,12 @@ def format_table(s: Score) -> str:
     lines += ["", _row("TOTAL (non-distractor sites)", api), _row("TOTAL flux-query sites", s.flux_sites), ""]
     lines.append(f"translated where the manifest expects a marker: {len(s.unexpected_translations)} site(s)")
     lines.append(f"marked where the manifest expects a translation: {len(s.unexpected_markers)} site(s)")
+    codes = Counter(run.returncode for run in s.runs)
+    lines.append(
+        f"markers left: {s.markers_total}; migrator exit codes: "
+        + ", ".join(f"{code} x{n}" for code, n in sorted(codes.items()))
+        + " (issue 11 wants exit 1 while a marker remains)"
+    )
     lines.append(
         "sites located by "
         + ", ".join(f"{k}: {v}" for k, v in sorted(Counter(r.located_by for r in s.sites).items()))
