@@ -554,6 +554,9 @@ def format_table(s: Score) -> str:
     api = s.api_sites
     for kind in sorted({r.site.kind for r in api}):
         lines.append(_row(kind, [r for r in api if r.site.kind == kind]))
+    lines += ["", "per service", head]
+    for service in sorted({r.site.service for r in api}):
+        lines.append(_row(service, [r for r in api if r.site.service == service]))
     lines += ["", "per shape tag (every site carrying the tag)", head]
     for tag in sorted({t for r in api for t in r.site.tags}):
         lines.append(_row(tag, [r for r in api if tag in r.site.tags]))
