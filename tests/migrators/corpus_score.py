@@ -563,6 +563,8 @@ def format_table(s: Score) -> str:
     lines += ["", _row("TOTAL (non-distractor sites)", api), _row("TOTAL flux-query sites", s.flux_sites), ""]
     lines.append(f"translated where the manifest expects a marker: {len(s.unexpected_translations)} site(s)")
     lines.append(f"marked where the manifest expects a translation: {len(s.unexpected_markers)} site(s)")
+    refused = sum((run.report or {}).get("summary", {}).get("errors", 0) for run in s.runs)
+    lines.append(f"files the migrator refused (left as they were): {refused} over all runs")
     codes = Counter(run.returncode for run in s.runs)
     lines.append(
         f"markers left: {s.markers_total}; migrator exit codes: "
