@@ -1,3 +1,4 @@
+# site: gps-d04
 """Geofence checks.
 
 The previous implementation queried ``from(bucket: "gps")`` directly; see docs/geofence.md.
