@@ -26,6 +26,9 @@ from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 MANIFEST = CORPUS / "manifest.json"
+# Files of the monorepo itself (a repo-level pyproject.toml beside the services' own pytest config),
+# placed at the root of the whole-monorepo run: the codemods must leave them as they are.
+MONOREPO_ROOT = CORPUS / "_monorepo_root"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MARKER = "MIGRATION-BLOCKER("
 SITE_COMMENT = re.compile(r"#\s*site:\s*([a-z]+-[a-z]\d+)\b")
@@ -434,6 +437,7 @@ def score(sites: list[Site] | None = None) -> Score:
         work = Path(tmp)
         per, root = work / "per", work / "root"
         copy_services(names, per)
+        shutil.copytree(MONOREPO_ROOT, root)
         copy_services(names, root)
         runs = [run_migrators(per / n) for n in names]
         first = snapshot(per)
@@ -486,11 +490,22 @@ def _score_tree(
         new_undefined=undefined,
         idempotence_diffs=tree_diffs(first, second),
         root_idempotence_diffs=tree_diffs(root_first, root_second),
-        root_vs_per_service=tree_diffs(first, root_first),
+        root_vs_per_service=_root_vs_per_service(names, first, root_first),
         markers_total=markers_total,
         false_markers=false_markers,
         runs=runs,
     )
+
+
+def _root_vs_per_service(
+    names: list[str], first: dict[str, bytes], root_first: dict[str, bytes]
+) -> list[str]:
+    """Each service must come out of the root run as it came out of its own run, and the monorepo's own
+    files must come out unchanged (no config written at the root)."""
+    in_services = {k: v for k, v in root_first.items() if k.split("/")[0] in names}
+    at_root = {k: v for k, v in root_first.items() if k.split("/")[0] not in names}
+    root_files = [f"monorepo root: {d}" for d in tree_diffs(snapshot(MONOREPO_ROOT), at_root)]
+    return tree_diffs(first, in_services) + root_files
 
 
 def _distractor_markers(site: Site, after: str, tree: ast.AST | None) -> list[str]:
@@ -593,7 +608,7 @@ def format_details(s: Score, limit: int = 40) -> str:
         ),
         ("not idempotent (per service)", s.idempotence_diffs),
         ("not idempotent (root)", s.root_idempotence_diffs),
-        ("root vs per-service", s.root_vs_per_service),
+        ("root run vs per-service runs (first = per service, second = root run)", s.root_vs_per_service),
         ("false markers", s.false_markers),
     ):
         if items:
