@@ -192,7 +192,7 @@ def test_target_idempotent_per_service_and_at_the_root(score):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 11 target: a root run leaks facts across services (pandas extra, pytest.ini at the root)",
+    reason="issue 11 target: a root run leaks facts across services (pandas extra) and writes config at the root",
 )
 def test_target_root_run_equals_per_service_runs(score):
     assert score.root_vs_per_service == []
