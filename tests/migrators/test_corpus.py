@@ -211,4 +211,11 @@ def test_distractors_untouched(score):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="issue 11: a write under InfluxDBClientAsync is rewritten as if sync")
 def test_no_rewrite_where_only_a_marker_is_right(score):
-    assert [r.site.id for r in score.unexpected_translations] == []
+    # Only where a rewrite is wrong for sure: deletes, raw HTTP, calls under InfluxDBClientAsync. (A test's
+    # mock or Flux assertion rewritten to v3 is fine; the table still counts it.)
+    wrong = [
+        r.site.id
+        for r in score.unexpected_translations
+        if r.site.kind in ("delete", "raw-http") or "async-client" in r.site.tags
+    ]
+    assert wrong == []
