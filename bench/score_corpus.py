@@ -15,9 +15,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "migrators"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-import corpus_score  # noqa: E402  (a module of the test tree, found through the path above)
+from tests.migrators import corpus_score  # noqa: E402  (the scorer the test suite uses too)
 
 
 def main(argv: list[str] | None = None) -> int:

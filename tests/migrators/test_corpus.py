@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import corpus_score as cs  # noqa: E402  (shared with bench/score_corpus.py, found through the path above)
+from tests.migrators import corpus_score as cs
 
 SITES = cs.load_manifest()
 
