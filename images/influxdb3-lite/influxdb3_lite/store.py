@@ -1,8 +1,8 @@
 """The in-memory catalog: databases of tables of Arrow record batches.
 
-Column types follow InfluxDB 3 (specs § 1.10): tags Utf8 (the real server stores dictionaries but
-hydrates them on the wire, so plain Utf8 is what clients see), fields Float64/Int64/UInt64/Utf8/
-Boolean, `time` Timestamp(ns) not nullable, columns sorted by name. The first write fixes a
+Column types follow InfluxDB 3 (specs § 1.10): tags Dictionary(Int32, Utf8) as the real server stores
+them (what SQL sees: `arrow_typeof`, `information_schema.columns`; the Flight side hydrates them to
+Utf8 as the real server's encoder does), fields Float64/Int64/UInt64/Utf8/Boolean, `time` Timestamp(ns) not nullable, columns sorted by name. The first write fixes a
 column's type. Points with the same series key and time are merged, last write wins per field,
 as the real server deduplicates.
 """
@@ -33,8 +33,9 @@ from influxdb3_lite.lineproto import (
 from influxdb3_lite.lpvector import LineGroup
 
 TAG, TIME = "tag", "timestamp"
+TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
 ARROW_TYPES = {
-    TAG: pa.string(),
+    TAG: TAG_TYPE,
     FLOAT: pa.float64(),
     INTEGER: pa.int64(),
     UINTEGER: pa.uint64(),
@@ -74,9 +75,20 @@ def validate_db_name(name: str) -> None:
 
 @dataclass
 class Table:
+    """Rows as deduplicated chunks plus batches written since the last snapshot.
+
+    A snapshot is cached per table version: a query after no write re-reads nothing, and after a
+    write whose times all follow the stored ones (the usual append) only the new batches are
+    conformed and appended; anything else (an overwrite of an existing series/time) deduplicates
+    the whole table once.
+    """
+
     name: str
     columns: dict[str, str] = field(default_factory=lambda: {"time": TIME})
-    batches: list[pa.RecordBatch] = field(default_factory=list)
+    batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
+    version: int = 0
+    _chunks: list[pa.RecordBatch] = field(default_factory=list)
+    _max_time: int | None = None
     _snapshot: pa.Table | None = None
 
     def schema(self) -> pa.Schema:
@@ -93,20 +105,60 @@ class Table:
 
     def append(self, batch: pa.RecordBatch) -> None:
         self.batches.append(batch)
+        self.version += 1
         self._snapshot = None
 
     def snapshot(self) -> pa.Table:
         """All rows in the current schema, deduplicated; cached until the next write."""
-        if self._snapshot is None:
-            schema = self.schema()
-            parts = [_conform(batch, schema) for batch in self.batches]
-            table = pa.Table.from_batches(parts, schema=schema) if parts else schema.empty_table()
-            table = _dedupe(table, [n for n, k in self.columns.items() if k == TAG])
-            # The snapshot and the stored batches share buffers: one copy of the data, not two.
-            self.batches = table.to_batches()
-            self._snapshot = table
-            release_unused()
+        if self._snapshot is not None and self._snapshot.schema.names == sorted(self.columns):
+            return self._snapshot
+        schema = self.schema()
+        chunks = [_conform(batch, schema) for batch in self._chunks]
+        fresh = [_conform(batch, schema) for batch in self.batches]
+        if fresh and self._appends_cleanly(fresh):
+            chunks = _merge_small(chunks + _compact(fresh))
+        elif fresh:
+            whole = pa.Table.from_batches(chunks + fresh, schema=schema)
+            whole = _dedupe(whole, [n for n, k in self.columns.items() if k == TAG])
+            chunks = whole.combine_chunks().to_batches() if whole.num_rows else []
+        if fresh:
+            latest = pc.max(pa.Table.from_batches(fresh)["time"]).cast(pa.int64()).as_py()
+            self._max_time = latest if self._max_time is None else max(latest, self._max_time)
+        self._chunks, self.batches = chunks, []
+        self._snapshot = pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
+        release_unused()
         return self._snapshot
+
+    def _appends_cleanly(self, fresh: list[pa.RecordBatch]) -> bool:
+        """New rows cannot collide with stored ones nor with each other: later, distinct times."""
+        table = pa.Table.from_batches(fresh)
+        times = table["time"]
+        if pc.count_distinct(times).as_py() != table.num_rows:
+            return False
+        earliest = pc.min(times).cast(pa.int64()).as_py()
+        if self._max_time is None or not self._chunks or earliest > self._max_time:
+            return True
+        # Concurrent writers interleave times: look the new times up among the stored ones (a
+        # hash of the few new times, one vectorised pass over the stored column).
+        wanted = pc.unique(times.combine_chunks())
+        return not any(pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py() for c in self._chunks)
+
+
+def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
+    """Keeps the chunk count bounded under many small writes. Chunks hold no duplicate keys
+    between them, so their order carries no last-write-wins meaning and may change."""
+    if len(chunks) <= most:
+        return chunks
+    big = [c for c in chunks if c.num_rows >= small]
+    rest = [c for c in chunks if c.num_rows < small]
+    return big + _compact(rest) if rest else big
+
+
+def _compact(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
+    """Many small write batches as one: DataFusion pays per batch, not per row."""
+    if len(batches) == 1:
+        return batches
+    return pa.Table.from_batches(batches).combine_chunks().to_batches()
 
 
 def release_unused() -> None:
@@ -116,10 +168,18 @@ def release_unused() -> None:
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema, check_metadata=True):
+        return batch
     arrays = []
     for target in schema:
         index = batch.schema.get_field_index(target.name)
-        arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, target.type))
+        if index < 0:
+            arrays.append(pa.nulls(batch.num_rows, target.type))
+            continue
+        column = batch.column(index)
+        if column.type != target.type:  # tags arrive as strings; stored dictionary-encoded
+            column = pc.dictionary_encode(column).cast(target.type)
+        arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 

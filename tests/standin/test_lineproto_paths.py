@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.influxdb3_lite.standin import import_standin
+from tests.standin.standin import import_standin
 
 lineproto, lpvector, store = import_standin("lineproto", "lpvector", "store")
 LineProtocolError, parse_line, parse_lines = (
