@@ -55,7 +55,9 @@ class CacheRegistry:
             if column not in columns:
                 raise CacheError(f"key column does not exist: {column}", 400)
         name = request.get("name") or f"{table}_{'_'.join(keys)}_last_cache"
-        cache = LastCache(table, name, keys, values, int(request.get("count") or 1), int(request.get("ttl") or 14400))
+        cache = LastCache(
+            table, name, keys, values, int(request.get("count") or 1), int(request.get("ttl") or 14400)
+        )
         return self._add(self.last, (db, table, name), cache)
 
     def create_distinct(self, db: str, columns: dict[str, str], request: dict) -> dict | None:
@@ -100,7 +102,9 @@ class CacheRegistry:
 
     def find(self, kind: str, db: str, table: str, name: str | None):
         registry = self.last if kind == "last" else self.distinct
-        matches = [c for (d, t, n), c in registry.items() if d == db and t == table and (name is None or n == name)]
+        matches = [
+            c for (d, t, n), c in registry.items() if d == db and t == table and (name is None or n == name)
+        ]
         return matches[0] if len(matches) == 1 else None
 
 
@@ -115,8 +119,7 @@ def last_cache_sql(cache: LastCache, columns: dict[str, str]) -> str:
     wanted = ", ".join(q(c) for c in [*keys, *values, "time"])
     partition = f"PARTITION BY {', '.join(q(k) for k in keys)} " if keys else ""
     inner = (
-        f"SELECT {wanted}, row_number() OVER ({partition}ORDER BY time DESC) AS __rank "
-        f"FROM {q(cache.table)}"
+        f"SELECT {wanted}, row_number() OVER ({partition}ORDER BY time DESC) AS __rank FROM {q(cache.table)}"
     )
     return f"(SELECT {wanted} FROM ({inner}) WHERE __rank <= {cache.count})"
 

@@ -41,7 +41,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):
             token = token_from_header(values[0]) if values else None
         except AuthError:
             token = None
-        if token is None or token not in self.tokens.valid:
+        if token is None or not self.tokens.is_valid(token):
             raise fl.FlightUnauthenticatedError("Unauthenticated")
         return None
 

@@ -69,6 +69,14 @@ class Unsupported(NotImplementedError):
     """Valid InfluxQL outside the subset."""
 
 
+class MultipleStatements(InfluxQLError):
+    """More than one statement: the real HTTP handler refuses before planning
+    (`InfluxqlSingleStatement`, influxdb3_server/src/http.rs)."""
+
+    def __init__(self) -> None:
+        super().__init__("must provide only one InfluxQl statement per query")
+
+
 @dataclass
 class Token:
     kind: str
@@ -110,6 +118,30 @@ class ShowMeasurements:
 
 
 @dataclass
+class ShowRetentionPolicies:
+    database: str | None = None
+
+
+@dataclass
+class ShowTagValues:
+    """`SHOW TAG VALUES [FROM m, ...] WITH KEY = "k" | != | IN ("a", "b") | =~ /re/ | !~ /re/`."""
+
+    measurements: list[str]
+    op: str
+    keys: list[str]
+
+    def matches(self, key: str) -> bool:
+        if self.op == "=":
+            return key == self.keys[0]
+        if self.op in ("!=", "<>"):
+            return key != self.keys[0]
+        if self.op == "IN":
+            return key in self.keys
+        found = re.search(self.keys[0], key) is not None
+        return found if self.op == "=~" else not found
+
+
+@dataclass
 class ShowKeys:
     kind: str
     measurements: list[str]
@@ -134,6 +166,7 @@ class Select:
     limit: int | None = None
     offset: int = 0
     now_ns: int = field(default_factory=time.time_ns)
+    first_time_ns: int | None = None  # the table's first point: GROUP BY time() with no lower bound
 
     @property
     def aggregated(self) -> bool:
@@ -179,8 +212,13 @@ class TimeValue:
     ns: int
 
 
-def parse(text: str) -> Select | ShowDatabases | ShowMeasurements | ShowKeys:
-    parser = _Parser(tokenize(text.strip().rstrip(";")))
+def parse(text: str):
+    tokens = tokenize(text.strip())
+    while tokens and tokens[-1].text == ";":
+        tokens.pop()
+    if any(t.text == ";" for t in tokens):
+        raise MultipleStatements()
+    parser = _Parser(tokens)
     statement = parser.statement()
     if not parser.done():
         raise InfluxQLError(f"found {parser.peek().text}, expected end of statement")
@@ -227,7 +265,11 @@ class _Parser:
             return self.show()
         if self.keyword("SELECT"):
             return self.select()
-        raise InfluxQLError(f"found {self.peek().text or 'EOF'}, expected SELECT, SHOW")
+        if self.keyword("CREATE", "DELETE", "DROP", "EXPLAIN"):
+            raise Unsupported(self.tokens[self.pos - 1].text.upper())
+        raise InfluxQLError(
+            "invalid SQL statement, expected CREATE, DELETE, DROP, EXPLAIN, SELECT or SHOW at pos 0"
+        )
 
     def show(self):
         if self.keyword("DATABASES"):
@@ -236,6 +278,15 @@ class _Parser:
             if not self.done():
                 raise Unsupported("SHOW MEASUREMENTS with clauses")
             return ShowMeasurements()
+        if self.keyword("RETENTION"):
+            self.expect("POLICIES")
+            database = self.ident() if self.keyword("ON") else None
+            if not self.done():
+                raise InfluxQLError(f"found {self.peek().text}, expected end of statement")
+            return ShowRetentionPolicies(database)
+        if self.peek().text.upper() == "TAG" and self.peek(1).text.upper() == "VALUES":
+            self.pos += 2
+            return self.tag_values()
         if self.keyword("TAG", "FIELD"):
             kind = self.tokens[self.pos - 1].text.lower()
             self.expect("KEYS")
@@ -243,7 +294,34 @@ class _Parser:
             if not self.done():
                 raise Unsupported(f"SHOW {kind.upper()} KEYS with clauses other than FROM")
             return ShowKeys(kind, measurements)
-        raise Unsupported(f"SHOW {self.peek().text.upper()}")
+        raise InfluxQLError(
+            "invalid SHOW statement, expected DATABASES, FIELD KEYS, MEASUREMENTS, TAG KEYS, "
+            "TAG VALUES, or RETENTION POLICIES following SHOW at pos 5"
+        )
+
+    def tag_values(self) -> ShowTagValues:
+        measurements = self.measurements() if self.keyword("FROM") else []
+        if not self.keyword("WITH"):
+            raise InfluxQLError(f"found {self.peek().text or 'EOF'}, expected WITH")
+        self.expect("KEY")
+        op = self.next()
+        if op.text.upper() == "IN":
+            self.expect("(")
+            keys = [self.ident()]
+            while self.peek().text == ",":
+                self.next()
+                keys.append(self.ident())
+            self.expect(")")
+            statement = ShowTagValues(measurements, "IN", keys)
+        elif op.text in ("=", "!=", "<>"):
+            statement = ShowTagValues(measurements, op.text, [self.ident()])
+        elif op.text in ("=~", "!~") and self.peek().kind == "regex":
+            statement = ShowTagValues(measurements, op.text, [self.next().text])
+        else:
+            raise InfluxQLError(f"found {op.text or 'EOF'}, expected =, !=, =~, !~ or IN")
+        if not self.done():
+            raise Unsupported("SHOW TAG VALUES with WHERE, LIMIT or OFFSET")
+        return statement
 
     def measurements(self) -> list[str]:
         names = [self.measurement()]
@@ -486,9 +564,17 @@ def to_sql(statement: Select, measurement: str, columns: dict[str, str]) -> tupl
         raise Unsupported("LIMIT/OFFSET together with gap filling (fill(null)); use fill(none)")
     bounds = TimeRange()
     where = [where_sql(statement.where, columns, bounds)] if statement.where else []
+    if bounds.lower is None and statement.group_time_ns:
+        # No lower bound: the windows run from the first point's window (the real planner's
+        # default range, iox_query_influxql), up to now() unless WHERE bounds them.
+        bounds.lower = statement.first_time_ns
     if statement.aggregated:
         return _aggregate_sql(statement, measurement, columns, where, bounds), bounds
     return _raw_sql(statement, measurement, columns, where), bounds
+
+
+def needs_lower_bound(statement: Select) -> bool:
+    return bool(statement.group_time_ns)
 
 
 def gap_filled(statement: Select) -> bool:
@@ -526,11 +612,6 @@ def _aggregate_sql(
         if columns.get(tag) != "tag":
             raise Unsupported(f"GROUP BY on '{tag}', which is not a tag of {measurement}")
     if statement.group_time_ns:
-        if statement.fill == "null" and bounds.lower is None:
-            raise Unsupported(
-                "GROUP BY time() with fill(null) and no lower time bound in WHERE; "
-                "add `time >= ...` or use fill(none)"
-            )
         time_expr = f"date_bin(INTERVAL '{statement.group_time_ns} nanoseconds', time, {ts(0)})"
     else:
         time_expr = _selector_time(statement) or ts(bounds.lower or 0)

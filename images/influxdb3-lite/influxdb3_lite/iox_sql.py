@@ -116,9 +116,7 @@ def _alias_selectors(sql: str, tables: list[str]) -> str:
 # -- selectors --------------------------------------------------------------------------------
 def _selector(call: sqltext.Call, tables: list[str]) -> str:
     if len(call.args) < 2:
-        raise IoxSqlError(
-            f"{PLANNING}{call.name} requires exactly 2 arguments, got {len(call.args)}"
-        )
+        raise IoxSqlError(f"{PLANNING}{call.name} requires exactly 2 arguments, got {len(call.args)}")
     value, time = call.args[0], call.args[1]
     keep = f"FILTER (WHERE ({value}) IS NOT NULL)"
     kind = call.name.removeprefix("selector_")
@@ -194,7 +192,9 @@ def wallclock_udfs(zones: list[str]) -> list:
 
         def back(values: pa.Array, zone=zone, tzinfo=tzinfo) -> pa.Array:
             stamps = values.cast(pa.int64()).to_pylist()
-            return pa.array([None if v is None else _unshift(v, tzinfo) for v in stamps], pa.timestamp("ns", tz=zone))
+            return pa.array(
+                [None if v is None else _unshift(v, tzinfo) for v in stamps], pa.timestamp("ns", tz=zone)
+            )
 
         out.append(udf(to_local, [aware], pa.timestamp("ns"), "immutable", f"__wallclock_local_{index}"))
         out.append(udf(back, [pa.timestamp("ns")], aware, "immutable", f"__wallclock_back_{index}"))
@@ -232,7 +232,7 @@ def _check_zone(zone: str) -> None:
     try:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise IoxSqlError(f"Execution error: Invalid timezone \"{zone}\": failed to parse timezone") from None
+        raise IoxSqlError(f'Execution error: Invalid timezone "{zone}": failed to parse timezone') from None
 
 
 # -- gap filling ------------------------------------------------------------------------------
@@ -292,7 +292,9 @@ def plan_gapfill(sql: str) -> GapFillPlan:
             f"{GAPFILL_RULE}DATE_BIN_GAPFILL must be a top-level expression in the GROUP BY clause "
             "when gap filling. It cannot be part of another expression or cast"
         )
-    group_sql = sqltext.rewrite(parts["GROUP BY"], GAPFILL, lambda c: f"{c.name.removesuffix('_gapfill')}({', '.join(c.args)})")
+    group_sql = sqltext.rewrite(
+        parts["GROUP BY"], GAPFILL, lambda c: f"{c.name.removesuffix('_gapfill')}({', '.join(c.args)})"
+    )
     lower, upper = time_bounds(parts.get("WHERE", ""))
     if lower is None and upper is None:
         raise IoxSqlError(f"{GAPFILL_RULE}gap-filling query is missing both upper and lower time bounds")
@@ -308,7 +310,17 @@ def plan_gapfill(sql: str) -> GapFillPlan:
         inner += f" HAVING {parts['HAVING']}"
     limit = parts.get("LIMIT")
     return GapFillPlan(
-        inner, time_index, series, strategies, stride, origin, lower, upper, parts.get("ORDER BY"), limit, renames
+        inner,
+        time_index,
+        series,
+        strategies,
+        stride,
+        origin,
+        lower,
+        upper,
+        parts.get("ORDER BY"),
+        limit,
+        renames,
     )
 
 
@@ -323,7 +335,9 @@ def time_bounds(where: str) -> tuple[tuple[str, bool] | None, tuple[str, bool] |
     """The lower and upper bounds on `time` among WHERE's top-level conjuncts."""
     lower = upper = None
     for term in sqltext.and_terms(where):
-        between = re.fullmatch(rf"\s*{TIME_REF}\s+BETWEEN\s+(.+?)\s+AND\s+(.+)", term, re.IGNORECASE | re.DOTALL)
+        between = re.fullmatch(
+            rf"\s*{TIME_REF}\s+BETWEEN\s+(.+?)\s+AND\s+(.+)", term, re.IGNORECASE | re.DOTALL
+        )
         if between:
             lower, upper = (between.group(1), True), (between.group(2), True)
             continue
@@ -394,7 +408,9 @@ def fill(plan: GapFillPlan, result: pa.Table, run: Runner) -> pa.Table:
     arrays = []
     for i, name in enumerate(names):
         kind = result.schema.field(i).type
-        arrays.append(pa.array(columns[i], pa.int64()).cast(kind) if name == time_name else pa.array(columns[i], kind))
+        arrays.append(
+            pa.array(columns[i], pa.int64()).cast(kind) if name == time_name else pa.array(columns[i], kind)
+        )
     return pa.Table.from_arrays(arrays, schema=result.schema)
 
 
@@ -440,7 +456,9 @@ def apply_renames(table: pa.Table, renames: dict[int, str], items: list[str] | N
     return table.rename_columns(names)
 
 
-def order_and_limit(table: pa.Table, plan: GapFillPlan, run_on: Callable[[pa.Table, str], pa.Table]) -> pa.Table:
+def order_and_limit(
+    table: pa.Table, plan: GapFillPlan, run_on: Callable[[pa.Table, str], pa.Table]
+) -> pa.Table:
     if not plan.order_by and not plan.limit:
         return table
     sql = "SELECT * FROM __gapfilled"

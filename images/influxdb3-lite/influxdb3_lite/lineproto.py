@@ -64,10 +64,33 @@ def truncate(text: str, limit: int = 20) -> str:
     return raw.decode(errors="ignore")
 
 
+MAX_STRING_BYTES = 64 * 1024
+
+
+def split_lines(body: str) -> list[str]:
+    """Lines as the real parser splits a body (`split_lines`, core/influxdb_line_protocol): a
+    newline inside a double-quoted string (quotes not escaped by a backslash) stays in the line."""
+    if '"' not in body:
+        return body.split("\n")
+    lines, start, quoted, escaped = [], 0, False, False
+    for index, char in enumerate(body):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "\n" and not quoted:
+            lines.append(body[start:index])
+            start = index + 1
+    lines.append(body[start:])
+    return lines
+
+
 def parse_lines(body: str) -> Parsed:
     """The reference parser: line by line (lpvector.parse_body is the column-wise fast path)."""
     out = Parsed()
-    for number, text in enumerate(body.split("\n"), start=1):
+    for number, text in enumerate(split_lines(body), start=1):
         parse_into(out, number, text)
     return out
 
@@ -79,11 +102,28 @@ def parse_into(out: Parsed, number: int, text: str) -> None:
         return
     try:
         line = parse_line(stripped)
+        _validate(line)
     except LineProtocolError as exc:
         out.errors.append(LineError(str(exc), number, truncate(stripped)))
         return
     line.number, line.text = number, stripped
     out.lines.append(line)
+
+
+def _validate(line: Line) -> None:
+    """Checks the real write validator makes per line (influxdb3_write/src/write_buffer/
+    validator.rs): a name used as tag and field, and string fields over 64 KiB, reject the line."""
+    for key, (kind, value) in line.fields.items():
+        if key in line.tags:
+            raise LineProtocolError(
+                f"invalid column type for column '{key}', expected iox::column_type::tag, "
+                f"got iox::column_type::field::{kind}"
+            )
+        if kind == STRING and len(value.encode()) > MAX_STRING_BYTES:
+            raise LineProtocolError(
+                f"field '{key}' has a string value of {len(value.encode())} bytes, "
+                f"over the limit of {MAX_STRING_BYTES} bytes"
+            )
 
 
 def parse_line(text: str) -> Line:

@@ -29,6 +29,8 @@ from influxdb3_lite.lineproto import (
     field_value,
     parse_into,
     parse_line,
+    parse_lines,
+    split_lines,
 )
 
 # The ASCII characters Python's str.strip() removes; '\n' already split the body.
@@ -88,6 +90,8 @@ class LineGroup:
 
 def parse_body(body: str) -> Parsed:
     """Same result as `lineproto.parse_lines`, with most lines in `Parsed.groups`."""
+    if '"' in body and len(split_lines(body)) != body.count("\n") + 1:
+        return parse_lines(body)  # a quoted newline: line numbers follow the quote-aware split
     raw = pc.split_pattern(pa.array([body], pa.string()), "\n").flatten()
     numbers = pa.array(range(1, len(raw) + 1), pa.int64())
     trimmed = pc.ascii_trim(raw, ASCII_SPACE)

@@ -112,6 +112,8 @@ class Executor:
         if request.language == "influxql":
             try:
                 return self._influxql(request)
+            except influxql.MultipleStatements as exc:
+                raise QueryError(str(exc)) from None
             except influxql.InfluxQLError as exc:
                 raise InfluxQLParseError(str(exc)) from None
             except influxql.Unsupported as exc:
@@ -193,15 +195,19 @@ class Executor:
 
     @staticmethod
     def _run_sql(ctx: SessionContext, sql: str, params: dict[str, object] | None) -> pa.Table:
+        """Planning (SQL to an optimised physical plan) and running fail differently: the HTTP
+        API answers 400 for the first and 500 for the second."""
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
+            stream = frame.execute_stream()  # physical planning and optimisation happen here
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
             raise _classify(str(exc), planning=True) from None
         try:
-            return pa.Table.from_batches(frame.collect(), schema=schema)
+            batches = [batch.to_pyarrow() for batch in stream]
         except Exception as exc:
             raise _classify(str(exc), planning=False) from None
+        return pa.Table.from_batches(batches, schema=schema)
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
         statement = influxql.parse(request.query)
@@ -260,7 +266,9 @@ class Executor:
             if table is None:
                 continue
             snapshot = _hydrate_dictionaries(table.snapshot())
-            for key in sorted(k for k, kind in table.columns.items() if kind == "tag" and statement.matches(k)):
+            for key in sorted(
+                k for k, kind in table.columns.items() if kind == "tag" and statement.matches(k)
+            ):
                 values = pc.unique(snapshot[key].combine_chunks().drop_null()).to_pylist()
                 rows += [(name, key, v) for v in sorted(values)]
         return pa.table(

@@ -54,7 +54,7 @@ def calls(sql: str, names: tuple[str, ...]) -> Iterator[Call]:
         pos = match.end()
         word = match.group().lower()
         before = sql[match.start() - 1] if match.start() else " "
-        if depths[match.start()] < 0 or word not in names or before in "._\"":
+        if depths[match.start()] < 0 or word not in names or before in '._"':
             continue
         paren = _skip_space(sql, match.end())
         if paren >= len(sql) or sql[paren] != "(" or depths[paren] < 0:

@@ -9,7 +9,6 @@ as the real server deduplicates.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ ARROW_TYPES = {
     TIME: pa.timestamp("ns"),
 }
 MAX_DATABASES, MAX_TABLES, MAX_COLUMNS = 100, 4000, 500
-DB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?\Z")
 PRECISION_NS = {"second": 10**9, "millisecond": 10**6, "microsecond": 10**3, "nanosecond": 1}
 
 
@@ -64,13 +62,44 @@ def kind_name(kind: str) -> str:
     )
 
 
+DB_NAME_MAX = 64
+DB_NAME_ERRORS = {
+    "char": "invalid character in database or rp name: must be ASCII, containing only letters, "
+    "numbers, underscores, or hyphens",
+    "start": "db name did not start with a number or letter",
+    "rp": "db name with invalid retention policy, if providing a retention policy name, must be of "
+    "form '<db_name>/<rp_name>'",
+    "empty": "db name cannot be empty",
+    "long": f"db name too long: max {DB_NAME_MAX}",
+}
+
+
 def validate_db_name(name: str) -> None:
-    if not name or len(name.encode()) > 511 or not DB_NAME_RE.match(name):
-        raise CatalogError(
-            f"invalid database name '{name}': names must start with an ASCII letter or digit, then "
-            "contain only ASCII letters, digits, '_', '-' and at most one '/' (not last), and be at "
-            "most 511 bytes"
-        )
+    """`validate_db_name` of influxdb3_server/src/http.rs: same checks, same order, same texts."""
+    problem = _db_name_problem(name)
+    if problem:
+        raise CatalogError(DB_NAME_ERRORS[problem])
+
+
+def _db_name_problem(name: str) -> str | None:
+    if not name:
+        return "empty"
+    if len(name.encode()) > DB_NAME_MAX:
+        return "long"
+    separator = False
+    for index, char in enumerate(name):
+        if len(char.encode()) > 1:
+            return "char"
+        if index == 0:
+            if not (char.isascii() and char.isalnum()):
+                return "start"
+        elif char == "/":
+            if separator:
+                return "rp"
+            separator = True
+        elif not (char.isascii() and (char.isalnum() or char in "_-")):
+            return "char"
+    return "rp" if name.endswith("/") else None
 
 
 @dataclass
@@ -141,7 +170,10 @@ class Table:
         # Concurrent writers interleave times: look the new times up among the stored ones (a
         # hash of the few new times, one vectorised pass over the stored column).
         wanted = pc.unique(times.combine_chunks())
-        return not any(pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py() for c in self._chunks)
+        return not any(
+            pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
+            for c in self._chunks
+        )
 
 
 def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
