@@ -415,7 +415,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, str(exc)) from None
         if not request.get("q") or (language == "sql" and not request.get("db")):
             raise HttpError(400, "missing query parameters 'db' and 'q'")
-        query = QueryRequest(request.get("db"), request["q"], language, params or None)
+        query = QueryRequest(request.get("db"), request["q"], language, params or None, via_http=True)
         table = run_query(self.state.executor, query)
         self.send(200, formats.render(table, fmt), formats.CONTENT_TYPES[fmt])
 
@@ -582,7 +582,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, v1query.body(results, request.pretty), "application/json")
 
     def _v1_statement(self, request: v1query.V1Params) -> dict:
-        query = QueryRequest(request.database, request.query, "influxql")
+        query = QueryRequest(request.database, request.query, "influxql", via_http=True)
         try:
             table = self.state.executor.run(query)
         except DatabaseNotFound as exc:

@@ -54,6 +54,9 @@ class QueryRequest:
     query: str
     language: str = "sql"
     params: dict[str, object] | None = None
+    # SHOW DATABASES / SHOW RETENTION POLICIES are answered by the HTTP handler
+    # (`query_influxql_inner`, http.rs); the planner behind Flight does not implement them.
+    via_http: bool = False
 
 
 @dataclass
@@ -211,6 +214,9 @@ class Executor:
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
         statement = influxql.parse(request.query)
+        if isinstance(statement, (influxql.ShowDatabases, influxql.ShowRetentionPolicies)) and not request.via_http:
+            kind = "SHOW DATABASES" if isinstance(statement, influxql.ShowDatabases) else "SHOW RETENTION POLICIES"
+            raise NotImplementedQuery(f"This feature is not implemented: {kind}")
         if isinstance(statement, influxql.ShowDatabases):
             names = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
             return pa.table(
@@ -219,6 +225,8 @@ class Executor:
                     "name": pa.array(names, pa.string()),
                 }
             )
+        if isinstance(statement, influxql.ShowRetentionPolicies) and statement.database:
+            request.database = statement.database
         db = self._database(request.database)
         if isinstance(statement, influxql.ShowRetentionPolicies):
             return pa.table(
