@@ -74,15 +74,18 @@ def prepare(sql: str, table_names: list[str], cache_sql: CacheSql | None = None)
     sql = _alias_selectors(sql, table_names)
     sql = sqltext.rewrite(sql, SELECTORS, lambda c: _selector(c, table_names))
     sql = sqltext.rewrite(sql, ("tz",), _tz)
-    zones: list[str] = []
-    sql = sqltext.rewrite(sql, ("date_bin_wallclock",), lambda c: _wallclock(c, zones))
-    prepared = Prepared(sql, wallclock_zones=zones)
+    prepared = Prepared(sql)
     if any(True for _ in sqltext.calls(sql, GAPFILL)):
         prepared.gapfill = plan_gapfill(sql)
         prepared.sql = prepared.gapfill.inner_sql
         prepared.renames = prepared.gapfill.renames
     elif call := next(sqltext.calls(sql, FILLS), None):
         raise IoxSqlError(f"{PLANNING}{call.name} may only be used in the SELECT list of a gap-filling query")
+    # After gap-fill planning, which turns date_bin_wallclock_gapfill into date_bin_wallclock
+    # (its buckets are then filled at a fixed stride: exact except across a DST change).
+    prepared.sql = sqltext.rewrite(
+        prepared.sql, ("date_bin_wallclock",), lambda c: _wallclock(c, prepared.wallclock_zones)
+    )
     return prepared
 
 
