@@ -173,30 +173,35 @@ class _Layout:
         return pc.fill_null(mask, False)
 
 
+# `m,a=1 v=2 3` -> `m,a v ` (values and timestamp digits dropped, the separators kept). On an
+# eligible line (no '=', ',', ' ' inside names or values) equal signatures mean equal token
+# layouts, so one kernel call sorts lines into shapes.
+SIGNATURE = "=[^, ]*|[0-9]+$"
+
+
 def _shapes(rows: _Rows) -> Iterator[tuple[_Rows, _Layout | None]]:
-    """Yield the rows of each shape. Usually one shape covers all; the rest group by key string."""
+    """Yield the rows of each shape. Usually one shape covers all; the rest group by signature."""
+    signatures = pc.replace_substring_regex(rows.texts, SIGNATURE, "")
     layout = _Layout.of(rows.tokens[0].as_py())
-    mask = layout.matches(rows.tokens)
+    mask = pc.equal(signatures, signatures[0])
     if pc.all(mask).as_py():
         yield rows, layout
         return
     yield rows.where(mask), layout
     rest = rows.where(pc.invert(mask))
-    # `m,a=1 v=2 3` -> `m,a v ` (values and timestamp digits dropped, the separators kept).
-    codes = pc.dictionary_encode(pc.replace_substring_regex(rest.texts, "=[^, ]*|[0-9]+$", "")).indices
+    codes = pc.dictionary_encode(pc.filter(signatures, pc.invert(mask))).indices
     # One stable sort, then a slice per shape: linear in the lines whatever the number of shapes.
     order = pc.sort_indices(codes)
     rest, codes = rest.take(order), codes.take(order)
     changes = pc.indices_nonzero(pc.not_equal(codes[1:], codes[:-1])).to_pylist()
     bounds = [0, *(i + 1 for i in changes), len(codes)]
     many = len(bounds) - 1 > FEW_SHAPES
-    for start, stop in zip(bounds, bounds[1:]):
+    for start, stop in zip(bounds, bounds[1:], strict=False):
         subset = rest.slice(start, stop - start)
         if many and stop - start < MIN_GROUP_ROWS:
             yield subset, None  # per-group overhead would exceed the reference parser's cost
             continue
-        layout = _Layout.of(subset.tokens[0].as_py())
-        yield subset, layout if pc.all(layout.matches(subset.tokens)).as_py() else None
+        yield subset, _Layout.of(subset.tokens[0].as_py())
 
 
 def _group(rows: _Rows, layout: _Layout | None) -> LineGroup:

@@ -219,6 +219,8 @@ def _dedupe(table: pa.Table, tags: list[str]) -> pa.Table:
     keys = sorted(tags) + ["time"]
     if table.num_rows < 2 or pc.count_distinct(table["time"]).as_py() == table.num_rows:
         return table  # distinct times cannot collide; the usual case, and far cheaper to check
+    # Each write batch has its own tag dictionaries; grouping needs one per column.
+    table = table.unify_dictionaries().combine_chunks()
     distinct = table.group_by(keys, use_threads=False).aggregate([])
     if distinct.num_rows == table.num_rows:
         return table
@@ -523,18 +525,36 @@ def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.A
 
 def _times(stamps: pa.Array, precision: str, now: int) -> pa.Array:
     if precision == "auto":
-        magnitude = pc.divide(
-            pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9
-        )  # as Python's int / float
-        unit = pc.if_else(
-            pc.less(magnitude, 5),
-            10**9,
-            pc.if_else(pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)),
-        )
-        nanos = pc.multiply_checked(stamps, pc.cast(unit, pa.int64()))
+        unit = _one_unit(stamps)
+        if unit is not None:  # the usual body: every timestamp in the same precision band
+            nanos = pc.multiply_checked(stamps, unit)
+        else:
+            magnitude = pc.divide(
+                pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9
+            )  # as Python's int / float
+            unit_per_row = pc.if_else(
+                pc.less(magnitude, 5),
+                10**9,
+                pc.if_else(
+                    pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)
+                ),
+            )
+            nanos = pc.multiply_checked(stamps, pc.cast(unit_per_row, pa.int64()))
     else:
         nanos = pc.multiply_checked(stamps, PRECISION_NS[precision])
-    return pc.fill_null(nanos, to_nanos(None, precision, now)).cast(pa.timestamp("ns"))
+    if stamps.null_count:
+        nanos = pc.fill_null(nanos, to_nanos(None, precision, now))
+    return nanos.cast(pa.timestamp("ns"))
+
+
+def _one_unit(stamps: pa.Array) -> int | None:
+    """The `auto` scale shared by every timestamp, or None when they span several bands."""
+    bounds = pc.min_max(pc.abs_checked(stamps))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None:
+        return 1
+    first, last = guess_precision(low), guess_precision(high)
+    return PRECISION_NS[first] if first == last else None
 
 
 def _field(line: Line, name: str) -> object:
