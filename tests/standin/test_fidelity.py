@@ -410,7 +410,9 @@ def test_v1_query_endpoint(influx, cpu_db):
         url, data={"db": cpu_db, "q": "SELECT user FROM cpu WHERE region = 'a'", "epoch": "s"}, timeout=10
     ).json()
     assert epoch["results"][0]["series"][0]["values"][0] == [957529200, 23.2]
-    chunked = requests.get(url, params={"db": cpu_db, "q": "SHOW MEASUREMENTS", "chunked": "true"}, timeout=10)
+    chunked = requests.get(
+        url, params={"db": cpu_db, "q": "SHOW MEASUREMENTS", "chunked": "true"}, timeout=10
+    )
     first = json.loads(chunked.text.splitlines()[0])
     assert first["results"][0]["series"][0]["values"] == [["cpu"]]
 
@@ -445,9 +447,14 @@ def test_token_endpoints(influx_auth):
     assert named.status_code == 201, named.text
     ops = named.json()["token"]
     assert requests.get(f"{url}/health", headers={"Authorization": f"Bearer {ops}"}, timeout=10).ok
-    deleted = requests.delete(f"{url}/api/v3/configure/token", params={"token_name": "ops"}, headers=headers, timeout=10)
+    deleted = requests.delete(
+        f"{url}/api/v3/configure/token", params={"token_name": "ops"}, headers=headers, timeout=10
+    )
     assert deleted.status_code == 200
-    assert requests.get(f"{url}/health", headers={"Authorization": f"Bearer {ops}"}, timeout=10).status_code == 401
+    assert (
+        requests.get(f"{url}/health", headers={"Authorization": f"Bearer {ops}"}, timeout=10).status_code
+        == 401
+    )
     operator = requests.delete(
         f"{url}/api/v3/configure/token", params={"token_name": "_admin"}, headers=headers, timeout=10
     )

@@ -97,7 +97,9 @@ def _values(column: pa.Array | pa.ChunkedArray) -> list[object]:
 
 
 def _rows(table: pa.Table) -> list[dict[str, object]]:
-    columns = [(name, _values(column)) for name, column in zip(table.column_names, table.columns, strict=True)]
+    columns = [
+        (name, _values(column)) for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
     rows = []
     for index in range(table.num_rows):
         row = {}
@@ -145,7 +147,7 @@ def _pretty(table: pa.Table) -> bytes:
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 
     def line(cells: list[str]) -> str:
-        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths)) + "|"
+        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths, strict=False)) + "|"
 
     body = [rule, line(header), rule, *[line(r) for r in rows], rule] if header else []
     return ("\n".join(body) + "\n").encode() if body else b""

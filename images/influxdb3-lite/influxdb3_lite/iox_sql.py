@@ -391,7 +391,7 @@ def fill(plan: GapFillPlan, result: pa.Table, run: Runner) -> pa.Table:
     times = result.column(plan.time_index).cast(pa.int64()).to_pylist()
     keys = [tuple(result.column(i)[r].as_py() for i in plan.series) for r in range(result.num_rows)]
     by_series: dict[tuple, dict[int, int]] = {}
-    for row, (key, t) in enumerate(zip(keys, times)):
+    for row, (key, t) in enumerate(zip(keys, times, strict=False)):
         by_series.setdefault(key, {})[t] = row
     if not plan.series and not by_series:
         by_series[()] = {}
@@ -427,14 +427,14 @@ def _filled(values: list, buckets: list[int], strategy: str, name: str, picks: l
     if strategy == "interpolate":
         return _interpolate(values, buckets)
     if name.lower().startswith("count("):  # count is never null: empty buckets count 0
-        return [0 if r is None else v for v, r in zip(values, picks)]
+        return [0 if r is None else v for v, r in zip(values, picks, strict=False)]
     return values
 
 
 def _interpolate(values: list, buckets: list[int]) -> list:
     known = [i for i, v in enumerate(values) if v is not None]
     out = list(values)
-    for left, right in zip(known, known[1:]):
+    for left, right in zip(known, known[1:], strict=False):
         a, b = values[left], values[right]
         for i in range(left + 1, right):
             before, after = buckets[i] - buckets[left], buckets[right] - buckets[i]

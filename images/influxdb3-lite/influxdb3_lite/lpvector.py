@@ -81,7 +81,7 @@ class LineGroup:
     def to_lines(self) -> list[Line]:
         """The reference parser's view of the same lines (they are valid by construction)."""
         out = []
-        for number, text in zip(self.numbers.to_pylist(), self.texts.to_pylist()):
+        for number, text in zip(self.numbers.to_pylist(), self.texts.to_pylist(), strict=False):
             line = parse_line(text)
             line.number, line.text = number, text
             out.append(line)
@@ -113,7 +113,7 @@ def parse_body(body: str) -> Parsed:
 def _parse_slow(raw: pa.Array, numbers: list[int], out: Parsed) -> None:
     """The reference loop of `parse_lines`, for the given 1-based line numbers only."""
     texts = raw.take(pa.array([n - 1 for n in numbers], pa.int64())).to_pylist()
-    for number, text in zip(numbers, texts):
+    for number, text in zip(numbers, texts, strict=False):
         parse_into(out, number, text)
 
 

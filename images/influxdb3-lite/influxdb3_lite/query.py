@@ -20,8 +20,8 @@ from datafusion import SessionConfig, SessionContext
 
 from influxdb3_lite import influxql, iox_sql
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
-from influxdb3_lite.system import system_tables
 from influxdb3_lite.store import Catalog, Database
+from influxdb3_lite.system import system_tables
 
 
 class DatabaseNotFound(Exception):
@@ -214,8 +214,15 @@ class Executor:
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
         statement = influxql.parse(request.query)
-        if isinstance(statement, (influxql.ShowDatabases, influxql.ShowRetentionPolicies)) and not request.via_http:
-            kind = "SHOW DATABASES" if isinstance(statement, influxql.ShowDatabases) else "SHOW RETENTION POLICIES"
+        if (
+            isinstance(statement, (influxql.ShowDatabases, influxql.ShowRetentionPolicies))
+            and not request.via_http
+        ):
+            kind = (
+                "SHOW DATABASES"
+                if isinstance(statement, influxql.ShowDatabases)
+                else "SHOW RETENTION POLICIES"
+            )
             raise NotImplementedQuery(f"This feature is not implemented: {kind}")
         if isinstance(statement, influxql.ShowDatabases):
             names = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
@@ -319,7 +326,7 @@ def _hydrate_dictionaries(table: pa.Table) -> pa.Table:
     if not any(pa.types.is_dictionary(f.type) for f in table.schema):
         return table
     fields, columns = [], []
-    for f, column in zip(table.schema, table.columns):
+    for f, column in zip(table.schema, table.columns, strict=False):
         if pa.types.is_dictionary(f.type):
             column, f = column.cast(f.type.value_type), f.with_type(f.type.value_type)
         fields.append(f)

@@ -2,9 +2,10 @@
 
 Column types follow InfluxDB 3 (specs § 1.10): tags Dictionary(Int32, Utf8) as the real server stores
 them (what SQL sees: `arrow_typeof`, `information_schema.columns`; the Flight side hydrates them to
-Utf8 as the real server's encoder does), fields Float64/Int64/UInt64/Utf8/Boolean, `time` Timestamp(ns) not nullable, columns sorted by name. The first write fixes a
-column's type. Points with the same series key and time are merged, last write wins per field,
-as the real server deduplicates.
+Utf8 as the real server's encoder does), fields Float64/Int64/UInt64/Utf8/Boolean, `time`
+Timestamp(ns) not nullable, columns sorted by name. The first write fixes a column's type. Points
+with the same series key and time are merged, last write wins per field, as the real server
+deduplicates.
 """
 
 from __future__ import annotations
@@ -360,7 +361,7 @@ class _TablePlan:
         return len(self.lines) + sum(len(g) for g in self.groups)
 
     def batch(self, columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
-        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times)]
+        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times, strict=False)]
         if self.lines:
             parts.append(
                 (
@@ -405,7 +406,9 @@ class _Pending:
                     c: k for c, k in wanted.items() if self._existing(table, c) is None
                 }
                 return _TablePlan(table, [line for line in lines if self.accept(line, errors)], groups, times)
-            lines = sorted(lines + [line for g in groups for line in g.to_lines()], key=lambda l: l.number)
+            lines = sorted(
+                lines + [line for g in groups for line in g.to_lines()], key=lambda line: line.number
+            )
         return _TablePlan(table, [line for line in lines if self.accept(line, errors)])
 
     def _agreed_kinds(self, table: str, lines: list[Line], groups: list[LineGroup]) -> dict[str, str] | None:

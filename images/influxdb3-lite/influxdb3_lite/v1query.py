@@ -67,7 +67,7 @@ def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[di
         key = (row[MEASUREMENT], tags)
         entry = out.setdefault(key, {"name": row[MEASUREMENT], "columns": columns, "values": []})
         if group_tags:
-            entry["tags"] = dict(zip(group_tags, tags))
+            entry["tags"] = dict(zip(group_tags, tags, strict=False))
         entry["values"].append([_value(row.get(c), c, epoch) for c in columns])
     return list(out.values())
 
@@ -76,12 +76,14 @@ def _rows(table: pa.Table) -> list[dict]:
     # Timestamps as integers: sub-microsecond digits survive and epoch scaling is exact.
     data = {
         name: (col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col).to_pylist()
-        for name, col in zip(table.column_names, table.columns)
+        for name, col in zip(table.column_names, table.columns, strict=False)
     }
-    stamps = {n for n, f in zip(table.column_names, table.schema) if pa.types.is_timestamp(f.type)}
+    stamps = {
+        n for n, f in zip(table.column_names, table.schema, strict=False) if pa.types.is_timestamp(f.type)
+    }
     return [
-        {n: (_Stamp(v) if n in stamps and v is not None else v) for n, v in zip(data, vals)}
-        for vals in zip(*data.values())
+        {n: (_Stamp(v) if n in stamps and v is not None else v) for n, v in zip(data, vals, strict=False)}
+        for vals in zip(*data.values(), strict=False)
     ]
 
 
