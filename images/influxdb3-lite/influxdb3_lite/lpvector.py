@@ -33,17 +33,15 @@ from influxdb3_lite.lineproto import (
     split_lines,
 )
 
-# The ASCII characters Python's str.strip() removes; '\n' already split the body.
-ASCII_SPACE = " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # A name or value character: no controls, space, ',', '=', '"', '\\' (escapes take the slow path).
 _C = r'[^\x00-\x20,="\\\x7f]'
-# The first character is printable ASCII, so str.strip() and the ASCII trim agree on the line.
+# The first character: printable ASCII, not a comment's '#'.
 _FIRST = r"[!$-+\--<>-\[\]-~]"
 ELIGIBLE = f"^{_FIRST}{_C}*(?:,{_C}+={_C}+)* {_C}+={_C}+(?:,{_C}+={_C}+)*(?: -?[0-9]+)?$"
 # Values a kind accepts here; ASCII digits only (Python's \d also takes other scripts' digits,
 # those lines go to the reference parser). The last character of a line is always ASCII.
 VALUE_PATTERNS = {
-    FLOAT: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    FLOAT: r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$",
     INTEGER: r"^-?[0-9]+i$",
     UINTEGER: r"^[0-9]+u$",
 }
@@ -90,11 +88,11 @@ class LineGroup:
 
 def parse_body(body: str) -> Parsed:
     """Same result as `lineproto.parse_lines`, with most lines in `Parsed.groups`."""
-    if '"' in body and len(split_lines(body)) != body.count("\n") + 1:
-        return parse_lines(body)  # a quoted newline: line numbers follow the quote-aware split
+    if ('"' in body or "\\" in body) and len(split_lines(body)) != body.count("\n") + 1:
+        return parse_lines(body)  # a quoted or escaped newline: numbers follow the real split
     raw = pc.split_pattern(pa.array([body], pa.string()), "\n").flatten()
     numbers = pa.array(range(1, len(raw) + 1), pa.int64())
-    trimmed = pc.ascii_trim(raw, ASCII_SPACE)
+    trimmed = pc.ascii_ltrim(raw, " \t")  # the real `trim_leading`: the left side only
     skipped = pc.or_(pc.equal(trimmed, ""), pc.starts_with(trimmed, "#"))
     eligible = pc.and_not(pc.match_substring_regex(trimmed, ELIGIBLE), skipped)
     out = Parsed()
