@@ -360,6 +360,40 @@ def test_group_by_time_without_lower_bound_starts_at_the_first_point(influx):
     assert [r.get("mean") for r in response.json()] == [1.0, None, 3.0]
 
 
+@pytest.mark.parametrize(
+    "fill,expected",
+    [
+        ("null", [1.0, None, None, 4.0]),
+        ("previous", [1.0, 1.0, 1.0, 4.0]),
+        ("linear", [1.0, 2.0, 3.0, 4.0]),
+        ("0", [1.0, 0.0, 0.0, 4.0]),
+    ],
+)
+def test_group_by_time_fill_modes(influx, fill, expected):
+    """iox_query_influxql planner (plan/planner.rs): fill(previous) is LOCF, fill(linear) is
+    interpolate, fill(<n>) a constant, over IOx's gap filling."""
+    db = influx.database()
+    second = 10**9
+    write_lp(influx, db, f"m,h=a v=1 {100 * second}\nm,h=a v=4 {103 * second}", precision="nanosecond")
+    response = influxql(
+        influx,
+        db,
+        f"SELECT mean(v) FROM m WHERE time >= {100 * second} AND time < {104 * second} "
+        f"GROUP BY time(1s), h fill({fill})",
+    )
+    assert response.status_code == 200, response.text
+    assert [r.get("mean") for r in response.json()] == expected
+
+
+def test_raw_select_group_by_tag_shows_the_tag(influx, cpu_db):
+    """InfluxQL raw points GROUP BY a tag: the tag column follows `time`, rows per series."""
+    response = influxql(influx, cpu_db, "SELECT user FROM cpu GROUP BY region")
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert list(rows[0]) == ["iox::measurement", "time", "region", "user"]
+    assert [r["region"] for r in rows] == ["a", "a", "b", "b"]
+
+
 def test_show_databases_and_retention_policies_over_http(influx, cpu_db):
     """query_influxql_inner answers SHOW DATABASES / SHOW RETENTION POLICIES itself."""
     databases = influxql(influx, None, "SHOW DATABASES")

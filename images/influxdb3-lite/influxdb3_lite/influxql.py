@@ -2,7 +2,8 @@
 
 Covered: `SELECT` of fields/tags/`*` or of aggregates (mean, median, sum, count, min, max, first,
 last, spread, stddev) `FROM` one or more measurements, `WHERE` on tags (=, !=, =~, !~), fields
-and time (absolute literals, `now() - 1h`), `GROUP BY time(d)` and/or tags, `fill(null|none|<n>)`,
+and time (absolute literals, `now() - 1h`), `GROUP BY time(d)` and/or tags,
+`fill(null|none|previous|linear|<n>)`,
 `ORDER BY time [DESC]`, `LIMIT`/`OFFSET` per series, `$param` binding; `SHOW MEASUREMENTS`,
 `SHOW TAG KEYS`, `SHOW FIELD KEYS`. Anything else raises `Unsupported` (UNIMPLEMENTED / 400):
 the stand-in refuses rather than give an answer the real server would not.
@@ -352,7 +353,10 @@ class _Parser:
             self.group_by(statement)
         if self.keyword("FILL"):
             self.expect("(")
-            statement.fill = self.next().text.lower()
+            token = self.next()
+            if token.text == "-" and self.peek().kind == "number":
+                token = Token("number", "-" + self.next().text)
+            statement.fill = token.text.lower()
             self.expect(")")
         if self.keyword("ORDER"):
             self.expect("BY")
@@ -558,10 +562,10 @@ def to_sql(statement: Select, measurement: str, columns: dict[str, str]) -> tupl
         raise InfluxQLError("mixing aggregate and non-aggregate queries is not supported")
     if statement.group_time_ns and not statement.aggregated:
         raise InfluxQLError("GROUP BY requires at least one aggregate function")
-    if statement.fill not in ("null", "none"):
-        raise Unsupported(f"fill({statement.fill})")
+    if statement.fill not in ("null", "none", "previous", "linear") and not _is_number(statement.fill):
+        raise InfluxQLError(f"found {statement.fill}, expected null, none, previous, linear or a number")
     if gap_filled(statement) and (statement.limit is not None or statement.offset):
-        raise Unsupported("LIMIT/OFFSET together with gap filling (fill(null)); use fill(none)")
+        raise Unsupported("LIMIT/OFFSET together with gap filling; use fill(none)")
     bounds = TimeRange()
     where = [where_sql(statement.where, columns, bounds)] if statement.where else []
     if bounds.lower is None and statement.group_time_ns:
@@ -578,7 +582,18 @@ def needs_lower_bound(statement: Select) -> bool:
 
 
 def gap_filled(statement: Select) -> bool:
-    return bool(statement.group_time_ns) and statement.fill == "null"
+    return bool(statement.group_time_ns) and statement.fill != "none"
+
+
+def fill_number(statement: Select) -> float | int | None:
+    """The constant of `fill(<n>)`, else None."""
+    if not _is_number(statement.fill):
+        return None
+    return float(statement.fill) if "." in statement.fill else int(statement.fill)
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"-?\d+(\.\d*)?", text) is not None
 
 
 def _names(statement: Select, columns: dict[str, str]) -> list[tuple[str, str]]:
@@ -593,15 +608,20 @@ def _names(statement: Select, columns: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _raw_sql(statement: Select, measurement: str, columns: dict[str, str], where: list[str]) -> str:
-    names = _names(statement, columns)
-    select = [f"{lit(measurement)} AS {q('iox::measurement')}", "time"]
+    # GROUP BY tags on raw points: the tags follow `time`, rows are ordered per series.
+    tags = [t for t in statement.group_tags if columns.get(t) == "tag"]
+    names = [(src, out) for src, out in _names(statement, columns) if src not in tags]
+    select = [f"{lit(measurement)} AS {q('iox::measurement')}", "time", *(q(t) for t in tags)]
     select += [f"{q(src)} AS {q(out)}" if src in columns else f"NULL AS {q(out)}" for src, out in names]
     fields = [q(src) for src, _ in names if columns.get(src) not in (None, "tag", "timestamp")]
     # InfluxQL returns only points where at least one selected field has a value.
     where = where + [("(" + " OR ".join(f"{f} IS NOT NULL" for f in fields) + ")") if fields else "false"]
-    order = "time DESC" if statement.descending else "time"
-    sql = f"SELECT {', '.join(select)} FROM {q(measurement)} WHERE {' AND '.join(where)} ORDER BY {order}"
-    return _limit(sql, statement, [])
+    order = [*(q(t) for t in tags), "time DESC" if statement.descending else "time"]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {q(measurement)} WHERE {' AND '.join(where)} "
+        f"ORDER BY {', '.join(order)}"
+    )
+    return _limit(sql, statement, tags)
 
 
 def _aggregate_sql(

@@ -263,7 +263,8 @@ class Executor:
             if statement.group_time_ns and influxql.needs_lower_bound(statement):
                 statement.first_time_ns = _first_time(db.tables[measurement].snapshot())
             sql, bounds = influxql.to_sql(statement, measurement, db.tables[measurement].columns)
-            result = self._run_sql(ctx, sql, request.params)
+            # Tags as plain strings here: the windows are joined, sorted and concatenated next.
+            result = _hydrate_dictionaries(self._run_sql(ctx, sql, request.params))
             if influxql.gap_filled(statement):
                 result = gap_fill(result, statement, bounds)
             parts.append(result)
@@ -351,7 +352,9 @@ def _empty_batch(table: pa.Table) -> pa.RecordBatch:
 
 
 def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.TimeRange) -> pa.Table:
-    """fill(null): every window between the WHERE bounds appears, empty ones with nulls."""
+    """Every window between the time bounds appears per series; empty ones get null, the
+    previous window's value, a linear interpolation or a constant, as `fill()` asks (the
+    InfluxQL planner's gap filling, iox_query_influxql, over IOx's GapFill)."""
     if result.num_rows == 0:
         return result
     step = statement.group_time_ns or 1
@@ -367,11 +370,58 @@ def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.Time
     repeated = series.take(pa.array([i for i in range(series.num_rows) for _ in windows]))
     grid = repeated.append_column("time", pa.array(windows * series.num_rows, pa.timestamp("ns")))
     keys = ["iox::measurement", "time", *tags]
-    joined = grid.join(result, keys=keys, join_type="left outer", use_threads=False)
+    marked = result.append_column("__present", pa.array([True] * result.num_rows))
+    joined = grid.join(marked, keys=keys, join_type="left outer", use_threads=False)
+    joined = joined.sort_by([(t, "ascending") for t in tags] + [("time", "ascending")])
+    joined = _fill_gaps(joined, statement, [c for c in result.column_names if c not in keys])
     order = [(t, "ascending") for t in tags] + [
         ("time", "descending" if statement.descending else "ascending")
     ]
     return joined.select(result.column_names).sort_by(order).cast(result.schema)
+
+
+def _fill_gaps(joined: pa.Table, statement: influxql.Select, values: list[str]) -> pa.Table:
+    if statement.fill == "null":
+        return joined
+    present = joined["__present"].to_pylist()
+    series_keys = joined.select(["iox::measurement", *statement.group_tags]).to_pylist()
+    times = joined["time"].cast(pa.int64()).to_pylist()
+    number = influxql.fill_number(statement)
+    for name in values:
+        column = joined[name].to_pylist()
+        for run in _runs(series_keys):
+            if number is not None:
+                for i in run:
+                    column[i] = number if not present[i] else column[i]
+            elif statement.fill == "previous":
+                for prev, i in zip(run, run[1:], strict=False):
+                    column[i] = column[prev] if not present[i] else column[i]
+            else:
+                _linear(column, present, times, run)
+        kind = joined.schema.field(name).type
+        filled = pa.array(column, pa.float64() if number is not None and isinstance(number, float) else None)
+        joined = joined.set_column(joined.column_names.index(name), name, filled.cast(kind, safe=False))
+    return joined
+
+
+def _runs(keys: list[dict]) -> list[list[int]]:
+    """Row indices per series (rows are sorted by series, then time)."""
+    runs: list[list[int]] = []
+    for index, key in enumerate(keys):
+        if index and key == keys[index - 1]:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _linear(column: list, present: list, times: list[int], run: list[int]) -> None:
+    known = [i for i in run if present[i] and column[i] is not None]
+    for left, right in zip(known, known[1:], strict=False):
+        for i in run[run.index(left) + 1 : run.index(right)]:
+            share = (times[i] - times[left]) / (times[right] - times[left])
+            value = column[left] + (column[right] - column[left]) * share
+            column[i] = int(value) if isinstance(column[left], int) else value
 
 
 def _retained(table: pa.Table, retention_ns: int | None) -> pa.Table:
