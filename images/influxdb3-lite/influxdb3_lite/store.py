@@ -182,16 +182,17 @@ def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 1
     between them, so their order carries no last-write-wins meaning and may change."""
     if len(chunks) <= most:
         return chunks
-    big = [c for c in chunks if c.num_rows >= small]
-    rest = [c for c in chunks if c.num_rows < small]
-    return big + _compact(rest) if rest else big
+    return _compact(chunks, small)
 
 
-def _compact(batches: list[pa.RecordBatch]) -> list[pa.RecordBatch]:
-    """Many small write batches as one: DataFusion pays per batch, not per row."""
-    if len(batches) == 1:
-        return batches
-    return pa.Table.from_batches(batches).combine_chunks().to_batches()
+def _compact(batches: list[pa.RecordBatch], small: int = 65536) -> list[pa.RecordBatch]:
+    """Many small write batches as one (DataFusion pays per batch, not per row); large batches
+    are kept as they are, so a bulk load is never copied."""
+    large = [b for b in batches if b.num_rows >= small]
+    smalls = [b for b in batches if b.num_rows < small]
+    if len(smalls) > 1:
+        smalls = pa.Table.from_batches(smalls).combine_chunks().to_batches()
+    return large + smalls
 
 
 def release_unused() -> None:
@@ -342,7 +343,8 @@ class Catalog:
                 if plan.rows():
                     table = db.tables.setdefault(plan.name, Table(plan.name))
                     table.columns.update(pending.columns_for(plan.name))
-                    table.append(plan.batch(table.columns, precision, now))
+                    # Tags dictionary-encoded at once: stored small, nothing to convert later.
+                    table.append(_conform(plan.batch(table.columns, precision, now), table.schema()))
             db.version += 1
         release_unused()
         return WriteResult(stored, errors, pending.limit_hit)
