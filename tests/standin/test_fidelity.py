@@ -15,7 +15,8 @@ import pytest
 import requests
 from influxdb_client_3 import InfluxDBClient3
 
-from tests.standin.test_conformance import _TOKENS, _admin_token, sql, write_lp
+from tests.standin.test_conformance import sql, write_lp
+from tests.standin.tokens import TOKENS, admin_token
 
 pytestmark = pytest.mark.docker
 
@@ -275,7 +276,7 @@ def test_content_encoding_must_be_exactly_gzip(influx):
 def test_auth_comes_before_routing(influx_auth):
     """perform_routing: authenticate_request runs before the route match, so an unknown path
     without a token is 401 and with one 404."""
-    token = _admin_token(influx_auth)
+    token = admin_token(influx_auth)
     assert requests.get(f"{influx_auth.url}/no/such/path", timeout=10).status_code == 401
     headers = {"Authorization": f"Bearer {token}"}
     assert requests.get(f"{influx_auth.url}/no/such/path", headers=headers, timeout=10).status_code == 404
@@ -309,7 +310,7 @@ def test_catalog_and_token_errors_are_plain_text(influx, influx_auth):
         f"{influx.url}/api/v3/configure/database", params={"db": "never_created_db"}, timeout=10
     )
     assert response.status_code == 404 and not response.text.startswith("{")
-    _admin_token(influx_auth)
+    admin_token(influx_auth)
     again = requests.post(f"{influx_auth.url}/api/v3/configure/token/admin", timeout=10)
     assert (again.status_code, again.text) == (409, "token name already exists, _admin")
 
@@ -473,7 +474,7 @@ def test_metrics_are_prometheus_text(influx):
 def test_token_endpoints(influx_auth):
     """create_named_admin_token, delete_token, regenerate_admin_token (http.rs)."""
     url = influx_auth.url
-    token = _admin_token(influx_auth)
+    token = admin_token(influx_auth)
     headers = {"Authorization": f"Bearer {token}"}
     named = requests.post(
         f"{url}/api/v3/configure/token/named_admin", json={"token_name": "ops"}, headers=headers, timeout=10
@@ -495,9 +496,9 @@ def test_token_endpoints(influx_auth):
     assert operator.status_code == 405
     fresh = requests.post(f"{url}/api/v3/configure/token/admin/regenerate", headers=headers, timeout=10)
     assert fresh.status_code == 201, fresh.text
-    _TOKENS[url] = fresh.json()["token"]
+    TOKENS[url] = fresh.json()["token"]
     assert requests.get(f"{url}/health", headers=headers, timeout=10).status_code == 401
-    assert requests.get(f"{url}/health", headers={"Authorization": f"Bearer {_TOKENS[url]}"}, timeout=10).ok
+    assert requests.get(f"{url}/health", headers={"Authorization": f"Bearer {TOKENS[url]}"}, timeout=10).ok
 
 
 def test_last_and_distinct_caches(influx):
