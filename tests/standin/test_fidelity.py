@@ -273,6 +273,19 @@ def test_content_encoding_must_be_exactly_gzip(influx):
         assert (response.status_code, response.text) == (400, f"unacceptable content-encoding: {value}")
 
 
+def test_body_that_is_not_utf8(influx):
+    """Error::NonUtf8Body (`body content is not valid utf8: <Utf8Error>`): the v3 write falls to
+    the mapping's default 500; the v2 API answers 400 `invalid`."""
+    db = influx.database()
+    response = write_lp(influx, db, b"m f=1\xff")
+    assert (response.status_code, response.text) == (
+        500,
+        "body content is not valid utf8: invalid utf-8 sequence of 1 bytes from index 5",
+    )
+    v2 = requests.post(f"{influx.url}/api/v2/write", params={"bucket": db}, data=b"m f=1\xff", timeout=10)
+    assert v2.status_code == 400 and v2.json()["code"] == "invalid"
+
+
 def test_auth_comes_before_routing(influx_auth):
     """perform_routing: authenticate_request runs before the route match, so an unknown path
     without a token is 401 and with one 404."""

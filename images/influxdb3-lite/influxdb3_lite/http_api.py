@@ -255,11 +255,13 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.send(exc.status, exc.body.encode(), exc.content_type or "text/plain; charset=utf-8")
 
-    def text(self, body: bytes) -> str:
+    def text(self, body: bytes, status: int = 500) -> str:
+        """UTF-8 or `Error::NonUtf8Body`, which the error mapping of http.rs leaves to its
+        default arm (500); the v2 write API maps it to 400 `invalid`."""
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise HttpError(400, f"body content is not valid utf8: {exc}") from None
+            raise HttpError(status, f"body content is not valid utf8: {_utf8_error(exc)}") from None
 
     def json_body(self, body: bytes, check_type: bool = True) -> dict:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -351,7 +353,12 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
-        parsed = parse_body(self.text(body))
+        try:
+            parsed = parse_body(self.text(body))
+        except HttpError as exc:
+            if v2:
+                raise HttpError(400, {"code": "invalid", "message": str(exc.body)}) from None
+            raise
         if parsed.empty():
             raise (
                 HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
@@ -619,6 +626,13 @@ def run_query(executor: Executor, request: QueryRequest):
         raise HttpError(500, str(exc)) from None
     except QueryError as exc:
         raise HttpError(400, str(exc)) from None
+
+
+def _utf8_error(exc: UnicodeDecodeError) -> str:
+    """Rust's `Utf8Error` text for the same failure."""
+    if exc.reason == "unexpected end of data":
+        return f"incomplete utf-8 byte sequence from index {exc.start}"
+    return f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
 
 
 def compact(payload: object) -> bytes:
