@@ -395,6 +395,9 @@ class _Pending:
         self.db, self.precision, self.now = db, precision, now
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
+        # (table, the line's column kinds) already accepted in this write: the same kinds pass
+        # the same checks again (their columns are staged), so only the time range is checked.
+        self._accepted: set[tuple[str, frozenset]] = set()
 
     def plan(
         self, table: str, lines: list[Line], groups: list[LineGroup], errors: list[LineError]
@@ -437,6 +440,18 @@ class _Pending:
     def accept(self, line: Line, errors: list[LineError]) -> bool:
         table = line.measurement
         wanted = line_kinds(line)
+        seen = (table, frozenset(wanted.items()))
+        if seen in self._accepted:
+            if not self._in_range(line):
+                return self._reject(line, errors, f"Unable to parse timestamp value '{line.timestamp}'")
+            return True
+        if not self._accept_new(line, wanted, errors):
+            return False
+        self._accepted.add(seen)
+        return True
+
+    def _accept_new(self, line: Line, wanted: dict[str, str], errors: list[LineError]) -> bool:
+        table = line.measurement
         for column, kind in wanted.items():
             have = self.column_kind(table, column)
             if column == "time":
