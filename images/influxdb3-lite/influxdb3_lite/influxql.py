@@ -56,7 +56,7 @@ TOKEN_RE = re.compile(
   | (?P<qident>"(?:[^"\\]|\\.)*")
   | (?P<param>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>=~|!~|!=|<>|<=|>=|[=<>+\-*/(),;.])
+  | (?P<op>::|=~|!~|!=|<>|<=|>=|[=<>+\-*/(),;.%])
 """,
     re.VERBOSE,
 )
@@ -334,6 +334,8 @@ class _Parser:
     def measurement(self) -> str:
         if self.peek().kind == "regex":
             raise Unsupported("regular expressions in FROM")
+        if self.peek().text == "(":
+            raise Unsupported("subqueries")
         name = self.ident()
         if self.peek().text == ".":
             raise InfluxQLError("database prefix in qualified measurement syntax is not supported")
@@ -387,8 +389,10 @@ class _Parser:
             self.expect(")")
         else:
             function, column = None, self.ident()
-        if self.peek().kind == "op" and self.peek().text in "+-*/":
+        if self.peek().kind == "op" and self.peek().text in ("+", "-", "*", "/", "%"):
             raise Unsupported("arithmetic in the SELECT list")
+        if self.peek().text == "::":
+            raise Unsupported("type casts in the SELECT list")
         alias = self.ident() if self.keyword("AS") else None
         return Projection(column, function, alias)
 
@@ -432,6 +436,8 @@ class _Parser:
             self.expect(")")
             return inner
         left = self.operand()
+        if self.peek().text == "::":
+            raise Unsupported("type casts in WHERE")
         op = self.next()
         if op.text not in ("=", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"):
             raise InfluxQLError(f"found {op.text or 'EOF'}, expected comparison operator")
