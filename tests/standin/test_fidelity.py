@@ -408,6 +408,20 @@ def test_raw_select_group_by_tag_shows_the_tag(influx, cpu_db):
     assert [r["region"] for r in rows] == ["a", "a", "b", "b"]
 
 
+def test_show_measurements_with_clauses(influx):
+    """The statements Grafana's InfluxQL editor sends: SHOW MEASUREMENTS WITH MEASUREMENT / LIMIT
+    (influxdb_influxql_parser show_measurements; iox_query_influxql planner)."""
+    db = influx.database()
+    write_lp(influx, db, "cpu f=1 1\ncpu2 f=1 1\nmem f=1 1")
+
+    def names(q: str) -> list[str]:
+        return [r["name"] for r in influxql(influx, db, q).json()]
+
+    assert names("SHOW MEASUREMENTS LIMIT 2") == ["cpu", "cpu2"]
+    assert names("SHOW MEASUREMENTS WITH MEASUREMENT =~ /(?i)CPU/ LIMIT 100") == ["cpu", "cpu2"]
+    assert names("SHOW MEASUREMENTS OFFSET 1") == ["cpu2", "mem"]
+
+
 def test_show_databases_and_retention_policies_over_http(influx, cpu_db):
     """query_influxql_inner answers SHOW DATABASES / SHOW RETENTION POLICIES itself."""
     databases = influxql(influx, None, "SHOW DATABASES")

@@ -115,7 +115,19 @@ class ShowDatabases:
 
 @dataclass
 class ShowMeasurements:
-    pass
+    """`SHOW MEASUREMENTS [WITH MEASUREMENT =|!=|=~|!~ x] [LIMIT n] [OFFSET n]`."""
+
+    op: str | None = None
+    value: str = ""
+    limit: int | None = None
+    offset: int = 0
+
+    def matches(self, name: str) -> bool:
+        if self.op is None:
+            return True
+        if self.op in ("=~", "!~"):
+            return (re.search(self.value, name) is not None) == (self.op == "=~")
+        return (name == self.value) == (self.op == "=")
 
 
 @dataclass
@@ -276,9 +288,7 @@ class _Parser:
         if self.keyword("DATABASES"):
             return ShowDatabases()
         if self.keyword("MEASUREMENTS"):
-            if not self.done():
-                raise Unsupported("SHOW MEASUREMENTS with clauses")
-            return ShowMeasurements()
+            return self.show_measurements()
         if self.keyword("RETENTION"):
             self.expect("POLICIES")
             database = self.ident() if self.keyword("ON") else None
@@ -299,6 +309,31 @@ class _Parser:
             "invalid SHOW statement, expected DATABASES, FIELD KEYS, MEASUREMENTS, TAG KEYS, "
             "TAG VALUES, or RETENTION POLICIES following SHOW at pos 5"
         )
+
+    def show_measurements(self) -> ShowMeasurements:
+        statement = ShowMeasurements()
+        if self.keyword("ON"):
+            raise Unsupported("SHOW MEASUREMENTS ON <database>")
+        if self.keyword("WITH"):
+            self.expect("MEASUREMENT")
+            op = self.next().text
+            if op in ("=~", "!~") and self.peek().kind == "regex":
+                statement.op, statement.value = op, self.next().text
+            elif op in ("=", "!=", "<>"):
+                statement.op, statement.value = ("!=" if op == "<>" else op), self.ident()
+            else:
+                raise InfluxQLError(f"found {op or 'EOF'}, expected =, !=, =~ or !~")
+        if self.keyword("WHERE"):
+            raise Unsupported("SHOW MEASUREMENTS with WHERE")
+        statement.limit, statement.offset = self.limit_offset()
+        if not self.done():
+            raise InfluxQLError(f"found {self.peek().text}, expected end of statement")
+        return statement
+
+    def limit_offset(self) -> tuple[int | None, int]:
+        limit = int(self.next().text) if self.keyword("LIMIT") else None
+        offset = int(self.next().text) if self.keyword("OFFSET") else 0
+        return limit, offset
 
     def tag_values(self) -> ShowTagValues:
         measurements = self.measurements() if self.keyword("FROM") else []

@@ -244,7 +244,8 @@ class Executor:
                 }
             )
         if isinstance(statement, influxql.ShowMeasurements):
-            names = sorted(db.tables)
+            names = [n for n in sorted(db.tables) if statement.matches(n)][statement.offset :]
+            names = names if statement.limit is None else names[: statement.limit]
             return pa.table(
                 {
                     "iox::measurement": pa.array(["measurements"] * len(names), pa.string()),
