@@ -129,6 +129,23 @@ def test_gapfill_without_time_bounds_is_a_planning_error(influx, cpu_db, where, 
     assert f"gap-filling query is missing {missing}" in response.text
 
 
+def test_gap_filling_inside_a_subquery_and_a_cte(influx, cpu_db):
+    """handle_gapfill.rs rewrites any Aggregate that groups by date_bin_gapfill, wherever it is
+    in the plan: a subquery or a CTE body fills the same way; count's default 0 also when aliased."""
+    inner = (
+        "SELECT date_bin_gapfill(INTERVAL '20 minutes', time) AS _time, count(user) AS n, "
+        "locf(avg(user)) AS u FROM cpu "
+        "WHERE time >= '2000-05-05T12:00:00Z' AND time < '2000-05-05T13:00:00Z' GROUP BY 1"
+    )
+    expected = [("12:00", 0, None), ("12:20", 3, 25.766667), ("12:40", 1, 21.0)]
+    for query in (
+        f"SELECT * FROM ({inner}) AS g ORDER BY _time",
+        f"WITH g AS ({inner}) SELECT * FROM g ORDER BY _time",
+    ):
+        got = ok_rows(influx, cpu_db, query)
+        assert [(r["_time"][11:16], r["n"], r.get("u") and round(r["u"], 6)) for r in got] == expected
+
+
 def test_locf_outside_a_gap_filling_query_is_refused(influx, cpu_db):
     """handle_gapfill.rs check_node: locf may only be used in the SELECT list of a gap-filling query."""
     response = sql(influx, cpu_db, "SELECT locf(user) FROM cpu")

@@ -327,6 +327,27 @@ def plan_gapfill(sql: str) -> GapFillPlan:
     )
 
 
+def gapfill_subquery(sql: str) -> tuple[int, int, str] | None:
+    """The innermost parenthesised `SELECT`/`WITH` that gap-fills: (start of '(', end after ')',
+    its text); None when gap filling, if any, is only at the top level."""
+    depths = sqltext.depth_map(sql)
+    best: tuple[int, int, str] | None = None
+    for index, char in enumerate(sql):
+        if char != "(" or depths[index] < 0:
+            continue
+        close = next(
+            (j for j in range(index + 1, len(sql)) if sql[j] == ")" and depths[j] == depths[index]), None
+        )
+        if close is None:
+            continue
+        inner = sql[index + 1 : close]
+        starts = re.match(r"\s*(SELECT|WITH)\b", inner, re.IGNORECASE)
+        if starts and any(True for _ in sqltext.calls(inner, GAPFILL)):
+            if best is None or close + 1 - index < best[1] - best[0]:
+                best = (index, close + 1, inner)
+    return best
+
+
 def _lead(expr: str) -> int:
     return len(expr) - len(expr.lstrip())
 
@@ -407,7 +428,8 @@ def fill(plan: GapFillPlan, result: pa.Table, run: Runner) -> pa.Table:
                 columns[i] += [key[plan.series.index(i)]] * len(buckets)
             else:
                 values = [None if r is None else result.column(i)[r].as_py() for r in picks]
-                columns[i] += _filled(values, buckets, plan.strategies.get(i, "null"), names[i], picks)
+                nullable = result.schema.field(i).nullable
+                columns[i] += _filled(values, buckets, plan.strategies.get(i, "null"), nullable, picks)
     arrays = []
     for i, name in enumerate(names):
         kind = result.schema.field(i).type
@@ -417,7 +439,7 @@ def fill(plan: GapFillPlan, result: pa.Table, run: Runner) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=result.schema)
 
 
-def _filled(values: list, buckets: list[int], strategy: str, name: str, picks: list) -> list:
+def _filled(values: list, buckets: list[int], strategy: str, nullable: bool, picks: list) -> list:
     if strategy == "locf":
         out, last = [], None
         for value in values:
@@ -426,7 +448,7 @@ def _filled(values: list, buckets: list[int], strategy: str, name: str, picks: l
         return out
     if strategy == "interpolate":
         return _interpolate(values, buckets)
-    if name.lower().startswith("count("):  # count is never null: empty buckets count 0
+    if not nullable:  # a non-nullable aggregate (count) gets its default, 0, in empty buckets
         return [0 if r is None else v for v, r in zip(values, picks, strict=False)]
     return values
 

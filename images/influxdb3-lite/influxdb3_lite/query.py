@@ -158,7 +158,26 @@ class Executor:
 
     def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:
         with_system = bool(re.search(r"\b(system|show|information_schema)\b", sql, re.IGNORECASE))
-        ctx = self._context(db, with_system)
+        nested = iox_sql.gapfill_subquery(sql) is not None
+        # A private session when the query adds to it (system tables, per-query UDFs, filled
+        # subqueries); otherwise the cached one of this database version.
+        private = with_system or nested or "date_bin_wallclock" in sql.lower()
+        ctx = self._context(db, private)
+        count = 0
+        while (found := iox_sql.gapfill_subquery(sql)) is not None:
+            # The real analyzer fills any Aggregate; here each gap-filling subquery (innermost
+            # first) runs on its own and the query reads its filled rows.
+            start, end, inner = found
+            name = f"__gapfilled_{count}"
+            filled = self._sql_on(ctx, db, inner, params)
+            ctx.register_record_batches(name, [filled.to_batches() or [_empty_batch(filled)]])
+            sql = f"{sql[:start]}(SELECT * FROM {name}){sql[end:]}"
+            count += 1
+        return self._sql_on(ctx, db, sql, params)
+
+    def _sql_on(
+        self, ctx: SessionContext, db: Database, sql: str, params: dict[str, object] | None
+    ) -> pa.Table:
         try:
             prepared = (
                 iox_sql.prepare(sql, sorted(db.tables), lambda *a: self._cache_sql(db, *a))
@@ -171,10 +190,8 @@ class Executor:
             raise QueryError(str(exc)) from None
         if prepared is None:
             return self._run_sql(ctx, sql, params)
-        if prepared.wallclock_zones:
-            ctx = self._context(db, True)  # a private session: the UDFs are per query
-            for function in iox_sql.wallclock_udfs(prepared.wallclock_zones):
-                ctx.register_udf(function)
+        for function in iox_sql.wallclock_udfs(prepared.wallclock_zones):
+            ctx.register_udf(function)  # ctx is private whenever date_bin_wallclock is used
         table = self._run_sql(ctx, prepared.sql, params)
         plan = prepared.gapfill
         if plan is not None:
