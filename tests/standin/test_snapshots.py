@@ -73,3 +73,15 @@ def test_query_session_is_reused_while_nothing_changed():
     assert executor._context(db) is first
     write(catalog, "m,h=a v=2 2")
     assert executor._context(db) is not first
+
+
+def test_a_recreated_database_does_not_reuse_the_old_session():
+    catalog = store.Catalog()
+    executor = query.Executor(catalog)
+    write(catalog, "m,h=a v=1 1")
+    old = catalog.get("db")
+    assert executor.run(query.QueryRequest("db", "SELECT v FROM m")).to_pylist() == [{"v": 1.0}]
+    catalog.delete("db")
+    write(catalog, "m,h=a v=2 1")
+    assert catalog.get("db") is not old
+    assert executor.run(query.QueryRequest("db", "SELECT v FROM m")).to_pylist() == [{"v": 2.0}]

@@ -134,7 +134,12 @@ class Executor:
         """A session with the database's tables; reused while no table changed (snapshots are
         cached per table version, the session per database version)."""
         with self.catalog.lock:
-            key = (db.name, tuple((n, t.version, len(t.columns)) for n, t in sorted(db.tables.items())))
+            # Object identities too: a database or table deleted and created again under the same
+            # name starts again at version 1 and must not find the old session.
+            key = (
+                id(db),
+                tuple((n, id(t), t.version, len(t.columns)) for n, t in sorted(db.tables.items())),
+            )
             tables = {name: t.snapshot() for name, t in db.tables.items()}
         cached = self._cache.get(db.name)
         if cached is not None and cached.key == key and not db.retention_ns and not with_system:
