@@ -80,6 +80,7 @@ class QueryLogEntry:
 class _Cached:
     key: tuple
     ctx: SessionContext
+    tables: tuple  # the keyed objects, kept alive so their ids cannot be reused meanwhile
 
 
 class Executor:
@@ -158,7 +159,7 @@ class Executor:
                 ctx.register_record_batches(f"system.{name}", [table.to_batches() or [_empty_batch(table)]])
         elif not db.retention_ns:
             with self._cache_lock:
-                self._cache[db.name] = _Cached(key, ctx)
+                self._cache[db.name] = _Cached(key, ctx, (db, *db.tables.values()))
         return ctx
 
     def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:
