@@ -65,9 +65,10 @@ def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[di
     for row in rows:
         tags = tuple(row.get(t) or "" for t in group_tags)
         key = (row[MEASUREMENT], tags)
-        entry = out.setdefault(key, {"name": row[MEASUREMENT], "columns": columns, "values": []})
-        if group_tags:
-            entry["tags"] = dict(zip(group_tags, tags, strict=False))
+        if key not in out:  # key order as InfluxDB 1.x writes a series: name, tags, columns, values
+            tagged = {"tags": dict(zip(group_tags, tags, strict=False))} if group_tags else {}
+            out[key] = {"name": row[MEASUREMENT], **tagged, "columns": columns, "values": []}
+        entry = out[key]
         entry["values"].append([_value(row.get(c), c, epoch) for c in columns])
     return list(out.values())
 
