@@ -496,6 +496,22 @@ def test_v1_query_endpoint(influx, cpu_db):
     assert first["results"][0]["series"][0]["values"] == [["cpu"]]
 
 
+def test_v1_query_series_per_tag_set(influx, cpu_db):
+    """InfluxDB 1.x response shape (iox_v1_query_api): one series per GROUP BY tag set, the tags
+    in `tags` and out of `columns`."""
+    got = requests.get(
+        f"{influx.url}/query",
+        params={"db": cpu_db, "q": "SELECT max(user) FROM cpu GROUP BY region", "epoch": "ns"},
+        timeout=10,
+    ).json()
+    series = got["results"][0]["series"]
+    assert [(s["name"], s["tags"], s["columns"]) for s in series] == [
+        ("cpu", {"region": "a"}, ["time", "max"]),
+        ("cpu", {"region": "b"}, ["time", "max"]),
+    ]
+    assert [s["values"][0][1] for s in series] == [23.2, 28.9]
+
+
 # -- 6. system schema, metrics, tokens, caches ----------------------------------------------------
 def test_system_tables_are_listed_and_queryable(influx, cpu_db):
     """influxdb3_server/src/system_tables: queries, last_caches, distinct_caches, parquet_files."""
