@@ -146,6 +146,23 @@ def test_gap_filling_inside_a_subquery_and_a_cte(influx, cpu_db):
         assert [(r["_time"][11:16], r["n"], r.get("u") and round(r["u"], 6)) for r in got] == expected
 
 
+def test_gap_filling_with_query_parameters(influx, cpu_db):
+    """Parameters are bound before the analyzer runs (query_executor: params into the plan), so
+    `$start`/`$stop` bound the gap fill like literals; influxdb3-python sends them this way."""
+    response = requests.post(
+        f"{influx.url}/api/v3/query_sql",
+        json={
+            "db": cpu_db,
+            "q": "SELECT date_bin_gapfill(INTERVAL '20 minutes', time) AS t, count(user) AS n FROM cpu "
+            "WHERE time >= $start AND time < $stop AND region = $region GROUP BY 1 ORDER BY 1",
+            "params": {"start": "2000-05-05T12:00:00Z", "stop": "2000-05-05T13:00:00Z", "region": "a"},
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert [(r["t"][11:16], r["n"]) for r in response.json()] == [("12:00", 0), ("12:20", 1), ("12:40", 1)]
+
+
 def test_locf_outside_a_gap_filling_query_is_refused(influx, cpu_db):
     """handle_gapfill.rs check_node: locf may only be used in the SELECT list of a gap-filling query."""
     response = sql(influx, cpu_db, "SELECT locf(user) FROM cpu")

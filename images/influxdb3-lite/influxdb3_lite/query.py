@@ -202,7 +202,7 @@ class Executor:
         plan = prepared.gapfill
         if plan is not None:
             try:
-                table = iox_sql.fill(plan, table, lambda q: self._run_sql(ctx, q, None))
+                table = iox_sql.fill(plan, table, lambda q: self._run_sql(ctx, q, params))
             except iox_sql.IoxNotImplemented as exc:
                 raise NotImplementedQuery(str(exc)) from None
             except iox_sql.IoxSqlError as exc:
