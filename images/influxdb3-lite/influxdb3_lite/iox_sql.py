@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from influxdb3_lite import sqltext
 
@@ -252,79 +251,109 @@ class GapFillPlan:
     order_by: str | None
     limit: str | None
     renames: dict[int, str]
+    offset: str | None = None
+
+
+@dataclass
+class _Items:
+    """The SELECT list of a gap-filling query, sorted out for the GapFill pass."""
+
+    rewritten: list[str] = field(default_factory=list)
+    renames: dict[int, str] = field(default_factory=dict)
+    strategies: dict[int, str] = field(default_factory=dict)
+    series: list[int] = field(default_factory=list)
+    time_index: int = -1
+    stride: str = ""
+    origin: str | None = None
 
 
 def plan_gapfill(sql: str) -> GapFillPlan:
     parts = sqltext.clauses(sql)
     if parts is None or "GROUP BY" not in parts:
         raise IoxSqlError(f"{PLANNING}date_bin_gapfill may only be used as a GROUP BY expression")
-    items = sqltext.split_top(parts["SELECT"])
-    group = [g.lower() for g in sqltext.split_top(parts["GROUP BY"])]
-    new_items, renames, strategies, series = [], {}, {}, []
-    time_index, stride, origin = -1, "", None
+    items = _sort_items(sqltext.split_top(parts["SELECT"]), sqltext.split_top(parts["GROUP BY"]))
+    lower, upper = time_bounds(parts.get("WHERE", ""))
+    _check_bounds(lower, upper)
+    group_sql = sqltext.rewrite(
+        parts["GROUP BY"], GAPFILL, lambda c: f"{c.name.removesuffix('_gapfill')}({', '.join(c.args)})"
+    )
+    inner = f"SELECT {', '.join(items.rewritten)} FROM {parts['FROM']}"
+    if parts.get("WHERE"):
+        inner += f" WHERE {parts['WHERE']}"
+    inner += f" GROUP BY {group_sql}"
+    if parts.get("HAVING"):
+        inner += f" HAVING {parts['HAVING']}"
+    return GapFillPlan(
+        inner,
+        items.time_index,
+        items.series,
+        items.strategies,
+        items.stride,
+        items.origin,
+        lower,
+        upper,
+        parts.get("ORDER BY"),
+        parts.get("LIMIT"),
+        items.renames,
+        parts.get("OFFSET"),
+    )
+
+
+def _sort_items(items: list[str], group_by: list[str]) -> _Items:
+    """Which item is the time bucket, which are series keys, which are filled and how; the
+    virtual functions replaced by what DataFusion runs (`date_bin`, identity wrappers)."""
+    group = [g.lower() for g in group_by]
+    out = _Items()
     for index, item in enumerate(items):
         expr, alias = sqltext.split_alias(item)
-        gap = next(sqltext.calls(expr, GAPFILL), None)
-        fill = next(sqltext.calls(expr, FILLS), None)
-        if gap is not None and gap.start == _lead(expr) and gap.end == len(expr.rstrip()):
-            if time_index >= 0:
+        named = f' AS "{alias}"' if alias else ""
+        gap, fill = next(sqltext.calls(expr, GAPFILL), None), next(sqltext.calls(expr, FILLS), None)
+        if gap is not None and _whole(gap, expr):
+            if out.time_index >= 0:
                 raise IoxSqlError(f"{GAPFILL_RULE}DATE_BIN_GAPFILL specified more than once")
-            time_index, stride = index, gap.args[0]
-            origin = gap.args[2] if len(gap.args) > 2 else None
-            base = gap.name.removesuffix("_gapfill")
-            new_items.append(f"{base}({', '.join(gap.args)})" + (f' AS "{alias}"' if alias else ""))
+            out.time_index, out.stride = index, gap.args[0]
+            out.origin = gap.args[2] if len(gap.args) > 2 else None
+            out.rewritten.append(f"{gap.name.removesuffix('_gapfill')}({', '.join(gap.args)}){named}")
             if not alias:
-                renames[index] = gap.name
-            continue
-        if fill is not None and fill.start == _lead(expr) and fill.end == len(expr.rstrip()):
-            strategies[index] = fill.name
+                out.renames[index] = gap.name
+        elif fill is not None and _whole(fill, expr):
+            # Identity wrappers DataFusion names predictably, renamed back after the fill.
             wrapper = "nvl" if fill.name == "locf" else "coalesce"
-            new_items.append(f"{wrapper}({fill.args[0]}, NULL)" + (f' AS "{alias}"' if alias else ""))
+            out.strategies[index] = fill.name
+            out.rewritten.append(f"{wrapper}({fill.args[0]}, NULL){named}")
             if not alias:
-                renames[index] = fill.name
-            continue
-        if fill is not None:
+                out.renames[index] = fill.name
+        elif fill is not None:
             raise IoxNotImplemented(
                 f"This feature is not implemented: {fill.name}() inside another expression"
             )
-        is_key = expr.strip().lower() in group or (alias or "").lower() in group or str(index + 1) in group
-        (series.append(index) if is_key else strategies.__setitem__(index, "null"))
-        new_items.append(item)
-    if time_index < 0:
+        else:
+            keyed = {expr.strip().lower(), (alias or "").lower(), str(index + 1)} & set(group)
+            if keyed:
+                out.series.append(index)
+            else:
+                out.strategies[index] = "null"
+            out.rewritten.append(item)
+    if out.time_index < 0:
         raise IoxSqlError(
             f"{GAPFILL_RULE}DATE_BIN_GAPFILL must be a top-level expression in the GROUP BY clause "
             "when gap filling. It cannot be part of another expression or cast"
         )
-    group_sql = sqltext.rewrite(
-        parts["GROUP BY"], GAPFILL, lambda c: f"{c.name.removesuffix('_gapfill')}({', '.join(c.args)})"
-    )
-    lower, upper = time_bounds(parts.get("WHERE", ""))
+    return out
+
+
+def _whole(call: sqltext.Call, expr: str) -> bool:
+    """The call is the whole item expression (not part of another expression)."""
+    return call.start == _lead(expr) and call.end == len(expr.rstrip())
+
+
+def _check_bounds(lower: tuple[str, bool] | None, upper: tuple[str, bool] | None) -> None:
     if lower is None and upper is None:
         raise IoxSqlError(f"{GAPFILL_RULE}gap-filling query is missing both upper and lower time bounds")
     if lower is None:
         raise IoxSqlError(f"{GAPFILL_RULE}gap-filling query is missing lower time bound")
     if upper is None:
         raise IoxSqlError(f"{GAPFILL_RULE}gap-filling query is missing upper time bound")
-    inner = f"SELECT {', '.join(new_items)} FROM {parts['FROM']}"
-    if parts.get("WHERE"):
-        inner += f" WHERE {parts['WHERE']}"
-    inner += f" GROUP BY {group_sql}"
-    if parts.get("HAVING"):
-        inner += f" HAVING {parts['HAVING']}"
-    limit = parts.get("LIMIT")
-    return GapFillPlan(
-        inner,
-        time_index,
-        series,
-        strategies,
-        stride,
-        origin,
-        lower,
-        upper,
-        parts.get("ORDER BY"),
-        limit,
-        renames,
-    )
 
 
 def gapfill_subquery(sql: str) -> tuple[int, int, str] | None:
@@ -484,14 +513,17 @@ def apply_renames(table: pa.Table, renames: dict[int, str], items: list[str] | N
 def order_and_limit(
     table: pa.Table, plan: GapFillPlan, run_on: Callable[[pa.Table, str], pa.Table]
 ) -> pa.Table:
-    if not plan.order_by and not plan.limit:
+    """The query's own ORDER BY / LIMIT / OFFSET, over the filled rows."""
+    if not plan.order_by and not plan.limit and not plan.offset:
         return table
     sql = "SELECT * FROM __gapfilled"
     if plan.order_by:
         sql += f" ORDER BY {plan.order_by}"
     if plan.limit:
         sql += f" LIMIT {plan.limit}"
+    if plan.offset:
+        sql += f" OFFSET {plan.offset}"
     return run_on(table, sql)
 
 
-__all__ = ["IoxNotImplemented", "IoxSqlError", "Prepared", "fill", "mentions", "pc", "prepare"]
+__all__ = ["IoxNotImplemented", "IoxSqlError", "Prepared", "fill", "mentions", "prepare"]
