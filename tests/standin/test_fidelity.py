@@ -15,7 +15,7 @@ import pytest
 import requests
 from influxdb_client_3 import InfluxDBClient3
 
-from tests.standin.test_conformance import sql, write_lp
+from tests.standin.test_conformance import flight_client, sql, ticket, write_lp
 from tests.standin.tokens import TOKENS, admin_token
 
 pytestmark = pytest.mark.docker
@@ -340,6 +340,16 @@ def test_query_error_statuses(influx, cpu_db):
         f"{influx.url}/api/v3/query_influxql", params={"db": cpu_db, "q": "DELETE FROM cpu"}, timeout=10
     )
     assert unsupported.status_code == 405 and "This feature is not implemented" in unsupported.text
+
+
+def test_flight_error_codes(influx, cpu_db):
+    """datafusion_error_to_tonic_code (core/service_common/src/error.rs): execution, Arrow and
+    not-implemented errors are INVALID_ARGUMENT over Flight, so clients see the message."""
+    flight = flight_client(influx)
+    with pytest.raises(pa.ArrowInvalid, match="Cast error"):
+        flight.do_get(ticket(cpu_db, "SELECT CAST(region AS INT) FROM cpu")).read_all()
+    with pytest.raises(pa.ArrowInvalid, match="This feature is not implemented: SHOW DATABASES"):
+        flight.do_get(ticket(cpu_db, "SHOW DATABASES", query_type="influxql")).read_all()
 
 
 def test_json_error_bodies_are_compact(influx):
