@@ -175,19 +175,28 @@ class _Layout:
 # eligible line (no '=', ',', ' ' inside names or values) equal signatures mean equal token
 # layouts, so one kernel call sorts lines into shapes.
 SIGNATURE = "=[^, ]*|[0-9]+$"
+SIGNATURE_ROWS = 2048  # below this many lines one regex pass is cheaper than per-position compares
 
 
 def _shapes(rows: _Rows) -> Iterator[tuple[_Rows, _Layout | None]]:
     """Yield the rows of each shape. Usually one shape covers all; the rest group by signature."""
-    signatures = pc.replace_substring_regex(rows.texts, SIGNATURE, "")
     layout = _Layout.of(rows.tokens[0].as_py())
-    mask = pc.equal(signatures, signatures[0])
+    if len(rows.numbers) < SIGNATURE_ROWS:
+        signatures = pc.replace_substring_regex(rows.texts, SIGNATURE, "")
+        mask = pc.equal(signatures, signatures[0])
+    else:  # on many lines a regex pass costs more than comparing the token positions
+        signatures, mask = None, layout.matches(rows.tokens)
     if pc.all(mask).as_py():
         yield rows, layout
         return
     yield rows.where(mask), layout
     rest = rows.where(pc.invert(mask))
-    codes = pc.dictionary_encode(pc.filter(signatures, pc.invert(mask))).indices
+    rest_signatures = (
+        pc.filter(signatures, pc.invert(mask))
+        if signatures is not None
+        else pc.replace_substring_regex(rest.texts, SIGNATURE, "")
+    )
+    codes = pc.dictionary_encode(rest_signatures).indices
     # One stable sort, then a slice per shape: linear in the lines whatever the number of shapes.
     order = pc.sort_indices(codes)
     rest, codes = rest.take(order), codes.take(order)
