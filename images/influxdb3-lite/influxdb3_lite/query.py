@@ -255,17 +255,9 @@ class Executor:
                     "name": pa.array(names, pa.string()),
                 }
             )
-        if isinstance(statement, influxql.ShowRetentionPolicies) and statement.database:
-            request.database = statement.database
-        db = self._database(request.database)
         if isinstance(statement, influxql.ShowRetentionPolicies):
-            return pa.table(
-                {
-                    "iox::measurement": pa.array(["retention_policies"], pa.string()),
-                    "name": pa.array(["autogen"], pa.string()),
-                    "duration": pa.array([db.retention_ns], pa.int64()),
-                }
-            )
+            return self._retention_policies(statement.database or request.database)
+        db = self._database(request.database)
         if isinstance(statement, influxql.ShowMeasurements):
             names = [n for n in sorted(db.tables) if statement.matches(n)][statement.offset :]
             names = names if statement.limit is None else names[: statement.limit]
@@ -297,6 +289,24 @@ class Executor:
                 {"iox::measurement": pa.array([], pa.string()), "time": pa.array([], pa.timestamp("ns"))}
             )
         return pa.concat_tables(parts, promote_options="default")
+
+    def _retention_policies(self, name: str | None) -> pa.Table:
+        """One row per database (`show_retention_policies`, influxdb3_server query_executor): the
+        retention policy is the part after '/' of a `db/rp` name, else `autogen`; all databases
+        when none is named."""
+        if name:
+            databases = [self._database(name)]
+        else:
+            listed = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
+            databases = [d for d in (self.catalog.get(n) for n in sorted(listed)) if d is not None]
+        policies = [(d.name.partition("/")[2] or "autogen", d.retention_ns) for d in databases]
+        return pa.table(
+            {
+                "iox::measurement": pa.array(["retention_policies"] * len(policies), pa.string()),
+                "name": pa.array([p[0] for p in policies], pa.string()),
+                "duration": pa.array([p[1] for p in policies], pa.int64()),
+            }
+        )
 
     def _show_tag_values(self, db: Database, statement: influxql.ShowTagValues) -> pa.Table:
         """Rows `iox::measurement, key, value`, distinct and sorted per measurement and key."""
