@@ -5,10 +5,14 @@ starts it), line-protocol ingest in points/s for 100k-point batches of 4 fields,
 1M-row table (a time-range filter and a `date_bin` aggregate, through influxdb3-python's
 `InfluxDBClient3.query`, i.e. Flight, as the fleet queries), and the server's resident memory
 after loading 1M points. Each figure is printed with its ratio to the target (>= 1.0 is met).
+Then the concurrent load of issue 14: 20 writers (100-line batches of fresh points) and 4 readers
+(Flight queries on the 1M-row table) for `--load-seconds`; it prints the write and query p50 with
+no load and under load, the loaded/no-load ratios, and the loaded p50s against the 100 ms targets.
 The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
 so its memory can be read from /proc; pass --no-docker to skip the container start figure.
 
 usage: python bench/bench_influxdb3_lite.py [--points 1000000] [--batch 100000] [--no-docker]
+       [--writers 20] [--readers 4] [--load-seconds 20]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -28,7 +33,11 @@ from influxdb_client_3 import InfluxDBClient3
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "images" / "influxdb3-lite" / "influxdb3"
-TARGETS = {"ready_s": 2.0, "points_per_s": 250_000, "rss_mb": 300.0}
+TARGETS = {"ready_s": 2.0, "points_per_s": 250_000, "rss_mb": 300.0, "loaded_p50_ms": 100.0}
+LOADED_QUERIES = (
+    "SELECT host, temp, time FROM sensor WHERE time > now() - interval '1 minute'",
+    "SELECT host, avg(temp) FROM sensor WHERE time > now() - interval '10 minutes' GROUP BY host",
+)
 HOUR_NS = 3600 * 10**9
 
 
@@ -100,6 +109,78 @@ def query_latency(port: int, sql: str, runs: int = 5) -> float:
     return statistics.median(times)
 
 
+@dataclass
+class Latencies:
+    writes: list[float] = field(default_factory=list)
+    queries: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, seconds: float) -> None:
+        with self.lock:
+            (self.writes if kind == "write" else self.queries).append(seconds)
+
+
+def fresh_lines(writer: int, count: int = 100) -> bytes:
+    """Points of this writer's own series at the current time (what a fleet of services sends)."""
+    now = time.time_ns()
+    return "\n".join(
+        f"sensor,host=w{writer}-{i % 10},site=load temp={20 + i % 13 * 0.5},hum={40 + i}i {now + i}"
+        for i in range(count)
+    ).encode()
+
+
+def write_loop(port: int, writer: int, stop: threading.Event, out: Latencies) -> None:
+    session = requests.Session()
+    while not stop.is_set():
+        began = time.perf_counter()
+        response = session.post(
+            f"http://127.0.0.1:{port}/api/v3/write_lp", params={"db": "bench"}, data=fresh_lines(writer)
+        )
+        if response.status_code != 204:
+            out.errors.append(f"write {response.status_code}: {response.text[:80]}")
+        out.add("write", time.perf_counter() - began)
+
+
+def read_loop(port: int, reader: int, stop: threading.Event, out: Latencies) -> None:
+    with InfluxDBClient3(host=f"http://127.0.0.1:{port}", token="bench", database="bench") as client:
+        turn = reader
+        while not stop.is_set():
+            began = time.perf_counter()
+            client.query(LOADED_QUERIES[turn % len(LOADED_QUERIES)], language="sql")
+            out.add("query", time.perf_counter() - began)
+            turn += 1
+
+
+def run_load(port: int, writers: int, readers: int, seconds: float) -> Latencies:
+    out, stop = Latencies(), threading.Event()
+    threads = [threading.Thread(target=write_loop, args=(port, w, stop, out)) for w in range(writers)]
+    threads += [threading.Thread(target=read_loop, args=(port, r, stop, out)) for r in range(readers)]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def loaded_report(port: int, writers: int, readers: int, seconds: float) -> None:
+    quiet = run_load(port, 1, 1, min(5.0, seconds))  # one of each: the no-load figures
+    loaded = run_load(port, writers, readers, seconds)
+    for kind, label in (("writes", "write"), ("queries", "query")):
+        base = statistics.median(getattr(quiet, kind)) * 1000
+        p50 = statistics.median(getattr(loaded, kind)) * 1000
+        samples = len(getattr(loaded, kind))
+        print(f"{label + ' p50, no load':<44} {base:>12,.1f} ms")
+        print(f"{label + f' p50, {writers}w+{readers}r ({samples} samples)':<44} {p50:>12,.1f} ms", end="")
+        print(f"  loaded/no-load {p50 / base:5.2f}")
+        row(f"{label} p50 under load vs target", p50, "ms", TARGETS["loaded_p50_ms"], False)
+    errors = loaded.errors + quiet.errors
+    if errors:
+        print(f"errors under load: {len(errors)}, first: {errors[0]}")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -138,6 +219,9 @@ def main() -> int:
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--no-docker", action="store_true")
+    parser.add_argument("--writers", type=int, default=20)
+    parser.add_argument("--readers", type=int, default=4)
+    parser.add_argument("--load-seconds", type=float, default=20.0)
     args = parser.parse_args()
     if not args.no_docker:
         row("container start to ready (median of 3)", container_ready_s(), "s", TARGETS["ready_s"], False)
@@ -167,6 +251,9 @@ def main() -> int:
         )
         print(f"{'SQL: date_bin hourly mean per host (median)':<44} {binned * 1000:>12,.1f} ms")
         row(f"resident memory after {args.points:,} points", rss_mb(proc.pid), "MB", TARGETS["rss_mb"], False)
+        if args.load_seconds > 0:
+            loaded_report(port, args.writers, args.readers, args.load_seconds)
+            print(f"{'resident memory after the load':<44} {rss_mb(proc.pid):>12,.1f} MB")
     finally:
         proc.terminate()
         proc.wait(10)

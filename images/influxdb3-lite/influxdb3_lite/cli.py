@@ -131,7 +131,8 @@ def serve(args: argparse.Namespace, unknown: list[str]) -> int:
     )
     server = Server(options)
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
-    bound = "%s:%d" % server.address
+    host, port = server.address
+    bound = f"{host}:{port}"
     LOG.info("startup time: %dms address=%s node_id=%s", (time.monotonic() - START) * 1000, bound, node_id)
     try:
         server.serve_forever()

@@ -1,8 +1,8 @@
 """The gRPC Flight side of the port (specs § 1.9): DoGet with the JSON ticket, nothing else.
 
 influxdb3-python only calls DoGet with a UTF-8 JSON ticket and `authorization: Bearer <token>`
-metadata. Errors map to the gRPC codes the real server uses: planning errors INVALID_ARGUMENT,
-unknown database INTERNAL with the real message, missing InfluxQL features UNIMPLEMENTED.
+metadata. Errors map to the gRPC codes the real server uses: planning, execution and
+not-implemented errors INVALID_ARGUMENT, unknown database INTERNAL with the real message.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from influxdb3_lite.query import (
     DatabaseNotFound,
     Executor,
     InfluxQLParseError,
-    NotImplementedQuery,
     QueryError,
     QueryRequest,
 )
@@ -41,7 +40,7 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):
             token = token_from_header(values[0]) if values else None
         except AuthError:
             token = None
-        if token is None or token not in self.tokens.valid:
+        if token is None or not self.tokens.is_valid(token):
             raise fl.FlightUnauthenticatedError("Unauthenticated")
         return None
 
@@ -79,9 +78,10 @@ class FlightService(fl.FlightServerBase):
             ) from None
         except InfluxQLParseError as exc:
             raise pa.ArrowInvalid(f"Error while planning query: parsing error: {exc}") from None
-        except NotImplementedQuery as exc:
-            raise pa.ArrowNotImplementedError(str(exc)) from None
         except QueryError as exc:
+            # datafusion_error_to_tonic_code (core/service_common/src/error.rs): planning,
+            # execution, Arrow and not-implemented errors are all INVALID_ARGUMENT, so the user
+            # sees the message.
             raise pa.ArrowInvalid(str(exc)) from None
         return fl.RecordBatchStream(table)
 

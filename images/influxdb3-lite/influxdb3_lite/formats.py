@@ -79,18 +79,32 @@ def _cell(value: object, dtype: pa.DataType) -> object:
     return value
 
 
+def _values(column: pa.Array | pa.ChunkedArray) -> list[object]:
+    """Python values ready for JSON/CSV: timestamps formatted (read as integers so sub-microsecond
+    digits survive), structs as objects without their null fields, as arrow-json writes them."""
+    dtype = column.type
+    if pa.types.is_timestamp(dtype):
+        return [None if v is None else format_timestamp(v) for v in column.cast(pa.int64()).to_pylist()]
+    if pa.types.is_struct(dtype):
+        array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+        children = {array.type.field(i).name: _values(array.field(i)) for i in range(array.type.num_fields)}
+        valid = array.is_valid().to_pylist()
+        return [
+            {k: v[i] for k, v in children.items() if v[i] is not None} if ok else None
+            for i, ok in enumerate(valid)
+        ]
+    return [_cell(v, dtype) for v in column.to_pylist()]
+
+
 def _rows(table: pa.Table) -> list[dict[str, object]]:
-    # Timestamps are read as integers so sub-microsecond digits survive.
-    columns = []
-    for name, column in zip(table.column_names, table.columns):
-        dtype = column.type
-        values = column.cast(pa.int64()).to_pylist() if pa.types.is_timestamp(dtype) else column.to_pylist()
-        columns.append((name, dtype, values))
+    columns = [
+        (name, _values(column)) for name, column in zip(table.column_names, table.columns, strict=True)
+    ]
     rows = []
     for index in range(table.num_rows):
         row = {}
-        for name, dtype, values in columns:
-            cell = _cell(values[index], dtype)
+        for name, values in columns:
+            cell = values[index]
             if cell is not None:
                 row[name] = cell
         rows.append(row)
@@ -133,7 +147,7 @@ def _pretty(table: pa.Table) -> bytes:
     rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
 
     def line(cells: list[str]) -> str:
-        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths)) + "|"
+        return "|" + "|".join(f" {c:<{w}} " for c, w in zip(cells, widths, strict=False)) + "|"
 
     body = [rule, line(header), rule, *[line(r) for r in rows], rule] if header else []
     return ("\n".join(body) + "\n").encode() if body else b""

@@ -12,16 +12,26 @@ import logging
 import re
 import uuid
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pyarrow as pa
 
-from influxdb3_lite import formats
+from influxdb3_lite import formats, v1query
 from influxdb3_lite.auth import AuthError, Tokens
+from influxdb3_lite.caches import CacheError
 from influxdb3_lite.lpvector import parse_body
-from influxdb3_lite.query import DatabaseNotFound, Executor, InfluxQLParseError, QueryError, QueryRequest
+from influxdb3_lite.metrics import Metrics
+from influxdb3_lite.query import (
+    DatabaseNotFound,
+    ExecutionError,
+    Executor,
+    InfluxQLParseError,
+    NotImplementedQuery,
+    QueryError,
+    QueryRequest,
+)
 from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
 
 LOG = logging.getLogger("influxdb3_lite")
@@ -51,8 +61,9 @@ class ServerState:
     max_request_size: int = 10 * 1024 * 1024
     legacy_error_texts: bool = False
     exempt: frozenset[str] = frozenset()
-    cluster_uuid: str = str(uuid.uuid4())
-    process_id: str = str(uuid.uuid4())
+    cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class HttpError(Exception):
@@ -72,6 +83,15 @@ def _size(text: str, base: int) -> int | None:
 
 def error(status: int, message: str) -> HttpError:
     return HttpError(status, {"error": message})
+
+
+def auth_error(exc: AuthError) -> HttpError:
+    """`AuthenticationError` bodies are formatted by hand with a space after the colon
+    (`format!(r#"{{"error": "{self}"}}"#)`, influxdb3_server/src/http.rs); token endpoint
+    errors (409 name exists, 405 operator token, 404) are the catalog's plain text."""
+    if exc.status in (400, 401, 403):
+        return HttpError(exc.status, '{"error": "' + str(exc) + '"}', "")
+    return HttpError(exc.status, str(exc))
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -107,15 +127,20 @@ class Handler(BaseHTTPRequestHandler):
         self.params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         try:
             body = self.read_body()
+            # perform_routing (http.rs): token paths refused without auth, then authentication,
+            # then the route table, so an unknown path answers 401 before 404.
+            if url.path.startswith("/api/v3/configure/token") and not self.state.tokens.enabled:
+                raise HttpError(405, "endpoint disabled, started without auth")
+            self.authenticate(url.path)
             route = self.route(method, url.path)
             if route is None:
                 raise HttpError(404, "Not found")
-            self.authenticate(url.path)
+            self.state.metrics.count(method, url.path)
             route(body)
         except HttpError as exc:
             self.send_error_body(exc)
         except AuthError as exc:
-            self.send_error_body(error(exc.status, str(exc)))
+            self.send_error_body(auth_error(exc))
         except Exception as exc:  # a bug must cost one request a 500, never the connection silently
             LOG.exception("internal error on %s %s", method, url.path)
             self.close_connection = True
@@ -143,9 +168,17 @@ class Handler(BaseHTTPRequestHandler):
             ("POST", "/api/v3/configure/table"): self.create_table,
             ("DELETE", "/api/v3/configure/table"): self.delete_table,
             ("POST", "/api/v3/configure/token/admin"): self.create_admin_token,
+            ("POST", "/api/v3/configure/token/admin/regenerate"): self.regenerate_admin_token,
+            ("POST", "/api/v3/configure/token/named_admin"): self.create_named_admin_token,
+            ("DELETE", "/api/v3/configure/token"): self.delete_token,
+            ("GET", "/query"): self.query_v1,
+            ("POST", "/query"): self.query_v1,
+            ("GET", "/metrics"): self.metrics,
+            ("POST", "/api/v3/configure/last_cache"): self.create_last_cache,
+            ("DELETE", "/api/v3/configure/last_cache"): self.delete_last_cache,
+            ("POST", "/api/v3/configure/distinct_cache"): self.create_distinct_cache,
+            ("DELETE", "/api/v3/configure/distinct_cache"): self.delete_distinct_cache,
         }
-        if path.startswith("/api/v3/configure/token") and not self.state.tokens.enabled:
-            raise HttpError(405, "endpoint disabled, started without auth")
         return routes.get((method, path))
 
     def authenticate(self, path: str) -> None:
@@ -168,7 +201,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 raise HttpError(413, f"max request size ({limit} bytes) exceeded")
             raw = self.rfile.read(length) if length else b""
-        encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
+        # Exact values only, as `read_body` matches them: `GZIP` or `gzip ` is refused.
+        encoding = self.headers.get("Content-Encoding") or "identity"
         if encoding == "gzip":
             try:
                 raw = _gunzip(raw, limit)
@@ -210,29 +244,33 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def send_json(self, status: int, payload: object, content_type: str = "application/json") -> None:
-        self.send(status, json.dumps(payload).encode(), content_type)
+        self.send(status, compact(payload), content_type)
 
     def send_error_body(self, exc: HttpError) -> None:
         if isinstance(exc.body, dict):
-            # The real server formats these by hand and sets no Content-Type (specs § 1.3).
-            self.send(exc.status, json.dumps(exc.body).encode(), exc.content_type)
+            # serde_json::to_string: compact, and the real server sets no Content-Type.
+            self.send(exc.status, compact(exc.body), exc.content_type)
+        elif exc.content_type == "":
+            self.send(exc.status, exc.body.encode(), None)
         else:
             self.send(exc.status, exc.body.encode(), exc.content_type or "text/plain; charset=utf-8")
 
-    def text(self, body: bytes) -> str:
+    def text(self, body: bytes, status: int = 500) -> str:
+        """UTF-8 or `Error::NonUtf8Body`, which the error mapping of http.rs leaves to its
+        default arm (500); the v2 write API maps it to 400 `invalid`."""
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise HttpError(400, f"body content is not valid utf8: {exc}") from None
+            raise HttpError(status, f"body content is not valid utf8: {_utf8_error(exc)}") from None
 
-    def json_body(self, body: bytes) -> dict:
+    def json_body(self, body: bytes, check_type: bool = True) -> dict:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
-        if not (content_type == "application/json" or content_type.endswith("+json")):
+        if check_type and not (content_type == "application/json" or content_type.endswith("+json")):
             raise HttpError(415, "unacceptable content-type, expected: application/json")
         try:
             payload = json.loads(body or b"{}")
         except ValueError as exc:
-            raise HttpError(400, f"failed to parse json body: {exc}") from None
+            raise HttpError(400, f"serde json error: {exc}") from None
         if not isinstance(payload, dict):
             raise HttpError(400, "failed to parse json body: expected an object")
         return payload
@@ -269,8 +307,18 @@ class Handler(BaseHTTPRequestHandler):
         if db is None:
             raise HttpError(400, "serde error: missing field `db`")
         precision = self._precision(V3_PRECISIONS, "auto", lambda m: HttpError(400, f"serde error: {m}"))
-        accept_partial = self.params.get("accept_partial", "true").lower() != "false"
+        accept_partial = self._flag("accept_partial", True)
+        self._flag("no_sync", False)  # parsed (and refused when not a boolean) like the real one
         self._write(db, body, precision, accept_partial, v2=False)
+
+    def _flag(self, name: str, default: bool) -> bool:
+        """A serde bool from the query string: exactly `true` or `false`, else 400."""
+        value = self.params.get(name)
+        if value is None:
+            return default
+        if value not in ("true", "false"):
+            raise HttpError(400, "serde error: provided string was not `true` or `false`")
+        return value == "true"
 
     def write_v2(self, body: bytes) -> None:
         def v2_error(message: str) -> HttpError:
@@ -305,7 +353,12 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
-        parsed = parse_body(self.text(body))
+        try:
+            parsed = parse_body(self.text(body))
+        except HttpError as exc:
+            if v2:
+                raise HttpError(400, {"code": "invalid", "message": str(exc.body)}) from None
+            raise
         if parsed.empty():
             raise (
                 HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
@@ -355,7 +408,8 @@ class Handler(BaseHTTPRequestHandler):
         self._query(body, "influxql")
 
     def _query(self, body: bytes, language: str) -> None:
-        request = self.json_body(body) if self.command == "POST" else dict(self.params)
+        # `extract_query_request` (http.rs) parses a POST body as JSON whatever its Content-Type.
+        request = self.json_body(body, check_type=False) if self.command == "POST" else dict(self.params)
         params = request.get("params")
         if isinstance(params, str):
             try:
@@ -368,7 +422,7 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(400, str(exc)) from None
         if not request.get("q") or (language == "sql" and not request.get("db")):
             raise HttpError(400, "missing query parameters 'db' and 'q'")
-        query = QueryRequest(request.get("db"), request["q"], language, params or None)
+        query = QueryRequest(request.get("db"), request["q"], language, params or None, via_http=True)
         table = run_query(self.state.executor, query)
         self.send(200, formats.render(table, fmt), formats.CONTENT_TYPES[fmt])
 
@@ -401,7 +455,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, b"", None)
 
     def delete_database(self, _: bytes) -> None:
+        if "db" not in self.params:
+            raise HttpError(400, "missing query parameters 'db'")
         self._catalog(lambda: self.state.catalog.delete(self.params.get("db", "")))
+        self.state.executor.caches.drop_database(self.params.get("db", ""))
         self.send(200, b"", None)
 
     def set_retention(self, _: bytes) -> None:
@@ -445,26 +502,156 @@ class Handler(BaseHTTPRequestHandler):
             db.version += 1
         self.send(200, b"", None)
 
+    # -- tokens (create_admin_token, regenerate_admin_token, create_named_admin_token,
+    #    delete_token in http.rs): 201 with Content-Type `json` (sic), errors as plain text.
     def create_admin_token(self, _: bytes) -> None:
-        self.send(201, json.dumps(self.state.tokens.create_admin()).encode(), "json")
+        self.send(201, compact(self.state.tokens.create_admin()), "json")
+
+    def regenerate_admin_token(self, _: bytes) -> None:
+        self.send(201, compact(self.state.tokens.create_admin(regenerate=True)), "json")
+
+    def create_named_admin_token(self, body: bytes) -> None:
+        payload = self.json_body(body)
+        name = payload.get("token_name")
+        if not isinstance(name, str):
+            raise HttpError(400, "serde json error: missing field `token_name`")
+        expiry = payload.get("expiry_secs")
+        self.send(201, compact(self.state.tokens.create_named_admin(name, expiry)), "json")
+
+    def delete_token(self, _: bytes) -> None:
+        name = self.params.get("token_name")
+        if name is None:
+            raise HttpError(400, "serde error: missing field `token_name`")
+        self.state.tokens.delete(name)
+        self.send(200, b"", None)
+
+    # -- last-value and distinct-value caches (configure_*_cache_* in http.rs) -------------------
+    def create_last_cache(self, body: bytes) -> None:
+        self._create_cache(body, "last")
+
+    def create_distinct_cache(self, body: bytes) -> None:
+        self._create_cache(body, "distinct")
+
+    def _create_cache(self, body: bytes, kind: str) -> None:
+        payload = self.json_body(body)
+        db = self.state.catalog.get(str(payload.get("db", "")))
+        table = db.tables.get(str(payload.get("table", ""))) if db else None
+        if table is None:
+            raise HttpError(404, "the requested resource could not be found")
+        registry = self.state.executor.caches
+        create = registry.create_last if kind == "last" else registry.create_distinct
+        try:
+            created = create(db.name, dict(table.columns), payload)
+        except CacheError as exc:
+            raise HttpError(exc.status, str(exc)) from None
+        if created is None:
+            self.send(204, b"", None)
+        else:
+            self.send(201, compact(created), "application/json")
+
+    def delete_last_cache(self, body: bytes) -> None:
+        self._delete_cache(body, "last")
+
+    def delete_distinct_cache(self, body: bytes) -> None:
+        self._delete_cache(body, "distinct")
+
+    def _delete_cache(self, body: bytes, kind: str) -> None:
+        request = dict(self.params) if self.query_string else self.json_body(body)
+        for key in ("db", "table", "name"):
+            if key not in request:
+                raise HttpError(400, f"serde error: missing field `{key}`")
+        try:
+            self.state.executor.caches.delete(kind, request["db"], request["table"], request["name"])
+        except CacheError as exc:
+            raise HttpError(exc.status, str(exc)) from None
+        self.send(200, b"", None)
+
+    # -- /metrics (handle_metrics): Prometheus text, ended by the OpenMetrics EOF marker ------
+    def metrics(self, _: bytes) -> None:
+        text = self.state.metrics.render(self.state.catalog)
+        self.send(200, text.encode(), "text/plain; version=0.0.4; charset=utf-8")
+
+    # -- v1 /query (V1HttpHandler, iox_v1_query_api) ------------------------------------------
+    def query_v1(self, body: bytes) -> None:
+        values = dict(self.params)
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if self.command == "POST" and content_type == "application/x-www-form-urlencoded":
+            form = parse_qs(self.text(body), keep_blank_values=True)
+            values.update({k: v[-1] for k, v in form.items()})
+        try:
+            request = v1query.params(values)
+        except v1query.V1Error as exc:
+            raise error(exc.status, str(exc)) from None
+        results = [self._v1_statement(request)]
+        if request.chunked:
+            self.send(200, v1query.chunks(results), "application/json")
+        else:
+            self.send(200, v1query.body(results, request.pretty), "application/json")
+
+    def _v1_statement(self, request: v1query.V1Params) -> dict:
+        query = QueryRequest(request.database, request.query, "influxql", via_http=True)
+        try:
+            table = self.state.executor.run(query)
+        except DatabaseNotFound as exc:
+            return {"statement_id": 0, "error": f"database not found: {exc.name}"}
+        except QueryError as exc:
+            return {"statement_id": 0, "error": str(exc)}
+        group_tags = _group_tags(request.query)
+        found = v1query.series(table, group_tags, request.epoch)
+        return {"statement_id": 0, "series": found} if found else {"statement_id": 0}
 
     def _catalog(self, action) -> None:
         try:
             action()
         except CatalogError as exc:
-            raise HttpError(exc.status, str(exc) if exc.status in (409,) else {"error": str(exc)}) from None
+            # Catalog errors are plain text (`CatalogError::into_response`) except the limits
+            # (422) and database-name validation (400), which are JSON.
+            plain = exc.status in (404, 409)
+            raise HttpError(exc.status, str(exc) if plain else {"error": str(exc)}) from None
 
 
 def run_query(executor: Executor, request: QueryRequest):
-    """Executor errors as the HTTP query endpoints answer them (Flight maps its own in flight.py)."""
+    """Executor errors as the HTTP query endpoints answer them (Flight maps its own in flight.py):
+    planning 400 and running 500 with DataFusion's text, not-implemented 405 (the query handler's
+    DataFusion error mapping, influxdb3_server/src/http.rs and its tests)."""
     try:
         return executor.run(request)
     except DatabaseNotFound as exc:
         raise error(404, f"query error: database not found: {exc.name}") from None
     except InfluxQLParseError as exc:
         raise HttpError(400, f"error in InfluxQL statement: parsing error: {exc}") from None
-    except QueryError as exc:  # NotImplementedQuery included: 400 with DataFusion's wording
+    except NotImplementedQuery as exc:
+        raise HttpError(405, str(exc)) from None
+    except ExecutionError as exc:
+        raise HttpError(500, str(exc)) from None
+    except QueryError as exc:
         raise HttpError(400, str(exc)) from None
+
+
+def _utf8_error(exc: UnicodeDecodeError) -> str:
+    """Rust's `Utf8Error` text for the same failure."""
+    if exc.reason == "unexpected end of data":
+        return f"incomplete utf-8 byte sequence from index {exc.start}"
+    return f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
+
+
+def compact(payload: object) -> bytes:
+    return json.dumps(payload, separators=(",", ":")).encode()
+
+
+def _group_tags(query: str) -> list[str]:
+    """The tag names of an InfluxQL `GROUP BY` (time() excluded), for v1 series tags."""
+    match = re.search(
+        r"\bGROUP\s+BY\s+(.+?)(?:\bfill\b|\bORDER\b|\bLIMIT\b|\bOFFSET\b|;|$)", query, re.I | re.S
+    )
+    if not match:
+        return []
+    tags = []
+    for part in match.group(1).split(","):
+        part = part.strip()
+        if part and not part.lower().startswith("time("):
+            tags.append(part.strip('"'))
+    return tags
 
 
 def _retention(value: object) -> int | None:

@@ -2,7 +2,8 @@
 
 Covered: `SELECT` of fields/tags/`*` or of aggregates (mean, median, sum, count, min, max, first,
 last, spread, stddev) `FROM` one or more measurements, `WHERE` on tags (=, !=, =~, !~), fields
-and time (absolute literals, `now() - 1h`), `GROUP BY time(d)` and/or tags, `fill(null|none|<n>)`,
+and time (absolute literals, `now() - 1h`), `GROUP BY time(d)` and/or tags,
+`fill(null|none|previous|linear|<n>)`,
 `ORDER BY time [DESC]`, `LIMIT`/`OFFSET` per series, `$param` binding; `SHOW MEASUREMENTS`,
 `SHOW TAG KEYS`, `SHOW FIELD KEYS`. Anything else raises `Unsupported` (UNIMPLEMENTED / 400):
 the stand-in refuses rather than give an answer the real server would not.
@@ -55,7 +56,7 @@ TOKEN_RE = re.compile(
   | (?P<qident>"(?:[^"\\]|\\.)*")
   | (?P<param>\$[A-Za-z_][A-Za-z0-9_]*)
   | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op>=~|!~|!=|<>|<=|>=|[=<>+\-*/(),;.])
+  | (?P<op>::|=~|!~|!=|<>|<=|>=|[=<>+\-*/(),;.%])
 """,
     re.VERBOSE,
 )
@@ -67,6 +68,14 @@ class InfluxQLError(ValueError):
 
 class Unsupported(NotImplementedError):
     """Valid InfluxQL outside the subset."""
+
+
+class MultipleStatements(InfluxQLError):
+    """More than one statement: the real HTTP handler refuses before planning
+    (`InfluxqlSingleStatement`, influxdb3_server/src/http.rs)."""
+
+    def __init__(self) -> None:
+        super().__init__("must provide only one InfluxQl statement per query")
 
 
 @dataclass
@@ -106,7 +115,43 @@ class ShowDatabases:
 
 @dataclass
 class ShowMeasurements:
-    pass
+    """`SHOW MEASUREMENTS [WITH MEASUREMENT =|!=|=~|!~ x] [LIMIT n] [OFFSET n]`."""
+
+    op: str | None = None
+    value: str = ""
+    limit: int | None = None
+    offset: int = 0
+
+    def matches(self, name: str) -> bool:
+        if self.op is None:
+            return True
+        if self.op in ("=~", "!~"):
+            return (re.search(self.value, name) is not None) == (self.op == "=~")
+        return (name == self.value) == (self.op == "=")
+
+
+@dataclass
+class ShowRetentionPolicies:
+    database: str | None = None
+
+
+@dataclass
+class ShowTagValues:
+    """`SHOW TAG VALUES [FROM m, ...] WITH KEY = "k" | != | IN ("a", "b") | =~ /re/ | !~ /re/`."""
+
+    measurements: list[str]
+    op: str
+    keys: list[str]
+
+    def matches(self, key: str) -> bool:
+        if self.op == "=":
+            return key == self.keys[0]
+        if self.op in ("!=", "<>"):
+            return key != self.keys[0]
+        if self.op == "IN":
+            return key in self.keys
+        found = re.search(self.keys[0], key) is not None
+        return found if self.op == "=~" else not found
 
 
 @dataclass
@@ -134,6 +179,7 @@ class Select:
     limit: int | None = None
     offset: int = 0
     now_ns: int = field(default_factory=time.time_ns)
+    first_time_ns: int | None = None  # the table's first point: GROUP BY time() with no lower bound
 
     @property
     def aggregated(self) -> bool:
@@ -179,8 +225,13 @@ class TimeValue:
     ns: int
 
 
-def parse(text: str) -> Select | ShowDatabases | ShowMeasurements | ShowKeys:
-    parser = _Parser(tokenize(text.strip().rstrip(";")))
+def parse(text: str):
+    tokens = tokenize(text.strip())
+    while tokens and tokens[-1].text == ";":
+        tokens.pop()
+    if any(t.text == ";" for t in tokens):
+        raise MultipleStatements()
+    parser = _Parser(tokens)
     statement = parser.statement()
     if not parser.done():
         raise InfluxQLError(f"found {parser.peek().text}, expected end of statement")
@@ -227,15 +278,26 @@ class _Parser:
             return self.show()
         if self.keyword("SELECT"):
             return self.select()
-        raise InfluxQLError(f"found {self.peek().text or 'EOF'}, expected SELECT, SHOW")
+        if self.keyword("CREATE", "DELETE", "DROP", "EXPLAIN"):
+            raise Unsupported(self.tokens[self.pos - 1].text.upper())
+        raise InfluxQLError(
+            "invalid SQL statement, expected CREATE, DELETE, DROP, EXPLAIN, SELECT or SHOW at pos 0"
+        )
 
     def show(self):
         if self.keyword("DATABASES"):
             return ShowDatabases()
         if self.keyword("MEASUREMENTS"):
+            return self.show_measurements()
+        if self.keyword("RETENTION"):
+            self.expect("POLICIES")
+            database = self.ident() if self.keyword("ON") else None
             if not self.done():
-                raise Unsupported("SHOW MEASUREMENTS with clauses")
-            return ShowMeasurements()
+                raise InfluxQLError(f"found {self.peek().text}, expected end of statement")
+            return ShowRetentionPolicies(database)
+        if self.peek().text.upper() == "TAG" and self.peek(1).text.upper() == "VALUES":
+            self.pos += 2
+            return self.tag_values()
         if self.keyword("TAG", "FIELD"):
             kind = self.tokens[self.pos - 1].text.lower()
             self.expect("KEYS")
@@ -243,7 +305,59 @@ class _Parser:
             if not self.done():
                 raise Unsupported(f"SHOW {kind.upper()} KEYS with clauses other than FROM")
             return ShowKeys(kind, measurements)
-        raise Unsupported(f"SHOW {self.peek().text.upper()}")
+        raise InfluxQLError(
+            "invalid SHOW statement, expected DATABASES, FIELD KEYS, MEASUREMENTS, TAG KEYS, "
+            "TAG VALUES, or RETENTION POLICIES following SHOW at pos 5"
+        )
+
+    def show_measurements(self) -> ShowMeasurements:
+        statement = ShowMeasurements()
+        if self.keyword("ON"):
+            raise Unsupported("SHOW MEASUREMENTS ON <database>")
+        if self.keyword("WITH"):
+            self.expect("MEASUREMENT")
+            op = self.next().text
+            if op in ("=~", "!~") and self.peek().kind == "regex":
+                statement.op, statement.value = op, self.next().text
+            elif op in ("=", "!=", "<>"):
+                statement.op, statement.value = ("!=" if op == "<>" else op), self.ident()
+            else:
+                raise InfluxQLError(f"found {op or 'EOF'}, expected =, !=, =~ or !~")
+        if self.keyword("WHERE"):
+            raise Unsupported("SHOW MEASUREMENTS with WHERE")
+        statement.limit, statement.offset = self.limit_offset()
+        if not self.done():
+            raise InfluxQLError(f"found {self.peek().text}, expected end of statement")
+        return statement
+
+    def limit_offset(self) -> tuple[int | None, int]:
+        limit = int(self.next().text) if self.keyword("LIMIT") else None
+        offset = int(self.next().text) if self.keyword("OFFSET") else 0
+        return limit, offset
+
+    def tag_values(self) -> ShowTagValues:
+        measurements = self.measurements() if self.keyword("FROM") else []
+        if not self.keyword("WITH"):
+            raise InfluxQLError(f"found {self.peek().text or 'EOF'}, expected WITH")
+        self.expect("KEY")
+        op = self.next()
+        if op.text.upper() == "IN":
+            self.expect("(")
+            keys = [self.ident()]
+            while self.peek().text == ",":
+                self.next()
+                keys.append(self.ident())
+            self.expect(")")
+            statement = ShowTagValues(measurements, "IN", keys)
+        elif op.text in ("=", "!=", "<>"):
+            statement = ShowTagValues(measurements, op.text, [self.ident()])
+        elif op.text in ("=~", "!~") and self.peek().kind == "regex":
+            statement = ShowTagValues(measurements, op.text, [self.next().text])
+        else:
+            raise InfluxQLError(f"found {op.text or 'EOF'}, expected =, !=, =~, !~ or IN")
+        if not self.done():
+            raise Unsupported("SHOW TAG VALUES with WHERE, LIMIT or OFFSET")
+        return statement
 
     def measurements(self) -> list[str]:
         names = [self.measurement()]
@@ -255,6 +369,8 @@ class _Parser:
     def measurement(self) -> str:
         if self.peek().kind == "regex":
             raise Unsupported("regular expressions in FROM")
+        if self.peek().text == "(":
+            raise Unsupported("subqueries")
         name = self.ident()
         if self.peek().text == ".":
             raise InfluxQLError("database prefix in qualified measurement syntax is not supported")
@@ -274,7 +390,10 @@ class _Parser:
             self.group_by(statement)
         if self.keyword("FILL"):
             self.expect("(")
-            statement.fill = self.next().text.lower()
+            token = self.next()
+            if token.text == "-" and self.peek().kind == "number":
+                token = Token("number", "-" + self.next().text)
+            statement.fill = token.text.lower()
             self.expect(")")
         if self.keyword("ORDER"):
             self.expect("BY")
@@ -305,8 +424,10 @@ class _Parser:
             self.expect(")")
         else:
             function, column = None, self.ident()
-        if self.peek().kind == "op" and self.peek().text in "+-*/":
+        if self.peek().kind == "op" and self.peek().text in ("+", "-", "*", "/", "%"):
             raise Unsupported("arithmetic in the SELECT list")
+        if self.peek().text == "::":
+            raise Unsupported("type casts in the SELECT list")
         alias = self.ident() if self.keyword("AS") else None
         return Projection(column, function, alias)
 
@@ -350,6 +471,8 @@ class _Parser:
             self.expect(")")
             return inner
         left = self.operand()
+        if self.peek().text == "::":
+            raise Unsupported("type casts in WHERE")
         op = self.next()
         if op.text not in ("=", "!=", "<>", "<", "<=", ">", ">=", "=~", "!~"):
             raise InfluxQLError(f"found {op.text or 'EOF'}, expected comparison operator")
@@ -480,19 +603,38 @@ def to_sql(statement: Select, measurement: str, columns: dict[str, str]) -> tupl
         raise InfluxQLError("mixing aggregate and non-aggregate queries is not supported")
     if statement.group_time_ns and not statement.aggregated:
         raise InfluxQLError("GROUP BY requires at least one aggregate function")
-    if statement.fill not in ("null", "none"):
-        raise Unsupported(f"fill({statement.fill})")
+    if statement.fill not in ("null", "none", "previous", "linear") and not _is_number(statement.fill):
+        raise InfluxQLError(f"found {statement.fill}, expected null, none, previous, linear or a number")
     if gap_filled(statement) and (statement.limit is not None or statement.offset):
-        raise Unsupported("LIMIT/OFFSET together with gap filling (fill(null)); use fill(none)")
+        raise Unsupported("LIMIT/OFFSET together with gap filling; use fill(none)")
     bounds = TimeRange()
     where = [where_sql(statement.where, columns, bounds)] if statement.where else []
+    if bounds.lower is None and statement.group_time_ns:
+        # No lower bound: the windows run from the first point's window (the real planner's
+        # default range, iox_query_influxql), up to now() unless WHERE bounds them.
+        bounds.lower = statement.first_time_ns
     if statement.aggregated:
         return _aggregate_sql(statement, measurement, columns, where, bounds), bounds
     return _raw_sql(statement, measurement, columns, where), bounds
 
 
+def needs_lower_bound(statement: Select) -> bool:
+    return bool(statement.group_time_ns)
+
+
 def gap_filled(statement: Select) -> bool:
-    return bool(statement.group_time_ns) and statement.fill == "null"
+    return bool(statement.group_time_ns) and statement.fill != "none"
+
+
+def fill_number(statement: Select) -> float | int | None:
+    """The constant of `fill(<n>)`, else None."""
+    if not _is_number(statement.fill):
+        return None
+    return float(statement.fill) if "." in statement.fill else int(statement.fill)
+
+
+def _is_number(text: str) -> bool:
+    return re.fullmatch(r"-?\d+(\.\d*)?", text) is not None
 
 
 def _names(statement: Select, columns: dict[str, str]) -> list[tuple[str, str]]:
@@ -507,15 +649,20 @@ def _names(statement: Select, columns: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def _raw_sql(statement: Select, measurement: str, columns: dict[str, str], where: list[str]) -> str:
-    names = _names(statement, columns)
-    select = [f"{lit(measurement)} AS {q('iox::measurement')}", "time"]
+    # GROUP BY tags on raw points: the tags follow `time`, rows are ordered per series.
+    tags = [t for t in statement.group_tags if columns.get(t) == "tag"]
+    names = [(src, out) for src, out in _names(statement, columns) if src not in tags]
+    select = [f"{lit(measurement)} AS {q('iox::measurement')}", "time", *(q(t) for t in tags)]
     select += [f"{q(src)} AS {q(out)}" if src in columns else f"NULL AS {q(out)}" for src, out in names]
     fields = [q(src) for src, _ in names if columns.get(src) not in (None, "tag", "timestamp")]
     # InfluxQL returns only points where at least one selected field has a value.
     where = where + [("(" + " OR ".join(f"{f} IS NOT NULL" for f in fields) + ")") if fields else "false"]
-    order = "time DESC" if statement.descending else "time"
-    sql = f"SELECT {', '.join(select)} FROM {q(measurement)} WHERE {' AND '.join(where)} ORDER BY {order}"
-    return _limit(sql, statement, [])
+    order = [*(q(t) for t in tags), "time DESC" if statement.descending else "time"]
+    sql = (
+        f"SELECT {', '.join(select)} FROM {q(measurement)} WHERE {' AND '.join(where)} "
+        f"ORDER BY {', '.join(order)}"
+    )
+    return _limit(sql, statement, tags)
 
 
 def _aggregate_sql(
@@ -526,11 +673,6 @@ def _aggregate_sql(
         if columns.get(tag) != "tag":
             raise Unsupported(f"GROUP BY on '{tag}', which is not a tag of {measurement}")
     if statement.group_time_ns:
-        if statement.fill == "null" and bounds.lower is None:
-            raise Unsupported(
-                "GROUP BY time() with fill(null) and no lower time bound in WHERE; "
-                "add `time >= ...` or use fill(none)"
-            )
         time_expr = f"date_bin(INTERVAL '{statement.group_time_ns} nanoseconds', time, {ts(0)})"
     else:
         time_expr = _selector_time(statement) or ts(bounds.lower or 0)

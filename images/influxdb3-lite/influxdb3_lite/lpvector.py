@@ -29,19 +29,19 @@ from influxdb3_lite.lineproto import (
     field_value,
     parse_into,
     parse_line,
+    parse_lines,
+    split_lines,
 )
 
-# The ASCII characters Python's str.strip() removes; '\n' already split the body.
-ASCII_SPACE = " \t\r\x0b\x0c\x1c\x1d\x1e\x1f"
 # A name or value character: no controls, space, ',', '=', '"', '\\' (escapes take the slow path).
 _C = r'[^\x00-\x20,="\\\x7f]'
-# The first character is printable ASCII, so str.strip() and the ASCII trim agree on the line.
+# The first character: printable ASCII, not a comment's '#'.
 _FIRST = r"[!$-+\--<>-\[\]-~]"
 ELIGIBLE = f"^{_FIRST}{_C}*(?:,{_C}+={_C}+)* {_C}+={_C}+(?:,{_C}+={_C}+)*(?: -?[0-9]+)?$"
 # Values a kind accepts here; ASCII digits only (Python's \d also takes other scripts' digits,
 # those lines go to the reference parser). The last character of a line is always ASCII.
 VALUE_PATTERNS = {
-    FLOAT: r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$",
+    FLOAT: r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$",
     INTEGER: r"^-?[0-9]+i$",
     UINTEGER: r"^[0-9]+u$",
 }
@@ -79,7 +79,7 @@ class LineGroup:
     def to_lines(self) -> list[Line]:
         """The reference parser's view of the same lines (they are valid by construction)."""
         out = []
-        for number, text in zip(self.numbers.to_pylist(), self.texts.to_pylist()):
+        for number, text in zip(self.numbers.to_pylist(), self.texts.to_pylist(), strict=False):
             line = parse_line(text)
             line.number, line.text = number, text
             out.append(line)
@@ -88,9 +88,11 @@ class LineGroup:
 
 def parse_body(body: str) -> Parsed:
     """Same result as `lineproto.parse_lines`, with most lines in `Parsed.groups`."""
+    if ('"' in body or "\\" in body) and len(split_lines(body)) != body.count("\n") + 1:
+        return parse_lines(body)  # a quoted or escaped newline: numbers follow the real split
     raw = pc.split_pattern(pa.array([body], pa.string()), "\n").flatten()
     numbers = pa.array(range(1, len(raw) + 1), pa.int64())
-    trimmed = pc.ascii_trim(raw, ASCII_SPACE)
+    trimmed = pc.ascii_ltrim(raw, " \t")  # the real `trim_leading`: the left side only
     skipped = pc.or_(pc.equal(trimmed, ""), pc.starts_with(trimmed, "#"))
     eligible = pc.and_not(pc.match_substring_regex(trimmed, ELIGIBLE), skipped)
     out = Parsed()
@@ -109,7 +111,7 @@ def parse_body(body: str) -> Parsed:
 def _parse_slow(raw: pa.Array, numbers: list[int], out: Parsed) -> None:
     """The reference loop of `parse_lines`, for the given 1-based line numbers only."""
     texts = raw.take(pa.array([n - 1 for n in numbers], pa.int64())).to_pylist()
-    for number, text in zip(numbers, texts):
+    for number, text in zip(numbers, texts, strict=False):
         parse_into(out, number, text)
 
 
@@ -169,30 +171,44 @@ class _Layout:
         return pc.fill_null(mask, False)
 
 
+# `m,a=1 v=2 3` -> `m,a v ` (values and timestamp digits dropped, the separators kept). On an
+# eligible line (no '=', ',', ' ' inside names or values) equal signatures mean equal token
+# layouts, so one kernel call sorts lines into shapes.
+SIGNATURE = "=[^, ]*|[0-9]+$"
+SIGNATURE_ROWS = 2048  # below this many lines one regex pass is cheaper than per-position compares
+
+
 def _shapes(rows: _Rows) -> Iterator[tuple[_Rows, _Layout | None]]:
-    """Yield the rows of each shape. Usually one shape covers all; the rest group by key string."""
+    """Yield the rows of each shape. Usually one shape covers all; the rest group by signature."""
     layout = _Layout.of(rows.tokens[0].as_py())
-    mask = layout.matches(rows.tokens)
+    if len(rows.numbers) < SIGNATURE_ROWS:
+        signatures = pc.replace_substring_regex(rows.texts, SIGNATURE, "")
+        mask = pc.equal(signatures, signatures[0])
+    else:  # on many lines a regex pass costs more than comparing the token positions
+        signatures, mask = None, layout.matches(rows.tokens)
     if pc.all(mask).as_py():
         yield rows, layout
         return
     yield rows.where(mask), layout
     rest = rows.where(pc.invert(mask))
-    # `m,a=1 v=2 3` -> `m,a v ` (values and timestamp digits dropped, the separators kept).
-    codes = pc.dictionary_encode(pc.replace_substring_regex(rest.texts, "=[^, ]*|[0-9]+$", "")).indices
+    rest_signatures = (
+        pc.filter(signatures, pc.invert(mask))
+        if signatures is not None
+        else pc.replace_substring_regex(rest.texts, SIGNATURE, "")
+    )
+    codes = pc.dictionary_encode(rest_signatures).indices
     # One stable sort, then a slice per shape: linear in the lines whatever the number of shapes.
     order = pc.sort_indices(codes)
     rest, codes = rest.take(order), codes.take(order)
     changes = pc.indices_nonzero(pc.not_equal(codes[1:], codes[:-1])).to_pylist()
     bounds = [0, *(i + 1 for i in changes), len(codes)]
     many = len(bounds) - 1 > FEW_SHAPES
-    for start, stop in zip(bounds, bounds[1:]):
+    for start, stop in zip(bounds, bounds[1:], strict=False):
         subset = rest.slice(start, stop - start)
         if many and stop - start < MIN_GROUP_ROWS:
             yield subset, None  # per-group overhead would exceed the reference parser's cost
             continue
-        layout = _Layout.of(subset.tokens[0].as_py())
-        yield subset, layout if pc.all(layout.matches(subset.tokens)).as_py() else None
+        yield subset, _Layout.of(subset.tokens[0].as_py())
 
 
 def _group(rows: _Rows, layout: _Layout | None) -> LineGroup:

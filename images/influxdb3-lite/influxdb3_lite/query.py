@@ -7,15 +7,21 @@ translated to SQL first (influxql.py).
 
 from __future__ import annotations
 
+import json
+import re
+import threading
 import time
+import uuid
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from datafusion import SessionConfig, SessionContext
 
-from influxdb3_lite import influxql
+from influxdb3_lite import influxql, iox_sql
+from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
 from influxdb3_lite.store import Catalog, Database
+from influxdb3_lite.system import system_tables
 
 
 class DatabaseNotFound(Exception):
@@ -25,11 +31,15 @@ class DatabaseNotFound(Exception):
 
 
 class QueryError(Exception):
-    """Planning or execution failed; the message is DataFusion's (or the InfluxQL translator's)."""
+    """Planning failed; the message is DataFusion's (or the InfluxQL translator's)."""
+
+
+class ExecutionError(QueryError):
+    """The plan failed while running (the real HTTP API answers 500, not 400)."""
 
 
 class NotImplementedQuery(QueryError):
-    """Valid InfluxQL that this server does not translate: refused, never answered wrongly.
+    """Valid input that this server (like the real one, or only the stand-in) does not run.
 
     The message starts with DataFusion's `This feature is not implemented: `, as the real server's."""
 
@@ -44,22 +54,76 @@ class QueryRequest:
     query: str
     language: str = "sql"
     params: dict[str, object] | None = None
+    # SHOW DATABASES / SHOW RETENTION POLICIES are answered by the HTTP handler
+    # (`query_influxql_inner`, http.rs); the planner behind Flight does not implement them.
+    via_http: bool = False
+
+
+@dataclass
+class QueryLogEntry:
+    """One row of `system.queries` (`influxdb3_server/src/system_tables/queries.rs`)."""
+
+    id: str
+    phase: str
+    issue_time: int
+    query_type: str
+    query_text: str
+    params: str
+    success: bool
+    running: bool
+    cancelled: bool = False
+    plan_duration: int | None = None
+    execute_duration: int | None = None
+
+
+@dataclass
+class _Cached:
+    key: tuple
+    ctx: SessionContext
+    tables: tuple  # the keyed objects, kept alive so their ids cannot be reused meanwhile
 
 
 class Executor:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
+        self.query_log: list[QueryLogEntry] = []
+        self._cache: dict[str, _Cached] = {}
+        self._cache_lock = threading.Lock()
+        self.caches = CacheRegistry()
 
     def run(self, request: QueryRequest) -> pa.Table:
+        entry = QueryLogEntry(
+            str(uuid.uuid4()),
+            "plan",
+            time.time_ns(),
+            request.language,
+            request.query,
+            json.dumps(request.params or {}),
+            False,
+            True,
+        )
+        self.query_log = (self.query_log + [entry])[-1000:]
+        began = time.perf_counter_ns()
+        try:
+            table = self._run(request)
+            entry.success = True
+            return _hydrate_dictionaries(table)
+        finally:
+            entry.running, entry.phase = False, "success" if entry.success else "fail"
+            entry.execute_duration = time.perf_counter_ns() - began
+
+    def _run(self, request: QueryRequest) -> pa.Table:
         if request.language == "influxql":
             try:
                 return self._influxql(request)
+            except influxql.MultipleStatements as exc:
+                raise QueryError(str(exc)) from None
             except influxql.InfluxQLError as exc:
                 raise InfluxQLParseError(str(exc)) from None
             except influxql.Unsupported as exc:
                 raise NotImplementedQuery(f"This feature is not implemented: {exc}") from None
         db = self._database(request.database)
-        return self._sql(self._context(db), request.query, request.params)
+        return self._sql(db, request.query, request.params)
 
     def _database(self, name: str | None) -> Database:
         db = self.catalog.get(name or "")
@@ -67,34 +131,136 @@ class Executor:
             raise DatabaseNotFound(name or "")
         return db
 
-    def _context(self, db: Database) -> SessionContext:
+    def _context(self, db: Database, with_system: bool = False) -> SessionContext:
+        """A session with the database's tables; reused while no table changed (snapshots are
+        cached per table version, the session per database version)."""
+        with self.catalog.lock:
+            # Object identities too: a database or table deleted and created again under the same
+            # name starts again at version 1 and must not find the old session.
+            key = (
+                id(db),
+                tuple((n, id(t), t.version, len(t.columns)) for n, t in sorted(db.tables.items())),
+            )
+            tables = {name: t.snapshot() for name, t in db.tables.items()}
+        cached = self._cache.get(db.name)
+        if cached is not None and cached.key == key and not db.retention_ns and not with_system:
+            return cached.ctx
         config = (
             SessionConfig().with_default_catalog_and_schema("public", "iox").with_information_schema(True)
         )
         ctx = SessionContext(config)
-        with self.catalog.lock:
-            tables = {name: _retained(t.snapshot(), db.retention_ns) for name, t in db.tables.items()}
         for name, table in tables.items():
+            table = _retained(table, db.retention_ns)
             batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
             ctx.register_record_batches(name, [batches])
+        if with_system:
+            ctx.sql("CREATE SCHEMA public.system").collect()
+            for name, table in system_tables(self, db).items():
+                ctx.register_record_batches(f"system.{name}", [table.to_batches() or [_empty_batch(table)]])
+        elif not db.retention_ns:
+            with self._cache_lock:
+                self._cache[db.name] = _Cached(key, ctx, (db, *db.tables.values()))
         return ctx
 
+    def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:
+        with_system = bool(re.search(r"\b(system|show|information_schema)\b", sql, re.IGNORECASE))
+        nested = iox_sql.gapfill_subquery(sql) is not None
+        # A private session when the query adds to it (system tables, per-query UDFs, filled
+        # subqueries); otherwise the cached one of this database version.
+        private = with_system or nested or "date_bin_wallclock" in sql.lower()
+        ctx = self._context(db, private)
+        count = 0
+        while (found := iox_sql.gapfill_subquery(sql)) is not None:
+            # The real analyzer fills any Aggregate; here each gap-filling subquery (innermost
+            # first) runs on its own and the query reads its filled rows.
+            start, end, inner = found
+            name = f"__gapfilled_{count}"
+            filled = self._sql_on(ctx, db, inner, params)
+            ctx.register_record_batches(name, [filled.to_batches() or [_empty_batch(filled)]])
+            sql = f"{sql[:start]}(SELECT * FROM {name}){sql[end:]}"
+            count += 1
+        return self._sql_on(ctx, db, sql, params)
+
+    def _sql_on(
+        self, ctx: SessionContext, db: Database, sql: str, params: dict[str, object] | None
+    ) -> pa.Table:
+        try:
+            prepared = (
+                iox_sql.prepare(sql, sorted(db.tables), lambda *a: self._cache_sql(db, *a))
+                if iox_sql.mentions(sql)
+                else None
+            )
+        except iox_sql.IoxNotImplemented as exc:
+            raise NotImplementedQuery(str(exc)) from None
+        except iox_sql.IoxSqlError as exc:
+            raise QueryError(str(exc)) from None
+        if prepared is None:
+            return self._run_sql(ctx, sql, params)
+        for function in iox_sql.wallclock_udfs(prepared.wallclock_zones):
+            ctx.register_udf(function)  # ctx is private whenever date_bin_wallclock is used
+        table = self._run_sql(ctx, prepared.sql, params)
+        plan = prepared.gapfill
+        if plan is not None:
+            try:
+                table = iox_sql.fill(plan, table, lambda q: self._run_sql(ctx, q, params))
+            except iox_sql.IoxNotImplemented as exc:
+                raise NotImplementedQuery(str(exc)) from None
+            except iox_sql.IoxSqlError as exc:
+                raise QueryError(str(exc)) from None
+            table = iox_sql.apply_renames(table, prepared.renames)
+            table = iox_sql.order_and_limit(table, plan, _run_on)
+        return table
+
+    def _cache_sql(self, db: Database, kind: str, table: str, name: str | None) -> str | None:
+        cache = self.caches.find(kind, db.name, table, name)
+        if cache is None or table not in db.tables:
+            return None
+        if kind == "last":
+            return last_cache_sql(cache, db.tables[table].columns)
+        return distinct_cache_sql(cache)
+
     @staticmethod
-    def _sql(ctx: SessionContext, sql: str, params: dict[str, object] | None) -> pa.Table:
+    def _run_sql(ctx: SessionContext, sql: str, params: dict[str, object] | None) -> pa.Table:
+        """Planning (SQL to an optimised physical plan) and running fail differently: the HTTP
+        API answers 400 for the first and 500 for the second."""
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
-            return pa.Table.from_batches(frame.collect(), schema=schema)
+            stream = frame.execute_stream()  # physical planning and optimisation happen here
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
-            raise QueryError(_clean(str(exc))) from None
+            raise _classify(str(exc), planning=True) from None
+        try:
+            batches = [batch.to_pyarrow() for batch in stream]
+        except Exception as exc:
+            raise _classify(str(exc), planning=False) from None
+        return pa.Table.from_batches(batches, schema=schema)
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
         statement = influxql.parse(request.query)
+        if (
+            isinstance(statement, (influxql.ShowDatabases, influxql.ShowRetentionPolicies))
+            and not request.via_http
+        ):
+            kind = (
+                "SHOW DATABASES"
+                if isinstance(statement, influxql.ShowDatabases)
+                else "SHOW RETENTION POLICIES"
+            )
+            raise NotImplementedQuery(f"This feature is not implemented: {kind}")
         if isinstance(statement, influxql.ShowDatabases):
-            raise NotImplementedQuery("This feature is not implemented: SHOW DATABASES")
+            names = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
+            return pa.table(
+                {
+                    "iox::measurement": pa.array(["databases"] * len(names), pa.string()),
+                    "name": pa.array(names, pa.string()),
+                }
+            )
+        if isinstance(statement, influxql.ShowRetentionPolicies):
+            return self._retention_policies(statement.database or request.database)
         db = self._database(request.database)
         if isinstance(statement, influxql.ShowMeasurements):
-            names = sorted(db.tables)
+            names = [n for n in sorted(db.tables) if statement.matches(n)][statement.offset :]
+            names = names if statement.limit is None else names[: statement.limit]
             return pa.table(
                 {
                     "iox::measurement": pa.array(["measurements"] * len(names), pa.string()),
@@ -103,13 +269,18 @@ class Executor:
             )
         if isinstance(statement, influxql.ShowKeys):
             return self._show_keys(db, statement)
+        if isinstance(statement, influxql.ShowTagValues):
+            return self._show_tag_values(db, statement)
         parts = []
         ctx = self._context(db)  # one snapshot of every table for all the measurements named
         for measurement in statement.measurements:
             if measurement not in db.tables:
                 continue
+            if statement.group_time_ns and influxql.needs_lower_bound(statement):
+                statement.first_time_ns = _first_time(db.tables[measurement].snapshot())
             sql, bounds = influxql.to_sql(statement, measurement, db.tables[measurement].columns)
-            result = self._sql(ctx, sql, request.params)
+            # Tags as plain strings here: the windows are joined, sorted and concatenated next.
+            result = _hydrate_dictionaries(self._run_sql(ctx, sql, request.params))
             if influxql.gap_filled(statement):
                 result = gap_fill(result, statement, bounds)
             parts.append(result)
@@ -118,6 +289,45 @@ class Executor:
                 {"iox::measurement": pa.array([], pa.string()), "time": pa.array([], pa.timestamp("ns"))}
             )
         return pa.concat_tables(parts, promote_options="default")
+
+    def _retention_policies(self, name: str | None) -> pa.Table:
+        """One row per database (`show_retention_policies`, influxdb3_server query_executor): the
+        retention policy is the part after '/' of a `db/rp` name, else `autogen`; all databases
+        when none is named."""
+        if name:
+            databases = [self._database(name)]
+        else:
+            listed = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
+            databases = [d for d in (self.catalog.get(n) for n in sorted(listed)) if d is not None]
+        policies = [(d.name.partition("/")[2] or "autogen", d.retention_ns) for d in databases]
+        return pa.table(
+            {
+                "iox::measurement": pa.array(["retention_policies"] * len(policies), pa.string()),
+                "name": pa.array([p[0] for p in policies], pa.string()),
+                "duration": pa.array([p[1] for p in policies], pa.int64()),
+            }
+        )
+
+    def _show_tag_values(self, db: Database, statement: influxql.ShowTagValues) -> pa.Table:
+        """Rows `iox::measurement, key, value`, distinct and sorted per measurement and key."""
+        rows: list[tuple[str, str, str]] = []
+        for name in statement.measurements or sorted(db.tables):
+            table = db.tables.get(name)
+            if table is None:
+                continue
+            snapshot = _hydrate_dictionaries(table.snapshot())
+            for key in sorted(
+                k for k, kind in table.columns.items() if kind == "tag" and statement.matches(k)
+            ):
+                values = pc.unique(snapshot[key].combine_chunks().drop_null()).to_pylist()
+                rows += [(name, key, v) for v in sorted(values)]
+        return pa.table(
+            {
+                "iox::measurement": pa.array([r[0] for r in rows], pa.string()),
+                "key": pa.array([r[1] for r in rows], pa.string()),
+                "value": pa.array([r[2] for r in rows], pa.string()),
+            }
+        )
 
     def _show_keys(self, db: Database, statement: influxql.ShowKeys) -> pa.Table:
         rows: list[tuple[str, str, str]] = []
@@ -138,8 +348,47 @@ class Executor:
         return pa.table(data)
 
 
+def _classify(message: str, planning: bool) -> QueryError:
+    """DataFusion's error as the HTTP API sorts it: not-implemented 405, planning 400, running 500."""
+    message = _clean(message)
+    if "This feature is not implemented" in message:
+        return NotImplementedQuery(message)
+    return QueryError(message) if planning else ExecutionError(message)
+
+
+def _hydrate_dictionaries(table: pa.Table) -> pa.Table:
+    """Tags leave as Utf8, as the real server's Flight encoder hydrates dictionaries."""
+    if not any(pa.types.is_dictionary(f.type) for f in table.schema):
+        return table
+    fields, columns = [], []
+    for f, column in zip(table.schema, table.columns, strict=False):
+        if pa.types.is_dictionary(f.type):
+            column, f = column.cast(f.type.value_type), f.with_type(f.type.value_type)
+        fields.append(f)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _first_time(table: pa.Table) -> int | None:
+    if table.num_rows == 0:
+        return None
+    return pc.min(table["time"]).cast(pa.int64()).as_py()
+
+
+def _run_on(table: pa.Table, sql: str) -> pa.Table:
+    ctx = SessionContext()
+    ctx.register_record_batches("__gapfilled", [table.to_batches() or [_empty_batch(table)]])
+    return Executor._run_sql(ctx, sql, None)
+
+
+def _empty_batch(table: pa.Table) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
 def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.TimeRange) -> pa.Table:
-    """fill(null): every window between the WHERE bounds appears, empty ones with nulls."""
+    """Every window between the time bounds appears per series; empty ones get null, the
+    previous window's value, a linear interpolation or a constant, as `fill()` asks (the
+    InfluxQL planner's gap filling, iox_query_influxql, over IOx's GapFill)."""
     if result.num_rows == 0:
         return result
     step = statement.group_time_ns or 1
@@ -155,11 +404,58 @@ def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.Time
     repeated = series.take(pa.array([i for i in range(series.num_rows) for _ in windows]))
     grid = repeated.append_column("time", pa.array(windows * series.num_rows, pa.timestamp("ns")))
     keys = ["iox::measurement", "time", *tags]
-    joined = grid.join(result, keys=keys, join_type="left outer", use_threads=False)
+    marked = result.append_column("__present", pa.array([True] * result.num_rows))
+    joined = grid.join(marked, keys=keys, join_type="left outer", use_threads=False)
+    joined = joined.sort_by([(t, "ascending") for t in tags] + [("time", "ascending")])
+    joined = _fill_gaps(joined, statement, [c for c in result.column_names if c not in keys])
     order = [(t, "ascending") for t in tags] + [
         ("time", "descending" if statement.descending else "ascending")
     ]
     return joined.select(result.column_names).sort_by(order).cast(result.schema)
+
+
+def _fill_gaps(joined: pa.Table, statement: influxql.Select, values: list[str]) -> pa.Table:
+    if statement.fill == "null":
+        return joined
+    present = joined["__present"].to_pylist()
+    series_keys = joined.select(["iox::measurement", *statement.group_tags]).to_pylist()
+    times = joined["time"].cast(pa.int64()).to_pylist()
+    number = influxql.fill_number(statement)
+    for name in values:
+        column = joined[name].to_pylist()
+        for run in _runs(series_keys):
+            if number is not None:
+                for i in run:
+                    column[i] = number if not present[i] else column[i]
+            elif statement.fill == "previous":
+                for prev, i in zip(run, run[1:], strict=False):
+                    column[i] = column[prev] if not present[i] else column[i]
+            else:
+                _linear(column, present, times, run)
+        kind = joined.schema.field(name).type
+        filled = pa.array(column, pa.float64() if number is not None and isinstance(number, float) else None)
+        joined = joined.set_column(joined.column_names.index(name), name, filled.cast(kind, safe=False))
+    return joined
+
+
+def _runs(keys: list[dict]) -> list[list[int]]:
+    """Row indices per series (rows are sorted by series, then time)."""
+    runs: list[list[int]] = []
+    for index, key in enumerate(keys):
+        if index and key == keys[index - 1]:
+            runs[-1].append(index)
+        else:
+            runs.append([index])
+    return runs
+
+
+def _linear(column: list, present: list, times: list[int], run: list[int]) -> None:
+    known = [i for i in run if present[i] and column[i] is not None]
+    for left, right in zip(known, known[1:], strict=False):
+        for i in run[run.index(left) + 1 : run.index(right)]:
+            share = (times[i] - times[left]) / (times[right] - times[left])
+            value = column[left] + (column[right] - column[left]) * share
+            column[i] = int(value) if isinstance(column[left], int) else value
 
 
 def _retained(table: pa.Table, retention_ns: int | None) -> pa.Table:

@@ -1,15 +1,15 @@
 """The in-memory catalog: databases of tables of Arrow record batches.
 
-Column types follow InfluxDB 3 (specs § 1.10): tags Utf8 (the real server stores dictionaries but
-hydrates them on the wire, so plain Utf8 is what clients see), fields Float64/Int64/UInt64/Utf8/
-Boolean, `time` Timestamp(ns) not nullable, columns sorted by name. The first write fixes a
-column's type. Points with the same series key and time are merged, last write wins per field,
-as the real server deduplicates.
+Column types follow InfluxDB 3 (specs § 1.10): tags Dictionary(Int32, Utf8) as the real server stores
+them (what SQL sees: `arrow_typeof`, `information_schema.columns`; the Flight side hydrates them to
+Utf8 as the real server's encoder does), fields Float64/Int64/UInt64/Utf8/Boolean, `time`
+Timestamp(ns) not nullable, columns sorted by name. The first write fixes a column's type. Points
+with the same series key and time are merged, last write wins per field, as the real server
+deduplicates.
 """
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,8 +33,9 @@ from influxdb3_lite.lineproto import (
 from influxdb3_lite.lpvector import LineGroup
 
 TAG, TIME = "tag", "timestamp"
+TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
 ARROW_TYPES = {
-    TAG: pa.string(),
+    TAG: TAG_TYPE,
     FLOAT: pa.float64(),
     INTEGER: pa.int64(),
     UINTEGER: pa.uint64(),
@@ -43,7 +44,6 @@ ARROW_TYPES = {
     TIME: pa.timestamp("ns"),
 }
 MAX_DATABASES, MAX_TABLES, MAX_COLUMNS = 100, 4000, 500
-DB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?\Z")
 PRECISION_NS = {"second": 10**9, "millisecond": 10**6, "microsecond": 10**3, "nanosecond": 1}
 
 
@@ -63,20 +63,62 @@ def kind_name(kind: str) -> str:
     )
 
 
+DB_NAME_MAX = 64
+DB_NAME_ERRORS = {
+    "char": "invalid character in database or rp name: must be ASCII, containing only letters, "
+    "numbers, underscores, or hyphens",
+    "start": "db name did not start with a number or letter",
+    "rp": "db name with invalid retention policy, if providing a retention policy name, must be of "
+    "form '<db_name>/<rp_name>'",
+    "empty": "db name cannot be empty",
+    "long": f"db name too long: max {DB_NAME_MAX}",
+}
+
+
 def validate_db_name(name: str) -> None:
-    if not name or len(name.encode()) > 511 or not DB_NAME_RE.match(name):
-        raise CatalogError(
-            f"invalid database name '{name}': names must start with an ASCII letter or digit, then "
-            "contain only ASCII letters, digits, '_', '-' and at most one '/' (not last), and be at "
-            "most 511 bytes"
-        )
+    """`validate_db_name` of influxdb3_server/src/http.rs: same checks, same order, same texts."""
+    problem = _db_name_problem(name)
+    if problem:
+        raise CatalogError(DB_NAME_ERRORS[problem])
+
+
+def _db_name_problem(name: str) -> str | None:
+    if not name:
+        return "empty"
+    if len(name.encode()) > DB_NAME_MAX:
+        return "long"
+    separator = False
+    for index, char in enumerate(name):
+        if len(char.encode()) > 1:
+            return "char"
+        if index == 0:
+            if not (char.isascii() and char.isalnum()):
+                return "start"
+        elif char == "/":
+            if separator:
+                return "rp"
+            separator = True
+        elif not (char.isascii() and (char.isalnum() or char in "_-")):
+            return "char"
+    return "rp" if name.endswith("/") else None
 
 
 @dataclass
 class Table:
+    """Rows as deduplicated chunks plus batches written since the last snapshot.
+
+    A snapshot is cached per table version: a query after no write re-reads nothing, and after a
+    write whose times all follow the stored ones (the usual append) only the new batches are
+    conformed and appended; anything else (an overwrite of an existing series/time) deduplicates
+    the whole table once.
+    """
+
     name: str
     columns: dict[str, str] = field(default_factory=lambda: {"time": TIME})
-    batches: list[pa.RecordBatch] = field(default_factory=list)
+    batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
+    version: int = 0
+    _chunks: list[pa.RecordBatch] = field(default_factory=list)
+    _max_time: int | None = None
     _snapshot: pa.Table | None = None
 
     def schema(self) -> pa.Schema:
@@ -93,20 +135,70 @@ class Table:
 
     def append(self, batch: pa.RecordBatch) -> None:
         self.batches.append(batch)
+        self.version += 1
         self._snapshot = None
 
     def snapshot(self) -> pa.Table:
         """All rows in the current schema, deduplicated; cached until the next write."""
-        if self._snapshot is None:
-            schema = self.schema()
-            parts = [_conform(batch, schema) for batch in self.batches]
-            table = pa.Table.from_batches(parts, schema=schema) if parts else schema.empty_table()
-            table = _dedupe(table, [n for n, k in self.columns.items() if k == TAG])
-            # The snapshot and the stored batches share buffers: one copy of the data, not two.
-            self.batches = table.to_batches()
-            self._snapshot = table
+        if self._snapshot is not None and self._snapshot.schema.names == sorted(self.columns):
+            return self._snapshot
+        schema = self.schema()
+        chunks = [_conform(batch, schema) for batch in self._chunks]
+        fresh = [_conform(batch, schema) for batch in self.batches]
+        rebuilt = False
+        if fresh and self._appends_cleanly(fresh):
+            chunks = _merge_small(chunks + _compact(fresh))
+        elif fresh:
+            rebuilt = True
+            whole = pa.Table.from_batches(chunks + fresh, schema=schema)
+            whole = _dedupe(whole, [n for n, k in self.columns.items() if k == TAG])
+            chunks = whole.combine_chunks().to_batches() if whole.num_rows else []
+        if fresh:
+            latest = pc.max(pa.Table.from_batches(fresh)["time"]).cast(pa.int64()).as_py()
+            self._max_time = latest if self._max_time is None else max(latest, self._max_time)
+        self._chunks, self.batches = chunks, []
+        self._snapshot = pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
+        if rebuilt or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
             release_unused()
         return self._snapshot
+
+    def _appends_cleanly(self, fresh: list[pa.RecordBatch]) -> bool:
+        """New rows cannot collide with stored ones nor with each other: later, distinct times."""
+        table = pa.Table.from_batches(fresh)
+        times = table["time"]
+        if pc.count_distinct(times).as_py() != table.num_rows:
+            return False
+        earliest = pc.min(times).cast(pa.int64()).as_py()
+        if self._max_time is None or not self._chunks or earliest > self._max_time:
+            return True
+        # Concurrent writers interleave times: look the new times up among the stored ones (a
+        # hash of the few new times, one vectorised pass over the stored column).
+        wanted = pc.unique(times.combine_chunks())
+        return not any(
+            pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
+            for c in self._chunks
+        )
+
+
+def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
+    """Keeps the chunk count bounded under many small writes. Chunks hold no duplicate keys
+    between them, so their order carries no last-write-wins meaning and may change."""
+    if len(chunks) <= most:
+        return chunks
+    return _compact(chunks, small)
+
+
+def _compact(batches: list[pa.RecordBatch], small: int = 65536) -> list[pa.RecordBatch]:
+    """Many small write batches as one (DataFusion pays per batch, not per row); large batches
+    are kept as they are, so a bulk load is never copied."""
+    large = [b for b in batches if b.num_rows >= small]
+    smalls = [b for b in batches if b.num_rows < small]
+    if len(smalls) > 1:
+        smalls = pa.Table.from_batches(smalls).combine_chunks().to_batches()
+    return large + smalls
+
+
+RELEASE_ROWS = 10_000  # handing pages back costs ~0.2 ms: once per this many rows written
 
 
 def release_unused() -> None:
@@ -116,10 +208,18 @@ def release_unused() -> None:
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    if batch.schema.equals(schema, check_metadata=True):
+        return batch
     arrays = []
     for target in schema:
         index = batch.schema.get_field_index(target.name)
-        arrays.append(batch.column(index) if index >= 0 else pa.nulls(batch.num_rows, target.type))
+        if index < 0:
+            arrays.append(pa.nulls(batch.num_rows, target.type))
+            continue
+        column = batch.column(index)
+        if column.type != target.type:  # tags arrive as strings; stored dictionary-encoded
+            column = pc.dictionary_encode(column).cast(target.type)
+        arrays.append(column)
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
@@ -127,6 +227,8 @@ def _dedupe(table: pa.Table, tags: list[str]) -> pa.Table:
     keys = sorted(tags) + ["time"]
     if table.num_rows < 2 or pc.count_distinct(table["time"]).as_py() == table.num_rows:
         return table  # distinct times cannot collide; the usual case, and far cheaper to check
+    # Each write batch has its own tag dictionaries; grouping needs one per column.
+    table = table.unify_dictionaries().combine_chunks()
     distinct = table.group_by(keys, use_threads=False).aggregate([])
     if distinct.num_rows == table.num_rows:
         return table
@@ -163,6 +265,7 @@ class Catalog:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self.databases: dict[str, Database] = {"_internal": Database("_internal")}
+        self._unreleased = 0  # rows written since Arrow's free pages were last handed back
 
     # -- databases ---------------------------------------------------------------------------
     def get(self, name: str) -> Database | None:
@@ -247,9 +350,16 @@ class Catalog:
                 if plan.rows():
                     table = db.tables.setdefault(plan.name, Table(plan.name))
                     table.columns.update(pending.columns_for(plan.name))
-                    table.append(plan.batch(table.columns, precision, now))
+                    # Tags dictionary-encoded at once: stored small, nothing to convert later.
+                    table.append(_conform(plan.batch(table.columns, precision, now), table.schema()))
             db.version += 1
-        release_unused()
+            # Amortised: pages go back to the OS once RELEASE_ROWS rows were written since.
+            self._unreleased += stored
+            release = self._unreleased >= RELEASE_ROWS
+            if release:
+                self._unreleased = 0
+        if release:
+            release_unused()
         return WriteResult(stored, errors, pending.limit_hit)
 
 
@@ -266,7 +376,7 @@ class _TablePlan:
         return len(self.lines) + sum(len(g) for g in self.groups)
 
     def batch(self, columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
-        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times)]
+        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times, strict=False)]
         if self.lines:
             parts.append(
                 (
@@ -298,6 +408,9 @@ class _Pending:
         self.db, self.precision, self.now = db, precision, now
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
+        # (table, the line's column kinds) already accepted in this write: the same kinds pass
+        # the same checks again (their columns are staged), so only the time range is checked.
+        self._accepted: set[tuple[str, frozenset]] = set()
 
     def plan(
         self, table: str, lines: list[Line], groups: list[LineGroup], errors: list[LineError]
@@ -311,7 +424,9 @@ class _Pending:
                     c: k for c, k in wanted.items() if self._existing(table, c) is None
                 }
                 return _TablePlan(table, [line for line in lines if self.accept(line, errors)], groups, times)
-            lines = sorted(lines + [line for g in groups for line in g.to_lines()], key=lambda l: l.number)
+            lines = sorted(
+                lines + [line for g in groups for line in g.to_lines()], key=lambda line: line.number
+            )
         return _TablePlan(table, [line for line in lines if self.accept(line, errors)])
 
     def _agreed_kinds(self, table: str, lines: list[Line], groups: list[LineGroup]) -> dict[str, str] | None:
@@ -338,6 +453,18 @@ class _Pending:
     def accept(self, line: Line, errors: list[LineError]) -> bool:
         table = line.measurement
         wanted = line_kinds(line)
+        seen = (table, frozenset(wanted.items()))
+        if seen in self._accepted:
+            if not self._in_range(line):
+                return self._reject(line, errors, f"Unable to parse timestamp value '{line.timestamp}'")
+            return True
+        if not self._accept_new(line, wanted, errors):
+            return False
+        self._accepted.add(seen)
+        return True
+
+    def _accept_new(self, line: Line, wanted: dict[str, str], errors: list[LineError]) -> bool:
+        table = line.measurement
         for column, kind in wanted.items():
             have = self.column_kind(table, column)
             if column == "time":
@@ -431,18 +558,36 @@ def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.A
 
 def _times(stamps: pa.Array, precision: str, now: int) -> pa.Array:
     if precision == "auto":
-        magnitude = pc.divide(
-            pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9
-        )  # as Python's int / float
-        unit = pc.if_else(
-            pc.less(magnitude, 5),
-            10**9,
-            pc.if_else(pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)),
-        )
-        nanos = pc.multiply_checked(stamps, pc.cast(unit, pa.int64()))
+        unit = _one_unit(stamps)
+        if unit is not None:  # the usual body: every timestamp in the same precision band
+            nanos = pc.multiply_checked(stamps, unit)
+        else:
+            magnitude = pc.divide(
+                pc.abs(pc.cast(stamps, pa.float64(), safe=False)), 1e9
+            )  # as Python's int / float
+            unit_per_row = pc.if_else(
+                pc.less(magnitude, 5),
+                10**9,
+                pc.if_else(
+                    pc.less(magnitude, 5_000), 10**6, pc.if_else(pc.less(magnitude, 5_000_000), 10**3, 1)
+                ),
+            )
+            nanos = pc.multiply_checked(stamps, pc.cast(unit_per_row, pa.int64()))
     else:
         nanos = pc.multiply_checked(stamps, PRECISION_NS[precision])
-    return pc.fill_null(nanos, to_nanos(None, precision, now)).cast(pa.timestamp("ns"))
+    if stamps.null_count:
+        nanos = pc.fill_null(nanos, to_nanos(None, precision, now))
+    return nanos.cast(pa.timestamp("ns"))
+
+
+def _one_unit(stamps: pa.Array) -> int | None:
+    """The `auto` scale shared by every timestamp, or None when they span several bands."""
+    bounds = pc.min_max(pc.abs_checked(stamps))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    if low is None:
+        return 1
+    first, last = guess_precision(low), guess_precision(high)
+    return PRECISION_NS[first] if first == last else None
 
 
 def _field(line: Line, name: str) -> object:

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.influxdb3_lite.standin import import_standin
+from tests.standin.standin import import_standin
 
 lineproto, lpvector, store = import_standin("lineproto", "lpvector", "store")
 LineProtocolError, parse_line, parse_lines = (
@@ -149,7 +149,9 @@ def as_rows(parsed) -> tuple[list[tuple], list]:
     for group in parsed.groups:
         tags = {name: values.to_pylist() for name, values in group.tags.items()}
         fields = {name: (kind, values.to_pylist()) for name, (kind, values) in group.fields.items()}
-        for i, (number, stamp) in enumerate(zip(group.numbers.to_pylist(), group.timestamps.to_pylist())):
+        for i, (number, stamp) in enumerate(
+            zip(group.numbers.to_pylist(), group.timestamps.to_pylist(), strict=False)
+        ):
             rows.append(
                 (
                     number,

@@ -20,6 +20,8 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client_3 import InfluxDBClient3, Point
 from influxdb_client_3.exceptions import InfluxDB3ClientQueryError, InfluxDBError
 
+from tests.standin.tokens import admin_token
+
 pytestmark = pytest.mark.docker
 TOKEN = "any-token"
 
@@ -221,7 +223,7 @@ def test_14_invalid_database_names_are_refused(influx, name):
 
 def test_15_auth_on_requires_a_valid_token_everywhere(influx_auth):
     url = influx_auth.url
-    token = _admin_token(influx_auth)
+    token = admin_token(influx_auth)
     for path in ("/health", "/ping", "/api/v3/query_sql?db=x&q=select%201"):
         response = requests.get(url + path, timeout=10)
         assert response.status_code == 401 and response.json() == {
@@ -242,20 +244,8 @@ def test_16_auth_off_accepts_anything_and_disables_token_endpoints(influx):
     assert (response.status_code, response.text) == (405, "endpoint disabled, started without auth")
 
 
-_TOKENS: dict[str, str] = {}
-
-
-def _admin_token(server) -> str:
-    """The admin token can be created once per server; the first caller keeps it for the others."""
-    if server.url not in _TOKENS:
-        response = requests.post(f"{server.url}/api/v3/configure/token/admin", timeout=10)
-        assert response.status_code == 201, response.text
-        _TOKENS[server.url] = response.json()["token"]
-    return _TOKENS[server.url]
-
-
 def test_17_admin_token_created_once_and_authorises_http_and_flight(influx_auth):
-    token = _admin_token(influx_auth)
+    token = admin_token(influx_auth)
     assert token.startswith("apiv3_")
     again = requests.post(f"{influx_auth.url}/api/v3/configure/token/admin", timeout=10)
     assert again.status_code == 409
@@ -380,7 +370,7 @@ def test_24_flight_json_ticket_sql_and_influxql(influx):
 
 
 def test_25_flight_auth_reads_authorization_metadata(influx_auth):
-    token = _admin_token(influx_auth)
+    token = admin_token(influx_auth)
     db = influx_auth.database()
     with client(influx_auth, db, token=token) as c:
         c.write(record="m f=1 1")

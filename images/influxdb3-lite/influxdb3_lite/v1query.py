@@ -1,0 +1,124 @@
+"""The v1 `/query` endpoint's response shape (InfluxQL over HTTP, as InfluxDB 1.x answers it).
+
+Real source (influxdata/influxdb): the router sends GET and POST `/query` (`API_V1_QUERY`,
+influxdb3_server/src/http.rs) to `V1HttpHandler` (`iox_v1_query_api`): parameters `q`, `db`,
+`epoch`, `chunked`, `chunk_size`, `pretty`, also as a form body; the body is
+`{"results":[{"statement_id":0,"series":[{"name","tags","columns","values"}]}]}`, one series per
+measurement and tag set, times RFC 3339 unless `epoch` asks for integers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+EPOCH_NS = {
+    "ns": 1,
+    "n": 1,
+    "u": 10**3,
+    "µ": 10**3,
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
+MEASUREMENT = "iox::measurement"
+
+
+class V1Error(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class V1Params:
+    query: str
+    database: str | None
+    epoch: str | None
+    chunked: bool
+    pretty: bool
+
+
+def params(values: dict[str, str]) -> V1Params:
+    query = values.get("q")
+    if not query:
+        raise V1Error(400, "missing query parameter 'q'")
+    epoch = values.get("epoch") or None
+    if epoch is not None and epoch not in EPOCH_NS:
+        raise V1Error(400, f"invalid epoch: {epoch}")
+    chunked = values.get("chunked", "false").lower() == "true"
+    return V1Params(query, values.get("db") or None, epoch, chunked, values.get("pretty", "") == "true")
+
+
+def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[dict]:
+    """Rows grouped per measurement (and GROUP BY tag values), in first-seen order."""
+    if MEASUREMENT not in table.column_names:
+        return []
+    group_tags = [t for t in group_tags if t in table.column_names]
+    columns = [c for c in table.column_names if c != MEASUREMENT and c not in group_tags]
+    rows = table.to_pylist() if not any(pa.types.is_timestamp(f.type) for f in table.schema) else _rows(table)
+    out: dict[tuple, dict] = {}
+    for row in rows:
+        tags = tuple(row.get(t) or "" for t in group_tags)
+        key = (row[MEASUREMENT], tags)
+        if key not in out:  # key order as InfluxDB 1.x writes a series: name, tags, columns, values
+            tagged = {"tags": dict(zip(group_tags, tags, strict=False))} if group_tags else {}
+            out[key] = {"name": row[MEASUREMENT], **tagged, "columns": columns, "values": []}
+        entry = out[key]
+        entry["values"].append([_value(row.get(c), c, epoch) for c in columns])
+    return list(out.values())
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    # Timestamps as integers: sub-microsecond digits survive and epoch scaling is exact.
+    data = {
+        name: (col.cast(pa.int64()) if pa.types.is_timestamp(col.type) else col).to_pylist()
+        for name, col in zip(table.column_names, table.columns, strict=False)
+    }
+    stamps = {
+        n for n, f in zip(table.column_names, table.schema, strict=False) if pa.types.is_timestamp(f.type)
+    }
+    return [
+        {n: (_Stamp(v) if n in stamps and v is not None else v) for n, v in zip(data, vals, strict=False)}
+        for vals in zip(*data.values(), strict=False)
+    ]
+
+
+class _Stamp(int):
+    pass
+
+
+def _value(value: object, column: str, epoch: str | None) -> object:
+    if isinstance(value, _Stamp):
+        if epoch:
+            return int(value) // EPOCH_NS[epoch]
+        return _rfc3339(int(value))
+    return value
+
+
+def _rfc3339(ns: int) -> str:
+    seconds, fraction = divmod(ns, 10**9)
+    base = (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{fraction:09d}".rstrip("0") + "Z" if fraction else base + "Z"
+
+
+def body(results: list[dict], pretty: bool) -> bytes:
+    payload = {"results": results}
+    return (json.dumps(payload, indent=4) if pretty else json.dumps(payload, separators=(",", ":"))).encode()
+
+
+def chunks(results: list[dict]) -> bytes:
+    """`chunked=true`: one JSON document per series, newline-separated."""
+    lines = []
+    for result in results:
+        for one in result.get("series") or [None]:
+            part = {"statement_id": result["statement_id"]}
+            part.update(
+                {"series": [one]} if one else {k: v for k, v in result.items() if k != "statement_id"}
+            )
+            lines.append(json.dumps({"results": [part]}, separators=(",", ":")))
+    return ("\n".join(lines) + "\n").encode()
