@@ -1,30 +1,30 @@
-"""The fleet: services under `services/`, their `sandbox.toml`, phases and shared-code dependencies.
+"""The service config: services under `services/`, their `sandbox.toml`, phases, shards and
+shared-code dependents.
 
 A missing `sandbox.toml` gets defaults that still make sense (MEDIUM priority, port 8000, /health,
-both dependencies). Invalid files fail with the service, the file and the key named.
+the built-in dependencies). Invalid files fail with the service, the file and the key named;
+`needs` and smoke step kinds are checked against the dependency registry (sandbox.deps).
 """
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox.deps import DEFAULT_NEEDS, dependencies, smoke_runners
+from sandbox.engine.images import project_root
+
 PRIORITY_PHASE = {"LOW": "a", "MEDIUM": "b", "HIGH": "c", "CRITICAL": "d"}
 PHASES = ("a", "b", "c", "d")
-KNOWN_NEEDS = ("influxdb3", "mosquitto")
-SMOKE_KINDS = ("http", "mqtt-publish", "influx-query")
 DEFAULT_TIMEOUTS = {"migrate": 300, "build": 900, "test": 600, "health": 90, "baseline": 900}
 NOT_SERVICES = {"common"}
 
 
 def repo_root() -> Path:
     """The monorepo the sandbox works on (services/, .sandbox/): SANDBOX_REPO, else this project."""
-    import os
-
-    from sandbox.images import project_root
-
     return Path(os.environ["SANDBOX_REPO"]).resolve() if os.environ.get("SANDBOX_REPO") else project_root()
 
 
@@ -46,7 +46,7 @@ class ServiceConfig:
     priority: str = "MEDIUM"
     port: int = 8000
     health: str = "/health"
-    needs: tuple[str, ...] = KNOWN_NEEDS
+    needs: tuple[str, ...] = DEFAULT_NEEDS
     context: str = "."  # build context relative to the service folder
     shared: tuple[str, ...] = ()  # paths relative to services/, e.g. ("common",)
     dockerfile: str = "Dockerfile"
@@ -77,10 +77,11 @@ def _smoke_steps(name: str, raw: Any) -> tuple[SmokeStep, ...]:
     if not isinstance(raw, list):
         raise _error(name, "smoke", "must be an array of tables ([[smoke]])")
     steps = []
+    kinds = smoke_runners()
     for index, item in enumerate(raw, 1):
         kind = item.get("kind")
-        if kind not in SMOKE_KINDS:
-            raise _error(name, f"smoke[{index}].kind", f"{kind!r} is not one of {', '.join(SMOKE_KINDS)}")
+        if kind not in kinds:
+            raise _error(name, f"smoke[{index}].kind", f"{kind!r} is not one of {', '.join(kinds)}")
         options = {key: value for key, value in item.items() if key not in ("name", "kind")}
         steps.append(SmokeStep(item.get("name", f"{kind}-{index}"), kind, options))
     return tuple(steps)
@@ -99,12 +100,11 @@ def load_service(path: Path) -> ServiceConfig:
     priority = str(raw.get("priority", "MEDIUM")).upper()
     if priority not in PRIORITY_PHASE:
         raise _error(name, "priority", f"{priority!r} is not one of {', '.join(PRIORITY_PHASE)}")
-    needs = tuple(raw.get("needs", KNOWN_NEEDS))
-    unknown = [need for need in needs if need not in KNOWN_NEEDS]
+    needs = tuple(raw.get("needs", DEFAULT_NEEDS))
+    known = dependencies()
+    unknown = [need for need in needs if need not in known]
     if unknown:
-        raise _error(
-            name, "needs", f"unknown dependency {', '.join(unknown)}; known: {', '.join(KNOWN_NEEDS)}"
-        )
+        raise _error(name, "needs", f"unknown dependency {', '.join(unknown)}; known: {', '.join(known)}")
     timeouts = dict(DEFAULT_TIMEOUTS)
     for stage, seconds in raw.get("timeouts", {}).items():
         if stage not in DEFAULT_TIMEOUTS or not isinstance(seconds, (int, float)) or seconds <= 0:

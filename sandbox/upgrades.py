@@ -1,26 +1,32 @@
-"""Which upgrades apply to a service, and the target versions: both come from `migrators`.
+"""Which upgrades apply to a service, their target versions, and which upgrade a rule belongs to.
 
+All three come from the top-level face of `migrators`; the sandbox names no upgrade itself.
 Detection looks at the service folder and its shared paths (imports, requirements, pytest
 config); `sandbox.toml [migrations] include/exclude` overrides it.
 """
 
 from __future__ import annotations
 
-from sandbox.inventory import ServiceConfig
+from sandbox.config import ServiceConfig
+
+try:
+    from migrators import detect_upgrades, target_versions, upgrade_for_rule
+except ImportError:  # migrators before its top-level face: the same functions from their old modules
+    from migrators.registry import detect_upgrades
+    from migrators.versions import default_versions as target_versions
+
+    def upgrade_for_rule(rule: str) -> str | None:
+        """Unknown without the upgrades' rule catalogues: the caller then blames every upgrade."""
+        return None
+
+
+__all__ = ["detect_migrations", "target_versions", "upgrade_for_rule"]
 
 
 def detect_migrations(config: ServiceConfig) -> list[str]:
-    from migrators.registry import detect_upgrades
-
     found: set[str] = set()
     for path in (config.path, *(config.services_root / shared for shared in config.shared)):
         found.update(detect_upgrades(path))
     found.update(config.migrations_include)
     found.difference_update(config.migrations_exclude)
     return sorted(found)
-
-
-def target_versions() -> dict[str, str]:
-    from migrators.versions import default_versions
-
-    return dict(default_versions())

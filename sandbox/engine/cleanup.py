@@ -1,7 +1,7 @@
 """Removing what a run created: by label, at the end of the run, on Ctrl-C/SIGTERM, or later.
 
 Ryuk is not available offline, so this module is the reaper: every object the sandbox creates
-carries `sandbox.project` and `sandbox.run` labels (sandbox.labels) and is found by them here.
+carries `sandbox.project` and `sandbox.run` labels (sandbox.engine.labels) and is found by them here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox.labels import CACHE_KEY, RUN_KEY, project_filter
+from sandbox.engine.labels import CACHE_KEY, RUN_KEY, project_filter
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Literal
 
 import docker
 
-from sandbox.engine import EngineUnavailable, connect, engine_info
-from sandbox.images import SPECS, ImageSpec, ca_bundle
+from sandbox.engine.client import EngineUnavailable, connect, engine_info
+from sandbox.engine.images import SPECS, ImageSpec, ca_bundle
 
 Status = Literal["OK", "WARN", "FAIL"]
 MIN_FREE_GB = 10.0

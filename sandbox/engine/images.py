@@ -24,7 +24,7 @@ from typing import Literal
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
-from sandbox.labels import cache_labels
+from sandbox.engine.labels import cache_labels
 
 Progress = Callable[[str], None]
 
@@ -36,7 +36,7 @@ def _quiet(_: str) -> None:
 def project_root() -> Path:
     """The repository root: where `images/`, `services/` and `migrators/` live."""
     override = os.environ.get("SANDBOX_ROOT")
-    return Path(override).resolve() if override else Path(__file__).resolve().parent.parent
+    return Path(override).resolve() if override else Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -7,18 +7,21 @@ smoke steps of sandbox.toml prove the service really uses its dependencies.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-import uuid
 from dataclasses import dataclass
-from typing import Any
 
 import requests
 
-from sandbox.deps import ServiceDeps
-from sandbox.inventory import ServiceConfig, SmokeStep
-from sandbox.stages import LIMITS, StageContext, StageResult, _remove
+from sandbox.config import ServiceConfig, SmokeStep
+from sandbox.deps import ServiceDeps, smoke_runners
+from sandbox.engine.containers import LIMITS, ip_on, remove
+from sandbox.pipeline.stage import StageContext, StageResult
+
+HINT = (
+    "the service started but was not healthy or a smoke check failed; the log has its "
+    "output and the dependency logs sit beside it"
+)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
         if container.status in ("exited", "dead"):
             return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
         if ctx.config.health:
-            url = f"http://{container_ip_of(container, network)}:{ctx.config.port}{ctx.config.health}"
+            url = f"http://{ip_on(container, network)}:{ctx.config.port}{ctx.config.health}"
             probe = _probe(url, ctx.config)
         else:
             probe = _docker_health(container)
@@ -75,22 +78,20 @@ def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
     return Probe(False, f"not healthy within {ctx.config.timeouts['health']}s; last: {probe.summary}")
 
 
-def container_ip_of(container, network: str) -> str:
-    return container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
-
-
-def health(ctx: StageContext, image: str, deps: ServiceDeps) -> StageResult:
+def health(ctx: StageContext) -> StageResult:
+    """The migrated service image, started with the stage's fresh dependencies (ctx.deps)."""
+    image, deps = ctx.image_tag, ctx.deps
     container = ctx.client.containers.create(
         image, environment=deps.container_env, network=deps.network, labels=ctx.labels("service"), **LIMITS
     )
     try:
         container.start()
         probe = wait_healthy(ctx, container, deps.network)
-        base_url = f"http://{container_ip_of(container, deps.network)}:{ctx.config.port}"
+        base_url = f"http://{ip_on(container, deps.network)}:{ctx.config.port}"
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
         logs = container.logs().decode(errors="replace")
     finally:
-        _remove(container)
+        remove(container)
     log = ctx.write_log(
         "health.log",
         f"health: {probe.summary}\n"
@@ -116,79 +117,19 @@ def health(ctx: StageContext, image: str, deps: ServiceDeps) -> StageResult:
 
 
 def run_smoke(steps: tuple[SmokeStep, ...], base_url: str, deps: ServiceDeps) -> list[tuple[str, str]]:
-    """Run the steps in order; stop at the first failure (later steps depend on earlier ones)."""
+    """Run the steps in order; stop at the first failure (later steps depend on earlier ones).
+
+    Each kind is run by the dependency that owns it (sandbox.deps); `http` is generic."""
+    runners = smoke_runners()
     results = []
+    host_env: dict[str, str] | None = None  # read once, when a step first needs it
     for step in steps:
         try:
-            verdict = SMOKE[step.kind](step.options, base_url, deps)
+            host_env = deps.host_env if host_env is None else host_env
+            verdict = runners[step.kind](step.options, base_url, host_env)
         except Exception as exc:  # a smoke step's failure is a verdict, not a crash
             verdict = f"{type(exc).__name__}: {exc}"
         results.append((step.name, verdict))
         if verdict != "passed":
             break
     return results
-
-
-def _smoke_http(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> str:
-    url = base_url + options.get("path", "/")
-    # A request that exercises retries against an unreachable peer may legitimately take a while.
-    answer = requests.request(
-        options.get("method", "GET"), url, json=options.get("json"), timeout=float(options.get("timeout", 10))
-    )
-    expected = options.get("expect_status")
-    ok = answer.status_code == expected if expected else 200 <= answer.status_code < 300
-    return "passed" if ok else f"HTTP {answer.status_code} {answer.text[:200]}"
-
-
-def _smoke_mqtt(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> str:
-    env = deps.host_env
-    return asyncio.run(_mqtt_exchange(env["MQTT_HOST"], int(env["MQTT_PORT"]), options))
-
-
-async def _mqtt_exchange(host: str, port: int, options: dict[str, Any]) -> str:
-    import aiomqtt
-
-    expect = options.get("expect_topic")
-    payload = options.get("payload", "")
-    payload = json.dumps(payload) if isinstance(payload, (dict, list)) else str(payload)
-    async with aiomqtt.Client(host, port, identifier=f"smoke-{uuid.uuid4().hex[:8]}") as client:
-        if expect:
-            await client.subscribe(expect, qos=1)
-        await client.publish(options["topic"], payload.encode(), qos=1)
-        if not expect:
-            return "passed"
-        try:
-            async with asyncio.timeout(float(options.get("timeout", 15))):
-                async for message in client.messages:
-                    if message.topic.matches(expect):
-                        return "passed"
-        except TimeoutError:
-            return f"no message on {expect} within {options.get('timeout', 15)}s"
-    return f"no message on {expect}"
-
-
-def _smoke_influx(options: dict[str, Any], base_url: str, deps: ServiceDeps) -> str:
-    from influxdb_client_3 import InfluxDBClient3
-
-    env = deps.host_env
-    deadline = time.monotonic() + float(options.get("timeout", 15))
-    wanted = int(options.get("expect_min_rows", 1))
-    rows, last_error = 0, ""
-    with InfluxDBClient3(
-        host=env["INFLUXDB_URL"], token=env["INFLUXDB_TOKEN"], database=env["INFLUXDB_DATABASE"]
-    ) as client:
-        while time.monotonic() < deadline:
-            try:
-                rows = client.query(options["sql"], language="sql").num_rows
-                last_error = ""
-            except Exception as exc:  # table not created yet: keep polling until the deadline
-                last_error = str(exc).splitlines()[0][:200]
-            if rows >= wanted:
-                return "passed"
-            time.sleep(0.5)
-    return f"{rows} row(s) for {options['sql']!r}, wanted >= {wanted}" + (
-        f" ({last_error})" if last_error else ""
-    )
-
-
-SMOKE = {"http": _smoke_http, "mqtt-publish": _smoke_mqtt, "influx-query": _smoke_influx}

@@ -1,6 +1,8 @@
 """One service through resolve → copy → baseline → migrate → build → test → health → gate, and
 the fleet through phases A–D.
 
+A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails.
+
 Phases A, B and C run their services in parallel (-j), D one at a time; a phase whose failure
 rate exceeds the threshold stops the run before the next phase. Every container, network and
 image of the run carries its labels and is removed when the run ends (cleanup.run_scope).
@@ -9,25 +11,17 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox import workspace as wsmod
-from sandbox.cleanup import run_scope
-from sandbox.deps import ServiceDeps
-from sandbox.engine import connect
-from sandbox.health import health
-from sandbox.images import Resolver
-from sandbox.inventory import PHASES, ServiceConfig, validate_layout
-from sandbox.migrations import detect_migrations, target_versions
-from sandbox.promote import record_verified
-from sandbox.stages import StageContext, StageResult, build, build_test_image, migrate, run_tests, timed
-
-Events = Callable[[str, str, str], None]
-RULE_PREFIX = {"PA": "pytest-asyncio", "TN": "tenacity", "MQ": "aiomqtt", "IX": "influxdb3"}
+from sandbox.config import PHASES, ServiceConfig
+from sandbox.deps import dependencies
+from sandbox.engine import Resolver, connect, run_scope
+from sandbox.pipeline import STAGES
+from sandbox.pipeline.stage import Events, Stage, StageContext, StageResult, timed, with_deps
+from sandbox.upgrades import detect_migrations
 
 
 @dataclass
@@ -59,15 +53,14 @@ class ServiceOutcome:
         return next((stage for stage in self.stages if not stage.ok and stage.status != "skipped"), None)
 
     def _per_migration(self, migrate: StageResult | None) -> dict[str, bool]:
-        """A blocker is charged to the upgrade its rule id belongs to; later failures to all."""
+        """A blocker is charged to the upgrade it blames (migrate stage's `blockers`); a blocker of
+        unknown upgrade, or any later failure, to all of them."""
         if self.verified:
             return {m: True for m in self.migrations}
         if self.failed_stage is migrate and migrate is not None and migrate.details.get("markers"):
-            blamed = {
-                RULE_PREFIX.get(marker["text"].split("MIGRATION-BLOCKER(")[-1][:2])
-                for marker in migrate.details["markers"]
-            }
-            return {m: m not in blamed for m in self.migrations}
+            blamed = {blocker["upgrade"] for blocker in migrate.details.get("blockers", [])}
+            if blamed and None not in blamed and blamed <= set(self.migrations):
+                return {m: m not in blamed for m in self.migrations}
         return {m: False for m in self.migrations}
 
     def to_dict(self, images: dict[str, Any]) -> dict[str, Any]:
@@ -119,53 +112,54 @@ def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
     folder = run.folder / config.name
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
-
-    def add(result: StageResult) -> bool:
-        outcome.stages.append(result)
-        run.on_event(config.name, result.name, _describe(result))
-        return result.ok
-
-    problems = validate_layout(config)
-    if not add(
-        StageResult(
-            "resolve",
-            "failed" if problems else "passed",
-            reason="; ".join(problems),
-            details={"migrations": outcome.migrations},
-        )
-    ):
-        return outcome
-    if not outcome.migrations:
-        add(StageResult("copy", "skipped", reason="no migration applies"))
-        return outcome
-    ws = wsmod.create(config, run.repo_root, folder)
-    add(StageResult("copy", "passed", details={"paths": ws.rel_paths}))
-    client = connect()
-    ctx = StageContext(client, run.resolver, run.run_id, config, ws, run.cancelled, run.on_event)
+    ctx = StageContext(
+        run_id=run.run_id,
+        repo_root=run.repo_root,
+        folder=folder,
+        resolver=run.resolver,
+        config=config,
+        migrations=outcome.migrations,
+        cancelled=run.cancelled,
+        on_event=run.on_event,
+        images=run.images,
+        baseline=run.options.baseline,
+    )
     try:
-        if run.options.baseline:
-            outcome.preexisting_failures = _baseline(ctx, add)
-        stages: list[tuple[str, Callable[[], StageResult]]] = [
-            ("migrate", lambda: timed("migrate", lambda: migrate(ctx))),
-            ("build", lambda: timed("build", lambda: build(ctx))),
-            ("test", lambda: _with_deps(ctx, "test", lambda deps: _test(ctx, deps))),
-            ("health", lambda: _with_deps(ctx, "health", lambda deps: health(ctx, ctx.image_tag, deps))),
-        ]
-        for name, stage in stages:
-            if run.cancelled.is_set():
-                add(StageResult(name, "failed", reason="run interrupted"))
+        for stage in STAGES:
+            if stage.timeout and run.cancelled.is_set():
+                _add(run, outcome, StageResult(stage.name, "failed", reason="run interrupted"))
                 return outcome
-            run.on_event(config.name, name, "started")
-            result = stage()
-            if not add(result) and not _accepted(result, outcome, run.options):
+            if stage.timeout:
+                run.on_event(config.name, stage.name, "started")
+            result = _run_stage(stage, ctx)
+            if result is None:
+                continue
+            outcome.preexisting_failures = ctx.preexisting_failures
+            if (
+                not _add(run, outcome, result)
+                and stage.blocking
+                and not _accepted(result, outcome, run.options)
+            ):
                 return outcome
-        record = record_verified(ws, run.run_id, target_versions(), run.images())
-        record.save(run.repo_root)
         outcome.verified = True
-        add(StageResult("gate", "passed", details={"content_hash": record.before_hashes}))
         return outcome
     finally:
-        client.close()
+        ctx.close()
+
+
+def _run_stage(stage: Stage, ctx: StageContext) -> StageResult | None:
+    """Stages with a timeout work in containers: timed, engine errors made results, deps if needed."""
+    if stage.needs_deps:
+        return with_deps(ctx, stage.name, stage.run)
+    if stage.timeout:
+        return timed(stage.name, lambda: stage.run(ctx))
+    return stage.run(ctx)
+
+
+def _add(run: Run, outcome: ServiceOutcome, result: StageResult) -> bool:
+    outcome.stages.append(result)
+    run.on_event(outcome.name, result.name, _describe(result))
+    return result.ok
 
 
 def _accepted(result: StageResult, outcome: ServiceOutcome, options: Options) -> bool:
@@ -178,60 +172,6 @@ def _accepted(result: StageResult, outcome: ServiceOutcome, options: Options) ->
         result.reason = f"accepted {len(failed)} pre-existing failure(s): {', '.join(sorted(failed)[:3])}"
         return True
     return False
-
-
-def _test(ctx: StageContext, deps: ServiceDeps) -> StageResult:
-    image = build_test_image(ctx, ctx.image_tag, ctx.test_image_tag, ctx.ws.service_dir)
-    return run_tests(ctx, image, deps.container_env, deps.network)
-
-
-def _with_deps(ctx: StageContext, name: str, body: Callable[[ServiceDeps], StageResult]) -> StageResult:
-    """Fresh dependencies for this stage only, on a private network; their logs kept for failures."""
-
-    def run() -> StageResult:
-        images = {need: ctx.resolver.resolve(need) for need in ctx.config.needs}
-        with ServiceDeps(
-            ctx.client,
-            ctx.labels("deps"),
-            needs=ctx.config.needs,
-            database=_database_name(ctx.config.name),
-            images=images,
-        ) as deps:
-            result = body(deps)
-            if not result.ok:
-                for dep, text in deps.logs().items():
-                    (ctx.ws.folder / f"{name}-{dep}.log").write_text(text)
-                result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
-            result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
-            return result
-
-    return timed(name, run)
-
-
-def _database_name(service: str) -> str:
-    return service.replace("_", "-")
-
-
-def _baseline(ctx: StageContext, add: Callable[[StageResult], bool]) -> list[str]:
-    """Build and test the unmodified copy; its failing tests are 'pre-existing'."""
-    orig_dir = ctx.ws.orig / ctx.ws.rel_paths[0]
-    tag = f"sandbox-run/{ctx.config.name}-baseline:{ctx.run_id}"
-    built = timed("baseline", lambda: build(ctx, tag=tag, name="baseline-build", service_dir=orig_dir))
-    if not built.ok:
-        built.name = "baseline"
-        add(built)
-        return []
-
-    def body(deps: ServiceDeps) -> StageResult:
-        image = build_test_image(ctx, tag, f"{tag}-tests", orig_dir)
-        return run_tests(ctx, image, deps.container_env, deps.network, name="baseline")
-
-    result = _with_deps(ctx, "baseline", body)
-    failed = list(result.details.get("failed_tests", []))
-    result.status = "passed" if result.status in ("passed", "failed") else result.status
-    result.reason = f"{len(failed)} test(s) already failing before migration" if failed else ""
-    add(result)
-    return failed
 
 
 def _describe(result: StageResult) -> str:
@@ -257,7 +197,10 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
     with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
         try:
-            needed = {"migrator", "base"} | {need for config in services for need in config.needs}
+            known = dependencies()
+            needed = {"migrator", "base"} | {
+                known[need].image for config in services for need in config.needs
+            }
             for name in sorted(needed):
                 run.resolver.resolve(name)
             for phase in PHASES:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.inventory import ConfigError, dependents_of, discover, load_service, shard, validate_layout
+from sandbox.config import ConfigError, dependents_of, discover, load_service, shard, validate_layout
 
 
 def _service(root: Path, name: str, toml: str | None, dockerfile: bool = True, tests: bool = True) -> Path:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.pipeline.fixture_fleet import write_fleet
+from tests.sandbox.pipeline.fixture_fleet import write_fleet
 
 
 def _sandbox(repo: Path, *args: str) -> subprocess.CompletedProcess:

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from sandbox import workspace as wsmod
-from sandbox.inventory import discover, load_service
-from sandbox.promote import PromotionRefused, VerifiedDiff, gate_status, promote, record_verified, revert
+from sandbox.config import discover, load_service
+from sandbox.promote import PromotionRefused, promote, revert
+from sandbox.records import VerifiedDiff, gate_status, record_verified
 
 
 def _repo(tmp_path: Path) -> Path:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.deps import ServiceDeps, mqtt_round_trip
-from sandbox.images import Resolver, build_mapped
-from sandbox.labels import PROJECT_KEY, RUN_KEY, labels_for
+from sandbox.deps import ServiceDeps
+from sandbox.deps.mosquitto import mqtt_round_trip
+from sandbox.engine.images import Resolver, build_mapped
+from sandbox.engine.labels import PROJECT_KEY, RUN_KEY, labels_for
 
 CLIENT_SCRIPT = textwrap.dedent("""
     import asyncio, os, aiomqtt

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from sandbox.images import Resolver, build_mapped
-from sandbox.labels import labels_for
+from sandbox.engine.images import Resolver, build_mapped
+from sandbox.engine.labels import labels_for
 
 SERVICE_DOCKERFILE = """\
 FROM python:3.11-slim
@@ -55,7 +55,7 @@ def test_base_behaves_like_python_slim(docker_client) -> None:
 
 def test_base_trusts_the_host_ca_bundle(docker_client) -> None:
     """Every certificate of the host bundle is in the image's bundle (proxy CAs included)."""
-    from sandbox.images import ca_bundle
+    from sandbox.engine.images import ca_bundle
 
     bundle = ca_bundle()
     assert bundle is not None, "no host CA bundle: set PIP_CERT or SSL_CERT_FILE"

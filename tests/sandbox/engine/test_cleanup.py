@@ -10,16 +10,16 @@ import uuid
 
 import pytest
 
-from sandbox.cleanup import remove_labelled, run_scope
 from sandbox.deps import ServiceDeps
-from sandbox.labels import RUN_KEY, labels_for
+from sandbox.engine.cleanup import remove_labelled, run_scope
+from sandbox.engine.labels import RUN_KEY, labels_for
 
 INTERRUPTED_RUN = textwrap.dedent("""
     import sys, time
-    from sandbox.cleanup import run_scope
+    from sandbox.engine.cleanup import run_scope
     from sandbox.deps import ServiceDeps
-    from sandbox.engine import connect
-    from sandbox.labels import labels_for
+    from sandbox.engine.client import connect
+    from sandbox.engine.labels import labels_for
     run_id = sys.argv[1]
     client = connect()
     with run_scope(client, run_id):

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-SANDBOX = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "sandbox")
+SANDBOX = str(Path(__file__).resolve().parents[3] / ".venv" / "bin" / "sandbox")
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -1,6 +1,6 @@
 """The Dockerfile image map: pure text substitution on FROM lines only."""
 
-from sandbox.images import map_dockerfile
+from sandbox.engine.images import map_dockerfile
 
 MAPPING = {"python:3.11-slim": "sandbox/base:local"}
 

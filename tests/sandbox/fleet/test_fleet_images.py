@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.config import load_service
 from sandbox.deps import ServiceDeps
-from sandbox.images import build_mapped
-from sandbox.inventory import load_service
-from sandbox.stages import TEST_DOCKERFILE, parse_junit
+from sandbox.engine.images import build_mapped
+from sandbox.pipeline.test import TEST_DOCKERFILE, parse_junit
 
-SERVICES = Path(__file__).resolve().parents[2] / "services"
+SERVICES = Path(__file__).resolve().parents[3] / "services"
 NAMES = sorted(p.name for p in SERVICES.iterdir() if (p / "Dockerfile").is_file())
 BASE = "sandbox/base:local"
 MAPPING = {"python:3.11-slim": BASE}
@@ -182,7 +182,7 @@ def fleet(docker_client) -> dict[str, Outcome]:
             f"{BASE} is missing: build it first (sandbox images build base / scripts/setup.sh)", pytrace=False
         )
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        outcomes = dict(zip(NAMES, pool.map(lambda n: _run_service(docker_client, n), NAMES)))
+        outcomes = dict(zip(NAMES, pool.map(lambda n: _run_service(docker_client, n), NAMES), strict=True))
     print(
         "\nfleet build times: "
         + ", ".join(f"{o.name} {o.build_s:.0f}s+{o.test_image_s:.0f}s" for o in outcomes.values())

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.inventory import KNOWN_NEEDS, SMOKE_KINDS, load_service, validate_layout
+from sandbox.config import load_service, validate_layout
+from sandbox.deps import dependencies, smoke_runners
 
-SERVICES = Path(__file__).resolve().parents[2] / "services"
+SERVICES = Path(__file__).resolve().parents[3] / "services"
 
 # name: (priority, libraries it must use) — the fleet table
 FLEET = {
@@ -142,13 +143,13 @@ def test_sandbox_toml_is_valid(name):
     assert raw["priority"] == FLEET[name][0]
     assert isinstance(raw["port"], int) and 1024 < raw["port"] < 65536
     assert raw["health"].startswith("/")
-    assert set(raw["needs"]) <= set(KNOWN_NEEDS)
+    assert set(raw["needs"]) <= set(dependencies())
     for stage, seconds in raw.get("timeouts", {}).items():
         assert stage in ("build", "test", "health") and seconds > 0
     config = load_service(SERVICES / name)  # the sandbox's own parser accepts it
     assert validate_layout(config) == []
     for step in raw.get("smoke", []):
-        assert step["name"] and step["kind"] in SMOKE_KINDS
+        assert step["name"] and step["kind"] in smoke_runners()
         if step["kind"] == "http":
             assert step["method"] in ("GET", "POST", "PUT", "DELETE") and step["path"].startswith("/")
             assert isinstance(step["expect_status"], int)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sandbox.health import judge
+import pytest
+
+from sandbox.pipeline.health import judge
+from sandbox.pipeline.migrate import blockers
+from sandbox.pipeline.run import ServiceOutcome
+from sandbox.pipeline.stage import StageResult
+from sandbox.pipeline.test import parse_junit
 from sandbox.report import build_report, junit_xml, summary_text
-from sandbox.stages import parse_junit
+from sandbox.upgrades import upgrade_for_rule
 
 HEALTHY = ("ok", "healthy", "pass", "up")
 
@@ -80,11 +86,8 @@ def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> No
     assert xml.count("<testcase") == 3 and xml.count("<failure") == 1
 
 
-def test_a_blocker_fails_only_the_upgrade_its_rule_belongs_to() -> None:
-    from sandbox.pipeline import ServiceOutcome
-    from sandbox.stages import StageResult
-
-    outcome = ServiceOutcome("data-retention", "HIGH", "c", ["aiomqtt", "influxdb3", "pytest-asyncio"])
+def _blocked(migrations: list[str], blockers: list[dict]) -> ServiceOutcome:
+    outcome = ServiceOutcome("data-retention", "HIGH", "c", migrations)
     marker = {
         "path": "services/data-retention/app/cleanup.py",
         "line": 3,
@@ -92,9 +95,52 @@ def test_a_blocker_fails_only_the_upgrade_its_rule_belongs_to() -> None:
     }
     outcome.stages = [
         StageResult("resolve", "passed"),
-        StageResult("migrate", "failed", reason="1 marker", details={"markers": [marker]}),
+        StageResult(
+            "migrate", "failed", reason="1 marker", details={"markers": [marker], "blockers": blockers}
+        ),
     ]
+    return outcome
+
+
+MIGRATIONS = ["aiomqtt", "influxdb3", "pytest-asyncio"]
+
+
+def test_a_blocker_fails_only_the_upgrade_it_blames() -> None:
+    outcome = _blocked(MIGRATIONS, [{"rule": "IX-9", "upgrade": "influxdb3"}])
     assert outcome.to_dict({})["migrations"] == {"aiomqtt": True, "influxdb3": False, "pytest-asyncio": True}
     outcome.stages.append(StageResult("build", "failed"))
     outcome.stages[1].status = "passed"
     assert set(outcome.to_dict({})["migrations"].values()) == {False}
+
+
+@pytest.mark.parametrize(
+    "blockers",
+    [
+        [{"rule": "ZZ-1", "upgrade": None}],  # a rule no upgrade claims
+        [{"rule": "IX-9", "upgrade": "influxdb3"}, {"rule": None, "upgrade": None, "unreported": 1}],
+        [{"rule": "PD-1", "upgrade": "pydantic"}],  # an upgrade the service was not migrated for
+        [],  # markers in the copy but no report of them
+    ],
+)
+def test_a_blocker_of_unknown_upgrade_fails_every_upgrade(blockers: list[dict]) -> None:
+    assert set(_blocked(MIGRATIONS, blockers).to_dict({})["migrations"].values()) == {False}
+
+
+def test_blockers_take_the_upgrade_from_the_report_else_from_the_rule() -> None:
+    reports = [
+        {
+            "markers": [
+                {"path": "app/cleanup.py", "line": 3, "rule": "IX-9", "upgrade": "influxdb3"},
+                {"path": "app/x.py", "line": 1, "rule": "ZZ-404", "message": "no upgrade has this rule"},
+            ]
+        },
+        {"raw": "not json"},
+    ]
+    found = blockers(["services/data-retention", "services/common"], reports, found=3)
+    assert [(b["path"], b["rule"], b["upgrade"]) for b in found] == [
+        ("services/data-retention/app/cleanup.py", "IX-9", "influxdb3"),
+        ("services/data-retention/app/x.py", "ZZ-404", upgrade_for_rule("ZZ-404")),
+        (None, None, None),
+    ]
+    assert upgrade_for_rule("ZZ-404") is None
+    assert found[-1]["unreported"] == 1

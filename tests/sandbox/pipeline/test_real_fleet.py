@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipeline.fixture_fleet import run_report, sandbox, snapshot
+from tests.sandbox.pipeline.fixture_fleet import run_report, sandbox, snapshot
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

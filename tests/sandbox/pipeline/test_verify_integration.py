@@ -1,4 +1,4 @@
-"""`sandbox verify` end to end on a real engine, over the fixture fleet (tests/pipeline/fixture_fleet.py).
+"""`sandbox verify` end to end on a real engine, over the fixture fleet (tests/sandbox/pipeline/fixture_fleet.py).
 
 One run verifies the healthy service and every failure mode side by side; the gate, promote and
 stale-diff refusal follow on its results. Interrupts and concurrent runs get runs of their own.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from sandbox.labels import RUN_KEY
-from tests.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, snapshot, write_fleet
+from sandbox.engine.labels import RUN_KEY
+from tests.sandbox.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, snapshot, write_fleet
 
 
 def _leftovers(client, run_id: str) -> list[str]:
