@@ -181,3 +181,25 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert unknown.returncode == 2 and "unknown service nope-svc" in unknown.stderr
     bad_phase = sandbox(repo, "verify", "--phase", "z")
     assert bad_phase.returncode == 2 and "--phase" in bad_phase.stderr
+
+
+def test_baseline_failures_are_listed_and_accepted_with_the_flag(tmp_path: Path) -> None:
+    repo = write_fleet(tmp_path, ["ok-svc"])
+    broken = "def test_already_broken() -> None:\n    assert 1 == 2\n"
+    (repo / "services" / "ok-svc" / "tests" / "test_known_bad.py").write_text(broken)
+    result = sandbox(repo, "verify", "ok-svc", "--baseline", "--accept-preexisting")
+    assert result.returncode == 0, result.stdout + result.stderr
+    outcome = run_report(repo)["services"]["ok-svc"]
+    assert [s["name"] for s in outcome["stages"]] == [
+        "resolve",
+        "copy",
+        "baseline",
+        "migrate",
+        "build",
+        "test",
+        "health",
+        "gate",
+    ]
+    assert outcome["preexisting_failures"] == ["tests.test_known_bad::test_already_broken"]
+    test = next(s for s in outcome["stages"] if s["name"] == "test")
+    assert test["status"] == "passed" and "accepted 1 pre-existing failure(s)" in test["reason"]
