@@ -136,7 +136,10 @@ def verify(
         interrupted,
     )
     write_reports(run.folder, report)
-    out.json(report) if as_json else out.line(summary_text(report, run.folder))
+    if as_json:
+        out.json(report)
+    else:
+        out.line(summary_text(report, run.folder))
     for problem in result.cleanup_errors if result else []:
         out.warning(f"cleanup: {problem}; `sandbox clean` retries")
     if options.keep:
