@@ -17,10 +17,9 @@ import time
 import uuid
 from pathlib import Path
 
-from sandbox.engine.labels import labels_for
-
 from sandbox.deps import ServiceDeps
 from sandbox.engine import connect
+from sandbox.engine.labels import labels_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
