@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sandbox.deps import ServiceDeps
 from sandbox.engine import connect
-from sandbox.labels import labels_for
+from sandbox.engine.labels import labels_for
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -193,8 +193,7 @@ def container_ready_s() -> float:
     import uuid
 
     from sandbox.deps import ServiceDeps
-    from sandbox.engine import connect
-    from sandbox.labels import labels_for
+    from sandbox.engine import connect, labels_for
 
     client = connect()
     runs = []

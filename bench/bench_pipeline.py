@@ -22,9 +22,9 @@ import time
 import uuid
 from pathlib import Path
 
+from sandbox.config import discover, repo_root
 from sandbox.engine import connect
-from sandbox.images import Resolver, map_dockerfile
-from sandbox.inventory import discover, repo_root
+from sandbox.engine.images import Resolver, map_dockerfile
 
 ROOT = Path(__file__).resolve().parent.parent
 

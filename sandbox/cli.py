@@ -1,18 +1,15 @@
-"""The `sandbox` command line. Exit codes follow Ruff: 0 clean, 1 findings/failures, 2 usage or
-environment error."""
+"""The `sandbox` command line: argument parsing only; each command's body is in sandbox.commands and
+its exit code in the table of sandbox.output (0 clean, 1 findings/failures, 2 usage or environment)."""
 
 from __future__ import annotations
 
 import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from sandbox import doctor as doctor_mod
-from sandbox.cleanup import remove_labelled
-from sandbox.engine import EngineUnavailable, connect
-from sandbox.images import BUILD_ORDER, SPECS, ImageUnavailable, Resolver, build_all
+from sandbox import commands
+from sandbox.output import ExitCode, Output
+from sandbox.pipeline.run import Options
 
 app = typer.Typer(
     help="Verify library migrations per service in throwaway containers.",
@@ -23,37 +20,13 @@ images_app = typer.Typer(
     help="Logical images: what they resolve to, and local builds.", invoke_without_command=True
 )
 app.add_typer(images_app, name="images")
-# soft_wrap: never break long lines, so piped output (CI logs, tests) keeps one finding per line.
-console = Console(stderr=False, soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-
-EXIT_OK, EXIT_FAILED, EXIT_ENV = 0, 1, 2
-
-
-def _engine():
-    try:
-        return connect()
-    except EngineUnavailable as exc:
-        errors.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(EXIT_ENV)
-
-
-def _progress(line: str) -> None:
-    # Plain lines when not a terminal (CI logs), a dimmed stream otherwise.
-    if console.is_terminal:
-        console.print(f"[dim]{line}[/dim]", highlight=False)
-    else:
-        print(line, flush=True)
+out = Output()
 
 
 @app.command()
 def doctor() -> None:
     """Check the engine, disk, images, CA bundle and Ryuk; exit 0 only when all are OK."""
-    checks = doctor_mod.run_checks()
-    code = doctor_mod.render(checks, lambda line: console.print(line, highlight=False))
-    if any(check.status == "FAIL" for check in checks):
-        code = EXIT_ENV
-    raise typer.Exit(code)
+    raise typer.Exit(commands.doctor(out))
 
 
 @images_app.callback()
@@ -61,22 +34,7 @@ def images(ctx: typer.Context) -> None:
     """List each logical image, what it resolves to, and its digest."""
     if ctx.invoked_subcommand:
         return
-    resolver = Resolver(_engine(), on_log=_progress)
-    table = Table("logical", "official", "resolves to", "source", "digest")
-    try:
-        for name in BUILD_ORDER:
-            found = resolver.resolve(name)
-            table.add_row(name, SPECS[name].official or "-", found.ref, found.source, found.digest[:19])
-    except (ImageUnavailable, *docker_build_error()) as exc:
-        errors.print(f"[red]error:[/red] resolving images: {exc}")
-        raise typer.Exit(EXIT_ENV)
-    console.print(table)
-
-
-def docker_build_error() -> tuple[type[Exception], ...]:
-    from docker.errors import APIError, BuildError
-
-    return (BuildError, APIError)
+    raise typer.Exit(commands.images(out))
 
 
 @images_app.command("build")
@@ -85,18 +43,7 @@ def images_build(
     force: bool = typer.Option(False, "--force", help="rebuild even when the cache is current"),
 ) -> None:
     """Build the local images (offline base first), reusing them when their inputs did not change."""
-    wanted = names or list(BUILD_ORDER)
-    unknown = [name for name in wanted if name not in SPECS]
-    if unknown:
-        errors.print(f"[red]error:[/red] unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
-        raise typer.Exit(EXIT_ENV)
-    client = _engine()
-    try:
-        for found in build_all(client, _progress, [n for n in BUILD_ORDER if n in wanted], force):
-            console.print(f"ready  {found.logical:<10} {found.ref}  {found.digest[:19]}")
-    except (ImageUnavailable, *docker_build_error()) as exc:
-        errors.print(f"[red]error:[/red] building images: {exc}")
-        raise typer.Exit(EXIT_ENV)
+    raise typer.Exit(commands.images_build(names or [], out, force))
 
 
 @app.command()
@@ -104,14 +51,7 @@ def clean(
     images_too: bool = typer.Option(False, "--images", help="also remove the cached local images"),
 ) -> None:
     """Remove leftovers of crashed runs: labelled containers, networks and run images."""
-    report = remove_labelled(_engine(), include_cached_images=images_too)
-    console.print(
-        f"removed {len(report.containers)} containers, {len(report.networks)} networks, "
-        f"{len(report.images)} images"
-    )
-    for error in report.errors:
-        errors.print(f"[yellow]warning:[/yellow] {error}")
-    raise typer.Exit(EXIT_FAILED if report.errors else EXIT_OK)
+    raise typer.Exit(commands.clean(out, images_too))
 
 
 @app.command()
@@ -137,23 +77,11 @@ def verify(
     as_json: bool = typer.Option(False, "--json", help="print report.json instead of the summary"),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
-    from sandbox.verify_cli import run_verify
-
-    raise typer.Exit(
-        run_verify(
-            services or [],
-            all_services,
-            phase,
-            shard_spec,
-            jobs,
-            baseline,
-            accept_preexisting,
-            promote_after,
-            keep,
-            max_failure_rate,
-            as_json,
-        )
+    selection = commands.Selection(tuple(services or ()), all_services, phase, shard_spec)
+    options = Options(
+        baseline=baseline, accept_preexisting=accept_preexisting, keep=keep, max_failure_rate=max_failure_rate
     )
+    raise typer.Exit(commands.verify(selection, options, out, jobs, promote_after, as_json))
 
 
 @app.command()
@@ -168,9 +96,8 @@ def plan(
     ),
 ) -> None:
     """Services, priorities, phases and the migrations that apply, without running anything."""
-    from sandbox.verify_cli import run_plan
-
-    raise typer.Exit(run_plan(services or [], all_services, phase, as_json, matrix, shards))
+    selection = commands.Selection(tuple(services or ()), all_services, phase)
+    raise typer.Exit(commands.plan(selection, out, as_json, matrix, shards))
 
 
 @app.command()
@@ -180,33 +107,27 @@ def promote(
     revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
 ) -> None:
     """Apply verified diffs to the repo (all or nothing per service; refuses stale diffs)."""
-    from sandbox.verify_cli import run_promote
-
-    raise typer.Exit(run_promote(services or [], all_verified, revert))
+    raise typer.Exit(commands.promote(services or [], out, all_verified, revert))
 
 
 @app.command()
 def gate(services: list[str] | None = typer.Argument(None)) -> None:
     """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
-    from sandbox.verify_cli import run_gate
-
-    raise typer.Exit(run_gate(services or []))
+    raise typer.Exit(commands.gate(services or [], out))
 
 
 @app.command()
 def report(run: str | None = typer.Argument(None, help="run id (default: the latest)")) -> None:
     """Show a run's summary again."""
-    from sandbox.verify_cli import run_report
-
-    raise typer.Exit(run_report(run))
+    raise typer.Exit(commands.report(run, out))
 
 
 def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        errors.print("interrupted; labelled containers and networks of this run were removed")
-        sys.exit(130)
+        out.note("interrupted; labelled containers and networks of this run were removed")
+        sys.exit(ExitCode.INTERRUPTED)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sandbox.pipeline import STAGES
+
 PRIORITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-# What a person does after each kind of failure; the repo itself is never changed by verify.
-NEXT_STEPS = {
-    "resolve": "fix services/{name}/sandbox.toml as the reason says, then run `sandbox verify {name}`",
-    "migrate": "the codemods stopped where a person must decide: change that code in the repo as "
-    "the MIGRATION-BLOCKER says (diff.patch in the run folder shows the marker in place), "
-    "then run `sandbox verify {name}` again",
-    "build": "the migrated image does not build; read the log, fix the service, re-run",
-    "test": "read the failing tests in the log; `sandbox verify {name} --baseline` shows which "
-    "failures were there before the migration",
-    "health": "the service started but was not healthy or a smoke check failed; the log has its "
-    "output and the dependency logs sit beside it",
-}
+# What a person does after each kind of failure (each stage's hint); the repo is never changed by verify.
+NEXT_STEPS = {stage.name: stage.hint for stage in STAGES if stage.hint}
 
 
 def build_report(

@@ -18,7 +18,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sandbox.inventory import ServiceConfig
+from sandbox.config import ServiceConfig
 
 IGNORED = shutil.ignore_patterns(
     "__pycache__", "*.pyc", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache", "*.egg-info"

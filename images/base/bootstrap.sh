@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build the root filesystem of the offline Python 3.11 base image from Debian's archive.
 # usage: bootstrap.sh ROOTFS_DIR CA_BUNDLE MIRROR
-# The caller (sandbox.images) tars ROOTFS_DIR and `docker import`s it, so nothing here needs
+# The caller (sandbox.engine.images) tars ROOTFS_DIR and `docker import`s it, so nothing here needs
 # Docker Hub: debootstrap only talks to the Debian mirror the host's apt already uses.
 set -eu
 root=$1

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.migrators.fluxref.reference import FluxSyntaxError, evaluate, parse, time_ns
 from tests.migrators.fluxref.engine import FluxRuntimeError
+from tests.migrators.fluxref.reference import FluxSyntaxError, evaluate, parse, time_ns
 from tests.migrators.fluxref.syntax import duration_ns, tokens
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pytest
 from testcontainers.core.network import Network
 
-from sandbox.deps import INFLUX_ARGS, INFLUX_PORT, InfluxDB3Container, container_ip
-from sandbox.images import Resolver
-from sandbox.labels import labels_for
+from sandbox.deps import container_ip
+from sandbox.deps.influxdb3 import INFLUX_ARGS, INFLUX_PORT, InfluxDB3Container
+from sandbox.engine import Resolver, labels_for
 
 
 @dataclass

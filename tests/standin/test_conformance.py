@@ -473,6 +473,6 @@ def test_32_acknowledged_write_is_visible_at_once_also_with_no_sync(influx):
 
 
 def test_33_ready_means_logged_startup_and_health_answers(influx, influx_auth):
-    # The fixtures waited with sandbox.deps.InfluxReadyWait: log line first, then /health.
+    # The fixtures waited with sandbox.deps.influxdb3.InfluxReadyWait: log line first, then /health.
     assert requests.get(f"{influx.url}/health", timeout=10).status_code == 200
     assert requests.get(f"{influx_auth.url}/health", timeout=10).status_code in (200, 401)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from sandbox.deps import ServiceDeps
-from sandbox.labels import labels_for
+from sandbox.engine import labels_for
 from tests.migrators.helpers import migrate_twice, read, write_tree
 
 CONSUMER = """

@@ -1,0 +1,323 @@
+"""The bodies of the `sandbox` commands, one function each: verify, plan, gate, promote, report,
+doctor, images, images_build, clean. Each returns an exit code of `sandbox.output.ExitCode`;
+`sandbox.cli` only parses arguments and calls these.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+
+from docker.errors import APIError, BuildError
+from rich.table import Table
+
+from sandbox.config import PHASES, ConfigError, ServiceConfig, dependents_of, discover, repo_root, shard
+from sandbox.engine import (
+    BUILD_ORDER,
+    SPECS,
+    EngineUnavailable,
+    ImageUnavailable,
+    Resolver,
+    build_all,
+    connect,
+    new_run_id,
+    remove_labelled,
+)
+from sandbox.engine import doctor as doctor_checks
+from sandbox.output import ExitCode, Output
+from sandbox.pipeline.run import Options, new_run, verify_fleet
+from sandbox.promote import PromotionRefused
+from sandbox.promote import promote as promote_one
+from sandbox.promote import revert as revert_one
+from sandbox.records import gate_status, state_dir
+from sandbox.report import build_report, summary_text, write_reports
+from sandbox.upgrades import detect_migrations
+
+
+class UsageError(ValueError):
+    """The command line asks for something impossible; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which services a command acts on: names, or --all / --phase, optionally one --shard K/N."""
+
+    names: tuple[str, ...] = ()
+    all_services: bool = False
+    phase: str | None = None
+    shard: str | None = None
+
+
+def _fleet() -> dict[str, ServiceConfig]:
+    return discover(repo_root() / "services")
+
+
+def select(selection: Selection, fleet: dict[str, ServiceConfig]) -> list[ServiceConfig]:
+    """The services a command acts on; UsageError otherwise."""
+    unknown = [name for name in selection.names if name not in fleet]
+    if unknown:
+        raise UsageError(f"unknown service {', '.join(unknown)}; known: {', '.join(fleet)}")
+    phase = selection.phase
+    if phase and phase.lower() not in (*PHASES, "all"):
+        raise UsageError(f"--phase {phase!r}: expected a, b, c, d or all")
+    if selection.names:
+        chosen = [fleet[name] for name in selection.names]
+    elif selection.all_services or phase:
+        wanted = PHASES if not phase or phase.lower() == "all" else (phase.lower(),)
+        chosen = [config for config in fleet.values() if config.phase in wanted]
+    else:
+        raise UsageError("name services, or use --all / --phase")
+    if selection.shard:
+        keep = set(shard([config.name for config in chosen], selection.shard))
+        chosen = [config for config in chosen if config.name in keep]
+    return chosen
+
+
+def auto_jobs() -> int:
+    """Services in parallel: each holds a service, its tests and two dependencies (~2 GB, 1 core)."""
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError):
+        memory_gb = 4
+    return max(1, min(os.cpu_count() or 1, int(memory_gb // 3), 4))
+
+
+def parse_jobs(text: str) -> int:
+    count = auto_jobs() if text == "auto" else int(text)
+    if count < 1:
+        raise UsageError("-j must be at least 1")
+    return count
+
+
+# --- verify ------------------------------------------------------------------------------------------
+
+
+def verify(
+    selection: Selection,
+    options: Options,
+    out: Output,
+    jobs: str = "auto",
+    promote_after: bool = False,
+    as_json: bool = False,
+) -> int:
+    """Migrate, build, test and health-check the selected services; `jobs` (-j) overrides options.jobs."""
+    try:
+        chosen = select(selection, _fleet())
+        options = replace(options, jobs=parse_jobs(jobs))
+    except (ValueError, ConfigError) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    if options.accept_preexisting and not options.baseline:
+        out.error("--accept-preexisting needs --baseline (pre-existing failures come from the baseline)")
+        return ExitCode.USAGE
+    run = new_run(repo_root(), new_run_id(), options, out.event)
+    out.event(
+        "run", "start", f"{run.run_id}: {len(chosen)} service(s), -j {options.jobs}, folder {run.folder}"
+    )
+    begin = time.monotonic()
+    result = None
+    try:
+        result = verify_fleet(run, chosen)
+    except (EngineUnavailable, ImageUnavailable) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        pass
+    interrupted = result is None
+    outcomes = [o.to_dict(run.images()) for o in (result.outcomes if result else [])]
+    report = build_report(
+        run.run_id,
+        outcomes,
+        run.images(),
+        time.monotonic() - begin,
+        result.stopped_after if result else None,
+        interrupted,
+    )
+    write_reports(run.folder, report)
+    if as_json:
+        out.json(report)
+    else:
+        out.line(summary_text(report, run.folder))
+    for problem in result.cleanup_errors if result else []:
+        out.warning(f"cleanup: {problem}; `sandbox clean` retries")
+    if options.keep:
+        out.line(
+            "--keep: containers and networks are still up; list them with "
+            f"`docker ps --filter label=sandbox.run={run.run_id}`; remove with `sandbox clean`"
+        )
+    if interrupted:
+        return ExitCode.INTERRUPTED
+    if promote_after:
+        verified = [o["name"] for o in outcomes if o["overall_success"]]
+        if verified and promote(verified, out) != ExitCode.OK:
+            return ExitCode.FAILED
+    return ExitCode.OK if report["totals"]["failed"] == 0 and not result.stopped_after else ExitCode.FAILED
+
+
+# --- plan, promote, gate, report ---------------------------------------------------------------------
+
+
+def plan(
+    selection: Selection, out: Output, as_json: bool = False, matrix: bool = False, shards: int = 0
+) -> int:
+    """Services, priorities, phases and the migrations that apply (default: all services)."""
+    try:
+        fleet = _fleet()
+        chosen = select(replace(selection, all_services=selection.all_services or not selection.names), fleet)
+    except (ValueError, ConfigError) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    if matrix:
+        count = shards or max(1, (len(chosen) + 1) // 2)
+        out.line(json.dumps({"include": [{"shard": f"{k}/{count}"} for k in range(1, count + 1)]}))
+        return ExitCode.OK
+    rows = [_plan_row(config, fleet) for config in chosen]
+    if as_json:
+        out.json(rows)
+        return ExitCode.OK
+    out.line(f"{'service':<22} {'priority':<9} phase  migrations / shared code")
+    for row in sorted(rows, key=lambda r: (r["phase"], r["name"])):
+        shared = "; ".join(
+            f"{s} (also {', '.join(n for n in users if n != row['name']) or 'none'})"
+            for s, users in row["shared_with"].items()
+        )
+        out.line(
+            f"{row['name']:<22} {row['priority']:<9} {row['phase']:<6} {', '.join(row['migrations']) or '-'}"
+            + (f" | shared: {shared}" if shared else "")
+        )
+    return ExitCode.OK
+
+
+def _plan_row(config: ServiceConfig, fleet: dict[str, ServiceConfig]) -> dict:
+    return {
+        "name": config.name,
+        "priority": config.priority,
+        "phase": config.phase.upper(),
+        "migrations": detect_migrations(config),
+        "needs": list(config.needs),
+        "shared": list(config.shared),
+        "shared_with": {s: dependents_of(s, fleet) for s in config.shared},
+    }
+
+
+def promote(names: list[str], out: Output, all_verified: bool = False, revert: bool = False) -> int:
+    """Apply (or revert) verified diffs, all or nothing per service."""
+    repo = repo_root()
+    if all_verified:
+        names = sorted(p.stem for p in (state_dir(repo) / "verified").glob("*.json"))
+    if not names:
+        out.error("name services to promote, or use --all-verified")
+        return ExitCode.USAGE
+    try:
+        fleet = _fleet()
+    except ConfigError as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    code = ExitCode.OK
+    for name in names:
+        try:
+            files = revert_one(repo, name) if revert else promote_one(repo, name, fleet)
+        except PromotionRefused as exc:
+            out.error(f"promote refused: {exc}")
+            code = ExitCode.FAILED
+            continue
+        verb = "reverted" if revert else "promoted"
+        out.line(f"{verb} {name}: {len(files)} file(s)" + "".join(f"\n  {f}" for f in files))
+    return code
+
+
+def gate(names: list[str], out: Output) -> int:
+    """0 only if every service named (default: all) has a verified diff for its current content."""
+    try:
+        fleet = _fleet()
+        chosen = names or list(fleet)
+        unknown = [name for name in chosen if name not in fleet]
+        if unknown:
+            raise UsageError(f"unknown service {', '.join(unknown)}")
+    except (ValueError, ConfigError) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    code = ExitCode.OK
+    for name in chosen:
+        ok, why = gate_status(repo_root(), name)
+        out.line(f"{'PASS' if ok else 'FAIL'} {name}: {why}")
+        code = code if ok else ExitCode.FAILED
+    return code
+
+
+def report(run_id: str | None, out: Output) -> int:
+    """A run's summary again (default: the latest run)."""
+    runs = repo_root() / ".sandbox" / "runs"
+    candidates = sorted(p for p in runs.glob("*") if (p / "report.json").is_file()) if runs.is_dir() else []
+    folder = runs / run_id if run_id else (candidates[-1] if candidates else None)
+    if folder is None or not (folder / "report.json").is_file():
+        out.error(f"no report for run {run_id or '(latest)'} under {runs}")
+        return ExitCode.USAGE
+    document = json.loads((folder / "report.json").read_text())
+    out.line(summary_text(document, folder))
+    return ExitCode.OK if document["totals"]["failed"] == 0 else ExitCode.FAILED
+
+
+# --- the engine: doctor, images, clean ---------------------------------------------------------------
+
+
+def doctor(out: Output) -> int:
+    """One OK/WARN/FAIL line per check; 0 only when all are OK, 2 when one FAILs."""
+    checks = doctor_checks.run_checks()
+    code = doctor_checks.render(checks, out.line)
+    return ExitCode.USAGE if any(check.status == "FAIL" for check in checks) else code
+
+
+def images(out: Output) -> int:
+    """Each logical image, what it resolves to, and its digest."""
+    try:
+        resolver = Resolver(connect(), on_log=out.progress)
+        table = Table("logical", "official", "resolves to", "source", "digest")
+        for name in BUILD_ORDER:
+            found = resolver.resolve(name)
+            table.add_row(name, SPECS[name].official or "-", found.ref, found.source, found.digest[:19])
+    except EngineUnavailable as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    except (ImageUnavailable, BuildError, APIError) as exc:
+        out.error(f"resolving images: {exc}")
+        return ExitCode.USAGE
+    out.rich(table)
+    return ExitCode.OK
+
+
+def images_build(names: list[str], out: Output, force: bool = False) -> int:
+    """Build the local images (offline base first), reusing them when their inputs did not change."""
+    wanted = names or list(BUILD_ORDER)
+    unknown = [name for name in wanted if name not in SPECS]
+    if unknown:
+        out.error(f"unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
+        return ExitCode.USAGE
+    try:
+        client = connect()
+        for found in build_all(client, out.progress, [n for n in BUILD_ORDER if n in wanted], force):
+            out.line(f"ready  {found.logical:<10} {found.ref}  {found.digest[:19]}")
+    except EngineUnavailable as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    except (ImageUnavailable, BuildError, APIError) as exc:
+        out.error(f"building images: {exc}")
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
+def clean(out: Output, images_too: bool = False) -> int:
+    """Remove leftovers of crashed runs: labelled containers, networks and run images."""
+    try:
+        done = remove_labelled(connect(), include_cached_images=images_too)
+    except EngineUnavailable as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    out.line(
+        f"removed {len(done.containers)} containers, {len(done.networks)} networks, {len(done.images)} images"
+    )
+    for error in done.errors:
+        out.warning(error)
+    return ExitCode.FAILED if done.errors else ExitCode.OK

@@ -1,0 +1,132 @@
+"""InfluxDB 3 Core as a throwaway dependency: official influxdb:3-core or the influxdb3-lite stand-in.
+
+Ready when the log says `startup time: Nms` and GET /health answers. Gives the service the
+INFLUXDB_* variables and owns the `influx-query` smoke step.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import requests
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+from testcontainers.core.waiting_utils import WaitStrategy
+
+from sandbox.deps.base import Dependency, container_ip, container_logs
+from sandbox.engine.images import ResolvedImage
+
+INFLUX_PORT = 8181
+DEFAULT_TOKEN = "sandbox-token"
+INFLUX_STARTUP = re.compile(rb"startup time: \d+ms")
+# The real server's throwaway flags (specs/influxdb3-mosquitto.md § 1.1); the stand-in accepts them.
+INFLUX_ARGS = [
+    "influxdb3",
+    "serve",
+    "--node-id",
+    "sandbox",
+    "--object-store",
+    "memory",
+    "--without-auth",
+    "--wal-flush-interval",
+    "10ms",
+    "--disable-telemetry-upload",
+    "--http-bind",
+    f"0.0.0.0:{INFLUX_PORT}",
+]
+
+
+class InfluxReadyWait(WaitStrategy):
+    """Ready when the log says `startup time: Nms` and GET /health answers (200, or 401 with auth).
+
+    Both the real influxdb:3-core and the stand-in log that line once HTTP and Flight answer.
+    """
+
+    def __init__(self, network: str) -> None:
+        super().__init__()
+        self._network = network
+
+    def wait_until_ready(self, container) -> None:  # type: ignore[override]
+        deadline = time.monotonic() + self._startup_timeout
+        url = ""
+        while time.monotonic() < deadline:
+            container.get_wrapped_container().reload()
+            if container.get_wrapped_container().status == "exited":
+                raise RuntimeError("InfluxDB 3 exited during start-up:\n" + container_logs(container))
+            if INFLUX_STARTUP.search(container.get_wrapped_container().logs()):
+                url = f"http://{container_ip(container, self._network)}:{INFLUX_PORT}/health"
+                try:
+                    if requests.get(url, timeout=2).status_code in (200, 401):
+                        return
+                except requests.RequestException:
+                    pass
+            time.sleep(self._poll_interval)
+        raise TimeoutError(f"InfluxDB 3 not ready within {self._startup_timeout}s ({url})")
+
+
+def influx_wait(network: str) -> WaitStrategy:
+    return InfluxReadyWait(network).with_startup_timeout(60).with_poll_interval(0.1)
+
+
+class InfluxDB3Container(DockerContainer):
+    """InfluxDB 3 Core (official influxdb:3-core) or the influxdb3-lite stand-in; same flags."""
+
+    alias = "influxdb3"
+
+    def __init__(
+        self, image: ResolvedImage, network: Network, labels: dict[str, str], args: list[str] | None = None
+    ) -> None:
+        super().__init__(image.ref, command=args or INFLUX_ARGS, labels=labels, mem_limit="1g")
+        self.with_network(network).with_network_aliases(self.alias)
+        self.waiting_for(influx_wait(network.name))
+
+
+def influx_env(host: str, database: str) -> dict[str, str]:
+    url = f"http://{host}:{INFLUX_PORT}"
+    return {
+        "INFLUXDB_URL": url,
+        "INFLUXDB_HOST": url,
+        "INFLUXDB_TOKEN": DEFAULT_TOKEN,
+        "INFLUXDB_ORG": "sandbox",
+        "INFLUXDB_BUCKET": database,
+        "INFLUXDB_DATABASE": database,
+    }
+
+
+def influx_query_smoke(options: dict[str, Any], base_url: str, host_env: Mapping[str, str]) -> str:
+    """Poll an SQL query until it returns `expect_min_rows` rows: the service really wrote."""
+    from influxdb_client_3 import InfluxDBClient3
+
+    deadline = time.monotonic() + float(options.get("timeout", 15))
+    wanted = int(options.get("expect_min_rows", 1))
+    rows, last_error = 0, ""
+    with InfluxDBClient3(
+        host=host_env["INFLUXDB_URL"],
+        token=host_env["INFLUXDB_TOKEN"],
+        database=host_env["INFLUXDB_DATABASE"],
+    ) as client:
+        while time.monotonic() < deadline:
+            try:
+                rows = client.query(options["sql"], language="sql").num_rows
+                last_error = ""
+            except Exception as exc:  # table not created yet: keep polling until the deadline
+                last_error = str(exc).splitlines()[0][:200]
+            if rows >= wanted:
+                return "passed"
+            time.sleep(0.5)
+    return f"{rows} row(s) for {options['sql']!r}, wanted >= {wanted}" + (
+        f" ({last_error})" if last_error else ""
+    )
+
+
+INFLUXDB3 = Dependency(
+    name="influxdb3",
+    image="influxdb3",
+    container=InfluxDB3Container,
+    wait=influx_wait,
+    env=influx_env,
+    smoke={"influx-query": influx_query_smoke},
+)

@@ -1,0 +1,44 @@
+"""The build stage: `docker build` of the service's own Dockerfile, FROM mapped to the resolved base."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from docker.errors import BuildError
+
+from sandbox.engine import build_mapped
+from sandbox.pipeline.stage import StageContext, StageResult, run_with_timeout
+
+HINT = "the migrated image does not build; read the log, fix the service, re-run"
+
+
+def build(
+    ctx: StageContext, tag: str | None = None, name: str = "build", service_dir: Path | None = None
+) -> StageResult:
+    """Build the migrated copy (or, for the baseline, `service_dir` under `tag`), within the timeout."""
+    service_dir = service_dir or ctx.ws.service_dir
+    context = (service_dir / ctx.config.context).resolve()
+    lines: list[str] = []
+    client = ctx.client  # connected here, not inside the build thread
+
+    def work() -> str:
+        return build_mapped(
+            client,
+            context,
+            service_dir / ctx.config.dockerfile,
+            tag or ctx.image_tag,
+            ctx.resolver.image_map(),
+            ctx.labels("service-image"),
+            on_log=lines.append,
+        )
+
+    finished, image_id, error = run_with_timeout(work, ctx.config.timeouts["build"])
+    log = ctx.write_log(f"{name}.log", "\n".join(lines) + (f"\n{error}\n" if error else "\n"))
+    if not finished:
+        return StageResult(
+            name, "timeout", reason=f"docker build exceeded {ctx.config.timeouts['build']}s", log=log
+        )
+    if error is not None:
+        reason = str(error) if isinstance(error, BuildError) else f"{type(error).__name__}: {error}"
+        return StageResult(name, "failed", reason=f"docker build failed: {reason}", log=log)
+    return StageResult(name, "passed", log=log, details={"image": image_id})

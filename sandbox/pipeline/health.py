@@ -1,0 +1,135 @@
+"""The health stage: the service runs with its normal command; health must mean healthy.
+
+A check passes on a 2xx status *and*, when the body is JSON with a `status` field, a status in
+the service's healthy set (ok/healthy/pass/up by default): 200 with "degraded" fails. Then the
+smoke steps of sandbox.toml prove the service really uses its dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+import requests
+
+from sandbox.config import ServiceConfig, SmokeStep
+from sandbox.deps import ServiceDeps, smoke_runners
+from sandbox.engine.containers import LIMITS, ip_on, remove
+from sandbox.pipeline.stage import StageContext, StageResult
+
+HINT = (
+    "the service started but was not healthy or a smoke check failed; the log has its "
+    "output and the dependency logs sit beside it"
+)
+
+
+@dataclass(frozen=True)
+class Probe:
+    healthy: bool
+    summary: str
+
+
+def judge(status_code: int, body: str, healthy_statuses: tuple[str, ...]) -> Probe:
+    """Pure: does this HTTP answer mean healthy?"""
+    summary = f"{status_code} {body[:200].strip()}"
+    if not 200 <= status_code < 300:
+        return Probe(False, summary)
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return Probe(True, summary)
+    if isinstance(document, dict) and "status" in document:
+        status = str(document["status"]).lower()
+        return Probe(status in healthy_statuses, summary)
+    return Probe(True, summary)
+
+
+def _probe(url: str, config: ServiceConfig) -> Probe:
+    try:
+        answer = requests.get(url, timeout=3)
+    except requests.RequestException as exc:
+        return Probe(False, f"no answer ({type(exc).__name__})")
+    return judge(answer.status_code, answer.text, config.healthy_statuses)
+
+
+def _docker_health(container) -> Probe:
+    container.reload()
+    state = container.attrs["State"].get("Health", {}).get("Status")
+    return Probe(state == "healthy", f"docker HEALTHCHECK: {state}")
+
+
+def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
+    """Poll the health endpoint (or the image's HEALTHCHECK) until healthy or the timeout."""
+    deadline = time.monotonic() + ctx.config.timeouts["health"]
+    probe = Probe(False, "not probed")
+    while time.monotonic() < deadline and not ctx.cancelled.is_set():
+        container.reload()
+        if container.status in ("exited", "dead"):
+            return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
+        if ctx.config.health:
+            url = f"http://{ip_on(container, network)}:{ctx.config.port}{ctx.config.health}"
+            probe = _probe(url, ctx.config)
+        else:
+            probe = _docker_health(container)
+        if probe.healthy:
+            return probe
+        time.sleep(0.5)
+    return Probe(False, f"not healthy within {ctx.config.timeouts['health']}s; last: {probe.summary}")
+
+
+def health(ctx: StageContext) -> StageResult:
+    """The migrated service image, started with the stage's fresh dependencies (ctx.deps)."""
+    image, deps = ctx.image_tag, ctx.deps
+    container = ctx.client.containers.create(
+        image, environment=deps.container_env, network=deps.network, labels=ctx.labels("service"), **LIMITS
+    )
+    try:
+        container.start()
+        probe = wait_healthy(ctx, container, deps.network)
+        base_url = f"http://{ip_on(container, deps.network)}:{ctx.config.port}"
+        smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
+        logs = container.logs().decode(errors="replace")
+    finally:
+        remove(container)
+    log = ctx.write_log(
+        "health.log",
+        f"health: {probe.summary}\n"
+        + "".join(f"smoke {name}: {verdict}\n" for name, verdict in smoke)
+        + "\n"
+        + logs,
+    )
+    details = {"probe": probe.summary, "smoke": [{"name": n, "result": v} for n, v in smoke]}
+    if not probe.healthy:
+        status = "timeout" if "within" in probe.summary else "failed"
+        return StageResult(
+            "health", status, reason=f"health check failed: {probe.summary}", log=log, details=details
+        )
+    failed = [f"{name}: {verdict}" for name, verdict in smoke if verdict != "passed"]
+    if failed:
+        return StageResult(
+            "health", "failed", reason=f"smoke check failed: {failed[0]}", log=log, details=details
+        )
+    return StageResult("health", "passed", log=log, details=details)
+
+
+# --- smoke checks ------------------------------------------------------------------------------------
+
+
+def run_smoke(steps: tuple[SmokeStep, ...], base_url: str, deps: ServiceDeps) -> list[tuple[str, str]]:
+    """Run the steps in order; stop at the first failure (later steps depend on earlier ones).
+
+    Each kind is run by the dependency that owns it (sandbox.deps); `http` is generic."""
+    runners = smoke_runners()
+    results = []
+    host_env: dict[str, str] | None = None  # read once, when a step first needs it
+    for step in steps:
+        try:
+            host_env = deps.host_env if host_env is None else host_env
+            verdict = runners[step.kind](step.options, base_url, host_env)
+        except Exception as exc:  # a smoke step's failure is a verdict, not a crash
+            verdict = f"{type(exc).__name__}: {exc}"
+        results.append((step.name, verdict))
+        if verdict != "passed":
+            break
+    return results

@@ -1,0 +1,180 @@
+"""What a stage is: a name, its timeout key, the next step a person takes when it fails, whether it
+runs against fresh dependencies, and the function that runs it.
+
+Each stage writes its log into the service's run folder and returns a StageResult; a failed stage
+stops the service's pipeline (sandbox.pipeline.run). The stages themselves, one module each, are
+listed in run order in `sandbox.pipeline.STAGES`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+from docker.errors import APIError, BuildError
+
+from sandbox import workspace as wsmod
+from sandbox.config import ServiceConfig
+from sandbox.deps import ServiceDeps, dependencies
+from sandbox.engine import Resolver, connect, labels_for
+
+Events = Callable[[str, str, str], None]  # (service, stage, message)
+
+
+@dataclass
+class StageResult:
+    name: str
+    status: str  # passed | failed | timeout | skipped
+    seconds: float = 0.0
+    reason: str = ""
+    log: str | None = None  # file name inside the service's run folder
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "seconds": round(self.seconds, 2),
+            "reason": self.reason,
+            "log": self.log,
+            "details": self.details,
+        }
+
+
+@dataclass
+class StageContext:
+    """What every stage of one service reads, and what earlier stages leave for later ones."""
+
+    run_id: str
+    repo_root: Path
+    folder: Path  # .sandbox/runs/<run-id>/<service>
+    resolver: Resolver
+    config: ServiceConfig
+    migrations: list[str]
+    cancelled: threading.Event
+    on_event: Events
+    images: Callable[[], dict[str, Any]]  # the run's image decisions, for the verified record
+    baseline: bool = False
+    ws: wsmod.Workspace | None = None  # set by the copy stage
+    deps: ServiceDeps | None = None  # set around a stage that needs dependencies
+    preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
+    _client: docker.DockerClient | None = None
+    _client_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine, connected when a stage first needs it (a service that stops early never does).
+
+        Locked: the migrate stage's workers may ask for it at the same moment."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = connect()
+            return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def labels(self, role: str) -> dict[str, str]:
+        return labels_for(self.run_id, role, self.config.name)
+
+    def write_log(self, name: str, text: str) -> str:
+        (self.folder / name).write_text(text)
+        return name
+
+    @property
+    def image_tag(self) -> str:
+        return f"sandbox-run/{self.config.name}:{self.run_id}"
+
+    @property
+    def test_image_tag(self) -> str:
+        return f"sandbox-run/{self.config.name}-tests:{self.run_id}"
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of `sandbox verify` for a service.
+
+    A stage with a timeout key (`[timeouts]` of sandbox.toml) works in containers: it is announced
+    as started, skipped once the run is interrupted, and timed, with engine errors turned into a
+    failed result. `run` returns None when the stage does not apply (baseline without --baseline).
+    """
+
+    name: str
+    run: Callable[[StageContext], StageResult | None]
+    timeout: str | None = None
+    hint: str = ""  # the next step after a failure; {name} is the service
+    needs_deps: bool = False
+    blocking: bool = True  # False: a failure is recorded but the pipeline goes on
+
+
+def timed(name: str, body: Callable[[], StageResult]) -> StageResult:
+    begin = time.monotonic()
+    try:
+        result = body()
+    except (APIError, BuildError, OSError, ValueError) as exc:
+        result = StageResult(name, "failed", reason=f"{type(exc).__name__}: {exc}")
+    result.seconds = time.monotonic() - begin
+    return result
+
+
+def run_with_timeout(work: Callable[[], Any], seconds: float) -> tuple[bool, Any, BaseException | None]:
+    """Run `work` in a thread; (finished, value, error). Used where the Engine API has no timeout."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as exc:  # forwarded to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return (not thread.is_alive(), box.get("value"), box.get("error"))
+
+
+def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], StageResult]) -> StageResult:
+    """Fresh dependencies for this stage only, on a private network; their logs kept for failures."""
+
+    def run() -> StageResult:
+        known = dependencies()
+        images = {need: ctx.resolver.resolve(known[need].image) for need in ctx.config.needs}
+        with ServiceDeps(
+            ctx.client,
+            ctx.labels("deps"),
+            needs=ctx.config.needs,
+            database=database_name(ctx.config.name),
+            images=images,
+            known=known,
+        ) as deps:
+            ctx.deps = deps
+            try:
+                result = body(ctx)
+            finally:
+                ctx.deps = None
+            if not result.ok:
+                for dep, text in deps.logs().items():
+                    ctx.write_log(f"{name}-{dep}.log", text)
+                result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
+            result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
+            return result
+
+    return timed(name, run)
+
+
+def last_lines(text: str, count: int = 5) -> str:
+    return " | ".join(line for line in text.strip().splitlines()[-count:])
+
+
+def database_name(service: str) -> str:
+    return service.replace("_", "-")

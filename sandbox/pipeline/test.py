@@ -1,0 +1,150 @@
+"""The test stage: the service's own pytest suite in a container on the private dependency network.
+
+The test image is the service image plus its dev requirements and tests; counts come from pytest's
+JUnit XML. Zero collected tests is a failure, not a pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from sandbox import workspace as wsmod
+from sandbox.engine import build_mapped
+from sandbox.engine.containers import LIMITS, read_file, remove, wait_exit
+from sandbox.pipeline.stage import StageContext, StageResult, last_lines
+
+HINT = (
+    "read the failing tests in the log; `sandbox verify {name} --baseline` shows which "
+    "failures were there before the migration"
+)
+JUNIT_IN_CONTAINER = "/tmp/sandbox-junit.xml"
+TEST_DOCKERFILE = """\
+FROM {image}
+USER root
+COPY req/ /tmp/sandbox-req/
+RUN cd /tmp/sandbox-req \\
+ && if [ -f requirements-dev.txt ]; then pip install --no-cache-dir -r requirements-dev.txt; \\
+    elif [ -f requirements-test.txt ]; then pip install --no-cache-dir -r requirements-test.txt; \\
+    else pip install --no-cache-dir pytest; fi
+COPY src/ {workdir}/
+USER {user}
+"""
+
+
+def test(ctx: StageContext) -> StageResult:
+    """The migrated service's tests against the stage's fresh dependencies (ctx.deps)."""
+    image = build_test_image(ctx, ctx.image_tag, ctx.test_image_tag, ctx.ws.service_dir)
+    return run_tests(ctx, image, ctx.deps.container_env, ctx.deps.network)
+
+
+def unlabelled_ancestor(client: docker.DockerClient, image_ref: str) -> str:
+    """The service image without the run's LABEL steps.
+
+    The run labels make every service image unique, so a test image built FROM it would never
+    hit the cache for its pip layer; FROM the last real build step it does, across runs.
+    """
+    image = client.images.get(image_ref)
+    while image.attrs.get("Parent"):
+        created_by = (image.history() or [{}])[0].get("CreatedBy", "")
+        if "LABEL sandbox." not in created_by:
+            break
+        image = client.images.get(image.attrs["Parent"])
+    return image.id
+
+
+def build_test_image(ctx: StageContext, service_image: str, tag: str, service_dir: Path) -> str:
+    """The service image plus its dev requirements and tests, at the image's working directory.
+
+    Requirements go in a layer of their own before the code, so services with the same dev
+    requirements share the cached install.
+    """
+    config = ctx.client.images.get(service_image).attrs["Config"]
+    workdir = config.get("WorkingDir") or "/app"
+    user = config.get("User") or "root"
+    base = unlabelled_ancestor(ctx.client, service_image)
+    with tempfile.TemporaryDirectory(prefix="sandbox-test-ctx-") as tmp:
+        context = Path(tmp)
+        shutil.copytree(service_dir, context / "src", ignore=wsmod.IGNORED, symlinks=True)
+        (context / "req").mkdir()
+        for requirements in service_dir.glob("requirements*.txt"):
+            shutil.copy2(requirements, context / "req" / requirements.name)
+        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=base, workdir=workdir, user=user))
+        return build_mapped(ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image"))
+
+
+def run_tests(
+    ctx: StageContext, image: str, env: dict[str, str], network: str, name: str = "test"
+) -> StageResult:
+    """pytest in a container on the private network; counts come from its JUnit XML."""
+    container = ctx.client.containers.create(
+        image,
+        ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT_IN_CONTAINER}"],
+        environment=env,
+        network=network,
+        labels=ctx.labels("tests"),
+        **LIMITS,
+    )
+    try:
+        container.start()
+        code = wait_exit(container, ctx.config.timeouts["test"])
+        output = container.logs().decode(errors="replace")
+        junit = read_file(container, JUNIT_IN_CONTAINER)
+    finally:
+        remove(container)
+    log = ctx.write_log(f"{name}.log", output)
+    counts = parse_junit(junit) if junit else no_counts()
+    return judge_tests(ctx, name, code, counts, output, log)
+
+
+def no_counts() -> dict[str, Any]:
+    return {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "failed_tests": []}
+
+
+def judge_tests(
+    ctx: StageContext, name: str, code: int | None, counts: dict[str, Any], output: str, log: str
+) -> StageResult:
+    if code is None:
+        return StageResult(
+            name,
+            "timeout",
+            reason=f"tests exceeded {ctx.config.timeouts['test']}s; container killed",
+            log=log,
+            details=counts,
+        )
+    if counts["tests"] == 0 or code == 5:
+        return StageResult(
+            name, "failed", reason="no tests collected (zero tests is a failure)", log=log, details=counts
+        )
+    if code != 0 or counts["failures"] or counts["errors"]:
+        failed = ", ".join(counts["failed_tests"][:3]) or last_lines(output)
+        return StageResult(
+            name,
+            "failed",
+            reason=f"{counts['failures'] + counts['errors']} of "
+            f"{counts['tests']} tests failed (pytest exit {code}): {failed}",
+            log=log,
+            details=counts,
+        )
+    return StageResult(name, "passed", log=log, details=counts)
+
+
+def parse_junit(data: bytes) -> dict[str, Any]:
+    """Test counts and failed test ids from pytest's JUnit XML."""
+    root = ET.fromstring(data)
+    suites = [root] if root.tag == "testsuite" else list(root.iter("testsuite"))
+    counts = {
+        key: sum(int(suite.get(key, 0)) for suite in suites)
+        for key in ("tests", "failures", "errors", "skipped")
+    }
+    failed = []
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed.append(f"{case.get('classname')}::{case.get('name')}")
+    counts["failed_tests"] = failed
+    return counts

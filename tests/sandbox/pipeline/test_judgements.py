@@ -1,0 +1,146 @@
+"""Pure verdicts: health bodies, JUnit counts, the run summary's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandbox.pipeline.health import judge
+from sandbox.pipeline.migrate import blockers
+from sandbox.pipeline.run import ServiceOutcome
+from sandbox.pipeline.stage import StageResult
+from sandbox.pipeline.test import parse_junit
+from sandbox.report import build_report, junit_xml, summary_text
+from sandbox.upgrades import upgrade_for_rule
+
+HEALTHY = ("ok", "healthy", "pass", "up")
+
+
+def test_health_200_with_degraded_status_fails() -> None:
+    assert not judge(200, '{"status": "degraded", "influxdb": false}', HEALTHY).healthy
+
+
+def test_health_200_with_ok_status_or_plain_text_passes() -> None:
+    assert judge(200, '{"status": "ok"}', HEALTHY).healthy
+    assert judge(204, "", HEALTHY).healthy
+    assert judge(200, "OK", HEALTHY).healthy
+
+
+def test_health_non_2xx_fails_whatever_the_body() -> None:
+    assert not judge(503, '{"status": "ok"}', HEALTHY).healthy
+
+
+JUNIT = b"""<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" errors="1"
+failures="1" skipped="1" tests="5"><testcase classname="tests.test_a" name="test_ok"/>
+<testcase classname="tests.test_a" name="test_bad"><failure message="boom"/></testcase>
+<testcase classname="tests.test_b" name="test_err"><error message="x"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_junit_counts_and_failed_ids() -> None:
+    counts = parse_junit(JUNIT)
+    assert (counts["tests"], counts["failures"], counts["errors"], counts["skipped"]) == (5, 1, 1, 1)
+    assert counts["failed_tests"] == ["tests.test_a::test_bad", "tests.test_b::test_err"]
+
+
+def _outcome(name: str, ok: bool, priority: str, stage: str | None = None) -> dict:
+    stages = [{"name": "migrate", "status": "passed", "seconds": 1.0, "reason": "", "log": "migrate.log"}]
+    if stage:
+        stages.append(
+            {
+                "name": stage,
+                "status": "failed",
+                "seconds": 2.0,
+                "reason": "3 of 9 tests failed\nsecond",
+                "log": f"{stage}.log",
+            }
+        )
+    return {
+        "name": name,
+        "priority": priority,
+        "migrations": {"tenacity": ok},
+        "overall_success": ok,
+        "failed_stage": stage,
+        "reason": "3 of 9 tests failed\nsecond" if stage else "",
+        "stages": stages,
+        "folder": f"/runs/r/{name}",
+    }
+
+
+def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> None:
+    report = build_report(
+        "r",
+        [_outcome("rag-service", True, "LOW"), _outcome("ai-core", False, "HIGH", "test")],
+        {},
+        12.0,
+        None,
+        False,
+    )
+    text = summary_text(report, tmp_path)
+    assert "By Priority:" in text and "By Migration Type:" in text and "Failed Services:" in text
+    assert "ai-core [test]: 3 of 9 tests failed" in text
+    assert "log: /runs/r/ai-core/test.log" in text
+    assert "tenacity        1/2 verified" in text
+    xml = junit_xml(report).decode()
+    assert xml.count("<testcase") == 3 and xml.count("<failure") == 1
+
+
+def _blocked(migrations: list[str], blockers: list[dict]) -> ServiceOutcome:
+    outcome = ServiceOutcome("data-retention", "HIGH", "c", migrations)
+    marker = {
+        "path": "services/data-retention/app/cleanup.py",
+        "line": 3,
+        "text": "# MIGRATION-BLOCKER(IX-9): InfluxDB 3 has no predicate delete",
+    }
+    outcome.stages = [
+        StageResult("resolve", "passed"),
+        StageResult(
+            "migrate", "failed", reason="1 marker", details={"markers": [marker], "blockers": blockers}
+        ),
+    ]
+    return outcome
+
+
+MIGRATIONS = ["aiomqtt", "influxdb3", "pytest-asyncio"]
+
+
+def test_a_blocker_fails_only_the_upgrade_it_blames() -> None:
+    outcome = _blocked(MIGRATIONS, [{"rule": "IX-9", "upgrade": "influxdb3"}])
+    assert outcome.to_dict({})["migrations"] == {"aiomqtt": True, "influxdb3": False, "pytest-asyncio": True}
+    outcome.stages.append(StageResult("build", "failed"))
+    outcome.stages[1].status = "passed"
+    assert set(outcome.to_dict({})["migrations"].values()) == {False}
+
+
+@pytest.mark.parametrize(
+    "blockers",
+    [
+        [{"rule": "ZZ-1", "upgrade": None}],  # a rule no upgrade claims
+        [{"rule": "IX-9", "upgrade": "influxdb3"}, {"rule": None, "upgrade": None, "unreported": 1}],
+        [{"rule": "PD-1", "upgrade": "pydantic"}],  # an upgrade the service was not migrated for
+        [],  # markers in the copy but no report of them
+    ],
+)
+def test_a_blocker_of_unknown_upgrade_fails_every_upgrade(blockers: list[dict]) -> None:
+    assert set(_blocked(MIGRATIONS, blockers).to_dict({})["migrations"].values()) == {False}
+
+
+def test_blockers_take_the_upgrade_from_the_report_else_from_the_rule() -> None:
+    reports = [
+        {
+            "markers": [
+                {"path": "app/cleanup.py", "line": 3, "rule": "IX-9", "upgrade": "influxdb3"},
+                {"path": "app/x.py", "line": 1, "rule": "ZZ-404", "message": "no upgrade has this rule"},
+            ]
+        },
+        {"raw": "not json"},
+    ]
+    found = blockers(["services/data-retention", "services/common"], reports, found=3)
+    assert [(b["path"], b["rule"], b["upgrade"]) for b in found] == [
+        ("services/data-retention/app/cleanup.py", "IX-9", "influxdb3"),
+        ("services/data-retention/app/x.py", "ZZ-404", upgrade_for_rule("ZZ-404")),
+        (None, None, None),
+    ]
+    assert upgrade_for_rule("ZZ-404") is None
+    assert found[-1]["unreported"] == 1
