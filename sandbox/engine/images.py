@@ -54,6 +54,12 @@ class ImageSpec:
     def path(self) -> Path:
         return project_root() / "images" / self.folder
 
+    def build_tag(self, content: str) -> str:
+        """The tag of the build of `content`: clones with other image sources on one engine (a
+        branch, a worktree) get other tags and never swap an image under each other's runs.
+        `local_tag` stays an alias of the newest build, for people and compose."""
+        return f"{self.local_tag.split(':')[0]}:local-{content[:12]}"
+
 
 SPECS: dict[str, ImageSpec] = {
     "base": ImageSpec("base", "python:3.11-slim", "sandbox/base:local", "base", "rootfs"),
@@ -226,12 +232,11 @@ def _spec_hash(client: docker.DockerClient, spec: ImageSpec) -> str:
     if spec.kind == "rootfs":
         bundle = ca_bundle()
         return content_hash(paths, [bundle.read_text() if bundle else ""])
-    base = _local_image(client, SPECS["base"].local_tag)
-    return content_hash(paths, [base.id if base else ""])
+    return content_hash(paths, [ensure_local(client, "base").digest])
 
 
 def _build_rootfs(
-    client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str], on_log: Progress
+    client: docker.DockerClient, spec: ImageSpec, tag_ref: str, labels: dict[str, str], on_log: Progress
 ) -> str:
     if shutil.which("debootstrap") is None:
         raise ImageUnavailable(
@@ -254,7 +259,7 @@ def _build_rootfs(
         on_log("importing the root filesystem")
         with tarfile.open(archive, "w") as tar:
             tar.add(rootfs, arcname=".")
-        repository, tag = spec.local_tag.split(":")
+        repository, tag = tag_ref.split(":")
         changes = [
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "ENV LANG=C.UTF-8",
@@ -263,11 +268,11 @@ def _build_rootfs(
             *(f"LABEL {key}={value}" for key, value in labels.items()),
         ]
         client.api.import_image_from_file(str(archive), repository=repository, tag=tag, changes=changes)
-    return client.images.get(spec.local_tag).id
+    return client.images.get(tag_ref).id
 
 
 def _build_dockerfile(
-    client: docker.DockerClient, spec: ImageSpec, labels: dict[str, str], on_log: Progress
+    client: docker.DockerClient, spec: ImageSpec, tag_ref: str, labels: dict[str, str], on_log: Progress
 ) -> str:
     base = ensure_local(client, "base", on_log).ref
     with tempfile.TemporaryDirectory(prefix="sandbox-ctx-") as tmp:
@@ -281,10 +286,19 @@ def _build_dockerfile(
             client,
             on_log,
             path=str(context),
-            tag=spec.local_tag,
+            tag=tag_ref,
             labels=labels,
             buildargs={"BASE_IMAGE": base},
         )
+
+
+def _adopt(client: docker.DockerClient, spec: ImageSpec, wanted: str, tag_ref: str):
+    """A build of the same content under the alias only (made before builds had their own tags)."""
+    image = _local_image(client, spec.local_tag)
+    if image is None or image.labels.get("sandbox.image.hash") != wanted:
+        return None
+    image.tag(*tag_ref.split(":"))
+    return image
 
 
 def ensure_local(
@@ -299,14 +313,16 @@ def ensure_local(
             f"({recipe.relative_to(project_root())} is missing)"
         )
     wanted = _spec_hash(client, spec)
-    image = _local_image(client, spec.local_tag)
+    tag_ref = spec.build_tag(wanted)
+    image = _local_image(client, tag_ref) or _adopt(client, spec, wanted, tag_ref)
     if force or image is None or image.labels.get("sandbox.image.hash") != wanted:
-        on_log(f"building {spec.local_tag}")
+        on_log(f"building {tag_ref}")
         labels = cache_labels(logical, wanted)
         builder = _build_rootfs if spec.kind == "rootfs" else _build_dockerfile
-        builder(client, spec, labels, on_log)
-        image = client.images.get(spec.local_tag)
-    return ResolvedImage(logical, spec.local_tag, "local", image.id, spec.official)
+        builder(client, spec, tag_ref, labels, on_log)
+        image = client.images.get(tag_ref)
+    image.tag(*spec.local_tag.split(":"))
+    return ResolvedImage(logical, tag_ref, "local", image.id, spec.official)
 
 
 # --- resolution -------------------------------------------------------------------------------------
