@@ -117,9 +117,32 @@ def gate(services: list[str] | None = typer.Argument(None)) -> None:
 
 
 @app.command()
-def report(run: str | None = typer.Argument(None, help="run id (default: the latest)")) -> None:
-    """Show a run's summary again."""
-    raise typer.Exit(commands.report(run, out))
+def report(
+    runs: list[str] | None = typer.Argument(
+        None, help="run id (default: the latest); with --compare, two runs: the older, then the newer"
+    ),
+    fmt: str = typer.Option(
+        "text",
+        "--format",
+        "-f",
+        help="text (the console summary), json (report.json), md (summary.md), junit, "
+        "or seeds (the seeds' results JSON: name, priority, migrations, overall_success)",
+    ),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="list regressions and fixes: one run against each service's previous run in the "
+        "history, or two runs against each other; exit 1 when something regressed",
+    ),
+    html: bool = typer.Option(
+        False, "--html", help="write one self-contained HTML page (default: report.html in the run folder)"
+    ),
+    output: str | None = typer.Option(None, "--output", "-o", help="with --html: where to write the page"),
+    last: int = typer.Option(10, "--last", min=1, help="with --html: runs shown in the trend"),
+) -> None:
+    """Show a run's report again, compare runs, or write the HTML page."""
+    request = commands.ReportRequest(tuple(runs or ()), fmt, compare, html, output, last)
+    raise typer.Exit(commands.report(request, out))
 
 
 def main() -> None:
