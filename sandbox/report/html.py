@@ -50,10 +50,10 @@ def html_page(report: dict[str, Any], trend: list[dict[str, Any]], links: str = 
         "<h2>Fleet</h2>",
         _legend(),
         _fleet_table(report, links),
-        _failures(report, links),
         f"<h2>Trend of the last {len(trend)} run(s)</h2>",
         _trend_chart(trend),
         _trend_grid(trend),
+        _failures(report, links),
         "</body></html>",
     ]
     return "\n".join(part for part in parts if part)

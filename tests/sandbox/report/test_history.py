@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from sandbox.report import compare, write_reports
+from sandbox.report.document import by_migration, by_priority
 from sandbox.report.history import classify, entry_from_report, load
-from tests.sandbox.report.samples import sample_report
+from tests.sandbox.report.samples import sample_report, stage
 
 FIRST, SECOND = "20261125-010000-aaaaaa", "20261126-010000-bbbbbb"
 
@@ -39,13 +40,19 @@ def _two_nights(repo: Path) -> None:
     first = sample_report(repo / ".sandbox" / "runs" / FIRST)
     second = copy.deepcopy(first)
     rag = second["services"]["rag-service"]
-    rag.update(
-        status="failed", overall_success=False, failed_stage="build", reason="pip: no matching tenacity"
-    )
+    reason = "pip: no matching distribution found for tenacity==9.2.1"
+    rag.update(status="failed", overall_success=False, failed_stage="build", reason=reason)
     rag["migrations"] = {"tenacity": False}
+    rag["stages"] = rag["stages"][:3] + [stage("build", "failed", 14.0, reason, "build.log")]
     weather = second["services"]["weather-api"]
     weather.update(status="verified", overall_success=True, failed_stage=None, reason="")
     weather["migrations"] = {"influxdb3": True}
+    weather["stages"] = weather["stages"][:-1] + [
+        stage("health", seconds=4.0, log="health.log"),
+        stage("gate"),
+    ]
+    services = list(second["services"].values())
+    second.update(by_migration=by_migration(services), by_priority=by_priority(services))
     _write(repo, FIRST, first)
     _write(repo, SECOND, second)
 
