@@ -119,12 +119,15 @@ def gate(services: list[str] | None = typer.Argument(None)) -> None:
 @app.command()
 def report(
     runs: list[str] | None = typer.Argument(
-        None, help="run id (default: the latest); with --compare, two runs: the older, then the newer"
+        None,
+        metavar="RUN",
+        help="run id (default: the latest); with --compare, two runs: the older, then the newer",
     ),
     fmt: str = typer.Option(
         "text",
         "--format",
         "-f",
+        metavar="FORMAT",
         help="text (the console summary), json (report.json), md (summary.md), junit, "
         "or seeds (the seeds' results JSON: name, priority, migrations, overall_success)",
     ),
@@ -137,8 +140,10 @@ def report(
     html: bool = typer.Option(
         False, "--html", help="write one self-contained HTML page (default: report.html in the run folder)"
     ),
-    output: str | None = typer.Option(None, "--output", "-o", help="with --html: where to write the page"),
-    last: int = typer.Option(10, "--last", min=1, help="with --html: runs shown in the trend"),
+    output: str | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="with --html: where to write the page"
+    ),
+    last: int = typer.Option(10, "--last", min=1, metavar="N", help="with --html: runs shown in the trend"),
 ) -> None:
     """Show a run's report again, compare runs, or write the HTML page."""
     request = commands.ReportRequest(tuple(runs or ()), fmt, compare, html, output, last)
