@@ -137,6 +137,12 @@ def report(
         help="list regressions and fixes: one run against each service's previous run in the "
         "history, or two runs against each other; exit 1 when something regressed",
     ),
+    merge: bool = typer.Option(
+        False,
+        "--merge",
+        help="merge two runs or more (a night's shards) into one run of their own: report.json, "
+        "junit.xml, summary.md and a history line; then show it like any run",
+    ),
     html: bool = typer.Option(
         False, "--html", help="write one self-contained HTML page (default: report.html in the run folder)"
     ),
@@ -146,7 +152,7 @@ def report(
     last: int = typer.Option(10, "--last", min=1, metavar="N", help="with --html: runs shown in the trend"),
 ) -> None:
     """Show a run's report again, compare runs, or write the HTML page."""
-    request = commands.ReportRequest(tuple(runs or ()), fmt, compare, html, output, last)
+    request = commands.ReportRequest(tuple(runs or ()), fmt, compare, merge, html, output, last)
     raise typer.Exit(commands.report(request, out))
 
 

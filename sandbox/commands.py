@@ -29,7 +29,7 @@ from sandbox.engine import (
 )
 from sandbox.engine import doctor as doctor_checks
 from sandbox.output import ExitCode, Output
-from sandbox.pipeline.run import Options, new_run, verify_fleet
+from sandbox.pipeline.run import FleetResult, Options, new_run, verify_fleet
 from sandbox.promote import PromotionRefused
 from sandbox.promote import promote as promote_one
 from sandbox.promote import revert as revert_one
@@ -41,6 +41,8 @@ from sandbox.report import (
     find_run,
     junit_xml,
     load_report,
+    merge_reports,
+    not_run_reason,
     seeds_results,
     summary_markdown,
     summary_text,
@@ -152,6 +154,7 @@ def verify(
         interrupted,
         repo_root=run.repo_root,
         started_at=started_at,
+        not_run=_not_run(chosen, outcomes, result),
     )
     write_reports(run.folder, report)
     if as_json:
@@ -171,7 +174,30 @@ def verify(
         verified = [o["name"] for o in outcomes if o["overall_success"]]
         if verified and promote(verified, out) != ExitCode.OK:
             return ExitCode.FAILED
-    return ExitCode.OK if report["totals"]["failed"] == 0 and not result.stopped_after else ExitCode.FAILED
+    totals = report["totals"]
+    return (
+        ExitCode.OK
+        if totals["failed"] == 0 and not totals["not_run"] and not result.stopped_after
+        else ExitCode.FAILED
+    )
+
+
+def _not_run(chosen: list[ServiceConfig], outcomes: list[dict], result: FleetResult | None) -> list[dict]:
+    """Selected services that never started (a later phase after the failure-rate stop, an
+    interrupt): listed in the report as not run, with why, never silently missing."""
+    why = not_run_reason(result.stopped_after if result else None, result is None)
+    ran = {outcome["name"] for outcome in outcomes}
+    return [
+        {
+            "name": config.name,
+            "priority": config.priority,
+            "phase": config.phase,
+            "migrations": detect_migrations(config),
+            "reason": why,
+        }
+        for config in chosen
+        if config.name not in ran
+    ]
 
 
 # --- plan, promote, gate, report ---------------------------------------------------------------------
@@ -275,6 +301,7 @@ class ReportRequest:
     runs: tuple[str, ...] = ()
     format: str = "text"
     compare: bool = False
+    merge: bool = False
     html: bool = False
     output: str | None = None
     last: int = 10
@@ -289,7 +316,10 @@ def report(request: ReportRequest, out: Output) -> int:
     if request.last < 1:
         out.error("--last must be at least 1")
         return ExitCode.USAGE
-    if len(request.runs) > (2 if request.compare else 1):
+    if request.merge and len(request.runs) < 2:
+        out.error("--merge needs two runs or more (a night's shards)")
+        return ExitCode.USAGE
+    if not request.merge and len(request.runs) > (2 if request.compare else 1):
         out.error("name one run (two with --compare: the older, then the newer)")
         return ExitCode.USAGE
     folders = [find_run(repo, run_id) for run_id in request.runs or (None,)]
@@ -298,6 +328,8 @@ def report(request: ReportRequest, out: Output) -> int:
         out.error(f"no report for run {missing} under {repo / '.sandbox' / 'runs'}")
         return ExitCode.USAGE
     documents = [load_report(folder) for folder in folders]
+    if request.merge:
+        documents, folders = _merge(repo, documents)
     if request.compare:
         return _compare(repo, documents, request, out)
     document = documents[0]
@@ -308,6 +340,15 @@ def report(request: ReportRequest, out: Output) -> int:
     _print_report(document, folders[0], request.format, out)
     totals = document["totals"]
     return ExitCode.OK if totals["failed"] == 0 and not totals.get("not_run") else ExitCode.FAILED
+
+
+def _merge(repo: Path, documents: list[dict]) -> tuple[list[dict], list[Path]]:
+    """The runs as one: written as a run of its own (report.json, junit.xml, summary.md, a history line)."""
+    merged = merge_reports(documents)
+    folder = repo / ".sandbox" / "runs" / merged["run_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_reports(folder, merged)
+    return [merged], [folder]
 
 
 def _print_report(document: dict, folder: Path, fmt: str, out: Output) -> None:

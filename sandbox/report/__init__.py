@@ -6,7 +6,15 @@ document.py builds report.json from the service outcomes; junit.py, summary.py, 
 render it; history.py keeps `.sandbox/history.jsonl`; files.py writes and finds a run's files.
 """
 
-from sandbox.report.document import NEXT_STEPS, SCHEMA_PATH, SCHEMA_VERSION, build_report, load_schema
+from sandbox.report.document import (
+    NEXT_STEPS,
+    SCHEMA_PATH,
+    SCHEMA_VERSION,
+    build_report,
+    load_schema,
+    merge_reports,
+    not_run_reason,
+)
 from sandbox.report.files import find_run, load_report, run_folders, write_html, write_reports
 from sandbox.report.history import Comparison, compare, comparison_text
 from sandbox.report.junit import junit_xml
@@ -25,6 +33,8 @@ __all__ = [
     "junit_xml",
     "load_report",
     "load_schema",
+    "merge_reports",
+    "not_run_reason",
     "run_folders",
     "seeds_results",
     "summary_markdown",

@@ -75,6 +75,59 @@ def build_report(
     }
 
 
+def merge_reports(documents: list[dict[str, Any]], run_id: str | None = None) -> dict[str, Any]:
+    """One report of several runs (a night's shards): a service's real result wins over a not-run
+    entry from another shard; totals and counts are computed again over the whole."""
+    documents = sorted(documents, key=lambda d: d["run_id"])
+    run_id = run_id or f"{documents[-1]['run_id']}-merged"
+    services: dict[str, dict[str, Any]] = {}
+    for document in documents:
+        for name, service in document["services"].items():
+            if name not in services or service["status"] != NOT_RUN:
+                services[name] = service
+    merged = {key: documents[0][key] for key in ("schema_version", "tool", "repo", "machine")}
+    started, ended = min(d["started_at"] for d in documents), max(d["ended_at"] for d in documents)
+    stops = sorted(d["stopped_after_phase"] for d in documents if d["stopped_after_phase"])
+    members = list(services.values())
+    verified = sum(s["status"] == "verified" for s in members)
+    skipped = sum(s["status"] == NOT_RUN for s in members)
+    merged.update(
+        run_id=run_id,
+        run_folder=f".sandbox/runs/{run_id}",
+        merged_from=[d["run_id"] for d in documents],
+        started_at=started,
+        ended_at=ended,
+        duration_seconds=round(
+            (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds(), 1
+        ),
+        images={name: image for d in documents for name, image in d["images"].items()},
+        stopped_after_phase=stops[0] if stops else None,
+        interrupted=any(d["interrupted"] for d in documents),
+        totals={
+            "services": len(members),
+            "verified": verified,
+            "failed": len(members) - verified - skipped,
+            "not_run": skipped,
+        },
+        by_priority=by_priority(members),
+        by_migration=by_migration(members),
+        services=services,
+    )
+    return merged
+
+
+def not_run_reason(stopped_after: str | None, interrupted: bool) -> str:
+    """Why a selected service has no outcome."""
+    if interrupted:
+        return "the run was interrupted before this service started"
+    if stopped_after:
+        return (
+            f"phase {stopped_after.upper()} failed above --max-failure-rate: the run stopped before "
+            "this service's phase"
+        )
+    return "not started"
+
+
 def service_entry(outcome: dict[str, Any]) -> dict[str, Any]:
     """A service's outcome with its status; migrations are True only when the service verified."""
     verified = bool(outcome["overall_success"])

@@ -112,3 +112,23 @@ def test_cli_formats_seeds_json_junit_md(tmp_path: Path) -> None:
     missing = _sandbox(tmp_path, "no-such-run")
     assert missing.returncode == 2 and "no report for run no-such-run" in missing.stderr
     assert _sandbox(tmp_path, FIRST, SECOND).returncode == 2
+
+
+def test_merge_of_shards_keeps_real_results_over_not_run(tmp_path: Path) -> None:
+    shard_a = sample_report(tmp_path, run_id=FIRST)
+    shard_b = copy.deepcopy(shard_a)
+    for name in ("rag-service", "data-retention", "websocket-ingestion", "weather-api"):
+        shard_b["services"].pop(name)
+    shard_b["services"]["admin-api"].update(status="verified", overall_success=True, reason="")
+    shard_b["services"]["admin-api"]["migrations"] = {"influxdb3": True}
+    _write(tmp_path, FIRST, shard_a)
+    _write(tmp_path, SECOND, shard_b)
+    merged = _sandbox(tmp_path, "--merge", FIRST, SECOND, "-f", "json")
+    assert merged.returncode == 1, merged.stderr
+    document = json.loads(merged.stdout)
+    assert document["merged_from"] == [FIRST, SECOND] and document["run_id"] == f"{SECOND}-merged"
+    assert document["services"]["admin-api"]["status"] == "verified"
+    assert document["totals"] == {"services": 5, "verified": 2, "failed": 3, "not_run": 0}
+    assert (tmp_path / ".sandbox" / "runs" / f"{SECOND}-merged" / "junit.xml").is_file()
+    assert load(tmp_path / ".sandbox")[-1]["run_id"] == f"{SECOND}-merged"
+    assert _sandbox(tmp_path, "--merge", FIRST).returncode == 2

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from sandbox.report.document import STAGE_NAMES
 from tests.sandbox.pipeline.fixture_fleet import run_report, sandbox, write_fleet
 from tests.sandbox.report.samples import junit_errors, schema_errors
 
@@ -64,3 +65,19 @@ def test_summary_and_history_of_a_real_run(verified_run) -> None:
     page = sandbox(repo, "report", "--html")
     assert page.returncode == 0 and (folder / "report.html").is_file(), page.stderr
     assert Path(folder / "ok-svc" / "diff.patch").is_file()
+
+
+def test_a_phase_never_started_is_reported_not_run_not_missing(tmp_path: Path) -> None:
+    repo = write_fleet(tmp_path, ["blocker-svc", "ok-svc"])
+    toml = repo / "services" / "ok-svc" / "sandbox.toml"
+    toml.write_text(toml.read_text().replace('priority = "LOW"', 'priority = "MEDIUM"'))
+    result = sandbox(repo, "verify", "blocker-svc", "ok-svc")
+    report = run_report(repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert report["stopped_after_phase"] == "A" and schema_errors(report) == []
+    skipped = report["services"]["ok-svc"]
+    assert skipped["status"] == "not-run" and "phase A failed above --max-failure-rate" in skipped["reason"]
+    assert report["totals"] == {"services": 2, "verified": 0, "failed": 1, "not_run": 1}
+    folder = repo / ".sandbox" / "runs" / report["run_id"]
+    suite = next(s for s in etree.parse(str(folder / "junit.xml")).getroot() if s.get("name") == "ok-svc")
+    assert suite.get("skipped") == suite.get("tests") == str(len(STAGE_NAMES))
