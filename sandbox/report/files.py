@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.report import history
-from sandbox.report.html import html_page
+from sandbox.report.html import Links, html_page
 from sandbox.report.junit import junit_xml
 from sandbox.report.summary import summary_markdown
 
@@ -62,5 +62,5 @@ def write_html(repo_root: Path, report: dict[str, Any], target: Path | None, las
     links = os.path.relpath(folder.resolve(), target.parent.resolve())
     prefix = "" if links == "." else links.replace(os.sep, "/") + "/"
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(html_page(report, entries[-last:], prefix))
+    target.write_text(html_page(report, entries[-last:], Links(prefix, folder)))
     return target

@@ -7,7 +7,9 @@ history. Links are relative to the page, so the run folder can be published as i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from sandbox.report.document import NOT_RUN, STAGE_NAMES, service_seconds, stage_results
@@ -36,9 +38,23 @@ vertical-align:middle} .dot{display:inline-block;width:16px;height:16px;border-r
 """
 
 
-def html_page(report: dict[str, Any], trend: list[dict[str, Any]], links: str = "") -> str:
-    """`trend`: history entries oldest first (this run included); `links`: prefix from the page to
-    the run folder ("" when the page is in it)."""
+@dataclass(frozen=True)
+class Links:
+    """Where the page finds a run's files: `prefix` from the page to the run folder ("" when the page
+    is in it); with `folder`, only files that exist there are linked (a merged run has none)."""
+
+    prefix: str = ""
+    folder: Path | None = None
+
+    def anchor(self, service: str, file: str, text: str) -> str:
+        if self.folder is not None and not (self.folder / service / file).is_file():
+            return text
+        return f'<a href="{escape(self.prefix + service)}/{escape(file)}">{text}</a>'
+
+
+def html_page(report: dict[str, Any], trend: list[dict[str, Any]], links: Links | None = None) -> str:
+    """`trend`: history entries oldest first (this run included)."""
+    links = links or Links()
     title = f"Sandbox run {report['run_id']}"
     parts = [
         "<!DOCTYPE html>",
@@ -94,7 +110,7 @@ def _legend() -> str:
     return f'<p class="legend">{items}</p>'
 
 
-def _fleet_table(report: dict[str, Any], links: str) -> str:
+def _fleet_table(report: dict[str, Any], links: Links) -> str:
     head = "".join(f"<th>{name}</th>" for name in STAGE_NAMES)
     rows = [
         f"<table><tr><th>service</th><th>priority</th><th>result</th>{head}<th>time</th><th>files</th></tr>"
@@ -105,27 +121,25 @@ def _fleet_table(report: dict[str, Any], links: str) -> str:
     return "\n".join(rows)
 
 
-def _fleet_row(service: dict[str, Any], links: str) -> str:
+def _fleet_row(service: dict[str, Any], links: Links) -> str:
     name = service["name"]
     status = service["status"]
     result = f'<td class="cell" style="background:{STATUS_COLOURS[status]}">{escape(status)}</td>'
     cells = "".join(_stage_cell(name, stage, links) for stage in stage_results(service).values())
-    files = []
-    if has_diff(service):
-        files.append(f'<a href="{escape(links + name)}/diff.patch">diff</a>')
+    files = [links.anchor(name, "diff.patch", "diff")] if has_diff(service) else []
     if service["folder"]:
-        files.append(f'<a href="{escape(links + name)}/report.json">report.json</a>')
+        files.append(links.anchor(name, "report.json", "report.json"))
     return (
         f"<tr><td><b>{escape(name)}</b></td><td>{escape(service['priority'])}</td>{result}{cells}"
         f"<td>{service_seconds(service):.1f}s</td><td>{' '.join(files) or '-'}</td></tr>"
     )
 
 
-def _stage_cell(service: str, stage: dict[str, Any], links: str) -> str:
+def _stage_cell(service: str, stage: dict[str, Any], links: Links) -> str:
     status = stage["status"]
     label = escape(status)
     if stage.get("log"):
-        label = f'<a href="{escape(links + service)}/{escape(stage["log"])}">{label}</a>'
+        label = links.anchor(service, stage["log"], label)
     seconds = f"<small>{stage['seconds']:.1f}s</small>" if status != "skipped" else ""
     attrs = ' class="cell skipped"' if status == "skipped" else ' class="cell"'
     colour = STATUS_COLOURS.get(status, "#757575")
@@ -133,7 +147,7 @@ def _stage_cell(service: str, stage: dict[str, Any], links: str) -> str:
     return f'<td{attrs} style="background:{colour}" title="{title}">{label}{seconds}</td>'
 
 
-def _failures(report: dict[str, Any], links: str) -> str:
+def _failures(report: dict[str, Any], links: Links) -> str:
     failed = [s for s in report["services"].values() if s["status"] != "verified"]
     if not failed:
         return ""
@@ -145,7 +159,7 @@ def _failures(report: dict[str, Any], links: str) -> str:
         log = failed_log(service)
         items = []
         if log:
-            items.append(f'log: <a href="{escape(links + service["name"])}/{escape(log)}">{escape(log)}</a>')
+            items.append(f"log: {links.anchor(service['name'], log, escape(log))}")
         step = next_step(service)
         if step:
             items.append(f"next: {escape(step)}")

@@ -144,3 +144,15 @@ def test_the_screenshot_shows_the_fleet_in_its_colours(page: Path, tmp_path: Pat
     keep = Path(__file__).parents[3] / ".sandbox" / "report-screenshot.png"
     keep.parent.mkdir(exist_ok=True)
     shutil.copy(shot, keep)  # for a person to look at (the repo's .sandbox is git-ignored)
+
+
+def test_a_page_elsewhere_links_back_to_the_run_and_only_to_files_that_exist(tmp_path: Path) -> None:
+    _two_nights(tmp_path)
+    folder = tmp_path / ".sandbox" / "runs" / SECOND / "weather-api"
+    folder.mkdir(parents=True)
+    (folder / "health.log").write_text("healthy\n")
+    result = _sandbox(tmp_path, "--html", "-o", str(tmp_path / "site" / "index.html"), "--last", "1")
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert re.findall(r'href="([^"]+)"', html) == [f"../.sandbox/runs/{SECOND}/weather-api/health.log"]
+    assert "Trend of the last 1 run(s)" in html
