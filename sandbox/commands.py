@@ -310,17 +310,9 @@ class ReportRequest:
 def report(request: ReportRequest, out: Output) -> int:
     """A run's report again (default: the latest run), its comparison with earlier runs, or its page."""
     repo = repo_root()
-    if request.format not in REPORT_FORMATS:
-        out.error(f"--format {request.format!r}: expected one of {', '.join(REPORT_FORMATS)}")
-        return ExitCode.USAGE
-    if request.last < 1:
-        out.error("--last must be at least 1")
-        return ExitCode.USAGE
-    if request.merge and len(request.runs) < 2:
-        out.error("--merge needs two runs or more (a night's shards)")
-        return ExitCode.USAGE
-    if not request.merge and len(request.runs) > (2 if request.compare else 1):
-        out.error("name one run (two with --compare: the older, then the newer)")
+    problem = _report_usage(request)
+    if problem:
+        out.error(problem)
         return ExitCode.USAGE
     folders = [find_run(repo, run_id) for run_id in request.runs or (None,)]
     if None in folders:
@@ -340,6 +332,18 @@ def report(request: ReportRequest, out: Output) -> int:
     _print_report(document, folders[0], request.format, out)
     totals = document["totals"]
     return ExitCode.OK if totals["failed"] == 0 and not totals.get("not_run") else ExitCode.FAILED
+
+
+def _report_usage(request: ReportRequest) -> str | None:
+    if request.format not in REPORT_FORMATS:
+        return f"--format {request.format!r}: expected one of {', '.join(REPORT_FORMATS)}"
+    if request.last < 1:
+        return "--last must be at least 1"
+    if request.merge and len(request.runs) < 2:
+        return "--merge needs two runs or more (a night's shards)"
+    if not request.merge and len(request.runs) > (2 if request.compare else 1):
+        return "name one run (two with --compare: the older, then the newer)"
+    return None
 
 
 def _merge(repo: Path, documents: list[dict]) -> tuple[list[dict], list[Path]]:
