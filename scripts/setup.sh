@@ -8,8 +8,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STATE="$ROOT/.sandbox"
 DOCKERD_LOG="${SANDBOX_DOCKERD_LOG:-/var/log/sandbox-dockerd.log}"
-# debootstrap builds the offline base image; brokers and databases run as containers only.
-APT_PACKAGES=(docker.io debootstrap)
+# debootstrap builds the offline base image; brokers and databases run as containers only; chromium
+# renders the HTML report in its test (headless screenshot).
+APT_PACKAGES=(docker.io debootstrap chromium)
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
