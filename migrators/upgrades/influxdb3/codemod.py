@@ -61,6 +61,20 @@ def _influxdb3_ping(client) -> bool:
         return False
     return True
 '''
+ROWS_HELPER = '''
+def _influxdb3_rows(table) -> list:
+    """Rows of an Arrow table as dicts (IX-13). Times are cut to microseconds first: a Python datetime
+    holds no nanoseconds, and pyarrow refuses to convert a nanosecond time that is not a whole
+    microsecond (the v2 client cut them the same way)."""
+    columns = [
+        column.cast(pyarrow.timestamp("us", column.type.tz), safe=False)
+        if pyarrow.types.is_timestamp(column.type)
+        else column
+        for column in table.columns
+    ]
+    return pyarrow.table(columns, names=table.column_names).to_pylist()
+'''
+HELPERS = {"_influxdb3_ping": PING_HELPER, "_influxdb3_rows": ROWS_HELPER}
 
 
 @dataclass
@@ -193,12 +207,19 @@ class Influxdb3Codemod(MigrationCodemod):
         # a full scope analysis of the module, on every file the codemod visits.
         if _imports_from(updated_node, NEW, "SYNCHRONOUS"):
             RemoveImportsVisitor.remove_unused_import(self.context, NEW, "SYNCHRONOUS")
-        if self.needs_ping and "def _influxdb3_ping(" not in updated_node.code:
-            updated_node = self.add_helper(updated_node)
+        needed = (["_influxdb3_ping"] if self.needs_ping else []) + (
+            ["_influxdb3_rows"] if self.plan.needs_rows else []
+        )
+        if self.plan.needs_rows:
+            AddImportsVisitor.add_needed_import(self.context, "pyarrow")
+        code = updated_node.code if needed else ""
+        for name in needed:
+            if f"def {name}(" not in code:
+                updated_node = self.add_helper(updated_node, HELPERS[name])
         return updated_node
 
-    def add_helper(self, module: cst.Module) -> cst.Module:
-        helper = cst.parse_module(PING_HELPER).body[0]
+    def add_helper(self, module: cst.Module, text: str) -> cst.Module:
+        helper = cst.parse_module(text).body[0]
         body = list(module.body)
         last_import = max(
             (
@@ -267,7 +288,7 @@ class Influxdb3Codemod(MigrationCodemod):
         inner = updated_node.body.body[0]
         iterable = updated_node.iter
         return inner.with_changes(
-            iter=cst.Call(cst.Attribute(iterable, cst.Name("to_pylist"))),
+            iter=cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(iterable)]),
             leading_lines=updated_node.leading_lines,
         )
 

@@ -150,7 +150,8 @@ class _Query:
     measurement: Name | None = None
     fields: list[Name] | None = None
     tag_preds: list[str] = field(default_factory=list)
-    value_preds: list[Expr] = field(default_factory=list)
+    # (filter on _value, number of map() bodies before it): a filter sees only the maps written before it
+    value_preds: list[tuple[Expr, int]] = field(default_factory=list)
     value_maps: list[Expr] = field(default_factory=list)  # map() bodies before any reduction
     post_maps: list[Expr] = field(default_factory=list)  # map() bodies after a reduction
     referenced_tags: list[str] = field(default_factory=list)
@@ -410,7 +411,7 @@ class Translator:
                 names = [n for n in self.q.fields if n in names]
             self.q.fields = names
         elif kind == "value":
-            self.q.value_preds.append(_rename_record(term, r))
+            self.q.value_preds.append((_rename_record(term, r), len(self.q.value_maps)))
         else:
             self.q.tag_preds.append(self.predicate_sql(term, r))
 
@@ -544,16 +545,16 @@ class _SqlBuilder:
         terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}"] + q.tag_preds
         if self.fields:
             column = self.fields[0].sql()
-            for pred in q.value_preds:
-                terms.append(self.t.value_sql(pred, self.mapped(column), "r"))
+            for pred, maps_before in q.value_preds:
+                terms.append(self.t.value_sql(pred, self.mapped(column, maps_before), "r"))
             if len(self.fields) == 1:
                 terms.append(f"{column} IS NOT NULL")
             else:
                 terms.append("(" + " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields) + ")")
         return " AND ".join(terms)
 
-    def mapped(self, column: str) -> str:
-        for body in self.q.value_maps:
+    def mapped(self, column: str, count: int | None = None) -> str:
+        for body in self.q.value_maps[:count]:
             column = self.t.value_sql(body, column, "r")
         return column
 

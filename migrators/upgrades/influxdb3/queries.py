@@ -48,6 +48,7 @@ class Plan:
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     needs_timezone: bool = False
+    needs_rows: bool = False  # the module gets the _influxdb3_rows helper (Arrow rows, safe times)
 
 
 def hole_name(source: str, taken: set[str]) -> str:
@@ -378,8 +379,11 @@ class _ResultPlanner:
         if not isinstance(inner.target, cst.Name):
             self.plan.marks.append((loop, "IX-13", "record loop target is not a name"))
             return
-        self.plan.flatten[id(loop)] = cst.Call(cst.Attribute(loop.iter, cst.Name("to_pylist")))
-        self.plan.rewrites.append((loop, "IX-13", "for table/for record -> for row in table.to_pylist()"))
+        self.plan.flatten[id(loop)] = loop.iter
+        self.plan.needs_rows = True
+        self.plan.rewrites.append(
+            (loop, "IX-13", "for table/for record -> for row in _influxdb3_rows(table)")
+        )
         accessors = _Accessors(inner.target.value)
         inner.body.visit(accessors)
         for node, kind, arg in accessors.found:
@@ -455,8 +459,9 @@ class _ResultPlanner:
                         break
                 if items is not None:
                     table = self.p.code(node.func.value)
+                    self.plan.needs_rows = True
                     self.plan.replace[id(node)] = cst.parse_expression(
-                        f"[[{', '.join(items)}] for r in {table}.to_pylist()]"
+                        f"[[{', '.join(items)}] for r in _influxdb3_rows({table})]"
                     )
                     self.plan.rewrites.append((node, "IX-13", "to_values() -> rows"))
                     return

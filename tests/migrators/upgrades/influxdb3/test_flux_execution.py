@@ -9,9 +9,9 @@ import math
 import pytest
 
 from migrators.upgrades.influxdb3.flux_sql import translate
-from tests.migrators.upgrades.influxdb3.flux_cases import CASES
 from tests.migrators.fluxref.reference import evaluate, time_ns
 from tests.migrators.fluxref.standin import standin_client, time_ns_of
+from tests.migrators.upgrades.influxdb3.flux_cases import CASES
 
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
 BASE = time_ns("2024-01-01T00:00:00Z")
