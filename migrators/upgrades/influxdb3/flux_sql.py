@@ -166,6 +166,7 @@ class _Query:
     keep: list[str] | None = None
     drop: list[str] | None = None
     stage_names: list[str] = field(default_factory=list)
+    exists_tags: list[str] = field(default_factory=list)  # `exists r.x`: x must be a known tag
 
 
 class Translator:
@@ -393,6 +394,12 @@ class Translator:
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
             return "now()"
+        if isinstance(expr, Call) and expr.name == "time" and set(expr.args) == {"v"}:
+            value = expr.args["v"]  # time(v: "2024-01-01T00:00:00Z") or time(v: "{ts}")
+            if isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None:
+                return f"CAST({self.param(value.hole)} AS TIMESTAMP)"
+            if isinstance(value, Lit) and value.kind == "string":
+                return f"TIMESTAMP {sql_string(value.value)}"
         raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
 
     def filter_term(self, term: Expr, r: str) -> None:
@@ -439,8 +446,15 @@ class Translator:
                     raise Unsupported("=~ with something other than a regex literal")
                 return f"{column.sql()} {COMPARE[expr.op]} {sql_string(_regex(right.value))}"
             return f"{column.sql()} {COMPARE[expr.op]} {self.literal_sql(right)}"
-        if isinstance(expr, Call) and expr.name in ("exists",):
-            raise Unsupported("exists")
+        if isinstance(expr, Call) and expr.name == "exists":
+            member = expr.args.get("v")
+            if not (isinstance(member, Member) and member.obj == r and not member.prop.startswith("_")):
+                raise Unsupported("exists on something other than a tag or field of r")
+            if member.hole is not None:
+                raise Unsupported("exists on an f-string hole")
+            # on a field, `exists` looks at the field's own rows in Flux, at the same-time row in SQL
+            self.q.exists_tags.append(member.prop)
+            return f"{quote_ident(member.prop)} IS NOT NULL"
         raise Unsupported("a filter expression outside the subset")
 
     def literal_sql(self, expr: Expr) -> str:
@@ -491,6 +505,9 @@ class Translator:
         elif len(fields) > 1 and not q.pivot and (self.reduced() or q.limit or q.value_preds or q.value_maps):
             raise Unsupported("several fields without pivot(): Flux keeps one table per field")
         tags, assumed = self.series_tags()
+        unknown = [t for t in q.exists_tags if assumed or t not in tags]
+        if unknown:
+            raise Unsupported(f"exists r.{unknown[0]}: not known to be a tag of the measurement")
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(
                 "the series key (tags) of the measurement is not known, and "
