@@ -18,7 +18,18 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.queries import Plan, QueryPlanner
+from migrators.upgrades.influxdb3.flow import ServiceFlow
+from migrators.upgrades.influxdb3.flux import Unsupported
+from migrators.upgrades.influxdb3.flux_sql import translate
+from migrators.upgrades.influxdb3.queries import (
+    FLUX_DOC,
+    ModuleScope,
+    Plan,
+    QueryPlanner,
+    flux_text,
+    hole_names,
+    sql_expression,
+)
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
@@ -168,7 +179,49 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.needs_options = False
-        QueryPlanner(node, self.is_query_api, self.schema(), self.plan).plan_function(node)
+        self.scope = _module_scope(node, self.info.rel)
+        self.planner = QueryPlanner(
+            node, self.is_query_api, self.schema(), self.plan, self.flow(), self.scope
+        )
+        self.planner.plan_function(node)
+        self.plan_builders(node)
+
+    def flow(self) -> ServiceFlow:
+        flow = (self.state or {}).get("flow") if isinstance(self.state, dict) else None
+        return flow if isinstance(flow, ServiceFlow) else ServiceFlow()
+
+    def plan_builders(self, module: cst.Module) -> None:
+        """Builders of this module that a query of the service receives: their Flux becomes SQL here
+        (value holes as $parameters the call sites bind, see QueryPlanner.from_builder)."""
+        flow = self.flow()
+        used = {name for rel, name in flow.used if rel == self.info.rel}
+        for statement in module.body:
+            if not (isinstance(statement, cst.FunctionDef) and statement.name.value in used):
+                continue
+            returned = _returned(statement)
+            holes: list[str] = []
+            text = flux_text(returned, module, holes) if returned is not None else None
+            if text is None:
+                continue
+            try:
+                result = translate(text, hole_names(holes), self.schema())
+            except Unsupported as exc:
+                self.plan.marks.append(
+                    (
+                        returned,
+                        "IX-12",
+                        f"translate Flux to SQL ({exc}; {FLUX_DOC}): "
+                        + " ".join(self.code(returned).split()),
+                    )
+                )
+                continue
+            self.plan.replace[id(returned)] = sql_expression(result.sql, holes)
+            self.plan.rewrites.append(
+                (returned, "IX-12", f"Flux built by {statement.name.value}() translated")
+            )
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.src_module.code_for_node(node)
 
     def schema(self) -> dict[str, list[str]]:
         return dict((self.state or {}).get("schema", {})) if isinstance(self.state, dict) else {}
@@ -196,7 +249,7 @@ class Influxdb3Codemod(MigrationCodemod):
         return super().on_leave(original_node, updated_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        QueryPlanner(self.src_module, self.is_query_api, self.schema(), self.plan).plan_function(node.body)
+        self.planner.plan_function(node.body, node)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:
@@ -260,7 +313,8 @@ class Influxdb3Codemod(MigrationCodemod):
             keep = []
             for node, rule, text in bucket:
                 if _in_header(stmt, node):
-                    attach(rule, node, text)
+                    # a parser message may quote an f-string hole sentinel: never write a NUL into code
+                    attach(rule, node, re.sub(r"\x00(\d+)\x00", r"{hole \1}", text))
                 else:
                     keep.append((node, rule, text))
             bucket[:] = keep
@@ -291,6 +345,12 @@ class Influxdb3Codemod(MigrationCodemod):
             iter=cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(iterable)]),
             leading_lines=updated_node.leading_lines,
         )
+
+    def leave_CompFor(self, original_node: cst.CompFor, updated_node: cst.CompFor):
+        if id(original_node) not in self.plan.flatten_comp:
+            return updated_node
+        inner = updated_node.inner_for_in
+        return inner.with_changes(iter=cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(updated_node.iter)]))
 
     # -- imports and names (IX-1, IX-6)
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
@@ -526,6 +586,53 @@ class Influxdb3Codemod(MigrationCodemod):
 
 
 # --- small helpers -----------------------------------------------------------------------------------
+
+
+def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
+    """The expression of a function whose body is (a docstring and) one `return <expr>`."""
+    body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
+    body = [
+        s
+        for s in body
+        if not (isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Expr))
+        or not isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    ]
+    if (
+        len(body) == 1
+        and isinstance(body[0], cst.SimpleStatementLine)
+        and isinstance(body[0].body[0], cst.Return)
+    ):
+        return body[0].body[0].value
+    return None
+
+
+def _module_scope(module: cst.Module, rel: str) -> ModuleScope:
+    """Module aliases and from-imported names of the module (top level and inside functions)."""
+    scope = ModuleScope(rel=rel)
+    package = ".".join(rel[: -len(".py")].split("/")[:-1]) if rel.endswith(".py") else ""
+
+    class _Imports(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            for alias in node.names:
+                name = dotted(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else name.split(".")[0]
+                scope.modules[local] = name if alias.asname else local
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            if isinstance(node.names, cst.ImportStar):
+                return
+            base = dotted(node.module) if node.module else ""
+            if node.relative:  # from . import flux / from .flux import build
+                base = ".".join(p for p in [package, base] if p)
+            for alias in node.names:
+                name = dotted(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else name
+                # `from app import flux as fluxq` names a module, `from app.flux import build` a function
+                scope.modules[local] = f"{base}.{name}" if base else name
+                scope.imported_names[local] = base
+
+    module.visit(_Imports())
+    return scope
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:

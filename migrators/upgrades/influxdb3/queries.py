@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrators.core.codemod import dotted
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 
@@ -38,12 +39,27 @@ class FluxSource:
     holes: list[str]  # Python source of each hole
     node: cst.BaseExpression  # the string expression to replace
     original: str  # for the marker
+    builder: Builder | None = None  # the Flux is built by this function (replaced there, not here)
+    local_holes: list[str | None] | None = None  # the builder's holes as code valid at the call site
+
+
+@dataclass
+class QueryCall:
+    """A v2 query call: direct, through an executor (`to_thread(api.query, q)`) or a service wrapper."""
+
+    node: cst.Call  # the call to rewrite
+    method: str
+    func: cst.Attribute  # `api.query` (called, or handed to the executor)
+    lead: int = 0  # arguments before the query's own (the function handed to an executor, ...)
+    result: cst.BaseExpression | None = None  # the expression whose value is the query result
+    wrapper: bool = False  # a call of the service's own wrapper: it adds language="sql" itself
 
 
 @dataclass
 class Plan:
     replace: dict[int, cst.CSTNode] = field(default_factory=dict)  # id(original) -> new node
     flatten: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(outer For) -> new iter
+    flatten_comp: set[int] = field(default_factory=set)  # id(outer CompFor over tables) to flatten
     marks: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
@@ -126,22 +142,65 @@ class QueryPlanner:
         is_query_api: Callable[[cst.BaseExpression], bool],
         schema: dict[str, list[str]],
         plan: Plan,
+        flow: ServiceFlow | None = None,
+        scope: ModuleScope | None = None,
     ):
         self.module = module
         self.is_query_api = is_query_api
         self.schema = schema
         self.plan = plan
+        self.flow = flow or ServiceFlow()
+        self.scope = scope or ModuleScope()
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def plan_function(self, body: cst.CSTNode) -> None:
-        calls = _Collector(self.is_query_api)
+    def plan_function(self, body: cst.CSTNode, function: cst.FunctionDef | None = None) -> None:
+        calls = _Collector(self.is_query_api, set(self.flow.wrappers))
         body.visit(calls)
-        for call, method in calls.query_calls:
-            self.plan_call(body, call, method, calls)
+        for query in calls.query_calls:
+            if self.plan_wrapper(function, query):
+                continue
+            self.plan_call(body, query, calls)
 
-    def plan_call(self, body: cst.CSTNode, call: cst.Call, method: str, calls: _Collector) -> None:
+    def plan_wrapper(self, function: cst.FunctionDef | None, query: QueryCall) -> bool:
+        """`def query(self, flux): return self.query_api.query(flux, org=...)`, a wrapper of the service:
+        its callers translate their Flux; it sends SQL and forwards their database/query_parameters."""
+        wrapper = self.flow.wrappers.get(function.name.value) if function is not None else None
+        if wrapper is None or query.wrapper or query.lead or query.method != "query":
+            return False
+        args = query.node.args
+        first = args[0].value if args else None
+        if not (isinstance(first, cst.Name) and first.value == wrapper.param) or not self.scope.rel_is(
+            wrapper.rel
+        ):
+            return False
+        params = function.params
+        star = params.star_kwarg
+        if star is None:
+            star = cst.Param(cst.Name("sql_options"), star="**")
+            self.plan.replace[id(params)] = params.with_changes(star_kwarg=star)
+        receiver = _receiver(query.func)
+        new_args = [
+            cst.Arg(first),
+            _kw("language", cst.SimpleString('"sql"')),
+            cst.Arg(cst.Name(star.name.value), star="**"),
+        ]
+        new_args += [a for a in args[1:] if a.keyword and a.keyword.value not in ("org", "params", "query")]
+        self.plan.replace[id(query.node)] = cst.Call(
+            cst.Attribute(receiver, cst.Name("query")), _commas(new_args)
+        )
+        self.plan.rewrites.append(
+            (
+                query.node,
+                "IX-11",
+                f"wrapper {wrapper.name}(): sends SQL; callers pass database/query_parameters",
+            )
+        )
+        return True
+
+    def plan_call(self, body: cst.CSTNode, query: QueryCall, calls: _Collector) -> None:
+        call, method = query.node, query.method
         mode = QUERY_METHODS[method]
         if mode is None:
             self.plan.marks.append(
@@ -153,13 +212,31 @@ class QueryPlanner:
                 )
             )
             return
-        args = [a for a in call.args if a.keyword is None]
+        own = call.args[query.lead :]
+        args = [a for a in own if a.keyword is None]
         flux_arg = (
             args[0].value
             if args
-            else next((a.value for a in call.args if a.keyword and a.keyword.value == "query"), None)
+            else next((a.value for a in own if a.keyword and a.keyword.value == "query"), None)
         )
         source = self.resolve(body, flux_arg, calls) if flux_arg is not None else None
+        if query.wrapper and (source is None or not FLUX_HINT.search(source.text)):
+            # a wrapper called `query` shares its name with clients' own methods: only a distinctive
+            # wrapper name (`_execute_query`) proves that an unknown argument is Flux
+            distinctive = query.func.attr.value not in QUERY_METHODS
+            if (
+                source is None
+                and distinctive
+                and not any(a.keyword and a.keyword.value in _V3_KEYWORDS for a in own)
+            ):
+                self.plan.marks.append(
+                    (
+                        call,
+                        "IX-12",
+                        f"{method}(): the query text passed here is not known; send SQL ({FLUX_DOC})",
+                    )
+                )
+            return  # SQL already (a second run), or marked
         if source is None:
             self.plan.marks.append(
                 (
@@ -170,10 +247,11 @@ class QueryPlanner:
                 )
             )
             return
-        taken: set[str] = set()
-        names = {i: hole_name(h, taken) for i, h in enumerate(source.holes)}
+        names = hole_names(source.holes)
         try:
             result = translate(source.text, names, self.schema)
+            if source.builder is not None:
+                self.check_builder_holes(source, result)
         except Unsupported as exc:
             self.plan.marks.append(
                 (
@@ -183,59 +261,117 @@ class QueryPlanner:
                 )
             )
             return
-        self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
-        self.plan.replace[id(call)] = self.new_call(call, flux_arg, source, result, mode)
+        holes = source.local_holes if source.builder is not None else source.holes
+        if source.builder is None:
+            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
+        self.plan.replace[id(call)] = self.new_call(query, flux_arg, source, result, mode, holes)
         self.plan.rewrites.append((call, "IX-11", f'{method}() -> query(language="sql")'))
-        self.plan.rewrites.append((call, "IX-12", "Flux translated to SQL"))
+        self.plan.rewrites.append(
+            (
+                call,
+                "IX-12",
+                "Flux translated to SQL" + (f" in {source.builder.name}()" if source.builder else ""),
+            )
+        )
         for note in result.notes:
-            note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + source.holes[int(m.group(1))] + "}", note)
+            note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(holes[int(m.group(1))]) + "}", note)
             self.plan.notes.append((call, "IX-12", note))
-        _ResultPlanner(self, body, call, result, source.holes, mode).run()
+        _ResultPlanner(self, body, query, result, holes, mode).run()
+
+    def check_builder_holes(self, source: FluxSource, result: Translation) -> None:
+        """Every hole the call site needs (parameters, database, field/measurement names) has code here."""
+        needed = list(result.params.values())
+        needed += [
+            n.hole for n in [result.database, result.measurement, *result.fields] if n and n.hole is not None
+        ]
+        missing = [source.holes[i] for i in needed if source.local_holes[i] is None]
+        if missing:
+            raise Unsupported(
+                f"{source.builder.name}() builds the Flux from {', '.join(missing)}, not known at this call"
+            )
 
     def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: _Collector) -> FluxSource | None:
         holes: list[str] = []
         text = flux_text(arg, self.module, holes)
         if text is not None:
             return FluxSource(text, holes, arg, self.code(arg))
+        if isinstance(arg, cst.Call):
+            return self.from_builder(arg)
         if not isinstance(arg, cst.Name):
             return None
         assigns = calls.assignments.get(arg.value, [])
         if len(assigns) != 1 or calls.augmented.get(arg.value):
             return None  # assembled conditionally or in a loop: not followed
         value = assigns[0]
+        if isinstance(value, cst.Call):
+            return self.from_builder(value)
         text = flux_text(value, self.module, holes)
         return FluxSource(text, holes, value, self.code(value)) if text is not None else None
 
-    def new_call(
-        self, call: cst.Call, flux_arg: cst.BaseExpression, source: FluxSource, result: Translation, mode: str
-    ) -> cst.Call:
+    def from_builder(self, call: cst.Call) -> FluxSource | None:
+        """The Flux of `build(x)` / `module.build(x)`, a builder function of the service (see .flow)."""
         func = call.func
-        receiver = func.value
-        if (
-            isinstance(receiver, cst.Call)
-            and dotted(receiver.func)
-            and dotted(receiver.func).endswith(".query_api")
-        ):
-            receiver = receiver.func.value
-        query_arg = flux_arg if source.node is not flux_arg else self.plan.replace[id(source.node)]
-        args = [cst.Arg(query_arg), _kw("language", cst.SimpleString('"sql"'))]
+        qualifier = None
+        if isinstance(func, cst.Name):
+            name, module = func.value, self.scope.imported_names.get(func.value)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            name, module = func.attr.value, self.scope.modules.get(func.value.value)
+            qualifier = func.value.value
+            if module is None:
+                return None
+        else:
+            return None
+        builder = self.flow.builder(name, module, self.scope.rel)
+        if builder is None or (builder.rel, builder.name) not in self.flow.used:
+            return None
+        holes: list[str] = []
+        text = flux_text(cst.parse_expression(f"({builder.returned})"), cst.Module(body=[]), holes)
+        if text is None or not FLUX_HINT.search(text):
+            return None
+        same_module = builder.rel == self.scope.rel
+        local = [substitute(h, builder, call, qualifier, same_module) for h in holes]
+        return FluxSource(text, holes, call, builder.returned, builder, local)
+
+    def new_call(
+        self,
+        query: QueryCall,
+        flux_arg: cst.BaseExpression,
+        source: FluxSource,
+        result: Translation,
+        mode: str,
+        holes: list[str],
+    ) -> cst.Call:
+        call = query.node
+        own = call.args[query.lead :]
+        replaced = source.builder is None and source.node is flux_arg
+        query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
+        args = [cst.Arg(query_arg)]
+        if not query.wrapper:
+            args.append(_kw("language", cst.SimpleString('"sql"')))
         if mode != "all":
             args.append(_kw("mode", cst.SimpleString(f'"{mode}"')))
         if result.database is not None:
-            args.append(_kw("database", _name_expr(result.database, source.holes)))
-        params = self.parameters(call, result, source.holes)
+            args.append(_kw("database", _name_expr(result.database, holes)))
+        params = self.parameters(own, result, holes)
         if params is not None:
             args.append(_kw("query_parameters", params))
-        index = next(
-            (a.value for a in call.args if a.keyword and a.keyword.value == "data_frame_index"), None
-        )
-        new = cst.Call(func=cst.Attribute(receiver, cst.Name("query")), args=_commas(args))
+        if query.wrapper:
+            return call.with_changes(args=_commas(args))
+        func = cst.Attribute(_receiver(query.func), cst.Name("query"))
+        if query.lead:  # to_thread(api.query, q, ...) / partial(api.query, q, ...)
+            lead = [
+                a if a.value is not query.func else a.with_changes(value=func)
+                for a in call.args[: query.lead]
+            ]
+            return call.with_changes(args=_commas(lead + args))
+        index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
+        new = cst.Call(func=func, args=_commas(args))
         if index is not None:
             new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(index)])
         return new
 
-    def parameters(self, call: cst.Call, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
-        flux_params = next((a.value for a in call.args if a.keyword and a.keyword.value == "params"), None)
+    def parameters(self, own, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
+        flux_params = next((a.value for a in own if a.keyword and a.keyword.value == "params"), None)
         entries = [f'"{name}": {holes[i]}' for name, i in result.params.items()]
         if flux_params is None:
             return cst.parse_expression("{" + ", ".join(entries) + "}") if entries else None
@@ -257,6 +393,78 @@ def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
     )
 
 
+_V3_KEYWORDS = ("language", "mode", "query_parameters", "database")
+
+
+@dataclass
+class ModuleScope:
+    """What the module being rewritten imports, to find the builders its calls name."""
+
+    rel: str = ""
+    modules: dict[str, str] = field(default_factory=dict)  # local alias -> dotted module
+    imported_names: dict[str, str] = field(default_factory=dict)  # local name -> dotted module it is from
+
+    def rel_is(self, rel: str) -> bool:
+        return not self.rel or rel == self.rel
+
+
+def hole_names(holes: list[str]) -> dict[int, str]:
+    taken: set[str] = set()
+    return {i: hole_name(h, taken) for i, h in enumerate(holes)}
+
+
+def _receiver(func: cst.Attribute) -> cst.BaseExpression:
+    """`client.query_api().query` -> client; `self.query_api.query` -> self.query_api (the client now)."""
+    receiver = func.value
+    if isinstance(receiver, cst.Call) and (dotted(receiver.func) or "").endswith("query_api"):
+        receiver = receiver.func.value if isinstance(receiver.func, cst.Attribute) else receiver
+    return receiver
+
+
+_BUILTINS = frozenset({"str", "int", "float", "len", "round", "abs", "min", "max", "repr", "bool"})
+
+
+def substitute(
+    hole: str, builder: Builder, call: cst.Call, qualifier: str | None, same_module: bool
+) -> str | None:
+    """The builder's hole `hole` as code at `call`: its parameters replaced by the call's arguments,
+    its module's names qualified by the module alias; None when that cannot be done."""
+    try:
+        tree = ast.parse(hole.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    bound: dict[str, str] = dict(builder.defaults)
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args) or len(positional) > len(builder.params):
+        return None
+    code = cst.Module(body=[]).code_for_node
+    for param, arg in zip(builder.params, positional, strict=False):
+        bound[param] = code(arg.value)
+    for arg in call.args:
+        if arg.keyword is not None:
+            bound[arg.keyword.value] = code(arg.value)
+    failed: list[str] = []
+
+    class _Swap(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in builder.params:
+                if node.id not in bound:
+                    failed.append(node.id)
+                    return node
+                return ast.parse(f"({bound[node.id]})", mode="eval").body
+            if node.id in builder.globals and not same_module:
+                if qualifier is None:
+                    failed.append(node.id)
+                    return node
+                return ast.Attribute(ast.Name(qualifier, ast.Load()), node.id, ast.Load())
+            if node.id not in builder.globals and node.id not in _BUILTINS:
+                failed.append(node.id)  # a local of the builder
+            return node
+
+    new = _Swap().visit(tree)
+    return None if failed else ast.unparse(new)
+
+
 def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
     return [
         a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -275,11 +483,13 @@ def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
 class _Collector(cst.CSTVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
-    def __init__(self, is_query_api: Callable[[cst.BaseExpression], bool]):
+    def __init__(self, is_query_api: Callable[[cst.BaseExpression], bool], wrappers: set[str] | None = None):
         self.is_query_api = is_query_api
-        self.query_calls: list[tuple[cst.Call, str]] = []
+        self.wrappers = wrappers or set()
+        self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
         self.augmented: dict[str, bool] = {}
+        self._outer: dict[int, cst.Call] = {}  # id(inner call) -> run_in_executor(...) giving its result
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # nested functions are planned on their own
@@ -287,18 +497,40 @@ class _Collector(cst.CSTVisitor):
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
 
+    def is_query_func(self, node: cst.BaseExpression) -> bool:
+        return (
+            isinstance(node, cst.Attribute)
+            and node.attr.value in QUERY_METHODS
+            and self.is_query_api(node.value)
+        )
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        already_v3 = any(
-            a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args
+        if any(a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args):
+            return  # already v3
+        result = self._outer.get(id(node), node)
+        name = (
+            func.attr.value
+            if isinstance(func, cst.Attribute)
+            else func.value
+            if isinstance(func, cst.Name)
+            else ""
         )
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in QUERY_METHODS
-            and self.is_query_api(func.value)
-            and not already_v3
-        ):
-            self.query_calls.append((node, func.attr.value))
+        if self.is_query_func(func):
+            self.query_calls.append(QueryCall(node, func.attr.value, func, 0, result))
+        elif isinstance(func, cst.Attribute) and name in self.wrappers:
+            self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
+        elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
+            target = node.args[0].value
+            self.query_calls.append(QueryCall(node, target.attr.value, target, 1, result))
+        elif name == "run_in_executor" and len(node.args) >= 2:
+            target = node.args[1].value
+            if self.is_query_func(target):
+                self.query_calls.append(QueryCall(node, target.attr.value, target, 2, node))
+            elif isinstance(target, cst.Call):  # functools.partial(api.query, q)
+                self._outer[id(target)] = node
+            elif isinstance(target, cst.Lambda) and isinstance(target.body, cst.Call):
+                self._outer[id(target.body)] = node
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -320,7 +552,7 @@ class _ResultPlanner:
         self,
         planner: QueryPlanner,
         body: cst.CSTNode,
-        call: cst.Call,
+        query: QueryCall,
         result: Translation,
         holes: list[str],
         mode: str,
@@ -328,11 +560,12 @@ class _ResultPlanner:
         self.p, self.body, self.call, self.result, self.holes, self.mode = (
             planner,
             body,
-            call,
+            query.node,
             result,
             holes,
             mode,
         )
+        self.value_node = query.result or query.node
         self.plan = planner.plan
 
     def field_expr(self) -> str | None:
@@ -341,7 +574,7 @@ class _ResultPlanner:
         return self.p.code(_name_expr(self.result.fields[0], self.holes))
 
     def run(self) -> None:
-        uses = _Uses(self.call)
+        uses = _Uses(self.value_node)
         self.body.visit(uses)
         if uses.result_var is None and not uses.direct_loops:
             self.plan.marks.append(
@@ -357,10 +590,54 @@ class _ResultPlanner:
         if self.mode == "pandas":
             self.plan_frame(uses)
             return
+        claimed: set[int] = set()
         for loop in uses.direct_loops + uses.var_loops:
             self.plan_loop(loop)
+            claimed.add(id(loop.iter))
+        for comp, outer in uses.comp_loops:
+            self.plan_comprehension(comp, outer)
+            claimed.add(id(outer.iter))
         for node in uses.other_uses:
             self.plan_other(node)
+            claimed.add(id(node.func.value) if isinstance(node, cst.Call) else id(node))
+        for name in uses.names:  # any other use of the result: never left as if it were Flux tables
+            if id(name) not in claimed:
+                self.plan.marks.append(
+                    (
+                        name,
+                        "IX-13",
+                        f"{name.value} is now an Arrow table (rows: {name.value}.to_pylist(); columns time, "
+                        "tags, one per field), not a list of Flux tables: rewrite this use",
+                    )
+                )
+
+    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor) -> None:
+        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`."""
+        inner = outer.inner_for_in
+        if not (
+            isinstance(outer.target, cst.Name)
+            and not outer.ifs
+            and inner is not None
+            and isinstance(inner.target, cst.Name)
+            and isinstance(inner.iter, cst.Attribute)
+            and inner.iter.attr.value == "records"
+            and isinstance(inner.iter.value, cst.Name)
+            and inner.iter.value.value == outer.target.value
+            and outer.asynchronous is None
+        ):
+            self.plan.marks.append(
+                (outer, "IX-13", "comprehension over Flux tables: iterate _influxdb3_rows(result)")
+            )
+            return
+        self.plan.flatten_comp.add(id(outer))
+        self.plan.needs_rows = True
+        self.plan.rewrites.append(
+            (comp, "IX-13", "for t in tables for r in t.records -> for r in _influxdb3_rows()")
+        )
+        accessors = _Accessors(inner.target.value)
+        comp.visit(accessors)
+        for node, kind, arg in accessors.found:
+            self.plan_accessor(node, kind, arg, inner.target.value)
 
     def plan_loop(self, loop: cst.For) -> None:
         inner = _single_inner_for(loop)
@@ -510,18 +787,47 @@ class _Uses(cst.CSTVisitor):
         self.var_loops: list[cst.For] = []
         self.other_uses: list[cst.CSTNode] = []
         self.frame_strings: list[cst.SimpleString] = []
+        self.comp_loops: list[tuple[cst.BaseComp, cst.CompFor]] = []
+        self.names: list[cst.Name] = []  # every read of the result variable
+        self._comps: list[cst.BaseComp] = []
         self._in_loop_iter = 0
+
+    def _enter(self, node: cst.BaseComp) -> None:
+        self._comps.append(node)
+
+    def _leave(self, node: cst.BaseComp) -> None:
+        self._comps.pop()
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        if self._comps and (
+            self.is_result(node.iter)
+            or (isinstance(node.iter, cst.Name) and node.iter.value == self.result_var)
+        ):
+            self.comp_loops.append((self._comps[-1], node))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.result_var and node.value == self.result_var:
+            self.names.append(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return not (isinstance(node.target, cst.Name) and node.target.value == self.result_var)
+
+    def is_result(self, node: cst.BaseExpression) -> bool:
+        return node is self.call or (isinstance(node, cst.Await) and node.expression is self.call)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if (
-            node.value is self.call
+            self.is_result(node.value)
             and len(node.targets) == 1
             and isinstance(node.targets[0].target, cst.Name)
         ):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
-        if node.iter is self.call:
+        if self.is_result(node.iter):
             self.direct_loops.append(node)
         elif isinstance(node.iter, cst.Name) and node.iter.value == self.result_var:
             self.var_loops.append(node)

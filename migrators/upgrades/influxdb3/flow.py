@@ -1,0 +1,215 @@
+"""Per-service data flow of the influxdb3 upgrade: where the Flux of a query call is built.
+
+Computed once per upgrade run over every Python file of the tree (the service and its shared paths),
+with the standard ``ast`` module (a fraction of a libcst parse), before the per-file transforms:
+
+* **builders** — functions whose body is ``return <Flux string expression>`` (an f-string, a
+  concatenation, a literal), in the module of the call or in another one, that some query call of
+  the service provably receives (``api.query(build(x))``, ``q = mod.build(x); api.query(q)``,
+  also through ``asyncio.to_thread``/``functools.partial``/``run_in_executor``);
+* **wrappers** — functions or methods of the service that pass one of their parameters straight to a
+  v2 query call and return its result (``def query(self, flux): return self.query_api.query(flux)``):
+  their callers' Flux is translated where the callers build it.
+
+The codemod translates a used builder's Flux in place (value holes become ``$name`` parameters) and
+binds the parameters at each call site, substituting the call's arguments for the builder's
+parameters, so no value moves into a scope where its name is undefined.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from migrators.core.tree import ProjectTree
+
+FLUX_HINT = re.compile(r"from\(\s*bucket|\|>")
+QUERY_NAMES = {"query", "query_data_frame", "query_stream", "query_csv", "query_raw"}
+EXECUTORS = {"to_thread", "partial", "run_in_executor"}
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A function returning Flux: enough to translate it at a call site in another module."""
+
+    rel: str
+    module: str  # dotted module name of `rel`
+    name: str
+    params: tuple[str, ...]  # positional-or-keyword parameter names, in order
+    defaults: dict[str, str]  # parameter -> source of a constant default
+    returned: str  # source of the returned string expression
+    globals: frozenset[str]  # names bound at the builder's module level
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """A service function/method forwarding its parameter `param` (at `index`) to a v2 query call."""
+
+    rel: str
+    name: str
+    param: str
+    index: int  # position among the call's positional arguments (self excluded)
+
+
+@dataclass
+class ServiceFlow:
+    builders: dict[str, list[Builder]] = field(default_factory=dict)  # function name -> candidates
+    used: set[tuple[str, str]] = field(default_factory=set)  # (rel, name) of builders a query receives
+    wrappers: dict[str, Wrapper] = field(default_factory=dict)  # name -> wrapper (unique names only)
+
+    def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
+        """The builder `name` of dotted `module` (None: the module `rel` itself or a from-import)."""
+        candidates = self.builders.get(name, [])
+        if module is not None:
+            candidates = [b for b in candidates if b.module == module or b.module.endswith("." + module)]
+        else:
+            candidates = [b for b in candidates if b.rel == rel] or candidates
+        if len(candidates) > 1:  # the same name in several services of a monorepo: the nearest one
+            best = max(len(_common_prefix(b.rel, rel)) for b in candidates)
+            candidates = [b for b in candidates if len(_common_prefix(b.rel, rel)) == best]
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _common_prefix(a: str, b: str) -> str:
+    parts = []
+    for x, y in zip(a.split("/"), b.split("/"), strict=False):
+        if x != y:
+            break
+        parts.append(x)
+    return "/".join(parts)
+
+
+def module_name(rel: str) -> str:
+    parts = rel[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def analyze_flow(tree: ProjectTree) -> ServiceFlow:
+    flow = ServiceFlow()
+    parsed: list[tuple[str, ast.Module, str]] = []
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        if "query" not in text and not FLUX_HINT.search(text):
+            continue
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            continue
+        parsed.append((rel, module, text))
+        if FLUX_HINT.search(text):
+            _collect_builders(rel, module, text, flow)
+        _collect_wrappers(rel, module, flow)
+    for _rel, module, _ in parsed:
+        _collect_uses(module, flow)
+    return flow
+
+
+def _module_globals(module: ast.Module) -> frozenset[str]:
+    names: set[str] = set()
+    for stmt in module.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+def _collect_builders(rel: str, module: ast.Module, text: str, flow: ServiceFlow) -> None:
+    names = _module_globals(module)
+    for stmt in module.body:
+        if not isinstance(stmt, ast.FunctionDef):
+            continue
+        body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+            continue
+        returned = ast.get_source_segment(text, body[0].value)
+        if not returned or not FLUX_HINT.search(returned):
+            continue
+        args = stmt.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+            continue
+        params = tuple(a.arg for a in args.args)
+        defaults = {}
+        with_defaults = args.args[len(args.args) - len(args.defaults) :]
+        for arg, default in zip(with_defaults, args.defaults, strict=True):
+            if isinstance(default, ast.Constant):
+                defaults[arg.arg] = repr(default.value)
+        builder = Builder(rel, module_name(rel), stmt.name, params, defaults, returned, names)
+        flow.builders.setdefault(stmt.name, []).append(builder)
+
+
+def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
+    seen: dict[str, int] = {}
+    for node in ast.walk(module):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = [a.arg for a in node.args.args]
+        own = params[1:] if params and params[0] in ("self", "cls") else params
+        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if not body or not isinstance(body[-1], ast.Return) or not isinstance(body[-1].value, ast.Call):
+            continue
+        call = body[-1].value
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value)
+        ):
+            continue
+        first = (
+            call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "query"), None)
+        )
+        if isinstance(first, ast.Name) and first.id in own:
+            seen[node.name] = seen.get(node.name, 0) + 1
+            flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
+    for name, count in seen.items():
+        if count > 1:  # two wrappers with one name: callers cannot be told apart
+            flow.wrappers.pop(name, None)
+
+
+def _looks_like_query_api(node: ast.expr) -> bool:
+    text = ast.unparse(node)
+    return text.endswith("query_api") or text.endswith("query_api()")
+
+
+def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
+    for func in ast.walk(module):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        assigned: dict[str, list[ast.expr]] = {}
+        for node in ast.walk(func):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                assigned.setdefault(node.targets[0].id, []).append(node.value)
+        for node in ast.walk(func):
+            if isinstance(node, ast.Call):
+                for arg in _query_arguments(node, flow):
+                    _mark_used(arg, assigned, flow)
+
+
+def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name in QUERY_NAMES or name in flow.wrappers:
+        return list(call.args[:1]) + [k.value for k in call.keywords if k.arg == "query"]
+    if name in EXECUTORS:  # to_thread(api.query, q) / partial(api.query, q) / run_in_executor(None, f, q)
+        return list(call.args[1:3]) + [k.value for k in call.keywords if k.arg == "query"]
+    return []
+
+
+def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow) -> None:
+    if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
+        arg = assigned[arg.id][0]
+    if not isinstance(arg, ast.Call):
+        return
+    func = arg.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    for builder in flow.builders.get(name, []):
+        flow.used.add((builder.rel, builder.name))
