@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,8 +90,16 @@ def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) ->
         left, right = flux_text(node.left, module, holes), flux_text(node.right, module, holes)
         return None if left is None or right is None else left + right
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-        left, right = flux_text(node.left, module, holes), flux_text(node.right, module, holes)
-        return None if left is None or right is None else left + right
+        return _concatenation(node, module, holes)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        return _percent(node, module, holes)
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "format"
+        and isinstance(node.func.value, (cst.SimpleString, cst.ConcatenatedString))
+    ):
+        return _format(node, module, holes)
     if isinstance(node, cst.FormattedString):
         out = []
         prefix = node.prefix.lower().replace("f", "")
@@ -110,6 +119,127 @@ def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) ->
     if isinstance(node, cst.ParenthesizedWhitespace):
         return None
     return None
+
+
+_VALUE_NODES = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
+
+
+def _concatenation(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) -> str | None:
+    """`'from(bucket: "' + BUCKET + '")' + ...`: literal parts, other operands as holes."""
+    parts: list[cst.BaseExpression] = []
+
+    def flatten(n: cst.BaseExpression) -> None:
+        if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add):
+            flatten(n.left)
+            flatten(n.right)
+        else:
+            parts.append(n)
+
+    flatten(node)
+    out, literal = [], False
+    for part in parts:
+        text = flux_text(part, module, holes)
+        if text is not None:
+            literal = True
+            out.append(text)
+        elif isinstance(part, _VALUE_NODES):
+            out.append(f"\x00{len(holes)}\x00")
+            holes.append(module.code_for_node(part))
+        else:
+            return None
+    return "".join(out) if literal else None
+
+
+_PERCENT = re.compile(r"%(?:\((\w+)\))?([-#0 +]*\d*(?:\.\d+)?)([sdifr%])")
+
+
+def _percent(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) -> str | None:
+    """`"... %s ... %(k)d" % (a, b)` / `% {"k": v}` / `% x`: each conversion is a hole (plain ones)."""
+    if not isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString)):
+        return None
+    template = (
+        node.left.evaluated_value
+        if isinstance(node.left, cst.SimpleString)
+        else flux_text(node.left, module, [])
+    )
+    if not isinstance(template, str):
+        return None
+    right = node.right
+    if isinstance(right, cst.Dict):
+        keyed = {}
+        for element in right.elements:
+            if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+                return None
+            keyed[element.key.evaluated_value] = module.code_for_node(element.value)
+        positional: list[str] = []
+    else:
+        keyed = None
+        items = right.elements if isinstance(right, cst.Tuple) else [right]
+        if any(
+            not isinstance(e, cst.Element) or e.comma is None and False
+            for e in items
+            if not isinstance(right, cst.Tuple)
+        ):
+            return None
+        positional = [module.code_for_node(e.value if isinstance(e, cst.Element) else e) for e in items]
+    out, index = [], 0
+    pos = 0
+    for m in _PERCENT.finditer(template):
+        out.append(template[pos : m.start()])
+        pos = m.end()
+        key, flags, conv = m.groups()
+        if conv == "%":
+            out.append("%")
+            continue
+        if flags.strip("-") or conv == "r":
+            return None  # widths, precision: the text differs from str(value)
+        if key is not None:
+            if keyed is None or key not in keyed:
+                return None
+            code = keyed[key]
+        else:
+            if keyed is not None or index >= len(positional):
+                return None
+            code, index = positional[index], index + 1
+        out.append(f"\x00{len(holes)}\x00")
+        # the value the Flux saw: %d/%i truncate to an int, %f rounds to six decimals
+        holes.append(
+            {"d": f"int({code})", "i": f"int({code})", "f": f'float("%f" % ({code}))'}.get(conv, code)
+        )
+    out.append(template[pos:])
+    if keyed is None and index != len(positional):
+        return None
+    return "".join(out)
+
+
+def _format(node: cst.Call, module: cst.Module, holes: list[str]) -> str | None:
+    """`"...{k}...{}".format(x, k=v)`: each replacement field is a hole (no conversion or spec)."""
+    template = flux_text(node.func.value, module, [])
+    if template is None:
+        return None
+    positional = [module.code_for_node(a.value) for a in node.args if a.keyword is None and not a.star]
+    keyed = {a.keyword.value: module.code_for_node(a.value) for a in node.args if a.keyword is not None}
+    if any(a.star for a in node.args):
+        return None
+    out, auto = [], 0
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for literal, name, spec, conversion in fields:
+        out.append(literal)
+        if name is None:
+            continue
+        if spec or conversion:
+            return None
+        if name == "":
+            name, auto = str(auto), auto + 1
+        code = positional[int(name)] if name.isdigit() and int(name) < len(positional) else keyed.get(name)
+        if code is None:
+            return None
+        out.append(f"\x00{len(holes)}\x00")
+        holes.append(code)
+    return "".join(out)
 
 
 def sql_expression(sql: str, holes: list[str]) -> cst.BaseExpression:
@@ -355,8 +485,8 @@ class QueryPlanner:
         params = self.parameters(own, result, holes)
         if params is not None:
             args.append(_kw("query_parameters", params))
-        if query.wrapper:
-            return call.with_changes(args=_commas(args))
+        if query.wrapper:  # the service's own function: same name, it adds language="sql" itself
+            return call.with_changes(args=_commas(list(call.args[: query.lead]) + args))
         func = cst.Attribute(_receiver(query.func), cst.Name("query"))
         if query.lead:  # to_thread(api.query, q, ...) / partial(api.query, q, ...)
             lead = [
@@ -504,6 +634,9 @@ class _Collector(cst.CSTVisitor):
             and self.is_query_api(node.value)
         )
 
+    def is_wrapper_func(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Attribute) and node.attr.value in self.wrappers
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if any(a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args):
@@ -523,6 +656,9 @@ class _Collector(cst.CSTVisitor):
         elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
             target = node.args[0].value
             self.query_calls.append(QueryCall(node, target.attr.value, target, 1, result))
+        elif name in ("to_thread", "partial") and node.args and self.is_wrapper_func(node.args[0].value):
+            target = node.args[0].value
+            self.query_calls.append(QueryCall(node, "query", target, 1, result, wrapper=True))
         elif name == "run_in_executor" and len(node.args) >= 2:
             target = node.args[1].value
             if self.is_query_func(target):
@@ -576,7 +712,7 @@ class _ResultPlanner:
     def run(self) -> None:
         uses = _Uses(self.value_node)
         self.body.visit(uses)
-        if uses.result_var is None and not uses.direct_loops:
+        if uses.result_var is None and not uses.direct_loops and not uses.comp_loops:
             self.plan.marks.append(
                 (
                     self.call,
