@@ -57,6 +57,10 @@ class ServiceFlow:
     builders: dict[str, list[Builder]] = field(default_factory=dict)  # function name -> candidates
     used: set[tuple[str, str]] = field(default_factory=set)  # (rel, name) of builders a query receives
     wrappers: dict[str, Wrapper] = field(default_factory=dict)  # name -> wrapper (unique names only)
+    # functions that send one of their parameters to a v2 query call but handle the result themselves
+    # (`rows.append(dict(record.values))`, `yield from table.records`): not rewritten as wrappers;
+    # the Flux their callers build is marked where it is built
+    consumers: set[str] = field(default_factory=set)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
         """The builder `name` of dotted `module` (None: the module `rel` itself or a from-import)."""
@@ -152,23 +156,40 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         params = [a.arg for a in node.args.args]
         own = params[1:] if params and params[0] in ("self", "cls") else params
         body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        if not body or not isinstance(body[-1], ast.Return) or not isinstance(body[-1].value, ast.Call):
-            continue
-        call = body[-1].value
-        func = call.func
-        if not (
-            isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value)
-        ):
-            continue
-        first = (
-            call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "query"), None)
-        )
+        call = body[-1].value if body and isinstance(body[-1], ast.Return) else None
+        func = call.func if isinstance(call, ast.Call) else None
+        first = None
+        if isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value):
+            first = (
+                call.args[0]
+                if call.args
+                else next((k.value for k in call.keywords if k.arg == "query"), None)
+            )
         if isinstance(first, ast.Name) and first.id in own:
             seen[node.name] = seen.get(node.name, 0) + 1
             flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
+        elif _sends_parameter(node, own) and node.name not in QUERY_NAMES:
+            # a consumer called `query` could not be told from a client's own query() at a call site
+            flow.consumers.add(node.name)
     for name, count in seen.items():
         if count > 1:  # two wrappers with one name: callers cannot be told apart
             flow.wrappers.pop(name, None)
+
+
+def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
+    """A v2 query call inside `function` receives one of its parameters as the query."""
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr in QUERY_NAMES and _looks_like_query_api(node.func.value):
+            args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "query"]
+        elif node.func.attr in EXECUTORS and node.args and isinstance(node.args[0], ast.Attribute):
+            args = list(node.args[1:2]) + [k.value for k in node.keywords if k.arg == "query"]
+        else:
+            continue
+        if any(isinstance(a, ast.Name) and a.id in params for a in args):
+            return True
+    return False
 
 
 def _looks_like_query_api(node: ast.expr) -> bool:
@@ -197,7 +218,7 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
 def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
     func = call.func
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if name in QUERY_NAMES or name in flow.wrappers:
+    if name in QUERY_NAMES or name in flow.wrappers or name in flow.consumers:
         return list(call.args[:1]) + [k.value for k in call.keywords if k.arg == "query"]
     if name in EXECUTORS:  # to_thread(api.query, q) / partial(api.query, q) / run_in_executor(None, f, q)
         return list(call.args[1:3]) + [k.value for k in call.keywords if k.arg == "query"]

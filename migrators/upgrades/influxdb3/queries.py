@@ -286,12 +286,34 @@ class QueryPlanner:
         return self.module.code_for_node(node)
 
     def plan_function(self, body: cst.CSTNode, function: cst.FunctionDef | None = None) -> None:
-        calls = _Collector(self.is_query_api, set(self.flow.wrappers))
+        calls = _Collector(self.is_query_api, set(self.flow.wrappers), self.flow.consumers)
         body.visit(calls)
         for query in calls.query_calls:
             if self.plan_wrapper(function, query):
                 continue
             self.plan_call(body, query, calls)
+        for call, name in calls.consumer_calls:
+            self.mark_consumed(body, call, name, calls)
+
+    def mark_consumed(self, body: cst.CSTNode, call: cst.Call, name: str, calls: _Collector) -> None:
+        """Flux handed to a service function that runs it and walks the v2 records itself: the query and
+        that function change together, by hand (the rows' columns depend on each caller's query)."""
+        first = call.args[0]
+        if first.keyword is not None or first.star:
+            return
+        source = self.resolve(body, first.value, calls)
+        if source is None or not FLUX_HINT.search(source.text):
+            return
+        target = source.node if source.builder is None else call
+        self.plan.marks.append(
+            (
+                target,
+                "IX-12",
+                f"this Flux is run by {name}(), which reads the v2 records itself: translate it to SQL "
+                f"and rewrite {name}() and its callers together ({FLUX_DOC}): "
+                + " ".join(source.original.split()),
+            )
+        )
 
     def plan_wrapper(self, function: cst.FunctionDef | None, query: QueryCall) -> bool:
         """`def query(self, flux): return self.query_api.query(flux, org=...)`, a wrapper of the service:
@@ -613,9 +635,16 @@ def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
 class _Collector(cst.CSTVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
-    def __init__(self, is_query_api: Callable[[cst.BaseExpression], bool], wrappers: set[str] | None = None):
+    def __init__(
+        self,
+        is_query_api: Callable[[cst.BaseExpression], bool],
+        wrappers: set[str] | None = None,
+        consumers: set[str] | None = None,
+    ):
         self.is_query_api = is_query_api
         self.wrappers = wrappers or set()
+        self.consumers = consumers or set()
+        self.consumer_calls: list[tuple[cst.Call, str]] = []  # calls of functions that iterate v2 records
         self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
         self.augmented: dict[str, bool] = {}
@@ -651,6 +680,8 @@ class _Collector(cst.CSTVisitor):
         )
         if self.is_query_func(func):
             self.query_calls.append(QueryCall(node, func.attr.value, func, 0, result))
+        elif name in self.consumers and node.args and not self.is_query_func(func):
+            self.consumer_calls.append((node, name))
         elif isinstance(func, cst.Attribute) and name in self.wrappers:
             self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
         elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
