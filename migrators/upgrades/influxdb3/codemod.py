@@ -97,13 +97,16 @@ class ModuleFacts:
     write_apis: dict[str, tuple[str, cst.Call]] = field(default_factory=dict)  # target -> (client, call)
     query_apis: set[str] = field(default_factory=set)
     buckets: set[str] = field(default_factory=set)
-    assigned_before: dict[int, set[str]] = field(default_factory=dict)  # id(ctor) -> self.x set earlier
+    # id(ctor) -> names defined where it is built (parameters, earlier assignments, module names)
+    assigned_before: dict[int, set[str]] = field(default_factory=dict)
+    module_names: set[str] = field(default_factory=set)
+    async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
 
 
 class _Facts(cst.CSTVisitor):
     def __init__(self, module: cst.Module):
         self.src_module = module
-        self.facts = ModuleFacts()
+        self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
@@ -112,8 +115,17 @@ class _Facts(cst.CSTVisitor):
             for alias in node.names:
                 self.facts.imported[(alias.asname.name.value if alias.asname else alias.name.value)] = mod
 
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        # `async with InfluxDBClientAsync(...) as client:`
+        call, name = node.item, node.asname.name if node.asname else None
+        if isinstance(call, cst.Call) and (dotted(call.func) or "").endswith("InfluxDBClientAsync"):
+            if isinstance(name, cst.Name):
+                self.facts.async_clients.add(name.value)
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._assigned.append(set())
+        # a function's parameters are defined in it: `database=bucket` may use them there
+        params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
+        self._assigned.append({p.name.value for p in params})
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -123,9 +135,11 @@ class _Facts(cst.CSTVisitor):
         value = node.value
         if target and isinstance(value, cst.Call):
             func = dotted(value.func) or ""
-            if func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
+            if func.split(".")[-1] == "InfluxDBClientAsync":
+                self.facts.async_clients.add(target)
+                return
+            elif func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
                 self.facts.clients[target] = value
-                self.facts.assigned_before[id(value)] = set(self._assigned[-1])
             elif func.endswith(".write_api"):
                 self.facts.write_apis[target] = (func[: -len(".write_api")], value)
             elif func.endswith(".query_api"):
@@ -135,6 +149,8 @@ class _Facts(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if (dotted(func) or "").split(".")[-1] == "InfluxDBClient":
+            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | self.facts.module_names
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
                 if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
@@ -196,9 +212,12 @@ class Influxdb3Codemod(MigrationCodemod):
         flow = self.flow()
         used = {name for rel, name in flow.used if rel == self.info.rel}
         for statement in module.body:
-            if not (isinstance(statement, cst.FunctionDef) and statement.name.value in used):
+            name = _defined_name(statement)
+            if name not in used:
                 continue
-            returned = _returned(statement)
+            returned = (
+                _returned(statement) if isinstance(statement, cst.FunctionDef) else statement.body[0].value
+            )
             holes: list[str] = []
             text = flux_text(returned, module, holes) if returned is not None else None
             if text is None:
@@ -216,9 +235,7 @@ class Influxdb3Codemod(MigrationCodemod):
                 )
                 continue
             self.plan.replace[id(returned)] = sql_expression(result.sql, holes)
-            self.plan.rewrites.append(
-                (returned, "IX-12", f"Flux built by {statement.name.value}() translated")
-            )
+            self.plan.rewrites.append((returned, "IX-12", f"Flux of {name} translated"))
 
     def code(self, node: cst.CSTNode) -> str:
         return self.src_module.code_for_node(node)
@@ -226,13 +243,28 @@ class Influxdb3Codemod(MigrationCodemod):
     def schema(self) -> dict[str, list[str]]:
         return dict((self.state or {}).get("schema", {})) if isinstance(self.state, dict) else {}
 
+    def under_async(self, node: cst.BaseExpression) -> bool:
+        """`node` is reached from an InfluxDBClientAsync (self.client.query_api(), client.write_api())."""
+        while isinstance(node, (cst.Call, cst.Attribute)):
+            text = dotted(node)
+            if text and text in self.facts.async_clients:
+                return True
+            node = node.func if isinstance(node, cst.Call) else node.value
+        return isinstance(node, cst.Name) and node.value in self.facts.async_clients
+
     def is_query_api(self, node: cst.BaseExpression) -> bool:
+        if self.under_async(node):
+            return False  # the async client has no v3 counterpart: marked (IX-8), never rewritten as sync
         text = dotted(node)
         if text and (text.endswith(".query_api") or text == "query_api" or text in self.facts.query_apis):
             return True
+        if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in self.flow().factories:
+            return True  # `_query_api().query(...)`: a function of the service returning the query API
         return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".query_api")
 
     def is_write_api(self, node: cst.BaseExpression) -> bool:
+        if self.under_async(node):
+            return False
         text = dotted(node)
         if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
             return True
@@ -435,6 +467,15 @@ class Influxdb3Codemod(MigrationCodemod):
         if not isinstance(func, cst.Attribute):
             return updated_node
         method = func.attr.value
+        if self.under_async(func.value) and method in ("query_api", "write_api", "delete_api"):
+            self.mark(
+                "IX-8",
+                original_node,
+                "InfluxDBClientAsync has no v3 counterpart: use InfluxDBClient3 with await "
+                "client.query_async(sql) and await asyncio.to_thread(client.write, record=...), then rewrite "
+                "this call and the handling of its result",
+            )
+            return updated_node
         if method in ADMIN_APIS and not original_node.args:
             self.mark("IX-9", original_node, ADMIN_APIS[method])
             return updated_node
@@ -533,9 +574,15 @@ class Influxdb3Codemod(MigrationCodemod):
         if len(buckets) != 1:
             return None
         bucket = next(iter(buckets))
-        if bucket.startswith("self.") and bucket not in self.facts.assigned_before.get(id(ctor), set()):
-            return None
-        return bucket
+        defined = self.facts.assigned_before.get(id(ctor), set())
+        root = re.match(r"[A-Za-z_]\w*", bucket)
+        if root is None:  # a literal
+            return bucket
+        if bucket.startswith("self."):
+            attribute = re.match(r"self\.\w+", bucket).group()
+            return bucket if attribute in defined else None
+        # a name not defined where the client is built (a per-call parameter of another method)
+        return bucket if root.group() in defined else None
 
     def write_options_for(self, ctor: cst.Call) -> list[cst.Arg]:
         target = next((t for t, c in self.facts.clients.items() if c is ctor), None)
@@ -588,6 +635,17 @@ class Influxdb3Codemod(MigrationCodemod):
 # --- small helpers -----------------------------------------------------------------------------------
 
 
+def _defined_name(statement: cst.CSTNode) -> str | None:
+    """The function defined, or the single name assigned, by a top-level statement."""
+    if isinstance(statement, cst.FunctionDef):
+        return statement.name.value
+    if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Assign):
+        targets = statement.body[0].targets
+        if len(targets) == 1 and isinstance(targets[0].target, cst.Name):
+            return targets[0].target.value
+    return None
+
+
 def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
     """The expression of a function whose body is (a docstring and) one `return <expr>`."""
     body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
@@ -604,6 +662,26 @@ def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
     ):
         return body[0].body[0].value
     return None
+
+
+def _top_level_names(module: cst.Module) -> set[str]:
+    names: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            names.add(statement.name.value)
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                targets = (
+                    [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                )
+                names.update(t.value for t in targets if isinstance(t, cst.Name))
+            elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                small.names, cst.ImportStar
+            ):
+                for alias in small.names:
+                    local = alias.asname.name if alias.asname else alias.name
+                    names.add((dotted(local) or "").split(".")[0])
+    return names
 
 
 def _module_scope(module: cst.Module, rel: str) -> ModuleScope:

@@ -40,6 +40,7 @@ class Builder:
     defaults: dict[str, str]  # parameter -> source of a constant default
     returned: str  # source of the returned string expression
     globals: frozenset[str]  # names bound at the builder's module level
+    constant: bool = False  # a module constant (`QUERY = "from(bucket: ...)"`), not a function
 
 
 @dataclass(frozen=True)
@@ -61,14 +62,15 @@ class ServiceFlow:
     # (`rows.append(dict(record.values))`, `yield from table.records`): not rewritten as wrappers;
     # the Flux their callers build is marked where it is built
     consumers: set[str] = field(default_factory=set)
+    factories: set[str] = field(default_factory=set)  # functions returning a query API (`_query_api()`)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
-        """The builder `name` of dotted `module` (None: the module `rel` itself or a from-import)."""
+        """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
         candidates = self.builders.get(name, [])
         if module is not None:
             candidates = [b for b in candidates if b.module == module or b.module.endswith("." + module)]
-        else:
-            candidates = [b for b in candidates if b.rel == rel] or candidates
+        else:  # not imported: a name of the module itself
+            candidates = [b for b in candidates if b.rel == rel]
         if len(candidates) > 1:  # the same name in several services of a monorepo: the nearest one
             best = max(len(_common_prefix(b.rel, rel)) for b in candidates)
             candidates = [b for b in candidates if len(_common_prefix(b.rel, rel)) == best]
@@ -127,6 +129,13 @@ def _module_globals(module: ast.Module) -> frozenset[str]:
 def _collect_builders(rel: str, module: ast.Module, text: str, flow: ServiceFlow) -> None:
     names = _module_globals(module)
     for stmt in module.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = ast.get_source_segment(text, stmt.value)
+            if value and FLUX_HINT.search(value) and isinstance(stmt.value, (ast.Constant, ast.JoinedStr)):
+                name = stmt.targets[0].id
+                constant = Builder(rel, module_name(rel), name, (), {}, value, names, constant=True)
+                flow.builders.setdefault(name, []).append(constant)
+            continue
         if not isinstance(stmt, ast.FunctionDef):
             continue
         body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
@@ -157,6 +166,8 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         own = params[1:] if params and params[0] in ("self", "cls") else params
         body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         call = body[-1].value if body and isinstance(body[-1], ast.Return) else None
+        if call is not None and _looks_like_query_api(call):
+            flow.factories.add(node.name)
         func = call.func if isinstance(call, ast.Call) else None
         first = None
         if isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value):
@@ -216,21 +227,42 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
 
 
 def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
+    """The query text given to a call the codemod rewrites: a query API's query(), a wrapper or
+    consumer of the service, or such a function handed to an executor."""
     func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-    if name in QUERY_NAMES or name in flow.wrappers or name in flow.consumers:
-        return list(call.args[:1]) + [k.value for k in call.keywords if k.arg == "query"]
-    if name in EXECUTORS:  # to_thread(api.query, q) / partial(api.query, q) / run_in_executor(None, f, q)
-        return list(call.args[1:3]) + [k.value for k in call.keywords if k.arg == "query"]
+    name = _name(func)
+    keyword = [k.value for k in call.keywords if k.arg == "query"]
+    if _is_query_function(func, flow):
+        return list(call.args[:1]) + keyword
+    if name in ("to_thread", "partial") and call.args and _is_query_function(call.args[0], flow):
+        return list(call.args[1:2]) + keyword
+    if name == "run_in_executor" and len(call.args) >= 3 and _is_query_function(call.args[1], flow):
+        return list(call.args[2:3])
     return []
+
+
+def _name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
+    name = _name(node)
+    if name in flow.wrappers or name in flow.consumers:
+        return True
+    if not (isinstance(node, ast.Attribute) and name in QUERY_NAMES):
+        return False
+    receiver = node.value
+    return _looks_like_query_api(receiver) or (
+        isinstance(receiver, ast.Call) and _name(receiver.func) in flow.factories
+    )
 
 
 def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow) -> None:
     if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
         arg = assigned[arg.id][0]
-    if not isinstance(arg, ast.Call):
-        return
-    func = arg.func
+    constant = not isinstance(arg, ast.Call)
+    func = arg.func if isinstance(arg, ast.Call) else arg
     name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
     for builder in flow.builders.get(name, []):
-        flow.used.add((builder.rel, builder.name))
+        if builder.constant == constant:
+            flow.used.add((builder.rel, builder.name))

@@ -449,6 +449,10 @@ class QueryPlanner:
             return FluxSource(text, holes, arg, self.code(arg))
         if isinstance(arg, cst.Call):
             return self.from_builder(arg)
+        if isinstance(arg, cst.Attribute) or (
+            isinstance(arg, cst.Name) and arg.value not in calls.assignments
+        ):
+            return self.from_builder(arg)  # a module constant, here or in another module
         if not isinstance(arg, cst.Name):
             return None
         assigns = calls.assignments.get(arg.value, [])
@@ -460,9 +464,11 @@ class QueryPlanner:
         text = flux_text(value, self.module, holes)
         return FluxSource(text, holes, value, self.code(value)) if text is not None else None
 
-    def from_builder(self, call: cst.Call) -> FluxSource | None:
-        """The Flux of `build(x)` / `module.build(x)`, a builder function of the service (see .flow)."""
-        func = call.func
+    def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
+        """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
+        constant `QUERY` / `module.QUERY` (see .flow)."""
+        constant = not isinstance(call, cst.Call)
+        func = call if constant else call.func
         qualifier = None
         if isinstance(func, cst.Name):
             name, module = func.value, self.scope.imported_names.get(func.value)
@@ -474,14 +480,19 @@ class QueryPlanner:
         else:
             return None
         builder = self.flow.builder(name, module, self.scope.rel)
-        if builder is None or (builder.rel, builder.name) not in self.flow.used:
+        if (
+            builder is None
+            or (builder.rel, builder.name) not in self.flow.used
+            or builder.constant != constant
+        ):
             return None
         holes: list[str] = []
         text = flux_text(cst.parse_expression(f"({builder.returned})"), cst.Module(body=[]), holes)
         if text is None or not FLUX_HINT.search(text):
             return None
         same_module = builder.rel == self.scope.rel
-        local = [substitute(h, builder, call, qualifier, same_module) for h in holes]
+        args = call if not constant else cst.Call(func)  # a constant takes no arguments
+        local = [substitute(h, builder, args, qualifier, same_module) for h in holes]
         return FluxSource(text, holes, call, builder.returned, builder, local)
 
     def new_call(
