@@ -260,6 +260,12 @@ class Translator:
     def stage_first(self, stage: Stage) -> None:
         self.selector(stage, "first")
 
+    def stage_max(self, stage: Stage) -> None:
+        self.selector(stage, "max")
+
+    def stage_min(self, stage: Stage) -> None:
+        self.selector(stage, "min")
+
     def selector(self, stage: Stage, name: str) -> None:
         if self.reduced() or self.q.pivot or self.q.limit:
             raise Unsupported(f"{name}() after an aggregate, selector, pivot or limit")
@@ -268,7 +274,8 @@ class Translator:
             or _str(stage.args.get("column", Lit("string", "_value"))) != "_value"
         ):
             raise Unsupported(f"{name}(column:) other than _value")
-        if self.q.group is not None and not self.q.sort:
+        # max/min pick by value (ties: the earliest); first/last by row order, undefined after group()
+        if self.q.group is not None and not self.q.sort and name in ("first", "last"):
             raise Unsupported(f"{name}() after group() without sort(): row order is undefined")
         self.q.selector = name
 
@@ -705,7 +712,12 @@ class _SqlBuilder:
     def selector_sql(self) -> str:
         direction = "DESC" if self.q.selector == "last" else "ASC"
         order = f"time {direction}"
-        if self.q.sort:  # after group(): the selector takes the first/last row in the sorted order
+        if self.q.selector in ("max", "min"):
+            if len(self.fields) != 1:
+                raise Unsupported(f"{self.q.selector}() over several fields")
+            by_value = "DESC" if self.q.selector == "max" else "ASC"
+            order = f"{self.mapped(self.fields[0].sql())} {by_value}, time ASC"
+        elif self.q.sort:  # after group(): the selector takes the first/last row in the sorted order
             cols, desc = self.q.sort
             flip = (self.q.selector == "last") != desc
             order = ", ".join(f"{self.sort_key(c)} {'DESC' if flip else 'ASC'}" for c in cols)
