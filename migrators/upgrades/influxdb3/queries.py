@@ -405,13 +405,20 @@ class QueryPlanner:
             if source.builder is not None:
                 self.check_builder_holes(source, result)
         except Unsupported as exc:
+            # the marker goes where the Flux is written (the call's own statement for an inline query):
+            # that is the text a person rewrites; the call itself stays v2 until then
+            where = source.node if source.builder is None else call
             self.plan.marks.append(
                 (
-                    call,
+                    where,
                     "IX-12",
                     f"translate Flux to SQL ({exc}; {FLUX_DOC}): " + " ".join(source.original.split()),
                 )
             )
+            if where is not call and source.node is not flux_arg:  # built in an earlier statement
+                self.plan.marks.append(
+                    (call, "IX-11", f"{method}() sends the Flux marked above: rewrite with it")
+                )
             return
         holes = source.local_holes if source.builder is not None else source.holes
         if source.builder is None:
