@@ -98,15 +98,18 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
     parsed: list[tuple[str, ast.Module, str]] = []
     for rel in tree.python_files():
         text = tree.read(rel)
-        if "query" not in text and not FLUX_HINT.search(text):
+        # only files that hold a query API or Flux are parsed (a call site elsewhere that passes a
+        # builder's result to a wrapper is not followed: the builder then stays Flux, and the call is marked)
+        has_flux = "from(bucket" in text or "|>" in text
+        if "query_api" not in text and not has_flux:
             continue
         try:
             module = ast.parse(text)
         except SyntaxError:
             continue
         parsed.append((rel, module, text))
-        if FLUX_HINT.search(text):
-            _collect_builders(rel, module, text, flow)
+        if has_flux:
+            _collect_builders(rel, module, _Source(text), flow)
         _collect_wrappers(rel, module, flow)
     for _rel, module, _ in parsed:
         _collect_uses(module, flow)
@@ -126,11 +129,34 @@ def _module_globals(module: ast.Module) -> frozenset[str]:
     return frozenset(names)
 
 
-def _collect_builders(rel: str, module: ast.Module, text: str, flow: ServiceFlow) -> None:
+class _Source:
+    """Source text with line offsets computed once (ast.get_source_segment splits it on every call)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0]
+        for line in text.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+
+    def segment(self, node: ast.expr) -> str | None:
+        if node.end_lineno is None or node.end_col_offset is None:
+            return None
+        # col offsets count UTF-8 bytes: the library handles lines that are not ASCII
+        first, last = self.line(node.lineno), self.line(node.end_lineno)
+        if not (first.isascii() and last.isascii()):
+            return ast.get_source_segment(self.text, node)
+        start = self.starts[node.lineno - 1] + node.col_offset
+        return self.text[start : self.starts[node.end_lineno - 1] + node.end_col_offset]
+
+    def line(self, number: int) -> str:
+        return self.text[self.starts[number - 1] : self.starts[number]]
+
+
+def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: ServiceFlow) -> None:
     names = _module_globals(module)
     for stmt in module.body:
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
-            value = ast.get_source_segment(text, stmt.value)
+            value = source.segment(stmt.value)
             if value and FLUX_HINT.search(value) and isinstance(stmt.value, (ast.Constant, ast.JoinedStr)):
                 name = stmt.targets[0].id
                 constant = Builder(rel, module_name(rel), name, (), {}, value, names, constant=True)
@@ -141,7 +167,7 @@ def _collect_builders(rel: str, module: ast.Module, text: str, flow: ServiceFlow
         body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
             continue
-        returned = ast.get_source_segment(text, body[0].value)
+        returned = source.segment(body[0].value)
         if not returned or not FLUX_HINT.search(returned):
             continue
         args = stmt.args
@@ -213,6 +239,7 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         assigned: dict[str, list[ast.expr]] = {}
+        calls: list[ast.Call] = []
         for node in ast.walk(func):
             if (
                 isinstance(node, ast.Assign)
@@ -220,10 +247,11 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
                 and isinstance(node.targets[0], ast.Name)
             ):
                 assigned.setdefault(node.targets[0].id, []).append(node.value)
-        for node in ast.walk(func):
-            if isinstance(node, ast.Call):
-                for arg in _query_arguments(node, flow):
-                    _mark_used(arg, assigned, flow)
+            elif isinstance(node, ast.Call):
+                calls.append(node)
+        for node in calls:
+            for arg in _query_arguments(node, flow):
+                _mark_used(arg, assigned, flow)
 
 
 def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
