@@ -165,16 +165,12 @@ def test_target_no_silent_site(score):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 11 target: >= 80% of Flux sites translated (6% today)")
+@pytest.mark.xfail(strict=True, reason="issue 11 target: >= 80% of Flux sites translated (14% today)")
 def test_target_flux_sites_translated(score):
     assert score.flux_translated_ratio >= 0.8
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 target: a per-call bucket is copied as database= into __init__ where it is undefined",
-)
 def test_target_no_new_undefined_name(score):
     assert score.new_undefined == []
 
@@ -205,7 +201,6 @@ def test_distractors_untouched(score):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="issue 11: a write under InfluxDBClientAsync is rewritten as if sync")
 def test_no_rewrite_where_only_a_marker_is_right(score):
     # Only where a rewrite is wrong for sure: deletes, raw HTTP, calls under InfluxDBClientAsync. (A test's
     # mock or Flux assertion rewritten to v3 is fine; the table still counts it.)

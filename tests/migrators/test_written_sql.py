@@ -429,10 +429,7 @@ def _by_table(rows: list[dict], keys: list[str], columns: list[str], now: int) -
 
 
 # Known translator bugs, found by this test; strict, so the case fails loudly once the bug is fixed.
-TRANSLATOR_BUGS = {
-    "weather_filter_then_map": "migrators/flux_sql.py applies a map() to the _value filters written "
-    "before it (filter-then-map and map-then-filter give the same SQL)",
-}
+TRANSLATOR_BUGS: dict[str, str] = {}
 
 
 def _params() -> list:

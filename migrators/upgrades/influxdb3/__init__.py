@@ -14,6 +14,7 @@ from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
+from migrators.upgrades.influxdb3.flow import analyze_flow
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
 _NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<=\s*1\.)")
@@ -66,6 +67,7 @@ class Influxdb3Upgrade(Upgrade):
             "schema": writers.schema,
             "numpy1": _pins_numpy1(tree),
             "conflicts": writers.conflicts,
+            "flow": analyze_flow(tree),
         }
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:

@@ -18,7 +18,18 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.queries import Plan, QueryPlanner
+from migrators.upgrades.influxdb3.flow import ServiceFlow
+from migrators.upgrades.influxdb3.flux import Unsupported
+from migrators.upgrades.influxdb3.flux_sql import translate
+from migrators.upgrades.influxdb3.queries import (
+    FLUX_DOC,
+    ModuleScope,
+    Plan,
+    QueryPlanner,
+    flux_text,
+    hole_names,
+    sql_expression,
+)
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
@@ -61,6 +72,20 @@ def _influxdb3_ping(client) -> bool:
         return False
     return True
 '''
+ROWS_HELPER = '''
+def _influxdb3_rows(table) -> list:
+    """Rows of an Arrow table as dicts (IX-13). Times are cut to microseconds first: a Python datetime
+    holds no nanoseconds, and pyarrow refuses to convert a nanosecond time that is not a whole
+    microsecond (the v2 client cut them the same way)."""
+    columns = [
+        column.cast(pyarrow.timestamp("us", column.type.tz), safe=False)
+        if pyarrow.types.is_timestamp(column.type)
+        else column
+        for column in table.columns
+    ]
+    return pyarrow.table(columns, names=table.column_names).to_pylist()
+'''
+HELPERS = {"_influxdb3_ping": PING_HELPER, "_influxdb3_rows": ROWS_HELPER}
 
 
 @dataclass
@@ -72,13 +97,16 @@ class ModuleFacts:
     write_apis: dict[str, tuple[str, cst.Call]] = field(default_factory=dict)  # target -> (client, call)
     query_apis: set[str] = field(default_factory=set)
     buckets: set[str] = field(default_factory=set)
-    assigned_before: dict[int, set[str]] = field(default_factory=dict)  # id(ctor) -> self.x set earlier
+    # id(ctor) -> names defined where it is built (parameters, earlier assignments, module names)
+    assigned_before: dict[int, set[str]] = field(default_factory=dict)
+    module_names: set[str] = field(default_factory=set)
+    async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
 
 
 class _Facts(cst.CSTVisitor):
     def __init__(self, module: cst.Module):
         self.src_module = module
-        self.facts = ModuleFacts()
+        self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
@@ -87,8 +115,17 @@ class _Facts(cst.CSTVisitor):
             for alias in node.names:
                 self.facts.imported[(alias.asname.name.value if alias.asname else alias.name.value)] = mod
 
+    def visit_WithItem(self, node: cst.WithItem) -> None:
+        # `async with InfluxDBClientAsync(...) as client:`
+        call, name = node.item, node.asname.name if node.asname else None
+        if isinstance(call, cst.Call) and (dotted(call.func) or "").endswith("InfluxDBClientAsync"):
+            if isinstance(name, cst.Name):
+                self.facts.async_clients.add(name.value)
+
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._assigned.append(set())
+        # a function's parameters are defined in it: `database=bucket` may use them there
+        params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
+        self._assigned.append({p.name.value for p in params})
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -98,9 +135,11 @@ class _Facts(cst.CSTVisitor):
         value = node.value
         if target and isinstance(value, cst.Call):
             func = dotted(value.func) or ""
-            if func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
+            if func.split(".")[-1] == "InfluxDBClientAsync":
+                self.facts.async_clients.add(target)
+                return
+            elif func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
                 self.facts.clients[target] = value
-                self.facts.assigned_before[id(value)] = set(self._assigned[-1])
             elif func.endswith(".write_api"):
                 self.facts.write_apis[target] = (func[: -len(".write_api")], value)
             elif func.endswith(".query_api"):
@@ -110,6 +149,8 @@ class _Facts(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if (dotted(func) or "").split(".")[-1] == "InfluxDBClient":
+            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | self.facts.module_names
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
                 if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
@@ -154,18 +195,76 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.needs_options = False
-        QueryPlanner(node, self.is_query_api, self.schema(), self.plan).plan_function(node)
+        self.scope = _module_scope(node, self.info.rel)
+        self.planner = QueryPlanner(
+            node, self.is_query_api, self.schema(), self.plan, self.flow(), self.scope
+        )
+        self.planner.plan_function(node)
+        self.plan_builders(node)
+
+    def flow(self) -> ServiceFlow:
+        flow = (self.state or {}).get("flow") if isinstance(self.state, dict) else None
+        return flow if isinstance(flow, ServiceFlow) else ServiceFlow()
+
+    def plan_builders(self, module: cst.Module) -> None:
+        """Builders of this module that a query of the service receives: their Flux becomes SQL here
+        (value holes as $parameters the call sites bind, see QueryPlanner.from_builder)."""
+        flow = self.flow()
+        used = {name for rel, name in flow.used if rel == self.info.rel}
+        for statement in module.body:
+            name = _defined_name(statement)
+            if name not in used:
+                continue
+            returned = (
+                _returned(statement) if isinstance(statement, cst.FunctionDef) else statement.body[0].value
+            )
+            holes: list[str] = []
+            text = flux_text(returned, module, holes) if returned is not None else None
+            if text is None:
+                continue
+            try:
+                result = translate(text, hole_names(holes), self.schema())
+            except Unsupported as exc:
+                self.plan.marks.append(
+                    (
+                        returned,
+                        "IX-12",
+                        f"translate Flux to SQL ({exc}; {FLUX_DOC}): "
+                        + " ".join(self.code(returned).split()),
+                    )
+                )
+                continue
+            self.plan.replace[id(returned)] = sql_expression(result.sql, holes)
+            self.plan.rewrites.append((returned, "IX-12", f"Flux of {name} translated"))
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.src_module.code_for_node(node)
 
     def schema(self) -> dict[str, list[str]]:
         return dict((self.state or {}).get("schema", {})) if isinstance(self.state, dict) else {}
 
+    def under_async(self, node: cst.BaseExpression) -> bool:
+        """`node` is reached from an InfluxDBClientAsync (self.client.query_api(), client.write_api())."""
+        while isinstance(node, (cst.Call, cst.Attribute)):
+            text = dotted(node)
+            if text and text in self.facts.async_clients:
+                return True
+            node = node.func if isinstance(node, cst.Call) else node.value
+        return isinstance(node, cst.Name) and node.value in self.facts.async_clients
+
     def is_query_api(self, node: cst.BaseExpression) -> bool:
+        if self.under_async(node):
+            return False  # the async client has no v3 counterpart: marked (IX-8), never rewritten as sync
         text = dotted(node)
         if text and (text.endswith(".query_api") or text == "query_api" or text in self.facts.query_apis):
             return True
+        if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in self.flow().factories:
+            return True  # `_query_api().query(...)`: a function of the service returning the query API
         return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".query_api")
 
     def is_write_api(self, node: cst.BaseExpression) -> bool:
+        if self.under_async(node):
+            return False
         text = dotted(node)
         if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
             return True
@@ -182,7 +281,7 @@ class Influxdb3Codemod(MigrationCodemod):
         return super().on_leave(original_node, updated_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        QueryPlanner(self.src_module, self.is_query_api, self.schema(), self.plan).plan_function(node.body)
+        self.planner.plan_function(node.body, node)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:
@@ -193,12 +292,19 @@ class Influxdb3Codemod(MigrationCodemod):
         # a full scope analysis of the module, on every file the codemod visits.
         if _imports_from(updated_node, NEW, "SYNCHRONOUS"):
             RemoveImportsVisitor.remove_unused_import(self.context, NEW, "SYNCHRONOUS")
-        if self.needs_ping and "def _influxdb3_ping(" not in updated_node.code:
-            updated_node = self.add_helper(updated_node)
+        needed = (["_influxdb3_ping"] if self.needs_ping else []) + (
+            ["_influxdb3_rows"] if self.plan.needs_rows else []
+        )
+        if self.plan.needs_rows:
+            AddImportsVisitor.add_needed_import(self.context, "pyarrow")
+        code = updated_node.code if needed else ""
+        for name in needed:
+            if f"def {name}(" not in code:
+                updated_node = self.add_helper(updated_node, HELPERS[name])
         return updated_node
 
-    def add_helper(self, module: cst.Module) -> cst.Module:
-        helper = cst.parse_module(PING_HELPER).body[0]
+    def add_helper(self, module: cst.Module, text: str) -> cst.Module:
+        helper = cst.parse_module(text).body[0]
         body = list(module.body)
         last_import = max(
             (
@@ -239,7 +345,8 @@ class Influxdb3Codemod(MigrationCodemod):
             keep = []
             for node, rule, text in bucket:
                 if _in_header(stmt, node):
-                    attach(rule, node, text)
+                    # a parser message may quote an f-string hole sentinel: never write a NUL into code
+                    attach(rule, node, re.sub(r"\x00(\d+)\x00", r"{hole \1}", text))
                 else:
                     keep.append((node, rule, text))
             bucket[:] = keep
@@ -267,9 +374,15 @@ class Influxdb3Codemod(MigrationCodemod):
         inner = updated_node.body.body[0]
         iterable = updated_node.iter
         return inner.with_changes(
-            iter=cst.Call(cst.Attribute(iterable, cst.Name("to_pylist"))),
+            iter=cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(iterable)]),
             leading_lines=updated_node.leading_lines,
         )
+
+    def leave_CompFor(self, original_node: cst.CompFor, updated_node: cst.CompFor):
+        if id(original_node) not in self.plan.flatten_comp:
+            return updated_node
+        inner = updated_node.inner_for_in
+        return inner.with_changes(iter=cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(updated_node.iter)]))
 
     # -- imports and names (IX-1, IX-6)
     def leave_ImportFrom(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom):
@@ -354,6 +467,15 @@ class Influxdb3Codemod(MigrationCodemod):
         if not isinstance(func, cst.Attribute):
             return updated_node
         method = func.attr.value
+        if self.under_async(func.value) and method in ("query_api", "write_api", "delete_api"):
+            self.mark(
+                "IX-8",
+                original_node,
+                "InfluxDBClientAsync has no v3 counterpart: use InfluxDBClient3 with await "
+                "client.query_async(sql) and await asyncio.to_thread(client.write, record=...), then rewrite "
+                "this call and the handling of its result",
+            )
+            return updated_node
         if method in ADMIN_APIS and not original_node.args:
             self.mark("IX-9", original_node, ADMIN_APIS[method])
             return updated_node
@@ -452,9 +574,15 @@ class Influxdb3Codemod(MigrationCodemod):
         if len(buckets) != 1:
             return None
         bucket = next(iter(buckets))
-        if bucket.startswith("self.") and bucket not in self.facts.assigned_before.get(id(ctor), set()):
-            return None
-        return bucket
+        defined = self.facts.assigned_before.get(id(ctor), set())
+        root = re.match(r"[A-Za-z_]\w*", bucket)
+        if root is None:  # a literal
+            return bucket
+        if bucket.startswith("self."):
+            attribute = re.match(r"self\.\w+", bucket).group()
+            return bucket if attribute in defined else None
+        # a name not defined where the client is built (a per-call parameter of another method)
+        return bucket if root.group() in defined else None
 
     def write_options_for(self, ctor: cst.Call) -> list[cst.Arg]:
         target = next((t for t, c in self.facts.clients.items() if c is ctor), None)
@@ -505,6 +633,84 @@ class Influxdb3Codemod(MigrationCodemod):
 
 
 # --- small helpers -----------------------------------------------------------------------------------
+
+
+def _defined_name(statement: cst.CSTNode) -> str | None:
+    """The function defined, or the single name assigned, by a top-level statement."""
+    if isinstance(statement, cst.FunctionDef):
+        return statement.name.value
+    if isinstance(statement, cst.SimpleStatementLine) and isinstance(statement.body[0], cst.Assign):
+        targets = statement.body[0].targets
+        if len(targets) == 1 and isinstance(targets[0].target, cst.Name):
+            return targets[0].target.value
+    return None
+
+
+def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
+    """The expression of a function whose body is (a docstring and) one `return <expr>`."""
+    body = function.body.body if isinstance(function.body, cst.IndentedBlock) else ()
+    body = [
+        s
+        for s in body
+        if not (isinstance(s, cst.SimpleStatementLine) and isinstance(s.body[0], cst.Expr))
+        or not isinstance(s.body[0].value, (cst.SimpleString, cst.ConcatenatedString))
+    ]
+    if (
+        len(body) == 1
+        and isinstance(body[0], cst.SimpleStatementLine)
+        and isinstance(body[0].body[0], cst.Return)
+    ):
+        return body[0].body[0].value
+    return None
+
+
+def _top_level_names(module: cst.Module) -> set[str]:
+    names: set[str] = set()
+    for statement in module.body:
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+            names.add(statement.name.value)
+        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+            if isinstance(small, (cst.Assign, cst.AnnAssign)):
+                targets = (
+                    [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+                )
+                names.update(t.value for t in targets if isinstance(t, cst.Name))
+            elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
+                small.names, cst.ImportStar
+            ):
+                for alias in small.names:
+                    local = alias.asname.name if alias.asname else alias.name
+                    names.add((dotted(local) or "").split(".")[0])
+    return names
+
+
+def _module_scope(module: cst.Module, rel: str) -> ModuleScope:
+    """Module aliases and from-imported names of the module (top level and inside functions)."""
+    scope = ModuleScope(rel=rel)
+    package = ".".join(rel[: -len(".py")].split("/")[:-1]) if rel.endswith(".py") else ""
+
+    class _Imports(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            for alias in node.names:
+                name = dotted(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else name.split(".")[0]
+                scope.modules[local] = name if alias.asname else local
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            if isinstance(node.names, cst.ImportStar):
+                return
+            base = dotted(node.module) if node.module else ""
+            if node.relative:  # from . import flux / from .flux import build
+                base = ".".join(p for p in [package, base] if p)
+            for alias in node.names:
+                name = dotted(alias.name) or ""
+                local = alias.asname.name.value if alias.asname else name
+                # `from app import flux as fluxq` names a module, `from app.flux import build` a function
+                scope.modules[local] = f"{base}.{name}" if base else name
+                scope.imported_names[local] = base
+
+    module.visit(_Imports())
+    return scope
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:

@@ -93,6 +93,9 @@ def _hole_token(text: str, i: int, tokens: list[Token]) -> int:
     if unit:  # `-{hours}h`: a duration whose magnitude is a Python expression
         tokens.append(Token("duration", "{}" + unit.group(1), i, hole=int(m.group(1))))
         return end + unit.end()
+    if re.match(r"Z(?![A-Za-z0-9_])", text[end:]):  # `{start.isoformat()}Z`: a time, the Z says UTC
+        tokens.append(Token("hole", m.group(), i, hole=int(m.group(1))))
+        return end + 1
     tokens.append(Token("hole", m.group(), i, hole=int(m.group(1))))
     return end
 
@@ -407,6 +410,8 @@ class _Parser:
         name = self.take("ident").text
         if name in ("true", "false"):
             return Lit("bool", name)
+        if name == "exists" and self.at("ident"):  # `exists r.x`: a unary operator on a member
+            return Call("exists", {"v": self.name_expr()})
         if self.at("punct", "."):
             self.take()
             if self.at("hole"):

@@ -150,7 +150,8 @@ class _Query:
     measurement: Name | None = None
     fields: list[Name] | None = None
     tag_preds: list[str] = field(default_factory=list)
-    value_preds: list[Expr] = field(default_factory=list)
+    # (filter on _value, number of map() bodies before it): a filter sees only the maps written before it
+    value_preds: list[tuple[Expr, int]] = field(default_factory=list)
     value_maps: list[Expr] = field(default_factory=list)  # map() bodies before any reduction
     post_maps: list[Expr] = field(default_factory=list)  # map() bodies after a reduction
     referenced_tags: list[str] = field(default_factory=list)
@@ -165,6 +166,7 @@ class _Query:
     keep: list[str] | None = None
     drop: list[str] | None = None
     stage_names: list[str] = field(default_factory=list)
+    exists_tags: list[str] = field(default_factory=list)  # `exists r.x`: x must be a known tag
 
 
 class Translator:
@@ -258,6 +260,12 @@ class Translator:
     def stage_first(self, stage: Stage) -> None:
         self.selector(stage, "first")
 
+    def stage_max(self, stage: Stage) -> None:
+        self.selector(stage, "max")
+
+    def stage_min(self, stage: Stage) -> None:
+        self.selector(stage, "min")
+
     def selector(self, stage: Stage, name: str) -> None:
         if self.reduced() or self.q.pivot or self.q.limit:
             raise Unsupported(f"{name}() after an aggregate, selector, pivot or limit")
@@ -266,7 +274,8 @@ class Translator:
             or _str(stage.args.get("column", Lit("string", "_value"))) != "_value"
         ):
             raise Unsupported(f"{name}(column:) other than _value")
-        if self.q.group is not None and not self.q.sort:
+        # max/min pick by value (ties: the earliest); first/last by row order, undefined after group()
+        if self.q.group is not None and not self.q.sort and name in ("first", "last"):
             raise Unsupported(f"{name}() after group() without sort(): row order is undefined")
         self.q.selector = name
 
@@ -392,6 +401,12 @@ class Translator:
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
             return "now()"
+        if isinstance(expr, Call) and expr.name == "time" and set(expr.args) == {"v"}:
+            value = expr.args["v"]  # time(v: "2024-01-01T00:00:00Z") or time(v: "{ts}")
+            if isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None:
+                return f"CAST({self.param(value.hole)} AS TIMESTAMP)"
+            if isinstance(value, Lit) and value.kind == "string":
+                return f"TIMESTAMP {sql_string(value.value)}"
         raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
 
     def filter_term(self, term: Expr, r: str) -> None:
@@ -410,7 +425,7 @@ class Translator:
                 names = [n for n in self.q.fields if n in names]
             self.q.fields = names
         elif kind == "value":
-            self.q.value_preds.append(_rename_record(term, r))
+            self.q.value_preds.append((_rename_record(term, r), len(self.q.value_maps)))
         else:
             self.q.tag_preds.append(self.predicate_sql(term, r))
 
@@ -438,8 +453,15 @@ class Translator:
                     raise Unsupported("=~ with something other than a regex literal")
                 return f"{column.sql()} {COMPARE[expr.op]} {sql_string(_regex(right.value))}"
             return f"{column.sql()} {COMPARE[expr.op]} {self.literal_sql(right)}"
-        if isinstance(expr, Call) and expr.name in ("exists",):
-            raise Unsupported("exists")
+        if isinstance(expr, Call) and expr.name == "exists":
+            member = expr.args.get("v")
+            if not (isinstance(member, Member) and member.obj == r and not member.prop.startswith("_")):
+                raise Unsupported("exists on something other than a tag or field of r")
+            if member.hole is not None:
+                raise Unsupported("exists on an f-string hole")
+            # on a field, `exists` looks at the field's own rows in Flux, at the same-time row in SQL
+            self.q.exists_tags.append(member.prop)
+            return f"{quote_ident(member.prop)} IS NOT NULL"
         raise Unsupported("a filter expression outside the subset")
 
     def literal_sql(self, expr: Expr) -> str:
@@ -490,6 +512,9 @@ class Translator:
         elif len(fields) > 1 and not q.pivot and (self.reduced() or q.limit or q.value_preds or q.value_maps):
             raise Unsupported("several fields without pivot(): Flux keeps one table per field")
         tags, assumed = self.series_tags()
+        unknown = [t for t in q.exists_tags if assumed or t not in tags]
+        if unknown:
+            raise Unsupported(f"exists r.{unknown[0]}: not known to be a tag of the measurement")
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(
                 "the series key (tags) of the measurement is not known, and "
@@ -544,16 +569,16 @@ class _SqlBuilder:
         terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}"] + q.tag_preds
         if self.fields:
             column = self.fields[0].sql()
-            for pred in q.value_preds:
-                terms.append(self.t.value_sql(pred, self.mapped(column), "r"))
+            for pred, maps_before in q.value_preds:
+                terms.append(self.t.value_sql(pred, self.mapped(column, maps_before), "r"))
             if len(self.fields) == 1:
                 terms.append(f"{column} IS NOT NULL")
             else:
                 terms.append("(" + " OR ".join(f"{f.sql()} IS NOT NULL" for f in self.fields) + ")")
         return " AND ".join(terms)
 
-    def mapped(self, column: str) -> str:
-        for body in self.q.value_maps:
+    def mapped(self, column: str, count: int | None = None) -> str:
+        for body in self.q.value_maps[:count]:
             column = self.t.value_sql(body, column, "r")
         return column
 
@@ -687,7 +712,12 @@ class _SqlBuilder:
     def selector_sql(self) -> str:
         direction = "DESC" if self.q.selector == "last" else "ASC"
         order = f"time {direction}"
-        if self.q.sort:  # after group(): the selector takes the first/last row in the sorted order
+        if self.q.selector in ("max", "min"):
+            if len(self.fields) != 1:
+                raise Unsupported(f"{self.q.selector}() over several fields")
+            by_value = "DESC" if self.q.selector == "max" else "ASC"
+            order = f"{self.mapped(self.fields[0].sql())} {by_value}, time ASC"
+        elif self.q.sort:  # after group(): the selector takes the first/last row in the sorted order
             cols, desc = self.q.sort
             flip = (self.q.selector == "last") != desc
             order = ", ".join(f"{self.sort_key(c)} {'DESC' if flip else 'ASC'}" for c in cols)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ast
 import re
+import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
 
 from migrators.core.codemod import dotted
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 
@@ -38,16 +40,32 @@ class FluxSource:
     holes: list[str]  # Python source of each hole
     node: cst.BaseExpression  # the string expression to replace
     original: str  # for the marker
+    builder: Builder | None = None  # the Flux is built by this function (replaced there, not here)
+    local_holes: list[str | None] | None = None  # the builder's holes as code valid at the call site
+
+
+@dataclass
+class QueryCall:
+    """A v2 query call: direct, through an executor (`to_thread(api.query, q)`) or a service wrapper."""
+
+    node: cst.Call  # the call to rewrite
+    method: str
+    func: cst.Attribute  # `api.query` (called, or handed to the executor)
+    lead: int = 0  # arguments before the query's own (the function handed to an executor, ...)
+    result: cst.BaseExpression | None = None  # the expression whose value is the query result
+    wrapper: bool = False  # a call of the service's own wrapper: it adds language="sql" itself
 
 
 @dataclass
 class Plan:
     replace: dict[int, cst.CSTNode] = field(default_factory=dict)  # id(original) -> new node
     flatten: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(outer For) -> new iter
+    flatten_comp: set[int] = field(default_factory=set)  # id(outer CompFor over tables) to flatten
     marks: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     needs_timezone: bool = False
+    needs_rows: bool = False  # the module gets the _influxdb3_rows helper (Arrow rows, safe times)
 
 
 def hole_name(source: str, taken: set[str]) -> str:
@@ -72,8 +90,16 @@ def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) ->
         left, right = flux_text(node.left, module, holes), flux_text(node.right, module, holes)
         return None if left is None or right is None else left + right
     if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Add):
-        left, right = flux_text(node.left, module, holes), flux_text(node.right, module, holes)
-        return None if left is None or right is None else left + right
+        return _concatenation(node, module, holes)
+    if isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.Modulo):
+        return _percent(node, module, holes)
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "format"
+        and isinstance(node.func.value, (cst.SimpleString, cst.ConcatenatedString))
+    ):
+        return _format(node, module, holes)
     if isinstance(node, cst.FormattedString):
         out = []
         prefix = node.prefix.lower().replace("f", "")
@@ -93,6 +119,127 @@ def flux_text(node: cst.BaseExpression, module: cst.Module, holes: list[str]) ->
     if isinstance(node, cst.ParenthesizedWhitespace):
         return None
     return None
+
+
+_VALUE_NODES = (cst.Name, cst.Attribute, cst.Call, cst.Subscript)
+
+
+def _concatenation(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) -> str | None:
+    """`'from(bucket: "' + BUCKET + '")' + ...`: literal parts, other operands as holes."""
+    parts: list[cst.BaseExpression] = []
+
+    def flatten(n: cst.BaseExpression) -> None:
+        if isinstance(n, cst.BinaryOperation) and isinstance(n.operator, cst.Add):
+            flatten(n.left)
+            flatten(n.right)
+        else:
+            parts.append(n)
+
+    flatten(node)
+    out, literal = [], False
+    for part in parts:
+        text = flux_text(part, module, holes)
+        if text is not None:
+            literal = True
+            out.append(text)
+        elif isinstance(part, _VALUE_NODES):
+            out.append(f"\x00{len(holes)}\x00")
+            holes.append(module.code_for_node(part))
+        else:
+            return None
+    return "".join(out) if literal else None
+
+
+_PERCENT = re.compile(r"%(?:\((\w+)\))?([-#0 +]*\d*(?:\.\d+)?)([sdifr%])")
+
+
+def _percent(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) -> str | None:
+    """`"... %s ... %(k)d" % (a, b)` / `% {"k": v}` / `% x`: each conversion is a hole (plain ones)."""
+    if not isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString)):
+        return None
+    template = (
+        node.left.evaluated_value
+        if isinstance(node.left, cst.SimpleString)
+        else flux_text(node.left, module, [])
+    )
+    if not isinstance(template, str):
+        return None
+    right = node.right
+    if isinstance(right, cst.Dict):
+        keyed = {}
+        for element in right.elements:
+            if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+                return None
+            keyed[element.key.evaluated_value] = module.code_for_node(element.value)
+        positional: list[str] = []
+    else:
+        keyed = None
+        items = right.elements if isinstance(right, cst.Tuple) else [right]
+        if any(
+            not isinstance(e, cst.Element) or e.comma is None and False
+            for e in items
+            if not isinstance(right, cst.Tuple)
+        ):
+            return None
+        positional = [module.code_for_node(e.value if isinstance(e, cst.Element) else e) for e in items]
+    out, index = [], 0
+    pos = 0
+    for m in _PERCENT.finditer(template):
+        out.append(template[pos : m.start()])
+        pos = m.end()
+        key, flags, conv = m.groups()
+        if conv == "%":
+            out.append("%")
+            continue
+        if flags.strip("-") or conv == "r":
+            return None  # widths, precision: the text differs from str(value)
+        if key is not None:
+            if keyed is None or key not in keyed:
+                return None
+            code = keyed[key]
+        else:
+            if keyed is not None or index >= len(positional):
+                return None
+            code, index = positional[index], index + 1
+        out.append(f"\x00{len(holes)}\x00")
+        # the value the Flux saw: %d/%i truncate to an int, %f rounds to six decimals
+        holes.append(
+            {"d": f"int({code})", "i": f"int({code})", "f": f'float("%f" % ({code}))'}.get(conv, code)
+        )
+    out.append(template[pos:])
+    if keyed is None and index != len(positional):
+        return None
+    return "".join(out)
+
+
+def _format(node: cst.Call, module: cst.Module, holes: list[str]) -> str | None:
+    """`"...{k}...{}".format(x, k=v)`: each replacement field is a hole (no conversion or spec)."""
+    template = flux_text(node.func.value, module, [])
+    if template is None:
+        return None
+    positional = [module.code_for_node(a.value) for a in node.args if a.keyword is None and not a.star]
+    keyed = {a.keyword.value: module.code_for_node(a.value) for a in node.args if a.keyword is not None}
+    if any(a.star for a in node.args):
+        return None
+    out, auto = [], 0
+    try:
+        fields = list(string.Formatter().parse(template))
+    except ValueError:
+        return None
+    for literal, name, spec, conversion in fields:
+        out.append(literal)
+        if name is None:
+            continue
+        if spec or conversion:
+            return None
+        if name == "":
+            name, auto = str(auto), auto + 1
+        code = positional[int(name)] if name.isdigit() and int(name) < len(positional) else keyed.get(name)
+        if code is None:
+            return None
+        out.append(f"\x00{len(holes)}\x00")
+        holes.append(code)
+    return "".join(out)
 
 
 def sql_expression(sql: str, holes: list[str]) -> cst.BaseExpression:
@@ -125,22 +272,87 @@ class QueryPlanner:
         is_query_api: Callable[[cst.BaseExpression], bool],
         schema: dict[str, list[str]],
         plan: Plan,
+        flow: ServiceFlow | None = None,
+        scope: ModuleScope | None = None,
     ):
         self.module = module
         self.is_query_api = is_query_api
         self.schema = schema
         self.plan = plan
+        self.flow = flow or ServiceFlow()
+        self.scope = scope or ModuleScope()
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
-    def plan_function(self, body: cst.CSTNode) -> None:
-        calls = _Collector(self.is_query_api)
+    def plan_function(self, body: cst.CSTNode, function: cst.FunctionDef | None = None) -> None:
+        calls = _Collector(self.is_query_api, set(self.flow.wrappers), self.flow.consumers)
         body.visit(calls)
-        for call, method in calls.query_calls:
-            self.plan_call(body, call, method, calls)
+        for query in calls.query_calls:
+            if self.plan_wrapper(function, query):
+                continue
+            self.plan_call(body, query, calls)
+        for call, name in calls.consumer_calls:
+            self.mark_consumed(body, call, name, calls)
 
-    def plan_call(self, body: cst.CSTNode, call: cst.Call, method: str, calls: _Collector) -> None:
+    def mark_consumed(self, body: cst.CSTNode, call: cst.Call, name: str, calls: _Collector) -> None:
+        """Flux handed to a service function that runs it and walks the v2 records itself: the query and
+        that function change together, by hand (the rows' columns depend on each caller's query)."""
+        first = call.args[0]
+        if first.keyword is not None or first.star:
+            return
+        source = self.resolve(body, first.value, calls)
+        if source is None or not FLUX_HINT.search(source.text):
+            return
+        target = source.node if source.builder is None else call
+        self.plan.marks.append(
+            (
+                target,
+                "IX-12",
+                f"this Flux is run by {name}(), which reads the v2 records itself: translate it to SQL "
+                f"and rewrite {name}() and its callers together ({FLUX_DOC}): "
+                + " ".join(source.original.split()),
+            )
+        )
+
+    def plan_wrapper(self, function: cst.FunctionDef | None, query: QueryCall) -> bool:
+        """`def query(self, flux): return self.query_api.query(flux, org=...)`, a wrapper of the service:
+        its callers translate their Flux; it sends SQL and forwards their database/query_parameters."""
+        wrapper = self.flow.wrappers.get(function.name.value) if function is not None else None
+        if wrapper is None or query.wrapper or query.lead or query.method != "query":
+            return False
+        args = query.node.args
+        first = args[0].value if args else None
+        if not (isinstance(first, cst.Name) and first.value == wrapper.param) or not self.scope.rel_is(
+            wrapper.rel
+        ):
+            return False
+        params = function.params
+        star = params.star_kwarg
+        if star is None:
+            star = cst.Param(cst.Name("sql_options"), star="**")
+            self.plan.replace[id(params)] = params.with_changes(star_kwarg=star)
+        receiver = _receiver(query.func)
+        new_args = [
+            cst.Arg(first),
+            _kw("language", cst.SimpleString('"sql"')),
+            cst.Arg(cst.Name(star.name.value), star="**"),
+        ]
+        new_args += [a for a in args[1:] if a.keyword and a.keyword.value not in ("org", "params", "query")]
+        self.plan.replace[id(query.node)] = cst.Call(
+            cst.Attribute(receiver, cst.Name("query")), _commas(new_args)
+        )
+        self.plan.rewrites.append(
+            (
+                query.node,
+                "IX-11",
+                f"wrapper {wrapper.name}(): sends SQL; callers pass database/query_parameters",
+            )
+        )
+        return True
+
+    def plan_call(self, body: cst.CSTNode, query: QueryCall, calls: _Collector) -> None:
+        call, method = query.node, query.method
         mode = QUERY_METHODS[method]
         if mode is None:
             self.plan.marks.append(
@@ -152,13 +364,31 @@ class QueryPlanner:
                 )
             )
             return
-        args = [a for a in call.args if a.keyword is None]
+        own = call.args[query.lead :]
+        args = [a for a in own if a.keyword is None]
         flux_arg = (
             args[0].value
             if args
-            else next((a.value for a in call.args if a.keyword and a.keyword.value == "query"), None)
+            else next((a.value for a in own if a.keyword and a.keyword.value == "query"), None)
         )
         source = self.resolve(body, flux_arg, calls) if flux_arg is not None else None
+        if query.wrapper and (source is None or not FLUX_HINT.search(source.text)):
+            # a wrapper called `query` shares its name with clients' own methods: only a distinctive
+            # wrapper name (`_execute_query`) proves that an unknown argument is Flux
+            distinctive = query.func.attr.value not in QUERY_METHODS
+            if (
+                source is None
+                and distinctive
+                and not any(a.keyword and a.keyword.value in _V3_KEYWORDS for a in own)
+            ):
+                self.plan.marks.append(
+                    (
+                        call,
+                        "IX-12",
+                        f"{method}(): the query text passed here is not known; send SQL ({FLUX_DOC})",
+                    )
+                )
+            return  # SQL already (a second run), or marked
         if source is None:
             self.plan.marks.append(
                 (
@@ -169,72 +399,149 @@ class QueryPlanner:
                 )
             )
             return
-        taken: set[str] = set()
-        names = {i: hole_name(h, taken) for i, h in enumerate(source.holes)}
+        names = hole_names(source.holes)
         try:
             result = translate(source.text, names, self.schema)
+            if source.builder is not None:
+                self.check_builder_holes(source, result)
         except Unsupported as exc:
+            # the marker goes where the Flux is written (the call's own statement for an inline query):
+            # that is the text a person rewrites; the call itself stays v2 until then
+            where = source.node if source.builder is None else call
             self.plan.marks.append(
                 (
-                    call,
+                    where,
                     "IX-12",
                     f"translate Flux to SQL ({exc}; {FLUX_DOC}): " + " ".join(source.original.split()),
                 )
             )
+            if where is not call and source.node is not flux_arg:  # built in an earlier statement
+                self.plan.marks.append(
+                    (call, "IX-11", f"{method}() sends the Flux marked above: rewrite with it")
+                )
             return
-        self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
-        self.plan.replace[id(call)] = self.new_call(call, flux_arg, source, result, mode)
+        holes = source.local_holes if source.builder is not None else source.holes
+        if source.builder is None:
+            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
+        self.plan.replace[id(call)] = self.new_call(query, flux_arg, source, result, mode, holes)
         self.plan.rewrites.append((call, "IX-11", f'{method}() -> query(language="sql")'))
-        self.plan.rewrites.append((call, "IX-12", "Flux translated to SQL"))
+        self.plan.rewrites.append(
+            (
+                call,
+                "IX-12",
+                "Flux translated to SQL" + (f" in {source.builder.name}()" if source.builder else ""),
+            )
+        )
         for note in result.notes:
-            note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + source.holes[int(m.group(1))] + "}", note)
+            note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(holes[int(m.group(1))]) + "}", note)
             self.plan.notes.append((call, "IX-12", note))
-        _ResultPlanner(self, body, call, result, source.holes, mode).run()
+        _ResultPlanner(self, body, query, result, holes, mode).run()
+
+    def check_builder_holes(self, source: FluxSource, result: Translation) -> None:
+        """Every hole the call site needs (parameters, database, field/measurement names) has code here."""
+        needed = list(result.params.values())
+        needed += [
+            n.hole for n in [result.database, result.measurement, *result.fields] if n and n.hole is not None
+        ]
+        missing = [source.holes[i] for i in needed if source.local_holes[i] is None]
+        if missing:
+            raise Unsupported(
+                f"{source.builder.name}() builds the Flux from {', '.join(missing)}, not known at this call"
+            )
 
     def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: _Collector) -> FluxSource | None:
         holes: list[str] = []
         text = flux_text(arg, self.module, holes)
         if text is not None:
             return FluxSource(text, holes, arg, self.code(arg))
+        if isinstance(arg, cst.Call):
+            return self.from_builder(arg)
+        if isinstance(arg, cst.Attribute) or (
+            isinstance(arg, cst.Name) and arg.value not in calls.assignments
+        ):
+            return self.from_builder(arg)  # a module constant, here or in another module
         if not isinstance(arg, cst.Name):
             return None
         assigns = calls.assignments.get(arg.value, [])
         if len(assigns) != 1 or calls.augmented.get(arg.value):
             return None  # assembled conditionally or in a loop: not followed
         value = assigns[0]
+        if isinstance(value, cst.Call):
+            return self.from_builder(value)
         text = flux_text(value, self.module, holes)
         return FluxSource(text, holes, value, self.code(value)) if text is not None else None
 
-    def new_call(
-        self, call: cst.Call, flux_arg: cst.BaseExpression, source: FluxSource, result: Translation, mode: str
-    ) -> cst.Call:
-        func = call.func
-        receiver = func.value
+    def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
+        """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
+        constant `QUERY` / `module.QUERY` (see .flow)."""
+        constant = not isinstance(call, cst.Call)
+        func = call if constant else call.func
+        qualifier = None
+        if isinstance(func, cst.Name):
+            name, module = func.value, self.scope.imported_names.get(func.value)
+        elif isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name):
+            name, module = func.attr.value, self.scope.modules.get(func.value.value)
+            qualifier = func.value.value
+            if module is None:
+                return None
+        else:
+            return None
+        builder = self.flow.builder(name, module, self.scope.rel)
         if (
-            isinstance(receiver, cst.Call)
-            and dotted(receiver.func)
-            and dotted(receiver.func).endswith(".query_api")
+            builder is None
+            or (builder.rel, builder.name) not in self.flow.used
+            or builder.constant != constant
         ):
-            receiver = receiver.func.value
-        query_arg = flux_arg if source.node is not flux_arg else self.plan.replace[id(source.node)]
-        args = [cst.Arg(query_arg), _kw("language", cst.SimpleString('"sql"'))]
+            return None
+        holes: list[str] = []
+        text = flux_text(cst.parse_expression(f"({builder.returned})"), cst.Module(body=[]), holes)
+        if text is None or not FLUX_HINT.search(text):
+            return None
+        same_module = builder.rel == self.scope.rel
+        args = call if not constant else cst.Call(func)  # a constant takes no arguments
+        local = [substitute(h, builder, args, qualifier, same_module) for h in holes]
+        return FluxSource(text, holes, call, builder.returned, builder, local)
+
+    def new_call(
+        self,
+        query: QueryCall,
+        flux_arg: cst.BaseExpression,
+        source: FluxSource,
+        result: Translation,
+        mode: str,
+        holes: list[str],
+    ) -> cst.Call:
+        call = query.node
+        own = call.args[query.lead :]
+        replaced = source.builder is None and source.node is flux_arg
+        query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
+        args = [cst.Arg(query_arg)]
+        if not query.wrapper:
+            args.append(_kw("language", cst.SimpleString('"sql"')))
         if mode != "all":
             args.append(_kw("mode", cst.SimpleString(f'"{mode}"')))
         if result.database is not None:
-            args.append(_kw("database", _name_expr(result.database, source.holes)))
-        params = self.parameters(call, result, source.holes)
+            args.append(_kw("database", _name_expr(result.database, holes)))
+        params = self.parameters(own, result, holes)
         if params is not None:
             args.append(_kw("query_parameters", params))
-        index = next(
-            (a.value for a in call.args if a.keyword and a.keyword.value == "data_frame_index"), None
-        )
-        new = cst.Call(func=cst.Attribute(receiver, cst.Name("query")), args=_commas(args))
+        if query.wrapper:  # the service's own function: same name, it adds language="sql" itself
+            return call.with_changes(args=_commas(list(call.args[: query.lead]) + args))
+        func = cst.Attribute(_receiver(query.func), cst.Name("query"))
+        if query.lead:  # to_thread(api.query, q, ...) / partial(api.query, q, ...)
+            lead = [
+                a if a.value is not query.func else a.with_changes(value=func)
+                for a in call.args[: query.lead]
+            ]
+            return call.with_changes(args=_commas(lead + args))
+        index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
+        new = cst.Call(func=func, args=_commas(args))
         if index is not None:
             new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(index)])
         return new
 
-    def parameters(self, call: cst.Call, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
-        flux_params = next((a.value for a in call.args if a.keyword and a.keyword.value == "params"), None)
+    def parameters(self, own, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
+        flux_params = next((a.value for a in own if a.keyword and a.keyword.value == "params"), None)
         entries = [f'"{name}": {holes[i]}' for name, i in result.params.items()]
         if flux_params is None:
             return cst.parse_expression("{" + ", ".join(entries) + "}") if entries else None
@@ -256,6 +563,78 @@ def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
     )
 
 
+_V3_KEYWORDS = ("language", "mode", "query_parameters", "database")
+
+
+@dataclass
+class ModuleScope:
+    """What the module being rewritten imports, to find the builders its calls name."""
+
+    rel: str = ""
+    modules: dict[str, str] = field(default_factory=dict)  # local alias -> dotted module
+    imported_names: dict[str, str] = field(default_factory=dict)  # local name -> dotted module it is from
+
+    def rel_is(self, rel: str) -> bool:
+        return not self.rel or rel == self.rel
+
+
+def hole_names(holes: list[str]) -> dict[int, str]:
+    taken: set[str] = set()
+    return {i: hole_name(h, taken) for i, h in enumerate(holes)}
+
+
+def _receiver(func: cst.Attribute) -> cst.BaseExpression:
+    """`client.query_api().query` -> client; `self.query_api.query` -> self.query_api (the client now)."""
+    receiver = func.value
+    if isinstance(receiver, cst.Call) and (dotted(receiver.func) or "").endswith("query_api"):
+        receiver = receiver.func.value if isinstance(receiver.func, cst.Attribute) else receiver
+    return receiver
+
+
+_BUILTINS = frozenset({"str", "int", "float", "len", "round", "abs", "min", "max", "repr", "bool"})
+
+
+def substitute(
+    hole: str, builder: Builder, call: cst.Call, qualifier: str | None, same_module: bool
+) -> str | None:
+    """The builder's hole `hole` as code at `call`: its parameters replaced by the call's arguments,
+    its module's names qualified by the module alias; None when that cannot be done."""
+    try:
+        tree = ast.parse(hole.strip(), mode="eval")
+    except SyntaxError:
+        return None
+    bound: dict[str, str] = dict(builder.defaults)
+    positional = [a for a in call.args if a.keyword is None]
+    if any(a.star for a in call.args) or len(positional) > len(builder.params):
+        return None
+    code = cst.Module(body=[]).code_for_node
+    for param, arg in zip(builder.params, positional, strict=False):
+        bound[param] = code(arg.value)
+    for arg in call.args:
+        if arg.keyword is not None:
+            bound[arg.keyword.value] = code(arg.value)
+    failed: list[str] = []
+
+    class _Swap(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            if node.id in builder.params:
+                if node.id not in bound:
+                    failed.append(node.id)
+                    return node
+                return ast.parse(f"({bound[node.id]})", mode="eval").body
+            if node.id in builder.globals and not same_module:
+                if qualifier is None:
+                    failed.append(node.id)
+                    return node
+                return ast.Attribute(ast.Name(qualifier, ast.Load()), node.id, ast.Load())
+            if node.id not in builder.globals and node.id not in _BUILTINS:
+                failed.append(node.id)  # a local of the builder
+            return node
+
+    new = _Swap().visit(tree)
+    return None if failed else ast.unparse(new)
+
+
 def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
     return [
         a.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
@@ -274,11 +653,20 @@ def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
 class _Collector(cst.CSTVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
-    def __init__(self, is_query_api: Callable[[cst.BaseExpression], bool]):
+    def __init__(
+        self,
+        is_query_api: Callable[[cst.BaseExpression], bool],
+        wrappers: set[str] | None = None,
+        consumers: set[str] | None = None,
+    ):
         self.is_query_api = is_query_api
-        self.query_calls: list[tuple[cst.Call, str]] = []
+        self.wrappers = wrappers or set()
+        self.consumers = consumers or set()
+        self.consumer_calls: list[tuple[cst.Call, str]] = []  # calls of functions that iterate v2 records
+        self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
         self.augmented: dict[str, bool] = {}
+        self._outer: dict[int, cst.Call] = {}  # id(inner call) -> run_in_executor(...) giving its result
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # nested functions are planned on their own
@@ -286,18 +674,48 @@ class _Collector(cst.CSTVisitor):
     def visit_ClassDef(self, node: cst.ClassDef) -> bool:
         return False
 
+    def is_query_func(self, node: cst.BaseExpression) -> bool:
+        return (
+            isinstance(node, cst.Attribute)
+            and node.attr.value in QUERY_METHODS
+            and self.is_query_api(node.value)
+        )
+
+    def is_wrapper_func(self, node: cst.BaseExpression) -> bool:
+        return isinstance(node, cst.Attribute) and node.attr.value in self.wrappers
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        already_v3 = any(
-            a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args
+        if any(a.keyword and a.keyword.value in ("language", "mode", "query_parameters") for a in node.args):
+            return  # already v3
+        result = self._outer.get(id(node), node)
+        name = (
+            func.attr.value
+            if isinstance(func, cst.Attribute)
+            else func.value
+            if isinstance(func, cst.Name)
+            else ""
         )
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in QUERY_METHODS
-            and self.is_query_api(func.value)
-            and not already_v3
-        ):
-            self.query_calls.append((node, func.attr.value))
+        if self.is_query_func(func):
+            self.query_calls.append(QueryCall(node, func.attr.value, func, 0, result))
+        elif name in self.consumers and node.args and not self.is_query_func(func):
+            self.consumer_calls.append((node, name))
+        elif isinstance(func, cst.Attribute) and name in self.wrappers:
+            self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
+        elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
+            target = node.args[0].value
+            self.query_calls.append(QueryCall(node, target.attr.value, target, 1, result))
+        elif name in ("to_thread", "partial") and node.args and self.is_wrapper_func(node.args[0].value):
+            target = node.args[0].value
+            self.query_calls.append(QueryCall(node, "query", target, 1, result, wrapper=True))
+        elif name == "run_in_executor" and len(node.args) >= 2:
+            target = node.args[1].value
+            if self.is_query_func(target):
+                self.query_calls.append(QueryCall(node, target.attr.value, target, 2, node))
+            elif isinstance(target, cst.Call):  # functools.partial(api.query, q)
+                self._outer[id(target)] = node
+            elif isinstance(target, cst.Lambda) and isinstance(target.body, cst.Call):
+                self._outer[id(target.body)] = node
 
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
@@ -319,7 +737,7 @@ class _ResultPlanner:
         self,
         planner: QueryPlanner,
         body: cst.CSTNode,
-        call: cst.Call,
+        query: QueryCall,
         result: Translation,
         holes: list[str],
         mode: str,
@@ -327,11 +745,12 @@ class _ResultPlanner:
         self.p, self.body, self.call, self.result, self.holes, self.mode = (
             planner,
             body,
-            call,
+            query.node,
             result,
             holes,
             mode,
         )
+        self.value_node = query.result or query.node
         self.plan = planner.plan
 
     def field_expr(self) -> str | None:
@@ -340,9 +759,9 @@ class _ResultPlanner:
         return self.p.code(_name_expr(self.result.fields[0], self.holes))
 
     def run(self) -> None:
-        uses = _Uses(self.call)
+        uses = _Uses(self.value_node)
         self.body.visit(uses)
-        if uses.result_var is None and not uses.direct_loops:
+        if uses.result_var is None and not uses.direct_loops and not uses.comp_loops:
             self.plan.marks.append(
                 (
                     self.call,
@@ -356,10 +775,54 @@ class _ResultPlanner:
         if self.mode == "pandas":
             self.plan_frame(uses)
             return
+        claimed: set[int] = set()
         for loop in uses.direct_loops + uses.var_loops:
             self.plan_loop(loop)
+            claimed.add(id(loop.iter))
+        for comp, outer in uses.comp_loops:
+            self.plan_comprehension(comp, outer)
+            claimed.add(id(outer.iter))
         for node in uses.other_uses:
             self.plan_other(node)
+            claimed.add(id(node.func.value) if isinstance(node, cst.Call) else id(node))
+        for name in uses.names:  # any other use of the result: never left as if it were Flux tables
+            if id(name) not in claimed:
+                self.plan.marks.append(
+                    (
+                        name,
+                        "IX-13",
+                        f"{name.value} is now an Arrow table (rows: {name.value}.to_pylist(); columns time, "
+                        "tags, one per field), not a list of Flux tables: rewrite this use",
+                    )
+                )
+
+    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor) -> None:
+        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`."""
+        inner = outer.inner_for_in
+        if not (
+            isinstance(outer.target, cst.Name)
+            and not outer.ifs
+            and inner is not None
+            and isinstance(inner.target, cst.Name)
+            and isinstance(inner.iter, cst.Attribute)
+            and inner.iter.attr.value == "records"
+            and isinstance(inner.iter.value, cst.Name)
+            and inner.iter.value.value == outer.target.value
+            and outer.asynchronous is None
+        ):
+            self.plan.marks.append(
+                (outer, "IX-13", "comprehension over Flux tables: iterate _influxdb3_rows(result)")
+            )
+            return
+        self.plan.flatten_comp.add(id(outer))
+        self.plan.needs_rows = True
+        self.plan.rewrites.append(
+            (comp, "IX-13", "for t in tables for r in t.records -> for r in _influxdb3_rows()")
+        )
+        accessors = _Accessors(inner.target.value)
+        comp.visit(accessors)
+        for node, kind, arg in accessors.found:
+            self.plan_accessor(node, kind, arg, inner.target.value)
 
     def plan_loop(self, loop: cst.For) -> None:
         inner = _single_inner_for(loop)
@@ -378,8 +841,11 @@ class _ResultPlanner:
         if not isinstance(inner.target, cst.Name):
             self.plan.marks.append((loop, "IX-13", "record loop target is not a name"))
             return
-        self.plan.flatten[id(loop)] = cst.Call(cst.Attribute(loop.iter, cst.Name("to_pylist")))
-        self.plan.rewrites.append((loop, "IX-13", "for table/for record -> for row in table.to_pylist()"))
+        self.plan.flatten[id(loop)] = loop.iter
+        self.plan.needs_rows = True
+        self.plan.rewrites.append(
+            (loop, "IX-13", "for table/for record -> for row in _influxdb3_rows(table)")
+        )
         accessors = _Accessors(inner.target.value)
         inner.body.visit(accessors)
         for node, kind, arg in accessors.found:
@@ -455,8 +921,9 @@ class _ResultPlanner:
                         break
                 if items is not None:
                     table = self.p.code(node.func.value)
+                    self.plan.needs_rows = True
                     self.plan.replace[id(node)] = cst.parse_expression(
-                        f"[[{', '.join(items)}] for r in {table}.to_pylist()]"
+                        f"[[{', '.join(items)}] for r in _influxdb3_rows({table})]"
                     )
                     self.plan.rewrites.append((node, "IX-13", "to_values() -> rows"))
                     return
@@ -505,18 +972,47 @@ class _Uses(cst.CSTVisitor):
         self.var_loops: list[cst.For] = []
         self.other_uses: list[cst.CSTNode] = []
         self.frame_strings: list[cst.SimpleString] = []
+        self.comp_loops: list[tuple[cst.BaseComp, cst.CompFor]] = []
+        self.names: list[cst.Name] = []  # every read of the result variable
+        self._comps: list[cst.BaseComp] = []
         self._in_loop_iter = 0
+
+    def _enter(self, node: cst.BaseComp) -> None:
+        self._comps.append(node)
+
+    def _leave(self, node: cst.BaseComp) -> None:
+        self._comps.pop()
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _enter
+    leave_ListComp = leave_SetComp = leave_DictComp = leave_GeneratorExp = _leave
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        if self._comps and (
+            self.is_result(node.iter)
+            or (isinstance(node.iter, cst.Name) and node.iter.value == self.result_var)
+        ):
+            self.comp_loops.append((self._comps[-1], node))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.result_var and node.value == self.result_var:
+            self.names.append(node)
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
+        return not (isinstance(node.target, cst.Name) and node.target.value == self.result_var)
+
+    def is_result(self, node: cst.BaseExpression) -> bool:
+        return node is self.call or (isinstance(node, cst.Await) and node.expression is self.call)
 
     def visit_Assign(self, node: cst.Assign) -> None:
         if (
-            node.value is self.call
+            self.is_result(node.value)
             and len(node.targets) == 1
             and isinstance(node.targets[0].target, cst.Name)
         ):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
-        if node.iter is self.call:
+        if self.is_result(node.iter):
             self.direct_loops.append(node)
         elif isinstance(node.iter, cst.Name) and node.iter.value == self.result_var:
             self.var_loops.append(node)

@@ -81,6 +81,17 @@ CASES: dict[str, str] = {
     ' |> keep(columns: ["_time", "_value", "host"])',
     "yield_named": TEMP
     + ' |> filter(fn: (r) => r._field == "value" and r.sensor == "b") |> yield(name: "b")',
+    "exists_tag": CPU + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => exists r.region)',
+    "not_exists_tag": TEMP
+    + ' |> filter(fn: (r) => r._field == "value" and (not exists r.sensor or r.sensor == "a"))',
+    "time_v_range": 'from(bucket: "db") |> range(start: time(v: "2024-01-01T01:00:00Z"), '
+    'stop: 2024-01-01T03:00:00Z) |> filter(fn: (r) => r._measurement == "temp" and r._field == "value")',
+    "max_per_series": CPU + ' |> filter(fn: (r) => r._field == "usage") |> max()',
+    "min_by_region": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"]) |> min()',
+    "max_by_host_sorted": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> max()'
+    ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)',
     "sort_value_desc": TEMP
     + ' |> filter(fn: (r) => r._field == "value") |> sort(columns: ["_value"], desc: true)',
 }
@@ -104,5 +115,6 @@ UNSUPPORTED: dict[str, str] = {
     "group_limit_unsorted": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',
+    "exists_field": CPU + ' |> filter(fn: (r) => r._field == "usage" and exists r.idle)',
     "fill": CPU + ' |> filter(fn: (r) => r._field == "usage") |> fill(value: 0.0)',
 }

@@ -154,7 +154,22 @@ def test_flux_fstring_query_and_record_loop():
                     return record.get_time(), record.get_value(), record.values["host"]
         """,
         '''
+        import pyarrow
         from datetime import timezone
+
+
+        def _influxdb3_rows(table) -> list:
+            """Rows of an Arrow table as dicts (IX-13). Times are cut to microseconds first: a Python datetime
+            holds no nanoseconds, and pyarrow refuses to convert a nanosecond time that is not a whole
+            microsecond (the v2 client cut them the same way)."""
+            columns = [
+                column.cast(pyarrow.timestamp("us", column.type.tz), safe=False)
+                if pyarrow.types.is_timestamp(column.type)
+                else column
+                for column in table.columns
+            ]
+            return pyarrow.table(columns, names=table.column_names).to_pylist()
+
 
         def latest(influx, bucket, host):
             flux = """
@@ -166,7 +181,7 @@ def test_flux_fstring_query_and_record_loop():
         WHERE _rn = 1
         ORDER BY host, time
         """
-            for record in influx.query_api.query(flux, language="sql", database=bucket, query_parameters={"host": host}).to_pylist():
+            for record in _influxdb3_rows(influx.query_api.query(flux, language="sql", database=bucket, query_parameters={"host": host})):
                 return record["time"].replace(tzinfo=timezone.utc), record["usage"], record["host"]
         ''',
         rules={"IX-11", "IX-12", "IX-13"},

@@ -1,0 +1,296 @@
+"""Per-service data flow of the influxdb3 upgrade: where the Flux of a query call is built.
+
+Computed once per upgrade run over every Python file of the tree (the service and its shared paths),
+with the standard ``ast`` module (a fraction of a libcst parse), before the per-file transforms:
+
+* **builders** — functions whose body is ``return <Flux string expression>`` (an f-string, a
+  concatenation, a literal), in the module of the call or in another one, that some query call of
+  the service provably receives (``api.query(build(x))``, ``q = mod.build(x); api.query(q)``,
+  also through ``asyncio.to_thread``/``functools.partial``/``run_in_executor``);
+* **wrappers** — functions or methods of the service that pass one of their parameters straight to a
+  v2 query call and return its result (``def query(self, flux): return self.query_api.query(flux)``):
+  their callers' Flux is translated where the callers build it.
+
+The codemod translates a used builder's Flux in place (value holes become ``$name`` parameters) and
+binds the parameters at each call site, substituting the call's arguments for the builder's
+parameters, so no value moves into a scope where its name is undefined.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from migrators.core.tree import ProjectTree
+
+FLUX_HINT = re.compile(r"from\(\s*bucket|\|>")
+QUERY_NAMES = {"query", "query_data_frame", "query_stream", "query_csv", "query_raw"}
+EXECUTORS = {"to_thread", "partial", "run_in_executor"}
+
+
+@dataclass(frozen=True)
+class Builder:
+    """A function returning Flux: enough to translate it at a call site in another module."""
+
+    rel: str
+    module: str  # dotted module name of `rel`
+    name: str
+    params: tuple[str, ...]  # positional-or-keyword parameter names, in order
+    defaults: dict[str, str]  # parameter -> source of a constant default
+    returned: str  # source of the returned string expression
+    globals: frozenset[str]  # names bound at the builder's module level
+    constant: bool = False  # a module constant (`QUERY = "from(bucket: ...)"`), not a function
+
+
+@dataclass(frozen=True)
+class Wrapper:
+    """A service function/method forwarding its parameter `param` (at `index`) to a v2 query call."""
+
+    rel: str
+    name: str
+    param: str
+    index: int  # position among the call's positional arguments (self excluded)
+
+
+@dataclass
+class ServiceFlow:
+    builders: dict[str, list[Builder]] = field(default_factory=dict)  # function name -> candidates
+    used: set[tuple[str, str]] = field(default_factory=set)  # (rel, name) of builders a query receives
+    wrappers: dict[str, Wrapper] = field(default_factory=dict)  # name -> wrapper (unique names only)
+    # functions that send one of their parameters to a v2 query call but handle the result themselves
+    # (`rows.append(dict(record.values))`, `yield from table.records`): not rewritten as wrappers;
+    # the Flux their callers build is marked where it is built
+    consumers: set[str] = field(default_factory=set)
+    factories: set[str] = field(default_factory=set)  # functions returning a query API (`_query_api()`)
+
+    def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
+        """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
+        candidates = self.builders.get(name, [])
+        if module is not None:
+            candidates = [b for b in candidates if b.module == module or b.module.endswith("." + module)]
+        else:  # not imported: a name of the module itself
+            candidates = [b for b in candidates if b.rel == rel]
+        if len(candidates) > 1:  # the same name in several services of a monorepo: the nearest one
+            best = max(len(_common_prefix(b.rel, rel)) for b in candidates)
+            candidates = [b for b in candidates if len(_common_prefix(b.rel, rel)) == best]
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _common_prefix(a: str, b: str) -> str:
+    parts = []
+    for x, y in zip(a.split("/"), b.split("/"), strict=False):
+        if x != y:
+            break
+        parts.append(x)
+    return "/".join(parts)
+
+
+def module_name(rel: str) -> str:
+    parts = rel[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def analyze_flow(tree: ProjectTree) -> ServiceFlow:
+    flow = ServiceFlow()
+    parsed: list[tuple[str, ast.Module, str]] = []
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        # only files that hold a query API or Flux are parsed (a call site elsewhere that passes a
+        # builder's result to a wrapper is not followed: the builder then stays Flux, and the call is marked)
+        has_flux = "from(bucket" in text or "|>" in text
+        if "query_api" not in text and not has_flux:
+            continue
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            continue
+        parsed.append((rel, module, text))
+        if has_flux:
+            _collect_builders(rel, module, _Source(text), flow)
+        _collect_wrappers(rel, module, flow)
+    for _rel, module, _ in parsed:
+        _collect_uses(module, flow)
+    return flow
+
+
+def _module_globals(module: ast.Module) -> frozenset[str]:
+    names: set[str] = set()
+    for stmt in module.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in stmt.names)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return frozenset(names)
+
+
+class _Source:
+    """Source text with line offsets computed once (ast.get_source_segment splits it on every call)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts = [0]
+        for line in text.splitlines(keepends=True):
+            self.starts.append(self.starts[-1] + len(line))
+
+    def segment(self, node: ast.expr) -> str | None:
+        if node.end_lineno is None or node.end_col_offset is None:
+            return None
+        # col offsets count UTF-8 bytes: the library handles lines that are not ASCII
+        first, last = self.line(node.lineno), self.line(node.end_lineno)
+        if not (first.isascii() and last.isascii()):
+            return ast.get_source_segment(self.text, node)
+        start = self.starts[node.lineno - 1] + node.col_offset
+        return self.text[start : self.starts[node.end_lineno - 1] + node.end_col_offset]
+
+    def line(self, number: int) -> str:
+        return self.text[self.starts[number - 1] : self.starts[number]]
+
+
+def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: ServiceFlow) -> None:
+    names = _module_globals(module)
+    for stmt in module.body:
+        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+            value = source.segment(stmt.value)
+            if value and FLUX_HINT.search(value) and isinstance(stmt.value, (ast.Constant, ast.JoinedStr)):
+                name = stmt.targets[0].id
+                constant = Builder(rel, module_name(rel), name, (), {}, value, names, constant=True)
+                flow.builders.setdefault(name, []).append(constant)
+            continue
+        if not isinstance(stmt, ast.FunctionDef):
+            continue
+        body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+            continue
+        returned = source.segment(body[0].value)
+        if not returned or not FLUX_HINT.search(returned):
+            continue
+        args = stmt.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+            continue
+        params = tuple(a.arg for a in args.args)
+        defaults = {}
+        with_defaults = args.args[len(args.args) - len(args.defaults) :]
+        for arg, default in zip(with_defaults, args.defaults, strict=True):
+            if isinstance(default, ast.Constant):
+                defaults[arg.arg] = repr(default.value)
+        builder = Builder(rel, module_name(rel), stmt.name, params, defaults, returned, names)
+        flow.builders.setdefault(stmt.name, []).append(builder)
+
+
+def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
+    seen: dict[str, int] = {}
+    for node in ast.walk(module):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        params = [a.arg for a in node.args.args]
+        own = params[1:] if params and params[0] in ("self", "cls") else params
+        body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        call = body[-1].value if body and isinstance(body[-1], ast.Return) else None
+        if call is not None and _looks_like_query_api(call):
+            flow.factories.add(node.name)
+        func = call.func if isinstance(call, ast.Call) else None
+        first = None
+        if isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value):
+            first = (
+                call.args[0]
+                if call.args
+                else next((k.value for k in call.keywords if k.arg == "query"), None)
+            )
+        if isinstance(first, ast.Name) and first.id in own:
+            seen[node.name] = seen.get(node.name, 0) + 1
+            flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
+        elif _sends_parameter(node, own) and node.name not in QUERY_NAMES:
+            # a consumer called `query` could not be told from a client's own query() at a call site
+            flow.consumers.add(node.name)
+    for name, count in seen.items():
+        if count > 1:  # two wrappers with one name: callers cannot be told apart
+            flow.wrappers.pop(name, None)
+
+
+def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
+    """A v2 query call inside `function` receives one of its parameters as the query."""
+    for node in ast.walk(function):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        if node.func.attr in QUERY_NAMES and _looks_like_query_api(node.func.value):
+            args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "query"]
+        elif node.func.attr in EXECUTORS and node.args and isinstance(node.args[0], ast.Attribute):
+            args = list(node.args[1:2]) + [k.value for k in node.keywords if k.arg == "query"]
+        else:
+            continue
+        if any(isinstance(a, ast.Name) and a.id in params for a in args):
+            return True
+    return False
+
+
+def _looks_like_query_api(node: ast.expr) -> bool:
+    text = ast.unparse(node)
+    return text.endswith("query_api") or text.endswith("query_api()")
+
+
+def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
+    for func in ast.walk(module):
+        if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        assigned: dict[str, list[ast.expr]] = {}
+        calls: list[ast.Call] = []
+        for node in ast.walk(func):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                assigned.setdefault(node.targets[0].id, []).append(node.value)
+            elif isinstance(node, ast.Call):
+                calls.append(node)
+        for node in calls:
+            for arg in _query_arguments(node, flow):
+                _mark_used(arg, assigned, flow)
+
+
+def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
+    """The query text given to a call the codemod rewrites: a query API's query(), a wrapper or
+    consumer of the service, or such a function handed to an executor."""
+    func = call.func
+    name = _name(func)
+    keyword = [k.value for k in call.keywords if k.arg == "query"]
+    if _is_query_function(func, flow):
+        return list(call.args[:1]) + keyword
+    if name in ("to_thread", "partial") and call.args and _is_query_function(call.args[0], flow):
+        return list(call.args[1:2]) + keyword
+    if name == "run_in_executor" and len(call.args) >= 3 and _is_query_function(call.args[1], flow):
+        return list(call.args[2:3])
+    return []
+
+
+def _name(node: ast.expr) -> str:
+    return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
+
+
+def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
+    name = _name(node)
+    if name in flow.wrappers or name in flow.consumers:
+        return True
+    if not (isinstance(node, ast.Attribute) and name in QUERY_NAMES):
+        return False
+    receiver = node.value
+    return _looks_like_query_api(receiver) or (
+        isinstance(receiver, ast.Call) and _name(receiver.func) in flow.factories
+    )
+
+
+def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow) -> None:
+    if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
+        arg = assigned[arg.id][0]
+    constant = not isinstance(arg, ast.Call)
+    func = arg.func if isinstance(arg, ast.Call) else arg
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    for builder in flow.builders.get(name, []):
+        if builder.constant == constant:
+            flow.used.add((builder.rel, builder.name))
