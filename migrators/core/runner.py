@@ -26,8 +26,9 @@ from migrators.core.results import (
     iter_markers,
     rule_prefix,
 )
-from migrators.core.tree import EditSet, FileInfo, ProjectTree, is_test_file
-from migrators.core.upgrade import Upgrade
+from migrators.core.check import check_files
+from migrators.core.tree import EditSet, FileInfo, ProjectTree, find_units, is_test_file
+from migrators.core.upgrade import Sweeper, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import PythonFloor, rewrite_python_floor, rewrite_requirements
 
@@ -39,9 +40,15 @@ class MigrationError(Exception):
 
 
 def transform_source(
-    code: str, upgrades: Sequence[Upgrade], states: dict[str, Any], versions: Versions, info: FileInfo
+    code: str,
+    upgrades: Sequence[Upgrade],
+    states: dict[str, Any],
+    versions: Versions,
+    info: FileInfo,
+    sweepers: Sequence[tuple[str, Sweeper]] = (),
 ) -> tuple[str, list[Change], list[str]]:
-    """Run the given upgrades' codemods over one file's text: (new code, changes, upgrades applied).
+    """Run the given upgrades' codemods over one file's text, then the sweeps (after every rule, so
+    they see what the rules left): (new code, changes, upgrades applied).
 
     Raises MigrationError for a parse error of the input (with its line) or an output that
     does not re-parse (the caller keeps the original).
@@ -61,6 +68,15 @@ def transform_source(
         if codemod.changes or new_module.code != module.code:
             applied.append(upgrade.name)
         changes.extend(codemod.changes)
+        module = new_module
+    for name, sweeper in sweepers:
+        sweep = sweeper.make_codemod(CodemodContext(filename=info.rel, full_module_name=None), info)
+        if sweep is None:
+            continue
+        new_module = sweep.transform_module(module)
+        if sweep.changes and name not in applied:
+            applied.append(name)
+        changes.extend(sweep.changes)
         module = new_module
     new_code = module.code
     if new_code != code:
@@ -105,14 +121,19 @@ def select_upgrades(
 
 
 def migrate_python_file(
-    tree: ProjectTree, rel: str, chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
+    tree: ProjectTree,
+    rel: str,
+    chosen: Sequence[Upgrade],
+    states: dict[str, Any],
+    versions: Versions,
+    sweepers: Sequence[tuple[str, Sweeper]] = (),
 ) -> FileResult:
-    """One Python file: the upgrades whose pre-check passes, in one parse."""
+    """One Python file: the upgrades whose pre-check passes, then the sweeps, in one parse."""
     text = tree.read(rel)
     info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
     result = FileResult(rel, original=text, new=text)
     try:
-        new, changes, applied = transform_source(text, chosen, states, versions, info)
+        new, changes, applied = transform_source(text, chosen, states, versions, info, sweepers)
     except MigrationError as exc:
         result.status, result.error, result.error_line = "error", str(exc), exc.line
     except Exception as exc:  # a rule crashed: report it with its traceback, keep the file
@@ -188,25 +209,55 @@ def migrate_tree(
     skip: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> TreeResult:
-    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`."""
+    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`.
+
+    A monorepo root (a folder holding several services) is run one unit at a time (see
+    :func:`migrators.core.tree.find_units`): each service learns its own facts and gets its own
+    config, exactly as a run on that service alone; the root's own files are left alone."""
     root = Path(root)
     versions = versions or registry.versions()
+    units = find_units(root)
+    if units == [""]:
+        return migrate_unit(root, registry, upgrades, write, versions, only, skip, progress)
+    owners = registry.owners()
+    result = TreeResult(str(root), [], versions.as_dict(), owners=owners, units=units)
+    for unit in units:
+        sub = migrate_unit(root / unit, registry, upgrades, write, versions, only, skip, progress)
+        result.absorb(unit, sub)
+    return result
+
+
+def migrate_unit(
+    root: Path,
+    registry: Registry,
+    upgrades: Iterable[Upgrade | str] | None,
+    write: bool,
+    versions: Versions,
+    only: Sequence[str],
+    skip: Sequence[str],
+    progress: Callable[[str], None] | None,
+) -> TreeResult:
+    """One service (or shared folder): detection, analysis, rules, sweeps, rewriters, check."""
     tree = ProjectTree(root)
     chosen = select_upgrades(registry, upgrades, tree, only, skip)
     owners = {**registry.owners(), **{u.rule_prefix: u.name for u in chosen}}
     result = TreeResult(str(root), [u.name for u in chosen], versions.as_dict(), owners=owners)
     states = {u.name: u.analyze(tree, versions) for u in chosen}
+    sweepers = [(u.name, s) for u in chosen if (s := u.make_sweeper(tree, versions)) is not None]
 
     for rel in tree.python_files():
-        relevant = [u for u in chosen if u.precheck(rel, tree.read(rel))]
-        if not relevant:
+        text = tree.read(rel)
+        relevant = [u for u in chosen if u.precheck(rel, text)]
+        sweeping = [(n, s) for n, s in sweepers if s.precheck(rel, text)]
+        if not relevant and not sweeping:
             result.files.append(FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"))
             continue
         if progress:
             progress(rel)
-        result.files.append(migrate_python_file(tree, rel, relevant, states, versions))
+        result.files.append(migrate_python_file(tree, rel, relevant, states, versions, sweeping))
 
     result.files.extend(edit_results(tree, rewrite_other_files(tree, chosen, states, versions)))
+    result.check = check_files(result.files, [s for _, s in sweepers])
     if write:
         for fr in result.changed:
             tree.path(fr.path).write_text(fr.new, encoding="utf-8")
