@@ -230,66 +230,68 @@ def looks_like_flux(text: str) -> bool:
 
 @dataclass
 class FileFlow:
-    """What one file binds: dotted names holding v2 objects, and those holding the async client."""
+    """What one file binds: dotted names holding InfluxDB objects (v2, or v3 still handed v2
+    keywords), those holding the async client, functions returning them, and the influxdb3-python
+    classes it imports (local name -> class)."""
 
     tied: set[str] = field(default_factory=set)
     async_names: set[str] = field(default_factory=set)
     tied_functions: set[str] = field(default_factory=set)
+    v3_classes: dict[str, str] = field(default_factory=dict)
+
+
+def _names_in(expr: ast.AST) -> Iterable[str]:
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Name):
+            yield n.id
+        elif isinstance(n, ast.Attribute):
+            yield n.attr
 
 
 def file_flow(code: str, aliases: frozenset[str]) -> FileFlow:
-    """Assignments, `with ... as`, parameters and functions whose value is a v2 object (one file)."""
+    """Assignments, `with ... as`, parameters and functions whose value is an InfluxDB object."""
     flow = FileFlow()
     try:
         module = ast.parse(code)
     except SyntaxError:
         return flow
-    v2 = V2_NAMES | aliases
+    flow.v3_classes = _v3_imports(module)
+    known = V2_NAMES | aliases | API_CALLS | set(flow.v3_classes)
 
-    def is_v2(expr: ast.AST | None) -> bool:
-        if expr is None:
-            return False
-        for n in ast.walk(expr):
-            if isinstance(n, ast.Name) and (n.id in v2 or n.id in flow.tied_functions):
-                return True
-            if isinstance(n, ast.Attribute) and (n.attr in v2 or n.attr in API_CALLS):
-                return True
-        return False
-
-    def is_async(expr: ast.AST | None) -> bool:
+    def holds_influx(expr: ast.AST | None) -> bool:
         return expr is not None and any(
-            isinstance(n, (ast.Name, ast.Attribute))
-            and getattr(n, "id", getattr(n, "attr", "")) == "InfluxDBClientAsync"
-            for n in ast.walk(expr)
+            n in known or n in flow.tied_functions or TIED_SEGMENT.search(n) for n in _names_in(expr)
         )
 
+    functions = [n for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for _ in range(2):  # a getter returning another getter's value
+        for fn in functions:
+            returns = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
+            if any(holds_influx(r) for r in returns) or holds_influx(fn.returns):
+                flow.tied_functions.add(fn.name)
     for node in ast.walk(module):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            returns = [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]
-            if any(is_v2(r) for r in returns) or is_v2(node.returns):
-                flow.tied_functions.add(node.name)
-    for node in ast.walk(module):
-        targets: list[ast.AST] = []
-        value: ast.AST | None = None
-        if isinstance(node, ast.Assign):
-            targets, value = node.targets, node.value
-        elif isinstance(node, ast.AnnAssign):
-            targets, value = [node.target], node.value or node.annotation
-        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-            targets, value = [node.optional_vars], node.context_expr
-        elif isinstance(node, ast.arg) and node.annotation is not None:
-            if is_v2(node.annotation):
+        if isinstance(node, ast.arg):
+            if holds_influx(node.annotation):
                 flow.tied.add(node.arg)
             continue
-        if not targets or not is_v2(value):
-            continue
-        for target in targets:
+        for target, value in _bindings(node):
+            if not holds_influx(value):
+                continue
             name = ast.unparse(target)
-            flow.tied.add(name)
-            flow.tied.add(name.rsplit(".", 1)[-1])
-            if is_async(value):
+            flow.tied |= {name, name.rsplit(".", 1)[-1]}
+            if "InfluxDBClientAsync" in set(_names_in(value)):
                 flow.async_names.add(name)
     return flow
+
+
+def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
+    if isinstance(node, ast.Assign):
+        return [(t, node.value) for t in node.targets]
+    if isinstance(node, ast.AnnAssign):
+        return [(node.target, node.value or node.annotation)]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return [(node.optional_vars, node.context_expr)]
+    return []
 
 
 class InfluxSweepCodemod(MigrationCodemod):
@@ -413,6 +415,12 @@ class InfluxSweepCodemod(MigrationCodemod):
         elif API_NAMES.match(name):
             self.weak("client")
 
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self._skip_names.add(id(node.name))  # `def query_api(self)`: a getter's name is not a use
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self._skip_names.add(id(node.name))
+
     def visit_Assign(self, node: cst.Assign) -> None:
         # `self._query_api = self._client` is the rules' converted form: an old *name* as a target only
         for target in node.targets:
@@ -451,6 +459,9 @@ class InfluxSweepCodemod(MigrationCodemod):
                 and keywords & {"bucket", "org"}
             ):
                 self.found("client")
+            cls = self.flow.v3_classes.get(func.value) if isinstance(func, cst.Name) else None
+            if cls and keywords - accepted(f"{cls}.__init__"):
+                self.found("client")  # a v3 constructor still given v2 keywords (url=, timeout=)
             return
         method = func.attr.value
         if any(p in self.flow.async_names for p in _prefixes(func.value)):
@@ -461,7 +472,12 @@ class InfluxSweepCodemod(MigrationCodemod):
             self.found("mock" if self.info.is_test else "result")
         elif method == "get" and isinstance(func.value, cst.Attribute) and func.value.attr.value == "values":
             self.found("mock" if self.info.is_test else "result")
-        if keywords & {"bucket", "org"} and self._reaches_client(node):
+        if (
+            "bucket" in keywords
+            and method in CLIENT_METHODS
+            or keywords & {"bucket", "org"}
+            and self._reaches_client(node)
+        ):
             self.found("client")
         elif method in CLIENT_METHODS and self._tied(func.value) and "bucket" not in keywords:
             self.weak("client")
