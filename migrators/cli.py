@@ -2,10 +2,11 @@
 
 Exit codes: 0 done (or nothing to do), 1 a MIGRATION-BLOCKER marker remains anywhere in the tree
 (new or left by an earlier run, whatever upgrades were detected), the post-migrate check failed
-(names made undefined, keywords the new library rejects, an old-API shape left unmarked: the JSON
-report says `"check": {"ok": false, ...}` and stderr says "post-migrate check failed"), or `--check`
-and something would change; 2 usage error, or a file that could not be parsed / rewritten (named with its line on
-stderr; that file is left untouched, the others are still processed).
+(names made undefined, keywords the new library rejects, an old-API shape left unmarked: the
+JSON report says `"check": {"ok": false, ...}` and stderr says "post-migrate check failed"), or
+`--check` and something would change; 2 usage error, or a file that could not be parsed /
+rewritten (named with its line on stderr; that file is left untouched, the others are still
+processed).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import libcst as cst
 from libcst.codemod import CodemodContext
 
+from migrators.core.check import check_files
 from migrators.core.registry import Registry
 from migrators.core.results import (
     MARKER_RULE,
@@ -26,7 +27,6 @@ from migrators.core.results import (
     iter_markers,
     rule_prefix,
 )
-from migrators.core.check import check_files
 from migrators.core.tree import EditSet, FileInfo, ProjectTree, find_units, is_test_file
 from migrators.core.upgrade import Sweeper, Upgrade
 from migrators.core.versions import Versions

@@ -44,11 +44,11 @@ class Influxdb3Upgrade(Upgrade):
         "IX-11": "query_api() calls become client.query(sql, language=..., mode=...)",
         "IX-12": "the Flux text becomes SQL for recognised pipelines, else a blocker carrying the Flux",
         "IX-13": "result handling (FluxTable records) becomes Arrow rows with SQL column names",
-        "IX-14": "sweep: Flux text left in a string after the rules (query, template, fragment or test assertion)",
-        "IX-15": "sweep: v2 result handling left (.records, get_value()/get_field()/get_time(), record.values)",
+        "IX-14": "sweep: Flux text left in a string (query, template, fragment or test assertion)",
+        "IX-15": "sweep: v2 result handling left (.records, get_value()/get_field(), record.values)",
         "IX-16": "sweep: v2 client API left (InfluxDBClient, query_api/write_api/delete_api, bucket=/org=)",
-        "IX-17": "sweep: the InfluxDB 2 HTTP API called directly (/api/v2/query, /api/v2/write, Flux content)",
-        "IX-18": "sweep: a test mocks or fakes the v2 client (InfluxDBClient patch, return values, fake tables)",
+        "IX-17": "sweep: the InfluxDB 2 HTTP API called directly (/api/v2/query, /api/v2/write)",
+        "IX-18": "sweep: a test mocks or fakes the v2 client (patches, return values, fake tables)",
     }
     tokens = ("influxdb_client", "query_api", "write_api", "delete_api", "from(bucket")
     modules = ("influxdb_client",)

@@ -100,8 +100,8 @@ KINDS = {
     "flux": Kind(
         "IX-14",
         2,
-        'Flux text left: translate it to SQL for client.query(sql, language="sql") (InfluxDB 3 runs no Flux); '
-        "a test asserting Flux must assert the SQL sent",
+        'Flux text left: translate it to SQL for client.query(sql, language="sql") (InfluxDB 3 runs no '
+        "Flux); a test asserting Flux must assert the SQL sent",
     ),
     "mock": Kind(
         "IX-18",
@@ -230,14 +230,18 @@ def looks_like_flux(text: str) -> bool:
 
 @dataclass
 class FileFlow:
-    """What one file binds: dotted names holding InfluxDB objects (v2, or v3 still handed v2
-    keywords), those holding the async client, functions returning them, and the influxdb3-python
-    classes it imports (local name -> class)."""
+    """What one file binds. `tied`/`tied_functions`: dotted names and functions holding an InfluxDB
+    object by data flow *or naming* (`influx`, `client`: enough beside `bucket=`/`org=`); `v2`/
+    `v2_functions`: those holding a v2 object by data flow alone (enough for a bare `.write()`); the
+    names holding the async client; the influxdb3-python classes imported (local name -> class)."""
 
     tied: set[str] = field(default_factory=set)
-    async_names: set[str] = field(default_factory=set)
     tied_functions: set[str] = field(default_factory=set)
+    v2: set[str] = field(default_factory=set)
+    v2_functions: set[str] = field(default_factory=set)
+    async_names: set[str] = field(default_factory=set)
     v3_classes: dict[str, str] = field(default_factory=dict)
+    v3: set[str] = field(default_factory=set)  # names and getters holding an InfluxDBClient3 built here
 
 
 def _names_in(expr: ast.AST) -> Iterable[str]:
@@ -256,32 +260,48 @@ def file_flow(code: str, aliases: frozenset[str]) -> FileFlow:
     except SyntaxError:
         return flow
     flow.v3_classes = _v3_imports(module)
-    known = V2_NAMES | aliases | API_CALLS | set(flow.v3_classes)
+    v2_known = V2_NAMES | aliases | API_CALLS
+    flow.tied, flow.tied_functions = _bound(module, v2_known | set(flow.v3_classes), naming=True)
+    flow.v2, flow.v2_functions = _bound(module, v2_known, naming=False)
+    known = {local for local, cls in flow.v3_classes.items() if cls == "InfluxDBClient3"}
+    for _ in range(2):  # `self._client = InfluxDBClient3(...)`, then `def _get_client(): return self._client`
+        names, functions = _bound(module, known, naming=False)
+        known |= names | functions
+    flow.v3 = known
+    for node in ast.walk(module):
+        for target, value in _bindings(node):
+            if "InfluxDBClientAsync" in set(_names_in(value)):
+                flow.async_names.add(ast.unparse(target))
+    return flow
 
-    def holds_influx(expr: ast.AST | None) -> bool:
+
+def _bound(module: ast.Module, known: frozenset[str] | set[str], naming: bool) -> tuple[set[str], set[str]]:
+    """(dotted names, functions) whose value mentions a known name (or, with `naming`, a name that
+    reads like an InfluxDB object), through getters returning getters."""
+    functions: set[str] = set()
+
+    def holds(expr: ast.AST | None) -> bool:
         return expr is not None and any(
-            n in known or n in flow.tied_functions or TIED_SEGMENT.search(n) for n in _names_in(expr)
+            n in known or n in functions or (naming and TIED_SEGMENT.search(n)) for n in _names_in(expr)
         )
 
-    functions = [n for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    defs = [n for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for _ in range(2):  # a getter returning another getter's value
-        for fn in functions:
+        for fn in defs:
             returns = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
-            if any(holds_influx(r) for r in returns) or holds_influx(fn.returns):
-                flow.tied_functions.add(fn.name)
+            if any(holds(r) for r in returns) or holds(fn.returns):
+                functions.add(fn.name)
+    names: set[str] = set()
     for node in ast.walk(module):
         if isinstance(node, ast.arg):
-            if holds_influx(node.annotation):
-                flow.tied.add(node.arg)
+            if holds(node.annotation):
+                names.add(node.arg)
             continue
         for target, value in _bindings(node):
-            if not holds_influx(value):
-                continue
-            name = ast.unparse(target)
-            flow.tied |= {name, name.rsplit(".", 1)[-1]}
-            if "InfluxDBClientAsync" in set(_names_in(value)):
-                flow.async_names.add(name)
-    return flow
+            if holds(value):
+                name = ast.unparse(target)
+                names |= {name, name.rsplit(".", 1)[-1]}
+    return names, functions
 
 
 def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
@@ -355,6 +375,18 @@ class InfluxSweepCodemod(MigrationCodemod):
         stmt = self._stmt()
         return isinstance(stmt, cst.SimpleStatementLine) and all(
             isinstance(item, cst.Expr) and isinstance(item.value, cst.BaseString) for item in stmt.body
+        )
+
+    def _v2_bound(self, node: cst.BaseExpression) -> bool:
+        """Bound to a v2 object by this file's data flow, or named like a v2 API (`write_api`)."""
+        return any(
+            API_NAMES.match(seg) or seg in self.flow.v2 or seg in self.flow.v2_functions
+            for seg in _segments(node)
+        ) or any(p in self.flow.v2 for p in _prefixes(node))
+
+    def _v3_bound(self, node: cst.BaseExpression) -> bool:
+        return any(seg in self.flow.v3 for seg in _segments(node)) or any(
+            p in self.flow.v3 for p in _prefixes(node)
         )
 
     def _tied(self, node: cst.BaseExpression) -> bool:
@@ -479,8 +511,11 @@ class InfluxSweepCodemod(MigrationCodemod):
             and self._reaches_client(node)
         ):
             self.found("client")
-        elif method in CLIENT_METHODS and self._tied(func.value) and "bucket" not in keywords:
+        elif method in CLIENT_METHODS and self._v2_bound(func.value):
             self.weak("client")
+        signature = f"InfluxDBClient3.{method}"
+        if signature in SIGNATURES and keywords - accepted(signature) and self._v3_bound(func.value):
+            self.found("client")  # a v3 call still given v2 keywords (params=, org= on query)
 
     def _reaches_client(self, node: cst.Call) -> bool:
         func = node.func
@@ -637,6 +672,32 @@ SIGNATURES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
+# What `from influxdb_client_3 import X` can import (the package's public top level); anything else
+# fails at start-up with an ImportError. Checked against the installed library by the same test.
+EXPORTS = frozenset(
+    {
+        "InfluxDBClient3",
+        "Point",
+        "PointSettings",
+        "WritePrecision",
+        "WriteOptions",
+        "WriteType",
+        "DefaultWriteOptions",
+        "SYNCHRONOUS",
+        "ASYNCHRONOUS",
+        "InfluxDBError",
+        "InfluxDB3ClientQueryError",
+        "ArrowException",
+        "QueryApiOptionsBuilder",
+        "UploadFile",
+        "write_client_options",
+        "flight_client_options",
+        "file_parser_options",
+        "default_client_options",
+    }
+)
+
+
 def accepted(signature: str) -> frozenset[str]:
     entry = SIGNATURES[signature]
     return entry["params"] | entry["forwarded"]
@@ -652,7 +713,7 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
         return []
     classes = _v3_imports(module)
     clients = _v3_clients(module, classes)
-    failures = []
+    failures = import_failures(rel, module)
     for node in ast.walk(module):
         if not isinstance(node, ast.Call):
             continue
@@ -666,11 +727,32 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
                     rel,
                     node.lineno,
                     "signature",
-                    f"{signature.replace('.__init__', '')}() does not accept {', '.join(k + '=' for k in bad)}",
+                    f"{signature.replace('.__init__', '')}() does not accept "
+                    + ", ".join(k + "=" for k in bad),
                     f"use only {', '.join(sorted(SIGNATURES[signature]['params']))} "
                     "(see influxdb3-python); a bucket is the database=, an org has no counterpart",
                 )
             )
+    return failures
+
+
+def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
+    """`from influxdb_client_3 import X` where the package exports no X (an ImportError at start)."""
+    failures = []
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom) and node.module == "influxdb_client_3":
+            missing = sorted(a.name for a in node.names if a.name != "*" and a.name not in EXPORTS)
+            if missing:
+                failures.append(
+                    CheckFailure(
+                        rel,
+                        node.lineno,
+                        "import",
+                        f"influxdb_client_3 has no {', '.join(missing)}",
+                        "import what influxdb3-python exports (InfluxDBClient3, Point, WritePrecision, "
+                        "WriteOptions, write_client_options, InfluxDBError, ...) or drop the name",
+                    )
+                )
     return failures
 
 

@@ -58,7 +58,13 @@ INFLUX_SERVICE = {
 
 
 def test_check_failure_in_json_and_exit_1(tmp_path, capsys):
-    write_tree(tmp_path, {**INFLUX_SERVICE, "app/bad.py": "from influxdb_client_3 import InfluxDBClient3\n\nc = InfluxDBClient3(url='u')\n"})
+    write_tree(
+        tmp_path,
+        {
+            **INFLUX_SERVICE,
+            "app/bad.py": "from influxdb_client_3 import InfluxDBClient3\n\nc = InfluxDBClient3(url='u')\n",
+        },
+    )
     code = main([str(tmp_path), "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 1
@@ -98,7 +104,9 @@ PA_SERVICE = {
 
 def monorepo(root: Path) -> Path:
     write_tree(root, {"pyproject.toml": '[tool.pytest.ini_options]\nasyncio_mode = "strict"\n'})
-    write_tree(root / "svc-a", {**INFLUX_SERVICE, "app/pandas_use.py": "import pandas\ndf = pandas.DataFrame()\n"})
+    write_tree(
+        root / "svc-a", {**INFLUX_SERVICE, "app/pandas_use.py": "import pandas\ndf = pandas.DataFrame()\n"}
+    )
     write_tree(root / "svc-b", {**PA_SERVICE, "pytest.ini": "[pytest]\nasyncio_mode = auto\n"})
     write_tree(root / "svc-c", PA_SERVICE)
     write_tree(root / "common", {"influx_util.py": "def bucket():\n    return 'b'\n"})

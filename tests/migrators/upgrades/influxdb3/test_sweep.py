@@ -12,6 +12,7 @@ from migrators.core.runner import transform_source
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades.influxdb3.sweep import (
+    EXPORTS,
     SIGNATURES,
     InfluxSweeper,
     looks_like_flux,
@@ -152,6 +153,14 @@ def test_distractors_stay_untouched(tmp_path):
                 fh.write(f"{bucket}/{org}: {record}")
 
 
+        class Readings:
+            def __init__(self, influx):
+                self.influx = influx  # the service's own wrapper: its write() is its own
+
+            def add(self, points):
+                self.influx.write(points, precision="s")
+
+
         class Audit:
             def query(self, sql, *params):
                 return self.conn.execute(sql, params).fetchall()
@@ -236,6 +245,26 @@ def test_a_statement_the_rules_marked_gets_no_second_marker(tmp_path):
     assert out.count("MIGRATION-BLOCKER") == 1
 
 
+def test_a_v3_client_behind_a_getter_still_given_v2_keywords_is_marked(tmp_path):
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+        class Helper:
+            def _get_client(self):
+                if not self._client:
+                    self._client = InfluxDBClient3(host=H, token=T, database=D)
+                return self._client
+
+            def query(self, q, params=None):
+                return self._get_client().query(q, params=params)
+        """
+    )
+    out = sweep(tmp_path, code)
+    assert marker_above(out, "return self._get_client().query").startswith("# MIGRATION-BLOCKER(IX-16)")
+    assert out.count("MIGRATION-BLOCKER") == 1
+
+
 def test_converted_lines_are_not_marked(tmp_path):
     code = dedent(
         """
@@ -283,10 +312,23 @@ def test_signature_table_matches_the_installed_influxdb3_python():
     for key, entry in SIGNATURES.items():
         cls, method = key.split(".")
         params = inspect.signature(getattr(objects[cls], method)).parameters.values()
-        explicit = {p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+        explicit = {
+            p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
         assert explicit == set(entry["params"]), key
         takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
         assert takes_kwargs or not entry["forwarded"], key
+
+
+def test_exports_exist_in_the_installed_influxdb3_python():
+    influxdb_client_3 = pytest.importorskip("influxdb_client_3")
+    assert {name for name in EXPORTS if not hasattr(influxdb_client_3, name)} == set()
+
+
+def test_importing_a_name_influxdb3_python_lacks_is_a_failure():
+    code = "from influxdb_client_3 import InfluxDBClient3, QueryApi, Point\n"
+    (failure,) = signature_failures("app/db.py", code)
+    assert (failure.line, failure.kind, failure.message) == (1, "import", "influxdb_client_3 has no QueryApi")
 
 
 def test_signature_failures_name_the_line_and_the_keyword():
