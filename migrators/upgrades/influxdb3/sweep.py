@@ -25,7 +25,7 @@ from libcst.metadata import PositionProvider
 
 from migrators.core.codemod import MigrationCodemod, can_lead, dotted
 from migrators.core.results import MARKER_PREFIX, CheckFailure
-from migrators.core.tree import FileInfo, ProjectTree
+from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
 
@@ -554,8 +554,6 @@ class InfluxSweeper(Sweeper):
 
 def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
     """The sweep once more on the final text: any marker it would still add is a shape left unmarked."""
-    from migrators.core.tree import is_test_file
-
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError:
@@ -730,7 +728,7 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
                     f"{signature.replace('.__init__', '')}() does not accept "
                     + ", ".join(k + "=" for k in bad),
                     f"use only {', '.join(sorted(SIGNATURES[signature]['params']))} "
-                    "(see influxdb3-python); a bucket is the database=, an org has no counterpart",
+                    "(influxdb3-python); a bucket becomes database=, Flux params become query_parameters=",
                 )
             )
     return failures

@@ -70,7 +70,8 @@ def test_check_failure_in_json_and_exit_1(tmp_path, capsys):
     assert code == 1
     assert report["check"]["ok"] is False
     failures = report["check"]["failures"]
-    assert {"path": "app/bad.py", "line": 3, "kind": "signature"}.items() <= failures[0].items()
+    # line 4: the sweep put a marker above the call (line 3) as well
+    assert {"path": "app/bad.py", "line": 4, "kind": "signature"}.items() <= failures[0].items()
 
 
 def test_clean_tree_check_ok(tmp_path, capsys):
@@ -148,3 +149,20 @@ def test_monorepo_report_paths_are_relative_to_the_root(tmp_path):
     paths = {f.path for f in result.changed}
     assert "svc-a/app/db.py" in paths
     assert all(p.split("/")[0] in ("svc-a", "svc-c", "common") for p in paths)
+
+
+def test_markers_the_sweep_left_do_not_wake_the_rules_next_run(tmp_path):
+    # the first run only sweeps this file (no sign of InfluxDB for the rules' pre-check); the marker
+    # it leaves names InfluxDB 3, which must not make the second run apply the rules to it
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/x.py": "from app.db import query_api\n\nrows = [r.get_value() for t in query_api.query(q) for r in t.records]\n",
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    first = snapshot(tmp_path)
+    assert "MIGRATION-BLOCKER(IX-16)" in first["app/x.py"]
+    migrate_tree(tmp_path, write=True)
+    assert snapshot(tmp_path) == first
