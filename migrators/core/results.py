@@ -213,6 +213,7 @@ class TreeResult:
                 "markers": len(self.markers),
                 "files_scanned": len(self.files),
                 "files_skipped": sum(1 for f in self.files if f.status == "skipped"),
+                "check_failures": len(self.check.failures) if self.check else 0,
             },
             "rules": self.rule_counts(),
             "files": [f.to_json() for f in self.files if f.status != "skipped" or f.changes],

@@ -66,9 +66,13 @@ def test_check_failure_in_json_and_exit_1(tmp_path, capsys):
         },
     )
     code = main([str(tmp_path), "--json"])
-    report = json.loads(capsys.readouterr().out)
+    out, err = capsys.readouterr()
+    report = json.loads(out)
     assert code == 1
-    assert report["check"]["ok"] is False
+    assert (
+        "post-migrate check failed" in err and "app/bad.py:4: InfluxDBClient3() does not accept url=" in err
+    )
+    assert report["check"]["ok"] is False and report["summary"]["check_failures"] == 1
     failures = report["check"]["failures"]
     # line 4: the sweep put a marker above the call (line 3) as well
     assert {"path": "app/bad.py", "line": 4, "kind": "signature"}.items() <= failures[0].items()
