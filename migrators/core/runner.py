@@ -70,16 +70,12 @@ def transform_source(
             applied.append(upgrade.name)
         changes.extend(codemod.changes)
         module = new_module
-    for name, sweeper in sweepers:
-        sweep = sweeper.make_codemod(CodemodContext(filename=info.rel, full_module_name=None), info)
-        if sweep is None:
-            continue
-        new_module = sweep.transform_module(module)
-        if sweep.changes and name not in applied:
-            applied.append(name)
-        changes.extend(sweep.changes)
-        module = new_module
     new_code = module.code
+    for name, sweeper in sweepers:
+        new_code, swept = sweeper.sweep(info, new_code)
+        if swept and name not in applied:
+            applied.append(name)
+        changes.extend(swept)
     if new_code != code:
         check_parses(new_code, info.rel)
     return new_code, changes, applied

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from libcst.codemod import CodemodContext
 
 from migrators.core.codemod import MigrationCodemod
-from migrators.core.results import CheckFailure
+from migrators.core.results import Change, CheckFailure
 from migrators.core.tree import EditSet, FileInfo, ProjectTree, is_test_file
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, declared_packages
@@ -36,9 +36,10 @@ class Sweeper:
     """The "never miss silently" pass of one upgrade, built once per service (unit) from its files.
 
     ``precheck`` says whether a file can hold an old-API shape at all (a cheap text test);
-    ``make_codemod`` returns the transformer run after every upgrade's rules, which puts a
-    ``MIGRATION-BLOCKER`` above each statement still holding an old shape (never a second one);
-    ``check`` reports, on the final text of a file, what the post-migrate check must fail on.
+    ``sweep`` runs after every upgrade's rules on the file's text and returns it with a
+    ``MIGRATION-BLOCKER`` above each statement still holding an old shape (never a second one), with
+    the markers as changes; ``check`` reports, on the final text of a file, what the post-migrate
+    check must fail on.
     """
 
     def __init__(self, tree: ProjectTree, versions: Versions):
@@ -48,8 +49,8 @@ class Sweeper:
     def precheck(self, rel: str, text: str) -> bool:
         return False
 
-    def make_codemod(self, context: CodemodContext, info: FileInfo) -> MigrationCodemod | None:
-        return None
+    def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
+        return code, []
 
     def check(self, rel: str, text: str) -> list[CheckFailure]:
         return []

@@ -19,12 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import libcst as cst
-from libcst.codemod import CodemodContext
-from libcst.metadata import PositionProvider
-
-from migrators.core.codemod import MigrationCodemod, can_lead, dotted
-from migrators.core.results import MARKER_PREFIX, CheckFailure
+from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
@@ -137,13 +132,16 @@ def marker_instruction(kinds: Iterable[str]) -> tuple[str, str]:
 # ---------------------------------------------------------------- facts learned once per service
 
 
+_ALIASED_IMPORT = re.compile(r"^\s*(from|import)\s+influxdb_client\b[^\n]*(\bas\b|\()", re.M)
+
+
 def learn_aliases(tree: ProjectTree) -> frozenset[str]:
     """Local names the service binds to v2 classes or modules (`InfluxDBClient as idbc`, `import
     influxdb_client as ic`): learned over the unit, so a test's `patch("app.store.idbc")` is known."""
     aliases: set[str] = set()
     for rel in tree.python_files():
         text = tree.read(rel)
-        if "influxdb_client" not in text:
+        if not _ALIASED_IMPORT.search(text):
             continue
         try:
             module = ast.parse(text)
@@ -172,53 +170,59 @@ def _is_v2_module(name: str) -> bool:
     return name == "influxdb_client" or name.startswith("influxdb_client.")
 
 
-# ---------------------------------------------------------------- the sweep codemod
+# ---------------------------------------------------------------- the sweep (ast: no libcst pass)
 
 
-def _segments(node: cst.BaseExpression) -> list[str]:
+def _segments(node: ast.AST) -> list[str]:
     """Names along a receiver chain, through calls and subscripts: `_q().query_api` -> [_q, query_api]."""
     out: list[str] = []
     while True:
-        if isinstance(node, cst.Attribute):
-            out.append(node.attr.value)
+        if isinstance(node, ast.Attribute):
+            out.append(node.attr)
             node = node.value
-        elif isinstance(node, cst.Call):
+        elif isinstance(node, ast.Call):
             node = node.func
-        elif isinstance(node, cst.Subscript):
+        elif isinstance(node, ast.Subscript):
             node = node.value
-        elif isinstance(node, cst.Name):
-            out.append(node.value)
-            return out[::-1]
         else:
+            if isinstance(node, ast.Name):
+                out.append(node.id)
             return out[::-1]
 
 
-def _prefixes(node: cst.BaseExpression) -> list[str]:
+def _strip_calls(node: ast.AST) -> ast.AST:
+    while isinstance(node, (ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _prefixes(node: ast.AST) -> list[str]:
     """Dotted Name/Attribute prefixes of a receiver chain (`self.client.query_api()` -> self.client...)."""
-    while isinstance(node, (cst.Call, cst.Subscript)):
-        node = node.func if isinstance(node, cst.Call) else node.value
+    node = _strip_calls(node)
     found = []
-    while isinstance(node, (cst.Attribute, cst.Name)):
-        name = dotted(node)
-        if name:
-            found.append(name)
-        if isinstance(node, cst.Name):
+    while isinstance(node, (ast.Attribute, ast.Name)):
+        if _is_dotted(node):
+            found.append(ast.unparse(node))
+        if isinstance(node, ast.Name):
             break
-        node = node.value
-        while isinstance(node, (cst.Call, cst.Subscript)):
-            node = node.func if isinstance(node, cst.Call) else node.value
+        node = _strip_calls(node.value)
     return found
 
 
-def _string_text(node: cst.BaseExpression) -> str | None:
-    if isinstance(node, cst.SimpleString):
-        try:
-            value = node.evaluated_value
-        except Exception:  # an odd literal: read it as written
-            return node.value
+def _is_dotted(node: ast.AST) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _string_text(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        value = node.value
         return value if isinstance(value, str) else value.decode("latin-1")
-    if isinstance(node, cst.FormattedString):
-        return "".join(p.value if isinstance(p, cst.FormattedStringText) else "{}" for p in node.parts)
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}" for v in node.values
+        )
     return None
 
 
@@ -252,11 +256,11 @@ def _names_in(expr: ast.AST) -> Iterable[str]:
             yield n.attr
 
 
-def file_flow(code: str, aliases: frozenset[str]) -> FileFlow:
+def file_flow(code: str | ast.Module, aliases: frozenset[str]) -> FileFlow:
     """Assignments, `with ... as`, parameters and functions whose value is an InfluxDB object."""
     flow = FileFlow()
     try:
-        module = ast.parse(code)
+        module = ast.parse(code) if isinstance(code, str) else code
     except SyntaxError:
         return flow
     flow.v3_classes = _v3_imports(module)
@@ -314,220 +318,287 @@ def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
     return []
 
 
-class InfluxSweepCodemod(MigrationCodemod):
-    """One marker above each statement that still holds a v2 shape (see the module docstring)."""
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
 
-    DESCRIPTION = "influxdb3 sweep: mark every old-API shape the rules left"
-    METADATA_DEPENDENCIES = (PositionProvider,)
 
-    def __init__(self, context: CodemodContext, sweeper: InfluxSweeper, info: FileInfo) -> None:
-        super().__init__(context, state=None, versions=sweeper.versions, info=info)
-        self.aliases = sweeper.aliases
-        self._found: dict[int, set[str]] = {}
-        self._weak: dict[int, set[str]] = {}
-        self._skip_names: set[int] = set()
-        self._module: cst.Module | None = None
-        self.flow = FileFlow()
+class ShapeFinder:
+    """The old-API shapes of one module, per statement (the innermost statement holding each)."""
 
-    # ---- bookkeeping
-    def _stmt(self) -> cst.CSTNode | None:
-        return self._stmt_stack[-1] if self._stmt_stack else None
-
-    def found(self, kind: str) -> None:
-        stmt = self._stmt()
-        if stmt is not None:
-            self._found.setdefault(id(stmt), set()).add(kind)
-
-    def weak(self, kind: str) -> None:
-        stmt = self._stmt()
-        if stmt is not None:
-            self._weak.setdefault(id(stmt), set()).add(kind)
-
-    def visit_Module(self, node: cst.Module) -> bool:
-        self._module = node
-        code = node.code
+    def __init__(self, sweeper: InfluxSweeper, code: str, module: ast.Module, is_test: bool) -> None:
+        self.is_test = is_test
         # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
-        self.aliases = self.aliases - v3_bound_names(code)
-        self.flow = file_flow(code, self.aliases)
-        return True
+        self.aliases = sweeper.aliases - v3_bound_names(code)
+        self.flow = file_flow(module, self.aliases)
+        self.found: dict[int, set[str]] = {}
+        self.weak: dict[int, set[str]] = {}
+        self.statements: dict[int, ast.stmt] = {}
+        self.parents: dict[int, ast.stmt | None] = {}
 
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
-        if can_lead(original_node):
-            kinds = self._found.pop(id(original_node), set())
-            weak = self._weak.pop(id(original_node), set())
-            if weak and not NEW_EVIDENCE.search(self._code(original_node)):
-                kinds |= weak
-            if kinds and not self._already_marked(original_node, updated_node):
-                rule, text = marker_instruction(kinds)
-                self.mark(rule, original_node, text)
-        return super().on_leave(original_node, updated_node)
+    # ---- walking: statements, and the expressions each statement owns (not its nested statements)
+    def run(self, module: ast.Module) -> None:
+        for stmt in module.body:
+            self._statement(stmt, None)
 
-    def _code(self, node: cst.CSTNode) -> str:
-        return self._module.code_for_node(node) if self._module is not None else ""
+    def _statement(self, stmt: ast.stmt, parent: ast.stmt | None) -> None:
+        self.statements[id(stmt)] = stmt
+        self.parents[id(stmt)] = parent
+        if self._is_docstring(stmt):
+            return
+        for name, value in ast.iter_fields(stmt):
+            if name in _STATEMENT_LISTS and isinstance(value, list):
+                for child in value:
+                    if isinstance(child, ast.stmt):
+                        self._statement(child, stmt)
+            elif name == "handlers":
+                for handler in value:
+                    if handler.type is not None:
+                        self._expression(handler.type, stmt)
+                    for child in handler.body:
+                        self._statement(child, stmt)
+            elif name == "cases":
+                for case in value:
+                    if case.guard is not None:
+                        self._expression(case.guard, stmt)
+                    for child in case.body:
+                        self._statement(child, stmt)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self._expression(item, stmt)
+            elif isinstance(value, ast.AST):
+                self._expression(value, stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt)
 
-    def _already_marked(self, original: cst.CSTNode, updated: cst.CSTNode) -> bool:
-        lines = list(getattr(updated, "leading_lines", ()))
-        if original is getattr(self, "_module_first", None) and self._module is not None:
-            lines += list(self._module.header)
-        return any(line.comment is not None and MARKER_PREFIX in line.comment.value for line in lines)
+    @staticmethod
+    def _is_docstring(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Expr) and _string_text(stmt.value) is not None
 
-    def _in_docstring(self) -> bool:
-        stmt = self._stmt()
-        return isinstance(stmt, cst.SimpleStatementLine) and all(
-            isinstance(item, cst.Expr) and isinstance(item.value, cst.BaseString) for item in stmt.body
-        )
+    def _expression(self, root: ast.AST, stmt: ast.stmt) -> None:
+        targets = {id(t) for t in getattr(stmt, "targets", [])} if isinstance(stmt, ast.Assign) else set()
+        for node in ast.walk(root):
+            if isinstance(node, ast.Constant) or isinstance(node, ast.JoinedStr):
+                self._string(_string_text(node), stmt)
+            elif isinstance(node, ast.Attribute):
+                self._attribute(node, stmt, id(node) in targets)
+            elif isinstance(node, ast.Name):
+                self._name(node, stmt, id(node) in targets)
+            elif isinstance(node, ast.Call):
+                self._call(node, stmt)
+            elif isinstance(node, ast.Subscript):
+                self._subscript(node, stmt)
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if _string_text(key) == "type" and _string_text(value) == "flux":
+                        self.add(stmt, "http")
 
-    def _v2_bound(self, node: cst.BaseExpression) -> bool:
-        """Bound to a v2 object by this file's data flow, or named like a v2 API (`write_api`)."""
-        return any(
-            API_NAMES.match(seg) or seg in self.flow.v2 or seg in self.flow.v2_functions
-            for seg in _segments(node)
-        ) or any(p in self.flow.v2 for p in _prefixes(node))
+    def add(self, stmt: ast.stmt, kind: str) -> None:
+        self.found.setdefault(id(stmt), set()).add(kind)
 
-    def _v3_bound(self, node: cst.BaseExpression) -> bool:
-        return any(seg in self.flow.v3 for seg in _segments(node)) or any(
-            p in self.flow.v3 for p in _prefixes(node)
-        )
+    def add_weak(self, stmt: ast.stmt, kind: str) -> None:
+        self.weak.setdefault(id(stmt), set()).add(kind)
 
-    def _tied(self, node: cst.BaseExpression) -> bool:
-        return any(
-            TIED_SEGMENT.search(seg) or seg in self.flow.tied or seg in self.flow.tied_functions
-            for seg in _segments(node)
-        ) or any(p in self.flow.tied for p in _prefixes(node))
+    def _mock_or(self, kind: str) -> str:
+        return "mock" if self.is_test else kind
 
-    # ---- strings: Flux text, v2 HTTP API, v2 names quoted in patch targets
-    def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        self._string(_string_text(node))
-
-    def visit_FormattedString(self, node: cst.FormattedString) -> None:
-        self._string(_string_text(node))
-
-    def _string(self, text: str | None) -> None:
-        if not text or self._in_docstring():
+    # ---- detectors
+    def _string(self, text: str | None, stmt: ast.stmt) -> None:
+        if not text:
             return
         if looks_like_flux(text):
-            self.found("flux")
+            self.add(stmt, "flux")
         if HTTP_V2.search(text):
-            self.found("http")
+            self.add(stmt, "http")
         words = set(re.findall(r"\w+", text))
         last = text.rsplit(".", 1)[-1]
         if words & V2_NAMES or (last in self.aliases and re.fullmatch(r"[\w.]+", text)):
-            self.found("mock" if self.info.is_test else "client")
+            self.add(stmt, self._mock_or("client"))
 
-    def visit_DictElement(self, node: cst.DictElement) -> None:
-        if _string_text(node.key) == "type" and _string_text(node.value) == "flux":
-            self.found("http")
-
-    # ---- names and attributes
-    def visit_Attribute(self, node: cst.Attribute) -> None:
-        self._skip_names.add(id(node.attr))
-        attr = node.attr.value
+    def _attribute(self, node: ast.Attribute, stmt: ast.stmt, is_target: bool) -> None:
+        attr = node.attr
         if attr == "records":
-            self.found("mock" if self.info.is_test else "result")
+            self.add(stmt, self._mock_or("result"))
+        elif attr == "InfluxDBClientAsync":
+            self.add(stmt, "async")
         elif attr in V2_NAMES:
-            self.found("async" if attr == "InfluxDBClientAsync" else "client")
+            self.add(stmt, self._mock_or("client"))
         elif API_NAMES.match(attr):
-            if self.info.is_test:
-                self.found("mock")
-            elif id(node) not in self._skip_names:
-                self.weak("client")
-        elif attr in RESULT_GETTERS and self.info.is_test:
-            self.found("mock")
+            if self.is_test:
+                self.add(stmt, "mock")
+            elif not is_target:  # `self._query_api = self._client` is the rules' converted form
+                self.add_weak(stmt, "client")
+        elif attr in RESULT_GETTERS and self.is_test:
+            self.add(stmt, "mock")
 
-    def visit_Name(self, node: cst.Name) -> None:
-        if id(node) in self._skip_names:
-            return
-        name = node.value
+    def _name(self, node: ast.Name, stmt: ast.stmt, is_target: bool) -> None:
+        name = node.id
         if name == "InfluxDBClientAsync":
-            self.found("async")
+            self.add(stmt, "async")
         elif name in V2_NAMES or name in self.aliases or name == "influxdb_client":
-            self.found("mock" if self.info.is_test else "client")
-        elif API_NAMES.match(name) and self.info.is_test:
-            self.found("mock")
-        elif API_NAMES.match(name):
-            self.weak("client")
+            self.add(stmt, self._mock_or("client"))
+        elif API_NAMES.match(name) and self.is_test:
+            self.add(stmt, "mock")
+        elif API_NAMES.match(name) and not is_target:
+            self.add_weak(stmt, "client")
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self._skip_names.add(id(node.name))  # `def query_api(self)`: a getter's name is not a use
+    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(stmt, ast.ImportFrom):
+            modules = [stmt.module or ""]
+            names = [a.asname or a.name for a in stmt.names]
+        else:
+            modules = [a.name for a in stmt.names]
+            names = []
+        if any(_is_v2_module(m) for m in modules):
+            self.add(stmt, self._mock_or("client"))
+        for name in names:
+            if name == "InfluxDBClientAsync":
+                self.add(stmt, "async")
+            elif name in V2_NAMES:
+                self.add(stmt, self._mock_or("client"))
+            elif API_NAMES.match(name):
+                if self.is_test:
+                    self.add(stmt, "mock")
+                else:
+                    self.add_weak(stmt, "client")
 
-    def visit_Param(self, node: cst.Param) -> None:
-        self._skip_names.add(id(node.name))
+    def _subscript(self, node: ast.Subscript, stmt: ast.stmt) -> None:
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "values":
+            self.add(stmt, self._mock_or("result"))
+        elif self.is_test and _string_text(node.slice) in TEST_DICT_KEYS:
+            self.add(stmt, "mock")
 
-    def visit_Assign(self, node: cst.Assign) -> None:
-        # `self._query_api = self._client` is the rules' converted form: an old *name* as a target only
-        for target in node.targets:
-            if isinstance(target.target, (cst.Name, cst.Attribute)):
-                self._skip_names.add(id(target.target))
-                if isinstance(target.target, cst.Attribute):
-                    self._skip_names.add(id(target.target.attr))
-
-    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
-        module = dotted(node.module) if node.module is not None else ""
-        if module and _is_v2_module(module):
-            self.found("mock" if self.info.is_test else "client")
-
-    def visit_Import(self, node: cst.Import) -> None:
-        if any(_is_v2_module(dotted(a.name) or "") for a in node.names):
-            self.found("mock" if self.info.is_test else "client")
-
-    def visit_Subscript(self, node: cst.Subscript) -> None:
-        if isinstance(node.value, cst.Attribute) and node.value.attr.value == "values":
-            self.found("mock" if self.info.is_test else "result")
-        elif self.info.is_test and len(node.slice) == 1:
-            index = node.slice[0].slice
-            if isinstance(index, cst.Index) and _string_text(index.value) in TEST_DICT_KEYS:
-                self.found("mock")
-
-    # ---- calls
-    def visit_Call(self, node: cst.Call) -> None:
+    def _call(self, node: ast.Call, stmt: ast.stmt) -> None:
         func = node.func
-        keywords = {arg.keyword.value for arg in node.args if arg.keyword is not None}
-        if self.info.is_test and "records" in keywords:
-            self.found("mock")
-        if not isinstance(func, cst.Attribute):
-            if (
-                isinstance(func, cst.Name)
-                and func.value in self.flow.tied_functions
-                and keywords & {"bucket", "org"}
-            ):
-                self.found("client")
-            cls = self.flow.v3_classes.get(func.value) if isinstance(func, cst.Name) else None
+        keywords = {k.arg for k in node.keywords if k.arg is not None}
+        if self.is_test and "records" in keywords:
+            self.add(stmt, "mock")
+        if isinstance(func, ast.Name):
+            if func.id in self.flow.tied_functions and keywords & {"bucket", "org"}:
+                self.add(stmt, "client")
+            cls = self.flow.v3_classes.get(func.id)
             if cls and keywords - accepted(f"{cls}.__init__"):
-                self.found("client")  # a v3 constructor still given v2 keywords (url=, timeout=)
+                self.add(stmt, "client")  # a v3 constructor still given v2 keywords (url=, timeout=)
             return
-        method = func.attr.value
+        if not isinstance(func, ast.Attribute):
+            return
+        method = func.attr
         if any(p in self.flow.async_names for p in _prefixes(func.value)):
-            self.found("async")
+            self.add(stmt, "async")
         if method in API_CALLS or method in OLD_QUERY_METHODS:
-            self.found("client")
+            self.add(stmt, "client")
         elif method in RESULT_GETTERS:
-            self.found("mock" if self.info.is_test else "result")
-        elif method == "get" and isinstance(func.value, cst.Attribute) and func.value.attr.value == "values":
-            self.found("mock" if self.info.is_test else "result")
-        if (
-            "bucket" in keywords
-            and method in CLIENT_METHODS
-            or keywords & {"bucket", "org"}
-            and self._reaches_client(node)
+            self.add(stmt, self._mock_or("result"))
+        elif method == "get" and isinstance(func.value, ast.Attribute) and func.value.attr == "values":
+            self.add(stmt, self._mock_or("result"))
+        if ("bucket" in keywords and method in CLIENT_METHODS) or (
+            keywords & {"bucket", "org"} and self._reaches_client(node)
         ):
-            self.found("client")
+            self.add(stmt, "client")
         elif method in CLIENT_METHODS and self._v2_bound(func.value):
-            self.weak("client")
+            self.add_weak(stmt, "client")
         signature = f"InfluxDBClient3.{method}"
         if signature in SIGNATURES and keywords - accepted(signature) and self._v3_bound(func.value):
-            self.found("client")  # a v3 call still given v2 keywords (params=, org= on query)
+            self.add(stmt, "client")  # a v3 call still given v2 keywords (params=, org= on query)
 
-    def _reaches_client(self, node: cst.Call) -> bool:
+    def _reaches_client(self, node: ast.Call) -> bool:
         func = node.func
-        if isinstance(func, cst.Attribute) and func.attr.value in CLIENT_METHODS and self._tied(func.value):
+        if isinstance(func, ast.Attribute) and func.attr in CLIENT_METHODS and self._tied(func.value):
             return True
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value in EXECUTORS
-            or (isinstance(func, cst.Name) and func.value in EXECUTORS)
-        ):
-            return any(arg.keyword is None and self._tied(arg.value) for arg in node.args)
-        return isinstance(func, cst.Attribute) and self._tied(func)
+        executor = (isinstance(func, ast.Attribute) and func.attr in EXECUTORS) or (
+            isinstance(func, ast.Name) and func.id in EXECUTORS
+        )
+        if executor:
+            return any(self._tied(arg) for arg in node.args)
+        return isinstance(func, ast.Attribute) and self._tied(func)
+
+    def _v2_bound(self, node: ast.AST) -> bool:
+        """Bound to a v2 object by this file's data flow, or named like a v2 API (`write_api`)."""
+        flow = self.flow
+        return any(
+            API_NAMES.match(s) or s in flow.v2 or s in flow.v2_functions for s in _segments(node)
+        ) or any(p in flow.v2 for p in _prefixes(node))
+
+    def _v3_bound(self, node: ast.AST) -> bool:
+        return any(s in self.flow.v3 for s in _segments(node)) or any(
+            p in self.flow.v3 for p in _prefixes(node)
+        )
+
+    def _tied(self, node: ast.AST) -> bool:
+        flow = self.flow
+        return any(
+            TIED_SEGMENT.search(s) or s in flow.tied or s in flow.tied_functions for s in _segments(node)
+        ) or any(p in flow.tied for p in _prefixes(node))
+
+    # ---- results per statement
+    def kinds(self, lines: list[str]) -> dict[int, set[str]]:
+        """Statement id -> kinds, weak names kept only on statements with no sign of the new API."""
+        out = {k: set(v) for k, v in self.found.items()}
+        for key, kinds in self.weak.items():
+            stmt = self.statements[key]
+            text = "\n".join(lines[stmt.lineno - 1 : (stmt.end_lineno or stmt.lineno)])
+            if not NEW_EVIDENCE.search(text):
+                out.setdefault(key, set()).update(kinds)
+        return out
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", [])
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
+
+
+def _starts_line(stmt: ast.stmt, lines: list[str]) -> bool:
+    """The statement is the first thing on its line (a comment line can go right above it)."""
+    first = _first_line(stmt)
+    line = lines[first - 1]
+    if first >= 2 and lines[first - 2].rstrip().endswith("\\"):
+        return False
+    decorators = getattr(stmt, "decorator_list", [])
+    col = decorators[0].col_offset - 1 if decorators and decorators[0].lineno == first else stmt.col_offset
+    return len(line) - len(line.lstrip()) == col
+
+
+def _marked_above(lines: list[str], first: int) -> bool:
+    i = first - 2
+    while i >= 0 and lines[i].lstrip().startswith("#"):
+        if MARKER_PREFIX in lines[i]:
+            return True
+        i -= 1
+    return False
+
+
+def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, list[Change]]:
+    """The text with one marker above each statement still holding an old-API shape (none twice)."""
+    try:
+        module = ast.parse(code)
+    except SyntaxError:
+        return code, []
+    finder = ShapeFinder(sweeper, code, module, is_test)
+    finder.run(module)
+    if not finder.found and not finder.weak:
+        return code, []
+    lines = code.splitlines(keepends=True)
+    plain = [line.rstrip("\r\n") for line in lines]
+    placed: dict[int, tuple[ast.stmt, set[str]]] = {}
+    for key, kinds in finder.kinds(plain).items():
+        stmt = finder.statements[key]
+        while stmt is not None and not _starts_line(stmt, plain):  # `if x: y()`: the `if` carries it
+            stmt = finder.parents[id(stmt)]
+        if stmt is None:
+            continue
+        first = _first_line(stmt)
+        placed.setdefault(first, (stmt, set()))[1].update(kinds)
+    changes = []
+    for first in sorted(placed, reverse=True):
+        stmt, kinds = placed[first]
+        if _marked_above(plain, first):
+            continue
+        rule, text = marker_instruction(kinds)
+        line = plain[first - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        newline = "\r\n" if lines[first - 1].endswith("\r\n") else "\n"
+        lines.insert(first - 1, f"{indent}{marker_text(rule, text)}{newline}")
+        changes.append(Change(rule, first, text, "marker"))
+    return "".join(lines), sorted(changes, key=lambda c: c.line)
 
 
 class InfluxSweeper(Sweeper):
@@ -536,17 +607,14 @@ class InfluxSweeper(Sweeper):
     def __init__(self, tree: ProjectTree, versions: Versions):
         super().__init__(tree, versions)
         self.aliases = learn_aliases(tree)
-        self._alias_text = (
-            re.compile(r"\b(" + "|".join(map(re.escape, sorted(self.aliases))) + r")\b")
-            if self.aliases
-            else None
-        )
+        alias_words = "|".join(map(re.escape, sorted(self.aliases)))
+        self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(INFLUX_TEXT.search(text) or (self._alias_text and self._alias_text.search(text)))
 
-    def make_codemod(self, context: CodemodContext, info: FileInfo) -> MigrationCodemod:
-        return InfluxSweepCodemod(context, self, info)
+    def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
+        return sweep_code(self, code, info.is_test)
 
     def check(self, rel: str, text: str) -> list[CheckFailure]:
         return unmarked_shapes(self, rel, text) + signature_failures(rel, text)
@@ -554,23 +622,12 @@ class InfluxSweeper(Sweeper):
 
 def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
     """The sweep once more on the final text: any marker it would still add is a shape left unmarked."""
-    try:
-        module = cst.parse_module(text)
-    except cst.ParserSyntaxError:
-        return []
-    info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"))
-    codemod = InfluxSweepCodemod(CodemodContext(filename=rel, full_module_name=None), sweeper, info)
-    codemod.transform_module(module)
+    _, changes = sweep_code(sweeper, text, is_test_file(rel))
     return [
         CheckFailure(
-            rel,
-            change.line,
-            "unmarked",
-            f"old InfluxDB 2 API left without a marker ({change.rule})",
-            change.message,
+            rel, c.line, "unmarked", f"old InfluxDB 2 API left without a marker ({c.rule})", c.message
         )
-        for change in codemod.changes
-        if change.kind == "marker"
+        for c in changes
     ]
 
 
