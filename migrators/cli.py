@@ -1,9 +1,12 @@
 """`python -m migrators DIR`: apply the codemods in place (or --diff / --check / --json).
 
 Exit codes: 0 done (or nothing to do), 1 a MIGRATION-BLOCKER marker remains anywhere in the tree
-(new or left by an earlier run, whatever upgrades were detected), or `--check` and something would
-change; 2 usage error, or a file that could not be parsed / rewritten (named with its line on
-stderr; that file is left untouched, the others are still processed).
+(new or left by an earlier run, whatever upgrades were detected), the post-migrate check failed
+(names made undefined, keywords the new library rejects, an old-API shape left unmarked: the
+JSON report says `"check": {"ok": false, ...}` and stderr says "post-migrate check failed"), or
+`--check` and something would change; 2 usage error, or a file that could not be parsed /
+rewritten (named with its line on stderr; that file is left untouched, the others are still
+processed).
 """
 
 from __future__ import annotations
@@ -102,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{where}: {fr.error}", file=sys.stderr)
         if fr.traceback:  # an internal error: the rule's stack, for whoever fixes the codemod
             print(fr.traceback, file=sys.stderr, end="")
+    check = result.check
+    if check is not None and not check.ok:
+        print(f"migrators: post-migrate check failed ({len(check.failures)} failure(s)):", file=sys.stderr)
+        for failure in check.failures:
+            where = root / failure.path if root.is_dir() else root
+            print(f"{where}:{failure.line}: {failure.message}; next: {failure.next_step}", file=sys.stderr)
     if args.json:
         report = result.to_json()
         report["blockers"] = [blocker.to_json() for blocker in blockers]
@@ -122,6 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         )
     if result.errors:
         return 2
-    if blockers or (args.check and result.changed):
+    if blockers or (check is not None and not check.ok) or (args.check and result.changed):
         return 1
     return 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 MARKER_PREFIX = "MIGRATION-BLOCKER("
@@ -50,6 +50,35 @@ class MarkerRecord:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class CheckFailure:
+    """One post-migrate check failure: where, what kind, and what a person must do next."""
+
+    path: str
+    line: int
+    kind: str  # undefined-name | signature | unmarked | ...
+    message: str
+    next_step: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CheckResult:
+    failures: list[CheckFailure] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def extend(self, failures: Iterable[CheckFailure]) -> None:
+        self.failures.extend(failures)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "failures": [f.to_json() for f in self.failures]}
 
 
 @dataclass
@@ -119,6 +148,23 @@ class TreeResult:
     files: list[FileResult] = field(default_factory=list)
     # rule prefix -> upgrade name, for every known upgrade (a marker may come from any of them)
     owners: Mapping[str, str] = field(default_factory=dict)
+    # the post-migrate check (None: not run, e.g. a result built by hand)
+    check: CheckResult | None = None
+    # a monorepo root run one unit at a time: the units' paths ("" for a plain service)
+    units: list[str] = field(default_factory=list)
+
+    def absorb(self, unit: str, sub: TreeResult) -> None:
+        """Add one unit's result, its paths made relative to this (monorepo) root."""
+        prefix = f"{unit}/" if unit else ""
+        for fr in sub.files:
+            fr.path = prefix + fr.path
+            self.files.append(fr)
+        self.upgrades.extend(u for u in sub.upgrades if u not in self.upgrades)
+        self.owners = {**self.owners, **sub.owners}
+        if sub.check is not None:
+            self.check = self.check or CheckResult()
+            for failure in sub.check.failures:
+                self.check.failures.append(replace(failure, path=prefix + failure.path))
 
     @property
     def changed(self) -> list[FileResult]:
@@ -167,11 +213,15 @@ class TreeResult:
                 "markers": len(self.markers),
                 "files_scanned": len(self.files),
                 "files_skipped": sum(1 for f in self.files if f.status == "skipped"),
+                "check_failures": len(self.check.failures) if self.check else 0,
             },
             "rules": self.rule_counts(),
             "files": [f.to_json() for f in self.files if f.status != "skipped" or f.changes],
             "markers": [record.to_json() for record in self.marker_records()],
+            "check": (self.check or CheckResult()).to_json(),
         }
+        if self.units:
+            data["units"] = self.units
         if include_diff:
             data["diff"] = self.diff()
         return data

@@ -16,8 +16,10 @@ from typing import Any
 import libcst as cst
 from libcst.codemod import CodemodContext
 
+from migrators.core.check import check_files
 from migrators.core.registry import Registry
 from migrators.core.results import (
+    MARKER_PREFIX,
     MARKER_RULE,
     Change,
     FileResult,
@@ -26,8 +28,8 @@ from migrators.core.results import (
     iter_markers,
     rule_prefix,
 )
-from migrators.core.tree import EditSet, FileInfo, ProjectTree, is_test_file
-from migrators.core.upgrade import Upgrade
+from migrators.core.tree import EditSet, FileInfo, ProjectTree, find_units, is_test_file
+from migrators.core.upgrade import Sweeper, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import PythonFloor, rewrite_python_floor, rewrite_requirements
 
@@ -39,9 +41,15 @@ class MigrationError(Exception):
 
 
 def transform_source(
-    code: str, upgrades: Sequence[Upgrade], states: dict[str, Any], versions: Versions, info: FileInfo
+    code: str,
+    upgrades: Sequence[Upgrade],
+    states: dict[str, Any],
+    versions: Versions,
+    info: FileInfo,
+    sweepers: Sequence[tuple[str, Sweeper]] = (),
 ) -> tuple[str, list[Change], list[str]]:
-    """Run the given upgrades' codemods over one file's text: (new code, changes, upgrades applied).
+    """Run the given upgrades' codemods over one file's text, then the sweeps (after every rule, so
+    they see what the rules left): (new code, changes, upgrades applied).
 
     Raises MigrationError for a parse error of the input (with its line) or an output that
     does not re-parse (the caller keeps the original).
@@ -63,6 +71,11 @@ def transform_source(
         changes.extend(codemod.changes)
         module = new_module
     new_code = module.code
+    for name, sweeper in sweepers:
+        new_code, swept = sweeper.sweep(info, new_code)
+        if swept and name not in applied:
+            applied.append(name)
+        changes.extend(swept)
     if new_code != code:
         check_parses(new_code, info.rel)
     return new_code, changes, applied
@@ -105,14 +118,19 @@ def select_upgrades(
 
 
 def migrate_python_file(
-    tree: ProjectTree, rel: str, chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
+    tree: ProjectTree,
+    rel: str,
+    chosen: Sequence[Upgrade],
+    states: dict[str, Any],
+    versions: Versions,
+    sweepers: Sequence[tuple[str, Sweeper]] = (),
 ) -> FileResult:
-    """One Python file: the upgrades whose pre-check passes, in one parse."""
+    """One Python file: the upgrades whose pre-check passes, then the sweeps, in one parse."""
     text = tree.read(rel)
     info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
     result = FileResult(rel, original=text, new=text)
     try:
-        new, changes, applied = transform_source(text, chosen, states, versions, info)
+        new, changes, applied = transform_source(text, chosen, states, versions, info, sweepers)
     except MigrationError as exc:
         result.status, result.error, result.error_line = "error", str(exc), exc.line
     except Exception as exc:  # a rule crashed: report it with its traceback, keep the file
@@ -177,6 +195,14 @@ def edit_results(tree: ProjectTree, edits: EditSet) -> list[FileResult]:
     return results
 
 
+def without_markers(text: str) -> str:
+    """The text the pre-checks see: a marker a run left names the new API, and must not make the
+    next run parse a file the first one skipped (idempotence)."""
+    if MARKER_PREFIX not in text:
+        return text
+    return "\n".join(line for line in text.splitlines() if MARKER_PREFIX not in line)
+
+
 def migrate_tree(
     root: Path | str,
     *,
@@ -188,25 +214,55 @@ def migrate_tree(
     skip: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
 ) -> TreeResult:
-    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`."""
+    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`.
+
+    A monorepo root (a folder holding several services) is run one unit at a time (see
+    :func:`migrators.core.tree.find_units`): each service learns its own facts and gets its own
+    config, exactly as a run on that service alone; the root's own files are left alone."""
     root = Path(root)
     versions = versions or registry.versions()
+    units = find_units(root)
+    if units == [""]:
+        return migrate_unit(root, registry, upgrades, write, versions, only, skip, progress)
+    owners = registry.owners()
+    result = TreeResult(str(root), [], versions.as_dict(), owners=owners, units=units)
+    for unit in units:
+        sub = migrate_unit(root / unit, registry, upgrades, write, versions, only, skip, progress)
+        result.absorb(unit, sub)
+    return result
+
+
+def migrate_unit(
+    root: Path,
+    registry: Registry,
+    upgrades: Iterable[Upgrade | str] | None,
+    write: bool,
+    versions: Versions,
+    only: Sequence[str],
+    skip: Sequence[str],
+    progress: Callable[[str], None] | None,
+) -> TreeResult:
+    """One service (or shared folder): detection, analysis, rules, sweeps, rewriters, check."""
     tree = ProjectTree(root)
     chosen = select_upgrades(registry, upgrades, tree, only, skip)
     owners = {**registry.owners(), **{u.rule_prefix: u.name for u in chosen}}
     result = TreeResult(str(root), [u.name for u in chosen], versions.as_dict(), owners=owners)
     states = {u.name: u.analyze(tree, versions) for u in chosen}
+    sweepers = [(u.name, s) for u in chosen if (s := u.make_sweeper(tree, versions)) is not None]
 
     for rel in tree.python_files():
-        relevant = [u for u in chosen if u.precheck(rel, tree.read(rel))]
-        if not relevant:
+        text = without_markers(tree.read(rel))
+        relevant = [u for u in chosen if u.precheck(rel, text)]
+        sweeping = [(n, s) for n, s in sweepers if s.precheck(rel, text)]
+        if not relevant and not sweeping:
             result.files.append(FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"))
             continue
         if progress:
             progress(rel)
-        result.files.append(migrate_python_file(tree, rel, relevant, states, versions))
+        result.files.append(migrate_python_file(tree, rel, relevant, states, versions, sweeping))
 
     result.files.extend(edit_results(tree, rewrite_other_files(tree, chosen, states, versions)))
+    result.check = check_files(result.files, [s for _, s in sweepers])
     if write:
         for fr in result.changed:
             tree.path(fr.path).write_text(fr.new, encoding="utf-8")

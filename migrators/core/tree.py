@@ -77,6 +77,75 @@ class ProjectTree:
         return [f for f in self.files() if f.endswith(suffix) and regex.search(self.read(f))]
 
 
+# A folder holding one of these is a service of its own (its own requirements, build or test config).
+SERVICE_FILES = ("pyproject.toml", "setup.cfg", "setup.py", "pytest.ini", "Dockerfile")
+
+
+def _is_service_dir(path: Path) -> bool:
+    try:
+        names = {p.name for p in path.iterdir() if p.is_file()}
+    except OSError:
+        return False
+    return any(n in names for n in SERVICE_FILES) or any(
+        n.startswith("requirements") and n.endswith(".txt") for n in names
+    )
+
+
+def _child_dirs(path: Path) -> list[Path]:
+    try:
+        children = [p for p in path.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    return sorted(
+        (
+            p
+            for p in children
+            if p.name not in SKIP_DIRS and not p.name.startswith(".") and not p.name.endswith(".egg-info")
+        ),
+        key=lambda p: p.name,
+    )
+
+
+def _has_python(path: Path) -> bool:
+    return any(ProjectTree(path).python_files())
+
+
+def _partition(path: Path, base: Path) -> tuple[list[str], list[str]]:
+    """(service units, shared units) strictly below `path`, relative to `base`."""
+    services: list[str] = []
+    shared: list[str] = []
+    for child in _child_dirs(path):
+        rel = child.relative_to(base).as_posix()
+        if _is_service_dir(child):
+            services.append(rel)
+            continue
+        inner_services, inner_shared = _partition(child, base)
+        if inner_services:
+            services += inner_services
+            shared += inner_shared
+        elif _has_python(child):
+            shared.append(rel)
+    return services, shared
+
+
+def find_units(root: Path) -> list[str]:
+    """The units a run on `root` migrates one at a time: `[""]` when `root` is one service.
+
+    A monorepo root is a folder below which several folders are services (each with its own
+    requirements*.txt, pyproject.toml, setup.cfg, pytest.ini or Dockerfile); a folder with Python
+    code and no service inside (`common/`) is a unit of its own. Facts (tag schemas, fixture names,
+    pytest config) are learned per unit and never leak between them, and the root's own files
+    (a repo-level pyproject.toml) are not rewritten. A service folder that merely has one
+    sub-folder with its own requirements (docs/) stays one unit."""
+    root = Path(root)
+    if root.is_file():
+        return [""]
+    services, shared = _partition(root, root)
+    if not services or (_is_service_dir(root) and len(services) < 2):
+        return [""]
+    return sorted(services + shared)
+
+
 def is_test_file(rel: str) -> bool:
     """pytest's default discovery plus conftest.py and anything under a tests/ folder."""
     name = rel.rsplit("/", 1)[-1]

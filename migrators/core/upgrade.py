@@ -10,7 +10,10 @@ in the `sandbox.upgrades` entry-point group) is an :class:`Upgrade` subclass wit
 * ``tokens``: the cheap text pre-check (a Python file that mentions none is never parsed);
 * ``detect(tree)``, ``analyze(tree, versions)`` (project-wide facts gathered once, before any
   file), ``codemod`` (a :class:`MigrationCodemod` applying *all* its Python rules in one
-  traversal), ``requirement_rules``, ``forced_pins``, ``python_floor`` and ``rewrite_files``.
+  traversal), ``requirement_rules``, ``forced_pins``, ``python_floor`` and ``rewrite_files``;
+* optionally ``sweeper``: a :class:`Sweeper` run after every upgrade's rules on every Python file
+  that still shows the old library, marking what the rules did not convert, and checking the
+  result (the post-migrate check, :mod:`migrators.core.check`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,34 @@ from typing import Any, ClassVar
 from libcst.codemod import CodemodContext
 
 from migrators.core.codemod import MigrationCodemod
+from migrators.core.results import Change, CheckFailure
 from migrators.core.tree import EditSet, FileInfo, ProjectTree, is_test_file
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, declared_packages
+
+
+class Sweeper:
+    """The "never miss silently" pass of one upgrade, built once per service (unit) from its files.
+
+    ``precheck`` says whether a file can hold an old-API shape at all (a cheap text test);
+    ``sweep`` runs after every upgrade's rules on the file's text and returns it with a
+    ``MIGRATION-BLOCKER`` above each statement still holding an old shape (never a second one), with
+    the markers as changes; ``check`` reports, on the final text of a file, what the post-migrate
+    check must fail on.
+    """
+
+    def __init__(self, tree: ProjectTree, versions: Versions):
+        self.tree = tree
+        self.versions = versions
+
+    def precheck(self, rel: str, text: str) -> bool:
+        return False
+
+    def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
+        return code, []
+
+    def check(self, rel: str, text: str) -> list[CheckFailure]:
+        return []
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,7 @@ class Upgrade:
     tokens: ClassVar[tuple[str, ...]] = ()  # pre-check: parse only files containing one
     modules: ClassVar[tuple[str, ...]] = ()  # top-level import names that signal it
     codemod: ClassVar[type[MigrationCodemod] | None] = None
+    sweeper: ClassVar[type[Sweeper] | None] = None
     test_files_only: ClassVar[bool] = False
 
     def precheck(self, rel: str, text: str) -> bool:
@@ -75,6 +104,9 @@ class Upgrade:
         if self.codemod is None:
             return None
         return self.codemod(context, state=state, versions=versions, info=info)
+
+    def make_sweeper(self, tree: ProjectTree, versions: Versions) -> Sweeper | None:
+        return self.sweeper(tree, versions) if self.sweeper else None
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         return []

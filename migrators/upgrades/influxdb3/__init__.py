@@ -15,6 +15,7 @@ from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
 from migrators.upgrades.influxdb3.flow import analyze_flow
+from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
 _NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<=\s*1\.)")
@@ -44,10 +45,16 @@ class Influxdb3Upgrade(Upgrade):
         "IX-11": "query_api() calls become client.query(sql, language=..., mode=...)",
         "IX-12": "the Flux text becomes SQL for recognised pipelines, else a blocker carrying the Flux",
         "IX-13": "result handling (FluxTable records) becomes Arrow rows with SQL column names",
+        "IX-14": "sweep: Flux text left in a string (query, template, fragment or test assertion)",
+        "IX-15": "sweep: v2 result handling left (.records, get_value()/get_field(), record.values)",
+        "IX-16": "sweep: v2 client API left (InfluxDBClient, query_api/write_api/delete_api, bucket=/org=)",
+        "IX-17": "sweep: the InfluxDB 2 HTTP API called directly (/api/v2/query, /api/v2/write)",
+        "IX-18": "sweep: a test mocks or fakes the v2 client (patches, return values, fake tables)",
     }
     tokens = ("influxdb_client", "query_api", "write_api", "delete_api", "from(bucket")
     modules = ("influxdb_client",)
     codemod = Influxdb3Codemod
+    sweeper = InfluxSweeper
 
     def precheck(self, rel: str, text: str) -> bool:
         # a bare `write_api` attribute of some other library is not ours: require the import or Flux

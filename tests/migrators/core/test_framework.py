@@ -110,7 +110,9 @@ def test_results_json_and_diff(tmp_path):
         "markers": 1,
         "files_scanned": 2,
         "files_skipped": 1,
+        "check_failures": 0,
     }
+    assert data["check"] == {"ok": True, "failures": []}
     assert data["markers"] == [
         {"path": "b.py", "line": 1, "rule": "XX-1", "upgrade": "mark-test", "message": "boom is gone"}
     ]

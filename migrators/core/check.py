@@ -1,0 +1,135 @@
+"""The post-migrate check: what the migrated tree must not contain, whatever the rules did.
+
+Run by the runner after every upgrade (and its sweep) on each unit of the tree:
+
+* names made undefined by the change: the undefined names of each rewritten module (pyflakes-level,
+  from :mod:`symtable`) compared before and after — a value moved into a scope where it does not
+  exist breaks at run time and often passes mocked tests;
+* whatever each upgrade's :class:`~migrators.core.upgrade.Sweeper` reports on the final text (calls
+  the new library's signatures reject, old-API shapes left without a marker).
+
+A failed check makes ``python -m migrators`` exit 1 and sets ``"check": {"ok": false}`` in the
+JSON report, each failure with file:line and the next step.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+import symtable
+from collections.abc import Sequence
+
+from migrators.core.results import CheckFailure, CheckResult, FileResult
+from migrators.core.upgrade import Sweeper
+
+_MODULE_DUNDERS = {
+    "__file__",
+    "__name__",
+    "__doc__",
+    "__spec__",
+    "__loader__",
+    "__package__",
+    "__path__",
+    "__builtins__",
+    "__annotations__",
+}
+_BUILTINS = frozenset(dir(builtins)) | _MODULE_DUNDERS
+_STAR_IMPORT = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.M)
+
+
+def undefined_names(source: str, filename: str = "<module>") -> dict[str, int]:
+    """`scope:name` -> 1 for every name read that no enclosing scope, import or builtin defines.
+
+    A module with a star import is skipped: its names cannot be known statically (pyflakes only
+    says "may be undefined" there)."""
+    if _STAR_IMPORT.search(source):
+        return {}
+    try:
+        top = symtable.symtable(source, filename, "exec")
+    except SyntaxError:
+        return {}
+    module_defined = _module_names(top)
+    found: dict[str, int] = {}
+    _walk(top, module_defined, found)
+    return found
+
+
+def _module_names(top: symtable.SymbolTable) -> set[str]:
+    names = {
+        s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()
+    }
+    stack = list(top.get_children())
+    while stack:  # `global x; x = ...` inside a function defines a module name too
+        table = stack.pop()
+        stack.extend(table.get_children())
+        names |= {s.get_name() for s in table.get_symbols() if s.is_declared_global() and s.is_assigned()}
+    return names
+
+
+def _walk(table: symtable.SymbolTable, module_defined: set[str], found: dict[str, int]) -> None:
+    is_module = table.get_type() == "module"
+    for sym in table.get_symbols():
+        if not sym.is_referenced():
+            continue
+        name = sym.get_name()
+        if is_module:
+            unresolved = not (sym.is_assigned() or sym.is_imported() or sym.is_namespace())
+        else:
+            unresolved = sym.is_global()
+        if unresolved and name not in module_defined and name not in _BUILTINS:
+            found[f"{table.get_name()}:{name}"] = table.get_lineno()
+    for child in table.get_children():
+        _walk(child, module_defined, found)
+
+
+def _first_read(source: str, name: str, after_line: int) -> int:
+    """Line of the first read of `name` at or after `after_line` (the scope's start)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return after_line
+    lines = [
+        n.lineno
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load) and n.lineno >= after_line
+    ]
+    return min(lines, default=after_line)
+
+
+def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
+    """Names undefined after the change that were defined before it (or did not exist)."""
+    old = undefined_names(before, rel)
+    failures = []
+    for key, scope_line in sorted(undefined_names(after, rel).items()):
+        if key in old:
+            continue
+        scope, name = key.split(":", 1)
+        line = _first_read(after, name, scope_line)
+        where = "module level" if scope == "top" else f"{scope}()"
+        failures.append(
+            CheckFailure(
+                rel,
+                line,
+                "undefined-name",
+                f"the migration made `{name}` undefined in {where}",
+                f"define `{name}` in that scope (a parameter, a module constant or an environment read) "
+                "or move the value back where it is defined",
+            )
+        )
+    return failures
+
+
+def check_files(files: Sequence[FileResult], sweepers: Sequence[Sweeper]) -> CheckResult:
+    """The check over one unit's results (paths relative to the unit)."""
+    result = CheckResult()
+    for fr in files:
+        if not fr.path.endswith(".py") or fr.status == "error":
+            continue
+        final = fr.new if fr.changed else fr.original
+        if fr.changed:
+            result.extend(new_undefined(fr.path, fr.original, fr.new))
+        for sweeper in sweepers:
+            if final and sweeper.precheck(fr.path, final):
+                result.extend(sweeper.check(fr.path, final))
+    return result

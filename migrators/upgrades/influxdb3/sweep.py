@@ -1,0 +1,852 @@
+"""The sweep after the influxdb3 rules: every influxdb-client (v2) shape still present gets a marker.
+
+The rules convert what they can prove; this pass runs after them (and over files they did not touch)
+and puts one ``MIGRATION-BLOCKER`` above each statement that still holds an old-API shape, unless a
+marker is already there: Flux text in a string (IX-14), v2 result handling (IX-15), the v2 client,
+its APIs and their ``bucket=``/``org=`` keywords (IX-16), the InfluxDB 2 HTTP API (IX-17), tests
+mocking or faking the v2 client (IX-18), and anything under ``InfluxDBClientAsync`` (IX-8: never
+rewritten as if it were the sync client). Over-marking is accepted; silence is not.
+
+The same module gives the post-migrate check its influxdb3 part: keywords the influxdb3-python
+signatures do not accept (a static table, checked against the installed library by a test, since
+the migrator image has no influxdb3-python) and swept shapes left without a marker.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
+from migrators.core.tree import FileInfo, ProjectTree, is_test_file
+from migrators.core.upgrade import Sweeper
+from migrators.core.versions import Versions
+
+# ---------------------------------------------------------------- what counts as old API
+
+V2_NAMES = frozenset(
+    {
+        "InfluxDBClient",
+        "InfluxDBClientAsync",
+        "QueryApi",
+        "QueryApiAsync",
+        "WriteApi",
+        "WriteApiAsync",
+        "DeleteApi",
+        "DeleteApiAsync",
+        "FluxTable",
+        "FluxRecord",
+        "FluxStructure",
+        "TableList",
+    }
+)
+API_NAMES = re.compile(r"^_?(query|write|delete)_api$")
+API_CALLS = frozenset(
+    {"query_api", "write_api", "delete_api", "buckets_api", "organizations_api", "tasks_api", "users_api"}
+)
+OLD_QUERY_METHODS = frozenset({"query_data_frame", "query_stream", "query_csv", "query_raw", "to_values"})
+RESULT_GETTERS = frozenset({"get_value", "get_time", "get_field", "get_measurement", "get_start", "get_stop"})
+CLIENT_METHODS = frozenset({"write", "query", "delete", *OLD_QUERY_METHODS})
+EXECUTORS = frozenset({"to_thread", "run_in_executor", "partial", "submit"})
+# A receiver segment that names an InfluxDB object (besides what the file's data flow binds).
+TIED_SEGMENT = re.compile(r"(?i)^_?(query|write|delete)_api$|influx|client$|^idbc$")
+# Text a swept file must contain: anything else never touched InfluxDB and is not parsed.
+INFLUX_TEXT = re.compile(r"(?i)influx|flux|query_api|write_api|delete_api|/api/v2/|from\(bucket|\|>")
+# Evidence that a statement already speaks the new API: an old *name* beside it is a converted line.
+NEW_EVIDENCE = re.compile(
+    r"\b(database|language|query_parameters|mode)\s*=|to_pylist|to_pandas|InfluxDBClient3|influxdb_client_3"
+)
+_CMP = r"\s*(==|!=|>=|<=|>|<)"
+FLUX_LINE = re.compile(
+    r"^\s*(from\s*\(\s*bucket|\|>|import\s+\"|schema\.\w+\s*\(|range\s*\(\s*start\s*:|aggregateWindow\s*\("
+    r"|filter\s*\(\s*fn\s*:|r\._(measurement|field|value)\b|r\.\w+"
+    + _CMP
+    + r"|r\[\s*\"\w+\"\s*\]"
+    + _CMP
+    + ")"
+)
+HTTP_V2 = re.compile(r"/api/v2/(query|write|delete|buckets|orgs)|application/vnd\.flux")
+TEST_DICT_KEYS = frozenset({"bucket", "org"})
+
+
+@dataclass(frozen=True)
+class Kind:
+    rule: str
+    priority: int  # the marker carries the rule of the highest-priority kind found on a statement
+    instruction: str
+
+
+KINDS = {
+    "async": Kind(
+        "IX-8",
+        0,
+        "InfluxDBClientAsync has no InfluxDB 3 counterpart and calls under it were not converted: build an "
+        "InfluxDBClient3, read with `await client.query_async(sql)`, write with "
+        "`await asyncio.to_thread(client.write, record=..., database=...)`",
+    ),
+    "http": Kind(
+        "IX-17",
+        1,
+        "InfluxDB 2 HTTP API: send SQL to /api/v3/query_sql (json db, q) and line protocol to "
+        "/api/v3/write_lp?db=..., or use influxdb3-python",
+    ),
+    "flux": Kind(
+        "IX-14",
+        2,
+        'Flux text left: translate it to SQL for client.query(sql, language="sql") (InfluxDB 3 runs no '
+        "Flux); a test asserting Flux must assert the SQL sent",
+    ),
+    "mock": Kind(
+        "IX-18",
+        3,
+        "test mocks or fakes the v2 client: mock InfluxDBClient3.query/.write (results as a pyarrow Table) "
+        "or run against a real InfluxDB 3",
+    ),
+    "client": Kind(
+        "IX-16",
+        4,
+        "v2 client API left: use InfluxDBClient3(host=, token=, database=) and its query(sql, language=) / "
+        "write(record=, database=); no query_api()/write_api()/delete_api(), bucket=, org=, url=",
+    ),
+    "result": Kind(
+        "IX-15",
+        5,
+        "v2 result handling left: client.query() returns a pyarrow Table; iterate table.to_pylist() "
+        '(dicts keyed by SQL columns: time, tags, one per field) or use mode="pandas"',
+    ),
+}
+
+
+def marker_instruction(kinds: Iterable[str]) -> tuple[str, str]:
+    """(rule id, text) of the one marker a statement gets for all the shapes found on it."""
+    ordered = sorted(set(kinds), key=lambda k: KINDS[k].priority)
+    first = KINDS[ordered[0]]
+    text = first.instruction
+    if len(ordered) > 1:
+        text += "; also " + ", ".join(KINDS[k].rule for k in ordered[1:])
+    return first.rule, text
+
+
+# ---------------------------------------------------------------- facts learned once per service
+
+
+_ALIASED_IMPORT = re.compile(r"^\s*(from|import)\s+influxdb_client\b[^\n]*(\bas\b|\()", re.M)
+
+
+def learn_aliases(tree: ProjectTree) -> frozenset[str]:
+    """Local names the service binds to v2 classes or modules (`InfluxDBClient as idbc`, `import
+    influxdb_client as ic`): learned over the unit, so a test's `patch("app.store.idbc")` is known."""
+    aliases: set[str] = set()
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        if not _ALIASED_IMPORT.search(text):
+            continue
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(module):
+            if isinstance(node, ast.ImportFrom) and _is_v2_module(node.module or ""):
+                aliases |= {a.asname for a in node.names if a.asname and a.name in V2_NAMES}
+            elif isinstance(node, ast.Import):
+                aliases |= {a.asname for a in node.names if a.asname and _is_v2_module(a.name)}
+    return frozenset(aliases)
+
+
+def v3_bound_names(code: str) -> frozenset[str]:
+    """Local names a module imports from influxdb_client_3 (regex: cheap, imports are one line)."""
+    found: set[str] = set()
+    for match in re.finditer(r"^\s*from\s+influxdb_client_3[\w.]*\s+import\s+\(?([^)\n]*)", code, re.M):
+        for item in match.group(1).split(","):
+            parts = item.split()
+            if parts:
+                found.add(parts[-1])
+    return frozenset(found)
+
+
+def _is_v2_module(name: str) -> bool:
+    return name == "influxdb_client" or name.startswith("influxdb_client.")
+
+
+# ---------------------------------------------------------------- the sweep (ast: no libcst pass)
+
+
+def _segments(node: ast.AST) -> list[str]:
+    """Names along a receiver chain, through calls and subscripts: `_q().query_api` -> [_q, query_api]."""
+    out: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            out.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Subscript):
+            node = node.value
+        else:
+            if isinstance(node, ast.Name):
+                out.append(node.id)
+            return out[::-1]
+
+
+def _strip_calls(node: ast.AST) -> ast.AST:
+    while isinstance(node, (ast.Call, ast.Subscript)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node
+
+
+def _prefixes(node: ast.AST) -> list[str]:
+    """Dotted Name/Attribute prefixes of a receiver chain (`self.client.query_api()` -> self.client...)."""
+    node = _strip_calls(node)
+    found = []
+    while isinstance(node, (ast.Attribute, ast.Name)):
+        if _is_dotted(node):
+            found.append(ast.unparse(node))
+        if isinstance(node, ast.Name):
+            break
+        node = _strip_calls(node.value)
+    return found
+
+
+def _is_dotted(node: ast.AST) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
+
+
+def _string_text(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        value = node.value
+        return value if isinstance(value, str) else value.decode("latin-1")
+    if isinstance(node, ast.JoinedStr):
+        return "".join(
+            v.value if isinstance(v, ast.Constant) and isinstance(v.value, str) else "{}" for v in node.values
+        )
+    return None
+
+
+def looks_like_flux(text: str) -> bool:
+    """A string is Flux when one of its lines *starts* like Flux: prose that merely quotes a query
+    ("run from(bucket: ...) yourself") is not a query."""
+    return any(FLUX_LINE.match(line) for line in text.splitlines() or [text])
+
+
+@dataclass
+class FileFlow:
+    """What one file binds. `tied`/`tied_functions`: dotted names and functions holding an InfluxDB
+    object by data flow *or naming* (`influx`, `client`: enough beside `bucket=`/`org=`); `v2`/
+    `v2_functions`: those holding a v2 object by data flow alone (enough for a bare `.write()`); the
+    names holding the async client; the influxdb3-python classes imported (local name -> class)."""
+
+    tied: set[str] = field(default_factory=set)
+    tied_functions: set[str] = field(default_factory=set)
+    v2: set[str] = field(default_factory=set)
+    v2_functions: set[str] = field(default_factory=set)
+    async_names: set[str] = field(default_factory=set)
+    v3_classes: dict[str, str] = field(default_factory=dict)
+    v3: set[str] = field(default_factory=set)  # names and getters holding an InfluxDBClient3 built here
+
+
+def _names_in(expr: ast.AST) -> Iterable[str]:
+    for n in ast.walk(expr):
+        if isinstance(n, ast.Name):
+            yield n.id
+        elif isinstance(n, ast.Attribute):
+            yield n.attr
+
+
+def file_flow(code: str | ast.Module, aliases: frozenset[str]) -> FileFlow:
+    """Assignments, `with ... as`, parameters and functions whose value is an InfluxDB object."""
+    flow = FileFlow()
+    try:
+        module = ast.parse(code) if isinstance(code, str) else code
+    except SyntaxError:
+        return flow
+    flow.v3_classes = _v3_imports(module)
+    v2_known = V2_NAMES | aliases | API_CALLS
+    flow.tied, flow.tied_functions = _bound(module, v2_known | set(flow.v3_classes), naming=True)
+    flow.v2, flow.v2_functions = _bound(module, v2_known, naming=False)
+    known = {local for local, cls in flow.v3_classes.items() if cls == "InfluxDBClient3"}
+    for _ in range(2):  # `self._client = InfluxDBClient3(...)`, then `def _get_client(): return self._client`
+        names, functions = _bound(module, known, naming=False)
+        known |= names | functions
+    flow.v3 = known
+    for node in ast.walk(module):
+        for target, value in _bindings(node):
+            if "InfluxDBClientAsync" in set(_names_in(value)):
+                flow.async_names.add(ast.unparse(target))
+    return flow
+
+
+def _bound(module: ast.Module, known: frozenset[str] | set[str], naming: bool) -> tuple[set[str], set[str]]:
+    """(dotted names, functions) whose value mentions a known name (or, with `naming`, a name that
+    reads like an InfluxDB object), through getters returning getters."""
+    functions: set[str] = set()
+
+    def holds(expr: ast.AST | None) -> bool:
+        return expr is not None and any(
+            n in known or n in functions or (naming and TIED_SEGMENT.search(n)) for n in _names_in(expr)
+        )
+
+    defs = [n for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    for _ in range(2):  # a getter returning another getter's value
+        for fn in defs:
+            returns = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
+            if any(holds(r) for r in returns) or holds(fn.returns):
+                functions.add(fn.name)
+    names: set[str] = set()
+    for node in ast.walk(module):
+        if isinstance(node, ast.arg):
+            if holds(node.annotation):
+                names.add(node.arg)
+            continue
+        for target, value in _bindings(node):
+            if holds(value):
+                name = ast.unparse(target)
+                names |= {name, name.rsplit(".", 1)[-1]}
+    return names, functions
+
+
+def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
+    if isinstance(node, ast.Assign):
+        return [(t, node.value) for t in node.targets]
+    if isinstance(node, ast.AnnAssign):
+        return [(node.target, node.value or node.annotation)]
+    if isinstance(node, ast.withitem) and node.optional_vars is not None:
+        return [(node.optional_vars, node.context_expr)]
+    return []
+
+
+_STATEMENT_LISTS = ("body", "orelse", "finalbody")
+
+
+class ShapeFinder:
+    """The old-API shapes of one module, per statement (the innermost statement holding each)."""
+
+    def __init__(self, sweeper: InfluxSweeper, code: str, module: ast.Module, is_test: bool) -> None:
+        self.is_test = is_test
+        # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
+        self.aliases = sweeper.aliases - v3_bound_names(code)
+        self.flow = file_flow(module, self.aliases)
+        self.found: dict[int, set[str]] = {}
+        self.weak: dict[int, set[str]] = {}
+        self.statements: dict[int, ast.stmt] = {}
+        self.parents: dict[int, ast.stmt | None] = {}
+
+    # ---- walking: statements, and the expressions each statement owns (not its nested statements)
+    def run(self, module: ast.Module) -> None:
+        for stmt in module.body:
+            self._statement(stmt, None)
+
+    def _statement(self, stmt: ast.stmt, parent: ast.stmt | None) -> None:
+        self.statements[id(stmt)] = stmt
+        self.parents[id(stmt)] = parent
+        if self._is_docstring(stmt):
+            return
+        for name, value in ast.iter_fields(stmt):
+            if name in _STATEMENT_LISTS and isinstance(value, list):
+                for child in value:
+                    if isinstance(child, ast.stmt):
+                        self._statement(child, stmt)
+            elif name == "handlers":
+                for handler in value:
+                    if handler.type is not None:
+                        self._expression(handler.type, stmt)
+                    for child in handler.body:
+                        self._statement(child, stmt)
+            elif name == "cases":
+                for case in value:
+                    if case.guard is not None:
+                        self._expression(case.guard, stmt)
+                    for child in case.body:
+                        self._statement(child, stmt)
+            elif isinstance(value, list):
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        self._expression(item, stmt)
+            elif isinstance(value, ast.AST):
+                self._expression(value, stmt)
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            self._import(stmt)
+
+    @staticmethod
+    def _is_docstring(stmt: ast.stmt) -> bool:
+        return isinstance(stmt, ast.Expr) and _string_text(stmt.value) is not None
+
+    def _expression(self, root: ast.AST, stmt: ast.stmt) -> None:
+        targets = {id(t) for t in getattr(stmt, "targets", [])} if isinstance(stmt, ast.Assign) else set()
+        for node in ast.walk(root):
+            if isinstance(node, ast.Constant) or isinstance(node, ast.JoinedStr):
+                self._string(_string_text(node), stmt)
+            elif isinstance(node, ast.Attribute):
+                self._attribute(node, stmt, id(node) in targets)
+            elif isinstance(node, ast.Name):
+                self._name(node, stmt, id(node) in targets)
+            elif isinstance(node, ast.Call):
+                self._call(node, stmt)
+            elif isinstance(node, ast.Subscript):
+                self._subscript(node, stmt)
+            elif isinstance(node, ast.Dict):
+                for key, value in zip(node.keys, node.values, strict=True):
+                    if _string_text(key) == "type" and _string_text(value) == "flux":
+                        self.add(stmt, "http")
+
+    def add(self, stmt: ast.stmt, kind: str) -> None:
+        self.found.setdefault(id(stmt), set()).add(kind)
+
+    def add_weak(self, stmt: ast.stmt, kind: str) -> None:
+        self.weak.setdefault(id(stmt), set()).add(kind)
+
+    def _mock_or(self, kind: str) -> str:
+        return "mock" if self.is_test else kind
+
+    # ---- detectors
+    def _string(self, text: str | None, stmt: ast.stmt) -> None:
+        if not text:
+            return
+        if looks_like_flux(text):
+            self.add(stmt, "flux")
+        if HTTP_V2.search(text):
+            self.add(stmt, "http")
+        words = set(re.findall(r"\w+", text))
+        last = text.rsplit(".", 1)[-1]
+        if words & V2_NAMES or (last in self.aliases and re.fullmatch(r"[\w.]+", text)):
+            self.add(stmt, self._mock_or("client"))
+
+    def _attribute(self, node: ast.Attribute, stmt: ast.stmt, is_target: bool) -> None:
+        attr = node.attr
+        if attr == "records":
+            self.add(stmt, self._mock_or("result"))
+        elif attr == "InfluxDBClientAsync":
+            self.add(stmt, "async")
+        elif attr in V2_NAMES:
+            self.add(stmt, self._mock_or("client"))
+        elif API_NAMES.match(attr):
+            if self.is_test:
+                self.add(stmt, "mock")
+            elif not is_target:  # `self._query_api = self._client` is the rules' converted form
+                self.add_weak(stmt, "client")
+        elif attr in RESULT_GETTERS and self.is_test:
+            self.add(stmt, "mock")
+
+    def _name(self, node: ast.Name, stmt: ast.stmt, is_target: bool) -> None:
+        name = node.id
+        if name == "InfluxDBClientAsync":
+            self.add(stmt, "async")
+        elif name in V2_NAMES or name in self.aliases or name == "influxdb_client":
+            self.add(stmt, self._mock_or("client"))
+        elif API_NAMES.match(name) and self.is_test:
+            self.add(stmt, "mock")
+        elif API_NAMES.match(name) and not is_target:
+            self.add_weak(stmt, "client")
+
+    def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(stmt, ast.ImportFrom):
+            modules = [stmt.module or ""]
+            names = [a.asname or a.name for a in stmt.names]
+        else:
+            modules = [a.name for a in stmt.names]
+            names = []
+        if any(_is_v2_module(m) for m in modules):
+            self.add(stmt, self._mock_or("client"))
+        for name in names:
+            if name == "InfluxDBClientAsync":
+                self.add(stmt, "async")
+            elif name in V2_NAMES:
+                self.add(stmt, self._mock_or("client"))
+            elif API_NAMES.match(name):
+                if self.is_test:
+                    self.add(stmt, "mock")
+                else:
+                    self.add_weak(stmt, "client")
+
+    def _subscript(self, node: ast.Subscript, stmt: ast.stmt) -> None:
+        if isinstance(node.value, ast.Attribute) and node.value.attr == "values":
+            self.add(stmt, self._mock_or("result"))
+        elif self.is_test and _string_text(node.slice) in TEST_DICT_KEYS:
+            self.add(stmt, "mock")
+
+    def _call(self, node: ast.Call, stmt: ast.stmt) -> None:
+        func = node.func
+        keywords = {k.arg for k in node.keywords if k.arg is not None}
+        if self.is_test and "records" in keywords:
+            self.add(stmt, "mock")
+        if isinstance(func, ast.Name):
+            if func.id in self.flow.tied_functions and keywords & {"bucket", "org"}:
+                self.add(stmt, "client")
+            cls = self.flow.v3_classes.get(func.id)
+            if cls and keywords - accepted(f"{cls}.__init__"):
+                self.add(stmt, "client")  # a v3 constructor still given v2 keywords (url=, timeout=)
+            return
+        if not isinstance(func, ast.Attribute):
+            return
+        method = func.attr
+        if any(p in self.flow.async_names for p in _prefixes(func.value)):
+            self.add(stmt, "async")
+        if method in API_CALLS or method in OLD_QUERY_METHODS:
+            self.add(stmt, "client")
+        elif method in RESULT_GETTERS:
+            self.add(stmt, self._mock_or("result"))
+        elif method == "get" and isinstance(func.value, ast.Attribute) and func.value.attr == "values":
+            self.add(stmt, self._mock_or("result"))
+        if ("bucket" in keywords and method in CLIENT_METHODS) or (
+            keywords & {"bucket", "org"} and self._reaches_client(node)
+        ):
+            self.add(stmt, "client")
+        elif method in CLIENT_METHODS and self._v2_bound(func.value):
+            self.add_weak(stmt, "client")
+        signature = f"InfluxDBClient3.{method}"
+        if signature in SIGNATURES and keywords - accepted(signature) and self._v3_bound(func.value):
+            self.add(stmt, "client")  # a v3 call still given v2 keywords (params=, org= on query)
+
+    def _reaches_client(self, node: ast.Call) -> bool:
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in CLIENT_METHODS and self._tied(func.value):
+            return True
+        executor = (isinstance(func, ast.Attribute) and func.attr in EXECUTORS) or (
+            isinstance(func, ast.Name) and func.id in EXECUTORS
+        )
+        if executor:
+            return any(self._tied(arg) for arg in node.args)
+        return isinstance(func, ast.Attribute) and self._tied(func)
+
+    def _v2_bound(self, node: ast.AST) -> bool:
+        """Bound to a v2 object by this file's data flow, or named like a v2 API (`write_api`)."""
+        flow = self.flow
+        return any(
+            API_NAMES.match(s) or s in flow.v2 or s in flow.v2_functions for s in _segments(node)
+        ) or any(p in flow.v2 for p in _prefixes(node))
+
+    def _v3_bound(self, node: ast.AST) -> bool:
+        return any(s in self.flow.v3 for s in _segments(node)) or any(
+            p in self.flow.v3 for p in _prefixes(node)
+        )
+
+    def _tied(self, node: ast.AST) -> bool:
+        flow = self.flow
+        return any(
+            TIED_SEGMENT.search(s) or s in flow.tied or s in flow.tied_functions for s in _segments(node)
+        ) or any(p in flow.tied for p in _prefixes(node))
+
+    # ---- results per statement
+    def kinds(self, lines: list[str]) -> dict[int, set[str]]:
+        """Statement id -> kinds, weak names kept only on statements with no sign of the new API."""
+        out = {k: set(v) for k, v in self.found.items()}
+        for key, kinds in self.weak.items():
+            stmt = self.statements[key]
+            text = "\n".join(lines[stmt.lineno - 1 : (stmt.end_lineno or stmt.lineno)])
+            if not NEW_EVIDENCE.search(text):
+                out.setdefault(key, set()).update(kinds)
+        return out
+
+
+def _first_line(stmt: ast.stmt) -> int:
+    decorators = getattr(stmt, "decorator_list", [])
+    return min([stmt.lineno, *(d.lineno for d in decorators)])
+
+
+def _starts_line(stmt: ast.stmt, lines: list[str]) -> bool:
+    """The statement is the first thing on its line (a comment line can go right above it)."""
+    first = _first_line(stmt)
+    line = lines[first - 1]
+    if first >= 2 and lines[first - 2].rstrip().endswith("\\"):
+        return False
+    decorators = getattr(stmt, "decorator_list", [])
+    col = decorators[0].col_offset - 1 if decorators and decorators[0].lineno == first else stmt.col_offset
+    return len(line) - len(line.lstrip()) == col
+
+
+def _marked_above(lines: list[str], first: int) -> bool:
+    i = first - 2
+    while i >= 0 and lines[i].lstrip().startswith("#"):
+        if MARKER_PREFIX in lines[i]:
+            return True
+        i -= 1
+    return False
+
+
+def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, list[Change]]:
+    """The text with one marker above each statement still holding an old-API shape (none twice)."""
+    try:
+        module = ast.parse(code)
+    except SyntaxError:
+        return code, []
+    finder = ShapeFinder(sweeper, code, module, is_test)
+    finder.run(module)
+    if not finder.found and not finder.weak:
+        return code, []
+    lines = code.splitlines(keepends=True)
+    plain = [line.rstrip("\r\n") for line in lines]
+    placed: dict[int, tuple[ast.stmt, set[str]]] = {}
+    for key, kinds in finder.kinds(plain).items():
+        stmt = finder.statements[key]
+        while stmt is not None and not _starts_line(stmt, plain):  # `if x: y()`: the `if` carries it
+            stmt = finder.parents[id(stmt)]
+        if stmt is None:
+            continue
+        first = _first_line(stmt)
+        placed.setdefault(first, (stmt, set()))[1].update(kinds)
+    changes = []
+    for first in sorted(placed, reverse=True):
+        stmt, kinds = placed[first]
+        if _marked_above(plain, first):
+            continue
+        rule, text = marker_instruction(kinds)
+        line = plain[first - 1]
+        indent = line[: len(line) - len(line.lstrip())]
+        newline = "\r\n" if lines[first - 1].endswith("\r\n") else "\n"
+        lines.insert(first - 1, f"{indent}{marker_text(rule, text)}{newline}")
+        changes.append(Change(rule, first, text, "marker"))
+    return "".join(lines), sorted(changes, key=lambda c: c.line)
+
+
+class InfluxSweeper(Sweeper):
+    """The influxdb3 upgrade's sweep and post-migrate check, with the facts of one service."""
+
+    def __init__(self, tree: ProjectTree, versions: Versions):
+        super().__init__(tree, versions)
+        self.aliases = learn_aliases(tree)
+        alias_words = "|".join(map(re.escape, sorted(self.aliases)))
+        self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
+
+    def precheck(self, rel: str, text: str) -> bool:
+        return bool(INFLUX_TEXT.search(text) or (self._alias_text and self._alias_text.search(text)))
+
+    def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
+        return sweep_code(self, code, info.is_test)
+
+    def check(self, rel: str, text: str) -> list[CheckFailure]:
+        return unmarked_shapes(self, rel, text) + signature_failures(rel, text)
+
+
+def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
+    """The sweep once more on the final text: any marker it would still add is a shape left unmarked."""
+    _, changes = sweep_code(sweeper, text, is_test_file(rel))
+    return [
+        CheckFailure(
+            rel, c.line, "unmarked", f"old InfluxDB 2 API left without a marker ({c.rule})", c.message
+        )
+        for c in changes
+    ]
+
+
+# ---------------------------------------------------------------- influxdb3-python signatures
+
+# Keywords each influxdb3-python call accepts: the parameters of its signature plus the keywords its
+# **kwargs forwards somewhere that takes them (write -> the write API, query -> FlightCallOptions and
+# query_parameters, __init__ -> TLS/proxy/timeouts). A keyword outside is silently dropped or raises
+# at run time (write(bucket=...) gives "multiple values for bucket"; query(org=...) a TypeError).
+# tests/migrators/upgrades/influxdb3/test_sweep.py checks the explicit parameters against the
+# installed library with inspect.signature.
+SIGNATURES: dict[str, dict[str, frozenset[str]]] = {
+    "InfluxDBClient3.__init__": {
+        "params": frozenset(
+            {
+                "host",
+                "org",
+                "database",
+                "token",
+                "auth_scheme",
+                "enable_gzip",
+                "gzip_threshold",
+                "write_client_options",
+                "flight_client_options",
+                "write_port_overwrite",
+                "query_port_overwrite",
+                "disable_grpc_compression",
+                "point_settings",
+                "debug",
+            }
+        ),
+        "forwarded": frozenset(
+            {
+                "write_timeout",
+                "write_accept_partial",
+                "write_use_v2_api",
+                "write_no_sync",
+                "query_timeout",
+                "verify_ssl",
+                "ssl_ca_cert",
+                "cert_file",
+                "cert_key_file",
+                "cert_key_password",
+                "ssl_context",
+                "proxy",
+                "proxy_headers",
+                "retries",
+                "connection_pool_maxsize",
+            }
+        ),
+    },
+    "InfluxDBClient3.write": {
+        "params": frozenset({"record", "database"}),
+        "forwarded": frozenset(
+            {
+                "org",
+                "write_precision",
+                "data_frame_measurement_name",
+                "data_frame_tag_columns",
+                "data_frame_timestamp_column",
+                "data_frame_timestamp_timezone",
+                "tag_order",
+                "no_sync",
+                "accept_partial",
+                "use_v2_api",
+            }
+        ),
+    },
+    "InfluxDBClient3.query": {
+        "params": frozenset({"query", "language", "mode", "database"}),
+        "forwarded": frozenset({"query_parameters", "headers", "timeout", "read_options", "write_options"}),
+    },
+    "InfluxDBClient3.query_async": {
+        "params": frozenset({"query", "language", "mode", "database"}),
+        "forwarded": frozenset({"query_parameters", "headers", "timeout", "read_options", "write_options"}),
+    },
+    "InfluxDBClient3.query_dataframe": {
+        "params": frozenset({"query", "language", "database", "frame_type"}),
+        "forwarded": frozenset({"query_parameters", "headers", "timeout", "read_options", "write_options"}),
+    },
+    "InfluxDBClient3.write_dataframe": {
+        "params": frozenset(
+            {"df", "measurement", "timestamp_column", "tags", "timestamp_timezone", "database"}
+        ),
+        "forwarded": frozenset({"write_precision", "tag_order", "no_sync"}),
+    },
+    "InfluxDBClient3.write_file": {
+        "params": frozenset(
+            {"file", "measurement_name", "tag_columns", "timestamp_column", "database", "file_parser_options"}
+        ),
+        "forwarded": frozenset({"write_precision"}),
+    },
+    "InfluxDBClient3.close": {"params": frozenset(), "forwarded": frozenset()},
+    "InfluxDBClient3.flush": {"params": frozenset(), "forwarded": frozenset()},
+    "InfluxDBClient3.get_server_version": {"params": frozenset(), "forwarded": frozenset()},
+    "Point.__init__": {"params": frozenset({"measurement_name"}), "forwarded": frozenset()},
+}
+
+
+# What `from influxdb_client_3 import X` can import (the package's public top level); anything else
+# fails at start-up with an ImportError. Checked against the installed library by the same test.
+EXPORTS = frozenset(
+    {
+        "InfluxDBClient3",
+        "Point",
+        "PointSettings",
+        "WritePrecision",
+        "WriteOptions",
+        "WriteType",
+        "DefaultWriteOptions",
+        "SYNCHRONOUS",
+        "ASYNCHRONOUS",
+        "InfluxDBError",
+        "InfluxDB3ClientQueryError",
+        "ArrowException",
+        "QueryApiOptionsBuilder",
+        "UploadFile",
+        "write_client_options",
+        "flight_client_options",
+        "file_parser_options",
+        "default_client_options",
+    }
+)
+
+
+def accepted(signature: str) -> frozenset[str]:
+    entry = SIGNATURES[signature]
+    return entry["params"] | entry["forwarded"]
+
+
+def signature_failures(rel: str, text: str) -> list[CheckFailure]:
+    """Calls on influxdb3-python objects (bound in this file) with keywords their signature rejects."""
+    if "influxdb_client_3" not in text and "InfluxDBClient3" not in text:
+        return []
+    try:
+        module = ast.parse(text)
+    except SyntaxError:
+        return []
+    classes = _v3_imports(module)
+    clients = _v3_clients(module, classes)
+    failures = import_failures(rel, module)
+    for node in ast.walk(module):
+        if not isinstance(node, ast.Call):
+            continue
+        signature = _signature_of(node, classes, clients)
+        if signature is None:
+            continue
+        bad = sorted(k.arg for k in node.keywords if k.arg is not None and k.arg not in accepted(signature))
+        if bad:
+            failures.append(
+                CheckFailure(
+                    rel,
+                    node.lineno,
+                    "signature",
+                    f"{signature.replace('.__init__', '')}() does not accept "
+                    + ", ".join(k + "=" for k in bad),
+                    f"use only {', '.join(sorted(SIGNATURES[signature]['params']))} "
+                    "(influxdb3-python); a bucket becomes database=, Flux params become query_parameters=",
+                )
+            )
+    return failures
+
+
+def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
+    """`from influxdb_client_3 import X` where the package exports no X (an ImportError at start)."""
+    failures = []
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom) and node.module == "influxdb_client_3":
+            missing = sorted(a.name for a in node.names if a.name != "*" and a.name not in EXPORTS)
+            if missing:
+                failures.append(
+                    CheckFailure(
+                        rel,
+                        node.lineno,
+                        "import",
+                        f"influxdb_client_3 has no {', '.join(missing)}",
+                        "import what influxdb3-python exports (InfluxDBClient3, Point, WritePrecision, "
+                        "WriteOptions, write_client_options, InfluxDBError, ...) or drop the name",
+                    )
+                )
+    return failures
+
+
+def _v3_imports(module: ast.Module) -> dict[str, str]:
+    """Local name -> influxdb3-python class (InfluxDBClient3, Point) imported in this file."""
+    names = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("influxdb_client_3"):
+            for alias in node.names:
+                if alias.name in ("InfluxDBClient3", "Point"):
+                    names[alias.asname or alias.name] = alias.name
+    return names
+
+
+def _v3_clients(module: ast.Module, classes: dict[str, str]) -> set[str]:
+    """Dotted names bound to an InfluxDBClient3 (built here, or an alias of one), in this file."""
+    ctor = {local for local, cls in classes.items() if cls == "InfluxDBClient3"}
+    clients: set[str] = set()
+    for _ in range(2):  # aliases of aliases (`self._query_api = self._client`)
+        for node in ast.walk(module):
+            pairs = []
+            if isinstance(node, ast.Assign):
+                pairs = [(t, node.value) for t in node.targets]
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                pairs = [(node.optional_vars, node.context_expr)]
+            for target, value in pairs:
+                is_ctor = isinstance(value, ast.Call) and ast.unparse(value.func) in ctor
+                if is_ctor or (
+                    isinstance(value, (ast.Name, ast.Attribute)) and ast.unparse(value) in clients
+                ):
+                    clients.add(ast.unparse(target))
+    return clients
+
+
+def _signature_of(node: ast.Call, classes: dict[str, str], clients: set[str]) -> str | None:
+    func = ast.unparse(node.func)
+    if func in classes:
+        return f"{classes[func]}.__init__"
+    if isinstance(node.func, ast.Attribute) and ast.unparse(node.func.value) in clients:
+        key = f"InfluxDBClient3.{node.func.attr}"
+        return key if key in SIGNATURES else None
+    return None

@@ -1,0 +1,362 @@
+"""The influxdb3 sweep after the rules (IX-14 … IX-18, IX-8 under the async client) and the influxdb3
+part of the post-migrate check (signature table, unmarked shapes)."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from migrators.core.runner import transform_source
+from migrators.core.tree import FileInfo, ProjectTree, is_test_file
+from migrators.upgrades import default_registry
+from migrators.upgrades.influxdb3.sweep import (
+    EXPORTS,
+    SIGNATURES,
+    InfluxSweeper,
+    looks_like_flux,
+    marker_instruction,
+    signature_failures,
+)
+from tests.migrators.helpers import dedent, write_tree
+
+
+def sweep(tmp_path: Path, code: str, rel: str = "app/mod.py", others: dict[str, str] | None = None) -> str:
+    """The sweep alone (no rules) over one file of a small service."""
+    write_tree(tmp_path, {rel: code, "requirements.txt": "influxdb-client==1.40.0\n", **(others or {})})
+    tree = ProjectTree(tmp_path)
+    versions = default_registry().versions()
+    sweeper = InfluxSweeper(tree, versions)
+    info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
+    assert sweeper.precheck(rel, code)
+    new, _, _ = transform_source(code, [], {}, versions, info, [("influxdb3", sweeper)])
+    again, changes, _ = transform_source(new, [], {}, versions, info, [("influxdb3", sweeper)])
+    assert again == new and not [c for c in changes if c.kind == "marker" and c.message not in new]
+    return new
+
+
+def marker_above(code: str, needle: str) -> str | None:
+    lines = code.splitlines()
+    for i, line in enumerate(lines):
+        if needle in line and "MIGRATION-BLOCKER" not in line:
+            above = lines[i - 1].strip() if i else ""
+            return above if above.startswith("# MIGRATION-BLOCKER(") else None
+    raise AssertionError(f"{needle!r} not in code")
+
+
+# ---------------------------------------------------------------- what gets a marker
+
+
+def test_flux_in_builders_templates_fragments_and_concatenation(tmp_path):
+    code = dedent(
+        '''
+        TEMPLATE = """
+        from(bucket: "{bucket}")
+          |> range(start: -1h)
+        """
+        FRAGMENT = '  |> filter(fn: (r) => r.plant == "{plant}")\\n'
+
+        def count(device):
+            return 'from(bucket: "' + B + '")' + ' |> count()'
+
+        def schema():
+            flux = 'import "influxdata/influxdb/schema"\\nschema.tagValues(bucket: "b", tag: "t")'
+            return flux
+        '''
+    )
+    out = sweep(tmp_path, code)
+    for needle in ("TEMPLATE =", "FRAGMENT =", "return 'from(bucket", "flux = 'import"):
+        assert "MIGRATION-BLOCKER(IX-14)" in marker_above(out, needle), needle
+
+
+def test_prose_and_docstrings_quoting_flux_are_untouched(tmp_path):
+    code = dedent(
+        '''
+        """Mentions from(bucket: "gps") |> range(...) for operators."""
+        import influxdb_client
+
+
+        def describe():
+            """Run from(bucket: "gps") |> range(start: -1h) by hand."""
+            return "Raw data: open the Data Explorer and run from(bucket: \\"solar\\") |> range(start: -1h)."
+        '''
+    )
+    out = sweep(tmp_path, code)
+    assert out.count("MIGRATION-BLOCKER") == 1  # the import only
+    assert marker_above(out, "import influxdb_client").startswith("# MIGRATION-BLOCKER(IX-16)")
+
+
+def test_result_handling_is_marked_once_per_statement(tmp_path):
+    code = dedent(
+        """
+        from app.db import query_api
+
+        def rows(flux):
+            out = []
+            for table in query_api.query(flux, org="o"):
+                for rec in table.records:
+                    out.append((rec.get_field(), rec.values.get("host"), rec.get_value()))
+            return out
+        """
+    )
+    out = sweep(tmp_path, code)
+    assert marker_above(out, "for table in").startswith("# MIGRATION-BLOCKER(IX-16)")
+    assert marker_above(out, "for rec in").startswith("# MIGRATION-BLOCKER(IX-15)")
+    assert marker_above(out, "out.append").startswith("# MIGRATION-BLOCKER(IX-15)")
+    assert out.count("MIGRATION-BLOCKER") == 4  # + the import of the old API name
+
+
+def test_bucket_and_org_keywords_on_a_client_through_executors_and_getters(tmp_path):
+    code = dedent(
+        """
+        import asyncio
+        import functools
+
+        class Store:
+            @property
+            def writer(self):
+                return self.client
+
+            def save(self, line):
+                self.writer.write(bucket=self.bucket, org=self.org, record=line)
+
+            async def save_async(self, point):
+                await asyncio.to_thread(self.write_api.write, bucket=B, org=O, record=point)
+
+            async def batch(self, lines):
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, functools.partial(self.write_api.write, B, O, lines))
+        """
+    )
+    out = sweep(tmp_path, code)
+    for needle in ("self.writer.write(", "asyncio.to_thread(", "functools.partial("):
+        assert "MIGRATION-BLOCKER(IX-16)" in marker_above(out, needle), needle
+
+
+def test_distractors_stay_untouched(tmp_path):
+    code = dedent(
+        """
+        from http.server import BaseHTTPRequestHandler
+        from influxdb_client_3 import InfluxDBClient3
+
+        client = InfluxDBClient3(host="h", token="t", database="d")
+
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.wfile.write(b"ok")
+
+
+        def journal(record, bucket=None, org=None):
+            with open("/tmp/j", "a") as fh:
+                fh.write(f"{bucket}/{org}: {record}")
+
+
+        class Readings:
+            def __init__(self, influx):
+                self.influx = influx  # the service's own wrapper: its write() is its own
+
+            def add(self, points):
+                self.influx.write(points, precision="s")
+
+
+        class Audit:
+            def query(self, sql, *params):
+                return self.conn.execute(sql, params).fetchall()
+
+            def save(self, site, org):
+                self.session.add(self.model(org=org, **site))
+
+
+        def rows():
+            return client.query("SELECT * FROM cpu", language="sql").to_pylist()
+        """
+    )
+    assert "MIGRATION-BLOCKER" not in sweep(tmp_path, code)
+
+
+def test_async_client_is_marked_on_its_constructor_and_every_call(tmp_path):
+    code = dedent(
+        """
+        from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+
+
+        class Feed:
+            def __init__(self):
+                self.client = InfluxDBClientAsync(url=U, token=T, org=O)
+
+            async def record(self, point):
+                await self.client.write(record=point, database=B)
+        """
+    )
+    out = sweep(tmp_path, code)
+    assert marker_above(out, "self.client = InfluxDBClientAsync").startswith("# MIGRATION-BLOCKER(IX-8)")
+    assert marker_above(out, "await self.client.write").startswith("# MIGRATION-BLOCKER(IX-8)")
+
+
+def test_http_api_v2_is_marked(tmp_path):
+    code = dedent(
+        """
+        import requests
+
+        def query(flux):
+            headers = {"Content-Type": "application/vnd.flux"}
+            return requests.post(URL + "/api/v2/query", data=flux, headers=headers)
+        """
+    )
+    out = sweep(tmp_path, code, others={"app/influx_settings.py": "URL = 'http://influx'\n"})
+    assert marker_above(out, "headers = ").startswith("# MIGRATION-BLOCKER(IX-17)")
+    assert marker_above(out, "return requests.post").startswith("# MIGRATION-BLOCKER(IX-17)")
+
+
+def test_tests_mocking_the_old_client_including_an_alias_learned_in_another_module(tmp_path):
+    test_code = dedent(
+        """
+        from unittest.mock import MagicMock, patch
+
+
+        @patch("app.store.idbc")
+        def test_store(idbc):
+            table = MagicMock(records=[])
+            idbc.return_value.query_api.return_value.query.return_value = [table]
+            assert 'r._field == "speed"' in sent()
+            assert kwargs["bucket"]
+        """
+    )
+    store = "from influxdb_client import InfluxDBClient as idbc\n"
+    out = sweep(tmp_path, test_code, rel="tests/test_store.py", others={"app/store.py": store})
+    assert marker_above(out, '@patch("app.store.idbc")').startswith("# MIGRATION-BLOCKER(IX-18)")
+    assert marker_above(out, "table = MagicMock(records").startswith("# MIGRATION-BLOCKER(IX-18)")
+    assert marker_above(out, "idbc.return_value.query_api").startswith("# MIGRATION-BLOCKER(IX-18)")
+    assert marker_above(out, "assert 'r._field").startswith("# MIGRATION-BLOCKER(IX-14)")
+    assert marker_above(out, 'assert kwargs["bucket"]').startswith("# MIGRATION-BLOCKER(IX-18)")
+
+
+def test_a_statement_the_rules_marked_gets_no_second_marker(tmp_path):
+    code = dedent(
+        """
+        def f(q):
+            # MIGRATION-BLOCKER(IX-12): translate Flux to SQL
+            return query_api.query('from(bucket: "b") |> range(start: -1h)', org=O)
+        """
+    )
+    out = sweep(tmp_path, code)
+    assert out.count("MIGRATION-BLOCKER") == 1
+
+
+def test_a_v3_client_behind_a_getter_still_given_v2_keywords_is_marked(tmp_path):
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+        class Helper:
+            def _get_client(self):
+                if not self._client:
+                    self._client = InfluxDBClient3(host=H, token=T, database=D)
+                return self._client
+
+            def query(self, q, params=None):
+                return self._get_client().query(q, params=params)
+        """
+    )
+    out = sweep(tmp_path, code)
+    assert marker_above(out, "return self._get_client().query").startswith("# MIGRATION-BLOCKER(IX-16)")
+    assert out.count("MIGRATION-BLOCKER") == 1
+
+
+def test_converted_lines_are_not_marked(tmp_path):
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+        class Gateway:
+            def __init__(self):
+                self._client = InfluxDBClient3(host=H, token=T, database=D)
+                self._query_api = self._client
+
+            def rows(self, sql):
+                return self._query_api.query(sql, language="sql").to_pylist()
+        """
+    )
+    assert "MIGRATION-BLOCKER" not in sweep(tmp_path, code)
+
+
+def test_one_marker_names_the_other_kinds_found():
+    rule, text = marker_instruction(["result", "flux", "client"])
+    assert rule == "IX-14"
+    assert text.endswith("also IX-16, IX-15")
+
+
+@pytest.mark.parametrize(
+    ("text", "flux"),
+    [
+        ('from(bucket: "b") |> range(start: -1h)', True),
+        ("\n  |> filter(fn: (r) => r.x == 1)\n", True),
+        ('r["_field"] == "ac_power_w"', True),
+        ("range(start: -6h)", True),
+        ("SELECT * FROM cpu WHERE time >= now() - INTERVAL '1 hour'", False),
+        ('Run from(bucket: "x") |> range(start: -1h) yourself.', False),
+    ],
+)
+def test_looks_like_flux(text, flux):
+    assert looks_like_flux(text) is flux
+
+
+# ---------------------------------------------------------------- the check: signatures
+
+
+def test_signature_table_matches_the_installed_influxdb3_python():
+    influxdb_client_3 = pytest.importorskip("influxdb_client_3")
+    objects = {"InfluxDBClient3": influxdb_client_3.InfluxDBClient3, "Point": influxdb_client_3.Point}
+    for key, entry in SIGNATURES.items():
+        cls, method = key.split(".")
+        params = inspect.signature(getattr(objects[cls], method)).parameters.values()
+        explicit = {
+            p.name for p in params if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+        }
+        assert explicit == set(entry["params"]), key
+        takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in params)
+        assert takes_kwargs or not entry["forwarded"], key
+
+
+def test_exports_exist_in_the_installed_influxdb3_python():
+    influxdb_client_3 = pytest.importorskip("influxdb_client_3")
+    assert {name for name in EXPORTS if not hasattr(influxdb_client_3, name)} == set()
+
+
+def test_importing_a_name_influxdb3_python_lacks_is_a_failure():
+    code = "from influxdb_client_3 import InfluxDBClient3, QueryApi, Point\n"
+    (failure,) = signature_failures("app/db.py", code)
+    assert (failure.line, failure.kind, failure.message) == (1, "import", "influxdb_client_3 has no QueryApi")
+
+
+def test_signature_failures_name_the_line_and_the_keyword():
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3 as idbc, Point
+
+        client = idbc(url=U, token=T, timeout=30_000)
+        query_api = client
+        rows = query_api.query(sql, org=O, language="sql")
+        client.write(bucket=B, record=Point("m"))
+        client.write(record=Point(measurement_name="m"), database=B)
+        """
+    )
+    failures = signature_failures("app/db.py", code)
+    assert [(f.line, f.message) for f in failures] == [
+        (3, "InfluxDBClient3() does not accept timeout=, url="),
+        (5, "InfluxDBClient3.query() does not accept org="),
+        (6, "InfluxDBClient3.write() does not accept bucket="),
+    ]
+    assert all(f.next_step for f in failures)
+
+
+def test_unmarked_shape_is_a_check_failure(tmp_path):
+    code = "from app.db import client\n\nrows = [r.get_value() for t in client.query_api().query(q) for r in t.records]\n"
+    write_tree(tmp_path, {"app/x.py": code})
+    sweeper = InfluxSweeper(ProjectTree(tmp_path), default_registry().versions())
+    failures = sweeper.check("app/x.py", code)
+    assert [(f.kind, f.line) for f in failures] == [("unmarked", 3)]
+    marked = "from app.db import client\n\n# MIGRATION-BLOCKER(IX-16): do it\n" + code.split("\n\n", 1)[1]
+    assert sweeper.check("app/x.py", marked) == []
