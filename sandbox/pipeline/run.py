@@ -11,7 +11,8 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from sandbox.config import PHASES, ServiceConfig
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
+from sandbox.engine.cleanup import Cancellation, remove_labelled, stop_run_containers, write_owner
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.stage import Events, Stage, StageContext, StageResult, timed, with_deps
 from sandbox.upgrades import detect_migrations
@@ -107,8 +109,12 @@ class Run:
 # --- one service -------------------------------------------------------------------------------------
 
 
-def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
+def verify_service(
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None] | None = None, index: int = 0
+) -> ServiceOutcome:
     outcome = ServiceOutcome(config.name, config.priority, config.phase, detect_migrations(config))
+    if slots is not None:
+        slots[index] = outcome  # visible to the fleet at once: an interrupt still reports it
     folder = run.folder / config.name
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
@@ -148,12 +154,20 @@ def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
 
 
 def _run_stage(stage: Stage, ctx: StageContext) -> StageResult | None:
-    """Stages with a timeout work in containers: timed, engine errors made results, deps if needed."""
-    if stage.needs_deps:
-        return with_deps(ctx, stage.name, stage.run)
-    if stage.timeout:
-        return timed(stage.name, lambda: stage.run(ctx))
-    return stage.run(ctx)
+    """Stages with a timeout work in containers: timed, engine errors made results, deps if needed.
+
+    Any exception a stage raises (a FIFO in the service, a path refused by the copy, a bug) is
+    that stage's failure, with its traceback in the run folder: the fleet goes on."""
+    try:
+        if stage.needs_deps:
+            return with_deps(ctx, stage.name, stage.run)
+        if stage.timeout:
+            return timed(stage.name, lambda: stage.run(ctx))
+        return stage.run(ctx)
+    except Exception as exc:
+        log = ctx.write_log(f"{stage.name}-error.log", traceback.format_exc())
+        reason = "run interrupted" if ctx.cancelled.is_set() else f"{type(exc).__name__}: {exc}"
+        return StageResult(stage.name, "failed", reason=reason, log=log)
 
 
 def _add(run: Run, outcome: ServiceOutcome, result: StageResult) -> bool:
@@ -190,42 +204,88 @@ class FleetResult:
     cleanup_errors: list[str] = field(default_factory=list)
 
 
+class FleetInterrupted(KeyboardInterrupt):
+    """The run was interrupted; `result` still lists every service with its last state."""
+
+    def __init__(self, result: FleetResult) -> None:
+        super().__init__("run interrupted")
+        self.result = result
+
+
+# How long an interrupted run waits for in-flight Docker calls (a build, a container start) to
+# return before it sweeps the run's labels anyway; a second signal skips the wait.
+DRAIN_SECONDS = 20.0
+
+
 def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
-    """Phases in order; parallel within A–C, sequential in D; stop on a failure rate above the limit."""
+    """Phases in order; parallel within A–C, sequential in D; stop on a failure rate above the limit.
+
+    SIGINT and SIGTERM take one path (sandbox.engine.cleanup.Cancellation): the first stops new
+    work, stops the run's containers so in-flight waits return, waits (bounded) for the services in
+    flight, then the run scope removes everything labelled with the run; a second forces. An
+    interrupted run raises FleetInterrupted carrying every service's last state."""
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
     with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
-        try:
-            known = dependencies()
-            needed = {"migrator", "base"} | {
-                known[need].image for config in services for need in config.needs
-            }
-            for name in sorted(needed):
-                run.resolver.resolve(name)
-            for phase in PHASES:
-                members = [config for config in services if config.phase == phase]
-                if not members:
-                    continue
-                jobs = 1 if phase == "d" else max(1, run.options.jobs)
-                outcomes = _run_phase(run, members, jobs)
-                result.outcomes.extend(outcomes)
-                rate = sum(not o.success for o in outcomes) / len(outcomes)
-                if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
-                    result.stopped_after = phase
-                    run.on_event(
-                        "fleet",
-                        f"phase {phase.upper()}",
-                        f"failure rate {rate:.0%} > "
-                        f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
-                    )
-                    break
-        except KeyboardInterrupt:
-            run.cancelled.set()
-            result.interrupted = True
-            raise
+        with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
+            try:
+                _phases(run, services, result)
+            except KeyboardInterrupt:  # the forcing second signal
+                run.cancelled.set()
+            if run.cancelled.is_set():
+                result.interrupted = True
+                _add_missing(result, services)
     result.cleanup_errors = cleanup.errors
+    if result.interrupted and not run.options.keep:
+        # A worker past the drain bound may have finished a create after the sweep: sweep once more.
+        time.sleep(1)
+        result.cleanup_errors += remove_labelled(client, run.run_id).errors
+    if result.interrupted:
+        raise FleetInterrupted(result)
     return result
+
+
+def _on_cancel(run: Run, client) -> None:
+    """First signal: say so, and stop the run's containers so waits on them return now."""
+    run.on_event("run", "interrupt", "stopping: no new work; in-flight Docker calls drain, then cleanup")
+    threading.Thread(target=stop_run_containers, args=(client, run.run_id), daemon=True).start()
+
+
+def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> None:
+    known = dependencies()
+    needed = {"migrator", "base"} | {known[need].image for config in services for need in config.needs}
+    for name in sorted(needed):
+        if run.cancelled.is_set():
+            return
+        run.resolver.resolve(name)
+    for phase in PHASES:
+        members = [config for config in services if config.phase == phase]
+        if not members or run.cancelled.is_set():
+            continue
+        jobs = 1 if phase == "d" else max(1, run.options.jobs)
+        outcomes = _run_phase(run, members, jobs)
+        result.outcomes.extend(outcomes)
+        rate = sum(not o.success for o in outcomes) / len(outcomes)
+        if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
+            result.stopped_after = phase
+            run.on_event(
+                "fleet",
+                f"phase {phase.upper()}",
+                f"failure rate {rate:.0%} > "
+                f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
+            )
+            break
+
+
+def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
+    """An interrupted run's report lists every service: those never started say so."""
+    seen = {outcome.name for outcome in result.outcomes}
+    for config in services:
+        if config.name not in seen:
+            outcome = ServiceOutcome(config.name, config.priority, config.phase, detect_migrations(config))
+            outcome.stages.append(StageResult("not started", "failed", reason="run interrupted"))
+            result.outcomes.append(outcome)
 
 
 def _later(services: list[ServiceConfig], phase: str) -> bool:
@@ -233,21 +293,55 @@ def _later(services: list[ServiceConfig], phase: str) -> bool:
 
 
 def _run_phase(run: Run, members: list[ServiceConfig], jobs: int) -> list[ServiceOutcome]:
-    if jobs == 1 or len(members) == 1:
-        return [verify_service(run, config) for config in members]
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify")
+    """The phase's services, at most `jobs` at a time, on daemon threads.
+
+    Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
+    open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
+    object as soon as it exists, so an interrupted service still reports its stages so far."""
+    slots: list[ServiceOutcome | None] = [None] * len(members)
+    gate = threading.Semaphore(jobs)
+    threads = []
+    for index, config in enumerate(members):
+        gate.acquire()
+        if run.cancelled.is_set():
+            gate.release()
+            break
+        thread = threading.Thread(
+            target=_worker, args=(run, config, slots, index, gate), name=f"verify-{config.name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    _join(run, threads)
+    return [slot for slot in slots if slot is not None]
+
+
+def _worker(
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None], index: int, gate: threading.Semaphore
+) -> None:
     try:
-        futures = [pool.submit(verify_service, run, config) for config in members]
-        return [future.result() for future in futures]
-    except KeyboardInterrupt:
-        run.cancelled.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+        verify_service(run, config, slots, index)
+    except Exception as exc:  # outside any stage (a bad config attribute, a bug): still this service's
+        outcome = slots[index] or ServiceOutcome(config.name, config.priority, config.phase, [])
+        outcome.stages.append(StageResult("pipeline", "failed", reason=f"{type(exc).__name__}: {exc}"))
+        slots[index] = outcome
     finally:
-        pool.shutdown(wait=False)
+        gate.release()
+
+
+def _join(run: Run, threads: list[threading.Thread]) -> None:
+    """Wait for the workers; once interrupted, only DRAIN_SECONDS more."""
+    deadline: float | None = None
+    for thread in threads:
+        while thread.is_alive():
+            if run.cancelled.is_set() and deadline is None:
+                deadline = time.monotonic() + DRAIN_SECONDS
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            thread.join(0.2)
 
 
 def new_run(repo_root: Path, run_id: str, options: Options, on_event: Events) -> Run:
     folder = repo_root / ".sandbox" / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
+    write_owner(folder, run_id)
     return Run(run_id, repo_root, folder, options, on_event)
