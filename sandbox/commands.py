@@ -24,6 +24,7 @@ from sandbox.engine import (
     connect,
     new_run_id,
 )
+from sandbox.engine import doctor as doctor_checks
 from sandbox.engine.cleanup import (
     dead_run_folders,
     dead_temp_folders,
@@ -33,7 +34,6 @@ from sandbox.engine.cleanup import (
     remove_runs,
 )
 from sandbox.engine.labels import project_filter
-from sandbox.engine import doctor as doctor_checks
 from sandbox.output import ExitCode, Output
 from sandbox.pipeline.run import Options, new_run, verify_fleet
 from sandbox.promote import PromotionRefused
@@ -341,8 +341,8 @@ def clean(out: Output, images_too: bool = False, run_id: str | None = None, forc
     folders = dead_temp_folders() + _dead_run_folders(run_id)
     errors = done.errors + remove_folders(folders)
     out.line(
-        f"removed {len(done.containers)} containers, {len(done.networks)} networks, {len(done.images)} images, "
-        f"{len(folders)} folders of {len(chosen)} run(s)"
+        f"removed {len(done.containers)} containers, {len(done.networks)} networks, "
+        f"{len(done.images)} images, {len(folders)} folders of {len(chosen)} run(s)"
     )
     for error in errors:
         out.warning(error)

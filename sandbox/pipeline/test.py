@@ -16,7 +16,6 @@ import docker
 
 from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
-from sandbox.engine.labels import temp_prefix
 from sandbox.engine.containers import (
     LIMITS,
     NOBODY,
@@ -27,6 +26,7 @@ from sandbox.engine.containers import (
     remove,
     wait_exit,
 )
+from sandbox.engine.labels import temp_prefix
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 
 HINT = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import docker
 
-from sandbox.engine.labels import PROJECT_KEY, PROJECT, RUN_KEY
+from sandbox.engine.labels import PROJECT, PROJECT_KEY, RUN_KEY
 from tests.sandbox.pipeline.fixture_fleet import SANDBOX, env_for
 
 RUN_START = re.compile(r"run\s+start\s+(\S+):")
