@@ -32,6 +32,9 @@ HARDENING = {
 # The one writable place of a read-only container (testcontainers takes it as its own `tmpfs`).
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m"}
 LIMITS = {**HARDENING, "tmpfs": TMPFS, "mem_limit": "1g", "dns_opt": ["timeout:1", "attempts:1"]}
+# The test container keeps a writable layer: pytest's JUnit XML is read from it after the container
+# exits (a tmpfs is gone by then). Everything else of LIMITS holds.
+TEST_LIMITS = {**LIMITS, "read_only": False, "tmpfs": {}}
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}

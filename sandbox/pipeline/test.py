@@ -17,7 +17,7 @@ import docker
 from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
 from sandbox.engine.containers import (
-    LIMITS,
+    TEST_LIMITS,
     NOBODY,
     NOBODY_ENV,
     capped_logs,
@@ -100,7 +100,7 @@ def run_tests(
         network=network,
         labels=ctx.labels("tests"),
         user=user,
-        **LIMITS,
+        **TEST_LIMITS,
     )
     try:
         container.start()
