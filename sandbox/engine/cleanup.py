@@ -86,7 +86,11 @@ def remove_matching(
 
 def stop_run_containers(client: docker.DockerClient, run_id: str) -> None:
     """Remove the run's containers now, so whatever waits on them (tests, health) returns."""
-    remove_matching(client, project_filter(run_id), lambda labels: True)
+    report = CleanupReport()
+    for container in client.containers.list(all=True, filters=project_filter(run_id), sparse=True):
+        _attempt(
+            report, report.containers, container.id[:12], lambda c=container: c.remove(force=True, v=True)
+        )
 
 
 def _remove_images(client: docker.DockerClient, images: list, report: CleanupReport) -> None:

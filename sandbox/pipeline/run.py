@@ -20,7 +20,13 @@ from typing import Any
 from sandbox.config import PHASES, ServiceConfig
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
-from sandbox.engine.cleanup import Cancellation, remove_labelled, stop_run_containers, write_owner
+from sandbox.engine.cleanup import (
+    Cancellation,
+    remove_labelled,
+    signals_ignored,
+    stop_run_containers,
+    write_owner,
+)
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.stage import Events, Stage, StageContext, StageResult, timed, with_deps
 from sandbox.upgrades import detect_migrations
@@ -239,8 +245,9 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
         # A worker past the drain bound may have finished a create after the sweep: sweep once more.
-        time.sleep(1)
-        result.cleanup_errors += remove_labelled(client, run.run_id).errors
+        with signals_ignored():
+            time.sleep(1)
+            result.cleanup_errors += remove_labelled(client, run.run_id).errors
     if result.interrupted:
         raise FleetInterrupted(result)
     return result
@@ -249,7 +256,19 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
 def _on_cancel(run: Run, client) -> None:
     """First signal: say so, and stop the run's containers so waits on them return now."""
     run.on_event("run", "interrupt", "stopping: no new work; in-flight Docker calls drain, then cleanup")
-    threading.Thread(target=stop_run_containers, args=(client, run.run_id), daemon=True).start()
+    threading.Thread(target=_reap, args=(client, run.run_id), daemon=True).start()
+
+
+def _reap(client, run_id: str) -> None:
+    """During the drain, remove the run's containers again and again: one a worker creates while
+    its call was in flight goes too, so no wait on it outlasts the drain."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            stop_run_containers(client, run_id)
+        except Exception:  # the engine hiccuped: the sweep at the end still removes everything
+            pass
+        time.sleep(1.0)
 
 
 def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> None:
@@ -264,8 +283,7 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         if not members or run.cancelled.is_set():
             continue
         jobs = 1 if phase == "d" else max(1, run.options.jobs)
-        outcomes = _run_phase(run, members, jobs)
-        result.outcomes.extend(outcomes)
+        outcomes = _run_phase(run, members, jobs, result.outcomes)
         rate = sum(not o.success for o in outcomes) / len(outcomes)
         if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
             result.stopped_after = phase
@@ -292,19 +310,33 @@ def _later(services: list[ServiceConfig], phase: str) -> bool:
     return any(PHASES.index(config.phase) > PHASES.index(phase) for config in services)
 
 
-def _run_phase(run: Run, members: list[ServiceConfig], jobs: int) -> list[ServiceOutcome]:
+def _run_phase(
+    run: Run, members: list[ServiceConfig], jobs: int, into: list[ServiceOutcome]
+) -> list[ServiceOutcome]:
     """The phase's services, at most `jobs` at a time, on daemon threads.
 
     Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
     open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
     object as soon as it exists, so an interrupted service still reports its stages so far."""
     slots: list[ServiceOutcome | None] = [None] * len(members)
+    try:
+        _start_and_join(run, members, jobs, slots)
+    finally:  # also when a second signal forces: the services in flight keep their stages so far
+        outcomes = [slot for slot in slots if slot is not None]
+        into.extend(outcomes)
+    return outcomes
+
+
+def _start_and_join(
+    run: Run, members: list[ServiceConfig], jobs: int, slots: list[ServiceOutcome | None]
+) -> None:
     gate = threading.Semaphore(jobs)
     threads = []
     for index, config in enumerate(members):
-        gate.acquire()
+        while not gate.acquire(timeout=0.2):  # a timeout: an interrupt must not wait for a free slot
+            if run.cancelled.is_set():
+                break
         if run.cancelled.is_set():
-            gate.release()
             break
         thread = threading.Thread(
             target=_worker, args=(run, config, slots, index, gate), name=f"verify-{config.name}", daemon=True
@@ -312,7 +344,6 @@ def _run_phase(run: Run, members: list[ServiceConfig], jobs: int) -> list[Servic
         thread.start()
         threads.append(thread)
     _join(run, threads)
-    return [slot for slot in slots if slot is not None]
 
 
 def _worker(

@@ -17,9 +17,9 @@ import docker
 from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
 from sandbox.engine.containers import (
-    TEST_LIMITS,
     NOBODY,
     NOBODY_ENV,
+    TEST_LIMITS,
     capped_logs,
     non_root,
     read_file,
