@@ -161,6 +161,8 @@ def _assert_hardened(seen: dict[str, dict]) -> None:
     roles = {info["Config"]["Labels"].get("sandbox.role") for info in seen.values()}
     assert {"migrator", "tests", "service", "deps", "relay"} <= roles, roles
     for info in seen.values():
+        if info["Config"]["Labels"].get("sandbox.role", "").endswith("-image"):
+            continue  # a `docker build` step's container: the engine's builder starts it, not the sandbox
         host, name = info["HostConfig"], f"{info['Name']} ({info['Config']['Labels'].get('sandbox.role')})"
         assert host["CapDrop"] == ["ALL"] and not host.get("CapAdd"), name
         assert "no-new-privileges" in (host.get("SecurityOpt") or []), name
