@@ -167,14 +167,20 @@ def _copy(source: Path, target: Path) -> None:
 
 
 def _files(root: Path, rel: str) -> dict[str, bytes]:
+    """The files the copy holds under `rel`, by repo-relative name: the ignored caches are skipped
+    (as the copy skips them, so a gate never fails on a `.ruff_cache/`) and a link stands for its
+    target's name, never for its target's bytes (no host file is read through a link)."""
     base = root / rel
-    if base.is_file():
+    if base.is_file() and not base.is_symlink():
         return {rel: base.read_bytes()}
     found = {}
-    for path in sorted(base.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts:
-            found[str(path.relative_to(root))] = path.read_bytes()
-    return found
+    for path in _walk(base):
+        name = str(path.relative_to(root))
+        if path.is_symlink():
+            found[name] = b"symlink -> " + os.readlink(path).encode()
+        elif path.is_file():
+            found[name] = path.read_bytes()
+    return dict(sorted(found.items()))
 
 
 def content_hash(root: Path, rel_paths: list[str]) -> str:
