@@ -221,6 +221,8 @@ class FleetInterrupted(KeyboardInterrupt):
 # How long an interrupted run waits for in-flight Docker calls (a build, a container start) to
 # return before it sweeps the run's labels anyway; a second signal skips the wait.
 DRAIN_SECONDS = 20.0
+# After the sweep of an interrupted run, how long later sweeps may go on finding stragglers.
+SETTLE_SECONDS = 15.0
 
 
 def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
@@ -244,13 +246,25 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
                 _add_missing(result, services)
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
-        # A worker past the drain bound may have finished a create after the sweep: sweep once more.
         with signals_ignored():
-            time.sleep(1)
-            result.cleanup_errors += remove_labelled(client, run.run_id).errors
+            result.cleanup_errors = _settle(client, run.run_id)
     if result.interrupted:
         raise FleetInterrupted(result)
     return result
+
+
+def _settle(client, run_id: str) -> list[str]:
+    """Sweep until a sweep finds nothing (bounded): a Docker call still in flight after the first
+    sweep (a build step's container, a create) may leave one more object, which the next takes."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    errors: list[str] = []
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        done = remove_labelled(client, run_id)
+        errors = done.errors
+        if done.total == 0 and not errors:
+            break
+    return errors
 
 
 def _on_cancel(run: Run, client) -> None:
