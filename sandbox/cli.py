@@ -49,9 +49,11 @@ def images_build(
 @app.command()
 def clean(
     images_too: bool = typer.Option(False, "--images", help="also remove the cached local images"),
+    run: str | None = typer.Option(None, "--run", help="remove this run, whether or not its owner is alive"),
+    force: bool = typer.Option(False, "--force", help="remove every run, live ones too (listed first)"),
 ) -> None:
-    """Remove leftovers of crashed runs: labelled containers, networks and run images."""
-    raise typer.Exit(commands.clean(out, images_too))
+    """Remove leftovers of dead runs: labelled containers, networks, run images, temp and run folders."""
+    raise typer.Exit(commands.clean(out, images_too, run, force))
 
 
 @app.command()

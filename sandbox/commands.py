@@ -25,9 +25,17 @@ from sandbox.engine import (
     build_all,
     connect,
     new_run_id,
-    remove_labelled,
 )
 from sandbox.engine import doctor as doctor_checks
+from sandbox.engine.cleanup import (
+    dead_run_folders,
+    dead_temp_folders,
+    engine_runs,
+    remove_folders,
+    remove_matching,
+    remove_runs,
+)
+from sandbox.engine.labels import project_filter
 from sandbox.output import ExitCode, Output
 from sandbox.pipeline.run import FleetResult, Options, new_run, verify_fleet
 from sandbox.promote import PromotionRefused
@@ -141,9 +149,9 @@ def verify(
     except (EngineUnavailable, ImageUnavailable) as exc:
         out.error(str(exc))
         return ExitCode.USAGE
-    except KeyboardInterrupt:
-        pass
-    interrupted = result is None
+    except KeyboardInterrupt as exc:  # FleetInterrupted carries every service's last state
+        result = getattr(exc, "result", None)
+    interrupted = result is None or result.interrupted
     outcomes = [o.to_dict(run.images()) for o in (result.outcomes if result else [])]
     report = build_report(
         run.run_id,
@@ -439,16 +447,60 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     return ExitCode.OK
 
 
-def clean(out: Output, images_too: bool = False) -> int:
-    """Remove leftovers of crashed runs: labelled containers, networks and run images."""
+def clean(out: Output, images_too: bool = False, run_id: str | None = None, force: bool = False) -> int:
+    """Remove what dead runs left: labelled objects, temp folders and report-less run folders.
+
+    A run is removed only when its owner (host, pid, start time on its labels) is gone, so a clean
+    never kills a live run of this or another clone; `--run ID` removes that run, `--force` every
+    run (listed first)."""
     try:
-        done = remove_labelled(connect(), include_cached_images=images_too)
+        client = connect()
+        runs = engine_runs(client)
     except EngineUnavailable as exc:
         out.error(str(exc))
         return ExitCode.USAGE
+    chosen = _runs_to_clean(out, runs, run_id, force)
+    done = remove_runs(client, chosen)
+    if force or images_too:  # --force: objects of no run too; --images: the cached images
+        extra = remove_matching(
+            client, project_filter(), lambda labels: force, include_cached_images=images_too
+        )
+        done.containers += extra.containers
+        done.networks += extra.networks
+        done.images += extra.images
+        done.errors += extra.errors
+    folders = dead_temp_folders() + _dead_run_folders(run_id)
+    errors = done.errors + remove_folders(folders)
     out.line(
-        f"removed {len(done.containers)} containers, {len(done.networks)} networks, {len(done.images)} images"
+        f"removed {len(done.containers)} containers, {len(done.networks)} networks, "
+        f"{len(done.images)} images, {len(folders)} folders of {len(chosen)} run(s)"
     )
-    for error in done.errors:
+    for error in errors:
         out.warning(error)
-    return ExitCode.FAILED if done.errors else ExitCode.OK
+    return ExitCode.FAILED if errors else ExitCode.OK
+
+
+def _runs_to_clean(out: Output, runs: dict, run_id: str | None, force: bool) -> set[str]:
+    """The runs to remove; each run on the engine is listed with its owner and what happens to it."""
+    if run_id:
+        return {run_id}
+    chosen = set()
+    for run in runs.values():
+        owner = f"pid {run.owner.pid} on {run.owner.host}" if run.owner else "no owner label"
+        if force or run.state == "gone":
+            chosen.add(run.run_id)
+            out.line(f"run {run.run_id} ({owner}, {run.state}, {run.objects} objects): removing")
+        else:
+            out.line(
+                f"run {run.run_id} ({owner}, {run.state}, {run.objects} objects): kept; "
+                f"`sandbox clean --run {run.run_id}` removes it"
+            )
+    return chosen
+
+
+def _dead_run_folders(run_id: str | None) -> list:
+    runs_root = repo_root() / ".sandbox" / "runs"
+    if run_id:
+        folder = runs_root / run_id
+        return [folder] if folder.is_dir() and not (folder / "report.json").exists() else []
+    return dead_run_folders(runs_root)

@@ -18,6 +18,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy
 
+from sandbox.engine.containers import capped_logs
 from sandbox.engine.images import ResolvedImage
 
 # (resolved image, private network, labels) -> a container not yet started
@@ -37,7 +38,8 @@ def container_ip(container: DockerContainer, network: str) -> str:
 
 
 def container_logs(container: DockerContainer) -> str:
-    return container.get_wrapped_container().logs().decode(errors="replace")
+    """The dependency's log, head and tail only (sandbox.engine.containers.capped_logs)."""
+    return capped_logs(container.get_wrapped_container()).text
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from sandbox.deps.base import Dependency, container_ip, container_logs
+from sandbox.engine.containers import TMPFS, dependency_limits
 from sandbox.engine.images import ResolvedImage
 
 INFLUX_PORT = 8181
@@ -79,7 +80,8 @@ class InfluxDB3Container(DockerContainer):
     def __init__(
         self, image: ResolvedImage, network: Network, labels: dict[str, str], args: list[str] | None = None
     ) -> None:
-        super().__init__(image.ref, command=args or INFLUX_ARGS, labels=labels, mem_limit="1g")
+        super().__init__(image.ref, command=args or INFLUX_ARGS, labels=labels, **dependency_limits("1g"))
+        self.tmpfs.update(TMPFS)
         self.with_network(network).with_network_aliases(self.alias)
         self.waiting_for(influx_wait(network.name))
 

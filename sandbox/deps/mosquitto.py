@@ -13,11 +13,13 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from docker.errors import NotFound
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from sandbox.deps.base import Dependency, container_ip
+from sandbox.engine.containers import TMPFS, dependency_limits
 from sandbox.engine.images import ResolvedImage
 
 MQTT_PORT = 1883
@@ -54,7 +56,14 @@ class MqttRoundTripWait(WaitStrategy):
                 return
             except Exception as exc:  # broker not up yet: connection refused, timeout...
                 last = exc
-                time.sleep(self._poll_interval)
+            # A broker that exited (or was removed by an interrupt's sweep) never comes up: stop now.
+            try:
+                container.get_wrapped_container().reload()
+            except NotFound as exc:
+                raise RuntimeError("Mosquitto container removed during start-up") from exc
+            if container.get_wrapped_container().status in ("exited", "dead"):
+                raise RuntimeError(f"Mosquitto exited during start-up: {last}")
+            time.sleep(self._poll_interval)
         raise TimeoutError(f"Mosquitto did not carry a round trip within {self._startup_timeout}s: {last}")
 
 
@@ -68,8 +77,13 @@ class MosquittoContainer(DockerContainer):
     alias = "mosquitto"
 
     def __init__(self, image: ResolvedImage, network: Network, labels: dict[str, str]) -> None:
-        command = "mosquitto -c /mosquitto-no-auth.conf" if image.source == "official" else None
-        super().__init__(image.ref, command=command, labels=labels, mem_limit="256m")
+        official = image.source == "official"
+        command = "mosquitto -c /mosquitto-no-auth.conf" if official else None
+        # The official image starts as root and drops to uid 1883, which needs CAP_SETUID: start it
+        # as 1883 instead, so every capability can go. The local build already runs as mosquitto.
+        user = {"user": "1883:1883"} if official else {}
+        super().__init__(image.ref, command=command, labels=labels, **user, **dependency_limits("256m"))
+        self.tmpfs.update(TMPFS)
         self.with_network(network).with_network_aliases(self.alias)
         self.waiting_for(mqtt_wait(network.name))
 

@@ -1,9 +1,15 @@
 """ServiceDeps: the dependencies one service needs, fresh, on a private network; a context manager.
 
-Every container and the network carry the run's labels, so `sandbox clean` and the run's own
-cleanup find them even after a crash. The network is `internal`: the service under test reaches its
-dependencies by alias (their `needs` name) and nothing else; the host reaches them through their
-addresses on that network (a local Linux engine routes to its bridges).
+Every container and network carry the run's labels, so `sandbox clean` and the run's own cleanup
+find them even after a crash. Two networks per ServiceDeps:
+
+- the private network: `internal` and without any address of the host on its bridge
+  (inhibit_ipv4), so a container on it has no route to the host, the default bridge or another
+  run. The service and its tests sit on it alone and reach their dependencies by alias (their
+  `needs` name) and nothing else.
+- the access network (`internal`, so nothing on it reaches outside the engine): the host reaches
+  the dependencies on it for readiness waits and smoke steps. The service is never on it; the host
+  reaches the service through a relay (sandbox.deps.relay).
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from sandbox.engine.images import ResolvedImage, Resolver
 
 # Where a dependency the service does not need "is" for host-side checks: nothing answers there.
 ABSENT_HOST = "127.0.0.1"
+# The bridge driver option that leaves the host without an address on the network's bridge.
+INHIBIT_HOST_ADDRESS = "com.docker.network.bridge.inhibit_ipv4"
 
 
 @dataclass
@@ -39,7 +47,8 @@ class ServiceDeps:
     needs: tuple[str, ...] = DEFAULT_NEEDS
     database: str = "sandbox"
     images: dict[str, ResolvedImage] = field(default_factory=dict)  # by dependency name
-    network: str = ""
+    network: str = ""  # the private network: the service, its tests and the dependencies' aliases
+    access_network: str = ""  # where the host reaches the dependencies and the relays
     containers: dict[str, DockerContainer] = field(default_factory=dict)
     started_in: dict[str, float] = field(default_factory=dict)
     known: dict[str, Dependency] = field(default_factory=dependencies)
@@ -63,11 +72,13 @@ class ServiceDeps:
         if not self.images:
             resolver = Resolver(self.client)
             self.images = {name: resolver.resolve(self.known[name].image) for name in self.needs}
-        net = Network(docker_network_kw={"labels": dict(self.labels), "internal": True})
-        self._stack.enter_context(net)
-        self.network = net.name
+        private = self._network({"internal": True, "options": {INHIBIT_HOST_ADDRESS: "true"}})
+        access = self._network({"internal": True})
+        self.network, self.access_network = private.name, access.name
+        # Each dependency starts on the access network (its readiness wait runs from the host) and
+        # joins the private network under its alias once it is ready.
         pending = {
-            name: self.known[name].create_container(self.images[name], net, dict(self.labels))
+            name: self.known[name].create_container(self.images[name], access, dict(self.labels))
             for name in self.needs
         }
         for container in pending.values():
@@ -79,9 +90,17 @@ class ServiceDeps:
             for name, future in futures.items():
                 self.started_in[name] = future.result()
                 self.containers[name] = pending[name]
+        for name, container in self.containers.items():
+            private.connect(container.get_wrapped_container().id, [name])
+
+    def _network(self, options: dict) -> Network:
+        net = Network(docker_network_kw={"labels": dict(self.labels), **options}).create()
+        self._stack.callback(_remove_network_quietly, net)
+        return net
 
     def ip(self, name: str) -> str:
-        return container_ip(self.containers[name], self.network)
+        """The dependency's address from the host (on the access network)."""
+        return container_ip(self.containers[name], self.access_network)
 
     def logs(self) -> dict[str, str]:
         """Each dependency's log, for the run folder when a stage fails."""
@@ -107,6 +126,13 @@ def _start_timed(container: DockerContainer) -> float:
     begin = time.monotonic()
     container.start()
     return time.monotonic() - begin
+
+
+def _remove_network_quietly(net: Network) -> None:
+    try:
+        net.remove()
+    except Exception:  # already removed by an interrupt's sweep: nothing to do
+        pass
 
 
 def _stop_quietly(container: DockerContainer) -> None:

@@ -6,18 +6,28 @@ carries `sandbox.project` and `sandbox.run` labels (sandbox.engine.labels) and i
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 import signal
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox.engine.labels import CACHE_KEY, RUN_KEY, project_filter
+from sandbox.engine.labels import CACHE_KEY, RUN_KEY, Owner, current_owner, project_filter
+
+# A temporary folder the sandbox creates is named sandbox-<pid>-<start>-<kind>-<random> (temp_prefix),
+# so `sandbox clean` can tell the folders of a dead process from those of a live one.
+TEMP_NAME = re.compile(r"^sandbox-(\d+)-(\d+)-")
+OWNER_FILE = "owner.json"
 
 
 @dataclass
@@ -41,20 +51,46 @@ def remove_labelled(
     client: docker.DockerClient, run_id: str | None = None, include_cached_images: bool = False
 ) -> CleanupReport:
     """Remove the project's containers, networks and run images (of one run, or all runs)."""
+    return remove_matching(client, project_filter(run_id), lambda labels: True, include_cached_images)
+
+
+def remove_matching(
+    client: docker.DockerClient,
+    selector: dict[str, list[str]],
+    wanted: Callable[[dict[str, str]], bool],
+    include_cached_images: bool = False,
+) -> CleanupReport:
+    """Remove the selected objects whose labels `wanted` accepts.
+
+    Objects come and go while this works (auto-removed containers, a run's own cleanup): a
+    listing is sparse (no per-object inspect that could fail), and NotFound or a 409 "removal
+    already in progress" count as removed."""
     report = CleanupReport()
-    selector = project_filter(run_id)
-    for container in client.containers.list(all=True, filters=selector):
-        _attempt(report, report.containers, container.name, lambda c=container: c.remove(force=True, v=True))
+    for container in client.containers.list(all=True, filters=selector, sparse=True):
+        if wanted(container.attrs.get("Labels") or {}):
+            name = (container.attrs.get("Names") or [container.id[:12]])[0].lstrip("/")
+            _attempt(report, report.containers, name, lambda c=container: c.remove(force=True, v=True))
     for network in client.networks.list(filters=selector):
-        _attempt(report, report.networks, network.name, network.remove)
+        if wanted(network.attrs.get("Labels") or {}):
+            _attempt(report, report.networks, network.name, network.remove)
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
     images = [
         image
         for image in client.images.list(filters=selector)
-        if RUN_KEY in image.labels or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
+        if (RUN_KEY in image.labels and wanted(image.labels))
+        or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
     ]
     _remove_images(client, images, report)
     return report
+
+
+def stop_run_containers(client: docker.DockerClient, run_id: str) -> None:
+    """Remove the run's containers now, so whatever waits on them (tests, health) returns."""
+    report = CleanupReport()
+    for container in client.containers.list(all=True, filters=project_filter(run_id), sparse=True):
+        _attempt(
+            report, report.containers, container.id[:12], lambda c=container: c.remove(force=True, v=True)
+        )
 
 
 def _remove_images(client: docker.DockerClient, images: list, report: CleanupReport) -> None:
@@ -75,8 +111,11 @@ def _remove_images(client: docker.DockerClient, images: list, report: CleanupRep
                 report.images.append(image.tags[0] if image.tags else image.short_id)
             except NotFound:
                 report.images.append(image.short_id)
-            except APIError:
-                failed.append(image)
+            except APIError as exc:
+                if _vanishing(exc):
+                    report.images.append(image.short_id)
+                else:
+                    failed.append(image)
         if len(failed) == len(pending):
             report.errors.extend(f"image {image.short_id}: still in use" for image in failed)
             return
@@ -88,7 +127,10 @@ def _labelled_parents(client: docker.DockerClient, image) -> list[str]:
     run_id, chain = image.labels.get(RUN_KEY), []
     parent_id = image.attrs.get("Parent")
     while parent_id:
-        parent = client.images.get(parent_id)
+        try:
+            parent = client.images.get(parent_id)
+        except NotFound:
+            break
         if parent.tags or parent.labels.get(RUN_KEY) != run_id:
             break
         chain.append(parent.id)
@@ -103,7 +145,47 @@ def _attempt(report: CleanupReport, bucket: list[str], name: str, action) -> Non
     except NotFound:  # removed meanwhile (auto-remove, a concurrent cleanup): the goal is reached
         bucket.append(name)
     except APIError as exc:
-        report.errors.append(f"{name}: {exc.explanation or exc}")
+        if _vanishing(exc):
+            bucket.append(name)
+        else:
+            report.errors.append(f"{name}: {exc.explanation or exc}")
+
+
+def _vanishing(exc: APIError) -> bool:
+    """409s that mean someone else is already removing the object: the goal is reached."""
+    text = str(exc.explanation or exc).lower()
+    return exc.status_code == 409 and (
+        "in progress" in text or "marked for removal" in text or "dead" in text
+    )
+
+
+class Cancellation:
+    """One cancellation path for SIGINT and SIGTERM, for the block's duration (main thread only).
+
+    The first signal sets `cancelled` and calls `on_cancel` (no exception: workers see the event,
+    stop starting new work and return once their in-flight Docker call does); a second signal of
+    either kind raises KeyboardInterrupt in the main thread, which forces the cleanup now."""
+
+    def __init__(self, cancelled: threading.Event, on_cancel: Callable[[], None] = lambda: None) -> None:
+        self.cancelled = cancelled
+        self.on_cancel = on_cancel
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.cancelled.is_set():
+            raise KeyboardInterrupt(f"signal {signum} again: forcing")
+        self.cancelled.set()
+        self.on_cancel()
+
+    def __enter__(self) -> Cancellation:
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 @contextmanager
@@ -124,10 +206,24 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 @contextmanager
+def signals_ignored() -> Iterator[None]:
+    """SIGINT and SIGTERM ignored for the block: a cleanup is not cut short by a late signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextmanager
 def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> Iterator[CleanupReport]:
     """Everything labelled with `run_id` is removed when the block ends, however it ends.
 
-    A second Ctrl-C during cleanup is ignored so the cleanup itself is not cut short.
+    Signals are ignored during the removal so the cleanup itself is not cut short.
     """
     report = CleanupReport()
     with sigterm_as_interrupt():
@@ -135,12 +231,98 @@ def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> I
             yield report
         finally:
             if not keep:
-                main = threading.current_thread() is threading.main_thread()
-                previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-                try:
+                with signals_ignored():
                     done = remove_labelled(client, run_id)
-                    report.containers, report.networks = done.containers, done.networks
-                    report.images, report.errors = done.images, done.errors
-                finally:
-                    if main:
-                        signal.signal(signal.SIGINT, previous)
+                report.containers, report.networks = done.containers, done.networks
+                report.images, report.errors = done.images, done.errors
+
+
+# --- sandbox clean: runs whose owner is gone ----------------------------------------------------------
+
+
+@dataclass
+class EngineRun:
+    """One run's objects on the engine and who owns it."""
+
+    run_id: str
+    owner: Owner | None
+    objects: int = 0
+
+    @property
+    def state(self) -> str:
+        return self.owner.state() if self.owner else "unowned"
+
+
+def engine_runs(client: docker.DockerClient) -> dict[str, EngineRun]:
+    """The runs that have labelled containers, networks or images on the engine."""
+    runs: dict[str, EngineRun] = {}
+    listed = [
+        *(
+            c.attrs.get("Labels") or {}
+            for c in client.containers.list(all=True, filters=project_filter(), sparse=True)
+        ),
+        *(n.attrs.get("Labels") or {} for n in client.networks.list(filters=project_filter())),
+        *(i.labels for i in client.images.list(filters=project_filter())),
+    ]
+    for labels in listed:
+        run_id = labels.get(RUN_KEY)
+        if not run_id:
+            continue
+        run = runs.setdefault(run_id, EngineRun(run_id, Owner.from_labels(labels)))
+        run.objects += 1
+    return runs
+
+
+def remove_runs(client: docker.DockerClient, run_ids: set[str]) -> CleanupReport:
+    """Remove the objects of exactly these runs."""
+    return remove_matching(client, project_filter(), lambda labels: labels.get(RUN_KEY) in run_ids)
+
+
+def write_owner(folder: Path, run_id: str) -> None:
+    """The run folder names its owner, so a later clean can tell a dead run's folder from a live one."""
+    owner = current_owner()
+    data = {"run": run_id, "host": owner.host, "pid": owner.pid, "start": owner.start}
+    (folder / OWNER_FILE).write_text(json.dumps(data) + "\n")
+
+
+def folder_owner(folder: Path) -> Owner | None:
+    try:
+        data = json.loads((folder / OWNER_FILE).read_text())
+        return Owner(str(data["host"]), int(data["pid"]), str(data["start"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def dead_run_folders(runs_root: Path) -> list[Path]:
+    """Run folders without a report.json whose owning process is gone (killed with SIGKILL)."""
+    found = []
+    for folder in sorted(runs_root.iterdir()) if runs_root.is_dir() else []:
+        owner = folder_owner(folder)
+        if folder.is_dir() and not (folder / "report.json").exists() and owner and owner.state() == "gone":
+            found.append(folder)
+    return found
+
+
+def dead_temp_folders(root: Path | None = None) -> list[Path]:
+    """sandbox-<pid>-<start>-* folders in the temp dir whose owning process is gone."""
+    root = root or Path(tempfile.gettempdir())
+    host = current_owner().host
+    found = []
+    for path in sorted(root.glob("sandbox-*")):
+        match = TEMP_NAME.match(path.name)
+        if match and path.is_dir() and Owner(host, int(match[1]), match[2]).state() == "gone":
+            found.append(path)
+    return found
+
+
+def remove_folders(folders: list[Path]) -> list[str]:
+    """Remove the folders; the errors, if any (a folder vanishing meanwhile is not one)."""
+    errors = []
+    for folder in folders:
+        try:
+            shutil.rmtree(folder)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            errors.append(f"{folder}: {exc}")
+    return errors

@@ -1,13 +1,17 @@
 """Container helpers shared by the stages and the health check: limits, waiting, reading, removal.
 
-Every container a stage creates runs with LIMITS: no privileges, no Docker socket, memory/CPU/pid
-limits and the image's own user.
+Every container the sandbox starts runs with LIMITS (dependencies with DEP_LIMITS): all
+capabilities dropped, no-new-privileges, memory/CPU/pid limits, a read-only root file system with a
+tmpfs /tmp, no Docker socket (nothing is ever bind-mounted but the migrator's workspace), a
+non-root user (the image's own, or nobody when the image would run as root), and capped logs.
 """
 
 from __future__ import annotations
 
 import io
 import tarfile
+from collections import deque
+from dataclasses import dataclass
 
 import requests
 from docker.errors import APIError, NotFound
@@ -15,15 +19,75 @@ from docker.models.containers import Container
 
 # dns_opt: the private network resolves only its own containers; a name outside it would
 # otherwise take 10 s per lookup to fail (two 5 s resolver timeouts), slowing every retry.
-LIMITS = {
-    "mem_limit": "1g",
-    "nano_cpus": 1_000_000_000,
-    "pids_limit": 512,
+HARDENING = {
     "cap_drop": ["ALL"],
     "security_opt": ["no-new-privileges"],
     "privileged": False,
-    "dns_opt": ["timeout:1", "attempts:1"],
+    "read_only": True,
+    "pids_limit": 512,
+    "nano_cpus": 1_000_000_000,
+    # The engine keeps at most this much log per container; the sandbox reads head and tail of it.
+    "log_config": {"type": "json-file", "config": {"max-size": "64m", "max-file": "1"}},
 }
+# The one writable place of a read-only container (testcontainers takes it as its own `tmpfs`).
+TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m"}
+LIMITS = {**HARDENING, "tmpfs": TMPFS, "mem_limit": "1g", "dns_opt": ["timeout:1", "attempts:1"]}
+# The test container keeps a writable layer: pytest's JUnit XML is read from it after the container
+# exits (a tmpfs is gone by then). Everything else of LIMITS holds.
+TEST_LIMITS = {**LIMITS, "read_only": False, "tmpfs": {}}
+NOBODY = "65534:65534"
+# What a service or its tests get when the image would run them as root: HOME on the tmpfs.
+NOBODY_ENV = {"HOME": "/tmp"}
+
+
+def dependency_limits(memory: str) -> dict:
+    """HARDENING for a dependency container (testcontainers passes these to `containers.run`; the
+    container class adds TMPFS to its own `tmpfs`)."""
+    return {**HARDENING, "mem_limit": memory}
+
+
+def non_root(image_user: str | None) -> str:
+    """The user to run an image as: its own when that is not root, otherwise nobody."""
+    user = (image_user or "").strip()
+    return NOBODY if user in ("", "root", "0") or user.startswith(("root:", "0:")) else user
+
+
+# Logs: at most HEAD + TAIL bytes are kept whatever the container printed, read as a stream.
+LOG_HEAD = 1 << 20
+LOG_TAIL = 1 << 20
+
+
+@dataclass(frozen=True)
+class CappedLog:
+    text: str
+    cut: int  # bytes left out between head and tail
+
+
+def capped_logs(container: Container, stdout: bool = True, stderr: bool = True) -> CappedLog:
+    """The container's log, its head and tail only, never held whole in memory."""
+    head, tail, size = bytearray(), deque(), 0
+    tail_size = 0
+    try:
+        chunks = container.logs(stdout=stdout, stderr=stderr, stream=True, follow=False)
+        for chunk in chunks:
+            size += len(chunk)
+            room = LOG_HEAD - len(head)
+            if room > 0:
+                head += chunk[:room]
+                chunk = chunk[room:]
+            if chunk:
+                tail.append(chunk)
+                tail_size += len(chunk)
+                while tail and tail_size - len(tail[0]) >= LOG_TAIL:
+                    tail_size -= len(tail.popleft())
+    except (NotFound, APIError, requests.exceptions.RequestException):
+        pass  # the container went away (an interrupt): what was read is what there is
+    tail_bytes = b"".join(tail)[-LOG_TAIL:]
+    cut = size - len(head) - len(tail_bytes)
+    text = head.decode(errors="replace")
+    if cut > 0:
+        text += f"\n[... {cut} bytes of log cut by the sandbox: head and tail kept ...]\n"
+    return CappedLog(text + tail_bytes.decode(errors="replace"), cut)
 
 
 def wait_exit(container: Container, seconds: float) -> int | None:

@@ -24,7 +24,7 @@ from typing import Literal
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
-from sandbox.engine.labels import cache_labels
+from sandbox.engine.labels import cache_labels, temp_prefix
 
 Progress = Callable[[str], None]
 
@@ -181,7 +181,7 @@ def build_mapped(
     ships it inside the build tarball, so the service folder is only read.
     """
     text = map_dockerfile(dockerfile.read_text(), mapping)
-    with tempfile.TemporaryDirectory(prefix="sandbox-df-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("df")) as tmp:
         mapped = Path(tmp) / "Dockerfile"
         mapped.write_text(text)
         return _stream_build(
@@ -246,7 +246,7 @@ def _build_rootfs(
     bundle = ca_bundle()
     if bundle is None:
         raise ImageUnavailable("no CA bundle found: set PIP_CERT or SSL_CERT_FILE")
-    with tempfile.TemporaryDirectory(prefix="sandbox-rootfs-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("rootfs")) as tmp:
         rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
         on_log(f"debootstrap bookworm from {debian_mirror()} (about a minute)")
         proc = subprocess.run(
@@ -275,7 +275,7 @@ def _build_dockerfile(
     client: docker.DockerClient, spec: ImageSpec, tag_ref: str, labels: dict[str, str], on_log: Progress
 ) -> str:
     base = ensure_local(client, "base", on_log).ref
-    with tempfile.TemporaryDirectory(prefix="sandbox-ctx-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("ctx")) as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(spec.path, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for extra in spec.extra_context:

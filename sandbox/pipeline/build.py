@@ -6,6 +6,7 @@ from pathlib import Path
 
 from docker.errors import BuildError
 
+from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
 from sandbox.pipeline.stage import StageContext, StageResult, run_with_timeout
 
@@ -18,6 +19,12 @@ def build(
     """Build the migrated copy (or, for the baseline, `service_dir` under `tag`), within the timeout."""
     service_dir = service_dir or ctx.ws.service_dir
     context = (service_dir / ctx.config.context).resolve()
+    dockerfile = service_dir / ctx.config.dockerfile
+    # Defence in depth (the copy already refused these): a build context or Dockerfile outside the
+    # run's copy would ship host files into the image.
+    for key, path in (("context", context), ("dockerfile", dockerfile)):
+        if not wsmod.inside(path, ctx.ws.folder):
+            return StageResult(name, "failed", reason=f"{key} {path} is outside the run's copy of the repo")
     lines: list[str] = []
     client = ctx.client  # connected here, not inside the build thread
 
@@ -25,15 +32,17 @@ def build(
         return build_mapped(
             client,
             context,
-            service_dir / ctx.config.dockerfile,
+            dockerfile,
             tag or ctx.image_tag,
             ctx.resolver.image_map(),
             ctx.labels("service-image"),
             on_log=lines.append,
         )
 
-    finished, image_id, error = run_with_timeout(work, ctx.config.timeouts["build"])
+    finished, image_id, error = run_with_timeout(work, ctx.config.timeouts["build"], ctx.cancelled)
     log = ctx.write_log(f"{name}.log", "\n".join(lines) + (f"\n{error}\n" if error else "\n"))
+    if not finished and ctx.cancelled.is_set():
+        return StageResult(name, "failed", reason="run interrupted during docker build", log=log)
     if not finished:
         return StageResult(
             name, "timeout", reason=f"docker build exceeded {ctx.config.timeouts['build']}s", log=log

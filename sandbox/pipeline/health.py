@@ -15,7 +15,8 @@ import requests
 
 from sandbox.config import ServiceConfig, SmokeStep
 from sandbox.deps import ServiceDeps, smoke_runners
-from sandbox.engine.containers import LIMITS, ip_on, remove
+from sandbox.deps.relay import relay_address, start_relay
+from sandbox.engine.containers import LIMITS, NOBODY, NOBODY_ENV, capped_logs, ip_on, non_root, remove
 from sandbox.pipeline.stage import StageContext, StageResult
 
 HINT = (
@@ -59,7 +60,7 @@ def _docker_health(container) -> Probe:
     return Probe(state == "healthy", f"docker HEALTHCHECK: {state}")
 
 
-def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
+def wait_healthy(ctx: StageContext, container, base_url: str) -> Probe:
     """Poll the health endpoint (or the image's HEALTHCHECK) until healthy or the timeout."""
     deadline = time.monotonic() + ctx.config.timeouts["health"]
     probe = Probe(False, "not probed")
@@ -68,8 +69,7 @@ def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
         if container.status in ("exited", "dead"):
             return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
         if ctx.config.health:
-            url = f"http://{ip_on(container, network)}:{ctx.config.port}{ctx.config.health}"
-            probe = _probe(url, ctx.config)
+            probe = _probe(base_url + ctx.config.health, ctx.config)
         else:
             probe = _docker_health(container)
         if probe.healthy:
@@ -79,18 +79,40 @@ def wait_healthy(ctx: StageContext, container, network: str) -> Probe:
 
 
 def health(ctx: StageContext) -> StageResult:
-    """The migrated service image, started with the stage's fresh dependencies (ctx.deps)."""
+    """The migrated service image, started with the stage's fresh dependencies (ctx.deps).
+
+    The service is on the private network only; the host probes it through a relay
+    (sandbox.deps.relay), so the service never gets a route to the host."""
     image, deps = ctx.image_tag, ctx.deps
+    user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(
-        image, environment=deps.container_env, network=deps.network, labels=ctx.labels("service"), **LIMITS
+        image,
+        environment={**deps.container_env, **(NOBODY_ENV if user == NOBODY else {})},
+        network=deps.network,
+        labels=ctx.labels("service"),
+        user=user,
+        **LIMITS,
     )
+    relay = None
     try:
         container.start()
-        probe = wait_healthy(ctx, container, deps.network)
-        base_url = f"http://{ip_on(container, deps.network)}:{ctx.config.port}"
+        container.reload()
+        relay = start_relay(
+            ctx.client,
+            ctx.resolver.resolve("base").ref,
+            ip_on(container, deps.network),
+            ctx.config.port,
+            deps.network,
+            deps.access_network,
+            ctx.labels("relay"),
+        )
+        base_url = f"http://{relay_address(relay, deps.access_network)}:{ctx.config.port}"
+        probe = wait_healthy(ctx, container, base_url)
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
-        logs = container.logs().decode(errors="replace")
+        logs = capped_logs(container).text
     finally:
+        if relay is not None:
+            remove(relay)
         remove(container)
     log = ctx.write_log(
         "health.log",

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sandbox import workspace as wsmod
-from sandbox.engine.containers import LIMITS, remove, wait_exit
+from sandbox.engine.containers import LIMITS, NOBODY, capped_logs, remove, wait_exit
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
 
@@ -104,17 +104,29 @@ def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], i
         network_mode="none",
         labels=ctx.labels("migrator"),
         volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
-        user=f"{os.getuid()}:{os.getgid()}",
+        user=_migrator_user(ctx),
         **LIMITS,
     )
     try:
         container.start()
         code = wait_exit(container, ctx.config.timeouts["migrate"])
-        stdout = container.logs(stdout=True, stderr=False).decode(errors="replace")
-        stderr = container.logs(stdout=False, stderr=True).decode(errors="replace")
+        stdout = capped_logs(container, stdout=True, stderr=False).text
+        stderr = capped_logs(container, stdout=False, stderr=True).text
     finally:
         remove(container)
     return args, code, stdout, stderr
+
+
+def _migrator_user(ctx: StageContext) -> str:
+    """The migrator writes the workspace as the user owning it; never as root.
+
+    Run as root on the host, the workspace is handed to nobody first (it is the run's own copy)."""
+    if os.getuid() != 0:
+        return f"{os.getuid()}:{os.getgid()}"
+    uid, gid = (int(part) for part in NOBODY.split(":"))
+    for path in [ctx.ws.work, *ctx.ws.work.rglob("*")]:
+        os.lchown(path, uid, gid)
+    return NOBODY
 
 
 def _parse_json(text: str) -> Any:

@@ -11,7 +11,8 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 from __future__ import annotations
 
 import threading
-from concurrent.futures import ThreadPoolExecutor
+import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,13 @@ from typing import Any
 from sandbox.config import PHASES, ServiceConfig
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
+from sandbox.engine.cleanup import (
+    Cancellation,
+    remove_labelled,
+    signals_ignored,
+    stop_run_containers,
+    write_owner,
+)
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.stage import Events, Stage, StageContext, StageResult, timed, with_deps
 from sandbox.upgrades import detect_migrations
@@ -102,8 +110,12 @@ class Run:
 # --- one service -------------------------------------------------------------------------------------
 
 
-def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
+def verify_service(
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None] | None = None, index: int = 0
+) -> ServiceOutcome:
     outcome = ServiceOutcome(config.name, config.priority, config.phase, detect_migrations(config))
+    if slots is not None:
+        slots[index] = outcome  # visible to the fleet at once: an interrupt still reports it
     folder = run.folder / config.name
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
@@ -143,12 +155,20 @@ def verify_service(run: Run, config: ServiceConfig) -> ServiceOutcome:
 
 
 def _run_stage(stage: Stage, ctx: StageContext) -> StageResult | None:
-    """Stages with a timeout work in containers: timed, engine errors made results, deps if needed."""
-    if stage.needs_deps:
-        return with_deps(ctx, stage.name, stage.run)
-    if stage.timeout:
-        return timed(stage.name, lambda: stage.run(ctx))
-    return stage.run(ctx)
+    """Stages with a timeout work in containers: timed, engine errors made results, deps if needed.
+
+    Any exception a stage raises (a FIFO in the service, a path refused by the copy, a bug) is
+    that stage's failure, with its traceback in the run folder: the fleet goes on."""
+    try:
+        if stage.needs_deps:
+            return with_deps(ctx, stage.name, stage.run)
+        if stage.timeout:
+            return timed(stage.name, lambda: stage.run(ctx))
+        return stage.run(ctx)
+    except Exception as exc:
+        log = ctx.write_log(f"{stage.name}-error.log", traceback.format_exc())
+        reason = "run interrupted" if ctx.cancelled.is_set() else f"{type(exc).__name__}: {exc}"
+        return StageResult(stage.name, "failed", reason=reason, log=log)
 
 
 def _add(run: Run, outcome: ServiceOutcome, result: StageResult) -> bool:
@@ -185,64 +205,183 @@ class FleetResult:
     cleanup_errors: list[str] = field(default_factory=list)
 
 
+class FleetInterrupted(KeyboardInterrupt):
+    """The run was interrupted; `result` still lists every service with its last state."""
+
+    def __init__(self, result: FleetResult) -> None:
+        super().__init__("run interrupted")
+        self.result = result
+
+
+# How long an interrupted run waits for in-flight Docker calls (a build, a container start) to
+# return before it sweeps the run's labels anyway; a second signal skips the wait.
+DRAIN_SECONDS = 20.0
+# After the sweep of an interrupted run, how long later sweeps may go on finding stragglers.
+SETTLE_SECONDS = 15.0
+
+
 def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
-    """Phases in order; parallel within A–C, sequential in D; stop on a failure rate above the limit."""
+    """Phases in order; parallel within A–C, sequential in D; stop on a failure rate above the limit.
+
+    SIGINT and SIGTERM take one path (sandbox.engine.cleanup.Cancellation): the first stops new
+    work, stops the run's containers so in-flight waits return, waits (bounded) for the services in
+    flight, then the run scope removes everything labelled with the run; a second forces. An
+    interrupted run raises FleetInterrupted carrying every service's last state."""
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
     with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
-        try:
-            known = dependencies()
-            needed = {"migrator", "base"} | {
-                known[need].image for config in services for need in config.needs
-            }
-            for name in sorted(needed):
-                run.resolver.resolve(name)
-            for phase in PHASES:
-                members = [config for config in services if config.phase == phase]
-                if not members:
-                    continue
-                jobs = 1 if phase == "d" else max(1, run.options.jobs)
-                outcomes = _run_phase(run, members, jobs)
-                result.outcomes.extend(outcomes)
-                rate = sum(not o.success for o in outcomes) / len(outcomes)
-                if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
-                    result.stopped_after = phase
-                    run.on_event(
-                        "fleet",
-                        f"phase {phase.upper()}",
-                        f"failure rate {rate:.0%} > "
-                        f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
-                    )
-                    break
-        except KeyboardInterrupt:
-            run.cancelled.set()
-            result.interrupted = True
-            raise
+        with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
+            try:
+                _phases(run, services, result)
+            except KeyboardInterrupt:  # the forcing second signal
+                run.cancelled.set()
+            if run.cancelled.is_set():
+                result.interrupted = True
+                _add_missing(result, services)
     result.cleanup_errors = cleanup.errors
+    if result.interrupted and not run.options.keep:
+        with signals_ignored():
+            result.cleanup_errors = _settle(client, run.run_id)
+    if result.interrupted:
+        raise FleetInterrupted(result)
     return result
+
+
+def _settle(client, run_id: str) -> list[str]:
+    """Sweep until a sweep finds nothing (bounded): a Docker call still in flight after the first
+    sweep (a build step's container, a create) may leave one more object, which the next takes."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    errors: list[str] = []
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        done = remove_labelled(client, run_id)
+        errors = done.errors
+        if done.total == 0 and not errors:
+            break
+    return errors
+
+
+def _on_cancel(run: Run, client) -> None:
+    """First signal: say so, and stop the run's containers so waits on them return now."""
+    run.on_event("run", "interrupt", "stopping: no new work; in-flight Docker calls drain, then cleanup")
+    threading.Thread(target=_reap, args=(client, run.run_id), daemon=True).start()
+
+
+def _reap(client, run_id: str) -> None:
+    """During the drain, remove the run's containers again and again: one a worker creates while
+    its call was in flight goes too, so no wait on it outlasts the drain."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            stop_run_containers(client, run_id)
+        except Exception:  # the engine hiccuped: the sweep at the end still removes everything
+            pass
+        time.sleep(1.0)
+
+
+def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> None:
+    known = dependencies()
+    needed = {"migrator", "base"} | {known[need].image for config in services for need in config.needs}
+    for name in sorted(needed):
+        if run.cancelled.is_set():
+            return
+        run.resolver.resolve(name)
+    for phase in PHASES:
+        members = [config for config in services if config.phase == phase]
+        if not members or run.cancelled.is_set():
+            continue
+        jobs = 1 if phase == "d" else max(1, run.options.jobs)
+        outcomes = _run_phase(run, members, jobs, result.outcomes)
+        rate = sum(not o.success for o in outcomes) / len(outcomes)
+        if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
+            result.stopped_after = phase
+            run.on_event(
+                "fleet",
+                f"phase {phase.upper()}",
+                f"failure rate {rate:.0%} > "
+                f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
+            )
+            break
+
+
+def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
+    """An interrupted run's report lists every service: those never started say so."""
+    seen = {outcome.name for outcome in result.outcomes}
+    for config in services:
+        if config.name not in seen:
+            outcome = ServiceOutcome(config.name, config.priority, config.phase, detect_migrations(config))
+            outcome.stages.append(StageResult("not started", "failed", reason="run interrupted"))
+            result.outcomes.append(outcome)
 
 
 def _later(services: list[ServiceConfig], phase: str) -> bool:
     return any(PHASES.index(config.phase) > PHASES.index(phase) for config in services)
 
 
-def _run_phase(run: Run, members: list[ServiceConfig], jobs: int) -> list[ServiceOutcome]:
-    if jobs == 1 or len(members) == 1:
-        return [verify_service(run, config) for config in members]
-    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="verify")
+def _run_phase(
+    run: Run, members: list[ServiceConfig], jobs: int, into: list[ServiceOutcome]
+) -> list[ServiceOutcome]:
+    """The phase's services, at most `jobs` at a time, on daemon threads.
+
+    Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
+    open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
+    object as soon as it exists, so an interrupted service still reports its stages so far."""
+    slots: list[ServiceOutcome | None] = [None] * len(members)
     try:
-        futures = [pool.submit(verify_service, run, config) for config in members]
-        return [future.result() for future in futures]
-    except KeyboardInterrupt:
-        run.cancelled.set()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
+        _start_and_join(run, members, jobs, slots)
+    finally:  # also when a second signal forces: the services in flight keep their stages so far
+        outcomes = [slot for slot in slots if slot is not None]
+        into.extend(outcomes)
+    return outcomes
+
+
+def _start_and_join(
+    run: Run, members: list[ServiceConfig], jobs: int, slots: list[ServiceOutcome | None]
+) -> None:
+    gate = threading.Semaphore(jobs)
+    threads = []
+    for index, config in enumerate(members):
+        while not gate.acquire(timeout=0.2):  # a timeout: an interrupt must not wait for a free slot
+            if run.cancelled.is_set():
+                break
+        if run.cancelled.is_set():
+            break
+        thread = threading.Thread(
+            target=_worker, args=(run, config, slots, index, gate), name=f"verify-{config.name}", daemon=True
+        )
+        thread.start()
+        threads.append(thread)
+    _join(run, threads)
+
+
+def _worker(
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None], index: int, gate: threading.Semaphore
+) -> None:
+    try:
+        verify_service(run, config, slots, index)
+    except Exception as exc:  # outside any stage (a bad config attribute, a bug): still this service's
+        outcome = slots[index] or ServiceOutcome(config.name, config.priority, config.phase, [])
+        outcome.stages.append(StageResult("pipeline", "failed", reason=f"{type(exc).__name__}: {exc}"))
+        slots[index] = outcome
     finally:
-        pool.shutdown(wait=False)
+        gate.release()
+
+
+def _join(run: Run, threads: list[threading.Thread]) -> None:
+    """Wait for the workers; once interrupted, only DRAIN_SECONDS more."""
+    deadline: float | None = None
+    for thread in threads:
+        while thread.is_alive():
+            if run.cancelled.is_set() and deadline is None:
+                deadline = time.monotonic() + DRAIN_SECONDS
+            if deadline is not None and time.monotonic() > deadline:
+                return
+            thread.join(0.2)
 
 
 def new_run(repo_root: Path, run_id: str, options: Options, on_event: Events) -> Run:
     folder = repo_root / ".sandbox" / "runs" / run_id
     folder.mkdir(parents=True, exist_ok=True)
+    write_owner(folder, run_id)
     return Run(run_id, repo_root, folder, options, on_event)

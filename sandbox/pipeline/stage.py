@@ -127,8 +127,13 @@ def timed(name: str, body: Callable[[], StageResult]) -> StageResult:
     return result
 
 
-def run_with_timeout(work: Callable[[], Any], seconds: float) -> tuple[bool, Any, BaseException | None]:
-    """Run `work` in a thread; (finished, value, error). Used where the Engine API has no timeout."""
+def run_with_timeout(
+    work: Callable[[], Any], seconds: float, cancelled: threading.Event | None = None, drain: float = 10.0
+) -> tuple[bool, Any, BaseException | None]:
+    """Run `work` in a thread; (finished, value, error). Used where the Engine API has no timeout.
+
+    Once `cancelled` is set the call is given `drain` more seconds to return (an image being built
+    then exists and the run's sweep removes it), and is abandoned after that."""
     box: dict[str, Any] = {}
 
     def target() -> None:
@@ -139,7 +144,12 @@ def run_with_timeout(work: Callable[[], Any], seconds: float) -> tuple[bool, Any
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    thread.join(seconds)
+    deadline = time.monotonic() + seconds
+    while thread.is_alive() and time.monotonic() < deadline:
+        if cancelled is not None and cancelled.is_set():
+            deadline = min(deadline, time.monotonic() + drain)
+            cancelled = None
+        thread.join(0.2)
     return (not thread.is_alive(), box.get("value"), box.get("error"))
 
 

@@ -16,7 +16,17 @@ import docker
 
 from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
-from sandbox.engine.containers import LIMITS, read_file, remove, wait_exit
+from sandbox.engine.containers import (
+    NOBODY,
+    NOBODY_ENV,
+    TEST_LIMITS,
+    capped_logs,
+    non_root,
+    read_file,
+    remove,
+    wait_exit,
+)
+from sandbox.engine.labels import temp_prefix
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 
 HINT = (
@@ -68,7 +78,7 @@ def build_test_image(ctx: StageContext, service_image: str, tag: str, service_di
     workdir = config.get("WorkingDir") or "/app"
     user = config.get("User") or "root"
     base = unlabelled_ancestor(ctx.client, service_image)
-    with tempfile.TemporaryDirectory(prefix="sandbox-test-ctx-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("test-ctx")) as tmp:
         context = Path(tmp)
         shutil.copytree(service_dir, context / "src", ignore=wsmod.IGNORED, symlinks=True)
         (context / "req").mkdir()
@@ -82,18 +92,20 @@ def run_tests(
     ctx: StageContext, image: str, env: dict[str, str], network: str, name: str = "test"
 ) -> StageResult:
     """pytest in a container on the private network; counts come from its JUnit XML."""
+    user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(
         image,
         ["python", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={JUNIT_IN_CONTAINER}"],
-        environment=env,
+        environment={**env, **(NOBODY_ENV if user == NOBODY else {})},
         network=network,
         labels=ctx.labels("tests"),
-        **LIMITS,
+        user=user,
+        **TEST_LIMITS,
     )
     try:
         container.start()
         code = wait_exit(container, ctx.config.timeouts["test"])
-        output = container.logs().decode(errors="replace")
+        output = capped_logs(container).text
         junit = read_file(container, JUNIT_IN_CONTAINER)
     finally:
         remove(container)
