@@ -64,7 +64,9 @@ def test_promote_refuses_after_an_unrelated_file_of_the_service_changed(tmp_path
     _verify(repo)
     svc = repo / "services" / "alpha"
     edit(svc)
-    with pytest.raises(PromotionRefused, match=r"services/alpha changed since run r1 verified it \(stale diff\)"):
+    with pytest.raises(
+        PromotionRefused, match=r"services/alpha changed since run r1 verified it \(stale diff\)"
+    ):
         promote(repo, "alpha", _fleet(repo))
     # nothing written: the diff's own file is untouched and no reverse record claims a promotion
     assert (svc / "app.py").read_text() == OLD_APP

@@ -122,7 +122,9 @@ def test_jobs_1_runs_a_phase_in_the_calling_thread(tmp_path, fleet_engine) -> No
     assert {thread for _, thread in fleet_engine} == {threading.main_thread().name}
 
 
-def test_the_run_resolves_the_migrator_base_and_needed_images_first(tmp_path, monkeypatch, fleet_engine) -> None:
+def test_the_run_resolves_the_migrator_base_and_needed_images_first(
+    tmp_path, monkeypatch, fleet_engine
+) -> None:
     seen: list[_Resolver] = []
     monkeypatch.setattr(run_mod, "Resolver", lambda c, on_log: seen.append(_Resolver(c, on_log)) or seen[-1])
     run = new_run(tmp_path, "r1", Options(), lambda *a: None)
@@ -162,7 +164,9 @@ def test_the_first_failed_blocking_stage_ends_the_service(tmp_path, monkeypatch)
 
 def test_a_timeout_is_a_failure_too(tmp_path, monkeypatch) -> None:
     ran: list[str] = []
-    outcome, _ = _service_run(tmp_path, monkeypatch, [_stage("t", "timeout", ran), _stage("x", "passed", ran)])
+    outcome, _ = _service_run(
+        tmp_path, monkeypatch, [_stage("t", "timeout", ran), _stage("x", "passed", ran)]
+    )
     assert ran == ["t"] and not outcome.verified and outcome.failed_stage.name == "t"
 
 
@@ -176,7 +180,9 @@ def test_a_non_blocking_failure_is_recorded_and_the_service_goes_on(tmp_path, mo
 
 def test_a_stage_that_does_not_apply_leaves_no_result(tmp_path, monkeypatch) -> None:
     ran: list[str] = []
-    outcome, _ = _service_run(tmp_path, monkeypatch, [_stage("skip", None, ran), _stage("two", "passed", ran)])
+    outcome, _ = _service_run(
+        tmp_path, monkeypatch, [_stage("skip", None, ran), _stage("two", "passed", ran)]
+    )
     assert ran == ["skip", "two"] and [s.name for s in outcome.stages] == ["two"] and outcome.verified
 
 
@@ -231,7 +237,9 @@ def test_accept_preexisting_only_forgives_the_baselines_failures(
     test = outcome.stages[1]
     assert test.status == ("passed" if verified else "failed")
     if verified:
-        assert ran[-1] == "after" and test.reason.startswith(f"accepted {len(failed)} pre-existing failure(s)")
+        assert ran[-1] == "after" and test.reason.startswith(
+            f"accepted {len(failed)} pre-existing failure(s)"
+        )
     else:
         assert "after" not in ran
 
