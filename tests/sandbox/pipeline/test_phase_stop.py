@@ -148,7 +148,7 @@ def _stage(name: str, status: str | None, log: list[str], blocking: bool = True,
 def _service_run(tmp_path: Path, monkeypatch, stages, **options) -> tuple[ServiceOutcome, list]:
     events: list[tuple[str, str, str]] = []
     monkeypatch.setattr(run_mod, "STAGES", tuple(stages))
-    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: ["tenacity"])
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [f"upgrade-of-{config.name}"])
     run = new_run(tmp_path, "r1", Options(**options), lambda *e: events.append(e))
     return verify_service(run, _config(tmp_path, "svc", "a")), events
 
@@ -190,7 +190,11 @@ def test_every_stage_passing_verifies_the_service(tmp_path, monkeypatch) -> None
     ran: list[str] = []
     outcome, _ = _service_run(tmp_path, monkeypatch, [_stage("one", "passed", ran)])
     assert outcome.verified and outcome.success and outcome.failed_stage is None
-    assert outcome.migrations == ["tenacity"] and Path(outcome.folder) == tmp_path / ".sandbox/runs/r1/svc"
+    assert (
+        outcome.migrations == ["upgrade-of-svc"] and Path(outcome.folder) == tmp_path / ".sandbox/runs/r1/svc"
+    )
+    assert (outcome.name, outcome.priority, outcome.phase) == ("svc", "LOW", "a")
+    assert Path(outcome.folder).is_dir()
 
 
 def test_an_interrupted_run_skips_the_container_stages(tmp_path, monkeypatch) -> None:
