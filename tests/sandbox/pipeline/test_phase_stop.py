@@ -207,6 +207,7 @@ def test_an_interrupted_run_skips_the_container_stages(tmp_path, monkeypatch) ->
     outcome = verify_service(run, _config(tmp_path, "svc", "a"))
     assert ran == ["one"] and not outcome.verified
     assert outcome.stages[-1].name == "build" and outcome.stages[-1].reason == "run interrupted"
+    assert outcome.stages[-1].status == "failed" and outcome.failed_stage is outcome.stages[-1]
 
 
 def _baseline(failures: list[str], log: list[str]) -> Stage:
@@ -253,3 +254,23 @@ def test_accept_preexisting_only_applies_to_the_test_stage(tmp_path, monkeypatch
     stages = [_baseline(["t::a"], ran), _stage("build", "failed", ran, details={"failed_tests": ["t::a"]})]
     outcome, _ = _service_run(tmp_path, monkeypatch, stages, baseline=True, accept_preexisting=True)
     assert not outcome.verified and outcome.stages[1].status == "failed"
+
+
+def test_a_failure_in_c_stops_before_d(tmp_path, fleet_engine) -> None:
+    result = _fleet_run(tmp_path, [("bad-c", "c"), ("ok-d", "d")])
+    assert result.stopped_after == "c" and [o.name for o in result.outcomes] == ["bad-c"]
+
+
+def test_a_test_stage_without_a_failed_tests_list_is_not_accepted(tmp_path, monkeypatch) -> None:
+    ran: list[str] = []
+    stages = [_baseline(["t::a"], ran), _stage("test", "failed", ran)]
+    outcome, _ = _service_run(tmp_path, monkeypatch, stages, baseline=True, accept_preexisting=True)
+    assert not outcome.verified and outcome.stages[1].status == "failed"
+
+
+def test_the_accepted_reason_names_the_first_three_failures(tmp_path, monkeypatch) -> None:
+    ran: list[str] = []
+    failed = ["t::d", "t::c", "t::b", "t::a"]
+    stages = [_baseline(failed, ran), _stage("test", "failed", ran, details={"failed_tests": failed})]
+    outcome, _ = _service_run(tmp_path, monkeypatch, stages, baseline=True, accept_preexisting=True)
+    assert outcome.stages[1].reason == "accepted 4 pre-existing failure(s): t::a, t::b, t::c"
