@@ -11,7 +11,7 @@ import pytest
 from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
-from sandbox.records import gate_status, record_verified, state_dir
+from sandbox.records import atomic_write, gate_status, record_verified, state_dir
 
 
 def _repo(tmp_path: Path, shared: str = "common") -> Path:
@@ -106,3 +106,30 @@ def test_caches_in_the_service_folder_are_not_content(tmp_path: Path) -> None:
         (svc / cache / "junk.bin").write_bytes(b"\x00\x01")
     assert gate_status(repo, "alpha")[0]
     assert "services/alpha/app.py" in promote(repo, "alpha", discover(repo / "services"))
+
+
+def test_atomic_write_keeps_the_mode_creates_folders_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o750)
+    atomic_write(script, b"#!/bin/sh\necho new\n")
+    assert script.read_bytes() == b"#!/bin/sh\necho new\n" and script.stat().st_mode & 0o777 == 0o750
+    fresh = tmp_path / "a" / "b" / "new.py"
+    atomic_write(fresh, b"X = 1\n")
+    assert fresh.read_bytes() == b"X = 1\n" and fresh.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["new.py", "run.sh"]
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary_file(tmp_path: Path) -> None:
+    target = tmp_path / "keep.py"
+    target.write_text("OLD\n")
+    with pytest.raises(TypeError):
+        atomic_write(target, "not bytes")  # type: ignore[arg-type]
+    assert target.read_text() == "OLD\n" and [p.name for p in tmp_path.iterdir()] == ["keep.py"]
+
+
+def test_records_live_in_the_repos_state_folder(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    assert (repo / ".sandbox" / "verified" / "alpha.json").is_file()
+    assert state_dir(repo) == repo / ".sandbox"
