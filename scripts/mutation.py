@@ -67,7 +67,11 @@ GROUPS = (
         "report",
         "report counting: nothing counted as verified that was not",
         ("sandbox/report.py",),
-        ("tests/sandbox/pipeline/test_judgements.py", "tests/sandbox/report"),
+        (
+            "tests/sandbox/pipeline/test_judgements.py",
+            "tests/sandbox/test_report_counts.py",
+            "tests/sandbox/report",
+        ),
     ),
     Group(
         "markers",
