@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-
-import tenacity
+from importlib import metadata
 
 from tests.migrators.helpers import migrate_twice, read, write_tree
 
 MODULE = """
-import tenacity
+
 from tenacity import RetryError, retry, stop_after_attempt, wait_none, wait_random_exponential
 from tenacity._asyncio import AsyncRetrying
 
@@ -42,7 +41,8 @@ def run():
 
 
 def test_migrated_module_keeps_raising_retryerror(tmp_path):
-    assert tenacity.__version__ if hasattr(tenacity, "__version__") else True
+    # the behaviour below is tenacity 9's: on another version this test would prove nothing
+    assert metadata.version("tenacity") == "9.2.1"
     write_tree(tmp_path, {"svc/retrying.py": MODULE, "requirements.txt": "tenacity==8.2.3\n"})
     result = migrate_twice(tmp_path, only=["tenacity"])
     migrated = read(tmp_path, "svc/retrying.py")

@@ -73,8 +73,17 @@ def test_shared_code_diff_waits_for_every_dependent(real_run) -> None:
     assert snapshot(repo / "services") == before
 
 
-def test_promoted_api_automation_edge_uses_influxdb3_python_and_tenacity_9(real_run) -> None:
-    repo, _, _, _ = real_run
+def _own_copy(repo: Path, into: Path) -> Path:
+    """The run's repo (services and verified records, not the run folders) for a test that writes to it:
+    the tests above compare the shared repo with its snapshot, in whatever order they run."""
+    shutil.copytree(repo / "services", into / "services")
+    shutil.copytree(repo / ".sandbox", into / ".sandbox", ignore=shutil.ignore_patterns("runs"))
+    return into
+
+
+def test_promoted_api_automation_edge_uses_influxdb3_python_and_tenacity_9(real_run, tmp_path) -> None:
+    shared, _, _, before = real_run
+    repo = _own_copy(shared, tmp_path / "repo")
     promoted = sandbox(repo, "promote", "api-automation-edge")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
     service = repo / "services" / "api-automation-edge"
@@ -83,3 +92,4 @@ def test_promoted_api_automation_edge_uses_influxdb3_python_and_tenacity_9(real_
     assert "tenacity==9.2.1" in requirements
     code = "".join(p.read_text() for p in (service / "app").rglob("*.py"))
     assert "influxdb_client_3" in code and "from influxdb_client " not in code
+    assert snapshot(shared / "services") == before  # the shared run's repo is untouched

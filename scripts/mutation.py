@@ -1,0 +1,245 @@
+#!/usr/bin/env python3
+"""Mutation testing of the core promises with mutmut 3: the score per module and how long it took.
+
+Each module group is mutated in a project of its own under `.sandbox/mutation/<group>` (a copy of
+the sources and tests, with a generated `[tool.mutmut]`), so the worktree is never mutated and two
+groups never share mutmut's state. Only fast in-process tests run per mutant (no Docker).
+
+    .venv/bin/python scripts/mutation.py                  # every group
+    .venv/bin/python scripts/mutation.py --module promote # one group (repeatable)
+    .venv/bin/python scripts/mutation.py --list           # the groups and what they mutate
+
+Exit 1 when a group scores below --min-score (default 85%) or a surviving mutant is not listed in
+tests/mutation/equivalent.md; the survivors are printed so each gets a test or a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".sandbox" / "mutation"
+EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.md"
+STANDIN = ROOT / "images" / "influxdb3-lite" / "influxdb3_lite"
+
+
+@dataclass(frozen=True)
+class Group:
+    """One mutation run: the files mutated, the mutant-name globs run, the fast tests that judge them."""
+
+    name: str
+    promise: str
+    mutate: tuple[str, ...]  # paths inside the generated project
+    tests: tuple[str, ...]
+    names: tuple[str, ...] = ()  # mutant-name globs; empty: every mutant of `mutate`
+
+
+GROUPS = (
+    Group(
+        "promote",
+        "content hashing, verified records, the gate, promote/revert all or nothing",
+        ("sandbox/workspace.py", "sandbox/records.py", "sandbox/promote.py"),
+        (
+            "tests/sandbox/test_promote.py",
+            "tests/sandbox/test_promote_stale.py",
+            "tests/sandbox/test_promote_edges.py",
+        ),
+    ),
+    Group(
+        "pipeline",
+        "a service's stages run until a blocking one fails; phases in order, the failure-rate stop",
+        ("sandbox/pipeline/run.py",),
+        (
+            "tests/sandbox/pipeline/test_phase_stop.py",
+            "tests/sandbox/pipeline/test_judgements.py",
+            "tests/sandbox/pipeline/test_outcome_dict.py",
+        ),
+    ),
+    Group(
+        "report",
+        "report counting: nothing counted as verified that was not",
+        ("sandbox/report.py",),
+        (
+            "tests/sandbox/pipeline/test_judgements.py",
+            "tests/sandbox/test_report_counts.py",
+            "tests/sandbox/report",
+        ),
+    ),
+    Group(
+        "markers",
+        "the migrators' blocker markers and the IX-13 record-loop guards",
+        ("migrators/core/codemod.py", "migrators/core/results.py", "migrators/upgrades/influxdb3/queries.py"),
+        (
+            "tests/migrators/core",
+            # not test_flux_execution.py: it runs the stand-in image
+            "tests/migrators/upgrades/influxdb3/test_influxdb3.py",
+            "tests/migrators/upgrades/influxdb3/test_record_loop_guards.py",
+        ),
+        (
+            "migrators.core.codemod.*",
+            "migrators.core.results.*",
+            "migrators.upgrades.influxdb3.queries.xǁ_ResultPlannerǁplan_loop*",
+            "migrators.upgrades.influxdb3.queries.x__single_inner_for*",
+        ),
+    ),
+    Group(
+        "standin",
+        "the stand-in's write path: line protocol parsing",
+        ("influxdb3_lite/lineproto.py",),
+        ("tests/standin/test_lpgrammar.py", "tests/standin/test_lineproto_paths.py"),
+    ),
+)
+
+
+@dataclass
+class Score:
+    group: str
+    counts: dict[str, int] = field(default_factory=dict)
+    survivors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def judged(self) -> int:
+        return self.counts.get("killed", 0) + self.counts.get("survived", 0) + self.counts.get("timeout", 0)
+
+    @property
+    def percent(self) -> float:
+        caught = self.counts.get("killed", 0) + self.counts.get("timeout", 0)
+        return 100.0 * caught / self.judged if self.judged else 0.0
+
+
+def _project(group: Group) -> Path:
+    """A fresh copy of the sources and tests with a [tool.mutmut] for this group."""
+    root = WORK / group.name
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus")
+    for part in ("sandbox", "migrators", "tests", "docs"):
+        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+    # The stand-in is imported as the top-level package `influxdb3_lite`; mutmut names mutants by path,
+    # so the package sits at the project root (and images/ is absent, so only the mutants import).
+    shutil.copytree(STANDIN, root / "influxdb3_lite", ignore=ignore)
+    sources = sorted({path.split("/")[0] for path in group.mutate})
+    tests = [t for t in group.tests if (root / t).exists()]
+    text = (ROOT / "pyproject.toml").read_text()
+    text = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", text)
+    text += (
+        "\n[tool.mutmut]\n"
+        f"source_paths = {json.dumps(sources)}\n"
+        f"only_mutate = {json.dumps(list(group.mutate))}\n"
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q"]\n'
+        'also_copy = ["tests", "docs", "sandbox", "migrators", "influxdb3_lite"]\n'
+        "use_setproctitle = false\n"
+    )
+    (root / "pyproject.toml").write_text(text)
+    return root
+
+
+def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.CompletedProcess:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    return subprocess.run(
+        [str(mutmut), *args], cwd=root, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def run_group(group: Group, workers: int) -> Score:
+    begin = time.monotonic()
+    root = _project(group)
+    proc = _mutmut(root, "run", "--max-children", str(workers), *group.names)
+    (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
+    score = Score(group.name, seconds=time.monotonic() - begin)
+    results = _mutmut(root, "results", "--all", "true")
+    for line in results.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if not name or not any(_matches(name, glob) for glob in group.names or ("*",)):
+            continue
+        status = status.strip()
+        score.counts[status] = score.counts.get(status, 0) + 1
+        if status == "survived":
+            score.survivors.append(name)
+    if proc.returncode != 0 and not score.counts:
+        raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
+    return score
+
+
+def _matches(name: str, glob: str) -> bool:
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(name, glob)
+
+
+def equivalent_names() -> list[str]:
+    """Mutant-name globs listed in tests/mutation/equivalent.md: "- `name__mutmut_3/5/6`: reason"."""
+    if not EQUIVALENT.is_file():
+        return []
+    names = []
+    for token in re.findall(r"^- `([^`]+)`", EQUIVALENT.read_text(), re.MULTILINE):
+        stem, _, numbers = token.rpartition("__mutmut_")
+        names += [f"{stem}__mutmut_{n}" for n in numbers.split("/")] if stem else [token]
+    return names
+
+
+def explained(name: str, equivalent: list[str]) -> bool:
+    return any(_matches(name, glob) for glob in equivalent)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--module", action="append", choices=[g.name for g in GROUPS], help="a group to run")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="mutants tested at once (the machine is shared)"
+    )
+    parser.add_argument("--min-score", type=float, default=85.0)
+    parser.add_argument("--list", action="store_true", help="print the groups and exit")
+    parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    args = parser.parse_args(argv)
+    if args.list:
+        for group in GROUPS:
+            print(f"{group.name:<9} {group.promise}\n          mutates {', '.join(group.mutate)}")
+        return 0
+    chosen = [g for g in GROUPS if not args.module or g.name in args.module]
+    equivalent = equivalent_names()
+    begin = time.monotonic()
+    scores = []
+    for group in chosen:
+        print(f"[mutation] {group.name}: {', '.join(group.mutate)}", flush=True)
+        score = run_group(group, args.workers)
+        scores.append(score)
+        print(
+            f"[mutation] {group.name}: {score.percent:.1f}% killed ({score.counts}) in {score.seconds:.0f}s",
+            flush=True,
+        )
+    failed = False
+    print(f"\n{'module':<10} {'killed':>7} {'survived':>9} {'other':>6} {'score':>7} {'time':>7}")
+    for score in scores:
+        other = sum(v for k, v in score.counts.items() if k not in ("killed", "survived", "timeout"))
+        caught = score.counts.get("killed", 0) + score.counts.get("timeout", 0)
+        print(
+            f"{score.group:<10} {caught:>7} {score.counts.get('survived', 0):>9} {other:>6} "
+            f"{score.percent:>6.1f}% {score.seconds:>6.0f}s"
+        )
+        unexplained = [name for name in score.survivors if not explained(name, equivalent)]
+        for name in unexplained:
+            print(f"  survived, no test and no reason in {EQUIVALENT.relative_to(ROOT)}: {name}")
+        failed |= score.percent < args.min_score or bool(unexplained)
+    print(f"total time {time.monotonic() - begin:.0f}s")
+    if args.json:
+        args.json.write_text(
+            json.dumps([{**s.__dict__, "percent": round(s.percent, 1)} for s in scores], indent=2)
+        )
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
