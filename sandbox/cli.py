@@ -24,6 +24,7 @@ def package_version() -> str:
     except PackageNotFoundError:
         return "unknown (not installed)"
 
+
 images_app = typer.Typer(
     help="Logical images: what they resolve to, and local builds.", invoke_without_command=True
 )
@@ -98,7 +99,9 @@ def images(ctx: typer.Context) -> None:
 
 @images_app.command("build")
 def images_build(
-    names: list[str] | None = typer.Argument(None, help="logical images (default: all)", show_default=False, metavar="IMAGE..."),
+    names: list[str] | None = typer.Argument(
+        None, help="logical images (default: all)", show_default=False, metavar="IMAGE..."
+    ),
     force: bool = typer.Option(False, "--force", help="rebuild even when the cache is current"),
 ) -> None:
     """Build the local images (offline base first), reusing them when their inputs did not change."""
@@ -115,7 +118,9 @@ def clean(
 
 @app.command()
 def verify(
-    services: list[str] | None = typer.Argument(None, help="service names under services/", show_default=False, metavar="SERVICE..."),
+    services: list[str] | None = typer.Argument(
+        None, help="service names under services/", show_default=False, metavar="SERVICE..."
+    ),
     all_services: bool = typer.Option(False, "--all", help="every service of the fleet"),
     phase: str | None = typer.Option(None, "--phase", help="only this phase: a|b|c|d|all", metavar="PHASE"),
     shard_spec: str | None = typer.Option(
@@ -138,7 +143,12 @@ def verify(
     promote_after: bool = typer.Option(False, "--promote", help="promote each verified diff at the end"),
     keep: bool = typer.Option(False, "--keep", help="leave containers and networks up for debugging"),
     max_failure_rate: float = typer.Option(
-        0.20, "--max-failure-rate", min=0.0, max=1.0, metavar="RATE", help="stop before the next phase above this rate (0-1)"
+        0.20,
+        "--max-failure-rate",
+        min=0.0,
+        max=1.0,
+        metavar="RATE",
+        help="stop before the next phase above this rate (0-1)",
     ),
     skip: str | None = typer.Option(
         None,
@@ -186,12 +196,19 @@ def plan(
 @app.command("phase-status")
 def phase_status(
     reports: list[Path] = typer.Argument(
-        ..., help="report.json files or folders holding them (every shard of the phase)", exists=True,
+        ...,
+        help="report.json files or folders holding them (every shard of the phase)",
+        exists=True,
         metavar="PATH...",
     ),
     phase: str = typer.Option(..., "--phase", help="the phase to judge: a|b|c|d", metavar="PHASE"),
     max_failure_rate: float = typer.Option(
-        0.20, "--max-failure-rate", min=0.0, max=1.0, metavar="RATE", help="later phases stop above this rate (0-1)"
+        0.20,
+        "--max-failure-rate",
+        min=0.0,
+        max=1.0,
+        metavar="RATE",
+        help="later phases stop above this rate (0-1)",
     ),
     as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
 ) -> None:
@@ -208,7 +225,9 @@ def config_schema() -> None:
 
 @app.command()
 def promote(
-    services: list[str] | None = typer.Argument(None, help="services to promote", show_default=False, metavar="SERVICE..."),
+    services: list[str] | None = typer.Argument(
+        None, help="services to promote", show_default=False, metavar="SERVICE..."
+    ),
     all_verified: bool = typer.Option(False, "--all-verified", help="every service with a verified diff"),
     revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
 ) -> None:
@@ -218,14 +237,18 @@ def promote(
 
 @app.command()
 def gate(
-    services: list[str] | None = typer.Argument(None, help="services (default: all)", show_default=False, metavar="SERVICE..."),
+    services: list[str] | None = typer.Argument(
+        None, help="services (default: all)", show_default=False, metavar="SERVICE..."
+    ),
 ) -> None:
     """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
     raise typer.Exit(commands.gate(services or [], out))
 
 
 @app.command()
-def report(run: str | None = typer.Argument(None, help="run id (default: the latest)", metavar="RUN")) -> None:
+def report(
+    run: str | None = typer.Argument(None, help="run id (default: the latest)", metavar="RUN"),
+) -> None:
     """Show a run's summary again."""
     raise typer.Exit(commands.report(run, out))
 

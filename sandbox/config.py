@@ -147,7 +147,9 @@ class Migrations(_Strict):
         known = upgrade_names()
         for name in names:
             if name not in known:
-                raise ValueError(f"unknown upgrade {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}")
+                raise ValueError(
+                    f"unknown upgrade {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}"
+                )
         return names
 
 
@@ -212,7 +214,7 @@ class SandboxToml(_Strict):
 
     priority: str = Field("MEDIUM", description="LOW | MEDIUM | HIGH | CRITICAL (phase A | B | C | D)")
     port: int = Field(8000, ge=1, le=65535, description="the port the service listens on in its container")
-    health: str | HealthTable = Field("/health", description='health path, or a [health] table')
+    health: str | HealthTable = Field("/health", description="health path, or a [health] table")
     healthy_statuses: list[str] | None = Field(None, description="see [health] healthy_statuses")
     needs: list[str] | None = Field(None, description="dependencies started for tests and health")
     context: str = Field(".", description="docker build context, relative to the service folder")
@@ -266,7 +268,7 @@ def json_schema() -> dict[str, Any]:
 # --- errors --------------------------------------------------------------------------------------------
 
 _TYPE_WORDS = {
-    "list_type": "must be a list (an array, e.g. [\"a\", \"b\"])",
+    "list_type": 'must be a list (an array, e.g. ["a", "b"])',
     "int_type": "must be an integer",
     "string_type": "must be a string",
     "dict_type": "must be a table",
@@ -295,7 +297,14 @@ def _key(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             text += f"[{part + 1}]"
-        elif part in ("str", "HealthTable", "int", "float", "list[str]", "function-after[_kind_and_options()]"):
+        elif part in (
+            "str",
+            "HealthTable",
+            "int",
+            "float",
+            "list[str]",
+            "function-after[_kind_and_options()]",
+        ):
             continue
         elif "[" in str(part) or "function-" in str(part):
             continue
@@ -410,8 +419,6 @@ def _relative_file(path: Path, repo: Path) -> str:
 
 def _inside(repo: Path, target: Path, file: str, key: str) -> Path:
     """`target` resolved (symlinks followed) if it stays inside the repo; ConfigError otherwise."""
-    if Path(os.path.expanduser(str(target))) != target:
-        raise ConfigError(f"{file}: {key}: '~' paths are refused; name a path inside the repo")
     resolved = target.resolve()
     if not resolved.is_relative_to(repo.resolve()):
         raise ConfigError(
@@ -427,8 +434,12 @@ def _check_paths(path: Path, repo: Path, file: str, model: SandboxToml) -> None:
     for key, value, base in named:
         if not value.strip():
             raise ConfigError(f"{file}: {key}: must not be empty")
+        if value.startswith("~"):
+            raise ConfigError(f"{file}: {key}: '~' paths are refused; name a path relative to the repo")
         if Path(value).is_absolute():
-            raise ConfigError(f"{file}: {key}: {value!r} is an absolute path; name a path relative to the repo")
+            raise ConfigError(
+                f"{file}: {key}: {value!r} is an absolute path; name a path relative to the repo"
+            )
         _inside(repo, base / value, file, key)
 
 
@@ -556,4 +567,3 @@ def shard(names: list[str], spec: str) -> list[str]:
     """`K/N`: the K-th of N interleaved slices (1-based), stable for a given fleet."""
     k, n = parse_shard(spec)
     return [name for index, name in enumerate(sorted(names)) if index % n == k - 1]
-
