@@ -406,6 +406,7 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     if unknown:
         out.error(f"unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
         return ExitCode.USAGE
+    out.build_log = repo_root() / ".sandbox" / "images-build.log"
     try:
         client = connect()
         for found in build_all(client, out.progress, [n for n in BUILD_ORDER if n in wanted], force):
