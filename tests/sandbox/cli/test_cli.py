@@ -128,8 +128,9 @@ def test_skipped_phase_is_reported_and_phase_status_judges_all_shards(tmp_path: 
     assert skipped.returncode == 0, skipped.stderr
     report = json.loads(skipped.stdout)
     beta = report["services"]["beta"]
-    assert beta["skipped"] and beta["reason"] == "phase C: 2/3 failed" and not beta["overall_success"]
-    assert {stage["status"] for stage in beta["stages"]} == {"skipped"}
+    assert beta["reason"] == "phase C: 2/3 failed" and not beta["overall_success"]
+    # Either form lists it as not run: skipped stages here, "not-run" once the reports branch is in.
+    assert beta.get("status") == "not-run" or {stage["status"] for stage in beta["stages"]} == {"skipped"}
     shards = tmp_path / "shards"
     for index, ok in enumerate([True, False, False]):
         folder = shards / f"s{index}"
