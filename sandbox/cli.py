@@ -181,6 +181,7 @@ def plan(
     shards: int | None = typer.Option(
         None,
         "--shards",
+        metavar="N",
         min=1,
         max=256,
         help="with --matrix: number of shards (default: one per 2 services)",
