@@ -248,10 +248,42 @@ def gate(
 
 @app.command()
 def report(
-    run: str | None = typer.Argument(None, help="run id (default: the latest)", metavar="RUN"),
+    runs: list[str] | None = typer.Argument(
+        None,
+        metavar="RUN",
+        help="run id (default: the latest); with --compare, two runs: the older, then the newer",
+    ),
+    fmt: str = typer.Option(
+        "text",
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        help="text (the console summary), json (report.json), md (summary.md), junit, "
+        "or seeds (the seeds' results JSON: name, priority, migrations, overall_success)",
+    ),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="list regressions and fixes: one run against each service's previous run in the "
+        "history, or two runs against each other; exit 1 when something regressed",
+    ),
+    merge: bool = typer.Option(
+        False,
+        "--merge",
+        help="merge two runs or more (a night's shards) into one run of their own: report.json, "
+        "junit.xml, summary.md and a history line; then show it like any run",
+    ),
+    html: bool = typer.Option(
+        False, "--html", help="write one self-contained HTML page (default: report.html in the run folder)"
+    ),
+    output: str | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="with --html: where to write the page"
+    ),
+    last: int = typer.Option(10, "--last", min=1, metavar="N", help="with --html: runs shown in the trend"),
 ) -> None:
-    """Show a run's summary again."""
-    raise typer.Exit(commands.report(run, out))
+    """Show a run's report again, compare runs, or write the HTML page."""
+    request = commands.ReportRequest(tuple(runs or ()), fmt, compare, merge, html, output, last)
+    raise typer.Exit(commands.report(request, out))
 
 
 def main() -> None:

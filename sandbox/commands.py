@@ -10,6 +10,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,28 @@ from sandbox.engine import (
 from sandbox.engine import doctor as doctor_checks
 from sandbox.output import ExitCode, Output
 from sandbox.pipeline import STAGES
-from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.stage import StageResult
 from sandbox.promote import PromotionRefused
 from sandbox.promote import promote as promote_one
 from sandbox.promote import revert as revert_one
 from sandbox.records import gate_status, state_dir
-from sandbox.report import build_report, summary_text, write_reports
+from sandbox.report import (
+    build_report,
+    compare,
+    comparison_text,
+    find_run,
+    junit_xml,
+    load_report,
+    merge_reports,
+    not_run_reason,
+    seeds_results,
+    summary_markdown,
+    summary_text,
+    write_html,
+    write_reports,
+)
+from sandbox.report import history as run_history
 from sandbox.upgrades import detect_migrations
 
 
@@ -134,6 +150,7 @@ def verify(
         "run", "start", f"{run.run_id}: {len(chosen)} service(s), -j {options.jobs}, folder {run.folder}"
     )
     begin = time.monotonic()
+    started_at = datetime.now(UTC)
     result = None
     try:
         with out.live():
@@ -152,6 +169,9 @@ def verify(
         time.monotonic() - begin,
         result.stopped_after if result else None,
         interrupted,
+        repo_root=run.repo_root,
+        started_at=started_at,
+        not_run=_not_run(chosen, outcomes, result),
     )
     write_reports(run.folder, report)
     if as_json:
@@ -171,7 +191,30 @@ def verify(
         verified = [o["name"] for o in outcomes if o["overall_success"]]
         if verified and promote(verified, out) != ExitCode.OK:
             return ExitCode.FAILED
-    return ExitCode.OK if report["totals"]["failed"] == 0 and not result.stopped_after else ExitCode.FAILED
+    totals = report["totals"]
+    return (
+        ExitCode.OK
+        if totals["failed"] == 0 and not totals["not_run"] and not result.stopped_after
+        else ExitCode.FAILED
+    )
+
+
+def _not_run(chosen: list[ServiceConfig], outcomes: list[dict], result: FleetResult | None) -> list[dict]:
+    """Selected services that never started (a later phase after the failure-rate stop, an
+    interrupt): listed in the report as not run, with why, never silently missing."""
+    why = not_run_reason(result.stopped_after if result else None, result is None)
+    ran = {outcome["name"] for outcome in outcomes}
+    return [
+        {
+            "name": config.name,
+            "priority": config.priority,
+            "phase": config.phase,
+            "migrations": detect_migrations(config),
+            "reason": why,
+        }
+        for config in chosen
+        if config.name not in ran
+    ]
 
 
 def verify_skipped(selection: Selection, reason: str, out: Output, as_json: bool = False) -> int:
@@ -378,17 +421,104 @@ def gate(names: list[str], out: Output) -> int:
     return code
 
 
-def report(run_id: str | None, out: Output) -> int:
-    """A run's summary again (default: the latest run)."""
-    runs = repo_root() / ".sandbox" / "runs"
-    candidates = sorted(p for p in runs.glob("*") if (p / "report.json").is_file()) if runs.is_dir() else []
-    folder = runs / run_id if run_id else (candidates[-1] if candidates else None)
-    if folder is None or not (folder / "report.json").is_file():
-        out.error(f"no report for run {run_id or '(latest)'} under {runs}")
+REPORT_FORMATS = ("text", "json", "md", "junit", "seeds")
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """What `sandbox report` shows: a run in a format, a comparison, or the HTML page."""
+
+    runs: tuple[str, ...] = ()
+    format: str = "text"
+    compare: bool = False
+    merge: bool = False
+    html: bool = False
+    output: str | None = None
+    last: int = 10
+
+
+def report(request: ReportRequest, out: Output) -> int:
+    """A run's report again (default: the latest run), its comparison with earlier runs, or its page."""
+    repo = repo_root()
+    problem = _report_usage(request)
+    if problem:
+        out.error(problem)
         return ExitCode.USAGE
-    document = json.loads((folder / "report.json").read_text())
-    out.line(summary_text(document, folder))
-    return ExitCode.OK if document["totals"]["failed"] == 0 else ExitCode.FAILED
+    folders = [find_run(repo, run_id) for run_id in request.runs or (None,)]
+    if None in folders:
+        missing = next(r for r, f in zip(request.runs or ("(latest)",), folders, strict=True) if f is None)
+        out.error(f"no report for run {missing} under {repo / '.sandbox' / 'runs'}")
+        return ExitCode.USAGE
+    documents = [load_report(folder) for folder in folders]
+    if request.merge:
+        documents, folders = _merge(repo, documents)
+    if request.compare:
+        return _compare(repo, documents, request, out)
+    document = documents[0]
+    if request.html:
+        page = write_html(repo, document, Path(request.output) if request.output else None, request.last)
+        out.line(f"wrote {_shown(page, repo)}")
+        return ExitCode.OK
+    _print_report(document, folders[0], request.format, out)
+    totals = document["totals"]
+    return ExitCode.OK if totals["failed"] == 0 and not totals.get("not_run") else ExitCode.FAILED
+
+
+def _report_usage(request: ReportRequest) -> str | None:
+    if request.format not in REPORT_FORMATS:
+        return f"--format {request.format!r}: expected one of {', '.join(REPORT_FORMATS)}"
+    if request.last < 1:
+        return "--last must be at least 1"
+    if request.merge and len(request.runs) < 2:
+        return "--merge needs two runs or more (a night's shards)"
+    if not request.merge and len(request.runs) > (2 if request.compare else 1):
+        return "name one run (two with --compare: the older, then the newer)"
+    return None
+
+
+def _merge(repo: Path, documents: list[dict]) -> tuple[list[dict], list[Path]]:
+    """The runs as one: written as a run of its own (report.json, junit.xml, summary.md, a history line)."""
+    merged = merge_reports(documents)
+    folder = repo / ".sandbox" / "runs" / merged["run_id"]
+    folder.mkdir(parents=True, exist_ok=True)
+    write_reports(folder, merged)
+    return [merged], [folder]
+
+
+def _print_report(document: dict, folder: Path, fmt: str, out: Output) -> None:
+    if fmt == "json":
+        out.json(document)
+    elif fmt == "seeds":
+        out.json(seeds_results(document))
+    elif fmt == "md":
+        out.line(summary_markdown(document))
+    elif fmt == "junit":
+        out.line(junit_xml(document).decode())
+    else:
+        out.line(summary_text(document, folder))
+
+
+def _compare(repo: Path, documents: list[dict], request: ReportRequest, out: Output) -> int:
+    """Regressions and fixes: two runs against each other, or one run against the history before it."""
+    entries = [run_history.entry_from_report(document) for document in documents]
+    if len(entries) == 2:
+        result = compare(entries[1], [entries[0]], against=entries[0]["run_id"])
+    else:
+        earlier = [e for e in run_history.load(repo / ".sandbox") if e["run_id"] < entries[0]["run_id"]]
+        result = compare(entries[0], earlier)
+    if request.format == "json":
+        out.json(result.to_dict())
+    else:
+        out.line(comparison_text(result))
+    return ExitCode.FAILED if result.regressions else ExitCode.OK
+
+
+def _shown(path: Path, repo: Path) -> str:
+    """A path relative to the repo when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(repo.resolve()))
+    except ValueError:
+        return str(path)
 
 
 # --- the engine: doctor, images, clean ---------------------------------------------------------------

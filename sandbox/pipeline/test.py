@@ -103,7 +103,7 @@ def run_tests(
 
 
 def no_counts() -> dict[str, Any]:
-    return {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "failed_tests": []}
+    return {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "failed_tests": [], "cases": []}
 
 
 def judge_tests(
@@ -147,4 +147,30 @@ def parse_junit(data: bytes) -> dict[str, Any]:
         if case.find("failure") is not None or case.find("error") is not None:
             failed.append(f"{case.get('classname')}::{case.get('name')}")
     counts["failed_tests"] = failed
+    # Each test's own result, so the run's junit.xml carries the service's tests, not just a count.
+    counts["cases"] = [_case(case) for case in root.iter("testcase")]
     return counts
+
+
+CASE_TEXT_LIMIT = 4000  # a traceback's tail is what a person reads; report.json stays small
+
+
+def _case(case: ET.Element) -> dict[str, Any]:
+    outcome, message, text = "passed", "", ""
+    for kind in ("failure", "error", "skipped"):
+        found = case.find(kind)
+        if found is not None:
+            outcome, message, text = kind, found.get("message", ""), (found.text or "")
+            break
+    try:
+        seconds = float(case.get("time") or 0)
+    except ValueError:
+        seconds = 0.0
+    return {
+        "classname": case.get("classname") or "",
+        "name": case.get("name") or "",
+        "seconds": round(seconds, 3),
+        "outcome": outcome,
+        "message": message,
+        "text": text[-CASE_TEXT_LIMIT:],
+    }
