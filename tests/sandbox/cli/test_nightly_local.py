@@ -1,0 +1,51 @@
+"""A simulated night: the nightly workflow's steps run locally in its order (plan each phase's
+shards, verify each shard with no per-shard stop, judge the stop rule over the whole phase with
+`phase-status`, run the later phases with `--skip REASON`). A phase above the failure rate makes the
+later phase's service appear in its shard's report as not run with the reason, never missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox.pipeline.fixture_fleet import sandbox, write_fleet
+
+
+def _night(repo: Path) -> dict[str, dict]:
+    """The workflow's jobs in order; returns every service entry of every shard report."""
+    skip = ""
+    for phase in "abcd":
+        matrix = json.loads(sandbox(repo, "-q", "plan", "--phase", phase, "--matrix", "--shards", "2").stdout)
+        for entry in matrix["include"]:
+            args = ["--phase", phase, "--shard", entry["shard"]]
+            if skip:
+                result = sandbox(repo, "-q", "verify", *args, "--skip", skip)
+            else:
+                result = sandbox(repo, "-q", "verify", *args, "--max-failure-rate", "1")
+            assert result.returncode in (0, 1), result.stderr
+        if not skip:
+            status = sandbox(repo, "phase-status", "--phase", phase, "--json", str(repo / ".sandbox" / "runs"))
+            assert status.returncode in (0, 1), status.stderr
+            skip = json.loads(status.stdout)["reason"]
+    services: dict[str, dict] = {}
+    for report in sorted((repo / ".sandbox" / "runs").glob("*/report.json")):
+        services.update(json.loads(report.read_text())["services"])
+    return services
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_failed_phase_reports_the_later_phase_as_skipped(tmp_path: Path) -> None:
+    repo = write_fleet(tmp_path, ["blocker-svc", "ok-svc"])
+    for name, priority in {"blocker-svc": "HIGH", "ok-svc": "CRITICAL"}.items():
+        toml = repo / "services" / name / "sandbox.toml"
+        toml.write_text(toml.read_text().replace('priority = "LOW"', f'priority = "{priority}"'))
+    services = _night(repo)
+    assert set(services) == {"blocker-svc", "ok-svc"}
+    assert services["blocker-svc"]["overall_success"] is False
+    assert services["blocker-svc"]["failed_stage"] == "migrate"
+    critical = services["ok-svc"]
+    assert critical["overall_success"] is False
+    assert critical["reason"].startswith("phase C: 1/1 failed (100% > 20%): blocker-svc")
