@@ -9,6 +9,7 @@ hash label, so a second set-up run reuses them. The image map lets a service Doc
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -39,6 +40,21 @@ def project_root() -> Path:
     return Path(override).resolve() if override else Path(__file__).resolve().parents[2]
 
 
+def images_root() -> Path:
+    """The image build contexts, shipped with the package: `sandbox/images` is a link to the repo's
+    `images/` in a checkout and package data in an installed wheel (which has no repo around it)."""
+    return Path(__file__).resolve().parents[1] / "images"
+
+
+def package_dir(name: str) -> Path:
+    """Where an importable package's source is (the migrator image copies `migrators`), found
+    without importing it."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ImageUnavailable(f"package {name!r} not found: install sandbox-migrate with its migrators")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 @dataclass(frozen=True)
 class ImageSpec:
     """One logical image: its official name (None: there is none) and its local build."""
@@ -52,7 +68,7 @@ class ImageSpec:
 
     @property
     def path(self) -> Path:
-        return project_root() / "images" / self.folder
+        return images_root() / self.folder
 
     def build_tag(self, content: str) -> str:
         """The tag of the build of `content`: clones with other image sources on one engine (a
@@ -228,7 +244,7 @@ def _local_image(client: docker.DockerClient, tag: str):
 
 
 def _spec_hash(client: docker.DockerClient, spec: ImageSpec) -> str:
-    paths = [spec.path, *(project_root() / extra for extra in spec.extra_context)]
+    paths = [spec.path, *(package_dir(extra) for extra in spec.extra_context)]
     if spec.kind == "rootfs":
         bundle = ca_bundle()
         return content_hash(paths, [bundle.read_text() if bundle else ""])
@@ -280,7 +296,7 @@ def _build_dockerfile(
         shutil.copytree(spec.path, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         for extra in spec.extra_context:
             shutil.copytree(
-                project_root() / extra, context / extra, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                package_dir(extra), context / extra, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
             )
         return _stream_build(
             client,
@@ -309,8 +325,7 @@ def ensure_local(
     recipe = spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")
     if not recipe.is_file():
         raise ImageUnavailable(
-            f"{logical}: no official image in the engine and no local recipe "
-            f"({recipe.relative_to(project_root())} is missing)"
+            f"{logical}: no official image in the engine and no local recipe ({recipe} is missing)"
         )
     wanted = _spec_hash(client, spec)
     tag_ref = spec.build_tag(wanted)
