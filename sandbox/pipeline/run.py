@@ -52,13 +52,13 @@ class ServiceOutcome:
     def failed_stage(self) -> StageResult | None:
         return next((stage for stage in self.stages if not stage.ok and stage.status != "skipped"), None)
 
-    def _per_migration(self, migrate: StageResult | None) -> dict[str, bool]:
-        """A blocker is charged to the upgrade it blames (migrate stage's `blockers`); a blocker of
-        unknown upgrade, or any later failure, to all of them."""
+    def _per_migration(self, blocked: StageResult | None) -> dict[str, bool]:
+        """A blocker is charged to the upgrade it blames (the `blockers` of the stage that judged the
+        markers: fix, after the hand fixes); a blocker of unknown upgrade, or any other failure, to all."""
         if self.verified:
             return {m: True for m in self.migrations}
-        if self.failed_stage is migrate and migrate is not None and migrate.details.get("markers"):
-            blamed = {blocker["upgrade"] for blocker in migrate.details.get("blockers", [])}
+        if blocked is not None:
+            blamed = {blocker["upgrade"] for blocker in blocked.details.get("blockers", [])}
             if blamed and None not in blamed and blamed <= set(self.migrations):
                 return {m: m not in blamed for m in self.migrations}
         return {m: False for m in self.migrations}
@@ -66,8 +66,10 @@ class ServiceOutcome:
     def to_dict(self, images: dict[str, Any]) -> dict[str, Any]:
         migrate = next((s for s in self.stages if s.name == "migrate"), None)
         test = next((s for s in self.stages if s.name == "test"), None)
+        failed = self.failed_stage
+        blocked = failed if failed is not None and failed.details.get("markers") else None
         # The seeds' results format (name, priority, migrations, overall_success) plus the stages.
-        per_migration = self._per_migration(migrate)
+        per_migration = self._per_migration(blocked)
         return {
             "name": self.name,
             "priority": self.priority,
@@ -78,8 +80,8 @@ class ServiceOutcome:
             "reason": self.failed_stage.reason if self.failed_stage else "",
             "stages": [stage.to_dict() for stage in self.stages],
             "tests": test.details if test else None,
-            "markers": migrate.details.get("markers", []) if migrate else [],
-            "diff": migrate.details.get("diff", {}) if migrate else {},
+            "markers": (blocked or migrate).details.get("markers", []) if (blocked or migrate) else [],
+            "diff": next((s.details["diff"] for s in reversed(self.stages) if "diff" in s.details), {}),
             "preexisting_failures": self.preexisting_failures,
             "images": images,
             "folder": self.folder,
