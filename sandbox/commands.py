@@ -29,7 +29,16 @@ from sandbox.engine import (
     remove_labelled,
 )
 from sandbox.engine import doctor as doctor_checks
-from sandbox.fixes import FixError, apply_fixes, drop_fix, edited_diff, git, init_history, list_fixes, save_fix
+from sandbox.fixes import (
+    FixError,
+    apply_fixes,
+    drop_fix,
+    edited_diff,
+    git,
+    init_history,
+    list_fixes,
+    save_fix,
+)
 from sandbox.output import ExitCode, Output
 from sandbox.pipeline import copy as copy_stage
 from sandbox.pipeline import migrate as migrate_stage

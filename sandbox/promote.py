@@ -43,13 +43,28 @@ def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, Servic
             except PromotionRefused:
                 raise PromotionRefused(
                     f"{record.service}: its diff changes shared code {rel}, which {other} also builds "
-                    f"with, and {other} has no verified diff; run `sandbox verify {other}` first"
+                    f"with, and {other} has no verified diff{_last_failure(repo_root, other)}; "
+                    f"run `sandbox verify {other}` first"
                 ) from None
             if theirs.shared_diffs.get(rel) != change:
                 raise PromotionRefused(
                     f"{record.service}: {other} verified a different change to shared code {rel}; "
                     f"verify both in one run (`sandbox verify {record.service} {other}`)"
                 )
+
+
+def _last_failure(repo_root: Path, service: str) -> str:
+    """Why the service's newest run did not verify it, from its report in the run folder."""
+    reports = sorted((state_dir(repo_root) / "runs").glob(f"*/{service}/report.json"))
+    if not reports:
+        return ""
+    try:
+        outcome = json.loads(reports[-1].read_text())
+    except ValueError:
+        return ""
+    if outcome.get("overall_success") or not outcome.get("failed_stage"):
+        return ""
+    return f" (its last run stopped at {outcome['failed_stage']}: {outcome.get('reason', '')[:200]})"
 
 
 def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes | None, bytes | None]]:

@@ -108,7 +108,11 @@ def find_record(records: Path, service: str) -> Path | None:
     """The newest record of `service` under `records`, in any of the layouts a record travels in."""
     if records.is_file():
         return records
-    direct = [records / f"{service}.json", records / service / RUN_RECORD, records / "verified" / f"{service}.json"]
+    direct = [
+        records / f"{service}.json",
+        records / service / RUN_RECORD,
+        records / "verified" / f"{service}.json",
+    ]
     found = [path for path in direct if path.is_file()]
     found += [path for path in records.rglob(RUN_RECORD) if path.parent.name == service]
     found += [path for path in records.rglob(f"{service}.json") if path.parent.name == "verified"]
@@ -225,7 +229,8 @@ def gate_check(
         return GateResult(service, False, "no-record", str(exc))
     run, again = record.run_id, f"run `sandbox verify {service}` again"
     if record.tool_version != tool_version():
-        why = f"run {run} was verified by sandbox {record.tool_version or '(unknown)'}, this is {tool_version()}"
+        made_by = record.tool_version or "(unknown)"
+        why = f"run {run} was verified by sandbox {made_by}, this is {tool_version()}"
         return GateResult(service, False, "tool-version", f"{why}; {again}", run)
     if record.versions != targets:
         why = f"run {run} verified the target versions {record.versions}, the targets are now {targets}"

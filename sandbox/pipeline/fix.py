@@ -18,7 +18,7 @@ from typing import Any
 
 from sandbox import workspace as wsmod
 from sandbox.fixes import FIXES_DIR, FixError, FixOutcome, apply_fixes, list_fixes
-from sandbox.pipeline.migrate import BLOCKERS_FILE, codemod_markers
+from sandbox.pipeline.migrate import BLOCKERS_FILE, codemod_markers, shared_changed
 from sandbox.pipeline.stage import StageContext, StageResult
 from sandbox.upgrades import upgrade_for_rule
 
@@ -100,6 +100,7 @@ def write_patches(ws: wsmod.Workspace, codemod_output: dict[str, bytes]) -> dict
         "codemods_diff": wsmod.diff_stats(_changes(original, codemod_output)),
         "fixes_diff": wsmod.diff_stats(by_fixes),
         "diff": wsmod.diff_stats(everything),
+        "shared_changed": shared_changed(ws, everything),
     }
 
 

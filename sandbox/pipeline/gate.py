@@ -13,5 +13,9 @@ from sandbox.upgrades import target_versions
 def gate(ctx: StageContext) -> StageResult:
     record = record_verified(ctx.ws, ctx.run_id, target_versions(), ctx.images())
     record.save(ctx.repo_root, also=ctx.folder / RUN_RECORD)
-    details = {"content_hash": record.before_hashes, "record": RUN_RECORD, "tool_version": record.tool_version}
+    details = {
+        "content_hash": record.before_hashes,
+        "record": RUN_RECORD,
+        "tool_version": record.tool_version,
+    }
     return StageResult("gate", "passed", details=details)

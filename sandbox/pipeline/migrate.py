@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import workspace as wsmod
-from sandbox.fixes import FIXES_DIR
 from sandbox.engine.containers import LIMITS, remove, wait_exit
+from sandbox.fixes import FIXES_DIR
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
 
@@ -62,12 +62,22 @@ def migrate(ctx: StageContext) -> StageResult:
         "diff": wsmod.diff_stats(file_changes),
         "markers": [marker.__dict__ for marker in markers],
         "blockers": blockers(ctx.ws.rel_paths, reports, len(markers)),
+        "shared_changed": shared_changed(ctx.ws, file_changes),
     }
     # The fix stage judges the markers after the fixes, charging each to the upgrade named here.
     (ctx.folder / BLOCKERS_FILE).write_text(json.dumps({k: details[k] for k in ("markers", "blockers")}))
     if failures:
         return StageResult("migrate", "failed", reason="; ".join(failures), log=log, details=details)
     return StageResult("migrate", "passed", log=log, details=details)
+
+
+def shared_changed(ws: wsmod.Workspace, file_changes: list[wsmod.FileChange]) -> list[str]:
+    """The shared paths the diff changes: a change other services build with too."""
+    return [
+        rel
+        for rel in ws.rel_paths[1:]
+        if any(c.path == rel or c.path.startswith(rel + "/") for c in file_changes)
+    ]
 
 
 def codemod_markers(ws: wsmod.Workspace) -> list[wsmod.Marker]:

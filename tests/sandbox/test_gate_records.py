@@ -157,3 +157,25 @@ def test_a_failed_write_rolls_back_and_records_nothing(tmp_path: Path, monkeypat
     assert (repo / "services/alpha/app.py").read_text() == "import asyncio_mqtt\nVALUE = 1\n"
     assert (repo / "services/common/mqtt.py").read_text() == "from asyncio_mqtt import Client\n"
     assert not (state_dir(repo) / "promoted" / "alpha.json").exists()
+
+
+def test_a_blocked_sibling_holds_the_shared_change_until_it_verifies(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    # beta's last run stopped at a blocker: its report in the run folder says why
+    failed = repo / ".sandbox/runs/r2/beta/report.json"
+    failed.parent.mkdir(parents=True)
+    failed.write_text(
+        json.dumps(
+            {"overall_success": False, "failed_stage": "fix", "reason": "1 MIGRATION-BLOCKER marker(s)"}
+        )
+    )
+    fleet = discover(repo / "services")
+    with pytest.raises(
+        PromotionRefused, match=r"beta has no verified diff \(its last run stopped at fix: 1 MIG"
+    ):
+        promote(repo, "alpha", fleet)
+    # once beta verifies with the same shared change (its own code needing none or some), alpha goes
+    _verify(repo, "beta")
+    assert promote(repo, "alpha", fleet) == ["services/alpha/app.py", "services/common/mqtt.py"]
+    assert gate_check(repo, "beta", TARGETS).state == "ready"

@@ -59,7 +59,12 @@ def _write_service(repo: Path) -> Path:
 
 
 def _git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     import os
 
     proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env={**os.environ, **env})
@@ -111,7 +116,11 @@ def test_the_blocked_copy_stops_at_the_fix_stage_with_its_marker(loop) -> None:
     blocked = steps["blocked"]
     assert blocked.returncode == 1, blocked.stdout + blocked.stderr
     fix = _stage(steps["blocked_report"], "fix")
-    assert fix["status"] == "failed" and "MIGRATION-BLOCKER" in fix["reason"] and "app/expiry.py" in fix["reason"]
+    assert (
+        fix["status"] == "failed"
+        and "MIGRATION-BLOCKER" in fix["reason"]
+        and "app/expiry.py" in fix["reason"]
+    )
     assert [b["upgrade"] for b in fix["details"]["blockers"]] == ["influxdb3"]
     assert steps["blocked_report"]["services"][SERVICE]["migrations"]["influxdb3"] is False
     assert "sandbox fix expiry-svc" in blocked.stdout
@@ -138,7 +147,10 @@ def test_the_saved_fix_is_a_reviewable_patch_with_its_reason(loop) -> None:
     text = patch.read_text()
     assert text.startswith("# IX-9: no predicate delete on InfluxDB 3")
     assert "diff --git a/services/expiry-svc/app/expiry.py b/services/expiry-svc/app/expiry.py" in text
-    assert "-# MIGRATION-BLOCKER(IX-9)" in text.replace("-    # MIGRATION", "-# MIGRATION") or "MIGRATION" in text
+    assert (
+        "-# MIGRATION-BLOCKER(IX-9)" in text.replace("-    # MIGRATION", "-# MIGRATION")
+        or "MIGRATION" in text
+    )
     assert "0001-retention-period.patch" in steps["list"].stdout and "IX-9" in steps["list"].stdout
 
 

@@ -143,3 +143,23 @@ def test_blockers_take_the_upgrade_from_the_report_else_from_the_rule() -> None:
     ]
     assert upgrade_for_rule("ZZ-404") is None
     assert found[-1]["unreported"] == 1
+
+
+def test_a_blocked_service_names_the_shared_change_it_holds() -> None:
+    outcome = _blocked(MIGRATIONS, [{"rule": "IX-9", "upgrade": "influxdb3"}])
+    outcome.stages[1].details["shared_changed"] = ["services/common"]
+    held = outcome.to_dict({})["holds_shared"]
+    assert held == [{"path": "services/common", "reason": "fix: 1 marker"}]
+    outcome.verified = True
+    assert outcome.to_dict({})["holds_shared"] == []
+
+
+def test_a_service_without_migrations_ends_with_its_reason_not_a_blank_failure() -> None:
+    outcome = ServiceOutcome("static-site", "LOW", "a", [])
+    outcome.stages = [
+        StageResult("resolve", "passed"),
+        StageResult("copy", "skipped", reason="no migration applies"),
+    ]
+    document = outcome.to_dict({})
+    assert document["failed_stage"] == "copy" and document["reason"] == "no migration applies"
+    assert document["skipped"] is True and document["overall_success"] is False
