@@ -93,11 +93,12 @@ def write_patches(ws: wsmod.Workspace, codemod_output: dict[str, bytes]) -> dict
     fixed = tree(ws.work, ws.rel_paths)
     by_fixes = _changes(codemod_output, fixed)
     everything = wsmod.changes(ws)
+    by_codemods = _changes(tree(ws.orig, ws.rel_paths), codemod_output)
+    (ws.folder / "codemods.patch").write_text(wsmod.unified_diff(by_codemods))
     (ws.folder / "fixes.patch").write_text(wsmod.unified_diff(by_fixes))
     (ws.folder / "diff.patch").write_text(wsmod.unified_diff(everything))
-    original = tree(ws.orig, ws.rel_paths)
     return {
-        "codemods_diff": wsmod.diff_stats(_changes(original, codemod_output)),
+        "codemods_diff": wsmod.diff_stats(by_codemods),
         "fixes_diff": wsmod.diff_stats(by_fixes),
         "diff": wsmod.diff_stats(everything),
         "shared_changed": shared_changed(ws, everything),
