@@ -179,3 +179,17 @@ def test_a_blocked_sibling_holds_the_shared_change_until_it_verifies(tmp_path: P
     _verify(repo, "beta")
     assert promote(repo, "alpha", fleet) == ["services/alpha/app.py", "services/common/mqtt.py"]
     assert gate_check(repo, "beta", TARGETS).state == "ready"
+
+
+def test_the_gate_workflow_is_callable_with_services_and_an_artifact() -> None:
+    import yaml
+    workflow = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "sandbox-gate.yml"
+    document = yaml.safe_load(workflow.read_text())
+    call = document[True]["workflow_call"]  # YAML 1.1 reads the key `on` as True
+    assert {"services", "artifact"} <= set(call["inputs"]) and call["inputs"]["services"]["required"]
+    steps = document["jobs"]["gate"]["steps"]
+    download = next(s for s in steps if s.get("uses", "").startswith("actions/download-artifact"))
+    assert download["with"]["pattern"] == "${{ inputs.artifact }}"
+    gate = next(s for s in steps if s.get("id") == "gate")
+    assert 'sandbox gate $SERVICES --records "$RECORDS" --json' in gate["run"]
+    assert 'exit "$code"' in gate["run"]
