@@ -4,8 +4,10 @@ Fixes are the reviewed patches of `services/<service>/migration-fixes/` (sandbox
 the pristine copy and applied in order to the working copy, exactly or by a 3-way merge. A fix that
 no longer applies fails the stage with its rejected hunks saved under `rejects/` in the run folder.
 Then any MIGRATION-BLOCKER left (a fix may have resolved some) fails the stage, charged to the
-upgrade it blames. The run folder gets `codemods.patch` (the codemods' lines), `fixes.patch` (the
-fixes' lines on top) and `diff.patch` (both: what promotion would write).
+upgrade it blames. Applied fixes are then removed from the working copy: they are part of the code
+now, the promoted change deletes them with the rest (`--revert` brings them back), and a verify after
+promotion does not apply them twice. The run folder gets `codemods.patch` (the codemods' lines),
+`fixes.patch` (the fixes' lines on top) and `diff.patch` (both: what promotion would write).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +48,17 @@ def fix(ctx: StageContext) -> StageResult:
     details: dict[str, Any] = {"fixes": [f.name for f in fixes], "merged": outcome.merged}
     if not outcome.ok:
         return StageResult("fix", "failed", reason=_rejected(ctx, outcome), log=log, details=details)
+    consume_fixes(ws)
     details.update(write_patches(ws, before))
     return judge_markers(ctx, log, details)
+
+
+def consume_fixes(ws: wsmod.Workspace) -> None:
+    """Once applied, the fixes are part of the code: the verified copy (and so the promoted change)
+    no longer holds them, and a verify after promotion does not apply them twice (`--revert` brings
+    them back with the rest)."""
+    for rel in ws.rel_paths:
+        shutil.rmtree(ws.work / rel / FIXES_DIR, ignore_errors=True)
 
 
 def judge_markers(ctx: StageContext, log: str | None, details: dict[str, Any]) -> StageResult:
@@ -90,19 +102,24 @@ def _rejected(ctx: StageContext, outcome: FixOutcome) -> str:
 
 def write_patches(ws: wsmod.Workspace, codemod_output: dict[str, bytes]) -> dict[str, Any]:
     """codemods.patch / fixes.patch / diff.patch in the run folder; their stats for the report."""
-    fixed = tree(ws.work, ws.rel_paths)
-    by_fixes = _changes(codemod_output, fixed)
-    everything = wsmod.changes(ws)
-    by_codemods = _changes(tree(ws.orig, ws.rel_paths), codemod_output)
+    codemod_output = _code(codemod_output)
+    by_fixes = _changes(codemod_output, _code(tree(ws.work, ws.rel_paths)))
+    everything = wsmod.changes(ws)  # the fixes' own files deleted too: what promotion writes
+    by_codemods = _changes(_code(tree(ws.orig, ws.rel_paths)), codemod_output)
     (ws.folder / "codemods.patch").write_text(wsmod.unified_diff(by_codemods))
     (ws.folder / "fixes.patch").write_text(wsmod.unified_diff(by_fixes))
     (ws.folder / "diff.patch").write_text(wsmod.unified_diff(everything))
     return {
         "codemods_diff": wsmod.diff_stats(by_codemods),
         "fixes_diff": wsmod.diff_stats(by_fixes),
-        "diff": wsmod.diff_stats(everything),
+        "diff": wsmod.diff_stats([c for c in everything if FIXES_DIR not in Path(c.path).parts]),
+        "fixes_consumed": sorted(c.path for c in everything if FIXES_DIR in Path(c.path).parts),
         "shared_changed": shared_changed(ws, everything),
     }
+
+
+def _code(files: dict[str, bytes]) -> dict[str, bytes]:
+    return {name: data for name, data in files.items() if FIXES_DIR not in Path(name).parts}
 
 
 def _changes(before: dict[str, bytes], after: dict[str, bytes]) -> list[wsmod.FileChange]:

@@ -195,10 +195,13 @@ def test_promote_applies_codemods_and_fix_then_a_conflicting_change_fails_the_fi
     code = (root / "app" / "expiry.py").read_text()
     assert "influxdb_client_3" in code and "delete_api" not in code and "retention period" in code
     assert "MIGRATION-BLOCKER" not in code and "influxdb3-python" in (root / "requirements.txt").read_text()
-    assert sandbox(repo, "gate", SERVICE).returncode == 0
+    assert not (root / "migration-fixes").exists()  # applied: the fix is part of the code now
+    gate = sandbox(repo, "gate", SERVICE)
+    assert gate.returncode == 0 and "promoted" in gate.stdout, gate.stdout + gate.stderr
     reverted = sandbox(repo, "promote", SERVICE, "--revert")
     assert reverted.returncode == 0, reverted.stdout + reverted.stderr
     assert (root / "app" / "expiry.py").read_text() == EXPIRY
+    assert (root / "migration-fixes" / "0001-retention-period.patch").is_file()
     # The source moves under the fix: the codemod output now differs on the very lines it edits.
     before = snapshot(root)
     (root / "app" / "expiry.py").write_text(EXPIRY.replace('_measurement="readings"', '_measurement="raw"'))

@@ -92,8 +92,13 @@ def test_a_fix_resolves_the_marker_and_each_source_gets_its_patch(tmp_path: Path
     assert "+    return None" in (ctx.folder / "fixes.patch").read_text()
     assert "+    # MIGRATION-BLOCKER" in (ctx.folder / "codemods.patch").read_text()
     diff = (ctx.folder / "diff.patch").read_text()
-    assert "+from influxdb_client_3" in diff and "+    return None" in diff and "BLOCKER" not in diff
+    assert "+from influxdb_client_3" in diff and "+    return None" in diff
+    # applied, the fix is part of the code: promotion deletes its patch with the rest
+    assert "deleted file mode 100644" in diff and "migration-fixes/0001-retention.patch" in diff
+    assert result.details["fixes_consumed"] == ["services/svc/migration-fixes/0001-retention.patch"]
+    assert result.details["diff"]["files"] == 1
     assert (ctx.ws.work / "services/svc/app/expiry.py").read_text() == FIXED
+    assert not (ctx.ws.work / "services/svc/migration-fixes").exists()
 
 
 def test_a_fix_that_no_longer_applies_fails_with_its_rejects(tmp_path: Path) -> None:
