@@ -106,6 +106,8 @@ def apply_writes(writes: list[tuple[Path, bytes | None, bytes | None]]) -> None:
 def _put(path: Path, data: bytes | None) -> None:
     if data is None:
         path.unlink(missing_ok=True)
+        if path.parent.is_dir() and not any(path.parent.iterdir()):
+            path.parent.rmdir()  # a folder the change emptied (applied fixes): git keeps none either
     else:
         atomic_write(path, data)
 
