@@ -43,7 +43,7 @@ from sandbox.output import ExitCode, Output
 from sandbox.pipeline import copy as copy_stage
 from sandbox.pipeline import migrate as migrate_stage
 from sandbox.pipeline import resolve as resolve_stage
-from sandbox.pipeline.fix import judge_markers
+from sandbox.pipeline.fix import consume_fixes, judge_markers
 from sandbox.pipeline.run import Options, new_run, verify_fleet
 from sandbox.pipeline.stage import StageContext, timed
 from sandbox.promote import PromotionRefused, check_service_name
@@ -261,6 +261,7 @@ def _prepare_fix(config: ServiceConfig, out: Output, discard: bool) -> int:
     finally:
         ctx.close()
     shutil.rmtree(ctx.ws.orig, ignore_errors=True)  # the base lives in the git history now
+    consume_fixes(ctx.ws)  # applied, they are part of the code to edit; the repo keeps the patches
     init_history(work, "codemods and the saved fixes")
     (work / ".git" / "info" / "exclude").write_text("__pycache__/\n*.pyc\n.pytest_cache/\n.ruff_cache/\n")
     _describe_fix_copy(config, ctx, applied, out)
