@@ -243,9 +243,27 @@ def gate(
     services: list[str] | None = typer.Argument(
         None, help="services (default: all)", show_default=False, metavar="SERVICE..."
     ),
+    records: str | None = typer.Option(
+        None, "--records", help="read the verified records from a run folder or a downloaded CI artifact"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="print the gate's findings as JSON"),
 ) -> None:
-    """Exit 0 only if every service named (default: all) has a verified diff for its current content."""
-    raise typer.Exit(commands.gate(services or [], out))
+    """Exit 0 only if every service named (default: all) has a verified diff ready for its current
+    content, or its current content is exactly what was verified and promoted."""
+    raise typer.Exit(commands.gate(services or [], out, records, as_json))
+
+
+@app.command()
+def fix(
+    service: str = typer.Argument(..., help="service name under services/"),
+    save: str | None = typer.Option(None, "--save", help="store the edits of the fix copy as fix NAME"),
+    reason: str | None = typer.Option(None, "--reason", help="with --save: why (the patch's header)"),
+    list_only: bool = typer.Option(False, "--list", help="list the service's fixes in order"),
+    drop: str | None = typer.Option(None, "--drop", help="remove fix NAME"),
+    discard: bool = typer.Option(False, "--discard", help="prepare a new copy even over unsaved edits"),
+) -> None:
+    """Prepare an editable migrated copy (codemods and saved fixes applied), or save, list, drop fixes."""
+    raise typer.Exit(commands.fix(service, out, save, reason, list_only, drop, discard))
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""The bodies of the `sandbox` commands, one function each: verify, plan, gate, promote, report,
+"""The bodies of the `sandbox` commands, one function each: verify, fix, plan, gate, promote, report,
 doctor, images, images_build, clean. Each returns an exit code of `sandbox.output.ExitCode`;
 `sandbox.cli` only parses arguments and calls these.
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import shutil
+import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,14 +50,28 @@ from sandbox.engine.cleanup import (
     remove_runs,
 )
 from sandbox.engine.labels import project_filter
+from sandbox.fixes import (
+    FixError,
+    apply_fixes,
+    drop_fix,
+    edited_diff,
+    git,
+    init_history,
+    list_fixes,
+    save_fix,
+)
 from sandbox.output import ExitCode, Output
 from sandbox.pipeline import STAGES
+from sandbox.pipeline import copy as copy_stage
+from sandbox.pipeline import migrate as migrate_stage
+from sandbox.pipeline import resolve as resolve_stage
+from sandbox.pipeline.fix import consume_fixes, judge_markers
 from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
-from sandbox.pipeline.stage import StageResult
-from sandbox.promote import PromotionRefused
+from sandbox.pipeline.stage import StageContext, StageResult, timed
+from sandbox.promote import PromotionRefused, check_service_name
 from sandbox.promote import promote as promote_one
 from sandbox.promote import revert as revert_one
-from sandbox.records import gate_status, state_dir
+from sandbox.records import gate_check, state_dir
 from sandbox.report import (
     build_report,
     compare,
@@ -72,7 +88,7 @@ from sandbox.report import (
     write_reports,
 )
 from sandbox.report import history as run_history
-from sandbox.upgrades import detect_migrations
+from sandbox.upgrades import detect_migrations, target_versions
 
 
 class UsageError(ValueError):
@@ -320,6 +336,135 @@ def config_schema(out: Output) -> int:
     return ExitCode.OK
 
 
+# --- fix: hand fixes on top of the codemod output -----------------------------------------------------
+
+
+def fix_folder(service: str) -> Path:
+    return state_dir(repo_root()) / "fix" / service
+
+
+def fix(
+    service: str,
+    out: Output,
+    save: str | None = None,
+    reason: str | None = None,
+    list_only: bool = False,
+    drop: str | None = None,
+    discard: bool = False,
+) -> int:
+    """Prepare the editable migrated copy (default), or save / list / drop the service's fixes."""
+    try:
+        fleet = _fleet()
+        if service not in fleet:
+            raise UsageError(f"unknown service {service}; known: {', '.join(fleet)}")
+        config = fleet[service]
+        if list_only:
+            return _list_fixes(config, out)
+        if drop:
+            path = drop_fix(config.path, drop)
+            out.line(f"dropped {path.relative_to(repo_root())}")
+            return ExitCode.OK
+        if save:
+            return _save_fix(config, save, reason, out)
+        return _prepare_fix(config, out, discard)
+    except (ValueError, ConfigError, FixError) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+    except (EngineUnavailable, ImageUnavailable) as exc:
+        out.error(str(exc))
+        return ExitCode.USAGE
+
+
+def _list_fixes(config: ServiceConfig, out: Output) -> int:
+    fixes = list_fixes(config.path)
+    if not fixes:
+        out.line(f"{config.name}: no fixes")
+    for item in fixes:
+        first = item.reason.splitlines()[0] if item.reason else ""
+        out.line(f"{item.path.relative_to(repo_root())}  {first}")
+    return ExitCode.OK
+
+
+def _save_fix(config: ServiceConfig, name: str, reason: str | None, out: Output) -> int:
+    work = fix_folder(config.name) / "work"
+    if not (work / ".git").is_dir():
+        raise UsageError(f"no fix copy of {config.name} is prepared; run `sandbox fix {config.name}` first")
+    path = save_fix(config.path, name, reason or name, edited_diff(work))
+    # The saved edits become the base of the copy: a further --save stores only what follows.
+    git(work, "commit", "-q", "-m", f"fix {name}")
+    out.line(f"saved {path.relative_to(repo_root())}")
+    out.line(f"next: review and commit it, then run `sandbox verify {config.name}`")
+    return ExitCode.OK
+
+
+def _prepare_fix(config: ServiceConfig, out: Output, discard: bool) -> int:
+    """resolve → copy → migrate (the verify stages) → existing fixes, then a git history to edit on."""
+    folder = fix_folder(config.name)
+    work = folder / "work"
+    if (work / ".git").is_dir() and not discard and edited_diff(work).strip():
+        raise UsageError(
+            f"{work} holds unsaved edits; save them (`sandbox fix {config.name} --save NAME`) "
+            "or start over with --discard"
+        )
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    ctx = _fix_context(config, folder, out)
+    try:
+        for name, stage in (("resolve", resolve_stage.resolve), ("copy", copy_stage.copy)):
+            result = stage(ctx)
+            if not result.ok:
+                out.error(f"{name}: {result.reason or result.status}")
+                return ExitCode.FAILED
+        result = timed("migrate", lambda: migrate_stage.migrate(ctx))
+        if not result.ok:
+            out.error(f"migrate: {result.reason}; see {folder / 'migrate.log'}")
+            return ExitCode.FAILED
+        applied = apply_fixes(ctx.ws.work, list_fixes(ctx.ws.orig / ctx.ws.rel_paths[0]), folder / "rejects")
+    finally:
+        ctx.close()
+    shutil.rmtree(ctx.ws.orig, ignore_errors=True)  # the base lives in the git history now
+    consume_fixes(ctx.ws)  # applied, they are part of the code to edit; the repo keeps the patches
+    init_history(work, "codemods and the saved fixes")
+    (work / ".git" / "info" / "exclude").write_text("__pycache__/\n*.pyc\n.pytest_cache/\n.ruff_cache/\n")
+    _describe_fix_copy(config, ctx, applied, out)
+    return ExitCode.OK
+
+
+def _fix_context(config: ServiceConfig, folder: Path, out: Output) -> StageContext:
+    return StageContext(
+        run_id=f"fix-{config.name}-{new_run_id()}",
+        repo_root=repo_root(),
+        folder=folder,
+        resolver=Resolver(connect(), on_log=out.progress),
+        config=config,
+        migrations=detect_migrations(config),
+        cancelled=threading.Event(),
+        on_event=out.event,
+        images=dict,
+    )
+
+
+def _describe_fix_copy(config: ServiceConfig, ctx: StageContext, applied, out: Output) -> None:
+    work = ctx.ws.work
+    out.line(f"fix copy of {config.name}: {work / ctx.ws.rel_paths[0]}")
+    out.line(f"  (repo-relative layout under {work}; `git -C {work} diff` shows only your edits)")
+    if applied.applied:
+        out.line(f"  fixes applied: {', '.join(applied.applied)}")
+    if not applied.ok:
+        out.warning(
+            f"fix {applied.failed} no longer applies; its rejected hunks are in {ctx.folder / 'rejects'}: "
+            f"redo it in the copy, then `sandbox fix {config.name} --drop {applied.failed}` and "
+            f"`--save {applied.failed}`"
+        )
+    judged = judge_markers(ctx, None, {})
+    for marker in judged.details["markers"]:
+        out.line(f"  blocker: {marker['path']}:{marker['line']}: {marker['text']}")
+    out.line(
+        f"next: edit the files, then `sandbox fix {config.name} --save NAME --reason TEXT` "
+        f"and `sandbox verify {config.name}`"
+    )
+
+
 # --- plan, promote, gate, report ---------------------------------------------------------------------
 
 
@@ -400,6 +545,7 @@ def promote(names: list[str], out: Output, all_verified: bool = False, revert: b
     code = ExitCode.OK
     for name in names:
         try:
+            check_service_name(name, fleet)
             files = revert_one(repo, name) if revert else promote_one(repo, name, fleet)
         except PromotionRefused as exc:
             out.error(f"promote refused: {exc}")
@@ -410,23 +556,30 @@ def promote(names: list[str], out: Output, all_verified: bool = False, revert: b
     return code
 
 
-def gate(names: list[str], out: Output) -> int:
-    """0 only if every service named (default: all) has a verified diff for its current content."""
+def gate(names: list[str], out: Output, records: str | None = None, as_json: bool = False) -> int:
+    """0 only if every service named (default: all) passes the gate (sandbox.records: a verified diff
+    ready for its current content, or its current content exactly what was verified and promoted).
+    `records`: read the records from a run folder or a downloaded CI artifact instead of this clone."""
     try:
         fleet = _fleet()
         chosen = names or list(fleet)
         unknown = [name for name in chosen if name not in fleet]
         if unknown:
             raise UsageError(f"unknown service {', '.join(unknown)}")
+        source = Path(records) if records else None
+        if source is not None and not source.exists():
+            raise UsageError(f"--records {records}: no such file or folder")
     except (ValueError, ConfigError) as exc:
         out.error(str(exc))
         return ExitCode.USAGE
-    code = ExitCode.OK
-    for name in chosen:
-        ok, why = gate_status(repo_root(), name)
-        out.line(f"{'PASS' if ok else 'FAIL'} {name}: {why}")
-        code = code if ok else ExitCode.FAILED
-    return code
+    targets = target_versions()
+    results = [gate_check(repo_root(), name, targets, source) for name in chosen]
+    if as_json:
+        out.json({"ok": all(r.ok for r in results), "services": [asdict(r) for r in results]})
+    else:
+        for result in results:
+            out.line(f"{'PASS' if result.ok else 'FAIL'} {result.service}: {result.why}")
+    return ExitCode.OK if all(r.ok for r in results) else ExitCode.FAILED
 
 
 REPORT_FORMATS = ("text", "json", "md", "junit", "seeds")

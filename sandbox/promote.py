@@ -1,21 +1,35 @@
 """Promotion and revert: a verified diff applied to the repo, all or nothing.
 
 Promote applies a verified record (sandbox.records) only if the repo still has the content it was
-verified from: all files are checked first, then written; a failure while writing restores what was
-already written. A reverse record makes `--revert` possible. A change to shared code is promoted
-only when every service depending on it verified green with the same shared change.
+verified from, every path of it (the service's folder, its shared paths and its `migration-fixes/`)
+hashed as the gate hashes it: all files are checked first, then written; a failure while writing
+restores what was already written and leaves no promotion record. The record's diff is the codemods
+and the hand fixes together (the verified workspace after the fix stage), so one promotion applies
+both and `--revert` undoes both. A change to shared code is promoted only when every service
+depending on it verified green with the same shared change.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
-from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig, dependents_of
-from sandbox.records import PromotionRefused, VerifiedDiff, atomic_write, b64, sha, state_dir, unb64
+from sandbox.records import (
+    PromotionRefused,
+    VerifiedDiff,
+    atomic_write,
+    b64,
+    content_states,
+    sha,
+    state_dir,
+    unb64,
+)
 
-__all__ = ["PromotionRefused", "apply_writes", "plan_writes", "promote", "revert"]
+_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+__all__ = ["PromotionRefused", "apply_writes", "check_service_name", "plan_writes", "promote", "revert"]
 
 
 def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, ServiceConfig]) -> None:
@@ -29,7 +43,8 @@ def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, Servic
             except PromotionRefused:
                 raise PromotionRefused(
                     f"{record.service}: its diff changes shared code {rel}, which {other} also builds "
-                    f"with, and {other} has no verified diff; run `sandbox verify {other}` first"
+                    f"with, and {other} has no verified diff{_last_failure(repo_root, other)}; "
+                    f"run `sandbox verify {other}` first"
                 ) from None
             if theirs.shared_diffs.get(rel) != change:
                 raise PromotionRefused(
@@ -38,12 +53,26 @@ def _check_shared(record: VerifiedDiff, repo_root: Path, fleet: dict[str, Servic
                 )
 
 
+def _last_failure(repo_root: Path, service: str) -> str:
+    """Why the service's newest run did not verify it, from its report in the run folder."""
+    reports = sorted((state_dir(repo_root) / "runs").glob(f"*/{service}/report.json"))
+    if not reports:
+        return ""
+    try:
+        outcome = json.loads(reports[-1].read_text())
+    except ValueError:
+        return ""
+    if outcome.get("overall_success") or not outcome.get("failed_stage"):
+        return ""
+    return f" (its last run stopped at {outcome['failed_stage']}: {outcome.get('reason', '')[:200]})"
+
+
 def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes | None, bytes | None]]:
     """(path, current bytes, new bytes) for every file; refuses if anything moved since verification."""
-    own = record.paths[0]
-    if wsmod.content_hash(repo_root, [own]) != record.before_hashes[own]:
+    changed = [rel for rel, state in content_states(repo_root, record).items() if not state]
+    if changed:
         raise PromotionRefused(
-            f"{record.service}: {own} changed since run {record.run_id} verified it "
+            f"{record.service}: {', '.join(changed)} changed since run {record.run_id} verified it "
             f"(stale diff); run `sandbox verify {record.service}` again"
         )
     writes = []
@@ -77,12 +106,22 @@ def apply_writes(writes: list[tuple[Path, bytes | None, bytes | None]]) -> None:
 def _put(path: Path, data: bytes | None) -> None:
     if data is None:
         path.unlink(missing_ok=True)
+        if path.parent.is_dir() and not any(path.parent.iterdir()):
+            path.parent.rmdir()  # a folder the change emptied (applied fixes): git keeps none either
     else:
         atomic_write(path, data)
 
 
+def check_service_name(service: str, fleet: dict[str, ServiceConfig]) -> None:
+    """A name of the fleet, never a path: the record files are named after it."""
+    if not _SERVICE.match(service) or service not in fleet:
+        known = ", ".join(sorted(fleet)) or "none"
+        raise PromotionRefused(f"{service!r}: not a service of this repo (known: {known})")
+
+
 def promote(repo_root: Path, service: str, fleet: dict[str, ServiceConfig]) -> list[str]:
     """Apply the service's verified diff; returns the files written. Raises PromotionRefused."""
+    check_service_name(service, fleet)
     record = VerifiedDiff.load(repo_root, service)
     _check_shared(record, repo_root, fleet)
     writes = plan_writes(record, repo_root)
@@ -90,17 +129,36 @@ def promote(repo_root: Path, service: str, fleet: dict[str, ServiceConfig]) -> l
         {"path": str(path.relative_to(repo_root)), "before_b64": b64(before), "after_sha256": sha(after)}
         for path, before, after in writes
     ]
-    reverse_file = state_dir(repo_root) / "promoted" / f"{service}.json"
-    atomic_write(
-        reverse_file,
-        json.dumps({"service": service, "run_id": record.run_id, "files": reverse}, indent=2).encode(),
-    )
-    apply_writes(writes)
+    document = json.dumps({"service": service, "run_id": record.run_id, "files": reverse}, indent=2)
+    _write_all(writes, state_dir(repo_root) / "promoted" / f"{service}.json", document.encode(), service)
     return [item["path"] for item in reverse]
+
+
+def _write_all(
+    writes: list[tuple[Path, bytes | None, bytes | None]], reverse_file: Path, reverse: bytes, service: str
+) -> None:
+    """The files, then the reverse record; any failure undoes the files and leaves no record."""
+    try:
+        apply_writes(writes)
+    except OSError as exc:
+        raise PromotionRefused(
+            f"{service}: writing failed ({exc}); the files already written were rolled back, "
+            "the repo is as before and no promotion was recorded"
+        ) from None
+    try:
+        atomic_write(reverse_file, reverse)
+    except OSError as exc:
+        apply_writes([(path, after, before) for path, before, after in writes])
+        raise PromotionRefused(
+            f"{service}: recording the promotion failed ({exc}); all {len(writes)} file(s) were "
+            "rolled back, the repo is as before"
+        ) from None
 
 
 def revert(repo_root: Path, service: str) -> list[str]:
     """Undo the last promotion of `service`, if its files are still as promote left them."""
+    if not _SERVICE.match(service):
+        raise PromotionRefused(f"{service!r}: not a service name")
     reverse_file = state_dir(repo_root) / "promoted" / f"{service}.json"
     if not reverse_file.is_file():
         raise PromotionRefused(f"{service}: nothing to revert (no promotion recorded)")

@@ -1,9 +1,19 @@
 """Verified records and the gate: verified diffs, bound to the content they were made from.
 
-A verified record (`.sandbox/verified/<service>.json`) holds every changed file's bytes before
-(as a hash) and after, the hash of each path the service was verified with (its own folder and
-its shared paths), the target versions and the dependency image digests. The gate passes a service
-whose current content is the content a record was verified from (or the content it promoted).
+A verified record (`.sandbox/verified/<service>.json`, and `verified.json` in the service's run
+folder) is self-contained: every changed file's bytes before (as a hash) and after, the content hash
+of each path the service was verified with (its own folder and its shared paths, hashed exactly as
+the workspace copy holds them: tool caches ignored), the target versions, the dependency image
+digests, the tool version (sandbox's own plus a hash of the codemods) and the diff itself. It can be
+carried to another clone or CI job (`sandbox gate --records PATH`).
+
+The gate passes a service in two states only:
+- ready: every path holds the content the record was verified from (the verified diff is ready to
+  promote for this exact content);
+- promoted: every path holds the content the record produced, the diff applied (a path the diff does
+  not change is in both states at once; a shared path a sibling promoted first counts as promoted).
+In every other state it fails with the reason: no record, a record of another tool version or other
+target versions, or content that changed since the record was made.
 """
 
 from __future__ import annotations
@@ -13,12 +23,17 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import migrators
+from sandbox import __version__
 from sandbox import workspace as wsmod
+from sandbox.upgrades import target_versions
+
+RUN_RECORD = "verified.json"  # the record's copy in the service's run folder (a CI artifact)
 
 
 class PromotionRefused(RuntimeError):
@@ -57,18 +72,98 @@ class VerifiedDiff:
     versions: dict[str, str] = field(default_factory=dict)
     images: dict[str, Any] = field(default_factory=dict)
     verified_at: str = ""
+    tool_version: str = ""
+    diff: str = ""  # the verified diff as a patch, for people reading a carried record
 
-    def save(self, repo_root: Path) -> Path:
+    def save(self, repo_root: Path, also: Path | None = None) -> Path:
+        """Write the record to `.sandbox/verified/`, and to `also` (the run folder's copy) if given."""
         path = verified_path(repo_root, self.service)
-        atomic_write(path, json.dumps(self.__dict__, indent=2).encode())
+        data = json.dumps(asdict(self), indent=2).encode()
+        atomic_write(path, data)
+        if also is not None:
+            atomic_write(also, data)
         return path
 
     @classmethod
-    def load(cls, repo_root: Path, service: str) -> VerifiedDiff:
-        path = verified_path(repo_root, service)
-        if not path.is_file():
-            raise PromotionRefused(f"{service}: no verified diff; run `sandbox verify {service}` first")
-        return cls(**json.loads(path.read_text()))
+    def load(cls, repo_root: Path, service: str, records: Path | None = None) -> VerifiedDiff:
+        """The service's record from this clone's `.sandbox/verified/`, or from `records` (a run
+        folder, a downloaded CI artifact, a verified/ folder or one record file)."""
+        path = find_record(records, service) if records is not None else verified_path(repo_root, service)
+        if path is None or not path.is_file():
+            where = f"under {records}" if records is not None else "in this clone"
+            raise PromotionRefused(
+                f"{service}: no verified diff {where}; run `sandbox verify {service}` first"
+            )
+        try:
+            data = json.loads(path.read_text())
+            record = cls(**data)
+        except (ValueError, TypeError) as exc:
+            raise PromotionRefused(f"{service}: {path} is not a verified record ({exc})") from None
+        if record.service != service:
+            raise PromotionRefused(f"{service}: {path} is the record of {record.service}")
+        return record
+
+
+def find_record(records: Path, service: str) -> Path | None:
+    """The newest record of `service` under `records`, in any of the layouts a record travels in."""
+    if records.is_file():
+        return records
+    direct = [
+        records / f"{service}.json",
+        records / service / RUN_RECORD,
+        records / "verified" / f"{service}.json",
+    ]
+    found = [path for path in direct if path.is_file()]
+    found += [path for path in records.rglob(RUN_RECORD) if path.parent.name == service]
+    found += [path for path in records.rglob(f"{service}.json") if path.parent.name == "verified"]
+    if not found:
+        return None
+    return max(found, key=_verified_at)
+
+
+def _verified_at(path: Path) -> str:
+    try:
+        return str(json.loads(path.read_text()).get("verified_at", ""))
+    except (ValueError, OSError):
+        return ""
+
+
+def tool_version() -> str:
+    """sandbox's version plus a hash of the codemods' source: a record made by other codemods is stale."""
+    digest = hashlib.sha256()
+    package = Path(migrators.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return f"{__version__}+{digest.hexdigest()[:12]}"
+
+
+def tree_hash(root: Path, rel_paths: list[str]) -> str:
+    """sha256 over names and bytes of the given paths, skipping what the workspace copy skips (tool
+    caches); a symbolic link counts by its target text, as the copy keeps it."""
+    digest = hashlib.sha256()
+    for rel in rel_paths:
+        for name, data in _tree_entries(root, rel):
+            digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest()
+
+
+def _tree_entries(root: Path, rel: str) -> list[tuple[str, bytes]]:
+    base = root / rel
+    if base.is_symlink() or base.is_file():
+        return [(rel, _entry_bytes(base))]
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        skip = wsmod.IGNORED(dirpath, [*dirnames, *filenames])
+        links = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        dirnames[:] = sorted(d for d in dirnames if d not in skip and d not in links)
+        for name in sorted((set(filenames) | set(links)) - skip):
+            path = Path(dirpath) / name
+            found.append((str(path.relative_to(root)), _entry_bytes(path)))
+    return sorted(found)
+
+
+def _entry_bytes(path: Path) -> bytes:
+    return b"symlink:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
 
 
 def record_verified(
@@ -85,8 +180,8 @@ def record_verified(
         service=ws.config.name,
         run_id=run_id,
         paths=list(ws.rel_paths),
-        before_hashes={rel: wsmod.content_hash(ws.orig, [rel]) for rel in ws.rel_paths},
-        after_hashes={rel: wsmod.content_hash(ws.work, [rel]) for rel in ws.rel_paths},
+        before_hashes={rel: tree_hash(ws.orig, [rel]) for rel in ws.rel_paths},
+        after_hashes={rel: tree_hash(ws.work, [rel]) for rel in ws.rel_paths},
         files=[
             {
                 "path": c.path,
@@ -100,6 +195,8 @@ def record_verified(
         versions=versions,
         images=images,
         verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        tool_version=tool_version(),
+        diff=wsmod.unified_diff(file_changes),
     )
 
 
@@ -113,19 +210,58 @@ def _change_hash(file_changes: list[wsmod.FileChange]) -> str:
 # --- gate ---------------------------------------------------------------------------------------------
 
 
-def gate_status(repo_root: Path, service: str) -> tuple[bool, str]:
-    """(ok, why): a verified diff exists for the service's current content (or it is promoted)."""
+@dataclass(frozen=True)
+class GateResult:
+    service: str
+    ok: bool
+    state: str  # ready | promoted | no-record | tool-version | targets | changed
+    why: str
+    run_id: str | None = None
+
+
+def gate_check(
+    repo_root: Path, service: str, targets: dict[str, str], records: Path | None = None
+) -> GateResult:
+    """The gate for one service: its record matches this tool, these targets and the current content."""
     try:
-        record = VerifiedDiff.load(repo_root, service)
+        record = VerifiedDiff.load(repo_root, service, records)
     except PromotionRefused as exc:
-        return False, str(exc)
-    own = record.paths[0]
-    current = wsmod.content_hash(repo_root, [own])
-    if current == record.before_hashes[own]:
-        return True, f"verified in run {record.run_id}, ready to promote"
-    if current == record.after_hashes[own]:
-        return True, f"verified in run {record.run_id}, promoted"
-    return False, f"{own} changed since run {record.run_id} verified it; run `sandbox verify {service}` again"
+        return GateResult(service, False, "no-record", str(exc))
+    run, again = record.run_id, f"run `sandbox verify {service}` again"
+    if record.tool_version != tool_version():
+        made_by = record.tool_version or "(unknown)"
+        why = f"run {run} was verified by sandbox {made_by}, this is {tool_version()}"
+        return GateResult(service, False, "tool-version", f"{why}; {again}", run)
+    if record.versions != targets:
+        why = f"run {run} verified the target versions {record.versions}, the targets are now {targets}"
+        return GateResult(service, False, "targets", f"{why}; {again}", run)
+    states = content_states(repo_root, record)
+    changed = [rel for rel, state in states.items() if not state]
+    if changed:
+        why = f"{', '.join(changed)} changed since run {run} verified it; {again}"
+        return GateResult(service, False, "changed", why, run)
+    if all("after" in state for state in states.values()):
+        return GateResult(service, True, "promoted", f"verified in run {run}, promoted", run)
+    return GateResult(service, True, "ready", f"verified in run {run}, ready to promote", run)
+
+
+def content_states(repo_root: Path, record: VerifiedDiff) -> dict[str, set[str]]:
+    """For each path of the record, which of its verified states the repo holds: before, after, both, none."""
+    states = {}
+    for rel in record.paths:
+        current = tree_hash(repo_root, [rel])
+        states[rel] = {
+            name
+            for name, value in (("before", record.before_hashes[rel]), ("after", record.after_hashes[rel]))
+            if current == value
+        }
+    return states
+
+
+def gate_status(repo_root: Path, service: str, records: Path | None = None) -> tuple[bool, str]:
+    """(ok, why) against the current target versions."""
+    result = gate_check(repo_root, service, target_versions(), records)
+    return result.ok, result.why
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -1,27 +1,33 @@
 """The migrate stage: the codemods in the migrator container, with no network, over the service and
 its shared paths.
 
-Any MIGRATION-BLOCKER marker left in the working copy fails the stage. Which upgrade a marker
-blames comes from the migrator's JSON report (each marker entry names its `upgrade`, else its rule
-is looked up in `migrators`); a marker whose upgrade is unknown blames every upgrade of the service,
-so a blocker is never reported as a pass.
+The stage fails only when the migrator itself fails. MIGRATION-BLOCKER markers it leaves are
+recorded here (with the upgrade each blames, from the migrator's JSON report) and judged by the
+`fix` stage that follows, after the service's hand fixes are applied: a marker a fix removes is
+resolved, any left still block (sandbox.pipeline.fix). The `migration-fixes/` folders are held out
+of the codemods' reach while they run: patch text holds marker lines and old-API code.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sandbox import workspace as wsmod
 from sandbox.engine.containers import LIMITS, NOBODY, capped_logs, remove, wait_exit
+from sandbox.fixes import FIXES_DIR
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
 
+BLOCKERS_FILE = "codemod-blockers.json"
 HINT = (
-    "the codemods stopped where a person must decide: change that code in the repo as "
-    "the MIGRATION-BLOCKER says (diff.patch in the run folder shows the marker in place), "
+    "the migrator itself failed (migrate.log in the run folder has its output); fix the cause, "
     "then run `sandbox verify {name}` again"
 )
 
@@ -31,7 +37,7 @@ def migrate(ctx: StageContext) -> StageResult:
     image = ctx.resolver.resolve("migrator").ref
     logs, reports, failures = [], [], []
     # The service and each shared path get a migrator container of their own, side by side.
-    with ThreadPoolExecutor(max_workers=len(ctx.ws.rel_paths) or 1) as pool:
+    with held_out_fixes(ctx.ws), ThreadPoolExecutor(max_workers=len(ctx.ws.rel_paths) or 1) as pool:
         runs = list(pool.map(lambda rel: _run_migrator(ctx, image, rel), ctx.ws.rel_paths))
     for rel, (args, code, stdout, stderr) in zip(ctx.ws.rel_paths, runs, strict=True):
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
@@ -47,23 +53,55 @@ def migrate(ctx: StageContext) -> StageResult:
             failures.append(f"{rel}: migrator exit {code}: {last_lines(stderr or stdout)}")
     log = ctx.write_log("migrate.log", "".join(logs))
     file_changes = wsmod.changes(ctx.ws)
-    (ctx.ws.folder / "diff.patch").write_text(wsmod.unified_diff(file_changes))
-    markers = wsmod.find_markers(ctx.ws)
+    # The codemods' own lines; the fix stage adds fixes.patch and rewrites diff.patch (both together).
+    for name in ("codemods.patch", "diff.patch"):
+        (ctx.ws.folder / name).write_text(wsmod.unified_diff(file_changes))
+    markers = codemod_markers(ctx.ws)
     details = {
         "reports": reports,
         "diff": wsmod.diff_stats(file_changes),
         "markers": [marker.__dict__ for marker in markers],
         "blockers": blockers(ctx.ws.rel_paths, reports, len(markers)),
+        "shared_changed": shared_changed(ctx.ws, file_changes),
     }
+    # The fix stage judges the markers after the fixes, charging each to the upgrade named here.
+    (ctx.folder / BLOCKERS_FILE).write_text(json.dumps({k: details[k] for k in ("markers", "blockers")}))
     if failures:
         return StageResult("migrate", "failed", reason="; ".join(failures), log=log, details=details)
-    if markers:
-        first = markers[0]
-        reason = (
-            f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: {first.text}"
-        )
-        return StageResult("migrate", "failed", reason=reason, log=log, details=details)
     return StageResult("migrate", "passed", log=log, details=details)
+
+
+def shared_changed(ws: wsmod.Workspace, file_changes: list[wsmod.FileChange]) -> list[str]:
+    """The shared paths the diff changes: a change other services build with too."""
+    return [
+        rel
+        for rel in ws.rel_paths[1:]
+        if any(c.path == rel or c.path.startswith(rel + "/") for c in file_changes)
+    ]
+
+
+def codemod_markers(ws: wsmod.Workspace) -> list[wsmod.Marker]:
+    """The markers of the working copy, except those quoted by the fixes' patch text."""
+    return [marker for marker in wsmod.find_markers(ws) if FIXES_DIR not in Path(marker.path).parts]
+
+
+@contextmanager
+def held_out_fixes(ws: wsmod.Workspace) -> Iterator[None]:
+    """Move each `migration-fixes/` folder of the working copy aside while the codemods run."""
+    moved = []
+    for rel in ws.rel_paths:
+        folder = ws.work / rel / FIXES_DIR
+        if folder.is_dir():
+            aside = ws.folder / "held-fixes" / rel
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), aside)
+            moved.append((aside, folder))
+    try:
+        yield
+    finally:
+        for aside, folder in moved:
+            shutil.move(str(aside), folder)
+        shutil.rmtree(ws.folder / "held-fixes", ignore_errors=True)
 
 
 def blockers(rel_paths: list[str], reports: list[Any], found: int) -> list[dict[str, Any]]:

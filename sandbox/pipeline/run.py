@@ -66,23 +66,42 @@ class ServiceOutcome:
         verified for every migration it needed; the report names the stage that stopped it."""
         return {m: self.verified for m in self.migrations}
 
+    def _holds_shared(self) -> list[dict[str, str]]:
+        """The shared changes this failed service holds back: its siblings need it verified with them."""
+        failed = self.failed_stage
+        if self.verified or failed is None:
+            return []
+        changed = next(
+            (s.details["shared_changed"] for s in reversed(self.stages) if "shared_changed" in s.details), []
+        )
+        why = f"{failed.name}: {failed.reason}".strip(": ")
+        return [{"path": rel, "reason": why} for rel in changed]
+
     def to_dict(self, images: dict[str, Any]) -> dict[str, Any]:
         migrate = next((s for s in self.stages if s.name == "migrate"), None)
         test = next((s for s in self.stages if s.name == "test"), None)
+        failed = self.failed_stage
+        blocked = failed if failed is not None and failed.details.get("markers") else None
         # The seeds' results format (name, priority, migrations, overall_success) plus the stages.
         per_migration = self._per_migration()
+        # A blocking stage that did not apply (no migration at all) ends the service with its reason.
+        ended = failed or (
+            None if self.verified else next((s for s in self.stages if s.status == "skipped"), None)
+        )
         return {
             "name": self.name,
             "priority": self.priority,
             "phase": self.phase.upper(),
             "migrations": per_migration,
             "overall_success": self.verified,
-            "failed_stage": self.failed_stage.name if self.failed_stage else None,
-            "reason": self.failed_stage.reason if self.failed_stage else "",
+            "failed_stage": ended.name if ended else None,
+            "reason": ended.reason if ended else "",
+            "skipped": ended is not None and ended.status == "skipped",
+            "holds_shared": self._holds_shared(),
             "stages": [stage.to_dict() for stage in self.stages],
             "tests": test.details if test else None,
-            "markers": migrate.details.get("markers", []) if migrate else [],
-            "diff": migrate.details.get("diff", {}) if migrate else {},
+            "markers": (blocked or migrate).details.get("markers", []) if (blocked or migrate) else [],
+            "diff": next((s.details["diff"] for s in reversed(self.stages) if "diff" in s.details), {}),
             "preexisting_failures": self.preexisting_failures,
             "images": images,
             "folder": self.folder,

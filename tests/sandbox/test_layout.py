@@ -146,5 +146,5 @@ def test_the_stage_order_is_the_pipeline_of_the_docs() -> None:
     from sandbox.pipeline import STAGES
 
     names = [stage.name for stage in STAGES]
-    assert names == ["resolve", "copy", "baseline", "migrate", "build", "test", "health", "gate"]
+    assert names == ["resolve", "copy", "baseline", "migrate", "fix", "build", "test", "health", "gate"]
     assert all(f"sandbox.pipeline.{stage.name}" in MODULES for stage in STAGES)

@@ -10,6 +10,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
 from sandbox.records import VerifiedDiff, gate_status, record_verified
+from sandbox.upgrades import target_versions
 
 
 def _repo(tmp_path: Path) -> Path:
@@ -29,7 +30,7 @@ def _verify(repo: Path, name: str, shared_text: str = "from aiomqtt import Clien
     ws = wsmod.create(config, repo, repo / ".sandbox" / "runs" / "r1" / name)
     (ws.work / f"services/{name}/app.py").write_text("import aiomqtt\nVALUE = 1\n")
     (ws.work / "services/common/mqtt.py").write_text(shared_text)
-    record = record_verified(ws, "r1", {"aiomqtt": "2.5.1"}, {})
+    record = record_verified(ws, "r1", target_versions(), {})  # the gate checks the current targets
     record.save(repo)
     return record
 

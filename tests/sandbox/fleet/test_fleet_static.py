@@ -245,9 +245,15 @@ def test_no_service_uses_a_new_api():
 
 
 def test_no_migration_markers_before_migration():
-    """Verification greps the whole tree for the marker: not even a README may spell it."""
+    """Verification greps the whole tree for the marker: not even a README may spell it. The hand
+    fixes of `migration-fixes/` are the one exception (their patch text quotes the marker they
+    resolve), and the scan skips them too (sandbox.pipeline.migrate.codemod_markers)."""
     assert not [
-        p for p in SERVICES.rglob("*") if p.is_file() and "MIGRATION-BLOCKER(" in p.read_text(errors="ignore")
+        p
+        for p in SERVICES.rglob("*")
+        if p.is_file()
+        and "migration-fixes" not in p.parts
+        and "MIGRATION-BLOCKER(" in p.read_text(errors="ignore")
     ]
 
 

@@ -97,9 +97,8 @@ def _blocked(migrations: list[str], blockers: list[dict]) -> ServiceOutcome:
     }
     outcome.stages = [
         StageResult("resolve", "passed"),
-        StageResult(
-            "migrate", "failed", reason="1 marker", details={"markers": [marker], "blockers": blockers}
-        ),
+        StageResult("migrate", "passed"),
+        StageResult("fix", "failed", reason="1 marker", details={"markers": [marker], "blockers": blockers}),
     ]
     return outcome
 
@@ -113,7 +112,7 @@ def test_a_blocker_of_one_upgrade_leaves_every_migration_unverified() -> None:
     assert set(outcome.to_dict({})["migrations"].values()) == {False}
     assert outcome.to_dict({})["failed_stage"] == "migrate"
     outcome.stages.append(StageResult("build", "failed"))
-    outcome.stages[1].status = "passed"
+    outcome.stages[2].status = "passed"
     assert set(outcome.to_dict({})["migrations"].values()) == {False}
 
 
@@ -148,3 +147,23 @@ def test_blockers_take_the_upgrade_from_the_report_else_from_the_rule() -> None:
     ]
     assert upgrade_for_rule("ZZ-404") is None
     assert found[-1]["unreported"] == 1
+
+
+def test_a_blocked_service_names_the_shared_change_it_holds() -> None:
+    outcome = _blocked(MIGRATIONS, [{"rule": "IX-9", "upgrade": "influxdb3"}])
+    outcome.stages[1].details["shared_changed"] = ["services/common"]
+    held = outcome.to_dict({})["holds_shared"]
+    assert held == [{"path": "services/common", "reason": "fix: 1 marker"}]
+    outcome.verified = True
+    assert outcome.to_dict({})["holds_shared"] == []
+
+
+def test_a_service_without_migrations_ends_with_its_reason_not_a_blank_failure() -> None:
+    outcome = ServiceOutcome("static-site", "LOW", "a", [])
+    outcome.stages = [
+        StageResult("resolve", "passed"),
+        StageResult("copy", "skipped", reason="no migration applies"),
+    ]
+    document = outcome.to_dict({})
+    assert document["failed_stage"] == "copy" and document["reason"] == "no migration applies"
+    assert document["skipped"] is True and document["overall_success"] is False

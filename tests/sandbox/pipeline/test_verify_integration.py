@@ -57,6 +57,7 @@ def test_complete_migration_is_verified(fleet_run) -> None:
         "resolve",
         "copy",
         "migrate",
+        "fix",
         "build",
         "test",
         "health",
@@ -70,7 +71,7 @@ def test_complete_migration_is_verified(fleet_run) -> None:
 @pytest.mark.parametrize(
     "name, stage, reason",
     [
-        ("blocker-svc", "migrate", r"MIGRATION-BLOCKER marker.*services/blocker-svc/app/backoff\.py:\d+"),
+        ("blocker-svc", "fix", r"MIGRATION-BLOCKER marker.*services/blocker-svc/app/backoff\.py:\d+"),
         ("build-fail-svc", "build", r"docker build failed"),
         ("tests-fail-svc", "test", r"1 of 3 tests failed.*test_first_wait_can_be_below_min"),
         ("no-tests-svc", "test", r"no tests collected"),
@@ -195,6 +196,7 @@ def test_baseline_failures_are_listed_and_accepted_with_the_flag(tmp_path: Path)
         "copy",
         "baseline",
         "migrate",
+        "fix",
         "build",
         "test",
         "health",
