@@ -68,11 +68,26 @@ def judge_markers(ctx: StageContext, log: str | None, details: dict[str, Any]) -
     details["markers"] = [marker.__dict__ for marker in markers]
     details["blockers"] = [_blocker(marker, migrate) for marker in markers]
     details["resolved_by_fixes"] = max(0, len(migrate.get("markers", [])) - len(markers))
-    if not markers:
-        return StageResult("fix", "passed", log=log, details=details)
-    first = markers[0]
-    reason = f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: {first.text}"
-    return StageResult("fix", "failed", reason=reason, log=log, details=details)
+    failures = unresolved_check_failures(migrate, details)
+    details["check_failures"] = failures
+    if markers:
+        first = markers[0]
+        reason = f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: {first.text}"
+        return StageResult("fix", "failed", reason=reason, log=log, details=details)
+    if failures:
+        first = failures[0]
+        reason = (
+            f"post-migrate check failed ({len(failures)}); first at {first['path']}:{first.get('line')}: "
+            f"{first.get('message')}; next: {first.get('next_step')}"
+        )
+        return StageResult("fix", "failed", reason=reason, log=log, details=details)
+    return StageResult("fix", "passed", log=log, details=details)
+
+
+def unresolved_check_failures(migrate: dict[str, Any], details: dict[str, Any]) -> list[dict[str, Any]]:
+    """Check failures in files no fix changed: a reviewed fix of that file is the person's answer."""
+    fixed = set(details.get("fixed_files", []))
+    return [f for f in migrate.get("check_failures", []) if f.get("path") not in fixed]
 
 
 def _migrate_details(ctx: StageContext) -> dict[str, Any]:
@@ -112,6 +127,7 @@ def write_patches(ws: wsmod.Workspace, codemod_output: dict[str, bytes]) -> dict
     return {
         "codemods_diff": wsmod.diff_stats(by_codemods),
         "fixes_diff": wsmod.diff_stats(by_fixes),
+        "fixed_files": sorted(c.path for c in by_fixes),
         "diff": wsmod.diff_stats([c for c in everything if FIXES_DIR not in Path(c.path).parts]),
         "fixes_consumed": sorted(c.path for c in everything if FIXES_DIR in Path(c.path).parts),
         "shared_changed": shared_changed(ws, everything),

@@ -63,9 +63,11 @@ def migrate(ctx: StageContext) -> StageResult:
         "markers": [marker.__dict__ for marker in markers],
         "blockers": blockers(ctx.ws.rel_paths, reports, len(markers)),
         "shared_changed": shared_changed(ctx.ws, file_changes),
+        "check_failures": check_failures(ctx.ws.rel_paths, reports),
     }
-    # The fix stage judges the markers after the fixes, charging each to the upgrade named here.
-    (ctx.folder / BLOCKERS_FILE).write_text(json.dumps({k: details[k] for k in ("markers", "blockers")}))
+    # The fix stage judges markers and check failures after the fixes (upgrades named here).
+    kept = ("markers", "blockers", "check_failures")
+    (ctx.folder / BLOCKERS_FILE).write_text(json.dumps({k: details[k] for k in kept}))
     if failures:
         return StageResult("migrate", "failed", reason="; ".join(failures), log=log, details=details)
     return StageResult("migrate", "passed", log=log, details=details)
@@ -102,6 +104,17 @@ def held_out_fixes(ws: wsmod.Workspace) -> Iterator[None]:
         for aside, folder in moved:
             shutil.move(str(aside), folder)
         shutil.rmtree(ws.folder / "held-fixes", ignore_errors=True)
+
+
+def check_failures(rel_paths: list[str], reports: list[Any]) -> list[dict[str, Any]]:
+    """The migrator's post-migrate check failures (a name the change made undefined, a keyword the
+    new library rejects, an old-API shape left unmarked), with repo-relative paths."""
+    found = []
+    for rel, report in zip(rel_paths, reports, strict=True):
+        check = report.get("check") if isinstance(report, dict) else None
+        for failure in (check or {}).get("failures", []):
+            found.append({**failure, "path": f"{rel}/{failure.get('path', '')}".rstrip("/")})
+    return found
 
 
 def blockers(rel_paths: list[str], reports: list[Any], found: int) -> list[dict[str, Any]]:
