@@ -72,7 +72,8 @@ def judge_markers(ctx: StageContext, log: str | None, details: dict[str, Any]) -
     details["check_failures"] = failures
     if markers:
         first = markers[0]
-        reason = f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {first.path}:{first.line}: {first.text}"
+        where = f"{first.path}:{first.line}"
+        reason = f"{len(markers)} MIGRATION-BLOCKER marker(s); first at {where}: {first.text}"
         return StageResult("fix", "failed", reason=reason, log=log, details=details)
     if failures:
         first = failures[0]
