@@ -110,9 +110,12 @@ def drop_fix(service_dir: Path, name: str) -> Path:
 
 
 def git(cwd: Path, *args: str, check: bool = True, stdin: bytes | None = None) -> subprocess.CompletedProcess:
-    """git with a fixed identity and no user or system config (the result must not depend on them)."""
+    """git with a fixed identity and no user or system config (the result must not depend on them);
+    any owner is safe: the migrator hands the copy to an unprivileged user while it runs."""
     env = {**os.environ, **_GIT_ENV}
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, input=stdin, capture_output=True)
+    proc = subprocess.run(
+        ["git", "-c", "safe.directory=*", *args], cwd=cwd, env=env, input=stdin, capture_output=True
+    )
     if check and proc.returncode != 0:
         raise FixError(f"git {' '.join(args)} in {cwd}: {proc.stderr.decode(errors='replace').strip()}")
     return proc
