@@ -183,6 +183,7 @@ def test_a_blocked_sibling_holds_the_shared_change_until_it_verifies(tmp_path: P
 
 def test_the_gate_workflow_is_callable_with_services_and_an_artifact() -> None:
     import yaml
+
     workflow = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "sandbox-gate.yml"
     document = yaml.safe_load(workflow.read_text())
     call = document[True]["workflow_call"]  # YAML 1.1 reads the key `on` as True

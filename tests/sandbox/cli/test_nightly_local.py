@@ -26,7 +26,9 @@ def _night(repo: Path) -> dict[str, dict]:
                 result = sandbox(repo, "-q", "verify", *args, "--max-failure-rate", "1")
             assert result.returncode in (0, 1), result.stderr
         if not skip:
-            status = sandbox(repo, "phase-status", "--phase", phase, "--json", str(repo / ".sandbox" / "runs"))
+            status = sandbox(
+                repo, "phase-status", "--phase", phase, "--json", str(repo / ".sandbox" / "runs")
+            )
             assert status.returncode in (0, 1), status.stderr
             skip = json.loads(status.stdout)["reason"]
     services: dict[str, dict] = {}
