@@ -12,6 +12,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
 from sandbox.records import atomic_write, gate_status, record_verified, state_dir
+from sandbox.upgrades import target_versions
 
 
 def _repo(tmp_path: Path, shared: str = "common") -> Path:
@@ -35,7 +36,7 @@ def _verify(repo: Path, name: str, shared: str = "common"):
     (svc / "added.py").write_text("ADDED = 1\n")
     (svc / "legacy.py").unlink()
     (ws.work / "services" / shared / "lib.py").write_text("LIB = 2\n")
-    record = record_verified(ws, "r1", {}, {})
+    record = record_verified(ws, "r1", target_versions(), {})
     record.save(repo)
     return record
 
@@ -79,7 +80,7 @@ def test_a_shared_file_changed_since_verification_is_refused_by_name(tmp_path: P
     _verify(repo, "alpha")
     _verify(repo, "beta")
     (repo / "services/common/lib.py").write_text("LIB = 99\n")
-    with pytest.raises(PromotionRefused, match=r"alpha: services/common/lib.py changed since run r1"):
+    with pytest.raises(PromotionRefused, match=r"alpha: services/common changed since run r1"):
         promote(repo, "alpha", discover(repo / "services"))
     assert (repo / "services/alpha/app.py").read_text() == "OLD = 1\n"
 

@@ -15,6 +15,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, apply_writes, promote, revert
 from sandbox.records import VerifiedDiff, gate_status, record_verified, state_dir
+from sandbox.upgrades import target_versions
 
 OLD_APP = "import asyncio_mqtt\nVALUE = 1\n"
 NEW_APP = "import aiomqtt\nVALUE = 1\n"
@@ -38,7 +39,7 @@ def _verify(repo: Path, extra: dict[str, str] | None = None) -> VerifiedDiff:
     (ws.work / "services/alpha/app.py").write_text(NEW_APP)
     for rel, text in (extra or {}).items():
         (ws.work / "services/alpha" / rel).write_text(text)
-    record = record_verified(ws, "r1", {}, {})
+    record = record_verified(ws, "r1", target_versions(), {})
     record.save(repo)
     assert "services/alpha/app.py" in [item["path"] for item in record.files]
     if not extra:
@@ -128,7 +129,7 @@ def test_promote_rolls_back_when_a_write_fails_midway(tmp_path: Path, monkeypatc
         real(path, data)
 
     monkeypatch.setattr(promote_mod, "atomic_write", failing)
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(PromotionRefused, match="No space left.*rolled back"):
         promote(repo, "alpha", _fleet(repo))
     after = {p: p.read_bytes() for p in (repo / "services/alpha").rglob("*") if p.is_file()}
     assert after == before

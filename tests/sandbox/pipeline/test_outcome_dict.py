@@ -31,6 +31,8 @@ def test_a_verified_service_shows_every_field() -> None:
         "overall_success": True,
         "failed_stage": None,
         "reason": "",
+        "skipped": False,
+        "holds_shared": [],
         "stages": [s.to_dict() for s in outcome.stages],
         "tests": {"tests": 4, "failures": 0},
         "markers": [],
@@ -80,7 +82,8 @@ def test_markers_without_a_blockers_list_fail_every_upgrade() -> None:
     assert _outcome(migrate).to_dict({})["migrations"] == {"tenacity": False, "aiomqtt": False}
 
 
-def test_a_blocker_blaming_one_upgrade_spares_the_other() -> None:
+def test_a_blocker_blaming_one_upgrade_still_leaves_the_other_unverified() -> None:
+    """Nothing of a blocked service was built or tested: no migration of it counts (issue 13)."""
     details = {"markers": [{"rule": "TN-7"}], "blockers": [{"rule": "TN-7", "upgrade": "tenacity"}]}
     migrate = StageResult("migrate", "failed", details=details)
-    assert _outcome(migrate).to_dict({})["migrations"] == {"tenacity": False, "aiomqtt": True}
+    assert _outcome(migrate).to_dict({})["migrations"] == {"tenacity": False, "aiomqtt": False}

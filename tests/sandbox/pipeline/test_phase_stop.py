@@ -9,6 +9,7 @@ the same rules is covered by test_verify_integration.py and test_phase_stop_cli.
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,15 +45,19 @@ def _config(tmp_path: Path, name: str, phase: str) -> ServiceConfig:
 @pytest.fixture
 def fleet_engine(monkeypatch):
     """verify_fleet without an engine; each service passes unless its name starts with 'bad'.
-    Returns the calls: (service name, thread name) in call order."""
+    Returns the calls: (service name, (start, end)) in the order they finished."""
     calls: list[tuple[str, str]] = []
     lock = threading.Lock()
 
-    def fake_verify(run, config: ServiceConfig) -> ServiceOutcome:
+    def fake_verify(run, config: ServiceConfig, slots=None, index=None) -> ServiceOutcome:
+        start = time.monotonic()
+        time.sleep(0.2)  # long enough that services run side by side overlap
         with lock:
-            calls.append((config.name, threading.current_thread().name))
+            calls.append((config.name, (start, time.monotonic())))
         outcome = ServiceOutcome(config.name, config.priority, config.phase, [])
         outcome.verified = not config.name.startswith("bad")
+        if slots is not None:
+            slots[index] = outcome
         return outcome
 
     monkeypatch.setattr(run_mod, "connect", lambda: object())
@@ -111,15 +116,20 @@ def test_phases_run_in_order_whatever_the_input_order(tmp_path, fleet_engine) ->
 def test_phase_d_runs_one_at_a_time_and_a_c_in_parallel(tmp_path, fleet_engine) -> None:
     services = [("ok-a1", "a"), ("ok-a2", "a"), ("ok-d1", "d"), ("ok-d2", "d")]
     result = _fleet_run(tmp_path, services, jobs=2)
-    threads = dict(fleet_engine)
-    assert threads["ok-a1"].startswith("verify") and threads["ok-a2"].startswith("verify")
-    assert threads["ok-d1"] == threads["ok-d2"] == threading.main_thread().name
+    spans = dict(fleet_engine)
+    assert _overlap(spans["ok-a1"], spans["ok-a2"])
+    assert not _overlap(spans["ok-d1"], spans["ok-d2"])
     assert [o.name for o in result.outcomes] == ["ok-a1", "ok-a2", "ok-d1", "ok-d2"]
 
 
-def test_jobs_1_runs_a_phase_in_the_calling_thread(tmp_path, fleet_engine) -> None:
+def test_jobs_1_runs_a_phase_one_service_at_a_time(tmp_path, fleet_engine) -> None:
     _fleet_run(tmp_path, [("ok-a1", "a"), ("ok-a2", "a")], jobs=1)
-    assert {thread for _, thread in fleet_engine} == {threading.main_thread().name}
+    spans = dict(fleet_engine)
+    assert not _overlap(spans["ok-a1"], spans["ok-a2"])
+
+
+def _overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
+    return first[0] < second[1] and second[0] < first[1]
 
 
 def test_the_run_resolves_the_migrator_base_and_needed_images_first(

@@ -87,6 +87,6 @@ def test_the_exact_shape_is_flattened() -> None:
     new, changes = _migrate(
         "    for table in result:\n        for record in table.records:\n            print(record.get_value())\n"
     )
-    assert "for record in result.to_pylist():" in new and 'print(record["usage"])' in new, new
+    assert "for record in _influxdb3_rows(result):" in new and 'print(record["usage"])' in new, new
     assert not [m for m in _loop_marks(changes) if "loop" in m]
     assert "for table in result" not in new
