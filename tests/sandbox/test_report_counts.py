@@ -21,7 +21,12 @@ def test_totals_count_verified_and_failed_services() -> None:
 
 
 def test_an_empty_or_all_green_run() -> None:
-    assert build_report("r", [], {}, 0.0, None, True)["totals"] == {"services": 0, "verified": 0, "failed": 0, "not_run": 0}
+    assert build_report("r", [], {}, 0.0, None, True)["totals"] == {
+        "services": 0,
+        "verified": 0,
+        "failed": 0,
+        "not_run": 0,
+    }
     green = build_report("r", [_outcome("a", True)], {}, 0.04, None, False)
     assert green["totals"] == {"services": 1, "verified": 1, "failed": 0, "not_run": 0}
     assert green["stopped_after_phase"] is None and green["duration_seconds"] == 0.0

@@ -47,7 +47,7 @@ def test_a_failed_phase_reports_the_later_phase_as_skipped(tmp_path: Path) -> No
     services = _night(repo)
     assert set(services) == {"blocker-svc", "ok-svc"}
     assert services["blocker-svc"]["overall_success"] is False
-    assert services["blocker-svc"]["failed_stage"] == "migrate"
+    assert services["blocker-svc"]["failed_stage"] == "fix"
     critical = services["ok-svc"]
     assert critical["overall_success"] is False
     assert critical["reason"].startswith("phase C: 1/1 failed (100% > 20%): blocker-svc")

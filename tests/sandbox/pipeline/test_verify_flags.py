@@ -87,4 +87,7 @@ def test_a_failing_phase_stops_the_run_before_the_next_phase(tmp_path: Path) -> 
     assert result.returncode == 1, result.stdout + result.stderr
     report = run_report(repo)
     assert report["stopped_after_phase"] == "A"
-    assert list(report["services"]) == ["blocker-svc"]  # ok-svc (phase B) never ran
+    # ok-svc (phase B) never ran: it is listed as not run, with the reason, never missing.
+    assert list(report["services"]) == ["blocker-svc", "ok-svc"]
+    assert report["services"]["ok-svc"]["overall_success"] is False
+    assert report["totals"]["not_run"] == 1

@@ -35,8 +35,8 @@ def test_the_blocked_service_verified_no_migration(verified_run) -> None:
     _, result, report, _ = verified_run
     assert report["services"]["ok-svc"]["migrations"] == {"tenacity": True}
     assert report["services"]["blocker-svc"]["migrations"] == {"tenacity": False}
-    assert report["by_migration"]["tenacity"] == {"total": 2, "verified": 1, "stopped_at": {"migrate": 1}}
-    assert "tenacity        1/2 verified (1 stopped at migrate)" in result.stdout
+    assert report["by_migration"]["tenacity"] == {"total": 2, "verified": 1, "stopped_at": {"fix": 1}}
+    assert "tenacity        1/2 verified (1 stopped at fix)" in result.stdout
 
 
 def test_junit_holds_every_stage_and_the_services_own_tests(verified_run) -> None:
@@ -48,7 +48,8 @@ def test_junit_holds_every_stage_and_the_services_own_tests(verified_run) -> Non
     ]
     assert sorted(own) == ["test_ping_answers", "test_statistics_count_attempts"]
     blocked = {c.get("name"): c for c in suites["blocker-svc"].iter("testcase")}
-    assert blocked["migrate"].find("failure") is not None
+    # Blockers are judged by the fix stage, after the hand fixes (none here).
+    assert blocked["migrate"].find("failure") is None and blocked["fix"].find("failure") is not None
     assert all(blocked[s].find("skipped") is not None for s in ("build", "test", "health", "gate"))
 
 
@@ -56,11 +57,11 @@ def test_summary_and_history_of_a_real_run(verified_run) -> None:
     repo, _, report, folder = verified_run
     summary = (folder / "summary.md").read_text()
     assert str(repo) not in summary
-    assert f"- log: `.sandbox/runs/{report['run_id']}/blocker-svc/migrate.log`" in summary
+    assert f"- log: `.sandbox/runs/{report['run_id']}/blocker-svc/fix.log`" in summary
     lines = (repo / ".sandbox" / "history.jsonl").read_text().splitlines()
     entry = json.loads(lines[-1])
     assert len(lines) == 1 and entry["run_id"] == report["run_id"]
-    assert entry["services"]["blocker-svc"]["stage"] == "migrate"
+    assert entry["services"]["blocker-svc"]["stage"] == "fix"
     assert entry["services"]["ok-svc"]["status"] == "verified" and entry["services"]["ok-svc"]["seconds"] > 0
     page = sandbox(repo, "report", "--html")
     assert page.returncode == 0 and (folder / "report.html").is_file(), page.stderr
