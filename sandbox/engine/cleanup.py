@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import docker
 from docker.errors import APIError, NotFound
@@ -76,12 +77,21 @@ def remove_matching(
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
     images = [
         image
-        for image in client.images.list(filters=selector)
+        for image in listed_images(client, selector)
         if (RUN_KEY in image.labels and wanted(image.labels))
         or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
     ]
     _remove_images(client, images, report)
     return report
+
+
+def listed_images(client: docker.DockerClient, selector: dict[str, Any]) -> list:
+    """The selected images from one listing call: docker-py's `images.list` inspects each image
+    after listing, and an image removed in between (another run's cleanup) raises ImageNotFound."""
+    return [
+        client.images.prepare_model({**summary, "Config": {"Labels": summary.get("Labels") or {}}})
+        for summary in client.api.images(filters=selector)
+    ]
 
 
 def stop_run_containers(client: docker.DockerClient, run_id: str) -> None:
@@ -262,7 +272,7 @@ def engine_runs(client: docker.DockerClient) -> dict[str, EngineRun]:
             for c in client.containers.list(all=True, filters=project_filter(), sparse=True)
         ),
         *(n.attrs.get("Labels") or {} for n in client.networks.list(filters=project_filter())),
-        *(i.labels for i in client.images.list(filters=project_filter())),
+        *(i.labels for i in listed_images(client, project_filter())),
     ]
     for labels in listed:
         run_id = labels.get(RUN_KEY)
