@@ -89,7 +89,10 @@ def listed_images(client: docker.DockerClient, selector: dict[str, Any]) -> list
     """The selected images from one listing call: docker-py's `images.list` inspects each image
     after listing, and an image removed in between (another run's cleanup) raises ImageNotFound."""
     return [
-        client.images.prepare_model({**summary, "Config": {"Labels": summary.get("Labels") or {}}})
+        client.images.prepare_model(
+            # The summary's names for what an inspected image holds (labels, parent): same model.
+            {**summary, "Config": {"Labels": summary.get("Labels") or {}}, "Parent": summary.get("ParentId")}
+        )
         for summary in client.api.images(filters=selector)
     ]
 
