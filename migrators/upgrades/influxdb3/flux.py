@@ -34,12 +34,14 @@ class Token:
     text: str
     pos: int
     hole: int | None = None  # index of the f-string hole (kind hole, string, duration)
+    suffix: str = ""  # literal text glued to a hole: `{day}T00:00:00Z` (the clock and zone of a time)
 
 
 DURATION_UNITS = ("ns", "us", "µs", "ms", "mo", "s", "m", "h", "d", "w", "y")
 _DURATION = re.compile(r"(?:\d+(?:ns|us|µs|ms|mo|s|m|h|d|w|y))+")
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_CLOCK = re.compile(r"T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})(?![A-Za-z0-9_])")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _OPS = ("|>", "=>", "==", "!=", "=~", "!~", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "=")
 _PUNCT = "()[]{},:."
@@ -96,6 +98,10 @@ def _hole_token(text: str, i: int, tokens: list[Token]) -> int:
     if re.match(r"Z(?![A-Za-z0-9_])", text[end:]):  # `{start.isoformat()}Z`: a time, the Z says UTC
         tokens.append(Token("hole", m.group(), i, hole=int(m.group(1))))
         return end + 1
+    clock = _CLOCK.match(text, end)
+    if clock:  # `{day.isoformat()}T00:00:00Z`: a date hole completed into a time by the literal text
+        tokens.append(Token("hole", m.group(), i, hole=int(m.group(1)), suffix=clock.group()))
+        return clock.end()
     tokens.append(Token("hole", m.group(), i, hole=int(m.group(1))))
     return end
 
@@ -160,6 +166,7 @@ class Lit:
     value: str
     hole: int | None = None
     negative: bool = False
+    suffix: str = ""  # literal text after a hole (see Token.suffix)
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,7 @@ class Stage:
 @dataclass(frozen=True)
 class Pipeline:
     stages: tuple[Stage, ...]
+    imports: tuple[str, ...] = ()  # `import "influxdata/influxdb/schema"`: packages the stages may call
 
 
 # --- parser -----------------------------------------------------------------------------------------
@@ -251,15 +259,19 @@ class _Parser:
         return tok.kind == kind and (text is None or tok.text == text)
 
     def pipeline(self) -> Pipeline:
-        if self.at("ident", "import") or self.at("ident", "option"):
-            raise Unsupported(f"Flux `{self.peek().text}` statements")
+        imports = []
+        while self.at("ident", "import"):
+            self.take()
+            imports.append(self.take("string").text)
+        if self.at("ident", "option"):
+            raise Unsupported("Flux `option` statements")
         stages = [self.stage()]
         while self.at("op", "|>"):
             self.take()
             stages.append(self.stage())
         if not self.at("eof"):
             raise Unsupported(f"more than one Flux statement or expression (at {self.peek().text!r})")
-        return Pipeline(tuple(stages))
+        return Pipeline(tuple(stages), tuple(imports))
 
     def stage(self) -> Stage:
         name = self.take("ident").text
@@ -384,7 +396,7 @@ class _Parser:
             return Lit(tok.kind, tok.text, tok.hole)
         if tok.kind == "hole":
             self.take()
-            return Lit("hole", tok.text, tok.hole)
+            return Lit("hole", tok.text, tok.hole, suffix=tok.suffix)
         if tok.kind == "punct" and tok.text == "(":
             self.take()
             inner = self.expr()

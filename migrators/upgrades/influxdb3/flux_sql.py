@@ -122,6 +122,10 @@ class Translation:
     pivoted: bool = False
     assumed_tags: bool = False  # series key not known from the schema
     notes: list[str] = field(default_factory=list)
+    # long format (schema functions; several fields without pivot): the columns holding Flux's
+    # `_value` and `_field` in every row; None when each field has its own column (wide rows)
+    value_column: str | None = None
+    field_column: str | None = None
 
 
 def quote_ident(name: str) -> str:
@@ -167,23 +171,47 @@ class _Query:
     drop: list[str] | None = None
     stage_names: list[str] = field(default_factory=list)
     exists_tags: list[str] = field(default_factory=list)  # `exists r.x`: x must be a known tag
+    group_by_field: bool = False  # group(columns:) names _field: each field keeps its own table
+    # after a reduction or pivot, on the result rows in order: ("filter", fn body) | ("map", column, expr)
+    post_ops: list[tuple] = field(default_factory=list)
+    fields_assumed: bool = False  # no _field filter: the fields come from the service's writes
+
+
+_IMPORTS = {"influxdata/influxdb/schema", "array"}  # packages whose use the translator checks itself
+DEFAULT_SCHEMA_START = "-30d"  # schema.tagValues()/measurements(): Flux's default `start`
 
 
 class Translator:
-    """One translation. `schema` maps measurement -> tag keys, when the project's writers tell."""
+    """One translation. `schema` maps measurement -> tag keys, when the project's writers tell;
+    `fields` maps measurement -> field keys, only where every write of it names its fields."""
 
-    def __init__(self, hole_names: dict[int, str] | None = None, schema: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        hole_names: dict[int, str] | None = None,
+        schema: dict[str, list[str]] | None = None,
+        fields: dict[str, list[str]] | None = None,
+    ):
         self.hole_names = hole_names or {}
         self.schema = schema or {}
+        self.known_fields = fields or {}
         self.params: dict[str, int] = {}
         self.flux_params: list[str] = []
         self.q = _Query()
 
     # -- entry
     def translate(self, pipeline: Pipeline) -> Translation:
+        for package in pipeline.imports:
+            if package not in _IMPORTS:
+                raise Unsupported(f'Flux import "{package}" has no SQL translation')
         stages = list(pipeline.stages)
         if stages and stages[-1].name == "yield":
             stages.pop()
+        if len(stages) == 1 and stages[0].name.startswith("schema."):
+            if "influxdata/influxdb/schema" not in pipeline.imports:
+                raise Unsupported(f"{stages[0].name}() without its import")
+            return flux_schema_query(self, stages[0])
+        if any(s.name.startswith("schema.") for s in stages):
+            raise Unsupported("a schema function inside a pipeline")
         if not stages or stages[0].name != "from":
             raise Unsupported("the pipeline does not start with from()")
         for stage in stages:
@@ -210,15 +238,29 @@ class Translator:
         self.q.stop = self.time_bound(stage.args["stop"], "stop") if "stop" in stage.args else None
 
     def stage_filter(self, stage: Stage) -> None:
-        self.require_no_reduction("filter()")
         fn = stage.args.get("fn")
         if set(stage.args) != {"fn"} or not isinstance(fn, Function) or len(fn.params) != 1:
             raise Unsupported("filter() arguments")
+        if self.q.keep is not None or self.q.drop is not None:
+            raise Unsupported("filter() after keep()/drop()")
+        if self.after_rows():  # a filter on the rows a reduction, pivot, sort or limit gave
+            self.q.post_ops.append(("filter", _rename_record(fn.body, fn.params[0])))
+            return
         for conjunct in _conjuncts(fn.body):
             self.filter_term(conjunct, fn.params[0])
 
     def stage_map(self, stage: Stage) -> None:
         fn = stage.args.get("fn")
+        if (
+            self.q.pivot
+            and set(stage.args) == {"fn"}
+            and isinstance(fn, Function)
+            and isinstance(fn.body, WithRecord)
+            and fn.body.base == fn.params[0]
+        ):  # after pivot a row is a Flux record: new columns computed from its fields and tags
+            for name, expr in fn.body.fields:
+                self.q.post_ops.append(("map", name, _rename_record(expr, fn.params[0])))
+            return
         if (
             set(stage.args) != {"fn"}
             or not isinstance(fn, Function)
@@ -275,7 +317,12 @@ class Translator:
         ):
             raise Unsupported(f"{name}(column:) other than _value")
         # max/min pick by value (ties: the earliest); first/last by row order, undefined after group()
-        if self.q.group is not None and not self.q.sort and name in ("first", "last"):
+        if (
+            self.q.group is not None
+            and not self.q.sort
+            and name in ("first", "last")
+            and not self.group_keeps_series()
+        ):
             raise Unsupported(f"{name}() after group() without sort(): row order is undefined")
         self.q.selector = name
 
@@ -284,6 +331,7 @@ class Translator:
         if set(stage.args) - {"columns", "mode"} or _str(stage.args.get("mode", Lit("string", "by"))) != "by":
             raise Unsupported("group(mode: except)")
         columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+        self.q.group_by_field = "_field" in columns
         self.q.group = [c for c in columns if c not in ("_measurement", "_field", "_start", "_stop")]
         if "_time" in self.q.group or "_value" in self.q.group:
             raise Unsupported("group() by _time or _value")
@@ -362,13 +410,32 @@ class Translator:
         self.q.keep = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
         if set(stage.args) != {"columns"}:
             raise Unsupported("keep(fn:)")
+        if self.q.fields is not None and not self.q.pivot:  # a kept name that is no field is a tag
+            names = {f.text for f in self.q.fields}
+            self.note_tags([c for c in self.q.keep if not c.startswith("_") and c not in names])
 
     def stage_drop(self, stage: Stage) -> None:
-        self.q.drop = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
         if set(stage.args) != {"columns"}:
             raise Unsupported("drop(fn:)")
+        # SQL rows have no _start/_stop/_measurement columns: dropping them changes nothing
+        dropped = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+        dropped = [c for c in dropped if c not in ("_start", "_stop", "_measurement")]
+        self.q.drop = dropped or None
 
     # -- helpers for stages
+    def after_rows(self) -> bool:
+        q = self.q
+        return self.reduced() or q.pivot or bool(q.limit or q.sort or q.keep is not None or q.drop is not None)
+
+    def group_keeps_series(self) -> bool:
+        """group() by every tag of the measurement (and _field): each new table is one series
+        whole, in its time order, so first()/last() stay defined (Flux sorts a series by _time)."""
+        m = self.q.measurement
+        known = self.schema.get(m.text) if m is not None and m.hole is None else None
+        if known is None or not set(known) <= set(self.q.group or []):
+            return False
+        return self.q.group_by_field or (self.q.fields is not None and len(self.q.fields) == 1)
+
     def reduced(self) -> bool:
         q = self.q
         return bool(q.window or q.selector or q.aggregate or q.difference)
@@ -397,6 +464,8 @@ class Translator:
             return f"now() {'-' if expr.negative else '+'} {interval}"
         if isinstance(expr, Lit) and expr.kind == "time":
             return f"TIMESTAMP {sql_string(expr.value)}"
+        if isinstance(expr, Lit) and expr.kind == "hole" and expr.suffix:  # `{day}T00:00:00Z`
+            return f"CAST(concat({self.param(expr.hole)}, {sql_string(expr.suffix)}) AS TIMESTAMP)"
         if isinstance(expr, Lit) and expr.kind in ("hole", "string") and expr.hole is not None:
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
@@ -506,11 +575,17 @@ class Translator:
         if q.measurement is None:
             raise Unsupported("no _measurement filter (a query over several tables)")
         fields = q.fields
-        if fields is None:
-            if self.reduced() or q.pivot or q.value_preds or q.value_maps or q.limit:
-                raise Unsupported("no _field filter: the fields to aggregate are not known")
-        elif len(fields) > 1 and not q.pivot and (self.reduced() or q.limit or q.value_preds or q.value_maps):
-            raise Unsupported("several fields without pivot(): Flux keeps one table per field")
+        needs_fields = self.reduced() or q.pivot or q.value_preds or q.value_maps or q.limit or q.post_ops
+        if fields is None and (needs_fields or q.keep is not None or q.drop is not None):
+            fields = self.writer_fields()
+        long = bool(fields and len(fields) > 1 and not q.pivot and needs_fields)
+        if long and q.group is not None and not q.group_by_field:
+            raise Unsupported(
+                "group() without _field over several fields merges their tables (values of different "
+                "fields in one aggregate): filter one field, or group by _field too"
+            )
+        if fields and len(fields) > 1 and q.pivot and q.value_preds:
+            raise Unsupported("a _value filter before pivot() over several fields")
         tags, assumed = self.series_tags()
         unknown = [t for t in q.exists_tags if assumed or t not in tags]
         if unknown:
@@ -521,8 +596,14 @@ class Translator:
                 + "/".join(s for s in q.stage_names if s in _PER_SERIES)
                 + "() works per series: list the measurement's tags in the GROUP BY/PARTITION BY"
             )
-        sql = _SqlBuilder(self, q, fields, tags).sql()
+        builder = _SqlBuilder(self, q, fields, tags)
+        sql = builder.long_sql() if long else builder.sql()
         notes = []
+        if q.fields_assumed:
+            notes.append(
+                f"no _field filter: the fields of {q.measurement.text} are taken from the service's "
+                f"writes ({', '.join(f.text for f in fields)}); add any field other writers send"
+            )
         if assumed and q.group is None and (self.reduced() or q.limit):
             notes.append(
                 "series assumed to be identified by tag(s) "
@@ -542,7 +623,21 @@ class Translator:
             pivoted=q.pivot,
             assumed_tags=assumed,
             notes=notes,
+            value_column="_value" if long else None,
+            field_column="_field" if long else None,
         )
+
+    def writer_fields(self) -> list[Name]:
+        """The fields of a query with no _field filter, when the service's writes name all of them."""
+        m = self.q.measurement
+        known = self.known_fields.get(m.text) if m.hole is None else None
+        if not known:
+            raise Unsupported(
+                f"no _field filter, and the service's writes do not name every field of "
+                f"{m.text or 'the measurement'}: the fields to return are not known (filter r._field)"
+            )
+        self.q.fields_assumed = True
+        return [Name(f) for f in known]
 
     def series_tags(self) -> tuple[list[str], bool]:
         known = self.schema.get(self.q.measurement.text) if self.q.measurement.hole is None else None
@@ -562,6 +657,8 @@ class _SqlBuilder:
         self.t, self.q, self.tags = t, q, tags
         self.fields = fields
         self.partition = tags if q.group is None else q.group
+        self.long = False  # rows carry _field/_value (long_sql)
+        self.extra: list[str] = []  # columns map() added after pivot()
 
     # pieces
     def where(self) -> str:
@@ -594,7 +691,7 @@ class _SqlBuilder:
         return [prefix + quote_ident(t) for t in self.tags]
 
     def order(self, time_first_desc: bool = False) -> str:
-        keys = [quote_ident(t) for t in self.partition]
+        keys = [quote_ident(t) for t in self.partition] + (["_field"] if self.long else [])
         sort = self.q.sort
         if sort:
             cols, desc = sort
@@ -613,6 +710,8 @@ class _SqlBuilder:
     def sort_key(self, column: str) -> str:
         if column == "_time":
             return "time"
+        if column == "_value" and self.long:
+            return "_value"
         if column == "_value":
             if not self.fields or len(self.fields) != 1:
                 raise Unsupported("sort by _value with several fields")
@@ -629,6 +728,21 @@ class _SqlBuilder:
 
     # shapes
     def sql(self) -> str:
+        return self.project(self.core())
+
+    def long_sql(self) -> str:
+        """Several fields without pivot: Flux keeps one table per field, so each field is its own
+        query and the rows carry `_field` and `_value` (long format), in one UNION ALL."""
+        parts = []
+        for f in self.fields:
+            one = _SqlBuilder(self.t, self.q, [f], self.tags)
+            keys = [c for c in one.output_columns(long=False) if c != f.sql()]
+            cols = [*keys, f"{sql_string(f.text)} AS _field", f"{f.sql()} AS _value"]
+            parts.append(f"SELECT {', '.join(cols)} FROM ({one.core()})")
+        self.long = True
+        return self.project(" UNION ALL ".join(parts), union=True)
+
+    def core(self) -> str:
         q = self.q
         if q.window:
             inner = self.window_sql()
@@ -642,7 +756,7 @@ class _SqlBuilder:
             inner = self.rows_sql()
         if q.limit:
             inner = self.limit_sql(inner)
-        return self.project(inner)
+        return inner
 
     def rows_sql(self) -> str:
         if self.fields is None:
@@ -792,12 +906,12 @@ class _SqlBuilder:
         bounds = f"_rn > {offset} AND _rn <= {offset + n}" if offset else f"_rn <= {n}"
         return f"SELECT * EXCLUDE (_rn) FROM ({ranked}) WHERE {bounds}"
 
-    def project(self, inner: str) -> str:
+    def project(self, inner: str, union: bool = False) -> str:
         q = self.q
+        if union or q.post_ops:
+            inner = self.post_ops(inner)
         order = self.order()
         if q.keep is None and q.drop is None:
-            if q.limit or q.selector or q.difference:
-                return f"{inner} ORDER BY {order}" if order else inner
             return f"{inner} ORDER BY {order}" if order else inner
         columns = self.output_columns()
         if q.keep is not None:
@@ -808,14 +922,72 @@ class _SqlBuilder:
         text = f"SELECT {', '.join(chosen)} FROM ({inner})"
         return f"{text} ORDER BY {kept_order}" if kept_order else text
 
-    def output_columns(self) -> list[str]:
+    def post_ops(self, inner: str) -> str:
+        """Filters and new columns on the result rows, in pipeline order, each a query around the last."""
+        text = f"SELECT * FROM ({inner})"
+        for op in self.q.post_ops:
+            if op[0] == "filter":
+                text = f"SELECT * FROM ({text}) WHERE {self.row_sql(op[1], predicate=True)}"
+            else:
+                _, name, expr = op
+                if quote_ident(name) in self.output_columns() or name.startswith("_"):
+                    raise Unsupported(f"map() replacing the column {name} after pivot()")
+                text = f"SELECT *, {self.row_sql(expr)} AS {quote_ident(name)} FROM ({text})"
+                self.extra.append(quote_ident(name))
+        return text
+
+    def row_sql(self, expr: Expr, predicate: bool = False) -> str:
+        """An expression over one result row (after a reduction or pivot): r.x is the column x."""
+        if isinstance(expr, Member) and expr.obj == "r" and expr.hole is None:
+            return self.row_column(expr.prop)
+        if isinstance(expr, Binary) and expr.op in ("and", "or"):
+            return f"({self.row_sql(expr.left, True)} {expr.op.upper()} {self.row_sql(expr.right, True)})"
+        if isinstance(expr, Not):
+            return f"NOT ({self.row_sql(expr.operand, True)})"
+        if isinstance(expr, Call) and expr.name == "exists":
+            member = expr.args.get("v")
+            if not isinstance(member, Member) or member.obj != "r":
+                raise Unsupported("exists on something other than a column of r")
+            return f"{self.row_column(member.prop)} IS NOT NULL"
+        if isinstance(expr, Binary) and expr.op in COMPARE and expr.op not in ("=~", "!~"):
+            return f"{self.row_sql(expr.left)} {COMPARE[expr.op]} {self.row_sql(expr.right)}"
+        if isinstance(expr, Binary) and expr.op in ("=~", "!~"):
+            if not (isinstance(expr.right, Lit) and expr.right.kind == "regex"):
+                raise Unsupported("=~ with something other than a regex literal")
+            return f"{self.row_sql(expr.left)} {COMPARE[expr.op]} {sql_string(_regex(expr.right.value))}"
+        if isinstance(expr, Binary) and expr.op in ("+", "-", "*", "/", "%"):
+            return f"({self.row_sql(expr.left)} {expr.op} {self.row_sql(expr.right)})"
+        if predicate and isinstance(expr, Lit) and expr.kind == "bool":
+            return expr.value
+        return self.t.literal_sql(expr)
+
+    def row_column(self, prop: str) -> str:
+        columns = self.output_columns()
+        if prop == "_value":
+            column = "_value" if self.long else self.value_column()
+        elif prop == "_time":
+            column = "time"
+        elif prop == "_field" and self.long:
+            column = "_field"
+        else:
+            column = quote_ident(prop)
+        if column not in columns:
+            raise Unsupported(f"r.{prop} is not a column of the rows at this point of the pipeline")
+        return column
+
+    def value_column(self) -> str:
+        if self.q.pivot or not self.fields or len(self.fields) != 1:
+            raise Unsupported("r._value after pivot() or over several fields")
+        return self.fields[0].sql()
+
+    def output_columns(self, long: bool | None = None) -> list[str]:
+        long = self.long if long is None else long
         if self.fields is None:
             raise Unsupported("keep()/drop() without a _field filter")
         cols = ["time"] if self.has_time() else []
-        keys = (
-            self.tags if not (self.q.aggregate or self.q.window) or self.q.group is None else self.partition
-        )
-        return cols + [quote_ident(t) for t in keys] + [f.sql() for f in self.fields]
+        keys = self.partition if (self.q.aggregate or self.q.window) else self.tags
+        values = ["_field", "_value"] if long else [f.sql() for f in self.fields]
+        return cols + [quote_ident(t) for t in keys] + values + list(self.extra)
 
     def flux_name(self, column: str) -> str:
         if column == "time":
@@ -924,7 +1096,105 @@ def _regex(pattern: str) -> str:
 
 
 def translate(
-    flux: str, hole_names: dict[int, str] | None = None, schema: dict[str, list[str]] | None = None
+    flux: str,
+    hole_names: dict[int, str] | None = None,
+    schema: dict[str, list[str]] | None = None,
+    fields: dict[str, list[str]] | None = None,
 ) -> Translation:
-    """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset."""
-    return Translator(hole_names, schema).translate(parse(flux))
+    """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset.
+    `fields`: measurement -> every field the service's writes send (used when no _field filter)."""
+    return Translator(hole_names, schema, fields).translate(parse(flux))
+
+
+# --- schema functions (import "influxdata/influxdb/schema") -------------------------------------------
+
+
+def flux_schema_query(t: Translator, stage: Stage) -> Translation:
+    """`schema.tagValues()`/`measurementTagValues()`/`measurements()`: one table, one `_value` column,
+    the distinct values sorted (InfluxDB 2 reads them from its index, in order)."""
+    name = stage.name.removeprefix("schema.")
+    allowed = {
+        "tagValues": {"bucket", "tag", "predicate", "start", "stop"},
+        "measurementTagValues": {"bucket", "measurement", "tag", "start", "stop"},
+        "measurements": {"bucket", "start", "stop"},
+    }
+    if name not in allowed:
+        raise Unsupported(f"schema.{name}() has no SQL translation")
+    if "bucket" not in stage.args or set(stage.args) - allowed[name]:
+        raise Unsupported(f"schema.{name}() arguments")
+    t.stage_from(Stage("from", {"bucket": stage.args["bucket"]}))
+    if name == "measurements":
+        return _measurements(t)
+    start = stage.args.get("start", Lit("duration", DEFAULT_SCHEMA_START[1:], negative=True))
+    t.q.start = t.time_bound(start, "start")
+    t.q.stop = t.time_bound(stage.args["stop"], "stop") if "stop" in stage.args else None
+    tag = _str(stage.args.get("tag"))
+    if tag.startswith("_"):
+        raise Unsupported(f"schema.{name}(tag: {tag!r}): not a tag")
+    if name == "measurementTagValues":
+        t.q.measurement = _name_of(stage.args["measurement"]) if isinstance(stage.args["measurement"], Lit) else None
+        if t.q.measurement is None:
+            raise Unsupported("schema.measurementTagValues(measurement:) is not a string")
+    predicate = stage.args.get("predicate")
+    if predicate is not None:
+        if not isinstance(predicate, Function) or len(predicate.params) != 1:
+            raise Unsupported("schema.tagValues(predicate:) is not a function")
+        for conjunct in _conjuncts(predicate.body):
+            t.filter_term(conjunct, predicate.params[0])
+        if t.q.value_preds:
+            raise Unsupported("schema.tagValues(predicate:) on _value")
+    return _tag_values(t, tag)
+
+
+def _tag_values(t: Translator, tag: str) -> Translation:
+    q = t.q
+    notes = []
+    if q.measurement is not None:
+        measurements = [q.measurement]
+    else:  # over the whole bucket: the measurements the service writes with this tag
+        measurements = [Name(m) for m, tags in sorted(t.schema.items()) if tag in tags]
+        if not measurements:
+            raise Unsupported(
+                f"schema.tagValues(tag: {tag!r}) over the whole bucket: no measurement the service "
+                "writes carries that tag; add predicate: (r) => r._measurement == \"...\""
+            )
+        notes.append(
+            f"tag values of {tag} read from the measurement(s) the service writes with that tag "
+            f"({', '.join(m.text for m in measurements)}); add others that carry it"
+        )
+    column = quote_ident(tag)
+    parts = []
+    for m in measurements:
+        terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}", f"{column} IS NOT NULL", *q.tag_preds]
+        if q.fields:
+            terms.append("(" + " OR ".join(f"{f.sql()} IS NOT NULL" for f in q.fields) + ")")
+        parts.append(f"SELECT {column} AS _value FROM {m.sql()} WHERE {' AND '.join(terms)}")
+    sql = f"SELECT DISTINCT _value FROM ({' UNION ALL '.join(parts)}) ORDER BY _value"
+    return _schema_translation(t, sql, measurements[0] if len(measurements) == 1 else Name(""), notes)
+
+
+def _measurements(t: Translator) -> Translation:
+    sql = (
+        "SELECT table_name AS _value FROM information_schema.tables "
+        "WHERE table_schema = 'iox' ORDER BY _value"
+    )
+    note = (
+        "schema.measurements() listed only measurements with points in its range (default the last 30 "
+        "days); information_schema lists every table of the database"
+    )
+    return _schema_translation(t, sql, Name(""), [note])
+
+
+def _schema_translation(t: Translator, sql: str, measurement: Name, notes: list[str]) -> Translation:
+    return Translation(
+        sql=sql,
+        database=t.q.database,
+        measurement=measurement,
+        fields=[],
+        tags=[],
+        params=dict(t.params),
+        flux_params=list(t.flux_params),
+        has_time=False,
+        notes=notes,
+        value_column="_value",
+    )
