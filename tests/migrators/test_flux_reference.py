@@ -253,3 +253,27 @@ def test_map_keep_drop_yield():
     assert rows(usage + ' |> keep(columns: ["_value"])') == [(("_value", 10.0),), (("_value", 30.0),)]
     kept = rows(usage + ' |> drop(columns: ["_time", "_field", "host"]) |> yield(name: "x")')
     assert kept == [(("_value", 10.0),), (("_value", 30.0),)]
+
+
+def test_schema_functions_give_sorted_distinct_values_of_the_range():
+    schema_import = 'import "influxdata/influxdb/schema"\n'
+    window = "start: 2024-01-01T00:00:00Z, stop: 2024-01-01T01:00:00Z"
+    hosts = evaluate(schema_import + f'schema.tagValues(bucket: "b", tag: "host", {window})', POINTS, SCHEMA)
+    assert [r["_value"] for t in hosts for r in t.rows] == ["a", "b"]
+    # the predicate sees field rows; mem's host is no tag of the schema, so it has none
+    late = evaluate(
+        schema_import + 'schema.tagValues(bucket: "b", tag: "host", predicate: (r) => r._field == "idle",'
+        " start: 2024-01-01T00:30:00Z, stop: 2024-01-01T01:00:00Z)",
+        POINTS,
+        SCHEMA,
+    )
+    assert [r["_value"] for t in late for r in t.rows] == ["a"]
+    names = evaluate(schema_import + f'schema.measurements(bucket: "b", {window})', POINTS, SCHEMA)
+    assert [r["_value"] for t in names for r in t.rows] == ["cpu", "mem"]
+    # the default range is the last 30 days before now: 2024 points are outside it today
+    assert evaluate(schema_import + 'schema.measurements(bucket: "b")', POINTS, SCHEMA) == []
+
+
+def test_only_the_schema_import_is_understood():
+    with pytest.raises(FluxSyntaxError):
+        parse('import "strings"\nfrom(bucket: "b")')

@@ -425,7 +425,9 @@ class Translator:
     # -- helpers for stages
     def after_rows(self) -> bool:
         q = self.q
-        return self.reduced() or q.pivot or bool(q.limit or q.sort or q.keep is not None or q.drop is not None)
+        return (
+            self.reduced() or q.pivot or bool(q.limit or q.sort or q.keep is not None or q.drop is not None)
+        )
 
     def group_keeps_series(self) -> bool:
         """group() by every tag of the measurement (and _field): each new table is one series
@@ -1132,7 +1134,9 @@ def flux_schema_query(t: Translator, stage: Stage) -> Translation:
     if tag.startswith("_"):
         raise Unsupported(f"schema.{name}(tag: {tag!r}): not a tag")
     if name == "measurementTagValues":
-        t.q.measurement = _name_of(stage.args["measurement"]) if isinstance(stage.args["measurement"], Lit) else None
+        t.q.measurement = (
+            _name_of(stage.args["measurement"]) if isinstance(stage.args["measurement"], Lit) else None
+        )
         if t.q.measurement is None:
             raise Unsupported("schema.measurementTagValues(measurement:) is not a string")
     predicate = stage.args.get("predicate")
@@ -1156,7 +1160,7 @@ def _tag_values(t: Translator, tag: str) -> Translation:
         if not measurements:
             raise Unsupported(
                 f"schema.tagValues(tag: {tag!r}) over the whole bucket: no measurement the service "
-                "writes carries that tag; add predicate: (r) => r._measurement == \"...\""
+                'writes carries that tag; add predicate: (r) => r._measurement == "..."'
             )
         notes.append(
             f"tag values of {tag} read from the measurement(s) the service writes with that tag "

@@ -169,7 +169,50 @@ def _stream(node: Node, scope: dict, ctx: Context) -> list[Table]:
         return _apply(node[2], tables, scope, ctx)
     if node[0] == "call" and node[1] == ("ident", "from"):
         return _from(ctx)
-    raise FluxRuntimeError("a pipeline must start with from()")
+    if node[0] == "call" and node[1][:2] == ("member", ("ident", "schema")) and node[1][2] in _SCHEMA:
+        args = {name: value_of(arg, scope, ctx) for name, arg in node[2]}
+        return _SCHEMA[node[1][2]](args, ctx)
+    raise FluxRuntimeError("a pipeline must start with from() or a schema function")
+
+
+# --- the schema package: distinct values over the points of a time range ---------------------------
+# (Flux docs of schema.tagValues/measurementTagValues/measurements: one table with one `_value` column;
+# `start` defaults to -30d and `stop` to now(); InfluxDB reads them from its index, sorted.)
+
+
+def _schema_rows(args: dict, ctx: Context) -> list[Row]:
+    start = _bound(args.get("start", Duration(-30 * 86_400 * 10**9)), ctx)
+    stop = _bound(args.get("stop", ctx.now), ctx)
+    rows = []
+    for table in _from(ctx):
+        rows += [{**r, "_start": start, "_stop": stop} for r in table.rows if start <= r["_time"] < stop]
+    return rows
+
+
+def _distinct_table(values: list) -> list[Table]:
+    found = sorted({v for v in values if v is not None})
+    return [Table((), [{"_value": v} for v in found])]
+
+
+def _tag_values(args: dict, ctx: Context) -> list[Table]:
+    predicate = args.get("predicate")
+    rows = _schema_rows(args, ctx)
+    if "measurement" in args:
+        rows = [r for r in rows if r["_measurement"] == args["measurement"]]
+    if predicate is not None:
+        rows = [r for r in rows if call(predicate, r, ctx=ctx) is True]
+    return _distinct_table([r.get(args["tag"]) for r in rows])
+
+
+def _measurements(args: dict, ctx: Context) -> list[Table]:
+    return _distinct_table([r["_measurement"] for r in _schema_rows(args, ctx)])
+
+
+_SCHEMA = {
+    "tagValues": _tag_values,
+    "measurementTagValues": _tag_values,
+    "measurements": _measurements,
+}
 
 
 def _apply(call_node: Node, tables: list[Table], scope: dict, ctx: Context) -> list[Table]:

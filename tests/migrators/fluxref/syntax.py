@@ -8,8 +8,8 @@ with): tokens are ``(kind, text)`` pairs, the tree is nested tuples whose first 
 ``("binary", op, left, right)`` ``("call", callee, ((name, arg), ...))`` ``("pipe", left, call)``
 ``("fn", params, body)`` ``("record", base_or_None, ((name, value), ...))`` ``("list", items)``.
 
-A program's value is its last expression statement. ``import`` and options are outside the subset
-and raise :class:`FluxSyntaxError`.
+A program's value is its last expression statement. Options, and imports other than
+``"influxdata/influxdb/schema"`` at the top, are outside the subset and raise :class:`FluxSyntaxError`.
 """
 
 from __future__ import annotations
@@ -154,6 +154,11 @@ class _Parser:
 
     def program(self) -> Node:
         last = None
+        while self.peek()[1] == "import":  # only the schema package's functions are evaluated
+            self.take()
+            kind, path = self.take()
+            if kind != "str" or _string(path) != "influxdata/influxdb/schema":
+                raise FluxSyntaxError(f"import {path} is outside the subset")
         while self.peek()[0] != "end":
             if self.peek()[1] == "import":
                 raise FluxSyntaxError("import is outside the subset")

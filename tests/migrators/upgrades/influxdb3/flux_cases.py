@@ -94,6 +94,49 @@ CASES: dict[str, str] = {
     ' |> sort(columns: ["_value"], desc: true) |> limit(n: 2)',
     "sort_value_desc": TEMP
     + ' |> filter(fn: (r) => r._field == "value") |> sort(columns: ["_value"], desc: true)',
+    # several fields without pivot(): one table per field, rows in long format (_field, _value)
+    "two_fields_no_pivot_last": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> last()',
+    "two_fields_no_pivot_first": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> first()',
+    "two_fields_mean": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> mean()',
+    "group_host_field_sum": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> group(columns: ["host", "_field"]) |> sum()',
+    "two_fields_window": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    " |> aggregateWindow(every: 2h, fn: max, createEmpty: false)",
+    # no _field filter: the fields come from the service's writes (FIELDS in the tests)
+    "all_fields_last": CPU + ' |> filter(fn: (r) => r.host == "web2") |> last()',
+    "all_fields_count": TEMP + " |> count()",
+    # filters and new columns on the rows a selector, aggregate or pivot gave
+    "last_then_filter": CPU + ' |> filter(fn: (r) => r._field == "usage") |> last()'
+    " |> filter(fn: (r) => r._value > 40.0)",
+    "sum_then_filter_keep": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["region"])'
+    ' |> sum() |> filter(fn: (r) => r._value > 1000.0) |> keep(columns: ["region", "_value"])',
+    "pivot_then_filter": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    " |> filter(fn: (r) => r.usage > 50.0 and r.idle < 45.0)",
+    "pivot_map_new_column": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    " |> map(fn: (r) => ({r with total: r.usage + r.idle, spare: 100.0 - r.usage * 2.0}))",
+    "bracket_pivot_keep": R + ' |> filter(fn: (r) => r["_measurement"] == "cpu" and (r["_field"] == "usage"'
+    ' or r["_field"] == "idle")) |> filter(fn: (r) => r["host"] == "web1")'
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    ' |> keep(columns: ["_time", "host", "usage", "idle"])',
+    # group() by every tag keeps each series whole: last() is defined
+    "group_series_last": CPU + ' |> filter(fn: (r) => r._field == "usage")'
+    ' |> group(columns: ["host", "region"]) |> last()',
+    "group_series_field_last": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> group(columns: ["host", "region", "_field"]) |> last()',
+    # the schema package
+    "tag_values": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
+    " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
+    "tag_values_predicate": 'import "influxdata/influxdb/schema"\n\nschema.tagValues(bucket: "db",'
+    ' tag: "host", predicate: (r) => r._measurement == "cpu" and r.region == "eu",'
+    " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
+    "tag_values_late": 'import "influxdata/influxdb/schema"\nschema.measurementTagValues(bucket: "db",'
+    ' measurement: "temp", tag: "sensor", start: 2024-01-01T04:50:00Z, stop: 2024-01-01T06:00:00Z)',
+    "measurements": 'import "influxdata/influxdb/schema"\nschema.measurements(bucket: "db",'
+    " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
 }
 
 # outside the subset: each must raise Unsupported (a marker in code)
@@ -110,8 +153,19 @@ UNSUPPORTED: dict[str, str] = {
     "window_month": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1mo, fn: mean)',
     "interpolation": CPU + ' |> filter(fn: (r) => r._field == "x${y}")',
-    "two_fields_no_pivot_last": CPU
-    + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> last()',
+    "two_fields_group_merged": CPU
+    + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> group(columns: ["host"]) |> sum()',
+    "no_field_unknown_fields": R + ' |> filter(fn: (r) => r._measurement == "disk") |> last()',
+    "group_partial_series_last": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> last()',
+    "tag_values_unknown_tag": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "rack")',
+    "import_other": 'import "strings"\n' + CPU + ' |> filter(fn: (r) => r._field == "usage")',
+    "filter_after_keep": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> last() |> keep(columns: ["_value"])'
+    ' |> filter(fn: (r) => r.host == "web1")',
+    "map_replace_after_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+    " |> map(fn: (r) => ({r with usage: r.usage * 2.0}))",
     "group_limit_unsorted": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',

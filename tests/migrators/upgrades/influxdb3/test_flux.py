@@ -8,6 +8,7 @@ from migrators.upgrades.influxdb3.flux_sql import translate
 from tests.migrators.upgrades.influxdb3.flux_cases import CASES, UNSUPPORTED
 
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
+FIELDS = {"cpu": ["usage", "idle"], "temp": ["value"]}
 
 EXPECTED_SQL = {
     "count_all": "SELECT count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL HAVING count(*) > 0",
@@ -61,6 +62,24 @@ EXPECTED_SQL = {
     "window_90m": "SELECT least(date_bin(INTERVAL '90 minutes', time) + INTERVAL '90 minutes', TIMESTAMP '2024-01-01T06:00:00Z') AS time, sensor, avg(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY date_bin(INTERVAL '90 minutes', time), sensor ORDER BY sensor, time",
     "window_pivot": "SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, avg(usage) FILTER (WHERE usage IS NOT NULL) AS usage, avg(idle) FILTER (WHERE idle IS NOT NULL) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY date_bin(INTERVAL '1 hours', time), host, region ORDER BY host, region, time",
     "window_pivot_sort": "SELECT least(date_bin(INTERVAL '2 hours', time) + INTERVAL '2 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, max(usage) FILTER (WHERE usage IS NOT NULL) AS usage, max(idle) FILTER (WHERE idle IS NOT NULL) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY date_bin(INTERVAL '2 hours', time), host, region ORDER BY host, region, time",
+    "two_fields_no_pivot_last": "SELECT * FROM (SELECT time, host, region, 'usage' AS _field, usage AS _value FROM (SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1) UNION ALL SELECT time, host, region, 'idle' AS _field, idle AS _value FROM (SELECT time, host, region, idle FROM (SELECT time, host, region, idle, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL) WHERE _rn = 1)) ORDER BY host, region, _field, time",
+    "two_fields_no_pivot_first": "SELECT * FROM (SELECT time, host, region, 'usage' AS _field, usage AS _value FROM (SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1) UNION ALL SELECT time, host, region, 'idle' AS _field, idle AS _value FROM (SELECT time, host, region, idle FROM (SELECT time, host, region, idle, row_number() OVER (PARTITION BY host, region ORDER BY time ASC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL) WHERE _rn = 1)) ORDER BY host, region, _field, time",
+    "two_fields_mean": "SELECT * FROM (SELECT host, region, 'usage' AS _field, usage AS _value FROM (SELECT host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host, region) UNION ALL SELECT host, region, 'idle' AS _field, idle AS _value FROM (SELECT host, region, avg(idle) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL GROUP BY host, region)) ORDER BY host, region, _field",
+    "group_host_field_sum": "SELECT * FROM (SELECT host, 'usage' AS _field, usage AS _value FROM (SELECT host, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host) UNION ALL SELECT host, 'idle' AS _field, idle AS _value FROM (SELECT host, sum(idle) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL GROUP BY host)) ORDER BY host, _field",
+    "two_fields_window": "SELECT * FROM (SELECT time, host, region, 'usage' AS _field, usage AS _value FROM (SELECT least(date_bin(INTERVAL '2 hours', time) + INTERVAL '2 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, max(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY date_bin(INTERVAL '2 hours', time), host, region) UNION ALL SELECT time, host, region, 'idle' AS _field, idle AS _value FROM (SELECT least(date_bin(INTERVAL '2 hours', time) + INTERVAL '2 hours', TIMESTAMP '2024-01-01T06:00:00Z') AS time, host, region, max(idle) AS idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL GROUP BY date_bin(INTERVAL '2 hours', time), host, region)) ORDER BY host, region, _field, time",
+    "all_fields_last": "SELECT * FROM (SELECT time, host, region, 'usage' AS _field, usage AS _value FROM (SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host = 'web2' AND usage IS NOT NULL) WHERE _rn = 1) UNION ALL SELECT time, host, region, 'idle' AS _field, idle AS _value FROM (SELECT time, host, region, idle FROM (SELECT time, host, region, idle, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host = 'web2' AND idle IS NOT NULL) WHERE _rn = 1)) ORDER BY host, region, _field, time",
+    "all_fields_count": "SELECT sensor, count(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY sensor ORDER BY sensor",
+    "last_then_filter": "SELECT * FROM (SELECT * FROM (SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1)) WHERE usage > 40.0 ORDER BY host, region, time",
+    "sum_then_filter_keep": "SELECT region, usage FROM (SELECT * FROM (SELECT * FROM (SELECT region, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY region)) WHERE usage > 1000.0) ORDER BY region",
+    "pivot_then_filter": "SELECT * FROM (SELECT * FROM (SELECT time, host, region, usage, idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL))) WHERE (usage > 50.0 AND idle < 45.0) ORDER BY host, region, time",
+    "pivot_map_new_column": "SELECT *, (100.0 - (usage * 2.0)) AS spare FROM (SELECT *, (usage + idle) AS total FROM (SELECT * FROM (SELECT time, host, region, usage, idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL)))) ORDER BY host, region, time",
+    "bracket_pivot_keep": "SELECT time, host, usage, idle FROM (SELECT time, host, region, usage, idle FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host = 'web1' AND (usage IS NOT NULL OR idle IS NOT NULL)) ORDER BY host, time",
+    "group_series_last": "SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1 ORDER BY host, region, time",
+    "group_series_field_last": "SELECT * FROM (SELECT time, host, region, 'usage' AS _field, usage AS _value FROM (SELECT time, host, region, usage FROM (SELECT time, host, region, usage, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL) WHERE _rn = 1) UNION ALL SELECT time, host, region, 'idle' AS _field, idle AS _value FROM (SELECT time, host, region, idle FROM (SELECT time, host, region, idle, row_number() OVER (PARTITION BY host, region ORDER BY time DESC) AS _rn FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND idle IS NOT NULL) WHERE _rn = 1)) ORDER BY host, region, _field, time",
+    "tag_values": "SELECT DISTINCT _value FROM (SELECT host AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host IS NOT NULL) ORDER BY _value",
+    "tag_values_predicate": "SELECT DISTINCT _value FROM (SELECT host AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host IS NOT NULL AND region = 'eu') ORDER BY _value",
+    "tag_values_late": "SELECT DISTINCT _value FROM (SELECT sensor AS _value FROM temp WHERE time >= TIMESTAMP '2024-01-01T04:50:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor IS NOT NULL) ORDER BY _value",
+    "measurements": "SELECT table_name AS _value FROM information_schema.tables WHERE table_schema = 'iox' ORDER BY _value",
     "yield_named": "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'b' AND value IS NOT NULL ORDER BY sensor, time",
 }
 
@@ -71,13 +90,13 @@ def test_table_has_at_least_40_queries():
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_flux_translates_to_expected_sql(name):
-    assert translate(CASES[name], schema=TAGS).sql == EXPECTED_SQL[name]
+    assert translate(CASES[name], schema=TAGS, fields=FIELDS).sql == EXPECTED_SQL[name]
 
 
 @pytest.mark.parametrize("name", sorted(UNSUPPORTED))
 def test_outside_the_subset_is_refused(name):
     with pytest.raises(Unsupported):
-        translate(UNSUPPORTED[name], schema=TAGS)
+        translate(UNSUPPORTED[name], schema=TAGS, fields=FIELDS)
 
 
 def test_tokenizer_holes_durations_regex():
@@ -110,3 +129,56 @@ def test_holes_become_parameters_and_identifiers():
 def test_params_reference_becomes_placeholder():
     t = translate(CASES["tag_eq"].replace('"web1"', "params.h"), schema=TAGS)
     assert "host = $h" in t.sql and t.flux_params == ["h"]
+
+
+def test_a_date_hole_completed_by_a_clock_is_a_time_parameter():
+    flux = (
+        'from(bucket: "b") |> range(start: \x000\x00T00:00:00Z, stop: \x001\x00T00:00:00Z)'
+        ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage") |> sum()'
+    )
+    t = translate(flux, {0: "start", 1: "end"}, schema=TAGS)
+    assert "time >= CAST(concat($start, 'T00:00:00Z') AS TIMESTAMP)" in t.sql
+    assert "time < CAST(concat($end, 'T00:00:00Z') AS TIMESTAMP)" in t.sql
+    assert t.params == {"start": 0, "end": 1}
+
+
+def test_imports_are_parsed_and_only_known_packages_pass():
+    assert parse('import "influxdata/influxdb/schema"\nschema.measurements(bucket: "b")').imports == (
+        "influxdata/influxdb/schema",
+    )
+    with pytest.raises(Unsupported, match='import "experimental"'):
+        translate('import "experimental"\n' + CASES["raw_one_field"], schema=TAGS)
+
+
+def test_long_format_and_schema_results_name_their_value_column():
+    long = translate(CASES["two_fields_no_pivot_last"], schema=TAGS)
+    assert (long.value_column, long.field_column) == ("_value", "_field")
+    wide = translate(CASES["last_pivot"], schema=TAGS)
+    assert (wide.value_column, wide.field_column) == (None, None)
+    values = translate(CASES["tag_values"], schema=TAGS)
+    assert values.value_column == "_value" and values.field_column is None and not values.has_time
+
+
+def test_assumptions_are_notes_not_silence():
+    # tag values over the whole bucket: read from the measurements the service writes with the tag
+    t = translate(
+        'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "b", tag: "host")', schema=TAGS
+    )
+    assert "FROM cpu" in t.sql and "INTERVAL '30 days'" in t.sql and "cpu" in t.notes[0]
+    # schema.measurements(): information_schema ignores the range
+    assert "range" in translate(CASES["measurements"]).notes[0]
+    # no _field filter: the fields of the writes, said in a note
+    t = translate(CASES["all_fields_last"], schema=TAGS, fields=FIELDS)
+    assert "usage, idle" in t.notes[0]
+    with pytest.raises(Unsupported, match="do not name every field"):
+        translate(CASES["all_fields_last"], schema=TAGS)
+
+
+def test_drop_of_range_columns_changes_nothing_in_sql():
+    flux = R_NO_FIELD + ' |> drop(columns: ["_start", "_stop"])'
+    assert translate(flux, schema=TAGS).sql == translate(R_NO_FIELD, schema=TAGS).sql
+
+
+R_NO_FIELD = (
+    'from(bucket: "db") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu" and r.host == "a")'
+)
