@@ -14,6 +14,7 @@ from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
+from migrators.upgrades.influxdb3.flux_writes import measurement_keys
 from migrators.upgrades.influxdb3.flow import analyze_flow
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
@@ -71,7 +72,7 @@ class Influxdb3Upgrade(Upgrade):
         writers = project_writers(tree)
         return {
             "dataframes": bool(tree.grep(r"query_data_frame|data_frame_measurement_name|DataFrame")),
-            "schema": writers.schema,
+            "schema": measurement_keys(tree, writers.schema),
             "numpy1": _pins_numpy1(tree),
             "conflicts": writers.conflicts,
             "flow": analyze_flow(tree),

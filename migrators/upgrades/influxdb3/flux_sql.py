@@ -193,7 +193,9 @@ class Translator:
     ):
         self.hole_names = hole_names or {}
         self.schema = schema or {}
-        self.known_fields = fields or {}
+        # a schema value may carry its fields too (flux_writes.MeasurementKeys: a list of tags)
+        learned = {m: list(v.fields) for m, v in self.schema.items() if getattr(v, "fields", None)}
+        self.known_fields = {**learned, **(fields or {})}
         self.params: dict[str, int] = {}
         self.flux_params: list[str] = []
         self.q = _Query()

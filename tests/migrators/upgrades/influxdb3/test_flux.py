@@ -3,8 +3,10 @@ by execution in test_flux_execution.py). Plus parser tests and the queries outsi
 
 import pytest
 
+from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.flux import Lit, Unsupported, parse, tokenize
 from migrators.upgrades.influxdb3.flux_sql import translate
+from migrators.upgrades.influxdb3.flux_writes import measurement_keys, writer_keys
 from tests.migrators.upgrades.influxdb3.flux_cases import CASES, UNSUPPORTED
 
 TAGS = {"cpu": ["host", "region"], "temp": ["sensor"]}
@@ -182,3 +184,35 @@ def test_drop_of_range_columns_changes_nothing_in_sql():
 R_NO_FIELD = (
     'from(bucket: "db") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu" and r.host == "a")'
 )
+
+
+# --- what the service's writes tell (flux_writes) ---------------------------------------------------
+
+WRITES = """
+def record(v, lat, lon, ts):
+    line = f"position,vehicle_id={v} lat={lat},lon={lon} {ts}"
+    rows = [{"measurement": "sensor", "tags": {"device": d}, "fields": {"temperature": t}} for d, t in x]
+    p = Point("zone").tag("building", b).field("temp_c", t).field("rh_pct", h)
+    q = Point("meter").tag("id", i).field(name, value)
+    client.write(record=df, data_frame_measurement_name="sensor", data_frame_tag_columns=["device"])
+"""
+
+
+def test_writes_give_tags_and_fields_unless_a_write_hides_them():
+    seen = writer_keys([WRITES])
+    assert (seen["position"].tags, seen["position"].fields) == ({"vehicle_id"}, {"lat", "lon"})
+    assert (seen["zone"].tags, seen["zone"].fields) == ({"building"}, {"temp_c", "rh_pct"})
+    assert seen["meter"].unknown_fields  # .field(name, value): the name is a run-time value
+    assert seen["sensor"].unknown_fields and seen["sensor"].fields == {"temperature"}  # and a DataFrame
+
+
+def test_measurement_keys_reach_the_translator_as_a_schema(tmp_path):
+    (tmp_path / "app.py").write_text(WRITES)
+    keys = measurement_keys(ProjectTree(tmp_path), {"zone": ["building"]})
+    assert list(keys["zone"]) == ["building"] and keys["zone"].fields == ["rh_pct", "temp_c"]
+    assert keys["sensor"].fields is None and keys["meter"].fields is None
+    flux = (
+        'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "position") |> last()'
+    )
+    t = translate(flux, schema=keys)
+    assert t.value_column == "_value" and "PARTITION BY vehicle_id" in t.sql and "'lat' AS _field" in t.sql
