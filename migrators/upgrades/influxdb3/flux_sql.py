@@ -412,8 +412,8 @@ class Translator:
         self.q.keep = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
         if set(stage.args) != {"columns"}:
             raise Unsupported("keep(fn:)")
-        if self.q.fields is not None and not self.q.pivot:  # a kept name that is no field is a tag
-            names = {f.text for f in self.q.fields}
+        if self.q.fields is not None:  # a kept name that is no field (nor a map() column) is a tag
+            names = {f.text for f in self.q.fields} | {op[1] for op in self.q.post_ops if op[0] == "map"}
             self.note_tags([c for c in self.q.keep if not c.startswith("_") and c not in names])
 
     def stage_drop(self, stage: Stage) -> None:

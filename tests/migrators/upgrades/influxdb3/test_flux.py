@@ -216,3 +216,17 @@ def test_measurement_keys_reach_the_translator_as_a_schema(tmp_path):
     )
     t = translate(flux, schema=keys)
     assert t.value_column == "_value" and "PARTITION BY vehicle_id" in t.sql and "'lat' AS _field" in t.sql
+
+
+def test_a_kept_column_that_is_no_field_is_a_tag_of_the_series():
+    flux = (
+        'from(bucket: "b") |> range(start: -6h) |> filter(fn: (r) => r["_measurement"] == "inverter" and '
+        '(r["_field"] == "ac" or r["_field"] == "dc")) |> aggregateWindow(every: 15m, fn: mean, createEmpty: false)'
+        ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        ' |> map(fn: (r) => ({r with ratio: r.ac / r.dc}))'
+        ' |> keep(columns: ["_time", "inverter", "ac", "ratio"])'
+    )
+    t = translate(flux)
+    assert "GROUP BY date_bin(INTERVAL '15 minutes', time), inverter" in t.sql
+    assert t.sql.startswith("SELECT time, inverter, ac, ratio FROM (SELECT *, (ac / dc) AS ratio")
+    assert t.assumed_tags and "inverter" in t.notes[0]
