@@ -583,7 +583,10 @@ class Translator:
         if fields is None and (needs_fields or q.keep is not None or q.drop is not None):
             fields = self.writer_fields()
         long = bool(fields and len(fields) > 1 and not q.pivot and needs_fields)
-        if long and q.group is not None and not q.group_by_field:
+        merged = long and q.group is not None and not q.group_by_field
+        if merged and self.counts_merged_fields():
+            long = False  # count() of the merged table: the fields' counts added up
+        elif merged:
             raise Unsupported(
                 "group() without _field over several fields merges their tables (values of different "
                 "fields in one aggregate): filter one field, or group by _field too"
@@ -601,6 +604,7 @@ class Translator:
                 + "() works per series: list the measurement's tags in the GROUP BY/PARTITION BY"
             )
         builder = _SqlBuilder(self, q, fields, tags)
+        builder.merged = merged
         sql = builder.long_sql() if long else builder.sql()
         notes = []
         if q.fields_assumed:
@@ -627,8 +631,17 @@ class Translator:
             pivoted=q.pivot,
             assumed_tags=assumed,
             notes=notes,
-            value_column="_value" if long else None,
+            value_column="_value" if long or merged else None,
             field_column="_field" if long else None,
+        )
+
+    def counts_merged_fields(self) -> bool:
+        """group() |> count() over several fields: one table whose rows are every field's points."""
+        q = self.q
+        return (
+            q.aggregate == "count"
+            and not (q.window or q.selector or q.difference or q.limit or q.sort)
+            and not (q.value_preds or q.value_maps or q.post_maps)
         )
 
     def writer_fields(self) -> list[Name]:
@@ -662,6 +675,7 @@ class _SqlBuilder:
         self.fields = fields
         self.partition = tags if q.group is None else q.group
         self.long = False  # rows carry _field/_value (long_sql)
+        self.merged = False  # group() without _field merged the fields: one `_value` (count only)
         self.extra: list[str] = []  # columns map() added after pivot()
 
     # pieces
@@ -871,6 +885,8 @@ class _SqlBuilder:
         agg = AGGREGATES[self.q.aggregate]
         keys = self.group_cols()
         cols = [*keys, *self.field_cols(lambda f: f"{agg}({self.mapped(f.sql())})")]
+        if self.merged:  # count() of a table holding every field's points
+            cols = [*keys, " + ".join(f"count({f.sql()})" for f in self.fields) + " AS _value"]
         sql = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
         if keys:
             return sql + f" GROUP BY {', '.join(keys)}"
@@ -968,7 +984,7 @@ class _SqlBuilder:
     def row_column(self, prop: str) -> str:
         columns = self.output_columns()
         if prop == "_value":
-            column = "_value" if self.long else self.value_column()
+            column = "_value" if self.long or self.merged else self.value_column()
         elif prop == "_time":
             column = "time"
         elif prop == "_field" and self.long:
@@ -991,6 +1007,8 @@ class _SqlBuilder:
         cols = ["time"] if self.has_time() else []
         keys = self.partition if (self.q.aggregate or self.q.window) else self.tags
         values = ["_field", "_value"] if long else [f.sql() for f in self.fields]
+        if self.merged:
+            values = ["_value"]
         return cols + [quote_ident(t) for t in keys] + values + list(self.extra)
 
     def flux_name(self, column: str) -> str:

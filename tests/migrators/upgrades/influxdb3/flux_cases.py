@@ -127,6 +127,10 @@ CASES: dict[str, str] = {
     ' |> group(columns: ["host", "region"]) |> last()',
     "group_series_field_last": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
     ' |> group(columns: ["host", "region", "_field"]) |> last()',
+    # group() without _field then count(): one table holding every field's points
+    "group_fields_count_by_region": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> group(columns: ["region"]) |> count()',
+    "all_fields_group_count": CPU + " |> group() |> count() |> filter(fn: (r) => r._value > 10)",
     # the schema package
     "tag_values": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",

@@ -82,6 +82,8 @@ EXPECTED_SQL = {
     "tag_values_predicate": "SELECT DISTINCT _value FROM (SELECT host AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host IS NOT NULL AND region = 'eu') ORDER BY _value",
     "tag_values_late": "SELECT DISTINCT _value FROM (SELECT sensor AS _value FROM temp WHERE time >= TIMESTAMP '2024-01-01T04:50:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor IS NOT NULL) ORDER BY _value",
     "measurements": "SELECT table_name AS _value FROM information_schema.tables WHERE table_schema = 'iox' ORDER BY _value",
+    "group_fields_count_by_region": "SELECT region, count(usage) + count(idle) AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY region ORDER BY region",
+    "all_fields_group_count": "SELECT * FROM (SELECT * FROM (SELECT count(usage) + count(idle) AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) HAVING count(*) > 0)) WHERE _value > 10",
     "yield_named": "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'b' AND value IS NOT NULL ORDER BY sensor, time",
 }
 
@@ -223,7 +225,7 @@ def test_a_kept_column_that_is_no_field_is_a_tag_of_the_series():
         'from(bucket: "b") |> range(start: -6h) |> filter(fn: (r) => r["_measurement"] == "inverter" and '
         '(r["_field"] == "ac" or r["_field"] == "dc")) |> aggregateWindow(every: 15m, fn: mean, createEmpty: false)'
         ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
-        ' |> map(fn: (r) => ({r with ratio: r.ac / r.dc}))'
+        " |> map(fn: (r) => ({r with ratio: r.ac / r.dc}))"
         ' |> keep(columns: ["_time", "inverter", "ac", "ratio"])'
     )
     t = translate(flux)
