@@ -386,6 +386,8 @@ class _Parser:
             operand = self.unary()
             if isinstance(operand, Lit) and operand.kind in ("number", "duration"):
                 return Lit(operand.kind, operand.value, operand.hole, negative=not operand.negative)
+            if isinstance(operand, Lit) and operand.kind == "hole" and not operand.suffix:  # -{period}
+                return Lit("hole", operand.value, operand.hole, negative=not operand.negative)
             return Binary("-", Lit("number", "0"), operand)
         return self.primary()
 

@@ -172,6 +172,7 @@ class _Query:
     stage_names: list[str] = field(default_factory=list)
     exists_tags: list[str] = field(default_factory=list)  # `exists r.x`: x must be a known tag
     group_by_field: bool = False  # group(columns:) names _field: each field keeps its own table
+    post_group: list[str] | None = None  # group(columns:) after an aggregate: the result's tables
     # after a reduction or pivot, on the result rows in order: ("filter", fn body) | ("map", column, expr)
     post_ops: list[tuple] = field(default_factory=list)
     fields_assumed: bool = False  # no _field filter: the fields come from the service's writes
@@ -198,6 +199,7 @@ class Translator:
         self.known_fields = {**learned, **(fields or {})}
         self.params: dict[str, int] = {}
         self.flux_params: list[str] = []
+        self.notes: list[str] = []  # what a reader of the SQL must know (assumptions the Flux did not make)
         self.q = _Query()
 
     # -- entry
@@ -329,6 +331,15 @@ class Translator:
         self.q.selector = name
 
     def stage_group(self, stage: Stage) -> None:
+        q = self.q
+        if q.aggregate and not (q.window or q.selector or q.difference or q.pivot or q.limit or q.sort):
+            # regrouping the aggregate's rows (one per table): sort()/limit() then act on the new tables
+            columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
+            keys = q.group if q.group is not None else None
+            if set(stage.args) - {"columns"} or keys is None or not set(columns) <= set(keys) or q.post_group:
+                raise Unsupported("group() after an aggregate other than by columns of its own group key")
+            q.post_group = columns
+            return
         self.require_no_reduction("group()")
         if set(stage.args) - {"columns", "mode"} or _str(stage.args.get("mode", Lit("string", "by"))) != "by":
             raise Unsupported("group(mode: except)")
@@ -397,16 +408,25 @@ class Translator:
 
     def stage_limit(self, stage: Stage) -> None:
         n, offset = stage.args.get("n"), stage.args.get("offset", Lit("number", "0"))
-        if set(stage.args) - {"n", "offset"} or not all(
-            isinstance(x, Lit) and x.kind == "number" and x.hole is None and x.value.isdigit()
-            for x in (n, offset)
+        if isinstance(n, Lit) and n.kind == "hole" and not n.negative and not n.suffix:
+            n = Lit("number", self.param(n.hole))  # limit(n: {count}): a parameter of the row bound
+        if (
+            set(stage.args) - {"n", "offset"}
+            or not all(
+                isinstance(x, Lit)
+                and x.kind == "number"
+                and x.hole is None
+                and (x.value.isdigit() or x.value.startswith("$"))
+                for x in (n, offset)
+            )
+            or not offset.value.isdigit()
         ):
             raise Unsupported("limit() with a non-constant n/offset")
         if self.q.group is not None and not self.q.sort:
             raise Unsupported("limit() after group() without sort(): row order is undefined")
         if self.q.limit:
             raise Unsupported("two limit() stages")
-        self.q.limit = (int(n.value), int(offset.value))
+        self.q.limit = (n.value, int(offset.value))
 
     def stage_keep(self, stage: Stage) -> None:
         self.q.keep = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
@@ -468,6 +488,12 @@ class Translator:
             return f"now() {'-' if expr.negative else '+'} {interval}"
         if isinstance(expr, Lit) and expr.kind == "time":
             return f"TIMESTAMP {sql_string(expr.value)}"
+        if isinstance(expr, Lit) and expr.kind == "hole" and expr.negative:  # `-{period}`, period "30d"
+            self.notes.append(
+                f"{self.hole_names.get(expr.hole, 'the hole')} in range() must be a one-unit Flux duration "
+                'such as "30d" or "15m" (SQL reads it as an interval; "1h30m" or months fail)'
+            )
+            return f"now() - CAST({self.param(expr.hole)} AS INTERVAL)"
         if isinstance(expr, Lit) and expr.kind == "hole" and expr.suffix:  # `{day}T00:00:00Z`
             return f"CAST(concat({self.param(expr.hole)}, {sql_string(expr.suffix)}) AS TIMESTAMP)"
         if isinstance(expr, Lit) and expr.kind in ("hole", "string") and expr.hole is not None:
@@ -540,7 +566,7 @@ class Translator:
     def literal_sql(self, expr: Expr) -> str:
         if isinstance(expr, Lit):
             if expr.hole is not None:
-                return self.param(expr.hole)
+                return ("-" if expr.negative else "") + self.param(expr.hole)
             if expr.kind == "string":
                 return sql_string(expr.value)
             if expr.kind == "number":
@@ -606,7 +632,7 @@ class Translator:
         builder = _SqlBuilder(self, q, fields, tags)
         builder.merged = merged
         sql = builder.long_sql() if long else builder.sql()
-        notes = []
+        notes = list(self.notes)
         if q.fields_assumed:
             notes.append(
                 f"no _field filter: the fields of {q.measurement.text} are taken from the service's "
@@ -674,6 +700,8 @@ class _SqlBuilder:
         self.t, self.q, self.tags = t, q, tags
         self.fields = fields
         self.partition = tags if q.group is None else q.group
+        # the tables of the result: a group() after an aggregate regroups its rows
+        self.out_partition = self.partition if q.post_group is None else q.post_group
         self.long = False  # rows carry _field/_value (long_sql)
         self.merged = False  # group() without _field merged the fields: one `_value` (count only)
         self.extra: list[str] = []  # columns map() added after pivot()
@@ -709,7 +737,7 @@ class _SqlBuilder:
         return [prefix + quote_ident(t) for t in self.tags]
 
     def order(self, time_first_desc: bool = False) -> str:
-        keys = [quote_ident(t) for t in self.partition] + (["_field"] if self.long else [])
+        keys = [quote_ident(t) for t in self.out_partition] + (["_field"] if self.long else [])
         sort = self.q.sort
         if sort:
             cols, desc = sort
@@ -836,8 +864,10 @@ class _SqlBuilder:
             f"SELECT {', '.join(cols)} FROM _g CROSS JOIN _s LEFT JOIN _w ON {join}"
         )
 
-    def rank(self, order: str) -> str:
-        partition = ", ".join(quote_ident(t) for t in self.partition)
+    def rank(self, order: str, partition_by: list[str] | None = None) -> str:
+        partition = ", ".join(
+            quote_ident(t) for t in (self.partition if partition_by is None else partition_by)
+        )
         over = f"PARTITION BY {partition} ORDER BY {order}" if partition else f"ORDER BY {order}"
         return f"row_number() OVER ({over}) AS _rn"
 
@@ -919,11 +949,12 @@ class _SqlBuilder:
             order = "time ASC"
         else:
             raise Unsupported("limit() after an aggregate")
-        if self.q.window or self.q.selector or self.q.difference:
-            ranked = f"SELECT *, {self.rank(order)} FROM ({inner})"
+        if self.q.window or self.q.selector or self.q.difference or self.q.aggregate:
+            ranked = f"SELECT *, {self.rank(order, self.out_partition)} FROM ({inner})"
         else:
             ranked = inner.replace(" FROM ", f", {self.rank(order)} FROM ", 1)
-        bounds = f"_rn > {offset} AND _rn <= {offset + n}" if offset else f"_rn <= {n}"
+        upper = f"{offset} + {n}" if offset and not n.isdigit() else str(offset + int(n)) if offset else n
+        bounds = f"_rn > {offset} AND _rn <= {upper}" if offset else f"_rn <= {n}"
         return f"SELECT * EXCLUDE (_rn) FROM ({ranked}) WHERE {bounds}"
 
     def project(self, inner: str, union: bool = False) -> str:

@@ -131,6 +131,15 @@ CASES: dict[str, str] = {
     "group_fields_count_by_region": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
     ' |> group(columns: ["region"]) |> count()',
     "all_fields_group_count": CPU + " |> group() |> count() |> filter(fn: (r) => r._value > 10)",
+    # group() after an aggregate: its rows regrouped, then sorted and cut (top N)
+    "top_hosts_by_sum": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> sum()'
+    ' |> group() |> sort(columns: ["_value"], desc: true) |> limit(n: 2)',
+    "top_region_offset": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host", "region"])'
+    ' |> mean() |> group(columns: ["region"]) |> sort(columns: ["_value"]) |> limit(n: 1, offset: 1)',
+    "count_sort_limit_per_series": TEMP + ' |> filter(fn: (r) => r._field == "value") |> count()'
+    ' |> sort(columns: ["_value"]) |> limit(n: 1)',
     # the schema package
     "tag_values": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
@@ -170,6 +179,8 @@ UNSUPPORTED: dict[str, str] = {
     "map_replace_after_pivot": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
     ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
     " |> map(fn: (r) => ({r with usage: r.usage * 2.0}))",
+    "regroup_by_other_column": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"])'
+    ' |> sum() |> group(columns: ["region"])',
     "group_limit_unsorted": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',

@@ -84,6 +84,9 @@ EXPECTED_SQL = {
     "measurements": "SELECT table_name AS _value FROM information_schema.tables WHERE table_schema = 'iox' ORDER BY _value",
     "group_fields_count_by_region": "SELECT region, count(usage) + count(idle) AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) GROUP BY region ORDER BY region",
     "all_fields_group_count": "SELECT * FROM (SELECT * FROM (SELECT count(usage) + count(idle) AS _value FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND (usage IS NOT NULL OR idle IS NOT NULL) HAVING count(*) > 0)) WHERE _value > 10",
+    "top_hosts_by_sum": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (ORDER BY usage DESC) AS _rn FROM (SELECT host, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host)) WHERE _rn <= 2 ORDER BY usage DESC",
+    "top_region_offset": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (PARTITION BY region ORDER BY usage ASC) AS _rn FROM (SELECT host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host, region)) WHERE _rn > 1 AND _rn <= 2 ORDER BY region, usage",
+    "count_sort_limit_per_series": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (PARTITION BY sensor ORDER BY value ASC) AS _rn FROM (SELECT sensor, count(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY sensor)) WHERE _rn <= 1 ORDER BY sensor, value",
     "yield_named": "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'b' AND value IS NOT NULL ORDER BY sensor, time",
 }
 
@@ -232,3 +235,15 @@ def test_a_kept_column_that_is_no_field_is_a_tag_of_the_series():
     assert "GROUP BY date_bin(INTERVAL '15 minutes', time), inverter" in t.sql
     assert t.sql.startswith("SELECT time, inverter, ac, ratio FROM (SELECT *, (ac / dc) AS ratio")
     assert t.assumed_tags and "inverter" in t.notes[0]
+
+
+def test_a_negated_hole_is_a_duration_parameter_and_limit_takes_a_hole():
+    flux = (
+        'from(bucket: "b") |> range(start: -\x000\x00) |> filter(fn: (r) => r._measurement == "cpu" and '
+        'r._field == "usage" and r._value > -\x002\x00) |> group(columns: ["host"]) |> sum() |> group()'
+        ' |> sort(columns: ["_value"], desc: true) |> limit(n: \x001\x00)'
+    )
+    t = translate(flux, {0: "period", 1: "n", 2: "low"}, schema=TAGS)
+    assert "time >= now() - CAST($period AS INTERVAL)" in t.sql and "usage > -$low" in t.sql
+    assert "WHERE _rn <= $n" in t.sql and "row_number() OVER (ORDER BY usage DESC)" in t.sql
+    assert "one-unit Flux duration" in t.notes[0]
