@@ -277,3 +277,9 @@ def test_schema_functions_give_sorted_distinct_values_of_the_range():
 def test_only_the_schema_import_is_understood():
     with pytest.raises(FluxSyntaxError):
         parse('import "strings"\nfrom(bucket: "b")')
+
+
+def test_contains_tests_membership_and_a_missing_column_is_in_no_set():
+    flux = CPU + ' |> filter(fn: (r) => r._field == "usage" and contains(value: r.host, set: ["b", "z"]))'
+    assert values(flux) == [10.0, 30.0]
+    assert values(CPU + ' |> filter(fn: (r) => contains(value: r.rack, set: ["a"]))') == []

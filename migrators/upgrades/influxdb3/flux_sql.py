@@ -506,6 +506,11 @@ class Translator:
                 return f"CAST({self.param(value.hole)} AS TIMESTAMP)"
             if isinstance(value, Lit) and value.kind == "string":
                 return f"TIMESTAMP {sql_string(value.value)}"
+        if isinstance(expr, Member) and expr.obj == "v":
+            raise Unsupported(
+                f"range({which}: v.{expr.prop}): a dashboard variable of the Data Explorer, unknown outside "
+                "it; pass the time range as a parameter"
+            )
         raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
 
     def filter_term(self, term: Expr, r: str) -> None:
@@ -552,6 +557,8 @@ class Translator:
                     raise Unsupported("=~ with something other than a regex literal")
                 return f"{column.sql()} {COMPARE[expr.op]} {sql_string(_regex(right.value))}"
             return f"{column.sql()} {COMPARE[expr.op]} {self.literal_sql(right)}"
+        if isinstance(expr, Call) and expr.name == "contains":
+            return self.contains_sql(expr, r)
         if isinstance(expr, Call) and expr.name == "exists":
             member = expr.args.get("v")
             if not (isinstance(member, Member) and member.obj == r and not member.prop.startswith("_")):
@@ -562,6 +569,25 @@ class Translator:
             self.q.exists_tags.append(member.prop)
             return f"{quote_ident(member.prop)} IS NOT NULL"
         raise Unsupported("a filter expression outside the subset")
+
+    def contains_sql(self, expr: Call, r: str) -> str:
+        """contains(value: r.tag, set: ["a", "b"]) -> tag IN ('a', 'b'); a null tag is in no set."""
+        value, items = expr.args.get("value"), expr.args.get("set")
+        if set(expr.args) != {"value", "set"} or not (
+            isinstance(value, Member)
+            and value.obj == r
+            and value.hole is None
+            and not value.prop.startswith("_")
+        ):
+            raise Unsupported("contains() other than contains(value: r.<tag>, set: [...])")
+        if not isinstance(items, ListExpr):
+            raise Unsupported(
+                "contains(set:) is not a list literal (a set built in Python is not known here)"
+            )
+        self.note_tags([value.prop])
+        if not items.items:
+            return "FALSE"
+        return f"{quote_ident(value.prop)} IN ({', '.join(self.literal_sql(i) for i in items.items)})"
 
     def literal_sql(self, expr: Expr) -> str:
         if isinstance(expr, Lit):

@@ -100,6 +100,9 @@ def value_of(node: Node, scope: dict, ctx: Context) -> Any:
         return _binary(node[1], node[2], node[3], scope, ctx)
     if kind == "call" and node[1] == ("ident", "now") and not node[2]:
         return ctx.now
+    if kind == "call" and node[1] == ("ident", "contains"):
+        args = {name: value_of(arg, scope, ctx) for name, arg in node[2]}
+        return args["value"] in args["set"]  # a missing column (null) is in no set of values
     if kind == "call" and node[1] == ("ident", "time") and [name for name, _ in node[2]] == ["v"]:
         return time_ns(value_of(node[2][0][1], scope, ctx))  # time(v: "RFC 3339 string")
     raise FluxRuntimeError(f"cannot evaluate {kind} here")

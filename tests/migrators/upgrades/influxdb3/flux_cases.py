@@ -140,6 +140,8 @@ CASES: dict[str, str] = {
     ' |> mean() |> group(columns: ["region"]) |> sort(columns: ["_value"]) |> limit(n: 1, offset: 1)',
     "count_sort_limit_per_series": TEMP + ' |> filter(fn: (r) => r._field == "value") |> count()'
     ' |> sort(columns: ["_value"]) |> limit(n: 1)',
+    "contains_hosts": CPU + ' |> filter(fn: (r) => r._field == "usage")'
+    ' |> filter(fn: (r) => contains(value: r.host, set: ["web1", "db1", "nobody"])) |> count()',
     # the schema package
     "tag_values": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
@@ -181,6 +183,10 @@ UNSUPPORTED: dict[str, str] = {
     " |> map(fn: (r) => ({r with usage: r.usage * 2.0}))",
     "regroup_by_other_column": CPU + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"])'
     ' |> sum() |> group(columns: ["region"])',
+    "contains_python_set": CPU + ' |> filter(fn: (r) => r._field == "usage" and contains(value: r.host,'
+    " set: \x000\x00))",
+    "dashboard_range": 'from(bucket: "db") |> range(start: v.timeRangeStart, stop: v.timeRangeStop)'
+    ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")',
     "group_limit_unsorted": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',

@@ -87,6 +87,7 @@ EXPECTED_SQL = {
     "top_hosts_by_sum": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (ORDER BY usage DESC) AS _rn FROM (SELECT host, sum(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host)) WHERE _rn <= 2 ORDER BY usage DESC",
     "top_region_offset": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (PARTITION BY region ORDER BY usage ASC) AS _rn FROM (SELECT host, region, avg(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND usage IS NOT NULL GROUP BY host, region)) WHERE _rn > 1 AND _rn <= 2 ORDER BY region, usage",
     "count_sort_limit_per_series": "SELECT * EXCLUDE (_rn) FROM (SELECT *, row_number() OVER (PARTITION BY sensor ORDER BY value ASC) AS _rn FROM (SELECT sensor, count(value) AS value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND value IS NOT NULL GROUP BY sensor)) WHERE _rn <= 1 ORDER BY sensor, value",
+    "contains_hosts": "SELECT host, region, count(usage) AS usage FROM cpu WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND host IN ('web1', 'db1', 'nobody') AND usage IS NOT NULL GROUP BY host, region ORDER BY host, region",
     "yield_named": "SELECT time, sensor, value FROM temp WHERE time >= TIMESTAMP '2024-01-01T00:00:00Z' AND time < TIMESTAMP '2024-01-01T06:00:00Z' AND sensor = 'b' AND value IS NOT NULL ORDER BY sensor, time",
 }
 
