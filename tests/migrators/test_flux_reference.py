@@ -137,7 +137,7 @@ def test_outside_the_subset_is_refused():
     with pytest.raises(FluxSyntaxError):
         parse('r._field == "x${y}"')
     with pytest.raises(FluxRuntimeError):
-        evaluate(CPU + " |> fill(value: 0.0)", POINTS, SCHEMA)
+        evaluate(CPU + " |> fill(usePrevious: true)", POINTS, SCHEMA)
 
 
 # --- evaluation ------------------------------------------------------------------------------------
@@ -283,3 +283,9 @@ def test_contains_tests_membership_and_a_missing_column_is_in_no_set():
     flux = CPU + ' |> filter(fn: (r) => r._field == "usage" and contains(value: r.host, set: ["b", "z"]))'
     assert values(flux) == [10.0, 30.0]
     assert values(CPU + ' |> filter(fn: (r) => contains(value: r.rack, set: ["a"]))') == []
+
+
+def test_fill_replaces_the_nulls_of_empty_windows():
+    flux = CPU + ' |> filter(fn: (r) => r._field == "idle" and r.host == "b")'
+    filled = values(flux + " |> aggregateWindow(every: 20m, fn: mean) |> fill(value: -1.0)")
+    assert filled == [90.0, -1.0, -1.0]

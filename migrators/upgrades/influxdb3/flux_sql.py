@@ -371,6 +371,17 @@ class Translator:
             raise Unsupported(f"{name}(column:) other than _value")
         self.q.aggregate = name
 
+    def stage_fill(self, stage: Stage) -> None:
+        """fill(value: v) after aggregateWindow(createEmpty: true): the empty windows' nulls become v
+        (Flux rows before a window always hold a value, so only those nulls exist)."""
+        value = stage.args.get("value")
+        column = _str(stage.args.get("column", Lit("string", "_value")))
+        if set(stage.args) - {"value", "column"} or column != "_value" or not isinstance(value, Lit):
+            raise Unsupported("fill() other than fill(value: <literal>) (usePrevious has no translation)")
+        if not self.q.window or self.q.pivot or self.q.selector or self.q.aggregate:
+            raise Unsupported("fill() other than right after aggregateWindow()")
+        self.q.post_ops.append(("fill", value))
+
     def stage_difference(self, stage: Stage) -> None:
         self.require_no_reduction("difference()")
         if stage.args:
@@ -1003,7 +1014,14 @@ class _SqlBuilder:
         """Filters and new columns on the result rows, in pipeline order, each a query around the last."""
         text = f"SELECT * FROM ({inner})"
         for op in self.q.post_ops:
-            if op[0] == "filter":
+            if op[0] == "fill":
+                value = "_value" if self.long else self.value_column()
+                filled = [
+                    f"coalesce({c}, {self.t.literal_sql(op[1])}) AS {c}" if c == value else c
+                    for c in self.output_columns()
+                ]
+                text = f"SELECT {', '.join(filled)} FROM ({text})"
+            elif op[0] == "filter":
                 text = f"SELECT * FROM ({text}) WHERE {self.row_sql(op[1], predicate=True)}"
             else:
                 _, name, expr = op

@@ -16,7 +16,7 @@ A stream is a list of :class:`Table`; a table is its group key (column/value pai
 * ``group`` regroups every row by the columns named (``group()``: one table);
 * ``pivot`` regroups by the key without the column key and value columns and spreads the values
   over columns named by the column key, one row per row key;
-* ``sort``/``limit``/``difference`` act on each table on its own.
+* ``sort``/``limit``/``difference`` act on each table on its own; ``fill(value:)`` replaces nulls.
 """
 
 from __future__ import annotations
@@ -428,6 +428,17 @@ def _drop(tables: list[Table], args: dict, ctx: Context) -> list[Table]:
     ]
 
 
+def _fill(tables: list[Table], args: dict, ctx: Context) -> list[Table]:
+    """fill(column: "_value", value: v): a null (or missing) cell of the column becomes v."""
+    if "usePrevious" in args or "value" not in args:
+        raise FluxRuntimeError("fill(usePrevious:) is outside the subset")
+    column = args.get("column", "_value")
+    return [
+        Table(t.key, [{**r, column: args["value"] if r.get(column) is None else r[column]} for r in t.rows])
+        for t in tables
+    ]
+
+
 def _yield(tables: list[Table], args: dict, ctx: Context) -> list[Table]:
     return tables
 
@@ -445,5 +456,6 @@ _STAGES: dict[str, Callable[[list[Table], dict, Context], list[Table]]] = {
     "keep": _keep,
     "drop": _drop,
     "yield": _yield,
+    "fill": _fill,
     **{name: _reducer(name) for name in _SELECTORS | _AGGREGATES},
 }

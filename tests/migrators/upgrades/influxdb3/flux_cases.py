@@ -142,6 +142,10 @@ CASES: dict[str, str] = {
     ' |> sort(columns: ["_value"]) |> limit(n: 1)',
     "contains_hosts": CPU + ' |> filter(fn: (r) => r._field == "usage")'
     ' |> filter(fn: (r) => contains(value: r.host, set: ["web1", "db1", "nobody"])) |> count()',
+    "hourly_mean_filled_zero": TEMP + ' |> filter(fn: (r) => r._field == "value")'
+    " |> aggregateWindow(every: 1h, fn: mean) |> fill(value: -1.0)",
+    "two_fields_window_fill": CPU + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle")'
+    ' |> filter(fn: (r) => r.host == "web1") |> aggregateWindow(every: 5m, fn: mean) |> fill(value: 0.0)',
     # the schema package
     "tag_values": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
@@ -192,4 +196,7 @@ UNSUPPORTED: dict[str, str] = {
     "schema_fn": 'schema.measurements(bucket: "db")',
     "exists_field": CPU + ' |> filter(fn: (r) => r._field == "usage" and exists r.idle)',
     "fill": CPU + ' |> filter(fn: (r) => r._field == "usage") |> fill(value: 0.0)',
+    "fill_previous": CPU
+    + ' |> filter(fn: (r) => r._field == "usage") |> aggregateWindow(every: 1h, fn: mean)'
+    " |> fill(usePrevious: true)",
 }
