@@ -96,7 +96,7 @@ def _hole_token(text: str, i: int, tokens: list[Token]) -> int:
         tokens.append(Token("duration", "{}" + unit.group(1), i, hole=int(m.group(1))))
         return end + unit.end()
     if re.match(r"Z(?![A-Za-z0-9_])", text[end:]):  # `{start.isoformat()}Z`: a time, the Z says UTC
-        tokens.append(Token("hole", m.group(), i, hole=int(m.group(1))))
+        tokens.append(Token("hole", m.group(), i, hole=int(m.group(1)), suffix="Z"))
         return end + 1
     clock = _CLOCK.match(text, end)
     if clock:  # `{day.isoformat()}T00:00:00Z`: a date hole completed into a time by the literal text

@@ -505,9 +505,16 @@ class Translator:
                 'such as "30d" or "15m" (SQL reads it as an interval; "1h30m" or months fail)'
             )
             return f"now() - CAST({self.param(expr.hole)} AS INTERVAL)"
-        if isinstance(expr, Lit) and expr.kind == "hole" and expr.suffix:  # `{day}T00:00:00Z`
+        if (
+            isinstance(expr, Lit) and expr.kind == "hole" and expr.suffix not in ("", "Z")
+        ):  # `{day}T00:00:00Z`
             return f"CAST(concat({self.param(expr.hole)}, {sql_string(expr.suffix)}) AS TIMESTAMP)"
         if isinstance(expr, Lit) and expr.kind in ("hole", "string") and expr.hole is not None:
+            if expr.kind == "hole" and not expr.suffix:  # `range(start: {x})`: a time or a duration in Flux
+                self.notes.append(
+                    f"{self.hole_names.get(expr.hole, 'the hole')} in range({which}:) is read as an RFC 3339 "
+                    "time; a duration such as \"-7d\" fails in SQL: write now() - INTERVAL '7 days' instead"
+                )
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
             return "now()"

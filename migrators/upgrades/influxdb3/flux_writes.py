@@ -28,6 +28,8 @@ _DICT_KEY = re.compile(r"[\"'](\w+)[\"']\s*:")
 _LINE = re.compile(
     r"[fF]?[\"']([A-Za-z_]\w*)((?:,\w+=[^\s,\"']+)*) (\w+=[^\s,\"']+(?:,\w+=[^\s,\"']+)*)(?: [^\"']*)?[\"']"
 )
+# a cheap first look for a line-protocol string: the full pattern is only tried on files that have one
+_LINE_HINT = re.compile(r"[\"'][A-Za-z_]\w*(?:,\w+=[^\s,\"']+)* \w+=")
 _FRAME = re.compile(r"data_frame_measurement_name\s*=\s*([\"'])([^\"']+)\1")
 
 
@@ -62,6 +64,8 @@ def _point_writes(text: str, seen: dict[str, _Seen]) -> None:
 
 
 def _dict_writes(text: str, seen: dict[str, _Seen]) -> None:
+    if "fields" not in text:
+        return
     for match in _DICT.finditer(text):
         keys = seen.setdefault(match.group(1), _Seen())
         keys.tags.update(_DICT_KEY.findall(match.group(2) or ""))
@@ -69,6 +73,8 @@ def _dict_writes(text: str, seen: dict[str, _Seen]) -> None:
 
 
 def _line_writes(text: str, seen: dict[str, _Seen]) -> None:
+    if not _LINE_HINT.search(text):
+        return
     for match in _LINE.finditer(text):
         keys = seen.setdefault(match.group(1), _Seen())
         keys.tags.update(pair.split("=")[0] for pair in match.group(2).split(",") if pair)
@@ -79,7 +85,8 @@ def writer_keys(texts: list[str]) -> dict[str, _Seen]:
     """Per measurement, what the service's writes (in the given source texts) say about it."""
     seen: dict[str, _Seen] = {}
     for text in texts:
-        _point_writes(text, seen)
+        if "Point(" in text:
+            _point_writes(text, seen)
         _dict_writes(text, seen)
         _line_writes(text, seen)
         for frame in _FRAME.finditer(text):  # the frame's columns are only known at run time

@@ -250,3 +250,11 @@ def test_a_negated_hole_is_a_duration_parameter_and_limit_takes_a_hole():
     assert "time >= now() - CAST($period AS INTERVAL)" in t.sql and "usage > -$low" in t.sql
     assert "WHERE _rn <= $n" in t.sql and "row_number() OVER (ORDER BY usage DESC)" in t.sql
     assert "one-unit Flux duration" in t.notes[0]
+
+
+def test_a_bare_range_hole_is_a_time_and_a_note_says_a_duration_fails():
+    base = 'from(bucket: "b") |> range(start: \x000\x00{}) |> filter(fn: (r) => r._measurement == "m" and r._field == "f")'
+    bare = translate(base.format(""), {0: "start"})
+    assert "time >= CAST($start AS TIMESTAMP)" in bare.sql and '"-7d" fails' in bare.notes[0]
+    zoned = translate(base.format("Z"), {0: "start"})
+    assert "time >= CAST($start AS TIMESTAMP)" in zoned.sql and zoned.notes == []
