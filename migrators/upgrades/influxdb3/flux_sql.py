@@ -1221,6 +1221,8 @@ def flux_schema_query(t: Translator, stage: Stage) -> Translation:
         "tagValues": {"bucket", "tag", "predicate", "start", "stop"},
         "measurementTagValues": {"bucket", "measurement", "tag", "start", "stop"},
         "measurements": {"bucket", "start", "stop"},
+        "measurementFieldKeys": {"bucket", "measurement", "start", "stop"},
+        "fieldKeys": {"bucket", "predicate", "start", "stop"},
     }
     if name not in allowed:
         raise Unsupported(f"schema.{name}() has no SQL translation")
@@ -1229,6 +1231,8 @@ def flux_schema_query(t: Translator, stage: Stage) -> Translation:
     t.stage_from(Stage("from", {"bucket": stage.args["bucket"]}))
     if name == "measurements":
         return _measurements(t)
+    if name in ("measurementFieldKeys", "fieldKeys"):
+        return _field_keys(t, stage)
     start = stage.args.get("start", Lit("duration", DEFAULT_SCHEMA_START[1:], negative=True))
     t.q.start = t.time_bound(start, "start")
     t.q.stop = t.time_bound(stage.args["stop"], "stop") if "stop" in stage.args else None
@@ -1289,6 +1293,31 @@ def _measurements(t: Translator) -> Translation:
         "days); information_schema lists every table of the database"
     )
     return _schema_translation(t, sql, Name(""), [note])
+
+
+def _field_keys(t: Translator, stage: Stage) -> Translation:
+    """The field columns of one table: information_schema knows them (tags are dictionaries)."""
+    measurement = stage.args.get("measurement")
+    predicate = stage.args.get("predicate")
+    if isinstance(predicate, Function) and len(predicate.params) == 1:
+        terms = _conjuncts(predicate.body)
+        if len(terms) == 1 and _is_eq(terms[0], predicate.params[0], "_measurement"):
+            measurement = terms[0].right
+    if not (isinstance(measurement, Lit) and measurement.kind == "string" and measurement.hole is None):
+        raise Unsupported(
+            "schema.fieldKeys() without one literal measurement "
+            '(predicate: (r) => r._measurement == "...") has no SQL translation'
+        )
+    sql = (
+        "SELECT column_name AS _value FROM information_schema.columns WHERE table_schema = 'iox' "
+        f"AND table_name = {sql_string(measurement.value)} AND column_name <> 'time' "
+        "AND data_type NOT LIKE 'Dictionary%' ORDER BY _value"
+    )
+    note = (
+        f"{stage.name}() listed only fields with points in its range (default the last 30 days); "
+        "information_schema lists every field column of the table"
+    )
+    return _schema_translation(t, sql, Name(measurement.value), [note])
 
 
 def _schema_translation(t: Translator, sql: str, measurement: Name, notes: list[str]) -> Translation:

@@ -179,7 +179,7 @@ def _stream(node: Node, scope: dict, ctx: Context) -> list[Table]:
 
 
 # --- the schema package: distinct values over the points of a time range ---------------------------
-# (Flux docs of schema.tagValues/measurementTagValues/measurements: one table with one `_value` column;
+# (Flux docs of schema.tagValues/measurementTagValues/measurements/fieldKeys: one table, one `_value` column;
 # `start` defaults to -30d and `stop` to now(); InfluxDB reads them from its index, sorted.)
 
 
@@ -211,7 +211,18 @@ def _measurements(args: dict, ctx: Context) -> list[Table]:
     return _distinct_table([r["_measurement"] for r in _schema_rows(args, ctx)])
 
 
+def _field_keys(args: dict, ctx: Context) -> list[Table]:
+    rows = _schema_rows(args, ctx)
+    if "measurement" in args:
+        rows = [r for r in rows if r["_measurement"] == args["measurement"]]
+    if args.get("predicate") is not None:
+        rows = [r for r in rows if call(args["predicate"], r, ctx=ctx) is True]
+    return _distinct_table([r["_field"] for r in rows])
+
+
 _SCHEMA = {
+    "fieldKeys": _field_keys,
+    "measurementFieldKeys": _field_keys,
     "tagValues": _tag_values,
     "measurementTagValues": _tag_values,
     "measurements": _measurements,

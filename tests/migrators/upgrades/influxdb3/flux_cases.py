@@ -156,6 +156,10 @@ CASES: dict[str, str] = {
     ' measurement: "temp", tag: "sensor", start: 2024-01-01T04:50:00Z, stop: 2024-01-01T06:00:00Z)',
     "measurements": 'import "influxdata/influxdb/schema"\nschema.measurements(bucket: "db",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
+    "field_keys": 'import "influxdata/influxdb/schema"\nschema.measurementFieldKeys(bucket: "db",'
+    ' measurement: "cpu", start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)',
+    "field_keys_predicate": 'import "influxdata/influxdb/schema"\nschema.fieldKeys(bucket: "db",'
+    ' predicate: (r) => r._measurement == "temp", start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)',
 }
 
 # outside the subset: each must raise Unsupported (a marker in code)
@@ -191,6 +195,7 @@ UNSUPPORTED: dict[str, str] = {
     " set: \x000\x00))",
     "dashboard_range": 'from(bucket: "db") |> range(start: v.timeRangeStart, stop: v.timeRangeStop)'
     ' |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")',
+    "field_keys_whole_bucket": 'import "influxdata/influxdb/schema"\nschema.fieldKeys(bucket: "db")',
     "group_limit_unsorted": CPU
     + ' |> filter(fn: (r) => r._field == "usage") |> group(columns: ["host"]) |> limit(n: 1)',
     "schema_fn": 'schema.measurements(bucket: "db")',
