@@ -36,9 +36,19 @@ def _night(repo: Path) -> dict[str, dict]:
             assert status.returncode in (0, 1), status.stderr
             skip = json.loads(status.stdout)["reason"]
     services: dict[str, dict] = {}
-    for report in sorted((repo / ".sandbox" / "runs").glob("*/report.json")):
-        services.update(json.loads(report.read_text())["services"])
-    return services
+    shard_runs = sorted(path.parent.name for path in (repo / ".sandbox" / "runs").glob("*/report.json"))
+    for run in shard_runs:
+        services.update(
+            json.loads((repo / ".sandbox" / "runs" / run / "report.json").read_text())["services"]
+        )
+    # The report job: one merged report of the night, shown as the newest run.
+    merged = sandbox(repo, "-q", "report", "--merge", *shard_runs)
+    assert merged.returncode in (0, 1), merged.stderr
+    night = json.loads(sandbox(repo, "report", "--format", "json").stdout)
+    assert night["services"].keys() == services.keys(), "the merged report lists every service"
+    for name, entry in night["services"].items():
+        assert entry["overall_success"] == services[name]["overall_success"], name
+    return night["services"]
 
 
 @pytest.mark.docker

@@ -13,6 +13,7 @@ import docker
 import pytest
 
 from sandbox.deps import ServiceDeps
+from sandbox.engine.doctor import check_image
 from sandbox.engine.images import SPECS, Resolver, read_env_file
 from sandbox.engine.labels import BASE_LABEL, labels_for
 from tests.sandbox.engine.official_names import MARK, Namespace, official_fixture  # noqa: F401 (fixture)
@@ -76,6 +77,9 @@ def test_the_image_map_and_dependencies_follow_the_official_images(
 ) -> None:
     resolver = Resolver(docker_client, pull_timeout=0)
     assert resolver.image_map() == {"python:3.11-slim": official.refs["base"]}
+    for name in ("base", "mosquitto", "influxdb3"):  # `sandbox doctor` looks where resolution does
+        check = check_image(docker_client, SPECS[name])
+        assert check.status == "OK" and check.detail.startswith(f"{official.refs[name]} (official"), check
     for name in ("mosquitto", "influxdb3"):
         assert resolver.resolve(name).source == "official"
     # The dependencies start the official way (the official Mosquitto command line, user 1883)
