@@ -81,6 +81,8 @@ def test_a_night_on_the_official_images(tmp_path: Path, official: Namespace) -> 
     official images, and the CRITICAL service of phase D is verified."""
     repo = write_fleet(tmp_path, ["ok-svc"])
     _priorities(repo, {"ok-svc": "CRITICAL"})
+    toml = repo / "services" / "ok-svc" / "sandbox.toml"  # both dependencies, both official
+    toml.write_text(toml.read_text().replace('needs = ["mosquitto"]', 'needs = ["mosquitto", "influxdb3"]'))
     services = _night(repo)
     assert services["ok-svc"]["overall_success"] is True, services["ok-svc"]
     reports = [json.loads(path.read_text()) for path in (repo / ".sandbox" / "runs").glob("*/report.json")]
