@@ -9,13 +9,34 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from sandbox import commands
 from sandbox.config import parse_shard
 from sandbox.output import ExitCode, Output, Verbosity
 from sandbox.pipeline.run import Options
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+
+class _PlainArgument(TyperArgument):
+    """An argument listed in --help by its metavar alone: Typer would add its Python type
+    (`<list[str]>`), which tells a person nothing the metavar and help do not."""
+
+    def display_type_rich(self, ctx: typer.Context) -> str | None:
+        return None
+
+
+class _Group(TyperGroup):
+    """Typer's group, whose commands list their arguments without a type label."""
+
+    def get_command(self, ctx: typer.Context, cmd_name: str):  # -> the (vendored) click Command
+        command = super().get_command(ctx, cmd_name)
+        for param in command.params if command is not None else []:
+            if type(param) is TyperArgument:
+                param.__class__ = _PlainArgument  # same object, help rendering only
+        return command
+
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None, cls=_Group)
 
 
 def package_version() -> str:
@@ -26,7 +47,7 @@ def package_version() -> str:
 
 
 images_app = typer.Typer(
-    help="Logical images: what they resolve to, and local builds.", invoke_without_command=True
+    help="Logical images: what they resolve to, and local builds.", invoke_without_command=True, cls=_Group
 )
 app.add_typer(images_app, name="images")
 out = Output()
@@ -100,7 +121,7 @@ def images(ctx: typer.Context) -> None:
 @images_app.command("build")
 def images_build(
     names: list[str] | None = typer.Argument(
-        None, help="logical images (default: all)", show_default=False, metavar="IMAGE..."
+        None, help="logical images (default: all)", show_default=False, metavar="IMAGE"
     ),
     force: bool = typer.Option(False, "--force", help="rebuild even when the cache is current"),
 ) -> None:
@@ -111,7 +132,9 @@ def images_build(
 @app.command()
 def clean(
     images_too: bool = typer.Option(False, "--images", help="also remove the cached local images"),
-    run: str | None = typer.Option(None, "--run", help="remove this run, whether or not its owner is alive"),
+    run: str | None = typer.Option(
+        None, "--run", metavar="RUN", help="remove this run, whether or not its owner is alive"
+    ),
     force: bool = typer.Option(False, "--force", help="remove every run, live ones too (listed first)"),
 ) -> None:
     """Remove leftovers of dead runs: labelled containers, networks, run images, temp and run folders."""
@@ -121,7 +144,7 @@ def clean(
 @app.command()
 def verify(
     services: list[str] | None = typer.Argument(
-        None, help="service names under services/", show_default=False, metavar="SERVICE..."
+        None, help="service names under services/", show_default=False, metavar="SERVICE"
     ),
     all_services: bool = typer.Option(False, "--all", help="every service of the fleet"),
     phase: str | None = typer.Option(None, "--phase", help="only this phase: a|b|c|d|all", metavar="PHASE"),
@@ -174,7 +197,7 @@ def verify(
 @app.command()
 def plan(
     services: list[str] | None = typer.Argument(
-        None, help="service names (default: every service)", show_default=False, metavar="SERVICE..."
+        None, help="service names (default: every service)", show_default=False, metavar="SERVICE"
     ),
     all_services: bool = typer.Option(False, "--all", help="every service of the fleet (the default)"),
     phase: str | None = typer.Option(None, "--phase", help="only this phase: a|b|c|d|all", metavar="PHASE"),
@@ -202,7 +225,7 @@ def phase_status(
         ...,
         help="report.json files or folders holding them (every shard of the phase)",
         exists=True,
-        metavar="PATH...",
+        metavar="PATH",
     ),
     phase: str = typer.Option(..., "--phase", help="the phase to judge: a|b|c|d", metavar="PHASE"),
     max_failure_rate: float = typer.Option(
@@ -229,7 +252,7 @@ def config_schema() -> None:
 @app.command()
 def promote(
     services: list[str] | None = typer.Argument(
-        None, help="services to promote", show_default=False, metavar="SERVICE..."
+        None, help="services to promote", show_default=False, metavar="SERVICE"
     ),
     all_verified: bool = typer.Option(False, "--all-verified", help="every service with a verified diff"),
     revert: bool = typer.Option(False, "--revert", help="undo the last promotion of the services"),
@@ -241,10 +264,13 @@ def promote(
 @app.command()
 def gate(
     services: list[str] | None = typer.Argument(
-        None, help="services (default: all)", show_default=False, metavar="SERVICE..."
+        None, help="services (default: all)", show_default=False, metavar="SERVICE"
     ),
     records: str | None = typer.Option(
-        None, "--records", help="read the verified records from a run folder or a downloaded CI artifact"
+        None,
+        "--records",
+        metavar="PATH",
+        help="read the verified records from a run folder or a downloaded CI artifact",
     ),
     as_json: bool = typer.Option(False, "--json", help="print the gate's findings as JSON"),
 ) -> None:
@@ -255,11 +281,15 @@ def gate(
 
 @app.command()
 def fix(
-    service: str = typer.Argument(..., help="service name under services/"),
-    save: str | None = typer.Option(None, "--save", help="store the edits of the fix copy as fix NAME"),
-    reason: str | None = typer.Option(None, "--reason", help="with --save: why (the patch's header)"),
+    service: str = typer.Argument(..., help="service name under services/", metavar="SERVICE"),
+    save: str | None = typer.Option(
+        None, "--save", metavar="NAME", help="store the edits of the fix copy as fix NAME"
+    ),
+    reason: str | None = typer.Option(
+        None, "--reason", metavar="REASON", help="with --save: why (the patch's header)"
+    ),
     list_only: bool = typer.Option(False, "--list", help="list the service's fixes in order"),
-    drop: str | None = typer.Option(None, "--drop", help="remove fix NAME"),
+    drop: str | None = typer.Option(None, "--drop", metavar="NAME", help="remove fix NAME"),
     discard: bool = typer.Option(False, "--discard", help="prepare a new copy even over unsaved edits"),
 ) -> None:
     """Prepare an editable migrated copy (codemods and saved fixes applied), or save, list, drop fixes."""

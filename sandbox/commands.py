@@ -45,6 +45,7 @@ from sandbox.engine.cleanup import (
     dead_run_folders,
     dead_temp_folders,
     engine_runs,
+    kept_objects,
     remove_folders,
     remove_matching,
     remove_runs,
@@ -205,10 +206,8 @@ def verify(
     for problem in result.cleanup_errors if result else []:
         out.warning(f"cleanup: {problem}; `sandbox clean` retries")
     if options.keep:
-        out.line(
-            "--keep: containers and networks are still up; list them with "
-            f"`docker ps --filter label=sandbox.run={run.run_id}`; remove with `sandbox clean`"
-        )
+        for line in kept_objects(connect(), run.run_id).lines(run.run_id):
+            out.note(line)
     if interrupted:
         return ExitCode.INTERRUPTED
     if promote_after:
@@ -717,11 +716,13 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     if unknown:
         out.error(f"unknown image {', '.join(unknown)}; known: {', '.join(BUILD_ORDER)}")
         return ExitCode.USAGE
-    out.build_log = repo_root() / ".sandbox" / "images-build.log"
+    state = repo_root() / ".sandbox"
+    out.build_log = state / "images-build.log"
     try:
         client = connect()
-        for found in build_all(client, out.progress, [n for n in BUILD_ORDER if n in wanted], force):
-            out.line(f"ready  {found.logical:<10} {found.ref}  {found.digest[:19]}")
+        chosen = [n for n in BUILD_ORDER if n in wanted]
+        for found in build_all(client, out.progress, chosen, force, env_file=state / "images.env"):
+            out.line(f"ready  {found.logical:<10} {found.source:<8} {found.ref}  {found.digest[:19]}")
     except EngineUnavailable as exc:
         out.error(str(exc))
         return ExitCode.USAGE

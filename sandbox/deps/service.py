@@ -25,6 +25,7 @@ from testcontainers.core.network import Network
 
 from sandbox.deps.base import Dependency, container_ip
 from sandbox.deps.registry import DEFAULT_NEEDS, dependencies
+from sandbox.engine.cleanup import is_kept
 from sandbox.engine.images import ResolvedImage, Resolver
 
 # Where a dependency the service does not need "is" for host-side checks: nothing answers there.
@@ -130,6 +131,8 @@ def _start_timed(container: DockerContainer) -> float:
 
 def _remove_network_quietly(net: Network) -> None:
     try:
+        if is_kept(net._docker.client, net._network.attrs.get("Labels")):
+            return  # `verify --keep`: left for inspection, `sandbox clean` removes it
         net.remove()
     except Exception:  # already removed by an interrupt's sweep: nothing to do
         pass
@@ -137,6 +140,9 @@ def _remove_network_quietly(net: Network) -> None:
 
 def _stop_quietly(container: DockerContainer) -> None:
     try:
+        wrapped = container.get_wrapped_container()
+        if wrapped is not None and is_kept(wrapped.client, wrapped.labels):
+            return  # `verify --keep`: left running for inspection, `sandbox clean` removes it
         container.stop()
     except Exception:  # already gone (killed by a signal handler's cleanup): nothing to do
         pass

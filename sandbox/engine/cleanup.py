@@ -23,12 +23,28 @@ from typing import Any
 import docker
 from docker.errors import APIError, NotFound
 
-from sandbox.engine.labels import CACHE_KEY, RUN_KEY, Owner, current_owner, project_filter
+from sandbox.engine.labels import (
+    CACHE_KEY,
+    PROJECT,
+    PROJECT_KEY,
+    ROLE_KEY,
+    RUN_KEY,
+    Owner,
+    current_owner,
+    labels_for,
+    project_filter,
+)
 
 # A temporary folder the sandbox creates is named sandbox-<pid>-<start>-<kind>-<random> (temp_prefix),
 # so `sandbox clean` can tell the folders of a dead process from those of a live one.
 TEMP_NAME = re.compile(r"^sandbox-(\d+)-(\d+)-")
 OWNER_FILE = "owner.json"
+
+
+# The role of a kept run's marker: a labelled volume on the engine (no subnet, no process). The
+# decision to keep lives where the objects live, so every removal path (a stage's own container,
+# a dependency, a network) can ask the engine, and `sandbox clean` finds and removes it with the run.
+KEEP_ROLE = "keep"
 
 
 @dataclass
@@ -37,10 +53,58 @@ class CleanupReport:
     networks: list[str] = field(default_factory=list)
     images: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
-        return len(self.containers) + len(self.networks) + len(self.images)
+        return len(self.containers) + len(self.networks) + len(self.images) + len(self.volumes)
+
+
+def _keep_filter(run_id: str) -> dict[str, list[str]]:
+    return {"label": [f"{PROJECT_KEY}={PROJECT}", f"{RUN_KEY}={run_id}", f"{ROLE_KEY}={KEEP_ROLE}"]}
+
+
+def mark_kept(client: docker.DockerClient, run_id: str) -> None:
+    """Mark the run as kept: its containers and networks outlive their stages and the run."""
+    client.volumes.create(name=f"sandbox-keep-{run_id}", labels=labels_for(run_id, KEEP_ROLE))
+
+
+def is_kept(client: docker.DockerClient, labels: dict[str, str] | None) -> bool:
+    """Whether the object with these labels belongs to a run made with `verify --keep`."""
+    run_id = (labels or {}).get(RUN_KEY)
+    if not run_id:
+        return False
+    try:
+        return bool(client.volumes.list(filters=_keep_filter(run_id)))
+    except (APIError, OSError):
+        return False  # the engine did not answer: removing is the safe default
+
+
+@dataclass(frozen=True)
+class KeptObjects:
+    """What a kept run left on the engine, for the end-of-run note."""
+
+    containers: list[str]
+    networks: list[str]
+
+    def lines(self, run_id: str) -> list[str]:
+        return [
+            f"--keep: {len(self.containers)} container(s) and {len(self.networks)} network(s) of run "
+            f"{run_id} are kept for inspection (labelled sandbox.run={run_id}):",
+            *(f"  container {name}" for name in self.containers),
+            *(f"  network   {name}" for name in self.networks),
+            f"remove them with: sandbox clean --run {run_id}",
+        ]
+
+
+def kept_objects(client: docker.DockerClient, run_id: str) -> KeptObjects:
+    selector = project_filter(run_id)
+    containers = [
+        (c.attrs.get("Names") or [c.id[:12]])[0].lstrip("/")
+        for c in client.containers.list(all=True, filters=selector, sparse=True)
+    ]
+    networks = [n.name for n in client.networks.list(filters=selector)]
+    return KeptObjects(sorted(containers), sorted(networks))
 
 
 def new_run_id() -> str:
@@ -74,6 +138,9 @@ def remove_matching(
     for network in client.networks.list(filters=selector):
         if wanted(network.attrs.get("Labels") or {}):
             _attempt(report, report.networks, network.name, network.remove)
+    for volume in client.volumes.list(filters=selector):  # a kept run's marker
+        if wanted(volume.attrs.get("Labels") or {}):
+            _attempt(report, report.volumes, volume.name, lambda v=volume: v.remove(force=True))
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
     images = [
         image
@@ -234,11 +301,14 @@ def signals_ignored() -> Iterator[None]:
 
 @contextmanager
 def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> Iterator[CleanupReport]:
-    """Everything labelled with `run_id` is removed when the block ends, however it ends.
+    """Everything labelled with `run_id` is removed when the block ends, however it ends; with
+    `keep`, nothing is (the run is marked kept, so the stages leave their containers too).
 
     Signals are ignored during the removal so the cleanup itself is not cut short.
     """
     report = CleanupReport()
+    if keep:
+        mark_kept(client, run_id)
     with sigterm_as_interrupt():
         try:
             yield report
@@ -275,6 +345,7 @@ def engine_runs(client: docker.DockerClient) -> dict[str, EngineRun]:
             for c in client.containers.list(all=True, filters=project_filter(), sparse=True)
         ),
         *(n.attrs.get("Labels") or {} for n in client.networks.list(filters=project_filter())),
+        *(v.attrs.get("Labels") or {} for v in client.volumes.list(filters=project_filter())),
         *(i.labels for i in listed_images(client, project_filter())),
     ]
     for labels in listed:

@@ -4,6 +4,14 @@ Every container the sandbox starts runs with LIMITS (dependencies with DEP_LIMIT
 capabilities dropped, no-new-privileges, memory/CPU/pid limits, a read-only root file system with a
 tmpfs /tmp, no Docker socket (nothing is ever bind-mounted but the migrator's workspace), a
 non-root user (the image's own, or nobody when the image would run as root), and capped logs.
+
+The containers `docker build` runs for RUN steps get BUILD_LIMITS: what the Engine API's build
+endpoint lets a client set (memory without swap, a CPU share, /dev/shm size). It has no way to drop
+capabilities, cap pids or make the root read-only for build steps; they run as the Dockerfile's
+USER on the default bridge (a build needs PyPI) and never get the Docker socket.
+
+`remove` leaves the containers of a run made with `verify --keep` in place (sandbox.engine.cleanup
+marks such a run on the engine); `sandbox clean` removes them.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from dataclasses import dataclass
 import requests
 from docker.errors import APIError, NotFound
 from docker.models.containers import Container
+
+from sandbox.engine.cleanup import is_kept
 
 # dns_opt: the private network resolves only its own containers; a name outside it would
 # otherwise take 10 s per lookup to fail (two 5 s resolver timeouts), slowing every retry.
@@ -35,6 +45,10 @@ LIMITS = {**HARDENING, "tmpfs": TMPFS, "mem_limit": "1g", "dns_opt": ["timeout:1
 # The test container keeps a writable layer: pytest's JUnit XML is read from it after the container
 # exits (a tmpfs is gone by then). Everything else of LIMITS holds.
 TEST_LIMITS = {**LIMITS, "read_only": False, "tmpfs": {}}
+# docker-py's `container_limits` of a build (bytes; memswap == memory: no swap). cpushares 1024 is
+# the engine's default weight, written out so a build never outweighs a test container.
+BUILD_LIMITS = {"memory": 2 << 30, "memswap": 2 << 30, "cpushares": 1024}
+BUILD_SHM_BYTES = 64 << 20
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}
@@ -103,8 +117,11 @@ def wait_exit(container: Container, seconds: float) -> int | None:
 
 
 def remove(container: Container) -> None:
-    """Force-remove with volumes; a container already gone is what we wanted."""
+    """Force-remove with volumes; a container already gone is what we wanted. A container of a
+    kept run (`verify --keep`) stays for inspection."""
     try:
+        if is_kept(container.client, container.labels):
+            return
         container.remove(force=True, v=True)
     except (NotFound, APIError):
         pass

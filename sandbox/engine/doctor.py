@@ -11,7 +11,7 @@ from typing import Literal
 import docker
 
 from sandbox.engine.client import EngineUnavailable, connect, engine_info
-from sandbox.engine.images import SPECS, ImageSpec, ca_bundle
+from sandbox.engine.images import SPECS, ImageSpec, ca_bundle, official_name
 
 Status = Literal["OK", "WARN", "FAIL"]
 MIN_FREE_GB = 10.0
@@ -44,8 +44,9 @@ def check_disk(client: docker.DockerClient) -> Check:
 
 
 def check_image(client: docker.DockerClient, spec: ImageSpec) -> Check:
-    """Resolvable without building: the official image is present, or the local build is."""
-    for ref, source in ((spec.official, "official"), (spec.local_tag, "local build")):
+    """Resolvable without building: the official image is present (under SANDBOX_OFFICIAL_PREFIX
+    when set), or a local build is (the alias, or a build on an official base, which has none)."""
+    for ref, source in ((official_name(spec), "official"), (spec.local_tag, "local build")):
         if not ref:
             continue
         try:
@@ -53,6 +54,10 @@ def check_image(client: docker.DockerClient, spec: ImageSpec) -> Check:
         except docker.errors.ImageNotFound:
             continue
         return Check(f"image {spec.name}", "OK", f"{ref} ({source}, {image.short_id})")
+    builds = client.images.list(filters={"label": [f"sandbox.image={spec.name}", "sandbox.cache=true"]})
+    tagged = [image for image in builds if image.tags]
+    if tagged:
+        return Check(f"image {spec.name}", "OK", f"{tagged[0].tags[0]} (local build, {tagged[0].short_id})")
     buildable = (spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")).exists()
     if buildable:
         return Check(

@@ -2,8 +2,15 @@
 
 Resolution prefers the official image (present in the engine, or pulled within a bounded time) and
 falls back to the local build, building it when missing. Local builds are cached by a content
-hash label, so a second set-up run reuses them. The image map lets a service Dockerfile's
-`FROM python:3.11-slim` build against the local base inside a sandbox copy only.
+hash label, so a second set-up run reuses them. Images built from a Dockerfile (migrator, and the
+Mosquitto and InfluxDB stand-ins where their official image is missing) build FROM whichever base
+resolved: with `python:3.11-slim` in the engine nothing is bootstrapped from Debian at all. The
+image map lets a service Dockerfile's `FROM python:3.11-slim` build against the resolved base inside
+a sandbox copy only.
+
+SANDBOX_OFFICIAL_PREFIX puts every official name under a registry mirror or namespace
+(`mirror.example.com/dockerhub/` gives `mirror.example.com/dockerhub/python:3.11-slim`); the tests
+use it to simulate "official images present" under names no other run on the engine resolves.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from typing import Literal
 import docker
 from docker.errors import APIError, BuildError, ImageNotFound
 
-from sandbox.engine.labels import cache_labels, temp_prefix
+from sandbox.engine.containers import BUILD_LIMITS, BUILD_SHM_BYTES
+from sandbox.engine.labels import BASE_LABEL, cache_labels, temp_prefix
 
 Progress = Callable[[str], None]
 
@@ -168,7 +176,8 @@ def _stream_build(client: docker.DockerClient, on_log: Progress, **kwargs: objec
     """Run an Engine API build, forwarding its log lines; return the image id or raise BuildError."""
     log: list[dict] = []
     image_id = ""
-    for chunk in client.api.build(decode=True, rm=True, forcerm=True, **kwargs):
+    limits = {"container_limits": dict(BUILD_LIMITS), "shmsize": BUILD_SHM_BYTES}
+    for chunk in client.api.build(decode=True, rm=True, forcerm=True, **limits, **kwargs):
         log.append(chunk)
         if "stream" in chunk and chunk["stream"].strip():
             on_log(chunk["stream"].rstrip())
@@ -243,16 +252,24 @@ def _local_image(client: docker.DockerClient, tag: str):
         return None
 
 
-def _spec_hash(client: docker.DockerClient, spec: ImageSpec) -> str:
+def _spec_hash(spec: ImageSpec, base: ResolvedImage | None) -> str:
+    """The cache key: the recipe's files, plus the CA bundle (rootfs) or the base image id (a
+    build on another base is another build)."""
     paths = [spec.path, *(package_dir(extra) for extra in spec.extra_context)]
     if spec.kind == "rootfs":
         bundle = ca_bundle()
         return content_hash(paths, [bundle.read_text() if bundle else ""])
-    return content_hash(paths, [ensure_local(client, "base").digest])
+    assert base is not None, "a Dockerfile image is built FROM a resolved base"
+    return content_hash(paths, [base.digest])
 
 
 def _build_rootfs(
-    client: docker.DockerClient, spec: ImageSpec, tag_ref: str, labels: dict[str, str], on_log: Progress
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    tag_ref: str,
+    labels: dict[str, str],
+    on_log: Progress,
+    base: ResolvedImage | None = None,
 ) -> str:
     if shutil.which("debootstrap") is None:
         raise ImageUnavailable(
@@ -288,9 +305,14 @@ def _build_rootfs(
 
 
 def _build_dockerfile(
-    client: docker.DockerClient, spec: ImageSpec, tag_ref: str, labels: dict[str, str], on_log: Progress
+    client: docker.DockerClient,
+    spec: ImageSpec,
+    tag_ref: str,
+    labels: dict[str, str],
+    on_log: Progress,
+    base: ResolvedImage | None = None,
 ) -> str:
-    base = ensure_local(client, "base", on_log).ref
+    assert base is not None, "a Dockerfile image is built FROM a resolved base"
     with tempfile.TemporaryDirectory(prefix=temp_prefix("ctx")) as tmp:
         context = Path(tmp) / "context"
         shutil.copytree(spec.path, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -303,8 +325,8 @@ def _build_dockerfile(
             on_log,
             path=str(context),
             tag=tag_ref,
-            labels=labels,
-            buildargs={"BASE_IMAGE": base},
+            labels={**labels, BASE_LABEL: base.ref},
+            buildargs={"BASE_IMAGE": base.ref},
         )
 
 
@@ -318,25 +340,36 @@ def _adopt(client: docker.DockerClient, spec: ImageSpec, wanted: str, tag_ref: s
 
 
 def ensure_local(
-    client: docker.DockerClient, logical: str, on_log: Progress = _quiet, force: bool = False
+    client: docker.DockerClient,
+    logical: str,
+    on_log: Progress = _quiet,
+    force: bool = False,
+    base: ResolvedImage | None = None,
 ) -> ResolvedImage:
-    """The local build of `logical`, built only when missing or when its inputs changed."""
+    """The local build of `logical`, built only when missing or when its inputs changed.
+
+    A Dockerfile image builds FROM `base` (what the run resolved; default: the local base)."""
     spec = SPECS[logical]
     recipe = spec.path / ("bootstrap.sh" if spec.kind == "rootfs" else "Dockerfile")
     if not recipe.is_file():
         raise ImageUnavailable(
             f"{logical}: no official image in the engine and no local recipe ({recipe} is missing)"
         )
-    wanted = _spec_hash(client, spec)
+    if spec.kind == "dockerfile" and base is None:
+        base = ensure_local(client, "base", on_log)
+    wanted = _spec_hash(spec, base)
     tag_ref = spec.build_tag(wanted)
     image = _local_image(client, tag_ref) or _adopt(client, spec, wanted, tag_ref)
     if force or image is None or image.labels.get("sandbox.image.hash") != wanted:
-        on_log(f"building {tag_ref}")
+        on_log(f"building {tag_ref}" + (f" FROM {base.ref}" if base else ""))
         labels = cache_labels(logical, wanted)
         builder = _build_rootfs if spec.kind == "rootfs" else _build_dockerfile
-        builder(client, spec, tag_ref, labels, on_log)
+        builder(client, spec, tag_ref, labels, on_log, base)
         image = client.images.get(tag_ref)
-    image.tag(*spec.local_tag.split(":"))
+    if base is None or base.source == "local":
+        # The alias (for people and compose) names the build on the local base; a build on an
+        # official base is found through the resolution (.sandbox/images.env), never the alias.
+        image.tag(*spec.local_tag.split(":"))
     return ResolvedImage(logical, tag_ref, "local", image.id, spec.official)
 
 
@@ -360,14 +393,36 @@ def _pull_bounded(client: docker.DockerClient, ref: str, timeout: float) -> bool
     return result["ok"]
 
 
+def official_name(spec: ImageSpec, prefix: str | None = None) -> str | None:
+    """The official name to look for: SPECS' name under SANDBOX_OFFICIAL_PREFIX (a mirror or a
+    test namespace), or None when the image has no official counterpart."""
+    if spec.official is None:
+        return None
+    prefix = os.environ.get("SANDBOX_OFFICIAL_PREFIX", "") if prefix is None else prefix
+    return f"{prefix}{spec.official}"
+
+
+def _env_pull_timeout() -> float:
+    return float(os.environ.get("SANDBOX_PULL_TIMEOUT", "15"))
+
+
+def _env_allow_official() -> bool:
+    return os.environ.get("SANDBOX_LOCAL_IMAGES", "") not in ("1", "true", "yes")
+
+
 @dataclass
 class Resolver:
-    """Resolves logical images once per run and remembers each decision."""
+    """Resolves logical images once per run and remembers each decision.
+
+    `pull_timeout` 0: only what the engine already holds counts (set-up on a machine without
+    Docker Hub never waits on a pull)."""
 
     client: docker.DockerClient
-    pull_timeout: float = float(os.environ.get("SANDBOX_PULL_TIMEOUT", "15"))
-    allow_official: bool = os.environ.get("SANDBOX_LOCAL_IMAGES", "") not in ("1", "true", "yes")
+    pull_timeout: float = field(default_factory=_env_pull_timeout)
+    allow_official: bool = field(default_factory=_env_allow_official)
     on_log: Progress = _quiet
+    force: bool = False  # rebuild the local builds this resolver makes
+    prefix: str | None = None  # SANDBOX_OFFICIAL_PREFIX when None
     decisions: dict[str, ResolvedImage] = field(default_factory=dict)
 
     def resolve(self, logical: str) -> ResolvedImage:
@@ -376,18 +431,28 @@ class Resolver:
         return self.decisions[logical]
 
     def _decide(self, spec: ImageSpec) -> ResolvedImage:
-        if spec.official and self.allow_official:
-            image = _local_image(self.client, spec.official)
-            if image is None and _pull_bounded(self.client, spec.official, self.pull_timeout):
-                image = _local_image(self.client, spec.official)
-            if image is not None:
-                return ResolvedImage(spec.name, spec.official, "official", image.id, spec.official)
-        return ensure_local(self.client, spec.name, self.on_log)
+        official = self._official(spec)
+        if official is not None:
+            return official
+        base = self.resolve("base") if spec.kind == "dockerfile" else None
+        return ensure_local(self.client, spec.name, self.on_log, self.force, base)
+
+    def _official(self, spec: ImageSpec) -> ResolvedImage | None:
+        name = official_name(spec, self.prefix)
+        if name is None or not self.allow_official:
+            return None
+        image = _local_image(self.client, name)
+        if image is None and self.pull_timeout > 0 and _pull_bounded(self.client, name, self.pull_timeout):
+            image = _local_image(self.client, name)
+        if image is None:
+            return None
+        return ResolvedImage(spec.name, name, "official", image.id, spec.official)
 
     def image_map(self) -> dict[str, str]:
         """FROM substitutions for sandbox copies: official base name -> what it resolved to."""
         base = self.resolve("base")
-        return {} if base.source == "official" else {SPECS["base"].official: base.ref}
+        official = SPECS["base"].official
+        return {} if base.ref == official else {official: base.ref}
 
 
 def build_all(
@@ -395,6 +460,46 @@ def build_all(
     on_log: Progress = _quiet,
     names: Iterable[str] = BUILD_ORDER,
     force: bool = False,
+    env_file: Path | None = None,
 ) -> list[ResolvedImage]:
-    """Build (or reuse) every local image, base first."""
-    return [ensure_local(client, name, on_log, force) for name in names]
+    """Resolve every wanted image, base first, building the local ones that are missing.
+
+    The official image wins where the engine holds it; it is pulled (bounded) only with
+    SANDBOX_PULL_OFFICIAL=1, so a machine without Docker Hub never waits on a pull. `env_file`
+    records the decisions for compose and CI (see `write_env_file`)."""
+    pull = float(os.environ.get("SANDBOX_PULL_TIMEOUT", "120")) if _pull_wanted() else 0.0
+    resolver = Resolver(client, pull_timeout=pull, on_log=on_log, force=force)
+    found = [resolver.resolve(name) for name in names]
+    if env_file is not None:
+        write_env_file(env_file, resolver.decisions.values())
+    return found
+
+
+def _pull_wanted() -> bool:
+    return os.environ.get("SANDBOX_PULL_OFFICIAL", "") in ("1", "true", "yes")
+
+
+def env_name(logical: str) -> str:
+    return f"SANDBOX_{logical.upper()}_IMAGE"
+
+
+def write_env_file(path: Path, decisions: Iterable[ResolvedImage]) -> None:
+    """The resolution as KEY=VALUE lines: `docker-compose --env-file` reads it for the image names
+    of compose.sandbox.yml, the nightly's image cache saves exactly these refs. Only the images
+    resolved now are written; others keep what an earlier run recorded."""
+    known = read_env_file(path)
+    for found in decisions:
+        known[env_name(found.logical)] = found.ref
+        known[f"SANDBOX_{found.logical.upper()}_SOURCE"] = found.source
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "".join(f"{key}={value}\n" for key, value in sorted(known.items()))
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("# written by `sandbox images build`: what each logical image resolved to\n" + body)
+    tmp.replace(path)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs if not key.startswith("#")}

@@ -19,6 +19,8 @@ RUN_KEY = "sandbox.run"
 ROLE_KEY = "sandbox.role"
 SERVICE_KEY = "sandbox.service"
 CACHE_KEY = "sandbox.cache"
+# On a local Dockerfile build: the base it was built FROM (official or local), for people and tests.
+BASE_LABEL = "sandbox.image.base"
 OWNER_HOST_KEY = "sandbox.owner.host"
 OWNER_PID_KEY = "sandbox.owner.pid"
 OWNER_START_KEY = "sandbox.owner.start"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,6 +90,37 @@ def test_every_option_and_argument_has_help_and_no_bool_metavar(command: str) ->
         return
     text = sandbox(command, "--help").stdout
     assert "<bool>" not in text and "BOOLEAN" not in text, text
+
+
+# Typer's type labels (`<str>`, `<list[str]>`) and click's (TEXT, INTEGER), a lower-case argument
+# name in braces, and a doubled ellipsis (`[SERVICE...]...`).
+TYPE_LABEL = re.compile(
+    r"<(?:str|int|float|bool|list\[[a-z]+\]|path)>|\b(?:TEXT|INTEGER|FLOAT)\b|\{[a-z]|\.\.\.\]\.\.\."
+)
+
+
+@pytest.mark.parametrize("command", [[c] for c in COMMANDS] + [["images", "build"], []])
+def test_help_shows_metavars_never_type_labels(command: list[str]) -> None:
+    """Every argument and option is shown by a metavar (SERVICE, PATH, NAME), never by its type."""
+    result = sandbox(*command, "--help")
+    assert result.returncode == 0, result.stderr
+    assert TYPE_LABEL.search(result.stdout) is None, result.stdout
+    if command in (["verify"], ["images", "build"], ["fix"]):
+        assert "Arguments:" in result.stdout  # the check above did look at an argument
+
+
+def test_help_of_an_argument_reads_metavar_then_help() -> None:
+    lines = sandbox("verify", "--help").stdout.splitlines()
+    assert lines[0].endswith(" verify [OPTIONS] [SERVICE]..."), lines
+    argument = lines[lines.index("Arguments:") + 1].split()
+    assert argument[:2] == ["SERVICE", "service"], lines
+
+
+def test_verbose_and_quiet_exclude_each_other_and_version_is_eager() -> None:
+    both = sandbox("-q", "-v", "plan")
+    assert both.returncode == 2 and both.stdout == "" and "exclude each other" in both.stderr
+    # --version answers before any command or repo is looked at.
+    assert sandbox("--version", "verify", "--all").stdout.startswith("sandbox ")
 
 
 def test_plan_json_is_pure_and_shows_an_invalid_service(tmp_path: Path) -> None:
