@@ -118,66 +118,91 @@ class Table:
     batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
     version: int = 0
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
-    _max_time: int | None = None
+    _latest: dict[int, int] = field(default_factory=dict)  # id(chunk) -> its latest time, ns
     _snapshot: pa.Table | None = None
+    _snapshot_version: int = -1
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def schema(self) -> pa.Schema:
-        fields = [
-            pa.field(
-                name,
-                ARROW_TYPES[kind],
-                nullable=kind != TIME,
-                metadata={"iox::column::type": kind_name(kind)},
-            )
-            for name, kind in sorted(self.columns.items())
-        ]
-        return pa.schema(fields, metadata={"iox::measurement::name": self.name})
+        return _schema(self.name, self.columns)
 
     def append(self, batch: pa.RecordBatch) -> None:
+        """Called under the catalog lock, after the batch's columns were added to `columns`."""
         self.batches.append(batch)
         self.version += 1
-        self._snapshot = None
 
     def snapshot(self) -> pa.Table:
-        """All rows in the current schema, deduplicated; cached until the next write."""
-        if self._snapshot is not None and self._snapshot.schema.names == sorted(self.columns):
-            return self._snapshot
-        schema = self.schema()
+        """All rows in the current schema, deduplicated; cached until the next write.
+
+        Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
+        of the batches taken before a copy of the columns never holds a column the copy lacks.
+        Builds are serialised per table; concurrent writes wait for none of them."""
+        with self._build_lock:
+            version = self.version
+            pending = self.batches[: len(self.batches)]
+            columns = dict(self.columns)
+            if self._snapshot is not None and self._snapshot_version == version:
+                if self._snapshot.schema.names == sorted(columns):
+                    return self._snapshot
+            snapshot = self._build(pending, columns)
+            del self.batches[: len(pending)]  # only builds remove, and they are serialised
+            self._snapshot, self._snapshot_version = snapshot, version
+            return snapshot
+
+    def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
+        schema = _schema(self.name, columns)
         chunks = [_conform(batch, schema) for batch in self._chunks]
-        fresh = [_conform(batch, schema) for batch in self.batches]
+        fresh = [_conform(batch, schema) for batch in pending]
         rebuilt = False
         if fresh and self._appends_cleanly(fresh):
             chunks = _merge_small(chunks + _compact(fresh))
         elif fresh:
             rebuilt = True
             whole = pa.Table.from_batches(chunks + fresh, schema=schema)
-            whole = _dedupe(whole, [n for n, k in self.columns.items() if k == TAG])
+            whole = _dedupe(whole, [n for n, k in columns.items() if k == TAG])
             chunks = whole.combine_chunks().to_batches() if whole.num_rows else []
-        if fresh:
-            latest = pc.max(pa.Table.from_batches(fresh)["time"]).cast(pa.int64()).as_py()
-            self._max_time = latest if self._max_time is None else max(latest, self._max_time)
-        self._chunks, self.batches = chunks, []
-        self._snapshot = pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
+        self._chunks = chunks
+        self._latest = {id(c): self._latest.get(id(c)) or _latest_time(c) for c in chunks}
         if rebuilt or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
             release_unused()
-        return self._snapshot
+        return pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
 
     def _appends_cleanly(self, fresh: list[pa.RecordBatch]) -> bool:
-        """New rows cannot collide with stored ones nor with each other: later, distinct times."""
+        """New rows cannot collide with stored ones nor with each other: distinct times, none of
+        them among the stored times of a chunk reaching that far (most chunks end earlier)."""
         table = pa.Table.from_batches(fresh)
         times = table["time"]
         if pc.count_distinct(times).as_py() != table.num_rows:
             return False
         earliest = pc.min(times).cast(pa.int64()).as_py()
-        if self._max_time is None or not self._chunks or earliest > self._max_time:
+        # Concurrent writers interleave times: only chunks whose latest time is not before the
+        # earliest new one are searched (a hash of the few new times, one pass over each).
+        reaching = [c for c in self._chunks if self._latest.get(id(c), earliest) >= earliest]
+        if not reaching:
             return True
-        # Concurrent writers interleave times: look the new times up among the stored ones (a
-        # hash of the few new times, one vectorised pass over the stored column).
         wanted = pc.unique(times.combine_chunks())
         return not any(
             pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
-            for c in self._chunks
+            for c in reaching
         )
+
+
+def _latest_time(batch: pa.RecordBatch) -> int:
+    latest = pc.max(batch.column(batch.schema.get_field_index("time"))).cast(pa.int64()).as_py()
+    return I64_MIN if latest is None else latest
+
+
+def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
+    fields = [
+        pa.field(
+            column,
+            ARROW_TYPES[kind],
+            nullable=kind != TIME,
+            metadata={"iox::column::type": kind_name(kind)},
+        )
+        for column, kind in sorted(columns.items())
+    ]
+    return pa.schema(fields, metadata={"iox::measurement::name": name})
 
 
 def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
