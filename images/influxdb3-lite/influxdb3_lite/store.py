@@ -151,40 +151,54 @@ class Table:
 
     def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
         schema = _schema(self.name, columns)
+        # Latest time per stored chunk, by position (conforming may make new batch objects).
+        latest = [self._latest.get(id(c)) for c in self._chunks]
         chunks = [_conform(batch, schema) for batch in self._chunks]
+        # By identity: every object keyed here stays referenced until the build ends (the
+        # lists below), so no batch made meanwhile can take one of these ids.
+        known = {id(c): t for c, t in zip(chunks, latest, strict=True) if t is not None}
         fresh = [_conform(batch, schema) for batch in pending]
-        rebuilt = False
-        if fresh and self._appends_cleanly(fresh):
-            chunks = _merge_small(chunks + _compact(fresh))
-        elif fresh:
-            rebuilt = True
-            whole = pa.Table.from_batches(chunks + fresh, schema=schema)
-            whole = _dedupe(whole, [n for n, k in columns.items() if k == TAG])
-            chunks = whole.combine_chunks().to_batches() if whole.num_rows else []
+        deduplicated = False
+        if fresh:
+            new = pa.Table.from_batches(fresh)
+            earliest = pc.min(new["time"]).cast(pa.int64()).as_py()
+            # Chunks ending before the earliest new time cannot hold a new row's key: only the
+            # ones reaching that far (under concurrent writers, the recent small chunk) are
+            # searched, and deduplicated with the new rows when their keys may meet.
+            near = [i for i, t in enumerate(latest) if t is None or t >= earliest]
+            reaching = [chunks[i] for i in near]
+            if _may_collide(new, reaching):
+                deduplicated = True
+                kept = [c for i, c in enumerate(chunks) if i not in set(near)]
+                merged = _dedupe(
+                    pa.Table.from_batches(reaching + fresh, schema=schema),
+                    [n for n, k in columns.items() if k == TAG],
+                )
+                chunks = kept + (merged.combine_chunks().to_batches() if merged.num_rows else [])
+            else:
+                chunks = chunks + _compact(fresh)
+            chunks = _merge_small(chunks)
         self._chunks = chunks
-        self._latest = {id(c): self._latest.get(id(c)) or _latest_time(c) for c in chunks}
-        if rebuilt or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
+        self._latest = {id(c): known.get(id(c)) or _latest_time(c) for c in chunks}
+        if deduplicated or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
             release_unused()
         return pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
 
-    def _appends_cleanly(self, fresh: list[pa.RecordBatch]) -> bool:
-        """New rows cannot collide with stored ones nor with each other: distinct times, none of
-        them among the stored times of a chunk reaching that far (most chunks end earlier)."""
-        table = pa.Table.from_batches(fresh)
-        times = table["time"]
-        if pc.count_distinct(times).as_py() != table.num_rows:
-            return False
-        earliest = pc.min(times).cast(pa.int64()).as_py()
-        # Concurrent writers interleave times: only chunks whose latest time is not before the
-        # earliest new one are searched (a hash of the few new times, one pass over each).
-        reaching = [c for c in self._chunks if self._latest.get(id(c), earliest) >= earliest]
-        if not reaching:
-            return True
-        wanted = pc.unique(times.combine_chunks())
-        return not any(
-            pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
-            for c in reaching
-        )
+
+def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
+    """False when no new row can share a series key and time with another row: distinct new
+    times, none of them among the reaching chunks' times (a hash of the new times, one pass
+    over each). True only means "maybe": the same time in two series is no duplicate."""
+    times = new["time"]
+    if pc.count_distinct(times).as_py() != new.num_rows:
+        return True
+    if not reaching:
+        return False
+    wanted = pc.unique(times.combine_chunks())
+    return any(
+        pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
+        for c in reaching
+    )
 
 
 def _latest_time(batch: pa.RecordBatch) -> int:
