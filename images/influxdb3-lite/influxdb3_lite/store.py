@@ -371,9 +371,12 @@ class Catalog:
         validate_db_name(db_name)
         errors = list(parsed.errors)
         now = time.time_ns() if now is None else now
+        # Work that needs no catalog state runs outside the lock, so concurrent writers hold it
+        # only to check types and to append: the groups' timestamps before, the batches after.
+        times = {id(g): _group_times([g], precision, now) for g in parsed.groups}
         with self.lock:
             db = self.get(db_name)
-            pending = _Pending(db, precision, now)
+            pending = _Pending(db, precision, now, times)
             plans = [
                 pending.plan(name, lines, groups, errors)
                 for name, (lines, groups) in _by_table(parsed).items()
@@ -385,12 +388,20 @@ class Catalog:
             if not stored:
                 return WriteResult(0, errors, limit_hit=pending.limit_hit)
             db = db or self.create(db_name)
-            for plan in plans:
-                if plan.rows():
-                    table = db.tables.setdefault(plan.name, Table(plan.name))
-                    table.columns.update(pending.columns_for(plan.name))
-                    # Tags dictionary-encoded at once: stored small, nothing to convert later.
-                    table.append(_conform(plan.batch(table.columns, precision, now), table.schema()))
+            targets = []
+            for plan in (p for p in plans if p.rows()):
+                table = db.tables.setdefault(plan.name, Table(plan.name))
+                table.columns.update(pending.columns_for(plan.name))
+                targets.append((table, plan, dict(table.columns)))
+        # Tags dictionary-encoded at once: stored small, nothing to convert later. A snapshot
+        # taken meanwhile sees the new columns without these rows, as if it came first.
+        built = [
+            (table, _conform(plan.batch(columns, precision, now), _schema(table.name, columns)))
+            for table, plan, columns in targets
+        ]
+        with self.lock:
+            for table, batch in built:
+                table.append(batch)
             db.version += 1
             # Amortised: pages go back to the OS once RELEASE_ROWS rows were written since.
             self._unreleased += stored
@@ -443,8 +454,11 @@ class _Pending:
     order, as the reference does, which fixes which line wins a type and which are rejected.
     """
 
-    def __init__(self, db: Database | None, precision: str, now: int) -> None:
+    def __init__(
+        self, db: Database | None, precision: str, now: int, times: dict[int, list[pa.Array] | None]
+    ) -> None:
         self.db, self.precision, self.now = db, precision, now
+        self.times = times  # id(group) -> its timestamps in ns (None if one overflows)
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
         # (table, the line's column kinds) already accepted in this write: the same kinds pass
@@ -455,7 +469,8 @@ class _Pending:
         self, table: str, lines: list[Line], groups: list[LineGroup], errors: list[LineError]
     ) -> _TablePlan:
         if groups:
-            times = _group_times(groups, self.precision, self.now)
+            each = [self.times[id(g)] for g in groups]
+            times = None if any(t is None for t in each) else [t[0] for t in each]
             in_range = times is not None and all(self._in_range(line) for line in lines)
             wanted = self._agreed_kinds(table, lines, groups) if in_range else None
             if wanted is not None:
