@@ -90,19 +90,23 @@ def test_statement_query_through_get_flight_info(influx, cpu_db):
         {"host": "b", "usage": 2.5},
         {"host": "c", "usage": 3.5},
     ]
-    schema = client(influx).get_schema(fl.FlightDescriptor.for_command(command), options(cpu_db))
-    assert schema.schema.names == ["host", "usage"]
+    info = client(influx).get_flight_info(fl.FlightDescriptor.for_command(command), options(cpu_db))
+    assert info.schema.names == ["host", "usage"]
 
 
 def test_statement_errors_reach_the_client(influx, cpu_db):
     """Planning errors are INVALID_ARGUMENT (datafusion_error_to_tonic_code); no database header
-    is INVALID_ARGUMENT `no 'database' header in request` (Error::NoFlightSQLDatabase)."""
+    is INVALID_ARGUMENT `no 'database' header in request` (Error::NoFlightSQLDatabase), headers
+    naming two databases are refused (get_flightsql_namespace, TooManyFlightSQLDatabases)."""
     command = any_of("CommandStatementQuery", (1, b"SELECT nope FROM cpu"))
     with pytest.raises(pa.ArrowInvalid, match="nope"):
         fetch(client(influx), cpu_db, command)
     good = any_of("CommandStatementQuery", (1, b"SELECT 1"))
     with pytest.raises(pa.ArrowInvalid, match="no 'database' header in request"):
         client(influx).get_flight_info(fl.FlightDescriptor.for_command(good), options(None))
+    both = fl.FlightCallOptions(headers=[(b"database", cpu_db.encode()), (b"bucket", b"other")])
+    with pytest.raises(pa.ArrowInvalid, match="More than one headers are found in request"):
+        client(influx).get_flight_info(fl.FlightDescriptor.for_command(good), both)
 
 
 def _prepare(flight: fl.FlightClient, db: str, query: str) -> bytes:

@@ -42,11 +42,17 @@ class CallHeaders(fl.ServerMiddleware):
         self.headers = headers
 
     def database(self) -> str:
-        for name in DATABASE_HEADERS:
-            values = self.headers.get(name)
-            if values:
-                return values[0]
-        raise pa.ArrowInvalid(NO_DATABASE)
+        """`get_flightsql_namespace`: any of the headers, several only if they agree."""
+        found = [name for name in DATABASE_HEADERS if self.headers.get(name)]
+        values = {self.headers[name][0] for name in found}
+        if len(values) > 1:
+            names = ", ".join(f'"{name}"' for name in found)
+            raise pa.ArrowInvalid(
+                f"More than one headers are found in request: [{names}]. Please include only one of them"
+            )
+        if not values:
+            raise pa.ArrowInvalid(NO_DATABASE)
+        return values.pop()
 
 
 class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):
@@ -123,12 +129,6 @@ class FlightService(fl.FlightServerBase):
         # query runs to learn it, and DoGet runs it again.
         return fl.FlightInfo(table.schema, descriptor, [fl.FlightEndpoint(ticket, [])], -1, -1)
 
-    def get_schema(self, context, descriptor):
-        if descriptor.descriptor_type == fl.DescriptorType.PATH:
-            raise pa.ArrowNotImplementedError("Unsupported message type: GetSchema with Path")
-        database = context.get_middleware("auth").database()
-        return fl.SchemaResult(self._statement(database, descriptor.command)[0].schema)
-
     def _statement(self, database: str, command: bytes) -> tuple[pa.Table, QueryRequest]:
         """The query of a statement or prepared-statement command, run; other Flight SQL
         commands (catalog metadata, SQL info) are not implemented here."""
@@ -148,16 +148,17 @@ class FlightService(fl.FlightServerBase):
         return self._execute(request), request
 
     def do_action(self, context, action):
+        database = context.get_middleware("auth").database()  # first, as `do_action` reads it
         try:
             if action.type == "CreatePreparedStatement":
-                return [self._create_prepared(context, action.body.to_pybytes())]
+                return [self._create_prepared(database, action.body.to_pybytes())]
             if action.type == "ClosePreparedStatement":
                 return []  # the handle holds the whole statement: nothing to release
         except flightsql.ProtoError as exc:
             raise pa.ArrowInvalid(f"Error decoding Flight SQL action: {exc}") from None
         raise pa.ArrowNotImplementedError(f"Not yet implemented: do_action {action.type}")
 
-    def _create_prepared(self, context, body: bytes) -> fl.Result:
+    def _create_prepared(self, database: str, body: bytes) -> fl.Result:
         request = flightsql.unpack(body)
         if request.type_url != flightsql.CREATE_PREPARED:
             raise flightsql.ProtoError(f"expected {flightsql.CREATE_PREPARED}, got {request.type_url}")
@@ -165,12 +166,13 @@ class FlightService(fl.FlightServerBase):
         fields = {1: flightsql.Handle(query).encode()}
         if not PLACEHOLDER.search(query):
             # The result's schema, when it can be known before parameters are bound.
-            table = self._execute(QueryRequest(context.get_middleware("auth").database(), query, "sql"))
+            table = self._execute(QueryRequest(database, query, "sql"))
             fields[2] = table.schema.serialize().to_pybytes()
         return fl.Result(flightsql.pack(flightsql.CREATE_PREPARED_RESULT, fields))
 
     def do_put(self, context, descriptor, reader, writer):
         """Binds parameters to a prepared statement: the new handle carries them."""
+        context.get_middleware("auth").database()  # required, as the real `do_put` reads it
         try:
             command = flightsql.unpack(descriptor.command)
             if command.type_url != flightsql.PREPARED_QUERY:
@@ -190,6 +192,9 @@ class FlightService(fl.FlightServerBase):
 
     def list_flights(self, context, criteria):
         raise pa.ArrowNotImplementedError("Not yet implemented: list_flights")
+
+    def get_schema(self, context, descriptor):
+        raise pa.ArrowNotImplementedError("Not yet implemented: get_schema")
 
     def list_actions(self, context):
         raise pa.ArrowNotImplementedError("Not yet implemented: list_actions")
