@@ -120,13 +120,15 @@ def _prepare(flight: fl.FlightClient, db: str, query: str) -> bytes:
 
 def test_prepared_statement_without_parameters(influx, cpu_db):
     """FlightSQL prepared statement: CreatePreparedStatement -> handle -> GetFlightInfo with
-    CommandPreparedStatementQuery (handle = 1) -> DoGet; ClosePreparedStatement accepted."""
+    CommandPreparedStatementQuery (handle = 1) -> DoGet; ClosePreparedStatement answers one
+    empty result (core/flightsql/src/planner.rs `do_action`)."""
     flight = client(influx)
     handle = _prepare(flight, cpu_db, "SELECT host FROM cpu WHERE usage > 2 ORDER BY host")
     table = fetch(flight, cpu_db, any_of("CommandPreparedStatementQuery", (1, handle)))
     assert table.column("host").to_pylist() == ["b", "c"]
     close = any_of("ActionClosePreparedStatementRequest", (1, handle))
-    list(flight.do_action(fl.Action("ClosePreparedStatement", close), options(cpu_db)))
+    closed = list(flight.do_action(fl.Action("ClosePreparedStatement", close), options(cpu_db)))
+    assert [r.body.to_pybytes() for r in closed] == [b""]  # planner.rs do_action: Bytes::new()
 
 
 def test_prepared_statement_with_bound_parameters(influx, cpu_db):

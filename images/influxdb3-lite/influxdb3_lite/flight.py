@@ -153,7 +153,10 @@ class FlightService(fl.FlightServerBase):
             if action.type == "CreatePreparedStatement":
                 return [self._create_prepared(database, action.body.to_pybytes())]
             if action.type == "ClosePreparedStatement":
-                return []  # the handle holds the whole statement: nothing to release
+                # The handle holds the whole statement: nothing to release; one empty result,
+                # as the real planner's `do_action` answers.
+                flightsql.decode_handle(flightsql.unpack(action.body.to_pybytes()).fields.get(1, b""))
+                return [fl.Result(b"")]
         except flightsql.ProtoError as exc:
             raise pa.ArrowInvalid(f"Error decoding Flight SQL action: {exc}") from None
         raise pa.ArrowNotImplementedError(f"Not yet implemented: do_action {action.type}")
