@@ -137,13 +137,17 @@ class Table:
         Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
         of the batches taken before a copy of the columns never holds a column the copy lacks.
         Builds are serialised per table; concurrent writes wait for none of them."""
+        # Every write acknowledged before this call has a version up to `wanted`: a snapshot
+        # built by another query while this one waited for the build lock serves it as well.
+        wanted, known_columns = self.version, len(self.columns)
         with self._build_lock:
+            cached = self._snapshot
+            if cached is not None and self._snapshot_version >= wanted:
+                if len(cached.schema) >= known_columns:
+                    return cached
             version = self.version
             pending = self.batches[: len(self.batches)]
             columns = dict(self.columns)
-            if self._snapshot is not None and self._snapshot_version == version:
-                if self._snapshot.schema.names == sorted(columns):
-                    return self._snapshot
             snapshot = self._build(pending, columns)
             del self.batches[: len(pending)]  # only builds remove, and they are serialised
             self._snapshot, self._snapshot_version = snapshot, version
