@@ -8,6 +8,9 @@ after loading 1M points. Each figure is printed with its ratio to the target (>=
 Then the concurrent load of issue 14: 20 writers (100-line batches of fresh points) and 4 readers
 (Flight queries on the 1M-row table) for `--load-seconds`; it prints the write and query p50 with
 no load and under load, the loaded/no-load ratios, and the loaded p50s against the 100 ms targets.
+Each writer and reader is a process of its own, as the services of a fleet are: threads of one
+client process would measure that process's own GIL queue along with the server. The machine's
+load average is printed before and after, since other work on the machine shows in the figures.
 The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
 so its memory can be read from /proc; pass --no-docker to skip the container start figure.
 
@@ -18,6 +21,7 @@ usage: python bench/bench_influxdb3_lite.py [--points 1000000] [--batch 100000] 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import socket
 import statistics
@@ -29,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
-from influxdb_client_3 import InfluxDBClient3
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "images" / "influxdb3-lite" / "influxdb3"
@@ -100,6 +103,8 @@ def ingest(port: int, payloads: list[bytes]) -> float:
 
 def query_latency(port: int, sql: str, runs: int = 5) -> float:
     """Median wall time of `InfluxDBClient3.query` (Flight DoGet, the fleet's client), whole table read."""
+    from influxdb_client_3 import InfluxDBClient3  # imported where used: writer processes skip it
+
     times = []
     with InfluxDBClient3(host=f"http://127.0.0.1:{port}", token="bench", database="bench") as client:
         for _ in range(runs):
@@ -143,6 +148,8 @@ def write_loop(port: int, writer: int, stop: threading.Event, out: Latencies) ->
 
 
 def read_loop(port: int, reader: int, stop: threading.Event, out: Latencies) -> None:
+    from influxdb_client_3 import InfluxDBClient3
+
     with InfluxDBClient3(host=f"http://127.0.0.1:{port}", token="bench", database="bench") as client:
         turn = reader
         while not stop.is_set():
@@ -152,22 +159,47 @@ def read_loop(port: int, reader: int, stop: threading.Event, out: Latencies) -> 
             turn += 1
 
 
-def run_load(port: int, writers: int, readers: int, seconds: float) -> Latencies:
+def load_worker(kind: str, port: int, index: int, seconds: float, ready, queue) -> None:
+    """One writer or reader process: starts with the others, runs `seconds`, sends its samples."""
     out, stop = Latencies(), threading.Event()
-    threads = [threading.Thread(target=write_loop, args=(port, w, stop, out)) for w in range(writers)]
-    threads += [threading.Thread(target=read_loop, args=(port, r, stop, out)) for r in range(readers)]
-    for thread in threads:
-        thread.start()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
+    ready.wait()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    try:
+        (write_loop if kind == "write" else read_loop)(port, index, stop, out)
+    except Exception as exc:  # noqa: BLE001 - reported with the figures, never silently lost
+        out.errors.append(f"{kind} {index}: {exc}")
+    queue.put((out.writes, out.queries, out.errors))
+
+
+def run_load(port: int, writers: int, readers: int, seconds: float) -> Latencies:
+    spawn = multiprocessing.get_context("spawn")  # no fork of a process holding a gRPC client
+    kinds = [("write", w) for w in range(writers)] + [("read", r) for r in range(readers)]
+    ready, queue = spawn.Barrier(len(kinds) + 1), spawn.Queue()
+    procs = [
+        spawn.Process(target=load_worker, args=(kind, port, index, seconds, ready, queue))
+        for kind, index in kinds
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait()  # every process started and imported: the load begins at once for all
+    out = Latencies()
+    for _ in procs:
+        writes, queries, errors = queue.get(timeout=seconds + 120)
+        out.writes += writes
+        out.queries += queries
+        out.errors += errors
+    for proc in procs:
+        proc.join(30)
     return out
 
 
-def loaded_report(port: int, writers: int, readers: int, seconds: float) -> None:
+def loaded_report(port: int, pid: int, writers: int, readers: int, seconds: float) -> None:
+    print(f"{'load average (1, 5, 15 min) before the load':<44} {_loadavg()}")
     quiet = run_load(port, 1, 1, min(5.0, seconds))  # one of each: the no-load figures
+    began = cpu_seconds(pid)
     loaded = run_load(port, writers, readers, seconds)
+    used = cpu_seconds(pid) - began
     for kind, label in (("writes", "write"), ("queries", "query")):
         base = statistics.median(getattr(quiet, kind)) * 1000
         p50 = statistics.median(getattr(loaded, kind)) * 1000
@@ -176,9 +208,27 @@ def loaded_report(port: int, writers: int, readers: int, seconds: float) -> None
         print(f"{label + f' p50, {writers}w+{readers}r ({samples} samples)':<44} {p50:>12,.1f} ms", end="")
         print(f"  loaded/no-load {p50 / base:5.2f}")
         row(f"{label} p50 under load vs target", p50, "ms", TARGETS["loaded_p50_ms"], False)
+    print(f"{'load average (1, 5, 15 min) after the load':<44} {_loadavg()}")
+    # The server's own CPU per request does not depend on what else the machine runs: on a
+    # shared machine it tells what the latencies would be with a core to itself.
+    requests_served = len(loaded.writes) + len(loaded.queries)
+    print(
+        f"{'server CPU during the load':<44} {used:>12,.2f} s  "
+        f"({used / seconds:.2f} cores, {used / max(requests_served, 1) * 1000:.2f} ms per request)"
+    )
     errors = loaded.errors + quiet.errors
     if errors:
         print(f"errors under load: {len(errors)}, first: {errors[0]}")
+
+
+def _loadavg() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg()) + f"  ({os.cpu_count()} CPUs)"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (fields 14 and 15 of /proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -251,7 +301,7 @@ def main() -> int:
         print(f"{'SQL: date_bin hourly mean per host (median)':<44} {binned * 1000:>12,.1f} ms")
         row(f"resident memory after {args.points:,} points", rss_mb(proc.pid), "MB", TARGETS["rss_mb"], False)
         if args.load_seconds > 0:
-            loaded_report(port, args.writers, args.readers, args.load_seconds)
+            loaded_report(port, proc.pid, args.writers, args.readers, args.load_seconds)
             print(f"{'resident memory after the load':<44} {rss_mb(proc.pid):>12,.1f} MB")
     finally:
         proc.terminate()

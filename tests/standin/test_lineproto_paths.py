@@ -197,6 +197,33 @@ def test_parse_body_agrees_with_reference(body: str) -> None:
     assert as_rows(parse_body(body)) == as_rows(parse_lines(body))
 
 
+def columnwise(body: str) -> lineproto.Parsed:
+    """parse_body as it reads a large body (Arrow kernels), whatever this body's size."""
+    small, lpvector.SMALL_BODY_LINES = lpvector.SMALL_BODY_LINES, 0
+    try:
+        return parse_body(body)
+    finally:
+        lpvector.SMALL_BODY_LINES = small
+
+
+@FUZZ
+@given(bodies)
+@example('m,a=1 v=1i,w=2\nm,a=2 w=3,v=4i 5\nbad\nx y="s"\nm v=1.5\nm,a=3 w=3,v=4i 6')
+@example("m v=1\nm v=2i\nm v=3")
+@example("m v=1 +5\nm v=1 1e9\nm v=1 9223372036854775808")
+def test_large_body_path_agrees_with_reference(body: str) -> None:
+    """Small bodies take Python string operations, large ones Arrow kernels: both must read a
+    body as the reference does."""
+    assert as_rows(columnwise(body)) == as_rows(parse_lines(body))
+
+
+def test_small_single_shape_body_is_one_group() -> None:
+    body = "\n".join(f"m,host=h{i % 3} v={i}.5,n={i}i,ok=t {i}" for i in range(100)) + "\n"
+    parsed = parse_body(body)
+    assert [len(g) for g in parsed.groups] == [100] and not parsed.lines
+    assert as_rows(parsed) == as_rows(parse_lines(body)) == as_rows(columnwise(body))
+
+
 @FUZZ
 @given(bodies, bodies, st.sampled_from(PRECISIONS), st.booleans())
 @example("m v=1i 1", "m v=1 2\nm v=2i 3", "auto", True)  # conflict with catalog

@@ -10,6 +10,8 @@ line numbers and partial-write semantics are the reference's own.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,8 +22,11 @@ from influxdb3_lite.lineproto import (
     BOOLEAN,
     FALSE_WORDS,
     FLOAT,
+    I64_MAX,
+    I64_MIN,
     INTEGER,
     TRUE_WORDS,
+    U64_MAX,
     UINTEGER,
     Line,
     LineProtocolError,
@@ -51,6 +56,14 @@ ARROW_KINDS = {FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64()}
 FEW_SHAPES, MIN_GROUP_ROWS = 16, 64
 BOOL_WORDS = pa.array(sorted(TRUE_WORDS | FALSE_WORDS))
 TRUE_ARRAY = pa.array(sorted(TRUE_WORDS))
+
+
+# Below this many lines a body is split and grouped with Python's string operations: a write of
+# a service (~100 lines) then costs well under a millisecond, where ~50 Arrow kernel calls cost
+# several. The same eligibility, shapes and value checks as the column-wise path.
+SMALL_BODY_LINES = 1024
+# A line this long may hold a name or string over the 64 KiB limit: the reference decides.
+SMALL_LINE_LIMIT = 65536
 
 
 class _Fallback(Exception):
@@ -90,6 +103,8 @@ def parse_body(body: str) -> Parsed:
     """Same result as `lineproto.parse_lines`, with most lines in `Parsed.groups`."""
     if ('"' in body or "\\" in body) and len(split_lines(body)) != body.count("\n") + 1:
         return parse_lines(body)  # a quoted or escaped newline: numbers follow the real split
+    if body.count("\n") < SMALL_BODY_LINES:
+        return _parse_small(body)
     raw = pc.split_pattern(pa.array([body], pa.string()), "\n").flatten()
     numbers = pa.array(range(1, len(raw) + 1), pa.int64())
     trimmed = pc.ascii_ltrim(raw, " \t")  # the real `trim_leading`: the left side only
@@ -113,6 +128,108 @@ def _parse_slow(raw: pa.Array, numbers: list[int], out: Parsed) -> None:
     texts = raw.take(pa.array([n - 1 for n in numbers], pa.int64())).to_pylist()
     for number, text in zip(numbers, texts, strict=False):
         parse_into(out, number, text)
+
+
+def _parse_small(body: str) -> Parsed:
+    """`parse_body` for a small body: eligible lines grouped by signature in Python."""
+    out = Parsed()
+    single = _single_shape(body)
+    if single is not None:
+        out.groups.append(single)
+        return out
+    shapes: dict[str, list[tuple[int, str]]] = {}
+    slow: list[tuple[int, str]] = []
+    for number, raw in enumerate(body.split("\n"), start=1):
+        text = raw.lstrip(" \t")  # the real `trim_leading`: the left side only
+        if not text or text[0] == "#":
+            continue
+        if len(text) < SMALL_LINE_LIMIT and _ELIGIBLE.match(text):
+            shapes.setdefault(_SIGNATURE.sub("", text), []).append((number, text))
+        else:
+            slow.append((number, text))
+    many = len(shapes) > FEW_SHAPES
+    for rows in shapes.values():
+        if many and len(rows) < MIN_GROUP_ROWS:
+            slow.extend(rows)  # as the column-wise path: tiny groups among many go line by line
+            continue
+        try:
+            out.groups.append(_small_group(rows))
+        except _Fallback:
+            slow.extend(rows)
+    for number, text in sorted(slow):
+        parse_into(out, number, text)
+    return out
+
+
+def _single_shape(body: str) -> LineGroup | None:
+    """The usual small write, every line eligible and of one shape, in a few whole-body string
+    operations (no per-line Python work but the number conversions); None for anything else."""
+    text = body[:-1] if body.endswith("\n") else body
+    if len(text) >= SMALL_LINE_LIMIT or not _BODY_ELIGIBLE.fullmatch(text):
+        return None
+    lines = text.split("\n")
+    rows = [_tokens(line) for line in lines]
+    layout = _Layout.of(rows[0])
+    # One shape: every line as wide as the first, with its spaces and names in the same places.
+    if any(len(row) != layout.width for row in rows):
+        return None
+    expected = [*((i, "") for i in layout.spaces), *layout.keys.items()]
+    if any(len(set(row[position] for row in rows)) != 1 for position, _ in expected):
+        return None
+    try:
+        return _small_group(list(enumerate(lines, start=1)), rows)
+    except _Fallback:
+        return None
+
+
+def _tokens(text: str) -> list[str]:
+    """As `_Rows.of` splits a line: each space an empty token, '=' and ',' separators."""
+    return text.replace("=", ",").replace(" ", ",,").split(",")
+
+
+def _small_group(rows: list[tuple[int, str]], tokens: list[list[str]] | None = None) -> LineGroup:
+    tokens = tokens or [_tokens(text) for _, text in rows]
+    layout = _Layout.of(tokens[0])
+    names = [layout.keys[i - 1] for i in layout.tags + layout.fields]
+    if len(set(names)) != len(names) or any(len(t) != layout.width for t in tokens):
+        raise _Fallback  # repeated keys are the reference's to judge
+    tags = {layout.keys[i - 1]: pa.array([t[i] for t in tokens], pa.string()) for i in layout.tags}
+    fields = {layout.keys[i - 1]: _small_field([t[i] for t in tokens]) for i in layout.fields}
+    if len(layout.spaces) > 1:
+        stamps = [int(t[-1]) for t in tokens]
+        if min(stamps) < I64_MIN or max(stamps) > I64_MAX:
+            raise _Fallback
+        timestamps = pa.array(stamps, pa.int64())
+    else:
+        timestamps = pa.nulls(len(rows), pa.int64())
+    numbers = pa.array([number for number, _ in rows], pa.int64())
+    texts = pa.array([text for _, text in rows], pa.string())
+    return LineGroup(layout.keys[0], tags, fields, timestamps, numbers, texts)
+
+
+def _small_field(values: list[str]) -> tuple[str, pa.Array]:
+    """`_field_column` on Python strings: the first value fixes the kind, all must fit it."""
+    try:
+        kind, _ = field_value(values[0])
+    except LineProtocolError:
+        raise _Fallback from None
+    if kind == BOOLEAN:
+        if not all(v in _BOOL_SET for v in values):
+            raise _Fallback
+        return kind, pa.array([v in TRUE_WORDS for v in values], pa.bool_())
+    pattern = _VALUE_RES[kind]
+    if not all(pattern.match(v) for v in values):
+        raise _Fallback
+    if kind == FLOAT:
+        floats = [float(v) for v in values]
+        if not all(math.isfinite(f) for f in floats):
+            raise _Fallback  # overflowing literals: the reference decides
+        return kind, pa.array(floats, pa.float64())
+    ints = [int(v[:-1]) for v in values]
+    low, high = (I64_MIN, I64_MAX) if kind == INTEGER else (0, U64_MAX)
+    if min(ints) < low or max(ints) > high:
+        raise _Fallback
+    return kind, pa.array(ints, ARROW_KINDS[kind])
 
 
 @dataclass
@@ -176,6 +293,15 @@ class _Layout:
 # layouts, so one kernel call sorts lines into shapes.
 SIGNATURE = "=[^, ]*|[0-9]+$"
 SIGNATURE_ROWS = 2048  # below this many lines one regex pass is cheaper than per-position compares
+
+
+_ELIGIBLE = re.compile(ELIGIBLE)
+_SIGNATURE = re.compile(SIGNATURE)
+# The eligibility rule over a whole body: every line eligible (no blank or comment line, no
+# leading blank: the first character class excludes them).
+_BODY_ELIGIBLE = re.compile(f"(?:{ELIGIBLE[1:-1]}\n)*{ELIGIBLE[1:-1]}")
+_VALUE_RES = {kind: re.compile(pattern) for kind, pattern in VALUE_PATTERNS.items()}
+_BOOL_SET = TRUE_WORDS | FALSE_WORDS
 
 
 def _shapes(rows: _Rows) -> Iterator[tuple[_Rows, _Layout | None]]:

@@ -136,15 +136,15 @@ class Executor:
         cached per table version, the session per database version)."""
         with self.catalog.lock:
             # Object identities too: a database or table deleted and created again under the same
-            # name starts again at version 1 and must not find the old session.
-            key = (
-                id(db),
-                tuple((n, id(t), t.version, len(t.columns)) for n, t in sorted(db.tables.items())),
-            )
-            tables = {name: t.snapshot() for name, t in db.tables.items()}
+            # name starts again at version 1 and must not find the old session. The versions are
+            # read before the snapshots are taken, so a snapshot holds at least its key's rows.
+            current = sorted(db.tables.items())
+            key = (id(db), tuple((n, id(t), t.version, len(t.columns)) for n, t in current))
         cached = self._cache.get(db.name)
         if cached is not None and cached.key == key and not db.retention_ns and not with_system:
             return cached.ctx
+        # Snapshots are built outside the catalog lock: writers go on meanwhile.
+        tables = {name: t.snapshot() for name, t in current}
         config = (
             SessionConfig().with_default_catalog_and_schema("public", "iox").with_information_schema(True)
         )
@@ -159,7 +159,7 @@ class Executor:
                 ctx.register_record_batches(f"system.{name}", [table.to_batches() or [_empty_batch(table)]])
         elif not db.retention_ns:
             with self._cache_lock:
-                self._cache[db.name] = _Cached(key, ctx, (db, *db.tables.values()))
+                self._cache[db.name] = _Cached(key, ctx, (db, *(t for _, t in current)))
         return ctx
 
     def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:

@@ -118,66 +118,109 @@ class Table:
     batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
     version: int = 0
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
-    _max_time: int | None = None
+    _latest: dict[int, int] = field(default_factory=dict)  # id(chunk) -> its latest time, ns
     _snapshot: pa.Table | None = None
+    _snapshot_version: int = -1
+    _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def schema(self) -> pa.Schema:
-        fields = [
-            pa.field(
-                name,
-                ARROW_TYPES[kind],
-                nullable=kind != TIME,
-                metadata={"iox::column::type": kind_name(kind)},
-            )
-            for name, kind in sorted(self.columns.items())
-        ]
-        return pa.schema(fields, metadata={"iox::measurement::name": self.name})
+        return _schema(self.name, self.columns)
 
     def append(self, batch: pa.RecordBatch) -> None:
+        """Called under the catalog lock, after the batch's columns were added to `columns`."""
         self.batches.append(batch)
         self.version += 1
-        self._snapshot = None
 
     def snapshot(self) -> pa.Table:
-        """All rows in the current schema, deduplicated; cached until the next write."""
-        if self._snapshot is not None and self._snapshot.schema.names == sorted(self.columns):
-            return self._snapshot
-        schema = self.schema()
-        chunks = [_conform(batch, schema) for batch in self._chunks]
-        fresh = [_conform(batch, schema) for batch in self.batches]
-        rebuilt = False
-        if fresh and self._appends_cleanly(fresh):
-            chunks = _merge_small(chunks + _compact(fresh))
-        elif fresh:
-            rebuilt = True
-            whole = pa.Table.from_batches(chunks + fresh, schema=schema)
-            whole = _dedupe(whole, [n for n, k in self.columns.items() if k == TAG])
-            chunks = whole.combine_chunks().to_batches() if whole.num_rows else []
-        if fresh:
-            latest = pc.max(pa.Table.from_batches(fresh)["time"]).cast(pa.int64()).as_py()
-            self._max_time = latest if self._max_time is None else max(latest, self._max_time)
-        self._chunks, self.batches = chunks, []
-        self._snapshot = pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
-        if rebuilt or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
-            release_unused()
-        return self._snapshot
+        """All rows in the current schema, deduplicated; cached until the next write.
 
-    def _appends_cleanly(self, fresh: list[pa.RecordBatch]) -> bool:
-        """New rows cannot collide with stored ones nor with each other: later, distinct times."""
-        table = pa.Table.from_batches(fresh)
-        times = table["time"]
-        if pc.count_distinct(times).as_py() != table.num_rows:
-            return False
-        earliest = pc.min(times).cast(pa.int64()).as_py()
-        if self._max_time is None or not self._chunks or earliest > self._max_time:
-            return True
-        # Concurrent writers interleave times: look the new times up among the stored ones (a
-        # hash of the few new times, one vectorised pass over the stored column).
-        wanted = pc.unique(times.combine_chunks())
-        return not any(
-            pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
-            for c in self._chunks
+        Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
+        of the batches taken before a copy of the columns never holds a column the copy lacks.
+        Builds are serialised per table; concurrent writes wait for none of them."""
+        # Every write acknowledged before this call has a version up to `wanted`: a snapshot
+        # built by another query while this one waited for the build lock serves it as well.
+        wanted, known_columns = self.version, len(self.columns)
+        with self._build_lock:
+            cached = self._snapshot
+            if cached is not None and self._snapshot_version >= wanted:
+                if len(cached.schema) >= known_columns:
+                    return cached
+            version = self.version
+            pending = self.batches[: len(self.batches)]
+            columns = dict(self.columns)
+            snapshot = self._build(pending, columns)
+            del self.batches[: len(pending)]  # only builds remove, and they are serialised
+            self._snapshot, self._snapshot_version = snapshot, version
+            return snapshot
+
+    def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
+        schema = _schema(self.name, columns)
+        # Latest time per stored chunk, by position (conforming may make new batch objects).
+        latest = [self._latest.get(id(c)) for c in self._chunks]
+        chunks = [_conform(batch, schema) for batch in self._chunks]
+        # By identity: every object keyed here stays referenced until the build ends (the
+        # lists below), so no batch made meanwhile can take one of these ids.
+        known = {id(c): t for c, t in zip(chunks, latest, strict=True) if t is not None}
+        fresh = [_conform(batch, schema) for batch in pending]
+        deduplicated = False
+        if fresh:
+            new = pa.Table.from_batches(fresh)
+            earliest = pc.min(new["time"]).cast(pa.int64()).as_py()
+            # Chunks ending before the earliest new time cannot hold a new row's key: only the
+            # ones reaching that far (under concurrent writers, the recent small chunk) are
+            # searched, and deduplicated with the new rows when their keys may meet.
+            near = [i for i, t in enumerate(latest) if t is None or t >= earliest]
+            reaching = [chunks[i] for i in near]
+            if _may_collide(new, reaching):
+                deduplicated = True
+                kept = [c for i, c in enumerate(chunks) if i not in set(near)]
+                merged = _dedupe(
+                    pa.Table.from_batches(reaching + fresh, schema=schema),
+                    [n for n, k in columns.items() if k == TAG],
+                )
+                chunks = kept + (merged.combine_chunks().to_batches() if merged.num_rows else [])
+            else:
+                chunks = chunks + _compact(fresh)
+            chunks = _merge_small(chunks)
+        self._chunks = chunks
+        self._latest = {id(c): known.get(id(c)) or _latest_time(c) for c in chunks}
+        if deduplicated or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
+            release_unused()
+        return pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
+
+
+def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
+    """False when no new row can share a series key and time with another row: distinct new
+    times, none of them among the reaching chunks' times (a hash of the new times, one pass
+    over each). True only means "maybe": the same time in two series is no duplicate."""
+    times = new["time"]
+    if pc.count_distinct(times).as_py() != new.num_rows:
+        return True
+    if not reaching:
+        return False
+    wanted = pc.unique(times.combine_chunks())
+    return any(
+        pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
+        for c in reaching
+    )
+
+
+def _latest_time(batch: pa.RecordBatch) -> int:
+    latest = pc.max(batch.column(batch.schema.get_field_index("time"))).cast(pa.int64()).as_py()
+    return I64_MIN if latest is None else latest
+
+
+def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
+    fields = [
+        pa.field(
+            column,
+            ARROW_TYPES[kind],
+            nullable=kind != TIME,
+            metadata={"iox::column::type": kind_name(kind)},
         )
+        for column, kind in sorted(columns.items())
+    ]
+    return pa.schema(fields, metadata={"iox::measurement::name": name})
 
 
 def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
@@ -332,9 +375,12 @@ class Catalog:
         validate_db_name(db_name)
         errors = list(parsed.errors)
         now = time.time_ns() if now is None else now
+        # Work that needs no catalog state runs outside the lock, so concurrent writers hold it
+        # only to check types and to append: the groups' timestamps before, the batches after.
+        times = {id(g): _group_times([g], precision, now) for g in parsed.groups}
         with self.lock:
             db = self.get(db_name)
-            pending = _Pending(db, precision, now)
+            pending = _Pending(db, precision, now, times)
             plans = [
                 pending.plan(name, lines, groups, errors)
                 for name, (lines, groups) in _by_table(parsed).items()
@@ -346,12 +392,20 @@ class Catalog:
             if not stored:
                 return WriteResult(0, errors, limit_hit=pending.limit_hit)
             db = db or self.create(db_name)
-            for plan in plans:
-                if plan.rows():
-                    table = db.tables.setdefault(plan.name, Table(plan.name))
-                    table.columns.update(pending.columns_for(plan.name))
-                    # Tags dictionary-encoded at once: stored small, nothing to convert later.
-                    table.append(_conform(plan.batch(table.columns, precision, now), table.schema()))
+            targets = []
+            for plan in (p for p in plans if p.rows()):
+                table = db.tables.setdefault(plan.name, Table(plan.name))
+                table.columns.update(pending.columns_for(plan.name))
+                targets.append((table, plan, dict(table.columns)))
+        # Tags dictionary-encoded at once: stored small, nothing to convert later. A snapshot
+        # taken meanwhile sees the new columns without these rows, as if it came first.
+        built = [
+            (table, _conform(plan.batch(columns, precision, now), _schema(table.name, columns)))
+            for table, plan, columns in targets
+        ]
+        with self.lock:
+            for table, batch in built:
+                table.append(batch)
             db.version += 1
             # Amortised: pages go back to the OS once RELEASE_ROWS rows were written since.
             self._unreleased += stored
@@ -404,8 +458,11 @@ class _Pending:
     order, as the reference does, which fixes which line wins a type and which are rejected.
     """
 
-    def __init__(self, db: Database | None, precision: str, now: int) -> None:
+    def __init__(
+        self, db: Database | None, precision: str, now: int, times: dict[int, list[pa.Array] | None]
+    ) -> None:
         self.db, self.precision, self.now = db, precision, now
+        self.times = times  # id(group) -> its timestamps in ns (None if one overflows)
         self.new_columns: dict[str, dict[str, str]] = {}
         self.limit_hit = False
         # (table, the line's column kinds) already accepted in this write: the same kinds pass
@@ -416,7 +473,8 @@ class _Pending:
         self, table: str, lines: list[Line], groups: list[LineGroup], errors: list[LineError]
     ) -> _TablePlan:
         if groups:
-            times = _group_times(groups, self.precision, self.now)
+            each = [self.times[id(g)] for g in groups]
+            times = None if any(t is None for t in each) else [t[0] for t in each]
             in_range = times is not None and all(self._in_range(line) for line in lines)
             wanted = self._agreed_kinds(table, lines, groups) if in_range else None
             if wanted is not None:

@@ -1,0 +1,150 @@
+"""Flight SQL statement queries and prepared statements (the FlightSQL half of the real server's
+Flight service, `core/service_grpc_flight/src/lib.rs` and `core/flightsql/src/cmd.rs`).
+
+The messages are protobuf (`FlightSql.proto` of Apache Arrow) wrapped in `google.protobuf.Any`;
+the few this server reads and writes are encoded here by hand (string/bytes fields only), so the
+image needs no protobuf runtime. Only what statement queries need is understood: a
+`CommandStatementQuery` or `CommandPreparedStatementQuery` in GetFlightInfo, and the
+CreatePreparedStatement / ClosePreparedStatement actions. As the real server's, a prepared
+statement's handle carries its whole state (the SQL text), so nothing is kept between calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401 - pa.ipc is a submodule, imported for its own sake
+
+PREFIX = "type.googleapis.com/arrow.flight.protocol.sql."
+STATEMENT_QUERY = PREFIX + "CommandStatementQuery"
+PREPARED_QUERY = PREFIX + "CommandPreparedStatementQuery"
+CREATE_PREPARED = PREFIX + "ActionCreatePreparedStatementRequest"
+CREATE_PREPARED_RESULT = PREFIX + "ActionCreatePreparedStatementResult"
+CLOSE_PREPARED = PREFIX + "ActionClosePreparedStatementRequest"
+# The real server's handle: an Any of its own `FlightSqlPreparedStatementHandle` (query = 1).
+HANDLE = "type.googleapis.com/influxdata.iox.querier.v1.FlightSqlPreparedStatementHandle"
+
+
+class ProtoError(ValueError):
+    """Bytes that are not the protobuf message expected."""
+
+
+@dataclass
+class Command:
+    """A decoded Flight SQL command: its type (the Any's type URL) and its fields by number."""
+
+    type_url: str
+    fields: dict[int, bytes]
+
+    def text(self, number: int) -> str:
+        try:
+            return self.fields.get(number, b"").decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtoError(f"field {number} of {self.type_url} is not UTF-8") from None
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ProtoError("truncated varint")
+        byte = data[pos]
+        value |= (byte & 0x7F) << shift
+        pos, shift = pos + 1, shift + 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def decode_fields(data: bytes) -> dict[int, bytes]:
+    """Length-delimited fields by number (the last occurrence wins, as protobuf merges scalars);
+    varint and fixed-width fields are skipped: no message read here has one that matters."""
+    fields: dict[int, bytes] = {}
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            if pos + size > len(data):
+                raise ProtoError("truncated field")
+            fields[number] = data[pos : pos + size]
+            pos += size
+        else:
+            raise ProtoError(f"unsupported wire type {wire}")
+    if pos != len(data):
+        raise ProtoError("truncated field")
+    return fields
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def encode_fields(fields: dict[int, bytes]) -> bytes:
+    return b"".join(
+        _encode_varint(number << 3 | 2) + _encode_varint(len(value)) + value
+        for number, value in sorted(fields.items())
+    )
+
+
+def unpack(data: bytes) -> Command:
+    """An Any (type_url = 1, value = 2) and the message inside it."""
+    outer = decode_fields(data)
+    try:
+        type_url = outer.get(1, b"").decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtoError("type URL is not UTF-8") from None
+    return Command(type_url, decode_fields(outer.get(2, b"")))
+
+
+def pack(type_url: str, fields: dict[int, bytes]) -> bytes:
+    return encode_fields({1: type_url.encode(), 2: encode_fields(fields)})
+
+
+@dataclass
+class Handle:
+    """A prepared statement's state, all of it in the handle: the SQL text and, once bound by
+    DoPut, the parameter batch as an Arrow IPC stream (`FlightSqlPreparedStatementHandle`)."""
+
+    query: str
+    params: bytes | None = None
+
+    def encode(self) -> bytes:
+        fields = {1: self.query.encode()}
+        if self.params is not None:
+            fields[2] = self.params
+        return pack(HANDLE, fields)
+
+    def param_values(self) -> dict[str, object] | None:
+        """Each parameter column's first value by field name (`to_df_param_values`)."""
+        if self.params is None:
+            return None
+        batch = pa.ipc.open_stream(self.params).read_all()
+        return {name: batch.column(name)[0].as_py() for name in batch.column_names} or None
+
+
+def decode_handle(handle: bytes) -> Handle:
+    """A prepared statement handle; as the real server, one that is not an Any is read as the
+    SQL text itself (its earlier encoding)."""
+    try:
+        command = unpack(handle)
+    except ProtoError:
+        try:
+            return Handle(handle.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ProtoError("invalid prepared statement handle") from None
+    if command.type_url != HANDLE:
+        raise ProtoError(f"Invalid type_url. Expected {HANDLE}, got {command.type_url}")
+    return Handle(command.text(1), command.fields.get(2))
