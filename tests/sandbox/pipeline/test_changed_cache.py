@@ -75,9 +75,7 @@ def test_unchanged_services_are_reused_and_named_as_reused(runs) -> None:
         assert service["cache"]["state"] == "reused"
         assert f"unchanged since run {first['run_id']}" in service["reason"]
     assert second["totals"]["reused"] == 3 and second["totals"]["verified"] == 3
-    assert (
-        "Reused: 3 verified result(s) of earlier runs (inputs unchanged); 0 verified by this run" in output
-    )
+    assert "Reused: 3 verified result(s) of earlier runs (inputs unchanged); 0 verified by this run" in output
 
 
 def test_a_failed_service_is_never_reused(runs) -> None:
