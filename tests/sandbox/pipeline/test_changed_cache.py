@@ -100,7 +100,8 @@ def test_reports_say_which_results_were_reused(runs) -> None:
     # The record travels with the run that reused it: the gate of another machine can read it.
     record = json.loads((folder / "ok-svc" / "verified.json").read_text())
     assert record["run_id"] == first["run_id"]
-    assert (folder / "ok-svc" / "diff.patch").read_text().startswith("---")
+    then = repo / ".sandbox" / "runs" / first["run_id"] / "ok-svc" / "diff.patch"
+    assert (folder / "ok-svc" / "diff.patch").read_text() == then.read_text() != ""
 
 
 def _inputs(repo: Path, name: str, entry: cache.Entry) -> cache.Inputs:
