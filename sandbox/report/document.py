@@ -89,7 +89,11 @@ def merge_reports(documents: list[dict[str, Any]], run_id: str | None = None) ->
         for name, service in document["services"].items():
             if name not in services or service["status"] != NOT_RUN:
                 services[name] = service
-    merged = {key: documents[0][key] for key in ("schema_version", "tool", "repo", "machine")}
+    # Written now, in this version's shape (totals.reused is computed again): this schema version.
+    merged = {
+        "schema_version": SCHEMA_VERSION,
+        **{key: documents[0][key] for key in ("tool", "repo", "machine")},
+    }
     started, ended = min(d["started_at"] for d in documents), max(d["ended_at"] for d in documents)
     stops = sorted(d["stopped_after_phase"] for d in documents if d["stopped_after_phase"])
     members = list(services.values())
