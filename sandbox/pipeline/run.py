@@ -1,7 +1,10 @@
 """One service through resolve → copy → baseline → migrate → build → test → health → gate, and
 the fleet through phases A–D.
 
-A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails.
+A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails; while its build runs,
+the dependencies of its test stage already start (stage.EarlyDeps). With Options.reuse, a service whose
+inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
+every run remembers the inputs of a service that verified and forgets one that did not.
 
 Phases A, B and C run their services in parallel (-j), D one at a time; a phase whose failure
 rate exceeds the threshold stops the run before the next phase. Every container, network and
