@@ -12,7 +12,7 @@ the bench's cache, records and the service it touches never reach this checkout.
 service, it asserts that only that service was verified again; it prints per-stage run time and
 the time services waited for a -j slot or for their dependencies.
 
-usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet]
+usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet [--only A,B]] [--no-single]
 Targets (issue 16): verify / by-hand <= 0.5; fleet -j auto / sum of single runs <= 0.5;
 --changed on an unchanged fleet / full run <= 0.10.
 """
@@ -60,10 +60,18 @@ def latest_report(repo: Path) -> dict:
     return json.loads((runs[-1] / "report.json").read_text())
 
 
-def fleet_copy(into: Path) -> Path:
-    """The repo's services and its [tool.sandbox] settings in a temporary repo of their own."""
+def fleet_copy(into: Path, names: list[str]) -> Path:
+    """The repo's services `names` (with the shared code) and its [tool.sandbox] settings in a temporary
+    repo of their own."""
     shutil.copy2(repo_root() / "pyproject.toml", into / "pyproject.toml")
-    shutil.copytree(repo_root() / "services", into / "services", ignore=shutil.ignore_patterns("__pycache__"))
+    fleet = discover(repo_root() / "services")
+    keep = set(names) | {shared for name in names for shared in fleet[name].shared}
+    for folder in keep:
+        shutil.copytree(
+            repo_root() / "services" / folder,
+            into / "services" / folder,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return into
 
 
@@ -263,11 +271,11 @@ def stage_profile(report: dict) -> list[str]:
 
 def fleet_bench(names: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
-        repo = fleet_copy(Path(tmp))
+        repo = fleet_copy(Path(tmp), names)
         # --max-failure-rate 1: every phase runs even while services fail (the singles all run too).
         verify_seconds("--all", "--max-failure-rate", "1", repo=repo)  # warm every service's layers once
-        full, _ = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
-        profile = stage_profile(latest_report(repo))
+        full, code = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
+        full_report = latest_report(repo)
         singles = sum(verify_seconds(name, "--no-cache", repo=repo)[0] for name in names)
         # The runs above remembered every verified service: nothing changed since.
         changed, _ = verify_seconds("--all", "--changed", "--max-failure-rate", "1", repo=repo)
@@ -275,25 +283,33 @@ def fleet_bench(names: list[str]) -> None:
         touched = _touch_one(repo, unchanged)
         again, _ = verify_seconds("--all", "--changed", "--max-failure-rate", "1", repo=repo)
         after = latest_report(repo)
-    rerun = sorted(n for n, s in after["services"].items() if not s.get("reused"))
-    expected = sorted({touched} | {n for n, s in unchanged["services"].items() if not s.get("reused")})
+    totals = full_report["totals"]
+    print(f"fleet of {len(names)}: {totals['verified']} verified, {totals['failed']} failed (exit {code})")
     print(f"sandbox verify --all -j auto           : {full:7.1f} s")
     print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
     print("where the full fleet run spends and waits:")
-    print("\n".join(profile))
+    print("\n".join(stage_profile(full_report)))
     print(
         f"verify --all --changed, unchanged fleet: {changed:7.1f} s  ({unchanged['totals']['reused']} reused)"
     )
     print(f"ratio --changed / full verify --all    : {changed / full:7.2f}  (target <= 0.10)")
+    if touched is None:
+        print("no service verified: nothing to reuse, so no service to touch (see the run reports)")
+        return
+    rerun = sorted(n for n, s in after["services"].items() if not s.get("reused"))
+    expected = sorted({touched} | {n for n, s in unchanged["services"].items() if not s.get("reused")})
     print(f"after touching {touched}: --changed    : {again:7.1f} s, re-verified {', '.join(rerun)}")
     # Only the touched service (plus any that did not verify, which never is reused) ran again.
     assert rerun == expected, f"re-verified {rerun}, expected {expected}"
 
 
-def _touch_one(repo: Path, report: dict) -> str:
+def _touch_one(repo: Path, report: dict) -> str | None:
     """Append a comment to one verified service's first Python file: a change that must re-run it."""
-    name = sorted(n for n, s in report["services"].items() if s.get("reused"))[0]
+    reused = sorted(n for n, s in report["services"].items() if s.get("reused"))
+    if not reused:
+        return None
+    name = reused[0]
     path = sorted((repo / "services" / name).rglob("*.py"))[0]
     path.write_text(path.read_text() + "\n# touched by the bench\n")
     return name
@@ -305,6 +321,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--fleet", action="store_true", help="also the fleet: -j auto, --changed, per stage")
     parser.add_argument("--no-single", action="store_true", help="skip verify SERVICE against by hand")
+    parser.add_argument("--only", help="the fleet parts on these services only (comma-separated)")
     args = parser.parse_args()
     if not args.no_single:
         verify_seconds(args.service, "--no-cache")  # warm the caches once: images, build layers
@@ -317,7 +334,8 @@ def main() -> None:
         print(f"same work by hand, docker CLI          : {theirs:7.1f} s  (median of {args.repeat})")
         print(f"ratio verify / by hand                 : {ours / theirs:7.2f}  (target <= 0.5)")
     if args.fleet:
-        fleet_bench(sorted(discover(repo_root() / "services")))
+        names = args.only.split(",") if args.only else sorted(discover(repo_root() / "services"))
+        fleet_bench(sorted(names))
     sys.exit(0)
 
 
