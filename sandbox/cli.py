@@ -183,6 +183,16 @@ def verify(
         "phase stopped the night)",
     ),
     as_json: bool = typer.Option(False, "--json", help="print report.json on stdout instead of the summary"),
+    changed: bool = typer.Option(
+        False,
+        "--changed",
+        help="re-verify only services whose inputs changed since their last verified run (content, shared "
+        "code, fixes, requirements, targets, images, tool); reuse the others' results, named as reused. "
+        "The default for named services; --all/--phase run everything without it",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="verify every selected service from scratch, reusing nothing"
+    ),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
     selection = commands.Selection(tuple(services or ()), all_services, phase, shard_spec)
@@ -191,7 +201,8 @@ def verify(
     )
     if skip is not None:
         raise typer.Exit(commands.verify_skipped(selection, skip, out, as_json))
-    raise typer.Exit(commands.verify(selection, options, out, jobs, promote_after, as_json))
+    cache = commands.CacheChoice(changed=changed, no_cache=no_cache)
+    raise typer.Exit(commands.verify(selection, options, out, jobs, promote_after, as_json, cache))
 
 
 @app.command()

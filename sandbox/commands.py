@@ -141,6 +141,24 @@ def auto_jobs() -> int:
     return max(1, min(os.cpu_count() or 1, int(memory_gb // 3), 4))
 
 
+@dataclass(frozen=True)
+class CacheChoice:
+    """--changed / --no-cache of `sandbox verify` (sandbox.cache)."""
+
+    changed: bool = False
+    no_cache: bool = False
+
+    def reuse(self, selection: Selection) -> bool:
+        """Reuse unchanged verified results? Named services: yes unless --no-cache (a developer's loop).
+        --all / --phase: only with --changed, so a plain fleet run stays a full run; the nightly says
+        --changed, its weekly run --no-cache."""
+        if self.changed and self.no_cache:
+            raise UsageError("--changed and --no-cache contradict each other: choose one")
+        if self.no_cache:
+            return False
+        return self.changed or bool(selection.names)
+
+
 def parse_jobs(text: str) -> int:
     count = auto_jobs() if text == "auto" else int(text)
     if count < 1:
@@ -158,11 +176,14 @@ def verify(
     jobs: str = "auto",
     promote_after: bool = False,
     as_json: bool = False,
+    cache: CacheChoice | None = None,
 ) -> int:
-    """Migrate, build, test and health-check the selected services; `jobs` (-j) overrides options.jobs."""
+    """Migrate, build, test and health-check the selected services; `jobs` (-j) overrides options.jobs;
+    `cache` chooses which unchanged verified results are reused (CacheChoice.reuse)."""
     try:
         chosen = select(selection, _fleet())
-        options = replace(options, jobs=parse_jobs(jobs))
+        reuse = (cache or CacheChoice()).reuse(selection)
+        options = replace(options, jobs=parse_jobs(jobs), reuse=reuse)
     except (ValueError, ConfigError) as exc:
         out.error(str(exc))
         return ExitCode.USAGE

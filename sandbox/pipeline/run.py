@@ -1,7 +1,10 @@
 """One service through resolve → copy → baseline → migrate → build → test → health → gate, and
 the fleet through phases A–D.
 
-A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails.
+A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails; while its build runs,
+the dependencies of its test stage already start (stage.EarlyDeps). With Options.reuse, a service whose
+inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
+every run remembers the inputs of a service that verified and forgets one that did not.
 
 Phases A, B and C run their services in parallel (-j), D one at a time; a phase whose failure
 rate exceeds the threshold stops the run before the next phase. Every container, network and
@@ -10,6 +13,7 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 import traceback
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sandbox import cache
 from sandbox.config import PHASES, ServiceConfig
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
@@ -28,8 +33,17 @@ from sandbox.engine.cleanup import (
     write_owner,
 )
 from sandbox.pipeline import STAGES
-from sandbox.pipeline.stage import Events, Stage, StageContext, StageResult, timed, with_deps
-from sandbox.upgrades import detect_migrations
+from sandbox.pipeline.stage import (
+    Events,
+    Stage,
+    StageContext,
+    StageResult,
+    start_early,
+    timed,
+    with_deps,
+)
+from sandbox.records import RUN_RECORD, VerifiedDiff, tool_version, verified_path
+from sandbox.upgrades import detect_migrations, target_versions
 
 
 @dataclass
@@ -39,6 +53,7 @@ class Options:
     keep: bool = False
     jobs: int = 2
     max_failure_rate: float = 0.20
+    reuse: bool = False  # reuse a verified result whose inputs are unchanged (sandbox.cache)
 
 
 @dataclass
@@ -51,6 +66,9 @@ class ServiceOutcome:
     folder: str = ""
     verified: bool = False
     preexisting_failures: list[str] = field(default_factory=list)
+    reused: dict[str, Any] | None = None  # set when the result of an earlier verified run is reused
+    cache: dict[str, str] = field(default_factory=dict)  # the cache's answer: state and why
+    queued_seconds: float = 0.0  # how long the service waited for a free slot of -j
 
     @property
     def success(self) -> bool:
@@ -95,7 +113,7 @@ class ServiceOutcome:
             "migrations": per_migration,
             "overall_success": self.verified,
             "failed_stage": ended.name if ended else None,
-            "reason": ended.reason if ended else "",
+            "reason": ended.reason if ended else (self.cache.get("why", "") if self.reused else ""),
             "skipped": ended is not None and ended.status == "skipped",
             "holds_shared": self._holds_shared(),
             "stages": [stage.to_dict() for stage in self.stages],
@@ -105,6 +123,9 @@ class ServiceOutcome:
             "preexisting_failures": self.preexisting_failures,
             "images": images,
             "folder": self.folder,
+            "reused": self.reused,
+            "cache": self.cache or None,
+            "queued_seconds": round(self.queued_seconds, 2),
         }
 
 
@@ -138,6 +159,20 @@ def verify_service(
     folder = run.folder / config.name
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
+    inputs = _inputs(run, config)
+    if inputs is not None and run.options.reuse:
+        found = cache.lookup(run.repo_root, config.name, inputs)
+        outcome.cache = found.to_dict()
+        if found.entry is not None:
+            return _reuse(run, outcome, found)
+    elif inputs is not None:
+        outcome.cache = {"state": "off", "why": "--no-cache, or a fleet run without --changed: verifying"}
+    _verify_stages(run, config, outcome, folder)
+    _update_cache(run, outcome, inputs, folder)
+    return outcome
+
+
+def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, folder: Path) -> None:
     ctx = StageContext(
         run_id=run.run_id,
         repo_root=run.repo_root,
@@ -151,12 +186,13 @@ def verify_service(
         baseline=run.options.baseline,
     )
     try:
-        for stage in STAGES:
+        for index, stage in enumerate(STAGES):
             if stage.timeout and run.cancelled.is_set():
                 _add(run, outcome, StageResult(stage.name, "failed", reason="run interrupted"))
-                return outcome
+                return
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
+                _start_next_deps(ctx, index)
             result = _run_stage(stage, ctx)
             if result is None:
                 continue
@@ -166,11 +202,77 @@ def verify_service(
                 and stage.blocking
                 and not _accepted(result, outcome, run.options)
             ):
-                return outcome
+                return
         outcome.verified = True
-        return outcome
     finally:
         ctx.close()
+
+
+def _start_next_deps(ctx: StageContext, index: int) -> None:
+    """While a container stage without dependencies runs (the build), start the dependencies of the
+    stage after it (the tests): their start-up and readiness waits overlap the build instead of
+    following it. A failed build discards them (StageContext.close)."""
+    following = STAGES[index + 1] if index + 1 < len(STAGES) else None
+    if following is not None and following.needs_deps and not STAGES[index].needs_deps and ctx.config.needs:
+        start_early(ctx, following.name)
+
+
+# --- verify only what changed (sandbox.cache) ----------------------------------------------------------
+
+
+def _inputs(run: Run, config: ServiceConfig) -> cache.Inputs | None:
+    """The service's inputs now; None when they cannot be had (an invalid sandbox.toml, no resolver):
+    then nothing is reused and nothing remembered, the service just runs."""
+    if not config.valid or run.resolver is None:
+        return None
+    try:
+        known = dependencies()
+        names = ["migrator", "base", *(known[need].image for need in config.needs)]
+        with run.resolver_lock:  # images were resolved before the phases: this only reads decisions
+            found = {name: run.resolver.resolve(name) for name in names}
+        images = {name: f"{image.ref}@{image.digest}" for name, image in found.items()}
+        options = {"accept_preexisting": run.options.accept_preexisting}
+        return cache.current_inputs(run.repo_root, config, target_versions(), images, tool_version(), options)
+    except Exception as exc:  # a path the copy stage will refuse, an unknown need: the stages say why
+        run.on_event(config.name, "cache", f"inputs not hashed ({type(exc).__name__}: {exc}): verifying")
+        return None
+
+
+def _reuse(run: Run, outcome: ServiceOutcome, found: cache.Lookup) -> ServiceOutcome:
+    """The earlier run's verified result, named as such: its record and diff are copied into this
+    run's folder (a CI artifact carries them to the gate); no stage, no container runs."""
+    entry = found.entry
+    record = verified_path(run.repo_root, outcome.name)
+    folder = Path(outcome.folder)
+    shutil.copyfile(record, folder / RUN_RECORD)
+    saved = VerifiedDiff.load(run.repo_root, outcome.name)
+    (folder / "diff.patch").write_text(saved.diff)
+    outcome.verified = True
+    outcome.reused = {
+        "run_id": entry.run_id,
+        "verified_at": entry.verified_at,
+        "inputs_key": entry.key,
+        "folder": f".sandbox/runs/{entry.run_id}/{outcome.name}",
+        "files_changed": len(saved.files),
+    }
+    run.on_event(outcome.name, "cache", f"reused: {found.why}")
+    return outcome
+
+
+def _update_cache(run: Run, outcome: ServiceOutcome, inputs: cache.Inputs | None, folder: Path) -> None:
+    """Remember a verified run's inputs; forget the service after any other ending (failed, blocked,
+    interrupted), so only verified results are ever reused."""
+    if inputs is None:
+        return
+    if not outcome.verified:
+        cache.forget(run.repo_root, outcome.name)
+        return
+    try:
+        record = VerifiedDiff.load(run.repo_root, outcome.name, folder / RUN_RECORD)
+    except Exception:  # no record in the run folder: nothing to bind a reuse to
+        cache.forget(run.repo_root, outcome.name)
+        return
+    cache.remember(run.repo_root, record, inputs)
 
 
 def _run_stage(stage: Stage, ctx: StageContext) -> StageResult | None:
@@ -360,6 +462,7 @@ def _start_and_join(
 ) -> None:
     gate = threading.Semaphore(jobs)
     threads = []
+    begin = time.monotonic()
     for index, config in enumerate(members):
         while not gate.acquire(timeout=0.2):  # a timeout: an interrupt must not wait for a free slot
             if run.cancelled.is_set():
@@ -367,7 +470,10 @@ def _start_and_join(
         if run.cancelled.is_set():
             break
         thread = threading.Thread(
-            target=_worker, args=(run, config, slots, index, gate), name=f"verify-{config.name}", daemon=True
+            target=_worker,
+            args=(run, config, slots, index, gate, time.monotonic() - begin),
+            name=f"verify-{config.name}",
+            daemon=True,
         )
         thread.start()
         threads.append(thread)
@@ -375,10 +481,15 @@ def _start_and_join(
 
 
 def _worker(
-    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None], index: int, gate: threading.Semaphore
+    run: Run,
+    config: ServiceConfig,
+    slots: list[ServiceOutcome | None],
+    index: int,
+    gate: threading.Semaphore,
+    queued: float = 0.0,
 ) -> None:
     try:
-        verify_service(run, config, slots, index)
+        verify_service(run, config, slots, index).queued_seconds = queued
     except Exception as exc:  # outside any stage (a bad config attribute, a bug): still this service's
         outcome = slots[index] or ServiceOutcome(config.name, config.priority, config.phase, [])
         outcome.stages.append(StageResult("pipeline", "failed", reason=f"{type(exc).__name__}: {exc}"))

@@ -67,6 +67,7 @@ class StageContext:
     ws: wsmod.Workspace | None = None  # set by the copy stage
     deps: ServiceDeps | None = None  # set around a stage that needs dependencies
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
+    early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -81,6 +82,9 @@ class StageContext:
             return self._client
 
     def close(self) -> None:
+        for early in self.early_deps.values():  # started for a stage that never ran (the build failed)
+            early.discard()
+        self.early_deps.clear()
         if self._client is not None:
             self._client.close()
 
@@ -153,20 +157,68 @@ def run_with_timeout(
     return (not thread.is_alive(), box.get("value"), box.get("error"))
 
 
+def _new_deps(ctx: StageContext) -> ServiceDeps:
+    known = dependencies()
+    images = {need: ctx.resolver.resolve(known[need].image) for need in ctx.config.needs}
+    return ServiceDeps(
+        ctx.client,
+        ctx.labels("deps"),
+        needs=ctx.config.needs,
+        database=database_name(ctx.config.name),
+        images=images,
+        known=known,
+    )
+
+
+class EarlyDeps:
+    """A stage's fresh dependencies, started on a thread while an earlier stage runs (the build):
+    their start-up (network, containers, readiness waits) overlaps that stage instead of following it.
+    The stage takes them (waiting for whatever start-up is left); untaken, they are discarded."""
+
+    def __init__(self, ctx: StageContext) -> None:
+        self._deps = _new_deps(ctx)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name=f"deps-{ctx.config.name}", daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._deps.__enter__()
+        except BaseException as exc:  # forwarded to the stage that takes them
+            self._error = exc
+
+    def take(self) -> tuple[ServiceDeps, float]:
+        """The started dependencies, and how long the stage still waited for them."""
+        begin = time.monotonic()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._deps, time.monotonic() - begin
+
+    def discard(self) -> None:
+        self._thread.join()
+        if self._error is None:
+            self._deps.__exit__(None, None, None)
+
+
+def start_early(ctx: StageContext, stage: str) -> None:
+    """Start `stage`'s dependencies now, in the background (see EarlyDeps)."""
+    if stage not in ctx.early_deps:
+        ctx.early_deps[stage] = EarlyDeps(ctx)
+
+
 def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], StageResult]) -> StageResult:
-    """Fresh dependencies for this stage only, on a private network; their logs kept for failures."""
+    """Fresh dependencies for this stage only, on a private network; their logs kept for failures.
+    Started here, or earlier by start_early while a previous stage ran."""
 
     def run() -> StageResult:
-        known = dependencies()
-        images = {need: ctx.resolver.resolve(known[need].image) for need in ctx.config.needs}
-        with ServiceDeps(
-            ctx.client,
-            ctx.labels("deps"),
-            needs=ctx.config.needs,
-            database=database_name(ctx.config.name),
-            images=images,
-            known=known,
-        ) as deps:
+        early = ctx.early_deps.pop(name, None)
+        waited = None
+        if early is not None:
+            deps, waited = early.take()
+        else:
+            deps = _new_deps(ctx).__enter__()  # a failed start cleans up after itself
+        try:
             ctx.deps = deps
             try:
                 result = body(ctx)
@@ -177,7 +229,11 @@ def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], Stage
                     ctx.write_log(f"{name}-{dep}.log", text)
                 result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
             result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
+            if waited is not None:  # started during the previous stage: only this part was waited for
+                result.details["dependencies_waited"] = round(waited, 2)
             return result
+        finally:
+            deps.__exit__(None, None, None)
 
     return timed(name, run)
 

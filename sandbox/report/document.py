@@ -1,9 +1,11 @@
 """report.json: one schema-versioned document per run (schema: sandbox/report/schema.json).
 
 It says which tool and commit produced it, when, on what machine, and for each service its status
-(verified / failed / not-run), the stage that stopped it and every stage's result. Per-migration
-counts come only from services that verified: a service that stopped early counts as not verified
-for every migration it needed, under the stage that stopped it.
+(verified / failed / not-run), the stage that stopped it and every stage's result. A verified result
+reused from an earlier run (sandbox.cache: its inputs are unchanged) says so in `reused` (that run's
+id, when it verified) and is counted in totals.reused: it is never presented as verified by this run.
+Per-migration counts come only from services that verified: a service that stopped early counts as
+not verified for every migration it needed, under the stage that stopped it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import sandbox
 from sandbox.pipeline import STAGES
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: `reused`, `cache`, `queued_seconds` per service, totals.reused
 SCHEMA_PATH = Path(__file__).with_name("schema.json")
 TOOL = "sandbox-migrate"
 PRIORITIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
@@ -50,6 +52,7 @@ def build_report(
     services = [service_entry(o) for o in outcomes] + [not_run_entry(s) for s in not_run or []]
     verified = sum(s["status"] == "verified" for s in services)
     skipped = sum(s["status"] == NOT_RUN for s in services)
+    reused = sum(bool(s.get("reused")) for s in services)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": TOOL, "version": tool_version()},
@@ -68,6 +71,7 @@ def build_report(
             "verified": verified,
             "failed": len(services) - verified - skipped,
             "not_run": skipped,
+            "reused": reused,
         },
         "by_priority": by_priority(services),
         "by_migration": by_migration(services),
@@ -85,7 +89,11 @@ def merge_reports(documents: list[dict[str, Any]], run_id: str | None = None) ->
         for name, service in document["services"].items():
             if name not in services or service["status"] != NOT_RUN:
                 services[name] = service
-    merged = {key: documents[0][key] for key in ("schema_version", "tool", "repo", "machine")}
+    # Written now, in this version's shape (totals.reused is computed again): this schema version.
+    merged = {
+        "schema_version": SCHEMA_VERSION,
+        **{key: documents[0][key] for key in ("tool", "repo", "machine")},
+    }
     started, ended = min(d["started_at"] for d in documents), max(d["ended_at"] for d in documents)
     stops = sorted(d["stopped_after_phase"] for d in documents if d["stopped_after_phase"])
     members = list(services.values())
@@ -108,6 +116,7 @@ def merge_reports(documents: list[dict[str, Any]], run_id: str | None = None) ->
             "verified": verified,
             "failed": len(members) - verified - skipped,
             "not_run": skipped,
+            "reused": sum(bool(s.get("reused")) for s in members),
         },
         by_priority=by_priority(members),
         by_migration=by_migration(members),
@@ -155,6 +164,7 @@ def not_run_entry(service: dict[str, Any]) -> dict[str, Any]:
         "preexisting_failures": [],
         "images": {},
         "folder": "",
+        "reused": None,
     }
 
 
@@ -255,6 +265,9 @@ def stage_results(service: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def why_not_run(service: dict[str, Any], stage: str) -> str:
     if service["status"] == NOT_RUN:
         return f"service not run: {service['reason']}"
+    if service.get("reused"):
+        run_id = service["reused"]["run_id"]
+        return f"not run: inputs unchanged since run {run_id}, whose verified result is reused"
     if stage == "baseline":
         return "not requested (verify --baseline)"
     if service["failed_stage"]:

@@ -98,6 +98,8 @@ def _totals(report: dict[str, Any]) -> str:
         ("failed", f"{totals['failed']} failed"),
         (NOT_RUN, f"{totals['not_run']} not run"),
     ]
+    if totals.get("reused"):  # part of the verified count, named: results of earlier runs
+        badges.insert(1, ("skipped", f"{totals['reused']} of them reused from earlier runs"))
     spans = "".join(
         f'<span style="background:{STATUS_COLOURS[key]}">{escape(text)}</span>' for key, text in badges
     )
@@ -124,7 +126,8 @@ def _fleet_table(report: dict[str, Any], links: Links) -> str:
 def _fleet_row(service: dict[str, Any], links: Links) -> str:
     name = service["name"]
     status = service["status"]
-    result = f'<td class="cell" style="background:{STATUS_COLOURS[status]}">{escape(status)}</td>'
+    shown = f"reused (run {service['reused']['run_id']})" if service.get("reused") else status
+    result = f'<td class="cell" style="background:{STATUS_COLOURS[status]}">{escape(shown)}</td>'
     cells = "".join(_stage_cell(name, stage, links) for stage in stage_results(service).values())
     files = [links.anchor(name, "diff.patch", "diff")] if has_diff(service) else []
     if service["folder"]:

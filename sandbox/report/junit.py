@@ -2,8 +2,9 @@
 
 One <testsuite> per service. Its test cases are every stage of the pipeline, in run order, whether it
 ran or not (a stage that did not run is <skipped> with the reason), so a dashboard's tests never
-disappear between nights; then the service's own tests from its pytest JUnit XML, under the
-classname `<service>.<their classname>`.
+disappear between nights (a result reused from an earlier run, sandbox.cache, has every stage
+<skipped> with that run named, and the property `reused_from_run`); then the service's own tests from
+its pytest JUnit XML, under the classname `<service>.<their classname>`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def service_suite(service: dict[str, Any], report: dict[str, Any]) -> ET.Element
         ("status", service["status"]),
         ("migrations", ", ".join(service["migrations"])),
         ("stopped_at", service["failed_stage"] or ""),
+        # A result reused from an earlier run names that run; its stages are <skipped> here (nothing ran).
+        ("reused_from_run", (service.get("reused") or {}).get("run_id", "")),
     ):
         ET.SubElement(properties, "property", name=key, value=value)
     cases = [stage_case(name, stage, report) for stage in stage_results(service).values()]

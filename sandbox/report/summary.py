@@ -49,6 +49,7 @@ def summary_text(report: dict[str, Any], folder: Path) -> str:
         f"Services: {totals['services']}  Verified: {totals['verified']}  Failed: {totals['failed']}  "
         + (f"Not run: {totals['not_run']}  " if totals.get("not_run") else "")
         + f"Success rate: {rate:.1%}  Duration: {report['duration_seconds']:.0f}s",
+        *_reused_lines(report),
         "",
         "By Priority:",
     ]
@@ -73,6 +74,28 @@ def summary_text(report: dict[str, Any], folder: Path) -> str:
     lines += _run_notes(report)
     lines += ["", f"Run folder: {folder}", "=" * 80]
     return "\n".join(lines)
+
+
+def reused_services(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in report["services"].values() if s.get("reused")]
+
+
+def _reused_lines(report: dict[str, Any]) -> list[str]:
+    """Results taken from earlier runs, each with its run: counted as verified, never as verified now."""
+    reused = reused_services(report)
+    if not reused:
+        return []
+    fresh = report["totals"]["verified"] - len(reused)
+    lines = [
+        "",
+        f"Reused: {len(reused)} verified result(s) of earlier runs (inputs unchanged); "
+        f"{fresh} verified by this run",
+    ]
+    lines += [
+        f"  {s['name']}: unchanged since run {s['reused']['run_id']} (verified {s['reused']['verified_at']})"
+        for s in reused
+    ]
+    return lines
 
 
 def _run_notes(report: dict[str, Any]) -> list[str]:
@@ -109,6 +132,7 @@ def summary_markdown(report: dict[str, Any]) -> str:
         "",
         f"**{totals['verified']}/{totals['services']} verified**, {totals['failed']} failed"
         + (f", {totals['not_run']} not run" if totals.get("not_run") else "")
+        + (f" ({totals['reused']} reused from earlier runs)" if totals.get("reused") else "")
         + f", {report['duration_seconds']:.0f}s. Commit `{commit}`, {report['tool']['name']} "
         f"{report['tool']['version']}, started {report['started_at']}.",
         "",
@@ -117,6 +141,8 @@ def summary_markdown(report: dict[str, Any]) -> str:
     ]
     for service in report["services"].values():
         result = {"verified": "verified", "failed": "FAILED", NOT_RUN: "NOT RUN"}[service["status"]]
+        if service.get("reused"):
+            result = f"reused (run {service['reused']['run_id']})"
         reason = _cell(_first_lines(service["reason"], 1)[0])
         out.append(
             f"| {service['name']} | {service['priority']} | {', '.join(service['migrations']) or '-'} "

@@ -40,6 +40,9 @@ def test_a_verified_service_shows_every_field() -> None:
         "preexisting_failures": ["tests/test_a.py::test_old"],
         "images": IMAGES,
         "folder": "/runs/r1/svc",
+        "reused": None,
+        "cache": None,
+        "queued_seconds": 0.0,
     }
     assert outcome.success and outcome.failed_stage is None
 

@@ -87,7 +87,7 @@ def test_services_never_run_are_listed_not_missing(tmp_path: Path) -> None:
     report = sample_report(tmp_path)
     skipped = report["services"]["admin-api"]
     assert skipped["status"] == "not-run" and not skipped["overall_success"]
-    assert report["totals"] == {"services": 5, "verified": 1, "failed": 3, "not_run": 1}
+    assert report["totals"] == {"services": 5, "verified": 1, "failed": 3, "not_run": 1, "reused": 0}
 
 
 def test_the_schema_rejects_an_overclaim_and_unknown_top_level_keys(tmp_path: Path) -> None:

@@ -128,7 +128,7 @@ def test_merge_of_shards_keeps_real_results_over_not_run(tmp_path: Path) -> None
     document = json.loads(merged.stdout)
     assert document["merged_from"] == [FIRST, SECOND] and document["run_id"] == f"{SECOND}-merged"
     assert document["services"]["admin-api"]["status"] == "verified"
-    assert document["totals"] == {"services": 5, "verified": 2, "failed": 3, "not_run": 0}
+    assert document["totals"] == {"services": 5, "verified": 2, "failed": 3, "not_run": 0, "reused": 0}
     assert (tmp_path / ".sandbox" / "runs" / f"{SECOND}-merged" / "junit.xml").is_file()
     assert load(tmp_path / ".sandbox")[-1]["run_id"] == f"{SECOND}-merged"
     assert _sandbox(tmp_path, "--merge", FIRST).returncode == 2

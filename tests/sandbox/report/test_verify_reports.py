@@ -78,7 +78,7 @@ def test_a_phase_never_started_is_reported_not_run_not_missing(tmp_path: Path) -
     assert report["stopped_after_phase"] == "A" and schema_errors(report) == []
     skipped = report["services"]["ok-svc"]
     assert skipped["status"] == "not-run" and "phase A failed above --max-failure-rate" in skipped["reason"]
-    assert report["totals"] == {"services": 2, "verified": 0, "failed": 1, "not_run": 1}
+    assert report["totals"] == {"services": 2, "verified": 0, "failed": 1, "not_run": 1, "reused": 0}
     folder = repo / ".sandbox" / "runs" / report["run_id"]
     suite = next(s for s in etree.parse(str(folder / "junit.xml")).getroot() if s.get("name") == "ok-svc")
     assert suite.get("skipped") == suite.get("tests") == str(len(STAGE_NAMES))
