@@ -195,6 +195,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.needs_options = False
+        self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
         self.planner = QueryPlanner(
             node, self.is_query_api, self.schema(), self.plan, self.flow(), self.scope
@@ -354,6 +355,13 @@ class Influxdb3Codemod(MigrationCodemod):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ):
+        carried, self.carried = self.carried, []
+        if carried and updated_node.trailing_whitespace.comment is None:
+            updated_node = updated_node.with_changes(
+                trailing_whitespace=cst.TrailingWhitespace(
+                    whitespace=cst.SimpleWhitespace("  "), comment=carried[0], newline=cst.Newline()
+                )
+            )
         if len(original_node.body) == 1 and isinstance(original_node.body[0], cst.Expr):
             call = original_node.body[0].value
             if (
@@ -539,14 +547,15 @@ class Influxdb3Codemod(MigrationCodemod):
                 new.append(_kw(key, value))
         database = self.database_for(original)
         if database is None:
+            # the other keywords still convert (a v2 url=/org= would fail the post-migrate check)
             self.mark(
                 "IX-2",
                 original,
                 "InfluxDBClient3 needs database=: name the bucket this client writes to and queries",
             )
-            return updated
-        host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
-        new.insert(host_at, _kw("database", cst.parse_expression(database)))
+        else:
+            host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
+            new.insert(host_at, _kw("database", cst.parse_expression(database)))
         options = self.write_options_for(original)
         if options:
             self.needs_options = True
@@ -609,7 +618,16 @@ class Influxdb3Codemod(MigrationCodemod):
     def write_api_call(self, original: cst.Call, updated: cst.Call):
         # `self.write_api = self.client.write_api(...)`: the client writes itself; options moved (IX-4)
         self.rewrote("IX-4", original, "write_api(...) -> the client; write options moved to InfluxDBClient3")
+        self.carry_comment(original)
         return updated.func.value
+
+    def carry_comment(self, call: cst.Call) -> None:
+        """A comment after the `(` of a call folded away (`write_api(  # why`) moves to the end of its
+        statement's line: a person's note (or a label) is never dropped by a rewrite."""
+        space = call.whitespace_before_args
+        comment = space.first_line.comment if isinstance(space, cst.ParenthesizedWhitespace) else None
+        if comment is not None:
+            self.carried.append(comment)
 
     def write_call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         args = _keywords(updated.args, WRITE_POSITIONAL)

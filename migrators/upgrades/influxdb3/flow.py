@@ -63,6 +63,9 @@ class ServiceFlow:
     # the Flux their callers build is marked where it is built
     consumers: set[str] = field(default_factory=set)
     factories: set[str] = field(default_factory=set)  # functions returning a query API (`_query_api()`)
+    # functions that run their parameter and return the records as dicts (`rows.append(dict(record.values))`,
+    # see .rows): rewritten with their callers' Flux and the callers' row reads
+    row_wrappers: dict[str, Wrapper] = field(default_factory=dict)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
         """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
@@ -185,6 +188,7 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
 
 def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
     seen: dict[str, int] = {}
+    row_seen: dict[str, int] = {}
     for node in ast.walk(module):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -205,12 +209,96 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         if isinstance(first, ast.Name) and first.id in own:
             seen[node.name] = seen.get(node.name, 0) + 1
             flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
+        elif (param := row_wrapper_param(node, own)) is not None:
+            row_seen[node.name] = row_seen.get(node.name, 0) + 1
+            flow.row_wrappers[node.name] = Wrapper(rel, node.name, param, own.index(param))
         elif _sends_parameter(node, own) and node.name not in QUERY_NAMES:
             # a consumer called `query` could not be told from a client's own query() at a call site
             flow.consumers.add(node.name)
     for name, count in seen.items():
         if count > 1:  # two wrappers with one name: callers cannot be told apart
             flow.wrappers.pop(name, None)
+    for name, count in row_seen.items():
+        if count > 1 or name in flow.wrappers:
+            flow.row_wrappers.pop(name, None)
+            flow.consumers.add(name)  # its callers' Flux is marked where it is built
+
+
+def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str]) -> str | None:
+    """The parameter of a function shaped exactly like a row wrapper, before or after its rewrite::
+
+        tables = <query api>.query(param, ...)      # (after: ..., language="sql", **sql_options)
+        rows = []
+        for table in tables:                        # (after: for record in _influxdb3_rows(tables):)
+            for record in table.records:
+                rows.append(dict(record.values))     # (after: dict(record)); `record.values` too
+        return rows
+    """
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    body = [s for s in body if not _is_log_call(s)]
+    if len(body) != 4 or not isinstance(function, ast.FunctionDef):
+        return None
+    run, init, loop, ret = body
+    if not (
+        isinstance(run, ast.Assign)
+        and len(run.targets) == 1
+        and isinstance(run.targets[0], ast.Name)
+        and isinstance(run.value, ast.Call)
+        and isinstance(run.value.func, ast.Attribute)
+        and run.value.func.attr == "query"
+        and _looks_like_query_api(run.value.func.value)
+        and run.value.args
+        and isinstance(run.value.args[0], ast.Name)
+        and run.value.args[0].id in params
+    ):
+        return None
+    tables, param = run.targets[0].id, run.value.args[0].id
+    if not (
+        isinstance(init, ast.Assign)
+        and len(init.targets) == 1
+        and isinstance(init.targets[0], ast.Name)
+        and isinstance(init.value, ast.List)
+        and not init.value.elts
+        and isinstance(ret, ast.Return)
+        and isinstance(ret.value, ast.Name)
+        and ret.value.id == init.targets[0].id
+    ):
+        return None
+    rows = init.targets[0].id
+    return param if _appends_records(loop, tables, rows) else None
+
+
+def _is_log_call(stmt: ast.stmt) -> bool:
+    """`logger.debug("flux: %s", query)`: reading the query for a log line does not use the result."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("debug", "info", "warning", "error", "exception", "log")
+    )
+
+
+def _appends_records(loop: ast.stmt, tables: str, rows: str) -> bool:
+    if not (isinstance(loop, ast.For) and not loop.orelse and isinstance(loop.target, ast.Name)):
+        return False
+    if len(loop.body) == 1 and isinstance(loop.body[0], ast.For):  # v2: for table ... for record in .records
+        inner = loop.body[0]
+        shaped = (
+            isinstance(loop.iter, ast.Name)
+            and loop.iter.id == tables
+            and not inner.orelse
+            and isinstance(inner.target, ast.Name)
+            and ast.unparse(inner.iter) == f"{loop.target.id}.records"
+        )
+        record, body, new = (inner.target.id, inner.body, False) if shaped else ("", [], False)
+    else:  # migrated: for record in _influxdb3_rows(tables)
+        shaped = ast.unparse(loop.iter) == f"_influxdb3_rows({tables})"
+        record, body, new = loop.target.id, loop.body, True
+    if not shaped or len(body) != 1 or not isinstance(body[0], ast.Expr):
+        return False
+    appended = ast.unparse(body[0].value)
+    allowed = (f"dict({record})",) if new else (f"dict({record}.values)", f"{record}.values")
+    return any(appended == f"{rows}.append({a})" for a in allowed)
 
 
 def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
@@ -275,7 +363,7 @@ def _name(node: ast.expr) -> str:
 
 def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
     name = _name(node)
-    if name in flow.wrappers or name in flow.consumers:
+    if name in flow.wrappers or name in flow.consumers or name in flow.row_wrappers:
         return True
     if not (isinstance(node, ast.Attribute) and name in QUERY_NAMES):
         return False

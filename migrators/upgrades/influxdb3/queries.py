@@ -21,6 +21,7 @@ from migrators.core.codemod import dotted
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
+from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
 
 QUERY_METHODS = {
     "query": "all",
@@ -54,6 +55,7 @@ class QueryCall:
     lead: int = 0  # arguments before the query's own (the function handed to an executor, ...)
     result: cst.BaseExpression | None = None  # the expression whose value is the query result
     wrapper: bool = False  # a call of the service's own wrapper: it adds language="sql" itself
+    rows: bool = False  # a row wrapper's call (see .rows): the result is a list of row dicts
 
 
 @dataclass
@@ -286,7 +288,9 @@ class QueryPlanner:
         return self.module.code_for_node(node)
 
     def plan_function(self, body: cst.CSTNode, function: cst.FunctionDef | None = None) -> None:
-        calls = _Collector(self.is_query_api, set(self.flow.wrappers), self.flow.consumers)
+        calls = _Collector(
+            self.is_query_api, set(self.flow.wrappers), self.flow.consumers, set(self.flow.row_wrappers)
+        )
         body.visit(calls)
         for query in calls.query_calls:
             if self.plan_wrapper(function, query):
@@ -318,7 +322,8 @@ class QueryPlanner:
     def plan_wrapper(self, function: cst.FunctionDef | None, query: QueryCall) -> bool:
         """`def query(self, flux): return self.query_api.query(flux, org=...)`, a wrapper of the service:
         its callers translate their Flux; it sends SQL and forwards their database/query_parameters."""
-        wrapper = self.flow.wrappers.get(function.name.value) if function is not None else None
+        name = function.name.value if function is not None else ""
+        wrapper = self.flow.wrappers.get(name) or self.flow.row_wrappers.get(name)
         if wrapper is None or query.wrapper or query.lead or query.method != "query":
             return False
         args = query.node.args
@@ -326,6 +331,8 @@ class QueryPlanner:
         if not (isinstance(first, cst.Name) and first.value == wrapper.param) or not self.scope.rel_is(
             wrapper.rel
         ):
+            return False
+        if name in self.flow.row_wrappers and not plan_wrapper_loop(function, self.plan):
             return False
         params = function.params
         star = params.star_kwarg
@@ -385,7 +392,8 @@ class QueryPlanner:
                     (
                         call,
                         "IX-12",
-                        f"{method}(): the query text passed here is not known; send SQL ({FLUX_DOC})",
+                        f"{query.func.attr.value}(): the query text passed here is not known; send SQL "
+                        f"({FLUX_DOC})",
                     )
                 )
             return  # SQL already (a second run), or marked
@@ -435,6 +443,10 @@ class QueryPlanner:
         for note in result.notes:
             note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(holes[int(m.group(1))]) + "}", note)
             self.plan.notes.append((call, "IX-12", note))
+        if query.rows:
+            columns = row_columns(result, holes, name_code)
+            plan_row_reads(body, query.result or query.node, columns, self.plan, query.func.attr.value)
+            return
         _ResultPlanner(self, body, query, result, holes, mode).run()
 
     def check_builder_holes(self, source: FluxSource, result: Translation) -> None:
@@ -658,10 +670,12 @@ class _Collector(cst.CSTVisitor):
         is_query_api: Callable[[cst.BaseExpression], bool],
         wrappers: set[str] | None = None,
         consumers: set[str] | None = None,
+        row_wrappers: set[str] | None = None,
     ):
         self.is_query_api = is_query_api
         self.wrappers = wrappers or set()
         self.consumers = consumers or set()
+        self.row_wrappers = row_wrappers or set()
         self.consumer_calls: list[tuple[cst.Call, str]] = []  # calls of functions that iterate v2 records
         self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
@@ -702,6 +716,8 @@ class _Collector(cst.CSTVisitor):
             self.consumer_calls.append((node, name))
         elif isinstance(func, cst.Attribute) and name in self.wrappers:
             self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
+        elif isinstance(func, cst.Attribute) and name in self.row_wrappers and node.args:
+            self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True, rows=True))
         elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
             target = node.args[0].value
             self.query_calls.append(QueryCall(node, target.attr.value, target, 1, result))
