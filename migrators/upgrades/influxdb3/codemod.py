@@ -376,6 +376,14 @@ class Influxdb3Codemod(MigrationCodemod):
         return updated_node
 
     def leave_For(self, original_node: cst.For, updated_node: cst.For):
+        if id(original_node) in self.plan.yield_rows:  # for t in q: yield from t.records
+            rows = cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(updated_node.iter)])
+            header = updated_node.body.header if isinstance(updated_node.body, cst.IndentedBlock) else None
+            return cst.SimpleStatementLine(
+                [cst.Expr(cst.Yield(cst.From(rows)))],
+                leading_lines=updated_node.leading_lines,
+                trailing_whitespace=header or cst.TrailingWhitespace(),
+            )
         new_iter = self.plan.flatten.get(id(original_node))
         if new_iter is None:
             return updated_node

@@ -227,16 +227,20 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
 def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str]) -> str | None:
     """The parameter of a function shaped exactly like a row wrapper, before or after its rewrite::
 
-        tables = <query api>.query(param, ...)      # (after: ..., language="sql", **sql_options)
-        rows = []
-        for table in tables:                        # (after: for record in _influxdb3_rows(tables):)
-            for record in table.records:
-                rows.append(dict(record.values))     # (after: dict(record)); `record.values` too
-        return rows
+    tables = <query api>.query(param, ...)      # (after: ..., language="sql", **sql_options)
+    rows = []
+    for table in tables:                        # (after: for record in _influxdb3_rows(tables):)
+        for record in table.records:
+            rows.append(dict(record.values))     # (after: dict(record)); `record.values` too
+    return rows
     """
     body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
     body = [s for s in body if not _is_log_call(s)]
-    if len(body) != 4 or not isinstance(function, ast.FunctionDef):
+    if not isinstance(function, ast.FunctionDef):
+        return None
+    if len(body) == 1:
+        return _generator_param(body[0], params)
+    if len(body) != 4:
         return None
     run, init, loop, ret = body
     if not (
@@ -266,6 +270,41 @@ def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: 
         return None
     rows = init.targets[0].id
     return param if _appends_records(loop, tables, rows) else None
+
+
+def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
+    """`for table in <query api>.query(param, ...): yield from table.records` (a generator of records), or
+    its rewrite `yield from _influxdb3_rows(<client>.query(param, language="sql", ...))`."""
+    if isinstance(stmt, ast.For) and not stmt.orelse and isinstance(stmt.target, ast.Name):
+        body = stmt.body
+        shaped = (
+            len(body) == 1
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.YieldFrom)
+            and ast.unparse(body[0].value.value) == f"{stmt.target.id}.records"
+        )
+        call = stmt.iter if shaped else None
+    elif (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.YieldFrom)
+        and isinstance(stmt.value.value, ast.Call)
+        and ast.unparse(stmt.value.value.func) == "_influxdb3_rows"
+        and len(stmt.value.value.args) == 1
+    ):
+        call = stmt.value.value.args[0]
+    else:
+        call = None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "query"
+        and _looks_like_query_api(call.func.value)
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id in params
+    ):
+        return None
+    return call.args[0].id
 
 
 def _is_log_call(stmt: ast.stmt) -> bool:

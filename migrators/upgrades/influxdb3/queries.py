@@ -63,6 +63,7 @@ class Plan:
     replace: dict[int, cst.CSTNode] = field(default_factory=dict)  # id(original) -> new node
     flatten: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(outer For) -> new iter
     flatten_comp: set[int] = field(default_factory=set)  # id(outer CompFor over tables) to flatten
+    yield_rows: set[int] = field(default_factory=set)  # id(`for t in q: yield from t.records`) to fold
     marks: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
@@ -176,14 +177,12 @@ def _percent(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) ->
         positional: list[str] = []
     else:
         keyed = None
-        items = right.elements if isinstance(right, cst.Tuple) else [right]
-        if any(
-            not isinstance(e, cst.Element) or e.comma is None and False
-            for e in items
-            if not isinstance(right, cst.Tuple)
-        ):
-            return None
-        positional = [module.code_for_node(e.value if isinstance(e, cst.Element) else e) for e in items]
+        if isinstance(right, cst.Tuple):
+            if any(not isinstance(e, cst.Element) for e in right.elements):
+                return None  # a starred element: the values are not known one by one
+            positional = [module.code_for_node(e.value) for e in right.elements]
+        else:  # `"..." % value`: one value (a tuple-valued name fails at run time unless it has one item)
+            positional = [module.code_for_node(right)]
     out, index = [], 0
     pos = 0
     for m in _PERCENT.finditer(template):

@@ -26,6 +26,12 @@ import libcst as cst
 
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation
 
+_ACCESSORS = {
+    "get_value": "_value",
+    "get_time": "_time",
+    "get_field": "_field",
+    "get_measurement": "_measurement",
+}
 # v2 record keys with no column in an SQL row
 _V2_ONLY = ("_start", "_stop", "result", "table")
 KEEP = ""  # RowColumns.key(): the row's key reads the same column in SQL
@@ -37,6 +43,17 @@ def plan_wrapper_loop(function: cst.FunctionDef, plan) -> bool:
     for stmt in function.body.body:
         if not isinstance(stmt, cst.For) or not isinstance(stmt.body, cst.IndentedBlock):
             continue
+        if _yields_records(stmt):
+            plan.yield_rows.add(id(stmt))
+            plan.needs_rows = True
+            plan.rewrites.append(
+                (
+                    stmt,
+                    "IX-13",
+                    "for table in result: yield from table.records -> yield from _influxdb3_rows()",
+                )
+            )
+            return True
         inner = stmt.body.body[0] if len(stmt.body.body) == 1 else None
         if not isinstance(inner, cst.For) or not isinstance(inner.target, cst.Name):
             continue
@@ -52,6 +69,23 @@ def plan_wrapper_loop(function: cst.FunctionDef, plan) -> bool:
         )
         return True
     return False
+
+
+def _yields_records(loop: cst.For) -> bool:
+    body = loop.body.body
+    if len(body) != 1 or not isinstance(body[0], cst.SimpleStatementLine) or len(body[0].body) != 1:
+        return False
+    expr = body[0].body[0]
+    value = expr.value if isinstance(expr, cst.Expr) else None
+    return (
+        isinstance(value, cst.Yield)
+        and isinstance(value.value, cst.From)
+        and isinstance(value.value.item, cst.Attribute)
+        and value.value.item.attr.value == "records"
+        and isinstance(value.value.item.value, cst.Name)
+        and isinstance(loop.target, cst.Name)
+        and value.value.item.value.value == loop.target.value
+    )
 
 
 class _ValuesOf(cst.CSTVisitor):
@@ -87,11 +121,11 @@ class RowColumns:
             return f'{row}["time"].replace(tzinfo=timezone.utc)', True  # v2 gave aware UTC datetimes
         if key == "_value":
             if value_column:
-                return read(repr(value_column)), False
+                return read(_quote(value_column)), False
             return (read(self.field_name), False) if self.field_name else (None, False)
         if key == "_field":
             if field_column:
-                return read(repr(field_column)), False
+                return read(_quote(field_column)), False
             return self.field_name, False
         if key == "_measurement":
             return self.measurement, False
@@ -134,7 +168,11 @@ class RowUses(cst.CSTVisitor):
         )
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        if node.value is self.call and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        if (
+            node.value is self.call
+            and len(node.targets) == 1
+            and isinstance(node.targets[0].target, cst.Name)
+        ):
             self.result_var = node.targets[0].target.value
             self.claimed.add(id(node.targets[0].target))
 
@@ -205,7 +243,8 @@ class RowReads(cst.CSTVisitor):
 
     def __init__(self, row: str):
         self.row = row
-        self.reads: list[tuple[cst.CSTNode, str, bool]] = []  # (node to replace, key, through get())
+        # (node to replace, key, through get(), a read of the row itself: not `.values`/an accessor)
+        self.reads: list[tuple[cst.CSTNode, str, bool, bool]] = []
         self.other: list[cst.Name] = []
         self._claimed: set[int] = set()
 
@@ -214,22 +253,33 @@ class RowReads(cst.CSTVisitor):
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         index = getattr(node.slice[0].slice, "value", None) if len(node.slice) == 1 else None
-        if self._is_row(node.value) and isinstance(index, cst.SimpleString):
-            self.reads.append((node, index.evaluated_value, False))
-            self._claimed.add(id(node.value))
+        if (self._is_row(node.value) or self._is_values(node.value)) and isinstance(index, cst.SimpleString):
+            self.reads.append((node, index.evaluated_value, False, self._is_row(node.value)))
+            self._claim_row(node.value)
+
+    def _is_values(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         first = node.args[0].value if node.args else None
-        if (
-            isinstance(func, cst.Attribute)
-            and func.attr.value == "get"
-            and self._is_row(func.value)
+        if not isinstance(func, cst.Attribute):
+            return
+        if func.attr.value in _ACCESSORS and self._is_row(func.value) and not node.args:
+            # a FluxRecord's accessor (generator wrappers yield records): the same key of the row
+            self.reads.append((node, _ACCESSORS[func.attr.value], False, False))
+            self._claimed.add(id(func.value))
+        elif (
+            func.attr.value == "get"
+            and (self._is_row(func.value) or self._is_values(func.value))
             and len(node.args) == 1
             and isinstance(first, cst.SimpleString)
         ):
-            self.reads.append((node, first.evaluated_value, True))
-            self._claimed.add(id(func.value))
+            self.reads.append((node, first.evaluated_value, True, self._is_row(func.value)))
+            self._claim_row(func.value)
+
+    def _claim_row(self, node: cst.CSTNode) -> None:
+        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         if self._is_row(node.target):
@@ -259,11 +309,18 @@ def plan_row_reads(body: cst.CSTNode, call: cst.BaseExpression, columns: RowColu
     for row, scope in uses.loops:
         reads = RowReads(row)
         scope.visit(reads)
-        for node, key, getter in reads.reads:
-            _replace_key(node, key, columns.key(row, key, getter), plan)
+        for node, key, getter, direct in reads.reads:
+            code, needs_timezone = columns.key(row, key, getter)
+            if code == KEEP and not direct:  # `record.values.get("room")` -> `row.get("room")`
+                code = f"{row}.get({_quote(key)})" if getter else f"{row}[{_quote(key)}]"
+            _replace_key(node, key, (code, needs_timezone), plan)
         for other in reads.unclaimed():
             plan.marks.append(
-                (other, "IX-13", f"{row} is a row of SQL columns (time, tags, one per field): rewrite this use")
+                (
+                    other,
+                    "IX-13",
+                    f"{row} is a row of SQL columns (time, tags, one per field): rewrite this use",
+                )
             )
     for node, key in uses.indexed:
         row = cst.Module(body=[]).code_for_node(node.value)
@@ -280,7 +337,11 @@ def _replace_key(node: cst.CSTNode, key: str, new: tuple[str | None, bool], plan
         return
     if code is None:
         plan.marks.append(
-            (node, "IX-13", f'row key "{key}" has no SQL column here (time, tags, one per field): read the row')
+            (
+                node,
+                "IX-13",
+                f'row key "{key}" has no SQL column here (time, tags, one per field): read the row',
+            )
         )
         return
     plan.needs_timezone |= needs_timezone
@@ -293,6 +354,10 @@ def _escape_text(name: str) -> str:
         f"{name}() now returns rows of SQL columns (time, tags, one per field; no _value/_field/_time): "
         "rewrite what reads these rows"
     )
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def name_code(name: Name, holes: list[str]) -> str:
