@@ -361,15 +361,16 @@ class QueryPlanner:
         call, method = query.node, query.method
         mode = QUERY_METHODS[method]
         if mode is None:
+            # the call and its consumer change by hand; the Flux it sends is still translated where it is
+            # written, so that person starts from the SQL
             self.plan.marks.append(
                 (
                     call,
                     "IX-11",
                     f"{method}() has no influxdb3 counterpart with the same result; "
-                    'use client.query(sql, mode="reader"|"all") and rewrite the consumer',
+                    'use client.query(sql, language="sql", mode="reader"|"all") and rewrite the consumer',
                 )
             )
-            return
         own = call.args[query.lead :]
         args = [a for a in own if a.keyword is None]
         flux_arg = (
@@ -430,6 +431,12 @@ class QueryPlanner:
         holes = source.local_holes if source.builder is not None else source.holes
         if source.builder is None:
             self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
+        if mode is None:  # marked above: the SQL's parameters are named for the person rewriting the call
+            params = ", ".join(f"${name} = {holes[i]}" for name, i in result.params.items())
+            if params or result.database is not None:
+                database = self.code(_name_expr(result.database, holes)) if result.database else "?"
+                self.plan.notes.append((call, "IX-12", f"SQL for database {database}; parameters: {params}"))
+            return
         self.plan.replace[id(call)] = self.new_call(query, flux_arg, source, result, mode, holes)
         self.plan.rewrites.append((call, "IX-11", f'{method}() -> query(language="sql")'))
         self.plan.rewrites.append(
@@ -477,10 +484,10 @@ class QueryPlanner:
         if len(assigns) != 1 or calls.augmented.get(arg.value):
             return None  # assembled conditionally or in a loop: not followed
         value = assigns[0]
-        if isinstance(value, cst.Call):
-            return self.from_builder(value)
-        text = flux_text(value, self.module, holes)
-        return FluxSource(text, holes, value, self.code(value)) if text is not None else None
+        text = flux_text(value, self.module, holes)  # `"...".format(...)` is a call too: read it first
+        if text is not None:
+            return FluxSource(text, holes, value, self.code(value))
+        return self.from_builder(value) if isinstance(value, cst.Call) else None
 
     def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
         """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
