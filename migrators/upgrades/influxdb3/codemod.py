@@ -18,7 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.flow import ServiceFlow
+from migrators.upgrades.influxdb3.flow import ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
 from migrators.upgrades.influxdb3.queries import (
@@ -26,10 +26,12 @@ from migrators.upgrades.influxdb3.queries import (
     ModuleScope,
     Plan,
     QueryPlanner,
+    check_template_sql,
     flux_text,
     hole_names,
     sql_expression,
 )
+from migrators.upgrades.influxdb3.templates import unfilled
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
@@ -212,8 +214,11 @@ class Influxdb3Codemod(MigrationCodemod):
         (value holes as $parameters the call sites bind, see QueryPlanner.from_builder)."""
         flow = self.flow()
         used = {name for rel, name in flow.used if rel == self.info.rel}
+        templates = {name for rel, name in flow.templates if rel == self.info.rel}
         for statement in module.body:
             name = _defined_name(statement)
+            if name in templates:
+                self.plan_template(statement, name)
             if name not in used:
                 continue
             returned = (
@@ -235,8 +240,28 @@ class Influxdb3Codemod(MigrationCodemod):
                     )
                 )
                 continue
-            self.plan.replace[id(returned)] = sql_expression(result.sql, holes)
+            self.plan.replace[id(returned)] = sql_expression(result.sql, holes, returned)
             self.plan.rewrites.append((returned, "IX-12", f"Flux of {name} translated"))
+
+    def plan_template(self, statement: cst.CSTNode, name: str) -> None:
+        """A template constant every use of which fills it for a query: SQL with $parameters named by
+        its keys, the fills binding them (QueryPlanner.from_template)."""
+        builder = next((b for b in self.flow().builders.get(name, []) if b.rel == self.info.rel), None)
+        text = template_text(builder) if builder is not None else None
+        own = unfilled(text) if text is not None else None
+        value = statement.body[0].value
+        if own is None:
+            return
+        try:
+            result = translate(own.text, hole_names(own.keys), self.schema())
+            check_template_sql(result)
+        except Unsupported as exc:
+            self.plan.marks.append(
+                (value, "IX-12", f"translate Flux to SQL ({exc}; {FLUX_DOC}): " + " ".join(text.split()))
+            )
+            return
+        self.plan.replace[id(value)] = sql_expression(result.sql, own.keys, value)
+        self.plan.rewrites.append((value, "IX-12", f"template {name} translated; its fills bind $parameters"))
 
     def code(self, node: cst.CSTNode) -> str:
         return self.src_module.code_for_node(node)

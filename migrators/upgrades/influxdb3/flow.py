@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from migrators.core.tree import ProjectTree
+from migrators.upgrades.influxdb3.templates import unfilled
 
 FLUX_HINT = re.compile(r"from\(\s*bucket|\|>")
 QUERY_NAMES = {"query", "query_data_frame", "query_stream", "query_csv", "query_raw"}
@@ -66,6 +67,9 @@ class ServiceFlow:
     # functions that run their parameter and return the records as dicts (`rows.append(dict(record.values))`,
     # see .rows): rewritten with their callers' Flux and the callers' row reads
     row_wrappers: dict[str, Wrapper] = field(default_factory=dict)
+    # template constants (`Q = 'from(bucket: "{bucket}") ...'`) every use of which fills them for a query
+    # call (`Q.format(...)`, `Q % {...}`): translated where written, see .templates
+    templates: set[tuple[str, str]] = field(default_factory=set)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
         """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
@@ -114,9 +118,90 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         if has_flux:
             _collect_builders(rel, module, _Source(text), flow)
         _collect_wrappers(rel, module, flow)
+    templates = _template_names(flow)
+    callees = set(templates) | set(flow.wrappers) | set(flow.row_wrappers) | set(flow.consumers)
+    done = {rel for rel, _, _ in parsed}
+    for rel in tree.python_files():  # modules calling a wrapper or filling a template, without Flux
+        text = tree.read(rel) if rel not in done else ""
+        if text and any(name in text for name in callees):
+            try:
+                parsed.append((rel, ast.parse(text), text))
+            except SyntaxError:
+                continue
+    fills: set[int] = set()
     for _rel, module, _ in parsed:
-        _collect_uses(module, flow)
+        _collect_uses(module, flow, fills)
+    if templates:
+        _usable_templates(parsed, flow, templates, fills)
     return flow
+
+
+def _template_names(flow: ServiceFlow) -> set[str]:
+    names = set()
+    for name, builders in flow.builders.items():
+        for b in builders:
+            if b.constant and template_text(b) is not None:
+                names.add(name)
+    return names
+
+
+def template_text(builder: Builder) -> str | None:
+    """The text of a constant builder that is a template (placeholders, no f-string hole)."""
+    try:
+        value = ast.literal_eval("(" + builder.returned + ")")
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) and unfilled(value) is not None else None
+
+
+def _usable_templates(parsed, flow: ServiceFlow, names: set[str], fills: set[int]) -> None:
+    """A template is translated only when every reference to it in the service is a fill sent to a query."""
+    refs: dict[tuple[str, str], list[int]] = {}
+    poisoned: set[str] = set()  # a reference not resolved to one constant: none of that name is changed
+    for rel, module, _ in parsed:
+        imported, modules = _imports(module)
+        defined = _module_globals(module)
+        for node in ast.walk(module):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
+                name, source = node.id, imported.get(node.id)
+                if source is None and node.id not in defined:
+                    poisoned.add(name)
+                    continue
+            elif isinstance(node, ast.Attribute) and node.attr in names:
+                name = node.attr
+                source = modules.get(node.value.id) if isinstance(node.value, ast.Name) else None
+                if source is None:
+                    poisoned.add(name)
+                    continue
+            else:
+                continue
+            builder = flow.builder(name, source, rel)
+            if builder is None or not builder.constant:
+                poisoned.add(name)
+                continue
+            refs.setdefault((builder.rel, name), []).append(id(node))
+    for (rel, name), ids in refs.items():
+        if name not in poisoned and all(i in fills for i in ids):
+            flow.templates.add((rel, name))
+
+
+def _imports(module: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
+    """(local name -> dotted module it is imported from, local name -> dotted module it denotes):
+    `from app.q import T` gives T -> app.q; `from app import q` and `import app.q as q` give q -> app.q.
+    Relative imports lose their dots (builders are matched by module suffix)."""
+    imported: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            for alias in node.names:
+                local = alias.asname or alias.name
+                imported[local] = base
+                modules[local] = f"{base}.{alias.name}".strip(".")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+    return imported, modules
 
 
 def _module_globals(module: ast.Module) -> frozenset[str]:
@@ -361,7 +446,7 @@ def _looks_like_query_api(node: ast.expr) -> bool:
     return text.endswith("query_api") or text.endswith("query_api()")
 
 
-def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
+def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> None:
     for func in ast.walk(module):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -379,6 +464,22 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
         for node in calls:
             for arg in _query_arguments(node, flow):
                 _mark_used(arg, assigned, flow)
+                base = _filled_template(arg, assigned)
+                if base is not None:
+                    fills.add(id(base))
+
+
+def _filled_template(arg: ast.expr, assigned: dict[str, list[ast.expr]]) -> ast.expr | None:
+    """`T.format(...)` / `T % ...` (or `mod.T`), given or assigned once: the node naming T."""
+    if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
+        arg = assigned[arg.id][0]
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format":
+        base = arg.func.value
+    elif isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
+        base = arg.left
+    else:
+        return None
+    return base if isinstance(base, (ast.Name, ast.Attribute)) else None
 
 
 def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:

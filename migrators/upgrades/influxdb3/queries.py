@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrators.core.codemod import dotted
-from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
     "query": "all",
@@ -43,6 +44,7 @@ class FluxSource:
     original: str  # for the marker
     builder: Builder | None = None  # the Flux is built by this function (replaced there, not here)
     local_holes: list[str | None] | None = None  # the builder's holes as code valid at the call site
+    template_ref: cst.BaseExpression | None = None  # a filled template: the fill becomes this constant
 
 
 @dataclass
@@ -243,8 +245,16 @@ def _format(node: cst.Call, module: cst.Module, holes: list[str]) -> str | None:
     return "".join(out)
 
 
-def sql_expression(sql: str, holes: list[str]) -> cst.BaseExpression:
-    """The SQL as a Python string (an f-string when identifier holes remain), a clause per line."""
+def sql_expression(sql: str, holes: list[str], like: cst.BaseExpression | None = None) -> cst.BaseExpression:
+    """The SQL as a Python string (an f-string when identifier holes remain), a clause per line; in the
+    parentheses of `like`, the expression it replaces (a comment after `(` is a person's note or a label)."""
+    new = _sql_string(sql, holes)
+    if like is not None and like.lpar:
+        new = new.with_changes(lpar=like.lpar, rpar=like.rpar)
+    return new
+
+
+def _sql_string(sql: str, holes: list[str]) -> cst.BaseExpression:
     text = re.sub(r" (FROM|WHERE|GROUP BY|ORDER BY|UNION ALL|HAVING) ", r"\n\1 ", sql)
     idents = [int(i) for i in re.findall(r"\x00(\d+)\x00", text)]
     multiline = "\n" in text
@@ -412,6 +422,8 @@ class QueryPlanner:
             result = translate(source.text, names, self.schema)
             if source.builder is not None:
                 self.check_builder_holes(source, result)
+            if source.template_ref is not None:
+                check_template_sql(result)
         except Unsupported as exc:
             # the marker goes where the Flux is written (the call's own statement for an inline query):
             # that is the text a person rewrites; the call itself stays v2 until then
@@ -430,7 +442,9 @@ class QueryPlanner:
             return
         holes = source.local_holes if source.builder is not None else source.holes
         if source.builder is None:
-            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
+            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes, source.node)
+        elif source.template_ref is not None:  # `T % {...}` -> `T` (SQL now), values bound below
+            self.plan.replace[id(source.node)] = source.template_ref
         if mode is None:  # marked above: the SQL's parameters are named for the person rewriting the call
             params = ", ".join(f"${name} = {holes[i]}" for name, i in result.params.items())
             if params or result.database is not None:
@@ -469,6 +483,9 @@ class QueryPlanner:
 
     def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: _Collector) -> FluxSource | None:
         holes: list[str] = []
+        template = self.from_template(arg)
+        if template is not None:
+            return template
         text = flux_text(arg, self.module, holes)
         if text is not None:
             return FluxSource(text, holes, arg, self.code(arg))
@@ -484,10 +501,66 @@ class QueryPlanner:
         if len(assigns) != 1 or calls.augmented.get(arg.value):
             return None  # assembled conditionally or in a loop: not followed
         value = assigns[0]
+        template = self.from_template(value)
+        if template is not None:
+            return template
         text = flux_text(value, self.module, holes)  # `"...".format(...)` is a call too: read it first
         if text is not None:
             return FluxSource(text, holes, value, self.code(value))
         return self.from_builder(value) if isinstance(value, cst.Call) else None
+
+    def from_template(self, fill: cst.BaseExpression) -> FluxSource | None:
+        """`T.format(...)` / `T % ...` of a template constant of the service (see .templates)."""
+        if (
+            isinstance(fill, cst.Call)
+            and isinstance(fill.func, cst.Attribute)
+            and fill.func.attr.value == "format"
+        ):
+            base = fill.func.value
+        elif isinstance(fill, cst.BinaryOperation) and isinstance(fill.operator, cst.Modulo):
+            base = fill.left
+        else:
+            return None
+        builder = self.constant_of(base)
+        if builder is None or (builder.rel, builder.name) not in self.flow.templates:
+            return None
+        text = template_text(builder)
+        own = unfilled(text) if text is not None else None
+        filled = self.fill(fill, text) if own is not None else None
+        if filled is None or filled.text != own.text or filled.keys != own.keys:
+            return None
+        return FluxSource(
+            own.text, own.keys, fill, builder.returned, builder, filled.values, template_ref=base
+        )
+
+    def constant_of(self, node: cst.BaseExpression) -> Builder | None:
+        if isinstance(node, cst.Name):
+            return self.flow.builder(node.value, self.scope.imported_names.get(node.value), self.scope.rel)
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            module = self.scope.modules.get(node.value.value)
+            return self.flow.builder(node.attr.value, module, self.scope.rel) if module else None
+        return None
+
+    def fill(self, fill: cst.BaseExpression, text: str) -> Filled | None:
+        if isinstance(fill, cst.Call):
+            if any(a.star for a in fill.args):
+                return None
+            positional = [self.code(a.value) for a in fill.args if a.keyword is None]
+            keyed = {a.keyword.value: self.code(a.value) for a in fill.args if a.keyword is not None}
+            return fill_format(text, positional, keyed)
+        right = fill.right
+        if isinstance(right, cst.Dict):
+            keyed = {}
+            for element in right.elements:
+                if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+                    return None
+                keyed[element.key.evaluated_value] = self.code(element.value)
+            return fill_percent(text, None, keyed)
+        if isinstance(right, cst.Tuple):
+            if any(not isinstance(e, cst.Element) for e in right.elements):
+                return None
+            return fill_percent(text, [self.code(e.value) for e in right.elements], None)
+        return fill_percent(text, [self.code(right)], None)
 
     def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
         """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
@@ -531,7 +604,7 @@ class QueryPlanner:
     ) -> cst.Call:
         call = query.node
         own = call.args[query.lead :]
-        replaced = source.builder is None and source.node is flux_arg
+        replaced = (source.builder is None or source.template_ref is not None) and source.node is flux_arg
         query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
         args = [cst.Arg(query_arg)]
         if not query.wrapper:
@@ -569,6 +642,12 @@ class QueryPlanner:
             inner = self.code(flux_params).strip()[1:-1].strip().rstrip(",")
             return cst.parse_expression("{" + ", ".join([inner, *entries]) + "}")
         return cst.parse_expression("{**" + self.code(flux_params) + ", " + ", ".join(entries) + "}")
+
+
+def check_template_sql(result: Translation) -> None:
+    """A template's SQL is a module constant: a table or column named by a placeholder has no value there."""
+    if "\x00" in result.sql:
+        raise Unsupported("the template names a measurement or a field by a placeholder: not a constant SQL")
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
