@@ -224,6 +224,9 @@ class Influxdb3Codemod(MigrationCodemod):
             returned = (
                 _returned(statement) if isinstance(statement, cst.FunctionDef) else statement.body[0].value
             )
+            if (self.info.rel, name) in flow.template_fills:
+                self.plan_template_builder(returned, name)
+                continue
             holes: list[str] = []
             text = flux_text(returned, module, holes) if returned is not None else None
             if text is None:
@@ -243,22 +246,42 @@ class Influxdb3Codemod(MigrationCodemod):
             self.plan.replace[id(returned)] = sql_expression(result.sql, holes, returned)
             self.plan.rewrites.append((returned, "IX-12", f"Flux of {name} translated"))
 
-    def plan_template(self, statement: cst.CSTNode, name: str) -> None:
-        """A template constant every use of which fills it for a query: SQL with $parameters named by
-        its keys, the fills binding them (QueryPlanner.from_template)."""
+    def template_sql(self, name: str):
+        """(the template's own holes, its translation or the reason it has none) for template `name` of
+        this module."""
         builder = next((b for b in self.flow().builders.get(name, []) if b.rel == self.info.rel), None)
         text = template_text(builder) if builder is not None else None
         own = unfilled(text) if text is not None else None
-        value = statement.body[0].value
         if own is None:
-            return
+            return None, "not a template"
         try:
             result = translate(own.text, hole_names(own.keys), self.schema())
             check_template_sql(result)
         except Unsupported as exc:
-            self.plan.marks.append(
-                (value, "IX-12", f"translate Flux to SQL ({exc}; {FLUX_DOC}): " + " ".join(text.split()))
-            )
+            return own, str(exc)
+        return own, result
+
+    def plan_template_builder(self, returned: cst.BaseExpression, name: str) -> None:
+        """`return T.format(...)`: the builder returns the template, SQL now; its callers bind the values."""
+        base = returned.func.value if isinstance(returned, cst.Call) else getattr(returned, "left", None)
+        if not isinstance(base, cst.Name) or (self.info.rel, base.value) not in self.flow().templates:
+            return
+        _, result = self.template_sql(base.value)
+        if isinstance(result, str):
+            return  # the template is marked where it is written; its callers are marked too
+        self.plan.replace[id(returned)] = base
+        self.plan.rewrites.append((returned, "IX-12", f"{name}() returns template {base.value}, SQL now"))
+
+    def plan_template(self, statement: cst.CSTNode, name: str) -> None:
+        """A template constant every use of which fills it for a query: SQL with $parameters named by
+        its keys, the fills binding them (QueryPlanner.from_template)."""
+        own, result = self.template_sql(name)
+        value = statement.body[0].value
+        if own is None:
+            return
+        if isinstance(result, str):
+            text = " ".join(self.code(value).split())
+            self.plan.marks.append((value, "IX-12", f"translate Flux to SQL ({result}; {FLUX_DOC}): {text}"))
             return
         self.plan.replace[id(value)] = sql_expression(result.sql, own.keys, value)
         self.plan.rewrites.append((value, "IX-12", f"template {name} translated; its fills bind $parameters"))

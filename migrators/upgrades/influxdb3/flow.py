@@ -70,6 +70,8 @@ class ServiceFlow:
     # template constants (`Q = 'from(bucket: "{bucket}") ...'`) every use of which fills them for a query
     # call (`Q.format(...)`, `Q % {...}`): translated where written, see .templates
     templates: set[tuple[str, str]] = field(default_factory=set)
+    # builders whose body is `return T.format(...)` of a template T of their module -> id of that T node
+    template_fills: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
         """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
@@ -256,8 +258,12 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
         if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
             continue
         returned = source.segment(body[0].value)
-        if not returned or not FLUX_HINT.search(returned):
+        base = _filled_template(body[0].value, {})
+        filled_here = isinstance(base, ast.Name) and base.id in names  # `return T.format(...)`, T of here
+        if not returned or not (FLUX_HINT.search(returned) or filled_here):
             continue
+        if filled_here:
+            flow.template_fills[(rel, stmt.name)] = id(base)
         args = stmt.args
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
             continue
@@ -463,7 +469,7 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> Non
                 calls.append(node)
         for node in calls:
             for arg in _query_arguments(node, flow):
-                _mark_used(arg, assigned, flow)
+                _mark_used(arg, assigned, flow, fills)
                 base = _filled_template(arg, assigned)
                 if base is not None:
                     fills.add(id(base))
@@ -513,7 +519,9 @@ def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
     )
 
 
-def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow) -> None:
+def _mark_used(
+    arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow, fills: set[int]
+) -> None:
     if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
         arg = assigned[arg.id][0]
     constant = not isinstance(arg, ast.Call)
@@ -522,3 +530,6 @@ def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: Service
     for builder in flow.builders.get(name, []):
         if builder.constant == constant:
             flow.used.add((builder.rel, builder.name))
+            fill = flow.template_fills.get((builder.rel, builder.name))
+            if fill is not None:
+                fills.add(fill)

@@ -45,6 +45,7 @@ class FluxSource:
     builder: Builder | None = None  # the Flux is built by this function (replaced there, not here)
     local_holes: list[str | None] | None = None  # the builder's holes as code valid at the call site
     template_ref: cst.BaseExpression | None = None  # a filled template: the fill becomes this constant
+    template: bool = False  # the Flux is a template constant's (its SQL must need no identifier hole)
 
 
 @dataclass
@@ -422,7 +423,7 @@ class QueryPlanner:
             result = translate(source.text, names, self.schema)
             if source.builder is not None:
                 self.check_builder_holes(source, result)
-            if source.template_ref is not None:
+            if source.template:
                 check_template_sql(result)
         except Unsupported as exc:
             # the marker goes where the Flux is written (the call's own statement for an inline query):
@@ -530,7 +531,14 @@ class QueryPlanner:
         if filled is None or filled.text != own.text or filled.keys != own.keys:
             return None
         return FluxSource(
-            own.text, own.keys, fill, builder.returned, builder, filled.values, template_ref=base
+            own.text,
+            own.keys,
+            fill,
+            builder.returned,
+            builder,
+            filled.values,
+            template_ref=base,
+            template=True,
         )
 
     def constant_of(self, node: cst.BaseExpression) -> Builder | None:
@@ -542,25 +550,7 @@ class QueryPlanner:
         return None
 
     def fill(self, fill: cst.BaseExpression, text: str) -> Filled | None:
-        if isinstance(fill, cst.Call):
-            if any(a.star for a in fill.args):
-                return None
-            positional = [self.code(a.value) for a in fill.args if a.keyword is None]
-            keyed = {a.keyword.value: self.code(a.value) for a in fill.args if a.keyword is not None}
-            return fill_format(text, positional, keyed)
-        right = fill.right
-        if isinstance(right, cst.Dict):
-            keyed = {}
-            for element in right.elements:
-                if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
-                    return None
-                keyed[element.key.evaluated_value] = self.code(element.value)
-            return fill_percent(text, None, keyed)
-        if isinstance(right, cst.Tuple):
-            if any(not isinstance(e, cst.Element) for e in right.elements):
-                return None
-            return fill_percent(text, [self.code(e.value) for e in right.elements], None)
-        return fill_percent(text, [self.code(right)], None)
+        return _fill(fill, text, self.code)
 
     def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
         """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
@@ -585,13 +575,36 @@ class QueryPlanner:
         ):
             return None
         holes: list[str] = []
-        text = flux_text(cst.parse_expression(f"({builder.returned})"), cst.Module(body=[]), holes)
-        if text is None or not FLUX_HINT.search(text):
-            return None
+        returned = cst.parse_expression(f"({builder.returned})")
+        text = flux_text(returned, cst.Module(body=[]), holes)
         same_module = builder.rel == self.scope.rel
         args = call if not constant else cst.Call(func)  # a constant takes no arguments
+        if text is None and (builder.rel, builder.name) in self.flow.template_fills:
+            return self.from_template_builder(returned, builder, args, qualifier, same_module)
+        if text is None or not FLUX_HINT.search(text):
+            return None
         local = [substitute(h, builder, args, qualifier, same_module) for h in holes]
         return FluxSource(text, holes, call, builder.returned, builder, local)
+
+    def from_template_builder(
+        self, returned: cst.BaseExpression, builder: Builder, call: cst.Call, qualifier, same_module: bool
+    ) -> FluxSource | None:
+        """`build(x)` whose body is `return T.format(bucket=b, ...)`, T a template of its module: the
+        template's holes, valued at this call by substituting the call's arguments for the builder's."""
+        base = returned.func.value if isinstance(returned, cst.Call) else getattr(returned, "left", None)
+        template = self.flow.builder(base.value, None, builder.rel) if isinstance(base, cst.Name) else None
+        if template is None or (template.rel, template.name) not in self.flow.templates:
+            return None
+        text = template_text(template)
+        own = unfilled(text) if text is not None else None
+        filled = _fill(returned, text, cst.Module(body=[]).code_for_node) if own is not None else None
+        if filled is None or filled.text != own.text or filled.keys != own.keys:
+            return None
+        local = [
+            substitute(v, builder, call, qualifier, same_module) if v is not None else None
+            for v in filled.values
+        ]
+        return FluxSource(own.text, own.keys, call, builder.returned, builder, local, template=True)
 
     def new_call(
         self,
@@ -642,6 +655,29 @@ class QueryPlanner:
             inner = self.code(flux_params).strip()[1:-1].strip().rstrip(",")
             return cst.parse_expression("{" + ", ".join([inner, *entries]) + "}")
         return cst.parse_expression("{**" + self.code(flux_params) + ", " + ", ".join(entries) + "}")
+
+
+def _fill(fill: cst.BaseExpression, text: str, code: Callable[[cst.CSTNode], str]) -> Filled | None:
+    """The values a `.format(...)` call or a `%` operation gives the template's placeholders."""
+    if isinstance(fill, cst.Call):
+        if any(a.star for a in fill.args):
+            return None
+        positional = [code(a.value) for a in fill.args if a.keyword is None]
+        keyed = {a.keyword.value: code(a.value) for a in fill.args if a.keyword is not None}
+        return fill_format(text, positional, keyed)
+    right = fill.right
+    if isinstance(right, cst.Dict):
+        keyed = {}
+        for element in right.elements:
+            if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+                return None
+            keyed[element.key.evaluated_value] = code(element.value)
+        return fill_percent(text, None, keyed)
+    if isinstance(right, cst.Tuple):
+        if any(not isinstance(e, cst.Element) for e in right.elements):
+            return None
+        return fill_percent(text, [code(e.value) for e in right.elements], None)
+    return fill_percent(text, [code(right)], None)
 
 
 def check_template_sql(result: Translation) -> None:
