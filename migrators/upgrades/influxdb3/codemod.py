@@ -330,7 +330,8 @@ class Influxdb3Codemod(MigrationCodemod):
         return super().on_leave(original_node, updated_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.planner.plan_function(node.body, node)
+        if id(node) not in self.planner.planned:  # nested: planned with its enclosing function
+            self.planner.plan_function(node.body, node)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:

@@ -293,6 +293,8 @@ class QueryPlanner:
         self.plan = plan
         self.flow = flow or ServiceFlow()
         self.scope = scope or ModuleScope()
+        self.enclosing: list[_Collector] = []  # the functions around the one being planned
+        self.planned: set[int] = set()  # id of nested functions planned with their enclosing function
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
@@ -302,12 +304,22 @@ class QueryPlanner:
             self.is_query_api, set(self.flow.wrappers), self.flow.consumers, set(self.flow.row_wrappers)
         )
         body.visit(calls)
+        calls.params = _param_names(function)
         for query in calls.query_calls:
             if self.plan_wrapper(function, query):
                 continue
             self.plan_call(body, query, calls)
         for call, name in calls.consumer_calls:
             self.mark_consumed(body, call, name, calls)
+        if function is None:
+            return
+        # a nested function (a closure handed to an executor) reads the Flux its enclosing function
+        # assigns: planned now, before the traversal passes the enclosing function's statements
+        self.enclosing.append(calls)
+        for nested in _nested_functions(body):
+            self.planned.add(id(nested))
+            self.plan_function(nested.body, nested)
+        self.enclosing.pop()
 
     def mark_consumed(self, body: cst.CSTNode, call: cst.Call, name: str, calls: _Collector) -> None:
         """Flux handed to a service function that runs it and walks the v2 records itself: the query and
@@ -492,6 +504,10 @@ class QueryPlanner:
             return FluxSource(text, holes, arg, self.code(arg))
         if isinstance(arg, cst.Call):
             return self.from_builder(arg)
+        if isinstance(arg, cst.Name) and arg.value not in calls.assignments and arg.value not in calls.params:
+            outer = self.from_enclosing(arg.value, calls)
+            if outer is not None:
+                return outer
         if isinstance(arg, cst.Attribute) or (
             isinstance(arg, cst.Name) and arg.value not in calls.assignments
         ):
@@ -509,6 +525,31 @@ class QueryPlanner:
         if text is not None:
             return FluxSource(text, holes, value, self.code(value))
         return self.from_builder(value) if isinstance(value, cst.Call) else None
+
+    def from_enclosing(self, name: str, calls: _Collector) -> FluxSource | None:
+        """`name` assigned once in an enclosing function (a closure's free variable): its Flux, when the
+        names its holes read are not rebound in the closure."""
+        for outer in reversed(self.enclosing):
+            if name in outer.params:
+                return None
+            assigns = outer.assignments.get(name)
+            if assigns is None:
+                continue
+            if len(assigns) != 1 or outer.augmented.get(name):
+                return None
+            source = self.from_template(assigns[0])
+            if source is None:
+                holes: list[str] = []
+                text = flux_text(assigns[0], self.module, holes)
+                if text is None:
+                    return None
+                source = FluxSource(text, holes, assigns[0], self.code(assigns[0]))
+            local = set(calls.assignments) | calls.params
+            codes = source.local_holes if source.local_holes is not None else source.holes
+            if any(_read_names(c) & local for c in codes if c is not None):
+                return None  # the closure rebinds a name the Flux reads
+            return source
+        return None
 
     def from_template(self, fill: cst.BaseExpression) -> FluxSource | None:
         """`T.format(...)` / `T % ...` of a template constant of the service (see .templates)."""
@@ -680,6 +721,37 @@ def _fill(fill: cst.BaseExpression, text: str, code: Callable[[cst.CSTNode], str
     return fill_percent(text, [code(right)], None)
 
 
+def _param_names(function: cst.FunctionDef | None) -> set[str]:
+    if function is None:
+        return set()
+    p = function.params
+    names = {a.name.value for a in [*p.params, *p.kwonly_params, *p.posonly_params]}
+    names |= {s.name.value for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param)}
+    return names
+
+
+def _read_names(code: str) -> set[str]:
+    try:
+        return {n.id for n in ast.walk(ast.parse(code.strip(), mode="eval")) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return {code}  # unknown: treated as read (never matched as safe by accident)
+
+
+def _nested_functions(body: cst.CSTNode) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            found.append(node)
+            return False  # deeper ones are planned from this one
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    body.visit(_Find())
+    return found
+
+
 def check_template_sql(result: Translation) -> None:
     """A template's SQL is a module constant: a table or column named by a placeholder has no value there."""
     if "\x00" in result.sql:
@@ -801,6 +873,7 @@ class _Collector(cst.CSTVisitor):
         self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
         self.augmented: dict[str, bool] = {}
+        self.params: set[str] = set()  # the function's own parameters
         self._outer: dict[int, cst.Call] = {}  # id(inner call) -> run_in_executor(...) giving its result
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -995,9 +1068,16 @@ class _ResultPlanner:
     def plan_accessor(self, node: cst.CSTNode, kind: str, arg: str | None, row: str) -> None:
         field_name = self.field_expr()
         measurement = self.p.code(_name_expr(self.result.measurement, self.holes))
+        # long format (several fields without pivot, schema functions): rows carry these columns themselves
+        value_column = getattr(self.result, "value_column", None)
+        field_column = getattr(self.result, "field_column", None)
         new: str | cst.BaseExpression | None = None
         if kind in ("get_time", "_time"):
             new = self.time_expr(row) if self.result.has_time else None
+        elif kind in ("get_value", "_value") and value_column:
+            new = f'{row}["{value_column}"]'
+        elif kind == "get_field" and field_column:
+            new = f'{row}["{field_column}"]'
         elif kind in ("get_value", "_value"):
             new = f"{row}[{field_name}]" if field_name else None
         elif kind == "get_field":

@@ -106,3 +106,41 @@ def test_a_comment_after_write_api_paren_is_kept():
     )
     assert "self._write_api = self._client  # batching: the importer sends bursts" in new, new
     assert "write_client_options=write_client_options(write_options=WriteOptions(batch_size=500))" in new
+
+
+def test_a_closure_reads_the_flux_its_enclosing_function_assigns():
+    new = _run(
+        '''
+        import asyncio
+
+
+        async def series(client, building: str) -> list:
+            flux = f"""from(bucket: "hvac") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "energy" and r._field == "kwh" and r.building == "{building}")"""
+
+            def run():
+                tables = client.query_api().query(flux)
+                return [r.get_value() for t in tables for r in t.records]
+
+            return await asyncio.get_running_loop().run_in_executor(None, run)
+        '''
+    )
+    assert "from(bucket" not in new and "MIGRATION-BLOCKER" not in new, new
+    assert (
+        'client.query(flux, language="sql", database="hvac", query_parameters={"building": building})' in new
+    )
+    assert 'return [r["kwh"] for r in _influxdb3_rows(tables)]' in new
+
+
+def test_a_closure_rebinding_a_name_the_flux_reads_is_not_followed():
+    new = _run(
+        '''
+        def series(client, building: str) -> list:
+            flux = f"""from(bucket: "hvac") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "energy" and r._field == "kwh" and r.building == "{building}")"""
+
+            def run(building):
+                return client.query_api().query(flux)
+
+            return run("other")
+        '''
+    )
+    assert "MIGRATION-BLOCKER(IX-12)" in new and "from(bucket" in new, new
