@@ -25,9 +25,23 @@ from dataclasses import dataclass, field
 from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.templates import unfilled
 
-FLUX_HINT = re.compile(r"from\(\s*bucket|\|>")
+# Flux text: a pipeline, or a call of the schema package (`schema.tagValues(bucket: ...)` has no pipe)
+FLUX_HINT = re.compile(
+    r"from\(\s*bucket|\|>|\bschema\.(?:tagValues|tagKeys|measurements|measurementTagValues|fieldKeys)\("
+)
 QUERY_NAMES = {"query", "query_data_frame", "query_stream", "query_csv", "query_raw"}
 EXECUTORS = {"to_thread", "partial", "run_in_executor"}
+
+
+def visited_by_codemod(text: str) -> bool:
+    """The upgrade's pre-check (Influxdb3Upgrade.precheck): only such files are rewritten, so only their
+    calls may decide that a builder or a template elsewhere is translated."""
+    return (
+        "influxdb_client" in text
+        or "from(bucket" in text
+        or "influxdata/influxdb/schema" in text
+        or (("query_api" in text or "write_api" in text or "delete_api" in text) and "influx" in text.lower())
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +123,7 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         text = tree.read(rel)
         # only files that hold a query API or Flux are parsed (a call site elsewhere that passes a
         # builder's result to a wrapper is not followed: the builder then stays Flux, and the call is marked)
-        has_flux = "from(bucket" in text or "|>" in text
+        has_flux = "from(bucket" in text or "|>" in text or "schema." in text
         if "query_api" not in text and not has_flux:
             continue
         try:
@@ -131,8 +145,9 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
             except SyntaxError:
                 continue
     fills: set[int] = set()
-    for _rel, module, _ in parsed:
-        _collect_uses(module, flow, fills)
+    for _rel, module, text in parsed:
+        if visited_by_codemod(text):  # a use in a file the codemod skips would never be rewritten
+            _collect_uses(module, flow, fills)
     if templates:
         _usable_templates(parsed, flow, templates, fills)
     return flow

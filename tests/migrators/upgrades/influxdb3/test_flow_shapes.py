@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
-from tests.migrators.helpers import dedent, run_file
+from migrators import migrate_tree
+from migrators.upgrades.influxdb3.flow import FLUX_HINT
+from tests.migrators.helpers import dedent, run_file, write_tree
 
 STATE = {"dataframes": False, "schema": {"zone": ["building", "zone"], "energy": ["building"]}}
 
@@ -144,3 +146,35 @@ def test_a_closure_rebinding_a_name_the_flux_reads_is_not_followed():
         '''
     )
     assert "MIGRATION-BLOCKER(IX-12)" in new and "from(bucket" in new, new
+
+
+def test_schema_functions_are_flux_even_without_a_pipe(tmp_path):
+    # `schema.measurements(bucket: ...)` has neither `from(bucket` nor `|>`: still Flux sent to a wrapper
+    # (before, the wrapper call took it for SQL already and left it unmarked)
+    assert FLUX_HINT.search('import "influxdata/influxdb/schema"\nschema.measurements(bucket: "b")')
+    assert FLUX_HINT.search('schema.tagValues(bucket: "b", tag: "room")')
+    assert not FLUX_HINT.search("SELECT table_name FROM information_schema.tables")
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/__init__.py": "",
+            "app/gateway.py": """
+                class Gateway:
+                    def __init__(self, client):
+                        self.query_api = client.query_api()
+
+                    def run_flux(self, flux: str):
+                        return self.query_api.query(flux)
+            """,
+            "app/tables.py": """
+                def tables(gw) -> list:
+                    flux = 'import "influxdata/influxdb/schema"\\nschema.measurements(bucket: "b")'
+                    return gw.run_flux(flux)
+            """,
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    body = (tmp_path / "app/tables.py").read_text()
+    # translated (a translator that knows schema.measurements) or marked where it is written
+    assert "MIGRATION-BLOCKER(IX-12): translate Flux to SQL" in body or "information_schema" in body, body

@@ -154,3 +154,19 @@ def test_the_filled_templates_give_the_flux_results(migrated, tmp_path):
     assert want_peaks and want_total, "the data gives no rows: the test proves nothing"
     assert got_peaks == want_peaks
     assert got_total == pytest.approx(want_total)
+
+
+def test_a_fill_in_a_file_the_codemod_skips_keeps_the_template_flux(tmp_path):
+    # no influx token in other.py: the codemod never visits it, so its fill could not bind the values
+    other = {
+        "tplapp/other.py": """
+            from tplapp.queries import PEAK
+
+
+            def peaks(repo, hours: int):
+                return repo.query_api.query(PEAK % {"bucket": "db", "hours": hours})
+        """
+    }
+    write_tree(tmp_path, {**SERVICE, **other})
+    flow = analyze_flow(ProjectTree(tmp_path))
+    assert flow.templates == {("tplapp/queries.py", "TOTAL")}
