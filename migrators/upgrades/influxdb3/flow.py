@@ -139,7 +139,12 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
     done = {rel for rel, _, _ in parsed}
     for rel in tree.python_files():  # modules calling a wrapper or filling a template, without Flux
         text = tree.read(rel) if rel not in done else ""
-        if text and any(name in text for name in callees):
+        # every mention of a template counts (an unfilled read keeps it Flux); calls count only where
+        # the codemod rewrites them, so other files are not parsed for them
+        wanted = any(name in text for name in templates) or (
+            any(name in text for name in callees) and visited_by_codemod(text)
+        )
+        if text and wanted:
             try:
                 parsed.append((rel, ast.parse(text), text))
             except SyntaxError:
