@@ -15,7 +15,7 @@ from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
 from migrators.upgrades.influxdb3.flux_writes import measurement_keys
-from migrators.upgrades.influxdb3.flow import analyze_flow
+from migrators.upgrades.influxdb3.flow import analyze_flow, visited_by_codemod
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -59,14 +59,8 @@ class Influxdb3Upgrade(Upgrade):
 
     def precheck(self, rel: str, text: str) -> bool:
         # a bare `write_api` attribute of some other library is not ours: require the import or Flux
-        return (
-            "influxdb_client" in text
-            or "from(bucket" in text
-            or (
-                ("query_api" in text or "write_api" in text or "delete_api" in text)
-                and "influx" in text.lower()
-            )
-        )
+        # (the data flow counts uses only in files this accepts: one predicate for both)
+        return visited_by_codemod(text)
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)

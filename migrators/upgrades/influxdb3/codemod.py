@@ -18,7 +18,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.flow import ServiceFlow
+from migrators.upgrades.influxdb3.flow import ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
 from migrators.upgrades.influxdb3.queries import (
@@ -26,10 +26,12 @@ from migrators.upgrades.influxdb3.queries import (
     ModuleScope,
     Plan,
     QueryPlanner,
+    check_template_sql,
     flux_text,
     hole_names,
     sql_expression,
 )
+from migrators.upgrades.influxdb3.templates import unfilled
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
 # old module -> {old name: (new module, new name)}
@@ -195,6 +197,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.needs_options = False
+        self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
         self.planner = QueryPlanner(
             node, self.is_query_api, self.schema(), self.plan, self.flow(), self.scope
@@ -211,13 +214,19 @@ class Influxdb3Codemod(MigrationCodemod):
         (value holes as $parameters the call sites bind, see QueryPlanner.from_builder)."""
         flow = self.flow()
         used = {name for rel, name in flow.used if rel == self.info.rel}
+        templates = {name for rel, name in flow.templates if rel == self.info.rel}
         for statement in module.body:
             name = _defined_name(statement)
+            if name in templates:
+                self.plan_template(statement, name)
             if name not in used:
                 continue
             returned = (
                 _returned(statement) if isinstance(statement, cst.FunctionDef) else statement.body[0].value
             )
+            if (self.info.rel, name) in flow.template_fills:
+                self.plan_template_builder(returned, name)
+                continue
             holes: list[str] = []
             text = flux_text(returned, module, holes) if returned is not None else None
             if text is None:
@@ -234,8 +243,48 @@ class Influxdb3Codemod(MigrationCodemod):
                     )
                 )
                 continue
-            self.plan.replace[id(returned)] = sql_expression(result.sql, holes)
+            self.plan.replace[id(returned)] = sql_expression(result.sql, holes, returned)
             self.plan.rewrites.append((returned, "IX-12", f"Flux of {name} translated"))
+
+    def template_sql(self, name: str):
+        """(the template's own holes, its translation or the reason it has none) for template `name` of
+        this module."""
+        builder = next((b for b in self.flow().builders.get(name, []) if b.rel == self.info.rel), None)
+        text = template_text(builder) if builder is not None else None
+        own = unfilled(text) if text is not None else None
+        if own is None:
+            return None, "not a template"
+        try:
+            result = translate(own.text, hole_names(own.keys), self.schema())
+            check_template_sql(result)
+        except Unsupported as exc:
+            return own, str(exc)
+        return own, result
+
+    def plan_template_builder(self, returned: cst.BaseExpression, name: str) -> None:
+        """`return T.format(...)`: the builder returns the template, SQL now; its callers bind the values."""
+        base = returned.func.value if isinstance(returned, cst.Call) else getattr(returned, "left", None)
+        if not isinstance(base, cst.Name) or (self.info.rel, base.value) not in self.flow().templates:
+            return
+        _, result = self.template_sql(base.value)
+        if isinstance(result, str):
+            return  # the template is marked where it is written; its callers are marked too
+        self.plan.replace[id(returned)] = base
+        self.plan.rewrites.append((returned, "IX-12", f"{name}() returns template {base.value}, SQL now"))
+
+    def plan_template(self, statement: cst.CSTNode, name: str) -> None:
+        """A template constant every use of which fills it for a query: SQL with $parameters named by
+        its keys, the fills binding them (QueryPlanner.from_template)."""
+        own, result = self.template_sql(name)
+        value = statement.body[0].value
+        if own is None:
+            return
+        if isinstance(result, str):
+            text = " ".join(self.code(value).split())
+            self.plan.marks.append((value, "IX-12", f"translate Flux to SQL ({result}; {FLUX_DOC}): {text}"))
+            return
+        self.plan.replace[id(value)] = sql_expression(result.sql, own.keys, value)
+        self.plan.rewrites.append((value, "IX-12", f"template {name} translated; its fills bind $parameters"))
 
     def code(self, node: cst.CSTNode) -> str:
         return self.src_module.code_for_node(node)
@@ -281,7 +330,8 @@ class Influxdb3Codemod(MigrationCodemod):
         return super().on_leave(original_node, updated_node)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.planner.plan_function(node.body, node)
+        if id(node) not in self.planner.planned:  # nested: planned with its enclosing function
+            self.planner.plan_function(node.body, node)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:
@@ -354,6 +404,13 @@ class Influxdb3Codemod(MigrationCodemod):
     def leave_SimpleStatementLine(
         self, original_node: cst.SimpleStatementLine, updated_node: cst.SimpleStatementLine
     ):
+        carried, self.carried = self.carried, []
+        if carried and updated_node.trailing_whitespace.comment is None:
+            updated_node = updated_node.with_changes(
+                trailing_whitespace=cst.TrailingWhitespace(
+                    whitespace=cst.SimpleWhitespace("  "), comment=carried[0], newline=cst.Newline()
+                )
+            )
         if len(original_node.body) == 1 and isinstance(original_node.body[0], cst.Expr):
             call = original_node.body[0].value
             if (
@@ -368,6 +425,14 @@ class Influxdb3Codemod(MigrationCodemod):
         return updated_node
 
     def leave_For(self, original_node: cst.For, updated_node: cst.For):
+        if id(original_node) in self.plan.yield_rows:  # for t in q: yield from t.records
+            rows = cst.Call(cst.Name("_influxdb3_rows"), [cst.Arg(updated_node.iter)])
+            header = updated_node.body.header if isinstance(updated_node.body, cst.IndentedBlock) else None
+            return cst.SimpleStatementLine(
+                [cst.Expr(cst.Yield(cst.From(rows)))],
+                leading_lines=updated_node.leading_lines,
+                trailing_whitespace=header or cst.TrailingWhitespace(),
+            )
         new_iter = self.plan.flatten.get(id(original_node))
         if new_iter is None:
             return updated_node
@@ -539,14 +604,15 @@ class Influxdb3Codemod(MigrationCodemod):
                 new.append(_kw(key, value))
         database = self.database_for(original)
         if database is None:
+            # the other keywords still convert (a v2 url=/org= would fail the post-migrate check)
             self.mark(
                 "IX-2",
                 original,
                 "InfluxDBClient3 needs database=: name the bucket this client writes to and queries",
             )
-            return updated
-        host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
-        new.insert(host_at, _kw("database", cst.parse_expression(database)))
+        else:
+            host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
+            new.insert(host_at, _kw("database", cst.parse_expression(database)))
         options = self.write_options_for(original)
         if options:
             self.needs_options = True
@@ -609,7 +675,16 @@ class Influxdb3Codemod(MigrationCodemod):
     def write_api_call(self, original: cst.Call, updated: cst.Call):
         # `self.write_api = self.client.write_api(...)`: the client writes itself; options moved (IX-4)
         self.rewrote("IX-4", original, "write_api(...) -> the client; write options moved to InfluxDBClient3")
+        self.carry_comment(original)
         return updated.func.value
+
+    def carry_comment(self, call: cst.Call) -> None:
+        """A comment after the `(` of a call folded away (`write_api(  # why`) moves to the end of its
+        statement's line: a person's note (or a label) is never dropped by a rewrite."""
+        space = call.whitespace_before_args
+        comment = space.first_line.comment if isinstance(space, cst.ParenthesizedWhitespace) else None
+        if comment is not None:
+            self.carried.append(comment)
 
     def write_call(self, original: cst.Call, updated: cst.Call) -> cst.Call:
         args = _keywords(updated.args, WRITE_POSITIONAL)

@@ -23,10 +23,25 @@ import re
 from dataclasses import dataclass, field
 
 from migrators.core.tree import ProjectTree
+from migrators.upgrades.influxdb3.templates import unfilled
 
-FLUX_HINT = re.compile(r"from\(\s*bucket|\|>")
+# Flux text: a pipeline, or a call of the schema package (`schema.tagValues(bucket: ...)` has no pipe)
+FLUX_HINT = re.compile(
+    r"from\(\s*bucket|\|>|\bschema\.(?:tagValues|tagKeys|measurements|measurementTagValues|fieldKeys)\("
+)
 QUERY_NAMES = {"query", "query_data_frame", "query_stream", "query_csv", "query_raw"}
 EXECUTORS = {"to_thread", "partial", "run_in_executor"}
+
+
+def visited_by_codemod(text: str) -> bool:
+    """The upgrade's pre-check (Influxdb3Upgrade.precheck): only such files are rewritten, so only their
+    calls may decide that a builder or a template elsewhere is translated."""
+    return (
+        "influxdb_client" in text
+        or "from(bucket" in text
+        or "influxdata/influxdb/schema" in text
+        or (("query_api" in text or "write_api" in text or "delete_api" in text) and "influx" in text.lower())
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +78,14 @@ class ServiceFlow:
     # the Flux their callers build is marked where it is built
     consumers: set[str] = field(default_factory=set)
     factories: set[str] = field(default_factory=set)  # functions returning a query API (`_query_api()`)
+    # functions that run their parameter and return the records as dicts (`rows.append(dict(record.values))`,
+    # see .rows): rewritten with their callers' Flux and the callers' row reads
+    row_wrappers: dict[str, Wrapper] = field(default_factory=dict)
+    # template constants (`Q = 'from(bucket: "{bucket}") ...'`) every use of which fills them for a query
+    # call (`Q.format(...)`, `Q % {...}`): translated where written, see .templates
+    templates: set[tuple[str, str]] = field(default_factory=set)
+    # builders whose body is `return T.format(...)` of a template T of their module -> id of that T node
+    template_fills: dict[tuple[str, str], int] = field(default_factory=dict)
 
     def builder(self, name: str, module: str | None, rel: str) -> Builder | None:
         """The builder `name` of dotted `module` (None: of the module `rel` itself)."""
@@ -100,7 +123,7 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         text = tree.read(rel)
         # only files that hold a query API or Flux are parsed (a call site elsewhere that passes a
         # builder's result to a wrapper is not followed: the builder then stays Flux, and the call is marked)
-        has_flux = "from(bucket" in text or "|>" in text
+        has_flux = "from(bucket" in text or "|>" in text or "schema." in text
         if "query_api" not in text and not has_flux:
             continue
         try:
@@ -111,9 +134,96 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         if has_flux:
             _collect_builders(rel, module, _Source(text), flow)
         _collect_wrappers(rel, module, flow)
-    for _rel, module, _ in parsed:
-        _collect_uses(module, flow)
+    templates = _template_names(flow)
+    callees = set(templates) | set(flow.wrappers) | set(flow.row_wrappers) | set(flow.consumers)
+    done = {rel for rel, _, _ in parsed}
+    for rel in tree.python_files():  # modules calling a wrapper or filling a template, without Flux
+        text = tree.read(rel) if rel not in done else ""
+        # every mention of a template counts (an unfilled read keeps it Flux); calls count only where
+        # the codemod rewrites them, so other files are not parsed for them
+        wanted = any(name in text for name in templates) or (
+            any(name in text for name in callees) and visited_by_codemod(text)
+        )
+        if text and wanted:
+            try:
+                parsed.append((rel, ast.parse(text), text))
+            except SyntaxError:
+                continue
+    fills: set[int] = set()
+    for _rel, module, text in parsed:
+        if visited_by_codemod(text):  # a use in a file the codemod skips would never be rewritten
+            _collect_uses(module, flow, fills)
+    if templates:
+        _usable_templates(parsed, flow, templates, fills)
     return flow
+
+
+def _template_names(flow: ServiceFlow) -> set[str]:
+    names = set()
+    for name, builders in flow.builders.items():
+        for b in builders:
+            if b.constant and template_text(b) is not None:
+                names.add(name)
+    return names
+
+
+def template_text(builder: Builder) -> str | None:
+    """The text of a constant builder that is a template (placeholders, no f-string hole)."""
+    try:
+        value = ast.literal_eval("(" + builder.returned + ")")
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) and unfilled(value) is not None else None
+
+
+def _usable_templates(parsed, flow: ServiceFlow, names: set[str], fills: set[int]) -> None:
+    """A template is translated only when every reference to it in the service is a fill sent to a query."""
+    refs: dict[tuple[str, str], list[int]] = {}
+    poisoned: set[str] = set()  # a reference not resolved to one constant: none of that name is changed
+    for rel, module, _ in parsed:
+        imported, modules = _imports(module)
+        defined = _module_globals(module)
+        for node in ast.walk(module):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
+                name, source = node.id, imported.get(node.id)
+                if source is None and node.id not in defined:
+                    poisoned.add(name)
+                    continue
+            elif isinstance(node, ast.Attribute) and node.attr in names:
+                name = node.attr
+                source = modules.get(node.value.id) if isinstance(node.value, ast.Name) else None
+                if source is None:
+                    poisoned.add(name)
+                    continue
+            else:
+                continue
+            builder = flow.builder(name, source, rel)
+            if builder is None or not builder.constant:
+                poisoned.add(name)
+                continue
+            refs.setdefault((builder.rel, name), []).append(id(node))
+    for (rel, name), ids in refs.items():
+        if name not in poisoned and all(i in fills for i in ids):
+            flow.templates.add((rel, name))
+
+
+def _imports(module: ast.Module) -> tuple[dict[str, str], dict[str, str]]:
+    """(local name -> dotted module it is imported from, local name -> dotted module it denotes):
+    `from app.q import T` gives T -> app.q; `from app import q` and `import app.q as q` give q -> app.q.
+    Relative imports lose their dots (builders are matched by module suffix)."""
+    imported: dict[str, str] = {}
+    modules: dict[str, str] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            for alias in node.names:
+                local = alias.asname or alias.name
+                imported[local] = base
+                modules[local] = f"{base}.{alias.name}".strip(".")
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                modules[alias.asname or alias.name] = alias.name
+    return imported, modules
 
 
 def _module_globals(module: ast.Module) -> frozenset[str]:
@@ -168,8 +278,12 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
         if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
             continue
         returned = source.segment(body[0].value)
-        if not returned or not FLUX_HINT.search(returned):
+        base = _filled_template(body[0].value, {})
+        filled_here = isinstance(base, ast.Name) and base.id in names  # `return T.format(...)`, T of here
+        if not returned or not (FLUX_HINT.search(returned) or filled_here):
             continue
+        if filled_here:
+            flow.template_fills[(rel, stmt.name)] = id(base)
         args = stmt.args
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
             continue
@@ -185,6 +299,7 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
 
 def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
     seen: dict[str, int] = {}
+    row_seen: dict[str, int] = {}
     for node in ast.walk(module):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -205,12 +320,135 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         if isinstance(first, ast.Name) and first.id in own:
             seen[node.name] = seen.get(node.name, 0) + 1
             flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
+        elif (param := row_wrapper_param(node, own)) is not None:
+            row_seen[node.name] = row_seen.get(node.name, 0) + 1
+            flow.row_wrappers[node.name] = Wrapper(rel, node.name, param, own.index(param))
         elif _sends_parameter(node, own) and node.name not in QUERY_NAMES:
             # a consumer called `query` could not be told from a client's own query() at a call site
             flow.consumers.add(node.name)
     for name, count in seen.items():
         if count > 1:  # two wrappers with one name: callers cannot be told apart
             flow.wrappers.pop(name, None)
+    for name, count in row_seen.items():
+        if count > 1 or name in flow.wrappers:
+            flow.row_wrappers.pop(name, None)
+            flow.consumers.add(name)  # its callers' Flux is marked where it is built
+
+
+def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str]) -> str | None:
+    """The parameter of a function shaped exactly like a row wrapper, before or after its rewrite::
+
+    tables = <query api>.query(param, ...)      # (after: ..., language="sql", **sql_options)
+    rows = []
+    for table in tables:                        # (after: for record in _influxdb3_rows(tables):)
+        for record in table.records:
+            rows.append(dict(record.values))     # (after: dict(record)); `record.values` too
+    return rows
+    """
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    body = [s for s in body if not _is_log_call(s)]
+    if not isinstance(function, ast.FunctionDef):
+        return None
+    if len(body) == 1:
+        return _generator_param(body[0], params)
+    if len(body) != 4:
+        return None
+    run, init, loop, ret = body
+    if not (
+        isinstance(run, ast.Assign)
+        and len(run.targets) == 1
+        and isinstance(run.targets[0], ast.Name)
+        and isinstance(run.value, ast.Call)
+        and isinstance(run.value.func, ast.Attribute)
+        and run.value.func.attr == "query"
+        and _looks_like_query_api(run.value.func.value)
+        and run.value.args
+        and isinstance(run.value.args[0], ast.Name)
+        and run.value.args[0].id in params
+    ):
+        return None
+    tables, param = run.targets[0].id, run.value.args[0].id
+    if not (
+        isinstance(init, ast.Assign)
+        and len(init.targets) == 1
+        and isinstance(init.targets[0], ast.Name)
+        and isinstance(init.value, ast.List)
+        and not init.value.elts
+        and isinstance(ret, ast.Return)
+        and isinstance(ret.value, ast.Name)
+        and ret.value.id == init.targets[0].id
+    ):
+        return None
+    rows = init.targets[0].id
+    return param if _appends_records(loop, tables, rows) else None
+
+
+def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
+    """`for table in <query api>.query(param, ...): yield from table.records` (a generator of records), or
+    its rewrite `yield from _influxdb3_rows(<client>.query(param, language="sql", ...))`."""
+    if isinstance(stmt, ast.For) and not stmt.orelse and isinstance(stmt.target, ast.Name):
+        body = stmt.body
+        shaped = (
+            len(body) == 1
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.YieldFrom)
+            and ast.unparse(body[0].value.value) == f"{stmt.target.id}.records"
+        )
+        call = stmt.iter if shaped else None
+    elif (
+        isinstance(stmt, ast.Expr)
+        and isinstance(stmt.value, ast.YieldFrom)
+        and isinstance(stmt.value.value, ast.Call)
+        and ast.unparse(stmt.value.value.func) == "_influxdb3_rows"
+        and len(stmt.value.value.args) == 1
+    ):
+        call = stmt.value.value.args[0]
+    else:
+        call = None
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr == "query"
+        and _looks_like_query_api(call.func.value)
+        and call.args
+        and isinstance(call.args[0], ast.Name)
+        and call.args[0].id in params
+    ):
+        return None
+    return call.args[0].id
+
+
+def _is_log_call(stmt: ast.stmt) -> bool:
+    """`logger.debug("flux: %s", query)`: reading the query for a log line does not use the result."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    return (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in ("debug", "info", "warning", "error", "exception", "log")
+    )
+
+
+def _appends_records(loop: ast.stmt, tables: str, rows: str) -> bool:
+    if not (isinstance(loop, ast.For) and not loop.orelse and isinstance(loop.target, ast.Name)):
+        return False
+    if len(loop.body) == 1 and isinstance(loop.body[0], ast.For):  # v2: for table ... for record in .records
+        inner = loop.body[0]
+        shaped = (
+            isinstance(loop.iter, ast.Name)
+            and loop.iter.id == tables
+            and not inner.orelse
+            and isinstance(inner.target, ast.Name)
+            and ast.unparse(inner.iter) == f"{loop.target.id}.records"
+        )
+        record, body, new = (inner.target.id, inner.body, False) if shaped else ("", [], False)
+    else:  # migrated: for record in _influxdb3_rows(tables)
+        shaped = ast.unparse(loop.iter) == f"_influxdb3_rows({tables})"
+        record, body, new = loop.target.id, loop.body, True
+    if not shaped or len(body) != 1 or not isinstance(body[0], ast.Expr):
+        return False
+    appended = ast.unparse(body[0].value)
+    allowed = (f"dict({record})",) if new else (f"dict({record}.values)", f"{record}.values")
+    return any(appended == f"{rows}.append({a})" for a in allowed)
 
 
 def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
@@ -234,7 +472,7 @@ def _looks_like_query_api(node: ast.expr) -> bool:
     return text.endswith("query_api") or text.endswith("query_api()")
 
 
-def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
+def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> None:
     for func in ast.walk(module):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -251,7 +489,23 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow) -> None:
                 calls.append(node)
         for node in calls:
             for arg in _query_arguments(node, flow):
-                _mark_used(arg, assigned, flow)
+                _mark_used(arg, assigned, flow, fills)
+                base = _filled_template(arg, assigned)
+                if base is not None:
+                    fills.add(id(base))
+
+
+def _filled_template(arg: ast.expr, assigned: dict[str, list[ast.expr]]) -> ast.expr | None:
+    """`T.format(...)` / `T % ...` (or `mod.T`), given or assigned once: the node naming T."""
+    if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
+        arg = assigned[arg.id][0]
+    if isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute) and arg.func.attr == "format":
+        base = arg.func.value
+    elif isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod):
+        base = arg.left
+    else:
+        return None
+    return base if isinstance(base, (ast.Name, ast.Attribute)) else None
 
 
 def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
@@ -275,7 +529,7 @@ def _name(node: ast.expr) -> str:
 
 def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
     name = _name(node)
-    if name in flow.wrappers or name in flow.consumers:
+    if name in flow.wrappers or name in flow.consumers or name in flow.row_wrappers:
         return True
     if not (isinstance(node, ast.Attribute) and name in QUERY_NAMES):
         return False
@@ -285,7 +539,9 @@ def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
     )
 
 
-def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow) -> None:
+def _mark_used(
+    arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: ServiceFlow, fills: set[int]
+) -> None:
     if isinstance(arg, ast.Name) and len(assigned.get(arg.id, [])) == 1:
         arg = assigned[arg.id][0]
     constant = not isinstance(arg, ast.Call)
@@ -294,3 +550,6 @@ def _mark_used(arg: ast.expr, assigned: dict[str, list[ast.expr]], flow: Service
     for builder in flow.builders.get(name, []):
         if builder.constant == constant:
             flow.used.add((builder.rel, builder.name))
+            fill = flow.template_fills.get((builder.rel, builder.name))
+            if fill is not None:
+                fills.add(fill)

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrators.core.codemod import dotted
-from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
+from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
     "query": "all",
@@ -42,6 +44,8 @@ class FluxSource:
     original: str  # for the marker
     builder: Builder | None = None  # the Flux is built by this function (replaced there, not here)
     local_holes: list[str | None] | None = None  # the builder's holes as code valid at the call site
+    template_ref: cst.BaseExpression | None = None  # a filled template: the fill becomes this constant
+    template: bool = False  # the Flux is a template constant's (its SQL must need no identifier hole)
 
 
 @dataclass
@@ -54,6 +58,7 @@ class QueryCall:
     lead: int = 0  # arguments before the query's own (the function handed to an executor, ...)
     result: cst.BaseExpression | None = None  # the expression whose value is the query result
     wrapper: bool = False  # a call of the service's own wrapper: it adds language="sql" itself
+    rows: bool = False  # a row wrapper's call (see .rows): the result is a list of row dicts
 
 
 @dataclass
@@ -61,6 +66,7 @@ class Plan:
     replace: dict[int, cst.CSTNode] = field(default_factory=dict)  # id(original) -> new node
     flatten: dict[int, cst.BaseExpression] = field(default_factory=dict)  # id(outer For) -> new iter
     flatten_comp: set[int] = field(default_factory=set)  # id(outer CompFor over tables) to flatten
+    yield_rows: set[int] = field(default_factory=set)  # id(`for t in q: yield from t.records`) to fold
     marks: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     notes: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
@@ -174,14 +180,12 @@ def _percent(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) ->
         positional: list[str] = []
     else:
         keyed = None
-        items = right.elements if isinstance(right, cst.Tuple) else [right]
-        if any(
-            not isinstance(e, cst.Element) or e.comma is None and False
-            for e in items
-            if not isinstance(right, cst.Tuple)
-        ):
-            return None
-        positional = [module.code_for_node(e.value if isinstance(e, cst.Element) else e) for e in items]
+        if isinstance(right, cst.Tuple):
+            if any(not isinstance(e, cst.Element) for e in right.elements):
+                return None  # a starred element: the values are not known one by one
+            positional = [module.code_for_node(e.value) for e in right.elements]
+        else:  # `"..." % value`: one value (a tuple-valued name fails at run time unless it has one item)
+            positional = [module.code_for_node(right)]
     out, index = [], 0
     pos = 0
     for m in _PERCENT.finditer(template):
@@ -242,8 +246,16 @@ def _format(node: cst.Call, module: cst.Module, holes: list[str]) -> str | None:
     return "".join(out)
 
 
-def sql_expression(sql: str, holes: list[str]) -> cst.BaseExpression:
-    """The SQL as a Python string (an f-string when identifier holes remain), a clause per line."""
+def sql_expression(sql: str, holes: list[str], like: cst.BaseExpression | None = None) -> cst.BaseExpression:
+    """The SQL as a Python string (an f-string when identifier holes remain), a clause per line; in the
+    parentheses of `like`, the expression it replaces (a comment after `(` is a person's note or a label)."""
+    new = _sql_string(sql, holes)
+    if like is not None and like.lpar:
+        new = new.with_changes(lpar=like.lpar, rpar=like.rpar)
+    return new
+
+
+def _sql_string(sql: str, holes: list[str]) -> cst.BaseExpression:
     text = re.sub(r" (FROM|WHERE|GROUP BY|ORDER BY|UNION ALL|HAVING) ", r"\n\1 ", sql)
     idents = [int(i) for i in re.findall(r"\x00(\d+)\x00", text)]
     multiline = "\n" in text
@@ -281,19 +293,33 @@ class QueryPlanner:
         self.plan = plan
         self.flow = flow or ServiceFlow()
         self.scope = scope or ModuleScope()
+        self.enclosing: list[_Collector] = []  # the functions around the one being planned
+        self.planned: set[int] = set()  # id of nested functions planned with their enclosing function
 
     def code(self, node: cst.CSTNode) -> str:
         return self.module.code_for_node(node)
 
     def plan_function(self, body: cst.CSTNode, function: cst.FunctionDef | None = None) -> None:
-        calls = _Collector(self.is_query_api, set(self.flow.wrappers), self.flow.consumers)
+        calls = _Collector(
+            self.is_query_api, set(self.flow.wrappers), self.flow.consumers, set(self.flow.row_wrappers)
+        )
         body.visit(calls)
+        calls.params = _param_names(function)
         for query in calls.query_calls:
             if self.plan_wrapper(function, query):
                 continue
             self.plan_call(body, query, calls)
         for call, name in calls.consumer_calls:
             self.mark_consumed(body, call, name, calls)
+        if function is None:
+            return
+        # a nested function (a closure handed to an executor) reads the Flux its enclosing function
+        # assigns: planned now, before the traversal passes the enclosing function's statements
+        self.enclosing.append(calls)
+        for nested in _nested_functions(body):
+            self.planned.add(id(nested))
+            self.plan_function(nested.body, nested)
+        self.enclosing.pop()
 
     def mark_consumed(self, body: cst.CSTNode, call: cst.Call, name: str, calls: _Collector) -> None:
         """Flux handed to a service function that runs it and walks the v2 records itself: the query and
@@ -318,7 +344,8 @@ class QueryPlanner:
     def plan_wrapper(self, function: cst.FunctionDef | None, query: QueryCall) -> bool:
         """`def query(self, flux): return self.query_api.query(flux, org=...)`, a wrapper of the service:
         its callers translate their Flux; it sends SQL and forwards their database/query_parameters."""
-        wrapper = self.flow.wrappers.get(function.name.value) if function is not None else None
+        name = function.name.value if function is not None else ""
+        wrapper = self.flow.wrappers.get(name) or self.flow.row_wrappers.get(name)
         if wrapper is None or query.wrapper or query.lead or query.method != "query":
             return False
         args = query.node.args
@@ -326,6 +353,8 @@ class QueryPlanner:
         if not (isinstance(first, cst.Name) and first.value == wrapper.param) or not self.scope.rel_is(
             wrapper.rel
         ):
+            return False
+        if name in self.flow.row_wrappers and not plan_wrapper_loop(function, self.plan):
             return False
         params = function.params
         star = params.star_kwarg
@@ -355,15 +384,16 @@ class QueryPlanner:
         call, method = query.node, query.method
         mode = QUERY_METHODS[method]
         if mode is None:
+            # the call and its consumer change by hand; the Flux it sends is still translated where it is
+            # written, so that person starts from the SQL
             self.plan.marks.append(
                 (
                     call,
                     "IX-11",
                     f"{method}() has no influxdb3 counterpart with the same result; "
-                    'use client.query(sql, mode="reader"|"all") and rewrite the consumer',
+                    'use client.query(sql, language="sql", mode="reader"|"all") and rewrite the consumer',
                 )
             )
-            return
         own = call.args[query.lead :]
         args = [a for a in own if a.keyword is None]
         flux_arg = (
@@ -385,7 +415,8 @@ class QueryPlanner:
                     (
                         call,
                         "IX-12",
-                        f"{method}(): the query text passed here is not known; send SQL ({FLUX_DOC})",
+                        f"{query.func.attr.value}(): the query text passed here is not known; send SQL "
+                        f"({FLUX_DOC})",
                     )
                 )
             return  # SQL already (a second run), or marked
@@ -404,6 +435,8 @@ class QueryPlanner:
             result = translate(source.text, names, self.schema)
             if source.builder is not None:
                 self.check_builder_holes(source, result)
+            if source.template:
+                check_template_sql(result)
         except Unsupported as exc:
             # the marker goes where the Flux is written (the call's own statement for an inline query):
             # that is the text a person rewrites; the call itself stays v2 until then
@@ -422,7 +455,15 @@ class QueryPlanner:
             return
         holes = source.local_holes if source.builder is not None else source.holes
         if source.builder is None:
-            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes)
+            self.plan.replace[id(source.node)] = sql_expression(result.sql, source.holes, source.node)
+        elif source.template_ref is not None:  # `T % {...}` -> `T` (SQL now), values bound below
+            self.plan.replace[id(source.node)] = source.template_ref
+        if mode is None:  # marked above: the SQL's parameters are named for the person rewriting the call
+            params = ", ".join(f"${name} = {holes[i]}" for name, i in result.params.items())
+            if params or result.database is not None:
+                database = self.code(_name_expr(result.database, holes)) if result.database else "?"
+                self.plan.notes.append((call, "IX-12", f"SQL for database {database}; parameters: {params}"))
+            return
         self.plan.replace[id(call)] = self.new_call(query, flux_arg, source, result, mode, holes)
         self.plan.rewrites.append((call, "IX-11", f'{method}() -> query(language="sql")'))
         self.plan.rewrites.append(
@@ -435,6 +476,10 @@ class QueryPlanner:
         for note in result.notes:
             note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(holes[int(m.group(1))]) + "}", note)
             self.plan.notes.append((call, "IX-12", note))
+        if query.rows:
+            columns = row_columns(result, holes, name_code)
+            plan_row_reads(body, query.result or query.node, columns, self.plan, query.func.attr.value)
+            return
         _ResultPlanner(self, body, query, result, holes, mode).run()
 
     def check_builder_holes(self, source: FluxSource, result: Translation) -> None:
@@ -451,11 +496,18 @@ class QueryPlanner:
 
     def resolve(self, body: cst.CSTNode, arg: cst.BaseExpression, calls: _Collector) -> FluxSource | None:
         holes: list[str] = []
+        template = self.from_template(arg)
+        if template is not None:
+            return template
         text = flux_text(arg, self.module, holes)
         if text is not None:
             return FluxSource(text, holes, arg, self.code(arg))
         if isinstance(arg, cst.Call):
             return self.from_builder(arg)
+        if isinstance(arg, cst.Name) and arg.value not in calls.assignments and arg.value not in calls.params:
+            outer = self.from_enclosing(arg.value, calls)
+            if outer is not None:
+                return outer
         if isinstance(arg, cst.Attribute) or (
             isinstance(arg, cst.Name) and arg.value not in calls.assignments
         ):
@@ -466,10 +518,80 @@ class QueryPlanner:
         if len(assigns) != 1 or calls.augmented.get(arg.value):
             return None  # assembled conditionally or in a loop: not followed
         value = assigns[0]
-        if isinstance(value, cst.Call):
-            return self.from_builder(value)
-        text = flux_text(value, self.module, holes)
-        return FluxSource(text, holes, value, self.code(value)) if text is not None else None
+        template = self.from_template(value)
+        if template is not None:
+            return template
+        text = flux_text(value, self.module, holes)  # `"...".format(...)` is a call too: read it first
+        if text is not None:
+            return FluxSource(text, holes, value, self.code(value))
+        return self.from_builder(value) if isinstance(value, cst.Call) else None
+
+    def from_enclosing(self, name: str, calls: _Collector) -> FluxSource | None:
+        """`name` assigned once in an enclosing function (a closure's free variable): its Flux, when the
+        names its holes read are not rebound in the closure."""
+        for outer in reversed(self.enclosing):
+            if name in outer.params:
+                return None
+            assigns = outer.assignments.get(name)
+            if assigns is None:
+                continue
+            if len(assigns) != 1 or outer.augmented.get(name):
+                return None
+            source = self.from_template(assigns[0])
+            if source is None:
+                holes: list[str] = []
+                text = flux_text(assigns[0], self.module, holes)
+                if text is None:
+                    return None
+                source = FluxSource(text, holes, assigns[0], self.code(assigns[0]))
+            local = set(calls.assignments) | calls.params
+            codes = source.local_holes if source.local_holes is not None else source.holes
+            if any(_read_names(c) & local for c in codes if c is not None):
+                return None  # the closure rebinds a name the Flux reads
+            return source
+        return None
+
+    def from_template(self, fill: cst.BaseExpression) -> FluxSource | None:
+        """`T.format(...)` / `T % ...` of a template constant of the service (see .templates)."""
+        if (
+            isinstance(fill, cst.Call)
+            and isinstance(fill.func, cst.Attribute)
+            and fill.func.attr.value == "format"
+        ):
+            base = fill.func.value
+        elif isinstance(fill, cst.BinaryOperation) and isinstance(fill.operator, cst.Modulo):
+            base = fill.left
+        else:
+            return None
+        builder = self.constant_of(base)
+        if builder is None or (builder.rel, builder.name) not in self.flow.templates:
+            return None
+        text = template_text(builder)
+        own = unfilled(text) if text is not None else None
+        filled = self.fill(fill, text) if own is not None else None
+        if filled is None or filled.text != own.text or filled.keys != own.keys:
+            return None
+        return FluxSource(
+            own.text,
+            own.keys,
+            fill,
+            builder.returned,
+            builder,
+            filled.values,
+            template_ref=base,
+            template=True,
+        )
+
+    def constant_of(self, node: cst.BaseExpression) -> Builder | None:
+        if isinstance(node, cst.Name):
+            return self.flow.builder(node.value, self.scope.imported_names.get(node.value), self.scope.rel)
+        if isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name):
+            module = self.scope.modules.get(node.value.value)
+            return self.flow.builder(node.attr.value, module, self.scope.rel) if module else None
+        return None
+
+    def fill(self, fill: cst.BaseExpression, text: str) -> Filled | None:
+        return _fill(fill, text, self.code)
 
     def from_builder(self, call: cst.Call | cst.Name | cst.Attribute) -> FluxSource | None:
         """The Flux of `build(x)` / `module.build(x)`, a builder function of the service, or of a module
@@ -494,13 +616,36 @@ class QueryPlanner:
         ):
             return None
         holes: list[str] = []
-        text = flux_text(cst.parse_expression(f"({builder.returned})"), cst.Module(body=[]), holes)
-        if text is None or not FLUX_HINT.search(text):
-            return None
+        returned = cst.parse_expression(f"({builder.returned})")
+        text = flux_text(returned, cst.Module(body=[]), holes)
         same_module = builder.rel == self.scope.rel
         args = call if not constant else cst.Call(func)  # a constant takes no arguments
+        if text is None and (builder.rel, builder.name) in self.flow.template_fills:
+            return self.from_template_builder(returned, builder, args, qualifier, same_module)
+        if text is None or not FLUX_HINT.search(text):
+            return None
         local = [substitute(h, builder, args, qualifier, same_module) for h in holes]
         return FluxSource(text, holes, call, builder.returned, builder, local)
+
+    def from_template_builder(
+        self, returned: cst.BaseExpression, builder: Builder, call: cst.Call, qualifier, same_module: bool
+    ) -> FluxSource | None:
+        """`build(x)` whose body is `return T.format(bucket=b, ...)`, T a template of its module: the
+        template's holes, valued at this call by substituting the call's arguments for the builder's."""
+        base = returned.func.value if isinstance(returned, cst.Call) else getattr(returned, "left", None)
+        template = self.flow.builder(base.value, None, builder.rel) if isinstance(base, cst.Name) else None
+        if template is None or (template.rel, template.name) not in self.flow.templates:
+            return None
+        text = template_text(template)
+        own = unfilled(text) if text is not None else None
+        filled = _fill(returned, text, cst.Module(body=[]).code_for_node) if own is not None else None
+        if filled is None or filled.text != own.text or filled.keys != own.keys:
+            return None
+        local = [
+            substitute(v, builder, call, qualifier, same_module) if v is not None else None
+            for v in filled.values
+        ]
+        return FluxSource(own.text, own.keys, call, builder.returned, builder, local, template=True)
 
     def new_call(
         self,
@@ -513,7 +658,7 @@ class QueryPlanner:
     ) -> cst.Call:
         call = query.node
         own = call.args[query.lead :]
-        replaced = source.builder is None and source.node is flux_arg
+        replaced = (source.builder is None or source.template_ref is not None) and source.node is flux_arg
         query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
         args = [cst.Arg(query_arg)]
         if not query.wrapper:
@@ -551,6 +696,66 @@ class QueryPlanner:
             inner = self.code(flux_params).strip()[1:-1].strip().rstrip(",")
             return cst.parse_expression("{" + ", ".join([inner, *entries]) + "}")
         return cst.parse_expression("{**" + self.code(flux_params) + ", " + ", ".join(entries) + "}")
+
+
+def _fill(fill: cst.BaseExpression, text: str, code: Callable[[cst.CSTNode], str]) -> Filled | None:
+    """The values a `.format(...)` call or a `%` operation gives the template's placeholders."""
+    if isinstance(fill, cst.Call):
+        if any(a.star for a in fill.args):
+            return None
+        positional = [code(a.value) for a in fill.args if a.keyword is None]
+        keyed = {a.keyword.value: code(a.value) for a in fill.args if a.keyword is not None}
+        return fill_format(text, positional, keyed)
+    right = fill.right
+    if isinstance(right, cst.Dict):
+        keyed = {}
+        for element in right.elements:
+            if not (isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString)):
+                return None
+            keyed[element.key.evaluated_value] = code(element.value)
+        return fill_percent(text, None, keyed)
+    if isinstance(right, cst.Tuple):
+        if any(not isinstance(e, cst.Element) for e in right.elements):
+            return None
+        return fill_percent(text, [code(e.value) for e in right.elements], None)
+    return fill_percent(text, [code(right)], None)
+
+
+def _param_names(function: cst.FunctionDef | None) -> set[str]:
+    if function is None:
+        return set()
+    p = function.params
+    names = {a.name.value for a in [*p.params, *p.kwonly_params, *p.posonly_params]}
+    names |= {s.name.value for s in (p.star_arg, p.star_kwarg) if isinstance(s, cst.Param)}
+    return names
+
+
+def _read_names(code: str) -> set[str]:
+    try:
+        return {n.id for n in ast.walk(ast.parse(code.strip(), mode="eval")) if isinstance(n, ast.Name)}
+    except SyntaxError:
+        return {code}  # unknown: treated as read (never matched as safe by accident)
+
+
+def _nested_functions(body: cst.CSTNode) -> list[cst.FunctionDef]:
+    found: list[cst.FunctionDef] = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+            found.append(node)
+            return False  # deeper ones are planned from this one
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
+            return False
+
+    body.visit(_Find())
+    return found
+
+
+def check_template_sql(result: Translation) -> None:
+    """A template's SQL is a module constant: a table or column named by a placeholder has no value there."""
+    if "\x00" in result.sql:
+        raise Unsupported("the template names a measurement or a field by a placeholder: not a constant SQL")
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
@@ -658,14 +863,17 @@ class _Collector(cst.CSTVisitor):
         is_query_api: Callable[[cst.BaseExpression], bool],
         wrappers: set[str] | None = None,
         consumers: set[str] | None = None,
+        row_wrappers: set[str] | None = None,
     ):
         self.is_query_api = is_query_api
         self.wrappers = wrappers or set()
         self.consumers = consumers or set()
+        self.row_wrappers = row_wrappers or set()
         self.consumer_calls: list[tuple[cst.Call, str]] = []  # calls of functions that iterate v2 records
         self.query_calls: list[QueryCall] = []
         self.assignments: dict[str, list[cst.BaseExpression]] = {}
         self.augmented: dict[str, bool] = {}
+        self.params: set[str] = set()  # the function's own parameters
         self._outer: dict[int, cst.Call] = {}  # id(inner call) -> run_in_executor(...) giving its result
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
@@ -702,6 +910,8 @@ class _Collector(cst.CSTVisitor):
             self.consumer_calls.append((node, name))
         elif isinstance(func, cst.Attribute) and name in self.wrappers:
             self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
+        elif isinstance(func, cst.Attribute) and name in self.row_wrappers and node.args:
+            self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True, rows=True))
         elif name in ("to_thread", "partial") and node.args and self.is_query_func(node.args[0].value):
             target = node.args[0].value
             self.query_calls.append(QueryCall(node, target.attr.value, target, 1, result))
@@ -858,9 +1068,16 @@ class _ResultPlanner:
     def plan_accessor(self, node: cst.CSTNode, kind: str, arg: str | None, row: str) -> None:
         field_name = self.field_expr()
         measurement = self.p.code(_name_expr(self.result.measurement, self.holes))
+        # long format (several fields without pivot, schema functions): rows carry these columns themselves
+        value_column = getattr(self.result, "value_column", None)
+        field_column = getattr(self.result, "field_column", None)
         new: str | cst.BaseExpression | None = None
         if kind in ("get_time", "_time"):
             new = self.time_expr(row) if self.result.has_time else None
+        elif kind in ("get_value", "_value") and value_column:
+            new = f'{row}["{value_column}"]'
+        elif kind == "get_field" and field_column:
+            new = f'{row}["{field_column}"]'
         elif kind in ("get_value", "_value"):
             new = f"{row}[{field_name}]" if field_name else None
         elif kind == "get_field":
