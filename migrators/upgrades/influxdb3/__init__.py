@@ -14,8 +14,8 @@ from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
-from migrators.upgrades.influxdb3.flux_writes import measurement_keys
 from migrators.upgrades.influxdb3.flow import analyze_flow, visited_by_codemod
+from migrators.upgrades.influxdb3.flux_writes import measurement_keys
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"

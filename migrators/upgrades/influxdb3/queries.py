@@ -855,6 +855,16 @@ def _name_expr(name: Name, holes: list[str]) -> cst.BaseExpression:
     return cst.SimpleString('"' + name.text.replace("\\", "\\\\").replace('"', '\\"') + '"')
 
 
+def _on_client_api(node: cst.BaseExpression) -> bool:
+    """`x.query_api().query`: the receiver is a client API (an async one when is_query_api said no), never
+    the service's own wrapper of the same name."""
+    while isinstance(node, (cst.Call, cst.Attribute)):
+        if isinstance(node, cst.Attribute) and node.attr.value in ("query_api", "write_api", "delete_api"):
+            return True
+        node = node.func if isinstance(node, cst.Call) else node.value
+    return False
+
+
 class _Collector(cst.CSTVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
@@ -890,7 +900,11 @@ class _Collector(cst.CSTVisitor):
         )
 
     def is_wrapper_func(self, node: cst.BaseExpression) -> bool:
-        return isinstance(node, cst.Attribute) and node.attr.value in self.wrappers
+        return (
+            isinstance(node, cst.Attribute)
+            and node.attr.value in self.wrappers
+            and not _on_client_api(node.value)
+        )
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -908,7 +922,7 @@ class _Collector(cst.CSTVisitor):
             self.query_calls.append(QueryCall(node, func.attr.value, func, 0, result))
         elif name in self.consumers and node.args and not self.is_query_func(func):
             self.consumer_calls.append((node, name))
-        elif isinstance(func, cst.Attribute) and name in self.wrappers:
+        elif self.is_wrapper_func(func):
             self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True))
         elif isinstance(func, cst.Attribute) and name in self.row_wrappers and node.args:
             self.query_calls.append(QueryCall(node, "query", func, 0, result, wrapper=True, rows=True))

@@ -11,10 +11,14 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from migrators import migrate_tree
 from migrators.upgrades.influxdb3.flow import FLUX_HINT
 from tests.migrators.helpers import dedent, run_file, write_tree
 
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 STATE = {"dataframes": False, "schema": {"zone": ["building", "zone"], "energy": ["building"]}}
 
 
@@ -178,3 +182,15 @@ def test_schema_functions_are_flux_even_without_a_pipe(tmp_path):
     body = (tmp_path / "app/tables.py").read_text()
     # translated (a translator that knows schema.measurements) or marked where it is written
     assert "MIGRATION-BLOCKER(IX-12): translate Flux to SQL" in body or "information_schema" in body, body
+
+
+def test_async_client_call_named_like_a_wrapper_is_not_rewritten(tmp_path):
+    """fleet-gps has its own `PositionStore.query(flux)` wrapper: that must not make
+    `self.client.query_api().query(flux)` on its InfluxDBClientAsync look like a wrapper call. Calls under
+    the async client are marked (IX-8), never rewritten as the sync client (no database=, no row helper)."""
+    shutil.copytree(CORPUS / "fleet-gps", tmp_path / "fleet-gps")
+    migrate_tree(tmp_path / "fleet-gps", write=True)
+    body = (tmp_path / "fleet-gps/app/live.py").read_text()
+    assert "await self.client.query_api().query(flux)  # site: gps-k03" in body, body
+    assert "query(flux, database" not in body and "_influxdb3_rows" not in body, body
+    assert "MIGRATION-BLOCKER(IX-8)" in body, body
