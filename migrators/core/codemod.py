@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import libcst as cst
 from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import (
+    MetadataWrapper,
     PositionProvider,
     QualifiedNameProvider,
     QualifiedNameSource,
@@ -32,6 +36,46 @@ def can_lead(node: Any) -> bool:
     return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(
         node, "leading_lines"
     )
+
+
+# the helper transforms CodemodCommand.transform_module runs after a codemod that scheduled them
+_IMPORT_EDITS = (
+    (AddImportsVisitor.CONTEXT_KEY, AddImportsVisitor),
+    (RemoveImportsVisitor.CONTEXT_KEY, RemoveImportsVisitor),
+)
+
+
+_STANDARD_TRANSFORM = VisitorBasedCodemodCommand.transform_module
+
+
+class LazyMetadata(Mapping):
+    """A codemod's view of one shared :class:`MetadataWrapper`: a provider is resolved on first use.
+
+    libcst resolves every declared provider before the traversal; most files need only some of them
+    (positions only where a change is recorded, scopes only where a rule asks), and the wrapper
+    keeps what it resolved, so the upgrades that run on the same module share it."""
+
+    def __init__(self, wrapper: MetadataWrapper, providers: Iterator[type] | set[type]):
+        self._wrapper = wrapper
+        self._providers = frozenset(providers)
+        self._resolved: dict[type, Mapping] = {}
+
+    def __getitem__(self, key: type) -> Mapping:
+        found = self._resolved.get(key)
+        if found is None:
+            if key not in self._providers:
+                raise KeyError(key)
+            found = self._resolved[key] = self._wrapper.resolve(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._providers
+
+    def __iter__(self):
+        return iter(self._providers)
+
+    def __len__(self) -> int:
+        return len(self._providers)
 
 
 class MigrationCodemod(VisitorBasedCodemodCommand):
@@ -62,6 +106,28 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self.changes: list[Change] = []
         self._stmt_stack: list[cst.CSTNode] = []
         self._pending: dict[int, list[tuple[str, Change]]] = {}
+
+    def transform_shared(self, wrapper: MetadataWrapper) -> cst.Module:
+        """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
+
+        The same result as :meth:`transform_module` on that module: the traversal and the metadata
+        are the same, only which providers get computed, and by whom, differs. A codemod that wants
+        libcst's full protocol (several passes) gets it."""
+        if self.should_allow_multiple_passes() or type(self).transform_module is not _STANDARD_TRANSFORM:
+            return self.transform_module(wrapper.module)
+        old_context = self.context
+        self.context = replace(old_context, wrapper=wrapper)
+        self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
+        try:
+            tree = self.transform_module_impl(wrapper.module)
+        finally:
+            self.metadata = {}
+            self.context = replace(self.context, wrapper=old_context.wrapper)
+        # what CodemodCommand.transform_module runs after the traversal: scheduled import edits
+        for key, transform in _IMPORT_EDITS:
+            if key in self.context.scratch:
+                tree = self._instantiate_and_run(transform, tree)
+        return tree
 
     # bookkeeping
     def line_of(self, node: cst.CSTNode) -> int:
