@@ -48,7 +48,9 @@ PARALLEL_TARGET = 0.8
 def build_corpus(dest: Path, services: int, seed: int) -> Path:
     """The fleet, the corpus and `services` generated services under one monorepo root."""
     shutil.copytree(ROOT / "services", dest / "fleet", ignore=shutil.ignore_patterns("__pycache__", ".*"))
-    shutil.copytree(ROOT / "tests/migrators/corpus", dest / "corpus", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "tests/migrators/corpus", dest / "corpus", ignore=shutil.ignore_patterns("__pycache__")
+    )
     generate(dest / "generated", services, seed)
     return dest
 
@@ -81,13 +83,14 @@ def fingerprint(result) -> str:
 
 def row(label: str, seconds: float, files: int, lines: int, parse_s: float) -> str:
     return (
-        f"{label:26} {seconds:9.2f} {files / seconds:9.1f} {lines / seconds:11,.0f} "
-        f"{seconds / parse_s:8.2f}x"
+        f"{label:26} {seconds:9.2f} {files / seconds:9.1f} {lines / seconds:11,.0f} {seconds / parse_s:8.2f}x"
     )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--services", type=int, default=40, help="generated services (default 40)")
     parser.add_argument("--seed", type=int, default=16)
     parser.add_argument("--jobs", type=int, default=2, help="workers of the parallel run (default 2)")
@@ -115,7 +118,7 @@ def main() -> int:
     )
     print(
         f"result: {len(single.changed)} files changed, {len(single.markers)} markers, "
-        f"{len(single.errors)} errors, {len((single.check.failures if single.check else []))} check "
+        f"{len(single.errors)} errors, {len(single.check.failures if single.check else [])} check "
         f"failures; parse errors in corpus: {parse_errors}"
     )
     print()
@@ -131,7 +134,8 @@ def main() -> int:
     single_ratio, parallel_ratio = single_s / parse_s, parallel_s / parse_s
     ok_single, ok_parallel = single_ratio <= SINGLE_TARGET, parallel_ratio <= PARALLEL_TARGET
     print(
-        f"migrate / parse = {single_ratio:.2f}  [{'OK' if ok_single else 'MISSED'}: target <= {SINGLE_TARGET}]"
+        f"migrate / parse = {single_ratio:.2f}  "
+        f"[{'OK' if ok_single else 'MISSED'}: target <= {SINGLE_TARGET}]"
     )
     print(
         f"migrate -j {args.jobs} / parse = {parallel_ratio:.2f}  "

@@ -83,12 +83,31 @@ def _jobs(value: str) -> int:
     return jobs
 
 
-def available_cores() -> int:
-    """The cores this process may run on (a container's CPU set), not the machine's count."""
+def available_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU set, capped by a container's CPU quota (the sandbox
+    runs the migrator with one CPU's worth of quota on a machine of several: two workers there
+    would only take turns)."""
     try:
-        return max(1, len(os.sched_getaffinity(0)))
+        cores = len(os.sched_getaffinity(0))
     except AttributeError:  # no sched_getaffinity (macOS)
-        return max(1, os.cpu_count() or 1)
+        cores = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cpu_quota(cgroup: Path) -> int | None:
+    """Whole CPUs of the cgroup's quota, rounded up (cgroup v2 cpu.max, else v1), None if unlimited."""
+    try:
+        limit, period = (cgroup / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            limit = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if limit in ("max", "-1") or not limit.lstrip("-").isdigit() or not period.isdigit() or int(period) <= 0:
+        return None
+    return max(1, -(-int(limit) // int(period)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -74,6 +74,13 @@ class Profile:
             for detail, sub in self.details(name).items():
                 count = self.counts.get(f"{name}:{detail}", 0)
                 lines.append(f"  {detail:32} {sub:8.2f} {sub / total:6.0%} {count:7d}")
+        idle = {k.split(":", 1)[1]: c for k, c in sorted(self.counts.items()) if k.startswith("idle:")}
+        if idle:
+            runs = {d: self.counts.get(f"transform:{d}", 0) for d in idle}
+            lines.append(
+                "codemod runs that changed nothing (pre-check passed): "
+                + ", ".join(f"{d} {n}/{runs[d]}" for d, n in idle.items())
+            )
         return "\n".join(lines)
 
 

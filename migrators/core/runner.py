@@ -83,6 +83,8 @@ def transform_source(
         after, after_code = _run_codemod(codemod, wrapper, current, upgrade.name, timer)
         if codemod.changes or after_code != current:
             applied.append(upgrade.name)
+        else:  # the pre-check let a file through that the codemod had nothing to do in
+            timer.add(f"idle:{upgrade.name}", 0.0)
         changes.extend(codemod.changes)
         if after_code != current:
             # a transformed tree may hold one node twice: the next wrapper copies it (as libcst does)

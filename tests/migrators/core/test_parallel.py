@@ -111,13 +111,41 @@ def test_cli_j_writes_the_same_tree_as_j1(monorepo: Path, tmp_path: Path):
         trees[jobs] = {p.relative_to(copy).as_posix(): p.read_bytes() for p in sorted(copy.rglob("*.py"))}
         trees[jobs + "stdout"] = done.stdout
     assert trees["1"] == trees["2"] and trees["1stdout"] == trees["2stdout"]
-    original = {p.relative_to(monorepo / "generated").as_posix(): p.read_bytes() for p in (monorepo / "generated").rglob("*.py")}
+    original = {
+        p.relative_to(monorepo / "generated").as_posix(): p.read_bytes()
+        for p in (monorepo / "generated").rglob("*.py")
+    }
     assert trees["1"] != original  # the run did rewrite files
 
 
 @pytest.mark.parametrize("value", ["0", "-2", "x"])
 def test_cli_rejects_a_bad_job_count(value: str, tmp_path: Path):
     done = subprocess.run(
-        [sys.executable, "-m", "migrators", "-j", value, str(tmp_path)], cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "migrators", "-j", value, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 2 and "-j" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"cpu.max": "100000 100000\n"}, 1),
+        ({"cpu.max": "150000 100000\n"}, 2),
+        ({"cpu.max": "max 100000\n"}, None),
+        ({"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 2),
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+)
+def test_default_jobs_follow_the_container_cpu_quota(tmp_path: Path, files: dict[str, str], expected):
+    from migrators.cli import available_cores, cpu_quota
+
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    assert cpu_quota(tmp_path) == expected
+    cores = available_cores(tmp_path)
+    assert cores >= 1 and (expected is None or cores <= expected)
