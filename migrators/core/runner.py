@@ -1,9 +1,10 @@
-"""Running upgrades over a tree: pre-check, one parse and one traversal per upgrade per file, the
-re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
+"""Running upgrades over a tree: pre-checks, one parse and one shared metadata wrapper per file for
+all upgrades, the re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
 
 Every rewritten Python file is re-parsed (libcst and ``compile``); if the output does not parse, the
 original is kept and an internal error reported. A rule that crashes costs only its file: the error
-and its traceback go into the results and the other files are still processed.
+and its traceback go into the results and the other files are still processed. With ``jobs`` > 1 the
+units, or one unit's files, run in forked workers (:mod:`migrators.core.parallel`), same output.
 """
 
 from __future__ import annotations
