@@ -15,14 +15,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from migrators.core.profile import Profile
 from migrators.core.tree import ProjectTree
 
 if TYPE_CHECKING:
     from migrators.core.results import CheckFailure, FileResult, TreeResult
-    from migrators.core.runner import UnitPlan, UnitWork
+
+
+class UnitWork(Protocol):
+    """What the workers of one unit share (the runner's unit after its analysis)."""
+
+    def migrate(
+        self, rel: str, names: Sequence[str], sweeping: Sequence[str], profile: Profile | None
+    ) -> tuple[FileResult, list[CheckFailure]]: ...
+
+
+# the runner's `migrate_unit(root, plan, progress, jobs, profile)`, handed in (no import cycle)
+MigrateUnit = Callable[[Path, Any, "Callable[[str], None] | None", int, "Profile | None"], "TreeResult"]
 
 # Files per task sent to a worker: small enough to balance uneven files, large enough that the
 # round trip (a pickled result per file) stays small next to a parse.
@@ -86,22 +97,21 @@ def _migrate_files(chunk: list[FileTask]) -> tuple[list, Profile | None]:
 
 
 def run_units(
+    migrate_unit: MigrateUnit,
     root: Path,
     units: Sequence[str],
-    plan: UnitPlan,
+    plan: Any,
     progress: Callable[[str], None] | None,
     jobs: int,
     profile: Profile | None,
 ) -> list[TreeResult]:
-    """Each unit's result, in the order of `units`; with jobs > 1 the units run in workers, the
-    biggest first (a big unit started last would leave the other workers idle at the end)."""
-    from migrators.core.runner import migrate_unit  # the runner imports this module
-
+    """Each unit's result (`migrate_unit` on it), in the order of `units`; with jobs > 1 the units
+    run in workers, the biggest first (a big unit started last would leave the others idle at the end)."""
     if jobs <= 1 or len(units) < 2 or not can_fork():
         return [migrate_unit(root / unit, plan, progress, 1, profile) for unit in units]
     sizes = {unit: len(ProjectTree(root / unit).python_files()) for unit in units}
     order = sorted(units, key=lambda unit: (-sizes[unit], unit))
-    state = {"root": root, "plan": plan, "profiled": profile is not None}
+    state = {"migrate_unit": migrate_unit, "root": root, "plan": plan, "profiled": profile is not None}
     with _pool(min(jobs, len(units)), state) as pool:
         futures = {unit: pool.submit(_migrate_unit, unit) for unit in order}
         results = []
@@ -114,7 +124,6 @@ def run_units(
 
 
 def _migrate_unit(unit: str) -> tuple[TreeResult, Profile | None]:
-    from migrators.core.runner import migrate_unit
-
     spent = Profile() if _inherited["profiled"] else None
+    migrate_unit = _inherited["migrate_unit"]
     return migrate_unit(_inherited["root"] / unit, _inherited["plan"], None, 1, spent), spent

@@ -33,7 +33,7 @@ PHASES = (
 
 @dataclass
 class Profile:
-    """Seconds and counts keyed by phase ("parse") or phase:detail ("transform:tenacity")."""
+    """Seconds and counts keyed by phase ("parse") or phase:detail ("transform:<upgrade>")."""
 
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)

@@ -287,7 +287,9 @@ def migrate_tree(
         return migrate_unit(root, plan, progress, jobs, profile)
     owners = registry.owners()
     result = TreeResult(str(root), [], versions.as_dict(), owners=owners, units=units)
-    for unit, sub in zip(units, run_units(root, units, plan, progress, jobs, profile), strict=True):
+    for unit, sub in zip(
+        units, run_units(migrate_unit, root, units, plan, progress, jobs, profile), strict=True
+    ):
         result.absorb(unit, sub)
     return result
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from migrators.cli import available_cores, cpu_quota
 from migrators.core import parallel
 from migrators.core.parallel import FileTask, run_files
 from migrators.core.profile import Profile
@@ -143,8 +144,6 @@ def test_cli_rejects_a_bad_job_count(value: str, tmp_path: Path):
     ],
 )
 def test_default_jobs_follow_the_container_cpu_quota(tmp_path: Path, files: dict[str, str], expected):
-    from migrators.cli import available_cores, cpu_quota
-
     for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
