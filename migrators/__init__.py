@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from migrators.core import runner
+from migrators.core.profile import Profile
 from migrators.core.registry import Registry
 from migrators.core.results import TreeResult
 from migrators.core.upgrade import Upgrade
@@ -41,8 +42,12 @@ def migrate_tree(
     skip: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
     registry: Registry | None = None,
+    jobs: int = 1,
+    profile: Profile | None = None,
 ) -> TreeResult:
-    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`."""
+    """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`.
+
+    `jobs` > 1 runs worker processes (same result, same order); `profile` collects seconds per phase."""
     return runner.migrate_tree(
         root,
         registry=registry or default_registry(),
@@ -52,6 +57,8 @@ def migrate_tree(
         only=only,
         skip=skip,
         progress=progress,
+        jobs=jobs,
+        profile=profile,
     )
 
 

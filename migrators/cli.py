@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from migrators.core.profile import Profile
 from migrators.core.runner import find_blockers, migrate_tree
 from migrators.upgrades import default_registry
 
@@ -55,7 +57,57 @@ def build_parser() -> argparse.ArgumentParser:
         help="override one target version, e.g. pytest-asyncio=1.3.0",
     )
     parser.add_argument("--list", action="store_true", help="list the known upgrades and exit")
+    parser.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        default=None,
+        metavar="N",
+        help="worker processes (default: the cores available); the output is the same as with -j 1",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print seconds per phase, upgrade and metadata provider (stderr)",
+    )
     return parser
+
+
+def _jobs(value: str) -> int:
+    try:
+        jobs = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if jobs < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return jobs
+
+
+def available_cores(cgroup: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU set, capped by a container's CPU quota (the sandbox
+    runs the migrator with one CPU's worth of quota on a machine of several: two workers there
+    would only take turns)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS)
+        cores = os.cpu_count() or 1
+    quota = cpu_quota(cgroup)
+    return max(1, min(cores, quota) if quota else cores)
+
+
+def cpu_quota(cgroup: Path) -> int | None:
+    """Whole CPUs of the cgroup's quota, rounded up (cgroup v2 cpu.max, else v1), None if unlimited."""
+    try:
+        limit, period = (cgroup / "cpu.max").read_text().split()[:2]
+    except (OSError, ValueError):
+        try:
+            limit = (cgroup / "cpu" / "cpu.cfs_quota_us").read_text().strip()
+            period = (cgroup / "cpu" / "cpu.cfs_period_us").read_text().strip()
+        except OSError:
+            return None
+    if limit in ("max", "-1") or not limit.lstrip("-").isdigit() or not period.isdigit() or int(period) <= 0:
+        return None
+    return max(1, -(-int(limit) // int(period)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,9 +145,19 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     write = not (args.diff or args.check)
+    profile = Profile() if args.profile else None
     result = migrate_tree(
-        root, registry=registry, write=write, versions=versions, only=args.only, skip=args.skip
+        root,
+        registry=registry,
+        write=write,
+        versions=versions,
+        only=args.only,
+        skip=args.skip,
+        jobs=args.jobs or available_cores(),
+        profile=profile,
     )
+    if profile is not None:
+        print(profile.format(), file=sys.stderr)
     blockers = find_blockers(result)
 
     for fr in result.errors:

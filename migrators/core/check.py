@@ -120,16 +120,23 @@ def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
     return failures
 
 
+def check_file(fr: FileResult, sweepers: Sequence[Sweeper]) -> list[CheckFailure]:
+    """The check of one file's result (a parallel run checks each file in the worker that made it)."""
+    if not fr.path.endswith(".py") or fr.status == "error":
+        return []
+    failures: list[CheckFailure] = []
+    final = fr.new if fr.changed else fr.original
+    if fr.changed:
+        failures.extend(new_undefined(fr.path, fr.original, fr.new))
+    for sweeper in sweepers:
+        if final and sweeper.precheck(fr.path, final):
+            failures.extend(sweeper.check(fr.path, final))
+    return failures
+
+
 def check_files(files: Sequence[FileResult], sweepers: Sequence[Sweeper]) -> CheckResult:
     """The check over one unit's results (paths relative to the unit)."""
     result = CheckResult()
     for fr in files:
-        if not fr.path.endswith(".py") or fr.status == "error":
-            continue
-        final = fr.new if fr.changed else fr.original
-        if fr.changed:
-            result.extend(new_undefined(fr.path, fr.original, fr.new))
-        for sweeper in sweepers:
-            if final and sweeper.precheck(fr.path, final):
-                result.extend(sweeper.check(fr.path, final))
+        result.extend(check_file(fr, sweepers))
     return result

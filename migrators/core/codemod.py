@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import libcst as cst
-from libcst.codemod import CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod import Codemod, CodemodContext, VisitorBasedCodemodCommand
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import (
+    MetadataWrapper,
     PositionProvider,
     QualifiedNameProvider,
     QualifiedNameSource,
@@ -29,9 +34,84 @@ def dotted(node: cst.CSTNode) -> str | None:
 
 def can_lead(node: Any) -> bool:
     """A statement that owns leading lines: where a marker or note comment can be attached."""
-    return isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(
-        node, "leading_lines"
+    return _type_can_lead(type(node))
+
+
+@functools.cache
+def _type_can_lead(kind: type) -> bool:
+    # asked twice per node of every traversal: an ABC isinstance check per node is slow, so the
+    # answer is kept per node type (every node of a type has the same fields)
+    return issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and any(
+        "leading_lines" in getattr(klass, "__dataclass_fields__", {}) or "leading_lines" in vars(klass)
+        for klass in kind.__mro__
     )
+
+
+_MATCHER_DECORATIONS = (
+    "_call_if_inside_matcher",
+    "_call_if_not_inside_matcher",
+    "_visit_matcher",
+    "_leave_matcher",
+)
+
+
+@functools.cache
+def visitor_hooks(kind: type) -> frozenset[str] | None:
+    """The visit_*/leave_* methods a codemod class really defines (not libcst's no-op stubs), or None
+    when it uses libcst's matcher decorators (@m.visit, @m.call_if_inside, ...).
+
+    libcst's transformer looks up a hook by name for every node and every child attribute and calls
+    a stub when none is defined; libcst's matcher base also re-checks decorators on every call. For
+    a class without decorators, knowing its hooks once gives the same calls for a fraction of the
+    cost (the traversal is most of a codemod's time)."""
+    hooks = set()
+    for name in dir(kind):
+        attr = getattr(kind, name, None)
+        if any(hasattr(attr, mark) for mark in _MATCHER_DECORATIONS):
+            return None
+        if name.startswith(("visit_", "leave_")) and callable(attr) and not getattr(attr, "_is_no_op", False):
+            hooks.add(name)
+    return frozenset(hooks)
+
+
+# the helper transforms CodemodCommand.transform_module runs after a codemod that scheduled them
+_IMPORT_EDITS = (
+    (AddImportsVisitor.CONTEXT_KEY, AddImportsVisitor),
+    (RemoveImportsVisitor.CONTEXT_KEY, RemoveImportsVisitor),
+)
+
+
+_STANDARD_TRANSFORM = VisitorBasedCodemodCommand.transform_module
+
+
+class LazyMetadata(Mapping):
+    """A codemod's view of one shared :class:`MetadataWrapper`: a provider is resolved on first use.
+
+    libcst resolves every declared provider before the traversal; most files need only some of them
+    (positions only where a change is recorded, scopes only where a rule asks), and the wrapper
+    keeps what it resolved, so the upgrades that run on the same module share it."""
+
+    def __init__(self, wrapper: MetadataWrapper, providers: Iterator[type] | set[type]):
+        self._wrapper = wrapper
+        self._providers = frozenset(providers)
+        self._resolved: dict[type, Mapping] = {}
+
+    def __getitem__(self, key: type) -> Mapping:
+        found = self._resolved.get(key)
+        if found is None:
+            if key not in self._providers:
+                raise KeyError(key)
+            found = self._resolved[key] = self._wrapper.resolve(key)
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._providers
+
+    def __iter__(self):
+        return iter(self._providers)
+
+    def __len__(self) -> int:
+        return len(self._providers)
 
 
 class MigrationCodemod(VisitorBasedCodemodCommand):
@@ -55,13 +135,55 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         versions: Versions | None = None,
         info: FileInfo | None = None,
     ) -> None:
-        super().__init__(context)
+        self._hooks = visitor_hooks(type(self))
+        if self._hooks is None:
+            super().__init__(context)
+        else:
+            # libcst's constructor minus the matcher-decorator search (none here): that search
+            # inspects every attribute of the instance, once per file and upgrade
+            Codemod.__init__(self, context)
+            self._extra_visit_funcs = {}
+            self._extra_leave_funcs = {}
+            self._matchers = {}
         self.state = state
         self.versions = versions or Versions()
         self.info = info or FileInfo(rel=context.filename or "<string>", is_test=True, is_conftest=False)
         self.changes: list[Change] = []
         self._stmt_stack: list[cst.CSTNode] = []
         self._pending: dict[int, list[tuple[str, Change]]] = {}
+
+    def transform_shared(self, wrapper: MetadataWrapper) -> cst.Module:
+        """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
+
+        The same result as :meth:`transform_module` on that module: the traversal and the metadata
+        are the same, only which providers get computed, and by whom, differs. A codemod that wants
+        libcst's full protocol (several passes) gets it."""
+        if self.should_allow_multiple_passes() or type(self).transform_module is not _STANDARD_TRANSFORM:
+            return self.transform_module(wrapper.module)
+        old_context = self.context
+        self.context = replace(old_context, wrapper=wrapper)
+        self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
+        try:
+            tree = self.transform_module_impl(wrapper.module)
+        finally:
+            self.metadata = {}
+            self.context = replace(self.context, wrapper=old_context.wrapper)
+        # what CodemodCommand.transform_module runs after the traversal: scheduled import edits
+        for key, transform in _IMPORT_EDITS:
+            if key in self.context.scratch:
+                tree = self._run_import_edit(transform, tree)
+        return tree
+
+    def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
+        if transform.get_inherited_dependencies():
+            return self._instantiate_and_run(transform, tree)
+        # no metadata (AddImportsVisitor): libcst's defensive deep copy of the module, made only
+        # so that metadata keyed by node identity is sound, buys nothing here
+        inst = transform(self.context)
+        wrapper = MetadataWrapper(tree, unsafe_skip_copy=True)
+        with inst.resolve(wrapper):
+            inst.context = replace(inst.context, wrapper=wrapper)
+            return inst.transform_module_impl(tree)
 
     # bookkeeping
     def line_of(self, node: cst.CSTNode) -> int:
@@ -111,10 +233,19 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
         if can_lead(node):
             self._stmt_stack.append(node)
-        return super().on_visit(node)
+        if self._hooks is None:
+            return super().on_visit(node)
+        name = "visit_" + type(node).__name__
+        if name not in self._hooks:
+            return True
+        return getattr(self, name)(node) is not False
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
-        result = super().on_leave(original_node, updated_node)
+        if self._hooks is None:
+            result = super().on_leave(original_node, updated_node)
+        else:
+            name = "leave_" + type(original_node).__name__
+            result = getattr(self, name)(original_node, updated_node) if name in self._hooks else updated_node
         if can_lead(original_node):
             if self._stmt_stack and self._stmt_stack[-1] is original_node:
                 self._stmt_stack.pop()
@@ -129,6 +260,22 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                     ]
                 result = self._flush(result, pending) if pending else result
         return result
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        if self._hooks is None:
+            super().on_visit_attribute(node, attribute)
+            return
+        name = f"visit_{type(node).__name__}_{attribute}"
+        if name in self._hooks:
+            getattr(self, name)(node)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        if self._hooks is None:
+            super().on_leave_attribute(original_node, attribute)
+            return
+        name = f"leave_{type(original_node).__name__}_{attribute}"
+        if name in self._hooks:
+            getattr(self, name)(original_node)
 
     def _flush(self, result, pending: list[tuple[str, Change]]):
         target = result

@@ -1,27 +1,35 @@
-"""Running upgrades over a tree: pre-check, one parse and one traversal per upgrade per file, the
-re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
+"""Running upgrades over a tree: pre-checks, one parse and one shared metadata wrapper per file for
+all upgrades, the re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
 
 Every rewritten Python file is re-parsed (libcst and ``compile``); if the output does not parse, the
 original is kept and an internal error reported. A rule that crashes costs only its file: the error
-and its traceback go into the results and the other files are still processed.
+and its traceback go into the results and the other files are still processed. With ``jobs`` > 1 the
+units, or one unit's files, run in forked workers (:mod:`migrators.core.parallel`), same output.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import libcst as cst
 from libcst.codemod import CodemodContext
 
-from migrators.core.check import check_files
+from migrators.core.check import check_file
+from migrators.core.codemod import MigrationCodemod
+from migrators.core.parallel import FileTask, run_files, run_units
+from migrators.core.profile import Profile, TimedWrapper
 from migrators.core.registry import Registry
 from migrators.core.results import (
     MARKER_PREFIX,
     MARKER_RULE,
     Change,
+    CheckFailure,
+    CheckResult,
     FileResult,
     MarkerRecord,
     TreeResult,
@@ -47,17 +55,25 @@ def transform_source(
     versions: Versions,
     info: FileInfo,
     sweepers: Sequence[tuple[str, Sweeper]] = (),
+    profile: Profile | None = None,
 ) -> tuple[str, list[Change], list[str]]:
     """Run the given upgrades' codemods over one file's text, then the sweeps (after every rule, so
     they see what the rules left): (new code, changes, upgrades applied).
 
-    Raises MigrationError for a parse error of the input (with its line) or an output that
-    does not re-parse (the caller keeps the original).
+    One parse and one metadata wrapper serve every upgrade until one of them changes the text;
+    each later upgrade sees the text the earlier ones left (a new wrapper, as before). Raises
+    MigrationError for a parse error of the input (with its line) or an output that does not
+    re-parse (the caller keeps the original).
     """
+    timer = profile or Profile()
     try:
-        module = cst.parse_module(code)
+        with timer.timed("parse"):
+            module = cst.parse_module(code)
     except cst.ParserSyntaxError as exc:
         raise MigrationError(f"parse error: {exc.message}", exc.raw_line) from None
+    # a freshly parsed module holds no node twice: no defensive deep copy needed
+    wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
+    current = code
     changes: list[Change] = []
     applied: list[str] = []
     for upgrade in upgrades:
@@ -65,20 +81,58 @@ def transform_source(
         codemod = upgrade.make_codemod(context, states.get(upgrade.name), versions, info)
         if codemod is None:
             continue
-        new_module = strip_new_leading_blank_lines(module, codemod.transform_module(module))
-        if codemod.changes or new_module.code != module.code:
+        after, after_code = _run_codemod(codemod, wrapper, current, upgrade.name, timer)
+        if codemod.changes or after_code != current:
             applied.append(upgrade.name)
+        else:  # the pre-check let a file through that the codemod had nothing to do in
+            timer.add(f"idle:{upgrade.name}", 0.0)
         changes.extend(codemod.changes)
-        module = new_module
-    new_code = module.code
+        if after_code != current:
+            # a transformed tree may hold one node twice: the next wrapper copies it (as libcst does)
+            wrapper = TimedWrapper(after, profile=profile)
+            current = after_code
+    new_code = current
     for name, sweeper in sweepers:
-        new_code, swept = sweeper.sweep(info, new_code)
+        with timer.timed(f"sweep:{name}"):
+            new_code, swept = sweeper.sweep(info, new_code)
         if swept and name not in applied:
             applied.append(name)
         changes.extend(swept)
     if new_code != code:
-        check_parses(new_code, info.rel)
+        with timer.timed("re-parse check"):
+            check_parses(new_code, info.rel)
     return new_code, changes, applied
+
+
+def _run_codemod(
+    codemod: MigrationCodemod, wrapper: TimedWrapper, current: str, name: str, timer: Profile
+) -> tuple[cst.Module, str]:
+    """One upgrade's traversal of the wrapper's module: (tree after, its text), timed as
+    transform:NAME (without the metadata it resolved) and render:NAME."""
+    metadata_before = timer.phase("metadata")
+    started = time.process_time()
+    if isinstance(codemod, MigrationCodemod):
+        after = codemod.transform_shared(wrapper)
+    else:  # a codemod of another base: libcst's own protocol (it copies the module itself)
+        after = codemod.transform_module(wrapper.module)
+    elapsed = time.process_time() - started
+    timer.add(f"transform:{name}", elapsed - (timer.phase("metadata") - metadata_before))
+    with timer.timed(f"render:{name}"):
+        after_code = after.code
+        if _starts_with_new_blank_lines(current, after, after_code):
+            after = strip_new_leading_blank_lines(wrapper.module, after)
+            after_code = after.code
+    return after, after_code
+
+
+def _starts_with_new_blank_lines(before_code: str, after: cst.Module, after_code: str) -> bool:
+    """strip_new_leading_blank_lines' test, on texts already rendered."""
+    return (
+        bool(after.body)
+        and not after.header
+        and not before_code.startswith("\n")
+        and after_code.startswith("\n")
+    )
 
 
 def strip_new_leading_blank_lines(before: cst.Module, after: cst.Module) -> cst.Module:
@@ -124,13 +178,14 @@ def migrate_python_file(
     states: dict[str, Any],
     versions: Versions,
     sweepers: Sequence[tuple[str, Sweeper]] = (),
+    profile: Profile | None = None,
 ) -> FileResult:
     """One Python file: the upgrades whose pre-check passes, then the sweeps, in one parse."""
     text = tree.read(rel)
     info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
     result = FileResult(rel, original=text, new=text)
     try:
-        new, changes, applied = transform_source(text, chosen, states, versions, info, sweepers)
+        new, changes, applied = transform_source(text, chosen, states, versions, info, sweepers, profile)
     except MigrationError as exc:
         result.status, result.error, result.error_line = "error", str(exc), exc.line
     except Exception as exc:  # a rule crashed: report it with its traceback, keep the file
@@ -213,57 +268,122 @@ def migrate_tree(
     only: Sequence[str] = (),
     skip: Sequence[str] = (),
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    profile: Profile | None = None,
 ) -> TreeResult:
     """Run upgrades over a tree. `upgrades=None` detects them (or uses `only`). Writes only if `write`.
 
     A monorepo root (a folder holding several services) is run one unit at a time (see
     :func:`migrators.core.tree.find_units`): each service learns its own facts and gets its own
-    config, exactly as a run on that service alone; the root's own files are left alone."""
+    config, exactly as a run on that service alone; the root's own files are left alone.
+
+    `jobs` > 1 spreads the work over worker processes: the units of a monorepo root, or the files of
+    one service after its analysis. The result is the same as with `jobs=1`, in the same order."""
     root = Path(root)
     versions = versions or registry.versions()
     units = find_units(root)
+    plan = UnitPlan(registry, upgrades, write, versions, tuple(only), tuple(skip))
     if units == [""]:
-        return migrate_unit(root, registry, upgrades, write, versions, only, skip, progress)
+        return migrate_unit(root, plan, progress, jobs, profile)
     owners = registry.owners()
     result = TreeResult(str(root), [], versions.as_dict(), owners=owners, units=units)
-    for unit in units:
-        sub = migrate_unit(root / unit, registry, upgrades, write, versions, only, skip, progress)
+    for unit, sub in zip(
+        units, run_units(migrate_unit, root, units, plan, progress, jobs, profile), strict=True
+    ):
         result.absorb(unit, sub)
     return result
 
 
+@dataclass(frozen=True)
+class UnitPlan:
+    """What every unit of a run shares: the upgrades asked for, the versions, write or not."""
+
+    registry: Registry
+    upgrades: Iterable[Upgrade | str] | None
+    write: bool
+    versions: Versions
+    only: tuple[str, ...] = ()
+    skip: tuple[str, ...] = ()
+
+
+@dataclass
+class UnitWork:
+    """One unit after its analysis: what each of its files' migration needs."""
+
+    tree: ProjectTree
+    chosen: list[Upgrade]
+    states: dict[str, Any]
+    versions: Versions
+    sweepers: list[tuple[str, Sweeper]]
+
+    def migrate(self, rel: str, names: Sequence[str], sweeping: Sequence[str], profile: Profile | None):
+        """(result, check failures) of one file that passed a pre-check."""
+        relevant = [u for u in self.chosen if u.name in names]
+        sweeps = [(n, s) for n, s in self.sweepers if n in sweeping]
+        result = migrate_python_file(self.tree, rel, relevant, self.states, self.versions, sweeps, profile)
+        timer = profile or Profile()
+        with timer.timed("post-migrate check"):
+            failures = check_file(result, [s for _, s in self.sweepers])
+        return result, failures
+
+
 def migrate_unit(
     root: Path,
-    registry: Registry,
-    upgrades: Iterable[Upgrade | str] | None,
-    write: bool,
-    versions: Versions,
-    only: Sequence[str],
-    skip: Sequence[str],
-    progress: Callable[[str], None] | None,
+    plan: UnitPlan,
+    progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
+    profile: Profile | None = None,
 ) -> TreeResult:
     """One service (or shared folder): detection, analysis, rules, sweeps, rewriters, check."""
+    timer = profile or Profile()
     tree = ProjectTree(root)
-    chosen = select_upgrades(registry, upgrades, tree, only, skip)
-    owners = {**registry.owners(), **{u.rule_prefix: u.name for u in chosen}}
+    with timer.timed("analysis:detect"):
+        chosen = select_upgrades(plan.registry, plan.upgrades, tree, plan.only, plan.skip)
+    versions = plan.versions
+    owners = {**plan.registry.owners(), **{u.rule_prefix: u.name for u in chosen}}
     result = TreeResult(str(root), [u.name for u in chosen], versions.as_dict(), owners=owners)
-    states = {u.name: u.analyze(tree, versions) for u in chosen}
-    sweepers = [(u.name, s) for u in chosen if (s := u.make_sweeper(tree, versions)) is not None]
+    states = {}
+    for upgrade in chosen:  # once per unit, before any file
+        with timer.timed(f"analysis:{upgrade.name}"):
+            states[upgrade.name] = upgrade.analyze(tree, versions)
+    sweepers = []
+    for upgrade in chosen:
+        with timer.timed(f"analysis:{upgrade.name} sweeper"):
+            sweeper = upgrade.make_sweeper(tree, versions)
+        if sweeper is not None:
+            sweepers.append((upgrade.name, sweeper))
+    work = UnitWork(tree, chosen, states, versions, sweepers)
 
+    tasks: list[FileTask] = []
+    slots: list[tuple[FileResult, list[CheckFailure]] | None] = []
     for rel in tree.python_files():
-        text = without_markers(tree.read(rel))
-        relevant = [u for u in chosen if u.precheck(rel, text)]
-        sweeping = [(n, s) for n, s in sweepers if s.precheck(rel, text)]
-        if not relevant and not sweeping:
-            result.files.append(FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"))
+        with timer.timed("read"):
+            text = without_markers(tree.read(rel))
+        with timer.timed("pre-check"):
+            names = tuple(u.name for u in chosen if u.precheck(rel, text))
+            sweeping = tuple(n for n, s in sweepers if s.precheck(rel, text))
+        if not names and not sweeping:
+            # nothing to check either: the check reads a skipped file's (empty) result text
+            slots.append((FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"), []))
             continue
         if progress:
             progress(rel)
-        result.files.append(migrate_python_file(tree, rel, relevant, states, versions, sweeping))
+        tasks.append(FileTask(len(slots), rel, names, sweeping))
+        slots.append(None)
+    for task, outcome in zip(tasks, run_files(work, tasks, jobs, profile), strict=True):
+        slots[task.slot] = outcome
 
-    result.files.extend(edit_results(tree, rewrite_other_files(tree, chosen, states, versions)))
-    result.check = check_files(result.files, [s for _, s in sweepers])
-    if write:
+    check = CheckResult()
+    for fr, failures in slots:
+        result.files.append(fr)
+        check.extend(failures)
+    with timer.timed("rewriters"):
+        edited = edit_results(tree, rewrite_other_files(tree, chosen, states, versions))
+        for fr in edited:
+            check.extend(check_file(fr, [s for _, s in sweepers]))
+    result.files.extend(edited)
+    result.check = check
+    if plan.write:
         for fr in result.changed:
             tree.path(fr.path).write_text(fr.new, encoding="utf-8")
     return result
