@@ -58,7 +58,10 @@ start_engine() {
   fi
   apt_install docker.io:dockerd
   say "starting dockerd in the background (log: $DOCKERD_LOG)"
-  nohup dockerd >>"$DOCKERD_LOG" 2>&1 &
+  # A session of its own: the engine must outlive the shell (or job) that ran the set-up. Started in the
+  # caller's process group, it was killed with that group when the caller's job ended or was stopped,
+  # taking every other run's containers with it.
+  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
   for _ in $(seq 1 120); do
     engine_answers && { say "Docker engine is up"; return 0; }
     sleep 0.5
