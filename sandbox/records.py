@@ -22,6 +22,7 @@ import base64
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -163,7 +164,14 @@ def _tree_entries(root: Path, rel: str) -> list[tuple[str, bytes]]:
 
 
 def _entry_bytes(path: Path) -> bytes:
-    return b"symlink:" + os.readlink(path).encode() if path.is_symlink() else path.read_bytes()
+    if path.is_symlink():
+        return b"symlink:" + os.readlink(path).encode()
+    mode = path.lstat().st_mode
+    if not stat.S_ISREG(mode):
+        # a FIFO, socket or device is never opened: reading a FIFO blocks until someone writes to it
+        # (the copy stage refuses such files; the hash only has to tell them apart)
+        return b"special:" + oct(stat.S_IFMT(mode)).encode()
+    return path.read_bytes()
 
 
 def record_verified(

@@ -151,6 +151,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self.changes: list[Change] = []
         self._stmt_stack: list[cst.CSTNode] = []
         self._pending: dict[int, list[tuple[str, Change]]] = {}
+        self._orphans: list[tuple[str, Change]] = []  # comments of removed top-level statements
 
     def transform_shared(self, wrapper: MetadataWrapper) -> cst.Module:
         """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
@@ -259,7 +260,20 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                         if c not in self._header_comments or self.changes.append(ch)
                     ]
                 result = self._flush(result, pending) if pending else result
+        if isinstance(original_node, cst.Module) and self._orphans:
+            result = self._with_header(result, self._orphans)
+            self._orphans = []
         return result
+
+    def _with_header(self, module: cst.Module, pending: list[tuple[str, Change]]) -> cst.Module:
+        existing = {line.comment.value for line in module.header if line.comment is not None}
+        lines = list(module.header)
+        for comment, change in pending:
+            if comment not in existing:
+                lines.append(cst.EmptyLine(whitespace=cst.SimpleWhitespace(""), comment=cst.Comment(comment)))
+                existing.add(comment)
+            self.changes.append(change)
+        return module.with_changes(header=lines)
 
     def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
         if self._hooks is None:
@@ -291,6 +305,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             # the statement went away: hand the comments to the enclosing statement
             if self._stmt_stack:
                 self._pending.setdefault(id(self._stmt_stack[-1]), []).extend(pending)
+            else:  # a removed top-level statement: the module header keeps them (never dropped silently)
+                self._orphans.extend(pending)
             return result
         return self._with_comments(target, pending)
 

@@ -4,12 +4,14 @@ damaged or missing entry is no memory at all. The Docker side is tests/sandbox/p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from sandbox import cache
 from sandbox.commands import CacheChoice, Selection, UsageError
+from sandbox.records import tree_hash
 
 INPUTS = cache.Inputs(
     {"services/a": "1" * 64, "services/common": "2" * 64},
@@ -83,3 +85,17 @@ def test_an_entry_whose_record_was_replaced_is_not_reused(tmp_path: Path) -> Non
     assert found.hit and found.why.startswith("unchanged since run run-1")
     cache.forget(tmp_path, "a")
     assert cache.lookup(tmp_path, "a", INPUTS).state == "first"
+
+
+@pytest.mark.timeout(30)
+def test_a_fifo_in_a_service_is_hashed_without_being_opened(tmp_path: Path) -> None:
+    """Reading a FIFO blocks until a writer comes: the content hash names its type instead (the copy stage
+    refuses it and says why). A service holding one hung `verify` before."""
+    svc = tmp_path / "services" / "a"
+    svc.mkdir(parents=True)
+    (svc / "app.py").write_text("x = 1\n")
+    before = tree_hash(tmp_path, ["services/a"])
+    os.mkfifo(svc / "pipe")
+    with_fifo = tree_hash(tmp_path, ["services/a"])
+    assert with_fifo != before
+    assert tree_hash(tmp_path, ["services/a"]) == with_fifo
