@@ -35,11 +35,10 @@ def test_keep_leaves_the_run_up_and_promote_applies_the_verified_diff(tmp_path: 
         assert "tenacity==9.2.1" in (repo / "services/ok-svc/requirements.txt").read_text()
         gate = sandbox(repo, "gate", "ok-svc")
         assert gate.returncode == 0 and "promoted" in gate.stdout + gate.stderr
-        # --keep: what the run still held at its end is not swept (the service image it built is
-        # still there), and the output says how to remove it. NB: the stages stop their own
-        # containers whatever --keep says, so only the run's images are left to look at here.
+        # --keep: what the run held at its end is not swept (its containers, networks and images stay
+        # for inspection), and the output (stderr: stdout stays the report) says how to remove them.
         assert _leftovers(docker_client, run_id), "--keep swept the run's objects anyway"
-        assert f"label=sandbox.run={run_id}" in result.stdout and "sandbox clean" in result.stdout
+        assert f"sandbox clean --run {run_id}" in result.stderr, result.stderr
     finally:
         # the cleanup `sandbox clean` does, scoped to this run (the engine is shared with other runs)
         done = remove_labelled(docker_client, run_id)
