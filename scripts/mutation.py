@@ -8,6 +8,7 @@ groups never share mutmut's state. Only fast in-process tests run per mutant (no
     .venv/bin/python scripts/mutation.py                  # every group
     .venv/bin/python scripts/mutation.py --module promote # one group (repeatable)
     .venv/bin/python scripts/mutation.py --list           # the groups and what they mutate
+    .venv/bin/python scripts/mutation.py --named          # the hand-written mutants of issue 17
 
 Exit 1 when a group scores below --min-score (default 85%) or a surviving mutant is not listed in
 tests/mutation/equivalent.md; the survivors are printed so each gets a test or a one-line reason.
@@ -95,6 +96,54 @@ GROUPS = (
         "the stand-in's write path: line protocol parsing",
         ("influxdb3_lite/lineproto.py",),
         ("tests/standin/test_lpgrammar.py", "tests/standin/test_lineproto_paths.py"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A hand-written mutant that must be killed: one regex edit of one file, and the tests that judge it.
+
+    These are the mutations a reviewer found surviving (issue 17) and a parser bug that only an execution
+    test (not a frozen SQL string) may catch; mutmut's operators cannot write them.
+    """
+
+    name: str
+    path: str
+    pattern: str  # must match exactly once; no match means the source moved and the mutant is stale
+    replacement: str
+    tests: tuple[str, ...]
+
+
+NAMED = (
+    Named(
+        "promote-folder-stale-check",
+        "sandbox/promote.py",
+        r"changed = \[rel for rel, state in content_states\(repo_root, record\)\.items\(\) if not state\]",
+        "changed = []",
+        ("tests/sandbox/test_promote_stale.py",),
+    ),
+    Named(
+        "phase-stop",
+        "sandbox/pipeline/run.py",
+        r"if rate > run\.options\.max_failure_rate and",
+        "if False and",
+        ("tests/sandbox/pipeline/test_phase_stop.py",),
+    ),
+    Named(
+        "record-loop-guard",
+        "migrators/upgrades/influxdb3/queries.py",
+        r"if not \(\s*isinstance\(records, cst\.Attribute\)",
+        "if False and (isinstance(records, cst.Attribute)",
+        ("tests/migrators/upgrades/influxdb3/test_record_loop_guards.py",),
+    ),
+    Named(
+        "flux-parser-not-equal-read-as-equal",
+        "migrators/upgrades/influxdb3/flux.py",
+        r"op = self\.take\(\)\.text\n(\s*)return Binary\(op, left, self\.additive\(\)\)",
+        'op = self.take().text.replace("!=", "==")\n\\1return Binary(op, left, self.additive())',
+        # execution only: the translated SQL run on the stand-in against the independent reference
+        ("tests/migrators/upgrades/influxdb3/test_flux_execution.py", "tests/migrators/test_written_sql.py"),
     ),
 )
 
@@ -192,6 +241,47 @@ def explained(name: str, equivalent: list[str]) -> bool:
     return any(_matches(name, glob) for glob in equivalent)
 
 
+def _named_project(mutant: Named) -> Path:
+    """A copy of the checkout (sources, tests, the stand-in) with the one edit applied."""
+    root = WORK / "named" / mutant.name
+    shutil.rmtree(root, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus", ".sandbox", ".venv", ".git")
+    for part in ("sandbox", "migrators", "tests", "docs", "images", "pyproject.toml"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=ignore, symlinks=True)
+        else:
+            shutil.copy2(source, root / part)
+    target = root / mutant.path
+    text, count = re.subn(mutant.pattern, mutant.replacement, target.read_text())
+    if count != 1:
+        raise SystemExit(f"named mutant {mutant.name}: pattern found {count} times in {mutant.path} (stale)")
+    target.write_text(text)
+    return root
+
+
+def run_named(mutant: Named) -> tuple[str, float]:
+    """'killed' when a judging test fails on the mutant (pytest exit 1), 'survived' when all pass."""
+    begin = time.monotonic()
+    root = _named_project(mutant)
+    # pythonpath = ["."] in pyproject puts the copy first on sys.path, before the editable install;
+    # -p no:randomly etc. are not needed: the tests are deterministic
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-n", "0", *mutant.tests]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    (root / "pytest.log").write_text(proc.stdout + proc.stderr)
+    status = {0: "survived", 1: "killed"}.get(proc.returncode, f"error (pytest exit {proc.returncode})")
+    return status, time.monotonic() - begin
+
+
+def main_named() -> int:
+    failed = False
+    for mutant in NAMED:
+        status, seconds = run_named(mutant)
+        print(f"{mutant.name:<40} {status:<10} {seconds:>5.0f}s  ({mutant.path})", flush=True)
+        failed |= status != "killed"
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,7 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=85.0)
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    parser.add_argument("--named", action="store_true", help="run only the hand-written mutants (issue 17)")
     args = parser.parse_args(argv)
+    if args.named:
+        return main_named()
     if args.list:
         for group in GROUPS:
             print(f"{group.name:<9} {group.promise}\n          mutates {', '.join(group.mutate)}")
