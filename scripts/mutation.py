@@ -52,6 +52,18 @@ GROUPS = (
             "tests/sandbox/test_promote.py",
             "tests/sandbox/test_promote_stale.py",
             "tests/sandbox/test_promote_edges.py",
+            "tests/sandbox/test_gate_records.py",
+            "tests/sandbox/test_mutation_kills_promote.py",
+        ),
+        (
+            "sandbox.promote.*",
+            "sandbox.records.*",
+            # the workspace's copy and content hash; its diff statistics are report presentation
+            "sandbox.workspace.x_c*",
+            "sandbox.workspace.x__*",
+            "sandbox.workspace.x_inside*",
+            "sandbox.workspace.x_find_markers*",
+            "sandbox.workspace.x_unified_diff*",
         ),
     ),
     Group(
@@ -67,11 +79,23 @@ GROUPS = (
     Group(
         "report",
         "report counting: nothing counted as verified that was not",
-        ("sandbox/report.py",),
+        ("sandbox/report/document.py",),
         (
             "tests/sandbox/pipeline/test_judgements.py",
             "tests/sandbox/test_report_counts.py",
-            "tests/sandbox/report",
+            "tests/sandbox/report/test_document.py",
+            "tests/sandbox/report/test_summary.py",
+            "tests/sandbox/report/test_junit.py",
+            "tests/sandbox/report/test_history.py",
+            "tests/sandbox/test_mutation_kills_report.py",
+        ),
+        (
+            "sandbox.report.document.x_build_report*",
+            "sandbox.report.document.x_merge_reports*",
+            "sandbox.report.document.x_service_entry*",
+            "sandbox.report.document.x_not_run_entry*",
+            "sandbox.report.document.x_by_priority*",
+            "sandbox.report.document.x_by_migration*",
         ),
     ),
     Group(

@@ -1,0 +1,178 @@
+"""Promote's refusals say exactly why, and the gate tells its states apart (a real file tree, no Docker).
+
+Written against mutants of sandbox/promote.py and sandbox/records.py that survived the older tests
+(scripts/mutation.py, group `promote`): the sibling's last failure in a shared-change refusal, the
+gate's reasons, and what a refused or failed promotion leaves behind.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sandbox import workspace as wsmod
+from sandbox.config import discover, load_service
+from sandbox.promote import PromotionRefused, promote, revert
+from sandbox.records import VerifiedDiff, gate_check, gate_status, record_verified, state_dir
+from sandbox.upgrades import target_versions
+
+OLD_APP = "import asyncio_mqtt\n"
+
+
+def _repo(tmp_path: Path) -> Path:
+    for name in ("alpha", "beta"):
+        svc = tmp_path / "services" / name
+        (svc / "tests").mkdir(parents=True)
+        (svc / "Dockerfile").write_text("FROM python:3.11-slim\n")
+        (svc / "sandbox.toml").write_text('context = ".."\nshared = ["common"]\n')
+        (svc / "app.py").write_text(OLD_APP)
+    (tmp_path / "services" / "common").mkdir()
+    (tmp_path / "services" / "common" / "mqtt.py").write_text("from asyncio_mqtt import Client\n")
+    return tmp_path
+
+
+def _verify(repo: Path, name: str, shared: str = "from aiomqtt import Client\n") -> VerifiedDiff:
+    config = load_service(repo / "services" / name)
+    ws = wsmod.create(config, repo, repo / ".sandbox" / "runs" / "r1" / name)
+    (ws.work / f"services/{name}/app.py").write_text("import aiomqtt\n")
+    (ws.work / "services/common/mqtt.py").write_text(shared)
+    record = record_verified(ws, "r1", target_versions(), {})
+    record.save(repo)
+    return record
+
+
+def _last_run(repo: Path, run: str, service: str, report: dict | str) -> None:
+    path = repo / ".sandbox" / "runs" / run / service / "report.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report if isinstance(report, str) else json.dumps(report))
+
+
+def _refusal(repo: Path) -> str:
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "alpha", discover(repo / "services"))
+    return str(caught.value)
+
+
+NO_RECORD = "alpha: its diff changes shared code services/common, which beta also builds with, and beta has no verified diff"
+NEXT = "; run `sandbox verify beta` first"
+
+
+def test_a_sibling_that_never_ran_is_named_without_a_last_failure(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    assert _refusal(repo) == NO_RECORD + NEXT
+
+
+def test_the_siblings_newest_failed_run_is_quoted(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    # run ids sort by time; the folders are made newest first so listing order is not sorted order
+    for run, stage in (("r9", "fix"), ("r5", "test"), ("r2", "build"), ("r7", "health")):
+        _last_run(repo, run, "beta", {"overall_success": False, "failed_stage": stage, "reason": f"in {run}"})
+    assert _refusal(repo) == f"{NO_RECORD} (its last run stopped at fix: in r9){NEXT}"
+
+
+def test_a_long_reason_is_cut_at_200_characters_and_a_missing_one_is_empty(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _last_run(repo, "r1", "beta", {"overall_success": False, "failed_stage": "test", "reason": "x" * 300})
+    assert _refusal(repo) == f"{NO_RECORD} (its last run stopped at test: {'x' * 200}){NEXT}"
+    _last_run(repo, "r2", "beta", {"overall_success": False, "failed_stage": "build"})
+    assert _refusal(repo) == f"{NO_RECORD} (its last run stopped at build: ){NEXT}"
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"overall_success": True, "failed_stage": None},
+        {"overall_success": True, "failed_stage": "test"},  # an accepted failure: the run verified
+        {"overall_success": False, "failed_stage": None},  # interrupted before a stage failed
+        "{not json",
+    ],
+    ids=["verified", "verified-with-accepted-failure", "no-failed-stage", "unreadable"],
+)
+def test_a_last_run_that_did_not_fail_at_a_stage_adds_nothing(tmp_path: Path, report) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _last_run(repo, "r1", "beta", report)
+    assert _refusal(repo) == NO_RECORD + NEXT
+
+
+def test_a_sibling_with_another_shared_change_is_refused_by_name(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta", shared="from aiomqtt import Client as Other\n")
+    assert _refusal(repo) == (
+        "alpha: beta verified a different change to shared code services/common; "
+        "verify both in one run (`sandbox verify alpha beta`)"
+    )
+    assert (repo / "services/alpha/app.py").read_text() == OLD_APP
+
+
+def test_an_unrelated_edit_is_named_in_the_refusal_and_the_gate(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta")
+    (repo / "services/alpha/tests/test_new.py").write_text("def test_x() -> None:\n    assert 1\n")
+    assert _refusal(repo) == (
+        "alpha: services/alpha changed since run r1 verified it (stale diff); run `sandbox verify alpha` again"
+    )
+    result = gate_check(repo, "alpha", target_versions())
+    assert (result.ok, result.state, result.run_id) == (False, "changed", "r1")
+    assert result.why == "services/alpha changed since run r1 verified it; run `sandbox verify alpha` again"
+    assert gate_status(repo, "alpha") == (False, result.why)
+
+
+def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta")
+    ready = gate_check(repo, "alpha", target_versions())
+    assert (ready.ok, ready.state, ready.why, ready.run_id) == (
+        True,
+        "ready",
+        "verified in run r1, ready to promote",
+        "r1",
+    )
+    assert gate_status(repo, "alpha") == (True, "verified in run r1, ready to promote")
+    promote(repo, "alpha", discover(repo / "services"))
+    done = gate_check(repo, "alpha", target_versions())
+    assert (done.ok, done.state, done.why) == (True, "promoted", "verified in run r1, promoted")
+    # beta: its own folder before, the shared folder after (promoted with alpha) is still ready
+    assert gate_check(repo, "beta", target_versions()).state == "ready"
+
+
+def test_the_gate_of_other_targets_names_both_version_sets(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    other = {**target_versions(), "aiomqtt": "9.9.9"}
+    result = gate_check(repo, "alpha", other)
+    assert (result.ok, result.state, result.run_id) == (False, "targets", "r1")
+    assert result.why == (
+        f"run r1 verified the target versions {target_versions()}, the targets are now {other}; "
+        "run `sandbox verify alpha` again"
+    )
+
+
+def test_the_gate_without_a_record_names_the_service(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    result = gate_check(repo, "alpha", target_versions())
+    assert (result.ok, result.state) == (False, "no-record") and "alpha" in result.why
+
+
+def test_promote_writes_a_reverse_record_that_revert_uses(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta")
+    assert promote(repo, "alpha", discover(repo / "services")) == [
+        "services/alpha/app.py",
+        "services/common/mqtt.py",
+    ]
+    reverse = json.loads((state_dir(repo) / "promoted" / "alpha.json").read_text())
+    assert (reverse["service"], reverse["run_id"]) == ("alpha", "r1")
+    assert [item["path"] for item in reverse["files"]] == ["services/alpha/app.py", "services/common/mqtt.py"]
+    assert revert(repo, "alpha") == ["services/alpha/app.py", "services/common/mqtt.py"]
+    assert (repo / "services/alpha/app.py").read_text() == OLD_APP
+    assert (repo / "services/common/mqtt.py").read_text() == "from asyncio_mqtt import Client\n"
