@@ -189,17 +189,32 @@ class Score:
         return 100.0 * caught / self.judged if self.judged else 0.0
 
 
+_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus")
+
+
 def _project(group: Group) -> Path:
     """A fresh copy of the sources and tests with a [tool.mutmut] for this group."""
     root = WORK / group.name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus")
     for part in ("sandbox", "migrators", "tests", "docs"):
-        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+        shutil.copytree(ROOT / part, root / part, ignore=_IGNORE)
     # The stand-in is imported as the top-level package `influxdb3_lite`; mutmut names mutants by path,
     # so the package sits at the project root (and images/ is absent, so only the mutants import).
-    shutil.copytree(STANDIN, root / "influxdb3_lite", ignore=ignore)
+    shutil.copytree(STANDIN, root / "influxdb3_lite", ignore=_IGNORE)
+    _configure(group, root)
+    return root
+
+
+def _refresh_tests(group: Group, root: Path) -> None:
+    """--resume: the checkout's current tests in the group's project; the sources stay as mutated, so
+    mutmut keeps every result and only the mutants named again are tested (with new tests found)."""
+    shutil.rmtree(root / "tests")
+    shutil.copytree(ROOT / "tests", root / "tests", ignore=_IGNORE)
+    _configure(group, root)
+
+
+def _configure(group: Group, root: Path) -> None:
     sources = sorted({path.split("/")[0] for path in group.mutate})
     tests = [t for t in group.tests if (root / t).exists()]
     text = (ROOT / "pyproject.toml").read_text()
@@ -214,7 +229,6 @@ def _project(group: Group) -> Path:
         "use_setproctitle = false\n"
     )
     (root / "pyproject.toml").write_text(text)
-    return root
 
 
 def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.CompletedProcess:
@@ -224,12 +238,27 @@ def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.Co
     )
 
 
-def run_group(group: Group, workers: int) -> Score:
+def run_group(group: Group, workers: int, resume: bool = False) -> Score:
+    """Every mutant of the group in a fresh project; with `resume`, only the last run's survivors again."""
     begin = time.monotonic()
-    root = _project(group)
-    proc = _mutmut(root, "run", "--max-children", str(workers), *group.names)
-    (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
-    score = Score(group.name, seconds=time.monotonic() - begin)
+    root = WORK / group.name
+    names: tuple[str, ...] = group.names
+    if resume and (root / "mutants").is_dir():
+        names = tuple(_results(group, root, 0.0).survivors)
+        _refresh_tests(group, root)
+    else:
+        root = _project(group)
+    if names or not resume:
+        proc = _mutmut(root, "run", "--max-children", str(workers), *names)
+        (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 and not _results(group, root, 0.0).counts:
+            raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
+    return _results(group, root, time.monotonic() - begin)
+
+
+def _results(group: Group, root: Path, seconds: float) -> Score:
+    """The group's mutants and their status, from mutmut's stored results."""
+    score = Score(group.name, seconds=seconds)
     results = _mutmut(root, "results", "--all", "true")
     for line in results.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
@@ -239,8 +268,6 @@ def run_group(group: Group, workers: int) -> Score:
         score.counts[status] = score.counts.get(status, 0) + 1
         if status == "survived":
             score.survivors.append(name)
-    if proc.returncode != 0 and not score.counts:
-        raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
     return score
 
 
@@ -317,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=85.0)
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="test only the last run's survivors again, with the current tests (a fresh run scores all)",
+    )
     parser.add_argument("--named", action="store_true", help="run only the hand-written mutants (issue 17)")
     args = parser.parse_args(argv)
     if args.named:
@@ -331,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = []
     for group in chosen:
         print(f"[mutation] {group.name}: {', '.join(group.mutate)}", flush=True)
-        score = run_group(group, args.workers)
+        score = run_group(group, args.workers, args.resume)
         scores.append(score)
         print(
             f"[mutation] {group.name}: {score.percent:.1f}% killed ({score.counts}) in {score.seconds:.0f}s",
