@@ -54,6 +54,8 @@ GROUPS = (
             "tests/sandbox/test_promote_edges.py",
             "tests/sandbox/test_gate_records.py",
             "tests/sandbox/test_mutation_kills_promote.py",
+            "tests/sandbox/containment/test_hash.py",
+            "tests/sandbox/containment/test_escape.py",
         ),
         (
             "sandbox.promote.*",

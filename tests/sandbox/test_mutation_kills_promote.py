@@ -15,7 +15,7 @@ import pytest
 from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
-from sandbox.records import VerifiedDiff, gate_check, gate_status, record_verified, state_dir
+from sandbox.records import RUN_RECORD, VerifiedDiff, gate_check, gate_status, record_verified, state_dir
 from sandbox.upgrades import target_versions
 
 OLD_APP = "import asyncio_mqtt\n"
@@ -176,3 +176,54 @@ def test_promote_writes_a_reverse_record_that_revert_uses(tmp_path: Path) -> Non
     assert revert(repo, "alpha") == ["services/alpha/app.py", "services/common/mqtt.py"]
     assert (repo / "services/alpha/app.py").read_text() == OLD_APP
     assert (repo / "services/common/mqtt.py").read_text() == "from asyncio_mqtt import Client\n"
+
+
+def _carried(where: Path, run_id: str, verified_at: str, service: str = "alpha") -> None:
+    """A record of `service` as a run folder or an artifact carries it, with its own run id and time."""
+    record = VerifiedDiff(service, run_id, [], {}, {}, [], verified_at=verified_at)
+    where.parent.mkdir(parents=True, exist_ok=True)
+    where.write_text(json.dumps(record.__dict__))
+
+
+def test_the_newest_record_under_a_folder_of_runs_is_the_one_read(tmp_path: Path) -> None:
+    artifacts = tmp_path / "download"
+    _carried(artifacts / "sandbox-run-r1" / "alpha" / RUN_RECORD, "r1", "2024-01-01T00:00:00+00:00")
+    _carried(artifacts / "sandbox-run-r3" / "alpha" / RUN_RECORD, "r3", "2024-03-01T00:00:00+00:00")
+    _carried(artifacts / "old" / "verified" / "alpha.json", "r2", "2024-02-01T00:00:00+00:00")
+    _carried(
+        artifacts / "sandbox-run-r4" / "beta" / RUN_RECORD,
+        "r4",
+        "2025-01-01T00:00:00+00:00",
+        "beta",
+    )
+    (artifacts / "broken" / "alpha").mkdir(parents=True)
+    (artifacts / "broken" / "alpha" / RUN_RECORD).write_text("{not json")
+    assert VerifiedDiff.load(tmp_path, "alpha", artifacts).run_id == "r3"
+    assert VerifiedDiff.load(tmp_path, "beta", artifacts).run_id == "r4"
+    # a verified/ copy newer than the run folders wins; a name.json outside verified/ is not a record
+    _carried(artifacts / "new" / "verified" / "alpha.json", "r5", "2024-04-01T00:00:00+00:00")
+    _carried(artifacts / "elsewhere" / "alpha.json", "r9", "2030-01-01T00:00:00+00:00")
+    assert VerifiedDiff.load(tmp_path, "alpha", artifacts).run_id == "r5"
+
+
+@pytest.mark.parametrize(
+    "layout",
+    ["alpha.json", f"alpha/{RUN_RECORD}", "verified/alpha.json"],
+)
+def test_a_record_is_found_directly_in_each_layout(tmp_path: Path, layout: str) -> None:
+    records = tmp_path / "records"
+    _carried(records / layout, "r7", "2024-01-01T00:00:00+00:00")
+    assert VerifiedDiff.load(tmp_path, "alpha", records).run_id == "r7"
+    assert VerifiedDiff.load(tmp_path, "alpha", records / layout).run_id == "r7"
+
+
+def test_an_unreadable_record_is_refused_with_its_path(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    (records / "verified").mkdir(parents=True)
+    (records / "verified" / "alpha.json").write_text('{"service": "alpha"}')
+    with pytest.raises(PromotionRefused, match=r"alpha: .*verified/alpha.json is not a verified record"):
+        VerifiedDiff.load(tmp_path, "alpha", records)
+    with pytest.raises(
+        PromotionRefused, match=r"alpha: no verified diff in this clone; run `sandbox verify alpha` first"
+    ):
+        VerifiedDiff.load(tmp_path, "alpha")
