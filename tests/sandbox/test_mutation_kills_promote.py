@@ -227,3 +227,35 @@ def test_an_unreadable_record_is_refused_with_its_path(tmp_path: Path) -> None:
         PromotionRefused, match=r"alpha: no verified diff in this clone; run `sandbox verify alpha` first"
     ):
         VerifiedDiff.load(tmp_path, "alpha")
+
+
+def test_a_record_without_a_time_loses_to_a_dated_one(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    old = VerifiedDiff("alpha", "r0", [], {}, {}, [])
+    records.mkdir()
+    data = old.__dict__.copy()
+    del data["verified_at"]  # a record written before records carried their time
+    (records / "alpha.json").write_text(json.dumps(data))
+    _carried(records / "run" / "alpha" / RUN_RECORD, "r1", "2024-01-01T00:00:00+00:00")
+    assert VerifiedDiff.load(tmp_path, "alpha", records).run_id == "r1"
+
+
+def test_gate_status_reads_the_records_it_is_given(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    carried = tmp_path / "artifact"
+    (carried / "alpha").mkdir(parents=True)
+    (state_dir(repo) / "verified" / "alpha.json").rename(carried / "alpha" / RUN_RECORD)
+    assert gate_status(repo, "alpha", carried) == (True, "verified in run r1, ready to promote")
+    assert gate_status(repo, "alpha")[0] is False
+
+
+def test_markers_are_found_in_a_file_that_is_not_utf8(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    ws = wsmod.create(load_service(repo / "services" / "alpha"), repo, tmp_path / "run")
+    (ws.work / "services/alpha/app.py").write_bytes(
+        b"x = '\xff'\n    # MIGRATION-BLOCKER(IX-9): set a retention period  \n"
+    )
+    assert wsmod.find_markers(ws) == [
+        wsmod.Marker("services/alpha/app.py", 2, "# MIGRATION-BLOCKER(IX-9): set a retention period")
+    ]
