@@ -259,3 +259,57 @@ def test_markers_are_found_in_a_file_that_is_not_utf8(tmp_path: Path) -> None:
     assert wsmod.find_markers(ws) == [
         wsmod.Marker("services/alpha/app.py", 2, "# MIGRATION-BLOCKER(IX-9): set a retention period")
     ]
+
+
+def test_every_refusing_gate_result_names_the_service_and_the_run(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    targets = gate_check(repo, "alpha", {"aiomqtt": "0"})
+    assert (targets.service, targets.ok, targets.state, targets.run_id) == ("alpha", False, "targets", "r1")
+    path = state_dir(repo) / "verified" / "alpha.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "tool_version": "0.0.1+0"}))
+    tool = gate_check(repo, "alpha", target_versions())
+    assert (tool.service, tool.ok, tool.state, tool.run_id) == ("alpha", False, "tool-version", "r1")
+    assert tool.why.startswith("run r1 was verified by sandbox 0.0.1+0, this is ")
+    path.write_text(json.dumps({**json.loads(path.read_text()), "tool_version": ""}))
+    assert "verified by sandbox (unknown)" in gate_check(repo, "alpha", target_versions()).why
+
+
+def test_a_failed_reverse_record_rolls_every_file_back(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta")
+    promoted = state_dir(repo) / "promoted"
+    promoted.parent.mkdir(parents=True, exist_ok=True)
+    promoted.write_text("a file where the folder of reverse records belongs")
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "alpha", discover(repo / "services"))
+    assert str(caught.value).startswith("alpha: recording the promotion failed (")
+    assert str(caught.value).endswith("); all 2 file(s) were rolled back, the repo is as before")
+    assert (repo / "services/alpha/app.py").read_text() == OLD_APP
+    assert (repo / "services/common/mqtt.py").read_text() == "from asyncio_mqtt import Client\n"
+    assert gate_check(repo, "alpha", target_versions()).state == "ready"
+
+
+def test_a_write_failing_midway_says_nothing_was_promoted(tmp_path: Path, monkeypatch) -> None:
+    from sandbox import promote as promote_mod
+
+    repo = _repo(tmp_path)
+    _verify(repo, "alpha")
+    _verify(repo, "beta")
+    real, calls = promote_mod.atomic_write, []
+
+    def full_disk_on_second(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(promote_mod, "atomic_write", full_disk_on_second)
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "alpha", discover(repo / "services"))
+    assert str(caught.value) == (
+        "alpha: writing failed ([Errno 28] No space left on device); the files already written were "
+        "rolled back, the repo is as before and no promotion was recorded"
+    )
+    assert (repo / "services/alpha/app.py").read_text() == OLD_APP
