@@ -88,7 +88,7 @@ GROUPS = (
             "tests/sandbox/report/test_document.py",
             "tests/sandbox/report/test_summary.py",
             "tests/sandbox/report/test_junit.py",
-            "tests/sandbox/report/test_history.py",
+            # not test_history.py: its CLI tests run `python -m sandbox.cli` subprocesses (minutes each)
             "tests/sandbox/test_mutation_kills_report.py",
         ),
         (
