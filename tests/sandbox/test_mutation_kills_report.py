@@ -60,6 +60,11 @@ def test_counts_per_priority_only_for_priorities_present() -> None:
     }
     assert list(report["by_priority"]) == ["CRITICAL", "HIGH", "LOW"]  # severity order, MEDIUM absent
     assert report["totals"] == {"services": 6, "verified": 2, "failed": 3, "not_run": 1}
+    assert report["by_migration"]["aiomqtt"] == {
+        "total": 5,
+        "verified": 2,
+        "stopped_at": {"test": 1, "build": 1, "health": 1},
+    }
 
 
 def test_counts_per_migration_with_where_the_others_stopped() -> None:
