@@ -100,6 +100,9 @@ def test_timestamps_within_i64_and_no_further() -> None:
     assert _error(f"m v=1 {I64_MAX + 1}") == f"Unable to parse timestamp value `{I64_MAX + 1}`"
     assert _error(f"m v=1 {-(2**63) - 1}") == f"Unable to parse timestamp value `{-(2**63) - 1}`"
     assert lineproto.parse_timestamp("-5") == -5
+    # the fast path hands a refused timestamp to the grammar, so the limits are checked here too
+    assert lineproto.parse_timestamp(str(I64_MAX)) == I64_MAX
+    assert lineproto.parse_timestamp(str(-(2**63))) == -(2**63)
     for raw in ("+5", "5.0", "", "x", f"{I64_MAX + 1}"):
         with pytest.raises(lineproto.LineProtocolError, match="Unable to parse timestamp value"):
             lineproto.parse_timestamp(raw)
