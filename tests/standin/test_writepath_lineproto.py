@@ -87,7 +87,10 @@ def test_values_out_of_range_or_of_no_kind_are_refused(raw: str, message: str) -
     assert _error(f"m v={raw}") == message
 
 
-@pytest.mark.parametrize("raw", [f"{I64_MAX + 1}i", f"{U64_MAX + 1}u", "1x", "1.", "tRue", "", "i", "u"])
+@pytest.mark.parametrize(
+    "raw",
+    [f"{I64_MAX + 1}i", f"{U64_MAX + 1}u", "1x", "1.", "tRue", "", "i", "u", "1xu", "12.5u", "-1u", "1xi"],
+)
 def test_field_value_alone_refuses_what_is_no_value(raw: str) -> None:
     with pytest.raises(lineproto.LineProtocolError):
         lineproto.field_value(raw)
@@ -177,3 +180,36 @@ def test_trim_leading_is_left_only_and_a_comment_is_empty() -> None:
 )
 def test_split_lines_keeps_newlines_in_strings_and_escapes(body: str, lines: list[str]) -> None:
     assert lineproto.split_lines(body) == lines
+
+
+@pytest.mark.parametrize(
+    "raw,message",
+    [
+        (f"{I64_MAX + 1}i", f"Unable to parse integer value `{I64_MAX + 1}`"),
+        (f"{U64_MAX + 1}u", f"Unable to parse unsigned integer value `{U64_MAX + 1}`"),
+        ("1x", "Invalid field value: `1x`"),
+    ],
+)
+def test_field_value_names_the_value_it_refuses(raw: str, message: str) -> None:
+    with pytest.raises(lineproto.LineProtocolError) as caught:
+        lineproto.field_value(raw)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    "body,lines",
+    [
+        # a quote opens a string only after more '=' than ',' on the line's field side
+        ('m a=1,"x\ny"', ['m a=1,"x', 'y"']),
+        ('m a=1,b=2,,"x\ny"', ['m a=1,b=2,,"x', 'y"']),
+        ('m a=1,b="x\ny"', ['m a=1,b="x\ny"']),
+        ('m a="p,q",b="x\ny"', ['m a="p,q",b="x\ny"']),  # a comma inside a string is not counted
+    ],
+)
+def test_split_lines_counts_equals_and_commas_outside_strings(body: str, lines: list[str]) -> None:
+    assert lineproto.split_lines(body) == lines
+
+
+def test_trim_leading_strips_only_blanks() -> None:
+    assert lineproto.trim_leading("Xm v=1") == "Xm v=1"
+    assert lineproto.trim_leading("\t\n m v=1") == "m v=1"
