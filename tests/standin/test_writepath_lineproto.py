@@ -213,3 +213,14 @@ def test_split_lines_counts_equals_and_commas_outside_strings(body: str, lines: 
 def test_trim_leading_strips_only_blanks() -> None:
     assert lineproto.trim_leading("Xm v=1") == "Xm v=1"
     assert lineproto.trim_leading("\t\n m v=1") == "m v=1"
+
+
+def test_split_lines_starts_each_line_on_its_series_side() -> None:
+    # '=' and '"' before a line's first space belong to the series: they open no string
+    assert lineproto.split_lines('m v=1\nx=y"z v=1\nn v=2') == ["m v=1", 'x=y"z v=1', "n v=2"]
+    # the counts start again at zero: a quote right after the space opens nothing
+    assert lineproto.split_lines('m v=1\nn "x\ny"') == ["m v=1", 'n "x', 'y"']
+
+
+def test_a_line_the_grammar_parses_keeps_its_escaped_names() -> None:
+    assert _line('m\\ x,t=a\\ b s="x" 5') == ("m x", {"t": "a b"}, {"s": ("string", "x")}, 5)
