@@ -9,6 +9,7 @@ groups never share mutmut's state. Only fast in-process tests run per mutant (no
     .venv/bin/python scripts/mutation.py --module promote # one group (repeatable)
     .venv/bin/python scripts/mutation.py --list           # the groups and what they mutate
     .venv/bin/python scripts/mutation.py --named          # the hand-written mutants of issue 17
+    .venv/bin/python scripts/mutation.py --module report --resume  # only the last run's survivors
 
 Exit 1 when a group scores below --min-score (default 85%) or a surviving mutant is not listed in
 tests/mutation/equivalent.md; the survivors are printed so each gets a test or a one-line reason.
