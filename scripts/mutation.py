@@ -8,6 +8,8 @@ groups never share mutmut's state. Only fast in-process tests run per mutant (no
     .venv/bin/python scripts/mutation.py                  # every group
     .venv/bin/python scripts/mutation.py --module promote # one group (repeatable)
     .venv/bin/python scripts/mutation.py --list           # the groups and what they mutate
+    .venv/bin/python scripts/mutation.py --named          # the hand-written mutants of issue 17
+    .venv/bin/python scripts/mutation.py --module report --resume  # only the last run's survivors
 
 Exit 1 when a group scores below --min-score (default 85%) or a surviving mutant is not listed in
 tests/mutation/equivalent.md; the survivors are printed so each gets a test or a one-line reason.
@@ -51,6 +53,20 @@ GROUPS = (
             "tests/sandbox/test_promote.py",
             "tests/sandbox/test_promote_stale.py",
             "tests/sandbox/test_promote_edges.py",
+            "tests/sandbox/test_gate_records.py",
+            "tests/sandbox/test_mutation_kills_promote.py",
+            "tests/sandbox/containment/test_hash.py",
+            "tests/sandbox/containment/test_escape.py",
+        ),
+        (
+            "sandbox.promote.*",
+            "sandbox.records.*",
+            # the workspace's content hash, its changes and markers; the copy's containment (check_tree,
+            # _copy, ...) is another promise (tests/sandbox/containment), diff text and stats are report
+            "sandbox.workspace.x_content_hash*",
+            "sandbox.workspace.x__files*",
+            "sandbox.workspace.x_changes*",
+            "sandbox.workspace.x_find_markers*",
         ),
     ),
     Group(
@@ -66,11 +82,23 @@ GROUPS = (
     Group(
         "report",
         "report counting: nothing counted as verified that was not",
-        ("sandbox/report.py",),
+        ("sandbox/report/document.py",),
         (
             "tests/sandbox/pipeline/test_judgements.py",
             "tests/sandbox/test_report_counts.py",
-            "tests/sandbox/report",
+            "tests/sandbox/report/test_document.py",
+            "tests/sandbox/report/test_summary.py",
+            "tests/sandbox/report/test_junit.py",
+            # not test_history.py: its CLI tests run `python -m sandbox.cli` subprocesses (minutes each)
+            "tests/sandbox/test_mutation_kills_report.py",
+        ),
+        (
+            "sandbox.report.document.x_build_report*",
+            "sandbox.report.document.x_merge_reports*",
+            "sandbox.report.document.x_service_entry*",
+            "sandbox.report.document.x_not_run_entry*",
+            "sandbox.report.document.x_by_priority*",
+            "sandbox.report.document.x_by_migration*",
         ),
     ),
     Group(
@@ -94,7 +122,63 @@ GROUPS = (
         "standin",
         "the stand-in's write path: line protocol parsing",
         ("influxdb3_lite/lineproto.py",),
-        ("tests/standin/test_lpgrammar.py", "tests/standin/test_lineproto_paths.py"),
+        (
+            "tests/standin/test_lpgrammar.py",
+            "tests/standin/test_writepath_lineproto.py",
+            # the deterministic cases only: the fuzz tests (300 examples each) compare the column-wise
+            # path with this parser, which a mutant moves on both sides, and cost minutes per mutant
+            "tests/standin/test_lineproto_paths.py::test_column_limit_agrees_with_reference",
+            "tests/standin/test_lineproto_paths.py::test_common_batch_takes_the_column_path",
+            "tests/standin/test_lineproto_paths.py::test_many_shapes_agree_with_reference",
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """A hand-written mutant that must be killed: one regex edit of one file, and the tests that judge it.
+
+    These are the mutations a reviewer found surviving (issue 17) and a parser bug that only an execution
+    test (not a frozen SQL string) may catch; mutmut's operators cannot write them.
+    """
+
+    name: str
+    path: str
+    pattern: str  # must match exactly once; no match means the source moved and the mutant is stale
+    replacement: str
+    tests: tuple[str, ...]
+
+
+NAMED = (
+    Named(
+        "promote-folder-stale-check",
+        "sandbox/promote.py",
+        r"changed = \[rel for rel, state in content_states\(repo_root, record\)\.items\(\) if not state\]",
+        "changed = []",
+        ("tests/sandbox/test_promote_stale.py",),
+    ),
+    Named(
+        "phase-stop",
+        "sandbox/pipeline/run.py",
+        r"if rate > run\.options\.max_failure_rate and",
+        "if False and",
+        ("tests/sandbox/pipeline/test_phase_stop.py",),
+    ),
+    Named(
+        "record-loop-guard",
+        "migrators/upgrades/influxdb3/queries.py",
+        r"if not \(\s*isinstance\(records, cst\.Attribute\)",
+        "if False and (isinstance(records, cst.Attribute)",
+        ("tests/migrators/upgrades/influxdb3/test_record_loop_guards.py",),
+    ),
+    Named(
+        "flux-parser-not-equal-read-as-equal",
+        "migrators/upgrades/influxdb3/flux.py",
+        r"op = self\.take\(\)\.text\n(\s*)return Binary\(op, left, self\.additive\(\)\)",
+        'op = self.take().text.replace("!=", "==")\n\\1return Binary(op, left, self.additive())',
+        # execution only: the translated SQL run on the stand-in against the independent reference
+        ("tests/migrators/upgrades/influxdb3/test_flux_execution.py", "tests/migrators/test_written_sql.py"),
     ),
 )
 
@@ -116,19 +200,34 @@ class Score:
         return 100.0 * caught / self.judged if self.judged else 0.0
 
 
+_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus")
+
+
 def _project(group: Group) -> Path:
     """A fresh copy of the sources and tests with a [tool.mutmut] for this group."""
     root = WORK / group.name
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus")
-    for part in ("sandbox", "migrators", "tests", "docs"):
-        shutil.copytree(ROOT / part, root / part, ignore=ignore)
+    for part in ("sandbox", "migrators", "tests", "docs", ".github"):
+        shutil.copytree(ROOT / part, root / part, ignore=_IGNORE)
     # The stand-in is imported as the top-level package `influxdb3_lite`; mutmut names mutants by path,
     # so the package sits at the project root (and images/ is absent, so only the mutants import).
-    shutil.copytree(STANDIN, root / "influxdb3_lite", ignore=ignore)
+    shutil.copytree(STANDIN, root / "influxdb3_lite", ignore=_IGNORE)
+    _configure(group, root)
+    return root
+
+
+def _refresh_tests(group: Group, root: Path) -> None:
+    """--resume: the checkout's current tests in the group's project; the sources stay as mutated, so
+    mutmut keeps every result and only the mutants named again are tested (with new tests found)."""
+    shutil.rmtree(root / "tests")
+    shutil.copytree(ROOT / "tests", root / "tests", ignore=_IGNORE)
+    _configure(group, root)
+
+
+def _configure(group: Group, root: Path) -> None:
     sources = sorted({path.split("/")[0] for path in group.mutate})
-    tests = [t for t in group.tests if (root / t).exists()]
+    tests = [t for t in group.tests if (root / t.split("::")[0]).exists()]
     text = (ROOT / "pyproject.toml").read_text()
     text = re.sub(r"\n\[tool\.mutmut\][^\[]*", "\n", text)
     text += (
@@ -137,11 +236,10 @@ def _project(group: Group) -> Path:
         f"only_mutate = {json.dumps(list(group.mutate))}\n"
         f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider", "-q"]\n'
-        'also_copy = ["tests", "docs", "sandbox", "migrators", "influxdb3_lite"]\n'
+        'also_copy = ["tests", "docs", ".github", "sandbox", "migrators", "influxdb3_lite"]\n'
         "use_setproctitle = false\n"
     )
     (root / "pyproject.toml").write_text(text)
-    return root
 
 
 def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.CompletedProcess:
@@ -151,12 +249,39 @@ def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.Co
     )
 
 
-def run_group(group: Group, workers: int) -> Score:
+def run_group(group: Group, workers: int, resume: bool = False) -> Score:
+    """Every mutant of the group in a fresh project; with `resume`, only the last run's survivors again."""
     begin = time.monotonic()
-    root = _project(group)
-    proc = _mutmut(root, "run", "--max-children", str(workers), *group.names)
-    (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
-    score = Score(group.name, seconds=time.monotonic() - begin)
+    root = WORK / group.name
+    names: tuple[str, ...] = group.names
+    if resume and (root / "mutants").is_dir():
+        names = _not_killed(group, root)
+        _refresh_tests(group, root)
+    else:
+        root = _project(group)
+    if names or not resume:
+        proc = _mutmut(root, "run", "--max-children", str(workers), *names)
+        (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0 and not _results(group, root, 0.0).counts:
+            raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
+    return _results(group, root, time.monotonic() - begin)
+
+
+def _not_killed(group: Group, root: Path) -> tuple[str, ...]:
+    """The mutants an interrupted or earlier run left surviving or never checked."""
+    results = _mutmut(root, "results", "--all", "true").stdout.splitlines()
+    pairs = [line.strip().rpartition(": ")[::2] for line in results]
+    return tuple(
+        name
+        for name, status in pairs
+        if status.strip() in ("survived", "not checked")
+        and any(_matches(name, glob) for glob in group.names or ("*",))
+    )
+
+
+def _results(group: Group, root: Path, seconds: float) -> Score:
+    """The group's mutants and their status, from mutmut's stored results."""
+    score = Score(group.name, seconds=seconds)
     results = _mutmut(root, "results", "--all", "true")
     for line in results.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
@@ -166,8 +291,6 @@ def run_group(group: Group, workers: int) -> Score:
         score.counts[status] = score.counts.get(status, 0) + 1
         if status == "survived":
             score.survivors.append(name)
-    if proc.returncode != 0 and not score.counts:
-        raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
     return score
 
 
@@ -192,6 +315,47 @@ def explained(name: str, equivalent: list[str]) -> bool:
     return any(_matches(name, glob) for glob in equivalent)
 
 
+def _named_project(mutant: Named) -> Path:
+    """A copy of the checkout (sources, tests, the stand-in) with the one edit applied."""
+    root = WORK / "named" / mutant.name
+    shutil.rmtree(root, ignore_errors=True)
+    ignore = shutil.ignore_patterns("__pycache__", ".pytest_cache", "corpus", ".sandbox", ".venv", ".git")
+    for part in ("sandbox", "migrators", "tests", "docs", "images", "pyproject.toml"):
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=ignore, symlinks=True)
+        else:
+            shutil.copy2(source, root / part)
+    target = root / mutant.path
+    text, count = re.subn(mutant.pattern, mutant.replacement, target.read_text())
+    if count != 1:
+        raise SystemExit(f"named mutant {mutant.name}: pattern found {count} times in {mutant.path} (stale)")
+    target.write_text(text)
+    return root
+
+
+def run_named(mutant: Named) -> tuple[str, float]:
+    """'killed' when a judging test fails on the mutant (pytest exit 1), 'survived' when all pass."""
+    begin = time.monotonic()
+    root = _named_project(mutant)
+    # pythonpath = ["."] in pyproject puts the copy first on sys.path, before the editable install;
+    # -p no:randomly etc. are not needed: the tests are deterministic
+    cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-n", "0", *mutant.tests]
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, check=False)
+    (root / "pytest.log").write_text(proc.stdout + proc.stderr)
+    status = {0: "survived", 1: "killed"}.get(proc.returncode, f"error (pytest exit {proc.returncode})")
+    return status, time.monotonic() - begin
+
+
+def main_named() -> int:
+    failed = False
+    for mutant in NAMED:
+        status, seconds = run_named(mutant)
+        print(f"{mutant.name:<40} {status:<10} {seconds:>5.0f}s  ({mutant.path})", flush=True)
+        failed |= status != "killed"
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -203,7 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=85.0)
     parser.add_argument("--list", action="store_true", help="print the groups and exit")
     parser.add_argument("--json", type=Path, help="also write the scores to this file")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="test only the last run's survivors and unchecked mutants, with the current tests",
+    )
+    parser.add_argument("--named", action="store_true", help="run only the hand-written mutants (issue 17)")
     args = parser.parse_args(argv)
+    if args.named:
+        return main_named()
     if args.list:
         for group in GROUPS:
             print(f"{group.name:<9} {group.promise}\n          mutates {', '.join(group.mutate)}")
@@ -214,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     scores = []
     for group in chosen:
         print(f"[mutation] {group.name}: {', '.join(group.mutate)}", flush=True)
-        score = run_group(group, args.workers)
+        score = run_group(group, args.workers, args.resume)
         scores.append(score)
         print(
             f"[mutation] {group.name}: {score.percent:.1f}% killed ({score.counts}) in {score.seconds:.0f}s",
