@@ -106,6 +106,15 @@ def test_a_removed_statements_marker_goes_to_the_enclosing_statement() -> None:
     assert [(c.rule, c.line, c.kind) for c in changes] == [("TT-5", 2, "marker")]
 
 
+def test_a_removed_top_level_statements_marker_goes_to_the_module_header() -> None:
+    """No enclosing statement to hand it to: the header keeps it, never dropped silently."""
+    code, changes = _run("import os\ngone()\nx = 1\n")
+    assert code == "# MIGRATION-BLOCKER(TT-5): removed statement\nimport os\nx = 1\n"
+    assert [(c.rule, c.line, c.kind) for c in changes] == [("TT-5", 2, "marker")]
+    again, _ = _run(code)
+    assert again == code
+
+
 def test_a_statement_made_into_two_gets_the_marker_on_the_first() -> None:
     code, changes = _run("x = 1\ntwice()\n")
     assert code == "x = 1\n# MIGRATION-BLOCKER(TT-6): doubled\ntwice()\ntwice()\n"
