@@ -309,7 +309,13 @@ class Influxdb3Codemod(MigrationCodemod):
             return True
         if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in self.flow().factories:
             return True  # `_query_api().query(...)`: a function of the service returning the query API
-        return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".query_api")
+        # `x.query_api()` whatever x is (`self._get_client().query_api()` has no dotted name)
+        return (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "query_api"
+            and not node.args
+        )
 
     def is_write_api(self, node: cst.BaseExpression) -> bool:
         if self.under_async(node):

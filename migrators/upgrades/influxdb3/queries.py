@@ -791,8 +791,12 @@ def hole_names(holes: list[str]) -> dict[int, str]:
 def _receiver(func: cst.Attribute) -> cst.BaseExpression:
     """`client.query_api().query` -> client; `self.query_api.query` -> self.query_api (the client now)."""
     receiver = func.value
-    if isinstance(receiver, cst.Call) and (dotted(receiver.func) or "").endswith("query_api"):
-        receiver = receiver.func.value if isinstance(receiver.func, cst.Attribute) else receiver
+    if (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value == "query_api"
+    ):  # also `self._get_client().query_api()`, which has no dotted name
+        receiver = receiver.func.value
     return receiver
 
 
