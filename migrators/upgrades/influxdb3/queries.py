@@ -528,7 +528,11 @@ class QueryPlanner:
         self.plan.replace[id(splice.assigned)] = sql
         self.plan.replace[id(query.node)] = chosen
         self.plan.rewrites.append(
-            (query.node, "IX-12", f"Flux with a filter line spliced when {splice.test.value}: both SQL variants")
+            (
+                query.node,
+                "IX-12",
+                f"Flux with a filter line spliced when {splice.test.value}: both SQL variants",
+            )
         )
         for note in dict.fromkeys(on.notes + off.notes):
             note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(off_holes[int(m.group(1))]) + "}", note)

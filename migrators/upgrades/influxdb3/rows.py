@@ -92,7 +92,9 @@ def _plan_wrapper_comprehension(function: cst.FunctionDef, plan) -> bool:
     plan.flatten_comp.add(id(comp.for_in))
     plan.replace[id(finder.found[0])] = cst.Name(record.value)
     plan.needs_rows = True
-    plan.rewrites.append((comp, "IX-13", "wrapper rows: [record.values ...] -> [record for record in _influxdb3_rows()]"))
+    plan.rewrites.append(
+        (comp, "IX-13", "wrapper rows: [record.values ...] -> [record for record in _influxdb3_rows()]")
+    )
     return True
 
 
