@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrators.core.codemod import dotted
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
-from migrators.upgrades.influxdb3.splices import find_splice, same_rows
 from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.splices import find_splice, same_rows
 from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
