@@ -11,8 +11,9 @@ Python condition holds::
 
 Both texts are translated, and the SQL and its parameters are chosen under the same condition:
 `flux = (SQL_WITH if plant else SQL_WITHOUT)` and
-`query_parameters=({..., "plant": plant} if plant else {...})`, so a parameter is bound only when its fragment is present. Only taken when both variants give rows of the
-same columns (the result's consumers are rewritten once) and the call is otherwise the same.
+`query_parameters=({..., "plant": plant} if plant else {...})`, so a parameter is bound only when its
+fragment is present. Only taken when both variants give rows of the same columns (the result's consumers
+are rewritten once) and the call is otherwise the same.
 
 The piece may also be a call of a function of the same module shaped as::
 
