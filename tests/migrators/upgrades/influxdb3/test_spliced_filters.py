@@ -93,6 +93,17 @@ SERVICE = {
                 + " |> sum()"
             )
             return {r["plant"]: r["_value"] for r in helper.query(flux)}
+
+
+        def other_columns(helper, overall=False) -> list:
+            # with the fragment one total (no plant column), without it one sum per plant: not one rewrite
+            flux = (
+                'from(bucket: "db") |> range(start: -1h)'
+                + ' |> filter(fn: (r) => r._measurement == "energy" and r._field == "kwh")'
+                + (" |> group()" if overall else "")
+                + " |> sum()"
+            )
+            return helper.query(flux)
     """,
 }
 BASE = (
@@ -140,6 +151,12 @@ def test_a_reassigned_condition_is_not_spliced(migrated):
     _, texts = migrated
     reassigned = texts["splice/energy.py"].split("def reassigned")[1]
     assert "MIGRATION-BLOCKER(IX-1" in reassigned and "SELECT" not in reassigned, reassigned
+
+
+def test_variants_with_other_columns_are_not_spliced(migrated):
+    _, texts = migrated
+    other = texts["splice/energy.py"].split("def other_columns")[1]
+    assert "MIGRATION-BLOCKER(IX-1" in other and "SELECT" not in other, other
 
 
 def _import(root: Path):
