@@ -21,7 +21,7 @@ from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, t
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
-from migrators.upgrades.influxdb3.splices import find_splice, same_rows
+from migrators.upgrades.influxdb3.splices import find_splice, rebinds, same_rows
 from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
@@ -494,8 +494,10 @@ class QueryPlanner:
         assigns = calls.assignments.get(flux_arg.value, [])
         if len(assigns) != 1:
             return False
-        splice = find_splice(assigns[0], self.module, calls.params - set(calls.assignments))
-        if splice is None:
+        # the condition is read again at the call: only a parameter the function never rebinds
+        steady = calls.params - set(calls.assignments) - set(calls.augmented)
+        splice = find_splice(assigns[0], self.module, steady)
+        if splice is None or rebinds(body, splice.test.value):
             return False
         variants = []
         for node in (splice.on, splice.off):

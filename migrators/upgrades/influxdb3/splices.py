@@ -163,6 +163,61 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
     )
 
 
+class _Binds(cst.CSTVisitor):
+    """Whether a name is bound in a body (assignment, loop or `with` target, walrus, del, import)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.found = False
+
+    def _targets(self, node: cst.CSTNode | None) -> None:
+        if node is not None and any(isinstance(n, cst.Name) and n.value == self.name for n in _names(node)):
+            self.found = True
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._targets(node.target)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        self._targets(node.target)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets(node.target)
+
+    def visit_For(self, node: cst.For) -> None:
+        self._targets(node.target)
+
+    def visit_CompFor(self, node: cst.CompFor) -> None:
+        pass  # a comprehension's own scope
+
+    def visit_AsName(self, node: cst.AsName) -> None:
+        self._targets(node.name)
+
+    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+        self._targets(node.target)
+
+    def visit_Del(self, node: cst.Del) -> None:
+        self._targets(node.target)
+
+
+def _names(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+
+    class _All(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.append(n)
+
+    node.visit(_All())
+    return found
+
+
+def rebinds(body: cst.CSTNode, name: str) -> bool:
+    """`name` is bound somewhere in `body` (then its value at the query call may not be the one the text
+    was built with)."""
+    finder = _Binds(name)
+    body.visit(finder)
+    return finder.found
+
+
 def same_rows(a, b) -> bool:
     """Both translations return rows of the same columns, so one rewrite of the consumers fits both."""
     return (

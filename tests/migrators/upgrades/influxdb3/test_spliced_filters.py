@@ -95,6 +95,18 @@ SERVICE = {
             return {r["plant"]: r["_value"] for r in helper.query(flux)}
 
 
+        def loop_rebinds(helper, plants: list, plant=None) -> list:
+            flux = (
+                'from(bucket: "db") |> range(start: -1h)'
+                + ' |> filter(fn: (r) => r._measurement == "energy" and r._field == "kwh")'
+                + (PLANT_FILTER.format(plant=plant) if plant else "")
+                + " |> sum()"
+            )
+            for plant in plants:
+                pass
+            return helper.query(flux)
+
+
         def other_columns(helper, overall=False) -> list:
             # with the fragment one total (no plant column), without it one sum per plant: not one rewrite
             flux = (
@@ -151,6 +163,12 @@ def test_a_reassigned_condition_is_not_spliced(migrated):
     _, texts = migrated
     reassigned = texts["splice/energy.py"].split("def reassigned")[1]
     assert "MIGRATION-BLOCKER(IX-1" in reassigned and "SELECT" not in reassigned, reassigned
+
+
+def test_a_condition_rebound_by_a_loop_is_not_spliced(migrated):
+    _, texts = migrated
+    rebound = texts["splice/energy.py"].split("def loop_rebinds")[1].split("def other_columns")[0]
+    assert "MIGRATION-BLOCKER(IX-1" in rebound and "SELECT" not in rebound, rebound
 
 
 def test_variants_with_other_columns_are_not_spliced(migrated):
