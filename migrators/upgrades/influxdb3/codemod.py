@@ -309,7 +309,13 @@ class Influxdb3Codemod(MigrationCodemod):
             return True
         if isinstance(node, cst.Call) and (dotted(node.func) or "").split(".")[-1] in self.flow().factories:
             return True  # `_query_api().query(...)`: a function of the service returning the query API
-        return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".query_api")
+        # `x.query_api()` whatever x is (`self._get_client().query_api()` has no dotted name)
+        return (
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "query_api"
+            and not node.args
+        )
 
     def is_write_api(self, node: cst.BaseExpression) -> bool:
         if self.under_async(node):
@@ -317,7 +323,11 @@ class Influxdb3Codemod(MigrationCodemod):
         text = dotted(node)
         if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
             return True
-        return isinstance(node, cst.Call) and (dotted(node.func) or "").endswith(".write_api")
+        return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
+            isinstance(node, cst.Call)
+            and isinstance(node.func, cst.Attribute)
+            and node.func.attr.value == "write_api"
+        )
 
     def is_client(self, node: cst.BaseExpression) -> bool:
         text = dotted(node)

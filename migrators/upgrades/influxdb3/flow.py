@@ -351,6 +351,8 @@ def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: 
         return None
     if len(body) == 1:
         return _generator_param(body[0], params)
+    if len(body) == 2:
+        return _comprehension_param(body, params)
     if len(body) != 4:
         return None
     run, init, loop, ret = body
@@ -416,6 +418,48 @@ def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
     ):
         return None
     return call.args[0].id
+
+
+def _run_param(run: ast.stmt, params: list[str]) -> tuple[str, str] | None:
+    """(result name, query parameter) of `tables = <query api>.query(param, ...)`."""
+    if not (
+        isinstance(run, ast.Assign)
+        and len(run.targets) == 1
+        and isinstance(run.targets[0], ast.Name)
+        and isinstance(run.value, ast.Call)
+        and isinstance(run.value.func, ast.Attribute)
+        and run.value.func.attr == "query"
+        and _looks_like_query_api(run.value.func.value)
+        and run.value.args
+        and isinstance(run.value.args[0], ast.Name)
+        and run.value.args[0].id in params
+    ):
+        return None
+    return run.targets[0].id, run.value.args[0].id
+
+
+def _comprehension_param(body: list[ast.stmt], params: list[str]) -> str | None:
+    """`tables = <query api>.query(param, ...)` then
+    `return [record.values for table in tables for record in table.records]` (or `dict(record.values)`):
+    the rows as dicts built in one comprehension (the migrated form is not a v2 wrapper any more)."""
+    run, ret = body
+    found = _run_param(run, params)
+    if found is None or not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.ListComp)):
+        return None
+    tables, param = found
+    comp = ret.value
+    if len(comp.generators) != 2 or any(g.ifs or g.is_async for g in comp.generators):
+        return None
+    outer, inner = comp.generators
+    if not (isinstance(outer.target, ast.Name) and isinstance(inner.target, ast.Name)):
+        return None
+    record = inner.target.id
+    shaped = (
+        ast.unparse(outer.iter) == tables
+        and ast.unparse(inner.iter) == f"{outer.target.id}.records"
+        and ast.unparse(comp.elt) in (f"{record}.values", f"dict({record}.values)")
+    )
+    return param if shaped else None
 
 
 def _is_log_call(stmt: ast.stmt) -> bool:

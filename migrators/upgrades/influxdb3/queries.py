@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from migrators.core.codemod import dotted
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.splices import find_splice, rebinds, same_rows
 from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
@@ -401,6 +401,8 @@ class QueryPlanner:
             if args
             else next((a.value for a in own if a.keyword and a.keyword.value == "query"), None)
         )
+        if flux_arg is not None and self.plan_spliced(body, query, flux_arg, calls, mode):
+            return
         source = self.resolve(body, flux_arg, calls) if flux_arg is not None else None
         if query.wrapper and (source is None or not FLUX_HINT.search(source.text)):
             # a wrapper called `query` shares its name with clients' own methods: only a distinctive
@@ -481,6 +483,67 @@ class QueryPlanner:
             plan_row_reads(body, query.result or query.node, columns, self.plan, query.func.attr.value)
             return
         _ResultPlanner(self, body, query, result, holes, mode).run()
+
+    def plan_spliced(
+        self, body: cst.CSTNode, query: QueryCall, flux_arg: cst.BaseExpression, calls: _Collector, mode
+    ) -> bool:
+        """A query assembled with one optional filter line (see .splices): both variants translated and
+        chosen under the fragment's own condition. False when not of that shape (the usual path marks)."""
+        if not isinstance(flux_arg, cst.Name) or mode is None or calls.augmented.get(flux_arg.value):
+            return False
+        assigns = calls.assignments.get(flux_arg.value, [])
+        if len(assigns) != 1:
+            return False
+        # the condition is read again at the call: only a parameter the function never rebinds
+        steady = calls.params - set(calls.assignments) - set(calls.augmented)
+        splice = find_splice(assigns[0], self.module, steady)
+        if splice is None or rebinds(body, splice.test.value):
+            return False
+        variants = []
+        for node in (splice.on, splice.off):
+            holes: list[str] = []
+            text = flux_text(node, self.module, holes)
+            if text is None:
+                return False
+            try:
+                variants.append((translate(text, hole_names(holes), self.schema), holes, node))
+            except Unsupported:
+                return False  # the usual path marks the text as it is written
+        (on, on_holes, on_node), (off, off_holes, off_node) = variants
+        if not same_rows(on, off):
+            return False
+        calls_made = [
+            self.new_call(query, flux_arg, FluxSource("", h, n, ""), r, mode, h)
+            for r, h, n in ((on, on_holes, on_node), (off, off_holes, off_node))
+        ]
+        chosen = _choose_call(calls_made[0], calls_made[1], splice.test)
+        if chosen is None:
+            return False
+        sql = cst.IfExp(
+            test=splice.test,
+            body=sql_expression(on.sql, on_holes),
+            orelse=sql_expression(off.sql, off_holes),
+            lpar=[cst.LeftParen()],
+            rpar=[cst.RightParen()],
+        )
+        self.plan.replace[id(splice.assigned)] = sql
+        self.plan.replace[id(query.node)] = chosen
+        self.plan.rewrites.append(
+            (
+                query.node,
+                "IX-12",
+                f"Flux with a filter line spliced when {splice.test.value}: both SQL variants",
+            )
+        )
+        for note in dict.fromkeys(on.notes + off.notes):
+            note = re.sub(r"\x00(\d+)\x00", lambda m: "{" + str(off_holes[int(m.group(1))]) + "}", note)
+            self.plan.notes.append((query.node, "IX-12", note))
+        if query.rows:
+            columns = row_columns(off, off_holes, name_code)
+            plan_row_reads(body, query.result or query.node, columns, self.plan, query.func.attr.value)
+        else:
+            _ResultPlanner(self, body, query, off, off_holes, mode).run()
+        return True
 
     def check_builder_holes(self, source: FluxSource, result: Translation) -> None:
         """Every hole the call site needs (parameters, database, field/measurement names) has code here."""
@@ -698,6 +761,33 @@ class QueryPlanner:
         return cst.parse_expression("{**" + self.code(flux_params) + ", " + ", ".join(entries) + "}")
 
 
+def _choose_call(on: cst.Call, off: cst.Call, test: cst.Name) -> cst.Call | None:
+    """`off` with `query_parameters=(ON if test else OFF)`; None when the calls differ in more than that."""
+
+    def parameters(call: cst.Call) -> cst.BaseExpression | None:
+        return next((a.value for a in call.args if a.keyword and a.keyword.value == "query_parameters"), None)
+
+    def without(call: cst.Call) -> str:
+        kept = [a for a in call.args if not (a.keyword and a.keyword.value == "query_parameters")]
+        return cst.Module([]).code_for_node(call.with_changes(args=_commas(kept)))
+
+    if without(on) != without(off):
+        return None
+    on_params, off_params = parameters(on), parameters(off)
+    if on_params is None:
+        return off if off_params is None else None
+    empty = cst.Dict([])
+    choice = cst.IfExp(
+        test=test,
+        body=on_params,
+        orelse=off_params if off_params is not None else empty,
+        lpar=[cst.LeftParen()],
+        rpar=[cst.RightParen()],
+    )
+    args = [a for a in off.args if not (a.keyword and a.keyword.value == "query_parameters")]
+    return off.with_changes(args=_commas([*args, _kw("query_parameters", choice)]))
+
+
 def _fill(fill: cst.BaseExpression, text: str, code: Callable[[cst.CSTNode], str]) -> Filled | None:
     """The values a `.format(...)` call or a `%` operation gives the template's placeholders."""
     if isinstance(fill, cst.Call):
@@ -791,8 +881,12 @@ def hole_names(holes: list[str]) -> dict[int, str]:
 def _receiver(func: cst.Attribute) -> cst.BaseExpression:
     """`client.query_api().query` -> client; `self.query_api.query` -> self.query_api (the client now)."""
     receiver = func.value
-    if isinstance(receiver, cst.Call) and (dotted(receiver.func) or "").endswith("query_api"):
-        receiver = receiver.func.value if isinstance(receiver.func, cst.Attribute) else receiver
+    if (
+        isinstance(receiver, cst.Call)
+        and isinstance(receiver.func, cst.Attribute)
+        and receiver.func.attr.value == "query_api"
+    ):  # also `self._get_client().query_api()`, which has no dotted name
+        receiver = receiver.func.value
     return receiver
 
 

@@ -40,6 +40,8 @@ KEEP = ""  # RowColumns.key(): the row's key reads the same column in SQL
 def plan_wrapper_loop(function: cst.FunctionDef, plan) -> bool:
     """`for table in tables: for record in table.records: rows.append(dict(record.values))` ->
     `for record in _influxdb3_rows(tables): rows.append(dict(record))`. False when not of that shape."""
+    if _plan_wrapper_comprehension(function, plan):
+        return True
     for stmt in function.body.body:
         if not isinstance(stmt, cst.For) or not isinstance(stmt.body, cst.IndentedBlock):
             continue
@@ -69,6 +71,31 @@ def plan_wrapper_loop(function: cst.FunctionDef, plan) -> bool:
         )
         return True
     return False
+
+
+def _plan_wrapper_comprehension(function: cst.FunctionDef, plan) -> bool:
+    """`return [record.values for table in tables for record in table.records]` ->
+    `return [record for record in _influxdb3_rows(tables)]` (the shape flow._comprehension_param checked)."""
+    last = function.body.body[-1] if function.body.body else None
+    if not (isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[0], cst.Return)):
+        return False
+    comp = last.body[0].value
+    if not isinstance(comp, cst.ListComp) or comp.for_in.inner_for_in is None:
+        return False
+    record = comp.for_in.inner_for_in.target
+    if not isinstance(record, cst.Name):
+        return False
+    finder = _ValuesOf(record.value)
+    comp.elt.visit(finder)
+    if len(finder.found) != 1:
+        return False
+    plan.flatten_comp.add(id(comp.for_in))
+    plan.replace[id(finder.found[0])] = cst.Name(record.value)
+    plan.needs_rows = True
+    plan.rewrites.append(
+        (comp, "IX-13", "wrapper rows: [record.values ...] -> [record for record in _influxdb3_rows()]")
+    )
+    return True
 
 
 def _yields_records(loop: cst.For) -> bool:

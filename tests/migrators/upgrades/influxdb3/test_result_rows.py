@@ -69,9 +69,13 @@ namespace = {}
 exec(compile(sys.stdin.read(), "app/store.py", "exec"), namespace)
 with standin_client() as client:
     now = time.time_ns()
-    # times 123 ns and 999 ns past a whole microsecond
+    # times 123 ns and 999 ns past a whole microsecond; the first in a past 10-minute window, the second in
+    # the current one (labelled now(), a time in ns) whatever the clock says: windows are aligned to the
+    # epoch, so now - 600 s and now - 60 s share one in a period's first minute
+    base = now - now % (600 * 10**9)
+    first, second = base - 300 * 10**9 + 123, max(base, now - 60 * 10**9) + 999
     client.write(
-        record=f"cpu,host=h1 usage=1.5 {now - 600 * 10**9 + 123}\\ncpu,host=h1 usage=2.5 {now - 60 * 10**9 + 999}",
+        record=f"cpu,host=h1 usage=1.5 {first}\\ncpu,host=h1 usage=2.5 {second}",
         write_precision="ns",
     )
     store = namespace["Store"].__new__(namespace["Store"])
