@@ -59,7 +59,7 @@ def test_counts_per_priority_only_for_priorities_present() -> None:
         "LOW": {"total": 3, "verified": 1},
     }
     assert list(report["by_priority"]) == ["CRITICAL", "HIGH", "LOW"]  # severity order, MEDIUM absent
-    assert report["totals"] == {"services": 6, "verified": 2, "failed": 3, "not_run": 1}
+    assert report["totals"] == {"services": 6, "verified": 2, "failed": 3, "not_run": 1, "reused": 0}
     assert report["by_migration"]["aiomqtt"] == {
         "total": 5,
         "verified": 2,
@@ -115,6 +115,7 @@ def test_a_not_run_entry_is_listed_with_its_reason_and_nothing_verified() -> Non
         "preexisting_failures": [],
         "images": {},
         "folder": "",
+        "reused": None,  # nothing of an earlier run stands in for it
     }
     assert _report("r1", [], [_not_run("g", reason=None)])["services"]["g"]["reason"] == "not run"
     assert _report("r1", [], [_not_run("g", reason="")])["services"]["g"]["reason"] == "not run"
@@ -134,7 +135,7 @@ def test_merging_shards_a_real_result_wins_over_not_run_whatever_the_order() -> 
             "b": "failed",
             "c": "verified",
         }
-        assert merged["totals"] == {"services": 3, "verified": 2, "failed": 1, "not_run": 0}
+        assert merged["totals"] == {"services": 3, "verified": 2, "failed": 1, "not_run": 0, "reused": 0}
         assert merged["by_priority"] == {
             "HIGH": {"total": 1, "verified": 1},
             "LOW": {"total": 2, "verified": 1},
@@ -147,7 +148,7 @@ def test_merging_keeps_a_not_run_service_counted_as_not_run() -> None:
     second = _report("r2", [], [_not_run("z")], stopped="b")
     merged = merge_reports([second, first], run_id="night")
     assert merged["run_id"] == "night" and merged["run_folder"] == ".sandbox/runs/night"
-    assert merged["totals"] == {"services": 2, "verified": 0, "failed": 1, "not_run": 1}
+    assert merged["totals"] == {"services": 2, "verified": 0, "failed": 1, "not_run": 1, "reused": 0}
     assert merged["stopped_after_phase"] == "A"  # the earliest phase that stopped
     assert merged["by_migration"]["tenacity"] == {"total": 1, "verified": 0, "stopped_at": {"not-run": 1}}
 
@@ -169,4 +170,4 @@ def test_merging_spans_the_shards_times_images_and_interruptions() -> None:
 def test_a_single_report_has_its_run_folder_and_a_stop_in_capitals() -> None:
     report = _report("r9", [_outcome("a", False, stage="test")], stopped="c")
     assert report["run_folder"] == ".sandbox/runs/r9" and report["stopped_after_phase"] == "C"
-    assert report["totals"] == {"services": 1, "verified": 0, "failed": 1, "not_run": 0}
+    assert report["totals"] == {"services": 1, "verified": 0, "failed": 1, "not_run": 0, "reused": 0}
