@@ -356,20 +356,10 @@ def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: 
     if len(body) != 4:
         return None
     run, init, loop, ret = body
-    if not (
-        isinstance(run, ast.Assign)
-        and len(run.targets) == 1
-        and isinstance(run.targets[0], ast.Name)
-        and isinstance(run.value, ast.Call)
-        and isinstance(run.value.func, ast.Attribute)
-        and run.value.func.attr == "query"
-        and _looks_like_query_api(run.value.func.value)
-        and run.value.args
-        and isinstance(run.value.args[0], ast.Name)
-        and run.value.args[0].id in params
-    ):
+    found = _run_param(run, params)
+    if found is None:
         return None
-    tables, param = run.targets[0].id, run.value.args[0].id
+    tables, param = found
     if not (
         isinstance(init, ast.Assign)
         and len(init.targets) == 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -219,31 +218,15 @@ def _percent(node: cst.BinaryOperation, module: cst.Module, holes: list[str]) ->
 def _format(node: cst.Call, module: cst.Module, holes: list[str]) -> str | None:
     """`"...{k}...{}".format(x, k=v)`: each replacement field is a hole (no conversion or spec)."""
     template = flux_text(node.func.value, module, [])
-    if template is None:
+    if template is None or any(a.star for a in node.args):
         return None
-    positional = [module.code_for_node(a.value) for a in node.args if a.keyword is None and not a.star]
+    positional = [module.code_for_node(a.value) for a in node.args if a.keyword is None]
     keyed = {a.keyword.value: module.code_for_node(a.value) for a in node.args if a.keyword is not None}
-    if any(a.star for a in node.args):
-        return None
-    out, auto = [], 0
-    try:
-        fields = list(string.Formatter().parse(template))
-    except ValueError:
-        return None
-    for literal, name, spec, conversion in fields:
-        out.append(literal)
-        if name is None:
-            continue
-        if spec or conversion:
-            return None
-        if name == "":
-            name, auto = str(auto), auto + 1
-        code = positional[int(name)] if name.isdigit() and int(name) < len(positional) else keyed.get(name)
-        if code is None:
-            return None
-        out.append(f"\x00{len(holes)}\x00")
-        holes.append(code)
-    return "".join(out)
+    filled = fill_format(template, positional, keyed, start=len(holes))
+    if filled is None or None in filled.values:
+        return None  # a field no argument fills
+    holes.extend(filled.values)
+    return filled.text
 
 
 def sql_expression(sql: str, holes: list[str], like: cst.BaseExpression | None = None) -> cst.BaseExpression:

@@ -40,8 +40,9 @@ def style(text: str) -> str | None:
     return "percent" if percent else "format"
 
 
-def fill_format(text: str, positional: list[str], keyed: dict[str, str]) -> Filled | None:
-    """`TEMPLATE.format(*positional, **keyed)`; None for a spec, a conversion or an index expression."""
+def fill_format(text: str, positional: list[str], keyed: dict[str, str], start: int = 0) -> Filled | None:
+    """`TEMPLATE.format(*positional, **keyed)`; None for a spec, a conversion or an index expression.
+    Hole sentinels are numbered from `start` (after the holes a caller already holds)."""
     out, keys, values, auto = [], [], [], 0
     try:
         fields = list(string.Formatter().parse(text))
@@ -62,7 +63,7 @@ def fill_format(text: str, positional: list[str], keyed: dict[str, str]) -> Fill
             key, value = name, keyed.get(name)
         else:
             return None  # `{0.attr}` / `{x[0]}`
-        out.append(f"\x00{len(keys)}\x00")
+        out.append(f"\x00{start + len(keys)}\x00")
         keys.append(key)
         values.append(value)
     return Filled("".join(out), keys, values)
