@@ -129,13 +129,23 @@ def _verified_at(path: Path) -> str:
         return ""
 
 
-def tool_version() -> str:
-    """sandbox's version plus a hash of the codemods' source: a record made by other codemods is stale."""
+def source_hash(package: Path) -> str:
+    """12 hex digits over the names and bytes of a package's Python files."""
     digest = hashlib.sha256()
-    package = Path(migrators.__file__).parent
     for path in sorted(package.rglob("*.py")):
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return f"{__version__}+{digest.hexdigest()[:12]}"
+    return digest.hexdigest()[:12]
+
+
+def tool_version() -> str:
+    """sandbox's version plus a hash of the codemods' source: a record made by other codemods is stale."""
+    return f"{__version__}+{source_hash(Path(migrators.__file__).parent)}"
+
+
+def pipeline_version() -> str:
+    """tool_version plus the sandbox package's own source: a result is reused only when the same stages
+    (build, test, health and gate rules) would judge it, not only the same codemods."""
+    return f"{tool_version()}+{source_hash(Path(__file__).parent)}"
 
 
 def tree_hash(root: Path, rel_paths: list[str]) -> str:

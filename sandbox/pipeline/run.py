@@ -42,7 +42,7 @@ from sandbox.pipeline.stage import (
     timed,
     with_deps,
 )
-from sandbox.records import RUN_RECORD, VerifiedDiff, tool_version, verified_path
+from sandbox.records import RUN_RECORD, VerifiedDiff, pipeline_version, verified_path
 from sandbox.upgrades import detect_migrations, target_versions
 
 
@@ -232,7 +232,8 @@ def _inputs(run: Run, config: ServiceConfig) -> cache.Inputs | None:
             found = {name: run.resolver.resolve(name) for name in names}
         images = {name: f"{image.ref}@{image.digest}" for name, image in found.items()}
         options = {"accept_preexisting": run.options.accept_preexisting}
-        return cache.current_inputs(run.repo_root, config, target_versions(), images, tool_version(), options)
+        tool = pipeline_version()  # the codemods and the stages that judge: either changed, verify again
+        return cache.current_inputs(run.repo_root, config, target_versions(), images, tool, options)
     except Exception as exc:  # a path the copy stage will refuse, an unknown need: the stages say why
         run.on_event(config.name, "cache", f"inputs not hashed ({type(exc).__name__}: {exc}): verifying")
         return None

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox import cache
 from sandbox.commands import CacheChoice, Selection, UsageError
-from sandbox.records import tree_hash
+from sandbox.records import pipeline_version, source_hash, tool_version, tree_hash
 
 INPUTS = cache.Inputs(
     {"services/a": "1" * 64, "services/common": "2" * 64},
@@ -99,3 +99,15 @@ def test_a_fifo_in_a_service_is_hashed_without_being_opened(tmp_path: Path) -> N
     with_fifo = tree_hash(tmp_path, ["services/a"])
     assert with_fifo != before
     assert tree_hash(tmp_path, ["services/a"]) == with_fifo
+
+
+def test_the_pipelines_own_source_is_an_input_of_a_reused_result(tmp_path: Path) -> None:
+    """A reused result must have been judged by the same stages, not only made by the same codemods: the
+    cache's tool input carries the sandbox package's source hash beside the codemods' version."""
+    assert pipeline_version().startswith(tool_version() + "+")
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "health.py").write_text("TIMEOUT = 5\n")
+    before = source_hash(package)
+    (package / "health.py").write_text("TIMEOUT = 50\n")
+    assert source_hash(package) != before

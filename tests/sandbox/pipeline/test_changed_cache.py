@@ -16,7 +16,7 @@ from lxml import etree
 
 from sandbox import cache
 from sandbox.config import discover
-from sandbox.records import tool_version
+from sandbox.records import pipeline_version
 from tests.sandbox.pipeline.fixture_fleet import SANDBOX_TOML, run_report, sandbox, write_service
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -107,7 +107,7 @@ def test_reports_say_which_results_were_reused(runs) -> None:
 def _inputs(repo: Path, name: str, entry: cache.Entry) -> cache.Inputs:
     config = discover(repo / "services", repo=repo)[name]
     return cache.current_inputs(
-        repo, config, entry.inputs.versions, entry.inputs.images, tool_version(), entry.inputs.options
+        repo, config, entry.inputs.versions, entry.inputs.images, pipeline_version(), entry.inputs.options
     )
 
 
