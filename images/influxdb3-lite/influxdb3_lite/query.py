@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext
 
 from influxdb3_lite import influxql, iox_sql
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
@@ -135,12 +135,12 @@ class Executor:
     def _context(self, db: Database, with_system: bool = False) -> SessionContext:
         """A session with the database's tables; reused while no table changed (snapshots are
         cached per table version, the session per database version)."""
-        with self.catalog.lock:
-            # Object identities too: a database or table deleted and created again under the same
-            # name starts again at version 1 and must not find the old session. The versions are
-            # read before the snapshots are taken, so a snapshot holds at least its key's rows.
-            current = sorted(db.tables.items())
-            key = (id(db), tuple((n, id(t), t.version, len(t.columns)) for n, t in current))
+        # Object identities too: a database or table deleted and created again under the same
+        # name starts again at version 1 and must not find the old session. The versions are
+        # read before the snapshots are taken, so a snapshot holds at least its key's rows. No
+        # catalog lock: copying the table dict and reading ints are atomic under the GIL.
+        current = sorted(list(db.tables.items()))
+        key = (id(db), tuple((n, id(t), t.version, len(t.columns)) for n, t in current))
         cached = self._cache.get(db.name)
         if cached is not None and cached.key == key and not db.retention_ns and not with_system:
             return cached.ctx
@@ -260,13 +260,15 @@ class Executor:
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
-            stream = frame.execute_stream()  # physical planning and optimisation happen here
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
             raise _classify(str(exc), planning=True) from None
         try:
-            batches = [batch.to_pyarrow() for batch in stream]
+            # One call that plans physically and runs without the GIL: datafusion-python's
+            # execute_stream() holds it through physical planning (several ms on a large
+            # table, stalling every writer thread), and each streamed batch takes it back.
+            batches = frame.collect()
         except Exception as exc:
-            raise _classify(str(exc), planning=False) from None
+            raise _classify(str(exc), planning=not _plans(frame)) from None
         return pa.Table.from_batches(batches, schema=schema)
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
@@ -380,6 +382,16 @@ class Executor:
             data["fieldKey"] = pa.array([r[1] for r in rows], pa.string())
             data["fieldType"] = pa.array([r[2] for r in rows], pa.string())
         return pa.table(data)
+
+
+def _plans(frame: DataFrame) -> bool:
+    """Whether physical planning succeeds: a failed collect() is a planning error (400) when
+    it fails already there, else an execution error (500). Only on the error path."""
+    try:
+        frame.execution_plan()
+    except Exception:  # noqa: BLE001 - DataFusion raises plain Exceptions
+        return False
+    return True
 
 
 def _classify(message: str, planning: bool) -> QueryError:
