@@ -311,3 +311,12 @@ def test_commands_the_server_does_not_know_are_invalid_arguments(influx, cpu_db)
         descriptor = fl.FlightDescriptor.for_command(any_of(name, (1, b"DELETE FROM cpu")))
         with pytest.raises(pa.ArrowInvalid, match="Unsupported FlightSQL message type"):
             flight.get_flight_info(descriptor, options(cpu_db))
+
+
+def test_statement_as_influxql_by_header(influx, cpu_db):
+    """A CommandStatementQuery with `x-influxdata-query-language: influxql` runs as InfluxQL
+    (service_grpc_flight/src/planner.rs `flight_sql_get_flight_info_schema`; the rows as
+    influxdb3/tests/server/flight.rs `flight_influxql` shows them for SHOW MEASUREMENTS)."""
+    command = any_of("CommandStatementQuery", (1, b"SHOW MEASUREMENTS"))
+    table = fetch(client(influx), cpu_db, command, (b"x-influxdata-query-language", b"influxql"))
+    assert table.to_pylist() == [{"iox::measurement": "measurements", "name": "cpu"}]

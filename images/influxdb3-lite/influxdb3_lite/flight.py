@@ -35,6 +35,7 @@ INVALID_TICKET = "Invalid ticket. Error: Invalid ticket"
 DATABASE_HEADERS = ("database", "bucket", "bucket-name", "iox-namespace-name")
 NO_DATABASE = "no 'database' header in request"
 META_KEY = "flightsql_command"
+QUERY_LANGUAGE_HEADER = "x-influxdata-query-language"
 PLACEHOLDER = re.compile(r"\$\w+")
 
 
@@ -56,6 +57,13 @@ class CallHeaders(fl.ServerMiddleware):
         if not values:
             raise pa.ArrowInvalid(NO_DATABASE)
         return values.pop()
+
+    def query_language(self) -> str:
+        """`x-influxdata-query-language`: `influxql` or `sql`; anything else (or none) is SQL,
+        as the real service's `parse_header_str` drops a value that does not parse."""
+        values = self.headers.get(QUERY_LANGUAGE_HEADER)
+        value = values[0].lower() if values else "sql"
+        return value if value in ("sql", "influxql") else "sql"
 
     def base_table_type(self) -> str:
         """`get_flightsql_base_table_type`, read on every DoGet before the ticket."""
@@ -163,8 +171,9 @@ class FlightService(fl.FlightServerBase):
             ticket = json.dumps(payload).encode()
             schema = flightsql_meta.result_schema(command)
             return fl.FlightInfo(schema, descriptor, [fl.FlightEndpoint(ticket, [])], -1, -1)
-        table, request = self._statement(database, command)
-        payload = {"database": database, "sql_query": request.query, "query_type": "sql"}
+        language = context.get_middleware("auth").query_language()
+        table, request = self._statement(database, command, language)
+        payload = {"database": database, "sql_query": request.query, "query_type": request.language}
         if request.params:
             payload["params"] = request.params
         ticket = json.dumps(payload).encode()
@@ -184,11 +193,15 @@ class FlightService(fl.FlightServerBase):
         if self.executor.catalog.get(database) is None:
             raise _database_not_found(DatabaseNotFound(database))
 
-    def _statement(self, database: str, decoded: flightsql.Command) -> tuple[pa.Table, QueryRequest]:
-        """The query of a statement or prepared-statement command, run."""
+    def _statement(
+        self, database: str, decoded: flightsql.Command, language: str = "sql"
+    ) -> tuple[pa.Table, QueryRequest]:
+        """The query of a statement or prepared-statement command, run. A statement is InfluxQL
+        when the `x-influxdata-query-language` header says so (only statements, as the real
+        `flight_sql_get_flight_info_schema`); prepared statements stay SQL."""
         try:
             if decoded.type_url == flightsql.STATEMENT_QUERY:
-                request = QueryRequest(database, decoded.text(1), "sql")
+                request = QueryRequest(database, decoded.text(1), language)
             elif decoded.type_url == flightsql.PREPARED_QUERY:
                 handle = flightsql.decode_handle(decoded.fields.get(1, b""))
                 request = QueryRequest(database, handle.query, "sql", handle.param_values())
