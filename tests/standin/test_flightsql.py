@@ -11,6 +11,8 @@ this runs against a real InfluxDB 3 Core when INFLUXDB3_CONFORMANCE_URL is set.
 
 from __future__ import annotations
 
+import base64
+
 import pyarrow as pa
 import pyarrow.flight as fl
 import pytest
@@ -320,3 +322,54 @@ def test_statement_as_influxql_by_header(influx, cpu_db):
     command = any_of("CommandStatementQuery", (1, b"SHOW MEASUREMENTS"))
     table = fetch(client(influx), cpu_db, command, (b"x-influxdata-query-language", b"influxql"))
     assert table.to_pylist() == [{"iox::measurement": "measurements", "name": "cpu"}]
+
+
+class _SeenHeaders(fl.ClientMiddlewareFactory):
+    """Sends a Basic `authorization` header on every call and keeps the headers answered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[dict] = []
+
+    def start_call(self, info):
+        return _HeaderMiddleware(self)
+
+
+class _HeaderMiddleware(fl.ClientMiddleware):
+    def __init__(self, factory: _SeenHeaders) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def sending_headers(self):
+        return {"authorization": "Basic " + base64.b64encode(b"user:secret").decode()}
+
+    def received_headers(self, headers):
+        self.factory.received.append(headers)
+
+
+class _Payload(fl.ClientAuthHandler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer: bytes | None = None
+
+    def authenticate(self, outgoing, incoming):
+        outgoing.write(b"hello")
+        self.answer = incoming.read()
+
+    def get_token(self):
+        return b""
+
+
+def test_handshake_echoes_its_payload_and_answers_the_token_as_bearer(influx):
+    """`handshake` (service_grpc_flight/src/lib.rs): not authorised; the response repeats the
+    request's payload and carries the Basic password as `authorization: Bearer <password>`;
+    a handshake without a request message is `Invalid handshake. No payload provided`."""
+    seen = _SeenHeaders()
+    flight = fl.FlightClient(influx.url.replace("http://", "grpc+tcp://"), middleware=[seen])
+    handler = _Payload()
+    flight.authenticate(handler)
+    assert handler.answer == b"hello"
+    answered = [v for h in seen.received for k, values in h.items() if k == "authorization" for v in values]
+    assert [v.decode() if isinstance(v, bytes) else v for v in answered] == ["Bearer secret"]
+    with pytest.raises(pa.ArrowInvalid, match="Invalid handshake. No payload provided"):
+        client(influx).authenticate_basic_token("user", "secret")

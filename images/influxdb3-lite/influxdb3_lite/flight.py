@@ -42,8 +42,20 @@ PLACEHOLDER = re.compile(r"\$\w+")
 class CallHeaders(fl.ServerMiddleware):
     """The call's metadata, for RPCs that read the database from it (Flight SQL)."""
 
-    def __init__(self, headers: dict[str, list[str]]) -> None:
+    def __init__(self, headers: dict[str, list[str]], handshake: bool = False) -> None:
         self.headers = headers
+        self.handshake = handshake
+
+    def sending_headers(self) -> dict[str, str]:
+        """A handshake answers the request's token as `authorization: Bearer <token>` (the real
+        `handshake`: the password of a Basic header is the token; JDBC and ODBC drivers log in
+        with user and password this way)."""
+        values = self.headers.get("authorization") if self.handshake else None
+        try:
+            token = token_from_header(values[0]) if values else None
+        except AuthError:
+            token = None
+        return {"authorization": f"Bearer {token}"} if token else {}
 
     def database(self) -> str:
         """`get_flightsql_namespace`: any of the headers, several only if they agree."""
@@ -82,6 +94,10 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):
         self.tokens = tokens
 
     def start_call(self, info, headers):
+        if info.method == fl.FlightMethod.HANDSHAKE:
+            # Not authorised by the real server either: the JDBC driver's handshake carries no
+            # database, so the token is only checked on the calls that follow.
+            return CallHeaders(headers, handshake=True)
         if not self.tokens.enabled:
             return CallHeaders(headers)
         values = headers.get("authorization") or []
@@ -92,6 +108,24 @@ class AuthMiddlewareFactory(fl.ServerMiddlewareFactory):
         if token is None or not self.tokens.is_valid(token):
             raise fl.FlightUnauthenticatedError("Unauthenticated")
         return CallHeaders(headers)
+
+
+class EchoHandshake(fl.ServerAuthHandler):
+    """`Handshake` as the real service answers it: the request's payload back (the token goes
+    in a header, CallHeaders.sending_headers). Every other call is authenticated by the
+    `authorization` middleware, so no handshake token is required of them."""
+
+    def authenticate(self, outgoing, incoming):
+        try:
+            request = incoming.read()
+        except OSError:
+            request = None
+        if request is None:  # `InvalidHandshake` (service_grpc_flight/src/lib.rs)
+            raise pa.ArrowInvalid("Invalid handshake. No payload provided")
+        outgoing.write(request)
+
+    def is_valid(self, token):
+        return b""
 
 
 @dataclass
@@ -129,7 +163,9 @@ def decode_ticket(raw: bytes) -> QueryRequest | MetaTicket:
 
 class FlightService(fl.FlightServerBase):
     def __init__(self, location: str, executor: Executor, tokens: Tokens) -> None:
-        super().__init__(location, middleware={"auth": AuthMiddlewareFactory(tokens)})
+        super().__init__(
+            location, auth_handler=EchoHandshake(), middleware={"auth": AuthMiddlewareFactory(tokens)}
+        )
         self.executor = executor
 
     def do_get(self, context, ticket):
