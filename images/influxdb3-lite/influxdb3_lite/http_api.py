@@ -68,11 +68,12 @@ class ServerState:
     # Writes parse and store a few at a time. Under 20 concurrent writers every write thread
     # otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query waited
     # behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4 readers,
-    # load average ~18): no gate write/query p50 170/203 ms, 2 slots 203/139, 4 slots 152/162.
+    # machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; with this
+    # gate 4 slots 147/247, 2 slots 180/173 (the query target is the further one).
     write_gate: WriteGate = field(default_factory=lambda: WriteGate(WRITE_SLOTS))
 
 
-WRITE_SLOTS = 4
+WRITE_SLOTS = 2
 
 
 class WriteGate:
