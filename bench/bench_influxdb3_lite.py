@@ -11,6 +11,7 @@ no load and under load, the loaded/no-load ratios, and the loaded p50s against t
 Each writer and reader is a process of its own, as the services of a fleet are: threads of one
 client process would measure that process's own GIL queue along with the server. The machine's
 load average is printed before and after, since other work on the machine shows in the figures.
+Memory and CPU figures add up the server and its child processes (the gRPC relay, pump.py).
 The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
 so its memory can be read from /proc; pass --no-docker to skip the container start figure.
 
@@ -225,17 +226,36 @@ def _loadavg() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg()) + f"  ({os.cpu_count()} CPUs)"
 
 
+def server_pids(pid: int) -> list[int]:
+    """The server and its child processes (its gRPC relay runs in one: pump.py), by parent pid."""
+    pids = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    return pids
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (fields 14 and 15 of /proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the server and its children (fields 14 and 15 of
+    /proc/<pid>/stat)."""
+    total = 0
+    for each in server_pids(pid):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server and its children, MB."""
+    total = 0.0
+    for each in server_pids(pid):
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def container_ready_s() -> float:

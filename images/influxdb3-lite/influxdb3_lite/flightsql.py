@@ -11,7 +11,7 @@ statement's handle carries its whole state (the SQL text), so nothing is kept be
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.ipc  # noqa: F401 - pa.ipc is a submodule, imported for its own sake
@@ -32,16 +32,78 @@ class ProtoError(ValueError):
 
 @dataclass
 class Command:
-    """A decoded Flight SQL command: its type (the Any's type URL) and its fields by number."""
+    """A decoded Flight SQL command: its type (the Any's type URL), its length-delimited fields
+    by number (the last one wins) and every field in order (`entries`: varints as ints), which
+    repeated and optional fields need."""
 
     type_url: str
     fields: dict[int, bytes]
+    entries: list[tuple[int, int | bytes]] = field(default_factory=list)
 
     def text(self, number: int) -> str:
-        try:
-            return self.fields.get(number, b"").decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtoError(f"field {number} of {self.type_url} is not UTF-8") from None
+        return _utf8(self.fields.get(number, b""), number, self.type_url)
+
+    def optional_text(self, number: int) -> str | None:
+        """A proto3 `optional string`: None when absent, which differs from an empty string."""
+        return self.text(number) if number in self.fields else None
+
+    def texts(self, number: int) -> list[str]:
+        """A `repeated string`, in order."""
+        return [
+            _utf8(v, number, self.type_url) for n, v in self.entries if n == number and isinstance(v, bytes)
+        ]
+
+    def flag(self, number: int) -> bool:
+        values = [v for n, v in self.entries if n == number and isinstance(v, int)]
+        return bool(values[-1]) if values else False
+
+    def integers(self, number: int) -> list[int]:
+        """A `repeated uint32/int32`, packed (one length-delimited run) or not (one varint each)."""
+        out: list[int] = []
+        for n, value in self.entries:
+            if n != number:
+                continue
+            if isinstance(value, int):
+                out.append(value)
+                continue
+            pos = 0
+            while pos < len(value):
+                item, pos = _varint(value, pos)
+                out.append(item)
+        return out
+
+
+def _utf8(value: bytes, number: int, type_url: str) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtoError(f"field {number} of {type_url} is not UTF-8") from None
+
+
+def decode_entries(data: bytes) -> list[tuple[int, int | bytes]]:
+    """Every field in wire order: varints as ints, length-delimited fields as bytes; fixed-width
+    fields (no Flight SQL command has one) are skipped."""
+    entries: list[tuple[int, int | bytes]] = []
+    pos = 0
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _varint(data, pos)
+            entries.append((number, value))
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        elif wire == 2:
+            size, pos = _varint(data, pos)
+            if pos + size > len(data):
+                raise ProtoError("truncated field")
+            entries.append((number, data[pos : pos + size]))
+            pos += size
+        else:
+            raise ProtoError(f"unsupported wire type {wire}")
+    if pos != len(data):
+        raise ProtoError("truncated field")
+    return entries
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -57,30 +119,8 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def decode_fields(data: bytes) -> dict[int, bytes]:
-    """Length-delimited fields by number (the last occurrence wins, as protobuf merges scalars);
-    varint and fixed-width fields are skipped: no message read here has one that matters."""
-    fields: dict[int, bytes] = {}
-    pos = 0
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            size, pos = _varint(data, pos)
-            if pos + size > len(data):
-                raise ProtoError("truncated field")
-            fields[number] = data[pos : pos + size]
-            pos += size
-        else:
-            raise ProtoError(f"unsupported wire type {wire}")
-    if pos != len(data):
-        raise ProtoError("truncated field")
-    return fields
+    """Length-delimited fields by number (the last occurrence wins, as protobuf merges scalars)."""
+    return {number: value for number, value in decode_entries(data) if isinstance(value, bytes)}
 
 
 def _encode_varint(value: int) -> bytes:
@@ -106,7 +146,8 @@ def unpack(data: bytes) -> Command:
         type_url = outer.get(1, b"").decode("utf-8")
     except UnicodeDecodeError:
         raise ProtoError("type URL is not UTF-8") from None
-    return Command(type_url, decode_fields(outer.get(2, b"")))
+    inner = outer.get(2, b"")
+    return Command(type_url, decode_fields(inner), decode_entries(inner))
 
 
 def pack(type_url: str, fields: dict[int, bytes]) -> bytes:

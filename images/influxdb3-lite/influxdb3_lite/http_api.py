@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import queue
 import re
 import uuid
 import zlib
@@ -32,7 +33,7 @@ from influxdb3_lite.query import (
     QueryError,
     QueryRequest,
 )
-from influxdb3_lite.store import Catalog, CatalogError, validate_db_name
+from influxdb3_lite.store import Catalog, CatalogError, WriteResult, validate_db_name
 
 LOG = logging.getLogger("influxdb3_lite")
 VERSION = "3.11.1"
@@ -64,6 +65,32 @@ class ServerState:
     cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     metrics: Metrics = field(default_factory=Metrics)
+    # Writes parse and store a few at a time. Under 20 concurrent writers every write thread
+    # otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query waited
+    # behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4 readers,
+    # machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; with this
+    # gate 4 slots 147/247, 2 slots 180/173 (the query target is the further one).
+    write_gate: WriteGate = field(default_factory=lambda: WriteGate(WRITE_SLOTS))
+
+
+WRITE_SLOTS = 2
+
+
+class WriteGate:
+    """At most `slots` holders at a time. Tokens in a C queue: waiting and handing over happen
+    in C without the GIL, where threading.Semaphore runs Python code under a Condition whose
+    own lock the 20 writer threads then queued on."""
+
+    def __init__(self, slots: int) -> None:
+        self._tokens: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for token in range(slots):
+            self._tokens.put(token)
+
+    def __enter__(self) -> None:
+        self._tokens.get()  # tokens are interchangeable: any one is a slot
+
+    def __exit__(self, *_: object) -> None:
+        self._tokens.put(0)
 
 
 class HttpError(Exception):
@@ -353,26 +380,8 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
-        try:
-            parsed = parse_body(self.text(body))
-        except HttpError as exc:
-            if v2:
-                raise HttpError(400, {"code": "invalid", "message": str(exc.body)}) from None
-            raise
-        if parsed.empty():
-            raise (
-                HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
-                if v2
-                else HttpError(400, "incoming write was empty")
-            )
-        try:
-            result = self.state.catalog.write(db, parsed, precision, accept_partial)
-        except CatalogError as exc:
-            raise (
-                HttpError(exc.status, {"code": "invalid", "message": str(exc)})
-                if v2
-                else error(exc.status, str(exc))
-            ) from None
+        with self.state.write_gate:
+            result = self._store(db, body, precision, accept_partial, v2)
         if not result.errors:
             self.send(204, b"", None)
             return
@@ -400,7 +409,30 @@ class Handler(BaseHTTPRequestHandler):
         )
         raise HttpError(400, {"error": text, "data": first.to_json()})
 
+    def _store(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> WriteResult:
+        try:
+            parsed = parse_body(self.text(body))
+        except HttpError as exc:
+            if v2:
+                raise HttpError(400, {"code": "invalid", "message": str(exc.body)}) from None
+            raise
+        if parsed.empty():
+            raise (
+                HttpError(400, {"code": "invalid", "message": "write buffer error: incoming write was empty"})
+                if v2
+                else HttpError(400, "incoming write was empty")
+            )
+        try:
+            return self.state.catalog.write(db, parsed, precision, accept_partial)
+        except CatalogError as exc:
+            raise (
+                HttpError(exc.status, {"code": "invalid", "message": str(exc)})
+                if v2
+                else error(exc.status, str(exc))
+            ) from None
+
     # -- HTTP queries (§ 1.6) -----------------------------------------------------------------
+
     def query_sql(self, body: bytes) -> None:
         self._query(body, "sql")
 

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext
 
 from influxdb3_lite import influxql, iox_sql
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
-from influxdb3_lite.store import Catalog, Database
+from influxdb3_lite.flightsql_meta import INFORMATION_SCHEMA_VIEWS, CatalogTable
+from influxdb3_lite.store import ARROW_TYPES, Catalog, Database
 from influxdb3_lite.system import system_tables
 
 
@@ -134,12 +135,12 @@ class Executor:
     def _context(self, db: Database, with_system: bool = False) -> SessionContext:
         """A session with the database's tables; reused while no table changed (snapshots are
         cached per table version, the session per database version)."""
-        with self.catalog.lock:
-            # Object identities too: a database or table deleted and created again under the same
-            # name starts again at version 1 and must not find the old session. The versions are
-            # read before the snapshots are taken, so a snapshot holds at least its key's rows.
-            current = sorted(db.tables.items())
-            key = (id(db), tuple((n, id(t), t.version, len(t.columns)) for n, t in current))
+        # Object identities too: a database or table deleted and created again under the same
+        # name starts again at version 1 and must not find the old session. The versions are
+        # read before the snapshots are taken, so a snapshot holds at least its key's rows. No
+        # catalog lock: copying the table dict and reading ints are atomic under the GIL.
+        current = sorted(list(db.tables.items()))
+        key = (id(db), tuple((n, id(t), t.version, len(t.columns)) for n, t in current))
         cached = self._cache.get(db.name)
         if cached is not None and cached.key == key and not db.retention_ns and not with_system:
             return cached.ctx
@@ -211,6 +212,39 @@ class Executor:
             table = iox_sql.order_and_limit(table, plan, _run_on)
         return table
 
+    def catalog_tables(self, name: str) -> list[CatalogTable]:
+        """Every table a Flight SQL client can browse in this database (GetTables): the
+        information_schema views, the database's tables as stored, the system tables."""
+        db = self._database(name)
+        views = [CatalogTable("information_schema", v, "VIEW", s) for v, s in _information_schema().items()]
+        with self.catalog.lock:
+            stored = [(n, t.schema()) for n, t in db.tables.items()]
+        iox = [CatalogTable("iox", n, "BASE", schema) for n, schema in stored]
+        system = [CatalogTable("system", n, "BASE", t.schema) for n, t in system_tables(self, db).items()]
+        return views + iox + system
+
+    def prepared_schemas(self, name: str, sql: str) -> tuple[pa.Schema, pa.Schema]:
+        """The dataset and parameter schemas of a statement with `$` placeholders, from its
+        logical plan as the real server takes them (planner.rs
+        `get_encoded_schemas_for_prepared_statement`): dictionaries hydrated, each parameter
+        typed by what it is compared with (DataFusion's placeholder inference)."""
+        db = self._database(name)
+        text = sql
+        if iox_sql.mentions(sql):
+            try:
+                text = iox_sql.prepare(sql, sorted(db.tables), lambda *a: self._cache_sql(db, *a)).sql
+            except iox_sql.IoxSqlError as exc:
+                raise QueryError(str(exc)) from None
+        ctx = self._context(db, bool(re.search(r"\b(system|information_schema)\b", sql, re.IGNORECASE)))
+        try:
+            frame = ctx.sql(text)
+            schema, plan = frame.schema(), frame.logical_plan().display_indent()
+        except Exception as exc:  # DataFusion's planning error, as the real one answers it
+            raise _classify(str(exc), planning=True) from None
+        with self.catalog.lock:
+            columns = {c: k for t in db.tables.values() for c, k in t.columns.items()}
+        return hydrated_schema(schema), parameter_schema(plan, columns)
+
     def _cache_sql(self, db: Database, kind: str, table: str, name: str | None) -> str | None:
         cache = self.caches.find(kind, db.name, table, name)
         if cache is None or table not in db.tables:
@@ -226,13 +260,15 @@ class Executor:
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
-            stream = frame.execute_stream()  # physical planning and optimisation happen here
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
             raise _classify(str(exc), planning=True) from None
         try:
-            batches = [batch.to_pyarrow() for batch in stream]
+            # One call that plans physically and runs without the GIL: datafusion-python's
+            # execute_stream() holds it through physical planning (several ms on a large
+            # table, stalling every writer thread), and each streamed batch takes it back.
+            batches = frame.collect()
         except Exception as exc:
-            raise _classify(str(exc), planning=False) from None
+            raise _classify(str(exc), planning=not _plans(frame)) from None
         return pa.Table.from_batches(batches, schema=schema)
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
@@ -348,6 +384,16 @@ class Executor:
         return pa.table(data)
 
 
+def _plans(frame: DataFrame) -> bool:
+    """Whether physical planning succeeds: a failed collect() is a planning error (400) when
+    it fails already there, else an execution error (500). Only on the error path."""
+    try:
+        frame.execution_plan()
+    except Exception:  # noqa: BLE001 - DataFusion raises plain Exceptions
+        return False
+    return True
+
+
 def _classify(message: str, planning: bool) -> QueryError:
     """DataFusion's error as the HTTP API sorts it: not-implemented 405, planning 400, running 500."""
     message = _clean(message)
@@ -367,6 +413,72 @@ def _hydrate_dictionaries(table: pa.Table) -> pa.Table:
         fields.append(f)
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields, metadata=table.schema.metadata))
+
+
+_VIEW_SCHEMAS: dict[str, pa.Schema] = {}
+
+
+def _information_schema() -> dict[str, pa.Schema]:
+    """The information_schema views' schemas (DataFusion's own, fixed for its version)."""
+    if not _VIEW_SCHEMAS:
+        config = SessionConfig().with_information_schema(True)
+        ctx = SessionContext(config)
+        for view in INFORMATION_SCHEMA_VIEWS:
+            _VIEW_SCHEMAS[view] = ctx.sql(f"SELECT * FROM information_schema.{view}").schema()
+    return dict(_VIEW_SCHEMAS)
+
+
+def hydrated_schema(schema: pa.Schema) -> pa.Schema:
+    """`prepare_schema_for_flight`: dictionary columns announced as their value type."""
+    fields = [f.with_type(f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in schema]
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+_OPERATORS = r"(?:=|!=|<>|<=|>=|<|>|\+|-|\*|/|%|(?:NOT )?I?LIKE)"
+_OPERAND = r"(?:[\w.]+\([^()]*\)|[\w.\"]+)"
+_PARAM = r"\$\w+"
+_LITERAL_TYPES = {
+    "Int64": pa.int64(),
+    "Int32": pa.int32(),
+    "UInt64": pa.uint64(),
+    "Float64": pa.float64(),
+    "Utf8": pa.string(),
+    "Boolean": pa.bool_(),
+    "TimestampNanosecond": pa.timestamp("ns"),
+}
+
+
+def parameter_schema(plan: str, columns: dict[str, str]) -> pa.Schema:
+    """Each `$` placeholder of a logical plan typed by the column or literal it meets in a
+    comparison, arithmetic, BETWEEN or IN list, as DataFusion infers them; one it cannot type
+    is the real server's `UnknownParameterType`. Fields in name order (the real server's come
+    from a HashMap, in no fixed order)."""
+    types: dict[str, pa.DataType] = {}
+    pairs = re.findall(rf"({_OPERAND}) {_OPERATORS} ({_PARAM})", plan)
+    pairs += [(b, a) for a, b in re.findall(rf"({_PARAM}) {_OPERATORS} ({_OPERAND})", plan)]
+    for operand, first, second in re.findall(rf"({_OPERAND}) (?:NOT )?BETWEEN (\S+) AND (\S+)", plan):
+        pairs += [(operand, p) for p in (first, second) if p.startswith("$")]
+    for operand, items in re.findall(rf"({_OPERAND}) (?:NOT )?IN \(\[([^\]]*)\]\)", plan):
+        pairs += [(operand, p.strip()) for p in items.split(",") if p.strip().startswith("$")]
+    for operand, param in pairs:
+        kind = _operand_type(operand, columns)
+        if kind is not None:
+            types.setdefault(param, kind)
+    for param in sorted(set(re.findall(_PARAM, plan))):
+        if param not in types:
+            raise QueryError(f"Unable to infer the type of parameter '{param}' in prepared statement")
+    return pa.schema([pa.field(name, types[name]) for name in sorted(types)])
+
+
+def _operand_type(operand: str, columns: dict[str, str]) -> pa.DataType | None:
+    literal = re.fullmatch(r"(\w+)\(.*\)", operand)
+    if literal:
+        return _LITERAL_TYPES.get(literal.group(1))
+    kind = columns.get(operand.rsplit(".", 1)[-1].strip('"'))
+    if kind is None:
+        return None
+    arrow = ARROW_TYPES[kind]
+    return arrow.value_type if pa.types.is_dictionary(arrow) else arrow
 
 
 def _first_time(table: pa.Table) -> int | None:

@@ -7,11 +7,15 @@ HTTP handler on the same socket, so HTTP writes pay no proxy hop.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from http.server import HTTPServer
+from pathlib import Path
 
 from influxdb3_lite.auth import Tokens
 from influxdb3_lite.flight import FlightService
@@ -60,6 +64,7 @@ class Server:
         self.listener = socket.create_server((options.host, options.port), reuse_port=False, backlog=512)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._stopping = threading.Event()
+        self._pump = _PumpProcess.start(self.flight.port)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -83,16 +88,22 @@ class Server:
         self.listener.close()
 
     def _handle(self, conn: socket.socket, peer) -> None:
+        handed = False
         try:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._is_http2(conn):
-                self._pump_to_flight(conn)
-                return
-            self.http.finish_request(conn, peer)
+                handed = self._pump is not None and self._pump.hand_over(conn)
+                if not handed:
+                    self._pump_to_flight(conn)
+            else:
+                self.http.finish_request(conn, peer)
         except OSError:
             pass  # a client that hangs up mid-request is not the server's problem
         finally:
-            self.http.shutdown_request(conn)
+            if handed:
+                conn.close()  # only this process's descriptor: the pump process has its own
+            else:
+                self.http.shutdown_request(conn)
 
     @staticmethod
     def _is_http2(conn: socket.socket) -> bool:
@@ -119,6 +130,46 @@ class Server:
         _pump(conn, upstream)
         back.join()
         upstream.close()
+
+
+class _PumpProcess:
+    """The relay of gRPC connections to the Flight server, in a child process (pump.py), so
+    relaying takes no GIL from the writer and query threads. Connections go there over a Unix
+    socket; if the child cannot take one, the server relays it itself."""
+
+    def __init__(self, control: socket.socket, process: subprocess.Popen) -> None:
+        self.control, self.process = control, process
+        self.lock = threading.Lock()
+
+    @classmethod
+    def start(cls, flight_port: int) -> _PumpProcess | None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        )
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "influxdb3_lite.pump", str(flight_port), str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                env=env,
+            )
+        except OSError:
+            ours.close()
+            return None
+        finally:
+            theirs.close()
+        return cls(ours, process)
+
+    def hand_over(self, conn: socket.socket) -> bool:
+        if self.process.poll() is not None:
+            return False
+        try:
+            with self.lock:
+                socket.send_fds(self.control, [b"c"], [conn.fileno()])
+        except OSError:
+            return False
+        return True
 
 
 def _pump(src: socket.socket, dst: socket.socket) -> None:

@@ -120,6 +120,7 @@ class Table:
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
     _latest: dict[int, int] = field(default_factory=dict)  # id(chunk) -> its latest time, ns
     _snapshot: pa.Table | None = None
+    _snapshot_latest: list[int] = field(default_factory=list)  # per snapshot chunk, its latest time
     _snapshot_version: int = -1
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -132,7 +133,12 @@ class Table:
         self.version += 1
 
     def snapshot(self) -> pa.Table:
-        """All rows in the current schema, deduplicated; cached until the next write.
+        """All rows in the current schema, deduplicated; cached until the next write."""
+        return self.snapshot_with_times()[0]
+
+    def snapshot_with_times(self) -> tuple[pa.Table, list[int]]:
+        """The snapshot and, for each of its chunks (`to_batches()` order), the latest time in
+        it, so a query bounded below in time can leave out the chunks that end before.
 
         Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
         of the batches taken before a copy of the columns never holds a column the copy lacks.
@@ -144,14 +150,15 @@ class Table:
             cached = self._snapshot
             if cached is not None and self._snapshot_version >= wanted:
                 if len(cached.schema) >= known_columns:
-                    return cached
+                    return cached, self._snapshot_latest
             version = self.version
             pending = self.batches[: len(self.batches)]
             columns = dict(self.columns)
             snapshot = self._build(pending, columns)
             del self.batches[: len(pending)]  # only builds remove, and they are serialised
             self._snapshot, self._snapshot_version = snapshot, version
-            return snapshot
+            self._snapshot_latest = [self._latest[id(c)] for c in self._chunks]
+            return snapshot, self._snapshot_latest
 
     def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
         schema = _schema(self.name, columns)
@@ -198,11 +205,18 @@ def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
         return True
     if not reaching:
         return False
+    bounds = pc.min_max(times)
     wanted = pc.unique(times.combine_chunks())
-    return any(
-        pc.any(pc.is_in(c.column(c.schema.get_field_index("time")), value_set=wanted)).as_py()
-        for c in reaching
-    )
+    for chunk in reaching:
+        stored = chunk.column(chunk.schema.get_field_index("time"))
+        # Only stored times inside the new rows' range can meet one: a cheap range filter
+        # first, then a hash lookup of the few left (under concurrent writers, the rows of the
+        # last few milliseconds), instead of hashing the whole recent chunk at every build.
+        inside = pc.and_(pc.greater_equal(stored, bounds["min"]), pc.less_equal(stored, bounds["max"]))
+        candidates = stored.filter(inside)
+        if len(candidates) and pc.any(pc.is_in(candidates, value_set=wanted)).as_py():
+            return True
+    return False
 
 
 def _latest_time(batch: pa.RecordBatch) -> int:
@@ -312,9 +326,10 @@ class Catalog:
 
     # -- databases ---------------------------------------------------------------------------
     def get(self, name: str) -> Database | None:
-        with self.lock:
-            db = self.databases.get(name)
-            return db if db and not db.deleted else None
+        # No lock: one dict lookup is atomic under the GIL, and every query and write starts
+        # here; taking the catalog lock made each wait behind 20 writers' locked sections.
+        db = self.databases.get(name)
+        return db if db and not db.deleted else None
 
     def create(self, name: str, retention_ns: int | None = None) -> Database:
         validate_db_name(name)
