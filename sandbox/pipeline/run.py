@@ -6,8 +6,10 @@ the dependencies of its test stage already start (stage.EarlyDeps). With Options
 inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
 every run remembers the inputs of a service that verified and forgets one that did not.
 
-Phases A, B and C run their services in parallel (-j), D one at a time; a phase whose failure
-rate exceeds the threshold stops the run before the next phase. Every container, network and
+Phases run in order (sandbox.pipeline.schedule): up to -j services prepare (migrate, build) and up to
+-j are checked (test, health, gate) at once, D one at a time; the next phase prepares while this
+one is checked, but its checks wait for this phase's stop rule, and a phase whose failure rate
+exceeds the threshold stops the run before the next phase's checks. Every container, network and
 image of the run carries its labels and is removed when the run ends (cleanup.run_scope).
 """
 
@@ -33,6 +35,7 @@ from sandbox.engine.cleanup import (
     write_owner,
 )
 from sandbox.pipeline import STAGES
+from sandbox.pipeline.schedule import Schedule, Waits
 from sandbox.pipeline.stage import (
     Events,
     Stage,
@@ -69,6 +72,7 @@ class ServiceOutcome:
     reused: dict[str, Any] | None = None  # set when the result of an earlier verified run is reused
     cache: dict[str, str] = field(default_factory=dict)  # the cache's answer: state and why
     queued_seconds: float = 0.0  # how long the service waited for a free slot of -j
+    dropped: bool = False  # a phase before it stopped the run before its checks: not part of the run
 
     @property
     def success(self) -> bool:
@@ -139,6 +143,7 @@ class Run:
     cancelled: threading.Event = field(default_factory=threading.Event)
     resolver_lock: threading.Lock = field(default_factory=threading.Lock)
     resolver: Resolver | None = None
+    schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
 
     def images(self) -> dict[str, Any]:
         return {
@@ -168,7 +173,8 @@ def verify_service(
     elif inputs is not None:
         outcome.cache = {"state": "off", "why": "--no-cache, or a fleet run without --changed: verifying"}
     _verify_stages(run, config, outcome, folder)
-    _update_cache(run, outcome, inputs, folder)
+    if not outcome.dropped:
+        _update_cache(run, outcome, inputs, folder)
     return outcome
 
 
@@ -185,17 +191,23 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         images=run.images,
         baseline=run.options.baseline,
     )
+    turn = _Turn(run, config)
     try:
         for index, stage in enumerate(STAGES):
+            if not turn.take(stage):
+                outcome.dropped = True
+                return
             if stage.timeout and run.cancelled.is_set():
                 _add(run, outcome, StageResult(stage.name, "failed", reason="run interrupted"))
                 return
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
-                _start_next_deps(ctx, index)
+                if turn.open():  # its checks will not wait for a phase: their deps may start now
+                    _start_next_deps(ctx, index)
             result = _run_stage(stage, ctx)
             if result is None:
                 continue
+            turn.tell(stage, result)
             outcome.preexisting_failures = ctx.preexisting_failures
             if (
                 not _add(run, outcome, result)
@@ -206,6 +218,39 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         outcome.verified = True
     finally:
         ctx.close()
+
+
+@dataclass
+class _Turn:
+    """A service's place in a fleet's schedule: its checks (the first stage with dependencies) start
+    only once the schedule says so; the first check's details say how long it waited."""
+
+    run: Run
+    config: ServiceConfig
+    waits: Waits | None = None
+    told: bool = False
+
+    def take(self, stage: Stage) -> bool:
+        """False: not to be checked (a phase before it stopped the run); it ends here, unreported."""
+        schedule = self.run.schedule
+        if schedule is None:
+            return True
+        if stage.timeout and schedule.stopped_before(self.config.phase):  # prepared ahead in vain
+            return False
+        if not stage.needs_deps or self.waits is not None:
+            return True
+        go, self.waits = schedule.wait_turn(self.config)
+        if not go:
+            self.run.on_event(self.config.name, stage.name, "not checked: an earlier phase stopped the run")
+        return go
+
+    def open(self) -> bool:
+        return self.run.schedule is None or self.run.schedule.turn_open(self.config)
+
+    def tell(self, stage: Stage, result: StageResult) -> None:
+        if stage.needs_deps and self.waits is not None and not self.told:
+            result.details.update(self.waits.to_details())
+            self.told = True
 
 
 def _start_next_deps(ctx: StageContext, index: int) -> None:
@@ -409,22 +454,40 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         if run.cancelled.is_set():
             return
         run.resolver.resolve(name)
-    for phase in PHASES:
-        members = [config for config in services if config.phase == phase]
-        if not members or run.cancelled.is_set():
-            continue
-        jobs = 1 if phase == "d" else max(1, run.options.jobs)
-        outcomes = _run_phase(run, members, jobs, result.outcomes)
-        rate = sum(not o.success for o in outcomes) / len(outcomes)
-        if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
-            result.stopped_after = phase
-            run.on_event(
-                "fleet",
-                f"phase {phase.upper()}",
-                f"failure rate {rate:.0%} > "
-                f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
-            )
-            break
+    ordered = [config for phase in PHASES for config in services if config.phase == phase]
+    counts = [(phase, sum(c.phase == phase for c in ordered)) for phase in PHASES]
+    run.schedule = Schedule(
+        [(phase, count) for phase, count in counts if count],
+        run.options.jobs,
+        run.options.max_failure_rate,
+        run.cancelled,
+        on_stop=lambda phase, rate: run.on_event(
+            "fleet",
+            f"phase {phase.upper()}",
+            f"failure rate {rate:.0%} > {run.options.max_failure_rate:.0%}: stopping before the next phase",
+        ),
+    )
+    slots: list[ServiceOutcome | None] = [None] * len(ordered)
+    try:
+        _start_and_join(run, ordered, slots)
+    finally:  # also when a second signal forces: the services in flight keep their stages so far
+        result.stopped_after = run.schedule.stopped_after
+        result.outcomes.extend(_kept(run, slots))
+
+
+def _kept(run: Run, slots: list[ServiceOutcome | None]) -> list[ServiceOutcome]:
+    """The run's outcomes in phase order, without the services of phases after a stop: those were at
+    most prepared ahead, never checked, so the run did not verify them (the report lists them as not
+    run); their run folders go too."""
+    stopped = run.schedule.stopped_after if run.schedule else None
+    last = PHASES.index(stopped) if stopped else len(PHASES)
+    kept = []
+    for outcome in (slot for slot in slots if slot is not None):
+        if PHASES.index(outcome.phase) <= last and not outcome.dropped:
+            kept.append(outcome)
+        else:
+            shutil.rmtree(outcome.folder, ignore_errors=True)
+    return kept
 
 
 def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
@@ -437,42 +500,23 @@ def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
             result.outcomes.append(outcome)
 
 
-def _later(services: list[ServiceConfig], phase: str) -> bool:
-    return any(PHASES.index(config.phase) > PHASES.index(phase) for config in services)
-
-
-def _run_phase(
-    run: Run, members: list[ServiceConfig], jobs: int, into: list[ServiceOutcome]
-) -> list[ServiceOutcome]:
-    """The phase's services, at most `jobs` at a time, on daemon threads.
+def _start_and_join(run: Run, ordered: list[ServiceConfig], slots: list[ServiceOutcome | None]) -> None:
+    """Start the services in phase order, each once the schedule lets it prepare, on daemon threads.
 
     Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
     open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
     object as soon as it exists, so an interrupted service still reports its stages so far."""
-    slots: list[ServiceOutcome | None] = [None] * len(members)
-    try:
-        _start_and_join(run, members, jobs, slots)
-    finally:  # also when a second signal forces: the services in flight keep their stages so far
-        outcomes = [slot for slot in slots if slot is not None]
-        into.extend(outcomes)
-    return outcomes
-
-
-def _start_and_join(
-    run: Run, members: list[ServiceConfig], jobs: int, slots: list[ServiceOutcome | None]
-) -> None:
-    gate = threading.Semaphore(jobs)
+    schedule = run.schedule
     threads = []
-    begin = time.monotonic()
-    for index, config in enumerate(members):
-        while not gate.acquire(timeout=0.2):  # a timeout: an interrupt must not wait for a free slot
-            if run.cancelled.is_set():
-                break
-        if run.cancelled.is_set():
+    for index, config in enumerate(ordered):
+        if not schedule.may_launch(config.phase):  # cancelled, or an earlier phase stopped the run
+            break
+        begin = time.monotonic()
+        if not schedule.acquire_prepare(config.name):
             break
         thread = threading.Thread(
             target=_worker,
-            args=(run, config, slots, index, gate, time.monotonic() - begin),
+            args=(run, config, slots, index, time.monotonic() - begin),
             name=f"verify-{config.name}",
             daemon=True,
         )
@@ -482,12 +526,7 @@ def _start_and_join(
 
 
 def _worker(
-    run: Run,
-    config: ServiceConfig,
-    slots: list[ServiceOutcome | None],
-    index: int,
-    gate: threading.Semaphore,
-    queued: float = 0.0,
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None], index: int, queued: float = 0.0
 ) -> None:
     try:
         verify_service(run, config, slots, index).queued_seconds = queued
@@ -496,7 +535,8 @@ def _worker(
         outcome.stages.append(StageResult("pipeline", "failed", reason=f"{type(exc).__name__}: {exc}"))
         slots[index] = outcome
     finally:
-        gate.release()
+        outcome = slots[index]
+        run.schedule.finish(config, outcome is not None and outcome.success)
 
 
 def _join(run: Run, threads: list[threading.Thread]) -> None:
