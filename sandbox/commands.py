@@ -44,6 +44,7 @@ from sandbox.engine import doctor as doctor_checks
 from sandbox.engine.cleanup import (
     dead_run_folders,
     dead_temp_folders,
+    drop_cache,
     engine_runs,
     kept_objects,
     remove_folders,
@@ -753,12 +754,14 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     return ExitCode.OK
 
 
-def clean(out: Output, images_too: bool = False, run_id: str | None = None, force: bool = False) -> int:
+def clean(
+    out: Output, images_too: bool = False, run_id: str | None = None, force: bool = False, cache: bool = False
+) -> int:
     """Remove what dead runs left: labelled objects, temp folders and report-less run folders.
 
     A run is removed only when its owner (host, pid, start time on its labels) is gone, so a clean
     never kills a live run of this or another clone; `--run ID` removes that run, `--force` every
-    run (listed first)."""
+    run (listed first); `--cache` the services' docker build cache too (cleanup.drop_cache)."""
     try:
         client = connect()
         runs = engine_runs(client)
@@ -775,11 +778,13 @@ def clean(out: Output, images_too: bool = False, run_id: str | None = None, forc
         done.networks += extra.networks
         done.images += extra.images
         done.errors += extra.errors
+    dropped = drop_cache(client) if cache else None
     folders = dead_temp_folders() + _dead_run_folders(run_id)
-    errors = done.errors + remove_folders(folders)
+    errors = done.errors + (dropped.errors if dropped else []) + remove_folders(folders)
     out.line(
         f"removed {len(done.containers)} containers, {len(done.networks)} networks, "
         f"{len(done.images)} images, {len(folders)} folders of {len(chosen)} run(s)"
+        + (f"; dropped {len(dropped.images)} build cache images" if dropped else "")
     )
     for error in errors:
         out.warning(error)

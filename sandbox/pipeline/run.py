@@ -28,6 +28,7 @@ from sandbox.config import PHASES, ServiceConfig
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
+    CACHE_KEEP,
     Cancellation,
     remove_labelled,
     signals_ignored,
@@ -57,6 +58,7 @@ class Options:
     jobs: int = 2
     max_failure_rate: float = 0.20
     reuse: bool = False  # reuse a verified result whose inputs are unchanged (sandbox.cache)
+    cache_keep: int = CACHE_KEEP  # docker build caches kept per service and role at the end of the run
 
 
 @dataclass
@@ -397,7 +399,7 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
-    with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
+    with run_scope(client, run.run_id, keep=run.options.keep, cache_keep=run.options.cache_keep) as cleanup:
         with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
             try:
                 _phases(run, services, result)
