@@ -68,7 +68,7 @@ from sandbox.pipeline import copy as copy_stage
 from sandbox.pipeline import migrate as migrate_stage
 from sandbox.pipeline import resolve as resolve_stage
 from sandbox.pipeline.fix import consume_fixes, judge_markers
-from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, shared_notes, verify_fleet
 from sandbox.pipeline.stage import StageContext, StageResult, timed
 from sandbox.promote import PromotionRefused, check_service_name
 from sandbox.promote import promote as promote_one
@@ -227,6 +227,8 @@ def verify(
         out.line(summary_text(report, run.folder))
     for problem in result.cleanup_errors if result else []:
         out.warning(f"cleanup: {problem}; `sandbox clean` retries")
+    for line in shared_notes(result.outcomes if result else [], _fleet()):
+        out.note(line)
     if options.keep:
         for line in kept_objects(connect(), run.run_id).lines(run.run_id):
             out.note(line)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import cache
-from sandbox.config import PHASES, ServiceConfig
+from sandbox.config import PHASES, ServiceConfig, dependents_of
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
@@ -75,6 +75,7 @@ class ServiceOutcome:
     cache: dict[str, str] = field(default_factory=dict)  # the cache's answer: state and why
     queued_seconds: float = 0.0  # how long the service waited for a free slot of -j
     dropped: bool = False  # a phase before it stopped the run before its checks: not part of the run
+    shared_since: list[str] = field(default_factory=list)  # its shared code changed since it last verified
 
     @property
     def success(self) -> bool:
@@ -167,6 +168,7 @@ def verify_service(
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
     inputs = _inputs(run, config)
+    outcome.shared_since = _shared_changes(run, config, inputs)
     if inputs is not None and run.options.reuse:
         found = cache.lookup(run.repo_root, config.name, inputs)
         outcome.cache = found.to_dict()
@@ -284,6 +286,36 @@ def _inputs(run: Run, config: ServiceConfig) -> cache.Inputs | None:
     except Exception as exc:  # a path the copy stage will refuse, an unknown need: the stages say why
         run.on_event(config.name, "cache", f"inputs not hashed ({type(exc).__name__}: {exc}): verifying")
         return None
+
+
+def _shared_changes(run: Run, config: ServiceConfig, inputs: cache.Inputs | None) -> list[str]:
+    """The shared paths the service declares whose content changed since its last verified run."""
+    entry = cache.load(run.repo_root, config.name) if inputs is not None else None
+    if entry is None:
+        return []
+    return [
+        shared
+        for shared, rel in zip(config.shared, cache.service_paths(config, run.repo_root)[1:], strict=True)
+        if entry.inputs.paths.get(rel) != inputs.paths.get(rel)
+    ]
+
+
+def shared_notes(outcomes: list[ServiceOutcome], fleet: dict[str, ServiceConfig]) -> list[str]:
+    """A named verify verifies what was named; when the shared code a verified service declares
+    changed since its last verified run, say which services of the fleet outside this run share it
+    and how to verify them (their own results still stand on the old shared code)."""
+    ran = {outcome.name for outcome in outcomes}
+    notes: dict[str, str] = {}
+    for outcome in outcomes:
+        for shared in outcome.shared_since:
+            others = [name for name in dependents_of(shared, fleet) if name not in ran]
+            if others and shared not in notes:
+                notes[shared] = (
+                    f"shared code {shared!r} changed since {outcome.name} last verified; "
+                    f"{', '.join(others)} also build with it and were not verified with the change: "
+                    f"`sandbox verify {' '.join(others)}` (or `sandbox verify --all --changed`)"
+                )
+    return list(notes.values())
 
 
 def _reuse(run: Run, outcome: ServiceOutcome, found: cache.Lookup) -> ServiceOutcome:
