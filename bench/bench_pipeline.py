@@ -253,19 +253,36 @@ def _by_hand_run(tag: str, name: str, config, images: dict[str, str], service: P
 
 
 def stage_profile(report: dict) -> list[str]:
-    """Where a fleet run spends and waits: per stage, the summed run time over services; then the
-    time services queued for a -j slot and, in the test stage, still waited for dependencies that
-    started during the build."""
+    """Where a fleet run spends and waits: per stage, the summed run time over services; then what
+    services waited for: a preparation slot of -j, the previous phase's stop rule, a test slot, and
+    dependencies still starting when their tests began (started during the build). The summed busy
+    time over the wall time is how many services' stages ran at once on average."""
     totals: dict[str, float] = {}
-    waited_deps = 0.0
+    waits = {"dependencies_waited": 0.0, "waited_for_previous_phase": 0.0, "waited_for_test_slot": 0.0}
+    beside = 0.0
     for service in report["services"].values():
         for stage in service["stages"]:
             totals[stage["name"]] = totals.get(stage["name"], 0.0) + stage["seconds"]
-            waited_deps += stage["details"].get("dependencies_waited", 0.0)
+            for key in waits:
+                waits[key] += stage["details"].get(key, 0.0)
+            beside += stage["seconds"] if stage["details"].get("ran_beside") else 0.0
     queued = sum(s.get("queued_seconds", 0.0) for s in report["services"].values())
     lines = [f"  {name:<10} run {seconds:7.1f} s (summed over services)" for name, seconds in totals.items()]
-    lines.append(f"  waiting for a -j slot             : {queued:7.1f} s (summed)")
-    lines.append(f"  tests waiting for their deps      : {waited_deps:7.1f} s (summed; started during build)")
+    lines.append(f"  of which health beside the tests   : {beside:7.1f} s (summed; overlapped, not added)")
+    lines.append(f"  waiting for a -j preparation slot : {queued:7.1f} s (summed)")
+    lines.append(
+        f"  waiting for the previous phase    : {waits['waited_for_previous_phase']:7.1f} s (summed)"
+    )
+    lines.append(f"  waiting for a -j test slot        : {waits['waited_for_test_slot']:7.1f} s (summed)")
+    lines.append(
+        f"  tests waiting for their deps      : {waits['dependencies_waited']:7.1f} s (summed; started early)"
+    )
+    busy = sum(totals.values()) - beside
+    wall = report.get("duration_seconds") or 0.0
+    if wall:
+        lines.append(
+            f"  stages at once, on average        :{busy / wall:7.2f}  ({busy:.0f}s of stages in {wall:.0f}s)"
+        )
     return lines
 
 

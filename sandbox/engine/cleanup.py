@@ -56,7 +56,6 @@ class CleanupReport:
     errors: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)  # services whose build cache a removal tagged
-    cache_dropped: list[str] = field(default_factory=list)  # build caches the run's bound dropped
 
     @property
     def total(self) -> int:
@@ -127,6 +126,7 @@ def remove_matching(
     selector: dict[str, list[str]],
     wanted: Callable[[dict[str, str]], bool],
     include_cached_images: bool = False,
+    images: bool = True,
 ) -> CleanupReport:
     """Remove the selected objects whose labels `wanted` accepts.
 
@@ -144,14 +144,16 @@ def remove_matching(
     for volume in client.volumes.list(filters=selector):  # a kept run's marker
         if wanted(volume.attrs.get("Labels") or {}):
             _attempt(report, report.volumes, volume.name, lambda v=volume: v.remove(force=True))
+    if not images:  # the caller removes the images it knows (remove_run)
+        return report
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
-    images = [
+    found = [
         image
         for image in listed_images(client, selector)
         if (RUN_KEY in image.labels and wanted(image.labels))
         or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
     ]
-    _remove_images(client, images, report)
+    _remove_images(client, found, report)
     return report
 
 
@@ -415,13 +417,47 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@dataclass
+class RunImages:
+    """The images a run built, recorded as each build returns: the run's end removes them by id
+    instead of listing the engine's images, which walks every image the engine holds (seconds on an
+    engine with thousands). `complete` turns False when a build may have finished unrecorded (it
+    timed out, raised, or the run was interrupted): the end then lists by label as before."""
+
+    ids: list[str] = field(default_factory=list)
+    complete: bool = True
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, image_id: str) -> None:
+        with self._lock:
+            self.ids.append(image_id)
+
+    def incomplete(self) -> None:
+        self.complete = False
+
+
+def remove_run(client: docker.DockerClient, run_id: str, built: RunImages | None = None) -> CleanupReport:
+    """Remove the run's labelled objects; its images by their recorded ids when the record is complete."""
+    if built is None or not built.complete:
+        return remove_labelled(client, run_id)
+    report = remove_matching(client, project_filter(run_id), lambda labels: True, images=False)
+    images = []
+    for image_id in dict.fromkeys(built.ids):
+        try:
+            images.append(client.images.get(image_id))
+        except NotFound:  # removed meanwhile: the goal is reached
+            report.images.append(image_id[7:19])
+    _remove_images(client, images, report)
+    return report
+
+
 @contextmanager
 def run_scope(
-    client: docker.DockerClient, run_id: str, keep: bool = False, cache_keep: int = CACHE_KEEP
+    client: docker.DockerClient, run_id: str, keep: bool = False, built: RunImages | None = None
 ) -> Iterator[CleanupReport]:
     """Everything labelled with `run_id` is removed when the block ends, however it ends; with
-    `keep`, nothing is (the run is marked kept, so the stages leave their containers too). The build
-    cache of the run's services is then bounded: the newest `cache_keep` per service and role stay.
+    `keep`, nothing is (the run is marked kept, so the stages leave their containers too). `built`:
+    the images the run recorded (RunImages), removed without a listing of the engine's images.
 
     Signals are ignored during the removal so the cleanup itself is not cut short.
     """
@@ -434,11 +470,9 @@ def run_scope(
         finally:
             if not keep:
                 with signals_ignored():
-                    done = remove_labelled(client, run_id)
-                    pruned = prune_cache(client, cache_keep, set(done.cached))
+                    done = remove_run(client, run_id, built)
                 report.containers, report.networks = done.containers, done.networks
-                report.images, report.errors = done.images, done.errors + pruned.errors
-                report.cached, report.cache_dropped = done.cached, pruned.images
+                report.images, report.errors, report.cached = done.images, done.errors, done.cached
 
 
 # --- sandbox clean: runs whose owner is gone ----------------------------------------------------------

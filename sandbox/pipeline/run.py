@@ -16,10 +16,11 @@ image of the run carries its labels and is removed when the run ends (cleanup.ru
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
     CACHE_KEEP,
     Cancellation,
+    RunImages,
+    prune_cache,
     remove_labelled,
     signals_ignored,
     stop_run_containers,
@@ -147,6 +150,7 @@ class Run:
     resolver_lock: threading.Lock = field(default_factory=threading.Lock)
     resolver: Resolver | None = None
     schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
+    built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
 
     def images(self) -> dict[str, Any]:
         return {
@@ -194,8 +198,10 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         on_event=run.on_event,
         images=run.images,
         baseline=run.options.baseline,
+        built=run.built,
     )
     turn = _Turn(run, config)
+    ahead: _Ahead | None = None
     try:
         for index, stage in enumerate(STAGES):
             if not turn.take(stage):
@@ -208,7 +214,11 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 run.on_event(config.name, stage.name, "started")
                 if turn.open():  # its checks will not wait for a phase: their deps may start now
                     _start_next_deps(ctx, index)
-            result = _run_stage(stage, ctx)
+            if ahead is not None and ahead.stage is stage:
+                result, ahead = ahead.result(), None
+            else:
+                ahead = _Ahead.start(ctx, index) or ahead
+                result = _run_stage(stage, ctx)
             if result is None:
                 continue
             turn.tell(stage, result)
@@ -221,7 +231,38 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 return
         outcome.verified = True
     finally:
+        if ahead is not None:  # the stage before it failed: its result is dropped, its containers gone
+            ahead.result()
         ctx.close()
+
+
+class _Ahead:
+    """A stage started beside the one before it (Stage.beside_previous), on a thread, with a context
+    of its own for its dependencies; the stage loop takes its result in its turn."""
+
+    def __init__(self, stage: Stage, ctx: StageContext) -> None:
+        self.stage = stage
+        self._ctx = replace(ctx, deps=None)  # with_deps sets `deps` per stage: each its own
+        self._result: StageResult | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(cls, ctx: StageContext, index: int) -> _Ahead | None:
+        following = STAGES[index + 1] if index + 1 < len(STAGES) else None
+        if following is None or not following.beside_previous or ctx.cancelled.is_set():
+            return None
+        _ = ctx.client  # connected once here, so both stages share the engine connection
+        return cls(following, ctx)
+
+    def _run(self) -> None:
+        self._result = _run_stage(self.stage, self._ctx)
+        if self._result is not None:
+            self._result.details["ran_beside"] = STAGES[STAGES.index(self.stage) - 1].name
+
+    def result(self) -> StageResult | None:
+        self._thread.join()
+        return self._result
 
 
 @dataclass
@@ -431,15 +472,21 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
-    with run_scope(client, run.run_id, keep=run.options.keep, cache_keep=run.options.cache_keep) as cleanup:
-        with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
-            try:
-                _phases(run, services, result)
-            except KeyboardInterrupt:  # the forcing second signal
-                run.cancelled.set()
-            if run.cancelled.is_set():
-                result.interrupted = True
-                _add_missing(result, services)
+    with run_scope(client, run.run_id, keep=run.options.keep, built=run.built) as cleanup:
+        bound = _bound_cache(run, {config.name for config in services})
+        try:
+            with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
+                try:
+                    _phases(run, services, result)
+                except KeyboardInterrupt:  # the forcing second signal
+                    run.cancelled.set()
+                if run.cancelled.is_set():
+                    result.interrupted = True
+                    _add_missing(result, services)
+        finally:
+            if run.cancelled.is_set() or sys.exc_info()[0] is not None:
+                run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
+            bound.join()
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
         with signals_ignored():
@@ -447,6 +494,30 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     if result.interrupted:
         raise FleetInterrupted(result)
     return result
+
+
+def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
+    """Bound the docker build cache of the run's services (the newest --cache-keep per service and
+    role stay), on a thread beside the run's first stages: listing the cache walks every image of the
+    engine, seconds on a busy one, which the run's end should not wait for. The caches this run adds
+    are bounded by the next run, so at most N+1 per service and role are ever kept."""
+
+    def prune() -> None:
+        try:
+            done = prune_cache(connect(), run.options.cache_keep, names)
+        except Exception as exc:  # the engine hiccuped: the cache stays as it was, said so
+            run.on_event("images", "build cache", f"not bounded ({type(exc).__name__}: {exc})")
+            return
+        if done.images:
+            run.on_event(
+                "images", "build cache", f"dropped {len(done.images)} (--cache-keep {run.options.cache_keep})"
+            )
+        for error in done.errors:
+            run.on_event("images", "build cache", error)
+
+    thread = threading.Thread(target=prune, name="bound-cache", daemon=True)
+    thread.start()
+    return thread
 
 
 def _settle(client, run_id: str) -> list[str]:

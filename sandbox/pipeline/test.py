@@ -85,7 +85,15 @@ def build_test_image(ctx: StageContext, service_image: str, tag: str, service_di
         for requirements in service_dir.glob("requirements*.txt"):
             shutil.copy2(requirements, context / "req" / requirements.name)
         (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=base, workdir=workdir, user=user))
-        return build_mapped(ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image"))
+        try:
+            image_id = build_mapped(
+                ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image")
+            )
+        except BaseException:  # an image may still appear: the run's end lists by label
+            ctx.built.incomplete()
+            raise
+        ctx.built.add(image_id)
+        return image_id
 
 
 def run_tests(

@@ -34,7 +34,7 @@ class _Resolver:
 
 
 @contextmanager
-def _scope(client, run_id, keep=False, cache_keep=3):
+def _scope(client, run_id, keep=False, built=None):
     yield CleanupReport()
 
 
