@@ -231,9 +231,21 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 return
         outcome.verified = True
     finally:
-        if ahead is not None:  # the stage before it failed: its result is dropped, its containers gone
-            ahead.result()
+        if ahead is not None:  # the stage before it failed: it stops now, its result is dropped
+            ahead.abandon()
         ctx.close()
+
+
+class _Linked(threading.Event):
+    """Set when set itself (a stage beside another was abandoned) or when its parent is (the run
+    was interrupted): the stage's waits and polls, which ask `is_set`, end on either."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self._parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._parent.is_set()
 
 
 class _Ahead:
@@ -242,7 +254,9 @@ class _Ahead:
 
     def __init__(self, stage: Stage, ctx: StageContext) -> None:
         self.stage = stage
-        self._ctx = replace(ctx, deps=None)  # with_deps sets `deps` per stage: each its own
+        self._stop = _Linked(ctx.cancelled)
+        # with_deps sets `deps` per stage: each its own; `cancelled` also ends it when abandoned
+        self._ctx = replace(ctx, deps=None, cancelled=self._stop)
         self._result: StageResult | None = None
         self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
         self._thread.start()
@@ -263,6 +277,11 @@ class _Ahead:
     def result(self) -> StageResult | None:
         self._thread.join()
         return self._result
+
+    def abandon(self) -> None:
+        """The stage before it failed: stop it (as an interrupt would) and wait for its cleanup."""
+        self._stop.set()
+        self._thread.join()
 
 
 @dataclass

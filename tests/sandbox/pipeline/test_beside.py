@@ -64,3 +64,20 @@ def test_a_failed_health_check_beside_passing_tests_fails_the_service(tmp_path, 
     stages = [_timed_stage("test", "passed", spans), _timed_stage("health", "failed", spans, beside=True)]
     outcome = _verify(tmp_path, monkeypatch, stages)
     assert not outcome.verified and outcome.failed_stage.name == "health"
+
+
+def test_a_failed_test_stops_the_health_check_beside_it(tmp_path, monkeypatch) -> None:
+    seen: dict = {}
+
+    def slow_health(ctx) -> StageResult:
+        begin = time.monotonic()
+        while time.monotonic() - begin < 30 and not ctx.cancelled.is_set():  # as health's poll loop
+            time.sleep(0.05)
+        seen["stopped_after"] = time.monotonic() - begin
+        return StageResult("health", "failed", reason="run interrupted")
+
+    stages = [_timed_stage("test", "failed", {}), Stage("health", slow_health, beside_previous=True)]
+    begin = time.monotonic()
+    outcome = _verify(tmp_path, monkeypatch, stages)
+    assert time.monotonic() - begin < 5 and seen["stopped_after"] < 5
+    assert [s.name for s in outcome.stages] == ["test"]
