@@ -86,8 +86,9 @@ def _poll(command: list[str], seconds: float = 60) -> None:
 def by_hand_seconds(name: str) -> float:
     """The docker CLI sequence, timed from the copy to the last `docker rm`.
 
-    It stops where verify stops (blocker markers after the codemods, failing tests) and starts only
-    the dependencies the service needs, so both sides do the same work whatever the service's state.
+    It stops where verify stops (blocker markers after the codemods and the service's hand fixes,
+    failing tests) and starts only the dependencies the service needs, so both sides do the same work
+    whatever the service's state.
     """
     config = discover(repo_root() / "services")[name]
     resolver = Resolver(connect())
@@ -112,7 +113,9 @@ def by_hand_seconds(name: str) -> float:
                 f"/work/{rel}",
                 check=False,
             )
-        if subprocess.run(["grep", "-rq", "MIGRATION-BLOCKER", str(work)]).returncode == 0:
+        _apply_fixes(work, work / "services" / name)
+        blockers = ["grep", "-rq", "--exclude-dir=migration-fixes", "MIGRATION-BLOCKER(", str(work)]
+        if subprocess.run(blockers).returncode == 0:
             return time.perf_counter() - begin
         service = work / "services" / name
         (work / "Dockerfile.mapped").write_text(
@@ -136,6 +139,13 @@ def by_hand_seconds(name: str) -> float:
             sh("docker", "network", "rm", tag, check=False)
             sh("docker", "rmi", "-f", f"{tag}:svc", f"{tag}:tests", check=False)
     return time.perf_counter() - begin
+
+
+def _apply_fixes(work: Path, service: Path) -> None:
+    """The service's hand fixes over the codemods' output, in order, as verify's fix stage applies
+    them (exactly; a fix that needs a 3-way merge fails here, and the blocker check then stops)."""
+    for patch in sorted((service / "migration-fixes").glob("*.patch")):
+        subprocess.run(["git", "apply", "--whitespace=nowarn", str(patch)], cwd=work, capture_output=True)
 
 
 def _start_deps(tag: str, needs: tuple[str, ...], images: dict[str, str]) -> None:
