@@ -296,6 +296,28 @@ def stage_profile(report: dict) -> list[str]:
     return lines
 
 
+def _stage_sums(reports: list[dict]) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for report in reports:
+        for service in report["services"].values():
+            for stage in service["stages"]:
+                sums[stage["name"]] = sums.get(stage["name"], 0.0) + stage["seconds"]
+    sums["(whole run)"] = sum(report.get("duration_seconds") or 0.0 for report in reports)
+    return sums
+
+
+def stage_contention(singles: list[dict], fleet: dict) -> list[str]:
+    """Each stage's time in the single runs against the fleet run: a stage that takes longer side by
+    side than alone waited for the cores (or the engine), not for the schedule."""
+    alone, together = _stage_sums(singles), _stage_sums([fleet])
+    lines = [f"  {'stage':<12} {'alone':>8} {'in fleet':>9} {'ratio':>6}"]
+    for name, seconds in alone.items():
+        if seconds >= 0.5 or together.get(name, 0.0) >= 0.5:
+            ratio = together.get(name, 0.0) / seconds if seconds else 0.0
+            lines.append(f"  {name:<12} {seconds:7.1f}s {together.get(name, 0.0):8.1f}s {ratio:6.2f}")
+    return lines
+
+
 def fleet_bench(names: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         repo = fleet_copy(Path(tmp), names)
@@ -303,7 +325,10 @@ def fleet_bench(names: list[str]) -> None:
         verify_seconds("--all", "--max-failure-rate", "1", repo=repo)  # warm every service's layers once
         full, code = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
         full_report = latest_report(repo)
-        singles = sum(verify_seconds(name, "--no-cache", repo=repo)[0] for name in names)
+        singles, single_reports = 0.0, []
+        for name in names:
+            singles += verify_seconds(name, "--no-cache", repo=repo)[0]
+            single_reports.append(latest_report(repo))
         # The runs above remembered every verified service: nothing changed since.
         changed, _ = verify_seconds("--all", "--changed", "--max-failure-rate", "1", repo=repo)
         unchanged = latest_report(repo)
@@ -312,11 +337,14 @@ def fleet_bench(names: list[str]) -> None:
         after = latest_report(repo)
     totals = full_report["totals"]
     print(f"fleet of {len(names)}: {totals['verified']} verified, {totals['failed']} failed (exit {code})")
+    print(f"load average (1, 5, 15 min) at the end : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sandbox verify --all -j auto           : {full:7.1f} s")
     print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
     print("where the full fleet run spends and waits:")
     print("\n".join(stage_profile(full_report)))
+    print("the same stages in the single runs and in the fleet run (summed over services):")
+    print("\n".join(stage_contention(single_reports, full_report)))
     print(
         f"verify --all --changed, unchanged fleet: {changed:7.1f} s  ({unchanged['totals']['reused']} reused)"
     )
@@ -360,6 +388,7 @@ def main() -> None:
         print(f"sandbox verify {args.service} (warm)   : {ours:7.1f} s  (median of {args.repeat})")
         print(f"same work by hand, docker CLI          : {theirs:7.1f} s  (median of {args.repeat})")
         print(f"ratio verify / by hand                 : {ours / theirs:7.2f}  (target <= 0.5)")
+        print(f"load average (1, 5, 15 min)            : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.fleet:
         names = args.only.split(",") if args.only else sorted(discover(repo_root() / "services"))
         fleet_bench(sorted(names))

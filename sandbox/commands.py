@@ -182,7 +182,8 @@ def verify(
     """Migrate, build, test and health-check the selected services; `jobs` (-j) overrides options.jobs;
     `cache` chooses which unchanged verified results are reused (CacheChoice.reuse)."""
     try:
-        chosen = select(selection, _fleet())
+        fleet = _fleet()
+        chosen = select(selection, fleet)
         reuse = (cache or CacheChoice()).reuse(selection)
         options = replace(options, jobs=parse_jobs(jobs), reuse=reuse)
     except (ValueError, ConfigError) as exc:
@@ -227,7 +228,7 @@ def verify(
         out.line(summary_text(report, run.folder))
     for problem in result.cleanup_errors if result else []:
         out.warning(f"cleanup: {problem}; `sandbox clean` retries")
-    for line in shared_notes(result.outcomes if result else [], _fleet()):
+    for line in shared_notes(result.outcomes if result else [], fleet):
         out.note(line)
     if options.keep:
         for line in kept_objects(connect(), run.run_id).lines(run.run_id):

@@ -505,7 +505,8 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
         finally:
             if run.cancelled.is_set() or sys.exc_info()[0] is not None:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
-            bound.join()
+            elif run.built.ids:  # a run that built caches waits for the bound; one that built none
+                bound.join()  # (every result reused) adds none and does not wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
         with signals_ignored():
@@ -519,7 +520,8 @@ def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
     """Bound the docker build cache of the run's services (the newest --cache-keep per service and
     role stay), on a thread beside the run's first stages: listing the cache walks every image of the
     engine, seconds on a busy one, which the run's end should not wait for. The caches this run adds
-    are bounded by the next run, so at most N+1 per service and role are ever kept."""
+    are bounded by the next run, so at most N+1 per service and role are ever kept. A run that built
+    nothing ends without waiting for it: an untag the engine already received completes anyway."""
 
     def prune() -> None:
         try:
