@@ -299,9 +299,11 @@ def prune_cache(
         if wanted is None or entry.repository in wanted:
             groups.setdefault((entry.repository, entry.role), []).append(entry)
     for entries in groups.values():
-        entries.sort(key=lambda e: (e.created, e.tags), reverse=True)
-        for entry in entries[max(0, keep) :]:
-            for tag in entry.tags:
+        # Newest by use: a run that reused a cached step tags the old layer again (run ids sort by time).
+        entries.sort(key=lambda e: (max(e.tags), e.created), reverse=True)
+        for index, entry in enumerate(entries):
+            # A kept cache keeps its newest name only: every run that reused it added one.
+            for tag in entry.tags if index >= max(0, keep) else sorted(entry.tags)[:-1]:
                 _remove_unforced(client, tag, tag, report)
     return report
 

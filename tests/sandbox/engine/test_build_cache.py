@@ -97,8 +97,12 @@ def _layers_under(client, images: set[str]) -> set[str]:
 def test_the_kept_cache_serves_the_next_build(docker_client, mark) -> None:
     service = f"cachetest-{mark}"
     _run(docker_client, mark, service, "same")
-    _, log = _run(docker_client, mark, service, "same")
+    second, log = _run(docker_client, mark, service, "same")
     assert "Using cache" in "".join(log)  # the RUN step came from the cache, not a new container
+    # The reused layer got a second name; the bound keeps one cache, under its newest name.
+    assert len(_cache_tags(docker_client, service)) == 2
+    prune_cache(docker_client, keep=3, services={service})
+    assert _cache_tags(docker_client, service) == [f"{CACHE_REPO}/{service}:service-image.{second}"]
 
 
 def test_the_bound_keeps_a_cache_a_container_uses_until_it_is_free(docker_client, mark) -> None:
