@@ -86,8 +86,9 @@ def _poll(command: list[str], seconds: float = 60) -> None:
 def by_hand_seconds(name: str) -> float:
     """The docker CLI sequence, timed from the copy to the last `docker rm`.
 
-    It stops where verify stops (blocker markers after the codemods, failing tests) and starts only
-    the dependencies the service needs, so both sides do the same work whatever the service's state.
+    It stops where verify stops (blocker markers after the codemods and the service's hand fixes,
+    failing tests) and starts only the dependencies the service needs, so both sides do the same work
+    whatever the service's state.
     """
     config = discover(repo_root() / "services")[name]
     resolver = Resolver(connect())
@@ -112,7 +113,9 @@ def by_hand_seconds(name: str) -> float:
                 f"/work/{rel}",
                 check=False,
             )
-        if subprocess.run(["grep", "-rq", "MIGRATION-BLOCKER", str(work)]).returncode == 0:
+        _apply_fixes(work, work / "services" / name)
+        blockers = ["grep", "-rq", "--exclude-dir=migration-fixes", "MIGRATION-BLOCKER(", str(work)]
+        if subprocess.run(blockers).returncode == 0:
             return time.perf_counter() - begin
         service = work / "services" / name
         (work / "Dockerfile.mapped").write_text(
@@ -136,6 +139,13 @@ def by_hand_seconds(name: str) -> float:
             sh("docker", "network", "rm", tag, check=False)
             sh("docker", "rmi", "-f", f"{tag}:svc", f"{tag}:tests", check=False)
     return time.perf_counter() - begin
+
+
+def _apply_fixes(work: Path, service: Path) -> None:
+    """The service's hand fixes over the codemods' output, in order, as verify's fix stage applies
+    them (exactly; a fix that needs a 3-way merge fails here, and the blocker check then stops)."""
+    for patch in sorted((service / "migration-fixes").glob("*.patch")):
+        subprocess.run(["git", "apply", "--whitespace=nowarn", str(patch)], cwd=work, capture_output=True)
 
 
 def _start_deps(tag: str, needs: tuple[str, ...], images: dict[str, str]) -> None:
@@ -253,19 +263,58 @@ def _by_hand_run(tag: str, name: str, config, images: dict[str, str], service: P
 
 
 def stage_profile(report: dict) -> list[str]:
-    """Where a fleet run spends and waits: per stage, the summed run time over services; then the
-    time services queued for a -j slot and, in the test stage, still waited for dependencies that
-    started during the build."""
+    """Where a fleet run spends and waits: per stage, the summed run time over services; then what
+    services waited for: a preparation slot of -j, the previous phase's stop rule, a test slot, and
+    dependencies still starting when their tests began (started during the build). The summed busy
+    time over the wall time is how many services' stages ran at once on average."""
     totals: dict[str, float] = {}
-    waited_deps = 0.0
+    waits = {"dependencies_waited": 0.0, "waited_for_previous_phase": 0.0, "waited_for_test_slot": 0.0}
+    beside = 0.0
     for service in report["services"].values():
         for stage in service["stages"]:
             totals[stage["name"]] = totals.get(stage["name"], 0.0) + stage["seconds"]
-            waited_deps += stage["details"].get("dependencies_waited", 0.0)
+            for key in waits:
+                waits[key] += stage["details"].get(key, 0.0)
+            beside += stage["seconds"] if stage["details"].get("ran_beside") else 0.0
     queued = sum(s.get("queued_seconds", 0.0) for s in report["services"].values())
     lines = [f"  {name:<10} run {seconds:7.1f} s (summed over services)" for name, seconds in totals.items()]
-    lines.append(f"  waiting for a -j slot             : {queued:7.1f} s (summed)")
-    lines.append(f"  tests waiting for their deps      : {waited_deps:7.1f} s (summed; started during build)")
+    lines.append(f"  of which health beside the tests   : {beside:7.1f} s (summed; overlapped, not added)")
+    lines.append(f"  waiting for a -j preparation slot : {queued:7.1f} s (summed)")
+    lines.append(
+        f"  waiting for the previous phase    : {waits['waited_for_previous_phase']:7.1f} s (summed)"
+    )
+    lines.append(f"  waiting for a -j test slot        : {waits['waited_for_test_slot']:7.1f} s (summed)")
+    lines.append(
+        f"  tests waiting for their deps      : {waits['dependencies_waited']:7.1f} s (summed; started early)"
+    )
+    busy = sum(totals.values()) - beside
+    wall = report.get("duration_seconds") or 0.0
+    if wall:
+        lines.append(
+            f"  stages at once, on average        :{busy / wall:7.2f}  ({busy:.0f}s of stages in {wall:.0f}s)"
+        )
+    return lines
+
+
+def _stage_sums(reports: list[dict]) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for report in reports:
+        for service in report["services"].values():
+            for stage in service["stages"]:
+                sums[stage["name"]] = sums.get(stage["name"], 0.0) + stage["seconds"]
+    sums["(whole run)"] = sum(report.get("duration_seconds") or 0.0 for report in reports)
+    return sums
+
+
+def stage_contention(singles: list[dict], fleet: dict) -> list[str]:
+    """Each stage's time in the single runs against the fleet run: a stage that takes longer side by
+    side than alone waited for the cores (or the engine), not for the schedule."""
+    alone, together = _stage_sums(singles), _stage_sums([fleet])
+    lines = [f"  {'stage':<12} {'alone':>8} {'in fleet':>9} {'ratio':>6}"]
+    for name, seconds in alone.items():
+        if seconds >= 0.5 or together.get(name, 0.0) >= 0.5:
+            ratio = together.get(name, 0.0) / seconds if seconds else 0.0
+            lines.append(f"  {name:<12} {seconds:7.1f}s {together.get(name, 0.0):8.1f}s {ratio:6.2f}")
     return lines
 
 
@@ -276,7 +325,10 @@ def fleet_bench(names: list[str]) -> None:
         verify_seconds("--all", "--max-failure-rate", "1", repo=repo)  # warm every service's layers once
         full, code = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
         full_report = latest_report(repo)
-        singles = sum(verify_seconds(name, "--no-cache", repo=repo)[0] for name in names)
+        singles, single_reports = 0.0, []
+        for name in names:
+            singles += verify_seconds(name, "--no-cache", repo=repo)[0]
+            single_reports.append(latest_report(repo))
         # The runs above remembered every verified service: nothing changed since.
         changed, _ = verify_seconds("--all", "--changed", "--max-failure-rate", "1", repo=repo)
         unchanged = latest_report(repo)
@@ -285,11 +337,14 @@ def fleet_bench(names: list[str]) -> None:
         after = latest_report(repo)
     totals = full_report["totals"]
     print(f"fleet of {len(names)}: {totals['verified']} verified, {totals['failed']} failed (exit {code})")
+    print(f"load average (1, 5, 15 min) at the end : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sandbox verify --all -j auto           : {full:7.1f} s")
     print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
     print("where the full fleet run spends and waits:")
     print("\n".join(stage_profile(full_report)))
+    print("the same stages in the single runs and in the fleet run (summed over services):")
+    print("\n".join(stage_contention(single_reports, full_report)))
     print(
         f"verify --all --changed, unchanged fleet: {changed:7.1f} s  ({unchanged['totals']['reused']} reused)"
     )
@@ -333,6 +388,7 @@ def main() -> None:
         print(f"sandbox verify {args.service} (warm)   : {ours:7.1f} s  (median of {args.repeat})")
         print(f"same work by hand, docker CLI          : {theirs:7.1f} s  (median of {args.repeat})")
         print(f"ratio verify / by hand                 : {ours / theirs:7.2f}  (target <= 0.5)")
+        print(f"load average (1, 5, 15 min)            : {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if args.fleet:
         names = args.only.split(",") if args.only else sorted(discover(repo_root() / "services"))
         fleet_bench(sorted(names))

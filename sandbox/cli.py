@@ -13,6 +13,7 @@ from typer.core import TyperArgument, TyperGroup
 
 from sandbox import commands
 from sandbox.config import parse_shard
+from sandbox.engine.cleanup import CACHE_KEEP
 from sandbox.output import ExitCode, Output, Verbosity
 from sandbox.pipeline.run import Options
 
@@ -136,9 +137,15 @@ def clean(
         None, "--run", metavar="RUN", help="remove this run, whether or not its owner is alive"
     ),
     force: bool = typer.Option(False, "--force", help="remove every run, live ones too (listed first)"),
+    cache: bool = typer.Option(
+        False,
+        "--cache",
+        help="also drop the docker build cache of the services (sandbox-cache/* and dangling <none> "
+        "layers of the project whose owner is gone); base, dependency and migrator images stay",
+    ),
 ) -> None:
     """Remove leftovers of dead runs: labelled containers, networks, run images, temp and run folders."""
-    raise typer.Exit(commands.clean(out, images_too, run, force))
+    raise typer.Exit(commands.clean(out, images_too, run, force, cache))
 
 
 @app.command()
@@ -193,11 +200,23 @@ def verify(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="verify every selected service from scratch, reusing nothing"
     ),
+    cache_keep: int = typer.Option(
+        CACHE_KEEP,
+        "--cache-keep",
+        min=0,
+        metavar="N",
+        help="docker build caches kept per service and role (service image, test image) when the run "
+        "ends; older ones are dropped. `sandbox clean --cache` drops them all",
+    ),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""
     selection = commands.Selection(tuple(services or ()), all_services, phase, shard_spec)
     options = Options(
-        baseline=baseline, accept_preexisting=accept_preexisting, keep=keep, max_failure_rate=max_failure_rate
+        baseline=baseline,
+        accept_preexisting=accept_preexisting,
+        keep=keep,
+        max_failure_rate=max_failure_rate,
+        cache_keep=cache_keep,
     )
     if skip is not None:
         raise typer.Exit(commands.verify_skipped(selection, skip, out, as_json))

@@ -44,6 +44,7 @@ from sandbox.engine import doctor as doctor_checks
 from sandbox.engine.cleanup import (
     dead_run_folders,
     dead_temp_folders,
+    drop_cache,
     engine_runs,
     kept_objects,
     remove_folders,
@@ -67,7 +68,7 @@ from sandbox.pipeline import copy as copy_stage
 from sandbox.pipeline import migrate as migrate_stage
 from sandbox.pipeline import resolve as resolve_stage
 from sandbox.pipeline.fix import consume_fixes, judge_markers
-from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, shared_notes, verify_fleet
 from sandbox.pipeline.stage import StageContext, StageResult, timed
 from sandbox.promote import PromotionRefused, check_service_name
 from sandbox.promote import promote as promote_one
@@ -181,7 +182,8 @@ def verify(
     """Migrate, build, test and health-check the selected services; `jobs` (-j) overrides options.jobs;
     `cache` chooses which unchanged verified results are reused (CacheChoice.reuse)."""
     try:
-        chosen = select(selection, _fleet())
+        fleet = _fleet()
+        chosen = select(selection, fleet)
         reuse = (cache or CacheChoice()).reuse(selection)
         options = replace(options, jobs=parse_jobs(jobs), reuse=reuse)
     except (ValueError, ConfigError) as exc:
@@ -226,6 +228,8 @@ def verify(
         out.line(summary_text(report, run.folder))
     for problem in result.cleanup_errors if result else []:
         out.warning(f"cleanup: {problem}; `sandbox clean` retries")
+    for line in shared_notes(result.outcomes if result else [], fleet):
+        out.note(line)
     if options.keep:
         for line in kept_objects(connect(), run.run_id).lines(run.run_id):
             out.note(line)
@@ -753,12 +757,14 @@ def images_build(names: list[str], out: Output, force: bool = False) -> int:
     return ExitCode.OK
 
 
-def clean(out: Output, images_too: bool = False, run_id: str | None = None, force: bool = False) -> int:
+def clean(
+    out: Output, images_too: bool = False, run_id: str | None = None, force: bool = False, cache: bool = False
+) -> int:
     """Remove what dead runs left: labelled objects, temp folders and report-less run folders.
 
     A run is removed only when its owner (host, pid, start time on its labels) is gone, so a clean
     never kills a live run of this or another clone; `--run ID` removes that run, `--force` every
-    run (listed first)."""
+    run (listed first); `--cache` the services' docker build cache too (cleanup.drop_cache)."""
     try:
         client = connect()
         runs = engine_runs(client)
@@ -775,11 +781,13 @@ def clean(out: Output, images_too: bool = False, run_id: str | None = None, forc
         done.networks += extra.networks
         done.images += extra.images
         done.errors += extra.errors
+    dropped = drop_cache(client) if cache else None
     folders = dead_temp_folders() + _dead_run_folders(run_id)
-    errors = done.errors + remove_folders(folders)
+    errors = done.errors + (dropped.errors if dropped else []) + remove_folders(folders)
     out.line(
         f"removed {len(done.containers)} containers, {len(done.networks)} networks, "
         f"{len(done.images)} images, {len(folders)} folders of {len(chosen)} run(s)"
+        + (f"; dropped {len(dropped.images)} build cache images" if dropped else "")
     )
     for error in errors:
         out.warning(error)

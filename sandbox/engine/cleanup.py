@@ -29,6 +29,7 @@ from sandbox.engine.labels import (
     PROJECT_KEY,
     ROLE_KEY,
     RUN_KEY,
+    SERVICE_KEY,
     Owner,
     current_owner,
     labels_for,
@@ -54,6 +55,7 @@ class CleanupReport:
     images: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)  # services whose build cache a removal tagged
 
     @property
     def total(self) -> int:
@@ -124,6 +126,7 @@ def remove_matching(
     selector: dict[str, list[str]],
     wanted: Callable[[dict[str, str]], bool],
     include_cached_images: bool = False,
+    images: bool = True,
 ) -> CleanupReport:
     """Remove the selected objects whose labels `wanted` accepts.
 
@@ -141,14 +144,16 @@ def remove_matching(
     for volume in client.volumes.list(filters=selector):  # a kept run's marker
         if wanted(volume.attrs.get("Labels") or {}):
             _attempt(report, report.volumes, volume.name, lambda v=volume: v.remove(force=True))
+    if not images:  # the caller removes the images it knows (remove_run)
+        return report
     # Run images inherit the cache label of the base they build FROM; the run label tells them apart.
-    images = [
+    found = [
         image
         for image in listed_images(client, selector)
         if (RUN_KEY in image.labels and wanted(image.labels))
         or (include_cached_images and image.labels.get(CACHE_KEY) == "true")
     ]
-    _remove_images(client, images, report)
+    _remove_images(client, found, report)
     return report
 
 
@@ -181,13 +186,7 @@ def _remove_images(client: docker.DockerClient, images: list, report: CleanupRep
         failed = []
         for image in pending:
             try:
-                # noprune keeps the untagged build layers: they are the build cache that makes the
-                # next run's `docker build` quick (test images are built FROM the service image's
-                # unlabelled ancestor, so their layers carry no run label either).
-                chain = _labelled_parents(client, image)
-                client.images.remove(image.id, force=True, noprune=True)
-                for parent in chain:  # the builder's own LABEL steps: they carry the run label too
-                    client.images.remove(parent, force=True, noprune=True)
+                report.cached.extend(_remove_run_image(client, image))
                 report.images.append(image.tags[0] if image.tags else image.short_id)
             except NotFound:
                 report.images.append(image.short_id)
@@ -202,20 +201,141 @@ def _remove_images(client: docker.DockerClient, images: list, report: CleanupRep
         pending = failed
 
 
-def _labelled_parents(client: docker.DockerClient, image) -> list[str]:
-    """Untagged parents carrying the same run label (one per LABEL step of the classic builder)."""
-    run_id, chain = image.labels.get(RUN_KEY), []
-    parent_id = image.attrs.get("Parent")
-    while parent_id:
+def _remove_run_image(client: docker.DockerClient, image) -> list[str]:
+    """Remove a run's image with the builder's LABEL steps under it, keeping its last real build step
+    as the build cache of its service and role (a `sandbox-cache/` tag, bounded by prune_cache).
+
+    noprune keeps the untagged build layers: they are the build cache that makes the next run's
+    `docker build` quick. The LABEL steps are not: they name the run and its owner process, so no
+    later build reuses them, and every one left would stay a dangling `<none>` image for good."""
+    steps, ancestor = label_steps(client, image.id)
+    tagged = ancestor is not None and tag_cache(client, ancestor, image.labels)
+    client.images.remove(image.id, force=True, noprune=True)
+    for step in steps[1:]:
         try:
-            parent = client.images.get(parent_id)
-        except NotFound:
+            client.images.remove(step, force=True, noprune=True)
+        except APIError:  # another image builds on this step (a twin build of the run): it stays
             break
-        if parent.tags or parent.labels.get(RUN_KEY) != run_id:
-            break
-        chain.append(parent.id)
-        parent_id = parent.attrs.get("Parent")
-    return chain
+    return [image.labels[SERVICE_KEY]] if tagged else []
+
+
+def label_steps(client: docker.DockerClient, image_id: str) -> tuple[list[str], str | None]:
+    """The ids of the image's own `LABEL sandbox.*` build steps from the top (the image first when it
+    is one), and the layer under them: the last real step of its Dockerfile (None: not known locally).
+
+    The classic builder adds one LABEL step per label of a build, in no fixed order."""
+    steps: list[str] = []
+    for layer in client.api.history(image_id):
+        layer_id = layer.get("Id") or "<missing>"
+        if layer_id == "<missing>":
+            return steps, None
+        if "LABEL sandbox." not in (layer.get("CreatedBy") or "") or (steps and layer.get("Tags")):
+            return steps, layer_id
+        steps.append(layer_id)
+    return steps, None
+
+
+# --- the build cache: bounded per service and role ------------------------------------------------------
+
+CACHE_REPO = "sandbox-cache"
+CACHE_KEEP = 3  # build caches kept per service and role (service image, test image): the newest
+
+
+def tag_cache(client: docker.DockerClient, layer_id: str, labels: dict[str, str]) -> bool:
+    """Name the last real build step of a run's image `sandbox-cache/<service>:<role>.<run>`, so the
+    cache can be counted per service and role and the oldest dropped (prune_cache)."""
+    service, role, run_id = labels.get(SERVICE_KEY), labels.get(ROLE_KEY), labels.get(RUN_KEY)
+    if not (service and role and run_id):
+        return False
+    client.api.tag(layer_id, f"{CACHE_REPO}/{_tag_safe(service)}", f"{_tag_safe(role)}.{_tag_safe(run_id)}")
+    return True
+
+
+def _tag_safe(text: str) -> str:
+    return re.sub(r"[^a-z0-9_-]", "-", text.lower()).strip("-")[:60] or "x"
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One kept build cache: an image with its `sandbox-cache/` tags of one service and role."""
+
+    repository: str
+    role: str
+    image_id: str
+    created: int
+    tags: tuple[str, ...]
+
+
+def cache_entries(client: docker.DockerClient) -> list[CacheEntry]:
+    """The kept build caches, one entry per image and (service, role) group."""
+    found: dict[tuple[str, str, str], list[str]] = {}
+    created: dict[str, int] = {}
+    for summary in client.api.images(filters={"reference": f"{CACHE_REPO}/*"}):
+        created[summary["Id"]] = int(summary.get("Created") or 0)
+        for tag in summary.get("RepoTags") or []:
+            repository, _, name = tag.rpartition(":")
+            if repository.startswith(f"{CACHE_REPO}/"):
+                found.setdefault((repository, name.split(".", 1)[0], summary["Id"]), []).append(tag)
+    return [
+        CacheEntry(repository, role, image_id, created[image_id], tuple(sorted(tags)))
+        for (repository, role, image_id), tags in found.items()
+    ]
+
+
+def prune_cache(
+    client: docker.DockerClient, keep: int = CACHE_KEEP, services: set[str] | None = None
+) -> CleanupReport:
+    """Keep the newest `keep` build caches per service and role (of `services` only, when given) and
+    untag the rest; an untagged cache layer that no other image builds on is deleted with the
+    untagged layers under it that nothing else uses.
+
+    Never another live run's: the removal is not forced, so the engine refuses to delete a layer a
+    container still uses (a build step in flight) or that another image builds on; it is then only
+    untagged, and its layers go once nothing builds on them."""
+    report = CleanupReport()
+    groups: dict[tuple[str, str], list[CacheEntry]] = {}
+    wanted = {f"{CACHE_REPO}/{_tag_safe(name)}" for name in services} if services is not None else None
+    for entry in cache_entries(client):
+        if wanted is None or entry.repository in wanted:
+            groups.setdefault((entry.repository, entry.role), []).append(entry)
+    for entries in groups.values():
+        # Newest by use: a run that reused a cached step tags the old layer again (run ids sort by time).
+        entries.sort(key=lambda e: (max(e.tags), e.created), reverse=True)
+        for index, entry in enumerate(entries):
+            # A kept cache keeps its newest name only: every run that reused it added one.
+            for tag in entry.tags if index >= max(0, keep) else sorted(entry.tags)[:-1]:
+                _remove_unforced(client, tag, tag, report)
+    return report
+
+
+def drop_cache(client: docker.DockerClient, selector: dict[str, list[str]] | None = None) -> CleanupReport:
+    """`sandbox clean --cache`: every kept build cache, and every dangling `<none>` layer labelled as
+    the project's cache (left by failed builds, and by runs from before the LABEL steps were removed)
+    whose owner process is not alive; the base, dependency and migrator images stay.
+
+    `selector`: only the dangling layers with these labels too, and no kept cache (tests on a shared
+    engine use a label of their own)."""
+    report = prune_cache(client, keep=0) if selector is None else CleanupReport()
+    labels = [f"{PROJECT_KEY}={PROJECT}", f"{CACHE_KEY}=true", *(selector or {}).get("label", [])]
+    for summary in client.api.images(filters={"dangling": True, "label": labels}):
+        owner = Owner.from_labels(summary.get("Labels") or {})
+        if owner is not None and owner.state() != "gone":
+            continue  # a live process's (or another host's) layer: never another live run's
+        _remove_unforced(client, summary["Id"], summary["Id"][7:19], report)
+    return report
+
+
+def _remove_unforced(client: docker.DockerClient, ref: str, name: str, report: CleanupReport) -> None:
+    """Remove an image (or untag it) without force, with the untagged parents nothing else uses; a 409
+    (a container uses it, an image builds on it) keeps it and is no error of the cleanup."""
+    try:
+        client.images.remove(ref, force=False, noprune=False)
+        report.images.append(name)
+    except NotFound:
+        report.images.append(name)
+    except APIError as exc:
+        if exc.status_code != 409:
+            report.errors.append(f"image {name}: {exc.explanation or exc}")
 
 
 def _attempt(report: CleanupReport, bucket: list[str], name: str, action) -> None:
@@ -299,10 +419,47 @@ def signals_ignored() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+@dataclass
+class RunImages:
+    """The images a run built, recorded as each build returns: the run's end removes them by id
+    instead of listing the engine's images, which walks every image the engine holds (seconds on an
+    engine with thousands). `complete` turns False when a build may have finished unrecorded (it
+    timed out, raised, or the run was interrupted): the end then lists by label as before."""
+
+    ids: list[str] = field(default_factory=list)
+    complete: bool = True
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, image_id: str) -> None:
+        with self._lock:
+            self.ids.append(image_id)
+
+    def incomplete(self) -> None:
+        self.complete = False
+
+
+def remove_run(client: docker.DockerClient, run_id: str, built: RunImages | None = None) -> CleanupReport:
+    """Remove the run's labelled objects; its images by their recorded ids when the record is complete."""
+    if built is None or not built.complete:
+        return remove_labelled(client, run_id)
+    report = remove_matching(client, project_filter(run_id), lambda labels: True, images=False)
+    images = []
+    for image_id in dict.fromkeys(built.ids):
+        try:
+            images.append(client.images.get(image_id))
+        except NotFound:  # removed meanwhile: the goal is reached
+            report.images.append(image_id[7:19])
+    _remove_images(client, images, report)
+    return report
+
+
 @contextmanager
-def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> Iterator[CleanupReport]:
+def run_scope(
+    client: docker.DockerClient, run_id: str, keep: bool = False, built: RunImages | None = None
+) -> Iterator[CleanupReport]:
     """Everything labelled with `run_id` is removed when the block ends, however it ends; with
-    `keep`, nothing is (the run is marked kept, so the stages leave their containers too).
+    `keep`, nothing is (the run is marked kept, so the stages leave their containers too). `built`:
+    the images the run recorded (RunImages), removed without a listing of the engine's images.
 
     Signals are ignored during the removal so the cleanup itself is not cut short.
     """
@@ -315,9 +472,9 @@ def run_scope(client: docker.DockerClient, run_id: str, keep: bool = False) -> I
         finally:
             if not keep:
                 with signals_ignored():
-                    done = remove_labelled(client, run_id)
+                    done = remove_run(client, run_id, built)
                 report.containers, report.networks = done.containers, done.networks
-                report.images, report.errors = done.images, done.errors
+                report.images, report.errors, report.cached = done.images, done.errors, done.cached
 
 
 # --- sandbox clean: runs whose owner is gone ----------------------------------------------------------

@@ -40,6 +40,10 @@ def build(
         )
 
     finished, image_id, error = run_with_timeout(work, ctx.config.timeouts["build"], ctx.cancelled)
+    if finished and error is None:
+        ctx.built.add(image_id)
+    else:  # abandoned or failed: an image may still appear, so the run's end lists by label
+        ctx.built.incomplete()
     log = ctx.write_log(f"{name}.log", "\n".join(lines) + (f"\n{error}\n" if error else "\n"))
     if not finished and ctx.cancelled.is_set():
         return StageResult(name, "failed", reason="run interrupted during docker build", log=log)

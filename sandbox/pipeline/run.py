@@ -6,33 +6,40 @@ the dependencies of its test stage already start (stage.EarlyDeps). With Options
 inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
 every run remembers the inputs of a service that verified and forgets one that did not.
 
-Phases A, B and C run their services in parallel (-j), D one at a time; a phase whose failure
-rate exceeds the threshold stops the run before the next phase. Every container, network and
+Phases run in order (sandbox.pipeline.schedule): up to -j services prepare (migrate, build) and up to
+-j are checked (test, health, gate) at once, D one at a time; the next phase prepares while this
+one is checked, but its checks wait for this phase's stop rule, and a phase whose failure rate
+exceeds the threshold stops the run before the next phase's checks. Every container, network and
 image of the run carries its labels and is removed when the run ends (cleanup.run_scope).
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from sandbox import cache
-from sandbox.config import PHASES, ServiceConfig
+from sandbox.config import PHASES, ServiceConfig, dependents_of
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
+    CACHE_KEEP,
     Cancellation,
+    RunImages,
+    prune_cache,
     remove_labelled,
     signals_ignored,
     stop_run_containers,
     write_owner,
 )
 from sandbox.pipeline import STAGES
+from sandbox.pipeline.schedule import Schedule, Waits
 from sandbox.pipeline.stage import (
     Events,
     Stage,
@@ -54,6 +61,7 @@ class Options:
     jobs: int = 2
     max_failure_rate: float = 0.20
     reuse: bool = False  # reuse a verified result whose inputs are unchanged (sandbox.cache)
+    cache_keep: int = CACHE_KEEP  # docker build caches kept per service and role at the end of the run
 
 
 @dataclass
@@ -69,6 +77,8 @@ class ServiceOutcome:
     reused: dict[str, Any] | None = None  # set when the result of an earlier verified run is reused
     cache: dict[str, str] = field(default_factory=dict)  # the cache's answer: state and why
     queued_seconds: float = 0.0  # how long the service waited for a free slot of -j
+    dropped: bool = False  # a phase before it stopped the run before its checks: not part of the run
+    shared_since: list[str] = field(default_factory=list)  # its shared code changed since it last verified
 
     @property
     def success(self) -> bool:
@@ -139,6 +149,8 @@ class Run:
     cancelled: threading.Event = field(default_factory=threading.Event)
     resolver_lock: threading.Lock = field(default_factory=threading.Lock)
     resolver: Resolver | None = None
+    schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
+    built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
 
     def images(self) -> dict[str, Any]:
         return {
@@ -160,6 +172,7 @@ def verify_service(
     folder.mkdir(parents=True, exist_ok=True)
     outcome.folder = str(folder)
     inputs = _inputs(run, config)
+    outcome.shared_since = _shared_changes(run, config, inputs)
     if inputs is not None and run.options.reuse:
         found = cache.lookup(run.repo_root, config.name, inputs)
         outcome.cache = found.to_dict()
@@ -168,7 +181,8 @@ def verify_service(
     elif inputs is not None:
         outcome.cache = {"state": "off", "why": "--no-cache, or a fleet run without --changed: verifying"}
     _verify_stages(run, config, outcome, folder)
-    _update_cache(run, outcome, inputs, folder)
+    if not outcome.dropped:
+        _update_cache(run, outcome, inputs, folder)
     return outcome
 
 
@@ -184,18 +198,30 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         on_event=run.on_event,
         images=run.images,
         baseline=run.options.baseline,
+        built=run.built,
     )
+    turn = _Turn(run, config)
+    ahead: _Ahead | None = None
     try:
         for index, stage in enumerate(STAGES):
+            if not turn.take(stage):
+                outcome.dropped = True
+                return
             if stage.timeout and run.cancelled.is_set():
                 _add(run, outcome, StageResult(stage.name, "failed", reason="run interrupted"))
                 return
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
-                _start_next_deps(ctx, index)
-            result = _run_stage(stage, ctx)
+                if turn.open():  # its checks will not wait for a phase: their deps may start now
+                    _start_next_deps(ctx, index)
+            if ahead is not None and ahead.stage is stage:
+                result, ahead = ahead.result(), None
+            else:
+                ahead = _Ahead.start(ctx, index) or ahead
+                result = _run_stage(stage, ctx)
             if result is None:
                 continue
+            turn.tell(stage, result)
             outcome.preexisting_failures = ctx.preexisting_failures
             if (
                 not _add(run, outcome, result)
@@ -205,7 +231,90 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 return
         outcome.verified = True
     finally:
+        if ahead is not None:  # the stage before it failed: it stops now, its result is dropped
+            ahead.abandon()
         ctx.close()
+
+
+class _Linked(threading.Event):
+    """Set when set itself (a stage beside another was abandoned) or when its parent is (the run
+    was interrupted): the stage's waits and polls, which ask `is_set`, end on either."""
+
+    def __init__(self, parent: threading.Event) -> None:
+        super().__init__()
+        self._parent = parent
+
+    def is_set(self) -> bool:
+        return super().is_set() or self._parent.is_set()
+
+
+class _Ahead:
+    """A stage started beside the one before it (Stage.beside_previous), on a thread, with a context
+    of its own for its dependencies; the stage loop takes its result in its turn."""
+
+    def __init__(self, stage: Stage, ctx: StageContext) -> None:
+        self.stage = stage
+        self._stop = _Linked(ctx.cancelled)
+        # with_deps sets `deps` per stage: each its own; `cancelled` also ends it when abandoned
+        self._ctx = replace(ctx, deps=None, cancelled=self._stop)
+        self._result: StageResult | None = None
+        self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def start(cls, ctx: StageContext, index: int) -> _Ahead | None:
+        following = STAGES[index + 1] if index + 1 < len(STAGES) else None
+        if following is None or not following.beside_previous or ctx.cancelled.is_set():
+            return None
+        _ = ctx.client  # connected once here, so both stages share the engine connection
+        return cls(following, ctx)
+
+    def _run(self) -> None:
+        self._result = _run_stage(self.stage, self._ctx)
+        if self._result is not None:
+            self._result.details["ran_beside"] = STAGES[STAGES.index(self.stage) - 1].name
+
+    def result(self) -> StageResult | None:
+        self._thread.join()
+        return self._result
+
+    def abandon(self) -> None:
+        """The stage before it failed: stop it (as an interrupt would) and wait for its cleanup."""
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class _Turn:
+    """A service's place in a fleet's schedule: its checks (the first stage with dependencies) start
+    only once the schedule says so; the first check's details say how long it waited."""
+
+    run: Run
+    config: ServiceConfig
+    waits: Waits | None = None
+    told: bool = False
+
+    def take(self, stage: Stage) -> bool:
+        """False: not to be checked (a phase before it stopped the run); it ends here, unreported."""
+        schedule = self.run.schedule
+        if schedule is None:
+            return True
+        if stage.timeout and schedule.stopped_before(self.config.phase):  # prepared ahead in vain
+            return False
+        if not stage.needs_deps or self.waits is not None:
+            return True
+        go, self.waits = schedule.wait_turn(self.config)
+        if not go:
+            self.run.on_event(self.config.name, stage.name, "not checked: an earlier phase stopped the run")
+        return go
+
+    def open(self) -> bool:
+        return self.run.schedule is None or self.run.schedule.turn_open(self.config)
+
+    def tell(self, stage: Stage, result: StageResult) -> None:
+        if stage.needs_deps and self.waits is not None and not self.told:
+            result.details.update(self.waits.to_details())
+            self.told = True
 
 
 def _start_next_deps(ctx: StageContext, index: int) -> None:
@@ -237,6 +346,36 @@ def _inputs(run: Run, config: ServiceConfig) -> cache.Inputs | None:
     except Exception as exc:  # a path the copy stage will refuse, an unknown need: the stages say why
         run.on_event(config.name, "cache", f"inputs not hashed ({type(exc).__name__}: {exc}): verifying")
         return None
+
+
+def _shared_changes(run: Run, config: ServiceConfig, inputs: cache.Inputs | None) -> list[str]:
+    """The shared paths the service declares whose content changed since its last verified run."""
+    entry = cache.load(run.repo_root, config.name) if inputs is not None else None
+    if entry is None:
+        return []
+    return [
+        shared
+        for shared, rel in zip(config.shared, cache.service_paths(config, run.repo_root)[1:], strict=True)
+        if entry.inputs.paths.get(rel) != inputs.paths.get(rel)
+    ]
+
+
+def shared_notes(outcomes: list[ServiceOutcome], fleet: dict[str, ServiceConfig]) -> list[str]:
+    """A named verify verifies what was named; when the shared code a verified service declares
+    changed since its last verified run, say which services of the fleet outside this run share it
+    and how to verify them (their own results still stand on the old shared code)."""
+    ran = {outcome.name for outcome in outcomes}
+    notes: dict[str, str] = {}
+    for outcome in outcomes:
+        for shared in outcome.shared_since:
+            others = [name for name in dependents_of(shared, fleet) if name not in ran]
+            if others and shared not in notes:
+                notes[shared] = (
+                    f"shared code {shared!r} changed since {outcome.name} last verified; "
+                    f"{', '.join(others)} also build with it and were not verified with the change: "
+                    f"`sandbox verify {' '.join(others)}` (or `sandbox verify --all --changed`)"
+                )
+    return list(notes.values())
 
 
 def _reuse(run: Run, outcome: ServiceOutcome, found: cache.Lookup) -> ServiceOutcome:
@@ -352,15 +491,22 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
-    with run_scope(client, run.run_id, keep=run.options.keep) as cleanup:
-        with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
-            try:
-                _phases(run, services, result)
-            except KeyboardInterrupt:  # the forcing second signal
-                run.cancelled.set()
-            if run.cancelled.is_set():
-                result.interrupted = True
-                _add_missing(result, services)
+    with run_scope(client, run.run_id, keep=run.options.keep, built=run.built) as cleanup:
+        bound = _bound_cache(run, {config.name for config in services})
+        try:
+            with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
+                try:
+                    _phases(run, services, result)
+                except KeyboardInterrupt:  # the forcing second signal
+                    run.cancelled.set()
+                if run.cancelled.is_set():
+                    result.interrupted = True
+                    _add_missing(result, services)
+        finally:
+            if run.cancelled.is_set() or sys.exc_info()[0] is not None:
+                run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
+            elif run.built.ids:  # a run that built caches waits for the bound; one that built none
+                bound.join()  # (every result reused) adds none and does not wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
         with signals_ignored():
@@ -368,6 +514,31 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     if result.interrupted:
         raise FleetInterrupted(result)
     return result
+
+
+def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
+    """Bound the docker build cache of the run's services (the newest --cache-keep per service and
+    role stay), on a thread beside the run's first stages: listing the cache walks every image of the
+    engine, seconds on a busy one, which the run's end should not wait for. The caches this run adds
+    are bounded by the next run, so at most N+1 per service and role are ever kept. A run that built
+    nothing ends without waiting for it: an untag the engine already received completes anyway."""
+
+    def prune() -> None:
+        try:
+            done = prune_cache(connect(), run.options.cache_keep, names)
+        except Exception as exc:  # the engine hiccuped: the cache stays as it was, said so
+            run.on_event("images", "build cache", f"not bounded ({type(exc).__name__}: {exc})")
+            return
+        if done.images:
+            run.on_event(
+                "images", "build cache", f"dropped {len(done.images)} (--cache-keep {run.options.cache_keep})"
+            )
+        for error in done.errors:
+            run.on_event("images", "build cache", error)
+
+    thread = threading.Thread(target=prune, name="bound-cache", daemon=True)
+    thread.start()
+    return thread
 
 
 def _settle(client, run_id: str) -> list[str]:
@@ -409,22 +580,40 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         if run.cancelled.is_set():
             return
         run.resolver.resolve(name)
-    for phase in PHASES:
-        members = [config for config in services if config.phase == phase]
-        if not members or run.cancelled.is_set():
-            continue
-        jobs = 1 if phase == "d" else max(1, run.options.jobs)
-        outcomes = _run_phase(run, members, jobs, result.outcomes)
-        rate = sum(not o.success for o in outcomes) / len(outcomes)
-        if rate > run.options.max_failure_rate and phase != PHASES[-1] and _later(services, phase):
-            result.stopped_after = phase
-            run.on_event(
-                "fleet",
-                f"phase {phase.upper()}",
-                f"failure rate {rate:.0%} > "
-                f"{run.options.max_failure_rate:.0%}: stopping before the next phase",
-            )
-            break
+    ordered = [config for phase in PHASES for config in services if config.phase == phase]
+    counts = [(phase, sum(c.phase == phase for c in ordered)) for phase in PHASES]
+    run.schedule = Schedule(
+        [(phase, count) for phase, count in counts if count],
+        run.options.jobs,
+        run.options.max_failure_rate,
+        run.cancelled,
+        on_stop=lambda phase, rate: run.on_event(
+            "fleet",
+            f"phase {phase.upper()}",
+            f"failure rate {rate:.0%} > {run.options.max_failure_rate:.0%}: stopping before the next phase",
+        ),
+    )
+    slots: list[ServiceOutcome | None] = [None] * len(ordered)
+    try:
+        _start_and_join(run, ordered, slots)
+    finally:  # also when a second signal forces: the services in flight keep their stages so far
+        result.stopped_after = run.schedule.stopped_after
+        result.outcomes.extend(_kept(run, slots))
+
+
+def _kept(run: Run, slots: list[ServiceOutcome | None]) -> list[ServiceOutcome]:
+    """The run's outcomes in phase order, without the services of phases after a stop: those were at
+    most prepared ahead, never checked, so the run did not verify them (the report lists them as not
+    run); their run folders go too."""
+    stopped = run.schedule.stopped_after if run.schedule else None
+    last = PHASES.index(stopped) if stopped else len(PHASES)
+    kept = []
+    for outcome in (slot for slot in slots if slot is not None):
+        if PHASES.index(outcome.phase) <= last and not outcome.dropped:
+            kept.append(outcome)
+        else:
+            shutil.rmtree(outcome.folder, ignore_errors=True)
+    return kept
 
 
 def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
@@ -437,42 +626,23 @@ def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
             result.outcomes.append(outcome)
 
 
-def _later(services: list[ServiceConfig], phase: str) -> bool:
-    return any(PHASES.index(config.phase) > PHASES.index(phase) for config in services)
-
-
-def _run_phase(
-    run: Run, members: list[ServiceConfig], jobs: int, into: list[ServiceOutcome]
-) -> list[ServiceOutcome]:
-    """The phase's services, at most `jobs` at a time, on daemon threads.
+def _start_and_join(run: Run, ordered: list[ServiceConfig], slots: list[ServiceOutcome | None]) -> None:
+    """Start the services in phase order, each once the schedule lets it prepare, on daemon threads.
 
     Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
     open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
     object as soon as it exists, so an interrupted service still reports its stages so far."""
-    slots: list[ServiceOutcome | None] = [None] * len(members)
-    try:
-        _start_and_join(run, members, jobs, slots)
-    finally:  # also when a second signal forces: the services in flight keep their stages so far
-        outcomes = [slot for slot in slots if slot is not None]
-        into.extend(outcomes)
-    return outcomes
-
-
-def _start_and_join(
-    run: Run, members: list[ServiceConfig], jobs: int, slots: list[ServiceOutcome | None]
-) -> None:
-    gate = threading.Semaphore(jobs)
+    schedule = run.schedule
     threads = []
-    begin = time.monotonic()
-    for index, config in enumerate(members):
-        while not gate.acquire(timeout=0.2):  # a timeout: an interrupt must not wait for a free slot
-            if run.cancelled.is_set():
-                break
-        if run.cancelled.is_set():
+    for index, config in enumerate(ordered):
+        if not schedule.may_launch(config.phase):  # cancelled, or an earlier phase stopped the run
+            break
+        begin = time.monotonic()
+        if not schedule.acquire_prepare(config.name):
             break
         thread = threading.Thread(
             target=_worker,
-            args=(run, config, slots, index, gate, time.monotonic() - begin),
+            args=(run, config, slots, index, time.monotonic() - begin),
             name=f"verify-{config.name}",
             daemon=True,
         )
@@ -482,12 +652,7 @@ def _start_and_join(
 
 
 def _worker(
-    run: Run,
-    config: ServiceConfig,
-    slots: list[ServiceOutcome | None],
-    index: int,
-    gate: threading.Semaphore,
-    queued: float = 0.0,
+    run: Run, config: ServiceConfig, slots: list[ServiceOutcome | None], index: int, queued: float = 0.0
 ) -> None:
     try:
         verify_service(run, config, slots, index).queued_seconds = queued
@@ -496,7 +661,8 @@ def _worker(
         outcome.stages.append(StageResult("pipeline", "failed", reason=f"{type(exc).__name__}: {exc}"))
         slots[index] = outcome
     finally:
-        gate.release()
+        outcome = slots[index]
+        run.schedule.finish(config, outcome is not None and outcome.success)
 
 
 def _join(run: Run, threads: list[threading.Thread]) -> None:

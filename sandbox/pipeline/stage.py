@@ -22,6 +22,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
 from sandbox.engine import Resolver, connect, labels_for
+from sandbox.engine.cleanup import RunImages
 
 Events = Callable[[str, str, str], None]  # (service, stage, message)
 
@@ -68,6 +69,7 @@ class StageContext:
     deps: ServiceDeps | None = None  # set around a stage that needs dependencies
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
     early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
+    built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -119,6 +121,9 @@ class Stage:
     hint: str = ""  # the next step after a failure; {name} is the service
     needs_deps: bool = False
     blocking: bool = True  # False: a failure is recorded but the pipeline goes on
+    # True: runs beside the stage before it (it needs only what the stages before that one made); its
+    # result counts only once the stage before it passed, else it is dropped as if it never ran.
+    beside_previous: bool = False
 
 
 def timed(name: str, body: Callable[[], StageResult]) -> StageResult:

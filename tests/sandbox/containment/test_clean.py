@@ -59,12 +59,14 @@ def test_clean_leaves_a_live_run_alone_and_removes_a_dead_one(docker_client, tmp
         live_id = wait_for_line(live, RUN_START.pattern, 60, seen)[1]
         wait_for_line(live, r"hang-svc\s+test\s+started", 300, seen)
         time.sleep(5)  # the test container and its dependencies are up
-        before = run_objects(docker_client, live_id)
+        # The health check runs beside the (hanging) tests and removes its own objects when it ends,
+        # so what must survive the clean is the test stage's: its container and its dependencies.
+        before = _test_stage_objects(docker_client, live_id)
         assert any(item.startswith("container") for item in before), before
         done = sandbox(repo, "clean", timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         assert f"run {live_id}" in done.stdout and "kept" in done.stdout
-        assert set(run_objects(docker_client, live_id)) >= {i for i in before if not i.startswith("image")}
+        assert set(_test_stage_objects(docker_client, live_id)) >= set(before)
         assert live.poll() is None, "the live run must still be running"
     finally:
         live.send_signal(signal.SIGINT)
@@ -73,6 +75,19 @@ def test_clean_leaves_a_live_run_alone_and_removes_a_dead_one(docker_client, tmp
     assert not dead_temp.exists()
     assert not (repo / ".sandbox" / "runs" / dead_id).exists()
     assert run_objects(docker_client, live_id) == []
+
+
+def _test_stage_objects(client, run_id: str) -> list[str]:
+    """The run's test container and the containers on its network (the test stage's dependencies)."""
+    wanted = {"label": [f"sandbox.run={run_id}", "sandbox.role=tests"]}
+    found = []
+    for container in client.containers.list(all=True, filters=wanted):
+        found.append(f"container {container.name}")
+        for network in container.attrs["NetworkSettings"]["Networks"]:
+            found += [
+                f"container {c.name}" for c in client.containers.list(all=True, filters={"network": network})
+            ]
+    return sorted(set(found))
 
 
 def test_clean_run_removes_that_run_even_with_a_live_owner(docker_client, tmp_path: Path) -> None:

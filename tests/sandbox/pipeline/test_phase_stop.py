@@ -34,7 +34,7 @@ class _Resolver:
 
 
 @contextmanager
-def _scope(client, run_id, keep=False):
+def _scope(client, run_id, keep=False, built=None):
     yield CleanupReport()
 
 
@@ -45,19 +45,26 @@ def _config(tmp_path: Path, name: str, phase: str) -> ServiceConfig:
 @pytest.fixture
 def fleet_engine(monkeypatch):
     """verify_fleet without an engine; each service passes unless its name starts with 'bad'.
-    Returns the calls: (service name, (start, end)) in the order they finished."""
+    A service prepares (0.1 s), then asks the schedule for its turn as the stage loop does before its
+    first check, then is checked (0.2 s). Returns the checks: (service name, (start, end)) in the
+    order they finished; a service the schedule refused a turn has no entry."""
     calls: list[tuple[str, str]] = []
     lock = threading.Lock()
 
     def fake_verify(run, config: ServiceConfig, slots=None, index=None) -> ServiceOutcome:
-        start = time.monotonic()
-        time.sleep(0.2)  # long enough that services run side by side overlap
-        with lock:
-            calls.append((config.name, (start, time.monotonic())))
         outcome = ServiceOutcome(config.name, config.priority, config.phase, [])
-        outcome.verified = not config.name.startswith("bad")
         if slots is not None:
             slots[index] = outcome
+        time.sleep(0.1)  # preparation: may overlap the previous phase's checks
+        go, _ = run.schedule.wait_turn(config)
+        if not go:
+            outcome.dropped = True
+            return outcome
+        start = time.monotonic()
+        time.sleep(0.2)  # long enough that services checked side by side overlap
+        with lock:
+            calls.append((config.name, (start, time.monotonic())))
+        outcome.verified = not config.name.startswith("bad")
         return outcome
 
     monkeypatch.setattr(run_mod, "connect", lambda: object())
