@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from migrators.upgrades.influxdb3 import runtime
 from migrators.upgrades.influxdb3.flux import (
     Binary,
     Call,
@@ -126,6 +127,7 @@ class Translation:
     # `_value` and `_field` in every row; None when each field has its own column (wide rows)
     value_column: str | None = None
     field_column: str | None = None
+    runtime: bool = False  # the SQL has a part filled at run time (runtime.py): send _influxdb3_expand()
 
 
 def quote_ident(name: str) -> str:
@@ -176,6 +178,7 @@ class _Query:
     # after a reduction or pivot, on the result rows in order: ("filter", fn body) | ("map", column, expr)
     post_ops: list[tuple] = field(default_factory=list)
     fields_assumed: bool = False  # no _field filter: the fields come from the service's writes
+    fields_runtime: bool = False  # no _field filter: the fields come from the server when the query runs
 
 
 _IMPORTS = {"influxdata/influxdb/schema", "array"}  # packages whose use the translator checks itself
@@ -191,8 +194,10 @@ class Translator:
         hole_names: dict[int, str] | None = None,
         schema: dict[str, list[str]] | None = None,
         fields: dict[str, list[str]] | None = None,
+        runtime: bool = False,
     ):
         self.hole_names = hole_names or {}
+        self.runtime = runtime  # the caller can send runtime._influxdb3_expand(): unknown names may wait
         self.schema = schema or {}
         # a schema value may carry its fields too (flux_writes.MeasurementKeys: a list of tags)
         learned = {m: list(v.fields) for m, v in self.schema.items() if getattr(v, "fields", None)}
@@ -652,7 +657,10 @@ class Translator:
         needs_fields = self.reduced() or q.pivot or q.value_preds or q.value_maps or q.limit or q.post_ops
         if fields is None and (needs_fields or q.keep is not None or q.drop is not None):
             fields = self.writer_fields()
-        long = bool(fields and len(fields) > 1 and not q.pivot and needs_fields)
+        if q.fields_runtime:
+            self.check_runtime_fields(bool(needs_fields))
+        several = bool(fields and (len(fields) > 1 or q.fields_runtime))
+        long = several and not q.pivot and bool(needs_fields)
         merged = long and q.group is not None and not q.group_by_field
         if merged and self.counts_merged_fields():
             long = False  # count() of the merged table: the fields' counts added up
@@ -677,6 +685,11 @@ class Translator:
         builder.merged = merged
         sql = builder.long_sql() if long else builder.sql()
         notes = list(self.notes)
+        if q.fields_runtime:
+            notes.append(
+                f"no _field filter: the fields of {q.measurement.text} are read from information_schema "
+                "when the query runs (one SELECT per field, UNION ALL)"
+            )
         if q.fields_assumed:
             notes.append(
                 f"no _field filter: the fields of {q.measurement.text} are taken from the service's "
@@ -703,7 +716,18 @@ class Translator:
             notes=notes,
             value_column="_value" if long or merged else None,
             field_column="_field" if long else None,
+            runtime=q.fields_runtime,
         )
+
+    def check_runtime_fields(self, needs_fields: bool) -> None:
+        """Fields read at run time make long rows (`_field`, `_value`), one SELECT per field; a pivot
+        (a column per field), merged tables or wide rows would need the names in the SQL's shape."""
+        q = self.q
+        if q.pivot or not needs_fields or (q.group is not None and not q.group_by_field):
+            raise Unsupported(
+                f"no _field filter, and the service's writes do not name every field of "
+                f"{q.measurement.text}: the fields to return are not known (filter r._field)"
+            )
 
     def counts_merged_fields(self) -> bool:
         """group() |> count() over several fields: one table whose rows are every field's points."""
@@ -718,6 +742,9 @@ class Translator:
         """The fields of a query with no _field filter, when the service's writes name all of them."""
         m = self.q.measurement
         known = self.known_fields.get(m.text) if m.hole is None else None
+        if not known and self.runtime and m.hole is None:
+            self.q.fields_runtime = True  # one SELECT per field, repeated when the query runs
+            return [Name(runtime.FIELD)]
         if not known:
             raise Unsupported(
                 f"no _field filter, and the service's writes do not name every field of "
@@ -829,6 +856,8 @@ class _SqlBuilder:
             keys = [c for c in one.output_columns(long=False) if c != f.sql()]
             cols = [*keys, f"{sql_string(f.text)} AS _field", f"{f.sql()} AS _value"]
             parts.append(f"SELECT {', '.join(cols)} FROM ({one.core()})")
+        if self.q.fields_runtime:
+            parts = [runtime.each_field(self.q.measurement.text, parts[0])]
         self.long = True
         return self.project(" UNION ALL ".join(parts), union=True)
 
@@ -1204,10 +1233,13 @@ def translate(
     hole_names: dict[int, str] | None = None,
     schema: dict[str, list[str]] | None = None,
     fields: dict[str, list[str]] | None = None,
+    runtime: bool = False,
 ) -> Translation:
     """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset.
-    `fields`: measurement -> every field the service's writes send (used when no _field filter)."""
-    return Translator(hole_names, schema, fields).translate(parse(flux))
+    `fields`: measurement -> every field the service's writes send (used when no _field filter).
+    `runtime`: the caller sends the SQL through runtime's _influxdb3_expand(), so fields and measurements
+    the service does not name may be read from the server when the query runs."""
+    return Translator(hole_names, schema, fields, runtime).translate(parse(flux))
 
 
 # --- schema functions (import "influxdata/influxdb/schema") -------------------------------------------
@@ -1263,6 +1295,8 @@ def _tag_values(t: Translator, tag: str) -> Translation:
         measurements = [q.measurement]
     else:  # over the whole bucket: the measurements the service writes with this tag
         measurements = [Name(m) for m, tags in sorted(t.schema.items()) if tag in tags]
+        if not measurements and t.runtime:
+            return _tag_values_runtime(t, tag)
         if not measurements:
             raise Unsupported(
                 f"schema.tagValues(tag: {tag!r}) over the whole bucket: no measurement the service "
@@ -1281,6 +1315,21 @@ def _tag_values(t: Translator, tag: str) -> Translation:
         parts.append(f"SELECT {column} AS _value FROM {m.sql()} WHERE {' AND '.join(terms)}")
     sql = f"SELECT DISTINCT _value FROM ({' UNION ALL '.join(parts)}) ORDER BY _value"
     return _schema_translation(t, sql, measurements[0] if len(measurements) == 1 else Name(""), notes)
+
+
+def _tag_values_runtime(t: Translator, tag: str) -> Translation:
+    """Every measurement of the bucket holding the tag, read from information_schema when it runs."""
+    q = t.q
+    column = quote_ident(tag)
+    terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}", f"{column} IS NOT NULL"]
+    if q.fields or q.tag_preds:  # a column another table may lack: SQL fails where Flux finds nothing
+        raise Unsupported(f"schema.tagValues(tag: {tag!r}) over the whole bucket with a predicate")
+    part = f"SELECT {column} AS _value FROM {runtime.TABLE} WHERE {' AND '.join(terms)}"
+    sql = f"SELECT DISTINCT _value FROM ({runtime.each_table(tag, part)}) ORDER BY _value"
+    note = f"tag values of {tag} read from every measurement holding it (information_schema, at run time)"
+    result = _schema_translation(t, sql, Name(""), [note])
+    result.runtime = True
+    return result
 
 
 def _measurements(t: Translator) -> Translation:

@@ -1,0 +1,94 @@
+"""SQL whose field or table list only the server knows (docs/rules.md#ix-12, "run-time schema").
+
+Flux with no ``_field`` filter returns every field of the measurement, and ``schema.tagValues()`` over a
+whole bucket reads every measurement carrying the tag. When the service's writes do not name those
+fields or measurements, no SQL written at migration time is faithful. InfluxDB 3 tells them at run time:
+``information_schema.columns`` lists a table's columns, tags typed ``Dictionary(Int32, Utf8)``.
+
+The translation then holds one repeated part between comments::
+
+    SELECT * FROM (/*+each field of 'sensor'*/ SELECT ..., '__influxdb3_field__' AS _field,
+    __influxdb3_field__ AS _value FROM ... /*+end*/) ORDER BY ...
+
+and the query call sends ``_influxdb3_expand(client, sql, database)``: a helper written into the service
+that asks ``information_schema.columns`` for the names and repeats the part once per name (quoted),
+joined by UNION ALL. A text without such a part is returned unchanged, so a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+FIELD = "__influxdb3_field__"  # the placeholder of a field: an identifier and a string literal
+TABLE = "__influxdb3_table__"  # the placeholder of a measurement carrying a tag
+EXPAND = "_influxdb3_expand"
+
+EXPAND_HELPER = r"""
+def _influxdb3_expand(client, sql: str, database=None) -> str:
+    # SQL with its run-time parts filled (IX-12): `/*+each field of 'm'*/ ... /*+end*/` repeats for every
+    # field column of table m, `/*+each table with tag 't'*/ ... /*+end*/` for every table holding the
+    # tag column t, as information_schema.columns tells (tags are Dictionary columns), joined by UNION
+    # ALL. Flux read every field (no _field filter) or every measurement of the bucket; SQL names them.
+    found = re.search(r"/\*\+each (field of|table with tag) '((?:[^']|'')*)'\*/(.*?)/\*\+end\*/", sql, re.S)
+    if found is None:
+        return sql
+    kind, name, part = found.group(1), found.group(2).replace("''", "'"), found.group(3)
+    if kind == "field of":
+        column, place = "column_name", "__influxdb3_field__"
+        where = "table_name = $name AND column_name <> 'time' AND data_type NOT LIKE 'Dictionary%'"
+    else:
+        column, place = "table_name", "__influxdb3_table__"
+        where = "column_name = $name AND data_type LIKE 'Dictionary%'"
+    catalog = client.query(
+        f"SELECT DISTINCT {column} AS name, data_type FROM information_schema.columns "
+        f"WHERE table_schema = 'iox' AND {where} ORDER BY name",
+        language="sql",
+        database=database,
+        query_parameters={"name": name},
+    ).to_pylist()
+    names = sorted({row["name"] for row in catalog})
+    types = {row["data_type"] for row in catalog}
+    if kind == "field of" and len(types) > 1:  # one _value column would coerce them (ints to floats)
+        raise ValueError(f"fields of {name} have different types {sorted(types)}: filter r._field (IX-12)")
+    if not names and kind == "field of":  # no field: the part keeps its shape and gives no row
+        parts = [part.replace("'" + place + "'", "''").replace(place, "NULL")]
+    elif not names:
+        parts = ["SELECT CAST(NULL AS VARCHAR) AS _value WHERE FALSE"]
+    else:
+        quoted = [("'" + n.replace("'", "''") + "'", '"' + n.replace('"', '""') + '"') for n in names]
+        parts = [part.replace("'" + place + "'", text).replace(place, ident) for text, ident in quoted]
+    return sql[: found.start()] + " UNION ALL ".join(parts) + sql[found.end() :]
+"""
+
+
+def each_field(measurement: str, part: str) -> str:
+    """The part repeated for every field of `measurement` at run time."""
+    return f"/*+each field of {_string(measurement)}*/ {part} /*+end*/"
+
+
+def each_table(tag: str, part: str) -> str:
+    """The part repeated for every measurement that has the tag column `tag` at run time."""
+    return f"/*+each table with tag {_string(tag)}*/ {part} /*+end*/"
+
+
+def _string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def expandable(query, mode: str | None) -> bool:
+    """A direct call of the client's query (or one handed to an executor): its receiver is the client
+    that can read information_schema. A service wrapper or a marked call cannot expand the SQL."""
+    return mode is not None and not query.wrapper and not query.rows
+
+
+def expand_call(
+    client: cst.BaseExpression, sql: cst.BaseExpression, database: cst.BaseExpression | None
+) -> cst.Call:
+    """`_influxdb3_expand(client, sql, database)`: the SQL with its run-time parts filled."""
+    args = [cst.Arg(client), cst.Arg(sql)] + ([cst.Arg(database)] if database is not None else [])
+    return cst.Call(cst.Name(EXPAND), _commas(args))
+
+
+def _commas(args: list[cst.Arg]) -> list[cst.Arg]:
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    return [a.with_changes(comma=comma) for a in args[:-1]] + args[-1:]
