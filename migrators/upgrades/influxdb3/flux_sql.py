@@ -675,6 +675,11 @@ class Translator:
         unknown = [t for t in q.exists_tags if assumed or t not in tags]
         if unknown:
             raise Unsupported(f"exists r.{unknown[0]}: not known to be a tag of the measurement")
+        per_series = q.group is None and (self.reduced() or q.limit)
+        # the series key is assumed (no writer names the tags): the server tells it when the query runs
+        tags_runtime = assumed and per_series and self.runtime and q.measurement.hole is None
+        if tags_runtime:  # the series key is every tag the server has for the measurement
+            tags, assumed = [runtime.TAGS], False
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(
                 "the series key (tags) of the measurement is not known, and "
@@ -684,6 +689,12 @@ class Translator:
         builder = _SqlBuilder(self, q, fields, tags)
         builder.merged = merged
         sql = builder.long_sql() if long else builder.sql()
+        if tags_runtime:
+            sql = runtime.with_tags(q.measurement.text, sql)
+            self.notes.append(
+                f"the series key of {q.measurement.text} (its tags) is read from information_schema when "
+                "the query runs"
+            )
         notes = list(self.notes)
         if q.fields_runtime:
             notes.append(
@@ -716,7 +727,7 @@ class Translator:
             notes=notes,
             value_column="_value" if long or merged else None,
             field_column="_field" if long else None,
-            runtime=q.fields_runtime,
+            runtime=q.fields_runtime or tags_runtime,
         )
 
     def check_runtime_fields(self, needs_fields: bool) -> None:

@@ -21,42 +21,63 @@ import libcst as cst
 
 FIELD = "__influxdb3_field__"  # the placeholder of a field: an identifier and a string literal
 TABLE = "__influxdb3_table__"  # the placeholder of a measurement carrying a tag
+TAGS = "__influxdb3_tags__"  # the placeholder of every tag of the measurement (its series key)
 EXPAND = "_influxdb3_expand"
 
 EXPAND_HELPER = r"""
 def _influxdb3_expand(client, sql: str, database=None) -> str:
-    # SQL with its run-time parts filled (IX-12): `/*+each field of 'm'*/ ... /*+end*/` repeats for every
-    # field column of table m, `/*+each table with tag 't'*/ ... /*+end*/` for every table holding the
-    # tag column t, as information_schema.columns tells (tags are Dictionary columns), joined by UNION
-    # ALL. Flux read every field (no _field filter) or every measurement of the bucket; SQL names them.
+    # SQL with its run-time parts filled (IX-12): Flux read every tag, field or measurement the server
+    # has; SQL must name them, so information_schema.columns tells them (tags are Dictionary columns).
+    # `/*+tags of 'm'*/` heads SQL whose __influxdb3_tags__ stands for every tag of table m;
+    # `/*+each field of 'm'*/ ... /*+end*/` repeats for every field of m and `/*+each table with tag
+    # 't'*/ ... /*+end*/` for every table holding tag t, joined by UNION ALL.
+    def catalog(column: str, where: str, name: str) -> list:
+        return client.query(
+            f"SELECT DISTINCT {column} AS name, data_type FROM information_schema.columns "
+            f"WHERE table_schema = 'iox' AND {where} ORDER BY name",
+            language="sql",
+            database=database,
+            query_parameters={"name": name.replace("''", "'")},
+        ).to_pylist()
+
+    def ident(name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'
+
+    head = re.match(r"/\*\+tags of '((?:[^']|'')*)'\*/ ", sql)
+    if head is not None:
+        tags = catalog("column_name", "table_name = $name AND data_type LIKE 'Dictionary%'", head.group(1))
+        sql = sql[head.end() :]
+        if tags:
+            sql = sql.replace("__influxdb3_tags__", ", ".join(ident(t["name"]) for t in tags))
+        for pattern, new in (  # no tag: one series, so nothing to partition, group or order by
+            (r"PARTITION BY __influxdb3_tags__ ", ""),
+            (r"GROUP BY __influxdb3_tags__(?!,)", "HAVING count(*) > 0"),
+            (r"ORDER BY __influxdb3_tags__(?!,)", ""),
+            (r"__influxdb3_tags__, |, __influxdb3_tags__", ""),
+        ):
+            sql = re.sub(pattern, new, sql)
     found = re.search(r"/\*\+each (field of|table with tag) '((?:[^']|'')*)'\*/(.*?)/\*\+end\*/", sql, re.S)
     if found is None:
         return sql
-    kind, name, part = found.group(1), found.group(2).replace("''", "'"), found.group(3)
+    kind, name, part = found.groups()
     if kind == "field of":
-        column, place = "column_name", "__influxdb3_field__"
+        place = "__influxdb3_field__"
         where = "table_name = $name AND column_name <> 'time' AND data_type NOT LIKE 'Dictionary%'"
+        rows = catalog("column_name", where, name)
     else:
-        column, place = "table_name", "__influxdb3_table__"
+        place = "__influxdb3_table__"
         where = "column_name = $name AND data_type LIKE 'Dictionary%'"
-    catalog = client.query(
-        f"SELECT DISTINCT {column} AS name, data_type FROM information_schema.columns "
-        f"WHERE table_schema = 'iox' AND {where} ORDER BY name",
-        language="sql",
-        database=database,
-        query_parameters={"name": name},
-    ).to_pylist()
-    names = sorted({row["name"] for row in catalog})
-    types = {row["data_type"] for row in catalog}
-    if kind == "field of" and len(types) > 1:  # one _value column would coerce them (ints to floats)
-        raise ValueError(f"fields of {name} have different types {sorted(types)}: filter r._field (IX-12)")
+        rows = catalog("table_name", where, name)
+    if kind == "field of" and len({row["data_type"] for row in rows}) > 1:  # one _value column would coerce
+        raise ValueError(f"fields of {name} have different types: filter r._field (IX-12)")
+    names = sorted({row["name"] for row in rows})
     if not names and kind == "field of":  # no field: the part keeps its shape and gives no row
         parts = [part.replace("'" + place + "'", "''").replace(place, "NULL")]
     elif not names:
         parts = ["SELECT CAST(NULL AS VARCHAR) AS _value WHERE FALSE"]
     else:
-        quoted = [("'" + n.replace("'", "''") + "'", '"' + n.replace('"', '""') + '"') for n in names]
-        parts = [part.replace("'" + place + "'", text).replace(place, ident) for text, ident in quoted]
+        texts = [("'" + n.replace("'", "''") + "'", ident(n)) for n in names]
+        parts = [part.replace("'" + place + "'", text).replace(place, quoted) for text, quoted in texts]
     return sql[: found.start()] + " UNION ALL ".join(parts) + sql[found.end() :]
 """
 
@@ -64,6 +85,11 @@ def _influxdb3_expand(client, sql: str, database=None) -> str:
 def each_field(measurement: str, part: str) -> str:
     """The part repeated for every field of `measurement` at run time."""
     return f"/*+each field of {_string(measurement)}*/ {part} /*+end*/"
+
+
+def with_tags(measurement: str, sql: str) -> str:
+    """SQL whose TAGS placeholder stands for every tag of `measurement`, read at run time."""
+    return f"/*+tags of {_string(measurement)}*/ {sql}"
 
 
 def each_table(tag: str, part: str) -> str:
