@@ -734,7 +734,8 @@ class Translator:
         """Fields read at run time make long rows (`_field`, `_value`), one SELECT per field; a pivot
         (a column per field), merged tables or wide rows would need the names in the SQL's shape."""
         q = self.q
-        if q.pivot or not needs_fields or (q.group is not None and not q.group_by_field):
+        merged = q.group is not None and not q.group_by_field
+        if q.pivot or not needs_fields or (merged and not self.counts_merged_fields()):
             raise Unsupported(
                 f"no _field filter, and the service's writes do not name every field of "
                 f"{q.measurement.text}: the fields to return are not known (filter r._field)"
@@ -1002,6 +1003,10 @@ class _SqlBuilder:
         if self.merged:  # count() of a table holding every field's points
             cols = [*keys, " + ".join(f"count({f.sql()})" for f in self.fields) + " AS _value"]
         sql = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
+        if self.merged and self.q.fields_runtime:  # a row per point of each field, counted together
+            part = f"SELECT {', '.join(keys) or '1 AS _one'} FROM {self.source()} WHERE {self.where()}"
+            each = runtime.each_field(self.q.measurement.text, part)
+            sql = f"SELECT {', '.join([*keys, 'count(*) AS _value'])} FROM ({each})"
         if keys:
             return sql + f" GROUP BY {', '.join(keys)}"
         return sql + " HAVING count(*) > 0"  # Flux yields no table at all for no data

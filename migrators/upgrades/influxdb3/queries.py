@@ -347,8 +347,11 @@ class QueryPlanner:
             star = cst.Param(cst.Name("sql_options"), star="**")
             self.plan.replace[id(params)] = params.with_changes(star_kwarg=star)
         receiver = _receiver(query.func)
+        # its callers' SQL may hold run-time parts (runtime.py); other text passes through unchanged
+        database = cst.parse_expression(f'{star.name.value}.get("database")')
+        self.plan.needs_expand = True
         new_args = [
-            cst.Arg(first),
+            cst.Arg(expand_call(receiver, first, database)),
             _kw("language", cst.SimpleString('"sql"')),
             cst.Arg(cst.Name(star.name.value), star="**"),
         ]
@@ -708,7 +711,7 @@ class QueryPlanner:
         own = call.args[query.lead :]
         replaced = (source.builder is None or source.template_ref is not None) and source.node is flux_arg
         query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
-        if result.runtime:  # names only the server knows: filled in just before the query is sent
+        if result.runtime and not query.wrapper:  # names only the server knows: filled just before sending
             database = _name_expr(result.database, holes) if result.database else None
             query_arg = expand_call(_receiver(query.func), query_arg, database)
             self.plan.needs_expand = True

@@ -43,17 +43,17 @@ def _influxdb3_expand(client, sql: str, database=None) -> str:
     def ident(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
-    head = re.match(r"/\*\+tags of '((?:[^']|'')*)'\*/ ", sql)
+    head = re.match(r"\s*/\*\+tags of '((?:[^']|'')*)'\*/\s*", sql)
     if head is not None:
         tags = catalog("column_name", "table_name = $name AND data_type LIKE 'Dictionary%'", head.group(1))
         sql = sql[head.end() :]
         if tags:
             sql = sql.replace("__influxdb3_tags__", ", ".join(ident(t["name"]) for t in tags))
         for pattern, new in (  # no tag: one series, so nothing to partition, group or order by
-            (r"PARTITION BY __influxdb3_tags__ ", ""),
+            (r"PARTITION BY __influxdb3_tags__\s+", ""),
             (r"GROUP BY __influxdb3_tags__(?!,)", "HAVING count(*) > 0"),
             (r"ORDER BY __influxdb3_tags__(?!,)", ""),
-            (r"__influxdb3_tags__, |, __influxdb3_tags__", ""),
+            (r"__influxdb3_tags__,\s*|,\s*__influxdb3_tags__", ""),
         ):
             sql = re.sub(pattern, new, sql)
     found = re.search(r"/\*\+each (field of|table with tag) '((?:[^']|'')*)'\*/(.*?)/\*\+end\*/", sql, re.S)
@@ -68,7 +68,7 @@ def _influxdb3_expand(client, sql: str, database=None) -> str:
         place = "__influxdb3_table__"
         where = "column_name = $name AND data_type LIKE 'Dictionary%'"
         rows = catalog("table_name", where, name)
-    if kind == "field of" and len({row["data_type"] for row in rows}) > 1:  # one _value column would coerce
+    if "_value" in part and len({row["data_type"] for row in rows}) > 1:  # one _value column would coerce
         raise ValueError(f"fields of {name} have different types: filter r._field (IX-12)")
     names = sorted({row["name"] for row in rows})
     if not names and kind == "field of":  # no field: the part keeps its shape and gives no row
@@ -102,9 +102,10 @@ def _string(value: str) -> str:
 
 
 def expandable(query, mode: str | None) -> bool:
-    """A direct call of the client's query (or one handed to an executor): its receiver is the client
-    that can read information_schema. A service wrapper or a marked call cannot expand the SQL."""
-    return mode is not None and not query.wrapper and not query.rows
+    """A call of the client's query (direct or handed to an executor): its receiver is the client that
+    reads information_schema; a service wrapper's call: the wrapper expands what it sends
+    (QueryPlanner.plan_wrapper). A marked call (no mode) sends nothing new."""
+    return mode is not None
 
 
 def expand_call(

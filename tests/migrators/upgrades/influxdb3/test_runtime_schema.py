@@ -4,12 +4,15 @@ information_schema, and compared with the independent reference evaluator on the
 
 from __future__ import annotations
 
+import ast
 import re
 
+import libcst as cst
 import pytest
 
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
+from migrators.upgrades.influxdb3.queries import sql_expression
 from migrators.upgrades.influxdb3.runtime import EXPAND_HELPER
 from tests.migrators.fluxref.reference import evaluate, time_ns
 from tests.migrators.fluxref.standin import standin_client, time_ns_of
@@ -36,6 +39,9 @@ CASES: dict[str, str] = {
     "all_fields_window": of("temp") + " |> aggregateWindow(every: 1h, fn: mean, createEmpty: false)",
     "two_fields_first_tags_unknown": of("cpu")
     + ' |> filter(fn: (r) => r._field == "usage" or r._field == "idle") |> first()',
+    "all_fields_group_count": of("cpu") + ' |> group(columns: ["region"]) |> count()',
+    "all_fields_one_table_count": of("cpu") + " |> group() |> count()",
+    "mixed_types_group_count": of("mixed") + ' |> group(columns: ["dev"]) |> count()',
     "no_tag_last": of("plain") + " |> last()",
     "no_tag_count": of("plain") + " |> count()",
     "tag_values_host": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
@@ -96,10 +102,15 @@ def expected(flux: str) -> list[dict]:
     return rows
 
 
+def as_written(sql: str) -> str:
+    """The SQL as the codemod writes it into a service (a clause per line)."""
+    return ast.literal_eval(cst.Module([]).code_for_node(sql_expression(sql, [])))
+
+
 def actual(client, flux: str) -> list[dict]:
     translation = translate(flux, schema={}, fields={}, runtime=True)
     assert translation.runtime, "the case must need the run-time schema"
-    rows = client.query(expand(client, translation.sql), language="sql").to_pylist()
+    rows = client.query(expand(client, as_written(translation.sql)), language="sql").to_pylist()
     for row in rows:
         if "time" in row:
             row["time"] = time_ns_of(row["time"])
