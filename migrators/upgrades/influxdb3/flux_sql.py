@@ -523,6 +523,8 @@ class Translator:
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
             return "now()"
+        if isinstance(expr, Call) and expr.name == "duration" and set(expr.args) == {"v"}:
+            return self.duration_bound(expr.args["v"], which)
         if isinstance(expr, Call) and expr.name == "time" and set(expr.args) == {"v"}:
             value = expr.args["v"]  # time(v: "2024-01-01T00:00:00Z") or time(v: "{ts}")
             if isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None:
@@ -535,6 +537,20 @@ class Translator:
                 "it; pass the time range as a parameter"
             )
         raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
+
+    def duration_bound(self, value: Expr, which: str) -> str:
+        """`range(start: duration(v: params.window))`: a duration text ("-7d") relative to now, as Flux
+        reads a duration bound; SQL parses it as an interval (one unit; "1h30m" fails, loudly)."""
+        param = isinstance(value, Member) and value.obj == "params" and value.hole is None
+        hole = isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None
+        if not (param or hole) or getattr(value, "negative", False):
+            raise Unsupported(f"range({which}: duration(v:)) of something other than params.x or a hole")
+        name = f"params.{value.prop}" if param else self.hole_names.get(value.hole, "the hole")
+        self.notes.append(
+            f'{name} in range({which}: duration(v:)) must be a one-unit Flux duration such as "-30d" '
+            '(SQL reads it as an interval; "-1h30m" or months fail)'
+        )
+        return f"now() + CAST({self.literal_sql(value)} AS INTERVAL)"
 
     def filter_term(self, term: Expr, r: str) -> None:
         kind = _term_kind(term, r)

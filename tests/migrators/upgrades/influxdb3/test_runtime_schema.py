@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import re
+import time
 
 import libcst as cst
 import pytest
@@ -44,6 +45,9 @@ CASES: dict[str, str] = {
     "mixed_types_group_count": of("mixed") + ' |> group(columns: ["dev"]) |> count()',
     "no_tag_last": of("plain") + " |> last()",
     "no_tag_count": of("plain") + " |> count()",
+    "no_tag_window": of("plain") + " |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
+    "no_tag_two_fields_limit": of("plain") + ' |> filter(fn: (r) => r._field == "v" or r._field == "w")'
+    " |> limit(n: 3)",
     "tag_values_host": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host",'
     " start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)",
     "tag_values_nobody_empty": 'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", '
@@ -160,3 +164,30 @@ def test_without_runtime_the_translation_still_refuses():
 def test_runtime_refuses_shapes_it_cannot_fill(flux):
     with pytest.raises(Unsupported):
         translate(flux, schema={}, fields={}, runtime=True)
+
+
+@pytest.mark.parametrize("window", ["-2h", "-90m", "-1d"])
+def test_a_duration_parameter_as_range_start_gives_flux_results(window):
+    """`range(start: duration(v: params.window))` (params bound by the call): now() + the interval."""
+    flux = (
+        'from(bucket: "db") |> range(start: duration(v: params.window))'
+        ' |> filter(fn: (r) => r._measurement == "temp" and r._field == "value") |> sum()'
+    )
+    translation = translate(flux, schema=TAGS)
+    assert translation.flux_params == ["window"]
+    with standin_client() as c:
+        now = time.time_ns()
+        pts = [
+            {"_measurement": "temp", "sensor": s, "_time": now - i * 7 * MIN, "value": float(i + k)}
+            for i in range(40)
+            for k, s in enumerate(("a", "b"))
+        ]
+        c.write(record="\n".join(line(p) for p in pts), write_precision="ns")
+        rows = c.query(translation.sql, language="sql", query_parameters={"window": window}).to_pylist()
+        now = time.time_ns()
+    want = {
+        r["sensor"]: r["_value"]
+        for t in evaluate(flux, pts, TAGS, now=now, params={"window": window})
+        for r in t.rows
+    }
+    assert want and {r["sensor"]: r["value"] for r in rows} == pytest.approx(want)
