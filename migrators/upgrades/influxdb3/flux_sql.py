@@ -689,11 +689,16 @@ class Translator:
             raise Unsupported("a _value filter before pivot() over several fields")
         tags, assumed = self.series_tags()
         unknown = [t for t in q.exists_tags if assumed or t not in tags]
-        if unknown:
+        at_run_time = self.runtime and q.measurement.hole is None and q.group is None
+        if unknown and not at_run_time:
             raise Unsupported(f"exists r.{unknown[0]}: not known to be a tag of the measurement")
         per_series = q.group is None and (self.reduced() or q.limit)
-        # the series key is assumed (no writer names the tags): the server tells it when the query runs
-        tags_runtime = assumed and per_series and self.runtime and q.measurement.hole is None
+        # the series key is assumed (no writer names the tags), or `exists` names a tag no writer sends:
+        # the server tells the tags when the query runs
+        tags_runtime = at_run_time and (assumed and per_series or bool(unknown))
+        for tag in unknown:  # true only where the column is a tag: a field is no column of Flux's rows
+            test = f"{quote_ident(tag)} IS NOT NULL"
+            q.tag_preds = [p.replace(test, runtime.if_tag(tag, test, "FALSE")) for p in q.tag_preds]
         if tags_runtime:  # the series key is every tag the server has for the measurement
             tags, assumed = [runtime.TAGS], False
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):

@@ -49,6 +49,13 @@ def _influxdb3_expand(client, sql: str, database=None) -> str:
         sql = sql[head.end() :]
         if tags:
             sql = sql.replace("__influxdb3_tags__", ", ".join(ident(t["name"]) for t in tags))
+        names = {t["name"] for t in tags}  # `/*+if tag 'x'*/A/*+else*/B/*+end*/`: A where x is a tag
+        sql = re.sub(
+            r"/\*\+if tag '((?:[^']|'')*)'\*/(.*?)/\*\+else\*/(.*?)/\*\+end\*/",
+            lambda m: m.group(2) if m.group(1).replace("''", "'") in names else m.group(3),
+            sql,
+            flags=re.S,
+        )
         for pattern, new in (  # no tag: one series, so nothing to partition, group or order by
             (r"PARTITION BY __influxdb3_tags__\s+", ""),
             (r"GROUP BY __influxdb3_tags__(?!,)", "HAVING count(*) > 0"),
@@ -90,6 +97,12 @@ def each_field(measurement: str, part: str) -> str:
 def with_tags(measurement: str, sql: str) -> str:
     """SQL whose TAGS placeholder stands for every tag of `measurement`, read at run time."""
     return f"/*+tags of {_string(measurement)}*/ {sql}"
+
+
+def if_tag(tag: str, then: str, otherwise: str) -> str:
+    """`then` where `tag` is a tag column of the measurement at run time, else `otherwise` (inside SQL
+    headed by with_tags)."""
+    return f"/*+if tag {_string(tag)}*/{then}/*+else*/{otherwise}/*+end*/"
 
 
 def each_table(tag: str, part: str) -> str:
