@@ -179,6 +179,7 @@ class _Query:
     post_ops: list[tuple] = field(default_factory=list)
     fields_assumed: bool = False  # no _field filter: the fields come from the service's writes
     fields_runtime: bool = False  # no _field filter: the fields come from the server when the query runs
+    group_by_measurement: bool = False  # group(columns:) names _measurement
 
 
 _IMPORTS = {"influxdata/influxdb/schema", "array"}  # packages whose use the translator checks itself
@@ -350,6 +351,7 @@ class Translator:
             raise Unsupported("group(mode: except)")
         columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
         self.q.group_by_field = "_field" in columns
+        self.q.group_by_measurement = "_measurement" in columns
         self.q.group = [c for c in columns if c not in ("_measurement", "_field", "_start", "_stop")]
         if "_time" in self.q.group or "_value" in self.q.group:
             raise Unsupported("group() by _time or _value")
@@ -667,6 +669,8 @@ class Translator:
         q = self.q
         if q.start is None:
             raise Unsupported("no range(): InfluxDB 3 needs a time bound and Flux requires one")
+        if q.measurement is None and self.runtime and _counts_per_measurement(q):
+            return _count_per_measurement(self)
         if q.measurement is None:
             raise Unsupported("no _measurement filter (a query over several tables)")
         fields = q.fields
@@ -1404,6 +1408,44 @@ def _field_keys(t: Translator, stage: Stage) -> Translation:
         "information_schema lists every field column of the table"
     )
     return _schema_translation(t, sql, Name(measurement.value), [note])
+
+
+def _counts_per_measurement(q: _Query) -> bool:
+    """`filter(fn: (r) => r.tag == v) |> group(columns: ["_measurement"]) |> count()` over a bucket:
+    a row per measurement holding the tag (a sort of one-row tables changes nothing)."""
+    return (
+        q.group_by_measurement
+        and q.group == []
+        and not q.group_by_field
+        and q.aggregate == "count"
+        and q.fields is None
+        and len(q.referenced_tags) == 1
+        and bool(q.tag_preds)
+        and not (q.window or q.selector or q.difference or q.pivot or q.limit or q.post_group)
+        and not (q.value_preds or q.value_maps or q.post_maps or q.post_ops or q.exists_tags)
+        and q.keep is None
+        and q.drop is None
+    )
+
+
+def _count_per_measurement(t: Translator) -> Translation:
+    """Every table holding the filtered tag (information_schema, at run time), each counting the points
+    of all its fields, as Flux's count() of the table group() made of the measurement's series."""
+    q = t.q
+    tag = q.referenced_tags[0]
+    equal = re.compile(re.escape(quote_ident(tag)) + r" = (\$\w+|'(?:[^']|'')*'|-?\d+(\.\d+)?)")
+    if not all(equal.fullmatch(p) for p in q.tag_preds):  # a missing column is null: only `==` is false
+        raise Unsupported("no _measurement filter, and the tag filter is not an equality")
+    terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}", *q.tag_preds]
+    part = (
+        f"SELECT '{runtime.TABLE}' AS _measurement, {runtime.COUNT_FIELDS} AS _value FROM {runtime.TABLE} "
+        f"WHERE {' AND '.join(terms)} HAVING count(*) > 0"
+    )
+    sql = f"SELECT _measurement, _value FROM ({runtime.each_table(tag, part)}) ORDER BY _measurement"
+    note = f"the measurements holding {tag}, and their fields, are read from information_schema at run time"
+    result = _schema_translation(t, sql, Name(""), [*t.notes, note])
+    result.runtime = True
+    return result
 
 
 def _schema_translation(t: Translator, sql: str, measurement: Name, notes: list[str]) -> Translation:

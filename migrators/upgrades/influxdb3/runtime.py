@@ -21,6 +21,7 @@ import libcst as cst
 
 FIELD = "__influxdb3_field__"  # the placeholder of a field: an identifier and a string literal
 TABLE = "__influxdb3_table__"  # the placeholder of a measurement carrying a tag
+COUNT_FIELDS = "__influxdb3_count_fields__"  # count(f1) + count(f2) ... of the table at hand
 TAGS = "__influxdb3_tags__"  # the placeholder of every tag of the measurement (its series key)
 EXPAND = "_influxdb3_expand"
 
@@ -81,10 +82,22 @@ def _influxdb3_expand(client, sql: str, database=None) -> str:
     if not names and kind == "field of":  # no field: the part keeps its shape and gives no row
         parts = [part.replace("'" + place + "'", "''").replace(place, "NULL")]
     elif not names:
-        parts = ["SELECT CAST(NULL AS VARCHAR) AS _value WHERE FALSE"]
+        parts = ["SELECT CAST(NULL AS VARCHAR) AS _measurement, CAST(NULL AS VARCHAR) AS _value WHERE FALSE"]
     else:
         texts = [("'" + n.replace("'", "''") + "'", ident(n)) for n in names]
         parts = [part.replace("'" + place + "'", text).replace(place, quoted) for text, quoted in texts]
+    if names and "__influxdb3_count_fields__" in part:  # every field column of each table, counted
+        columns = client.query(
+            "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'iox' "
+            "AND column_name <> 'time' AND data_type NOT LIKE 'Dictionary%' ORDER BY column_name",
+            language="sql",
+            database=database,
+        ).to_pylist()
+        counts = [
+            " + ".join(f"count({ident(c['column_name'])})" for c in columns if c["table_name"] == n) or "0"
+            for n in names
+        ]
+        parts = [p.replace("__influxdb3_count_fields__", c) for p, c in zip(parts, counts)]
     return sql[: found.start()] + " UNION ALL ".join(parts) + sql[found.end() :]
 """
 

@@ -21,7 +21,7 @@ from tests.migrators.upgrades.influxdb3.test_flux_execution import TAGS as CPU_T
 from tests.migrators.upgrades.influxdb3.test_flux_execution import _by_table
 from tests.migrators.upgrades.influxdb3.test_flux_execution import dataset as cpu_dataset
 
-TAGS = {**CPU_TAGS, "plain": [], "mixed": ["dev"]}
+TAGS = {**CPU_TAGS, "plain": [], "mixed": ["dev"], "disk": ["host", "mount"]}
 R = 'from(bucket: "db") |> range(start: 2024-01-01T00:00:00Z, stop: 2024-01-01T06:00:00Z)'
 BASE = time_ns("2024-01-01T00:00:00Z")
 MIN = 60 * 10**9
@@ -49,6 +49,10 @@ CASES: dict[str, str] = {
     "exists_a_field_empty": of("cpu")
     + ' |> filter(fn: (r) => r._field == "usage") |> filter(fn: (r) => exists r.idle)',
     "exists_nothing_empty": of("temp") + ' |> filter(fn: (r) => r._field == "value" and exists r.nothing)',
+    "count_per_measurement": R + ' |> filter(fn: (r) => r.host == "web1") |> group(columns: ["_measurement"])'
+    ' |> count() |> sort(columns: ["_value"], desc: true)',
+    "count_per_measurement_nobody_empty": R + ' |> filter(fn: (r) => r.nobody == "x")'
+    ' |> group(columns: ["_measurement"]) |> count()',
     "no_tag_last": of("plain") + " |> last()",
     "no_tag_count": of("plain") + " |> count()",
     "no_tag_window": of("plain") + " |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
@@ -65,6 +69,18 @@ def points() -> list[dict]:
     extra = [
         {"_measurement": "plain", "_time": BASE + i * 7 * MIN, "v": float(i % 5), "w": float(i)}
         for i in range(12)
+    ]
+    extra += [
+        {
+            "_measurement": "disk",
+            "host": h,
+            "mount": m,
+            "_time": BASE + i * 11 * MIN,
+            "free": float(i),
+            "used": 1.5,
+        }
+        for i in range(9)
+        for h, m in (("web1", "/"), ("web1", "/data"), ("db1", "/"))
     ]
     extra += [
         {"_measurement": "mixed", "dev": "a", "_time": BASE + i * MIN, "n": i, "x": i + 0.5} for i in range(3)
@@ -101,19 +117,14 @@ def expected(flux: str, long: bool) -> list[dict]:
     """Flux's rows in long format (`_field`/`_value` kept) or wide (the field's name for `_value`), as
     the translation gives them."""
     rows = []
+    dropped = ("_start", "_stop") + (() if '"_measurement"]' in flux else ("_measurement",))
     for table in evaluate(flux, points(), TAGS):
         for row in table.rows:
             if not long:
                 row = {k: v for k, v in row.items() if k not in ("_field", "_value")} | {
                     row["_field"]: row["_value"]
                 }
-            rows.append(
-                {
-                    ("time" if k == "_time" else k): v
-                    for k, v in row.items()
-                    if k not in ("_measurement", "_start", "_stop")
-                }
-            )
+            rows.append({("time" if k == "_time" else k): v for k, v in row.items() if k not in dropped})
     return rows
 
 
@@ -139,7 +150,9 @@ def test_runtime_translation_gives_flux_results(client, name):
     assert want or name.endswith("_empty"), f"{name}: Flux gives no row: the case checks nothing"
     got = actual(client, flux)
     assert len(got) == len(want), f"{name}: {len(got)} rows, Flux gives {len(want)}\n{got}\n{want}"
-    keys = [c for c in (want[0] if want else {}) if c in ("host", "region", "sensor", "_field")]
+    keys = [
+        c for c in (want[0] if want else {}) if c in ("host", "region", "sensor", "_field", "_measurement")
+    ]
     assert _by_table(got, keys, want) == _by_table(want, keys, want), name
 
 
