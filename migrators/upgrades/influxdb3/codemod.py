@@ -31,7 +31,7 @@ from migrators.upgrades.influxdb3.queries import (
     hole_names,
     sql_expression,
 )
-from migrators.upgrades.influxdb3.runtime import EXPAND, EXPAND_HELPER
+from migrators.upgrades.influxdb3.runtime import EXPAND, EXPAND_HELPER, QUERY_HELPER, RUNTIME_QUERY
 from migrators.upgrades.influxdb3.templates import unfilled
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
@@ -88,7 +88,12 @@ def _influxdb3_rows(table) -> list:
     ]
     return pyarrow.table(columns, names=table.column_names).to_pylist()
 '''
-HELPERS = {"_influxdb3_ping": PING_HELPER, "_influxdb3_rows": ROWS_HELPER, EXPAND: EXPAND_HELPER}
+HELPERS = {
+    "_influxdb3_ping": PING_HELPER,
+    "_influxdb3_rows": ROWS_HELPER,
+    EXPAND: EXPAND_HELPER,
+    RUNTIME_QUERY: QUERY_HELPER,
+}
 
 
 @dataclass
@@ -361,6 +366,7 @@ class Influxdb3Codemod(MigrationCodemod):
             AddImportsVisitor.add_needed_import(self.context, "pyarrow")
         if self.plan.needs_expand:  # run-time schema (runtime.py): the helper uses re
             needed.append(EXPAND)
+            needed += [RUNTIME_QUERY] if self.plan.needs_runtime_query else []
             AddImportsVisitor.add_needed_import(self.context, "re")
         code = updated_node.code if needed else ""
         for name in needed:

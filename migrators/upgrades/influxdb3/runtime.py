@@ -24,6 +24,13 @@ TABLE = "__influxdb3_table__"  # the placeholder of a measurement carrying a tag
 COUNT_FIELDS = "__influxdb3_count_fields__"  # count(f1) + count(f2) ... of the table at hand
 TAGS = "__influxdb3_tags__"  # the placeholder of every tag of the measurement (its series key)
 EXPAND = "_influxdb3_expand"
+RUNTIME_QUERY = "_influxdb3_query"
+QUERY_HELPER = """
+def _influxdb3_query(client, sql: str, **options):
+    # client.query() of SQL with run-time parts (IX-12), handed to an executor: the catalog is read in
+    # the executor's thread too, not in the caller's (an event loop)
+    return client.query(_influxdb3_expand(client, sql, options.get("database")), **options)
+"""
 
 EXPAND_HELPER = r"""
 def _influxdb3_expand(client, sql: str, database=None) -> str:

@@ -5,6 +5,7 @@ wrapper that expands what its callers send and through direct client calls."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import re
 import sys
@@ -51,12 +52,24 @@ SERVICE = {
                 return rows
     """,
     "rtapp/reads.py": f"""
+        import asyncio
+
         from influxdb_client import InfluxDBClient
 
 
         def latest(gw, device: str) -> dict:
             flux = f'from(bucket: "{{gw.bucket}}") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "sensor" and r.device == "{{device}}") |> last()'
             return {{r["_field"]: r["_value"] for r in gw._execute_query(flux)}}
+
+
+        async def latest_async(client: InfluxDBClient, device: str) -> dict:
+            flux = f'from(bucket: "db") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "sensor" and r.device == "{{device}}") |> last()'
+            tables = await asyncio.to_thread(client.query_api().query, flux, org="o")
+            out = {{}}
+            for table in tables:
+                for record in table.records:
+                    out[record.get_field()] = record.get_value()
+            return out
 
 
         def firmware(gw) -> list:
@@ -98,6 +111,9 @@ def test_every_query_is_translated_with_run_time_parts(migrated):
     assert "from(bucket" not in reads and "schema.tagValues" not in reads
     assert reads.count("def _influxdb3_expand(") == 1 and gateway.count("def _influxdb3_expand(") == 1
     assert "client.query(_influxdb3_expand(client, flux" in reads
+    # an executor's call: the catalog is read in the executor's thread, not in the event loop
+    assert "await asyncio.to_thread(_influxdb3_query, client, flux, " in reads
+    assert reads.count("def _influxdb3_query(") == 1
     assert '_influxdb3_expand(self._query_api, query, sql_options.get("database"))' in gateway
 
 
@@ -148,6 +164,7 @@ def test_the_migrated_service_gives_the_flux_results(migrated):
         gw._query_api, gw.bucket, gw.org = client, "db", "o"
         got = {
             "latest": reads.latest(gw, "d1"),
+            "latest_async": asyncio.run(reads.latest_async(client, "d1")),
             "firmware": reads.firmware(gw),
             "counts": reads.counts(client),
             "first": sorted(reads.first_beats(client)),
@@ -155,6 +172,7 @@ def test_the_migrated_service_gives_the_flux_results(migrated):
         now = time.time_ns()
     want = {
         "latest": {r["_field"]: r["_value"] for r in _flux_rows(LATEST, points, now)},
+        "latest_async": {r["_field"]: r["_value"] for r in _flux_rows(LATEST, points, now)},
         "firmware": [r["_value"] for r in _flux_rows(dedent(FIRMWARE), points, now)],
         "counts": {r["device"]: r["_value"] for r in _flux_rows(COUNTS, points, now)},
         "first": sorted((r["device"], r["_field"], r["_value"]) for r in _flux_rows(FIRST, points, now)),
