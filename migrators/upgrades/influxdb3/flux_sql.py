@@ -704,6 +704,9 @@ class Translator:
             test = f"{quote_ident(tag)} IS NOT NULL"
             q.tag_preds = [p.replace(test, runtime.if_tag(tag, test, "FALSE")) for p in q.tag_preds]
         if tags_runtime:  # the series key is every tag the server has for the measurement
+            named = [c for c in (q.keep or []) + (q.drop or []) if not c.startswith("_")]
+            if named:  # one placeholder stands for every tag: no single tag can be kept or dropped
+                raise Unsupported(f"keep()/drop() of {named[0]} while the tags are known only at run time")
             tags, assumed = [runtime.TAGS], False
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(

@@ -53,6 +53,9 @@ CASES: dict[str, str] = {
     ' |> count() |> sort(columns: ["_value"], desc: true)',
     "count_per_measurement_nobody_empty": R + ' |> filter(fn: (r) => r.nobody == "x")'
     ' |> group(columns: ["_measurement"]) |> count()',
+    "limit_per_series_tags_unknown": of("cpu") + ' |> filter(fn: (r) => r._field == "usage") |> limit(n: 2)',
+    "last_keep_time_value": of("temp")
+    + ' |> filter(fn: (r) => r._field == "value") |> last() |> keep(columns: ["_time", "_value"])',
     "no_tag_last": of("plain") + " |> last()",
     "no_tag_count": of("plain") + " |> count()",
     "no_tag_window": of("plain") + " |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",
@@ -122,7 +125,7 @@ def expected(flux: str, long: bool) -> list[dict]:
         for row in table.rows:
             if not long:
                 row = {k: v for k, v in row.items() if k not in ("_field", "_value")} | {
-                    row["_field"]: row["_value"]
+                    row.get("_field") or re.search(r'_field == "(\w+)"', flux).group(1): row["_value"]
                 }
             rows.append({("time" if k == "_time" else k): v for k, v in row.items() if k not in dropped})
     return rows
@@ -181,6 +184,9 @@ def test_without_runtime_the_translation_still_refuses():
     [
         of("cpu") + ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
         of("cpu") + ' |> group(columns: ["host"]) |> last()',
+        of("cpu")
+        + ' |> filter(fn: (r) => r._field == "usage") |> last() |> keep(columns: ["_value", "host"])',
+        of("cpu") + ' |> filter(fn: (r) => r._field == "usage") |> last() |> drop(columns: ["region"])',
         'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host", '
         'predicate: (r) => r.region == "eu")',
     ],
