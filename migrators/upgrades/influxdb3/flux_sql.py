@@ -699,14 +699,16 @@ class Translator:
         per_series = q.group is None and (self.reduced() or q.limit)
         # the series key is assumed (no writer names the tags), or `exists` names a tag no writer sends:
         # the server tells the tags when the query runs
-        tags_runtime = at_run_time and (assumed and per_series or bool(unknown))
+        # keep()/drop() naming a tag: one placeholder stands for every tag, so no single one can be kept
+        # or dropped; the series stays the tags the query names (with a note), as without run time
+        named = [c for c in (q.keep or []) + (q.drop or []) if not c.startswith("_")]
+        if unknown and named:
+            raise Unsupported(f"keep()/drop() of {named[0]} while the tags are known only at run time")
+        tags_runtime = at_run_time and (assumed and per_series and not named or bool(unknown))
         for tag in unknown:  # true only where the column is a tag: a field is no column of Flux's rows
             test = f"{quote_ident(tag)} IS NOT NULL"
             q.tag_preds = [p.replace(test, runtime.if_tag(tag, test, "FALSE")) for p in q.tag_preds]
         if tags_runtime:  # the series key is every tag the server has for the measurement
-            named = [c for c in (q.keep or []) + (q.drop or []) if not c.startswith("_")]
-            if named:  # one placeholder stands for every tag: no single tag can be kept or dropped
-                raise Unsupported(f"keep()/drop() of {named[0]} while the tags are known only at run time")
             tags, assumed = [runtime.TAGS], False
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(

@@ -184,9 +184,6 @@ def test_without_runtime_the_translation_still_refuses():
     [
         of("cpu") + ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
         of("cpu") + ' |> group(columns: ["host"]) |> last()',
-        of("cpu")
-        + ' |> filter(fn: (r) => r._field == "usage") |> last() |> keep(columns: ["_value", "host"])',
-        of("cpu") + ' |> filter(fn: (r) => r._field == "usage") |> last() |> drop(columns: ["region"])',
         'import "influxdata/influxdb/schema"\nschema.tagValues(bucket: "db", tag: "host", '
         'predicate: (r) => r.region == "eu")',
     ],
@@ -221,3 +218,18 @@ def test_a_duration_parameter_as_range_start_gives_flux_results(window):
         for r in t.rows
     }
     assert want and {r["sensor"]: r["value"] for r in rows} == pytest.approx(want)
+
+
+@pytest.mark.parametrize("columns", ['keep(columns: ["_value", "host"])', 'drop(columns: ["region"])'])
+def test_keep_or_drop_of_a_tag_keeps_the_series_the_query_names(columns):
+    """One placeholder stands for every tag: no single tag can be kept or dropped from it, so the
+    series key stays the tags the query names, with a note (as without the run-time schema)."""
+    flux = (
+        of("cpu") + f' |> filter(fn: (r) => r._field == "usage" and r.host == "web1") |> last() |> {columns}'
+    )
+    translation = translate(flux, schema={}, fields={}, runtime=True)
+    assert not translation.runtime and "__influxdb3" not in translation.sql
+    assert any("series assumed" in note for note in translation.notes)
+    exists = of("cpu") + f' |> filter(fn: (r) => r._field == "usage" and exists r.host) |> {columns}'
+    with pytest.raises(Unsupported, match="known only at run time"):
+        translate(exists, schema={}, fields={}, runtime=True)
