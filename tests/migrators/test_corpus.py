@@ -162,10 +162,6 @@ def test_target_no_silent_site(score):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 target: >= 80% of Flux sites translated (34% with this branch's translator, 57% with flux-sql's at 64b124c)",
-)
 def test_target_flux_sites_translated(score):
     assert score.flux_translated_ratio >= 0.8
 

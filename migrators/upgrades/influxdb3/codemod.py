@@ -31,6 +31,7 @@ from migrators.upgrades.influxdb3.queries import (
     hole_names,
     sql_expression,
 )
+from migrators.upgrades.influxdb3.runtime import EXPAND, EXPAND_HELPER, QUERY_HELPER, RUNTIME_QUERY
 from migrators.upgrades.influxdb3.templates import unfilled
 
 OLD, NEW = "influxdb_client", "influxdb_client_3"
@@ -87,7 +88,12 @@ def _influxdb3_rows(table) -> list:
     ]
     return pyarrow.table(columns, names=table.column_names).to_pylist()
 '''
-HELPERS = {"_influxdb3_ping": PING_HELPER, "_influxdb3_rows": ROWS_HELPER}
+HELPERS = {
+    "_influxdb3_ping": PING_HELPER,
+    "_influxdb3_rows": ROWS_HELPER,
+    EXPAND: EXPAND_HELPER,
+    RUNTIME_QUERY: QUERY_HELPER,
+}
 
 
 @dataclass
@@ -232,7 +238,8 @@ class Influxdb3Codemod(MigrationCodemod):
             if text is None:
                 continue
             try:
-                result = translate(text, hole_names(holes), self.schema())
+                # runtime: a caller that cannot send _influxdb3_expand() is marked where it calls
+                result = translate(text, hole_names(holes), self.schema(), runtime=True)
             except Unsupported as exc:
                 self.plan.marks.append(
                     (
@@ -255,7 +262,7 @@ class Influxdb3Codemod(MigrationCodemod):
         if own is None:
             return None, "not a template"
         try:
-            result = translate(own.text, hole_names(own.keys), self.schema())
+            result = translate(own.text, hole_names(own.keys), self.schema(), runtime=True)
             check_template_sql(result)
         except Unsupported as exc:
             return own, str(exc)
@@ -357,6 +364,10 @@ class Influxdb3Codemod(MigrationCodemod):
         )
         if self.plan.needs_rows:
             AddImportsVisitor.add_needed_import(self.context, "pyarrow")
+        if self.plan.needs_expand:  # run-time schema (runtime.py): the helper uses re
+            needed.append(EXPAND)
+            needed += [RUNTIME_QUERY] if self.plan.needs_runtime_query else []
+            AddImportsVisitor.add_needed_import(self.context, "re")
         code = updated_node.code if needed else ""
         for name in needed:
             if f"def {name}(" not in code:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from migrators.upgrades.influxdb3 import runtime
 from migrators.upgrades.influxdb3.flux import (
     Binary,
     Call,
@@ -126,6 +127,7 @@ class Translation:
     # `_value` and `_field` in every row; None when each field has its own column (wide rows)
     value_column: str | None = None
     field_column: str | None = None
+    runtime: bool = False  # the SQL has a part filled at run time (runtime.py): send _influxdb3_expand()
 
 
 def quote_ident(name: str) -> str:
@@ -176,6 +178,8 @@ class _Query:
     # after a reduction or pivot, on the result rows in order: ("filter", fn body) | ("map", column, expr)
     post_ops: list[tuple] = field(default_factory=list)
     fields_assumed: bool = False  # no _field filter: the fields come from the service's writes
+    fields_runtime: bool = False  # no _field filter: the fields come from the server when the query runs
+    group_by_measurement: bool = False  # group(columns:) names _measurement
 
 
 _IMPORTS = {"influxdata/influxdb/schema", "array"}  # packages whose use the translator checks itself
@@ -191,8 +195,10 @@ class Translator:
         hole_names: dict[int, str] | None = None,
         schema: dict[str, list[str]] | None = None,
         fields: dict[str, list[str]] | None = None,
+        runtime: bool = False,
     ):
         self.hole_names = hole_names or {}
+        self.runtime = runtime  # the caller can send runtime._influxdb3_expand(): unknown names may wait
         self.schema = schema or {}
         # a schema value may carry its fields too (flux_writes.MeasurementKeys: a list of tags)
         learned = {m: list(v.fields) for m, v in self.schema.items() if getattr(v, "fields", None)}
@@ -345,6 +351,7 @@ class Translator:
             raise Unsupported("group(mode: except)")
         columns = [_str(c) for c in _list(stage.args.get("columns", ListExpr(())))]
         self.q.group_by_field = "_field" in columns
+        self.q.group_by_measurement = "_measurement" in columns
         self.q.group = [c for c in columns if c not in ("_measurement", "_field", "_start", "_stop")]
         if "_time" in self.q.group or "_value" in self.q.group:
             raise Unsupported("group() by _time or _value")
@@ -518,6 +525,8 @@ class Translator:
             return f"CAST({self.param(expr.hole)} AS TIMESTAMP)"
         if isinstance(expr, Call) and expr.name == "now" and not expr.args:
             return "now()"
+        if isinstance(expr, Call) and expr.name == "duration" and set(expr.args) == {"v"}:
+            return self.duration_bound(expr.args["v"], which)
         if isinstance(expr, Call) and expr.name == "time" and set(expr.args) == {"v"}:
             value = expr.args["v"]  # time(v: "2024-01-01T00:00:00Z") or time(v: "{ts}")
             if isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None:
@@ -530,6 +539,20 @@ class Translator:
                 "it; pass the time range as a parameter"
             )
         raise Unsupported(f"range({which}:) is not a duration, a time or an f-string hole")
+
+    def duration_bound(self, value: Expr, which: str) -> str:
+        """`range(start: duration(v: params.window))`: a duration text ("-7d") relative to now, as Flux
+        reads a duration bound; SQL parses it as an interval (one unit; "1h30m" fails, loudly)."""
+        param = isinstance(value, Member) and value.obj == "params" and value.hole is None
+        hole = isinstance(value, Lit) and value.kind in ("string", "hole") and value.hole is not None
+        if not (param or hole) or getattr(value, "negative", False):
+            raise Unsupported(f"range({which}: duration(v:)) of something other than params.x or a hole")
+        name = f"params.{value.prop}" if param else self.hole_names.get(value.hole, "the hole")
+        self.notes.append(
+            f'{name} in range({which}: duration(v:)) must be a one-unit Flux duration such as "-30d" '
+            '(SQL reads it as an interval; "-1h30m" or months fail)'
+        )
+        return f"now() + CAST({self.literal_sql(value)} AS INTERVAL)"
 
     def filter_term(self, term: Expr, r: str) -> None:
         kind = _term_kind(term, r)
@@ -646,13 +669,18 @@ class Translator:
         q = self.q
         if q.start is None:
             raise Unsupported("no range(): InfluxDB 3 needs a time bound and Flux requires one")
+        if q.measurement is None and self.runtime and _counts_per_measurement(q):
+            return _count_per_measurement(self)
         if q.measurement is None:
             raise Unsupported("no _measurement filter (a query over several tables)")
         fields = q.fields
         needs_fields = self.reduced() or q.pivot or q.value_preds or q.value_maps or q.limit or q.post_ops
         if fields is None and (needs_fields or q.keep is not None or q.drop is not None):
             fields = self.writer_fields()
-        long = bool(fields and len(fields) > 1 and not q.pivot and needs_fields)
+        if q.fields_runtime:
+            self.check_runtime_fields(bool(needs_fields))
+        several = bool(fields and (len(fields) > 1 or q.fields_runtime))
+        long = several and not q.pivot and bool(needs_fields)
         merged = long and q.group is not None and not q.group_by_field
         if merged and self.counts_merged_fields():
             long = False  # count() of the merged table: the fields' counts added up
@@ -665,8 +693,23 @@ class Translator:
             raise Unsupported("a _value filter before pivot() over several fields")
         tags, assumed = self.series_tags()
         unknown = [t for t in q.exists_tags if assumed or t not in tags]
-        if unknown:
+        at_run_time = self.runtime and q.measurement.hole is None and q.group is None
+        if unknown and not at_run_time:
             raise Unsupported(f"exists r.{unknown[0]}: not known to be a tag of the measurement")
+        per_series = q.group is None and (self.reduced() or q.limit)
+        # the series key is assumed (no writer names the tags), or `exists` names a tag no writer sends:
+        # the server tells the tags when the query runs
+        # keep()/drop() naming a tag: one placeholder stands for every tag, so no single one can be kept
+        # or dropped; the series stays the tags the query names (with a note), as without run time
+        named = [c for c in (q.keep or []) + (q.drop or []) if not c.startswith("_")]
+        if unknown and named:
+            raise Unsupported(f"keep()/drop() of {named[0]} while the tags are known only at run time")
+        tags_runtime = at_run_time and (assumed and per_series and not named or bool(unknown))
+        for tag in unknown:  # true only where the column is a tag: a field is no column of Flux's rows
+            test = f"{quote_ident(tag)} IS NOT NULL"
+            q.tag_preds = [p.replace(test, runtime.if_tag(tag, test, "FALSE")) for p in q.tag_preds]
+        if tags_runtime:  # the series key is every tag the server has for the measurement
+            tags, assumed = [runtime.TAGS], False
         if assumed and not tags and q.group is None and (self.reduced() or q.limit):
             raise Unsupported(
                 "the series key (tags) of the measurement is not known, and "
@@ -676,7 +719,18 @@ class Translator:
         builder = _SqlBuilder(self, q, fields, tags)
         builder.merged = merged
         sql = builder.long_sql() if long else builder.sql()
+        if tags_runtime:
+            sql = runtime.with_tags(q.measurement.text, sql)
+            self.notes.append(
+                f"the series key of {q.measurement.text} (its tags) is read from information_schema when "
+                "the query runs"
+            )
         notes = list(self.notes)
+        if q.fields_runtime:
+            notes.append(
+                f"no _field filter: the fields of {q.measurement.text} are read from information_schema "
+                "when the query runs (one SELECT per field, UNION ALL)"
+            )
         if q.fields_assumed:
             notes.append(
                 f"no _field filter: the fields of {q.measurement.text} are taken from the service's "
@@ -703,7 +757,19 @@ class Translator:
             notes=notes,
             value_column="_value" if long or merged else None,
             field_column="_field" if long else None,
+            runtime=q.fields_runtime or tags_runtime,
         )
+
+    def check_runtime_fields(self, needs_fields: bool) -> None:
+        """Fields read at run time make long rows (`_field`, `_value`), one SELECT per field; a pivot
+        (a column per field), merged tables or wide rows would need the names in the SQL's shape."""
+        q = self.q
+        merged = q.group is not None and not q.group_by_field
+        if q.pivot or not needs_fields or (merged and not self.counts_merged_fields()):
+            raise Unsupported(
+                f"no _field filter, and the service's writes do not name every field of "
+                f"{q.measurement.text}: the fields to return are not known (filter r._field)"
+            )
 
     def counts_merged_fields(self) -> bool:
         """group() |> count() over several fields: one table whose rows are every field's points."""
@@ -718,6 +784,9 @@ class Translator:
         """The fields of a query with no _field filter, when the service's writes name all of them."""
         m = self.q.measurement
         known = self.known_fields.get(m.text) if m.hole is None else None
+        if not known and self.runtime and m.hole is None:
+            self.q.fields_runtime = True  # one SELECT per field, repeated when the query runs
+            return [Name(runtime.FIELD)]
         if not known:
             raise Unsupported(
                 f"no _field filter, and the service's writes do not name every field of "
@@ -829,6 +898,8 @@ class _SqlBuilder:
             keys = [c for c in one.output_columns(long=False) if c != f.sql()]
             cols = [*keys, f"{sql_string(f.text)} AS _field", f"{f.sql()} AS _value"]
             parts.append(f"SELECT {', '.join(cols)} FROM ({one.core()})")
+        if self.q.fields_runtime:
+            parts = [runtime.each_field(self.q.measurement.text, parts[0])]
         self.long = True
         return self.project(" UNION ALL ".join(parts), union=True)
 
@@ -962,6 +1033,10 @@ class _SqlBuilder:
         if self.merged:  # count() of a table holding every field's points
             cols = [*keys, " + ".join(f"count({f.sql()})" for f in self.fields) + " AS _value"]
         sql = f"SELECT {', '.join(cols)} FROM {self.source()} WHERE {self.where()}"
+        if self.merged and self.q.fields_runtime:  # a row per point of each field, counted together
+            part = f"SELECT {', '.join(keys) or '1 AS _one'} FROM {self.source()} WHERE {self.where()}"
+            each = runtime.each_field(self.q.measurement.text, part)
+            sql = f"SELECT {', '.join([*keys, 'count(*) AS _value'])} FROM ({each})"
         if keys:
             return sql + f" GROUP BY {', '.join(keys)}"
         return sql + " HAVING count(*) > 0"  # Flux yields no table at all for no data
@@ -1204,10 +1279,13 @@ def translate(
     hole_names: dict[int, str] | None = None,
     schema: dict[str, list[str]] | None = None,
     fields: dict[str, list[str]] | None = None,
+    runtime: bool = False,
 ) -> Translation:
     """Flux text (holes as ``\\x00n\\x00``) to SQL; raises Unsupported outside the subset.
-    `fields`: measurement -> every field the service's writes send (used when no _field filter)."""
-    return Translator(hole_names, schema, fields).translate(parse(flux))
+    `fields`: measurement -> every field the service's writes send (used when no _field filter).
+    `runtime`: the caller sends the SQL through runtime's _influxdb3_expand(), so fields and measurements
+    the service does not name may be read from the server when the query runs."""
+    return Translator(hole_names, schema, fields, runtime).translate(parse(flux))
 
 
 # --- schema functions (import "influxdata/influxdb/schema") -------------------------------------------
@@ -1263,6 +1341,8 @@ def _tag_values(t: Translator, tag: str) -> Translation:
         measurements = [q.measurement]
     else:  # over the whole bucket: the measurements the service writes with this tag
         measurements = [Name(m) for m, tags in sorted(t.schema.items()) if tag in tags]
+        if not measurements and t.runtime:
+            return _tag_values_runtime(t, tag)
         if not measurements:
             raise Unsupported(
                 f"schema.tagValues(tag: {tag!r}) over the whole bucket: no measurement the service "
@@ -1281,6 +1361,21 @@ def _tag_values(t: Translator, tag: str) -> Translation:
         parts.append(f"SELECT {column} AS _value FROM {m.sql()} WHERE {' AND '.join(terms)}")
     sql = f"SELECT DISTINCT _value FROM ({' UNION ALL '.join(parts)}) ORDER BY _value"
     return _schema_translation(t, sql, measurements[0] if len(measurements) == 1 else Name(""), notes)
+
+
+def _tag_values_runtime(t: Translator, tag: str) -> Translation:
+    """Every measurement of the bucket holding the tag, read from information_schema when it runs."""
+    q = t.q
+    column = quote_ident(tag)
+    terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}", f"{column} IS NOT NULL"]
+    if q.fields or q.tag_preds:  # a column another table may lack: SQL fails where Flux finds nothing
+        raise Unsupported(f"schema.tagValues(tag: {tag!r}) over the whole bucket with a predicate")
+    part = f"SELECT {column} AS _value FROM {runtime.TABLE} WHERE {' AND '.join(terms)}"
+    sql = f"SELECT DISTINCT _value FROM ({runtime.each_table(tag, part)}) ORDER BY _value"
+    note = f"tag values of {tag} read from every measurement holding it (information_schema, at run time)"
+    result = _schema_translation(t, sql, Name(""), [note])
+    result.runtime = True
+    return result
 
 
 def _measurements(t: Translator) -> Translation:
@@ -1318,6 +1413,44 @@ def _field_keys(t: Translator, stage: Stage) -> Translation:
         "information_schema lists every field column of the table"
     )
     return _schema_translation(t, sql, Name(measurement.value), [note])
+
+
+def _counts_per_measurement(q: _Query) -> bool:
+    """`filter(fn: (r) => r.tag == v) |> group(columns: ["_measurement"]) |> count()` over a bucket:
+    a row per measurement holding the tag (a sort of one-row tables changes nothing)."""
+    return (
+        q.group_by_measurement
+        and q.group == []
+        and not q.group_by_field
+        and q.aggregate == "count"
+        and q.fields is None
+        and len(q.referenced_tags) == 1
+        and bool(q.tag_preds)
+        and not (q.window or q.selector or q.difference or q.pivot or q.limit or q.post_group)
+        and not (q.value_preds or q.value_maps or q.post_maps or q.post_ops or q.exists_tags)
+        and q.keep is None
+        and q.drop is None
+    )
+
+
+def _count_per_measurement(t: Translator) -> Translation:
+    """Every table holding the filtered tag (information_schema, at run time), each counting the points
+    of all its fields, as Flux's count() of the table group() made of the measurement's series."""
+    q = t.q
+    tag = q.referenced_tags[0]
+    equal = re.compile(re.escape(quote_ident(tag)) + r" = (\$\w+|'(?:[^']|'')*'|-?\d+(\.\d+)?)")
+    if not all(equal.fullmatch(p) for p in q.tag_preds):  # a missing column is null: only `==` is false
+        raise Unsupported("no _measurement filter, and the tag filter is not an equality")
+    terms = [f"time >= {q.start}", f"time < {q.stop or 'now()'}", *q.tag_preds]
+    part = (
+        f"SELECT '{runtime.TABLE}' AS _measurement, {runtime.COUNT_FIELDS} AS _value FROM {runtime.TABLE} "
+        f"WHERE {' AND '.join(terms)} HAVING count(*) > 0"
+    )
+    sql = f"SELECT _measurement, _value FROM ({runtime.each_table(tag, part)}) ORDER BY _measurement"
+    note = f"the measurements holding {tag}, and their fields, are read from information_schema at run time"
+    result = _schema_translation(t, sql, Name(""), [*t.notes, note])
+    result.runtime = True
+    return result
 
 
 def _schema_translation(t: Translator, sql: str, measurement: Name, notes: list[str]) -> Translation:

@@ -20,6 +20,7 @@ from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, t
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
 from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.runtime import RUNTIME_QUERY, expand_call, expandable
 from migrators.upgrades.influxdb3.splices import find_splice, rebinds, same_rows
 from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
@@ -71,6 +72,8 @@ class Plan:
     rewrites: list[tuple[cst.CSTNode, str, str]] = field(default_factory=list)
     needs_timezone: bool = False
     needs_rows: bool = False  # the module gets the _influxdb3_rows helper (Arrow rows, safe times)
+    needs_expand: bool = False  # the module gets runtime's _influxdb3_expand helper (run-time schema)
+    needs_runtime_query: bool = False  # and runtime's _influxdb3_query (an executor runs the query)
 
 
 def hole_name(source: str, taken: set[str]) -> str:
@@ -345,8 +348,11 @@ class QueryPlanner:
             star = cst.Param(cst.Name("sql_options"), star="**")
             self.plan.replace[id(params)] = params.with_changes(star_kwarg=star)
         receiver = _receiver(query.func)
+        # its callers' SQL may hold run-time parts (runtime.py); other text passes through unchanged
+        database = cst.parse_expression(f'{star.name.value}.get("database")')
+        self.plan.needs_expand = True
         new_args = [
-            cst.Arg(first),
+            cst.Arg(expand_call(receiver, first, database)),
             _kw("language", cst.SimpleString('"sql"')),
             cst.Arg(cst.Name(star.name.value), star="**"),
         ]
@@ -417,7 +423,7 @@ class QueryPlanner:
             return
         names = hole_names(source.holes)
         try:
-            result = translate(source.text, names, self.schema)
+            result = translate(source.text, names, self.schema, runtime=expandable(query, mode))
             if source.builder is not None:
                 self.check_builder_holes(source, result)
             if source.template:
@@ -706,6 +712,11 @@ class QueryPlanner:
         own = call.args[query.lead :]
         replaced = (source.builder is None or source.template_ref is not None) and source.node is flux_arg
         query_arg = self.plan.replace[id(source.node)] if replaced else flux_arg
+        # names only the server knows: filled just before sending (a wrapper fills what it is sent)
+        if result.runtime and not query.wrapper and not query.lead:
+            database = _name_expr(result.database, holes) if result.database else None
+            query_arg = expand_call(_receiver(query.func), query_arg, database)
+            self.plan.needs_expand = True
         args = [cst.Arg(query_arg)]
         if not query.wrapper:
             args.append(_kw("language", cst.SimpleString('"sql"')))
@@ -720,8 +731,12 @@ class QueryPlanner:
             return call.with_changes(args=_commas(list(call.args[: query.lead]) + args))
         func = cst.Attribute(_receiver(query.func), cst.Name("query"))
         if query.lead:  # to_thread(api.query, q, ...) / partial(api.query, q, ...)
+            handed: cst.BaseExpression = func
+            if result.runtime:  # filled in the executor's thread, not in the caller's (an event loop)
+                handed, args = cst.Name(RUNTIME_QUERY), [cst.Arg(_receiver(query.func)), *args]
+                self.plan.needs_expand = self.plan.needs_runtime_query = True
             lead = [
-                a if a.value is not query.func else a.with_changes(value=func)
+                a if a.value is not query.func else a.with_changes(value=handed)
                 for a in call.args[: query.lead]
             ]
             return call.with_changes(args=_commas(lead + args))
@@ -1055,6 +1070,8 @@ class _ResultPlanner:
         self.plan = planner.plan
 
     def field_expr(self) -> str | None:
+        if self.result.value_column:  # long rows (several or run-time fields): `_value` is a column
+            return repr(self.result.value_column)
         if len(self.result.fields) != 1 or self.result.pivoted:
             return None
         return self.p.code(_name_expr(self.result.fields[0], self.holes))

@@ -105,7 +105,22 @@ def value_of(node: Node, scope: dict, ctx: Context) -> Any:
         return args["value"] in args["set"]  # a missing column (null) is in no set of values
     if kind == "call" and node[1] == ("ident", "time") and [name for name, _ in node[2]] == ["v"]:
         return time_ns(value_of(node[2][0][1], scope, ctx))  # time(v: "RFC 3339 string")
+    if kind == "call" and node[1] == ("ident", "duration") and [name for name, _ in node[2]] == ["v"]:
+        return _duration_of_text(value_of(node[2][0][1], scope, ctx))  # duration(v: "-7d")
     raise FluxRuntimeError(f"cannot evaluate {kind} here")
+
+
+_UNIT_NS = {"ns": 1, "us": 10**3, "µs": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
+_UNIT_NS |= {"d": 86400 * 10**9, "w": 7 * 86400 * 10**9}
+
+
+def _duration_of_text(text: str) -> Duration:
+    """Flux's duration(v:) of a string: units added up, an optional leading minus (no calendar units)."""
+    sign, body = (-1, text[1:]) if text.startswith("-") else (1, text)
+    parts = re.findall(r"(\d+)(ns|us|µs|ms|s|m|h|d|w)", body)
+    if not parts or "".join(n + u for n, u in parts) != body:
+        raise FluxRuntimeError(f"duration(v: {text!r}) is not a duration this reference reads")
+    return Duration(sign * sum(int(n) * _UNIT_NS[u] for n, u in parts))
 
 
 def _unary(op: str, operand: Any) -> Any:

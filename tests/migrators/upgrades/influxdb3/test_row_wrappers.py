@@ -113,9 +113,15 @@ def test_the_wrapper_sends_sql_and_returns_sql_rows(migrated):
     _, texts = migrated
     gateway = texts["rowapp/gateway.py"]
     assert "def _execute_query(self, query: str, **sql_options) -> list[dict]:" in gateway
-    assert 'self._query_api.query(query, language="sql", **sql_options)' in gateway
+    # the wrapper fills run-time parts of what its callers send (docs/rules.md#ix-12, run-time schema)
+    expanded = '_influxdb3_expand(self._query_api, query, sql_options.get("database"))'
+    assert f'self._query_api.query({expanded}, language="sql", **sql_options)' in gateway
     assert "for record in _influxdb3_rows(tables):\n            rows.append(dict(record))" in gateway
-    assert 'yield from _influxdb3_rows(self._query_api.query(flux, language="sql", **sql_options))' in gateway
+    expanded = '_influxdb3_expand(self._query_api, flux, sql_options.get("database"))'
+    assert (
+        f'yield from _influxdb3_rows(self._query_api.query({expanded}, language="sql", **sql_options))'
+        in gateway
+    )
     assert ".records" not in gateway and "MIGRATION-BLOCKER" not in gateway, gateway
 
 

@@ -143,7 +143,8 @@ def migrated(tmp_path_factory):
 def test_the_wrapper_sends_sql_and_returns_rows(migrated):
     _, texts = migrated
     helper = texts["splice/helper.py"]
-    assert 'self._get_client().query(flux_query, language="sql", **sql_options)' in helper, helper
+    expanded = '_influxdb3_expand(self._get_client(), flux_query, sql_options.get("database"))'
+    assert f'self._get_client().query({expanded}, language="sql", **sql_options)' in helper, helper
     assert "return [record for record in _influxdb3_rows(tables)]" in helper
     assert "query_api" not in helper and "write_api" not in helper, helper
     # the only marker: the lazily built client names no database (the bucket is on self)
