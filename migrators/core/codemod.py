@@ -143,29 +143,42 @@ class LazyMetadata(Mapping):
         return len(self._providers)
 
 
-def import_heads(module: cst.Module) -> frozenset[str]:
-    """Every name an import statement of `module` binds, in any block: imports are statements, so
-    only statement lists are walked, never an expression."""
-    heads: set[str] = set()
-    stack: list[Any] = list(module.body)
+def iter_imports(module: cst.Module) -> Iterator[cst.Import | cst.ImportFrom]:
+    """Every import statement of `module`, in any block, in source order (the order a visitor meets
+    them). Imports are statements, so only statement lists are walked, never an expression: a
+    fraction of a visitor's pass over every node."""
+    stack: list[Iterator[Any]] = [iter(module.body)]
     while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.Import, cst.ImportFrom)):
-            heads.update(_bound_by(node))
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+        elif isinstance(node, (cst.Import, cst.ImportFrom)):
+            yield node
         elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.IndentedBlock)):
-            stack.extend(node.body)
+            stack.append(iter(node.body))
         else:  # a compound statement or one of its clauses (else, except, finally, case)
-            for field_name in _CLAUSE_FIELDS:
-                child = getattr(node, field_name, None)
-                if isinstance(child, (list, tuple)):
-                    stack.extend(child)
-                elif isinstance(child, cst.CSTNode):
-                    stack.append(child)
-    return frozenset(heads)
+            stack.append(iter(_clauses(node)))
 
 
-# the fields of compound statements and their clauses that hold statements or further clauses
-_CLAUSE_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
+def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:
+    found: list[cst.CSTNode] = []
+    for field_name in _CLAUSE_FIELDS:
+        child = getattr(node, field_name, None)
+        if isinstance(child, (list, tuple)):
+            found.extend(child)
+        elif isinstance(child, cst.CSTNode):
+            found.append(child)
+    return found
+
+
+# the fields of compound statements and their clauses that hold statements or further clauses, in
+# source order (try: body, except, else, finally)
+_CLAUSE_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def import_heads(module: cst.Module) -> frozenset[str]:
+    """Every name an import statement of `module` binds, in any block."""
+    return frozenset(name for node in iter_imports(module) for name in _bound_by(node))
 
 
 def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
