@@ -15,7 +15,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider, QualifiedNameSource
 
 from migrators import migrate_tree
-from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, import_heads
+from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, import_heads, iter_imports
 from migrators.core.profile import Profile
 from migrators.core.runner import transform_source
 from migrators.core.tree import FileInfo
@@ -80,6 +80,22 @@ def test_import_heads_finds_imports_in_every_block_and_only_those():
         "re",
         "csv",
     }
+
+
+def test_iter_imports_meets_the_imports_a_visitor_meets_in_the_same_order():
+    module = cst.parse_module(MODULE + "try:\n    pass\nexcept E:\n    import a\nelse:\n    import b\n")
+    seen: list[cst.CSTNode] = []
+
+    class _All(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            seen.append(node)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            seen.append(node)
+
+    module.visit(_All())
+    assert len(seen) == 13
+    assert list(iter_imports(module)) == seen  # identity and order (a later import overrides)
 
 
 class _Recorder(MigrationCodemod):
