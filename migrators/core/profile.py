@@ -81,6 +81,12 @@ class Profile:
                 "codemod runs that changed nothing (pre-check passed): "
                 + ", ".join(f"{d} {n}/{runs[d]}" for d, n in idle.items())
             )
+        spared = {k.split(":", 1)[1]: c for k, c in sorted(self.counts.items()) if k.startswith("spared:")}
+        if spared:
+            lines.append(
+                "codemod runs spared by a precise check (no parse for them): "
+                + ", ".join(f"{d} {n}" for d, n in spared.items())
+            )
         return "\n".join(lines)
 
 

@@ -1,7 +1,7 @@
 """Running upgrades over a tree: pre-checks, one parse and one shared metadata wrapper per file for
 all upgrades, the re-parse safety net, then the non-Python rewriters; and the blocker scan of the result.
 
-Every rewritten Python file is re-parsed (libcst and ``compile``); if the output does not parse, the
+Every rewritten Python file is re-parsed (``compile``); if the output does not parse, the
 original is kept and an internal error reported. A rule that crashes costs only its file: the error
 and its traceback go into the results and the other files are still processed. With ``jobs`` > 1 the
 units, or one unit's files, run in forked workers (:mod:`migrators.core.parallel`), same output.
@@ -9,6 +9,7 @@ units, or one unit's files, run in forked workers (:mod:`migrators.core.parallel
 
 from __future__ import annotations
 
+import ast
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -56,6 +57,7 @@ def transform_source(
     info: FileInfo,
     sweepers: Sequence[tuple[str, Sweeper]] = (),
     profile: Profile | None = None,
+    module: cst.Module | None = None,
 ) -> tuple[str, list[Change], list[str]]:
     """Run the given upgrades' codemods over one file's text, then the sweeps (after every rule, so
     they see what the rules left): (new code, changes, upgrades applied).
@@ -63,12 +65,17 @@ def transform_source(
     One parse and one metadata wrapper serve every upgrade until one of them changes the text;
     each later upgrade sees the text the earlier ones left (a new wrapper, as before). Raises
     MigrationError for a parse error of the input (with its line) or an output that does not
-    re-parse (the caller keeps the original).
+    re-parse (the caller keeps the original). `module`: the text's tree if an analysis parsed it.
     """
     timer = profile or Profile()
+    if not upgrades:
+        with timer.timed("parse"):
+            valid = _compiles(code, info.rel)
+        if valid:  # only sweeps, which work on text: no libcst tree is needed
+            return _sweep_all(code, code, sweepers, info, [], [], timer)
     try:
         with timer.timed("parse"):
-            module = cst.parse_module(code)
+            module = module if module is not None else cst.parse_module(code)
     except cst.ParserSyntaxError as exc:
         raise MigrationError(f"parse error: {exc.message}", exc.raw_line) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
@@ -91,6 +98,29 @@ def transform_source(
             # a transformed tree may hold one node twice: the next wrapper copies it (as libcst does)
             wrapper = TimedWrapper(after, profile=profile)
             current = after_code
+    return _sweep_all(code, current, sweepers, info, changes, applied, timer)
+
+
+def _compiles(code: str, rel: str) -> bool:
+    """Whether CPython parses the text (C, a fraction of a libcst parse). A file it rejects takes the
+    libcst path, whose parser gives the error the report has always shown."""
+    try:
+        compile(code, rel, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _sweep_all(
+    code: str,
+    current: str,
+    sweepers: Sequence[tuple[str, Sweeper]],
+    info: FileInfo,
+    changes: list[Change],
+    applied: list[str],
+    timer: Profile,
+) -> tuple[str, list[Change], list[str]]:
+    """The sweeps over the text the rules left, then the re-parse check of a changed file."""
     new_code = current
     for name, sweeper in sweepers:
         with timer.timed(f"sweep:{name}"):
@@ -147,11 +177,15 @@ def strip_new_leading_blank_lines(before: cst.Module, after: cst.Module) -> cst.
 
 
 def check_parses(code: str, rel: str) -> None:
+    """The re-parse safety net: CPython's own compiler (C, a fraction of a libcst parse) on the text.
+
+    It is the stricter test: besides the grammar it rejects what only the compiler sees (`return`
+    outside a function, `await` outside async, a bad `nonlocal`). The text is libcst's rendering of
+    a libcst tree, so a second libcst parse of it would add nothing but its cost."""
     try:
-        cst.parse_module(code)
         compile(code, rel, "exec", dont_inherit=True)
-    except (cst.ParserSyntaxError, SyntaxError) as exc:
-        line = getattr(exc, "raw_line", None) or getattr(exc, "lineno", None)
+    except (SyntaxError, ValueError) as exc:  # ValueError: a NUL byte in the source
+        line = getattr(exc, "lineno", None)
         raise MigrationError(
             f"internal error: rewritten code does not parse ({exc}); original kept", line
         ) from None
@@ -185,7 +219,10 @@ def migrate_python_file(
     info = FileInfo(rel=rel, is_test=is_test_file(rel), is_conftest=rel.endswith("conftest.py"), tree=tree)
     result = FileResult(rel, original=text, new=text)
     try:
-        new, changes, applied = transform_source(text, chosen, states, versions, info, sweepers, profile)
+        parsed = tree.take_parsed(rel)
+        new, changes, applied = transform_source(
+            text, chosen, states, versions, info, sweepers, profile, parsed
+        )
     except MigrationError as exc:
         result.status, result.error, result.error_line = "error", str(exc), exc.line
     except Exception as exc:  # a rule crashed: report it with its traceback, keep the file
@@ -366,9 +403,15 @@ def migrate_unit(
             # nothing to check either: the check reads a skipped file's (empty) result text
             slots.append((FileResult(rel, "skipped", reason="pre-check: no token of any upgrade"), []))
             continue
+        with timer.timed("pre-check"):
+            # a precise test per upgrade: a codemod that cannot change the file costs no parse
+            working = tuple(u.name for u in chosen if u.name in names and u.needs_codemod(rel, text))
+        for name in names:
+            if name not in working:
+                timer.add(f"spared:{name}", 0.0)
         if progress:
             progress(rel)
-        tasks.append(FileTask(len(slots), rel, names, sweeping))
+        tasks.append(FileTask(len(slots), rel, working, sweeping))
         slots.append(None)
     for task, outcome in zip(tasks, run_files(work, tasks, jobs, profile), strict=True):
         slots[task.slot] = outcome

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import libcst as cst
+
 from migrators.core.results import Change
 
 SKIP_DIRS = {
@@ -38,6 +40,8 @@ class ProjectTree:
         self.root = Path(root)
         self._texts: dict[str, str] = {}
         self._files: list[str] | None = None
+        # libcst trees an analysis parsed, kept for the file's transform (one parse per file)
+        self._modules: dict[str, cst.Module] = {}
 
     def files(self) -> list[str]:
         if self._files is None:
@@ -71,6 +75,18 @@ class ProjectTree:
             except (UnicodeDecodeError, OSError):
                 self._texts[rel] = ""
         return self._texts[rel]
+
+    def parse(self, rel: str) -> cst.Module:
+        """libcst's tree of a Python file, kept until the file's transform takes it (see
+        take_parsed); raises cst.ParserSyntaxError."""
+        module = self._modules.get(rel)
+        if module is None:
+            module = self._modules[rel] = cst.parse_module(self.read(rel))
+        return module
+
+    def take_parsed(self, rel: str) -> cst.Module | None:
+        """The tree an analysis already parsed for `rel` (only once: the transform owns it)."""
+        return self._modules.pop(rel, None)
 
     def grep(self, pattern: str, suffix: str = ".py") -> list[str]:
         regex = re.compile(pattern)

@@ -7,7 +7,8 @@ in the `sandbox.upgrades` entry-point group) is an :class:`Upgrade` subclass wit
   ``{"XX-9": "one line"}`` (docs/rules.md explains each id; a test keeps the two in step);
 * ``packages``: the requirement names it owns (old ones that signal it, the new one it targets)
   and ``target_version``, the default release of ``packages.new``;
-* ``tokens``: the cheap text pre-check (a Python file that mentions none is never parsed);
+* ``tokens``: the cheap text pre-check (a Python file that mentions none is never parsed), and
+  optionally ``needs_codemod``, a precise one (a file its codemod cannot change is not parsed for it);
 * ``detect(tree)``, ``analyze(tree, versions)`` (project-wide facts gathered once, before any
   file), ``codemod`` (a :class:`MigrationCodemod` applying *all* its Python rules in one
   traversal), ``requirement_rules``, ``forced_pins``, ``python_floor`` and ``rewrite_files``;
@@ -83,6 +84,12 @@ class Upgrade:
         if self.test_files_only and not is_test_file(rel):
             return False
         return any(token in text for token in self.tokens)
+
+    def needs_codemod(self, rel: str, text: str) -> bool:
+        """A file that passed :meth:`precheck`: False only where the codemod provably changes nothing
+        (no rule of it can fire on this text), so the file is not parsed for it. The file still
+        counts as scanned ("unchanged", not "skipped"): the report stays what a full run gives."""
+        return True
 
     def detect(self, tree: ProjectTree) -> bool:
         names = declared_packages(tree)

@@ -277,7 +277,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         if "event_loop" not in text and not ("async def" in text and "fixture" in text):
             continue
         try:
-            module = cst.parse_module(text)
+            module = tree.parse(rel)  # kept for the file's transform: parsed once per run
         except cst.ParserSyntaxError:
             continue
         scan = _FixtureScan()

@@ -38,6 +38,15 @@ EXP_JITTER = {"tenacity.wait_exponential_jitter", "tenacity.wait.wait_exponentia
 WAIT_CHAIN = {"tenacity.wait_chain", "tenacity.wait.wait_chain"}
 ASYNC_SLEEPS = {"asyncio.sleep", "trio.sleep", "anyio.sleep", "curio.sleep"}
 ASYNCIO_NAMES = {"AsyncRetrying"}
+# What a rule of the codemod looks for, as text: TN-4 (tenacity._asyncio, iscoroutinefunction), TN-2
+# (.retry.statistics), TN-3/TN-7 (the waits, by their qualified names) and TN-6 (a sleep= argument)
+CODEMOD_WORDS = (
+    "_asyncio",
+    "iscoroutinefunction",
+    "statistics",
+    *sorted({name.rsplit(".", 1)[1] for name in RANDOM_EXP | EXP_JITTER | WAIT_CHAIN}),
+    "sleep",
+)
 
 
 def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -350,6 +359,11 @@ class TenacityUpgrade(Upgrade):
     tokens = ("tenacity",)
     modules = ("tenacity",)
     codemod = TenacityCodemod
+
+    def needs_codemod(self, rel: str, text: str) -> bool:
+        # every rule of TenacityCodemod starts from one of these words in the source: a qualified
+        # name ends with the attribute written at the use or the name written in its import
+        return any(word in text for word in CODEMOD_WORDS)
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         if versions.at_least("tenacity", "9.1.3"):

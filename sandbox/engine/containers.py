@@ -17,6 +17,7 @@ marks such a run on the engine); `sandbox clean` removes them.
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from collections import deque
 from dataclasses import dataclass
@@ -52,6 +53,21 @@ BUILD_SHM_BYTES = 64 << 20
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}
+
+
+def host_cores() -> int:
+    """The cores this process may run on (its CPU set), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS)
+        return max(1, os.cpu_count() or 1)
+
+
+def migrator_limits(cores: int) -> dict:
+    """LIMITS with a CPU quota of `cores` for the migrator (its `-j` workers, one per core): it runs
+    alone in its stage, and one CPU's worth of quota left its workers taking turns. Memory stays
+    capped: forked workers share the parent's pages until they write them."""
+    return {**LIMITS, "nano_cpus": max(1, cores) * 1_000_000_000}
 
 
 def dependency_limits(memory: str) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import workspace as wsmod
-from sandbox.engine.containers import LIMITS, NOBODY, capped_logs, remove, wait_exit
+from sandbox.engine.containers import NOBODY, capped_logs, host_cores, migrator_limits, remove, wait_exit
 from sandbox.fixes import FIXES_DIR
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
@@ -144,7 +144,8 @@ def blockers(rel_paths: list[str], reports: list[Any], found: int) -> list[dict[
 
 def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], int | None, str, str]:
     """`python -m migrators` on one path of the workspace, no network; (args, exit code, out, err)."""
-    args = [f"/work/{rel}", "--json"]
+    cores = host_cores()
+    args = [f"/work/{rel}", "--json", "-j", str(cores)]  # same output as -j 1, one worker per core
     for name in ctx.config.migrations_include:
         args += ["--only", name]
     for name in ctx.config.migrations_exclude:
@@ -156,7 +157,7 @@ def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], i
         labels=ctx.labels("migrator"),
         volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
         user=_migrator_user(ctx),
-        **LIMITS,
+        **migrator_limits(cores),
     )
     try:
         container.start()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.codemod import MigrationCodemod, dotted, iter_imports
 from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.flow import ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
@@ -805,7 +805,9 @@ def _module_scope(module: cst.Module, rel: str) -> ModuleScope:
                 scope.modules[local] = f"{base}.{name}" if base else name
                 scope.imported_names[local] = base
 
-    module.visit(_Imports())
+    imports = _Imports()
+    for node in iter_imports(module):  # the imports alone, in the order a visitor meets them
+        (imports.visit_Import if isinstance(node, cst.Import) else imports.visit_ImportFrom)(node)
     return scope
 
 

@@ -264,47 +264,78 @@ def file_flow(code: str | ast.Module, aliases: frozenset[str]) -> FileFlow:
     except SyntaxError:
         return flow
     flow.v3_classes = _v3_imports(module)
+    walked = _Walked.of(module)  # one walk of the module for the four _bound passes below
     v2_known = V2_NAMES | aliases | API_CALLS
-    flow.tied, flow.tied_functions = _bound(module, v2_known | set(flow.v3_classes), naming=True)
-    flow.v2, flow.v2_functions = _bound(module, v2_known, naming=False)
+    flow.tied, flow.tied_functions = _bound(
+        module, v2_known | set(flow.v3_classes), naming=True, walked=walked
+    )
+    flow.v2, flow.v2_functions = _bound(module, v2_known, naming=False, walked=walked)
     known = {local for local, cls in flow.v3_classes.items() if cls == "InfluxDBClient3"}
     for _ in range(2):  # `self._client = InfluxDBClient3(...)`, then `def _get_client(): return self._client`
-        names, functions = _bound(module, known, naming=False)
+        names, functions = _bound(module, known, naming=False, walked=walked)
         known |= names | functions
     flow.v3 = known
-    for node in ast.walk(module):
-        for target, value in _bindings(node):
-            if "InfluxDBClientAsync" in set(_names_in(value)):
-                flow.async_names.add(ast.unparse(target))
+    for _node, target, value in walked.bindings:
+        if "InfluxDBClientAsync" in walked.names(value):
+            flow.async_names.add(ast.unparse(target))
     return flow
 
 
-def _bound(module: ast.Module, known: frozenset[str] | set[str], naming: bool) -> tuple[set[str], set[str]]:
+@dataclass
+class _Walked:
+    """What _bound reads of a module, gathered in one walk, in walk order: each function with the
+    values it returns, each parameter, each binding (target, value); and the names of an
+    expression, worked out once (every pass of _bound asks them of the same expressions)."""
+
+    defs: list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, list[ast.AST | None]]]
+    args: list[ast.arg]
+    bindings: list[tuple[ast.AST, ast.AST, ast.AST]]  # (node, target, value)
+    _names: dict[int, frozenset[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, module: ast.Module) -> _Walked:
+        defs, args, bindings = [], [], []
+        for node in ast.walk(module):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                defs.append((node, [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]))
+            if isinstance(node, ast.arg):
+                args.append(node)
+                continue
+            bindings.extend((node, target, value) for target, value in _bindings(node))
+        return cls(defs, args, bindings)
+
+    def names(self, expr: ast.AST) -> frozenset[str]:
+        found = self._names.get(id(expr))
+        if found is None:
+            found = self._names[id(expr)] = frozenset(_names_in(expr))
+        return found
+
+
+def _bound(
+    module: ast.Module, known: frozenset[str] | set[str], naming: bool, walked: _Walked | None = None
+) -> tuple[set[str], set[str]]:
     """(dotted names, functions) whose value mentions a known name (or, with `naming`, a name that
     reads like an InfluxDB object), through getters returning getters."""
     functions: set[str] = set()
+    walked = walked or _Walked.of(module)
 
     def holds(expr: ast.AST | None) -> bool:
         return expr is not None and any(
-            n in known or n in functions or (naming and TIED_SEGMENT.search(n)) for n in _names_in(expr)
+            n in known or n in functions or (naming and TIED_SEGMENT.search(n)) for n in walked.names(expr)
         )
 
-    defs = [n for n in ast.walk(module) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     for _ in range(2):  # a getter returning another getter's value
-        for fn in defs:
-            returns = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return)]
+        for fn, returns in walked.defs:
             if any(holds(r) for r in returns) or holds(fn.returns):
                 functions.add(fn.name)
     names: set[str] = set()
-    for node in ast.walk(module):
-        if isinstance(node, ast.arg):
-            if holds(node.annotation):
-                names.add(node.arg)
-            continue
-        for target, value in _bindings(node):
-            if holds(value):
-                name = ast.unparse(target)
-                names |= {name, name.rsplit(".", 1)[-1]}
+    for node in walked.args:
+        if holds(node.annotation):
+            names.add(node.arg)
+    for _node, target, value in walked.bindings:
+        if holds(value):
+            name = ast.unparse(target)
+            names |= {name, name.rsplit(".", 1)[-1]}
     return names, functions
 
 
@@ -609,12 +640,24 @@ class InfluxSweeper(Sweeper):
         self.aliases = learn_aliases(tree)
         alias_words = "|".join(map(re.escape, sorted(self.aliases)))
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
+        # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
+        self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(INFLUX_TEXT.search(text) or (self._alias_text and self._alias_text.search(text)))
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
-        return sweep_code(self, code, info.is_test)
+        return self.swept(code, info.is_test)
+
+    def swept(self, code: str, is_test: bool) -> tuple[str, list[Change]]:
+        """sweep_code, remembered for the last text: the post-migrate check sweeps the final text
+        again, which is the text just swept whenever the sweep added nothing (most files)."""
+        last = self._last
+        if last is not None and last[0] == code and last[1] == is_test:
+            return last[2]
+        result = sweep_code(self, code, is_test)
+        self._last = (code, is_test, result)
+        return result
 
     def check(self, rel: str, text: str) -> list[CheckFailure]:
         return unmarked_shapes(self, rel, text) + signature_failures(rel, text)
@@ -622,7 +665,7 @@ class InfluxSweeper(Sweeper):
 
 def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
     """The sweep once more on the final text: any marker it would still add is a shape left unmarked."""
-    _, changes = sweep_code(sweeper, text, is_test_file(rel))
+    _, changes = sweeper.swept(text, is_test_file(rel))
     return [
         CheckFailure(
             rel, c.line, "unmarked", f"old InfluxDB 2 API left without a marker ({c.rule})", c.message

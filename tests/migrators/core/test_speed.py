@@ -1,0 +1,208 @@
+"""The shortcuts of the codemod runner (issue 16) give what the long way gives.
+
+Each test puts a shortcut beside the work it replaces: qualified names from the scope (only where an
+import binds the name's head) against libcst's QualifiedNameProvider, the top-level import adder
+against libcst's AddImportsVisitor, the precise tenacity check against its codemod, the files spared
+a parse against a full run's report, and the migrator container's limits.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+from libcst._metadata_dependent import LazyValue
+from libcst.codemod import CodemodContext
+from libcst.codemod.visitors import AddImportsVisitor
+from libcst.metadata import MetadataWrapper, QualifiedNameProvider, QualifiedNameSource
+
+from migrators import migrate_tree
+from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, import_heads, iter_imports
+from migrators.core.profile import Profile
+from migrators.core.runner import transform_source
+from migrators.core.tree import FileInfo
+from migrators.upgrades import default_registry
+from migrators.upgrades.tenacity import TenacityUpgrade
+from sandbox.engine.containers import LIMITS, migrator_limits
+from tests.migrators.helpers import dedent, write_tree
+
+MODULE = dedent('''
+    """Doc."""
+    from __future__ import annotations
+
+    import os.path
+    import asyncio as aio
+    from tenacity import retry, wait_chain as chain
+    from . import sibling
+
+    try:
+        import ujson as json
+    except ImportError:
+        import json
+
+
+    class Box:
+        import typing
+
+        def run(self, aio=None):
+            from collections import OrderedDict
+            aio.sleep(1)
+            os.path.join("a", "b")
+            chain()
+            json.loads("{}")
+            self.client.get().retry.statistics
+            return OrderedDict(), typing.Any, sibling.x
+
+
+    @retry(wait=chain())
+    def go():
+        if True: import re
+        match go:
+            case 1:
+                import csv
+        return aio.sleep(0), re.compile("x"), csv, [x for x in range(3)], lambda y: y
+''')
+
+
+def test_import_heads_finds_imports_in_every_block_and_only_those():
+    heads = import_heads(cst.parse_module(MODULE))
+    assert heads == {
+        "annotations",
+        "os",
+        "aio",
+        "asyncio",
+        "retry",
+        "chain",
+        "wait_chain",
+        "sibling",
+        "json",
+        "ujson",
+        "typing",
+        "OrderedDict",
+        "re",
+        "csv",
+    }
+
+
+def test_iter_imports_meets_the_imports_a_visitor_meets_in_the_same_order():
+    module = cst.parse_module(MODULE + "try:\n    pass\nexcept E:\n    import a\nelse:\n    import b\n")
+    seen: list[cst.CSTNode] = []
+
+    class _All(cst.CSTVisitor):
+        def visit_Import(self, node: cst.Import) -> None:
+            seen.append(node)
+
+        def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+            seen.append(node)
+
+    module.visit(_All())
+    assert len(seen) == 13
+    assert list(iter_imports(module)) == seen  # identity and order (a later import overrides)
+
+
+class _Recorder(MigrationCodemod):
+    """Asks qualified_names of every node, the way the upgrades' codemods do."""
+
+    def on_visit(self, node):
+        self.asked = getattr(self, "asked", [])
+        self.asked.append((node, self.qualified_names(node)))
+        return super().on_visit(node)
+
+
+def test_qualified_names_equal_the_providers_import_names_for_every_node():
+    module = cst.parse_module(MODULE)
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    expected = wrapper.resolve(QualifiedNameProvider)
+    recorder = _Recorder(CodemodContext())
+    recorder.transform_shared(wrapper)
+    assert len(recorder.asked) > 200
+    nonempty = 0
+    for node, names in recorder.asked:
+        found = expected.get(node, set())
+        found = found() if isinstance(found, LazyValue) else found  # what get_metadata unwraps
+        imported = {q.name for q in found if q.source == QualifiedNameSource.IMPORT}
+        assert names == imported, (node, names, imported)
+        nonempty += bool(names)
+    assert nonempty >= 10  # the test compares real resolutions, not only empty sets
+
+
+def _add_imports(adder: type[AddImportsVisitor], code: str, wanted: list[tuple[str, str | None]]) -> str:
+    context = CodemodContext()
+    for module, obj in wanted:
+        AddImportsVisitor.add_needed_import(context, module, obj)
+    return adder(context).transform_module(cst.parse_module(code)).code
+
+
+def test_top_level_import_adder_gives_libcsts_result():
+    cases = [
+        MODULE,
+        "x = 1\nimport os\n",
+        '"""doc"""\nfrom os import path\n\ndef f():\n    from os import sep\n    return sep\n',
+        "def f():\n    import asyncio\n    return asyncio\n",
+        "from __future__ import annotations\nfrom tenacity import retry\n",
+        "",
+    ]
+    wanted = [
+        ("asyncio", None),
+        ("os", "sep"),
+        ("tenacity", "wait_chain"),
+        ("inspect", "iscoroutinefunction"),
+    ]
+    for code in cases:
+        assert _add_imports(TopLevelAddImports, code, wanted) == _add_imports(AddImportsVisitor, code, wanted)
+
+
+TENACITY_CHANGES = [
+    "from tenacity._asyncio import AsyncRetrying\n",
+    "import tenacity._asyncio\n",
+    "from tenacity import iscoroutinefunction\n",
+    "import tenacity\nf = tenacity.iscoroutinefunction\n",
+    "from tenacity import retry\n\n@retry\ndef f():\n    pass\n\nf.retry.statistics\n",
+    "from tenacity import retry, wait_random_exponential as w\n\n@retry(wait=w(min=1))\ndef f():\n    pass\n",
+    "import tenacity as t\n\n@t.retry(wait=t.wait_full_jitter(1, 2, 3, 4))\ndef f():\n    pass\n",
+    "from tenacity import wait_chain as c\nc()\n",
+    "import asyncio\nfrom tenacity import retry\n\n@retry(sleep=asyncio.sleep)\ndef f():\n    pass\n",
+]
+
+
+def test_tenacity_precise_check_accepts_every_file_its_codemod_changes():
+    upgrade = TenacityUpgrade()
+    registry = default_registry()
+    versions = registry.versions().with_targets(tenacity="9.2.0")
+    state = {"tests_assert_waits": False}
+    for code in TENACITY_CHANGES:
+        info = FileInfo("app/mod.py", False, False)
+        new, changes, _ = transform_source(code, [upgrade], {"tenacity": state}, versions, info)
+        assert new != code or changes, code  # the codemod does something here...
+        assert upgrade.needs_codemod("app/mod.py", code), code  # ...so the check lets it through
+    plain = "from tenacity import retry, stop_after_attempt\n\n@retry(stop=stop_after_attempt(3))\ndef f():\n"
+    assert not upgrade.needs_codemod("app/mod.py", plain + "    pass\n")
+
+
+def test_a_file_spared_a_parse_reports_as_in_a_full_run(tmp_path):
+    files = {
+        "requirements.txt": "tenacity==8.2.3\n",
+        "app/plain.py": "from tenacity import retry\n\n@retry\ndef f():\n    return 1\n",
+        "app/broken.py": "import tenacity\ndef f(:\n",
+        "app/waits.py": "from tenacity import wait_chain\nw = wait_chain()\n",
+    }
+    write_tree(tmp_path, files)
+    profile = Profile()
+    result = migrate_tree(tmp_path, registry=default_registry(), profile=profile)
+    plain = result.file("app/plain.py")
+    assert (plain.status, plain.changes, plain.upgrades) == ("unchanged", [], [])
+    broken = result.file("app/broken.py")
+    assert broken.status == "error" and broken.error.startswith("parse error")  # libcst's message
+    assert result.file("app/waits.py").status in ("changed", "unchanged")
+    assert profile.counts.get("spared:tenacity") == 2  # plain and broken: no libcst parse for them
+    # CPython's check of plain and broken, libcst's parse of broken (its error) and of waits
+    assert profile.counts.get("parse") == 4
+    assert "spared by a precise check" in profile.format()
+
+
+def test_migrator_gets_a_quota_of_the_cores_and_keeps_its_memory_limit():
+    limits = migrator_limits(2)
+    assert limits["nano_cpus"] == 2_000_000_000
+    assert limits["mem_limit"] == LIMITS["mem_limit"]
+    assert {k: v for k, v in limits.items() if k != "nano_cpus"} == {
+        k: v for k, v in LIMITS.items() if k != "nano_cpus"
+    }
+    assert migrator_limits(0)["nano_cpus"] == 1_000_000_000
