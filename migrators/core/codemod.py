@@ -252,6 +252,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self._stmt_stack: list[cst.CSTNode] = []
         self._pending: dict[int, list[tuple[str, Change]]] = {}
         self._orphans: list[tuple[str, Change]] = []  # comments of removed top-level statements
+        self._left: set[int] = set()  # statements already left: nothing would flush their comments
         self._module_node: cst.Module | None = None  # the module being transformed (import heads)
         self._heads: frozenset[str] | None = None
 
@@ -311,6 +312,14 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
 
     def _attach(self, node: cst.CSTNode, comment: str, change: Change) -> None:
         target = self._statement_for(node)
+        if id(target) in self._left:
+            # marked after it was left (from an enclosing leave_*): the innermost open statement
+            # carries it, or the module header; a comment kept for it would never be written
+            if self._stmt_stack:
+                target = self._stmt_stack[-1]
+            else:
+                self._orphans.append((comment, change))
+                return
         self._pending.setdefault(id(target), []).append((comment, change))
 
     def _statement_for(self, node: cst.CSTNode) -> cst.CSTNode:
@@ -349,7 +358,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     # statement stack; markers flushed into leading_lines when the statement is left
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Module):
-            self._module_node, self._heads = node, None
+            self._module_node, self._heads, self._left = node, None, set()
             self._module_first = node.body[0] if node.body else None
             self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
         if can_lead(node):
@@ -370,6 +379,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if can_lead(original_node):
             if self._stmt_stack and self._stmt_stack[-1] is original_node:
                 self._stmt_stack.pop()
+            self._left.add(id(original_node))
             pending = self._pending.pop(id(original_node), None)
             if pending:
                 if original_node is getattr(self, "_module_first", None):
@@ -380,9 +390,15 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                         if c not in self._header_comments or self.changes.append(ch)
                     ]
                 result = self._flush(result, pending) if pending else result
-        if isinstance(original_node, cst.Module) and self._orphans:
-            result = self._with_header(result, self._orphans)
-            self._orphans = []
+        if isinstance(original_node, cst.Module):
+            # whatever is still pending was attached to a node the traversal never left (not in
+            # this tree): the header keeps it rather than dropping it silently
+            for stranded in self._pending.values():
+                self._orphans.extend(stranded)
+            self._pending = {}
+            if self._orphans:
+                result = self._with_header(result, self._orphans)
+                self._orphans = []
         return result
 
     def _with_header(self, module: cst.Module, pending: list[tuple[str, Change]]) -> cst.Module:
