@@ -197,6 +197,7 @@ class Influxdb3Codemod(MigrationCodemod):
     # -- module / functions: pre-pass and query planning
     def visit_Module(self, node: cst.Module) -> None:
         self.src_module = node
+        self._header_map: dict[int, tuple[cst.CSTNode, ...]] | None = None
         visitor = _Facts(node)
         node.visit(visitor)
         self.facts = visitor.facts
@@ -405,6 +406,15 @@ class Influxdb3Codemod(MigrationCodemod):
             self._flush_plan_for(node)
         return result
 
+    def _headers(self) -> dict[int, tuple[cst.CSTNode, ...]]:
+        """Node id -> the statements holding it in their header (one pass over the module, on demand):
+        asking each statement whether it contains each planned node walked its subtree per item."""
+        if self._header_map is None:
+            visitor = _HeaderOwners()
+            self.src_module.visit(visitor)
+            self._header_map = visitor.owners
+        return self._header_map
+
     def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
         """Markers/notes/rewrites planned for nodes in `stmt` (not in its body) attach while it is on
         the stack."""
@@ -415,7 +425,7 @@ class Influxdb3Codemod(MigrationCodemod):
         ):
             keep = []
             for node, rule, text in bucket:
-                if _in_header(stmt, node):
+                if stmt is node or any(owner is stmt for owner in self._headers().get(id(node), ())):
                     # a parser message may quote an f-string hole sentinel: never write a NUL into code
                     attach(rule, node, re.sub(r"\x00(\d+)\x00", r"{hole \1}", text))
                 else:
@@ -872,34 +882,38 @@ def _is_assignment(stmt: cst.CSTNode) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], (cst.Assign, cst.AnnAssign))
 
 
-def _contains(root: cst.CSTNode, node: cst.CSTNode) -> bool:
-    if root is node:
-        return True
-    finder = _Finder(node)
-    root.visit(finder)
-    return finder.found
+_BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers"})
 
 
-def _in_header(stmt: cst.CSTNode, node: cst.CSTNode) -> bool:
-    """`node` is `stmt` or inside it, but not inside one of its nested blocks."""
-    if stmt is node:
-        return True
-    if isinstance(stmt, cst.SimpleStatementLine):
-        return _contains(stmt, node)
-    blocks = [getattr(stmt, name, None) for name in ("body", "orelse", "finalbody")]
-    blocks += list(getattr(stmt, "handlers", ()))
-    return _contains(stmt, node) and not any(b is not None and _contains(b, node) for b in blocks)
+class _HeaderOwners(cst.CSTVisitor):
+    """For each node, the statements it is in but not inside one of their nested blocks (body,
+    orelse, finalbody, handlers): a simple statement line holds everything in it."""
 
-
-class _Finder(cst.CSTVisitor):
-    def __init__(self, target: cst.CSTNode):
-        self.target = target
-        self.found = False
+    def __init__(self) -> None:
+        self.owners: dict[int, tuple[cst.CSTNode, ...]] = {}
+        self._frames: list[list] = []  # [statement, how many of its blocks we are inside]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if node is self.target:
-            self.found = True
-        return not self.found
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self._frames.append([node, 0])
+        self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self._frames and self._frames[-1][0] is original_node:
+            self._frames.pop()
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self._count_block(node, attribute, 1)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        self._count_block(original_node, attribute, -1)
+
+    def _count_block(self, node: cst.CSTNode, attribute: str, step: int) -> None:
+        frame = self._frames[-1] if self._frames else None
+        if frame is not None and frame[0] is node and attribute in _BLOCKS:
+            if isinstance(node, cst.BaseCompoundStatement):
+                frame[1] += step
 
 
 # --- schema of the project's writes: measurement -> tag keys --------------------------------------------
