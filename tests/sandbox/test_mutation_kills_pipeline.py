@@ -1,0 +1,287 @@
+"""The pipeline's rules that earlier tests left open, written against mutants of sandbox/pipeline/run.py
+that survived them (scripts/mutation.py, group `pipeline`). Pure logic, no Docker: the engine, the
+image resolver and the stages are stand-ins, because these rules decide only what is reported, which
+stage starts what, and what an interrupted run says about every service.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from sandbox.config import ServiceConfig
+from sandbox.engine.cleanup import CleanupReport
+from sandbox.pipeline import run as run_mod
+from sandbox.pipeline.run import (
+    FleetInterrupted,
+    Options,
+    ServiceOutcome,
+    new_run,
+    verify_fleet,
+    verify_service,
+)
+from sandbox.pipeline.stage import Stage, StageResult
+
+# --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
+
+
+def _outcome(*stages: StageResult, verified: bool = False) -> ServiceOutcome:
+    outcome = ServiceOutcome("svc", "HIGH", "c", ["influxdb3"])
+    outcome.stages = list(stages)
+    outcome.verified = verified
+    return outcome
+
+
+def test_a_blocked_service_reports_the_markers_left_after_the_fix_not_the_migrations() -> None:
+    """The fix stage judges the markers after the hand fixes: the report lists what still blocks."""
+    found = [{"path": "app/a.py", "line": 3, "rule": "IX-9"}, {"path": "app/b.py", "line": 8, "rule": "IX-2"}]
+    left = [{"path": "app/b.py", "line": 8, "rule": "IX-2"}]
+    migrate = StageResult("migrate", "passed", details={"markers": found})
+    fix = StageResult("fix", "failed", reason="1 marker", details={"markers": left})
+    assert _outcome(migrate, fix).to_dict({})["markers"] == left
+
+
+def test_a_failed_stage_without_markers_reports_the_migrations_markers() -> None:
+    found = [{"path": "app/a.py", "line": 3, "rule": "IX-9"}]
+    migrate = StageResult("migrate", "passed", details={"markers": found})
+    build = StageResult("build", "failed", reason="pip", details={"markers": []})
+    assert _outcome(migrate, build).to_dict({})["markers"] == found
+
+
+def test_a_verified_service_with_a_skipped_stage_has_no_ending_stage() -> None:
+    skipped = StageResult("baseline", "skipped", reason="not asked for")
+    data = _outcome(skipped, StageResult("migrate", "passed"), verified=True).to_dict({})
+    assert (data["failed_stage"], data["reason"], data["skipped"]) == (None, "", False)
+    assert data["overall_success"] is True
+
+
+def test_a_reused_result_gives_the_caches_reason() -> None:
+    outcome = _outcome(verified=True)
+    outcome.reused = {"run_id": "r0"}
+    outcome.cache = {"state": "hit", "why": "inputs unchanged since r0"}
+    assert outcome.to_dict({})["reason"] == "inputs unchanged since r0"
+    outcome.cache = {"state": "hit"}  # an answer without a why: empty, never None
+    assert outcome.to_dict({})["reason"] == ""
+
+
+def test_a_verified_service_that_was_not_reused_has_no_reason_even_with_a_cache_answer() -> None:
+    outcome = _outcome(StageResult("migrate", "passed"), verified=True)
+    outcome.cache = {"state": "miss", "why": "first run"}
+    data = outcome.to_dict({})
+    assert data["reason"] == "" and data["cache"] == {"state": "miss", "why": "first run"}
+
+
+@pytest.mark.parametrize(
+    ("reason", "held"),
+    [
+        ("", "fix"),  # no reason: the stage's name alone, without a dangling ': '
+        ("limit of MAX", "fix: limit of MAX"),  # only ': ' is trimmed, not other characters
+    ],
+)
+def test_a_held_shared_change_names_the_stage_and_its_reason(reason: str, held: str) -> None:
+    migrate = StageResult("migrate", "passed", details={"shared_changed": ["services/common"]})
+    outcome = _outcome(migrate, StageResult("fix", "failed", reason=reason))
+    assert outcome.to_dict({})["holds_shared"] == [{"path": "services/common", "reason": held}]
+
+
+# --- the dependencies of the test stage start while the build runs -----------------------------------
+
+
+def _config(tmp_path: Path, name: str, phase: str = "a", needs: tuple[str, ...] = ()) -> ServiceConfig:
+    priority = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}[phase]
+    return ServiceConfig(name=name, path=tmp_path / "services" / name, priority=priority, needs=needs)
+
+
+def _container_stage(name: str, log: list[str], needs_deps: bool = False) -> Stage:
+    return Stage(
+        name, lambda ctx: log.append(name) or StageResult(name, "passed"), timeout=name, needs_deps=needs_deps
+    )
+
+
+@pytest.fixture
+def early(monkeypatch) -> list[tuple[str, list[str]]]:
+    """start_early and with_deps without containers: (stage started early, stages run before it)."""
+    started: list[tuple[str, list[str]]] = []
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
+    monkeypatch.setattr(run_mod, "with_deps", lambda ctx, name, body: body(ctx))
+    return started
+
+
+def _run_stages(tmp_path, monkeypatch, stages, needs, started) -> tuple[list[str], ServiceOutcome]:
+    ran: list[str] = []
+    monkeypatch.setattr(run_mod, "STAGES", tuple(stage(ran) for stage in stages))
+    monkeypatch.setattr(run_mod, "start_early", lambda ctx, name: started.append((name, list(ran))))
+    run = new_run(tmp_path, "r1", Options(), lambda *e: None)
+    return ran, verify_service(run, _config(tmp_path, "svc", needs=needs))
+
+
+def test_the_tests_dependencies_start_before_the_build_runs(tmp_path, monkeypatch, early) -> None:
+    stages = [lambda log: _container_stage("build", log), lambda log: _container_stage("test", log, True)]
+    ran, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
+    assert early == [("test", [])]  # announced once, before the build's body ran
+    assert ran == ["build", "test"] and outcome.verified
+
+
+@pytest.mark.parametrize(
+    ("first_deps", "second_deps", "needs"),
+    [
+        (False, True, ()),  # a service without dependencies has nothing to start
+        (False, False, ("mosquitto",)),  # the next stage needs none
+        (True, True, ("mosquitto",)),  # the running stage has its own: it starts the next one's itself
+    ],
+)
+def test_nothing_starts_early_when_there_is_nothing_to_overlap(
+    tmp_path, monkeypatch, early, first_deps, second_deps, needs
+) -> None:
+    stages = [
+        lambda log: _container_stage("build", log, first_deps),
+        lambda log: _container_stage("test", log, second_deps),
+    ]
+    ran, _ = _run_stages(tmp_path, monkeypatch, stages, needs, early)
+    assert early == [] and ran == ["build", "test"]
+
+
+def test_the_last_container_stage_starts_nothing(tmp_path, monkeypatch, early) -> None:
+    stages = [lambda log: _container_stage("health", log)]
+    ran, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
+    assert early == [] and ran == ["health"] and outcome.verified
+
+
+def test_a_container_stage_is_announced_before_it_runs(tmp_path, monkeypatch, early) -> None:
+    events: list[tuple[str, ...]] = []
+    ran: list[str] = []
+    monkeypatch.setattr(run_mod, "STAGES", (_container_stage("build", ran),))
+    run = new_run(tmp_path, "r1", Options(), lambda *e: events.append(e))
+    verify_service(run, _config(tmp_path, "svc"))
+    assert events[0] == ("svc", "build", "started") and events[1][:2] == ("svc", "build")
+
+
+# --- an interrupted fleet run --------------------------------------------------------------------------
+
+
+class _Resolver:
+    def __init__(self, client, on_log) -> None:
+        self.decisions: dict = {}
+
+    def resolve(self, name: str) -> None:
+        return None
+
+
+@contextmanager
+def _scope(client, run_id, keep=False):
+    yield CleanupReport(errors=["scope: network in use"])
+
+
+@pytest.fixture
+def interrupted_engine(monkeypatch) -> dict[str, list]:
+    """verify_fleet whose first service sends the process a real SIGINT (the path of Ctrl-C) and then
+    waits until the run is cancelled; the engine's cleanup calls are recorded, not made."""
+    # what the sweeps find, one report each; the last one repeats
+    reports = [CleanupReport()]
+    calls: dict[str, list] = {"stop": [], "sweep": [], "verified": [], "reports": reports}
+
+    def sweep(client, run_id) -> CleanupReport:
+        calls["sweep"].append((client, run_id))
+        return calls["reports"].pop(0) if len(calls["reports"]) > 1 else calls["reports"][0]
+
+    def fake_verify(run, config, slots=None, index=None) -> ServiceOutcome:
+        outcome = ServiceOutcome(config.name, config.priority, config.phase, [])
+        slots[index] = outcome
+        calls["verified"].append(config.name)
+        outcome.stages.append(StageResult("copy", "passed"))
+        os.kill(os.getpid(), signal.SIGINT)
+        run.cancelled.wait(5)
+        return outcome
+
+    monkeypatch.setattr(run_mod, "connect", lambda: "client")
+    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "run_scope", _scope)
+    monkeypatch.setattr(run_mod, "verify_service", fake_verify)
+    monkeypatch.setattr(
+        run_mod, "stop_run_containers", lambda client, run_id: calls["stop"].append((client, run_id))
+    )
+    monkeypatch.setattr(run_mod, "remove_labelled", sweep)
+    monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 1.5)
+    monkeypatch.setattr(run_mod, "SETTLE_SECONDS", 2.5)
+    return calls
+
+
+def test_an_interrupted_run_reports_every_service_and_sweeps_until_clean(
+    tmp_path, interrupted_engine
+) -> None:
+    assert threading.current_thread() is threading.main_thread()  # signal handlers live there
+    events: list[tuple[str, ...]] = []
+    run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: events.append(e))
+    services = [_config(tmp_path, "first"), _config(tmp_path, "second"), _config(tmp_path, "later", "b")]
+    with pytest.raises(FleetInterrupted) as raised:
+        verify_fleet(run, services)
+    result = raised.value.result
+    assert str(raised.value) == "run interrupted" and result.interrupted and run.cancelled.is_set()
+    assert interrupted_engine["verified"] == ["first"]  # no new work after the signal
+    by_name = {o.name: o for o in result.outcomes}
+    assert list(by_name) == ["first", "second", "later"]
+    assert [s.name for s in by_name["first"].stages] == ["copy"]  # its stages so far
+    for name in ("second", "later"):
+        never = by_name[name]
+        assert [(s.name, s.status, s.reason) for s in never.stages] == [
+            ("not started", "failed", "run interrupted")
+        ]
+        assert (never.priority, never.phase, never.verified) == (
+            services[1 if name == "second" else 2].priority,
+            "a" if name == "second" else "b",
+            False,
+        )
+    assert ("run", "interrupt") == events[[e[:2] for e in events].index(("run", "interrupt"))][:2]
+    assert interrupted_engine["stop"] and set(interrupted_engine["stop"]) == {("client", "r9")}
+    # the run scope's errors are replaced by the sweeps' (here one clean sweep)
+    assert interrupted_engine["sweep"] == [("client", "r9")]
+    assert result.cleanup_errors == []
+
+
+@pytest.mark.parametrize(
+    "first", [CleanupReport(containers=["c1"]), CleanupReport(errors=["net busy"])], ids=["found", "failed"]
+)
+def test_sweeps_go_on_after_one_that_found_or_failed_until_a_clean_one(
+    tmp_path, interrupted_engine, first
+) -> None:
+    interrupted_engine["reports"] = [first, CleanupReport()]
+    run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
+    with pytest.raises(FleetInterrupted) as raised:
+        verify_fleet(run, [_config(tmp_path, "first")])
+    assert len(interrupted_engine["sweep"]) == 2 and raised.value.result.cleanup_errors == []
+
+
+def test_sweeps_that_keep_failing_end_at_the_deadline_with_their_errors(tmp_path, interrupted_engine) -> None:
+    interrupted_engine["reports"] = [CleanupReport(errors=["net busy"])]
+    run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
+    with pytest.raises(FleetInterrupted) as raised:
+        verify_fleet(run, [_config(tmp_path, "first")])
+    assert raised.value.result.cleanup_errors == ["net busy"]
+    assert 1 <= len(interrupted_engine["sweep"]) <= 3  # one a second for SETTLE_SECONDS (2.5 s here)
+
+
+def test_a_kept_interrupted_run_is_not_swept_and_keeps_the_scopes_errors(
+    tmp_path, interrupted_engine
+) -> None:
+    run = new_run(tmp_path, "r9", Options(jobs=1, keep=True), lambda *e: None)
+    with pytest.raises(FleetInterrupted) as raised:
+        verify_fleet(run, [_config(tmp_path, "first"), _config(tmp_path, "second")])
+    assert interrupted_engine["sweep"] == []
+    assert raised.value.result.cleanup_errors == ["scope: network in use"]
+
+
+def test_a_run_that_finishes_reports_the_scopes_errors_and_is_not_interrupted(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(run_mod, "connect", lambda: "client")
+    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "run_scope", _scope)
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
+    monkeypatch.setattr(run_mod, "STAGES", ())
+    run = new_run(tmp_path, "r2", Options(), lambda *e: None)
+    result = verify_fleet(run, [_config(tmp_path, "one")])
+    assert not result.interrupted and result.cleanup_errors == ["scope: network in use"]
+    assert [(o.name, o.verified) for o in result.outcomes] == [("one", True)]
