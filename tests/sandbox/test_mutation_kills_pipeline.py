@@ -285,3 +285,9 @@ def test_a_run_that_finishes_reports_the_scopes_errors_and_is_not_interrupted(tm
     result = verify_fleet(run, [_config(tmp_path, "one")])
     assert not result.interrupted and result.cleanup_errors == ["scope: network in use"]
     assert [(o.name, o.verified) for o in result.outcomes] == [("one", True)]
+
+
+def test_the_time_a_service_queued_is_reported_to_the_hundredth() -> None:
+    outcome = _outcome()
+    outcome.queued_seconds = 1.23456
+    assert outcome.to_dict({})["queued_seconds"] == 1.23

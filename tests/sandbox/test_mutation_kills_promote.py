@@ -313,3 +313,29 @@ def test_a_write_failing_midway_says_nothing_was_promoted(tmp_path: Path, monkey
         "rolled back, the repo is as before and no promotion was recorded"
     )
     assert (repo / "services/alpha/app.py").read_text() == OLD_APP
+
+
+def test_the_pipeline_version_adds_the_sandbox_packages_source_to_the_tool_version(tmp_path: Path) -> None:
+    """A reused result needs the same codemods and the same stages that judged it (sandbox.cache)."""
+    import sandbox
+    from sandbox.records import pipeline_version, source_hash, tool_version
+
+    version = pipeline_version()
+    assert version.startswith(tool_version() + "+")
+    own = version.rpartition("+")[2]
+    assert len(own) == 12 and int(own, 16) >= 0
+    # the part after the tool version is the sandbox package's hash, which a changed module changes
+    copy = tmp_path / "sandbox"
+    for path in Path(sandbox.__file__).parent.rglob("*.py"):
+        (copy / path.relative_to(Path(sandbox.__file__).parent)).parent.mkdir(parents=True, exist_ok=True)
+        (copy / path.relative_to(Path(sandbox.__file__).parent)).write_bytes(path.read_bytes())
+    assert source_hash(copy) == own
+    (copy / "pipeline" / "run.py").write_text("# another pipeline\n")
+    assert source_hash(copy) != own
+
+
+def test_the_gate_of_a_service_without_a_record_names_it(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    missing = gate_check(repo, "alpha", target_versions())
+    assert (missing.service, missing.ok, missing.state) == ("alpha", False, "no-record")
+    assert "alpha: no verified diff" in missing.why
