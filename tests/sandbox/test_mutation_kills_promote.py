@@ -159,7 +159,8 @@ def test_the_gate_of_other_targets_names_both_version_sets(tmp_path: Path) -> No
 def test_the_gate_without_a_record_names_the_service(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     result = gate_check(repo, "alpha", target_versions())
-    assert (result.ok, result.state) == (False, "no-record") and "alpha" in result.why
+    assert (result.service, result.ok, result.state) == ("alpha", False, "no-record")
+    assert "alpha: no verified diff" in result.why
 
 
 def test_promote_writes_a_reverse_record_that_revert_uses(tmp_path: Path) -> None:
@@ -332,10 +333,3 @@ def test_the_pipeline_version_adds_the_sandbox_packages_source_to_the_tool_versi
     assert source_hash(copy) == own
     (copy / "pipeline" / "run.py").write_text("# another pipeline\n")
     assert source_hash(copy) != own
-
-
-def test_the_gate_of_a_service_without_a_record_names_it(tmp_path: Path) -> None:
-    repo = _repo(tmp_path)
-    missing = gate_check(repo, "alpha", target_versions())
-    assert (missing.service, missing.ok, missing.state) == ("alpha", False, "no-record")
-    assert "alpha: no verified diff" in missing.why
