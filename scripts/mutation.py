@@ -10,9 +10,13 @@ groups never share mutmut's state. Only fast in-process tests run per mutant (no
     .venv/bin/python scripts/mutation.py --list           # the groups and what they mutate
     .venv/bin/python scripts/mutation.py --named          # the hand-written mutants of issue 17
     .venv/bin/python scripts/mutation.py --module report --resume  # only the last run's survivors
+    .venv/bin/python scripts/mutation.py --score-only     # the stored results again, nothing run
 
-Exit 1 when a group scores below --min-score (default 85%) or a surviving mutant is not listed in
-tests/mutation/equivalent.md; the survivors are printed so each gets a test or a one-line reason.
+The score is killed (or timed out) over every judged mutant, and a mutant that no selected test reaches
+("no tests") counts as not killed: a group's mutant-name globs scope it to the functions that hold its
+promise instead. Exit 1 when a group scores below --min-score (default 85%), did not finish, or a
+surviving or unreached mutant is not listed in tests/mutation/equivalent.md; they are printed so each
+gets a test or a one-line reason. mutmut runs only the tests that reached a mutant's function.
 """
 
 from __future__ import annotations
