@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from sandbox.pipeline.run import (
     verify_fleet,
     verify_service,
 )
-from sandbox.pipeline.stage import Stage, StageResult
+from sandbox.pipeline.stage import Stage, StageContext, StageResult
 
 # --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
 
@@ -97,68 +98,144 @@ def _config(tmp_path: Path, name: str, phase: str = "a", needs: tuple[str, ...] 
     return ServiceConfig(name=name, path=tmp_path / "services" / name, priority=priority, needs=needs)
 
 
-def _container_stage(name: str, log: list[str], needs_deps: bool = False) -> Stage:
+def _container_stage(name: str, log: list, needs_deps: bool = False) -> Stage:
+    """A stage working in containers (it has a timeout key); its body logs its name and its context."""
     return Stage(
-        name, lambda ctx: log.append(name) or StageResult(name, "passed"), timeout=name, needs_deps=needs_deps
+        name,
+        lambda ctx: log.append(name) or log.append(ctx) or StageResult(name, "passed"),
+        timeout=name,
+        needs_deps=needs_deps,
     )
 
 
+@dataclass
+class _Early:
+    """What start_early and with_deps were asked, without containers."""
+
+    started: list[tuple[object, str, list[str]]] = field(default_factory=list)  # (ctx, stage, ran before)
+    deps: list[tuple[object, str]] = field(default_factory=list)  # (ctx, stage) run with dependencies
+
+
 @pytest.fixture
-def early(monkeypatch) -> list[tuple[str, list[str]]]:
-    """start_early and with_deps without containers: (stage started early, stages run before it)."""
-    started: list[tuple[str, list[str]]] = []
+def early(monkeypatch) -> _Early:
+    seen = _Early()
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
-    monkeypatch.setattr(run_mod, "with_deps", lambda ctx, name, body: body(ctx))
-    return started
+
+    def with_deps(ctx, name, body):
+        seen.deps.append((ctx, name))
+        return body(ctx)
+
+    monkeypatch.setattr(run_mod, "with_deps", with_deps)
+    return seen
 
 
-def _run_stages(tmp_path, monkeypatch, stages, needs, started) -> tuple[list[str], ServiceOutcome]:
-    ran: list[str] = []
-    monkeypatch.setattr(run_mod, "STAGES", tuple(stage(ran) for stage in stages))
-    monkeypatch.setattr(run_mod, "start_early", lambda ctx, name: started.append((name, list(ran))))
+def _run_stages(tmp_path, monkeypatch, stages, needs, seen: _Early) -> tuple[list, ServiceOutcome]:
+    log: list = []
+    monkeypatch.setattr(run_mod, "STAGES", tuple(stage(log) for stage in stages))
+    ran = lambda: [entry for entry in log if isinstance(entry, str)]  # noqa: E731
+    monkeypatch.setattr(run_mod, "start_early", lambda ctx, name: seen.started.append((ctx, name, ran())))
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
-    return ran, verify_service(run, _config(tmp_path, "svc", needs=needs))
+    return log, verify_service(run, _config(tmp_path, "svc", needs=needs))
 
 
 def test_the_tests_dependencies_start_before_the_build_runs(tmp_path, monkeypatch, early) -> None:
     stages = [lambda log: _container_stage("build", log), lambda log: _container_stage("test", log, True)]
-    ran, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
-    assert early == [("test", [])]  # announced once, before the build's body ran
-    assert ran == ["build", "test"] and outcome.verified
+    log, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
+    assert [(name, before) for _, name, before in early.started] == [("test", [])]  # before the build ran
+    assert [entry for entry in log if isinstance(entry, str)] == ["build", "test"] and outcome.verified
+    # one context for the service: the build's body, the early start and the test's dependencies share it
+    ctx = log[1]
+    assert isinstance(ctx, StageContext) and ctx.config.name == "svc" and log[3] is ctx
+    assert early.started[0][0] is ctx and early.deps == [(ctx, "test")]
 
 
 @pytest.mark.parametrize(
-    ("first_deps", "second_deps", "needs"),
+    ("deps", "needs"),
     [
-        (False, True, ()),  # a service without dependencies has nothing to start
-        (False, False, ("mosquitto",)),  # the next stage needs none
-        (True, True, ("mosquitto",)),  # the running stage has its own: it starts the next one's itself
+        ((False, True), ()),  # a service without dependencies has nothing to start
+        ((False, False), ("mosquitto",)),  # the next stage needs none
+        ((True, True), ("mosquitto",)),  # the running stage has its own: it starts the next one's itself
+        ((True, False, False), ("mosquitto",)),  # only the stage after counts, not the one before
     ],
 )
 def test_nothing_starts_early_when_there_is_nothing_to_overlap(
-    tmp_path, monkeypatch, early, first_deps, second_deps, needs
+    tmp_path, monkeypatch, early, deps, needs
 ) -> None:
+    names = ["build", "test", "health"][: len(deps)]
     stages = [
-        lambda log: _container_stage("build", log, first_deps),
-        lambda log: _container_stage("test", log, second_deps),
+        lambda log, n=name, d=flag: _container_stage(n, log, d)
+        for name, flag in zip(names, deps, strict=True)
     ]
-    ran, _ = _run_stages(tmp_path, monkeypatch, stages, needs, early)
-    assert early == [] and ran == ["build", "test"]
+    log, _ = _run_stages(tmp_path, monkeypatch, stages, needs, early)
+    assert early.started == [] and [entry for entry in log if isinstance(entry, str)] == names
 
 
 def test_the_last_container_stage_starts_nothing(tmp_path, monkeypatch, early) -> None:
     stages = [lambda log: _container_stage("health", log)]
-    ran, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
-    assert early == [] and ran == ["health"] and outcome.verified
+    log, outcome = _run_stages(tmp_path, monkeypatch, stages, ("mosquitto",), early)
+    assert early.started == [] and log[0] == "health" and outcome.verified
 
 
 def test_a_container_stage_is_announced_before_it_runs(tmp_path, monkeypatch, early) -> None:
     events: list[tuple[str, ...]] = []
-    ran: list[str] = []
-    monkeypatch.setattr(run_mod, "STAGES", (_container_stage("build", ran),))
+    monkeypatch.setattr(run_mod, "STAGES", (_container_stage("build", []),))
     run = new_run(tmp_path, "r1", Options(), lambda *e: events.append(e))
     verify_service(run, _config(tmp_path, "svc"))
     assert events[0] == ("svc", "build", "started") and events[1][:2] == ("svc", "build")
+
+
+# --- a stage that raises is that stage's failure ------------------------------------------------------
+
+
+def _raising(name: str, error: Exception, timeout: str | None = None, cancel: bool = False) -> Stage:
+    def body(ctx):
+        if cancel:
+            ctx.cancelled.set()  # the signal came while the stage ran
+        raise error
+
+    return Stage(name, body, timeout=timeout)
+
+
+@pytest.mark.parametrize("timeout", [None, "build"], ids=["plain", "container"])
+def test_a_stage_that_raises_fails_with_the_error_and_its_traceback_in_the_run_folder(
+    tmp_path, monkeypatch, early, timeout
+) -> None:
+    monkeypatch.setattr(run_mod, "STAGES", (_raising("build", RuntimeError("boom"), timeout),))
+    run = new_run(tmp_path, "r1", Options(), lambda *e: None)
+    outcome = verify_service(run, _config(tmp_path, "svc"))
+    assert not outcome.verified
+    assert [s.to_dict() for s in outcome.stages] == [
+        {
+            "name": "build",
+            "status": "failed",
+            "seconds": 0.0,
+            "reason": "RuntimeError: boom",
+            "log": "build-error.log",
+            "details": {},
+        }
+    ]
+    log = (Path(outcome.folder) / "build-error.log").read_text()
+    assert log.startswith("Traceback") and "RuntimeError: boom" in log
+
+
+def test_an_engine_error_of_a_container_stage_is_named_by_the_stage(tmp_path, monkeypatch, early) -> None:
+    monkeypatch.setattr(run_mod, "STAGES", (_raising("build", OSError("no space left"), "build"),))
+    run = new_run(tmp_path, "r1", Options(), lambda *e: None)
+    outcome = verify_service(run, _config(tmp_path, "svc"))
+    assert [(s.name, s.status, s.reason) for s in outcome.stages] == [
+        ("build", "failed", "OSError: no space left")
+    ]
+
+
+def test_a_stage_raising_after_the_interrupt_says_the_run_was_interrupted(
+    tmp_path, monkeypatch, early
+) -> None:
+    monkeypatch.setattr(run_mod, "STAGES", (_raising("migrate", RuntimeError("killed"), cancel=True),))
+    run = new_run(tmp_path, "r1", Options(), lambda *e: None)
+    outcome = verify_service(run, _config(tmp_path, "svc"))
+    assert [(s.name, s.status, s.reason, s.log) for s in outcome.stages] == [
+        ("migrate", "failed", "run interrupted", "migrate-error.log")
+    ]
 
 
 # --- an interrupted fleet run --------------------------------------------------------------------------

@@ -123,6 +123,11 @@ def test_an_unrelated_edit_is_named_in_the_refusal_and_the_gate(tmp_path: Path) 
     assert (result.ok, result.state, result.run_id) == (False, "changed", "r1")
     assert result.why == "services/alpha changed since run r1 verified it; run `sandbox verify alpha` again"
     assert gate_status(repo, "alpha") == (False, result.why)
+    assert result.service == "alpha"
+    (repo / "services/common/other.py").write_text("VALUE = 1\n")  # a second folder changed: both named
+    assert gate_check(repo, "alpha", target_versions()).why.startswith(
+        "services/alpha, services/common changed since run r1"
+    )
 
 
 def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
@@ -139,7 +144,13 @@ def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
     assert gate_status(repo, "alpha") == (True, "verified in run r1, ready to promote")
     promote(repo, "alpha", discover(repo / "services"))
     done = gate_check(repo, "alpha", target_versions())
-    assert (done.ok, done.state, done.why) == (True, "promoted", "verified in run r1, promoted")
+    assert (done.service, done.ok, done.state, done.why, done.run_id) == (
+        "alpha",
+        True,
+        "promoted",
+        "verified in run r1, promoted",
+        "r1",
+    )
     # beta: its own folder before, the shared folder after (promoted with alpha) is still ready
     assert gate_check(repo, "beta", target_versions()).state == "ready"
 
