@@ -112,9 +112,11 @@ GROUPS = (
                 "x__on_cancel",
                 "x__reap",
                 "x_new_run",
-                # not _inputs, _reuse, _update_cache: the cache's promise (only a verified result is
-                # reused) is sandbox/cache.py's, held by test_cache_logic.py and the Docker test
-                # test_changed_cache.py; not Run.images: the resolver's decisions, engine wiring
+                # verify only what changed: a service's cache answer, reuse, remember or forget
+                "x__inputs",
+                "x__reuse",
+                "x__update_cache",
+                "xǁRunǁimages",
             )
         ),
     ),

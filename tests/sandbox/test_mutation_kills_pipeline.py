@@ -6,18 +6,23 @@ stage starts what, and what an interrupted run says about every service.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from sandbox.config import ServiceConfig
+from sandbox import cache
+from sandbox.config import ServiceConfig, load_service
 from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
+from sandbox.pipeline.copy import copy as copy_stage
+from sandbox.pipeline.gate import gate as gate_stage
 from sandbox.pipeline.run import (
     FleetInterrupted,
     Options,
@@ -27,6 +32,8 @@ from sandbox.pipeline.run import (
     verify_service,
 )
 from sandbox.pipeline.stage import Stage, StageContext, StageResult
+from sandbox.records import RUN_RECORD, pipeline_version
+from sandbox.upgrades import target_versions
 
 # --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
 
@@ -368,3 +375,132 @@ def test_the_time_a_service_queued_is_reported_to_the_hundredth() -> None:
     outcome = _outcome()
     outcome.queued_seconds = 1.23456
     assert outcome.to_dict({})["queued_seconds"] == 1.23
+
+
+# --- verify only what changed: a service's cache answer, its reuse, and what a run remembers -------------
+# The real copy and gate stages and the real cache (sandbox.cache) on a file tree; a stand-in migrate
+# stage edits the copy, a stand-in judge passes or fails, and the resolver names fixed images.
+
+
+class _Images:
+    def __init__(self) -> None:
+        # what the resolver decided for each image; the record keeps it (Run.images)
+        self.decisions = {
+            "base": SimpleNamespace(to_dict=lambda: {"ref": "sandbox/base:local", "source": "local"})
+        }
+
+    def resolve(self, name: str) -> SimpleNamespace:
+        return SimpleNamespace(ref=f"sandbox/{name}:local", digest=f"sha256:{name}")
+
+
+def _cache_repo(tmp_path: Path) -> ServiceConfig:
+    svc = tmp_path / "services" / "svc"
+    (svc / "tests").mkdir(parents=True, exist_ok=True)  # each run of a test reads the same service
+    (svc / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (svc / "sandbox.toml").write_text("")
+    (svc / "app.py").write_text("import asyncio_mqtt\n")
+    return load_service(svc)
+
+
+def _cache_run(tmp_path, monkeypatch, run_id: str, reuse: bool, passes: bool = True, resolver=True):
+    def migrate(ctx) -> StageResult:
+        ctx.ws.work_path("services/svc/app.py").write_text("import aiomqtt\n")
+        return StageResult("migrate", "passed")
+
+    def judge(ctx) -> StageResult:
+        return StageResult("test", "passed" if passes else "failed", reason="" if passes else "1 failed")
+
+    stages = (
+        Stage("copy", copy_stage),
+        Stage("migrate", migrate),
+        Stage("test", judge),
+        Stage("gate", gate_stage),
+    )
+    monkeypatch.setattr(run_mod, "STAGES", stages)
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: ["aiomqtt"])
+    events: list[tuple[str, ...]] = []
+    run = new_run(tmp_path, run_id, Options(reuse=reuse), lambda *e: events.append(e))
+    run.resolver = _Images() if resolver else None
+    return verify_service(run, _cache_repo(tmp_path)), events
+
+
+def test_a_verified_result_is_remembered_and_reused_with_its_record_and_diff(tmp_path, monkeypatch) -> None:
+    first, _ = _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    assert first.verified and first.cache["state"] == "first" and first.reused is None
+    assert [s.name for s in first.stages] == ["copy", "migrate", "test", "gate"]
+    assert cache.load(tmp_path, "svc").run_id == "r1"
+    again, events = _cache_run(tmp_path, monkeypatch, "r2", reuse=True)
+    assert again.verified and again.stages == [] and again.cache["state"] == "reused"
+    entry = cache.load(tmp_path, "svc")
+    assert again.reused == {
+        "run_id": "r1",
+        "verified_at": entry.verified_at,
+        "inputs_key": entry.key,
+        "folder": ".sandbox/runs/r1/svc",
+        "files_changed": 1,
+    }
+    folder = Path(again.folder)
+    assert folder == tmp_path / ".sandbox/runs/r2/svc"
+    record = json.loads((folder / RUN_RECORD).read_text())
+    assert record["run_id"] == "r1"  # the record travels with the run
+    assert record["images"] == {"base": {"ref": "sandbox/base:local", "source": "local"}}
+    assert "+import aiomqtt" in (folder / "diff.patch").read_text()
+    assert ("svc", "cache", f"reused: {again.cache['why']}") in events
+    assert again.to_dict({})["reason"] == again.cache["why"]
+
+
+def test_without_reuse_the_service_runs_and_says_the_cache_is_off(tmp_path, monkeypatch) -> None:
+    _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    outcome, _ = _cache_run(tmp_path, monkeypatch, "r2", reuse=False)
+    assert outcome.cache == {"state": "off", "why": "--no-cache, or a fleet run without --changed: verifying"}
+    assert outcome.reused is None and [s.name for s in outcome.stages][-1] == "gate"
+    assert cache.load(tmp_path, "svc").run_id == "r2"  # a verified run is remembered either way
+
+
+def test_a_run_that_does_not_verify_is_forgotten(tmp_path, monkeypatch) -> None:
+    _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    failed, _ = _cache_run(tmp_path, monkeypatch, "r2", reuse=False, passes=False)
+    assert not failed.verified and cache.load(tmp_path, "svc") is None
+    outcome, _ = _cache_run(tmp_path, monkeypatch, "r3", reuse=True)
+    assert outcome.cache["state"] == "first" and outcome.reused is None and outcome.verified
+
+
+def test_a_verified_run_without_its_record_in_the_run_folder_is_forgotten(tmp_path, monkeypatch) -> None:
+    _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    monkeypatch.setattr(run_mod, "RUN_RECORD", "elsewhere.json")  # the gate wrote verified.json, not this
+    outcome, _ = _cache_run(tmp_path, monkeypatch, "r2", reuse=False)
+    assert outcome.verified and cache.load(tmp_path, "svc") is None
+
+
+def test_inputs_that_cannot_be_had_neither_reuse_nor_remember(tmp_path, monkeypatch) -> None:
+    _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    outcome, _ = _cache_run(tmp_path, monkeypatch, "r2", reuse=True, resolver=False)
+    assert outcome.cache == {} and outcome.reused is None and outcome.verified
+    assert cache.load(tmp_path, "svc").run_id == "r1"  # neither replaced nor forgotten
+
+
+def test_inputs_that_fail_to_hash_are_named_and_the_service_verifies(tmp_path, monkeypatch) -> None:
+    class _Broken(_Images):
+        def resolve(self, name: str):
+            raise KeyError(name)
+
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
+    monkeypatch.setattr(run_mod, "STAGES", ())
+    events: list[tuple[str, ...]] = []
+    run = new_run(tmp_path, "r1", Options(reuse=True), lambda *e: events.append(e))
+    run.resolver = _Broken()
+    outcome = verify_service(run, _cache_repo(tmp_path))
+    assert outcome.cache == {} and outcome.verified and cache.load(tmp_path, "svc") is None
+    assert ("svc", "cache", "inputs not hashed (KeyError: 'migrator'): verifying") in events
+
+
+def test_the_cache_key_holds_every_input(tmp_path, monkeypatch) -> None:
+    """Images (with digests), the targets, the pipeline's own version and --accept-preexisting."""
+    _cache_run(tmp_path, monkeypatch, "r1", reuse=True)
+    inputs = cache.load(tmp_path, "svc").inputs
+    assert inputs.images == {
+        name: f"sandbox/{name}:local@sha256:{name}" for name in ("migrator", "base", "mosquitto", "influxdb3")
+    }
+    assert inputs.tool_version == pipeline_version() and inputs.versions == target_versions()
+    assert inputs.options == {"accept_preexisting": False}
+    assert list(inputs.paths) == ["services/svc"]
