@@ -15,7 +15,15 @@ import pytest
 from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
-from sandbox.records import RUN_RECORD, VerifiedDiff, gate_check, gate_status, record_verified, state_dir
+from sandbox.records import (
+    RUN_RECORD,
+    VerifiedDiff,
+    content_states,
+    gate_check,
+    gate_status,
+    record_verified,
+    state_dir,
+)
 from sandbox.upgrades import target_versions
 
 OLD_APP = "import asyncio_mqtt\n"
@@ -128,6 +136,9 @@ def test_an_unrelated_edit_is_named_in_the_refusal_and_the_gate(tmp_path: Path) 
     assert gate_check(repo, "alpha", target_versions()).why.startswith(
         "services/alpha, services/common changed since run r1"
     )
+    assert _refusal(repo).startswith(
+        "alpha: services/alpha, services/common changed since run r1 verified it"
+    )
 
 
 def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
@@ -135,7 +146,8 @@ def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
     _verify(repo, "alpha")
     _verify(repo, "beta")
     ready = gate_check(repo, "alpha", target_versions())
-    assert (ready.ok, ready.state, ready.why, ready.run_id) == (
+    assert (ready.service, ready.ok, ready.state, ready.why, ready.run_id) == (
+        "alpha",
         True,
         "ready",
         "verified in run r1, ready to promote",
@@ -344,3 +356,28 @@ def test_the_pipeline_version_adds_the_sandbox_packages_source_to_the_tool_versi
     assert source_hash(copy) == own
     (copy / "pipeline" / "run.py").write_text("# another pipeline\n")
     assert source_hash(copy) != own
+
+
+def test_content_states_name_which_verified_state_each_path_holds(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    record = _verify(repo, "alpha")
+    _verify(repo, "beta")
+    assert content_states(repo, record) == {"services/alpha": {"before"}, "services/common": {"before"}}
+    promote(repo, "alpha", discover(repo / "services"))
+    assert content_states(repo, record) == {"services/alpha": {"after"}, "services/common": {"after"}}
+    (repo / "services/alpha/app.py").write_text("import something_else\n")
+    assert content_states(repo, record)["services/alpha"] == set()
+
+
+def test_a_file_after_a_shared_one_a_sibling_promoted_is_still_written(tmp_path: Path) -> None:
+    """A service named after `common` lists its own file after the shared one (records sort by path)."""
+    repo = _repo(tmp_path)
+    beta = repo / "services" / "beta"
+    beta.rename(repo / "services" / "zeta")
+    _verify(repo, "alpha")
+    _verify(repo, "zeta")
+    services = discover(repo / "services")
+    promote(repo, "alpha", services)
+    promote(repo, "zeta", services)
+    assert (repo / "services/zeta/app.py").read_text() == "import aiomqtt\n"
+    assert (repo / "services/common/mqtt.py").read_text() == "from aiomqtt import Client\n"
