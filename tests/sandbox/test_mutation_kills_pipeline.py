@@ -504,3 +504,23 @@ def test_the_cache_key_holds_every_input(tmp_path, monkeypatch) -> None:
     assert inputs.tool_version == pipeline_version() and inputs.versions == target_versions()
     assert inputs.options == {"accept_preexisting": False}
     assert list(inputs.paths) == ["services/svc"]
+
+
+@pytest.mark.parametrize("baseline", [True, False])
+def test_every_stage_reads_the_runs_context(tmp_path, monkeypatch, baseline: bool) -> None:
+    """What a stage is handed: the run's id, repo, resolver, cancel event, event sink and options."""
+    seen: list[StageContext] = []
+    monkeypatch.setattr(
+        run_mod, "STAGES", (Stage("look", lambda ctx: seen.append(ctx) or StageResult("look", "passed")),)
+    )
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: ["aiomqtt"])
+    sink = lambda *e: None  # noqa: E731
+    run = new_run(tmp_path, "r7", Options(baseline=baseline), sink)
+    run.resolver = _Images()
+    config = _cache_repo(tmp_path)
+    verify_service(run, config)
+    ctx = seen[0]
+    assert (ctx.run_id, ctx.repo_root, ctx.folder) == ("r7", tmp_path, tmp_path / ".sandbox/runs/r7/svc")
+    assert ctx.resolver is run.resolver and ctx.cancelled is run.cancelled and ctx.on_event is sink
+    assert ctx.config is config and ctx.migrations == ["aiomqtt"] and ctx.baseline is baseline
+    assert ctx.images() == {"base": {"ref": "sandbox/base:local", "source": "local"}}
