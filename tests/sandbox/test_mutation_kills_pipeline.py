@@ -320,7 +320,7 @@ def test_an_interrupted_run_reports_every_service_and_sweeps_until_clean(
             "a" if name == "second" else "b",
             False,
         )
-    assert ("run", "interrupt") == events[[e[:2] for e in events].index(("run", "interrupt"))][:2]
+    assert ("run", "interrupt", "stopping: no new work; in-flight Docker calls drain, then cleanup") in events
     assert interrupted_engine["stop"] and set(interrupted_engine["stop"]) == {("client", "r9")}
     # the run scope's errors are replaced by the sweeps' (here one clean sweep)
     assert interrupted_engine["sweep"] == [("client", "r9")]
@@ -524,3 +524,13 @@ def test_every_stage_reads_the_runs_context(tmp_path, monkeypatch, baseline: boo
     assert ctx.resolver is run.resolver and ctx.cancelled is run.cancelled and ctx.on_event is sink
     assert ctx.config is config and ctx.migrations == ["aiomqtt"] and ctx.baseline is baseline
     assert ctx.images() == {"base": {"ref": "sandbox/base:local", "source": "local"}}
+
+
+def test_no_time_to_settle_sweeps_nothing_and_reports_no_errors(
+    tmp_path, interrupted_engine, monkeypatch
+) -> None:
+    monkeypatch.setattr(run_mod, "SETTLE_SECONDS", 0.0)
+    run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
+    with pytest.raises(FleetInterrupted) as raised:
+        verify_fleet(run, [_config(tmp_path, "first")])
+    assert interrupted_engine["sweep"] == [] and raised.value.result.cleanup_errors == []
