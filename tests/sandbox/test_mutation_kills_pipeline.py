@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import threading
+import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -262,7 +264,7 @@ def _scope(client, run_id, keep=False):
 
 
 @pytest.fixture
-def interrupted_engine(monkeypatch) -> dict[str, list]:
+def interrupted_engine(monkeypatch) -> Iterator[dict[str, list]]:
     """verify_fleet whose first service sends the process a real SIGINT (the path of Ctrl-C) and then
     waits until the run is cancelled; the engine's cleanup calls are recorded, not made."""
     # what the sweeps find, one report each; the last one repeats
@@ -290,9 +292,15 @@ def interrupted_engine(monkeypatch) -> dict[str, list]:
         run_mod, "stop_run_containers", lambda client, run_id: calls["stop"].append((client, run_id))
     )
     monkeypatch.setattr(run_mod, "remove_labelled", sweep)
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [f"upgrade-of-{config.name}"])
     monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 1.5)
     monkeypatch.setattr(run_mod, "SETTLE_SECONDS", 2.5)
-    return calls
+    yield calls
+    # the reaper is a daemon thread that outlives the run by design; end it here, so that it never
+    # calls the next test's stand-ins
+    for thread in threading.enumerate():
+        if thread.name.endswith("(_reap)"):
+            thread.join(5)
 
 
 def test_an_interrupted_run_reports_every_service_and_sweeps_until_clean(
@@ -315,6 +323,7 @@ def test_an_interrupted_run_reports_every_service_and_sweeps_until_clean(
         assert [(s.name, s.status, s.reason) for s in never.stages] == [
             ("not started", "failed", "run interrupted")
         ]
+        assert never.migrations == [f"upgrade-of-{name}"]
         assert (never.priority, never.phase, never.verified) == (
             services[1 if name == "second" else 2].priority,
             "a" if name == "second" else "b",
@@ -534,3 +543,17 @@ def test_no_time_to_settle_sweeps_nothing_and_reports_no_errors(
     with pytest.raises(FleetInterrupted) as raised:
         verify_fleet(run, [_config(tmp_path, "first")])
     assert interrupted_engine["sweep"] == [] and raised.value.result.cleanup_errors == []
+
+
+def test_the_reaper_stops_the_runs_containers_once_a_second_during_the_drain(
+    tmp_path, interrupted_engine
+) -> None:
+    """A container a worker creates while its Docker call was in flight goes too (DRAIN_SECONDS 1.5 here)."""
+    run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
+    with pytest.raises(FleetInterrupted):
+        verify_fleet(run, [_config(tmp_path, "first")])
+    deadline = time.monotonic() + 3.0
+    while len(interrupted_engine["stop"]) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a third call would come now if the drain did not end it
+    assert interrupted_engine["stop"] == [("client", "r9")] * 2
