@@ -381,3 +381,14 @@ def test_a_file_after_a_shared_one_a_sibling_promoted_is_still_written(tmp_path:
     promote(repo, "zeta", services)
     assert (repo / "services/zeta/app.py").read_text() == "import aiomqtt\n"
     assert (repo / "services/common/mqtt.py").read_text() == "from aiomqtt import Client\n"
+
+
+def test_a_name_outside_the_fleet_is_refused_with_the_known_names(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    fleet = discover(repo / "services")
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "../alpha", fleet)
+    assert str(caught.value) == "'../alpha': not a service of this repo (known: alpha, beta)"
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "alpha", {})
+    assert str(caught.value) == "'alpha': not a service of this repo (known: none)"
