@@ -557,3 +557,32 @@ def test_the_reaper_stops_the_runs_containers_once_a_second_during_the_drain(
         time.sleep(0.05)
     time.sleep(0.5)  # a third call would come now if the drain did not end it
     assert interrupted_engine["stop"] == [("client", "r9")] * 2
+
+
+@pytest.mark.parametrize("keep", [True, False])
+def test_the_fleet_wires_the_engine_client_into_the_resolver_and_the_runs_cleanup(
+    tmp_path, monkeypatch, keep: bool
+) -> None:
+    wired: dict[str, object] = {}
+
+    class _Logging(_Resolver):
+        def __init__(self, client, on_log) -> None:
+            super().__init__(client, on_log)
+            wired["resolver"] = client
+            on_log("pulled sandbox/base:local")  # the resolver's progress goes to the run's events
+
+    @contextmanager
+    def scope(client, run_id, keep=False):
+        wired["scope"] = (client, run_id, keep)
+        yield CleanupReport()
+
+    events: list[tuple[str, ...]] = []
+    monkeypatch.setattr(run_mod, "connect", lambda: "client")
+    monkeypatch.setattr(run_mod, "Resolver", _Logging)
+    monkeypatch.setattr(run_mod, "run_scope", scope)
+    monkeypatch.setattr(run_mod, "STAGES", ())
+    monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
+    run = new_run(tmp_path, "r5", Options(keep=keep), lambda *e: events.append(e))
+    verify_fleet(run, [_config(tmp_path, "one")])
+    assert wired == {"resolver": "client", "scope": ("client", "r5", keep)}
+    assert ("images", "resolve", "pulled sandbox/base:local") in events
