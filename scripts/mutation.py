@@ -329,7 +329,7 @@ def run_group(group: Group, workers: int, resume: bool | str = False) -> Score:
         return _results(group, root, 0.0)
     names: tuple[str, ...] = group.names
     if resume and (root / "mutants").is_dir():
-        names = _not_killed(group, root)
+        names = _not_killed(group, root, survivors_only=resume == "survivors")
         _refresh_tests(group, root)
     else:
         root = _project(group)
@@ -342,15 +342,16 @@ def run_group(group: Group, workers: int, resume: bool | str = False) -> Score:
     return _results(group, root, time.monotonic() - begin)
 
 
-def _not_killed(group: Group, root: Path) -> tuple[str, ...]:
-    """The mutants an interrupted or earlier run left surviving, unreached or never checked."""
+def _not_killed(group: Group, root: Path, survivors_only: bool = False) -> tuple[str, ...]:
+    """The mutants an interrupted or earlier run left surviving, unreached or (unless `survivors_only`)
+    never checked."""
     results = _mutmut(root, "results", "--all", "true").stdout.splitlines()
     pairs = [line.strip().rpartition(": ")[::2] for line in results]
+    wanted = ("survived", "no tests") if survivors_only else ("survived", "no tests", "not checked")
     return tuple(
         name
         for name, status in pairs
-        if status.strip() in ("survived", "no tests", "not checked")
-        and any(_matches(name, glob) for glob in group.names or ("*",))
+        if status.strip() in wanted and any(_matches(name, glob) for glob in group.names or ("*",))
     )
 
 
@@ -451,6 +452,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--named", action="store_true", help="run only the hand-written mutants (issue 17)")
     parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="like --resume, but only the survivors and unreached mutants (new tests first, unchecked later)",
+    )
+    parser.add_argument(
         "--score-only", action="store_true", help="score what the last run of each group stored; run nothing"
     )
     args = parser.parse_args(argv)
@@ -466,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
     scores = []
     for group in chosen:
         print(f"[mutation] {group.name}: {', '.join(group.mutate)}", flush=True)
-        score = run_group(group, args.workers, "score" if args.score_only else args.resume)
+        mode = "score" if args.score_only else "survivors" if args.survivors else args.resume
+        score = run_group(group, args.workers, mode)
         scores.append(score)
         print(
             f"[mutation] {group.name}: {score.percent:.1f}% killed ({score.counts}) in {score.seconds:.0f}s",
