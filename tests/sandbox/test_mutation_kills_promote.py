@@ -392,3 +392,22 @@ def test_a_name_outside_the_fleet_is_refused_with_the_known_names(tmp_path: Path
     with pytest.raises(PromotionRefused) as caught:
         promote(repo, "alpha", {})
     assert str(caught.value) == "'alpha': not a service of this repo (known: none)"
+
+
+def test_the_source_hash_is_over_python_file_names_and_bytes(tmp_path: Path) -> None:
+    """Its format is part of every record's tool version: 12 hex digits of sha256 over, for each .py
+    file in path order, its relative name, a NUL and its bytes."""
+    import hashlib
+
+    from sandbox.records import source_hash
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    assert source_hash(package) == hashlib.sha256(b"").hexdigest()[:12]
+    (package / "a.py").write_bytes(b"A = 1\n")
+    (package / "sub" / "b.py").write_bytes(b"B = 2\n")
+    (package / "notes.txt").write_text("not code")
+    expected = hashlib.sha256(b"a.py\0A = 1\nsub/b.py\0B = 2\n").hexdigest()[:12]
+    assert source_hash(package) == expected
+    (package / "a.py").rename(package / "c.py")  # a moved module is another package
+    assert source_hash(package) != expected

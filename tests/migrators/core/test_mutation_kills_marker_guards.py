@@ -115,3 +115,34 @@ def test_a_marker_on_a_statement_already_left_is_not_dropped_silently() -> None:
     codemod = _LateMark(CodemodContext(filename="svc/app.py"))
     code = codemod.transform_module(cst.parse_module("def f():\n    x = 1\n    return x\n")).code
     assert "MIGRATION-BLOCKER(TT-8)" in code or [c.rule for c in codemod.changes] == ["TT-8"]
+
+
+def _loop_changes(body: str) -> tuple[str, list[tuple[str, str]]]:
+    source = dedent(f"def read(influx, other):\n    result = {QUERY}\n{body}")
+    code, changes = run_file("influxdb3", source, state=STATE, rel="app/q.py")
+    return code, [(c.kind, c.message) for c in changes if c.rule == "IX-13"]
+
+
+def test_a_record_loop_whose_target_is_not_a_name_is_marked_with_why() -> None:
+    code, changes = _loop_changes(
+        "    for table in result:\n        for (a, b) in table.records:\n            print(a)\n"
+    )
+    assert "# MIGRATION-BLOCKER(IX-13): record loop target is not a name\n" in code
+    assert changes == [("marker", "record loop target is not a name")]
+
+
+def test_the_exact_record_loop_is_rewritten_and_says_so() -> None:
+    code, changes = _loop_changes(
+        "    for table in result:\n        for record in table.records:\n            print(record.get_time())\n"
+    )
+    assert "MIGRATION-BLOCKER" not in code
+    assert ("rewrite", "for table/for record -> for row in _influxdb3_rows(table)") in changes
+
+
+def test_a_tree_results_json_names_its_root_and_versions() -> None:
+    data = TreeResult("services/svc", ["influxdb3"], {"influxdb3-python": "0.12"}).to_json()
+    assert (data["root"], data["upgrades"], data["versions"]) == (
+        "services/svc",
+        ["influxdb3"],
+        {"influxdb3-python": "0.12"},
+    )
