@@ -146,3 +146,14 @@ def test_a_tree_results_json_names_its_root_and_versions() -> None:
         ["influxdb3"],
         {"influxdb3-python": "0.12"},
     )
+
+
+def test_a_tree_counts_every_change_per_rule_and_kind_and_joins_its_files_diffs() -> None:
+    first = FileResult(
+        "app/b.py", "changed", [Change("IX-1", 1, "x"), Change("IX-1", 2, "y")], original="b\n", new="B\n"
+    )
+    second = FileResult("app/a.py", "changed", [Change("IX-13", 3, "m", "marker")], original="a\n", new="A\n")
+    tree = TreeResult("svc", ["influxdb3"], {}, files=[first, second])
+    assert tree.rule_counts() == {"IX-1": {"rewrite": 2}, "IX-13": {"marker": 1}}
+    assert tree.diff() == second.diff() + first.diff()  # by path, nothing between them
+    assert tree.diff().startswith("--- a/app/a.py\n")
