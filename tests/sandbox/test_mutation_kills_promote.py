@@ -370,17 +370,30 @@ def test_content_states_name_which_verified_state_each_path_holds(tmp_path: Path
 
 
 def test_a_file_after_a_shared_one_a_sibling_promoted_is_still_written(tmp_path: Path) -> None:
-    """A service named after `common` lists its own file after the shared one (records sort by path)."""
+    """beta builds with two shared folders: its record lists its own file, then common's (promoted with
+    alpha already, so skipped), then extra's, which must still be written."""
     repo = _repo(tmp_path)
-    beta = repo / "services" / "beta"
-    beta.rename(repo / "services" / "zeta")
+    (repo / "services" / "extra").mkdir()
+    (repo / "services" / "extra" / "x.py").write_text("import asyncio_mqtt\n")
+    (repo / "services" / "beta" / "sandbox.toml").write_text('context = ".."\nshared = ["common", "extra"]\n')
     _verify(repo, "alpha")
-    _verify(repo, "zeta")
+    config = load_service(repo / "services" / "beta")
+    ws = wsmod.create(config, repo, repo / ".sandbox" / "runs" / "r1" / "beta")
+    (ws.work / "services/beta/app.py").write_text("import aiomqtt\n")
+    (ws.work / "services/common/mqtt.py").write_text("from aiomqtt import Client\n")
+    (ws.work / "services/extra/x.py").write_text("import aiomqtt\n")
+    record = record_verified(ws, "r1", target_versions(), {})
+    record.save(repo)
+    assert [f["path"] for f in record.files] == [
+        "services/beta/app.py",
+        "services/common/mqtt.py",
+        "services/extra/x.py",
+    ]
     services = discover(repo / "services")
     promote(repo, "alpha", services)
-    promote(repo, "zeta", services)
-    assert (repo / "services/zeta/app.py").read_text() == "import aiomqtt\n"
-    assert (repo / "services/common/mqtt.py").read_text() == "from aiomqtt import Client\n"
+    promote(repo, "beta", services)
+    assert (repo / "services/extra/x.py").read_text() == "import aiomqtt\n"
+    assert (repo / "services/beta/app.py").read_text() == "import aiomqtt\n"
 
 
 def test_a_name_outside_the_fleet_is_refused_with_the_known_names(tmp_path: Path) -> None:
