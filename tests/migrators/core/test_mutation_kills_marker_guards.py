@@ -157,3 +157,44 @@ def test_a_tree_counts_every_change_per_rule_and_kind_and_joins_its_files_diffs(
     assert tree.rule_counts() == {"IX-1": {"rewrite": 2}, "IX-13": {"marker": 1}}
     assert tree.diff() == second.diff() + first.diff()  # by path, nothing between them
     assert tree.diff().startswith("--- a/app/a.py\n")
+
+
+class _Flatten(MigrationCodemod):
+    """Statements replaced by several (`split()`), by one (`once()`) or by none (`empty()`), each marked."""
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        text = cst.Module([]).code_for_node(original_node).strip()
+        if text.startswith("split("):
+            self.mark("TT-9", original_node, "split")
+            return cst.FlattenSentinel([cst.parse_statement("a = 1\n"), cst.parse_statement("b = 2\n")])
+        if text.startswith("once("):
+            self.mark("TT-9", original_node, "once")
+            return cst.FlattenSentinel([updated_node])
+        if text.startswith("empty("):
+            self.mark("TT-9", original_node, "empty")
+            return cst.FlattenSentinel([])
+        return updated_node
+
+
+def _flatten(source: str) -> tuple[str, list[Change]]:
+    codemod = _Flatten(CodemodContext(filename="svc/app.py"))
+    return codemod.transform_module(cst.parse_module(source)).code, codemod.changes
+
+
+@pytest.mark.parametrize(
+    ("source", "code"),
+    [
+        ("x = 0\nsplit()\n", "x = 0\n# MIGRATION-BLOCKER(TT-9): split\na = 1\nb = 2\n"),
+        ("x = 0\nonce()\n", "x = 0\n# MIGRATION-BLOCKER(TT-9): once\nonce()\n"),
+        # nothing left to carry it: the enclosing statement does
+        (
+            "def f():\n    empty()\n    return 1\n",
+            "# MIGRATION-BLOCKER(TT-9): empty\ndef f():\n    return 1\n",
+        ),
+    ],
+    ids=["two-statements", "one-statement", "no-statement"],
+)
+def test_a_statement_replaced_by_others_keeps_its_marker_on_the_first(source: str, code: str) -> None:
+    migrated, changes = _flatten(source)
+    assert migrated == code
+    assert [(c.rule, c.kind) for c in changes] == [("TT-9", "marker")]
