@@ -424,3 +424,31 @@ def test_the_source_hash_is_over_python_file_names_and_bytes(tmp_path: Path) -> 
     assert source_hash(package) == expected
     (package / "a.py").rename(package / "c.py")  # a moved module is another package
     assert source_hash(package) != expected
+
+
+def test_the_tree_hash_is_over_names_and_digests_of_files_links_and_special_files(tmp_path: Path) -> None:
+    """Every record's before/after hashes are this: a change of it makes the gate call every record's
+    content changed. Per entry in path order: the repo-relative name, a NUL, the sha256 of the file's
+    bytes, of `symlink:<target>` for a link (never followed) or of `special:<type>` for a FIFO."""
+    import hashlib
+    import os
+
+    from sandbox.records import tree_hash
+
+    svc = tmp_path / "services" / "svc"
+    (svc / "__pycache__").mkdir(parents=True)
+    (svc / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")  # skipped, as the copy skips it
+    (svc / "a.py").write_bytes(b"A = 1\n")
+    os.symlink("a.py", svc / "link.py")
+    os.mkfifo(svc / "pipe")
+    digest = hashlib.sha256()
+    for name, data in (
+        ("services/svc/a.py", b"A = 1\n"),
+        ("services/svc/link.py", b"symlink:a.py"),
+        ("services/svc/pipe", b"special:0o10000"),
+    ):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    assert tree_hash(tmp_path, ["services/svc"]) == digest.hexdigest()
+    # a single file is hashed by its own name and bytes
+    one = hashlib.sha256(b"services/svc/a.py\0" + hashlib.sha256(b"A = 1\n").digest()).hexdigest()
+    assert tree_hash(tmp_path, ["services/svc/a.py"]) == one
