@@ -198,3 +198,16 @@ def test_a_statement_replaced_by_others_keeps_its_marker_on_the_first(source: st
     migrated, changes = _flatten(source)
     assert migrated == code
     assert [(c.rule, c.kind) for c in changes] == [("TT-9", "marker")]
+
+
+class _NewNode(MigrationCodemod):
+    def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
+        new = cst.Call(cst.Name("fresh"))
+        self.rewrote("TT-10", new, "a node the codemod made has no source line")
+        return new
+
+
+def test_a_change_to_a_node_without_a_source_position_has_line_zero() -> None:
+    codemod = _NewNode(CodemodContext(filename="svc/app.py"))
+    assert codemod.transform_module(cst.parse_module("x = old()\n")).code == "x = fresh()\n"
+    assert [(c.rule, c.line, c.kind) for c in codemod.changes] == [("TT-10", 0, "rewrite")]
