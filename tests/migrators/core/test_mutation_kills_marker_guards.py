@@ -6,6 +6,7 @@ them (scripts/mutation.py, group `markers`). Pure logic through public entry poi
 from __future__ import annotations
 
 import libcst as cst
+import libcst.matchers as m
 import pytest
 from libcst.codemod import CodemodContext
 
@@ -211,3 +212,35 @@ def test_a_change_to_a_node_without_a_source_position_has_line_zero() -> None:
     codemod = _NewNode(CodemodContext(filename="svc/app.py"))
     assert codemod.transform_module(cst.parse_module("x = old()\n")).code == "x = fresh()\n"
     assert [(c.rule, c.line, c.kind) for c in codemod.changes] == [("TT-10", 0, "rewrite")]
+
+
+class _Matching(MigrationCodemod):
+    """A codemod written with libcst's matcher decorators (the base then takes libcst's own dispatch)."""
+
+    @m.leave(m.Call(func=m.Name("bad")))
+    def _mark_bad(self, original_node: cst.Call, updated_node: cst.Call) -> cst.Call:
+        self.mark("TT-11", original_node, "finish by hand")
+        return updated_node.with_changes(func=cst.Name("worse"))
+
+
+def test_a_codemod_using_matcher_decorators_marks_and_rewrites_too() -> None:
+    codemod = _Matching(CodemodContext(filename="svc/app.py"))
+    code = codemod.transform_module(cst.parse_module("x = 1\ny = bad()\n")).code
+    assert code == "x = 1\n# MIGRATION-BLOCKER(TT-11): finish by hand\ny = worse()\n"
+    assert [(c.rule, c.line, c.kind) for c in codemod.changes] == [("TT-11", 2, "marker")]
+
+
+def test_an_empty_module_is_transformed() -> None:
+    assert _run("") == ("", [])
+
+
+class _SkipFunctions(_Toy):
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return False  # a hook returning False: nothing inside the function is visited
+
+
+def test_a_visit_hook_returning_false_skips_the_nodes_inside() -> None:
+    codemod = _SkipFunctions(CodemodContext(filename="svc/app.py"))
+    source = "def f():\n    gone()\n"
+    assert codemod.transform_module(cst.parse_module(source)).code == source
+    assert codemod.changes == []
