@@ -15,7 +15,15 @@ import pytest
 from sandbox import workspace as wsmod
 from sandbox.config import discover, load_service
 from sandbox.promote import PromotionRefused, promote, revert
-from sandbox.records import RUN_RECORD, VerifiedDiff, gate_check, gate_status, record_verified, state_dir
+from sandbox.records import (
+    RUN_RECORD,
+    VerifiedDiff,
+    content_states,
+    gate_check,
+    gate_status,
+    record_verified,
+    state_dir,
+)
 from sandbox.upgrades import target_versions
 
 OLD_APP = "import asyncio_mqtt\n"
@@ -123,6 +131,14 @@ def test_an_unrelated_edit_is_named_in_the_refusal_and_the_gate(tmp_path: Path) 
     assert (result.ok, result.state, result.run_id) == (False, "changed", "r1")
     assert result.why == "services/alpha changed since run r1 verified it; run `sandbox verify alpha` again"
     assert gate_status(repo, "alpha") == (False, result.why)
+    assert result.service == "alpha"
+    (repo / "services/common/other.py").write_text("VALUE = 1\n")  # a second folder changed: both named
+    assert gate_check(repo, "alpha", target_versions()).why.startswith(
+        "services/alpha, services/common changed since run r1"
+    )
+    assert _refusal(repo).startswith(
+        "alpha: services/alpha, services/common changed since run r1 verified it"
+    )
 
 
 def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
@@ -130,7 +146,8 @@ def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
     _verify(repo, "alpha")
     _verify(repo, "beta")
     ready = gate_check(repo, "alpha", target_versions())
-    assert (ready.ok, ready.state, ready.why, ready.run_id) == (
+    assert (ready.service, ready.ok, ready.state, ready.why, ready.run_id) == (
+        "alpha",
         True,
         "ready",
         "verified in run r1, ready to promote",
@@ -139,7 +156,13 @@ def test_the_gate_reasons_of_ready_and_promoted(tmp_path: Path) -> None:
     assert gate_status(repo, "alpha") == (True, "verified in run r1, ready to promote")
     promote(repo, "alpha", discover(repo / "services"))
     done = gate_check(repo, "alpha", target_versions())
-    assert (done.ok, done.state, done.why) == (True, "promoted", "verified in run r1, promoted")
+    assert (done.service, done.ok, done.state, done.why, done.run_id) == (
+        "alpha",
+        True,
+        "promoted",
+        "verified in run r1, promoted",
+        "r1",
+    )
     # beta: its own folder before, the shared folder after (promoted with alpha) is still ready
     assert gate_check(repo, "beta", target_versions()).state == "ready"
 
@@ -159,7 +182,8 @@ def test_the_gate_of_other_targets_names_both_version_sets(tmp_path: Path) -> No
 def test_the_gate_without_a_record_names_the_service(tmp_path: Path) -> None:
     repo = _repo(tmp_path)
     result = gate_check(repo, "alpha", target_versions())
-    assert (result.ok, result.state) == (False, "no-record") and "alpha" in result.why
+    assert (result.service, result.ok, result.state) == ("alpha", False, "no-record")
+    assert "alpha: no verified diff" in result.why
 
 
 def test_promote_writes_a_reverse_record_that_revert_uses(tmp_path: Path) -> None:
@@ -313,3 +337,118 @@ def test_a_write_failing_midway_says_nothing_was_promoted(tmp_path: Path, monkey
         "rolled back, the repo is as before and no promotion was recorded"
     )
     assert (repo / "services/alpha/app.py").read_text() == OLD_APP
+
+
+def test_the_pipeline_version_adds_the_sandbox_packages_source_to_the_tool_version(tmp_path: Path) -> None:
+    """A reused result needs the same codemods and the same stages that judged it (sandbox.cache)."""
+    import sandbox
+    from sandbox.records import pipeline_version, source_hash, tool_version
+
+    version = pipeline_version()
+    assert version.startswith(tool_version() + "+")
+    own = version.rpartition("+")[2]
+    assert len(own) == 12 and int(own, 16) >= 0
+    # the part after the tool version is the sandbox package's hash, which a changed module changes
+    copy = tmp_path / "sandbox"
+    for path in Path(sandbox.__file__).parent.rglob("*.py"):
+        (copy / path.relative_to(Path(sandbox.__file__).parent)).parent.mkdir(parents=True, exist_ok=True)
+        (copy / path.relative_to(Path(sandbox.__file__).parent)).write_bytes(path.read_bytes())
+    assert source_hash(copy) == own
+    (copy / "pipeline" / "run.py").write_text("# another pipeline\n")
+    assert source_hash(copy) != own
+
+
+def test_content_states_name_which_verified_state_each_path_holds(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    record = _verify(repo, "alpha")
+    _verify(repo, "beta")
+    assert content_states(repo, record) == {"services/alpha": {"before"}, "services/common": {"before"}}
+    promote(repo, "alpha", discover(repo / "services"))
+    assert content_states(repo, record) == {"services/alpha": {"after"}, "services/common": {"after"}}
+    (repo / "services/alpha/app.py").write_text("import something_else\n")
+    assert content_states(repo, record)["services/alpha"] == set()
+
+
+def test_a_file_after_a_shared_one_a_sibling_promoted_is_still_written(tmp_path: Path) -> None:
+    """beta builds with two shared folders: its record lists its own file, then common's (promoted with
+    alpha already, so skipped), then extra's, which must still be written."""
+    repo = _repo(tmp_path)
+    (repo / "services" / "extra").mkdir()
+    (repo / "services" / "extra" / "x.py").write_text("import asyncio_mqtt\n")
+    (repo / "services" / "beta" / "sandbox.toml").write_text('context = ".."\nshared = ["common", "extra"]\n')
+    _verify(repo, "alpha")
+    config = load_service(repo / "services" / "beta")
+    ws = wsmod.create(config, repo, repo / ".sandbox" / "runs" / "r1" / "beta")
+    (ws.work / "services/beta/app.py").write_text("import aiomqtt\n")
+    (ws.work / "services/common/mqtt.py").write_text("from aiomqtt import Client\n")
+    (ws.work / "services/extra/x.py").write_text("import aiomqtt\n")
+    record = record_verified(ws, "r1", target_versions(), {})
+    record.save(repo)
+    assert [f["path"] for f in record.files] == [
+        "services/beta/app.py",
+        "services/common/mqtt.py",
+        "services/extra/x.py",
+    ]
+    services = discover(repo / "services")
+    promote(repo, "alpha", services)
+    promote(repo, "beta", services)
+    assert (repo / "services/extra/x.py").read_text() == "import aiomqtt\n"
+    assert (repo / "services/beta/app.py").read_text() == "import aiomqtt\n"
+
+
+def test_a_name_outside_the_fleet_is_refused_with_the_known_names(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    fleet = discover(repo / "services")
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "../alpha", fleet)
+    assert str(caught.value) == "'../alpha': not a service of this repo (known: alpha, beta)"
+    with pytest.raises(PromotionRefused) as caught:
+        promote(repo, "alpha", {})
+    assert str(caught.value) == "'alpha': not a service of this repo (known: none)"
+
+
+def test_the_source_hash_is_over_python_file_names_and_bytes(tmp_path: Path) -> None:
+    """Its format is part of every record's tool version: 12 hex digits of sha256 over, for each .py
+    file in path order, its relative name, a NUL and its bytes."""
+    import hashlib
+
+    from sandbox.records import source_hash
+
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    assert source_hash(package) == hashlib.sha256(b"").hexdigest()[:12]
+    (package / "a.py").write_bytes(b"A = 1\n")
+    (package / "sub" / "b.py").write_bytes(b"B = 2\n")
+    (package / "notes.txt").write_text("not code")
+    expected = hashlib.sha256(b"a.py\0A = 1\nsub/b.py\0B = 2\n").hexdigest()[:12]
+    assert source_hash(package) == expected
+    (package / "a.py").rename(package / "c.py")  # a moved module is another package
+    assert source_hash(package) != expected
+
+
+def test_the_tree_hash_is_over_names_and_digests_of_files_links_and_special_files(tmp_path: Path) -> None:
+    """Every record's before/after hashes are this: a change of it makes the gate call every record's
+    content changed. Per entry in path order: the repo-relative name, a NUL, the sha256 of the file's
+    bytes, of `symlink:<target>` for a link (never followed) or of `special:<type>` for a FIFO."""
+    import hashlib
+    import os
+
+    from sandbox.records import tree_hash
+
+    svc = tmp_path / "services" / "svc"
+    (svc / "__pycache__").mkdir(parents=True)
+    (svc / "__pycache__" / "a.cpython-311.pyc").write_bytes(b"cache")  # skipped, as the copy skips it
+    (svc / "a.py").write_bytes(b"A = 1\n")
+    os.symlink("a.py", svc / "link.py")
+    os.mkfifo(svc / "pipe")
+    digest = hashlib.sha256()
+    for name, data in (
+        ("services/svc/a.py", b"A = 1\n"),
+        ("services/svc/link.py", b"symlink:a.py"),
+        ("services/svc/pipe", b"special:0o10000"),
+    ):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    assert tree_hash(tmp_path, ["services/svc"]) == digest.hexdigest()
+    # a single file is hashed by its own name and bytes
+    one = hashlib.sha256(b"services/svc/a.py\0" + hashlib.sha256(b"A = 1\n").digest()).hexdigest()
+    assert tree_hash(tmp_path, ["services/svc/a.py"]) == one
