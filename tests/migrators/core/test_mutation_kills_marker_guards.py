@@ -107,15 +107,27 @@ class _LateMark(MigrationCodemod):
         return updated_node
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: MigrationCodemod keeps a comment for a statement already left in _pending, where nothing "
-    "flushes it: the marker and its Change are dropped silently (migrators/core/codemod.py, _attach/on_leave)",
-)
 def test_a_marker_on_a_statement_already_left_is_not_dropped_silently() -> None:
     codemod = _LateMark(CodemodContext(filename="svc/app.py"))
     code = codemod.transform_module(cst.parse_module("def f():\n    x = 1\n    return x\n")).code
-    assert "MIGRATION-BLOCKER(TT-8)" in code or [c.rule for c in codemod.changes] == ["TT-8"]
+    # the function, still open when its body statement is marked, carries the marker
+    assert code == "# MIGRATION-BLOCKER(TT-8): finish by hand\ndef f():\n    x = 1\n    return x\n"
+    assert [c.rule for c in codemod.changes] == ["TT-8"]
+
+
+class _StrayMark(MigrationCodemod):
+    """Marks a statement of another tree: nothing in this traversal ever leaves it."""
+
+    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module):
+        self.mark("TT-9", cst.parse_statement("y = 2\n"), "look at y")
+        return updated_node
+
+
+def test_a_marker_on_a_statement_never_left_lands_in_the_header() -> None:
+    codemod = _StrayMark(CodemodContext(filename="svc/app.py"))
+    code = codemod.transform_module(cst.parse_module("x = 1\n")).code
+    assert code.startswith("# MIGRATION-BLOCKER(TT-9): look at y\n")
+    assert [c.rule for c in codemod.changes] == ["TT-9"]
 
 
 def _loop_changes(body: str) -> tuple[str, list[tuple[str, str]]]:
