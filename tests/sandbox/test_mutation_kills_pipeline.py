@@ -259,7 +259,7 @@ class _Resolver:
 
 
 @contextmanager
-def _scope(client, run_id, keep=False):
+def _scope(client, run_id, keep=False, built=None):
     yield CleanupReport(errors=["scope: network in use"])
 
 
@@ -577,8 +577,9 @@ def test_the_fleet_wires_the_engine_client_into_the_resolver_and_the_runs_cleanu
             on_log("pulled sandbox/base:local")  # the resolver's progress goes to the run's events
 
     @contextmanager
-    def scope(client, run_id, keep=False):
+    def scope(client, run_id, keep=False, built=None):
         wired["scope"] = (client, run_id, keep)
+        wired["built"] = built
         yield CleanupReport()
 
     events: list[tuple[str, ...]] = []
@@ -589,5 +590,6 @@ def test_the_fleet_wires_the_engine_client_into_the_resolver_and_the_runs_cleanu
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
     run = new_run(tmp_path, "r5", Options(keep=keep), lambda *e: events.append(e))
     verify_fleet(run, [_config(tmp_path, "one")])
-    assert wired == {"resolver": "client", "scope": ("client", "r5", keep)}
+    # the images the run recorded go to the cleanup, which removes them without listing the engine's
+    assert wired == {"resolver": "client", "scope": ("client", "r5", keep), "built": run.built}
     assert ("images", "resolve", "pulled sandbox/base:local") in events
