@@ -25,6 +25,7 @@ from sandbox.config import ServiceConfig
 from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import FleetInterrupted, FleetResult, Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.schedule import Schedule
 from sandbox.pipeline.stage import StageResult
 
 
@@ -43,6 +44,11 @@ class _Fleet:
     log: list[str] = field(default_factory=list)
     in_flight: float = 1.0  # seconds the first service's stage goes on after the signal
     release: threading.Event = field(default_factory=threading.Event)  # ends a call that hangs
+    # where the launcher is when the signal comes: "asking" (before it asks whether the next service may
+    # start) or "waiting" (while it waits for a free preparation slot)
+    when: str = "waiting"
+    signalled: threading.Event = field(default_factory=threading.Event)
+    waiting: threading.Event = field(default_factory=threading.Event)
 
 
 @pytest.fixture
@@ -62,13 +68,31 @@ def fleet(monkeypatch) -> Iterator[_Fleet]:
         slots[index] = outcome
         seen.log.append(f"{config.name} started")
         outcome.stages.append(StageResult("copy", "passed"))
+        if seen.when == "waiting":
+            seen.waiting.wait(5)
         os.kill(os.getpid(), signal.SIGINT)
         run.cancelled.wait(5)
+        seen.signalled.set()
         seen.release.wait(seen.in_flight)
         outcome.stages.append(StageResult("build", "failed", reason="run interrupted"))
         seen.log.append(f"{config.name} done")
         return outcome
 
+    # spies on the real schedule that only order the launcher against the signal, as `when` says
+    may_launch, acquire_prepare = Schedule.may_launch, Schedule.acquire_prepare
+
+    def asking(self, phase: str) -> bool:
+        if seen.log and seen.when == "asking":  # the next service, once the first has started
+            seen.signalled.wait(5)
+        return may_launch(self, phase)
+
+    def waiting(self, name: str) -> bool:
+        if seen.log:
+            seen.waiting.set()
+        return acquire_prepare(self, name)
+
+    monkeypatch.setattr(Schedule, "may_launch", asking)
+    monkeypatch.setattr(Schedule, "acquire_prepare", waiting)
     monkeypatch.setattr(run_mod, "connect", lambda: "client")
     monkeypatch.setattr(run_mod, "Resolver", _Resolver)
     monkeypatch.setattr(run_mod, "run_scope", scope)
@@ -103,13 +127,15 @@ def _stages(result: FleetResult) -> dict[str, list[tuple[str, str, str]]]:
     return {o.name: [(s.name, s.status, s.reason) for s in o.stages] for o in result.outcomes}
 
 
+@pytest.mark.parametrize("when", ["asking", "waiting"])
 def test_a_service_in_flight_at_the_interrupt_reports_its_last_stage_before_the_cleanup(
-    tmp_path, monkeypatch, fleet
+    tmp_path, monkeypatch, fleet, when
 ) -> None:
     """The run waits for the service still running (within the drain) before it cleans up, so the
     service's stage that ended after the signal is in the report, and no cleanup pulls its containers
     out from under a call still draining."""
     assert threading.current_thread() is threading.main_thread()  # signal handlers live there
+    fleet.when = when
     monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 20.0)  # far longer than the call in flight
     result = _interrupted(tmp_path)
     assert fleet.log == ["first started", "first done", "cleanup"]
@@ -125,7 +151,7 @@ def test_an_interrupted_run_ends_after_the_drain_even_when_a_service_never_retur
     """A service stuck in a call (a hung Docker request) does not hold the run: it ends once the drain is
     over, reporting that service's stages so far; the fixture frees the stuck call afterwards."""
     monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 1.0)
-    fleet.in_flight = 60.0  # "never", for this test; the fixture's teardown releases it
+    fleet.in_flight = 30.0  # "never", for this test; the fixture's teardown releases it
     begin = time.monotonic()
     result = _interrupted(tmp_path)
     elapsed = time.monotonic() - begin
