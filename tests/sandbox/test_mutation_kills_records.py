@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from sandbox import workspace as wsmod
-from sandbox.config import load_service
+from sandbox.config import discover, load_service
+from sandbox.promote import promote
 from sandbox.records import VerifiedDiff, record_verified
 from sandbox.upgrades import target_versions
 
@@ -112,3 +113,28 @@ def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) 
     assert wsmod.changes(ws) == [change]
     diff = wsmod.unified_diff([change])
     assert "-symlink -> v1.py\n" in diff and "+symlink -> v2.py\n" in diff
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bug: sandbox/promote.py plan_writes reads the repo's file with path.read_bytes(), which follows "
+    "a link, while the record holds the link as `symlink -> <target>` (workspace._files), so a verified "
+    "diff that retargets a link is refused as a stale diff; past that check _put would write the link's "
+    "text as a regular file",
+)
+def test_promoting_a_retargeted_link_leaves_a_link_to_the_new_target(tmp_path: Path) -> None:
+    """Found while killing _files 12/13: the change list shows a link as a link, promote does not."""
+    repo = _service(tmp_path, "common")
+    common = repo / "services" / "common"
+    common.mkdir()
+    (common / "v1.py").write_text("VERSION = 1\n")
+    (common / "v2.py").write_text("VERSION = 2\n")
+    (common / "current.py").symlink_to("v1.py")
+    ws = _workspace(repo)
+    link = ws.work / "services/common/current.py"
+    link.unlink()
+    link.symlink_to("v2.py")
+    record_verified(ws, "r1", target_versions(), {}).save(repo)
+    promote(repo, "alpha", discover(repo / "services"))
+    promoted = common / "current.py"
+    assert promoted.is_symlink() and os.readlink(promoted) == "v2.py"
