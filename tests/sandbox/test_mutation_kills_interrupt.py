@@ -105,7 +105,7 @@ def fleet(monkeypatch) -> Iterator[_Fleet]:
     seen.release.set()  # a call left hanging ends now, so it never writes into the next test's log
     for thread in threading.enumerate():
         if thread.name.startswith("verify-") or thread.name.endswith("(_reap)"):
-            thread.join(5)
+            thread.join(10)  # the reaper lives DRAIN_SECONDS from the signal
 
 
 def _services(tmp_path: Path) -> list[ServiceConfig]:
@@ -136,7 +136,9 @@ def test_a_service_in_flight_at_the_interrupt_reports_its_last_stage_before_the_
     out from under a call still draining."""
     assert threading.current_thread() is threading.main_thread()  # signal handlers live there
     fleet.when = when
-    monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 20.0)  # far longer than the call in flight
+    # longer than the call in flight (1 s) with room for a loaded machine, short enough that the reaper
+    # (which stops the run's containers until the drain ends) is gone by the teardown
+    monkeypatch.setattr(run_mod, "DRAIN_SECONDS", 6.0)
     result = _interrupted(tmp_path)
     assert fleet.log == ["first started", "first done", "cleanup"]
     assert _stages(result) == {
