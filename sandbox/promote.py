@@ -12,6 +12,7 @@ depending on it verified green with the same shared change.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from sandbox.records import (
     state_dir,
     unb64,
 )
+from sandbox.workspace import LINK_PREFIX, entry_bytes
 
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -78,7 +80,7 @@ def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes
     writes = []
     for item in record.files:
         path = repo_root / item["path"]
-        current = path.read_bytes() if path.exists() else None
+        current = _current(path)
         if sha(current) == item["after_sha256"]:
             continue  # a shared file already promoted with a sibling service
         if sha(current) != item["before_sha256"]:
@@ -86,8 +88,20 @@ def plan_writes(record: VerifiedDiff, repo_root: Path) -> list[tuple[Path, bytes
                 f"{record.service}: {item['path']} changed since run {record.run_id} "
                 f"verified it (stale diff); run `sandbox verify {record.service}` again"
             )
-        writes.append((path, current, unb64(item["after_b64"])))
+        after = unb64(item["after_b64"])
+        if after is not None and after.startswith(LINK_PREFIX) and not path.is_symlink():
+            raise PromotionRefused(
+                f"{record.service}: {item['path']} becomes a symbolic link in the verified diff; "
+                "promote only retargets existing links: make the link by hand, then "
+                f"`sandbox verify {record.service}`"
+            )
+        writes.append((path, current, after))
     return writes
+
+
+def _current(path: Path) -> bytes | None:
+    """What the repo holds at `path` as a record holds it: a link by its target's name (never its bytes)."""
+    return entry_bytes(path) if path.is_symlink() or path.exists() else None
 
 
 def apply_writes(writes: list[tuple[Path, bytes | None, bytes | None]]) -> None:
@@ -104,12 +118,24 @@ def apply_writes(writes: list[tuple[Path, bytes | None, bytes | None]]) -> None:
 
 
 def _put(path: Path, data: bytes | None) -> None:
-    if data is None:
+    if data is not None and path.is_symlink() and data.startswith(LINK_PREFIX):
+        _relink(path, data[len(LINK_PREFIX) :].decode())
+    elif data is None:
         path.unlink(missing_ok=True)
         if path.parent.is_dir() and not any(path.parent.iterdir()):
             path.parent.rmdir()  # a folder the change emptied (applied fixes): git keeps none either
     else:
+        if path.is_symlink():
+            path.unlink()  # the diff replaces the link by a file: write the file, not through the link
         atomic_write(path, data)
+
+
+def _relink(path: Path, target: str) -> None:
+    """Point the link at `target` in one step (a new link renamed over the old one)."""
+    tmp = path.with_name(f".{path.name}.sandbox-link")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target, tmp)
+    os.replace(tmp, path)
 
 
 def check_service_name(service: str, fleet: dict[str, ServiceConfig]) -> None:
@@ -166,7 +192,7 @@ def revert(repo_root: Path, service: str) -> list[str]:
     writes = []
     for item in data["files"]:
         path = repo_root / item["path"]
-        current = path.read_bytes() if path.exists() else None
+        current = _current(path)
         if sha(current) != item["after_sha256"]:
             raise PromotionRefused(f"{service}: {item['path']} changed after promotion; revert by hand")
         writes.append((path, current, unb64(item["before_b64"])))

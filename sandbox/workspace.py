@@ -166,6 +166,17 @@ def _copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
+# How a symbolic link stands in a change list, a record and a diff: its target's name, never its bytes.
+LINK_PREFIX = b"symlink -> "
+
+
+def entry_bytes(path: Path) -> bytes:
+    """A file's bytes, or for a symbolic link the text that stands for it (never read through it)."""
+    if path.is_symlink():
+        return LINK_PREFIX + os.readlink(path).encode()
+    return path.read_bytes()
+
+
 def _files(root: Path, rel: str) -> dict[str, bytes]:
     """The files the copy holds under `rel`, by repo-relative name: the ignored caches are skipped
     (as the copy skips them, so a gate never fails on a `.ruff_cache/`) and a link stands for its
@@ -176,10 +187,8 @@ def _files(root: Path, rel: str) -> dict[str, bytes]:
     found = {}
     for path in _walk(base):
         name = str(path.relative_to(root))
-        if path.is_symlink():
-            found[name] = b"symlink -> " + os.readlink(path).encode()
-        elif path.is_file():
-            found[name] = path.read_bytes()
+        if path.is_symlink() or path.is_file():
+            found[name] = entry_bytes(path)
     return dict(sorted(found.items()))
 
 

@@ -115,13 +115,6 @@ def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) 
     assert "-symlink -> v1.py\n" in diff and "+symlink -> v2.py\n" in diff
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: sandbox/promote.py plan_writes reads the repo's file with path.read_bytes(), which follows "
-    "a link, while the record holds the link as `symlink -> <target>` (workspace._files), so a verified "
-    "diff that retargets a link is refused as a stale diff; past that check _put would write the link's "
-    "text as a regular file",
-)
 def test_promoting_a_retargeted_link_leaves_a_link_to_the_new_target(tmp_path: Path) -> None:
     """Found while killing _files 12/13: the change list shows a link as a link, promote does not."""
     repo = _service(tmp_path, "common")
