@@ -13,8 +13,8 @@ from migrators.core.tree import ProjectTree
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
-from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
-from migrators.upgrades.influxdb3.flow import analyze_flow, visited_by_codemod
+from migrators.upgrades.influxdb3.codemod import ADMIN_APIS, Influxdb3Codemod, project_writers
+from migrators.upgrades.influxdb3.flow import ServiceFlow, analyze_flow, visited_by_codemod
 from migrators.upgrades.influxdb3.flux_writes import measurement_keys
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
@@ -24,6 +24,21 @@ _NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<
 
 def _pins_numpy1(tree: ProjectTree) -> bool:
     return any(_NUMPY1_PIN.search(tree.read(f)) for f in requirement_files(tree))
+
+
+# words without which no rule of the codemod can act on a file (see Influxdb3Upgrade.needs_codemod)
+CODEMOD_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write_api", "delete_api")
+CLIENT_METHODS = ("ping", "version", "health", "ready", "build")
+
+
+def _flow_reaches(flow: ServiceFlow, rel: str, text: str) -> bool:
+    """The unit's data flow plans something here: a builder or template of this file that a query
+    receives, or a call of a service function that runs or returns v2 queries (by its name)."""
+    planned = {r for r, _ in flow.used} | {r for r, _ in flow.templates} | {r for r, _ in flow.template_fills}
+    if rel in planned:
+        return True
+    names = [*flow.wrappers, *flow.row_wrappers, *flow.consumers, *flow.factories]
+    return any(name in text for name in names)
 
 
 class Influxdb3Upgrade(Upgrade):
@@ -61,6 +76,21 @@ class Influxdb3Upgrade(Upgrade):
         # a bare `write_api` attribute of some other library is not ours: require the import or Flux
         # (the data flow counts uses only in files this accepts: one predicate for both)
         return visited_by_codemod(text)
+
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
+        # every rule of Influxdb3Codemod starts from a v2 name written in the file (an import, a client,
+        # an API object, an admin API, a client's ping/version/health), a Point of a conflicting
+        # measurement, or what the unit's data flow says about this file and the functions it calls
+        flow = state.get("flow") if isinstance(state, dict) else None
+        if not isinstance(flow, ServiceFlow):
+            return True
+        if any(word in text for word in CODEMOD_WORDS) or any(api in text for api in ADMIN_APIS):
+            return True
+        if "client" in text and any(method in text for method in CLIENT_METHODS):
+            return True  # IX-7 on anything named client
+        if "Point" in text and state.get("conflicts"):
+            return True  # IX-10
+        return _flow_reaches(flow, rel, text)
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)
