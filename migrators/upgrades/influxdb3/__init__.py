@@ -6,6 +6,7 @@ The codemod is in :mod:`.codemod`, queries and result handling in :mod:`.queries
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -16,6 +17,7 @@ from migrators.files.requirements import RequirementRule, requirement_files
 from migrators.upgrades.influxdb3.codemod import ADMIN_APIS, Influxdb3Codemod, project_writers
 from migrators.upgrades.influxdb3.flow import ServiceFlow, analyze_flow, visited_by_codemod
 from migrators.upgrades.influxdb3.flux_writes import measurement_keys
+from migrators.upgrades.influxdb3.queries import QUERY_METHODS
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -29,16 +31,63 @@ def _pins_numpy1(tree: ProjectTree) -> bool:
 # words without which no rule of the codemod can act on a file (see Influxdb3Upgrade.needs_codemod)
 CODEMOD_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write_api", "delete_api")
 CLIENT_METHODS = ("ping", "version", "health", "ready", "build")
+# methods whose call the codemod rewrites or marks whatever the receiver's name
+CALLED = frozenset(
+    {"query_api", "write_api", "delete_api", "from_env_properties", "from_config_file"}
+    | set(ADMIN_APIS)
+    | set(CLIENT_METHODS)
+)
 
 
-def _flow_reaches(flow: ServiceFlow, rel: str, text: str) -> bool:
-    """The unit's data flow plans something here: a builder or template of this file that a query
-    receives, or a call of a service function that runs or returns v2 queries (by its name)."""
+def _flow_names(flow: ServiceFlow) -> set[str]:
+    """Service functions a call of which the query planner follows (by name)."""
+    return {*flow.wrappers, *flow.row_wrappers, *flow.consumers, *flow.factories}
+
+
+def _flow_plans(flow: ServiceFlow, rel: str) -> bool:
+    """A builder or template of this file that a query of the unit receives."""
     planned = {r for r, _ in flow.used} | {r for r, _ in flow.templates} | {r for r, _ in flow.template_fills}
-    if rel in planned:
+    return rel in planned
+
+
+def _called_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _api_method_call(func: ast.expr) -> bool:
+    """`<...>.write_api.write(...)`/`.close()`, `<...>.query_api.query(...)`: an API object by its name.
+    (One built by a call `x = client.write_api()` is caught at that call.)"""
+    if not isinstance(func, ast.Attribute):
+        return False
+    receiver = _called_name(func.value) if isinstance(func.value, (ast.Attribute, ast.Name)) else None
+    if func.attr in ("write", "close"):
+        return receiver == "write_api"
+    return func.attr in QUERY_METHODS and receiver == "query_api"
+
+
+def _codemod_acts(text: str, flow: ServiceFlow, conflicts: bool) -> bool:
+    """Whether the code (not its strings or comments) holds what a rule starts from: an import of
+    influxdb_client (or of influxdb_client_3's SYNCHRONOUS), a call of a v2 API method or of a service
+    function the planner follows, a query or write method where a query/write API is named, a Point of
+    a conflicting measurement. A file CPython rejects goes on to libcst, whose error the report shows."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
         return True
-    names = [*flow.wrappers, *flow.row_wrappers, *flow.consumers, *flow.factories]
-    return any(name in text for name in names)
+    called = set(CALLED) | _flow_names(flow) | ({"Point"} if conflicts else set())
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call):
+            name = _called_name(node.func)
+            if name in called or (name or "").endswith("InfluxDBClient") or _api_method_call(node.func):
+                return True
+        elif isinstance(node, ast.ImportFrom):
+            if "influxdb_client" in (node.module or ""):
+                return True
+        elif isinstance(node, ast.Import) and any("influxdb_client" in a.name for a in node.names):
+            return True
+    return False
 
 
 class Influxdb3Upgrade(Upgrade):
@@ -78,19 +127,21 @@ class Influxdb3Upgrade(Upgrade):
         return visited_by_codemod(text)
 
     def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
-        # every rule of Influxdb3Codemod starts from a v2 name written in the file (an import, a client,
-        # an API object, an admin API, a client's ping/version/health), a Point of a conflicting
-        # measurement, or what the unit's data flow says about this file and the functions it calls
+        # every rule of Influxdb3Codemod starts from a v2 name in the code (an import, a client, an API
+        # object or method, a client's ping/version/health), a Point of a conflicting measurement,
+        # or what the unit's data flow plans in this file or follows through the functions it calls
         flow = state.get("flow") if isinstance(state, dict) else None
         if not isinstance(flow, ServiceFlow):
             return True
-        if any(word in text for word in CODEMOD_WORDS) or any(api in text for api in ADMIN_APIS):
+        if _flow_plans(flow, rel):
             return True
-        if "client" in text and any(method in text for method in CLIENT_METHODS):
-            return True  # IX-7 on anything named client
-        if "Point" in text and state.get("conflicts"):
-            return True  # IX-10
-        return _flow_reaches(flow, rel, text)
+        conflicts = bool(state.get("conflicts"))
+        words = (*CODEMOD_WORDS, *ADMIN_APIS, *_flow_names(flow), *(("Point",) if conflicts else ()))
+        if not any(word in text for word in words) and not (
+            "client" in text and any(method in text for method in CLIENT_METHODS)
+        ):
+            return False
+        return _codemod_acts(text, flow, conflicts)
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)
