@@ -14,11 +14,17 @@ import libcst as cst
 import pytest
 from libcst._metadata_dependent import LazyValue
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider, QualifiedNameSource
 
 from migrators import migrate_tree
-from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, import_heads, iter_imports
+from migrators.core.codemod import (
+    MigrationCodemod,
+    TopLevelAddImports,
+    import_heads,
+    iter_imports,
+    remove_lone_unused_import,
+)
 from migrators.core.profile import Profile
 from migrators.core.runner import transform_source, without_markers
 from migrators.core.tree import FileInfo, ProjectTree, find_units, is_test_file
@@ -253,3 +259,31 @@ def test_precise_check_spares_only_files_the_codemod_leaves_alone(name):
         found = _spared_and_checked(root, name)
         spared, kept = spared + found[0], kept + found[1]
     assert spared >= 3 and kept >= 3, (spared, kept)  # both answers were given and checked
+
+
+REMOVALS = [
+    ("import os\n# the mode\nfrom influxdb_client_3 import SYNCHRONOUS\n\nx = 1\n", True),
+    ("from influxdb_client_3 import SYNCHRONOUS\nimport os\n", True),
+    ("from influxdb_client_3 import SYNCHRONOUS\nw = SYNCHRONOUS\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS\n__all__ = ['SYNCHRONOUS']\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS, Point\nPoint\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS as S\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS; import os\n", False),
+    ("def f():\n    from influxdb_client_3 import SYNCHRONOUS\n", False),
+    ("from influxdb_client_3 import ASYNCHRONOUS\nfrom influxdb_client_3 import SYNCHRONOUS\n", True),
+]
+
+
+def test_lone_unused_import_removal_gives_libcsts_result():
+    for code, fast in REMOVALS:
+        context = CodemodContext()
+        RemoveImportsVisitor.remove_unused_import(context, "influxdb_client_3", "SYNCHRONOUS")
+        expected = RemoveImportsVisitor(context).transform_module(cst.parse_module(code)).code
+        removed = remove_lone_unused_import(context, cst.parse_module(code))
+        assert (removed is not None) == fast, code  # the shortcut is taken exactly where expected
+        if removed is not None:
+            assert removed.code == expected, code
+    context = CodemodContext()  # two requests: libcst's visitor decides
+    RemoveImportsVisitor.remove_unused_import(context, "os")
+    RemoveImportsVisitor.remove_unused_import(context, "influxdb_client_3", "SYNCHRONOUS")
+    assert remove_lone_unused_import(context, cst.parse_module(REMOVALS[0][0])) is None
