@@ -1077,8 +1077,8 @@ class PytestAsyncioUpgrade(Upgrade):
 
     @staticmethod
     def _unit_scope_applies(rel: str, state: PAState) -> bool:
-        sub = state.subtree_scope(rel) and not rel.endswith("conftest.py")
-        return bool(sub) or any(where == rel for where, _ in state.class_scopes)
+        # a conftest gets no pytestmark but its async fixtures still take the subtree's loop scope
+        return bool(state.subtree_scope(rel)) or any(where == rel for where, _ in state.class_scopes)
 
     def detect(self, tree: ProjectTree) -> bool:
         if super().detect(tree):
