@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -212,6 +213,41 @@ def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
     return names
 
 
+def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.Module | None:
+    """RemoveImportsVisitor's result for one requested `from M import N` standing alone on a top-level
+    line of its own, when N occurs nowhere else in the module's text (so no scope, `__all__` or string
+    annotation can use it): that line goes, as libcst drops a line whose only statement it removed.
+    None for any other request: libcst's visitor (a deep copy and a scope analysis) decides."""
+    requests = set(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, ()))
+    if len(requests) != 1:
+        return None
+    module, name, alias = next(iter(requests))
+    if name is None or alias is not None or module == "__future__":  # libcst never removes those
+        return None
+    found = [i for i, stmt in enumerate(tree.body) if _is_lone_import(stmt, module, name)]
+    if len(found) != 1 or len(re.findall(rf"\b{re.escape(name)}\b", tree.code)) != 1:
+        return None
+    return tree.with_changes(body=[*tree.body[: found[0]], *tree.body[found[0] + 1 :]])
+
+
+def _is_lone_import(stmt: cst.CSTNode, module: str, name: str) -> bool:
+    """`from module import name` (no alias, not relative) as the only statement of a line."""
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return False
+    node = stmt.body[0]
+    return (
+        isinstance(node, cst.ImportFrom)
+        and not node.relative
+        and node.module is not None
+        and get_full_name_for_node(node.module) == module
+        and not isinstance(node.names, cst.ImportStar)
+        and len(node.names) == 1
+        and node.names[0].asname is None
+        and isinstance(node.names[0].name, cst.Name)
+        and node.names[0].name.value == name
+    )
+
+
 class MigrationCodemod(VisitorBasedCodemodCommand):
     """Base of every upgrade's transformer: rule bookkeeping and markers above statements.
 
@@ -279,6 +315,10 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         return tree
 
     def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
+        if transform is RemoveImportsVisitor:
+            removed = remove_lone_unused_import(self.context, tree)
+            if removed is not None:
+                return removed
         if transform.get_inherited_dependencies():
             return self._instantiate_and_run(transform, tree)
         # no metadata (AddImportsVisitor): libcst's defensive deep copy of the module, made only

@@ -405,7 +405,9 @@ def migrate_unit(
             continue
         with timer.timed("pre-check"):
             # a precise test per upgrade: a codemod that cannot change the file costs no parse
-            working = tuple(u.name for u in chosen if u.name in names and u.needs_codemod(rel, text))
+            working = tuple(
+                u.name for u in chosen if u.name in names and u.needs_codemod(rel, text, states.get(u.name))
+            )
         for name in names:
             if name not in working:
                 timer.add(f"spared:{name}", 0.0)

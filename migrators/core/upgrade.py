@@ -85,10 +85,11 @@ class Upgrade:
             return False
         return any(token in text for token in self.tokens)
 
-    def needs_codemod(self, rel: str, text: str) -> bool:
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         """A file that passed :meth:`precheck`: False only where the codemod provably changes nothing
-        (no rule of it can fire on this text), so the file is not parsed for it. The file still
-        counts as scanned ("unchanged", not "skipped"): the report stays what a full run gives."""
+        (no rule of it can fire on this text, given `state`, what :meth:`analyze` found in the unit),
+        so the file is not parsed for it. The file still counts as scanned ("unchanged", not
+        "skipped"): the report stays what a full run gives."""
         return True
 
     def detect(self, tree: ProjectTree) -> bool:

@@ -7,6 +7,7 @@ Project-wide facts (mode, event_loop overrides, wider-scoped async fixtures) are
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -1005,6 +1006,34 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return updated.with_changes(args=args)
 
 
+def _asyncio_marker_acts(text: str) -> bool:
+    """Whether PA-9 (a marker call with arguments) or PA-14 (a marker on a sync test) can fire: the
+    marker's qualified name pytest.mark.asyncio is written `<...>.asyncio`, or a name imported from
+    pytest.mark. A file CPython rejects goes on to libcst, whose error the report shows."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return True
+    for node in ast.walk(module):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pytest.mark"):
+            return True
+        if isinstance(node, ast.Import) and any(a.name.startswith("pytest.mark") for a in node.names):
+            return True
+        if isinstance(node, ast.Call) and _names_asyncio(node.func) and (node.args or node.keywords):
+            return True
+        if (
+            isinstance(node, ast.FunctionDef)
+            and node.name.startswith("test")
+            and any(_names_asyncio(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list)
+        ):
+            return True
+    return False
+
+
+def _names_asyncio(node: ast.expr) -> bool:
+    return isinstance(node, ast.Attribute) and node.attr == "asyncio"
+
+
 class PytestAsyncioUpgrade(Upgrade):
     name = "pytest-asyncio"
     description = "pytest-asyncio 0.21-0.26 -> 1.x (PA-1..PA-16)"
@@ -1033,6 +1062,23 @@ class PytestAsyncioUpgrade(Upgrade):
     modules = ("pytest_asyncio",)
     codemod = PytestAsyncioCodemod
     test_files_only = True
+
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
+        # each rule of PytestAsyncioCodemod needs one of these in the file or in the unit's facts
+        if not isinstance(state, PAState):
+            return True
+        if any(word in text for word in ("event_loop", "plugin", "close")):
+            return True  # PA-3/6/7/11/16 (event_loop), PA-12 (pytest_asyncio.plugin), PA-15 (close())
+        if self._unit_scope_applies(rel, state) or any(name in text for name in state.wide_fixtures):
+            return True  # PA-3 (subtree or class override), PA-10 (a wider-loop fixture's name)
+        if "fixture" in text and "async" in text and (state.mode != "auto" or state.pa5_code_edits):
+            return True  # PA-8 / PA-5: an async fixture
+        return "mark" in text and "asyncio" in text and _asyncio_marker_acts(text)  # PA-9, PA-14
+
+    @staticmethod
+    def _unit_scope_applies(rel: str, state: PAState) -> bool:
+        # a conftest gets no pytestmark but its async fixtures still take the subtree's loop scope
+        return bool(state.subtree_scope(rel)) or any(where == rel for where, _ in state.class_scopes)
 
     def detect(self, tree: ProjectTree) -> bool:
         if super().detect(tree):

@@ -360,7 +360,7 @@ class TenacityUpgrade(Upgrade):
     modules = ("tenacity",)
     codemod = TenacityCodemod
 
-    def needs_codemod(self, rel: str, text: str) -> bool:
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         # every rule of TenacityCodemod starts from one of these words in the source: a qualified
         # name ends with the attribute written at the use or the name written in its import
         return any(word in text for word in CODEMOD_WORDS)

@@ -6,6 +6,7 @@ The codemod is in :mod:`.codemod`, queries and result handling in :mod:`.queries
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -13,9 +14,10 @@ from migrators.core.tree import ProjectTree
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule, requirement_files
-from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, project_writers
-from migrators.upgrades.influxdb3.flow import analyze_flow, visited_by_codemod
+from migrators.upgrades.influxdb3.codemod import ADMIN_APIS, Influxdb3Codemod, project_writers
+from migrators.upgrades.influxdb3.flow import ServiceFlow, analyze_flow, visited_by_codemod
 from migrators.upgrades.influxdb3.flux_writes import measurement_keys
+from migrators.upgrades.influxdb3.queries import QUERY_METHODS
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 
 PYARROW_FOR_NUMPY1 = "pyarrow<26"
@@ -24,6 +26,68 @@ _NUMPY1_PIN = re.compile(r"(?im)^\s*numpy\s*(==\s*1\.|~=\s*1\.|<\s*2(?:\.0)*\b|<
 
 def _pins_numpy1(tree: ProjectTree) -> bool:
     return any(_NUMPY1_PIN.search(tree.read(f)) for f in requirement_files(tree))
+
+
+# words without which no rule of the codemod can act on a file (see Influxdb3Upgrade.needs_codemod)
+CODEMOD_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write_api", "delete_api")
+CLIENT_METHODS = ("ping", "version", "health", "ready", "build")
+# methods whose call the codemod rewrites or marks whatever the receiver's name
+CALLED = frozenset(
+    {"query_api", "write_api", "delete_api", "from_env_properties", "from_config_file"}
+    | set(ADMIN_APIS)
+    | set(CLIENT_METHODS)
+)
+
+
+def _flow_names(flow: ServiceFlow) -> set[str]:
+    """Service functions a call of which the query planner follows (by name)."""
+    return {*flow.wrappers, *flow.row_wrappers, *flow.consumers, *flow.factories}
+
+
+def _flow_plans(flow: ServiceFlow, rel: str) -> bool:
+    """A builder or template of this file that a query of the unit receives."""
+    planned = {r for r, _ in flow.used} | {r for r, _ in flow.templates} | {r for r, _ in flow.template_fills}
+    return rel in planned
+
+
+def _called_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return func.id if isinstance(func, ast.Name) else None
+
+
+def _api_method_call(func: ast.expr) -> bool:
+    """`<...>.write_api.write(...)`/`.close()`, `<...>.query_api.query(...)`: an API object by its name.
+    (One built by a call `x = client.write_api()` is caught at that call.)"""
+    if not isinstance(func, ast.Attribute):
+        return False
+    receiver = _called_name(func.value) if isinstance(func.value, (ast.Attribute, ast.Name)) else None
+    if func.attr in ("write", "close"):
+        return receiver == "write_api"
+    return func.attr in QUERY_METHODS and receiver == "query_api"
+
+
+def _codemod_acts(text: str, flow: ServiceFlow, conflicts: bool) -> bool:
+    """Whether the code (not its strings or comments) holds what a rule starts from: an import of
+    influxdb_client (or of influxdb_client_3's SYNCHRONOUS), a call of a v2 API method or of a service
+    function the planner follows, a query or write method where a query/write API is named, a Point of
+    a conflicting measurement. A file CPython rejects goes on to libcst, whose error the report shows."""
+    try:
+        module = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return True
+    called = set(CALLED) | _flow_names(flow) | ({"Point"} if conflicts else set())
+    for node in ast.walk(module):
+        if isinstance(node, ast.Call):
+            name = _called_name(node.func)
+            if name in called or (name or "").endswith("InfluxDBClient") or _api_method_call(node.func):
+                return True
+        elif isinstance(node, ast.ImportFrom):
+            if "influxdb_client" in (node.module or ""):
+                return True
+        elif isinstance(node, ast.Import) and any("influxdb_client" in a.name for a in node.names):
+            return True
+    return False
 
 
 class Influxdb3Upgrade(Upgrade):
@@ -61,6 +125,23 @@ class Influxdb3Upgrade(Upgrade):
         # a bare `write_api` attribute of some other library is not ours: require the import or Flux
         # (the data flow counts uses only in files this accepts: one predicate for both)
         return visited_by_codemod(text)
+
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
+        # every rule of Influxdb3Codemod starts from a v2 name in the code (an import, a client, an API
+        # object or method, a client's ping/version/health), a Point of a conflicting measurement,
+        # or what the unit's data flow plans in this file or follows through the functions it calls
+        flow = state.get("flow") if isinstance(state, dict) else None
+        if not isinstance(flow, ServiceFlow):
+            return True
+        if _flow_plans(flow, rel):
+            return True
+        conflicts = bool(state.get("conflicts"))
+        words = (*CODEMOD_WORDS, *ADMIN_APIS, *_flow_names(flow), *(("Point",) if conflicts else ()))
+        if not any(word in text for word in words) and not (
+            "client" in text and any(method in text for method in CLIENT_METHODS)
+        ):
+            return False
+        return _codemod_acts(text, flow, conflicts)
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)

@@ -8,17 +8,26 @@ a parse against a full run's report, and the migrator container's limits.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
+import pytest
 from libcst._metadata_dependent import LazyValue
 from libcst.codemod import CodemodContext
-from libcst.codemod.visitors import AddImportsVisitor
+from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.metadata import MetadataWrapper, QualifiedNameProvider, QualifiedNameSource
 
 from migrators import migrate_tree
-from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, import_heads, iter_imports
+from migrators.core.codemod import (
+    MigrationCodemod,
+    TopLevelAddImports,
+    import_heads,
+    iter_imports,
+    remove_lone_unused_import,
+)
 from migrators.core.profile import Profile
-from migrators.core.runner import transform_source
-from migrators.core.tree import FileInfo
+from migrators.core.runner import transform_source, without_markers
+from migrators.core.tree import FileInfo, ProjectTree, find_units, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades.tenacity import TenacityUpgrade
 from sandbox.engine.containers import LIMITS, migrator_limits
@@ -206,3 +215,75 @@ def test_migrator_gets_a_quota_of_the_cores_and_keeps_its_memory_limit():
         k: v for k, v in LIMITS.items() if k != "nano_cpus"
     }
     assert migrator_limits(0)["nano_cpus"] == 1_000_000_000
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _spared_and_checked(root: Path, name: str) -> tuple[int, int]:
+    """Over every unit under `root` where the upgrade is detected: each file its pre-check lets
+    through and its precise check spares must come out of its codemod unchanged, with no change
+    recorded. (files spared, files the precise check let through)."""
+    registry = default_registry()
+    upgrade = registry.get(name)
+    spared = kept = 0
+    for unit in find_units(root):
+        tree = ProjectTree(root / unit)
+        if not upgrade.detect(tree):
+            continue
+        versions = registry.versions()
+        state = upgrade.analyze(tree, versions)
+        for rel in tree.python_files():
+            text = without_markers(tree.read(rel))
+            if not upgrade.precheck(rel, text):
+                continue
+            if upgrade.needs_codemod(rel, text, state):
+                kept += 1
+                continue
+            spared += 1
+            info = FileInfo(rel, is_test_file(rel), rel.endswith("conftest.py"), tree=tree)
+            code = tree.read(rel)
+            try:
+                new, changes, _ = transform_source(code, [upgrade], {name: state}, versions, info)
+            except Exception as exc:  # a parse error: the runner reports it the same either way
+                assert "parse error" in str(exc), (unit, rel, exc)
+                continue
+            assert (new, changes) == (code, []), (unit, rel)
+    return spared, kept
+
+
+@pytest.mark.parametrize("name", ["pytest-asyncio", "influxdb3"])
+def test_precise_check_spares_only_files_the_codemod_leaves_alone(name):
+    spared = kept = 0
+    for root in (ROOT / "services", ROOT / "tests/migrators/corpus"):
+        found = _spared_and_checked(root, name)
+        spared, kept = spared + found[0], kept + found[1]
+    assert spared >= 3 and kept >= 3, (spared, kept)  # both answers were given and checked
+
+
+REMOVALS = [
+    ("import os\n# the mode\nfrom influxdb_client_3 import SYNCHRONOUS\n\nx = 1\n", True),
+    ("from influxdb_client_3 import SYNCHRONOUS\nimport os\n", True),
+    ("from influxdb_client_3 import SYNCHRONOUS\nw = SYNCHRONOUS\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS\n__all__ = ['SYNCHRONOUS']\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS, Point\nPoint\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS as S\n", False),
+    ("from influxdb_client_3 import SYNCHRONOUS; import os\n", False),
+    ("def f():\n    from influxdb_client_3 import SYNCHRONOUS\n", False),
+    ("from influxdb_client_3 import ASYNCHRONOUS\nfrom influxdb_client_3 import SYNCHRONOUS\n", True),
+]
+
+
+def test_lone_unused_import_removal_gives_libcsts_result():
+    for code, fast in REMOVALS:
+        context = CodemodContext()
+        RemoveImportsVisitor.remove_unused_import(context, "influxdb_client_3", "SYNCHRONOUS")
+        expected = RemoveImportsVisitor(context).transform_module(cst.parse_module(code)).code
+        removed = remove_lone_unused_import(context, cst.parse_module(code))
+        assert (removed is not None) == fast, code  # the shortcut is taken exactly where expected
+        if removed is not None:
+            assert removed.code == expected, code
+    context = CodemodContext()  # two requests: libcst's visitor decides
+    RemoveImportsVisitor.remove_unused_import(context, "os")
+    RemoveImportsVisitor.remove_unused_import(context, "influxdb_client_3", "SYNCHRONOUS")
+    assert remove_lone_unused_import(context, cst.parse_module(REMOVALS[0][0])) is None
