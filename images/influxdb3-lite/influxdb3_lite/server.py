@@ -20,6 +20,7 @@ from pathlib import Path
 from influxdb3_lite.auth import Tokens
 from influxdb3_lite.flight import FlightService
 from influxdb3_lite.http_api import ServerState, make_handler
+from influxdb3_lite.pump import bridge
 from influxdb3_lite.query import Executor
 from influxdb3_lite.store import Catalog
 
@@ -94,7 +95,7 @@ class Server:
             if self._is_http2(conn):
                 handed = self._pump is not None and self._pump.hand_over(conn)
                 if not handed:
-                    self._pump_to_flight(conn)
+                    bridge(conn, self.flight.port)  # relayed here, as the pump process would
             else:
                 self.http.finish_request(conn, peer)
         except OSError:
@@ -121,15 +122,6 @@ class Server:
             return False
         finally:
             conn.settimeout(None)
-
-    def _pump_to_flight(self, conn: socket.socket) -> None:
-        upstream = socket.create_connection(("127.0.0.1", self.flight.port))
-        upstream.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        back = threading.Thread(target=_pump, args=(upstream, conn), daemon=True)
-        back.start()
-        _pump(conn, upstream)
-        back.join()
-        upstream.close()
 
 
 class _PumpProcess:
@@ -170,16 +162,3 @@ class _PumpProcess:
         except OSError:
             return False
         return True
-
-
-def _pump(src: socket.socket, dst: socket.socket) -> None:
-    try:
-        while data := src.recv(65536):
-            dst.sendall(data)
-    except OSError:
-        pass
-    finally:
-        try:
-            dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
