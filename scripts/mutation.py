@@ -59,6 +59,7 @@ GROUPS = (
             "tests/sandbox/test_promote_edges.py",
             "tests/sandbox/test_gate_records.py",
             "tests/sandbox/test_mutation_kills_promote.py",
+            "tests/sandbox/test_mutation_kills_records.py",
             "tests/sandbox/containment/test_hash.py",
             # not test_escapes_are_refused_and_the_fleet_goes_on: a Docker run of the CLI in a subprocess
             # (30 s in every clean run), which no mutant of this process can reach
@@ -79,14 +80,18 @@ GROUPS = (
     Group(
         "pipeline",
         "a service's stages run until a blocking one fails; phases in order, the failure-rate stop",
-        ("sandbox/pipeline/run.py",),
+        # schedule.py holds the slots and the wait for a phase's stop rule since the phases overlap
+        ("sandbox/pipeline/run.py", "sandbox/pipeline/schedule.py"),
         (
             "tests/sandbox/pipeline/test_phase_stop.py",
             "tests/sandbox/pipeline/test_judgements.py",
             "tests/sandbox/pipeline/test_outcome_dict.py",
+            "tests/sandbox/pipeline/test_schedule.py",
             "tests/sandbox/test_mutation_kills_pipeline.py",
+            "tests/sandbox/test_mutation_kills_interrupt.py",
         ),
-        tuple(
+        ("sandbox.pipeline.schedule.*",)
+        + tuple(
             f"sandbox.pipeline.run.{name}*"
             for name in (
                 # the stage loop and what a service's outcome reports
