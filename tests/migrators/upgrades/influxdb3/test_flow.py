@@ -10,8 +10,6 @@ with the reference Flux evaluator's on the original builder's Flux over the same
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from migrators.upgrades.influxdb3.flow import analyze_flow
 from tests.migrators.fluxref.reference import evaluate
 from tests.migrators.fluxref.standin import standin_client
 from tests.migrators.helpers import dedent, write_tree
+from tests.migrators.upgrades.influxdb3.service_import import fresh_import
 
 SCHEMA = {"sensor": ["device_id"]}
 SERVICE = {
@@ -142,13 +141,7 @@ def _line(p: dict) -> str:
 
 
 def _import_package(root: Path):
-    sys.path.insert(0, str(root))
-    try:
-        for name in [m for m in sys.modules if m == "flowapp" or m.startswith("flowapp.")]:
-            del sys.modules[name]
-        return importlib.import_module("flowapp.repo"), importlib.import_module("flowapp.flux")
-    finally:
-        sys.path.remove(str(root))
+    return fresh_import(root, "flowapp", "repo", "flux")
 
 
 def test_migrated_service_gives_the_flux_results(migrated, tmp_path):

@@ -10,8 +10,6 @@ evaluator's answers for the original Flux.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from migrators.upgrades.influxdb3.flow import analyze_flow
 from tests.migrators.fluxref.reference import evaluate
 from tests.migrators.fluxref.standin import standin_client
 from tests.migrators.helpers import dedent, migrate_twice, write_tree
+from tests.migrators.upgrades.influxdb3.service_import import fresh_import
 
 SCHEMA = {"meter": ["meter_id"]}
 GATEWAY = """
@@ -137,13 +136,7 @@ def test_callers_read_sql_columns_and_unread_rows_are_marked(migrated):
 
 
 def _import(root: Path):
-    sys.path.insert(0, str(root))
-    try:
-        for name in [m for m in sys.modules if m == "rowapp" or m.startswith("rowapp.")]:
-            del sys.modules[name]
-        return importlib.import_module("rowapp.usage"), importlib.import_module("rowapp.gateway")
-    finally:
-        sys.path.remove(str(root))
+    return fresh_import(root, "rowapp", "usage", "gateway")
 
 
 def test_the_migrated_callers_give_the_flux_results(migrated):

@@ -6,9 +6,7 @@ wrapper that expands what its callers send and through direct client calls."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import re
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +15,7 @@ import pytest
 from tests.migrators.fluxref.reference import evaluate
 from tests.migrators.fluxref.standin import standin_client
 from tests.migrators.helpers import dedent, migrate_twice, write_tree
+from tests.migrators.upgrades.influxdb3.service_import import fresh_import
 
 TAGS = {"sensor": ["device"], "hb": ["device", "fw"], "boot": ["fw"]}
 LATEST = (
@@ -118,13 +117,7 @@ def test_every_query_is_translated_with_run_time_parts(migrated):
 
 
 def _import(root: Path):
-    sys.path.insert(0, str(root))
-    try:
-        for name in [m for m in sys.modules if m == "rtapp" or m.startswith("rtapp.")]:
-            del sys.modules[name]
-        return importlib.import_module("rtapp.reads"), importlib.import_module("rtapp.gateway")
-    finally:
-        sys.path.remove(str(root))
+    return fresh_import(root, "rtapp", "reads", "gateway")
 
 
 def _points(now: int) -> list[dict]:

@@ -11,8 +11,6 @@ answers for each original Flux text.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from migrators.upgrades.influxdb3.flow import analyze_flow
 from tests.migrators.fluxref.reference import evaluate
 from tests.migrators.fluxref.standin import standin_client
 from tests.migrators.helpers import migrate_twice, write_tree
+from tests.migrators.upgrades.influxdb3.service_import import fresh_import
 
 SCHEMA = {"energy": ["plant"]}
 SERVICE = {
@@ -179,13 +178,7 @@ def test_variants_with_other_columns_are_not_spliced(migrated):
 
 
 def _import(root: Path):
-    sys.path.insert(0, str(root))
-    try:
-        for name in [m for m in sys.modules if m == "splice" or m.startswith("splice.")]:
-            del sys.modules[name]
-        return importlib.import_module("splice.energy"), importlib.import_module("splice.helper")
-    finally:
-        sys.path.remove(str(root))
+    return fresh_import(root, "splice", "energy", "helper")
 
 
 def test_the_migrated_queries_give_the_flux_results(migrated):

@@ -9,8 +9,6 @@ evaluator's answers for the original filled Flux.
 
 from __future__ import annotations
 
-import importlib
-import sys
 import time
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from migrators.upgrades.influxdb3.templates import fill_format, fill_percent, st
 from tests.migrators.fluxref.reference import evaluate
 from tests.migrators.fluxref.standin import standin_client
 from tests.migrators.helpers import migrate_twice, write_tree
+from tests.migrators.upgrades.influxdb3.service_import import fresh_import
 
 SCHEMA = {"meter": ["meter_id"]}
 SERVICE = {
@@ -114,13 +113,7 @@ def test_templates_become_sql_and_fills_bind_parameters(migrated):
 
 
 def _import(root: Path):
-    sys.path.insert(0, str(root))
-    try:
-        for name in [m for m in sys.modules if m == "tplapp" or m.startswith("tplapp.")]:
-            del sys.modules[name]
-        return importlib.import_module("tplapp.repo"), importlib.import_module("tplapp.queries")
-    finally:
-        sys.path.remove(str(root))
+    return fresh_import(root, "tplapp", "repo", "queries")
 
 
 def test_the_filled_templates_give_the_flux_results(migrated, tmp_path):
