@@ -58,10 +58,10 @@ def test_clean_leaves_a_live_run_alone_and_removes_a_dead_one(docker_client, tmp
     try:
         live_id = wait_for_line(live, RUN_START.pattern, 60, seen)[1]
         wait_for_line(live, r"hang-svc\s+test\s+started", 300, seen)
-        time.sleep(5)  # the test container and its dependencies are up
         # The health check runs beside the (hanging) tests and removes its own objects when it ends,
         # so what must survive the clean is the test stage's: its container and its dependencies.
-        before = _test_stage_objects(docker_client, live_id)
+        # The test container comes once the dependencies answer: seconds, or a minute on a loaded machine.
+        before = _wait_for_test_stage(docker_client, live_id, 180)
         assert any(item.startswith("container") for item in before), before
         done = sandbox(repo, "clean", timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
@@ -75,6 +75,17 @@ def test_clean_leaves_a_live_run_alone_and_removes_a_dead_one(docker_client, tmp
     assert not dead_temp.exists()
     assert not (repo / ".sandbox" / "runs" / dead_id).exists()
     assert run_objects(docker_client, live_id) == []
+
+
+def _wait_for_test_stage(client, run_id: str, seconds: float) -> list[str]:
+    """The test stage's objects once its test container exists (empty if it never came)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = _test_stage_objects(client, run_id)
+        if found:
+            return found
+        time.sleep(1)
+    return []
 
 
 def _test_stage_objects(client, run_id: str) -> list[str]:
