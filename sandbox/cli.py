@@ -200,13 +200,14 @@ def verify(
     no_cache: bool = typer.Option(
         False, "--no-cache", help="verify every selected service from scratch, reusing nothing"
     ),
-    cache_keep: int = typer.Option(
-        CACHE_KEEP,
+    cache_keep: int | None = typer.Option(
+        None,
         "--cache-keep",
         min=0,
         metavar="N",
-        help="docker build caches kept per service and role (service image, test image) when the run "
-        "ends; older ones are dropped. `sandbox clean --cache` drops them all",
+        help="bound the docker build cache as the run starts: the newest N per service and role (service "
+        f"image, test image) stay, e.g. {CACHE_KEEP}. Off by default: use it when no other run builds the "
+        "same services. `sandbox clean --cache` drops them all",
     ),
 ) -> None:
     """Migrate, build, test and health-check services in throwaway containers."""

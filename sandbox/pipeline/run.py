@@ -29,7 +29,6 @@ from sandbox.config import PHASES, ServiceConfig, dependents_of
 from sandbox.deps import dependencies
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
-    CACHE_KEEP,
     Cancellation,
     RunImages,
     prune_cache,
@@ -61,7 +60,10 @@ class Options:
     jobs: int = 2
     max_failure_rate: float = 0.20
     reuse: bool = False  # reuse a verified result whose inputs are unchanged (sandbox.cache)
-    cache_keep: int = CACHE_KEEP  # docker build caches kept per service and role at the end of the run
+    # docker build caches kept per service and role, bounded as the run starts; None: not bounded (the
+    # default: a bound beside another run's build of the same service can remove a layer that build is
+    # about to use, which failed a concurrent test run with "unable to find image")
+    cache_keep: int | None = None
 
 
 @dataclass
@@ -492,7 +494,11 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
     with run_scope(client, run.run_id, keep=run.options.keep, built=run.built) as cleanup:
-        bound = _bound_cache(run, {config.name for config in services})
+        bound = (
+            _bound_cache(run, {config.name for config in services})
+            if run.options.cache_keep is not None
+            else None
+        )
         try:
             with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
                 try:
@@ -505,8 +511,8 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
         finally:
             if run.cancelled.is_set() or sys.exc_info()[0] is not None:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
-            elif run.built.ids:  # a run that built caches waits for the bound; one that built none
-                bound.join()  # (every result reused) adds none and does not wait for the listing
+            elif run.built.ids and bound is not None:  # a run that built caches waits for the bound;
+                bound.join()  # one that built none (every result reused) adds none: no wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
         with signals_ignored():
