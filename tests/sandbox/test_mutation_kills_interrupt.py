@@ -27,14 +27,7 @@ from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import FleetInterrupted, FleetResult, Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.schedule import Schedule
 from sandbox.pipeline.stage import StageResult
-
-
-class _Resolver:
-    def __init__(self, client, on_log) -> None:
-        self.decisions: dict = {}
-
-    def resolve(self, name: str) -> None:
-        return None
+from tests.sandbox.pipeline.fixture_fleet import FakeResolver
 
 
 @dataclass
@@ -94,7 +87,7 @@ def fleet(monkeypatch) -> Iterator[_Fleet]:
     monkeypatch.setattr(Schedule, "may_launch", asking)
     monkeypatch.setattr(Schedule, "acquire_prepare", waiting)
     monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
     monkeypatch.setattr(run_mod, "run_scope", scope)
     monkeypatch.setattr(run_mod, "verify_service", fake_verify)
     monkeypatch.setattr(run_mod, "stop_run_containers", lambda client, run_id: None)

@@ -36,6 +36,7 @@ from sandbox.pipeline.run import (
 from sandbox.pipeline.stage import Stage, StageContext, StageResult
 from sandbox.records import RUN_RECORD, pipeline_version
 from sandbox.upgrades import target_versions
+from tests.sandbox.pipeline.fixture_fleet import FakeResolver
 
 # --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
 
@@ -250,14 +251,6 @@ def test_a_stage_raising_after_the_interrupt_says_the_run_was_interrupted(
 # --- an interrupted fleet run --------------------------------------------------------------------------
 
 
-class _Resolver:
-    def __init__(self, client, on_log) -> None:
-        self.decisions: dict = {}
-
-    def resolve(self, name: str) -> None:
-        return None
-
-
 @contextmanager
 def _scope(client, run_id, keep=False, built=None):
     yield CleanupReport(errors=["scope: network in use"])
@@ -285,7 +278,7 @@ def interrupted_engine(monkeypatch) -> Iterator[dict[str, list]]:
         return outcome
 
     monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
     monkeypatch.setattr(run_mod, "run_scope", _scope)
     monkeypatch.setattr(run_mod, "verify_service", fake_verify)
     monkeypatch.setattr(
@@ -375,7 +368,7 @@ def test_a_kept_interrupted_run_is_not_swept_and_keeps_the_scopes_errors(
 
 def test_a_run_that_finishes_reports_the_scopes_errors_and_is_not_interrupted(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
     monkeypatch.setattr(run_mod, "run_scope", _scope)
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
     monkeypatch.setattr(run_mod, "STAGES", ())
@@ -570,7 +563,7 @@ def test_the_fleet_wires_the_engine_client_into_the_resolver_and_the_runs_cleanu
 ) -> None:
     wired: dict[str, object] = {}
 
-    class _Logging(_Resolver):
+    class _Logging(FakeResolver):
         def __init__(self, client, on_log) -> None:
             super().__init__(client, on_log)
             wired["resolver"] = client

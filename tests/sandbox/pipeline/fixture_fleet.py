@@ -178,3 +178,15 @@ def run_report(repo: Path) -> dict:
     """report.json of the newest run in the repo's run folder."""
     runs = sorted((repo / ".sandbox" / "runs").iterdir())
     return json.loads((runs[-1] / "report.json").read_text())
+
+
+class FakeResolver:
+    """Stands in for sandbox.engine.Resolver in fleet tests that run no stage: resolves nothing and
+    remembers what it was asked for."""
+
+    def __init__(self, client, on_log) -> None:
+        self.decisions: dict = {}
+        self.resolved: list[str] = []
+
+    def resolve(self, name: str) -> None:
+        self.resolved.append(name)

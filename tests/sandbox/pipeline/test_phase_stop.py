@@ -20,17 +20,9 @@ from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet, verify_service
 from sandbox.pipeline.stage import Stage, StageResult
+from tests.sandbox.pipeline.fixture_fleet import FakeResolver
 
 PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
-
-
-class _Resolver:
-    def __init__(self, client, on_log) -> None:
-        self.decisions: dict = {}
-        self.resolved: list[str] = []
-
-    def resolve(self, name: str) -> None:
-        self.resolved.append(name)
 
 
 @contextmanager
@@ -68,7 +60,7 @@ def fleet_engine(monkeypatch):
         return outcome
 
     monkeypatch.setattr(run_mod, "connect", lambda: object())
-    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
     monkeypatch.setattr(run_mod, "run_scope", _scope)
     monkeypatch.setattr(run_mod, "verify_service", fake_verify)
     return calls
@@ -142,8 +134,10 @@ def _overlap(first: tuple[float, float], second: tuple[float, float]) -> bool:
 def test_the_run_resolves_the_migrator_base_and_needed_images_first(
     tmp_path, monkeypatch, fleet_engine
 ) -> None:
-    seen: list[_Resolver] = []
-    monkeypatch.setattr(run_mod, "Resolver", lambda c, on_log: seen.append(_Resolver(c, on_log)) or seen[-1])
+    seen: list[FakeResolver] = []
+    monkeypatch.setattr(
+        run_mod, "Resolver", lambda c, on_log: seen.append(FakeResolver(c, on_log)) or seen[-1]
+    )
     run = new_run(tmp_path, "r1", Options(), lambda *a: None)
     config = ServiceConfig(name="ok", path=tmp_path / "services" / "ok", needs=("mosquitto",))
     verify_fleet(run, [config])

@@ -17,17 +17,10 @@ from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.schedule import Schedule
+from tests.sandbox.pipeline.fixture_fleet import FakeResolver
 
 PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
 PREPARE, CHECK = 0.15, 0.3
-
-
-class _Resolver:
-    def __init__(self, client, on_log) -> None:
-        self.decisions: dict = {}
-
-    def resolve(self, name: str) -> None:
-        return None
 
 
 @contextmanager
@@ -64,7 +57,7 @@ def spans(monkeypatch) -> dict[str, dict[str, tuple[float, float]]]:
         return outcome
 
     monkeypatch.setattr(run_mod, "connect", lambda: object())
-    monkeypatch.setattr(run_mod, "Resolver", _Resolver)
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
     monkeypatch.setattr(run_mod, "run_scope", _scope)
     monkeypatch.setattr(run_mod, "verify_service", fake_verify)
     return seen
