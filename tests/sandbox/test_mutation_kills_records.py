@@ -96,7 +96,8 @@ def test_a_shared_single_file_is_copied_hashed_and_its_change_recorded(tmp_path:
 # --- a symbolic link in the change list ----------------------------------------------------------------
 
 
-def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) -> None:
+def _retargeted_link(tmp_path: Path) -> tuple[Path, wsmod.Workspace]:
+    """A shared `current.py -> v1.py` in the repo, pointed at v2.py in the service's working copy."""
     repo = _service(tmp_path, "common")
     common = repo / "services" / "common"
     common.mkdir()
@@ -104,10 +105,15 @@ def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) 
     (common / "v2.py").write_text("VERSION = 2\n")
     (common / "current.py").symlink_to("v1.py")
     ws = _workspace(repo)
-    assert (ws.work / "services/common/current.py").is_symlink()  # copied as a link
     link = ws.work / "services/common/current.py"
+    assert link.is_symlink()  # copied as a link
     link.unlink()
     link.symlink_to("v2.py")
+    return repo, ws
+
+
+def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) -> None:
+    _, ws = _retargeted_link(tmp_path)
     # the change names each side's target (never the target's bytes), in the words a reader knows
     change = wsmod.FileChange("services/common/current.py", b"symlink -> v1.py", b"symlink -> v2.py")
     assert wsmod.changes(ws) == [change]
@@ -117,17 +123,8 @@ def test_a_retargeted_link_is_listed_as_a_link_with_its_targets(tmp_path: Path) 
 
 def test_promoting_a_retargeted_link_leaves_a_link_to_the_new_target(tmp_path: Path) -> None:
     """Found while killing _files 12/13: the change list shows a link as a link, promote does not."""
-    repo = _service(tmp_path, "common")
-    common = repo / "services" / "common"
-    common.mkdir()
-    (common / "v1.py").write_text("VERSION = 1\n")
-    (common / "v2.py").write_text("VERSION = 2\n")
-    (common / "current.py").symlink_to("v1.py")
-    ws = _workspace(repo)
-    link = ws.work / "services/common/current.py"
-    link.unlink()
-    link.symlink_to("v2.py")
+    repo, ws = _retargeted_link(tmp_path)
     record_verified(ws, "r1", target_versions(), {}).save(repo)
     promote(repo, "alpha", discover(repo / "services"))
-    promoted = common / "current.py"
+    promoted = repo / "services" / "common" / "current.py"
     assert promoted.is_symlink() and os.readlink(promoted) == "v2.py"
