@@ -89,6 +89,7 @@ GROUPS = (
             "tests/sandbox/pipeline/test_judgements.py",
             "tests/sandbox/pipeline/test_outcome_dict.py",
             "tests/sandbox/pipeline/test_schedule.py",
+            "tests/sandbox/pipeline/test_mutation_kills_schedule.py",
             "tests/sandbox/test_mutation_kills_pipeline.py",
             "tests/sandbox/test_mutation_kills_interrupt.py",
         ),
