@@ -27,7 +27,9 @@ from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import FleetInterrupted, FleetResult, Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.schedule import Schedule
 from sandbox.pipeline.stage import StageResult
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, FakeResolver
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 
 @dataclass

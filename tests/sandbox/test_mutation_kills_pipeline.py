@@ -36,7 +36,9 @@ from sandbox.pipeline.run import (
 from sandbox.pipeline.stage import Stage, StageContext, StageResult
 from sandbox.records import RUN_RECORD, pipeline_version
 from sandbox.upgrades import target_versions
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, FakeResolver
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 # --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
 

@@ -190,3 +190,9 @@ class FakeResolver:
 
     def resolve(self, name: str) -> None:
         self.resolved.append(name)
+
+
+# A fleet test in-process (stand-in stages, no Docker) ends within seconds; one that waits for a phase
+# decision that never comes would otherwise hang until the suite's global timeout. Under mutation
+# testing every such hang (a mutant of the schedule) costs this long instead of mutmut's own limit.
+FLEET_TEST_TIMEOUT = 30

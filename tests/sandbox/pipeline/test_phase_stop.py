@@ -20,7 +20,9 @@ from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet, verify_service
 from sandbox.pipeline.stage import Stage, StageResult
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, FakeResolver
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
 

@@ -17,7 +17,9 @@ from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.schedule import Schedule
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, FakeResolver
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
 PREPARE, CHECK = 0.15, 0.3
