@@ -211,9 +211,10 @@ def test_a_phase_that_finished_first_is_decided_after_the_one_before(fleet) -> N
 
 def test_failures_are_counted_over_the_whole_phase(fleet) -> None:
     run = fleet({"a": 4, "b": 1}, limit=0.25)
-    for name, ok in (("a1", False), ("a2", False), ("a3", True), ("a4", True)):
+    # the last one fails: a count that kept only the last outcome, or counted the passes, says 0.25
+    for name, ok in (("a1", False), ("a2", True), ("a3", False), ("a4", False)):
         run.finish(name, ok)
-    assert run.schedule.stopped_after == "a" and run.stops == [("a", 0.5)]
+    assert run.schedule.stopped_after == "a" and run.stops == [("a", 0.75)]
 
 
 def test_a_stop_refuses_the_checks_and_launches_of_every_later_phase(fleet) -> None:
@@ -228,6 +229,7 @@ def test_a_stop_refuses_the_checks_and_launches_of_every_later_phase(fleet) -> N
     assert _call(run.schedule.may_launch, "c").value is False
     assert run.schedule.stopped_before("b") and run.schedule.stopped_before("c")
     assert not run.schedule.stopped_before("a")  # before A, nothing stopped
+    assert _call(run.schedule.may_launch, "a").value is True
     run.finish("b1", False)  # dropped, never checked: B is decided as stopped too, not judged again
     assert run.schedule.stopped_after == "a" and run.stops == [("a", 0.5)]
     assert not run.open("c1")
