@@ -20,11 +20,10 @@ import pytest
 
 from sandbox.config import ServiceConfig
 from sandbox.pipeline.schedule import Schedule, Waits
-from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, phase_config
 
 pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
-PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
 BLOCKED = 0.5
 SOON = 5.0
 
@@ -58,7 +57,7 @@ def _call(fn: Callable[..., Any], *args: Any) -> _Call:
 
 def _config(name: str) -> ServiceConfig:
     """A service named after its phase: 'b2' is the second service of phase B."""
-    return ServiceConfig(name=name, path=Path("/nowhere") / name, priority=PRIORITY[name[0]], needs=())
+    return phase_config(Path("/nowhere"), name, phase=name[0])
 
 
 @dataclass
