@@ -270,17 +270,19 @@ def test_a_stop_without_an_on_stop_hook_is_still_a_stop() -> None:
 
 
 def test_the_waits_measure_the_previous_phase_and_the_test_slot(fleet) -> None:
+    # each wait lasts HELD; at least MEASURED of it is seen, whatever a loaded machine's thread start-up
+    held, measured = 0.5, 0.1
     run = fleet({"a": 1, "b": 2}, jobs=1)
     first = run.turn("b1")
-    time.sleep(0.4)
+    time.sleep(held)
     run.finish("a1")
     go, waits = first.value
-    assert go and 0.3 <= waits.previous_phase < SOON and 0.0 <= waits.check_slot < waits.previous_phase
+    assert go and measured <= waits.previous_phase < SOON and 0.0 <= waits.check_slot < waits.previous_phase
     second = run.turn("b2")  # A is decided; B's one test slot is b1's
-    time.sleep(0.4)
+    time.sleep(held)
     run.finish("b1")
     go, waits = second.value
-    assert go and 0.0 <= waits.previous_phase < waits.check_slot and 0.3 <= waits.check_slot < SOON
+    assert go and 0.0 <= waits.previous_phase < waits.check_slot and measured <= waits.check_slot < SOON
 
 
 def test_the_waits_are_reported_to_the_hundredth() -> None:
