@@ -507,9 +507,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for score in scores:
         if not score.counts:  # no project, or no mutant of the selection: no score, not 0% of something
-            print(
-                f"{score.group:<10} no results in {(WORK / score.group).relative_to(ROOT)} (never run here)"
-            )
+            print(f"{score.group:<10} no results in {WORK / score.group} (never run here)")
             failed = True
             continue
         unrun = sum(v for k, v in score.counts.items() if k not in JUDGED)
