@@ -11,6 +11,8 @@ groups never share mutmut's state. Only fast in-process tests run per mutant (no
     .venv/bin/python scripts/mutation.py --named          # the hand-written mutants of issue 17
     .venv/bin/python scripts/mutation.py --module report --resume  # only the last run's survivors
     .venv/bin/python scripts/mutation.py --score-only     # the stored results again, nothing run
+    .venv/bin/python scripts/mutation.py --module pipeline --names 'sandbox.pipeline.schedule.*'
+                                                          # only these mutants of the group: run and score
 
 The score is killed (or timed out) over every judged mutant, and a mutant that no selected test reaches
 ("no tests") counts as not killed: a group's mutant-name globs scope it to the functions that hold its
@@ -87,6 +89,7 @@ GROUPS = (
             "tests/sandbox/pipeline/test_judgements.py",
             "tests/sandbox/pipeline/test_outcome_dict.py",
             "tests/sandbox/pipeline/test_schedule.py",
+            "tests/sandbox/pipeline/test_mutation_kills_schedule.py",
             "tests/sandbox/test_mutation_kills_pipeline.py",
             "tests/sandbox/test_mutation_kills_interrupt.py",
         ),
@@ -231,9 +234,10 @@ NAMED = (
     ),
     Named(
         "phase-stop",
-        "sandbox/pipeline/run.py",
-        r"if rate > run\.options\.max_failure_rate and",
-        "if False and",
+        # the stop rule moved from run.py to the schedule (Schedule._over_limit) with the overlapping phases
+        "sandbox/pipeline/schedule.py",
+        r"if rate <= self\._max_rate or",
+        "if True or",
         ("tests/sandbox/pipeline/test_phase_stop.py",),
     ),
     Named(
@@ -326,15 +330,16 @@ def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.Co
     )
 
 
-def run_group(group: Group, workers: int, resume: bool | str = False) -> Score:
-    """Every mutant of the group in a fresh project; with `resume`, only the last run's survivors again."""
+def run_group(group: Group, workers: int, resume: bool | str = False, only: tuple[str, ...] = ()) -> Score:
+    """Every mutant of the group in a fresh project; with `resume`, only the last run's survivors again.
+    `only` (--names) narrows the run and the score to the group's mutants matching one of these globs."""
     begin = time.monotonic()
     root = WORK / group.name
     if resume == "score":  # --score-only: what the last run stored, nothing run
-        return _results(group, root, 0.0)
-    names: tuple[str, ...] = group.names
+        return _results(group, root, 0.0, only)
+    names: tuple[str, ...] = only or group.names
     if resume and (root / "mutants").is_dir():
-        names = _not_killed(group, root, survivors_only=resume == "survivors")
+        names = _not_killed(group, root, survivors_only=resume == "survivors", only=only)
         _refresh_tests(group, root)
     else:
         root = _project(group)
@@ -342,33 +347,37 @@ def run_group(group: Group, workers: int, resume: bool | str = False) -> Score:
         proc = _mutmut(root, "run", "--max-children", str(workers), *names)
         (root / "mutmut-run.log").write_text(proc.stdout + proc.stderr)
         # a clean run or the stats collection that failed leaves every mutant unjudged
-        if proc.returncode != 0 and not _results(group, root, 0.0).judged:
+        if proc.returncode != 0 and not _results(group, root, 0.0, only).judged:
             raise SystemExit(f"mutmut failed for {group.name}; see {root / 'mutmut-run.log'}")
-    return _results(group, root, time.monotonic() - begin)
+    return _results(group, root, time.monotonic() - begin, only)
 
 
-def _not_killed(group: Group, root: Path, survivors_only: bool = False) -> tuple[str, ...]:
+def _not_killed(
+    group: Group, root: Path, survivors_only: bool = False, only: tuple[str, ...] = ()
+) -> tuple[str, ...]:
     """The mutants an interrupted or earlier run left surviving, unreached or (unless `survivors_only`)
     never checked."""
     results = _mutmut(root, "results", "--all", "true").stdout.splitlines()
     pairs = [line.strip().rpartition(": ")[::2] for line in results]
     wanted = ("survived", "no tests") if survivors_only else ("survived", "no tests", "not checked")
-    return tuple(
-        name
-        for name, status in pairs
-        if status.strip() in wanted and any(_matches(name, glob) for glob in group.names or ("*",))
-    )
+    return tuple(name for name, status in pairs if status.strip() in wanted and _in_scope(name, group, only))
 
 
-def _results(group: Group, root: Path, seconds: float) -> Score:
-    """The group's mutants and their status, from mutmut's stored results."""
+def _in_scope(name: str, group: Group, only: tuple[str, ...] = ()) -> bool:
+    """Whether a mutant counts for the group: one of its globs, and one of `only` (--names) if given."""
+    in_group = any(_matches(name, glob) for glob in group.names or ("*",))
+    return in_group and (not only or any(_matches(name, glob) for glob in only))
+
+
+def _results(group: Group, root: Path, seconds: float, only: tuple[str, ...] = ()) -> Score:
+    """The group's mutants (those matching `only`, if given) and their status, from mutmut's results."""
     score = Score(group.name, seconds=seconds)
     if not (root / "mutants").is_dir():  # never run here
         return score
     results = _mutmut(root, "results", "--all", "true")
     for line in results.stdout.splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if not name or not any(_matches(name, glob) for glob in group.names or ("*",)):
+        if not name or not _in_scope(name, group, only):
             continue
         status = status.strip()
         score.counts[status] = score.counts.get(status, 0) + 1
@@ -464,6 +473,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--score-only", action="store_true", help="score what the last run of each group stored; run nothing"
     )
+    parser.add_argument(
+        "--names",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only the group's mutants whose names match (repeatable): run and score just these",
+    )
     args = parser.parse_args(argv)
     if args.named:
         return main_named()
@@ -478,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     for group in chosen:
         print(f"[mutation] {group.name}: {', '.join(group.mutate)}", flush=True)
         mode = "score" if args.score_only else "survivors" if args.survivors else args.resume
-        score = run_group(group, args.workers, mode)
+        score = run_group(group, args.workers, mode, tuple(args.names))
         scores.append(score)
         print(
             f"[mutation] {group.name}: {score.percent:.1f}% killed ({score.counts}) in {score.seconds:.0f}s",
@@ -490,6 +506,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{'score':>7} {'time':>7}"
     )
     for score in scores:
+        if not score.counts:  # no project, or no mutant of the selection: no score, not 0% of something
+            print(f"{score.group:<10} no results in {WORK / score.group} (never run here)")
+            failed = True
+            continue
         unrun = sum(v for k, v in score.counts.items() if k not in JUDGED)
         print(
             f"{score.group:<10} {score.counts.get('killed', 0):>7} {score.counts.get('timeout', 0):>8} "

@@ -27,7 +27,9 @@ from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import FleetInterrupted, FleetResult, Options, ServiceOutcome, new_run, verify_fleet
 from sandbox.pipeline.schedule import Schedule
 from sandbox.pipeline.stage import StageResult
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, phase_config, stand_in_engine
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 
 @dataclass
@@ -86,10 +88,7 @@ def fleet(monkeypatch) -> Iterator[_Fleet]:
 
     monkeypatch.setattr(Schedule, "may_launch", asking)
     monkeypatch.setattr(Schedule, "acquire_prepare", waiting)
-    monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
-    monkeypatch.setattr(run_mod, "run_scope", scope)
-    monkeypatch.setattr(run_mod, "verify_service", fake_verify)
+    stand_in_engine(monkeypatch, fake_verify, scope=scope)
     monkeypatch.setattr(run_mod, "stop_run_containers", lambda client, run_id: None)
     monkeypatch.setattr(run_mod, "remove_labelled", lambda client, run_id: CleanupReport())
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
@@ -103,10 +102,7 @@ def fleet(monkeypatch) -> Iterator[_Fleet]:
 
 def _services(tmp_path: Path) -> list[ServiceConfig]:
     # one preparation slot (-j 1): the second service waits for it when the signal comes
-    return [
-        ServiceConfig(name=name, path=tmp_path / "services" / name, priority="LOW")
-        for name in ("first", "second")
-    ]
+    return [phase_config(tmp_path, name) for name in ("first", "second")]
 
 
 def _interrupted(tmp_path: Path) -> FleetResult:

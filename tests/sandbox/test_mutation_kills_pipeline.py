@@ -36,7 +36,14 @@ from sandbox.pipeline.run import (
 from sandbox.pipeline.stage import Stage, StageContext, StageResult
 from sandbox.records import RUN_RECORD, pipeline_version
 from sandbox.upgrades import target_versions
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import (
+    FLEET_TEST_TIMEOUT,
+    FakeResolver,
+    phase_config,
+    stand_in_engine,
+)
+
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 # --- report fields of one service (ServiceOutcome.to_dict) --------------------------------------------
 
@@ -103,11 +110,6 @@ def test_a_held_shared_change_names_the_stage_and_its_reason(reason: str, held: 
 # --- the dependencies of the test stage start while the build runs -----------------------------------
 
 
-def _config(tmp_path: Path, name: str, phase: str = "a", needs: tuple[str, ...] = ()) -> ServiceConfig:
-    priority = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}[phase]
-    return ServiceConfig(name=name, path=tmp_path / "services" / name, priority=priority, needs=needs)
-
-
 def _container_stage(name: str, log: list, needs_deps: bool = False) -> Stage:
     """A stage working in containers (it has a timeout key); its body logs its name and its context."""
     return Stage(
@@ -145,7 +147,7 @@ def _run_stages(tmp_path, monkeypatch, stages, needs, seen: _Early) -> tuple[lis
     ran = lambda: [entry for entry in log if isinstance(entry, str)]  # noqa: E731
     monkeypatch.setattr(run_mod, "start_early", lambda ctx, name: seen.started.append((ctx, name, ran())))
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
-    return log, verify_service(run, _config(tmp_path, "svc", needs=needs))
+    return log, verify_service(run, phase_config(tmp_path, "svc", needs=needs))
 
 
 def test_the_tests_dependencies_start_before_the_build_runs(tmp_path, monkeypatch, early) -> None:
@@ -190,7 +192,7 @@ def test_a_container_stage_is_announced_before_it_runs(tmp_path, monkeypatch, ea
     events: list[tuple[str, ...]] = []
     monkeypatch.setattr(run_mod, "STAGES", (_container_stage("build", []),))
     run = new_run(tmp_path, "r1", Options(), lambda *e: events.append(e))
-    verify_service(run, _config(tmp_path, "svc"))
+    verify_service(run, phase_config(tmp_path, "svc"))
     assert events[0] == ("svc", "build", "started") and events[1][:2] == ("svc", "build")
 
 
@@ -212,7 +214,7 @@ def test_a_stage_that_raises_fails_with_the_error_and_its_traceback_in_the_run_f
 ) -> None:
     monkeypatch.setattr(run_mod, "STAGES", (_raising("build", RuntimeError("boom"), timeout),))
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
-    outcome = verify_service(run, _config(tmp_path, "svc"))
+    outcome = verify_service(run, phase_config(tmp_path, "svc"))
     assert not outcome.verified
     assert [s.to_dict() for s in outcome.stages] == [
         {
@@ -231,7 +233,7 @@ def test_a_stage_that_raises_fails_with_the_error_and_its_traceback_in_the_run_f
 def test_an_engine_error_of_a_container_stage_is_named_by_the_stage(tmp_path, monkeypatch, early) -> None:
     monkeypatch.setattr(run_mod, "STAGES", (_raising("build", OSError("no space left"), "build"),))
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
-    outcome = verify_service(run, _config(tmp_path, "svc"))
+    outcome = verify_service(run, phase_config(tmp_path, "svc"))
     assert [(s.name, s.status, s.reason) for s in outcome.stages] == [
         ("build", "failed", "OSError: no space left")
     ]
@@ -242,7 +244,7 @@ def test_a_stage_raising_after_the_interrupt_says_the_run_was_interrupted(
 ) -> None:
     monkeypatch.setattr(run_mod, "STAGES", (_raising("migrate", RuntimeError("killed"), cancel=True),))
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
-    outcome = verify_service(run, _config(tmp_path, "svc"))
+    outcome = verify_service(run, phase_config(tmp_path, "svc"))
     assert [(s.name, s.status, s.reason, s.log) for s in outcome.stages] == [
         ("migrate", "failed", "run interrupted", "migrate-error.log")
     ]
@@ -253,6 +255,7 @@ def test_a_stage_raising_after_the_interrupt_says_the_run_was_interrupted(
 
 @contextmanager
 def _scope(client, run_id, keep=False, built=None):
+    """A cleanup that reports an error on the way out, which the run must carry to its result."""
     yield CleanupReport(errors=["scope: network in use"])
 
 
@@ -277,10 +280,7 @@ def interrupted_engine(monkeypatch) -> Iterator[dict[str, list]]:
         run.cancelled.wait(5)
         return outcome
 
-    monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
-    monkeypatch.setattr(run_mod, "run_scope", _scope)
-    monkeypatch.setattr(run_mod, "verify_service", fake_verify)
+    stand_in_engine(monkeypatch, fake_verify, scope=_scope)
     monkeypatch.setattr(
         run_mod, "stop_run_containers", lambda client, run_id: calls["stop"].append((client, run_id))
     )
@@ -304,7 +304,11 @@ def test_an_interrupted_run_reports_every_service_and_sweeps_until_clean(
     assert threading.current_thread() is threading.main_thread()  # signal handlers live there
     events: list[tuple[str, ...]] = []
     run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: events.append(e))
-    services = [_config(tmp_path, "first"), _config(tmp_path, "second"), _config(tmp_path, "later", "b")]
+    services = [
+        phase_config(tmp_path, "first"),
+        phase_config(tmp_path, "second"),
+        phase_config(tmp_path, "later", "b"),
+    ]
     with pytest.raises(FleetInterrupted) as raised:
         verify_fleet(run, services)
     result = raised.value.result
@@ -340,7 +344,7 @@ def test_sweeps_go_on_after_one_that_found_or_failed_until_a_clean_one(
     interrupted_engine["reports"] = [first, CleanupReport()]
     run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
     with pytest.raises(FleetInterrupted) as raised:
-        verify_fleet(run, [_config(tmp_path, "first")])
+        verify_fleet(run, [phase_config(tmp_path, "first")])
     assert len(interrupted_engine["sweep"]) == 2 and raised.value.result.cleanup_errors == []
 
 
@@ -351,7 +355,7 @@ def test_sweeps_that_keep_failing_end_at_the_deadline_with_their_errors(
     interrupted_engine["reports"] = [CleanupReport(errors=["net busy"])]
     run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
     with pytest.raises(FleetInterrupted) as raised:
-        verify_fleet(run, [_config(tmp_path, "first")])
+        verify_fleet(run, [phase_config(tmp_path, "first")])
     assert raised.value.result.cleanup_errors == ["net busy"]
     assert 1 <= len(interrupted_engine["sweep"]) <= 3  # one a second for SETTLE_SECONDS (2.5 s here)
 
@@ -361,19 +365,17 @@ def test_a_kept_interrupted_run_is_not_swept_and_keeps_the_scopes_errors(
 ) -> None:
     run = new_run(tmp_path, "r9", Options(jobs=1, keep=True), lambda *e: None)
     with pytest.raises(FleetInterrupted) as raised:
-        verify_fleet(run, [_config(tmp_path, "first"), _config(tmp_path, "second")])
+        verify_fleet(run, [phase_config(tmp_path, "first"), phase_config(tmp_path, "second")])
     assert interrupted_engine["sweep"] == []
     assert raised.value.result.cleanup_errors == ["scope: network in use"]
 
 
 def test_a_run_that_finishes_reports_the_scopes_errors_and_is_not_interrupted(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(run_mod, "connect", lambda: "client")
-    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
-    monkeypatch.setattr(run_mod, "run_scope", _scope)
+    stand_in_engine(monkeypatch, scope=_scope)
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
     monkeypatch.setattr(run_mod, "STAGES", ())
     run = new_run(tmp_path, "r2", Options(), lambda *e: None)
-    result = verify_fleet(run, [_config(tmp_path, "one")])
+    result = verify_fleet(run, [phase_config(tmp_path, "one")])
     assert not result.interrupted and result.cleanup_errors == ["scope: network in use"]
     assert [(o.name, o.verified) for o in result.outcomes] == [("one", True)]
 
@@ -539,7 +541,7 @@ def test_no_time_to_settle_sweeps_nothing_and_reports_no_errors(
     monkeypatch.setattr(run_mod, "SETTLE_SECONDS", 0.0)
     run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
     with pytest.raises(FleetInterrupted) as raised:
-        verify_fleet(run, [_config(tmp_path, "first")])
+        verify_fleet(run, [phase_config(tmp_path, "first")])
     assert interrupted_engine["sweep"] == [] and raised.value.result.cleanup_errors == []
 
 
@@ -549,7 +551,7 @@ def test_the_reaper_stops_the_runs_containers_once_a_second_during_the_drain(
     """A container a worker creates while its Docker call was in flight goes too (DRAIN_SECONDS 1.5 here)."""
     run = new_run(tmp_path, "r9", Options(jobs=1), lambda *e: None)
     with pytest.raises(FleetInterrupted):
-        verify_fleet(run, [_config(tmp_path, "first")])
+        verify_fleet(run, [phase_config(tmp_path, "first")])
     deadline = time.monotonic() + 3.0
     while len(interrupted_engine["stop"]) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -582,7 +584,7 @@ def test_the_fleet_wires_the_engine_client_into_the_resolver_and_the_runs_cleanu
     monkeypatch.setattr(run_mod, "STAGES", ())
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
     run = new_run(tmp_path, "r5", Options(keep=keep), lambda *e: events.append(e))
-    verify_fleet(run, [_config(tmp_path, "one")])
+    verify_fleet(run, [phase_config(tmp_path, "one")])
     # the images the run recorded go to the cleanup, which removes them without listing the engine's
     assert wired == {"resolver": "client", "scope": ("client", "r5", keep), "built": run.built}
     assert ("images", "resolve", "pulled sandbox/base:local") in events

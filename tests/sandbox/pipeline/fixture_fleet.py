@@ -1,6 +1,9 @@
 """A tiny fleet for pipeline tests, written into a temporary repo: one healthy tenacity service and
 one variant per failure the gate must catch. Services are built from one template plus overrides,
-so each variant differs from `ok-svc` by exactly the defect it carries."""
+so each variant differs from `ok-svc` by exactly the defect it carries.
+
+Also the in-process fleet of the pipeline's rule tests (no Docker): services named by phase, the engine
+replaced by stand-ins (`stand_in_engine`) and a fleet run in one call (`run_fleet`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,16 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
+
+from sandbox.config import ServiceConfig
+from sandbox.engine.cleanup import CleanupReport
+from sandbox.pipeline import run as run_mod
+from sandbox.pipeline.run import FleetResult, Options, ServiceOutcome, new_run, verify_fleet
 
 SANDBOX = [sys.executable, "-m", "sandbox.cli"]
 
@@ -190,3 +202,46 @@ class FakeResolver:
 
     def resolve(self, name: str) -> None:
         self.resolved.append(name)
+
+
+# A fleet test in-process (stand-in stages, no Docker) ends within seconds; one that waits for a phase
+# decision that never comes would otherwise hang until the suite's global timeout. Under mutation
+# testing every such hang (a mutant of the schedule) costs this long instead of mutmut's own limit.
+FLEET_TEST_TIMEOUT = 30
+
+
+PHASE_PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
+
+
+def phase_config(repo: Path, name: str, phase: str = "a", needs: tuple[str, ...] = ()) -> ServiceConfig:
+    """A service of `phase` under repo/services; nothing is written (the stand-in stages read nothing)."""
+    return ServiceConfig(
+        name=name, path=repo / "services" / name, priority=PHASE_PRIORITY[phase], needs=needs
+    )
+
+
+@contextmanager
+def quiet_scope(client, run_id, keep=False, built=None) -> Iterator[CleanupReport]:
+    """Stands in for the run's cleanup scope: nothing to clean, nothing to report."""
+    yield CleanupReport()
+
+
+def stand_in_engine(
+    monkeypatch: pytest.MonkeyPatch,
+    verify: Callable[..., ServiceOutcome] | None = None,
+    scope: Callable = quiet_scope,
+) -> None:
+    """verify_fleet without an engine: the client is the string "client", images resolve to nothing
+    (FakeResolver), `scope` is the run's cleanup and, when given, `verify` runs in place of each
+    service's stages (called as verify_service is: run, config, slots, index)."""
+    monkeypatch.setattr(run_mod, "connect", lambda: "client")
+    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
+    monkeypatch.setattr(run_mod, "run_scope", scope)
+    if verify is not None:
+        monkeypatch.setattr(run_mod, "verify_service", verify)
+
+
+def run_fleet(repo: Path, services: list[tuple[str, str]], **options) -> FleetResult:
+    """One fleet run (id r1) of (name, phase) services with these Options, its events dropped."""
+    run = new_run(repo, "r1", Options(**options), lambda *event: None)
+    return verify_fleet(run, [phase_config(repo, name, phase) for name, phase in services])

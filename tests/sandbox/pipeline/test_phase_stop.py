@@ -10,28 +10,23 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from sandbox.config import ServiceConfig
-from sandbox.engine.cleanup import CleanupReport
 from sandbox.pipeline import run as run_mod
 from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet, verify_service
 from sandbox.pipeline.stage import Stage, StageResult
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import (
+    FLEET_TEST_TIMEOUT,
+    FakeResolver,
+    phase_config,
+    run_fleet,
+    stand_in_engine,
+)
 
-PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
-
-
-@contextmanager
-def _scope(client, run_id, keep=False, built=None):
-    yield CleanupReport()
-
-
-def _config(tmp_path: Path, name: str, phase: str) -> ServiceConfig:
-    return ServiceConfig(name=name, path=tmp_path / "services" / name, priority=PRIORITY[phase], needs=())
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
 
 
 @pytest.fixture
@@ -59,62 +54,52 @@ def fleet_engine(monkeypatch):
         outcome.verified = not config.name.startswith("bad")
         return outcome
 
-    monkeypatch.setattr(run_mod, "connect", lambda: object())
-    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
-    monkeypatch.setattr(run_mod, "run_scope", _scope)
-    monkeypatch.setattr(run_mod, "verify_service", fake_verify)
+    stand_in_engine(monkeypatch, fake_verify)
     return calls
 
 
-def _fleet_run(tmp_path: Path, services: list[tuple[str, str]], **options):
-    run = new_run(tmp_path, "r1", Options(**options), lambda *a: None)
-    return verify_fleet(run, [_config(tmp_path, name, phase) for name, phase in services])
-
-
 def test_a_phase_above_the_failure_rate_stops_before_the_next_phase(tmp_path, fleet_engine) -> None:
-    result = _fleet_run(tmp_path, [("bad-a", "a"), ("ok-a", "a"), ("ok-b", "b"), ("ok-c", "c")])
+    result = run_fleet(tmp_path, [("bad-a", "a"), ("ok-a", "a"), ("ok-b", "b"), ("ok-c", "c")])
     assert result.stopped_after == "a"
     assert sorted(name for name, _ in fleet_engine) == ["bad-a", "ok-a"]
     assert [o.name for o in result.outcomes] == ["bad-a", "ok-a"]
 
 
 def test_a_rate_equal_to_the_limit_does_not_stop(tmp_path, fleet_engine) -> None:
-    result = _fleet_run(
-        tmp_path, [("bad-a", "a"), ("ok-a", "a"), ("ok-b", "b")], max_failure_rate=0.5, jobs=1
-    )
+    result = run_fleet(tmp_path, [("bad-a", "a"), ("ok-a", "a"), ("ok-b", "b")], max_failure_rate=0.5, jobs=1)
     assert result.stopped_after is None
     assert [o.name for o in result.outcomes] == ["bad-a", "ok-a", "ok-b"]
 
 
 def test_a_rate_below_the_limit_goes_on(tmp_path, fleet_engine) -> None:
     services = [("bad-a", "a")] + [(f"ok-a{i}", "a") for i in range(4)] + [("ok-b", "b")]
-    result = _fleet_run(tmp_path, services, max_failure_rate=0.25, jobs=1)
+    result = run_fleet(tmp_path, services, max_failure_rate=0.25, jobs=1)
     assert result.stopped_after is None and result.outcomes[-1].name == "ok-b"
 
 
 def test_the_stop_waits_for_a_later_phase_that_has_services(tmp_path, fleet_engine) -> None:
     # a failing last phase, or a failing phase with no later services, stops nothing
-    result = _fleet_run(tmp_path, [("ok-a", "a"), ("bad-d", "d")])
+    result = run_fleet(tmp_path, [("ok-a", "a"), ("bad-d", "d")])
     assert result.stopped_after is None
-    result = _fleet_run(tmp_path, [("bad-b", "b"), ("ok-a", "a")])
+    result = run_fleet(tmp_path, [("bad-b", "b"), ("ok-a", "a")])
     assert result.stopped_after is None and [o.name for o in result.outcomes] == ["ok-a", "bad-b"]
 
 
 def test_a_failure_in_b_stops_before_d_even_with_c_empty(tmp_path, fleet_engine) -> None:
-    result = _fleet_run(tmp_path, [("ok-a", "a"), ("bad-b", "b"), ("ok-d", "d")])
+    result = run_fleet(tmp_path, [("ok-a", "a"), ("bad-b", "b"), ("ok-d", "d")])
     assert result.stopped_after == "b"
     assert [o.name for o in result.outcomes] == ["ok-a", "bad-b"]
 
 
 def test_phases_run_in_order_whatever_the_input_order(tmp_path, fleet_engine) -> None:
     services = [("ok-d", "d"), ("ok-c", "c"), ("ok-b", "b"), ("ok-a", "a")]
-    result = _fleet_run(tmp_path, services)
+    result = run_fleet(tmp_path, services)
     assert [o.name for o in result.outcomes] == ["ok-a", "ok-b", "ok-c", "ok-d"]
 
 
 def test_phase_d_runs_one_at_a_time_and_a_c_in_parallel(tmp_path, fleet_engine) -> None:
     services = [("ok-a1", "a"), ("ok-a2", "a"), ("ok-d1", "d"), ("ok-d2", "d")]
-    result = _fleet_run(tmp_path, services, jobs=2)
+    result = run_fleet(tmp_path, services, jobs=2)
     spans = dict(fleet_engine)
     assert _overlap(spans["ok-a1"], spans["ok-a2"])
     assert not _overlap(spans["ok-d1"], spans["ok-d2"])
@@ -122,7 +107,7 @@ def test_phase_d_runs_one_at_a_time_and_a_c_in_parallel(tmp_path, fleet_engine) 
 
 
 def test_jobs_1_runs_a_phase_one_service_at_a_time(tmp_path, fleet_engine) -> None:
-    _fleet_run(tmp_path, [("ok-a1", "a"), ("ok-a2", "a")], jobs=1)
+    run_fleet(tmp_path, [("ok-a1", "a"), ("ok-a2", "a")], jobs=1)
     spans = dict(fleet_engine)
     assert not _overlap(spans["ok-a1"], spans["ok-a2"])
 
@@ -139,7 +124,7 @@ def test_the_run_resolves_the_migrator_base_and_needed_images_first(
         run_mod, "Resolver", lambda c, on_log: seen.append(FakeResolver(c, on_log)) or seen[-1]
     )
     run = new_run(tmp_path, "r1", Options(), lambda *a: None)
-    config = ServiceConfig(name="ok", path=tmp_path / "services" / "ok", needs=("mosquitto",))
+    config = phase_config(tmp_path, "ok", needs=("mosquitto",))
     verify_fleet(run, [config])
     assert set(seen[0].resolved) >= {"migrator", "base"} and len(seen[0].resolved) == 3
     assert seen[0].resolved == sorted(seen[0].resolved)
@@ -161,7 +146,7 @@ def _service_run(tmp_path: Path, monkeypatch, stages, **options) -> tuple[Servic
     monkeypatch.setattr(run_mod, "STAGES", tuple(stages))
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [f"upgrade-of-{config.name}"])
     run = new_run(tmp_path, "r1", Options(**options), lambda *e: events.append(e))
-    return verify_service(run, _config(tmp_path, "svc", "a")), events
+    return verify_service(run, phase_config(tmp_path, "svc", "a")), events
 
 
 def test_the_first_failed_blocking_stage_ends_the_service(tmp_path, monkeypatch) -> None:
@@ -215,7 +200,7 @@ def test_an_interrupted_run_skips_the_container_stages(tmp_path, monkeypatch) ->
     monkeypatch.setattr(run_mod, "detect_migrations", lambda config: [])
     run = new_run(tmp_path, "r1", Options(), lambda *e: None)
     run.cancelled.set()
-    outcome = verify_service(run, _config(tmp_path, "svc", "a"))
+    outcome = verify_service(run, phase_config(tmp_path, "svc", "a"))
     assert ran == ["one"] and not outcome.verified
     assert outcome.stages[-1].name == "build" and outcome.stages[-1].reason == "run interrupted"
     assert outcome.stages[-1].status == "failed" and outcome.failed_stage is outcome.stages[-1]
@@ -268,7 +253,7 @@ def test_accept_preexisting_only_applies_to_the_test_stage(tmp_path, monkeypatch
 
 
 def test_a_failure_in_c_stops_before_d(tmp_path, fleet_engine) -> None:
-    result = _fleet_run(tmp_path, [("bad-c", "c"), ("ok-d", "d")])
+    result = run_fleet(tmp_path, [("bad-c", "c"), ("ok-d", "d")])
     assert result.stopped_after == "c" and [o.name for o in result.outcomes] == ["bad-c"]
 
 

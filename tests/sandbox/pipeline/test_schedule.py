@@ -7,25 +7,18 @@ from __future__ import annotations
 
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from sandbox.config import ServiceConfig
-from sandbox.engine.cleanup import CleanupReport
-from sandbox.pipeline import run as run_mod
-from sandbox.pipeline.run import Options, ServiceOutcome, new_run, verify_fleet
+from sandbox.pipeline.run import ServiceOutcome
 from sandbox.pipeline.schedule import Schedule
-from tests.sandbox.pipeline.fixture_fleet import FakeResolver
+from tests.sandbox.pipeline.fixture_fleet import FLEET_TEST_TIMEOUT, run_fleet, stand_in_engine
 
-PRIORITY = {"a": "LOW", "b": "MEDIUM", "c": "HIGH", "d": "CRITICAL"}
+pytestmark = pytest.mark.timeout(FLEET_TEST_TIMEOUT)
+
 PREPARE, CHECK = 0.15, 0.3
-
-
-@contextmanager
-def _scope(client, run_id, keep=False, built=None):
-    yield CleanupReport()
 
 
 @pytest.fixture
@@ -56,24 +49,12 @@ def spans(monkeypatch) -> dict[str, dict[str, tuple[float, float]]]:
         outcome.verified = not config.name.startswith("bad")
         return outcome
 
-    monkeypatch.setattr(run_mod, "connect", lambda: object())
-    monkeypatch.setattr(run_mod, "Resolver", FakeResolver)
-    monkeypatch.setattr(run_mod, "run_scope", _scope)
-    monkeypatch.setattr(run_mod, "verify_service", fake_verify)
+    stand_in_engine(monkeypatch, fake_verify)
     return seen
 
 
-def _fleet(tmp_path: Path, services: list[tuple[str, str]], **options):
-    run = new_run(tmp_path, "r1", Options(**options), lambda *a: None)
-    configs = [
-        ServiceConfig(name=name, path=tmp_path / "services" / name, priority=PRIORITY[phase], needs=())
-        for name, phase in services
-    ]
-    return verify_fleet(run, configs)
-
-
 def test_the_next_phase_prepares_while_this_phase_is_checked(tmp_path, spans) -> None:
-    result = _fleet(tmp_path, [("a1", "a"), ("a2", "a"), ("b1", "b"), ("b2", "b")], jobs=2)
+    result = run_fleet(tmp_path, [("a1", "a"), ("a2", "a"), ("b1", "b"), ("b2", "b")], jobs=2)
     assert [o.name for o in result.outcomes] == ["a1", "a2", "b1", "b2"] and result.stopped_after is None
     a_checks_end = max(spans[n]["check"][1] for n in ("a1", "a2"))
     # B's preparation ran during A's checks ...
@@ -85,7 +66,7 @@ def test_the_next_phase_prepares_while_this_phase_is_checked(tmp_path, spans) ->
 def test_a_stopped_phase_drops_the_prepared_next_phase_and_never_starts_the_one_after(
     tmp_path, spans
 ) -> None:
-    result = _fleet(tmp_path, [("bad-a", "a"), ("b1", "b"), ("c1", "c")], jobs=2)
+    result = run_fleet(tmp_path, [("bad-a", "a"), ("b1", "b"), ("c1", "c")], jobs=2)
     assert result.stopped_after == "a"
     assert [o.name for o in result.outcomes] == ["bad-a"]  # b1 and c1: listed as not run by the report
     assert "prepare" in spans["b1"] and "check" not in spans["b1"]  # prepared ahead, never checked
@@ -94,18 +75,18 @@ def test_a_stopped_phase_drops_the_prepared_next_phase_and_never_starts_the_one_
 
 
 def test_two_phases_ahead_waits_for_the_decision(tmp_path, spans) -> None:
-    _fleet(tmp_path, [("a1", "a"), ("b1", "b"), ("c1", "c")], jobs=4)
+    run_fleet(tmp_path, [("a1", "a"), ("b1", "b"), ("c1", "c")], jobs=4)
     assert spans["c1"]["prepare"][0] >= spans["a1"]["check"][1]
 
 
 def test_a_later_phase_of_reused_results_is_decided_after_the_phase_before(tmp_path, spans) -> None:
     # cached-b finishes first, but its phase is only decided once A is: A's failure stops it.
-    result = _fleet(tmp_path, [("bad-a", "a"), ("cached-b", "b"), ("c1", "c")], jobs=2)
+    result = run_fleet(tmp_path, [("bad-a", "a"), ("cached-b", "b"), ("c1", "c")], jobs=2)
     assert result.stopped_after == "a" and [o.name for o in result.outcomes] == ["bad-a"]
 
 
 def test_phase_d_is_checked_one_at_a_time_while_the_next_one_prepares(tmp_path, spans) -> None:
-    _fleet(tmp_path, [("d1", "d"), ("d2", "d"), ("d3", "d")], jobs=2)
+    run_fleet(tmp_path, [("d1", "d"), ("d2", "d"), ("d3", "d")], jobs=2)
     checks = sorted(spans[n]["check"] for n in ("d1", "d2", "d3"))
     assert all(first[1] <= second[0] for first, second in zip(checks, checks[1:], strict=False))
     second = next(n for n in ("d1", "d2", "d3") if spans[n]["check"] == checks[1])
@@ -114,7 +95,7 @@ def test_phase_d_is_checked_one_at_a_time_while_the_next_one_prepares(tmp_path, 
 
 def test_jobs_bounds_preparation_and_checks_separately(tmp_path, spans) -> None:
     names = [f"a{i}" for i in range(4)]
-    _fleet(tmp_path, [(n, "a") for n in names], jobs=2)
+    run_fleet(tmp_path, [(n, "a") for n in names], jobs=2)
     for kind in ("prepare", "check"):
         for moment in (spans[n][kind][0] + 0.01 for n in names):
             assert sum(spans[n][kind][0] <= moment < spans[n][kind][1] for n in names) <= 2
