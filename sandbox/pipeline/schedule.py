@@ -64,12 +64,16 @@ class Schedule:
         cancelled: threading.Event,
         on_stop: Callable[[str, float], None] = lambda phase, rate: None,
     ) -> None:
+        empty = [phase for phase, count in phases if count < 1]
+        if empty:  # nothing would ever finish in it, so it would never be decided: its successors wait
+            raise ValueError(f"a fleet phase with no services: {', '.join(empty)}")
+        jobs = max(1, jobs)  # no slot at all would make every service wait for ever
         self._order = [phase for phase, _ in phases]
         self._phases = {
             phase: PhaseState(phase, count, checks=threading.Semaphore(1 if phase == "d" else jobs))
             for phase, count in phases
         }
-        self._prepare = threading.Semaphore(max(1, jobs))
+        self._prepare = threading.Semaphore(jobs)
         self._held: dict[str, str] = {}  # service -> the slot it holds: "prepare" or "checks"
         self._lock = threading.Lock()
         self._max_rate = max_failure_rate
@@ -162,7 +166,7 @@ class Schedule:
 
     def _over_limit(self, state: PhaseState, index: int) -> bool:
         """The stop rule: a failure rate above the limit stops the run, when a later phase has services."""
-        rate = state.failed / state.members if state.members else 0.0
+        rate = state.failed / state.members
         if rate <= self._max_rate or index == len(self._order) - 1:
             return False
         self.stopped_after = state.phase

@@ -126,9 +126,15 @@ def test_jobs_1_prepares_one_service_at_a_time(fleet) -> None:
     assert third.value is True
 
 
-def test_jobs_0_still_prepares_one_service(fleet) -> None:
+def test_jobs_0_still_prepares_and_checks_one_service(fleet) -> None:
     run = fleet({"a": 1}, jobs=0)
     assert _call(run.schedule.acquire_prepare, "a1").value is True
+    assert run.turn("a1").value[0]  # a test slot too: no slot at all would wait for ever
+
+
+def test_a_phase_with_no_services_is_refused(fleet) -> None:
+    with pytest.raises(ValueError, match="no services: b"):
+        fleet({"a": 1, "b": 0})
 
 
 def test_a_cancel_ends_the_wait_for_a_preparation_slot(fleet) -> None:
