@@ -323,10 +323,13 @@ def _configure(group: Group, root: Path) -> None:
     (root / "pyproject.toml").write_text(text)
 
 
+def _mutmut_path() -> Path:
+    return Path(sys.executable).with_name("mutmut")
+
+
 def _mutmut(root: Path, *args: str, timeout: int | None = None) -> subprocess.CompletedProcess:
-    mutmut = Path(sys.executable).with_name("mutmut")
     return subprocess.run(
-        [str(mutmut), *args], cwd=root, capture_output=True, text=True, timeout=timeout, check=False
+        [str(_mutmut_path()), *args], cwd=root, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -481,6 +484,14 @@ def main(argv: list[str] | None = None) -> int:
         help="only the group's mutants whose names match (repeatable): run and score just these",
     )
     args = parser.parse_args(argv)
+    if not args.list and not args.score_only and not _mutmut_path().is_file():
+        # an environment error (exit 2) with the next step, not a traceback from the first group's run
+        print(
+            f"mutation: mutmut is not installed beside {sys.executable}; "
+            f'install it with: {Path(sys.executable).with_name("pip")} install "mutmut>=3.3,<4"',
+            file=sys.stderr,
+        )
+        return 2
     if args.named:
         return main_named()
     if args.list:

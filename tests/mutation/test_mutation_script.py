@@ -57,3 +57,9 @@ def test_a_group_never_run_has_no_score(script, tmp_path, monkeypatch, capsys) -
     monkeypatch.setattr(script, "WORK", tmp_path / "mutation")
     code = script.main(["--score-only", "--module", "pipeline", "--names", "sandbox.pipeline.schedule.*"])
     assert code == 1 and "never run here" in capsys.readouterr().out
+
+
+def test_a_missing_mutmut_is_an_environment_error_with_the_install_line(script, monkeypatch, capsys) -> None:
+    monkeypatch.setattr(script, "_mutmut_path", lambda: Path("/nowhere/mutmut"))
+    assert script.main(["--module", "pipeline"]) == 2
+    assert 'install "mutmut>=3.3,<4"' in capsys.readouterr().err
