@@ -20,6 +20,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from migrators.core.bindings import ImportNames
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
@@ -291,15 +292,18 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self._left: set[int] = set()  # statements already left: nothing would flush their comments
         self._module_node: cst.Module | None = None  # the module being transformed (import heads)
         self._heads: frozenset[str] | None = None
+        self._import_names: ImportNames | None = None  # qualified names without a scope analysis
 
-    def transform_shared(self, wrapper: MetadataWrapper) -> cst.Module:
+    def transform_shared(self, wrapper: MetadataWrapper, names: ImportNames | None = None) -> cst.Module:
         """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
 
         The same result as :meth:`transform_module` on that module: the traversal and the metadata
         are the same, only which providers get computed, and by whom, differs. A codemod that wants
-        libcst's full protocol (several passes) gets it."""
+        libcst's full protocol (several passes) gets it. `names`: the module's :class:`ImportNames`
+        (shared by the upgrades that run on the same wrapper), which spares most scope analyses."""
         if self.should_allow_multiple_passes() or type(self).transform_module is not _STANDARD_TRANSFORM:
             return self.transform_module(wrapper.module)
+        self._import_names = names if names is not None and names.module is wrapper.module else None
         old_context = self.context
         self.context = replace(old_context, wrapper=wrapper)
         self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
@@ -307,6 +311,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             tree = self.transform_module_impl(wrapper.module)
         finally:
             self.metadata = {}
+            self._import_names = None
             self.context = replace(self.context, wrapper=old_context.wrapper)
         # what CodemodCommand.transform_module runs after the traversal: scheduled import edits
         for key, transform in _IMPORT_EDITS:
@@ -377,11 +382,19 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         full name) without its pass over every node, and only where an import can be behind it: a
         name comes from an import only through an import binding the first part of its full name,
         so a node whose first part no import of the module binds (`self.x`, `foo().y`) has none and
-        costs no scope analysis at all."""
+        costs no scope analysis at all; where the module binds that first part only by module-level
+        imports (see :class:`ImportNames`) they give the answer, and no scope analysis is run either.
+
+        `node`: an expression of the module being transformed (a call's function, a decorator, an
+        annotation, an argument's value): a node the traversal made is not in the scope analysis."""
         if not local:
             full = get_full_name_for_node(node)
             if full is None or full.split(".", 1)[0] not in self._import_heads():
                 return set()
+            if self._import_names is not None:
+                found = self._import_names.names_for(node, full)
+                if found is not None:
+                    return found
         try:
             scope = self.get_metadata(ScopeProvider, node, None)
         except KeyError:
