@@ -21,6 +21,7 @@ from libcst.metadata import (
 )
 
 from migrators.core.bindings import ImportNames
+from migrators.core.lines import start_lines
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
@@ -293,6 +294,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self._module_node: cst.Module | None = None  # the module being transformed (import heads)
         self._heads: frozenset[str] | None = None
         self._import_names: ImportNames | None = None  # qualified names without a scope analysis
+        # changes whose line is found after the traversal, in one pass for all (see start_lines)
+        self._unplaced: list[tuple[Change, cst.CSTNode]] | None = None
 
     def transform_shared(self, wrapper: MetadataWrapper, names: ImportNames | None = None) -> cst.Module:
         """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
@@ -307,11 +310,14 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         old_context = self.context
         self.context = replace(old_context, wrapper=wrapper)
         self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
+        self._unplaced = []
         try:
             tree = self.transform_module_impl(wrapper.module)
+            self._place_changes(wrapper)
         finally:
             self.metadata = {}
             self._import_names = None
+            self._unplaced = None
             self.context = replace(self.context, wrapper=old_context.wrapper)
         # what CodemodCommand.transform_module runs after the traversal: scheduled import edits
         for key, transform in _IMPORT_EDITS:
@@ -334,6 +340,21 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             inst.context = replace(inst.context, wrapper=wrapper)
             return inst.transform_module_impl(tree)
 
+    def _place_changes(self, wrapper: MetadataWrapper) -> None:
+        """Give the changes recorded during the traversal their lines: PositionProvider's start line
+        of each recorded node in the module traversed, found in one partial render (timed as
+        metadata:lines where the wrapper keeps a profile)."""
+        if not self._unplaced:
+            return
+        profile = getattr(wrapper, "profile", None)
+        if profile is not None:
+            with profile.timed("metadata:lines"):
+                lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
+        else:
+            lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
+        for change, node in self._unplaced:
+            change.line = lines.get(id(node), 0)  # 0: not in the module (the provider has no position)
+
     # bookkeeping
     def line_of(self, node: cst.CSTNode) -> int:
         try:
@@ -341,19 +362,25 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         except KeyError:
             return 0
 
+    def _change(self, rule: str, node: cst.CSTNode, message: str, kind: str) -> Change:
+        """A change at `node`'s line: found after the traversal in a shared run, else now."""
+        if self._unplaced is None:
+            return Change(rule, self.line_of(node), message, kind)
+        change = Change(rule, 0, message, kind)
+        self._unplaced.append((change, node))
+        return change
+
     def rewrote(self, rule: str, node: cst.CSTNode, message: str) -> None:
-        self.changes.append(Change(rule, self.line_of(node), message, "rewrite"))
+        self.changes.append(self._change(rule, node, message, "rewrite"))
 
     def info_only(self, rule: str, node: cst.CSTNode, message: str) -> None:
-        self.changes.append(Change(rule, self.line_of(node), message, "info"))
+        self.changes.append(self._change(rule, node, message, "info"))
 
     def mark(self, rule: str, node: cst.CSTNode, instruction: str) -> None:
-        self._attach(
-            node, marker_text(rule, instruction), Change(rule, self.line_of(node), instruction, "marker")
-        )
+        self._attach(node, marker_text(rule, instruction), self._change(rule, node, instruction, "marker"))
 
     def note_above(self, rule: str, node: cst.CSTNode, text: str) -> None:
-        self._attach(node, note_text(text), Change(rule, self.line_of(node), text, "note"))
+        self._attach(node, note_text(text), self._change(rule, node, text, "note"))
 
     def _attach(self, node: cst.CSTNode, comment: str, change: Change) -> None:
         target = self._statement_for(node)
