@@ -83,6 +83,7 @@ def transform_source(
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
     names = ImportNames(wrapper.module, code)
     current = code
+    changed: cst.Module | None = None  # a transformed tree the next codemod has not been given yet
     changes: list[Change] = []
     applied: list[str] = []
     for upgrade in upgrades:
@@ -90,6 +91,12 @@ def transform_source(
         codemod = upgrade.make_codemod(context, states.get(upgrade.name), versions, info)
         if codemod is None:
             continue
+        if changed is not None:
+            # a transformed tree may hold one node twice: the next wrapper copies it (as libcst
+            # does), made only when a codemod follows (most files have no later one)
+            with timer.timed("metadata:copy"):
+                wrapper, changed = TimedWrapper(changed, profile=profile), None
+            names = ImportNames(wrapper.module, current)
         after, after_code = _run_codemod(codemod, wrapper, names, current, upgrade.name, timer)
         if codemod.changes or after_code != current:
             applied.append(upgrade.name)
@@ -97,10 +104,7 @@ def transform_source(
             timer.add(f"idle:{upgrade.name}", 0.0)
         changes.extend(codemod.changes)
         if after_code != current:
-            # a transformed tree may hold one node twice: the next wrapper copies it (as libcst does)
-            wrapper = TimedWrapper(after, profile=profile)
-            current = after_code
-            names = ImportNames(wrapper.module, current)
+            changed, current = after, after_code
     return _sweep_all(code, current, sweepers, info, changes, applied, timer)
 
 
