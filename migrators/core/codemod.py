@@ -215,6 +215,41 @@ def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
     return names
 
 
+def modules_already_imported(context: CodemodContext, tree: cst.Module) -> bool:
+    """Whether every import the codemod asked AddImportsVisitor for is a plain `import M` that the
+    module's leading import block already has, as libcst's adder reads that block (after a docstring
+    or `__strict__` line, one import statement per line up to the first other statement): the adder
+    then adds nothing and changes nothing."""
+    requests = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, ())
+    if not requests or any(r.obj_name is not None or r.alias is not None or r.relative for r in requests):
+        return False
+    present = set()
+    for stmt in tree.body[1 if _starts_with_docstring_or_strict(tree) else 0 :]:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            break
+        node = stmt.body[0]
+        if isinstance(node, cst.Import):
+            present.update(get_full_name_for_node(a.name) for a in node.names if a.asname is None)
+        elif not isinstance(node, cst.ImportFrom):
+            break
+    return all(r.module_name in present for r in requests)
+
+
+def _starts_with_docstring_or_strict(tree: cst.Module) -> bool:
+    """libcst's adder never reads or inserts above a leading docstring or `__strict__ = ...` line."""
+    if not tree.body or not isinstance(tree.body[0], cst.SimpleStatementLine) or len(tree.body[0].body) != 1:
+        return False
+    first = tree.body[0].body[0]
+    if isinstance(first, cst.Expr):
+        return isinstance(first.value, cst.SimpleString)
+    return (
+        isinstance(first, cst.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0].target, cst.Name)
+        and first.targets[0].target.value == "__strict__"
+    )
+
+
 def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.Module | None:
     """RemoveImportsVisitor's result for one requested `from M import N` standing alone on a top-level
     line of its own, when N occurs nowhere else in the module's text (so no scope, `__all__` or string
@@ -326,6 +361,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         return tree
 
     def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
+        if transform is TopLevelAddImports and modules_already_imported(self.context, tree):
+            return tree  # libcst's adder would change nothing (its set-up alone costs ~10 ms)
         if transform is RemoveImportsVisitor:
             removed = remove_lone_unused_import(self.context, tree)
             if removed is not None:
