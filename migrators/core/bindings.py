@@ -40,6 +40,14 @@ from libcst.metadata import ImportAssignment
 _SAME_SCOPE_AST = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While, ast.Match)
 _TRY_STAR_AST = tuple(t for t in (getattr(ast, "TryStar", None),) if t is not None)
 _SCOPE_CST = (cst.FunctionDef, cst.ClassDef)
+# CPython's compound statements, one for each libcst BaseCompoundStatement in the same order
+_COMPOUND_AST = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    *_SAME_SCOPE_AST,
+    *_TRY_STAR_AST,
+)
 
 
 @dataclass
@@ -66,6 +74,7 @@ class ImportNames:
         self._eligible: dict[str, bool] = {}
         self._heads: dict[str, _HeadFacts] | None = None
         self._table: symtable.SymbolTable | None = None
+        self._ast: ast.Module | None | bool = False  # False: not parsed yet; None: CPython rejects it
 
     def names_for(self, node: cst.CSTNode, full: str) -> set[str] | None:
         """The qualified names from imports of `node`, whose full name is `full` (an expression of the
@@ -138,14 +147,36 @@ class ImportNames:
         """Per import head, from one walk of CPython's AST of the text ({} if CPython rejects it)."""
         if self._heads is None:
             heads = {name.split(".", 1)[0] for name in self._import_records()}
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    tree = ast.parse(self.source)
-            except (SyntaxError, ValueError):
-                tree = None
+            tree = self._ast_tree()
             self._heads = _collect_head_facts(tree, heads) if tree is not None else {}
         return self._heads
+
+    def _ast_tree(self) -> ast.Module | None:
+        if self._ast is False:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # invalid escapes etc.: the codemods report nothing
+                    self._ast = ast.parse(self.source)
+            except (SyntaxError, ValueError):
+                self._ast = None
+        return self._ast  # type: ignore[return-value]
+
+    def top_level_texts(self) -> dict[int, str] | None:
+        """id(statement) -> its source lines (decorators included), for each compound statement at the
+        top of the module; None where the text cannot be cut by lines as CPython numbers them."""
+        tree = self._ast_tree()
+        if tree is None or "\r" in self.source:
+            return None
+        compound = [stmt for stmt in self.module.body if isinstance(stmt, cst.BaseCompoundStatement)]
+        spans = [stmt for stmt in tree.body if isinstance(stmt, _COMPOUND_AST)]
+        if len(compound) != len(spans):
+            return None
+        lines = self.source.split("\n")
+        texts = {}
+        for node, stmt in zip(compound, spans, strict=True):
+            first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
+            texts[id(node)] = "\n".join(lines[first - 1 : stmt.end_lineno])
+        return texts
 
 
 def _collect_head_facts(tree: ast.Module, heads: set[str]) -> dict[str, _HeadFacts]:

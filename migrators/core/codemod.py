@@ -202,6 +202,17 @@ def import_heads(module: cst.Module) -> frozenset[str]:
     return frozenset(name for node in iter_imports(module) for name in _bound_by(node))
 
 
+def _import_aliases(module: cst.Module) -> set[str]:
+    """Every name an import of `module` binds with `as` (a codemod's rule may see it under that name)."""
+    return {
+        alias.asname.name.value
+        for node in iter_imports(module)
+        if not isinstance(node.names, cst.ImportStar)
+        for alias in node.names
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+    }
+
+
 def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
     if isinstance(node.names, cst.ImportStar):
         return []  # libcst binds nothing for a star import
@@ -300,6 +311,11 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     # resolved lazily (see LazyMetadata): qualified_names asks ScopeProvider only where an import
     # can be involved; QualifiedNameProvider stays declared for subclasses that ask it directly
     METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider, ScopeProvider)
+    # Words every rule of the codemod starts from in the source (a name it looks for, as written at
+    # the use or in its import). A top-level compound statement whose text holds none of them, nor a
+    # name an import binds with `as`, can hold nothing the codemod changes: its hooks still run, but
+    # the traversal does not descend into it. Empty: every statement is traversed.
+    TRIGGER_WORDS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -327,6 +343,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self._orphans: list[tuple[str, Change]] = []  # comments of removed top-level statements
         self._left: set[int] = set()  # statements already left: nothing would flush their comments
         self._module_node: cst.Module | None = None  # the module being transformed (import heads)
+        self._untouched: set[int] = set()  # top-level statements the traversal does not descend into
         self._heads: frozenset[str] | None = None
         self._import_names: ImportNames | None = None  # qualified names without a scope analysis
         # changes whose line is found after the traversal, in one pass for all (see start_lines)
@@ -476,6 +493,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Module):
             self._module_node, self._heads, self._left = node, None, set()
+            self._untouched = self._statements_without_triggers(node)
             self._module_first = node.body[0] if node.body else None
             self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
         if can_lead(node):
@@ -483,9 +501,20 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
-        if name not in self._hooks:
-            return True
-        return getattr(self, name)(node) is not False
+        descend = name not in self._hooks or getattr(self, name)(node) is not False
+        return descend and id(node) not in self._untouched
+
+    def _statements_without_triggers(self, module: cst.Module) -> set[int]:
+        """The top-level compound statements whose source holds none of TRIGGER_WORDS and no name an
+        import binds with `as` (see TRIGGER_WORDS)."""
+        names = self._import_names
+        if not self.TRIGGER_WORDS or self._hooks is None or names is None or names.module is not module:
+            return set()
+        texts = names.top_level_texts()
+        if texts is None:
+            return set()
+        words = {*self.TRIGGER_WORDS, *_import_aliases(module)}
+        return {key for key, text in texts.items() if not any(word in text for word in words)}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         if self._hooks is None:
