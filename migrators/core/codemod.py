@@ -20,6 +20,8 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
+from migrators.core.bindings import ImportNames
+from migrators.core.lines import start_lines
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
@@ -200,6 +202,17 @@ def import_heads(module: cst.Module) -> frozenset[str]:
     return frozenset(name for node in iter_imports(module) for name in _bound_by(node))
 
 
+def _import_aliases(module: cst.Module) -> set[str]:
+    """Every name an import of `module` binds with `as` (a codemod's rule may see it under that name)."""
+    return {
+        alias.asname.name.value
+        for node in iter_imports(module)
+        if not isinstance(node.names, cst.ImportStar)
+        for alias in node.names
+        if alias.asname is not None and isinstance(alias.asname.name, cst.Name)
+    }
+
+
 def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
     if isinstance(node.names, cst.ImportStar):
         return []  # libcst binds nothing for a star import
@@ -211,6 +224,41 @@ def _bound_by(node: cst.Import | cst.ImportFrom) -> list[str]:
         if full:  # with or without `as` (a superset is safe: it only costs a scope lookup)
             names.append(full.split(".", 1)[0])
     return names
+
+
+def modules_already_imported(context: CodemodContext, tree: cst.Module) -> bool:
+    """Whether every import the codemod asked AddImportsVisitor for is a plain `import M` that the
+    module's leading import block already has, as libcst's adder reads that block (after a docstring
+    or `__strict__` line, one import statement per line up to the first other statement): the adder
+    then adds nothing and changes nothing."""
+    requests = context.scratch.get(AddImportsVisitor.CONTEXT_KEY, ())
+    if not requests or any(r.obj_name is not None or r.alias is not None or r.relative for r in requests):
+        return False
+    present = set()
+    for stmt in tree.body[1 if _starts_with_docstring_or_strict(tree) else 0 :]:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            break
+        node = stmt.body[0]
+        if isinstance(node, cst.Import):
+            present.update(get_full_name_for_node(a.name) for a in node.names if a.asname is None)
+        elif not isinstance(node, cst.ImportFrom):
+            break
+    return all(r.module_name in present for r in requests)
+
+
+def _starts_with_docstring_or_strict(tree: cst.Module) -> bool:
+    """libcst's adder never reads or inserts above a leading docstring or `__strict__ = ...` line."""
+    if not tree.body or not isinstance(tree.body[0], cst.SimpleStatementLine) or len(tree.body[0].body) != 1:
+        return False
+    first = tree.body[0].body[0]
+    if isinstance(first, cst.Expr):
+        return isinstance(first.value, cst.SimpleString)
+    return (
+        isinstance(first, cst.Assign)
+        and len(first.targets) == 1
+        and isinstance(first.targets[0].target, cst.Name)
+        and first.targets[0].target.value == "__strict__"
+    )
 
 
 def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.Module | None:
@@ -263,6 +311,11 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     # resolved lazily (see LazyMetadata): qualified_names asks ScopeProvider only where an import
     # can be involved; QualifiedNameProvider stays declared for subclasses that ask it directly
     METADATA_DEPENDENCIES: ClassVar[tuple] = (PositionProvider, QualifiedNameProvider, ScopeProvider)
+    # Words every rule of the codemod starts from in the source (a name it looks for, as written at
+    # the use or in its import). A top-level compound statement whose text holds none of them, nor a
+    # name an import binds with `as`, can hold nothing the codemod changes: its hooks still run, but
+    # the traversal does not descend into it. Empty: every statement is traversed.
+    TRIGGER_WORDS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -290,23 +343,33 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self._orphans: list[tuple[str, Change]] = []  # comments of removed top-level statements
         self._left: set[int] = set()  # statements already left: nothing would flush their comments
         self._module_node: cst.Module | None = None  # the module being transformed (import heads)
+        self._untouched: set[int] = set()  # top-level statements the traversal does not descend into
         self._heads: frozenset[str] | None = None
+        self._import_names: ImportNames | None = None  # qualified names without a scope analysis
+        # changes whose line is found after the traversal, in one pass for all (see start_lines)
+        self._unplaced: list[tuple[Change, cst.CSTNode]] | None = None
 
-    def transform_shared(self, wrapper: MetadataWrapper) -> cst.Module:
+    def transform_shared(self, wrapper: MetadataWrapper, names: ImportNames | None = None) -> cst.Module:
         """Transform `wrapper.module` with metadata resolved lazily on the (shared) wrapper.
 
         The same result as :meth:`transform_module` on that module: the traversal and the metadata
         are the same, only which providers get computed, and by whom, differs. A codemod that wants
-        libcst's full protocol (several passes) gets it."""
+        libcst's full protocol (several passes) gets it. `names`: the module's :class:`ImportNames`
+        (shared by the upgrades that run on the same wrapper), which spares most scope analyses."""
         if self.should_allow_multiple_passes() or type(self).transform_module is not _STANDARD_TRANSFORM:
             return self.transform_module(wrapper.module)
+        self._import_names = names if names is not None and names.module is wrapper.module else None
         old_context = self.context
         self.context = replace(old_context, wrapper=wrapper)
         self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
+        self._unplaced = []
         try:
             tree = self.transform_module_impl(wrapper.module)
+            self._place_changes(wrapper)
         finally:
             self.metadata = {}
+            self._import_names = None
+            self._unplaced = None
             self.context = replace(self.context, wrapper=old_context.wrapper)
         # what CodemodCommand.transform_module runs after the traversal: scheduled import edits
         for key, transform in _IMPORT_EDITS:
@@ -315,6 +378,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         return tree
 
     def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
+        if transform is TopLevelAddImports and modules_already_imported(self.context, tree):
+            return tree  # libcst's adder would change nothing (its set-up alone costs ~10 ms)
         if transform is RemoveImportsVisitor:
             removed = remove_lone_unused_import(self.context, tree)
             if removed is not None:
@@ -329,6 +394,21 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             inst.context = replace(inst.context, wrapper=wrapper)
             return inst.transform_module_impl(tree)
 
+    def _place_changes(self, wrapper: MetadataWrapper) -> None:
+        """Give the changes recorded during the traversal their lines: PositionProvider's start line
+        of each recorded node in the module traversed, found in one partial render (timed as
+        metadata:lines where the wrapper keeps a profile)."""
+        if not self._unplaced:
+            return
+        profile = getattr(wrapper, "profile", None)
+        if profile is not None:
+            with profile.timed("metadata:lines"):
+                lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
+        else:
+            lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
+        for change, node in self._unplaced:
+            change.line = lines.get(id(node), 0)  # 0: not in the module (the provider has no position)
+
     # bookkeeping
     def line_of(self, node: cst.CSTNode) -> int:
         try:
@@ -336,19 +416,25 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         except KeyError:
             return 0
 
+    def _change(self, rule: str, node: cst.CSTNode, message: str, kind: str) -> Change:
+        """A change at `node`'s line: found after the traversal in a shared run, else now."""
+        if self._unplaced is None:
+            return Change(rule, self.line_of(node), message, kind)
+        change = Change(rule, 0, message, kind)
+        self._unplaced.append((change, node))
+        return change
+
     def rewrote(self, rule: str, node: cst.CSTNode, message: str) -> None:
-        self.changes.append(Change(rule, self.line_of(node), message, "rewrite"))
+        self.changes.append(self._change(rule, node, message, "rewrite"))
 
     def info_only(self, rule: str, node: cst.CSTNode, message: str) -> None:
-        self.changes.append(Change(rule, self.line_of(node), message, "info"))
+        self.changes.append(self._change(rule, node, message, "info"))
 
     def mark(self, rule: str, node: cst.CSTNode, instruction: str) -> None:
-        self._attach(
-            node, marker_text(rule, instruction), Change(rule, self.line_of(node), instruction, "marker")
-        )
+        self._attach(node, marker_text(rule, instruction), self._change(rule, node, instruction, "marker"))
 
     def note_above(self, rule: str, node: cst.CSTNode, text: str) -> None:
-        self._attach(node, note_text(text), Change(rule, self.line_of(node), text, "note"))
+        self._attach(node, note_text(text), self._change(rule, node, text, "note"))
 
     def _attach(self, node: cst.CSTNode, comment: str, change: Change) -> None:
         target = self._statement_for(node)
@@ -377,11 +463,19 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         full name) without its pass over every node, and only where an import can be behind it: a
         name comes from an import only through an import binding the first part of its full name,
         so a node whose first part no import of the module binds (`self.x`, `foo().y`) has none and
-        costs no scope analysis at all."""
+        costs no scope analysis at all; where the module binds that first part only by module-level
+        imports (see :class:`ImportNames`) they give the answer, and no scope analysis is run either.
+
+        `node`: an expression of the module being transformed (a call's function, a decorator, an
+        annotation, an argument's value): a node the traversal made is not in the scope analysis."""
         if not local:
             full = get_full_name_for_node(node)
             if full is None or full.split(".", 1)[0] not in self._import_heads():
                 return set()
+            if self._import_names is not None:
+                found = self._import_names.names_for(node, full)
+                if found is not None:
+                    return found
         try:
             scope = self.get_metadata(ScopeProvider, node, None)
         except KeyError:
@@ -399,6 +493,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     def on_visit(self, node: cst.CSTNode) -> bool:
         if isinstance(node, cst.Module):
             self._module_node, self._heads, self._left = node, None, set()
+            self._untouched = self._statements_without_triggers(node)
             self._module_first = node.body[0] if node.body else None
             self._header_comments = {line.comment.value for line in node.header if line.comment is not None}
         if can_lead(node):
@@ -406,9 +501,20 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
-        if name not in self._hooks:
-            return True
-        return getattr(self, name)(node) is not False
+        descend = name not in self._hooks or getattr(self, name)(node) is not False
+        return descend and id(node) not in self._untouched
+
+    def _statements_without_triggers(self, module: cst.Module) -> set[int]:
+        """The top-level compound statements whose source holds none of TRIGGER_WORDS and no name an
+        import binds with `as` (see TRIGGER_WORDS)."""
+        names = self._import_names
+        if not self.TRIGGER_WORDS or self._hooks is None or names is None or names.module is not module:
+            return set()
+        texts = names.top_level_texts()
+        if texts is None:
+            return set()
+        words = {*self.TRIGGER_WORDS, *_import_aliases(module)}
+        return {key for key, text in texts.items() if not any(word in text for word in words)}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
         if self._hooks is None:

@@ -98,6 +98,11 @@ class TimedWrapper(MetadataWrapper):
         super().__init__(module, unsafe_skip_copy=unsafe_skip_copy)
         self._profile = profile
 
+    @property
+    def profile(self) -> Profile | None:
+        """Where work done for this wrapper's module outside libcst's providers is booked too."""
+        return self._profile
+
     def resolve(self, provider) -> Mapping:
         if self._profile is None or provider in self._metadata:
             return super().resolve(provider)

@@ -20,6 +20,7 @@ from typing import Any
 import libcst as cst
 from libcst.codemod import CodemodContext
 
+from migrators.core.bindings import ImportNames
 from migrators.core.check import check_file
 from migrators.core.codemod import MigrationCodemod
 from migrators.core.parallel import FileTask, run_files, run_units
@@ -80,7 +81,9 @@ def transform_source(
         raise MigrationError(f"parse error: {exc.message}", exc.raw_line) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
+    names = ImportNames(wrapper.module, code)
     current = code
+    changed: cst.Module | None = None  # a transformed tree the next codemod has not been given yet
     changes: list[Change] = []
     applied: list[str] = []
     for upgrade in upgrades:
@@ -88,16 +91,20 @@ def transform_source(
         codemod = upgrade.make_codemod(context, states.get(upgrade.name), versions, info)
         if codemod is None:
             continue
-        after, after_code = _run_codemod(codemod, wrapper, current, upgrade.name, timer)
+        if changed is not None:
+            # a transformed tree may hold one node twice: the next wrapper copies it (as libcst
+            # does), made only when a codemod follows (most files have no later one)
+            with timer.timed("metadata:copy"):
+                wrapper, changed = TimedWrapper(changed, profile=profile), None
+            names = ImportNames(wrapper.module, current)
+        after, after_code = _run_codemod(codemod, wrapper, names, current, upgrade.name, timer)
         if codemod.changes or after_code != current:
             applied.append(upgrade.name)
         else:  # the pre-check let a file through that the codemod had nothing to do in
             timer.add(f"idle:{upgrade.name}", 0.0)
         changes.extend(codemod.changes)
         if after_code != current:
-            # a transformed tree may hold one node twice: the next wrapper copies it (as libcst does)
-            wrapper = TimedWrapper(after, profile=profile)
-            current = after_code
+            changed, current = after, after_code
     return _sweep_all(code, current, sweepers, info, changes, applied, timer)
 
 
@@ -135,14 +142,19 @@ def _sweep_all(
 
 
 def _run_codemod(
-    codemod: MigrationCodemod, wrapper: TimedWrapper, current: str, name: str, timer: Profile
+    codemod: MigrationCodemod,
+    wrapper: TimedWrapper,
+    names: ImportNames,
+    current: str,
+    name: str,
+    timer: Profile,
 ) -> tuple[cst.Module, str]:
     """One upgrade's traversal of the wrapper's module: (tree after, its text), timed as
     transform:NAME (without the metadata it resolved) and render:NAME."""
     metadata_before = timer.phase("metadata")
     started = time.process_time()
     if isinstance(codemod, MigrationCodemod):
-        after = codemod.transform_shared(wrapper)
+        after = codemod.transform_shared(wrapper, names)
     else:  # a codemod of another base: libcst's own protocol (it copies the module itself)
         after = codemod.transform_module(wrapper.module)
     elapsed = time.process_time() - started

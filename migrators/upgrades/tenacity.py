@@ -59,6 +59,8 @@ def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
 
 class TenacityCodemod(MigrationCodemod):
     DESCRIPTION = "tenacity 8 -> 9"
+    # every rule starts from one of these words (see CODEMOD_WORDS): statements without one are skipped
+    TRIGGER_WORDS = CODEMOD_WORDS
     METADATA_DEPENDENCIES = (*MigrationCodemod.METADATA_DEPENDENCIES, ScopeProvider, ParentNodeProvider)
 
     def __init__(self, context, state=None, versions=None, info=None):

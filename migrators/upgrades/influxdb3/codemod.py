@@ -109,6 +109,13 @@ class ModuleFacts:
     assigned_before: dict[int, set[str]] = field(default_factory=dict)
     module_names: set[str] = field(default_factory=set)
     async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
+    # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
+    # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
+    client_aliases: set[str] = field(default_factory=set)
+
+    def builds_client(self, func: str) -> bool:
+        """`func` (a dotted name) names the v2 client class."""
+        return func.split(".")[-1] == "InfluxDBClient" or func in self.client_aliases
 
 
 class _Facts(cst.CSTVisitor):
@@ -122,6 +129,8 @@ class _Facts(cst.CSTVisitor):
         if mod and (mod == OLD or mod.startswith(OLD + ".")) and not isinstance(node.names, cst.ImportStar):
             for alias in node.names:
                 self.facts.imported[(alias.asname.name.value if alias.asname else alias.name.value)] = mod
+                if alias.asname and alias.name.value == "InfluxDBClient":
+                    self.facts.client_aliases.add(alias.asname.name.value)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         # `async with InfluxDBClientAsync(...) as client:`
@@ -146,7 +155,7 @@ class _Facts(cst.CSTVisitor):
             if func.split(".")[-1] == "InfluxDBClientAsync":
                 self.facts.async_clients.add(target)
                 return
-            elif func.split(".")[-1] == "InfluxDBClient" or func == "InfluxDBClient3":
+            elif self.facts.builds_client(func) or func == "InfluxDBClient3":
                 self.facts.clients[target] = value
             elif func.endswith(".write_api"):
                 self.facts.write_apis[target] = (func[: -len(".write_api")], value)
@@ -157,7 +166,7 @@ class _Facts(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
-        if (dotted(func) or "").split(".")[-1] == "InfluxDBClient":
+        if self.facts.builds_client(dotted(func) or ""):
             self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | self.facts.module_names
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
@@ -549,7 +558,7 @@ class Influxdb3Codemod(MigrationCodemod):
         if (
             name in ("InfluxDBClient", "influxdb_client.InfluxDBClient")
             and "InfluxDBClient" in self.facts.imported
-        ):
+        ) or name in self.facts.client_aliases:
             return self.constructor(original_node, updated_node)
         if name.endswith(("InfluxDBClient.from_env_properties", "InfluxDBClient.from_config_file")):
             self.mark(
