@@ -24,12 +24,15 @@ gets a test or a one-line reason. mutmut runs only the tests that reached a muta
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import re
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -340,6 +343,27 @@ def run_group(group: Group, workers: int, resume: bool | str = False, only: tupl
     root = WORK / group.name
     if resume == "score":  # --score-only: what the last run stored, nothing run
         return _results(group, root, 0.0, only)
+    with _group_lock(group):
+        return _run_locked(group, root, workers, resume, only, begin)
+
+
+@contextlib.contextmanager
+def _group_lock(group: Group) -> Iterator[None]:
+    """One run per group at a time: a second run would delete the project the first is mutating."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with open(WORK / f"{group.name}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SystemExit(
+                f"mutation: another run of group {group.name} is in progress here; wait for it to end"
+            ) from None
+        yield
+
+
+def _run_locked(
+    group: Group, root: Path, workers: int, resume: bool | str, only: tuple[str, ...], begin: float
+) -> Score:
     names: tuple[str, ...] = only or group.names
     if resume and (root / "mutants").is_dir():
         names = _not_killed(group, root, survivors_only=resume == "survivors", only=only)

@@ -63,3 +63,13 @@ def test_a_missing_mutmut_is_an_environment_error_with_the_install_line(script, 
     monkeypatch.setattr(script, "_mutmut_path", lambda: Path("/nowhere/mutmut"))
     assert script.main(["--module", "pipeline"]) == 2
     assert 'install "mutmut>=3.3,<4"' in capsys.readouterr().err
+
+
+def test_a_second_run_of_a_group_refuses_while_the_first_holds_it(script, tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(script, "WORK", tmp_path / "mutation")
+    group = _pipeline(script)
+    with script._group_lock(group):
+        with pytest.raises(SystemExit, match="another run of group pipeline"):
+            script.run_group(group, 1)
+    with script._group_lock(group):  # released: the next run takes it
+        pass
