@@ -186,7 +186,10 @@ class Table:
                     pa.Table.from_batches(reaching + fresh, schema=schema),
                     [n for n, k in columns.items() if k == TAG],
                 )
-                chunks = kept + (merged.combine_chunks().to_batches() if merged.num_rows else [])
+                # In time order: a query bounded below in time then reads only the merged
+                # chunk's tail (pruning.py), not all it took in.
+                merged = merged.sort_by("time").combine_chunks()
+                chunks = kept + (merged.to_batches() if merged.num_rows else [])
             else:
                 chunks = chunks + _compact(fresh)
             chunks = _merge_small(chunks)
