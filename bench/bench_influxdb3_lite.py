@@ -14,6 +14,9 @@ load average is printed before and after, since other work on the machine shows 
 Memory and CPU figures add up the server and its child processes (the gRPC relay, pump.py).
 The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
 so its memory can be read from /proc; pass --no-docker to skip the container start figure.
+`--server` runs another checkout's server instead (e.g. main's, unpacked with
+`git archive main images/influxdb3-lite | tar -x -C /tmp/main`): on a shared machine only runs of
+old and new taken in the same window, alternately, compare.
 
 usage: python bench/bench_influxdb3_lite.py [--points 1000000] [--batch 100000] [--no-docker]
        [--writers 20] [--readers 4] [--load-seconds 20] [--server PATH/influxdb3]
