@@ -101,6 +101,21 @@ def test_a_bounded_query_reads_only_the_chunks_reaching_the_bound(chunked) -> No
     )
 
 
+def test_statements_do_not_change_the_planning_session(chunked) -> None:
+    executor = query.Executor(chunked)
+    bounded = f"SELECT v FROM m WHERE time > {at(220)}"
+    assert registered_rows(executor, chunked, bounded) == 80
+    for statement in (
+        f"CREATE VIEW late AS SELECT * FROM m WHERE time > {at(290)}",
+        "SET datafusion.execution.target_partitions = 1",
+    ):
+        assert executor._pruned_context(chunked.get("db"), statement, None) is None
+    with pytest.raises(Exception, match="late"):
+        executor._planning_context(chunked.get("db"), sorted(chunked.get("db").tables.items())).sql(
+            "SELECT * FROM late"
+        )
+
+
 def test_a_limit_inside_the_scan_is_not_pruned(chunked) -> None:
     executor = query.Executor(chunked)
     sql = f"SELECT * FROM (SELECT v, time FROM m LIMIT 5) WHERE time > {at(250)}"

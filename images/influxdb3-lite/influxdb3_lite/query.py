@@ -16,13 +16,15 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import DataFrame, SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 
 from influxdb3_lite import influxql, iox_sql, pruning
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
 from influxdb3_lite.flightsql_meta import INFORMATION_SCHEMA_VIEWS, CatalogTable
 from influxdb3_lite.store import ARROW_TYPES, Catalog, Database, Table
 from influxdb3_lite.system import system_tables
+
+READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
 class DatabaseNotFound(Exception):
@@ -186,7 +188,9 @@ class Executor:
         current = sorted(list(db.tables.items()))
         try:
             planning = self._planning_context(db, current)
-            frame = planning.sql(sql, param_values=dict(params)) if params else planning.sql(sql)
+            # Read-only: a DDL or DML statement must not change the shared planning session;
+            # refused here, it takes the usual path, which answers it as before.
+            frame = planning.sql(sql, options=READ_ONLY, param_values=dict(params) if params else None)
             plan = frame.optimized_logical_plan()
             bounds = pruning.lower_bounds(plan, plan.display_indent())
         except Exception:  # noqa: BLE001 - DataFusion's errors are plain Exceptions
