@@ -183,3 +183,78 @@ def test_prune_slices_ascending_chunks_and_keeps_others_whole() -> None:
     assert [b.column(0).cast(pa.int64()).to_pylist() for b in kept] == [[4, 5], [5, 1, 4]]
     kept = pruning.prune(table, stats, pruning.TimeBound(3, inclusive=True))
     assert [b.column(0).cast(pa.int64()).to_pylist() for b in kept] == [[3, 4, 5], [5, 1, 4]]
+
+
+LAST_SECOND = "SELECT v FROM m WHERE time > now() - interval '1 second' ORDER BY v"
+
+
+def test_a_repeated_query_reads_its_bounds_from_what_was_learnt(chunked) -> None:
+    """The second and later runs of a query plan no pruning plan; the learnt bound, at any
+    later clock reading, is never after the bound DataFusion folds from now() later still."""
+    import time
+
+    executor = query.Executor(chunked)
+    db = chunked.get("db")
+    now = time.time_ns()
+    write(chunked, "\n".join(f"m,h=live v={i}i,w=1.5 {now - (299 - i) * 10**7}" for i in range(300)))
+    first = executor.run(query.QueryRequest("db", LAST_SECOND))["v"].to_pylist()
+    assert first and first == list(range(300 - len(first), 300))
+    entry = executor._planning_entry(db, sorted(db.tables.items()))
+    learned = entry.learned[(LAST_SECOND, "[]")]
+    assert set(learned.following_now) == {"m"} and not learned.fixed
+    for _ in range(3):
+        time.sleep(0.05)
+        clock = time.time_ns()
+        guessed = learned.at(clock)["m"]
+        planned = query._plan_bounds(entry.ctx, LAST_SECOND, None)["m"]
+        assert guessed.lower <= planned.lower < guessed.lower + 10**9, (guessed, planned)
+    time.sleep(0.3)  # rows leave the last second: the learnt bound moved with the clock
+    later = executor.run(query.QueryRequest("db", LAST_SECOND))["v"].to_pylist()
+    assert later == list(range(300 - len(later), 300)) and len(later) < len(first)
+
+
+def test_bounds_of_constant_times_are_learnt_as_they_are(chunked) -> None:
+    executor = query.Executor(chunked)
+    db = chunked.get("db")
+    sql = f"SELECT v FROM m WHERE time > {at(220)}"
+    assert registered_rows(executor, chunked, sql) == 80
+    entry = executor._planning_entry(db, sorted(db.tables.items()))
+    assert entry.learned[(sql, "[]")].fixed == {"m": pruning.TimeBound(BASE + 220 * SECOND, False)}
+    assert registered_rows(executor, chunked, sql) == 80
+
+
+def test_learnt_bounds_are_forgotten_when_a_column_is_added(chunked) -> None:
+    executor = query.Executor(chunked)
+    db = chunked.get("db")
+    sql = f"SELECT v FROM m WHERE time > {at(220)}"
+    executor.run(query.QueryRequest("db", sql))
+    before = executor._planning_entry(db, sorted(db.tables.items()))
+    write(chunked, f"m,h=a v=1i,extra=2i {BASE + 999 * SECOND}")
+    after = executor._planning_entry(db, sorted(db.tables.items()))
+    assert after is not before and not after.learned
+
+
+@pytest.mark.parametrize(
+    ("sql", "learnable"),
+    [
+        ("SELECT * FROM m WHERE time > now() - interval '10 minutes'", True),
+        ("SELECT * FROM m WHERE time > current_timestamp - interval '1 hour'", True),
+        (f"SELECT * FROM m WHERE time > {at(5)}", True),
+        ("SELECT * FROM m WHERE time > now() - interval '1 month'", False),
+        ("SELECT * FROM m WHERE time > now() - interval '2 years'", False),
+        ("SELECT * FROM m WHERE time > current_date", False),
+    ],
+)
+def test_only_bounds_moving_with_the_clock_are_learnt(sql: str, learnable: bool) -> None:
+    assert pruning.learnable(sql) is learnable
+
+
+def test_learning_keeps_equal_bounds_and_follows_moving_ones() -> None:
+    bound = pruning.TimeBound
+    learned = pruning.LearnedBounds.learn(
+        {"a": bound(5, True), "b": bound(100, False)}, {"a": bound(5, True), "b": bound(130, False)}, 200
+    )
+    assert learned.fixed == {"a": bound(5, True)} and learned.following_now == {"b": (70, False)}
+    assert learned.at(1000) == {"a": bound(5, True), "b": bound(930, False)}
+    assert pruning.LearnedBounds.learn({"a": bound(5, True)}, {"a": bound(4, True)}, 10) is None
+    assert pruning.LearnedBounds.learn({"a": bound(5, True)}, {}, 10) is None

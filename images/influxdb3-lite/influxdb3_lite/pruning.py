@@ -20,6 +20,10 @@ DataFusion's own; pruning only ever leaves out rows that no scan of the table ca
 - `now()` is folded into the literal at each planning, and the run plans later: a bound is used
   only when every `now()` (and its kin) in the SQL stands alone or as `now() ± interval '...'`
   right after a comparison, so the run's bound can only be later, i.e. reads no fewer rows.
+
+A query seen before on the same schemas plans nothing extra: its bounds were learnt from two
+plannings the first time (`LearnedBounds`), constant ones as they are, ones following `now()` as
+their distance to the clock.
 """
 
 from __future__ import annotations
@@ -44,6 +48,59 @@ _AFTER_NOW = re.compile(
 )
 _LOWER_OPS = {">": False, ">=": True, "=": True}  # operator -> whether the bound is inclusive
 _MIRRORED = {"<": ">", "<=": ">=", "=": "="}  # `t < time` is `time > t`
+
+
+@dataclass(frozen=True)
+class LearnedBounds:
+    """The bounds of one SQL text on one set of table schemas, kept so that the next run of
+    the same query (a dashboard's or a service's, every few seconds) needs no pruning plan.
+
+    A bound that two plannings found equal is kept as it is: with `now()` only in the forms
+    `now_is_monotone` admits, a later bound is never earlier, so the kept one reads no fewer
+    rows. One that moved is `now()` plus a constant (only `now()`/`current_timestamp` and
+    intervals of fixed length are learnt this way, see `learnable`): kept as its distance to a
+    clock reading taken after that planning, it gives at time t a bound no later than the run's."""
+
+    fixed: dict[str, TimeBound]
+    following_now: dict[str, tuple[int, bool]]  # table -> (clock reading - bound, inclusive)
+
+    @classmethod
+    def learn(
+        cls, first: dict[str, TimeBound], second: dict[str, TimeBound], read_after_second: int
+    ) -> LearnedBounds | None:
+        """From two plannings of the same query, the second's clock reading taken after it;
+        None when they disagree in a way no bound explains."""
+        if first.keys() != second.keys():
+            return None
+        fixed, following = {}, {}
+        for table, bound in second.items():
+            before = first[table]
+            if bound == before:
+                fixed[table] = bound
+            elif bound.lower > before.lower and bound.inclusive == before.inclusive:
+                following[table] = (read_after_second - bound.lower, bound.inclusive)
+            else:
+                return None
+        return cls(fixed, following)
+
+    def at(self, clock_ns: int) -> dict[str, TimeBound]:
+        """The bounds for a run planned after `clock_ns` was read."""
+        bounds = dict(self.fixed)
+        for table, (lead, inclusive) in self.following_now.items():
+            bounds[table] = TimeBound(clock_ns - lead, inclusive)
+        return bounds
+
+
+_FIXED_LENGTH_NOW = re.compile(r"\b(now|current_timestamp)\b", re.IGNORECASE)
+_CALENDAR_UNITS = re.compile(r"mon|year|yr|\dy\b", re.IGNORECASE)
+
+
+def learnable(sql: str) -> bool:
+    """Whether a bound that moves between two plannings moves as the clock does: `now()` and
+    `current_timestamp` only (current_date and kin move in steps), no month or year intervals
+    (their length varies). Anything else is planned at every run."""
+    kinds = {m.group(1).lower() for m in NOW_FUNCTIONS.finditer(sql)}
+    return kinds <= {"now", "current_timestamp"} and not (kinds and _CALENDAR_UNITS.search(sql))
 
 
 @dataclass(frozen=True)
