@@ -14,9 +14,12 @@ load average is printed before and after, since other work on the machine shows 
 Memory and CPU figures add up the server and its child processes (the gRPC relay, pump.py).
 The server for the throughput figures runs as a plain subprocess (`images/influxdb3-lite/influxdb3`)
 so its memory can be read from /proc; pass --no-docker to skip the container start figure.
+`--server` runs another checkout's server instead (e.g. main's, unpacked with
+`git archive main images/influxdb3-lite | tar -x -C /tmp/main`): on a shared machine only runs of
+old and new taken in the same window, alternately, compare.
 
 usage: python bench/bench_influxdb3_lite.py [--points 1000000] [--batch 100000] [--no-docker]
-       [--writers 20] [--readers 4] [--load-seconds 20]
+       [--writers 20] [--readers 4] [--load-seconds 20] [--server PATH/influxdb3]
 """
 
 from __future__ import annotations
@@ -51,12 +54,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int) -> subprocess.Popen:
+def start_server(port: int, server: Path = SERVER) -> subprocess.Popen:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     proc = subprocess.Popen(
         [
             sys.executable,
-            str(SERVER),
+            str(server),
             "serve",
             "--node-id",
             "bench",
@@ -291,11 +294,15 @@ def main() -> int:
     parser.add_argument("--writers", type=int, default=20)
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--load-seconds", type=float, default=20.0)
+    # Another checkout's server (e.g. main's, from `git archive main images/influxdb3-lite`), so
+    # old and new can be measured in the same window of a shared machine and compared as ratios.
+    parser.add_argument("--server", type=Path, default=SERVER, help="the influxdb3 script to run")
     args = parser.parse_args()
     if not args.no_docker:
         row("container start to ready (median of 3)", container_ready_s(), "s", TARGETS["ready_s"], False)
     port = free_port()
-    proc = start_server(port)
+    proc = start_server(port, args.server.resolve())
+    print(f"{'server':<44} {args.server}")
     try:
         now_ns = time.time_ns()
         payloads = batches(args.points, args.batch, now_ns)

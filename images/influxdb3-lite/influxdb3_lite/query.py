@@ -12,17 +12,19 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import DataFrame, SessionConfig, SessionContext
+from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
 
-from influxdb3_lite import influxql, iox_sql
+from influxdb3_lite import influxql, iox_sql, pruning
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
 from influxdb3_lite.flightsql_meta import INFORMATION_SCHEMA_VIEWS, CatalogTable
-from influxdb3_lite.store import ARROW_TYPES, Catalog, Database
+from influxdb3_lite.store import ARROW_TYPES, Catalog, Database, Table
 from influxdb3_lite.system import system_tables
+
+READ_ONLY = SQLOptions().with_allow_ddl(False).with_allow_dml(False).with_allow_statements(False)
 
 
 class DatabaseNotFound(Exception):
@@ -82,6 +84,8 @@ class _Cached:
     key: tuple
     ctx: SessionContext
     tables: tuple  # the keyed objects, kept alive so their ids cannot be reused meanwhile
+    # Of a planning session: the time bounds learnt per (query text, parameters) on its schemas.
+    learned: dict[tuple[str, str], pruning.LearnedBounds] = field(default_factory=dict)
 
 
 class Executor:
@@ -89,6 +93,7 @@ class Executor:
         self.catalog = catalog
         self.query_log: list[QueryLogEntry] = []
         self._cache: dict[str, _Cached] = {}
+        self._planning: dict[str, _Cached] = {}  # per database: empty tables to plan on
         self._cache_lock = threading.Lock()
         self.caches = CacheRegistry()
 
@@ -146,14 +151,10 @@ class Executor:
             return cached.ctx
         # Snapshots are built outside the catalog lock: writers go on meanwhile.
         tables = {name: t.snapshot() for name, t in current}
-        config = (
-            SessionConfig().with_default_catalog_and_schema("public", "iox").with_information_schema(True)
-        )
-        ctx = SessionContext(config)
+        ctx = _new_context()
         for name, table in tables.items():
             table = _retained(table, db.retention_ns)
-            batches = table.to_batches() or [pa.RecordBatch.from_pylist([], schema=table.schema)]
-            ctx.register_record_batches(name, [batches])
+            ctx.register_record_batches(name, [table.to_batches() or [_empty_batch(table.schema)]])
         if with_system:
             ctx.sql("CREATE SCHEMA public.system").collect()
             for name, table in system_tables(self, db).items():
@@ -163,13 +164,83 @@ class Executor:
                 self._cache[db.name] = _Cached(key, ctx, (db, *(t for _, t in current)))
         return ctx
 
+    def _planning_context(self, db: Database, current: list[tuple[str, Table]]) -> SessionContext:
+        return self._planning_entry(db, current).ctx
+
+    def _planning_entry(self, db: Database, current: list[tuple[str, Table]]) -> _Cached:
+        """A session with empty tables of the database's schemas, to plan a query before any
+        data is handed over; reused until a table or a column is added (writes of rows do not
+        change it, so under load it is planned on again and again)."""
+        key = _schema_key(db, current)
+        cached = self._planning.get(db.name)
+        if cached is not None and cached.key == key:
+            return cached
+        ctx = _new_context()
+        for name, table in current:
+            ctx.register_record_batches(name, [[_empty_batch(table.schema())]])
+        entry = _Cached(key, ctx, (db, *(t for _, t in current)))
+        with self._cache_lock:
+            self._planning[db.name] = entry
+        return entry
+
+    def _pruned_context(
+        self, db: Database, sql: str, params: dict[str, object] | None
+    ) -> SessionContext | None:
+        """A session holding, of each table the query bounds below in time, only the chunks
+        that reach the bound (pruning.py); None when no table is bounded (the cached session
+        of the whole tables serves it) or the query does not plan (its run words the error)."""
+        if not pruning.now_is_monotone(sql):
+            return None
+        clock = time.time_ns()  # before any planning of the run: its now() is later
+        current = sorted(list(db.tables.items()))
+        entry = self._planning_entry(db, current)
+        key = (sql, repr(sorted((params or {}).items())))
+        learned = entry.learned.get(key)
+        if learned is not None:
+            bounds = learned.at(clock)
+        else:
+            try:
+                bounds = self._learn(entry, sql, params, key)
+            except Exception:  # noqa: BLE001 - DataFusion's errors are plain Exceptions
+                return None  # the run on the whole tables words the error
+        if not bounds:
+            return None
+        ctx = _new_context()
+        for name, table in current:
+            snapshot, stats = table.snapshot_with_times()
+            bound = bounds.get(name)
+            if bound is not None:
+                snapshot = pa.Table.from_batches(pruning.prune(snapshot, stats, bound), snapshot.schema)
+            snapshot = _retained(snapshot, db.retention_ns)
+            ctx.register_record_batches(name, [snapshot.to_batches() or [_empty_batch(snapshot.schema)]])
+        return ctx
+
+    def _learn(
+        self, entry: _Cached, sql: str, params: dict[str, object] | None, key: tuple[str, str]
+    ) -> dict[str, pruning.TimeBound]:
+        """The query's bounds from a pruning plan; a learnable query is planned twice, so its
+        next runs on the same schemas read their bounds from what was learnt
+        (pruning.LearnedBounds)."""
+        first = _plan_bounds(entry.ctx, sql, params)
+        if not pruning.learnable(sql):
+            return first
+        second = _plan_bounds(entry.ctx, sql, params)
+        learned = pruning.LearnedBounds.learn(first, second, time.time_ns())
+        if learned is not None:
+            with self._cache_lock:
+                if len(entry.learned) >= LEARNED_QUERIES:
+                    entry.learned.pop(next(iter(entry.learned)))  # the oldest learnt
+                entry.learned[key] = learned
+        return second
+
     def _sql(self, db: Database, sql: str, params: dict[str, object] | None) -> pa.Table:
         with_system = bool(re.search(r"\b(system|show|information_schema)\b", sql, re.IGNORECASE))
         nested = iox_sql.gapfill_subquery(sql) is not None
         # A private session when the query adds to it (system tables, per-query UDFs, filled
         # subqueries); otherwise the cached one of this database version.
         private = with_system or nested or "date_bin_wallclock" in sql.lower()
-        ctx = self._context(db, private)
+        pruned = None if private or iox_sql.mentions(sql) else self._pruned_context(db, sql, params)
+        ctx = pruned or self._context(db, private)
         count = 0
         while (found := iox_sql.gapfill_subquery(sql)) is not None:
             # The real analyzer fills any Aggregate; here each gap-filling subquery (innermost
@@ -493,8 +564,34 @@ def _run_on(table: pa.Table, sql: str) -> pa.Table:
     return Executor._run_sql(ctx, sql, None)
 
 
-def _empty_batch(table: pa.Table) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=table.schema)
+def _empty_batch(table: pa.Table | pa.Schema) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=table if isinstance(table, pa.Schema) else table.schema)
+
+
+LEARNED_QUERIES = 256  # distinct queries whose time bounds are kept
+
+
+def _schema_key(db: Database, current: list[tuple[str, Table]]) -> tuple:
+    """What a plan depends on besides its text: the database and table objects (one dropped
+    and made again is another; the cache entry keeps them alive, so their ids stay theirs) and
+    their column counts (columns are only ever added, their types fixed by the first write)."""
+    return (id(db), tuple((n, id(t), len(t.columns)) for n, t in current))
+
+
+def _plan_bounds(
+    planning: SessionContext, sql: str, params: dict[str, object] | None
+) -> dict[str, pruning.TimeBound]:
+    # Read-only: a DDL or DML statement must not change the shared planning session; refused
+    # here, it takes the usual path, which answers it as before.
+    frame = planning.sql(sql, options=READ_ONLY, param_values=dict(params) if params else None)
+    plan = frame.optimized_logical_plan()
+    return pruning.lower_bounds(plan, plan.display_indent())
+
+
+def _new_context() -> SessionContext:
+    """A session as the real server's: tables under `public.iox`, information_schema on."""
+    config = SessionConfig().with_default_catalog_and_schema("public", "iox").with_information_schema(True)
+    return SessionContext(config)
 
 
 def gap_fill(result: pa.Table, statement: influxql.Select, bounds: influxql.TimeRange) -> pa.Table:

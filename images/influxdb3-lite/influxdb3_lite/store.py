@@ -118,9 +118,9 @@ class Table:
     batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
     version: int = 0
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
-    _latest: dict[int, int] = field(default_factory=dict)  # id(chunk) -> its latest time, ns
+    _stats: dict[int, ChunkStats] = field(default_factory=dict)  # id(chunk) -> its time range
     _snapshot: pa.Table | None = None
-    _snapshot_latest: list[int] = field(default_factory=list)  # per snapshot chunk, its latest time
+    _snapshot_stats: list[ChunkStats] = field(default_factory=list)  # per snapshot chunk
     _snapshot_version: int = -1
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -136,9 +136,9 @@ class Table:
         """All rows in the current schema, deduplicated; cached until the next write."""
         return self.snapshot_with_times()[0]
 
-    def snapshot_with_times(self) -> tuple[pa.Table, list[int]]:
-        """The snapshot and, for each of its chunks (`to_batches()` order), the latest time in
-        it, so a query bounded below in time can leave out the chunks that end before.
+    def snapshot_with_times(self) -> tuple[pa.Table, list[ChunkStats]]:
+        """The snapshot and, for each of its chunks (`to_batches()` order), its time range, so a
+        query bounded below in time can leave out the chunks that end before (query.py).
 
         Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
         of the batches taken before a copy of the columns never holds a column the copy lacks.
@@ -150,24 +150,25 @@ class Table:
             cached = self._snapshot
             if cached is not None and self._snapshot_version >= wanted:
                 if len(cached.schema) >= known_columns:
-                    return cached, self._snapshot_latest
+                    return cached, self._snapshot_stats
             version = self.version
             pending = self.batches[: len(self.batches)]
             columns = dict(self.columns)
             snapshot = self._build(pending, columns)
             del self.batches[: len(pending)]  # only builds remove, and they are serialised
             self._snapshot, self._snapshot_version = snapshot, version
-            self._snapshot_latest = [self._latest[id(c)] for c in self._chunks]
-            return snapshot, self._snapshot_latest
+            self._snapshot_stats = [self._stats[id(c)] for c in self._chunks]
+            return snapshot, self._snapshot_stats
 
     def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
         schema = _schema(self.name, columns)
-        # Latest time per stored chunk, by position (conforming may make new batch objects).
-        latest = [self._latest.get(id(c)) for c in self._chunks]
+        # Time range per stored chunk, by position (conforming may make new batch objects).
+        stats = [self._stats.get(id(c)) for c in self._chunks]
+        latest = [None if s is None else s.latest for s in stats]
         chunks = [_conform(batch, schema) for batch in self._chunks]
         # By identity: every object keyed here stays referenced until the build ends (the
         # lists below), so no batch made meanwhile can take one of these ids.
-        known = {id(c): t for c, t in zip(chunks, latest, strict=True) if t is not None}
+        known = {id(c): s for c, s in zip(chunks, stats, strict=True) if s is not None}
         fresh = [_conform(batch, schema) for batch in pending]
         deduplicated = False
         if fresh:
@@ -185,12 +186,15 @@ class Table:
                     pa.Table.from_batches(reaching + fresh, schema=schema),
                     [n for n, k in columns.items() if k == TAG],
                 )
-                chunks = kept + (merged.combine_chunks().to_batches() if merged.num_rows else [])
+                # In time order: a query bounded below in time then reads only the merged
+                # chunk's tail (pruning.py), not all it took in.
+                merged = merged.sort_by("time").combine_chunks()
+                chunks = kept + (merged.to_batches() if merged.num_rows else [])
             else:
                 chunks = chunks + _compact(fresh)
             chunks = _merge_small(chunks)
         self._chunks = chunks
-        self._latest = {id(c): known.get(id(c)) or _latest_time(c) for c in chunks}
+        self._stats = {id(c): known.get(id(c)) or ChunkStats.of(c) for c in chunks}
         if deduplicated or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
             release_unused()
         return pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
@@ -198,30 +202,44 @@ class Table:
 
 def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
     """False when no new row can share a series key and time with another row: distinct new
-    times, none of them among the reaching chunks' times (a hash of the new times, one pass
-    over each). True only means "maybe": the same time in two series is no duplicate."""
+    times, none of them among the reaching chunks' times (a hash of the new times, each stored
+    time probed once). True only means "maybe": the same time in two series is no duplicate.
+
+    Three compute calls in all: each hands the GIL back and takes it again, which under 20
+    writer threads costs a query more than the passes themselves (a range filter per chunk
+    before the probe made it six per chunk)."""
     times = new["time"]
-    if pc.count_distinct(times).as_py() != new.num_rows:
+    wanted = pc.unique(times)
+    if len(wanted) != new.num_rows:
         return True
     if not reaching:
         return False
-    bounds = pc.min_max(times)
-    wanted = pc.unique(times.combine_chunks())
-    for chunk in reaching:
-        stored = chunk.column(chunk.schema.get_field_index("time"))
-        # Only stored times inside the new rows' range can meet one: a cheap range filter
-        # first, then a hash lookup of the few left (under concurrent writers, the rows of the
-        # last few milliseconds), instead of hashing the whole recent chunk at every build.
-        inside = pc.and_(pc.greater_equal(stored, bounds["min"]), pc.less_equal(stored, bounds["max"]))
-        candidates = stored.filter(inside)
-        if len(candidates) and pc.any(pc.is_in(candidates, value_set=wanted)).as_py():
-            return True
-    return False
+    stored = pa.chunked_array(
+        [chunk.column(chunk.schema.get_field_index("time")) for chunk in reaching], times.type
+    )
+    return pc.any(pc.is_in(stored, value_set=wanted)).as_py()
 
 
-def _latest_time(batch: pa.RecordBatch) -> int:
-    latest = pc.max(batch.column(batch.schema.get_field_index("time"))).cast(pa.int64()).as_py()
-    return I64_MIN if latest is None else latest
+@dataclass(frozen=True)
+class ChunkStats:
+    """A stored chunk's time range, and whether its times ascend (then a query bounded below in
+    time reads only the chunk's tail, found by binary search)."""
+
+    earliest: int
+    latest: int
+    ascending: bool
+
+    @classmethod
+    def of(cls, batch: pa.RecordBatch) -> ChunkStats:
+        times = batch.column(batch.schema.get_field_index("time"))
+        bounds = pc.min_max(times)
+        if not bounds["min"].is_valid:
+            return cls(I64_MIN, I64_MIN, True)
+        earliest, latest = bounds["min"].value, bounds["max"].value
+        # One pass, once per chunk: bulk loads and the appends of live writers arrive in time
+        # order, so most chunks ascend.
+        ascending = len(times) < 2 or pc.all(pc.less_equal(times[:-1], times[1:])).as_py()
+        return cls(earliest, latest, ascending)
 
 
 def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
