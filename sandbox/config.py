@@ -25,7 +25,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migrators import upgrade_names
 from sandbox.deps import DEFAULT_NEEDS, dependencies, smoke_runners
 from sandbox.engine.images import project_root
 
@@ -144,6 +143,8 @@ class Migrations(_Strict):
     @field_validator("include", "exclude")
     @classmethod
     def _known_upgrades(cls, names: list[str]) -> list[str]:
+        from sandbox.upgrades import upgrade_names  # it imports this module; no libcst at start
+
         known = upgrade_names()
         for name in names:
             if name not in known:

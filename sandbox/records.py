@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import migrators
 from sandbox import __version__
 from sandbox import workspace as wsmod
-from sandbox.upgrades import target_versions
+from sandbox.upgrades import migrators_dir, target_versions
 
 RUN_RECORD = "verified.json"  # the record's copy in the service's run folder (a CI artifact)
 
@@ -139,7 +138,7 @@ def source_hash(package: Path) -> str:
 
 def tool_version() -> str:
     """sandbox's version plus a hash of the codemods' source: a record made by other codemods is stale."""
-    return f"{__version__}+{source_hash(Path(migrators.__file__).parent)}"
+    return f"{__version__}+{source_hash(migrators_dir())}"
 
 
 def pipeline_version() -> str:
