@@ -258,7 +258,7 @@ class _Ahead:
         self.stage = stage
         self._stop = _Linked(ctx.cancelled)
         # with_deps sets `deps` per stage: each its own; `cancelled` also ends it when abandoned
-        self._ctx = replace(ctx, deps=None, cancelled=self._stop)
+        self._ctx = replace(ctx, deps=None, pending_deps=None, deps_waited=0.0, cancelled=self._stop)
         self._result: StageResult | None = None
         self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
         self._thread.start()
@@ -321,11 +321,17 @@ class _Turn:
 
 def _start_next_deps(ctx: StageContext, index: int) -> None:
     """While a container stage without dependencies runs (the build), start the dependencies of the
-    stage after it (the tests): their start-up and readiness waits overlap the build instead of
-    following it. A failed build discards them (StageContext.close)."""
+    stage after it (the tests) and of the stages that run beside that one (the health check): their
+    start-up and readiness waits overlap the build instead of following it. A failed build discards
+    them (StageContext.close)."""
     following = STAGES[index + 1] if index + 1 < len(STAGES) else None
-    if following is not None and following.needs_deps and not STAGES[index].needs_deps and ctx.config.needs:
-        start_early(ctx, following.name)
+    if following is None or not following.needs_deps or STAGES[index].needs_deps or not ctx.config.needs:
+        return
+    start_early(ctx, following.name)
+    for beside in STAGES[index + 2 :]:
+        if not (beside.beside_previous and beside.needs_deps):
+            break
+        start_early(ctx, beside.name)
 
 
 # --- verify only what changed (sandbox.cache) ----------------------------------------------------------
