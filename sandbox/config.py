@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sandbox.deps import DEFAULT_NEEDS, dependencies, smoke_runners
 from sandbox.engine.images import project_root
+from sandbox.upgrade_facts import upgrade_names
 
 PRIORITY_PHASE = {"LOW": "a", "MEDIUM": "b", "HIGH": "c", "CRITICAL": "d"}
 PHASES = ("a", "b", "c", "d")
@@ -143,8 +144,6 @@ class Migrations(_Strict):
     @field_validator("include", "exclude")
     @classmethod
     def _known_upgrades(cls, names: list[str]) -> list[str]:
-        from sandbox.upgrades import upgrade_names  # it imports this module; no libcst at start
-
         known = upgrade_names()
         for name in names:
             if name not in known:

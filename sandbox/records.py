@@ -31,7 +31,8 @@ from typing import Any
 
 from sandbox import __version__
 from sandbox import workspace as wsmod
-from sandbox.upgrades import migrators_dir, target_versions
+from sandbox.upgrade_facts import migrators_dir, source_hash
+from sandbox.upgrades import target_versions
 
 RUN_RECORD = "verified.json"  # the record's copy in the service's run folder (a CI artifact)
 
@@ -126,14 +127,6 @@ def _verified_at(path: Path) -> str:
         return str(json.loads(path.read_text()).get("verified_at", ""))
     except (ValueError, OSError):
         return ""
-
-
-def source_hash(package: Path) -> str:
-    """12 hex digits over the names and bytes of a package's Python files."""
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
 
 
 def tool_version() -> str:

@@ -1,4 +1,4 @@
-"""sandbox.upgrades answers from its facts cache without importing the codemods (libcst), and computes
+"""sandbox.upgrade_facts answers from its facts cache without importing the codemods (libcst), and computes
 afresh whenever what an answer depends on changed. Real migrators, real files; no Docker."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox import upgrade_facts as facts
 from sandbox import upgrades
 from sandbox.config import ServiceConfig
 
@@ -21,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def facts_dir(tmp_path, monkeypatch) -> Path:
     folder = tmp_path / "facts"
     monkeypatch.setenv("SANDBOX_CACHE_DIR", str(folder))
-    upgrades.registry_facts.cache_clear()  # per process; each test starts from its own file
+    facts.registry_facts.cache_clear()  # per process; each test starts from its own file
     yield folder
-    upgrades.registry_facts.cache_clear()
+    facts.registry_facts.cache_clear()
 
 
 def _service(tmp_path: Path, requirements: str) -> ServiceConfig:
@@ -36,12 +37,12 @@ def _service(tmp_path: Path, requirements: str) -> ServiceConfig:
 def test_the_facts_are_the_registrys(facts_dir) -> None:
     from migrators import target_versions, upgrade_for_rule, upgrade_names
 
-    assert upgrades.upgrade_names() == upgrade_names()
-    assert upgrades.target_versions() == target_versions()
+    assert facts.upgrade_names() == upgrade_names()
+    assert facts.target_versions() == target_versions()
     for rule in ("IX-9", "TN-1", "MQ-2", "PA-1", "ZZ-1", "nodash"):
-        assert upgrades.upgrade_for_rule(rule) == upgrade_for_rule(rule)
-    stored = json.loads((facts_dir / upgrades.FACTS_FILE).read_text())
-    assert stored["key"] == upgrades.facts_key() and stored["registry"]["targets"] == target_versions()
+        assert facts.upgrade_for_rule(rule) == upgrade_for_rule(rule)
+    stored = json.loads((facts_dir / facts.FACTS_FILE).read_text())
+    assert stored["key"] == facts.facts_key() and stored["registry"]["targets"] == target_versions()
 
 
 def test_a_detection_is_remembered_by_content_and_recomputed_after_a_change(
@@ -62,36 +63,36 @@ def test_a_detection_is_remembered_by_content_and_recomputed_after_a_change(
 def test_a_file_of_other_codemods_is_not_read(facts_dir, tmp_path) -> None:
     config = _service(tmp_path, "tenacity==8.2.3\n")
     facts_dir.mkdir()
-    key = upgrades._content_key(config.path)
+    key = facts.content_key(config.path)
     stale = {"key": "other-source", "registry": {"names": ["x"], "targets": {}, "owners": {}}}
     stale["detections"] = {key: ["influxdb3"]}
-    (facts_dir / upgrades.FACTS_FILE).write_text(json.dumps(stale))
+    (facts_dir / facts.FACTS_FILE).write_text(json.dumps(stale))
     assert upgrades.detect_migrations(config) == ["tenacity"]
-    assert "tenacity" in upgrades.upgrade_names()
+    assert "tenacity" in facts.upgrade_names()
 
 
 @pytest.mark.parametrize("text", ["{not json", "[]", ""])
 def test_an_unreadable_file_only_costs_a_recomputation(facts_dir, tmp_path, text) -> None:
     facts_dir.mkdir()
-    (facts_dir / upgrades.FACTS_FILE).write_text(text)
+    (facts_dir / facts.FACTS_FILE).write_text(text)
     assert upgrades.detect_migrations(_service(tmp_path, "tenacity==8.2.3\n")) == ["tenacity"]
-    assert json.loads((facts_dir / upgrades.FACTS_FILE).read_text())["key"] == upgrades.facts_key()
+    assert json.loads((facts_dir / facts.FACTS_FILE).read_text())["key"] == facts.facts_key()
 
 
 def test_a_cache_folder_that_cannot_be_written_still_answers(tmp_path, monkeypatch) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("SANDBOX_CACHE_DIR", str(blocker / "facts"))  # under a file: mkdir fails
-    upgrades.registry_facts.cache_clear()
+    facts.registry_facts.cache_clear()
     try:
         assert upgrades.detect_migrations(_service(tmp_path, "tenacity==8.2.3\n")) == ["tenacity"]
-        assert "tenacity" in upgrades.upgrade_names()
+        assert "tenacity" in facts.upgrade_names()
     finally:
-        upgrades.registry_facts.cache_clear()
+        facts.registry_facts.cache_clear()
 
 
 def test_a_missing_shared_folder_detects_nothing(facts_dir, tmp_path) -> None:
-    assert upgrades.detect_upgrades(tmp_path / "nowhere") == []
+    assert facts.detect_upgrades(tmp_path / "nowhere") == []
 
 
 def test_a_command_with_a_warm_cache_never_imports_libcst(tmp_path) -> None:
