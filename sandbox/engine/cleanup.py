@@ -223,7 +223,8 @@ def label_steps(client: docker.DockerClient, image_id: str) -> tuple[list[str], 
     """The ids of the image's own `LABEL sandbox.*` build steps from the top (the image first when it
     is one), and the layer under them: the last real step of its Dockerfile (None: not known locally).
 
-    The classic builder adds one LABEL step per label of a build, in no fixed order."""
+    sandbox.engine.images.build_mapped adds them as one LABEL step; the classic builder, given a
+    build's `labels`, adds one step per label in no fixed order (images built before that)."""
     steps: list[str] = []
     for layer in client.api.history(image_id):
         layer_id = layer.get("Id") or "<missing>"
