@@ -2,7 +2,8 @@
 the fleet through phases A–D.
 
 A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails; while its build runs,
-the dependencies of its test stage already start (stage.EarlyDeps). With Options.reuse, a service whose
+the dependencies of its test and health stages already start (stage.EarlyDeps), also in a fleet while
+its checks wait for their turn. With Options.reuse, a service whose
 inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
 every run remembers the inputs of a service that verified and forgets one that did not.
 
@@ -214,8 +215,10 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 return
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
-                if turn.open():  # its checks will not wait for a phase: their deps may start now
-                    _start_next_deps(ctx, index)
+                # Also when its checks will wait for the previous phase or a test slot: their
+                # dependencies are then ready when the turn comes (in a fleet, tests waited for
+                # their start more than for anything else); a stopped phase discards them unused.
+                _start_next_deps(ctx, index)
             if ahead is not None and ahead.stage is stage:
                 result, ahead = ahead.result(), None
             else:
@@ -309,9 +312,6 @@ class _Turn:
         if not go:
             self.run.on_event(self.config.name, stage.name, "not checked: an earlier phase stopped the run")
         return go
-
-    def open(self) -> bool:
-        return self.run.schedule is None or self.run.schedule.turn_open(self.config)
 
     def tell(self, stage: Stage, result: StageResult) -> None:
         if stage.needs_deps and self.waits is not None and not self.told:
