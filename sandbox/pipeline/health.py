@@ -110,10 +110,10 @@ def health(ctx: StageContext) -> StageResult:
         probe = wait_healthy(ctx, container, base_url)
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
         logs = capped_logs(container).text
-    finally:
+    finally:  # the logs are read: the verdict need not wait for the removals
         if relay is not None:
-            remove(relay)
-        remove(container)
+            ctx.remove_later(lambda: remove(relay), "relay")
+        ctx.remove_later(lambda: remove(container), "service")
     log = ctx.write_log(
         "health.log",
         f"health: {probe.summary}\n"

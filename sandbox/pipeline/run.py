@@ -32,6 +32,7 @@ from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
     Cancellation,
     RunImages,
+    Teardowns,
     prune_cache,
     remove_labelled,
     signals_ignored,
@@ -154,6 +155,7 @@ class Run:
     resolver: Resolver | None = None
     schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
     built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
+    teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
 
     def images(self) -> dict[str, Any]:
         return {
@@ -202,6 +204,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         images=run.images,
         baseline=run.options.baseline,
         built=run.built,
+        teardowns=run.teardowns,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -515,7 +518,11 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
                     result.interrupted = True
                     _add_missing(result, services)
         finally:
-            if run.cancelled.is_set() or sys.exc_info()[0] is not None:
+            # before the sweep: a removal handed off must not race it (an image still in use), and
+            # nothing a stage made may outlive the run; interrupted, the sweep takes what is left
+            interrupted = run.cancelled.is_set() or sys.exc_info()[0] is not None
+            run.teardowns.join(DRAIN_SECONDS if interrupted else None)
+            if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
             elif run.built.ids and bound is not None:  # a run that built caches waits for the bound;
                 bound.join()  # one that built none (every result reused) adds none: no wait for the listing

@@ -22,7 +22,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
 from sandbox.engine import Resolver, connect, labels_for
-from sandbox.engine.cleanup import RunImages
+from sandbox.engine.cleanup import RunImages, Teardowns
 
 Events = Callable[[str, str, str], None]  # (service, stage, message)
 
@@ -73,6 +73,8 @@ class StageContext:
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
     early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
     built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
+    # removals handed off by the stages, joined by the run before its sweep; None: removed at once
+    teardowns: Teardowns | None = None
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -101,6 +103,13 @@ class StageContext:
                 raise RuntimeError(f"{self.config.name}: dependencies asked for outside with_deps")
             self.deps, self.deps_waited = self.pending_deps.take()
         return self.deps
+
+    def remove_later(self, work: Callable[[], None], name: str) -> None:
+        """`work` (a removal) on the run's teardowns, or now when the context has none."""
+        if self.teardowns is None:
+            work()
+        else:
+            self.teardowns.later(work, f"{name}-{self.config.name}")
 
     def labels(self, role: str) -> dict[str, str]:
         return labels_for(self.run_id, role, self.config.name)
@@ -242,10 +251,10 @@ def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], Stage
         finally:
             pending, deps = ctx.pending_deps, ctx.deps
             ctx.pending_deps, ctx.deps, ctx.deps_waited = None, None, 0.0
-            if deps is not None:
-                deps.__exit__(None, None, None)
+            if deps is not None:  # the stage's result is final: it need not wait for the removal
+                ctx.remove_later(lambda: deps.__exit__(None, None, None), f"{name}-deps")
             else:  # the body ended before it needed them: they go once their start returns
-                pending.discard()
+                ctx.remove_later(pending.discard, f"{name}-deps")
 
     return timed(name, run)
 
