@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sandbox.config import ServiceConfig
+from sandbox.engine.cleanup import Teardowns
 from sandbox.pipeline import stage as stage_mod
 from sandbox.pipeline.stage import StageContext, StageResult, with_deps
 
@@ -135,3 +136,25 @@ def test_a_start_that_failed_is_the_stages_error_when_taken(tmp_path, monkeypatc
 def test_dependencies_asked_for_outside_a_stage_with_dependencies_are_an_error(tmp_path) -> None:
     with pytest.raises(RuntimeError, match="outside with_deps"):
         _ctx(tmp_path).take_deps()
+
+
+def test_with_the_runs_teardowns_the_stage_ends_before_its_dependencies_are_removed(tmp_path, log) -> None:
+    _ready(log).set()
+    ctx = _ctx(tmp_path)
+    ctx.teardowns = Teardowns()
+    release = threading.Event()
+    real_exit = _Deps.__exit__
+
+    def slow_exit(self, *exc_info: object) -> None:
+        release.wait(5)
+        real_exit(self, *exc_info)
+
+    _Deps.__exit__ = slow_exit  # type: ignore[method-assign]
+    try:
+        result = with_deps(ctx, "test", lambda ctx: ctx.take_deps() and StageResult("test", "passed"))
+        assert result.ok and "removed" not in log  # the verdict did not wait for the removal
+        assert not ctx.teardowns.join(0.1)  # still removing
+        release.set()
+        assert ctx.teardowns.join(5) and log[-1] == "removed"
+    finally:
+        _Deps.__exit__ = real_exit  # type: ignore[method-assign]
