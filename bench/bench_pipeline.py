@@ -10,7 +10,9 @@ and poll its health endpoint, then remove everything.
 The fleet parts (--fleet) run on a copy of the repo's services in a temporary repo (SANDBOX_REPO), so
 the bench's cache, records and the service it touches never reach this checkout. After touching one
 service, it asserts that only that service was verified again; it prints per-stage run time and
-the time services waited for a -j slot or for their dependencies.
+the time services waited for a -j slot or for their dependencies, and the schedule's floor: the least
+wall time its phase gates allow with each service's own stage times (a phase's checks wait for the
+previous phase; phase D checks one service at a time).
 
 usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet [--only A,B]] [--no-single]
 Targets (issue 16): verify / by-hand <= 0.5; fleet -j auto / sum of single runs <= 0.5;
@@ -318,6 +320,33 @@ def stage_contention(singles: list[dict], fleet: dict) -> list[str]:
     return lines
 
 
+CHECKS = ("test", "health", "gate")
+
+
+def schedule_floor(singles: list[dict]) -> tuple[float, list[str]]:
+    """The least wall time the fleet's schedule allows, from each service's stage times alone: the
+    slowest preparation of the first phase, then per phase its slowest check (phase D: its checks one
+    after another), since a phase's checks wait for the previous phase's stop rule. Health runs beside
+    the tests, so a service's check is the longer of the two (plus the gate)."""
+    phases: dict[str, list[tuple[float, float]]] = {}
+    for report in singles:
+        for service in report["services"].values():
+            seconds = {stage["name"]: stage["seconds"] for stage in service["stages"]}
+            check = max(seconds.get("test", 0.0), seconds.get("health", 0.0)) + seconds.get("gate", 0.0)
+            prepare = sum(v for k, v in seconds.items() if k not in CHECKS)
+            phases.setdefault(service["phase"], []).append((prepare, check))
+    order = sorted(phases)
+    if not order:
+        return 0.0, []
+    rounds = [sum(c for _, c in phases[p]) if p == "D" else max(c for _, c in phases[p]) for p in order]
+    floor = max(p for p, _ in phases[order[0]]) + sum(rounds)
+    lines = [
+        f"  phase {p}: {len(phases[p])} service(s), checks {r:5.1f} s"
+        for p, r in zip(order, rounds, strict=True)
+    ]
+    return floor, lines
+
+
 def fleet_bench(names: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="sandbox-bench-") as tmp:
         repo = fleet_copy(Path(tmp), names)
@@ -343,6 +372,9 @@ def fleet_bench(names: list[str]) -> None:
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
     print("where the full fleet run spends and waits:")
     print("\n".join(stage_profile(full_report)))
+    floor, rounds = schedule_floor(single_reports)
+    print(f"schedule's floor (single-run stage times): {floor:7.1f} s = {floor / singles:.2f} of the sum")
+    print("\n".join(rounds))
     print("the same stages in the single runs and in the fleet run (summed over services):")
     print("\n".join(stage_contention(single_reports, full_report)))
     print(

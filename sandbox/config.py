@@ -25,9 +25,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from migrators import upgrade_names
 from sandbox.deps import DEFAULT_NEEDS, dependencies, smoke_runners
 from sandbox.engine.images import project_root
+from sandbox.upgrade_facts import upgrade_names
 
 PRIORITY_PHASE = {"LOW": "a", "MEDIUM": "b", "HIGH": "c", "CRITICAL": "d"}
 PHASES = ("a", "b", "c", "d")

@@ -29,9 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import migrators
 from sandbox import __version__
 from sandbox import workspace as wsmod
+from sandbox.upgrade_facts import migrators_dir, source_hash
 from sandbox.upgrades import target_versions
 
 RUN_RECORD = "verified.json"  # the record's copy in the service's run folder (a CI artifact)
@@ -129,17 +129,9 @@ def _verified_at(path: Path) -> str:
         return ""
 
 
-def source_hash(package: Path) -> str:
-    """12 hex digits over the names and bytes of a package's Python files."""
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
 def tool_version() -> str:
     """sandbox's version plus a hash of the codemods' source: a record made by other codemods is stale."""
-    return f"{__version__}+{source_hash(Path(migrators.__file__).parent)}"
+    return f"{__version__}+{source_hash(migrators_dir())}"
 
 
 def pipeline_version() -> str:

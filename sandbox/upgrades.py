@@ -1,14 +1,15 @@
 """Which upgrades apply to a service, their target versions, and which upgrade a rule belongs to.
 
-All three come from the top-level face of `migrators`; the sandbox names no upgrade itself.
-Detection looks at the service folder and its shared paths (imports, requirements, pytest
-config); `sandbox.toml [migrations] include/exclude` overrides it.
+All three come from the top-level face of `migrators`, through sandbox.upgrade_facts (which answers
+without importing the codemods when it can); the sandbox names no upgrade itself. Detection looks at
+the service folder and its shared paths (imports, requirements, pytest config); `sandbox.toml
+[migrations] include/exclude` overrides it.
 """
 
 from __future__ import annotations
 
-from migrators import detect_upgrades, target_versions, upgrade_for_rule
 from sandbox.config import ServiceConfig
+from sandbox.upgrade_facts import detect_upgrades, target_versions, upgrade_for_rule
 
 __all__ = ["detect_migrations", "target_versions", "upgrade_for_rule"]
 

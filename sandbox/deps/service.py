@@ -15,9 +15,10 @@ find them even after a crash. Two networks per ServiceDeps:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
+from typing import Any
 
 import docker
 from testcontainers.core.container import DockerContainer
@@ -53,18 +54,28 @@ class ServiceDeps:
     containers: dict[str, DockerContainer] = field(default_factory=dict)
     started_in: dict[str, float] = field(default_factory=dict)
     known: dict[str, Dependency] = field(default_factory=dependencies)
-    _stack: ExitStack = field(default_factory=ExitStack)
+    # what __exit__ removes: every container created (started or not) and both networks
+    _owned_containers: list[DockerContainer] = field(default_factory=list)
+    _owned_networks: list[Network] = field(default_factory=list)
 
     def __enter__(self) -> ServiceDeps:
         try:
             self._start()
         except BaseException:
-            self._stack.close()
+            self._teardown()
             raise
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._stack.close()
+        self._teardown()
+
+    def _teardown(self) -> None:
+        """The containers at once, then the networks at once (a network goes only once empty): on a
+        loaded engine each removal takes a second or more, and a stage's end waits for them."""
+        containers, self._owned_containers = self._owned_containers, []
+        networks, self._owned_networks = self._owned_networks, []
+        _each_at_once(_stop_quietly, containers)
+        _each_at_once(_remove_network_quietly, networks)
 
     def _start(self) -> None:
         unknown = [name for name in self.needs if name not in self.known]
@@ -82,8 +93,7 @@ class ServiceDeps:
             name: self.known[name].create_container(self.images[name], access, dict(self.labels))
             for name in self.needs
         }
-        for container in pending.values():
-            self._stack.callback(_stop_quietly, container)
+        self._owned_containers.extend(pending.values())
         # Started side by side: each waits for its own readiness. A container a worker creates
         # after an interrupt is still caught by the run's label sweep (sandbox.engine.cleanup).
         with ThreadPoolExecutor(max_workers=len(pending) or 1) as pool:
@@ -96,7 +106,7 @@ class ServiceDeps:
 
     def _network(self, options: dict) -> Network:
         net = Network(docker_network_kw={"labels": dict(self.labels), **options}).create()
-        self._stack.callback(_remove_network_quietly, net)
+        self._owned_networks.append(net)
         return net
 
     def ip(self, name: str) -> str:
@@ -121,6 +131,15 @@ class ServiceDeps:
         for name, dependency in self.known.items():
             env.update(dependency.env(hosts[name], self.database))
         return env
+
+
+def _each_at_once(remove: Callable[[Any], None], objects: list) -> None:
+    if len(objects) <= 1:
+        for item in objects:
+            remove(item)
+        return
+    with ThreadPoolExecutor(max_workers=len(objects)) as pool:
+        list(pool.map(remove, objects))
 
 
 def _start_timed(container: DockerContainer) -> float:

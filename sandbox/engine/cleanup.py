@@ -12,6 +12,7 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -223,7 +224,8 @@ def label_steps(client: docker.DockerClient, image_id: str) -> tuple[list[str], 
     """The ids of the image's own `LABEL sandbox.*` build steps from the top (the image first when it
     is one), and the layer under them: the last real step of its Dockerfile (None: not known locally).
 
-    The classic builder adds one LABEL step per label of a build, in no fixed order."""
+    sandbox.engine.images.build_mapped adds them as one LABEL step; the classic builder, given a
+    build's `labels`, adds one step per label in no fixed order (images built before that)."""
     steps: list[str] = []
     for layer in client.api.history(image_id):
         layer_id = layer.get("Id") or "<missing>"
@@ -436,6 +438,39 @@ class RunImages:
 
     def incomplete(self) -> None:
         self.complete = False
+
+
+@dataclass
+class Teardowns:
+    """Removals a stage hands off so that it ends at once (a service's dependencies, its running
+    container): on a loaded engine each removal takes a second or more, and in a fleet the next phase
+    waits for every service of this one to end. The run waits for all of them (`join`) before its
+    final sweep, so nothing outlives the run; an interrupted run's sweep removes them anyway."""
+
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def later(self, work: Callable[[], None], name: str = "teardown") -> None:
+        thread = threading.Thread(target=_quietly, args=(work,), name=name, daemon=True)
+        with self._lock:
+            self._threads.append(thread)
+        thread.start()
+
+    def join(self, seconds: float | None = None) -> bool:
+        """Wait for every removal handed off so far (at most `seconds`); False: some still run."""
+        deadline = None if seconds is None else time.monotonic() + seconds
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in threads)
+
+
+def _quietly(work: Callable[[], None]) -> None:
+    try:
+        work()
+    except Exception:  # a removal that failed: the run's final sweep removes by label anyway
+        pass
 
 
 def remove_run(client: docker.DockerClient, run_id: str, built: RunImages | None = None) -> CleanupReport:

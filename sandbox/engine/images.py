@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -205,7 +206,7 @@ def build_mapped(
     The mapped Dockerfile lives in a temporary folder outside the context; the Engine API SDK then
     ships it inside the build tarball, so the service folder is only read.
     """
-    text = map_dockerfile(dockerfile.read_text(), mapping)
+    text = map_dockerfile(dockerfile.read_text(), mapping) + label_instruction(labels)
     with tempfile.TemporaryDirectory(prefix=temp_prefix("df")) as tmp:
         mapped = Path(tmp) / "Dockerfile"
         mapped.write_text(text)
@@ -215,9 +216,22 @@ def build_mapped(
             path=str(context),
             dockerfile=str(mapped),
             tag=tag,
-            labels=labels,
             buildargs=buildargs or {},
         )
+
+
+def label_instruction(labels: dict[str, str]) -> str:
+    """One `LABEL` line with every label, appended to the Dockerfile. Given as the build's `labels`,
+    the classic builder adds one LABEL step per label, each a container created, committed and
+    removed (a second or more each on a loaded engine); a run's labels change every run, so none of
+    those steps is ever cached. One line is one step. The keys come first unquoted (`LABEL sandbox.`
+    is how sandbox.engine.cleanup.label_steps knows the step), the values quoted."""
+    if not labels:
+        return ""
+    pairs = " ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in sorted(labels.items())
+    )
+    return f"\nLABEL {pairs}\n"
 
 
 # --- local builds ------------------------------------------------------------------------------

@@ -23,7 +23,8 @@ def baseline(ctx: StageContext) -> StageResult | None:
 
     def body(ctx: StageContext) -> StageResult:
         image = build_test_image(ctx, tag, f"{tag}-tests", orig_dir)
-        return run_tests(ctx, image, ctx.deps.container_env, ctx.deps.network, name="baseline")
+        deps = ctx.take_deps()  # started while the test image was built
+        return run_tests(ctx, image, deps.container_env, deps.network, name="baseline")
 
     result = with_deps(ctx, "baseline", body)
     failed = list(result.details.get("failed_tests", []))

@@ -79,11 +79,11 @@ def wait_healthy(ctx: StageContext, container, base_url: str) -> Probe:
 
 
 def health(ctx: StageContext) -> StageResult:
-    """The migrated service image, started with the stage's fresh dependencies (ctx.deps).
+    """The migrated service image, started with the stage's fresh dependencies (ctx.take_deps).
 
     The service is on the private network only; the host probes it through a relay
     (sandbox.deps.relay), so the service never gets a route to the host."""
-    image, deps = ctx.image_tag, ctx.deps
+    image, deps = ctx.image_tag, ctx.take_deps()
     user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(
         image,
@@ -110,10 +110,10 @@ def health(ctx: StageContext) -> StageResult:
         probe = wait_healthy(ctx, container, base_url)
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
         logs = capped_logs(container).text
-    finally:
+    finally:  # the logs are read: the verdict need not wait for the removals
         if relay is not None:
-            remove(relay)
-        remove(container)
+            ctx.remove_later(lambda: remove(relay), "relay")
+        ctx.remove_later(lambda: remove(container), "service")
     log = ctx.write_log(
         "health.log",
         f"health: {probe.summary}\n"

@@ -1,7 +1,9 @@
 """The migrate stage: the codemods in the migrator container, with no network, over the service and
 its shared paths.
 
-The stage fails only when the migrator itself fails. MIGRATION-BLOCKER markers it leaves are
+The service and its shared paths run in one migrator container (one interpreter, one import of the
+codemods), each path with the exit code and output of its own `python -m migrators` run. The stage
+fails only when the migrator itself fails. MIGRATION-BLOCKER markers it leaves are
 recorded here (with the upgrade each blames, from the migrator's JSON report) and judged by the
 `fix` stage that follows, after the service's hand fixes are applied: a marker a fix removes is
 resolved, any left still block (sandbox.pipeline.fix). The `migration-fixes/` folders are held out
@@ -14,7 +16,6 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,9 +37,8 @@ def migrate(ctx: StageContext) -> StageResult:
     """Run the codemods in the migrator container with no network, over the service and shared paths."""
     image = ctx.resolver.resolve("migrator").ref
     logs, reports, failures = [], [], []
-    # The service and each shared path get a migrator container of their own, side by side.
-    with held_out_fixes(ctx.ws), ThreadPoolExecutor(max_workers=len(ctx.ws.rel_paths) or 1) as pool:
-        runs = list(pool.map(lambda rel: _run_migrator(ctx, image, rel), ctx.ws.rel_paths))
+    with held_out_fixes(ctx.ws):
+        runs = _run_migrators(ctx, image, ctx.ws.rel_paths)
     for rel, (args, code, stdout, stderr) in zip(ctx.ws.rel_paths, runs, strict=True):
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
         reports.append(_parse_json(stdout))
@@ -142,41 +142,90 @@ def blockers(rel_paths: list[str], reports: list[Any], found: int) -> list[dict[
     return entries
 
 
-def _run_migrator(ctx: StageContext, image: str, rel: str) -> tuple[list[str], int | None, str, str]:
-    """`python -m migrators` on one path of the workspace, no network; (args, exit code, out, err)."""
+# Runs `python -m migrators ARGS` once per argument list in one interpreter: the service and each
+# shared path share one container, one interpreter start and one import of libcst (seconds each on a
+# loaded machine), with the same exit code, stdout and stderr per path as separate runs. Results go
+# to a file, not the log: the log is capped, a service's JSON report may be larger.
+DRIVER = """
+import contextlib, io, json, sys, traceback
+from migrators.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+with open(sys.argv[2] + ".tmp", "w") as handle:
+    json.dump(results, handle)
+__import__("os").replace(sys.argv[2] + ".tmp", sys.argv[2])
+"""
+RESULTS_DIR = "migrator-results"  # in the service's run folder, beside the workspace, never in it
+
+
+def _run_migrators(
+    ctx: StageContext, image: str, rel_paths: list[str]
+) -> list[tuple[list[str], int | None, str, str]]:
+    """The codemods on each path of the workspace in one container with no network; per path
+    (args, exit code, out, err). Exit code None: the container exceeded the stage's timeout."""
     cores = host_cores()
-    args = [f"/work/{rel}", "--json", "-j", str(cores)]  # same output as -j 1, one worker per core
-    for name in ctx.config.migrations_include:
-        args += ["--only", name]
-    for name in ctx.config.migrations_exclude:
-        args += ["--skip", name]
+    argv = [_migrator_args(ctx, rel, cores) for rel in rel_paths]
+    results = ctx.folder / RESULTS_DIR
+    shutil.rmtree(results, ignore_errors=True)
+    results.mkdir()
     container = ctx.client.containers.create(
         image,
-        args,
+        [DRIVER, json.dumps(argv), "/results/results.json"],
+        entrypoint=["python", "-c"],
         network_mode="none",
         labels=ctx.labels("migrator"),
-        volumes={str(ctx.ws.work): {"bind": "/work", "mode": "rw"}},
-        user=_migrator_user(ctx),
+        volumes={
+            str(ctx.ws.work): {"bind": "/work", "mode": "rw"},
+            str(results): {"bind": "/results", "mode": "rw"},
+        },
+        user=_migrator_user(ctx, results),
         **migrator_limits(cores),
     )
     try:
         container.start()
         code = wait_exit(container, ctx.config.timeouts["migrate"])
-        stdout = capped_logs(container, stdout=True, stderr=False).text
-        stderr = capped_logs(container, stdout=False, stderr=True).text
+        logs = capped_logs(container).text
     finally:
         remove(container)
-    return args, code, stdout, stderr
+    try:
+        found = json.loads((results / "results.json").read_text())
+    except (OSError, ValueError):  # killed at the timeout, or the interpreter itself failed
+        found = [{"code": code if code != 0 else 2, "stdout": "", "stderr": logs} for _ in argv]
+    finally:
+        shutil.rmtree(results, ignore_errors=True)
+    return [
+        (args, None if code is None else entry["code"], entry["stdout"], entry["stderr"])
+        for args, entry in zip(argv, found, strict=True)
+    ]
 
 
-def _migrator_user(ctx: StageContext) -> str:
-    """The migrator writes the workspace as the user owning it; never as root.
+def _migrator_args(ctx: StageContext, rel: str, cores: int) -> list[str]:
+    args = [f"/work/{rel}", "--json", "-j", str(cores)]  # same output as -j 1, one worker per core
+    for name in ctx.config.migrations_include:
+        args += ["--only", name]
+    for name in ctx.config.migrations_exclude:
+        args += ["--skip", name]
+    return args
 
-    Run as root on the host, the workspace is handed to nobody first (it is the run's own copy)."""
+
+def _migrator_user(ctx: StageContext, results: Path) -> str:
+    """The migrator writes the workspace (and its results folder) as the user owning it; never as root.
+
+    Run as root on the host, both are handed to nobody first (they are the run's own)."""
     if os.getuid() != 0:
         return f"{os.getuid()}:{os.getgid()}"
     uid, gid = (int(part) for part in NOBODY.split(":"))
-    for path in [ctx.ws.work, *ctx.ws.work.rglob("*")]:
+    for path in [results, ctx.ws.work, *ctx.ws.work.rglob("*")]:
         os.lchown(path, uid, gid)
     return NOBODY
 

@@ -2,7 +2,8 @@
 the fleet through phases A–D.
 
 A service runs the stages of `sandbox.pipeline.STAGES` in order until one fails; while its build runs,
-the dependencies of its test stage already start (stage.EarlyDeps). With Options.reuse, a service whose
+the dependencies of its test and health stages already start (stage.EarlyDeps), also in a fleet while
+its checks wait for their turn. With Options.reuse, a service whose
 inputs are unchanged since its last verified run reuses that result and runs nothing (sandbox.cache);
 every run remembers the inputs of a service that verified and forgets one that did not.
 
@@ -31,6 +32,7 @@ from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
     Cancellation,
     RunImages,
+    Teardowns,
     prune_cache,
     remove_labelled,
     signals_ignored,
@@ -153,6 +155,7 @@ class Run:
     resolver: Resolver | None = None
     schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
     built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
+    teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
 
     def images(self) -> dict[str, Any]:
         return {
@@ -201,6 +204,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         images=run.images,
         baseline=run.options.baseline,
         built=run.built,
+        teardowns=run.teardowns,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -214,8 +218,10 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 return
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
-                if turn.open():  # its checks will not wait for a phase: their deps may start now
-                    _start_next_deps(ctx, index)
+                # Also when its checks will wait for the previous phase or a test slot: their
+                # dependencies are then ready when the turn comes (in a fleet, tests waited for
+                # their start more than for anything else); a stopped phase discards them unused.
+                _start_next_deps(ctx, index)
             if ahead is not None and ahead.stage is stage:
                 result, ahead = ahead.result(), None
             else:
@@ -258,7 +264,7 @@ class _Ahead:
         self.stage = stage
         self._stop = _Linked(ctx.cancelled)
         # with_deps sets `deps` per stage: each its own; `cancelled` also ends it when abandoned
-        self._ctx = replace(ctx, deps=None, cancelled=self._stop)
+        self._ctx = replace(ctx, deps=None, pending_deps=None, deps_waited=0.0, cancelled=self._stop)
         self._result: StageResult | None = None
         self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
         self._thread.start()
@@ -310,9 +316,6 @@ class _Turn:
             self.run.on_event(self.config.name, stage.name, "not checked: an earlier phase stopped the run")
         return go
 
-    def open(self) -> bool:
-        return self.run.schedule is None or self.run.schedule.turn_open(self.config)
-
     def tell(self, stage: Stage, result: StageResult) -> None:
         if stage.needs_deps and self.waits is not None and not self.told:
             result.details.update(self.waits.to_details())
@@ -321,11 +324,17 @@ class _Turn:
 
 def _start_next_deps(ctx: StageContext, index: int) -> None:
     """While a container stage without dependencies runs (the build), start the dependencies of the
-    stage after it (the tests): their start-up and readiness waits overlap the build instead of
-    following it. A failed build discards them (StageContext.close)."""
+    stage after it (the tests) and of the stages that run beside that one (the health check): their
+    start-up and readiness waits overlap the build instead of following it. A failed build discards
+    them (StageContext.close)."""
     following = STAGES[index + 1] if index + 1 < len(STAGES) else None
-    if following is not None and following.needs_deps and not STAGES[index].needs_deps and ctx.config.needs:
-        start_early(ctx, following.name)
+    if following is None or not following.needs_deps or STAGES[index].needs_deps or not ctx.config.needs:
+        return
+    start_early(ctx, following.name)
+    for beside in STAGES[index + 2 :]:
+        if not (beside.beside_previous and beside.needs_deps):
+            break
+        start_early(ctx, beside.name)
 
 
 # --- verify only what changed (sandbox.cache) ----------------------------------------------------------
@@ -509,7 +518,11 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
                     result.interrupted = True
                     _add_missing(result, services)
         finally:
-            if run.cancelled.is_set() or sys.exc_info()[0] is not None:
+            # before the sweep: a removal handed off must not race it (an image still in use), and
+            # nothing a stage made may outlive the run; interrupted, the sweep takes what is left
+            interrupted = run.cancelled.is_set() or sys.exc_info()[0] is not None
+            run.teardowns.join(DRAIN_SECONDS if interrupted else None)
+            if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
             elif run.built.ids and bound is not None:  # a run that built caches waits for the bound;
                 bound.join()  # one that built none (every result reused) adds none: no wait for the listing

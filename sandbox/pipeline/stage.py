@@ -22,7 +22,7 @@ from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
 from sandbox.engine import Resolver, connect, labels_for
-from sandbox.engine.cleanup import RunImages
+from sandbox.engine.cleanup import RunImages, Teardowns
 
 Events = Callable[[str, str, str], None]  # (service, stage, message)
 
@@ -66,10 +66,15 @@ class StageContext:
     images: Callable[[], dict[str, Any]]  # the run's image decisions, for the verified record
     baseline: bool = False
     ws: wsmod.Workspace | None = None  # set by the copy stage
-    deps: ServiceDeps | None = None  # set around a stage that needs dependencies
+    deps: ServiceDeps | None = None  # set by take_deps, inside a stage that needs dependencies
+    # the stage's dependencies, starting in the background (with_deps) until the stage takes them
+    pending_deps: EarlyDeps | None = None
+    deps_waited: float = 0.0  # how long the stage waited in take_deps for their start to finish
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
     early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
     built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
+    # removals handed off by the stages, joined by the run before its sweep; None: removed at once
+    teardowns: Teardowns | None = None
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +94,22 @@ class StageContext:
         self.early_deps.clear()
         if self._client is not None:
             self._client.close()
+
+    def take_deps(self) -> ServiceDeps:
+        """The stage's started dependencies, waiting for what is left of their start. A stage asks
+        only once it needs them: what it prepares first (a test image) overlaps their start."""
+        if self.deps is None:
+            if self.pending_deps is None:
+                raise RuntimeError(f"{self.config.name}: dependencies asked for outside with_deps")
+            self.deps, self.deps_waited = self.pending_deps.take()
+        return self.deps
+
+    def remove_later(self, work: Callable[[], None], name: str) -> None:
+        """`work` (a removal) on the run's teardowns, or now when the context has none."""
+        if self.teardowns is None:
+            work()
+        else:
+            self.teardowns.later(work, f"{name}-{self.config.name}")
 
     def labels(self, role: str) -> dict[str, str]:
         return labels_for(self.run_id, role, self.config.name)
@@ -214,33 +235,40 @@ def start_early(ctx: StageContext, stage: str) -> None:
 
 def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], StageResult]) -> StageResult:
     """Fresh dependencies for this stage only, on a private network; their logs kept for failures.
-    Started here, or earlier by start_early while a previous stage ran."""
+
+    Started earlier by start_early while a previous stage ran, else now in the background: either
+    way the body prepares what needs no dependency while they start, and takes them (ctx.take_deps)
+    when it needs them. Removed when the stage ends, also when the body never took them."""
 
     def run() -> StageResult:
         early = ctx.early_deps.pop(name, None)
-        waited = None
-        if early is not None:
-            deps, waited = early.take()
-        else:
-            deps = _new_deps(ctx).__enter__()  # a failed start cleans up after itself
+        ctx.pending_deps = early or EarlyDeps(ctx)
         try:
-            ctx.deps = deps
-            try:
-                result = body(ctx)
-            finally:
-                ctx.deps = None
-            if not result.ok:
-                for dep, text in deps.logs().items():
-                    ctx.write_log(f"{name}-{dep}.log", text)
-                result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
-            result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
-            if waited is not None:  # started during the previous stage: only this part was waited for
-                result.details["dependencies_waited"] = round(waited, 2)
+            result = body(ctx)
+            if ctx.deps is not None:
+                _describe_deps(ctx, name, result)
             return result
         finally:
-            deps.__exit__(None, None, None)
+            pending, deps = ctx.pending_deps, ctx.deps
+            ctx.pending_deps, ctx.deps, ctx.deps_waited = None, None, 0.0
+            if deps is not None:  # the stage's result is final: it need not wait for the removal
+                ctx.remove_later(lambda: deps.__exit__(None, None, None), f"{name}-deps")
+            else:  # the body ended before it needed them: they go once their start returns
+                ctx.remove_later(pending.discard, f"{name}-deps")
 
     return timed(name, run)
+
+
+def _describe_deps(ctx: StageContext, name: str, result: StageResult) -> None:
+    """The dependencies' start times and what the stage waited for them; their logs when it failed."""
+    deps = ctx.deps
+    if not result.ok:
+        for dep, text in deps.logs().items():
+            ctx.write_log(f"{name}-{dep}.log", text)
+        result.details["dependency_logs"] = [f"{name}-{dep}.log" for dep in deps.containers]
+    result.details["dependencies"] = {dep: round(s, 2) for dep, s in deps.started_in.items()}
+    # started during the previous stage or the body's own preparation: only this part was waited for
+    result.details["dependencies_waited"] = round(ctx.deps_waited, 2)
 
 
 def last_lines(text: str, count: int = 5) -> str:
