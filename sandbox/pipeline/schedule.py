@@ -80,6 +80,7 @@ class Schedule:
         self._cancelled = cancelled
         self._on_stop = on_stop
         self.stopped_after: str | None = None
+        self._decide_ready()  # a limit no phase can exceed (--max-failure-rate 1) decides them all now
 
     # --- the launcher's side ---------------------------------------------------------------------
 
@@ -150,8 +151,9 @@ class Schedule:
             self._phases[config.phase].checks.release()
 
     def _decide_ready(self) -> None:
-        """Decide each phase whose services all finished, in order: a phase is decided only after the
-        one before it (a later phase of reused results may finish first), and a stop propagates."""
+        """Decide each phase whose services all finished, or whose stop rule passes whatever its
+        running services do, in order: a phase is decided only after the one before it (a later phase
+        of reused results may finish first), and a stop propagates."""
         stopped = False
         for index, phase in enumerate(self._order):
             state = self._phases[phase]
@@ -159,10 +161,18 @@ class Schedule:
                 stopped = stopped or not state.go
                 continue
             if state.finished < state.members:
-                return
-            state.go = not stopped and not self._over_limit(state, index)
+                if stopped or not self._within_limit_whatever_comes(state):
+                    return
+                state.go = True  # the services still running cannot change the answer
+            else:
+                state.go = not stopped and not self._over_limit(state, index)
             state.decided.set()
             stopped = stopped or not state.go
+
+    def _within_limit_whatever_comes(self, state: PhaseState) -> bool:
+        """Whether the phase passes its stop rule even if every service still running fails: then its
+        decision is certain now, and the next phase's checks need not wait for the rest of it."""
+        return (state.failed + state.members - state.finished) / state.members <= self._max_rate
 
     def _over_limit(self, state: PhaseState, index: int) -> bool:
         """The stop rule: a failure rate above the limit stops the run, when a later phase has services."""

@@ -211,6 +211,30 @@ def test_a_phase_that_finished_first_is_decided_after_the_one_before(fleet) -> N
     assert run.open("c1")
 
 
+def test_a_phase_is_decided_once_its_running_services_cannot_change_the_answer(fleet) -> None:
+    run = fleet({"a": 4, "b": 1}, limit=0.5)
+    run.finish("a1")
+    assert not run.open("b1")  # 3 of 4 may still fail: 0.75 > 0.5
+    run.finish("a2")
+    assert run.open("b1") and run.turn("b1").value[0]  # even 2 of 4 failing is within the limit
+    run.finish("a3", False)
+    run.finish("a4", False)
+    assert run.schedule.stopped_after is None and run.stops == []
+
+
+def test_a_limit_no_phase_can_exceed_decides_every_phase_at_once(fleet) -> None:
+    run = fleet({"a": 2, "b": 1, "c": 1}, limit=1.0)
+    assert run.open("b1") and run.open("c1")
+    assert _call(run.schedule.may_launch, "c").value is True
+
+
+def test_no_early_decision_after_a_stop(fleet) -> None:
+    run = fleet({"a": 1, "b": 2, "c": 1}, limit=0.6)
+    run.finish("a1", False)  # 1.0 > 0.6: stop
+    run.finish("b1", True)  # B could pass whatever b2 does, but A stopped the run: B is not decided go
+    assert not run.open("c1") and run.schedule.stopped_before("c")
+
+
 # --- the stop rule ----------------------------------------------------------------------------------
 
 
