@@ -100,7 +100,7 @@ class ImportNames:
         """Recorded name -> the assignments libcst's scope pass makes for the module-level imports."""
         if self._records is None:
             self._records = {}
-            for stmt in _module_level_imports(self.module):
+            for stmt in iter_imports(self.module, into_scopes=False):
                 self._in_imports.update(_subtree_ids(stmt))
                 if isinstance(stmt.names, cst.ImportStar):
                     continue  # libcst records nothing for a star import
@@ -244,8 +244,11 @@ def _ast_module_level_imports(body: list[ast.stmt]) -> Iterator[ast.Import | ast
                 yield from _ast_module_level_imports(case.body)
 
 
-def _module_level_imports(module: cst.Module) -> Iterator[cst.Import | cst.ImportFrom]:
-    """The import statements in the module's own scope, in source order (not in a def or class)."""
+def iter_imports(module: cst.Module, into_scopes: bool = True) -> Iterator[cst.Import | cst.ImportFrom]:
+    """Every import statement of `module`, in any block, in source order (the order a visitor meets
+    them); without `into_scopes`, only those in the module's own scope (not in a def or class).
+    Imports are statements, so only statement lists are walked, never an expression: a fraction of a
+    visitor's pass over every node."""
     stack: list[Iterator[Any]] = [iter(module.body)]
     while stack:
         node = next(stack[-1], None)
@@ -253,27 +256,28 @@ def _module_level_imports(module: cst.Module) -> Iterator[cst.Import | cst.Impor
             stack.pop()
         elif isinstance(node, (cst.Import, cst.ImportFrom)):
             yield node
-        elif isinstance(node, _SCOPE_CST):
+        elif not into_scopes and isinstance(node, _SCOPE_CST):
             continue
         elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.IndentedBlock)):
             stack.append(iter(node.body))
-        elif isinstance(node, cst.BaseCompoundStatement) or _is_clause(node):
+        else:  # a compound statement or one of its clauses (else, except, finally, case)
             stack.append(iter(_clauses(node)))
-
-
-def _is_clause(node: Any) -> bool:
-    return isinstance(node, (cst.Else, cst.ExceptHandler, cst.ExceptStarHandler, cst.Finally, cst.MatchCase))
 
 
 def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
-    for name in ("body", "handlers", "orelse", "finalbody", "cases"):
-        child = getattr(node, name, None)
+    for field_name in _CLAUSE_FIELDS:
+        child = getattr(node, field_name, None)
         if isinstance(child, (list, tuple)):
             found.extend(child)
         elif isinstance(child, cst.CSTNode):
             found.append(child)
     return found
+
+
+# the fields of compound statements and their clauses that hold statements or further clauses, in
+# source order (try: body, except, else, finally)
+_CLAUSE_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 
 
 def _subtree_ids(node: cst.CSTNode) -> Iterator[int]:

@@ -20,7 +20,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from migrators.core.bindings import ImportNames
+from migrators.core.bindings import ImportNames, iter_imports
 from migrators.core.lines import start_lines
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
@@ -162,39 +162,6 @@ class LazyMetadata(Mapping):
 
     def __len__(self) -> int:
         return len(self._providers)
-
-
-def iter_imports(module: cst.Module) -> Iterator[cst.Import | cst.ImportFrom]:
-    """Every import statement of `module`, in any block, in source order (the order a visitor meets
-    them). Imports are statements, so only statement lists are walked, never an expression: a
-    fraction of a visitor's pass over every node."""
-    stack: list[Iterator[Any]] = [iter(module.body)]
-    while stack:
-        node = next(stack[-1], None)
-        if node is None:
-            stack.pop()
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
-            yield node
-        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.IndentedBlock)):
-            stack.append(iter(node.body))
-        else:  # a compound statement or one of its clauses (else, except, finally, case)
-            stack.append(iter(_clauses(node)))
-
-
-def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-    for field_name in _CLAUSE_FIELDS:
-        child = getattr(node, field_name, None)
-        if isinstance(child, (list, tuple)):
-            found.extend(child)
-        elif isinstance(child, cst.CSTNode):
-            found.append(child)
-    return found
-
-
-# the fields of compound statements and their clauses that hold statements or further clauses, in
-# source order (try: body, except, else, finally)
-_CLAUSE_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
 
 
 def import_heads(module: cst.Module) -> frozenset[str]:
