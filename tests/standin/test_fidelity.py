@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import pyarrow as pa
 import pytest
@@ -548,6 +549,22 @@ def test_system_tables_are_listed_and_queryable(influx, cpu_db):
     ok_rows(influx, cpu_db, "SELECT count(*) FROM cpu")
     queries = ok_rows(influx, cpu_db, "SELECT query_text, success FROM system.queries")
     assert {"query_text": "SELECT count(*) FROM cpu", "success": True} in queries
+
+
+def test_durations_render_as_iso_8601_in_text_formats(influx, cpu_db):
+    """system_tables/queries.rs: the *_duration columns are Duration(Nanosecond); the HTTP formats
+    write them through arrow-json/arrow-csv, whose temporal formatter prints chrono's ISO 8601
+    (`PT0.000123456S`), never an error for a sub-microsecond value."""
+    ok_rows(influx, cpu_db, "SELECT count(*) FROM cpu")
+    q = "SELECT end2end_duration FROM system.queries WHERE end2end_duration IS NOT NULL"
+    rows = ok_rows(influx, cpu_db, q)
+    assert rows and all(
+        re.fullmatch(r"PT\d+(\.\d{3}|\.\d{6}|\.\d{9})?S", r["end2end_duration"]) for r in rows
+    )
+    csv = requests.get(
+        f"{influx.url}/api/v3/query_sql", params={"db": cpu_db, "q": q, "format": "csv"}, timeout=10
+    )
+    assert csv.status_code == 200 and csv.text.splitlines()[1].startswith("PT")
 
 
 def test_metrics_are_prometheus_text(influx):

@@ -1,7 +1,8 @@
 """HTTP query output formats (specs § 1.6): json, jsonl, csv, pretty, parquet.
 
 Timestamps render as arrow-rs does for Timestamp(ns) without a zone: `2065-01-07T17:28:51`, with
-the fraction only when it is not zero (3, 6 or 9 digits); null values are omitted from JSON rows.
+the fraction only when it is not zero (3, 6 or 9 digits); durations (`system.queries`) as its ISO 8601
+default, chrono's `PT0.000123456S`; null values are omitted from JSON rows.
 """
 
 from __future__ import annotations
@@ -67,6 +68,31 @@ def format_timestamp(ns: int) -> str:
     return f"{base}.{digits}"
 
 
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+_SECONDS_PER_DAY = 86_400
+
+
+def format_duration(ns: int) -> str:
+    """A duration as arrow-rs displays it by default (DurationFormat::ISO8601, i.e. chrono's
+    TimeDelta Display): `P{days}D` when there are days, then `T{seconds}S` with a fraction of 3, 6
+    or 9 digits when it is not zero; a negative duration is the positive one after a `-`."""
+    sign, ns = ("-", -ns) if ns < 0 else ("", ns)
+    seconds, nanos = divmod(ns, 10**9)
+    days, seconds = divmod(seconds, _SECONDS_PER_DAY)
+    text = f"{sign}P" + (f"{days}D" if days else "")
+    if seconds or nanos or not days:
+        if not nanos:
+            fraction = ""
+        elif nanos % 10**6 == 0:
+            fraction = f".{nanos // 10**6:03d}"
+        elif nanos % 10**3 == 0:
+            fraction = f".{nanos // 10**3:06d}"
+        else:
+            fraction = f".{nanos:09d}"
+        text += f"T{seconds}{fraction}S"
+    return text
+
+
 def _cell(value: object, dtype: pa.DataType) -> object:
     if value is None:
         return None
@@ -85,6 +111,11 @@ def _values(column: pa.Array | pa.ChunkedArray) -> list[object]:
     dtype = column.type
     if pa.types.is_timestamp(dtype):
         return [None if v is None else format_timestamp(v) for v in column.cast(pa.int64()).to_pylist()]
+    if pa.types.is_duration(dtype):  # as integers: pyarrow refuses timedelta for sub-microsecond values
+        scale = _NS_PER_UNIT[dtype.unit]
+        return [
+            None if v is None else format_duration(v * scale) for v in column.cast(pa.int64()).to_pylist()
+        ]
     if pa.types.is_struct(dtype):
         array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
         children = {array.type.field(i).name: _values(array.field(i)) for i in range(array.type.num_fields)}
