@@ -28,9 +28,9 @@ from __future__ import annotations
 import ast
 import symtable
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import libcst as cst
 from libcst.helpers import get_full_name_for_node
@@ -40,6 +40,7 @@ from libcst.metadata import ImportAssignment
 _SAME_SCOPE_AST = (ast.If, ast.Try, ast.With, ast.AsyncWith, ast.For, ast.AsyncFor, ast.While, ast.Match)
 _TRY_STAR_AST = tuple(t for t in (getattr(ast, "TryStar", None),) if t is not None)
 _SCOPE_CST = (cst.FunctionDef, cst.ClassDef)
+_Parsed = TypeVar("_Parsed")
 # CPython's compound statements, one for each libcst BaseCompoundStatement in the same order
 _COMPOUND_AST = (
     ast.FunctionDef,
@@ -135,12 +136,7 @@ class ImportNames:
 
     def _symbol_table(self) -> symtable.SymbolTable | None:
         if self._table is None:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # invalid escapes etc.: the codemods report nothing
-                    self._table = symtable.symtable(self.source, "<module>", "exec")
-            except (SyntaxError, ValueError):
-                return None
+            self._table = _quietly_parsed(lambda: symtable.symtable(self.source, "<module>", "exec"))
         return self._table
 
     def _head_facts(self) -> dict[str, _HeadFacts]:
@@ -153,12 +149,7 @@ class ImportNames:
 
     def _ast_tree(self) -> ast.Module | None:
         if self._ast is False:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # invalid escapes etc.: the codemods report nothing
-                    self._ast = ast.parse(self.source)
-            except (SyntaxError, ValueError):
-                self._ast = None
+            self._ast = _quietly_parsed(lambda: ast.parse(self.source))
         return self._ast  # type: ignore[return-value]
 
     def top_level_texts(self) -> dict[int, str] | None:
@@ -177,6 +168,16 @@ class ImportNames:
             first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
             texts[id(node)] = "\n".join(lines[first - 1 : stmt.end_lineno])
         return texts
+
+
+def _quietly_parsed(parse: Callable[[], _Parsed]) -> _Parsed | None:
+    """CPython's parse of the module's text (an AST or a symbol table); None where it rejects it."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes etc.: the codemods report nothing
+            return parse()
+    except (SyntaxError, ValueError):
+        return None
 
 
 def _collect_head_facts(tree: ast.Module, heads: set[str]) -> dict[str, _HeadFacts]:

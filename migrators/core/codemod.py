@@ -22,6 +22,7 @@ from libcst.metadata import (
 
 from migrators.core.bindings import ImportNames, iter_imports
 from migrators.core.lines import start_lines
+from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
@@ -367,11 +368,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         metadata:lines where the wrapper keeps a profile)."""
         if not self._unplaced:
             return
-        profile = getattr(wrapper, "profile", None)
-        if profile is not None:
-            with profile.timed("metadata:lines"):
-                lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
-        else:
+        timer = getattr(wrapper, "profile", None) or Profile()  # as the runner does without a profile
+        with timer.timed("metadata:lines"):
             lines = start_lines(wrapper.module, [node for _, node in self._unplaced])
         for change, node in self._unplaced:
             change.line = lines.get(id(node), 0)  # 0: not in the module (the provider has no position)
