@@ -156,8 +156,9 @@ def detect_upgrades(path: Path) -> list[str]:
 
 
 def content_key(path: Path) -> str | None:
-    """sha256 over the folder's place and its files' names and bytes (a link by its target text); None
-    when a part of it cannot be read (detection itself then says what it makes of it)."""
+    """sha256 over the folder's place and its files' names and bytes (a link by its target text, and a
+    linked file also by the bytes it points at); None when a part of it cannot be read (detection
+    itself then says what it makes of it)."""
     digest = hashlib.sha256(str(path.resolve()).encode() + b"\0")
     try:
         for entry in _entries(path):
@@ -169,7 +170,8 @@ def content_key(path: Path) -> str | None:
 
 
 def _entries(path: Path) -> list[Path]:
-    if not path.is_dir() or path.is_symlink():
+    # a folder given as a link is walked, as detection's own walk follows the top link
+    if not path.is_dir():
         return [path]
     found = []
     for dirpath, dirnames, filenames in os.walk(path):
@@ -182,7 +184,10 @@ def _entries(path: Path) -> list[Path]:
 
 def _entry_bytes(path: Path) -> bytes:
     if path.is_symlink():
-        return b"link:" + os.readlink(path).encode()
+        # detection reads a linked file through the link: what it points at is content too (a linked
+        # folder inside is not walked by detection, so its target text alone counts)
+        target = path.read_bytes() if path.is_file() else b""
+        return b"link:" + os.readlink(path).encode() + b"\0" + target
     if not path.is_file():  # a FIFO or device is never opened: reading a FIFO blocks
         return b"special"
     return path.read_bytes()

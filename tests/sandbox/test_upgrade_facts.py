@@ -113,3 +113,20 @@ def test_a_command_with_a_warm_cache_never_imports_libcst(tmp_path) -> None:
     assert runs[0].stdout.splitlines()[-1] == "LIBCST True CODE 0", runs[0].stderr
     assert runs[1].stdout.splitlines()[-1] == "LIBCST False CODE 0", runs[1].stderr
     assert runs[0].stdout == runs[1].stdout.replace("LIBCST False", "LIBCST True")
+
+
+def test_a_change_behind_a_link_is_a_change(facts_dir, tmp_path) -> None:
+    """Detection reads through a linked file (and a linked service folder): the cached answer must
+    follow what the link points at, not only the link's own text, or an upgrade goes undetected."""
+    shared = tmp_path / "shared-requirements.txt"
+    shared.write_text("tenacity==8.2.3\n")
+    folder = tmp_path / "services" / "svc"
+    folder.mkdir(parents=True)
+    (folder / "requirements.txt").symlink_to(shared)
+    linked_root = tmp_path / "svc-link"
+    linked_root.symlink_to(folder)
+    assert facts.detect_upgrades(folder) == ["tenacity"]
+    assert facts.detect_upgrades(linked_root) == ["tenacity"]
+    shared.write_text("tenacity==8.2.3\naiomqtt==1.2.1\n")
+    assert sorted(facts.detect_upgrades(folder)) == ["aiomqtt", "tenacity"]
+    assert sorted(facts.detect_upgrades(linked_root)) == ["aiomqtt", "tenacity"]
