@@ -763,8 +763,9 @@ def clean(
     """Remove what dead runs left: labelled objects, temp folders and report-less run folders.
 
     A run is removed only when its owner (host, pid, start time on its labels) is gone, so a clean
-    never kills a live run of this or another clone; `--run ID` removes that run, `--force` every
-    run (listed first); `--cache` the services' docker build cache too (cleanup.drop_cache)."""
+    never kills a live run of this or another clone, and never a run made with `verify --keep`, which
+    waits for its inspection; `--run ID` removes that run, `--force` every run (listed first);
+    `--cache` the services' docker build cache too (cleanup.drop_cache)."""
     try:
         client = connect()
         runs = engine_runs(client)
@@ -801,12 +802,13 @@ def _runs_to_clean(out: Output, runs: dict, run_id: str | None, force: bool) -> 
     chosen = set()
     for run in runs.values():
         owner = f"pid {run.owner.pid} on {run.owner.host}" if run.owner else "no owner label"
-        if force or run.state == "gone":
+        state = f"{run.state}, kept by --keep" if run.kept else run.state
+        if force or (run.state == "gone" and not run.kept):
             chosen.add(run.run_id)
-            out.line(f"run {run.run_id} ({owner}, {run.state}, {run.objects} objects): removing")
+            out.line(f"run {run.run_id} ({owner}, {state}, {run.objects} objects): removing")
         else:
             out.line(
-                f"run {run.run_id} ({owner}, {run.state}, {run.objects} objects): kept; "
+                f"run {run.run_id} ({owner}, {state}, {run.objects} objects): kept; "
                 f"`sandbox clean --run {run.run_id}` removes it"
             )
     return chosen

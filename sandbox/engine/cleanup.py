@@ -522,6 +522,7 @@ class EngineRun:
     run_id: str
     owner: Owner | None
     objects: int = 0
+    kept: bool = False  # made with `verify --keep`: its objects wait for `clean --run` or `--force`
 
     @property
     def state(self) -> str:
@@ -546,6 +547,7 @@ def engine_runs(client: docker.DockerClient) -> dict[str, EngineRun]:
             continue
         run = runs.setdefault(run_id, EngineRun(run_id, Owner.from_labels(labels)))
         run.objects += 1
+        run.kept = run.kept or labels.get(ROLE_KEY) == KEEP_ROLE
     return runs
 
 

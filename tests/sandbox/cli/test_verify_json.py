@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.sandbox.docker_objects import containers
 from tests.sandbox.pipeline.fixture_fleet import sandbox, write_fleet
 
 
@@ -39,10 +40,10 @@ def test_verify_keep_keeps_the_runs_containers_and_networks_and_json_stays_pure(
     try:
         assert result.returncode == 0, result.stderr
         selector = project_filter(run_id)
-        roles = {c.labels["sandbox.role"] for c in docker_client.containers.list(all=True, filters=selector)}
+        roles = {c.labels["sandbox.role"] for c in containers(docker_client, selector)}
         # Every stage's containers: the migrator, the dependencies, the tests and the running service.
         assert {"migrator", "deps", "tests", "service"} <= roles, roles
-        running = docker_client.containers.list(filters=selector)
+        running = containers(docker_client, selector, stopped=False)
         assert any(c.labels["sandbox.role"] == "deps" for c in running), "dependencies stay up"
         networks = docker_client.networks.list(filters=selector)
         assert len(networks) >= 2
@@ -51,5 +52,6 @@ def test_verify_keep_keeps_the_runs_containers_and_networks_and_json_stays_pure(
     finally:
         cleaned = sandbox(repo, "clean", "--run", run_id)
     assert cleaned.returncode == 0, cleaned.stderr
-    assert docker_client.containers.list(all=True, filters=project_filter(run_id)) == []
+    left = containers(docker_client, project_filter(run_id))
+    assert left == [], (left, cleaned.stdout, cleaned.stderr)
     assert docker_client.networks.list(filters=project_filter(run_id)) == []

@@ -11,6 +11,7 @@ from pathlib import Path
 import docker
 
 from sandbox.engine.labels import PROJECT, PROJECT_KEY, RUN_KEY
+from tests.sandbox.docker_objects import leftovers
 from tests.sandbox.pipeline.fixture_fleet import SANDBOX, env_for
 
 RUN_START = re.compile(r"run\s+start\s+(\S+):")
@@ -47,11 +48,7 @@ def wait_for_line(proc: subprocess.Popen, pattern: str, seconds: float, seen: li
 def run_objects(client: docker.DockerClient, run_id: str) -> list[str]:
     """Every container, network and image labelled with the run."""
     wanted = {"label": [f"{PROJECT_KEY}={PROJECT}", f"{RUN_KEY}={run_id}"]}
-    return (
-        [f"container {c.name}" for c in client.containers.list(all=True, filters=wanted)]
-        + [f"network {n.name}" for n in client.networks.list(filters=wanted)]
-        + [f"image {i.short_id}" for i in client.images.list(filters=wanted)]
-    )
+    return leftovers(client, wanted)
 
 
 def temp_folders_of(pid: int) -> list[Path]:

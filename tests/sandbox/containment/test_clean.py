@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sandbox.engine.labels import OWNER_PID_KEY, OWNER_START_KEY, labels_for
 from tests.sandbox.containment.helpers import RUN_START, run_objects, start_verify, wait_for_line
+from tests.sandbox.docker_objects import containers
 from tests.sandbox.pipeline.fixture_fleet import sandbox, write_fleet
 
 # A process that creates a labelled container, network, temp folder and report-less run folder as
@@ -92,12 +93,10 @@ def _test_stage_objects(client, run_id: str) -> list[str]:
     """The run's test container and the containers on its network (the test stage's dependencies)."""
     wanted = {"label": [f"sandbox.run={run_id}", "sandbox.role=tests"]}
     found = []
-    for container in client.containers.list(all=True, filters=wanted):
+    for container in containers(client, wanted):
         found.append(f"container {container.name}")
-        for network in container.attrs["NetworkSettings"]["Networks"]:
-            found += [
-                f"container {c.name}" for c in client.containers.list(all=True, filters={"network": network})
-            ]
+        for network in container.networks:
+            found += [f"container {c.name}" for c in containers(client, {"network": network})]
     return sorted(set(found))
 
 
@@ -110,6 +109,27 @@ def test_clean_run_removes_that_run_even_with_a_live_owner(docker_client, tmp_pa
     done = sandbox(repo, "clean", "--run", run_id)
     assert done.returncode == 0, done.stdout + done.stderr
     assert run_objects(docker_client, run_id) == []
+
+
+def test_a_kept_run_outlives_a_plain_clean_after_its_owner_is_gone(docker_client, tmp_path: Path) -> None:
+    """`verify --keep` leaves the run for inspection after its process ended: a plain clean (or a
+    colleague's, or a test's beside it) lists it with the next step and leaves it; `--run` removes it."""
+    run_id = f"test-kept-{time.monotonic_ns()}"
+    gone = {OWNER_PID_KEY: "999999999", OWNER_START_KEY: "1"}
+    docker_client.volumes.create(name=f"sandbox-keep-{run_id}", labels={**labels_for(run_id, "keep"), **gone})
+    docker_client.networks.create(f"probe-{run_id}", labels={**labels_for(run_id, "probe"), **gone})
+    repo = write_fleet(tmp_path / "repo", ["ok-svc"])
+    try:
+        kept = sandbox(repo, "clean")
+        assert kept.returncode == 0, kept.stdout + kept.stderr
+        assert f"run {run_id} (pid 999999999" in kept.stdout and "gone, kept by --keep" in kept.stdout
+        assert f"`sandbox clean --run {run_id}` removes it" in kept.stdout
+        assert f"network probe-{run_id}" in run_objects(docker_client, run_id)
+    finally:
+        done = sandbox(repo, "clean", "--run", run_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert run_objects(docker_client, run_id) == []
+    assert not docker_client.volumes.list(filters={"name": f"sandbox-keep-{run_id}"})
 
 
 def test_clean_tolerates_objects_vanishing_while_it_works(docker_client, tmp_path: Path) -> None:

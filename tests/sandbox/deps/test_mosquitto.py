@@ -13,6 +13,7 @@ from sandbox.deps import ServiceDeps
 from sandbox.deps.mosquitto import mqtt_round_trip
 from sandbox.engine.images import Resolver, build_mapped
 from sandbox.engine.labels import PROJECT_KEY, RUN_KEY, labels_for
+from tests.sandbox.docker_objects import containers
 
 CLIENT_SCRIPT = textwrap.dedent("""
     import asyncio, os, aiomqtt
@@ -82,5 +83,5 @@ def test_dependency_network_is_private_and_labelled(docker_client) -> None:
         container = deps.containers["mosquitto"].get_wrapped_container()
         assert container.labels[PROJECT_KEY] == "sandbox-migrate"
         assert deps.container_env["MQTT_HOST"] == "mosquitto"
-    assert not docker_client.containers.list(all=True, filters={"label": f"{RUN_KEY}={run_id}"})
+    assert not containers(docker_client, {"label": f"{RUN_KEY}={run_id}"})
     assert not docker_client.networks.list(filters={"label": f"{RUN_KEY}={run_id}"})

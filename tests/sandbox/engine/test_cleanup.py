@@ -13,6 +13,7 @@ import pytest
 from sandbox.deps import ServiceDeps
 from sandbox.engine.cleanup import remove_labelled, run_scope
 from sandbox.engine.labels import RUN_KEY, labels_for
+from tests.sandbox.docker_objects import containers
 
 INTERRUPTED_RUN = textwrap.dedent("""
     import sys, time
@@ -31,7 +32,7 @@ INTERRUPTED_RUN = textwrap.dedent("""
 
 def _leftovers(client, run_id: str) -> list[str]:
     selector = {"label": f"{RUN_KEY}={run_id}"}
-    return [c.name for c in client.containers.list(all=True, filters=selector)] + [
+    return [c.name for c in containers(client, selector)] + [
         n.name for n in client.networks.list(filters=selector)
     ]
 

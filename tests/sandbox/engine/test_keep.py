@@ -17,6 +17,7 @@ from sandbox.engine.cleanup import kept_objects, run_scope
 from sandbox.engine.containers import BUILD_LIMITS, remove
 from sandbox.engine.images import Resolver, build_mapped
 from sandbox.engine.labels import labels_for, project_filter
+from tests.sandbox.docker_objects import containers
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def _objects(client: docker.DockerClient, run_id: str) -> dict[str, list[str]]:
     selector = project_filter(run_id)
     return {
-        "containers": [c.name for c in client.containers.list(all=True, filters=selector)],
+        "containers": [c.name for c in containers(client, selector)],
         "networks": [n.name for n in client.networks.list(filters=selector)],
         "volumes": [v.name for v in client.volumes.list(filters=selector)],
     }
@@ -68,7 +69,7 @@ def test_a_kept_run_keeps_its_containers_and_networks_until_clean(docker_client:
         # The dependency (still running), the stage container, both private networks, the marker.
         assert stage in left["containers"] and len(left["containers"]) == 2, left
         assert len(left["networks"]) == 2 and left["volumes"] == [f"sandbox-keep-{run_id}"], left
-        running = docker_client.containers.list(filters=project_filter(run_id))
+        running = containers(docker_client, project_filter(run_id), stopped=False)
         assert len(running) == 2, "kept containers stay up for inspection"
         kept = kept_objects(docker_client, run_id)
         lines = kept.lines(run_id)

@@ -16,16 +16,12 @@ from pathlib import Path
 import pytest
 
 from sandbox.engine.labels import RUN_KEY
+from tests.sandbox.docker_objects import leftovers
 from tests.sandbox.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, snapshot, write_fleet
 
 
 def _leftovers(client, run_id: str) -> list[str]:
-    selector = {"label": f"{RUN_KEY}={run_id}"}
-    return (
-        [c.name for c in client.containers.list(all=True, filters=selector)]
-        + [n.name for n in client.networks.list(filters=selector)]
-        + [i.short_id for i in client.images.list(all=True, filters=selector)]
-    )
+    return leftovers(client, {"label": f"{RUN_KEY}={run_id}"})
 
 
 @pytest.fixture(scope="module")
