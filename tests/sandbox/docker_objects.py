@@ -1,9 +1,9 @@
 """What a run left on the engine, read without racing the run.
 
-docker-py's `containers.list()` inspects each listed container in a second request; a container
-the live run removes between the two answers 404 and fails the test. The engine's list answer
-already holds names, labels and networks, so the tests read that one answer only (the product's
-sweep does the same with `sparse=True`).
+docker-py's `containers.list()` and `images.list()` inspect each listed object in a second request;
+an object the live run removes between the two answers 404 and fails the test. The engine's list
+answer already holds names, labels and networks, so the tests read that one answer only (the
+product's sweep does the same: `sparse=True`, `cleanup.listed_images`).
 """
 
 from __future__ import annotations
@@ -45,5 +45,5 @@ def leftovers(client: docker.DockerClient, filters: dict) -> list[str]:
     return (
         [f"container {c.name}" for c in containers(client, filters)]
         + [f"network {n.name}" for n in client.networks.list(filters=filters)]
-        + [f"image {i.short_id}" for i in client.images.list(all=True, filters=filters)]
+        + [f"image {row['Id'].split(':')[-1][:12]}" for row in client.api.images(all=True, filters=filters)]
     )
