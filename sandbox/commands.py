@@ -50,6 +50,7 @@ from sandbox.engine.cleanup import (
     remove_folders,
     remove_matching,
     remove_runs,
+    run_scope,
 )
 from sandbox.engine.labels import project_filter
 from sandbox.fixes import (
@@ -433,19 +434,22 @@ def _prepare_fix(config: ServiceConfig, out: Output, discard: bool) -> int:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     ctx = _fix_context(config, folder, out)
-    try:
-        for name, stage in (("resolve", resolve_stage.resolve), ("copy", copy_stage.copy)):
-            result = stage(ctx)
+    # The run's scope as verify's: its migrator container goes on Ctrl-C and SIGTERM too.
+    with run_scope(ctx.resolver.client, ctx.run_id):
+        try:
+            for name, stage in (("resolve", resolve_stage.resolve), ("copy", copy_stage.copy)):
+                result = stage(ctx)
+                if not result.ok:
+                    out.error(f"{name}: {result.reason or result.status}")
+                    return ExitCode.FAILED
+            result = timed("migrate", lambda: migrate_stage.migrate(ctx))
             if not result.ok:
-                out.error(f"{name}: {result.reason or result.status}")
+                out.error(f"migrate: {result.reason}; see {folder / 'migrate.log'}")
                 return ExitCode.FAILED
-        result = timed("migrate", lambda: migrate_stage.migrate(ctx))
-        if not result.ok:
-            out.error(f"migrate: {result.reason}; see {folder / 'migrate.log'}")
-            return ExitCode.FAILED
-        applied = apply_fixes(ctx.ws.work, list_fixes(ctx.ws.orig / ctx.ws.rel_paths[0]), folder / "rejects")
-    finally:
-        ctx.close()
+            saved = list_fixes(ctx.ws.orig / ctx.ws.rel_paths[0])
+            applied = apply_fixes(ctx.ws.work, saved, folder / "rejects")
+        finally:
+            ctx.close()
     shutil.rmtree(ctx.ws.orig, ignore_errors=True)  # the base lives in the git history now
     consume_fixes(ctx.ws)  # applied, they are part of the code to edit; the repo keeps the patches
     init_history(work, "codemods and the saved fixes")

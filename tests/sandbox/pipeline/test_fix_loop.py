@@ -13,12 +13,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.sandbox.pipeline.fixture_fleet import BASE, run_report, sandbox, snapshot
+from sandbox.engine.labels import RUN_KEY
+from tests.sandbox.docker_objects import containers, leftovers
+from tests.sandbox.pipeline.fixture_fleet import BASE, SANDBOX, env_for, run_report, sandbox, snapshot
 
 SERVICE = "expiry-svc"
 EXPIRY = '''\
@@ -213,3 +217,34 @@ def test_promote_applies_codemods_and_fix_then_a_conflicting_change_fails_the_fi
     assert rejects and re.search(r"delete_api", rejects[0].read_text())
     assert (folder / "rejects" / "0001-retention-period.patch").is_file()
     assert snapshot(root).keys() == before.keys()
+
+
+def test_sigterm_while_fix_migrates_leaves_no_container(tmp_path: Path, docker_client) -> None:
+    """`sandbox fix` runs the migrator in a container as verify does: a SIGTERM (a CI job cancelled, a
+    terminal closed) while it runs removes it, as Ctrl-C and SIGTERM do for verify."""
+    repo = tmp_path / "repo"
+    _write_service(repo)
+    wanted = {"label": [f"sandbox.service={SERVICE}", "sandbox.role=migrator"]}
+    earlier = {c.labels[RUN_KEY] for c in containers(docker_client, wanted)}  # other tests' runs
+    proc = subprocess.Popen(
+        [*SANDBOX, "fix", SERVICE],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env_for(repo),
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while not (
+            running := [c for c in containers(docker_client, wanted) if c.labels[RUN_KEY] not in earlier]
+        ):
+            assert proc.poll() is None and time.monotonic() < deadline, "no migrator container came"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode != 0, output
+    run_id = running[0].labels[RUN_KEY]
+    assert leftovers(docker_client, {"label": f"{RUN_KEY}={run_id}"}) == [], output
