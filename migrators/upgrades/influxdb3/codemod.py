@@ -507,26 +507,38 @@ class Influxdb3Codemod(MigrationCodemod):
                 "await client.query_async(sql) and await asyncio.to_thread(client.write, record=...)",
             )
             return updated_node
+        groups = _new_import_groups(table, [a for a in original_node.names if a.name.value in table])
         if unknown:
-            self.mark(
-                "IX-1", original_node, f"{', '.join(unknown)} from {mod} has no influxdb3-python counterpart"
-            )
-            return updated_node
-        groups: dict[str, list[cst.ImportAlias]] = {}
-        for alias in original_node.names:
-            new_mod, new_name = table[alias.name.value]
-            groups.setdefault(new_mod, [])
-            if new_name not in [a.name.value for a in groups[new_mod]]:
-                groups[new_mod].append(cst.ImportAlias(name=cst.Name(new_name), asname=alias.asname))
+            return self._split_import(original_node, mod, unknown, groups)
         self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}")
         statements = [
             cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
             for m, names in groups.items()
         ]
         for extra_mod, names in list(groups.items())[1:]:  # one statement per module: the others are added
-            for alias in names:
-                AddImportsVisitor.add_needed_import(self.context, extra_mod, alias.name.value)
+            self._add_import(extra_mod, names)
         return statements[0]
+
+    def _split_import(
+        self, original_node: cst.ImportFrom, mod: str, unknown: list[str], groups: dict[str, list]
+    ) -> cst.ImportFrom:
+        """Names with a counterpart move to their new module; the others stay, marked, in the old
+        import as written (leave_Name renamed them in the updated node: `from influxdb_client import
+        InfluxDBClient3` would be an import error where the mark sends a person elsewhere)."""
+        self.mark(
+            "IX-1", original_node, f"{', '.join(unknown)} from {mod} has no influxdb3-python counterpart"
+        )
+        if groups:
+            self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}, rest kept")
+        for new_mod, names in groups.items():
+            self._add_import(new_mod, names)
+        kept = [a for a in original_node.names if a.name.value in unknown]
+        return original_node.with_changes(names=_alias_commas(kept))
+
+    def _add_import(self, module: str, names: list[cst.ImportAlias]) -> None:
+        for alias in names:
+            asname = alias.asname.name.value if alias.asname else None
+            AddImportsVisitor.add_needed_import(self.context, module, alias.name.value, asname)
 
     def mark_tag_field_conflict(self, call: cst.Call) -> None:
         conflicts = (self.state or {}).get("conflicts", {}) if isinstance(self.state, dict) else {}
@@ -878,11 +890,24 @@ def _commas(args: list[cst.Arg], like: tuple[cst.Arg, ...] | list[cst.Arg] = ())
     return out
 
 
+def _new_import_groups(
+    table: dict[str, tuple[str, str]], aliases: list[cst.ImportAlias]
+) -> dict[str, list[cst.ImportAlias]]:
+    """The new module of each imported name, and the names it gives (a name once per module)."""
+    groups: dict[str, list[cst.ImportAlias]] = {}
+    for alias in aliases:
+        new_mod, new_name = table[alias.name.value]
+        groups.setdefault(new_mod, [])
+        if new_name not in [a.name.value for a in groups[new_mod]]:
+            groups[new_mod].append(cst.ImportAlias(name=cst.Name(new_name), asname=alias.asname))
+    return groups
+
+
 def _alias_commas(names: list[cst.ImportAlias]) -> list[cst.ImportAlias]:
     return [
         n.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
         if i < len(names) - 1
-        else n
+        else n.with_changes(comma=cst.MaybeSentinel.DEFAULT)
         for i, n in enumerate(names)
     ]
 

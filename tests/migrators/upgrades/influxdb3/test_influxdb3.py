@@ -365,3 +365,30 @@ def test_tag_and_field_with_one_name_is_a_blocker(tmp_path):
         text.count("# MIGRATION-BLOCKER(IX-10): 'cpu' is written with host both as a tag and as a field") == 2
     )
     assert "'mem'" not in text
+
+
+def test_an_import_with_names_of_no_counterpart_is_split_and_the_rest_kept_as_written():
+    # IX-1: the names with a counterpart move (renamed); the others stay as written, marked: a kept
+    # `from influxdb_client import BucketsApi, InfluxDBClient3` would name what the module never had.
+    assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client import BucketsApi, InfluxDBClient as Client, Point
+
+
+        def make(url: str, token: str) -> tuple[Client, BucketsApi, Point]:
+            return Client, BucketsApi, Point
+        """,
+        """
+        # MIGRATION-BLOCKER(IX-1): BucketsApi from influxdb_client has no influxdb3-python counterpart
+        from influxdb_client import BucketsApi
+        from influxdb_client_3 import InfluxDBClient3 as Client, Point
+
+
+        def make(url: str, token: str) -> tuple[Client, BucketsApi, Point]:
+            return Client, BucketsApi, Point
+        """,
+        rules={"IX-1"},
+        state=STATE,
+        rel="app/store.py",
+    )
