@@ -743,7 +743,7 @@ class QueryPlanner:
         index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
         new = cst.Call(func=func, args=_commas(args))
         if index is not None:
-            new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(index)])
+            new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(_sql_index(index))])
         return new
 
     def parameters(self, own, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
@@ -1423,3 +1423,15 @@ class _Accessors(cst.CSTVisitor):
     @staticmethod
     def _code(node: cst.CSTNode | None) -> str:
         return cst.Module(body=[]).code_for_node(node) if node is not None else "None"
+
+
+def _sql_index(index: cst.BaseExpression) -> cst.BaseExpression:
+    """data_frame_index names Flux columns; the SQL frame calls `_time` `time` (the other Flux-only
+    columns, `_field`/`_value`/`_start`, have no SQL counterpart: IX-13 marks the line for them)."""
+    if isinstance(index, cst.SimpleString) and index.evaluated_value == "_time":
+        return index.with_changes(value=index.value.replace("_time", "time"))
+    if isinstance(index, (cst.List, cst.Tuple)):
+        return index.with_changes(
+            elements=[e.with_changes(value=_sql_index(e.value)) for e in index.elements]
+        )
+    return index

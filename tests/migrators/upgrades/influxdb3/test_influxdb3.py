@@ -260,6 +260,32 @@ def test_query_data_frame_columns():
     )
 
 
+def test_query_data_frame_index_names_the_sql_time_column():
+    # The frame's index moves to set_index(); Flux's `_time` is the SQL frame's `time`.
+    assert_codemod(
+        "influxdb3",
+        """
+        def hourly(store, days):
+            flux = f'from(bucket: "b") |> range(start: -{days}d) |> filter(fn: (r) => r._measurement == "cpu" and r._field == "usage")'
+            frame = store.query_api.query_data_frame(flux, org="o", data_frame_index=["_time", "host"])
+            return frame.rename(columns={"_value": "kwh"})
+        """,
+        '''
+        def hourly(store, days):
+            flux = """
+        SELECT time, host, usage
+        FROM cpu
+        WHERE time >= now() - CAST(concat($days, ' days') AS INTERVAL) AND time < now() AND usage IS NOT NULL
+        ORDER BY host, time
+        """
+            frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}).set_index(["time", "host"])
+            return frame.rename(columns={"usage": "kwh"})
+        ''',
+        state=STATE,
+        rel="app/f.py",
+    )
+
+
 def test_tree_requirements_and_idempotence(tmp_path):
     root = write_tree(
         tmp_path / "svc",
