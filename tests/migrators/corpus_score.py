@@ -100,7 +100,8 @@ OLD_SHAPES: dict[str, tuple[list[str], list[str]]] = {
 }
 NEW_EVIDENCE = r"\b(database|language)\s*=|to_pylist|InfluxDBClient3|influxdb_client_3"
 SQL_EVIDENCE = r"(?i)\b(select|show)\b|information_schema"
-# A file whose original text has none of these never touched InfluxDB: any marker there is false.
+# A file whose original text has none of these, and no labelled site, never touched InfluxDB: any
+# marker there is false.
 INFLUX_RELATED = re.compile(r"influx|flux|query_api|write_api|delete_api|from\(bucket|_execute_query", re.I)
 
 FAILING = ("silent", "removed", "lost", "corrupted")
@@ -463,6 +464,9 @@ def _score_tree(
     py_files = sorted(k for k in originals if k.endswith(".py") and k.split("/")[0] in names)
     corrupted, undefined, markers_total, false_markers = [], [], 0, []
     trees: dict[str, ast.AST | None] = {}
+    # A labelled site's file handles InfluxDB data even with no InfluxDB word in it (a helper module
+    # iterating the tables a query elsewhere returned): its markers are judged per site instead.
+    site_files = {site.path for site in sites if site.kind != "distractor"}
     for rel in py_files:
         before = originals[rel].decode()
         after = first[rel].decode() if rel in first else ""
@@ -474,7 +478,7 @@ def _score_tree(
         undefined += [f"{rel}: {name}" for name in sorted(new)]
         count = after.count(MARKER)
         markers_total += count
-        if count and not INFLUX_RELATED.search(before):
+        if count and not INFLUX_RELATED.search(before) and rel not in site_files:
             false_markers += [f"{rel}: marker in a file that never used InfluxDB"] * count
     results = []
     for site in sites:

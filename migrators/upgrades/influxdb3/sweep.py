@@ -54,6 +54,12 @@ EXECUTORS = frozenset({"to_thread", "run_in_executor", "partial", "submit"})
 TIED_SEGMENT = re.compile(r"(?i)^_?(query|write|delete)_api$|influx|client$|^idbc$")
 # Text a swept file must contain: anything else never touched InfluxDB and is not parsed.
 INFLUX_TEXT = re.compile(r"(?i)influx|flux|query_api|write_api|delete_api|/api/v2/|from\(bucket|\|>")
+# Or Flux result handling with no InfluxDB word at all: a helper module that iterates the tables a
+# query returned elsewhere (`for rec in table.records: rec.get_value()`), or a test faking such tables
+# for a wrapper (`MagicMock(records=[rec])`, `rec.get_value.return_value`). Both parts must be there.
+RESULT_LOOP_TEXT = re.compile(r"\.records\b")
+FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
+RESULT_USE_TEXT = re.compile(r"\.(get_(value|time|field|measurement|start|stop)|values)\b")
 # Evidence that a statement already speaks the new API: an old *name* beside it is a converted line.
 NEW_EVIDENCE = re.compile(
     r"\b(database|language|query_parameters|mode)\s*=|to_pylist|to_pandas|InfluxDBClient3|influxdb_client_3"
@@ -597,6 +603,10 @@ def _marked_above(lines: list[str], first: int) -> bool:
     return False
 
 
+def _result_text(rel: str, text: str) -> bool:
+    return bool((FAKE_TABLE_TEXT if is_test_file(rel) else RESULT_LOOP_TEXT).search(text))
+
+
 def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, list[Change]]:
     """The text with one marker above each statement still holding an old-API shape (none twice)."""
     try:
@@ -644,7 +654,11 @@ class InfluxSweeper(Sweeper):
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
 
     def precheck(self, rel: str, text: str) -> bool:
-        return bool(INFLUX_TEXT.search(text) or (self._alias_text and self._alias_text.search(text)))
+        return bool(
+            INFLUX_TEXT.search(text)
+            or (self._alias_text and self._alias_text.search(text))
+            or (_result_text(rel, text) and RESULT_USE_TEXT.search(text))
+        )
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
         return self.swept(code, info.is_test)

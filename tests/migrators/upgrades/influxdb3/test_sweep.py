@@ -107,6 +107,52 @@ def test_result_handling_is_marked_once_per_statement(tmp_path):
     assert out.count("MIGRATION-BLOCKER") == 4  # + the import of the old API name
 
 
+def test_a_helper_module_with_no_influxdb_word_iterating_flux_tables_is_swept(tmp_path):
+    # The tables come from a query in another module (maybe through a wrapper the rules could not
+    # follow); this file names nothing of InfluxDB, yet its loop is v2 result handling.
+    code = dedent(
+        """
+        def top(tables):
+            best = {}
+            for table in tables:
+                for rec in table.records:
+                    best[rec.values.get("vehicle")] = rec.get_value()
+            return best
+        """
+    )
+    out = sweep(tmp_path, code, rel="app/summary.py")
+    assert marker_above(out, "for rec in").startswith("# MIGRATION-BLOCKER(IX-15)")
+    assert marker_above(out, "best[rec").startswith("# MIGRATION-BLOCKER(IX-15)")
+
+
+def test_a_test_faking_flux_tables_for_a_wrapper_is_swept(tmp_path):
+    code = dedent(
+        """
+        from unittest.mock import MagicMock
+
+        from app import api
+
+
+        def test_rooms():
+            record = MagicMock()
+            record.get_value.return_value = "kitchen"
+            db = MagicMock()
+            db.run.return_value = [MagicMock(records=[record])]
+            assert api.list_rooms(db) == ["kitchen"]
+        """
+    )
+    out = sweep(tmp_path, code, rel="tests/test_api.py")
+    assert marker_above(out, "record.get_value.return_value").startswith("# MIGRATION-BLOCKER(IX-18)")
+    assert marker_above(out, "db.run.return_value").startswith("# MIGRATION-BLOCKER(IX-18)")
+
+
+def test_records_without_flux_record_use_is_not_swept(tmp_path):
+    write_tree(tmp_path, {"requirements.txt": "influxdb-client==1.40.0\n"})
+    sweeper = InfluxSweeper(ProjectTree(tmp_path), default_registry().versions())
+    dns = "def names(zone):\n    return [r.name for r in zone.records]\n"
+    assert not sweeper.precheck("app/dns.py", dns)
+
+
 def test_bucket_and_org_keywords_on_a_client_through_executors_and_getters(tmp_path):
     code = dedent(
         """

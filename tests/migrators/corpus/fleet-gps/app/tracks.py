@@ -3,6 +3,7 @@ import functools
 from datetime import datetime, timedelta, timezone
 
 from app.store import PositionStore
+from app.summary import top_speeds
 from app.settings import settings
 
 _store = PositionStore()
@@ -73,3 +74,8 @@ def speeding(limit_kmh: float, minutes: int = 60) -> list[str]:
         limit_kmh,
     )
     return sorted({rec.values["vehicle_id"] for table in _store.query(flux) for rec in table.records})  # site: gps-r04
+
+
+def fastest(hours: int = 24) -> list[tuple[str, float]]:
+    flux = f'from(bucket: "{settings.bucket}") |> range(start: -{hours}h) |> filter(fn: (r) => r._measurement == "position" and r._field == "speed") |> max()'  # site: gps-q14
+    return top_speeds(_store.query(flux))
