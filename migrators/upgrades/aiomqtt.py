@@ -36,6 +36,7 @@ TOP_NAMES = {
     "Will",
 }
 EXCEPTION_NAMES = {"MqttCodeError", "MqttConnectError", "MqttError", "MqttReentrantError"}
+V1_CLIENT_ONLY = {"Topic", "TopicLike", "Wildcard", "WildcardLike", "MAX_TOPIC_LENGTH"}  # gone from .client
 TYPES_NAMES = {"PayloadType", "SocketOption", "SubscribeTopic", "WebSocketHeaders", "PahoSocket"}
 CLIENT_QNAMES = {f"{p}.{s}" for p in (OLD, NEW) for s in ("Client", "client.Client")}
 PAHO_CLIENT = {"paho.mqtt.client.Client"}
@@ -55,8 +56,10 @@ def _fromdotted(dotted_name: str) -> cst.BaseExpression:
 
 
 def _map_module(dotted_name: str) -> str:
-    """Map an asyncio_mqtt dotted path onto aiomqtt 2."""
+    """Map an asyncio_mqtt (or aiomqtt 1.x) dotted path onto aiomqtt 2."""
     parts = dotted_name.split(".")
+    if parts[:2] == [NEW, "error"]:  # aiomqtt 1.x's module of the exceptions is gone in 2.0
+        return ".".join([NEW, "exceptions", *parts[2:]])
     if parts[0] != OLD:
         return dotted_name
     rest = parts[1:]
@@ -65,6 +68,17 @@ def _map_module(dotted_name: str) -> str:
     if rest[:1] == ["client"] and len(rest) >= 2 and rest[1] in TOP_NAMES:
         return ".".join([NEW, *rest[1:]])
     return ".".join([NEW, *rest])
+
+
+def _v1_target(module: str, names: set[str]) -> str | None:
+    """Where aiomqtt 2 keeps these names imported from an aiomqtt 1.x submodule (None: nowhere known)."""
+    if not names:
+        return None
+    if module.endswith(".error"):
+        return f"{NEW}.exceptions" if names <= EXCEPTION_NAMES else None
+    if names <= TOP_NAMES:
+        return NEW
+    return f"{NEW}.topic" if names <= V1_CLIENT_ONLY else None
 
 
 def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
@@ -240,6 +254,7 @@ class AiomqttCodemod(MigrationCodemod):
         self._with_plans: dict[int, dict[str, Any]] = {}
         self._message_ctx_depth = 0
         self._old_module_imported = False
+        self._v1_error_imported = False  # `import aiomqtt.error` (1.x): its dotted uses move too
         self._has_filtered = False
 
     # --- resolution ------------------------------------------------------------------------------
@@ -316,7 +331,11 @@ class AiomqttCodemod(MigrationCodemod):
         changed = False
         for alias in updated_node.names:
             dotted_name = dotted(alias.name) or ""
-            if dotted_name == OLD or dotted_name.startswith(OLD + "."):
+            if dotted_name == f"{NEW}.error" or dotted_name.startswith(f"{NEW}.error."):  # aiomqtt 1.x
+                self._v1_error_imported = self._v1_error_imported or alias.asname is None
+                names.append(alias.with_changes(name=_fromdotted(_map_module(dotted_name))))
+                changed = True
+            elif dotted_name == OLD or dotted_name.startswith(OLD + "."):
                 new_name = _map_module(dotted_name)
                 asname = alias.asname
                 if asname is not None and isinstance(asname.name, cst.Name) and asname.name.value == new_name:
@@ -329,7 +348,7 @@ class AiomqttCodemod(MigrationCodemod):
             else:
                 names.append(alias)
         if changed:
-            self.rewrote("MQ-2", original_node, f"import {OLD} -> import {NEW}")
+            self.rewrote("MQ-2", original_node, "import of a module aiomqtt 2 moved -> its aiomqtt 2 path")
             return updated_node.with_changes(names=names)
         return updated_node
 
@@ -338,6 +357,8 @@ class AiomqttCodemod(MigrationCodemod):
         if updated_node.relative or updated_node.module is None:
             return updated_node
         module = dotted(updated_node.module) or ""
+        if module == f"{NEW}.error" or module == f"{NEW}.client":
+            return self._v1_import(original_node, updated_node, module)
         if not (module == OLD or module.startswith(OLD + ".")):
             return updated_node
         if isinstance(updated_node.names, cst.ImportStar):
@@ -367,6 +388,27 @@ class AiomqttCodemod(MigrationCodemod):
         self.rewrote("MQ-2", original_node, f"from {module} -> from {target}")
         return updated_node.with_changes(module=_fromdotted(target))
 
+    def _v1_import(self, original_node: cst.ImportFrom, updated_node: cst.ImportFrom, module: str):
+        """aiomqtt 1.x submodules: `aiomqtt.error` is `aiomqtt.exceptions` in 2.0, and `aiomqtt.client`
+        no longer holds Topic, TopicLike, Wildcard, WildcardLike (they are in `aiomqtt.topic`)."""
+        if isinstance(updated_node.names, cst.ImportStar):
+            names: set[str] = set()
+        else:
+            names = {a.name.value for a in updated_node.names if isinstance(a.name, cst.Name)}
+        if module == f"{NEW}.client" and not names & V1_CLIENT_ONLY:
+            return updated_node  # still there in 2.x
+        target = _v1_target(module, names)
+        if target:
+            self.rewrote("MQ-2", original_node, f"from {module} -> from {target}")
+            return updated_node.with_changes(module=_fromdotted(target))
+        self.mark(
+            "MQ-2",
+            original_node,
+            f"{', '.join(sorted(names)) or '*'} from {module} (aiomqtt 1.x) has no known home in aiomqtt 2; "
+            "import it from aiomqtt (top level, .exceptions or .types)",
+        )
+        return updated_node
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name):
         if self._in_import or original_node.value != OLD or not self._old_module_imported:
             return updated_node
@@ -382,6 +424,9 @@ class AiomqttCodemod(MigrationCodemod):
             if mapped != NEW + dotted_name[len(OLD) :]:
                 return _fromdotted(mapped)
             return updated_node
+        if dotted_name and dotted_name.startswith(f"{NEW}.error.") and self._v1_error_imported:
+            self.rewrote("MQ-2", original_node, f"{dotted_name} -> {_map_module(dotted_name)}")
+            return _fromdotted(_map_module(dotted_name))
         attr = original_node.attr.value
         receiver = original_node.value
         if attr == "id":

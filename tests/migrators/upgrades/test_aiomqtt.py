@@ -36,6 +36,49 @@ def test_mq2_import_forms_and_attribute_uses():
     )
 
 
+def test_mq2_aiomqtt_1x_submodules_move():
+    # aiomqtt 1.x kept its exceptions in aiomqtt.error (aiomqtt.exceptions in 2.0) and Topic/Wildcard
+    # in aiomqtt.client (aiomqtt.topic in 2.0, exported at the top level).
+    assert_codemod(
+        A,
+        """
+        import aiomqtt.error
+        from aiomqtt.error import MqttCodeError
+        from aiomqtt.client import Client, Topic
+        from aiomqtt.client import Will
+
+        def failed(exc):
+            return isinstance(exc, (aiomqtt.error.MqttError, MqttCodeError)) and Topic("a").matches("a")
+        """,
+        """
+        import aiomqtt.exceptions
+        from aiomqtt.exceptions import MqttCodeError
+        from aiomqtt import Client, Topic
+        from aiomqtt.client import Will
+
+        def failed(exc):
+            return isinstance(exc, (aiomqtt.exceptions.MqttError, MqttCodeError)) and Topic("a").matches("a")
+        """,
+        rules={"MQ-2"},
+    )
+
+
+def test_mq2_aiomqtt_1x_topic_constant_moves_and_a_mixed_import_is_marked():
+    assert_codemod(
+        A,
+        """
+        from aiomqtt.client import MAX_TOPIC_LENGTH
+        from aiomqtt.client import Client, MAX_TOPIC_LENGTH as LIMIT
+        """,
+        """
+        from aiomqtt.topic import MAX_TOPIC_LENGTH
+        # MIGRATION-BLOCKER(MQ-2): Client, MAX_TOPIC_LENGTH from aiomqtt.client (aiomqtt 1.x) has no known home in aiomqtt 2; import it from aiomqtt (top level, .exceptions or .types)
+        from aiomqtt.client import Client, MAX_TOPIC_LENGTH as LIMIT
+        """,
+        rules={"MQ-2"},
+    )
+
+
 def test_mq2_alias_forms():
     assert_codemod(
         A,
