@@ -236,7 +236,11 @@ def test_sigterm_while_fix_migrates_leaves_no_container(tmp_path: Path, docker_c
     try:
         deadline = time.monotonic() + 300
         while not (
-            running := [c for c in containers(docker_client, wanted) if c.labels[RUN_KEY] not in earlier]
+            running := [
+                c
+                for c in containers(docker_client, wanted, stopped=False)
+                if c.labels[RUN_KEY] not in earlier
+            ]
         ):
             assert proc.poll() is None and time.monotonic() < deadline, "no migrator container came"
             time.sleep(0.05)
