@@ -76,6 +76,11 @@ def target_versions() -> dict[str, str]:
     return default_registry().target_versions()
 
 
+def upgrade_modules() -> dict[str, list[str]]:
+    """Upgrade name -> the top-level modules its services import (those that signal it)."""
+    return {upgrade.name: list(upgrade.modules) for upgrade in default_registry().upgrades}
+
+
 def upgrade_for_rule(rule_id: str) -> str | None:
     """The upgrade that owns a rule id ("IX-9" -> "influxdb3"), None when no upgrade declares it."""
     return default_registry().upgrade_for_rule(rule_id)

@@ -40,6 +40,7 @@ class RegistryFacts:
     names: list[str]
     targets: dict[str, str]  # target package -> default release
     owners: dict[str, str]  # rule prefix ("IX") -> upgrade name
+    modules: dict[str, list[str]]  # upgrade name -> the top-level modules it migrates away from or up
 
 
 def migrators_dir() -> Path:
@@ -118,7 +119,9 @@ def registry_facts() -> RegistryFacts:
         for upgrade, rules in migrators.rule_catalogue().items()
         for rule in rules
     }
-    facts = RegistryFacts(migrators.upgrade_names(), migrators.target_versions(), owners)
+    facts = RegistryFacts(
+        migrators.upgrade_names(), migrators.target_versions(), owners, migrators.upgrade_modules()
+    )
     _store({"registry": asdict(facts)})
     return facts
 
@@ -130,6 +133,12 @@ def upgrade_names() -> list[str]:
 def target_versions() -> dict[str, str]:
     """Target release per package, as the upgrades declare them (what `sandbox` records with a diff)."""
     return dict(registry_facts().targets)
+
+
+def upgrade_modules(names: list[str]) -> set[str]:
+    """The top-level modules the named upgrades migrate (influxdb3 -> influxdb_client, ...)."""
+    declared = registry_facts().modules
+    return {module for name in names for module in declared.get(name, [])}
 
 
 def upgrade_for_rule(rule_id: str) -> str | None:

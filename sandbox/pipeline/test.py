@@ -6,6 +6,7 @@ JUnit XML. Zero collected tests is a failure, not a pass.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import time
@@ -29,6 +30,7 @@ from sandbox.engine.containers import (
 )
 from sandbox.engine.labels import temp_prefix
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
+from sandbox.upgrade_facts import upgrade_modules
 
 HINT = (
     "read the failing tests in the log; `sandbox verify {name} --baseline` shows which "
@@ -158,7 +160,36 @@ def judge_tests(
             log=log,
             details=counts,
         )
+    empty = skips_that_verify_nothing(counts, upgrade_modules(ctx.migrations))
+    if empty:
+        return StageResult(name, "failed", reason=empty, log=log, details=counts)
     return StageResult(name, "passed", log=log, details=counts)
+
+
+IMPORT_SKIP = re.compile(r"could not import '([\w.]+)'")  # pytest.importorskip's skip message
+
+
+def skips_that_verify_nothing(counts: dict[str, Any], migrated: set[str]) -> str | None:
+    """Green is not verified when nothing ran, or when tests skipped themselves because a module the
+    migration replaced or upgraded no longer imports (`pytest.importorskip("influxdb_client")`): the
+    code they cover went through untested, and the report would call it verified."""
+    if counts["tests"] - counts["skipped"] <= 0:
+        return f"all {counts['tests']} tests were skipped: nothing was verified"
+    modules = [
+        found.group(1)
+        for case in counts.get("cases", [])
+        if case["outcome"] == "skipped"
+        # a test's skip says it in the message; a module skipped at collection, in the text
+        and (found := IMPORT_SKIP.search(f"{case['message']}\n{case['text']}"))
+        and found.group(1).split(".")[0] in migrated
+    ]
+    if not modules:
+        return None
+    return (
+        f"{len(modules)} test(s) skipped because they could not import {', '.join(sorted(set(modules)))}, "
+        "which the migration replaced or upgraded (pytest.importorskip): they verify nothing; make them "
+        "import what the migrated service uses"
+    )
 
 
 def parse_junit(data: bytes) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sandbox.pipeline.health import judge
 from sandbox.pipeline.migrate import blockers
 from sandbox.pipeline.run import ServiceOutcome
 from sandbox.pipeline.stage import StageResult
-from sandbox.pipeline.test import parse_junit
+from sandbox.pipeline.test import parse_junit, skips_that_verify_nothing
 from sandbox.report import build_report, junit_xml, summary_text
 from sandbox.upgrades import upgrade_for_rule
 
@@ -67,6 +67,46 @@ def _outcome(name: str, ok: bool, priority: str, stage: str | None = None) -> di
         "stages": stages,
         "folder": f"/runs/r/{name}",
     }
+
+
+def _junit(*cases: str) -> dict:
+    skipped = sum("<skipped" in case for case in cases)
+    body = "".join(cases)
+    return parse_junit(
+        f'<testsuite name="pytest" tests="{len(cases)}" skipped="{skipped}" failures="0" errors="0">'
+        f"{body}</testsuite>".encode()
+    )
+
+
+OK_CASE = '<testcase classname="tests.test_a" name="test_ok"/>'
+V2_SKIP = (
+    '<testcase classname="tests.test_store" name="test_store"><skipped type="pytest.skip" '
+    "message=\"could not import 'influxdb_client': No module named 'influxdb_client'\"/></testcase>"
+)
+MODULE_SKIP = (  # importorskip at module level: pytest skips the file at collection
+    '<testcase classname="" name="tests.test_query"><skipped message="collection skipped">'
+    "('/svc/tests/test_query.py', 3, \"Skipped: could not import 'influxdb_client': No module named "
+    "'influxdb_client'\")</skipped></testcase>"
+)
+OPTIONAL_SKIP = (
+    '<testcase classname="tests.test_fast" name="test_fast"><skipped type="pytest.skip" '
+    "message=\"could not import 'uvloop': No module named 'uvloop'\"/></testcase>"
+)
+
+
+def test_tests_that_skip_on_a_module_the_migration_replaced_verify_nothing() -> None:
+    reason = skips_that_verify_nothing(_junit(OK_CASE, V2_SKIP), {"influxdb_client"})
+    assert reason and reason.startswith("1 test(s) skipped because they could not import influxdb_client")
+    reason = skips_that_verify_nothing(_junit(OK_CASE, V2_SKIP, MODULE_SKIP), {"influxdb_client"})
+    assert reason and reason.startswith("2 test(s) skipped")
+    # a skip on a module the migration does not touch is the service's own business
+    assert skips_that_verify_nothing(_junit(OK_CASE, OPTIONAL_SKIP), {"influxdb_client"}) is None
+    assert skips_that_verify_nothing(_junit(OK_CASE, V2_SKIP), {"tenacity"}) is None
+
+
+def test_all_tests_skipped_is_not_a_verdict() -> None:
+    reason = skips_that_verify_nothing(_junit(OPTIONAL_SKIP, OPTIONAL_SKIP), set())
+    assert reason == "all 2 tests were skipped: nothing was verified"
 
 
 def test_summary_has_the_seeds_sections_and_points_at_logs(tmp_path: Path) -> None:
