@@ -61,7 +61,11 @@ start_engine() {
   # A session of its own: the engine must outlive the shell (or job) that ran the set-up. Started in the
   # caller's process group, it was killed with that group when the caller's job ended or was stopped,
   # taking every other run's containers with it.
-  setsid nohup dockerd >>"$DOCKERD_LOG" 2>&1 </dev/null &
+  # Address pools of /24s instead of the default /16s and /20s: the default gives ~31 networks, and
+  # a fleet run holds two per started dependency set (tests and health of several services at
+  # once), so two runs side by side (a test suite's workers) ran out ("non-overlapping IPv4 address
+  # pool"). The same private range docker uses by default, cut finer: 4096 networks.
+  setsid nohup dockerd --default-address-pool base=172.16.0.0/12,size=24 >>"$DOCKERD_LOG" 2>&1 </dev/null &
   for _ in $(seq 1 120); do
     engine_answers && { say "Docker engine is up"; return 0; }
     sleep 0.5

@@ -105,7 +105,8 @@ class ServiceDeps:
             private.connect(container.get_wrapped_container().id, [name])
 
     def _network(self, options: dict) -> Network:
-        net = Network(docker_network_kw={"labels": dict(self.labels), **options}).create()
+        kw = {"labels": dict(self.labels), **options}
+        net = create_network_waiting(lambda: Network(docker_network_kw=kw).create(), self.client)
         self._owned_networks.append(net)
         return net
 
@@ -131,6 +132,38 @@ class ServiceDeps:
         for name, dependency in self.known.items():
             env.update(dependency.env(hosts[name], self.database))
         return env
+
+
+POOL_EXHAUSTED = "non-overlapping ipv4 address pool"  # the engine's answer when no subnet is free
+POOL_WAIT_SECONDS = 90.0
+
+
+class NoNetworkAddresses(RuntimeError):
+    """The engine had no free address pool for another network for as long as a stage waits."""
+
+
+def create_network_waiting(
+    create: Callable[[], Network], client: docker.DockerClient, seconds: float = POOL_WAIT_SECONDS
+) -> Network:
+    """`create()`, waiting while the engine's address pools are all taken: other runs' stages give
+    theirs back within seconds, so a busy engine is a wait, not a failed service. Past `seconds`, an
+    error that says what is full and what to do."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return create()
+        except docker.errors.APIError as exc:
+            if POOL_EXHAUSTED not in str(exc).lower():
+                raise
+            if time.monotonic() >= deadline:
+                raise NoNetworkAddresses(
+                    f"the Docker engine has no free address pool for another network after waiting "
+                    f"{seconds:.0f}s ({len(client.networks.list())} networks exist): lower -j, remove "
+                    "leftovers with `sandbox clean`, or give the engine smaller pools "
+                    '(`"default-address-pools": [{"base": "172.16.0.0/12", "size": 24}]` in '
+                    "/etc/docker/daemon.json, as scripts/setup.sh starts it)"
+                ) from exc
+            time.sleep(1.0)
 
 
 def _each_at_once(remove: Callable[[Any], None], objects: list) -> None:
