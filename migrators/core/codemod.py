@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
 from collections.abc import Iterator, Mapping
@@ -285,6 +286,20 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     # the traversal does not descend into it. Empty: every statement is traversed.
     TRIGGER_WORDS: ClassVar[tuple[str, ...]] = ()
 
+    def inert_body(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Whether no hook of the codemod can change or mark anything below the def's body block, judged
+        on CPython's tree of the def (see :meth:`ast_def`): the traversal then does not descend into
+        that block (the def's own hooks still run, on the def as it is). False: always descend."""
+        return False
+
+    def ast_def(self, node: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """CPython's tree of a def of the module being transformed (see ImportNames.ast_def); None where
+        it is not known (then every question about it must be answered the slow way)."""
+        names = self._import_names
+        if names is None or names.module is not self._module_node:
+            return None
+        return names.ast_def(node)
+
     def __init__(
         self,
         context: CodemodContext,
@@ -467,6 +482,10 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
         descend = name not in self._hooks or getattr(self, name)(node) is not False
+        if descend and isinstance(node, cst.FunctionDef):
+            fn = self.ast_def(node)
+            if fn is not None and self.inert_body(fn):
+                self._untouched.add(id(node.body))  # its hooks run, nothing below it is visited
         return descend and id(node) not in self._untouched
 
     def _statements_without_triggers(self, module: cst.Module) -> set[int]:
