@@ -309,6 +309,13 @@ def iter_imports(module: cst.Module, into_scopes: bool = True) -> Iterator[cst.I
             stack.append(iter(_clauses(node)))
 
 
+def statement_parts(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """What a compound statement, one of its clauses (else, except, finally, case) or a block holds
+    that can hold statements, in source order: the only places a def, a class or an import can be
+    (a simple statement line holds none: a lambda is no def)."""
+    return _clauses(node)
+
+
 def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
     for field_name in _CLAUSE_FIELDS:

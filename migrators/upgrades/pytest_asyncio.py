@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
+from migrators.core.bindings import statement_parts
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.results import Change
 from migrators.core.tree import EditSet, ProjectTree, is_test_file
@@ -217,7 +219,11 @@ def _root_conftests(config: pytest_config.PytestConfig, tree: ProjectTree) -> se
     return roots
 
 
-class _FixtureScan(cst.CSTVisitor):
+class _FixtureScan:
+    """The event_loop overrides and async fixtures of a module, in source order, with the innermost
+    enclosing class of each. Defs and classes are statements: only statement blocks are walked (what
+    a CSTVisitor would do, without a visit of every expression node)."""
+
     def __init__(self):
         self.overrides: list[tuple[str | None, cst.FunctionDef]] = []
         self.async_fixtures: list[
@@ -225,11 +231,18 @@ class _FixtureScan(cst.CSTVisitor):
         ] = []  # name, scope, literal, node
         self.classes: list[str] = []
 
-    def visit_ClassDef(self, node):
-        self.classes.append(node.name.value)
-
-    def leave_ClassDef(self, node):
-        self.classes.pop()
+    def scan(self, nodes: Sequence[cst.CSTNode]) -> None:
+        for node in nodes:
+            if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                continue
+            if isinstance(node, cst.ClassDef):
+                self.classes.append(node.name.value)
+                self.scan(statement_parts(node))
+                self.classes.pop()
+                continue
+            if isinstance(node, cst.FunctionDef):
+                self.visit_FunctionDef(node)
+            self.scan(statement_parts(node))
 
     def visit_FunctionDef(self, node: cst.FunctionDef):
         found = _fixture_decorator(node)
@@ -282,7 +295,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         except cst.ParserSyntaxError:
             continue
         scan = _FixtureScan()
-        module.visit(scan)
+        scan.scan(module.body)
         for klass, node in scan.overrides:
             found = _fixture_decorator(node)
             scope, literal = _fixture_scope(found[1])
