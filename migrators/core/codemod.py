@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import symtable
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -247,6 +248,52 @@ def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.
     return tree.with_changes(body=[*tree.body[: found[0]], *tree.body[found[0] + 1 :]])
 
 
+def module_imports_in_use(context: CodemodContext, tree: cst.Module) -> bool:
+    """Whether RemoveImportsVisitor, asked only to remove `import M` lines (plain, undotted M, no
+    alias), keeps them all, proved without its deep copy and scope analysis: every `import M` is in
+    the module's own scope (none in a def or class, whose scope is another) and CPython's symbol table
+    of the text shows M read from the module's scope somewhere (at module level, or in a def or class
+    where M is global). libcst's scope analysis then gives each `import M` a reference and the remover
+    keeps it. False: the remover decides."""
+    requests = set(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, ()))
+    if not requests or any(
+        name is not None or alias is not None or "." in mod for mod, name, alias in requests
+    ):
+        return False
+    modules = {mod for mod, _, _ in requests}
+
+    def plain_imports(into_scopes: bool) -> int:
+        return sum(
+            1
+            for node in iter_imports(tree, into_scopes)
+            if isinstance(node, cst.Import)
+            for alias in node.names
+            if alias.asname is None and get_full_name_for_node(alias.name) in modules
+        )
+
+    if plain_imports(True) != plain_imports(False):
+        return False
+    try:
+        table = symtable.symtable(tree.code, "<module>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return all(_read_from_module_scope(table, mod) for mod in modules)
+
+
+def _read_from_module_scope(table: symtable.SymbolTable, name: str) -> bool:
+    stack = [table]
+    while stack:
+        current = stack.pop()
+        stack.extend(current.get_children())
+        try:
+            symbol = current.lookup(name)
+        except KeyError:
+            continue
+        if symbol.is_referenced() and (current is table or symbol.is_global()):
+            return True
+    return False
+
+
 def _is_lone_import(stmt: cst.CSTNode, module: str, name: str) -> bool:
     """`from module import name` (no alias, not relative) as the only statement of a line."""
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -367,6 +414,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             removed = remove_lone_unused_import(self.context, tree)
             if removed is not None:
                 return removed
+            if module_imports_in_use(self.context, tree):
+                return tree  # libcst's remover would keep every import asked about
         if transform.get_inherited_dependencies():
             return self._instantiate_and_run(transform, tree)
         # no metadata (AddImportsVisitor): libcst's defensive deep copy of the module, made only
