@@ -21,7 +21,7 @@ from libcst.metadata import MetadataWrapper
 from bench.gen_services import generate
 from migrators.core.bindings import ImportNames
 from migrators.core.codemod import MigrationCodemod, TopLevelAddImports, module_imports_in_use
-from migrators.core.runner import transform_source
+from migrators.core.runner import nodes_are_unique, transform_source
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades import pytest_asyncio as pa
@@ -251,3 +251,17 @@ def test_no_body_is_skipped_without_the_modules_source():
     codemod.names = []
     codemod.transform_shared(MetadataWrapper(module, unsafe_skip_copy=True), ImportNames(module, module.code))
     assert "inner" not in codemod.names and "f" in codemod.names
+
+
+def test_nodes_are_unique_finds_a_node_held_twice():
+    module = cst.parse_module("x = 1\ny = 2\n")
+    assert nodes_are_unique(module)
+    twice = module.with_changes(body=[module.body[0], module.body[0]])
+    assert not nodes_are_unique(twice)
+    shared_leaf = cst.Name("a")
+    call = cst.parse_module(cst.Module(body=[]).code)  # an empty module is unique too
+    assert nodes_are_unique(call)
+    deep = module.with_changes(
+        body=[cst.SimpleStatementLine([cst.Expr(cst.BinaryOperation(shared_leaf, cst.Add(), shared_leaf))])]
+    )
+    assert not nodes_are_unique(deep)  # found below the top: every field of every node is walked
