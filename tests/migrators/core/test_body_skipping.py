@@ -265,3 +265,26 @@ def test_nodes_are_unique_finds_a_node_held_twice():
         body=[cst.SimpleStatementLine([cst.Expr(cst.BinaryOperation(shared_leaf, cst.Add(), shared_leaf))])]
     )
     assert not nodes_are_unique(deep)  # found below the top: every field of every node is walked
+
+
+@pytest.mark.parametrize(
+    ("code", "needed"),
+    [
+        ("import tenacity\n\n@tenacity.retry(sleep=asyncio.sleep)\ndef f():\n    pass\n", True),
+        ("import tenacity\n\n@tenacity.retry(sleep \\\n = s)\ndef f():\n    pass\n", True),
+        ("import tenacity\n\n@tenacity.retry(\n    sleep  # why\n    =s)\ndef f():\n    pass\n", True),
+        ("from tenacity import _asyncio\n", True),
+        ("import tenacity . _asyncio\n", True),
+        ("import tenacity\nimport pytest_asyncio\n\nasync def f():\n    await asyncio.sleep(0)\n", False),
+    ],
+)
+def test_tenacity_precise_check_reads_sleep_and_asyncio_as_their_rules_do(code, needed):
+    upgrade = default_registry().get("tenacity")
+    assert upgrade.needs_codemod("app/mod.py", code) is needed
+    if not needed:  # and the codemod indeed changes nothing there
+        registry = default_registry()
+        versions = registry.versions().with_targets(tenacity="9.2.0")
+        info = FileInfo("app/mod.py", False, False)
+        state = {"tenacity": {"tests_assert_waits": False}}
+        new, changes, _ = transform_source(code, [upgrade], state, versions, info)
+        assert (new, changes) == (code, [])
