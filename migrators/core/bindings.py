@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import symtable
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -76,6 +76,7 @@ class ImportNames:
         self._heads: dict[str, _HeadFacts] | None = None
         self._table: symtable.SymbolTable | None = None
         self._ast: ast.Module | None | bool = False  # False: not parsed yet; None: CPython rejects it
+        self._defs: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] | None = None
 
     def names_for(self, node: cst.CSTNode, full: str) -> set[str] | None:
         """The qualified names from imports of `node`, whose full name is `full` (an expression of the
@@ -152,6 +153,17 @@ class ImportNames:
             self._ast = _quietly_parsed(lambda: ast.parse(self.source))
         return self._ast  # type: ignore[return-value]
 
+    def ast_def(self, node: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """CPython's node for `node`, a def of the module at its top or in the body of a def or class
+        there (any depth of defs and classes); None for any other (a def inside an `if`, a module
+        CPython rejects, a block whose statements do not pair up)."""
+        if self._defs is None:
+            tree = self._ast_tree()
+            self._defs = {}
+            if tree is not None:
+                _pair_defs(self.module.body, tree.body, self._defs)
+        return self._defs.get(id(node))
+
     def top_level_texts(self) -> dict[int, str] | None:
         """id(statement) -> its source lines (decorators included), for each compound statement at the
         top of the module; None where the text cannot be cut by lines as CPython numbers them."""
@@ -168,6 +180,38 @@ class ImportNames:
             first = min([stmt.lineno, *(d.lineno for d in getattr(stmt, "decorator_list", []))])
             texts[id(node)] = "\n".join(lines[first - 1 : stmt.end_lineno])
         return texts
+
+
+def _pair_defs(
+    body: Sequence[cst.CSTNode],
+    stmts: list[ast.stmt],
+    found: dict[int, ast.FunctionDef | ast.AsyncFunctionDef],
+) -> None:
+    """id(libcst def) -> CPython def, for the defs of one block and, recursively, of the bodies of its
+    defs and classes. The compound statements of a block come in the same order in both trees; a
+    block where their count or a kind or name differs is left out, with everything below it."""
+    compound = [node for node in body if isinstance(node, cst.BaseCompoundStatement)]
+    spans = [stmt for stmt in stmts if isinstance(stmt, _COMPOUND_AST)]
+    if len(compound) != len(spans) or not all(map(_same_def, compound, spans)):
+        return
+    for node, stmt in zip(compound, spans, strict=True):
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and isinstance(node.body, cst.IndentedBlock):
+            if isinstance(node, cst.FunctionDef):
+                found[id(node)] = stmt  # type: ignore[assignment]
+            _pair_defs(node.body.body, stmt.body, found)  # type: ignore[attr-defined]
+        elif isinstance(node, cst.FunctionDef):
+            found[id(node)] = stmt  # type: ignore[assignment]  # a one-line def: no block below
+
+
+def _same_def(node: cst.CSTNode, stmt: ast.stmt) -> bool:
+    """Whether a paired libcst and CPython compound statement are the same def or class (any other
+    compound statement pairs with any other: nothing below one is paired)."""
+    if isinstance(node, cst.FunctionDef):
+        kind = ast.AsyncFunctionDef if node.asynchronous is not None else ast.FunctionDef
+        return type(stmt) is kind and stmt.name == node.name.value
+    if isinstance(node, cst.ClassDef):
+        return isinstance(stmt, ast.ClassDef) and stmt.name == node.name.value
+    return not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
 
 
 def _quietly_parsed(parse: Callable[[], _Parsed]) -> _Parsed | None:
@@ -263,6 +307,13 @@ def iter_imports(module: cst.Module, into_scopes: bool = True) -> Iterator[cst.I
             stack.append(iter(node.body))
         else:  # a compound statement or one of its clauses (else, except, finally, case)
             stack.append(iter(_clauses(node)))
+
+
+def statement_parts(node: cst.CSTNode) -> list[cst.CSTNode]:
+    """What a compound statement, one of its clauses (else, except, finally, case) or a block holds
+    that can hold statements, in source order: the only places a def, a class or an import can be
+    (a simple statement line holds none: a lambda is no def)."""
+    return _clauses(node)
 
 
 def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:

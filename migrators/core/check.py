@@ -99,9 +99,12 @@ def _first_read(source: str, name: str, after_line: int) -> int:
 
 def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
     """Names undefined after the change that were defined before it (or did not exist)."""
+    now = undefined_names(after, rel)
+    if not now:
+        return []  # nothing undefined after: the text before need not be analysed
     old = undefined_names(before, rel)
     failures = []
-    for key, scope_line in sorted(undefined_names(after, rel).items()):
+    for key, scope_line in sorted(now.items()):
         if key in old:
             continue
         scope, name = key.split(":", 1)

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import functools
 import re
+import symtable
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import libcst as cst
-from libcst.codemod import Codemod, CodemodContext, ContextAwareTransformer, VisitorBasedCodemodCommand
+from libcst.codemod import (
+    Codemod,
+    CodemodContext,
+    ContextAwareTransformer,
+    ContextAwareVisitor,
+    VisitorBasedCodemodCommand,
+)
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 from libcst.helpers import get_full_name_for_node
 from libcst.metadata import (
@@ -96,6 +104,31 @@ class _WithoutMatcherSearch(ContextAwareTransformer):
         self._extra_leave_funcs = {}
 
 
+try:  # libcst's gatherer of a module's leading imports (private: without it, the adder's own path)
+    from libcst.codemod.visitors._add_imports import _GatherTopImportsBeforeStatements as _GatherTopImports
+except ImportError:  # pragma: no cover - another libcst layout
+    _GatherTopImports = None
+
+_ABSENT = object()
+
+
+class _WithoutMatcherSearchVisitor(ContextAwareVisitor):
+    """ContextAwareVisitor's constructor minus the matcher-decorator search (see _WithoutMatcherSearch)."""
+
+    def __init__(self, context: CodemodContext) -> None:
+        Codemod.__init__(self, context)
+        cst.CSTVisitor.__init__(self)
+        self._matchers = {}
+        self._extra_visit_funcs = {}
+        self._extra_leave_funcs = {}
+
+
+if _GatherTopImports is not None:
+
+    class _LightTopImports(_GatherTopImports, _WithoutMatcherSearchVisitor):
+        """libcst's leading-imports gatherer; the MRO puts the light constructor under its own."""
+
+
 # the MRO puts _WithoutMatcherSearch between AddImportsVisitor and ContextAwareTransformer, so
 # AddImportsVisitor's own set-up runs unchanged and calls the constructor above
 class TopLevelAddImports(AddImportsVisitor, _WithoutMatcherSearch):
@@ -115,7 +148,40 @@ class TopLevelAddImports(AddImportsVisitor, _WithoutMatcherSearch):
             if not isinstance(stmt, cst.SimpleStatementLine):
                 break
             leading.append(stmt)
-        super().visit_Module(node.with_changes(body=leading))
+        if _GatherTopImports is None:
+            super().visit_Module(node.with_changes(body=leading))
+            return
+        # libcst's own gatherer of the leading imports, built without its matcher-decorator search
+        # (it has no decorators; the search was ~20 ms per file, most of what the adder cost) and
+        # given the module directly: leave_Module is its only hook, so a walk would add nothing
+        gatherer = _LightTopImports(self.context)
+        gatherer.leave_Module(node.with_changes(body=leading))
+        self._drop_present(gatherer)
+
+    def _drop_present(self, gatherer: Any) -> None:
+        """What AddImportsVisitor.visit_Module does with its gatherer's findings (libcst 1.x): keep
+        the leading imports, and drop from the work every import they already make."""
+        self.all_imports = gatherer.all_imports
+        self.module_imports = self.module_imports - gatherer.module_imports
+        for module, alias in gatherer.module_aliases.items():
+            if self.module_aliases.get(module, _ABSENT) == alias:
+                del self.module_aliases[module]
+        for module, pairs in gatherer.alias_mapping.items():
+            wanted = self.alias_mapping.get(module)
+            for pair in pairs:
+                if wanted is not None and pair in wanted:
+                    wanted.remove(pair)
+                    if not wanted:
+                        del self.alias_mapping[module]
+                        wanted = None
+        for module, names in gatherer.object_mapping.items():
+            if module not in self.module_mapping:
+                continue
+            remaining = set() if "*" in names else self.module_mapping[module] - names
+            if remaining:
+                self.module_mapping[module] = remaining
+            else:
+                del self.module_mapping[module]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         descend = super().on_visit(node)
@@ -246,6 +312,52 @@ def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.
     return tree.with_changes(body=[*tree.body[: found[0]], *tree.body[found[0] + 1 :]])
 
 
+def module_imports_in_use(context: CodemodContext, tree: cst.Module) -> bool:
+    """Whether RemoveImportsVisitor, asked only to remove `import M` lines (plain, undotted M, no
+    alias), keeps them all, proved without its deep copy and scope analysis: every `import M` is in
+    the module's own scope (none in a def or class, whose scope is another) and CPython's symbol table
+    of the text shows M read from the module's scope somewhere (at module level, or in a def or class
+    where M is global). libcst's scope analysis then gives each `import M` a reference and the remover
+    keeps it. False: the remover decides."""
+    requests = set(context.scratch.get(RemoveImportsVisitor.CONTEXT_KEY, ()))
+    if not requests or any(
+        name is not None or alias is not None or "." in mod for mod, name, alias in requests
+    ):
+        return False
+    modules = {mod for mod, _, _ in requests}
+
+    def plain_imports(into_scopes: bool) -> int:
+        return sum(
+            1
+            for node in iter_imports(tree, into_scopes)
+            if isinstance(node, cst.Import)
+            for alias in node.names
+            if alias.asname is None and get_full_name_for_node(alias.name) in modules
+        )
+
+    if plain_imports(True) != plain_imports(False):
+        return False
+    try:
+        table = symtable.symtable(tree.code, "<module>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return all(_read_from_module_scope(table, mod) for mod in modules)
+
+
+def _read_from_module_scope(table: symtable.SymbolTable, name: str) -> bool:
+    stack = [table]
+    while stack:
+        current = stack.pop()
+        stack.extend(current.get_children())
+        try:
+            symbol = current.lookup(name)
+        except KeyError:
+            continue
+        if symbol.is_referenced() and (current is table or symbol.is_global()):
+            return True
+    return False
+
+
 def _is_lone_import(stmt: cst.CSTNode, module: str, name: str) -> bool:
     """`from module import name` (no alias, not relative) as the only statement of a line."""
     if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
@@ -284,6 +396,20 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     # name an import binds with `as`, can hold nothing the codemod changes: its hooks still run, but
     # the traversal does not descend into it. Empty: every statement is traversed.
     TRIGGER_WORDS: ClassVar[tuple[str, ...]] = ()
+
+    def inert_body(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Whether no hook of the codemod can change or mark anything below the def's body block, judged
+        on CPython's tree of the def (see :meth:`ast_def`): the traversal then does not descend into
+        that block (the def's own hooks still run, on the def as it is). False: always descend."""
+        return False
+
+    def ast_def(self, node: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        """CPython's tree of a def of the module being transformed (see ImportNames.ast_def); None where
+        it is not known (then every question about it must be answered the slow way)."""
+        names = self._import_names
+        if names is None or names.module is not self._module_node:
+            return None
+        return names.ast_def(node)
 
     def __init__(
         self,
@@ -352,6 +478,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             removed = remove_lone_unused_import(self.context, tree)
             if removed is not None:
                 return removed
+            if module_imports_in_use(self.context, tree):
+                return tree  # libcst's remover would keep every import asked about
         if transform.get_inherited_dependencies():
             return self._instantiate_and_run(transform, tree)
         # no metadata (AddImportsVisitor): libcst's defensive deep copy of the module, made only
@@ -467,6 +595,10 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
         descend = name not in self._hooks or getattr(self, name)(node) is not False
+        if descend and isinstance(node, cst.FunctionDef):
+            fn = self.ast_def(node)
+            if fn is not None and self.inert_body(fn):
+                self._untouched.add(id(node.body))  # its hooks run, nothing below it is visited
         return descend and id(node) not in self._untouched
 
     def _statements_without_triggers(self, module: cst.Module) -> set[int]:

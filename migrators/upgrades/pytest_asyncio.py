@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ import libcst as cst
 import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
+from migrators.core.bindings import statement_parts
 from migrators.core.codemod import MigrationCodemod, dotted
 from migrators.core.results import Change
 from migrators.core.tree import EditSet, ProjectTree, is_test_file
@@ -217,7 +219,11 @@ def _root_conftests(config: pytest_config.PytestConfig, tree: ProjectTree) -> se
     return roots
 
 
-class _FixtureScan(cst.CSTVisitor):
+class _FixtureScan:
+    """The event_loop overrides and async fixtures of a module, in source order, with the innermost
+    enclosing class of each. Defs and classes are statements: only statement blocks are walked (what
+    a CSTVisitor would do, without a visit of every expression node)."""
+
     def __init__(self):
         self.overrides: list[tuple[str | None, cst.FunctionDef]] = []
         self.async_fixtures: list[
@@ -225,11 +231,18 @@ class _FixtureScan(cst.CSTVisitor):
         ] = []  # name, scope, literal, node
         self.classes: list[str] = []
 
-    def visit_ClassDef(self, node):
-        self.classes.append(node.name.value)
-
-    def leave_ClassDef(self, node):
-        self.classes.pop()
+    def scan(self, nodes: Sequence[cst.CSTNode]) -> None:
+        for node in nodes:
+            if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+                continue
+            if isinstance(node, cst.ClassDef):
+                self.classes.append(node.name.value)
+                self.scan(statement_parts(node))
+                self.classes.pop()
+                continue
+            if isinstance(node, cst.FunctionDef):
+                self.visit_FunctionDef(node)
+            self.scan(statement_parts(node))
 
     def visit_FunctionDef(self, node: cst.FunctionDef):
         found = _fixture_decorator(node)
@@ -282,7 +295,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         except cst.ParserSyntaxError:
             continue
         scan = _FixtureScan()
-        module.visit(scan)
+        scan.scan(module.body)
         for klass, node in scan.overrides:
             found = _fixture_decorator(node)
             scope, literal = _fixture_scope(found[1])
@@ -388,6 +401,35 @@ class _RunUntilComplete(cst.CSTTransformer):
         return updated_node
 
 
+# the last part of every callee leave_Call acts on (pytest.mark.asyncio, .usefixtures, .parametrize,
+# request.getfixturevalue): an import alias renames only the first part of a dotted name
+_CALL_WORDS = frozenset({"asyncio", "usefixtures", "parametrize", "getfixturevalue"})
+_NESTED_HOOKS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+def _acts_in_body(node: ast.AST, heads: frozenset[str]) -> bool:
+    """Whether a node below a def's body may be one the codemod's hooks act on (see inert_body)."""
+    if isinstance(node, _NESTED_HOOKS):
+        return True
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr in _CALL_WORDS
+    return isinstance(func, ast.Name) and func.id in heads
+
+
+def _closes(node: ast.AST) -> bool:
+    """`<anything>.close()` with no argument: what _mark_loop_close looks for."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "close"
+        and not node.args
+        and not node.keywords
+    )
+
+
 class PytestAsyncioCodemod(MigrationCodemod):
     DESCRIPTION = "pytest-asyncio 0.21-0.26 -> 1.x"
 
@@ -400,6 +442,14 @@ class PytestAsyncioCodemod(MigrationCodemod):
         self._needs_pytestmark: str | None = None
         self._has_async_tests = False
         self._pytestmark_done = False
+
+    def inert_body(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+        """Below a def's body only leave_Call and the hooks of a nested def, class or import can act
+        (leave_Assign acts at module level only): a body without those, and without a call that can
+        be one leave_Call rewrites (a dotted call ending in one of _CALL_WORDS, or a bare name some
+        import binds, which may be an alias of one), is left untraversed."""
+        heads = self._import_heads()
+        return not any(_acts_in_body(node, heads) for stmt in fn.body for node in ast.walk(stmt))
 
     # --- helpers ---------------------------------------------------------------------------------
     @property
@@ -802,6 +852,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
     # PA-15: closing the running loop
     def _mark_loop_close(self, original):
         """PA-15: a marker above each close() of the running loop."""
+        fn = self.ast_def(original)
+        if fn is not None and not any(_closes(node) for stmt in fn.body for node in ast.walk(stmt)):
+            return  # CPython's tree of the same body holds no `x.close()`: the search below finds none
         loop_names = {"event_loop"}
         for assign in m.findall(original.body, m.Assign(value=m.Call())):
             if dotted(assign.value.func) in LOOP_SOURCES:
@@ -817,8 +870,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
     # PA-10: consumers of wider-loop fixtures
     def _mark_narrower_loop_consumer(self, original, fixture, is_test):
         """PA-10: a marker where a consumer of a wider-loop fixture runs in a narrower loop."""
-        if not self.state.wide_fixtures:
-            return
+        if not any(p.name.value in self.state.wide_fixtures for p in original.params.params):
+            return  # no parameter names a wider-loop fixture: nothing below can mark
         own = self._marker_loop_scope(original)
         if fixture:
             scope, _ = _fixture_scope(fixture[1])

@@ -49,6 +49,10 @@ CODEMOD_WORDS = (
 )
 
 
+_SLEEP_KEYWORD = re.compile(r"\bsleep(?:[\s\\]|#[^\n]*)*=")
+_ASYNCIO_MODULE = re.compile(r"(?<!\w)_asyncio")
+
+
 def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
     parts = dotted_name.split(".")
     node: cst.BaseExpression = cst.Name(parts[0])
@@ -365,7 +369,14 @@ class TenacityUpgrade(Upgrade):
     def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         # every rule of TenacityCodemod starts from one of these words in the source: a qualified
         # name ends with the attribute written at the use or the name written in its import
-        return any(word in text for word in CODEMOD_WORDS)
+        # two words as their rule sees them: "sleep" only as TN-6's keyword argument (`sleep=`, with
+        # any spaces, line continuations or comments before the `=`), not the `asyncio.sleep(...)` of
+        # most async code; "_asyncio" only as TN-4's name (not the end of `pytest_asyncio`)
+        return (
+            any(word in text for word in CODEMOD_WORDS if word not in ("sleep", "_asyncio"))
+            or bool(_SLEEP_KEYWORD.search(text))
+            or bool(_ASYNCIO_MODULE.search(text))
+        )
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         if versions.at_least("tenacity", "9.1.3"):

@@ -10,6 +10,7 @@ translation to SQL in :mod:`.flux_sql`; the upgrade's declaration is in the pack
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -411,7 +412,7 @@ class Influxdb3Codemod(MigrationCodemod):
     # -- statements: plan bookkeeping, removals
     def on_visit(self, node: cst.CSTNode) -> bool:
         result = super().on_visit(node)
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)) and hasattr(self, "plan"):
+        if _is_statement(type(node)) and hasattr(self, "plan"):
             self._flush_plan_for(node)
         return result
 
@@ -919,6 +920,13 @@ def _is_assignment(stmt: cst.CSTNode) -> bool:
 _BLOCKS = frozenset({"body", "orelse", "finalbody", "handlers"})
 
 
+@functools.cache
+def _is_statement(kind: type) -> bool:
+    # asked for every node of two traversals: an isinstance check against libcst's abstract
+    # BaseCompoundStatement goes through the ABC machinery each time, the answer per type does not
+    return issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+
+
 class _HeaderOwners(cst.CSTVisitor):
     """For each node, the statements it is in but not inside one of their nested blocks (body,
     orelse, finalbody, handlers): a simple statement line holds everything in it."""
@@ -928,7 +936,7 @@ class _HeaderOwners(cst.CSTVisitor):
         self._frames: list[list] = []  # [statement, how many of its blocks we are inside]
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+        if _is_statement(type(node)):
             self._frames.append([node, 0])
         self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
         return True
