@@ -327,10 +327,13 @@ def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
     return pa.schema(fields, metadata={"iox::measurement::name": name})
 
 
-def _merge_small(chunks: list[Chunk], small: int = 65536, most: int = 16) -> list[Chunk]:
-    """Keeps the chunk count bounded under many small writes. Chunks hold no duplicate keys
-    between them, so their order carries no last-write-wins meaning and may change."""
-    if len(chunks) <= most:
+def _merge_small(chunks: list[Chunk], small: int = 65536, most: int = 8) -> list[Chunk]:
+    """Keeps the count of small chunks bounded under many small writes: past `most`, they
+    become one. Only small chunks count: counting all, once 16 large ones stood (a million
+    rows), every snapshot build under live writes copied all the small ones again. Chunks hold
+    no duplicate keys between them, so their order carries no last-write-wins meaning and may
+    change."""
+    if sum(1 for chunk, _ in chunks if chunk.num_rows < small) <= most:
         return chunks
     return _compact(chunks, small)
 
