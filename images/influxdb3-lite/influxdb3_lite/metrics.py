@@ -70,6 +70,15 @@ class Metrics:
         return "".join(text for _, text in sorted(families)) + "# EOF\n"
 
 
+def _unusual(body: bytes) -> bool:
+    """Whether a line's bytes may differ from its share of the body: a comment, a carriage
+    return, a blank line or one starting blank (maybe all blank). Substring searches in C: a
+    regular expression took 0.4 ms on a 100-line body."""
+    return body[:1] in (b"", b" ", b"\t", b"\n") or any(
+        mark in body for mark in (b"#", b"\r", b"\n\n", b"\n ", b"\n\t")
+    )
+
+
 def _counter(name: str, description: str, samples: list[tuple[str, int]]) -> str:
     lines = [f"# HELP {name}_total {description}", f"# TYPE {name}_total counter"]
     lines += [f'{name}_total{{db="{db}"}} {count}' for db, count in samples]
@@ -79,6 +88,10 @@ def _counter(name: str, description: str, samples: list[tuple[str, int]]) -> str
 def valid_bytes(body: bytes, rejected_lines: set[int]) -> int:
     """Bytes of the lines stored: each non-blank, non-comment line's length without its line
     ending (`str::lines`), except the rejected ones (by line number)."""
+    if not rejected_lines and not _unusual(body.rstrip(b"\n")):
+        # The usual body, every line stored: its bytes less the line breaks, with no loop over
+        # the lines in Python on the write path.
+        return len(body) - body.count(b"\n")
     total = 0
     for number, line in enumerate(body.split(b"\n"), start=1):
         line = line.removesuffix(b"\r")

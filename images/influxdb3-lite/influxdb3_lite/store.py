@@ -292,10 +292,11 @@ class ChunkStats:
         data = times.buffers()[1]
         if len(times) > SMALL_WRITE or len(times) == 0 or times.null_count or data.size % 8:
             return cls.of(batch)
-        values = memoryview(data).cast("q")[times.offset : times.offset + len(times)]
-        steps = [later - earlier for earlier, later in zip(values, values[1:], strict=False)]
-        ascending = all(step >= 0 for step in steps)
-        return cls(min(values), max(values), ascending, ascending and all(step > 0 for step in steps))
+        values = memoryview(data).cast("q")[times.offset : times.offset + len(times)].tolist()
+        ordered = sorted(values)  # C-level passes only: this runs on every write
+        ascending = values == ordered
+        distinct = ascending and len(set(values)) == len(values)
+        return cls(ordered[0], ordered[-1], ascending, distinct)
 
     @classmethod
     def joined(cls, parts: list[ChunkStats]) -> ChunkStats:
