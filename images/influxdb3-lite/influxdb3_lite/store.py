@@ -312,7 +312,7 @@ class ChunkStats:
 
 
 SMALL_WRITE = 4096  # rows: a write's times read in Python up to this many
-MAX_SPANS = 8192  # write ranges kept per chunk
+MAX_SPANS = 1024  # write ranges kept per chunk: 65536 rows of 100-line writes need 656
 
 
 def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
