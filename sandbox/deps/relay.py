@@ -14,7 +14,7 @@ from __future__ import annotations
 import docker
 from docker.models.containers import Container
 
-from sandbox.engine.containers import LIMITS, NOBODY, ip_on, remove
+from sandbox.engine.containers import LIMITS, NO_HEALTHCHECK, NOBODY, ip_on, remove
 
 # Listens on 0.0.0.0:<port> and pipes each connection to <target>:<port>. Kept tiny and stdlib-only
 # so it runs in the base image; asyncio keeps many concurrent smoke connections cheap.
@@ -63,6 +63,7 @@ def start_relay(
         labels={**labels, "sandbox.relay": f"{target}:{port}"},
         user=NOBODY,
         **LIMITS,
+        **NO_HEALTHCHECK,
     )
     try:
         client.networks.get(private).connect(container)

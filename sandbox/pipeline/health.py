@@ -16,7 +16,16 @@ import requests
 from sandbox.config import ServiceConfig, SmokeStep
 from sandbox.deps import ServiceDeps, smoke_runners
 from sandbox.deps.relay import relay_address, start_relay
-from sandbox.engine.containers import LIMITS, NOBODY, NOBODY_ENV, capped_logs, ip_on, non_root, remove
+from sandbox.engine.containers import (
+    LIMITS,
+    NO_HEALTHCHECK,
+    NOBODY,
+    NOBODY_ENV,
+    capped_logs,
+    ip_on,
+    non_root,
+    remove,
+)
 from sandbox.pipeline.stage import StageContext, StageResult
 
 HINT = (
@@ -91,7 +100,8 @@ def health(ctx: StageContext) -> StageResult:
         network=deps.network,
         labels=ctx.labels("service"),
         user=user,
-        **LIMITS,
+        # probed over HTTP by this stage: the image's HEALTHCHECK only when it is the probe
+        **({**LIMITS, **NO_HEALTHCHECK} if ctx.config.health else LIMITS),
     )
     relay = None
     try:
