@@ -55,6 +55,13 @@ TEST_LIMITS = {**LIMITS, **NO_HEALTHCHECK, "read_only": False, "tmpfs": {}}
 # the engine's default weight, written out so a build never outweighs a test container.
 BUILD_LIMITS = {"memory": 2 << 30, "memswap": 2 << 30, "cpushares": 1024}
 BUILD_SHM_BYTES = 64 << 20
+# CPU weights (the engine's cpu_shares; 1024 is its default): on a machine the fleet keeps busy, work
+# off the critical path (a service prepared ahead of its phase, a health check beside its tests)
+# gets a lower weight, so what the run waits for gets the cores first. Weights only order work
+# that competes for a core; an idle core still runs anything, so nothing waits on an idle machine.
+CPU_SHARES = 1024
+AHEAD_CPU_SHARES = 256  # the next phase's preparation: its checks wait for this phase anyway
+BESIDE_CPU_SHARES = 512  # the health check's containers while the tests run beside it
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}

@@ -100,6 +100,7 @@ def health(ctx: StageContext) -> StageResult:
         network=deps.network,
         labels=ctx.labels("service"),
         user=user,
+        cpu_shares=ctx.cpu_shares,
         # probed over HTTP by this stage: the image's HEALTHCHECK only when it is the probe
         **({**LIMITS, **NO_HEALTHCHECK} if ctx.config.health else LIMITS),
     )
@@ -115,6 +116,7 @@ def health(ctx: StageContext) -> StageResult:
             deps.network,
             deps.access_network,
             ctx.labels("relay"),
+            cpu_shares=ctx.cpu_shares,
         )
         base_url = f"http://{relay_address(relay, deps.access_network)}:{ctx.config.port}"
         probe = wait_healthy(ctx, container, base_url)

@@ -189,6 +189,7 @@ def _run_migrators(
             str(results): {"bind": "/results", "mode": "rw"},
         },
         user=_migrator_user(ctx, results),
+        cpu_shares=ctx.cpu_shares,
         **migrator_limits(cores),
     )
     try:
