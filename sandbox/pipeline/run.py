@@ -39,9 +39,11 @@ from sandbox.engine.cleanup import (
     stop_run_containers,
     write_owner,
 )
-from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES
+from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES, host_cores
+from sandbox.engine.labels import labels_for
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.schedule import Schedule, Waits
+from sandbox.pipeline.shared_migrator import OnDemand, SharedMigrator
 from sandbox.pipeline.stage import (
     Events,
     Stage,
@@ -157,6 +159,7 @@ class Run:
     schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
     built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
     teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
+    shared_migrator: OnDemand | None = None  # a fleet run's one migrator container, on demand
 
     def images(self) -> dict[str, Any]:
         return {
@@ -206,6 +209,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         baseline=run.options.baseline,
         built=run.built,
         teardowns=run.teardowns,
+        shared_migrator=run.shared_migrator,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -638,11 +642,27 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         ),
     )
     slots: list[ServiceOutcome | None] = [None] * len(ordered)
+    run.shared_migrator = _shared_migrator(run, [config.name for config in ordered])
     try:
         _start_and_join(run, ordered, slots)
     finally:  # also when a second signal forces: the services in flight keep their stages so far
+        if run.shared_migrator is not None:
+            run.shared_migrator.close()
         result.stopped_after = run.schedule.stopped_after
         result.outcomes.extend(_kept(run, slots))
+
+
+def _shared_migrator(run: Run, names: list[str]) -> OnDemand | None:
+    """One migrator container for the fleet's services (sandbox.pipeline.shared_migrator), started by
+    the first migrate stage; a fleet of one keeps the container of its own."""
+    if len(names) < 2:
+        return None
+    image = run.resolver.resolve("migrator").ref
+    labels = labels_for(run.run_id, "migrator")
+    return OnDemand(
+        lambda: SharedMigrator.start(connect(), image, run.folder, names, labels, host_cores()),
+        [run.folder / name / "work" for name in names],
+    )
 
 
 def _kept(run: Run, slots: list[ServiceOutcome | None]) -> list[ServiceOutcome]:
