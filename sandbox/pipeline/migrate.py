@@ -183,6 +183,8 @@ def _run_migrators(
             return _run_shared(ctx, shared, rel_paths)
         except SharedMigratorGone:  # stopped under this request (its memory): not this service's
             ctx.shared_migrator.discard(shared)  # doing; run again in a container of its own
+            if ctx.cancelled.is_set():  # stopped by the interrupt's sweep: no new container
+                raise InterruptedError("run interrupted") from None
     return _run_own(ctx, image, rel_paths)
 
 
