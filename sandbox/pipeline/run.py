@@ -657,10 +657,11 @@ def _shared_migrator(run: Run, names: list[str]) -> OnDemand | None:
     the first migrate stage; a fleet of one keeps the container of its own."""
     if len(names) < 2:
         return None
-    image = run.resolver.resolve("migrator").ref
     labels = labels_for(run.run_id, "migrator")
     return OnDemand(
-        lambda: SharedMigrator.start(connect(), image, run.folder, names, labels, host_cores()),
+        lambda: SharedMigrator.start(
+            connect(), run.resolver.resolve("migrator").ref, run.folder, names, labels, host_cores()
+        ),
         [run.folder / name / "work" for name in names],
     )
 
