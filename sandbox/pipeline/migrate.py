@@ -41,7 +41,7 @@ def migrate(ctx: StageContext) -> StageResult:
     image = ctx.resolver.resolve("migrator").ref
     logs, reports, failures = [], [], []
     with held_out_fixes(ctx.ws):
-        runs = _run_migrators(ctx, image, ctx.ws.rel_paths)
+        runs, where = _run_migrators(ctx, image, ctx.ws.rel_paths)
     for rel, (args, code, stdout, stderr) in zip(ctx.ws.rel_paths, runs, strict=True):
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
         reports.append(_parse_json(stdout))
@@ -67,6 +67,7 @@ def migrate(ctx: StageContext) -> StageResult:
         "blockers": blockers(ctx.ws.rel_paths, reports, len(markers)),
         "shared_changed": shared_changed(ctx.ws, file_changes),
         "check_failures": check_failures(ctx.ws.rel_paths, reports),
+        "migrator": where,
     }
     # The fix stage judges markers and check failures after the fixes (upgrades named here).
     kept = ("markers", "blockers", "check_failures")
@@ -173,19 +174,19 @@ RESULTS_DIR = "migrator-results"  # in the service's run folder, beside the work
 
 def _run_migrators(
     ctx: StageContext, image: str, rel_paths: list[str]
-) -> list[tuple[list[str], int | None, str, str]]:
+) -> tuple[list[tuple[list[str], int | None, str, str]], str]:
     """The codemods on each path of the workspace with no network: in a fleet run in the run's shared
-    migrator container, else in one of the service's own. Per path (args, exit code, out, err); exit
-    code None: the codemods exceeded the stage's timeout."""
+    migrator container, else in one of the service's own; which one ("shared" or "own"). Per path
+    (args, exit code, out, err); exit code None: the codemods exceeded the stage's timeout."""
     if ctx.shared_migrator is not None:
         shared = ctx.shared_migrator.get()
         try:
-            return _run_shared(ctx, shared, rel_paths)
+            return _run_shared(ctx, shared, rel_paths), "shared"
         except SharedMigratorGone:  # stopped under this request (its memory): not this service's
             ctx.shared_migrator.discard(shared)  # doing; run again in a container of its own
             if ctx.cancelled.is_set():  # stopped by the interrupt's sweep: no new container
                 raise InterruptedError("run interrupted") from None
-    return _run_own(ctx, image, rel_paths)
+    return _run_own(ctx, image, rel_paths), "own"
 
 
 def _run_shared(

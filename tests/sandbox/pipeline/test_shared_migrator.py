@@ -74,6 +74,8 @@ def test_two_services_in_one_container_each_with_its_own_result(shared, docker_c
     attrs = docker_client.containers.get(migrator.container.id).attrs
     assert attrs["HostConfig"]["NetworkMode"] == "none"
     assert attrs["HostConfig"]["ReadonlyRootfs"] is True
+    assert attrs["HostConfig"]["CapDrop"] == ["ALL"] and "/tmp" in attrs["HostConfig"]["Tmpfs"]
+    assert "no-new-privileges" in attrs["HostConfig"]["SecurityOpt"]
     assert attrs["Config"]["Labels"][RUN_KEY] == run_id
     mounted = sorted(mount["Destination"] for mount in attrs["Mounts"])
     assert mounted == sorted(["/exchange", "/work/data-retention", "/work/common", "/work/never-copied"])
