@@ -34,6 +34,9 @@ HINT = (
 )
 
 
+STATE_EVERY = 1.0  # seconds between looks at the service container's state while it is probed
+
+
 @dataclass(frozen=True)
 class Probe:
     healthy: bool
@@ -73,10 +76,14 @@ def wait_healthy(ctx: StageContext, container, base_url: str) -> Probe:
     """Poll the health endpoint (or the image's HEALTHCHECK) until healthy or the timeout."""
     deadline = time.monotonic() + ctx.config.timeouts["health"]
     probe = Probe(False, "not probed")
+    next_look = 0.0
     while time.monotonic() < deadline and not ctx.cancelled.is_set():
-        container.reload()
-        if container.status in ("exited", "dead"):
-            return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
+        # The container's state is an engine call: once a second, not every probe (dockerd's CPU).
+        if time.monotonic() >= next_look:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
+            next_look = time.monotonic() + STATE_EVERY
         if ctx.config.health:
             probe = _probe(base_url + ctx.config.health, ctx.config)
         else:
