@@ -78,13 +78,19 @@ while True:
             finally:
                 os._exit(0)
         running[pid] = (rid, time.monotonic() + request["timeout"], len(request["argv"]))
-    for pid, (rid, deadline, count) in list(running.items()):
+    for pid, (rid, deadline, count) in running.items():
         if time.monotonic() > deadline:
             os.kill(pid, signal.SIGKILL)
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done == 0:
+    while True:  # as PID 1 it also reaps orphans (the workers of a child killed at its timeout)
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        if pid not in running:
             continue
-        del running[pid]
+        rid, deadline, count = running.pop(pid)
         if not os.path.exists(f"{IO}/{rid}.json"):
             why = "timeout" if time.monotonic() > deadline else f"migrator process ended ({status})"
             put(rid, [{"code": None if why == "timeout" else 2, "stdout": "", "stderr": why}] * count)
