@@ -235,8 +235,8 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
                 result = _run_stage(stage, ctx)
             if result is None:
                 continue
-            if stage.timeout and "cpu_shares" not in result.details:  # the health check says its own
-                result.details["cpu_shares"] = ctx.cpu_shares
+            if stage.timeout and ctx.cpu_shares != CPU_SHARES and "cpu_shares" not in result.details:
+                result.details["cpu_shares"] = ctx.cpu_shares  # a weight off the default, said
             turn.tell(stage, result)
             outcome.preexisting_failures = ctx.preexisting_failures
             if (
@@ -296,7 +296,8 @@ class _Ahead:
         self._result = _run_stage(self.stage, self._ctx)
         if self._result is not None:
             self._result.details["ran_beside"] = STAGES[STAGES.index(self.stage) - 1].name
-            self._result.details["cpu_shares"] = self._ctx.cpu_shares
+            if self._ctx.cpu_shares != CPU_SHARES:
+                self._result.details["cpu_shares"] = self._ctx.cpu_shares
 
     def result(self) -> StageResult | None:
         self._thread.join()
