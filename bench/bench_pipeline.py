@@ -12,7 +12,10 @@ the bench's cache, records and the service it touches never reach this checkout.
 service, it asserts that only that service was verified again; it prints per-stage run time and
 the time services waited for a -j slot or for their dependencies, and the schedule's floor: the least
 wall time its phase gates allow with each service's own stage times (a phase's checks wait for the
-previous phase; phase D checks one service at a time).
+previous phase; phase D checks one service at a time). It also prints the CPU seconds of the fleet
+run and of the single runs (their containers, from the engine's cgroups, and the sandbox process):
+on a shared machine, CPU per service is what a fleet run can save, and it does not move with other
+people's load as wall time does.
 
 usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet [--only A,B]] [--no-single]
 Targets (issue 16): verify / by-hand <= 0.5; fleet -j auto / sum of single runs <= 0.5;
@@ -24,11 +27,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,17 +49,105 @@ def sh(*args: str, check: bool = True) -> str:
     return subprocess.run(args, check=check, capture_output=True, text=True).stdout.strip()
 
 
+# CPU seconds of the last verify_seconds run: its containers (the engine's cgroup accounting, by the
+# owner label every container of the run carries) and its own process; None where unreadable.
+LAST_CPU: dict[str, float | None] = {"containers": None, "process": None}
+
+
 def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) -> tuple[float, int]:
     """One `sandbox verify` as a user types it; `repo`: the repo it works on (SANDBOX_REPO)."""
     env = {**os.environ, "SANDBOX_REPO": str(repo)} if repo else None
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     begin = time.perf_counter()
-    proc = subprocess.run(
+    proc = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "sandbox"), "verify", *names, "-j", jobs],
-        capture_output=True,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         env=env,
     )
-    return time.perf_counter() - begin, proc.returncode
+    meter = ContainerCpu(proc.pid)
+    meter.start()
+    code = proc.wait()
+    seconds = time.perf_counter() - begin
+    meter.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    LAST_CPU["containers"] = meter.total()
+    LAST_CPU["process"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return seconds, code
+
+
+class ContainerCpu(threading.Thread):
+    """The CPU seconds of the containers one `sandbox verify` process owns (label sandbox.owner.pid),
+    from the engine's cgroups (v1 cpuacct or v2 cpu.stat), sampled every 0.3 s: the machine is shared,
+    so wall time alone mixes in other people's load, CPU seconds do not. A container removed between
+    two samples loses at most its last 0.3 s; dockerd's and runc's own CPU is not counted (shared)."""
+
+    def __init__(self, owner: int) -> None:
+        super().__init__(daemon=True)
+        self._owner, self._done = str(owner), threading.Event()
+        self._usage: dict[str, float] = {}  # container id -> last CPU seconds seen
+        self._mine: dict[str, bool] = {}
+        self._client = connect()
+        self.readable = Path(CGROUP_V1).is_dir() or Path(CGROUP_V2).is_dir()
+
+    def run(self) -> None:
+        while not self._done.wait(0.3):
+            self.sample()
+        self.sample()
+
+    def sample(self) -> None:
+        for cid in _container_ids():
+            if cid not in self._mine:
+                self._mine[cid] = self._owned(cid)
+            usage = _cgroup_usage(cid) if self._mine[cid] else None
+            if usage is not None:
+                self._usage[cid] = usage
+
+    def _owned(self, cid: str) -> bool:
+        try:
+            labels = self._client.api.inspect_container(cid)["Config"]["Labels"] or {}
+        except Exception:  # gone already
+            return False
+        return labels.get("sandbox.owner.pid") == self._owner
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def total(self) -> float | None:
+        return sum(self._usage.values()) if self.readable else None
+
+
+CGROUP_V1 = "/sys/fs/cgroup/cpuacct/docker"
+CGROUP_V2 = "/sys/fs/cgroup/system.slice"
+
+
+def _container_ids() -> list[str]:
+    if Path(CGROUP_V1).is_dir():
+        return [p.name for p in Path(CGROUP_V1).iterdir() if p.is_dir()]
+    if Path(CGROUP_V2).is_dir():
+        return [p.name[7:-6] for p in Path(CGROUP_V2).glob("docker-*.scope")]
+    return []
+
+
+def _cgroup_usage(cid: str) -> float | None:
+    """A container's CPU seconds so far, or None when its cgroup is gone or unreadable."""
+    try:
+        if Path(CGROUP_V1).is_dir():
+            return int((Path(CGROUP_V1) / cid / "cpuacct.usage").read_text()) / 1e9
+        stat = (Path(CGROUP_V2) / f"docker-{cid}.scope" / "cpu.stat").read_text()
+        return int(stat.split("usage_usec", 1)[1].split()[0]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_line(label: str, containers: float | None, process: float | None) -> str:
+    if containers is None:
+        return f"{label}: CPU not readable here (no docker cgroup)"
+    process = process or 0.0
+    return (
+        f"{label}: {containers + process:7.1f} s ({containers:.1f} s in containers, {process:.1f} s sandbox)"
+    )
 
 
 def latest_report(repo: Path) -> dict:
@@ -353,11 +446,18 @@ def fleet_bench(names: list[str]) -> None:
         # --max-failure-rate 1: every phase runs even while services fail (the singles all run too).
         verify_seconds("--all", "--max-failure-rate", "1", repo=repo)  # warm every service's layers once
         full, code = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
+        full_cpu = dict(LAST_CPU)
         full_report = latest_report(repo)
-        singles, single_reports = 0.0, []
+        singles, single_reports, single_cpu = 0.0, [], {"containers": 0.0, "process": 0.0}
         for name in names:
             singles += verify_seconds(name, "--no-cache", repo=repo)[0]
             single_reports.append(latest_report(repo))
+            for key in single_cpu:
+                single_cpu[key] = (
+                    None
+                    if LAST_CPU[key] is None or single_cpu[key] is None
+                    else single_cpu[key] + LAST_CPU[key]
+                )
         # The runs above remembered every verified service: nothing changed since.
         changed, _ = verify_seconds("--all", "--changed", "--max-failure-rate", "1", repo=repo)
         unchanged = latest_report(repo)
@@ -370,6 +470,10 @@ def fleet_bench(names: list[str]) -> None:
     print(f"sandbox verify --all -j auto           : {full:7.1f} s")
     print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
+    print(cpu_line("CPU of the fleet run                   ", full_cpu["containers"], full_cpu["process"]))
+    print(
+        cpu_line("CPU of the single runs, summed         ", single_cpu["containers"], single_cpu["process"])
+    )
     print("where the full fleet run spends and waits:")
     print("\n".join(stage_profile(full_report)))
     floor, rounds = schedule_floor(single_reports)

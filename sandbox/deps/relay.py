@@ -14,7 +14,7 @@ from __future__ import annotations
 import docker
 from docker.models.containers import Container
 
-from sandbox.engine.containers import LIMITS, NOBODY, ip_on, remove
+from sandbox.engine.containers import CPU_SHARES, LIMITS, NO_HEALTHCHECK, NOBODY, ip_on, remove
 
 # Listens on 0.0.0.0:<port> and pipes each connection to <target>:<port>. Kept tiny and stdlib-only
 # so it runs in the base image; asyncio keeps many concurrent smoke connections cheap.
@@ -54,6 +54,7 @@ def start_relay(
     private: str,
     access: str,
     labels: dict[str, str],
+    cpu_shares: int = CPU_SHARES,
 ) -> Container:
     """A started relay forwarding `access` address:port to `target`:port on the `private` network."""
     container = client.containers.create(
@@ -62,7 +63,9 @@ def start_relay(
         network=access,
         labels={**labels, "sandbox.relay": f"{target}:{port}"},
         user=NOBODY,
+        cpu_shares=cpu_shares,
         **LIMITS,
+        **NO_HEALTHCHECK,
     )
     try:
         client.networks.get(private).connect(container)

@@ -40,16 +40,28 @@ HARDENING = {
     # The engine keeps at most this much log per container; the sandbox reads head and tail of it.
     "log_config": {"type": "json-file", "config": {"max-size": "64m", "max-file": "1"}},
 }
+# The sandbox proves readiness and health itself (its readiness waits, the health stage's probe), so
+# an image's own HEALTHCHECK only costs: the engine runs it as a `runc exec` every interval (the
+# Mosquitto image: every 2 s), and in a fleet on 2 cores those execs (runc, dockerd, a process in
+# the container) took CPU from the services' stages. Off for every container that does not need it.
+NO_HEALTHCHECK = {"healthcheck": {"test": ["NONE"]}}
 # The one writable place of a read-only container (testcontainers takes it as its own `tmpfs`).
 TMPFS = {"/tmp": "rw,nosuid,nodev,size=256m"}
 LIMITS = {**HARDENING, "tmpfs": TMPFS, "mem_limit": "1g", "dns_opt": ["timeout:1", "attempts:1"]}
 # The test container keeps a writable layer: pytest's JUnit XML is read from it after the container
 # exits (a tmpfs is gone by then). Everything else of LIMITS holds.
-TEST_LIMITS = {**LIMITS, "read_only": False, "tmpfs": {}}
+TEST_LIMITS = {**LIMITS, **NO_HEALTHCHECK, "read_only": False, "tmpfs": {}}
 # docker-py's `container_limits` of a build (bytes; memswap == memory: no swap). cpushares 1024 is
 # the engine's default weight, written out so a build never outweighs a test container.
 BUILD_LIMITS = {"memory": 2 << 30, "memswap": 2 << 30, "cpushares": 1024}
 BUILD_SHM_BYTES = 64 << 20
+# CPU weights (the engine's cpu_shares; 1024 is its default): on a machine the fleet keeps busy, work
+# off the critical path (a service prepared ahead of its phase, a health check beside its tests)
+# gets a lower weight, so what the run waits for gets the cores first. Weights only order work
+# that competes for a core; an idle core still runs anything, so nothing waits on an idle machine.
+CPU_SHARES = 1024
+AHEAD_CPU_SHARES = 256  # the next phase's preparation: its checks wait for this phase anyway
+BESIDE_CPU_SHARES = 512  # the health check's containers while the tests run beside it
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}
@@ -67,13 +79,13 @@ def migrator_limits(cores: int) -> dict:
     """LIMITS with a CPU quota of `cores` for the migrator (its `-j` workers, one per core): it runs
     alone in its stage, and one CPU's worth of quota left its workers taking turns. Memory stays
     capped: forked workers share the parent's pages until they write them."""
-    return {**LIMITS, "nano_cpus": max(1, cores) * 1_000_000_000}
+    return {**LIMITS, **NO_HEALTHCHECK, "nano_cpus": max(1, cores) * 1_000_000_000}
 
 
 def dependency_limits(memory: str) -> dict:
     """HARDENING for a dependency container (testcontainers passes these to `containers.run`; the
     container class adds TMPFS to its own `tmpfs`)."""
-    return {**HARDENING, "mem_limit": memory}
+    return {**HARDENING, **NO_HEALTHCHECK, "mem_limit": memory}
 
 
 def non_root(image_user: str | None) -> str:

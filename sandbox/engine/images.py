@@ -173,11 +173,17 @@ def map_dockerfile(text: str, mapping: dict[str, str]) -> str:
     return "".join(out)
 
 
-def _stream_build(client: docker.DockerClient, on_log: Progress, **kwargs: object) -> str:
-    """Run an Engine API build, forwarding its log lines; return the image id or raise BuildError."""
+def _stream_build(
+    client: docker.DockerClient, on_log: Progress, cpu_shares: int | None = None, **kwargs: object
+) -> str:
+    """Run an Engine API build, forwarding its log lines; return the image id or raise BuildError.
+    `cpu_shares`: the RUN steps' CPU weight, when not BUILD_LIMITS' default."""
     log: list[dict] = []
     image_id = ""
-    limits = {"container_limits": dict(BUILD_LIMITS), "shmsize": BUILD_SHM_BYTES}
+    container_limits = dict(BUILD_LIMITS)
+    if cpu_shares is not None:
+        container_limits["cpushares"] = cpu_shares
+    limits = {"container_limits": container_limits, "shmsize": BUILD_SHM_BYTES}
     for chunk in client.api.build(decode=True, rm=True, forcerm=True, **limits, **kwargs):
         log.append(chunk)
         if "stream" in chunk and chunk["stream"].strip():
@@ -200,6 +206,7 @@ def build_mapped(
     labels: dict[str, str],
     buildargs: dict[str, str] | None = None,
     on_log: Progress = _quiet,
+    cpu_shares: int | None = None,
 ) -> str:
     """Build `dockerfile` over `context` with the image map applied, without writing into context.
 
@@ -213,6 +220,7 @@ def build_mapped(
         return _stream_build(
             client,
             on_log,
+            cpu_shares,
             path=str(context),
             dockerfile=str(mapped),
             tag=tag,

@@ -37,6 +37,7 @@ def build(
             ctx.resolver.image_map(),
             ctx.labels("service-image"),
             on_log=lines.append,
+            cpu_shares=ctx.cpu_shares,
         )
 
     finished, image_id, error = run_with_timeout(work, ctx.config.timeouts["build"], ctx.cancelled)

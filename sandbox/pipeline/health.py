@@ -16,13 +16,25 @@ import requests
 from sandbox.config import ServiceConfig, SmokeStep
 from sandbox.deps import ServiceDeps, smoke_runners
 from sandbox.deps.relay import relay_address, start_relay
-from sandbox.engine.containers import LIMITS, NOBODY, NOBODY_ENV, capped_logs, ip_on, non_root, remove
+from sandbox.engine.containers import (
+    LIMITS,
+    NO_HEALTHCHECK,
+    NOBODY,
+    NOBODY_ENV,
+    capped_logs,
+    ip_on,
+    non_root,
+    remove,
+)
 from sandbox.pipeline.stage import StageContext, StageResult
 
 HINT = (
     "the service started but was not healthy or a smoke check failed; the log has its "
     "output and the dependency logs sit beside it"
 )
+
+
+STATE_EVERY = 1.0  # seconds between looks at the service container's state while it is probed
 
 
 @dataclass(frozen=True)
@@ -64,10 +76,14 @@ def wait_healthy(ctx: StageContext, container, base_url: str) -> Probe:
     """Poll the health endpoint (or the image's HEALTHCHECK) until healthy or the timeout."""
     deadline = time.monotonic() + ctx.config.timeouts["health"]
     probe = Probe(False, "not probed")
+    next_look = 0.0
     while time.monotonic() < deadline and not ctx.cancelled.is_set():
-        container.reload()
-        if container.status in ("exited", "dead"):
-            return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
+        # The container's state is an engine call: once a second, not every probe (dockerd's CPU).
+        if time.monotonic() >= next_look:
+            container.reload()
+            if container.status in ("exited", "dead"):
+                return Probe(False, f"service exited with code {container.attrs['State'].get('ExitCode')}")
+            next_look = time.monotonic() + STATE_EVERY
         if ctx.config.health:
             probe = _probe(base_url + ctx.config.health, ctx.config)
         else:
@@ -91,7 +107,9 @@ def health(ctx: StageContext) -> StageResult:
         network=deps.network,
         labels=ctx.labels("service"),
         user=user,
-        **LIMITS,
+        cpu_shares=ctx.cpu_shares,
+        # probed over HTTP by this stage: the image's HEALTHCHECK only when it is the probe
+        **({**LIMITS, **NO_HEALTHCHECK} if ctx.config.health else LIMITS),
     )
     relay = None
     try:
@@ -105,6 +123,7 @@ def health(ctx: StageContext) -> StageResult:
             deps.network,
             deps.access_network,
             ctx.labels("relay"),
+            cpu_shares=ctx.cpu_shares,
         )
         base_url = f"http://{relay_address(relay, deps.access_network)}:{ctx.config.port}"
         probe = wait_healthy(ctx, container, base_url)

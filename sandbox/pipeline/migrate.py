@@ -2,7 +2,9 @@
 its shared paths.
 
 The service and its shared paths run in one migrator container (one interpreter, one import of the
-codemods), each path with the exit code and output of its own `python -m migrators` run. The stage
+codemods), each path with the exit code and output of its own `python -m migrators` run; in a fleet
+run, every service's codemods run in the run's one shared migrator container, each service in a
+process of its own (sandbox.pipeline.shared_migrator). The stage
 fails only when the migrator itself fails. MIGRATION-BLOCKER markers it leaves are
 recorded here (with the upgrade each blames, from the migrator's JSON report) and judged by the
 `fix` stage that follows, after the service's hand fixes are applied: a marker a fix removes is
@@ -23,6 +25,7 @@ from typing import Any
 from sandbox import workspace as wsmod
 from sandbox.engine.containers import NOBODY, capped_logs, host_cores, migrator_limits, remove, wait_exit
 from sandbox.fixes import FIXES_DIR
+from sandbox.pipeline.shared_migrator import SharedMigrator, SharedMigratorGone
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
 
@@ -38,7 +41,7 @@ def migrate(ctx: StageContext) -> StageResult:
     image = ctx.resolver.resolve("migrator").ref
     logs, reports, failures = [], [], []
     with held_out_fixes(ctx.ws):
-        runs = _run_migrators(ctx, image, ctx.ws.rel_paths)
+        runs, where = _run_migrators(ctx, image, ctx.ws.rel_paths)
     for rel, (args, code, stdout, stderr) in zip(ctx.ws.rel_paths, runs, strict=True):
         logs.append(f"$ python -m migrators {' '.join(args)}  (exit {code})\n{stderr}\n{stdout}\n")
         reports.append(_parse_json(stdout))
@@ -64,6 +67,7 @@ def migrate(ctx: StageContext) -> StageResult:
         "blockers": blockers(ctx.ws.rel_paths, reports, len(markers)),
         "shared_changed": shared_changed(ctx.ws, file_changes),
         "check_failures": check_failures(ctx.ws.rel_paths, reports),
+        "migrator": where,
     }
     # The fix stage judges markers and check failures after the fixes (upgrades named here).
     kept = ("markers", "blockers", "check_failures")
@@ -170,9 +174,39 @@ RESULTS_DIR = "migrator-results"  # in the service's run folder, beside the work
 
 def _run_migrators(
     ctx: StageContext, image: str, rel_paths: list[str]
+) -> tuple[list[tuple[list[str], int | None, str, str]], str]:
+    """The codemods on each path of the workspace with no network: in a fleet run in the run's shared
+    migrator container, else in one of the service's own; which one ("shared" or "own"). Per path
+    (args, exit code, out, err); exit code None: the codemods exceeded the stage's timeout."""
+    if ctx.shared_migrator is not None:
+        shared = ctx.shared_migrator.get()
+        try:
+            return _run_shared(ctx, shared, rel_paths), "shared"
+        except SharedMigratorGone:  # stopped under this request (its memory): not this service's
+            ctx.shared_migrator.discard(shared)  # doing; run again in a container of its own
+            if ctx.cancelled.is_set():  # stopped by the interrupt's sweep: no new container
+                raise InterruptedError("run interrupted") from None
+    return _run_own(ctx, image, rel_paths), "own"
+
+
+def _run_shared(
+    ctx: StageContext, shared: SharedMigrator, rel_paths: list[str]
 ) -> list[tuple[list[str], int | None, str, str]]:
-    """The codemods on each path of the workspace in one container with no network; per path
-    (args, exit code, out, err). Exit code None: the container exceeded the stage's timeout."""
+    cores = host_cores()
+    root = shared.work_roots[ctx.config.name]
+    argv = [_migrator_args(ctx, rel, cores, root) for rel in rel_paths]
+    _migrator_user(ctx, [])  # as root: the working copy is handed to nobody, the container's user
+    found = shared.migrate(ctx.config.name, argv, ctx.config.timeouts["migrate"], ctx.cancelled)
+    return [
+        (args, entry["code"], entry["stdout"], entry["stderr"])
+        for args, entry in zip(argv, found, strict=True)
+    ]
+
+
+def _run_own(
+    ctx: StageContext, image: str, rel_paths: list[str]
+) -> list[tuple[list[str], int | None, str, str]]:
+    """The codemods in a container of the service's own."""
     cores = host_cores()
     argv = [_migrator_args(ctx, rel, cores) for rel in rel_paths]
     results = ctx.folder / RESULTS_DIR
@@ -188,7 +222,8 @@ def _run_migrators(
             str(ctx.ws.work): {"bind": "/work", "mode": "rw"},
             str(results): {"bind": "/results", "mode": "rw"},
         },
-        user=_migrator_user(ctx, results),
+        user=_migrator_user(ctx, [results]),
+        cpu_shares=ctx.cpu_shares,
         **migrator_limits(cores),
     )
     try:
@@ -209,8 +244,8 @@ def _run_migrators(
     ]
 
 
-def _migrator_args(ctx: StageContext, rel: str, cores: int) -> list[str]:
-    args = [f"/work/{rel}", "--json", "-j", str(cores)]  # same output as -j 1, one worker per core
+def _migrator_args(ctx: StageContext, rel: str, cores: int, root: str = "/work") -> list[str]:
+    args = [f"{root}/{rel}", "--json", "-j", str(cores)]  # same output as -j 1, one worker per core
     for name in ctx.config.migrations_include:
         args += ["--only", name]
     for name in ctx.config.migrations_exclude:
@@ -218,14 +253,13 @@ def _migrator_args(ctx: StageContext, rel: str, cores: int) -> list[str]:
     return args
 
 
-def _migrator_user(ctx: StageContext, results: Path) -> str:
-    """The migrator writes the workspace (and its results folder) as the user owning it; never as root.
-
-    Run as root on the host, both are handed to nobody first (they are the run's own)."""
+def _migrator_user(ctx: StageContext, extra: list[Path]) -> str:
+    """The migrator writes the workspace (and `extra`, its results folder) as the user owning it;
+    never as root. Run as root on the host, they are handed to nobody first (they are the run's own)."""
     if os.getuid() != 0:
         return f"{os.getuid()}:{os.getgid()}"
     uid, gid = (int(part) for part in NOBODY.split(":"))
-    for path in [results, ctx.ws.work, *ctx.ws.work.rglob("*")]:
+    for path in [*extra, ctx.ws.work, *ctx.ws.work.rglob("*")]:
         os.lchown(path, uid, gid)
     return NOBODY
 

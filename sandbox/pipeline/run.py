@@ -39,8 +39,11 @@ from sandbox.engine.cleanup import (
     stop_run_containers,
     write_owner,
 )
+from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES, host_cores
+from sandbox.engine.labels import labels_for
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.schedule import Schedule, Waits
+from sandbox.pipeline.shared_migrator import OnDemand, SharedMigrator
 from sandbox.pipeline.stage import (
     Events,
     Stage,
@@ -156,6 +159,7 @@ class Run:
     schedule: Schedule | None = None  # a fleet run's slots and phase gates; None for one service
     built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
     teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
+    shared_migrator: OnDemand | None = None  # a fleet run's one migrator container, on demand
 
     def images(self) -> dict[str, Any]:
         return {
@@ -205,6 +209,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         baseline=run.options.baseline,
         built=run.built,
         teardowns=run.teardowns,
+        shared_migrator=run.shared_migrator,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -216,6 +221,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
             if stage.timeout and run.cancelled.is_set():
                 _add(run, outcome, StageResult(stage.name, "failed", reason="run interrupted"))
                 return
+            ctx.cpu_shares = turn.cpu_shares(stage)
             if stage.timeout:
                 run.on_event(config.name, stage.name, "started")
                 # Also when its checks will wait for the previous phase or a test slot: their
@@ -225,10 +231,12 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
             if ahead is not None and ahead.stage is stage:
                 result, ahead = ahead.result(), None
             else:
-                ahead = _Ahead.start(ctx, index) or ahead
+                ahead = _Ahead.start(ctx, index, turn.beside_shares()) or ahead
                 result = _run_stage(stage, ctx)
             if result is None:
                 continue
+            if stage.timeout and ctx.cpu_shares != CPU_SHARES and "cpu_shares" not in result.details:
+                result.details["cpu_shares"] = ctx.cpu_shares  # a weight off the default, said
             turn.tell(stage, result)
             outcome.preexisting_failures = ctx.preexisting_failures
             if (
@@ -260,27 +268,36 @@ class _Ahead:
     """A stage started beside the one before it (Stage.beside_previous), on a thread, with a context
     of its own for its dependencies; the stage loop takes its result in its turn."""
 
-    def __init__(self, stage: Stage, ctx: StageContext) -> None:
+    def __init__(self, stage: Stage, ctx: StageContext, cpu_shares: int) -> None:
         self.stage = stage
         self._stop = _Linked(ctx.cancelled)
         # with_deps sets `deps` per stage: each its own; `cancelled` also ends it when abandoned
-        self._ctx = replace(ctx, deps=None, pending_deps=None, deps_waited=0.0, cancelled=self._stop)
+        self._ctx = replace(
+            ctx,
+            deps=None,
+            pending_deps=None,
+            deps_waited=0.0,
+            cancelled=self._stop,
+            cpu_shares=cpu_shares,
+        )
         self._result: StageResult | None = None
         self._thread = threading.Thread(target=self._run, name=f"{stage.name}-{ctx.config.name}", daemon=True)
         self._thread.start()
 
     @classmethod
-    def start(cls, ctx: StageContext, index: int) -> _Ahead | None:
+    def start(cls, ctx: StageContext, index: int, cpu_shares: int) -> _Ahead | None:
         following = STAGES[index + 1] if index + 1 < len(STAGES) else None
         if following is None or not following.beside_previous or ctx.cancelled.is_set():
             return None
         _ = ctx.client  # connected once here, so both stages share the engine connection
-        return cls(following, ctx)
+        return cls(following, ctx, cpu_shares)
 
     def _run(self) -> None:
         self._result = _run_stage(self.stage, self._ctx)
         if self._result is not None:
             self._result.details["ran_beside"] = STAGES[STAGES.index(self.stage) - 1].name
+            if self._ctx.cpu_shares != CPU_SHARES:
+                self._result.details["cpu_shares"] = self._ctx.cpu_shares
 
     def result(self) -> StageResult | None:
         self._thread.join()
@@ -315,6 +332,19 @@ class _Turn:
         if not go:
             self.run.on_event(self.config.name, stage.name, "not checked: an earlier phase stopped the run")
         return go
+
+    def cpu_shares(self, stage: Stage) -> int:
+        """The CPU weight of the stage's containers: lower for a preparation whose checks would wait
+        for the previous phase anyway (prepared ahead), so that phase's checks get the cores first."""
+        schedule = self.run.schedule
+        if schedule is None or stage.needs_deps or self.waits is not None or schedule.turn_open(self.config):
+            return CPU_SHARES
+        return AHEAD_CPU_SHARES
+
+    def beside_shares(self) -> int:
+        """The CPU weight of a stage beside the tests (the health check): in a fleet, lower than the
+        tests' (a check round ends with its slowest tests); alone, the same."""
+        return CPU_SHARES if self.run.schedule is None else BESIDE_CPU_SHARES
 
     def tell(self, stage: Stage, result: StageResult) -> None:
         if stage.needs_deps and self.waits is not None and not self.told:
@@ -613,11 +643,28 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         ),
     )
     slots: list[ServiceOutcome | None] = [None] * len(ordered)
+    run.shared_migrator = _shared_migrator(run, [config.name for config in ordered])
     try:
         _start_and_join(run, ordered, slots)
     finally:  # also when a second signal forces: the services in flight keep their stages so far
+        if run.shared_migrator is not None:
+            run.shared_migrator.close()
         result.stopped_after = run.schedule.stopped_after
         result.outcomes.extend(_kept(run, slots))
+
+
+def _shared_migrator(run: Run, names: list[str]) -> OnDemand | None:
+    """One migrator container for the fleet's services (sandbox.pipeline.shared_migrator), started by
+    the first migrate stage; a fleet of one keeps the container of its own."""
+    if len(names) < 2:
+        return None
+    labels = labels_for(run.run_id, "migrator")
+    return OnDemand(
+        lambda: SharedMigrator.start(
+            connect(), run.resolver.resolve("migrator").ref, run.folder, names, labels, host_cores()
+        ),
+        [run.folder / name / "work" for name in names],
+    )
 
 
 def _kept(run: Run, slots: list[ServiceOutcome | None]) -> list[ServiceOutcome]:

@@ -23,6 +23,8 @@ from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
 from sandbox.engine import Resolver, connect, labels_for
 from sandbox.engine.cleanup import RunImages, Teardowns
+from sandbox.engine.containers import CPU_SHARES
+from sandbox.pipeline.shared_migrator import OnDemand
 
 Events = Callable[[str, str, str], None]  # (service, stage, message)
 
@@ -75,6 +77,10 @@ class StageContext:
     built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
     # removals handed off by the stages, joined by the run before its sweep; None: removed at once
     teardowns: Teardowns | None = None
+    # the CPU weight of the containers and builds the stage starts (lower off the critical path)
+    cpu_shares: int = CPU_SHARES
+    # a fleet run's one migrator container (sandbox.pipeline.shared_migrator); None: one of its own
+    shared_migrator: OnDemand | None = None
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -85,3 +85,19 @@ def test_dependency_network_is_private_and_labelled(docker_client) -> None:
         assert deps.container_env["MQTT_HOST"] == "mosquitto"
     assert not containers(docker_client, {"label": f"{RUN_KEY}={run_id}"})
     assert not docker_client.networks.list(filters={"label": f"{RUN_KEY}={run_id}"})
+
+
+def test_dependencies_run_without_the_image_healthcheck(docker_client) -> None:
+    """The local Mosquitto image checks itself every 2 s (a `runc exec` each time); the sandbox's own
+    round trip proves readiness, so its dependency containers switch that check off: no health state,
+    no exec of the image's check while they run."""
+    run_id = f"test-{uuid.uuid4().hex[:8]}"
+    with ServiceDeps(docker_client, labels_for(run_id, "deps"), needs=("mosquitto", "influxdb3")) as deps:
+        for name, container in deps.containers.items():
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            assert wrapped.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"], name
+            assert "Health" not in wrapped.attrs["State"], name
+        image = docker_client.images.get(deps.images["mosquitto"].ref)
+        if deps.images["mosquitto"].source != "official":  # the local build has a 2 s HEALTHCHECK
+            assert image.attrs["Config"]["Healthcheck"]["Test"][0] == "CMD-SHELL"

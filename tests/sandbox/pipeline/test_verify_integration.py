@@ -45,6 +45,20 @@ def test_fleet_run_exits_1_and_leaves_the_repo_untouched(fleet_run, docker_clien
     assert "By Priority:" in result.stdout and "Failed Services:" in result.stdout
 
 
+def test_the_fleet_migrates_in_one_shared_container_each_service_with_its_own_result(fleet_run) -> None:
+    _, _, report, _ = fleet_run
+    migrated = {
+        name: stage["details"]
+        for name, service in report["services"].items()
+        for stage in service["stages"]
+        if stage["name"] == "migrate" and stage["status"] != "skipped"
+    }
+    assert len(migrated) >= 2
+    assert {details["migrator"] for details in migrated.values()} == {"shared"}
+    roots = {name: details["reports"][0].get("root", "") for name, details in migrated.items()}
+    assert all(root.startswith(f"/work/{name}/") for name, root in roots.items()), roots
+
+
 def test_complete_migration_is_verified(fleet_run) -> None:
     _, result, report, _ = fleet_run
     ok = _service(report, "ok-svc")
