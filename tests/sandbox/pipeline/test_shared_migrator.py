@@ -19,6 +19,7 @@ from sandbox.engine import Resolver
 from sandbox.engine.containers import NOBODY
 from sandbox.engine.labels import RUN_KEY, labels_for
 from sandbox.pipeline.shared_migrator import EXCHANGE_DIR, OnDemand, SharedMigrator, SharedMigratorGone
+from tests.sandbox.docker_objects import containers
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = ["data-retention", "common"]
@@ -103,7 +104,7 @@ def test_a_stopped_container_is_reported_and_replaced_and_nothing_is_left(shared
     assert second is not first
     assert _request(second, "common")[0]["code"] == 0
     slot.close()
-    left = docker_client.containers.list(all=True, filters={"label": f"{RUN_KEY}={run_id}"})
+    left = containers(docker_client, {"label": f"{RUN_KEY}={run_id}"})
     assert left == []
     assert not (folder / "never-copied").exists()  # made for its mount, never used: gone
     assert not (folder / EXCHANGE_DIR).exists()
