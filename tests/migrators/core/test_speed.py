@@ -30,7 +30,7 @@ from migrators.core.runner import transform_source, without_markers
 from migrators.core.tree import FileInfo, ProjectTree, find_units, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades.tenacity import TenacityUpgrade
-from sandbox.engine.containers import LIMITS, migrator_limits
+from sandbox.engine.containers import LIMITS, NO_HEALTHCHECK, migrator_limits
 from tests.migrators.helpers import dedent, write_tree
 
 MODULE = dedent('''
@@ -211,8 +211,10 @@ def test_migrator_gets_a_quota_of_the_cores_and_keeps_its_memory_limit():
     limits = migrator_limits(2)
     assert limits["nano_cpus"] == 2_000_000_000
     assert limits["mem_limit"] == LIMITS["mem_limit"]
+    # the rest is the stage limits, with the image's HEALTHCHECK off (the sandbox waits on the exit)
     assert {k: v for k, v in limits.items() if k != "nano_cpus"} == {
-        k: v for k, v in LIMITS.items() if k != "nano_cpus"
+        **{k: v for k, v in LIMITS.items() if k != "nano_cpus"},
+        **NO_HEALTHCHECK,
     }
     assert migrator_limits(0)["nano_cpus"] == 1_000_000_000
 
