@@ -14,8 +14,8 @@ of the codemods' reach while they run: patch text holds marker lines and old-API
 
 from __future__ import annotations
 
+import itertools
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import workspace as wsmod
-from sandbox.engine.containers import NOBODY, capped_logs, host_cores, migrator_limits, remove, wait_exit
+from sandbox.engine.containers import capped_logs, host_cores, migrator_limits, remove, wait_exit
 from sandbox.fixes import FIXES_DIR
-from sandbox.pipeline.shared_migrator import SharedMigrator, SharedMigratorGone
+from sandbox.pipeline.shared_migrator import RUN_MIGRATORS, SharedMigrator, SharedMigratorGone, container_user
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
 from sandbox.upgrades import upgrade_for_rule
 
@@ -150,25 +150,16 @@ def blockers(rel_paths: list[str], reports: list[Any], found: int) -> list[dict[
 # shared path share one container, one interpreter start and one import of libcst (seconds each on a
 # loaded machine), with the same exit code, stdout and stderr per path as separate runs. Results go
 # to a file, not the log: the log is capped, a service's JSON report may be larger.
-DRIVER = """
-import contextlib, io, json, sys, traceback
-from migrators.cli import main
-results = []
-for argv in json.loads(sys.argv[1]):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-    results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+DRIVER = (
+    RUN_MIGRATORS
+    + """
+import json, sys
+results = [run_migrators(argv) for argv in json.loads(sys.argv[1])]
 with open(sys.argv[2] + ".tmp", "w") as handle:
     json.dump(results, handle)
 __import__("os").replace(sys.argv[2] + ".tmp", sys.argv[2])
 """
+)
 RESULTS_DIR = "migrator-results"  # in the service's run folder, beside the workspace, never in it
 
 
@@ -256,12 +247,7 @@ def _migrator_args(ctx: StageContext, rel: str, cores: int, root: str = "/work")
 def _migrator_user(ctx: StageContext, extra: list[Path]) -> str:
     """The migrator writes the workspace (and `extra`, its results folder) as the user owning it;
     never as root. Run as root on the host, they are handed to nobody first (they are the run's own)."""
-    if os.getuid() != 0:
-        return f"{os.getuid()}:{os.getgid()}"
-    uid, gid = (int(part) for part in NOBODY.split(":"))
-    for path in [*extra, ctx.ws.work, *ctx.ws.work.rglob("*")]:
-        os.lchown(path, uid, gid)
-    return NOBODY
+    return container_user(itertools.chain(extra, [ctx.ws.work], ctx.ws.work.rglob("*")))
 
 
 def _parse_json(text: str) -> Any:

@@ -20,7 +20,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,28 +39,35 @@ MEMORY = "2g"  # up to -j services' codemods at once, each a forked child of one
 # `<id>.json` (written to a temporary name, then renamed). One forked child per request runs
 # `python -m migrators ARGS` per argument list with its own stdout, stderr and exit code; a child past
 # its timeout is killed and its result says so; a child that died without a result gets one saying how.
-SERVER = """
-import contextlib, io, json, os, signal, sys, time, traceback
+# `python -m migrators ARGV` in the calling process, with its exit code, stdout and stderr: the part
+# of the migrator scripts (this server, and migrate.py's DRIVER for a service's own container) that
+# runs the codemods.
+RUN_MIGRATORS = """
+import contextlib, io, traceback
 from migrators.cli import main
+def run_migrators(argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+    return {"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()}
+"""
+SERVER = (
+    RUN_MIGRATORS
+    + """
+import json, os, signal, sys, time
 IO = sys.argv[1]
 def put(rid, results):
     with open(f"{IO}/{rid}.tmp", "w") as handle:
         json.dump(results, handle)
     os.replace(f"{IO}/{rid}.tmp", f"{IO}/{rid}.json")
 def child(rid, argvs):
-    results = []
-    for argv in argvs:
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-        results.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
-    put(rid, results)
+    put(rid, [run_migrators(argv) for argv in argvs])
 running = {}
 print("migrator server ready", flush=True)
 while True:
@@ -96,6 +103,7 @@ while True:
             put(rid, [{"code": None if why == "timeout" else 2, "stdout": "", "stderr": why}] * count)
     time.sleep(0.05)
 """
+)
 
 
 class SharedMigratorGone(RuntimeError):
@@ -130,7 +138,7 @@ class SharedMigrator:
         works = {name: run_folder / name / "work" for name in services}
         for work in works.values():
             work.mkdir(parents=True, exist_ok=True)
-        user = _user([exchange, *works.values()])
+        user = container_user([exchange, *works.values()])
         volumes = {str(exchange): {"bind": "/exchange", "mode": "rw"}}
         volumes.update({str(work): {"bind": f"/work/{name}", "mode": "rw"} for name, work in works.items()})
         container = client.containers.create(
@@ -189,8 +197,9 @@ class SharedMigrator:
             pass
 
 
-def _user(paths: list[Path]) -> str:
-    """The container's user: the caller's, never root (as root, the folders are handed to nobody)."""
+def container_user(paths: Iterable[Path]) -> str:
+    """A migrator container's user: the caller's, never root (as root, `paths` are handed to nobody
+    first; they are the run's own). `paths` is only walked then."""
     if os.getuid() != 0:
         return f"{os.getuid()}:{os.getgid()}"
     uid, gid = (int(part) for part in NOBODY.split(":"))
