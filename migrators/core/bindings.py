@@ -137,7 +137,7 @@ class ImportNames:
 
     def _symbol_table(self) -> symtable.SymbolTable | None:
         if self._table is None:
-            self._table = _quietly_parsed(lambda: symtable.symtable(self.source, "<module>", "exec"))
+            self._table = quietly_parsed(lambda: symtable.symtable(self.source, "<module>", "exec"))
         return self._table
 
     def _head_facts(self) -> dict[str, _HeadFacts]:
@@ -150,7 +150,7 @@ class ImportNames:
 
     def _ast_tree(self) -> ast.Module | None:
         if self._ast is False:
-            self._ast = _quietly_parsed(lambda: ast.parse(self.source))
+            self._ast = quietly_parsed(lambda: ast.parse(self.source))
         return self._ast  # type: ignore[return-value]
 
     def ast_def(self, node: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
@@ -214,7 +214,7 @@ def _same_def(node: cst.CSTNode, stmt: ast.stmt) -> bool:
     return not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
 
 
-def _quietly_parsed(parse: Callable[[], _Parsed]) -> _Parsed | None:
+def quietly_parsed(parse: Callable[[], _Parsed]) -> _Parsed | None:
     """CPython's parse of the module's text (an AST or a symbol table); None where it rejects it."""
     try:
         with warnings.catch_warnings():
@@ -360,14 +360,21 @@ def _bound_only_by_module_imports(table: symtable.SymbolTable, head: str) -> boo
         return False
     if not top.is_imported() or top.is_assigned() or top.is_namespace():
         return False
+    return not any(
+        symbol.is_namespace() or any(getattr(symbol, flag)() for flag in _BINDING_FLAGS)
+        for symbol in nested_symbols(table, head)
+    )
+
+
+def nested_symbols(table: symtable.SymbolTable, name: str) -> Iterator[symtable.Symbol]:
+    """`name`'s symbol in each scope nested in `table` (defs, classes, lambdas, comprehensions, any
+    depth) that knows it."""
     stack = list(table.get_children())
     while stack:
         child = stack.pop()
         stack.extend(child.get_children())
         try:
-            symbol = child.lookup(head)
+            symbol = child.lookup(name)
         except KeyError:
             continue
-        if symbol.is_namespace() or any(getattr(symbol, flag)() for flag in _BINDING_FLAGS):
-            return False
-    return True
+        yield symbol

@@ -28,7 +28,7 @@ from libcst.metadata import (
     ScopeProvider,
 )
 
-from migrators.core.bindings import ImportNames, iter_imports
+from migrators.core.bindings import ImportNames, iter_imports, nested_symbols, quietly_parsed
 from migrators.core.lines import start_lines
 from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
@@ -337,25 +337,17 @@ def module_imports_in_use(context: CodemodContext, tree: cst.Module) -> bool:
 
     if plain_imports(True) != plain_imports(False):
         return False
-    try:
-        table = symtable.symtable(tree.code, "<module>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return all(_read_from_module_scope(table, mod) for mod in modules)
+    table = quietly_parsed(lambda: symtable.symtable(tree.code, "<module>", "exec"))
+    return table is not None and all(_read_from_module_scope(table, mod) for mod in modules)
 
 
 def _read_from_module_scope(table: symtable.SymbolTable, name: str) -> bool:
-    stack = [table]
-    while stack:
-        current = stack.pop()
-        stack.extend(current.get_children())
-        try:
-            symbol = current.lookup(name)
-        except KeyError:
-            continue
-        if symbol.is_referenced() and (current is table or symbol.is_global()):
+    try:
+        if table.lookup(name).is_referenced():
             return True
-    return False
+    except KeyError:
+        pass
+    return any(symbol.is_referenced() and symbol.is_global() for symbol in nested_symbols(table, name))
 
 
 def _is_lone_import(stmt: cst.CSTNode, module: str, name: str) -> bool:
