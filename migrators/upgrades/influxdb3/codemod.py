@@ -110,6 +110,9 @@ class ModuleFacts:
     assigned_before: dict[int, set[str]] = field(default_factory=dict)
     module_names: set[str] = field(default_factory=set)
     async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
+    # `with client.write_api(...) as w:`: id of each such call, and the names it binds (write APIs too)
+    with_writers: set[int] = field(default_factory=set)
+    with_write_apis: set[str] = field(default_factory=set)
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
@@ -139,6 +142,10 @@ class _Facts(cst.CSTVisitor):
         if isinstance(call, cst.Call) and (dotted(call.func) or "").endswith("InfluxDBClientAsync"):
             if isinstance(name, cst.Name):
                 self.facts.async_clients.add(name.value)
+        elif _is_write_api_call(call):
+            self.facts.with_writers.add(id(call))
+            if isinstance(name, cst.Name):
+                self.facts.with_write_apis.add(name.value)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         # a function's parameters are defined in it: `database=bucket` may use them there
@@ -339,7 +346,12 @@ class Influxdb3Codemod(MigrationCodemod):
         if self.under_async(node):
             return False
         text = dotted(node)
-        if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
+        if text and (
+            text.endswith(".write_api")
+            or text == "write_api"
+            or text in self.facts.write_apis
+            or text in self.facts.with_write_apis
+        ):
             return True
         return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
             isinstance(node, cst.Call)
@@ -599,6 +611,8 @@ class Influxdb3Codemod(MigrationCodemod):
             return updated_node
         if method == "write" and self.is_write_api(func.value):
             return self.write_call(original_node, updated_node)
+        if method == "write_api" and id(original_node) in self.facts.with_writers:
+            return updated_node  # `with client.write_api(...) as w:`: see leave_WithItem
         if method == "write_api" and not isinstance(func.value, cst.Call):
             return self.write_api_call(original_node, updated_node)
         if method == "query_api" and not original_node.args:
@@ -731,6 +745,33 @@ class Influxdb3Codemod(MigrationCodemod):
         self.carry_comment(original)
         return updated.func.value
 
+    def leave_WithItem(self, original_node: cst.WithItem, updated_node: cst.WithItem) -> cst.WithItem:
+        """`with client.write_api(...) as w:`. v2 closed only the write API at the block's end (flushing
+        a batch); `with client as w:` would close the client itself, which later calls still use. A
+        synchronous writer becomes `nullcontext(client)`; a batching one is marked (its flush at the
+        block's end has no one-line counterpart)."""
+        call = original_node.item
+        if id(call) not in self.facts.with_writers or self.under_async(call.func.value):
+            return updated_node
+        args = _keywords(call.args, ("write_options", "point_settings"))
+        synchronous = bool(args) and len(args) == 1 and args[0][0] == "write_options"
+        if not (synchronous and dotted(args[0][1]) in ("SYNCHRONOUS", "WriteOptions.SYNCHRONOUS")):
+            self.mark(
+                "IX-5",
+                original_node,
+                "`with client.write_api(...)` flushed its batch when the block ended: give InfluxDBClient3 "
+                "these write options (write_client_options=), write through the client kept open "
+                "(`with contextlib.nullcontext(client) as w:`) and call client.flush() after the block",
+            )
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, "contextlib", "nullcontext")
+        self.rewrote(
+            "IX-5", original_node, "with write_api(SYNCHRONOUS) -> with nullcontext(client): client kept open"
+        )
+        self.carry_comment(call)
+        client = updated_node.item.func.value
+        return updated_node.with_changes(item=cst.Call(cst.Name("nullcontext"), [cst.Arg(client)]))
+
     def carry_comment(self, call: cst.Call) -> None:
         """A comment after the `(` of a call folded away (`write_api(  # why`) moves to the end of its
         statement's line: a person's note (or a label) is never dropped by a rewrite."""
@@ -761,6 +802,16 @@ class Influxdb3Codemod(MigrationCodemod):
 
 
 # --- small helpers -----------------------------------------------------------------------------------
+
+
+def _is_write_api_call(node: cst.BaseExpression) -> bool:
+    """`x.write_api(...)` on a client that is not itself a call's result."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "write_api"
+        and not isinstance(node.func.value, cst.Call)
+    )
 
 
 def _defined_name(statement: cst.CSTNode) -> str | None:

@@ -1139,8 +1139,7 @@ class _ResultPlanner:
         )
         accessors = _Accessors(inner.target.value)
         comp.visit(accessors)
-        for node, kind, arg in accessors.found:
-            self.plan_accessor(node, kind, arg, inner.target.value)
+        self.plan_accessors(accessors, {id(inner.target)})
 
     def plan_loop(self, loop: cst.For) -> None:
         inner = _single_inner_for(loop)
@@ -1166,8 +1165,20 @@ class _ResultPlanner:
         )
         accessors = _Accessors(inner.target.value)
         inner.body.visit(accessors)
+        self.plan_accessors(accessors, set())
+
+    def plan_accessors(self, accessors: _Accessors, targets: set[int]) -> None:
         for node, kind, arg in accessors.found:
-            self.plan_accessor(node, kind, arg, inner.target.value)
+            self.plan_accessor(node, kind, arg, accessors.row)
+        for name in accessors.unclaimed(targets):
+            self.plan.marks.append(
+                (
+                    name,
+                    "IX-13",
+                    f"{name.value} was a FluxRecord and is now a dict of SQL columns (time, tags, one per "
+                    "field; no get_*(), .values or _value/_field keys): rewrite the code it is passed to",
+                )
+            )
 
     def time_expr(self, row: str) -> cst.BaseExpression:
         self.plan.needs_timezone = True  # v2 gave aware UTC datetimes; Arrow gives naive UTC
@@ -1205,14 +1216,7 @@ class _ResultPlanner:
                 )
                 self.plan.needs_timezone = True
         if new is None:
-            self.plan.marks.append(
-                (
-                    node,
-                    "IX-13",
-                    f"record.{kind} has no single-column counterpart here "
-                    "(several fields or no time column): read the row's columns",
-                )
-            )
+            self.plan.marks.append((node, "IX-13", _no_counterpart(kind, arg)))
             return
         self.plan.replace[id(node)] = cst.parse_expression(new) if isinstance(new, str) else new
         self.plan.rewrites.append((node, "IX-13", f"record.{kind} -> row column"))
@@ -1373,7 +1377,9 @@ class _Uses(cst.CSTVisitor):
 
 
 class _Accessors(cst.CSTVisitor):
-    """FluxRecord accessors on the loop variable `row`."""
+    """FluxRecord accessors on the loop variable `row`, and the uses of `row` that are none: a record
+    passed on (`f(row)`, `rows.append(row)`) reaches code written for a FluxRecord, which the dict row
+    breaks (no get_time(), `.values` is a method, no `_value` key), so each is marked."""
 
     METHODS = {"get_time", "get_value", "get_field", "get_measurement", "get_start", "get_stop"}
 
@@ -1381,6 +1387,7 @@ class _Accessors(cst.CSTVisitor):
         self.row = row
         self.found: list[tuple[cst.CSTNode, str, str | None]] = []
         self._claimed: set[int] = set()
+        self._names: list[cst.Name] = []
 
     def _is_row(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Name) and node.value == self.row
@@ -1388,9 +1395,14 @@ class _Accessors(cst.CSTVisitor):
     def _is_values(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
 
+    def _claim(self, node: cst.CSTNode) -> None:
+        """`node` is `row` or `row.values`, read by an accessor found."""
+        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and self._is_row(func.value) and func.attr.value in self.METHODS:
+            self._claim(func.value)
             self.found.append((node, func.attr.value, None))
         elif (
             isinstance(func, cst.Attribute)
@@ -1398,31 +1410,70 @@ class _Accessors(cst.CSTVisitor):
             and self._is_values(func.value)
             and node.args
         ):
-            self._claimed.add(id(func.value))
-            self.found.append((node, "values_get", self._code(node.args[0].value)))
+            self._claim(func.value)
+            key = _literal(node.args[0].value)
+            kind = _KEY_KINDS.get(key, "values_get") if key is not None else "dynamic"
+            self.found.append((node, kind, self._code(node.args[0].value)))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if len(node.slice) != 1:
+        if len(node.slice) != 1 or not (self._is_values(node.value) or self._is_row(node.value)):
             return
         index = getattr(node.slice[0].slice, "value", None)
-        if self._is_values(node.value):
-            self._claimed.add(id(node.value))
-            key = index.evaluated_value if isinstance(index, cst.SimpleString) else None
-            self.found.append((node, key if key in ("_time", "_value") else "values_item", self._code(index)))
-        elif (
-            self._is_row(node.value)
-            and isinstance(index, cst.SimpleString)
-            and index.evaluated_value in ("_time", "_value")
-        ):
-            self.found.append((node, index.evaluated_value, None))
+        key = _literal(index)
+        self._claim(node.value)
+        if key is None:
+            self.found.append((node, "dynamic", self._code(index)))
+        elif key in _KEY_KINDS:
+            self.found.append((node, _KEY_KINDS[key], self._code(index)))
+        elif self._is_values(node.value):
+            self.found.append((node, "values_item", self._code(index)))
+        # row["tag"] / row["field"] (pivoted): the SQL row has the same column
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._is_values(node) and id(node) not in self._claimed:
+        if self._is_values(node) and id(node.value) not in self._claimed:
+            self._claim(node)
             self.found.append((node, "values", None))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.row:
+            self._names.append(node)
+
+    def unclaimed(self, targets: set[int]) -> list[cst.Name]:
+        """Uses of `row` that no accessor reads (loop targets, ids in `targets`, aside)."""
+        return [n for n in self._names if id(n) not in self._claimed and id(n) not in targets]
 
     @staticmethod
     def _code(node: cst.CSTNode | None) -> str:
         return cst.Module(body=[]).code_for_node(node) if node is not None else "None"
+
+
+# Flux record keys read as `record["key"]`/`record.values["key"]`, as the accessor each stands for (those
+# with no SQL column at all: v2_only, always marked)
+_KEY_KINDS = {
+    "_time": "_time",
+    "_value": "_value",
+    "_field": "get_field",
+    "_measurement": "get_measurement",
+    **{key: "v2_only" for key in ("_start", "_stop", "result", "table")},
+}
+
+
+def _no_counterpart(kind: str, key: str | None) -> str:
+    if kind == "v2_only":
+        return (
+            "_start, _stop, result and table are Flux-only columns (window bounds, result and table index): "
+            "SQL rows have none; compute them or drop them"
+        )
+    if kind == "dynamic":
+        return f"record[{key}]: a key chosen at run time; SQL rows are keyed time, tags, one per field"
+    return (
+        f"record.{kind} has no single-column counterpart here (several fields or no time column): "
+        "read the row's columns"
+    )
+
+
+def _literal(node: cst.CSTNode | None) -> str | None:
+    return node.evaluated_value if isinstance(node, cst.SimpleString) else None
 
 
 def _sql_index(index: cst.BaseExpression) -> cst.BaseExpression:

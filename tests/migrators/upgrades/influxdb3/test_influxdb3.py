@@ -1,7 +1,7 @@
 """Before/after per rule of the influxdb3 upgrade (IX-1 … IX-13); assert_codemod also checks that a
 second run changes nothing."""
 
-from tests.migrators.helpers import assert_codemod, migrate_twice, read, write_tree
+from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
 
 STATE = {"dataframes": False, "schema": {"cpu": ["host"]}}
 
@@ -418,3 +418,64 @@ def test_an_import_with_names_of_no_counterpart_is_split_and_the_rest_kept_as_wr
         state=STATE,
         rel="app/store.py",
     )
+
+
+def test_a_synchronous_write_api_block_keeps_a_long_lived_client_open():
+    # v2 closed only the write API at the block's end; `with self.client as w:` would close the client
+    assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+
+        class Store:
+            def __init__(self, url, token, bucket):
+                self.bucket = bucket
+                self.client = InfluxDBClient(url=url, token=token, org="o")
+
+            def save(self, points):
+                with self.client.write_api(write_options=SYNCHRONOUS) as writer:
+                    writer.write(self.bucket, "o", points)
+        """,
+        """
+        from influxdb_client_3 import InfluxDBClient3
+        from contextlib import nullcontext
+
+
+        class Store:
+            def __init__(self, url, token, bucket):
+                self.bucket = bucket
+                self.client = InfluxDBClient3(host=url, token=token, database=self.bucket)
+
+            def save(self, points):
+                with nullcontext(self.client) as writer:
+                    writer.write(record=points, database=self.bucket)
+        """,
+        rules={"IX-1", "IX-2", "IX-3", "IX-5"},
+        state=STATE,
+        rel="app/store.py",
+    )
+
+
+def test_a_batching_write_api_block_is_marked_not_closed():
+    new, changes = run_file(
+        "influxdb3",
+        dedent(
+            """
+            from influxdb_client import InfluxDBClient
+
+            client = InfluxDBClient(url="http://h:8181", token="t", org="o")
+
+
+            def save(points):
+                with client.write_api() as batch:
+                    batch.write(bucket="b", record=points)
+            """
+        ),
+        state=STATE,
+        rel="app/w.py",
+    )
+    assert "with client.write_api() as batch:" in new
+    assert "with client as batch" not in new
+    assert any(c.rule == "IX-5" and c.kind == "marker" and "client.flush()" in c.message for c in changes)
