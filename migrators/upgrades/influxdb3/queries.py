@@ -1098,7 +1098,7 @@ class _ResultPlanner:
             self.plan_loop(loop)
             claimed.add(id(loop.iter))
         for comp, outer in uses.comp_loops:
-            self.plan_comprehension(comp, outer)
+            self.plan_comprehension(comp, outer, uses.fed_loops.get(id(comp)))
             claimed.add(id(outer.iter))
         for node in uses.other_uses:
             self.plan_other(node)
@@ -1114,8 +1114,9 @@ class _ResultPlanner:
                     )
                 )
 
-    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor) -> None:
-        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`."""
+    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor, fed: cst.For | None = None) -> None:
+        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`. A
+        generator of the records themselves feeding a `for` (`fed`): that loop's reads are the records'."""
         inner = outer.inner_for_in
         if not (
             isinstance(outer.target, cst.Name)
@@ -1139,6 +1140,13 @@ class _ResultPlanner:
         )
         accessors = _Accessors(inner.target.value)
         comp.visit(accessors)
+        passed = getattr(comp, "elt", None)
+        if fed is not None and isinstance(fed.target, cst.Name) and isinstance(passed, cst.Name):
+            self.plan_accessors(accessors, {id(inner.target), id(passed)})
+            accessors = _Accessors(fed.target.value)
+            fed.body.visit(accessors)
+            self.plan_accessors(accessors, set())
+            return
         self.plan_accessors(accessors, {id(inner.target)})
 
     def plan_loop(self, loop: cst.For) -> None:
@@ -1305,6 +1313,8 @@ class _Uses(cst.CSTVisitor):
         self.names: list[cst.Name] = []  # every read of the result variable
         self._comps: list[cst.BaseComp] = []
         self._in_loop_iter = 0
+        # id(generator) -> the `for` it feeds: `for record in (rec for t in tables for rec in t.records):`
+        self.fed_loops: dict[int, cst.For] = {}
 
     def _enter(self, node: cst.BaseComp) -> None:
         self._comps.append(node)
@@ -1341,6 +1351,8 @@ class _Uses(cst.CSTVisitor):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.iter, cst.GeneratorExp):
+            self.fed_loops[id(node.iter)] = node
         if self.is_result(node.iter):
             self.direct_loops.append(node)
         elif isinstance(node.iter, cst.Name) and node.iter.value == self.result_var:
@@ -1412,8 +1424,7 @@ class _Accessors(cst.CSTVisitor):
         ):
             self._claim(func.value)
             key = _literal(node.args[0].value)
-            kind = _KEY_KINDS.get(key, "values_get") if key is not None else "dynamic"
-            self.found.append((node, kind, self._code(node.args[0].value)))
+            self.found.append((node, _KEY_KINDS.get(key, "values_get"), self._code(node.args[0].value)))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if len(node.slice) != 1 or not (self._is_values(node.value) or self._is_row(node.value)):
@@ -1421,9 +1432,8 @@ class _Accessors(cst.CSTVisitor):
         index = getattr(node.slice[0].slice, "value", None)
         key = _literal(index)
         self._claim(node.value)
-        if key is None:
-            self.found.append((node, "dynamic", self._code(index)))
-        elif key in _KEY_KINDS:
+        # a key chosen at run time (`{k: r.values[k] for k in FIELDS}`) reads tag or field columns, as in SQL
+        if key in _KEY_KINDS:
             self.found.append((node, _KEY_KINDS[key], self._code(index)))
         elif self._is_values(node.value):
             self.found.append((node, "values_item", self._code(index)))
@@ -1464,8 +1474,6 @@ def _no_counterpart(kind: str, key: str | None) -> str:
             "_start, _stop, result and table are Flux-only columns (window bounds, result and table index): "
             "SQL rows have none; compute them or drop them"
         )
-    if kind == "dynamic":
-        return f"record[{key}]: a key chosen at run time; SQL rows are keyed time, tags, one per field"
     return (
         f"record.{kind} has no single-column counterpart here (several fields or no time column): "
         "read the row's columns"

@@ -64,9 +64,27 @@ def test_flux_only_keys_are_marked_once_per_statement():
     assert "_start, _stop, result and table are Flux-only columns" in new
 
 
-def test_a_key_chosen_at_run_time_is_marked():
-    new = _migrate("    return [r[key] for t in tables for r in t.records for key in KEYS]\n")
-    assert MARK in new
+def test_a_key_chosen_at_run_time_reads_the_same_column():
+    # `{k: r.values.get(k) for k in FIELDS}` reads tag or field columns, which SQL rows keep by name
+    new = _migrate("    return [{k: r.values.get(k) for k in KEYS} for t in tables for r in t.records]\n")
+    assert MARK not in new and "{k: r.get(k) for k in KEYS}" in new
+
+
+def test_records_a_generator_feeds_to_a_loop_are_read_in_that_loop():
+    body = (
+        "    out = []\n    for record in (rec for t in tables for rec in t.records):\n"
+        '        out.append((record["_value"], record.get_time(), record["sensor"]))\n    return out\n'
+    )
+    new = _migrate(body)
+    assert MARK not in new
+    assert (
+        'out.append((record["temp"], record["time"].replace(tzinfo=timezone.utc), record["sensor"]))' in new
+    )
+    passed_on = _migrate(body.replace("out.append((", "out.append(convert(record), ("))
+    assert _marked(
+        passed_on,
+        'out.append(convert(record), (record["temp"], record["time"].replace(tzinfo=timezone.utc), record["sensor"]))',
+    )
 
 
 def test_reads_of_tags_and_accessors_stay_unmarked():
