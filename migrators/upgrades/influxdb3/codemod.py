@@ -43,16 +43,28 @@ IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
         "Point": (NEW, "Point"),
         "WritePrecision": (NEW, "WritePrecision"),
         "WriteOptions": (NEW, "WriteOptions"),
+        "QueryApi": (NEW, "InfluxDBClient3"),
+        "WriteApi": (NEW, "InfluxDBClient3"),
     },
     "influxdb_client.client.write_api": {
-        n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions", "PointSettings", "WriteType")
+        **{
+            n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions", "PointSettings", "WriteType")
+        },
+        "WriteApi": (NEW, "InfluxDBClient3"),
     },
+    # the query and write APIs are the client itself in v3 (IX-4, IX-11): their type names become its name
+    "influxdb_client.client.query_api": {"QueryApi": (NEW, "InfluxDBClient3")},
     "influxdb_client.client.write.point": {"Point": (NEW, "Point")},
     "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
 }
-RENAMES = {"InfluxDBClient": "InfluxDBClient3", "ApiException": "InfluxDBError"}
+RENAMES = {
+    "InfluxDBClient": "InfluxDBClient3",
+    "ApiException": "InfluxDBError",
+    "QueryApi": "InfluxDBClient3",
+    "WriteApi": "InfluxDBClient3",
+}
 ADMIN_APIS = {
     "delete_api": "InfluxDB 3 has no predicate delete; use a database retention period (set at creation "
     "in Core: influxdb3 create database --retention-period 30d DB) or DELETE "
@@ -110,9 +122,10 @@ class ModuleFacts:
     assigned_before: dict[int, set[str]] = field(default_factory=dict)
     module_names: set[str] = field(default_factory=set)
     async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
-    # `with client.write_api(...) as w:`: id of each such call, and the names it binds (write APIs too)
+    # `with client.write_api(...) as w:`: id of each such call; the names it binds and the parameters
+    # annotated `WriteApi` hold write APIs too (with no options to move to the client)
     with_writers: set[int] = field(default_factory=set)
-    with_write_apis: set[str] = field(default_factory=set)
+    write_api_names: set[str] = field(default_factory=set)
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
@@ -145,12 +158,25 @@ class _Facts(cst.CSTVisitor):
         elif _is_write_api_call(call):
             self.facts.with_writers.add(id(call))
             if isinstance(name, cst.Name):
-                self.facts.with_write_apis.add(name.value)
+                self.facts.write_api_names.add(name.value)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})
+        for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
+            kind = self._api_annotation(param.annotation)
+            if kind == "QueryApi":
+                self.facts.query_apis.add(param.name.value)
+            elif kind == "WriteApi":
+                self.facts.write_api_names.add(param.name.value)
+
+    def _api_annotation(self, annotation: cst.Annotation | None) -> str | None:
+        """The v2 API class (imported from influxdb_client) a parameter is annotated with."""
+        name = dotted(annotation.annotation) if annotation is not None else None
+        if name is None or name not in self.facts.imported:
+            return None
+        return name if name in ("QueryApi", "WriteApi") else None
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -220,6 +246,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.facts = visitor.facts
         self.plan = Plan()
         self.needs_ping = False
+        self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -350,7 +377,7 @@ class Influxdb3Codemod(MigrationCodemod):
             text.endswith(".write_api")
             or text == "write_api"
             or text in self.facts.write_apis
-            or text in self.facts.with_write_apis
+            or text in self.facts.write_api_names
         ):
             return True
         return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
@@ -524,6 +551,9 @@ class Influxdb3Codemod(MigrationCodemod):
         if unknown:
             return self._split_import(original_node, mod, unknown, groups)
         self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}")
+        groups = self._first_imports(groups)
+        if not groups:  # `QueryApi` and `InfluxDBClient` both became InfluxDBClient3, imported above
+            return cst.RemovalSentinel.REMOVE
         statements = [
             cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
             for m, names in groups.items()
@@ -547,6 +577,17 @@ class Influxdb3Codemod(MigrationCodemod):
             self._add_import(new_mod, names)
         kept = [a for a in original_node.names if a.name.value in unknown]
         return original_node.with_changes(names=_alias_commas(kept))
+
+    def _first_imports(self, groups: dict[str, list[cst.ImportAlias]]) -> dict[str, list[cst.ImportAlias]]:
+        """The names of `groups` no earlier import statement of this module gave already."""
+        kept: dict[str, list[cst.ImportAlias]] = {}
+        for module, names in groups.items():
+            for alias in names:
+                key = (module, alias.name.value, alias.asname.name.value if alias.asname else None)
+                if key not in self.new_imports:
+                    self.new_imports.add(key)
+                    kept.setdefault(module, []).append(alias)
+        return kept
 
     def _add_import(self, module: str, names: list[cst.ImportAlias]) -> None:
         for alias in names:

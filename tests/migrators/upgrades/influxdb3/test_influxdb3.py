@@ -479,3 +479,50 @@ def test_a_batching_write_api_block_is_marked_not_closed():
     assert "with client.write_api() as batch:" in new
     assert "with client as batch" not in new
     assert any(c.rule == "IX-5" and c.kind == "marker" and "client.flush()" in c.message for c in changes)
+
+
+def test_injected_query_and_write_apis_are_the_client_and_their_imports_merge():
+    # FastAPI-style injection: the parameter's annotation is all that says what it holds
+    assert_codemod(
+        "influxdb3",
+        """
+        from fastapi import Depends
+        from influxdb_client import Point
+        from influxdb_client.client.query_api import QueryApi
+        from influxdb_client.client.write_api import WriteApi
+
+        from app.deps import get_query_api, get_write_api
+
+
+        def cpu(host: str, q: QueryApi = Depends(get_query_api)):
+            return q.query('from(bucket: "m") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu")')
+
+
+        def record(usage: float, w: WriteApi = Depends(get_write_api)):
+            w.write(bucket="m", record=Point("cpu").field("usage", usage))
+        """,
+        '''
+        from fastapi import Depends
+        from influxdb_client_3 import Point
+        from influxdb_client_3 import InfluxDBClient3
+
+        from app.deps import get_query_api, get_write_api
+
+
+        def cpu(host: str, q: InfluxDBClient3 = Depends(get_query_api)):
+            # MIGRATION-BLOCKER(IX-13): the result is an Arrow table (pandas frame with mode="pandas"), not Flux tables; rewrite its consumers (time, tags, one column per field)
+            return q.query("""
+        SELECT *
+        FROM cpu
+        WHERE time >= now() - INTERVAL '1 hours' AND time < now()
+        ORDER BY host, time
+        """, language="sql", database="m")
+
+
+        def record(usage: float, w: InfluxDBClient3 = Depends(get_write_api)):
+            w.write(record=Point("cpu").field("usage", usage), database="m")
+        ''',
+        rules={"IX-1", "IX-3", "IX-11", "IX-12", "IX-13"},
+        state=STATE,
+        rel="app/routes.py",
+    )

@@ -32,5 +32,5 @@ class PositionStore:
 
     def record_fixes(self, lines: list[str]) -> None:
         # the client lives as long as the store: a write block must not close it
-        with self.client.write_api(write_options=SYNCHRONOUS) as batch:  # site: gps-w02
-            batch.write(self.cfg.bucket, self.cfg.influx_org, lines)  # site: gps-w03
+        with self.client.write_api(write_options=SYNCHRONOUS) as batch:  # site: gps-w04
+            batch.write(self.cfg.bucket, self.cfg.influx_org, lines)  # site: gps-w05

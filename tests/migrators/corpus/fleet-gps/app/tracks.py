@@ -89,7 +89,7 @@ def recent_fixes(vehicle_id: str) -> list[dict]:
 def speed_samples(minutes: int = 10) -> list[tuple[str, str, float]]:
     flux = f'from(bucket: "{settings.bucket}") |> range(start: -{minutes}m) |> filter(fn: (r) => r._measurement == "position" and r._field == "speed")'  # site: gps-q16
     samples = []
-    for table in _store.query(flux):  # site: gps-r09
-        for rec in table.records:
+    for tbl in _store.query(flux):  # site: gps-r09
+        for rec in tbl.records:
             samples.append((rec["vehicle_id"], rec["_field"], rec["_value"]))
     return samples
