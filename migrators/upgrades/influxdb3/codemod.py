@@ -197,6 +197,10 @@ class _Facts(cst.CSTVisitor):
                 self.facts.query_apis.add(target)
         if target:
             self._assigned[-1].add(target)
+        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
+            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
+                names = (dotted(e.value) for e in assign_target.target.elements)
+                self._assigned[-1].update(n for n in names if n)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func

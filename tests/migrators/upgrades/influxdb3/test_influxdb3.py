@@ -526,3 +526,35 @@ def test_injected_query_and_write_apis_are_the_client_and_their_imports_merge():
         state=STATE,
         rel="app/routes.py",
     )
+
+
+def test_a_bucket_set_by_tuple_assignment_before_the_client_names_its_database():
+    assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client import InfluxDBClient
+
+
+        class Store:
+            def __init__(self, url, token, org, bucket):
+                self.bucket, self.org = bucket, org
+                self.client = InfluxDBClient(url=url, token=token, org=org)
+
+            def save(self, line):
+                self.client.write_api().write(bucket=self.bucket, record=line)
+        """,
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+
+        class Store:
+            def __init__(self, url, token, org, bucket):
+                self.bucket, self.org = bucket, org
+                self.client = InfluxDBClient3(host=url, token=token, database=self.bucket)
+
+            def save(self, line):
+                self.client.write(record=line, database=self.bucket)
+        """,
+        state=STATE,
+        rel="app/store.py",
+    )
