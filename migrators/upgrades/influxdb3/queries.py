@@ -1285,7 +1285,8 @@ class _ResultPlanner:
                     (
                         node,
                         "IX-13",
-                        f"frame column {value}: SQL frames have time, tags and one column per field",
+                        "SQL frames have time, tags and one column per field: no _field, _measurement, "
+                        "_start, _stop, result or table column (_value only for a one-field query)",
                     )
                 )
                 continue
@@ -1315,6 +1316,8 @@ class _Uses(cst.CSTVisitor):
         self._in_loop_iter = 0
         # id(generator) -> the `for` it feeds: `for record in (rec for t in tables for rec in t.records):`
         self.fed_loops: dict[int, cst.For] = {}
+        self._frame_statement: list[bool] = []  # per enclosing simple statement: it uses the result
+        self._quiet: set[int] = set()  # column names a drop(errors="ignore") may not find
 
     def _enter(self, node: cst.BaseComp) -> None:
         self._comps.append(node)
@@ -1360,6 +1363,10 @@ class _Uses(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if _drops_quietly(node):  # `df.drop(columns=["result", "table"], errors="ignore")`: fine on SQL
+            names = _FrameColumns([])
+            node.visit(names)
+            self._quiet.update(id(n) for n in names.found)
         if (
             self.result_var
             and isinstance(func, cst.Attribute)
@@ -1386,6 +1393,72 @@ class _Uses(cst.CSTVisitor):
                 index = getattr(element.slice, "value", None)
                 if isinstance(index, cst.SimpleString) and index.evaluated_value.startswith("_"):
                     self.frame_strings.append(index)
+
+    # Any Flux column name written in a statement that uses the frame (`df.drop(columns=["result",
+    # "table"])`, `df[["_time", "room"]]`, `df.set_index("_time")`) names a column of the v2 frame.
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._frame_statement.append(self._uses_result(node))
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._frame_statement.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        if self._uses_result(node.test):
+            node.test.visit(_FrameColumns(self.frame_strings))
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if (
+            self._frame_statement
+            and self._frame_statement[-1]
+            and node.evaluated_value in FLUX_FRAME_COLUMNS
+            and id(node) not in self._quiet
+            and all(n is not node for n in self.frame_strings)
+        ):
+            self.frame_strings.append(node)
+
+    def _uses_result(self, node: cst.CSTNode) -> bool:
+        if not self.result_var:
+            return False
+        names = _NameReads()
+        node.visit(names)
+        return self.result_var in names.names
+
+
+# The columns of a v2 query_data_frame() frame that an SQL frame names otherwise or lacks.
+FLUX_FRAME_COLUMNS = frozenset(
+    {"_time", "_value", "_field", "_measurement", "_start", "_stop", "result", "table"}
+)
+
+
+def _drops_quietly(call: cst.Call) -> bool:
+    return (
+        isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "drop"
+        and any(
+            a.keyword is not None
+            and a.keyword.value == "errors"
+            and isinstance(a.value, cst.SimpleString)
+            and a.value.evaluated_value == "ignore"
+            for a in call.args
+        )
+    )
+
+
+class _NameReads(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+class _FrameColumns(cst.CSTVisitor):
+    def __init__(self, found: list[cst.SimpleString]) -> None:
+        self.found = found
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if node.evaluated_value in FLUX_FRAME_COLUMNS and all(n is not node for n in self.found):
+            self.found.append(node)
 
 
 class _Accessors(cst.CSTVisitor):
