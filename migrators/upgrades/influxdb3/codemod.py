@@ -88,6 +88,15 @@ def _influxdb3_ping(client) -> bool:
         return False
     return True
 '''
+FRAME_HELPER = '''
+def _influxdb3_frame(frame):
+    """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
+    (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
+    for name in frame.columns:
+        if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
+            frame[name] = frame[name].dt.tz_localize("UTC")
+    return frame
+'''
 ROWS_HELPER = '''
 def _influxdb3_rows(table) -> list:
     """Rows of an Arrow table as dicts (IX-13). Times are cut to microseconds first: a Python datetime
@@ -104,6 +113,7 @@ def _influxdb3_rows(table) -> list:
 HELPERS = {
     "_influxdb3_ping": PING_HELPER,
     "_influxdb3_rows": ROWS_HELPER,
+    "_influxdb3_frame": FRAME_HELPER,
     EXPAND: EXPAND_HELPER,
     RUNTIME_QUERY: QUERY_HELPER,
 }
@@ -416,6 +426,7 @@ class Influxdb3Codemod(MigrationCodemod):
         needed = (["_influxdb3_ping"] if self.needs_ping else []) + (
             ["_influxdb3_rows"] if self.plan.needs_rows else []
         )
+        needed += ["_influxdb3_frame"] if self.plan.needs_frame else []
         if self.plan.needs_rows:
             AddImportsVisitor.add_needed_import(self.context, "pyarrow")
         if self.plan.needs_expand:  # run-time schema (runtime.py): the helper uses re

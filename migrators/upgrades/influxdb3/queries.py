@@ -74,6 +74,7 @@ class Plan:
     needs_rows: bool = False  # the module gets the _influxdb3_rows helper (Arrow rows, safe times)
     needs_expand: bool = False  # the module gets runtime's _influxdb3_expand helper (run-time schema)
     needs_runtime_query: bool = False  # and runtime's _influxdb3_query (an executor runs the query)
+    needs_frame: bool = False  # the module gets the _influxdb3_frame helper (UTC-aware frame times)
 
 
 def hole_name(source: str, taken: set[str]) -> str:
@@ -742,6 +743,11 @@ class QueryPlanner:
             return call.with_changes(args=_commas(lead + args))
         index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
         new = cst.Call(func=func, args=_commas(args))
+        if mode == "pandas":
+            # v2's frame held UTC-aware times; the SQL frame's are naive (comparisons with aware
+            # datetimes and tz_convert() raise): the helper makes them aware again, before any index
+            new = cst.Call(cst.Name("_influxdb3_frame"), [cst.Arg(new)])
+            self.plan.needs_frame = True
         if index is not None:
             new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(_sql_index(index))])
         return new

@@ -244,6 +244,15 @@ def test_query_data_frame_columns():
             return frame.rename(columns={"_time": "time", "_value": "kwh"})
         """,
         '''
+        def _influxdb3_frame(frame):
+            """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
+            (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
+            for name in frame.columns:
+                if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
+                    frame[name] = frame[name].dt.tz_localize("UTC")
+            return frame
+
+
         def hourly(store, days):
             flux = """
         SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', now()) AS time, host, sum(usage) AS usage
@@ -252,7 +261,7 @@ def test_query_data_frame_columns():
         GROUP BY date_bin(INTERVAL '1 hours', time), host
         ORDER BY host, time
         """
-            frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})
+            frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}))
             return frame.rename(columns={"time": "time", "usage": "kwh"})
         ''',
         state=STATE,
@@ -271,6 +280,15 @@ def test_query_data_frame_index_names_the_sql_time_column():
             return frame.rename(columns={"_value": "kwh"})
         """,
         '''
+        def _influxdb3_frame(frame):
+            """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
+            (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
+            for name in frame.columns:
+                if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
+                    frame[name] = frame[name].dt.tz_localize("UTC")
+            return frame
+
+
         def hourly(store, days):
             flux = """
         SELECT time, host, usage
@@ -278,7 +296,7 @@ def test_query_data_frame_index_names_the_sql_time_column():
         WHERE time >= now() - CAST(concat($days, ' days') AS INTERVAL) AND time < now() AND usage IS NOT NULL
         ORDER BY host, time
         """
-            frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}).set_index(["time", "host"])
+            frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})).set_index(["time", "host"])
             return frame.rename(columns={"usage": "kwh"})
         ''',
         state=STATE,
