@@ -59,7 +59,10 @@ INFLUX_TEXT = re.compile(r"(?i)influx|flux|query_api|write_api|delete_api|/api/v
 # for a wrapper (`MagicMock(records=[rec])`, `rec.get_value.return_value`). Both parts must be there.
 RESULT_LOOP_TEXT = re.compile(r"\.records\b")
 FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
-RESULT_USE_TEXT = re.compile(r"\.(get_(value|time|field|measurement|start|stop)|values)\b")
+RESULT_USE_TEXT = re.compile(
+    r"\.(get_(value|time|field|measurement|start|stop)|values)\b"
+    r"|\[\s*[\"'](_value|_time|_field|_measurement|_start|_stop)[\"']\s*\]"
+)
 # Evidence that a statement already speaks the new API: an old *name* beside it is a converted line.
 NEW_EVIDENCE = re.compile(
     r"\b(database|language|query_parameters|mode)\s*=|to_pylist|to_pandas|InfluxDBClient3|influxdb_client_3"

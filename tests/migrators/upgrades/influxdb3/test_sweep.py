@@ -126,6 +126,22 @@ def test_a_helper_module_with_no_influxdb_word_iterating_flux_tables_is_swept(tm
     assert marker_above(out, "best[rec").startswith("# MIGRATION-BLOCKER(IX-15)")
 
 
+def test_a_helper_reading_flux_columns_by_key_is_swept(tmp_path):
+    # no accessor, no `.values`: only `r["_value"]` says these are Flux records
+    code = dedent(
+        """
+        def totals(tables):
+            out = {}
+            for t in tables:
+                for r in t.records:
+                    out[r["sensor"]] = out.get(r["sensor"], 0.0) + r["_value"]
+            return out
+        """
+    )
+    out = sweep(tmp_path, code, rel="app/totals.py")
+    assert marker_above(out, "for r in").startswith("# MIGRATION-BLOCKER(IX-15)")
+
+
 def test_a_test_faking_flux_tables_for_a_wrapper_is_swept(tmp_path):
     code = dedent(
         """
