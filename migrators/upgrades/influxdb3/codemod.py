@@ -226,6 +226,9 @@ class _Facts(cst.CSTVisitor):
         match = re.search(r'from\(\s*bucket\s*:\s*"\{([^{}]+)\}"', text)
         if match:
             self.facts.buckets.add(match.group(1).strip())
+        literal = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', text)  # f"from(bucket: \"b\") ... {x}"
+        if literal:
+            self.facts.buckets.add(repr(literal.group(1)))
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         match = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', node.value)

@@ -576,3 +576,23 @@ def test_a_bucket_set_by_tuple_assignment_before_the_client_names_its_database()
         state=STATE,
         rel="app/store.py",
     )
+
+
+def test_a_literal_bucket_in_an_f_string_query_names_the_client_database():
+    new, _ = run_file(
+        "influxdb3",
+        dedent(
+            """
+            from influxdb_client import InfluxDBClient
+
+            client = InfluxDBClient(url="http://influx:8086", token="t", org="o")
+
+
+            def temps(hours):
+                return client.query_api().query_data_frame(f'from(bucket: "sensors") |> range(start: -{hours}h) |> filter(fn: (r) => r._measurement == "climate")')
+            """
+        ),
+        state=STATE,
+        rel="app/frames.py",
+    )
+    assert 'client = InfluxDBClient3(host="http://influx:8086", token="t", database=\'sensors\')' in new
