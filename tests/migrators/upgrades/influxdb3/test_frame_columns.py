@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from tests.migrators.fluxref.standin import ROOT
-from tests.migrators.helpers import dedent, run_file
+from tests.migrators.helpers import dedent, marked_above, run_file
 
 STATE = {"dataframes": True, "schema": {"climate": ["room"]}}
 MARK = "# MIGRATION-BLOCKER(IX-13): "
@@ -31,15 +31,9 @@ def _migrate(body: str, fields: str = 'r._field == "temp"') -> str:
     return new
 
 
-def _marked(new: str, line: str) -> bool:
-    lines = new.splitlines()
-    index = next(i for i, text in enumerate(lines) if text.strip() == line)
-    return lines[index - 1].strip().startswith(MARK)
-
-
 def test_dropping_flux_only_columns_is_marked():
     new = _migrate('    return df.drop(columns=["result", "table", "_start", "_stop"])\n')
-    assert _marked(new, 'return df.drop(columns=["result", "table", "_start", "_stop"])')
+    assert marked_above(new, 'return df.drop(columns=["result", "table", "_start", "_stop"])', "IX-13")
     assert new.count(MARK) == 1
 
 

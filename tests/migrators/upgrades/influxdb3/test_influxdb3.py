@@ -1,6 +1,7 @@
 """Before/after per rule of the influxdb3 upgrade (IX-1 … IX-13); assert_codemod also checks that a
 second run changes nothing."""
 
+from migrators.upgrades.influxdb3.codemod import FRAME_HELPER
 from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
 
 STATE = {"dataframes": False, "schema": {"cpu": ["host"]}}
@@ -243,16 +244,9 @@ def test_query_data_frame_columns():
             frame = store.query_api.query_data_frame(flux, org="o")
             return frame.rename(columns={"_time": "time", "_value": "kwh"})
         """,
-        '''
-        def _influxdb3_frame(frame):
-            """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
-            (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
-            for name in frame.columns:
-                if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
-                    frame[name] = frame[name].dt.tz_localize("UTC")
-            return frame
-
-
+        FRAME_HELPER.lstrip()
+        + "\n\n"
+        + dedent('''
         def hourly(store, days):
             flux = """
         SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', now()) AS time, host, sum(usage) AS usage
@@ -263,7 +257,7 @@ def test_query_data_frame_columns():
         """
             frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}))
             return frame.rename(columns={"time": "time", "usage": "kwh"})
-        ''',
+        '''),
         state=STATE,
         rel="app/f.py",
     )
@@ -279,16 +273,9 @@ def test_query_data_frame_index_names_the_sql_time_column():
             frame = store.query_api.query_data_frame(flux, org="o", data_frame_index=["_time", "host"])
             return frame.rename(columns={"_value": "kwh"})
         """,
-        '''
-        def _influxdb3_frame(frame):
-            """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
-            (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
-            for name in frame.columns:
-                if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
-                    frame[name] = frame[name].dt.tz_localize("UTC")
-            return frame
-
-
+        FRAME_HELPER.lstrip()
+        + "\n\n"
+        + dedent('''
         def hourly(store, days):
             flux = """
         SELECT time, host, usage
@@ -298,7 +285,7 @@ def test_query_data_frame_index_names_the_sql_time_column():
         """
             frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})).set_index(["time", "host"])
             return frame.rename(columns={"usage": "kwh"})
-        ''',
+        '''),
         state=STATE,
         rel="app/f.py",
     )

@@ -5,7 +5,7 @@ its body. Every read of the record is rewritten from the query's translation, or
 
 from __future__ import annotations
 
-from tests.migrators.helpers import dedent, run_file
+from tests.migrators.helpers import dedent, marked_above, run_file
 
 STATE = {"dataframes": False, "schema": {"m": ["sensor"]}}
 QUERY = 'client.query_api().query(\'from(bucket: "b") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "m" and r._field == "temp")\')'
@@ -28,23 +28,17 @@ def _migrate(body: str) -> str:
     return new
 
 
-def _marked(new: str, line: str) -> bool:
-    lines = new.splitlines()
-    index = next(i for i, text in enumerate(lines) if text.strip() == line)
-    return lines[index - 1].strip().startswith(MARK)
-
-
 def test_a_record_passed_to_a_function_is_marked_where_it_leaves():
     new = _migrate("    return [to_reading(r) for t in tables for r in t.records]\n")
     assert "for r in _influxdb3_rows(tables)" in new
-    assert _marked(new, "return [to_reading(r) for r in _influxdb3_rows(tables)]")
+    assert marked_above(new, "return [to_reading(r) for r in _influxdb3_rows(tables)]", "IX-13")
     assert "was a FluxRecord and is now a dict of SQL columns" in new
 
 
 def test_a_record_appended_to_a_list_is_marked():
     body = "    out = []\n    for t in tables:\n        for r in t.records:\n            out.append(r)\n    return out\n"
     new = _migrate(body)
-    assert _marked(new, "out.append(r)")
+    assert marked_above(new, "out.append(r)", "IX-13")
 
 
 def test_field_and_measurement_keys_become_the_translated_names():
@@ -81,9 +75,10 @@ def test_records_a_generator_feeds_to_a_loop_are_read_in_that_loop():
         'out.append((record["temp"], record["time"].replace(tzinfo=timezone.utc), record["sensor"]))' in new
     )
     passed_on = _migrate(body.replace("out.append((", "out.append(convert(record), ("))
-    assert _marked(
+    assert marked_above(
         passed_on,
         'out.append(convert(record), (record["temp"], record["time"].replace(tzinfo=timezone.utc), record["sensor"]))',
+        "IX-13",
     )
 
 
