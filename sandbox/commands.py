@@ -109,8 +109,16 @@ class Selection:
 
 
 def _fleet() -> dict[str, ServiceConfig]:
-    """The repo's services; a broken sandbox.toml makes only its own service invalid."""
-    return discover_repo(repo_settings())
+    """The repo's services; a broken sandbox.toml makes only its own service invalid. None at all is an
+    error: a nightly `verify --all` or a `gate` over nothing would otherwise pass with nothing checked."""
+    settings = repo_settings()
+    fleet = discover_repo(settings)
+    if not fleet:
+        raise ConfigError(
+            f"no services under {settings.services_root}: a service is a folder there with a Dockerfile "
+            "or a sandbox.toml (the folder is set by `services` in pyproject.toml [tool.sandbox])"
+        )
+    return fleet
 
 
 def select(selection: Selection, fleet: dict[str, ServiceConfig]) -> list[ServiceConfig]:

@@ -93,7 +93,7 @@ main() {
   start_engine
   if [[ "${SANDBOX_SKIP_IMAGES:-}" != 1 ]]; then
     # One line per image; the whole build output is kept in .sandbox/images-build.log.
-    "$VENV/bin/sandbox" images build
+    "$VENV/bin/sandbox" images build >&2  # progress of the set-up: stdout is the command's (--json)
   fi
   summary
 }

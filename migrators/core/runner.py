@@ -80,7 +80,7 @@ def transform_source(
         with timer.timed("parse"):
             module = module if module is not None else cst.parse_module(code)
     except cst.ParserSyntaxError as exc:
-        raise MigrationError(f"parse error: {exc.message}", exc.raw_line) from None
+        raise _parse_error(code, info.rel, exc) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
     names = ImportNames(wrapper.module, code)
@@ -490,3 +490,15 @@ def find_blockers(result: TreeResult) -> list[MarkerRecord]:
             message = content.split("):", 1)[-1].strip()
             found.append(MarkerRecord(rel, line, rule, result.owners.get(rule_prefix(rule)), message))
     return found
+
+
+def _parse_error(code: str, rel: str, exc: cst.ParserSyntaxError) -> MigrationError:
+    """The input's syntax error where CPython places it (libcst's parser may name a later line: at
+    `def f(:` on line 3 it says 4); libcst's own message when CPython compiles the text."""
+    try:
+        compile(code, rel, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        return MigrationError(f"parse error: {error.msg}", error.lineno or exc.raw_line)
+    except ValueError:  # null bytes: libcst's message
+        pass
+    return MigrationError(f"parse error: {exc.message}", exc.raw_line)

@@ -18,6 +18,13 @@ def dedent(code: str) -> str:
     return textwrap.dedent(code).lstrip("\n")
 
 
+def marked_above(code: str, line: str, rule: str) -> bool:
+    """The first line of `code` that reads `line` (stripped) has a `rule` marker right above it."""
+    lines = code.splitlines()
+    index = next(i for i, text in enumerate(lines) if text.strip() == line)
+    return index > 0 and lines[index - 1].strip().startswith(f"# MIGRATION-BLOCKER({rule}): ")
+
+
 def run_file(
     upgrade_name: str,
     before: str,

@@ -43,16 +43,28 @@ IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
         "Point": (NEW, "Point"),
         "WritePrecision": (NEW, "WritePrecision"),
         "WriteOptions": (NEW, "WriteOptions"),
+        "QueryApi": (NEW, "InfluxDBClient3"),
+        "WriteApi": (NEW, "InfluxDBClient3"),
     },
     "influxdb_client.client.write_api": {
-        n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions", "PointSettings", "WriteType")
+        **{
+            n: (NEW, n) for n in ("SYNCHRONOUS", "ASYNCHRONOUS", "WriteOptions", "PointSettings", "WriteType")
+        },
+        "WriteApi": (NEW, "InfluxDBClient3"),
     },
+    # the query and write APIs are the client itself in v3 (IX-4, IX-11): their type names become its name
+    "influxdb_client.client.query_api": {"QueryApi": (NEW, "InfluxDBClient3")},
     "influxdb_client.client.write.point": {"Point": (NEW, "Point")},
     "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
 }
-RENAMES = {"InfluxDBClient": "InfluxDBClient3", "ApiException": "InfluxDBError"}
+RENAMES = {
+    "InfluxDBClient": "InfluxDBClient3",
+    "ApiException": "InfluxDBError",
+    "QueryApi": "InfluxDBClient3",
+    "WriteApi": "InfluxDBClient3",
+}
 ADMIN_APIS = {
     "delete_api": "InfluxDB 3 has no predicate delete; use a database retention period (set at creation "
     "in Core: influxdb3 create database --retention-period 30d DB) or DELETE "
@@ -76,6 +88,15 @@ def _influxdb3_ping(client) -> bool:
         return False
     return True
 '''
+FRAME_HELPER = '''
+def _influxdb3_frame(frame):
+    """The pandas frame of an SQL query with its times UTC-aware, as v2's query_data_frame() gave them
+    (IX-13): InfluxDB 3 returns naive UTC times, which aware datetimes cannot be compared with."""
+    for name in frame.columns:
+        if str(frame[name].dtype).startswith("datetime64[") and frame[name].dt.tz is None:
+            frame[name] = frame[name].dt.tz_localize("UTC")
+    return frame
+'''
 ROWS_HELPER = '''
 def _influxdb3_rows(table) -> list:
     """Rows of an Arrow table as dicts (IX-13). Times are cut to microseconds first: a Python datetime
@@ -92,6 +113,7 @@ def _influxdb3_rows(table) -> list:
 HELPERS = {
     "_influxdb3_ping": PING_HELPER,
     "_influxdb3_rows": ROWS_HELPER,
+    "_influxdb3_frame": FRAME_HELPER,
     EXPAND: EXPAND_HELPER,
     RUNTIME_QUERY: QUERY_HELPER,
 }
@@ -110,6 +132,10 @@ class ModuleFacts:
     assigned_before: dict[int, set[str]] = field(default_factory=dict)
     module_names: set[str] = field(default_factory=set)
     async_clients: set[str] = field(default_factory=set)  # targets holding an InfluxDBClientAsync
+    # `with client.write_api(...) as w:`: id of each such call; the names it binds and the parameters
+    # annotated `WriteApi` hold write APIs too (with no options to move to the client)
+    with_writers: set[int] = field(default_factory=set)
+    write_api_names: set[str] = field(default_factory=set)
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
@@ -139,11 +165,28 @@ class _Facts(cst.CSTVisitor):
         if isinstance(call, cst.Call) and (dotted(call.func) or "").endswith("InfluxDBClientAsync"):
             if isinstance(name, cst.Name):
                 self.facts.async_clients.add(name.value)
+        elif _is_write_api_call(call):
+            self.facts.with_writers.add(id(call))
+            if isinstance(name, cst.Name):
+                self.facts.write_api_names.add(name.value)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})
+        for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
+            kind = self._api_annotation(param.annotation)
+            if kind == "QueryApi":
+                self.facts.query_apis.add(param.name.value)
+            elif kind == "WriteApi":
+                self.facts.write_api_names.add(param.name.value)
+
+    def _api_annotation(self, annotation: cst.Annotation | None) -> str | None:
+        """The v2 API class (imported from influxdb_client) a parameter is annotated with."""
+        name = dotted(annotation.annotation) if annotation is not None else None
+        if name is None or name not in self.facts.imported:
+            return None
+        return name if name in ("QueryApi", "WriteApi") else None
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -164,6 +207,10 @@ class _Facts(cst.CSTVisitor):
                 self.facts.query_apis.add(target)
         if target:
             self._assigned[-1].add(target)
+        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
+            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
+                names = (dotted(e.value) for e in assign_target.target.elements)
+                self._assigned[-1].update(n for n in names if n)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -179,6 +226,9 @@ class _Facts(cst.CSTVisitor):
         match = re.search(r'from\(\s*bucket\s*:\s*"\{([^{}]+)\}"', text)
         if match:
             self.facts.buckets.add(match.group(1).strip())
+        literal = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', text)  # f"from(bucket: \"b\") ... {x}"
+        if literal:
+            self.facts.buckets.add(repr(literal.group(1)))
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         match = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', node.value)
@@ -213,6 +263,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.facts = visitor.facts
         self.plan = Plan()
         self.needs_ping = False
+        self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -339,7 +390,12 @@ class Influxdb3Codemod(MigrationCodemod):
         if self.under_async(node):
             return False
         text = dotted(node)
-        if text and (text.endswith(".write_api") or text == "write_api" or text in self.facts.write_apis):
+        if text and (
+            text.endswith(".write_api")
+            or text == "write_api"
+            or text in self.facts.write_apis
+            or text in self.facts.write_api_names
+        ):
             return True
         return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
             isinstance(node, cst.Call)
@@ -373,6 +429,7 @@ class Influxdb3Codemod(MigrationCodemod):
         needed = (["_influxdb3_ping"] if self.needs_ping else []) + (
             ["_influxdb3_rows"] if self.plan.needs_rows else []
         )
+        needed += ["_influxdb3_frame"] if self.plan.needs_frame else []
         if self.plan.needs_rows:
             AddImportsVisitor.add_needed_import(self.context, "pyarrow")
         if self.plan.needs_expand:  # run-time schema (runtime.py): the helper uses re
@@ -512,6 +569,9 @@ class Influxdb3Codemod(MigrationCodemod):
         if unknown:
             return self._split_import(original_node, mod, unknown, groups)
         self.rewrote("IX-1", original_node, f"from {mod} import … -> {', '.join(groups)}")
+        groups = self._first_imports(groups)
+        if not groups:  # `QueryApi` and `InfluxDBClient` both became InfluxDBClient3, imported above
+            return cst.RemovalSentinel.REMOVE
         statements = [
             cst.ImportFrom(module=cst.parse_expression(m), names=_alias_commas(names))
             for m, names in groups.items()
@@ -535,6 +595,17 @@ class Influxdb3Codemod(MigrationCodemod):
             self._add_import(new_mod, names)
         kept = [a for a in original_node.names if a.name.value in unknown]
         return original_node.with_changes(names=_alias_commas(kept))
+
+    def _first_imports(self, groups: dict[str, list[cst.ImportAlias]]) -> dict[str, list[cst.ImportAlias]]:
+        """The names of `groups` no earlier import statement of this module gave already."""
+        kept: dict[str, list[cst.ImportAlias]] = {}
+        for module, names in groups.items():
+            for alias in names:
+                key = (module, alias.name.value, alias.asname.name.value if alias.asname else None)
+                if key not in self.new_imports:
+                    self.new_imports.add(key)
+                    kept.setdefault(module, []).append(alias)
+        return kept
 
     def _add_import(self, module: str, names: list[cst.ImportAlias]) -> None:
         for alias in names:
@@ -599,6 +670,8 @@ class Influxdb3Codemod(MigrationCodemod):
             return updated_node
         if method == "write" and self.is_write_api(func.value):
             return self.write_call(original_node, updated_node)
+        if method == "write_api" and id(original_node) in self.facts.with_writers:
+            return updated_node  # `with client.write_api(...) as w:`: see leave_WithItem
         if method == "write_api" and not isinstance(func.value, cst.Call):
             return self.write_api_call(original_node, updated_node)
         if method == "query_api" and not original_node.args:
@@ -731,6 +804,33 @@ class Influxdb3Codemod(MigrationCodemod):
         self.carry_comment(original)
         return updated.func.value
 
+    def leave_WithItem(self, original_node: cst.WithItem, updated_node: cst.WithItem) -> cst.WithItem:
+        """`with client.write_api(...) as w:`. v2 closed only the write API at the block's end (flushing
+        a batch); `with client as w:` would close the client itself, which later calls still use. A
+        synchronous writer becomes `nullcontext(client)`; a batching one is marked (its flush at the
+        block's end has no one-line counterpart)."""
+        call = original_node.item
+        if id(call) not in self.facts.with_writers or self.under_async(call.func.value):
+            return updated_node
+        args = _keywords(call.args, ("write_options", "point_settings"))
+        synchronous = bool(args) and len(args) == 1 and args[0][0] == "write_options"
+        if not (synchronous and dotted(args[0][1]) in ("SYNCHRONOUS", "WriteOptions.SYNCHRONOUS")):
+            self.mark(
+                "IX-5",
+                original_node,
+                "`with client.write_api(...)` flushed its batch when the block ended: give InfluxDBClient3 "
+                "these write options (write_client_options=), write through the client kept open "
+                "(`with contextlib.nullcontext(client) as w:`) and call client.flush() after the block",
+            )
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, "contextlib", "nullcontext")
+        self.rewrote(
+            "IX-5", original_node, "with write_api(SYNCHRONOUS) -> with nullcontext(client): client kept open"
+        )
+        self.carry_comment(call)
+        client = updated_node.item.func.value
+        return updated_node.with_changes(item=cst.Call(cst.Name("nullcontext"), [cst.Arg(client)]))
+
     def carry_comment(self, call: cst.Call) -> None:
         """A comment after the `(` of a call folded away (`write_api(  # why`) moves to the end of its
         statement's line: a person's note (or a label) is never dropped by a rewrite."""
@@ -761,6 +861,16 @@ class Influxdb3Codemod(MigrationCodemod):
 
 
 # --- small helpers -----------------------------------------------------------------------------------
+
+
+def _is_write_api_call(node: cst.BaseExpression) -> bool:
+    """`x.write_api(...)` on a client that is not itself a call's result."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "write_api"
+        and not isinstance(node.func.value, cst.Call)
+    )
 
 
 def _defined_name(statement: cst.CSTNode) -> str | None:

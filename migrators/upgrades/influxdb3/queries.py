@@ -74,6 +74,7 @@ class Plan:
     needs_rows: bool = False  # the module gets the _influxdb3_rows helper (Arrow rows, safe times)
     needs_expand: bool = False  # the module gets runtime's _influxdb3_expand helper (run-time schema)
     needs_runtime_query: bool = False  # and runtime's _influxdb3_query (an executor runs the query)
+    needs_frame: bool = False  # the module gets the _influxdb3_frame helper (UTC-aware frame times)
 
 
 def hole_name(source: str, taken: set[str]) -> str:
@@ -742,6 +743,11 @@ class QueryPlanner:
             return call.with_changes(args=_commas(lead + args))
         index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
         new = cst.Call(func=func, args=_commas(args))
+        if mode == "pandas":
+            # v2's frame held UTC-aware times; the SQL frame's are naive (comparisons with aware
+            # datetimes and tz_convert() raise): the helper makes them aware again, before any index
+            new = cst.Call(cst.Name("_influxdb3_frame"), [cst.Arg(new)])
+            self.plan.needs_frame = True
         if index is not None:
             new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(_sql_index(index))])
         return new
@@ -1098,7 +1104,7 @@ class _ResultPlanner:
             self.plan_loop(loop)
             claimed.add(id(loop.iter))
         for comp, outer in uses.comp_loops:
-            self.plan_comprehension(comp, outer)
+            self.plan_comprehension(comp, outer, uses.fed_loops.get(id(comp)))
             claimed.add(id(outer.iter))
         for node in uses.other_uses:
             self.plan_other(node)
@@ -1114,8 +1120,9 @@ class _ResultPlanner:
                     )
                 )
 
-    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor) -> None:
-        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`."""
+    def plan_comprehension(self, comp: cst.BaseComp, outer: cst.CompFor, fed: cst.For | None = None) -> None:
+        """`[f(r) for t in tables for r in t.records]` -> `[f(r) for r in _influxdb3_rows(tables)]`. A
+        generator of the records themselves feeding a `for` (`fed`): that loop's reads are the records'."""
         inner = outer.inner_for_in
         if not (
             isinstance(outer.target, cst.Name)
@@ -1139,8 +1146,14 @@ class _ResultPlanner:
         )
         accessors = _Accessors(inner.target.value)
         comp.visit(accessors)
-        for node, kind, arg in accessors.found:
-            self.plan_accessor(node, kind, arg, inner.target.value)
+        passed = getattr(comp, "elt", None)
+        if fed is not None and isinstance(fed.target, cst.Name) and isinstance(passed, cst.Name):
+            self.plan_accessors(accessors, {id(inner.target), id(passed)})
+            accessors = _Accessors(fed.target.value)
+            fed.body.visit(accessors)
+            self.plan_accessors(accessors, set())
+            return
+        self.plan_accessors(accessors, {id(inner.target)})
 
     def plan_loop(self, loop: cst.For) -> None:
         inner = _single_inner_for(loop)
@@ -1166,8 +1179,20 @@ class _ResultPlanner:
         )
         accessors = _Accessors(inner.target.value)
         inner.body.visit(accessors)
+        self.plan_accessors(accessors, set())
+
+    def plan_accessors(self, accessors: _Accessors, targets: set[int]) -> None:
         for node, kind, arg in accessors.found:
-            self.plan_accessor(node, kind, arg, inner.target.value)
+            self.plan_accessor(node, kind, arg, accessors.row)
+        for name in accessors.unclaimed(targets):
+            self.plan.marks.append(
+                (
+                    name,
+                    "IX-13",
+                    f"{name.value} was a FluxRecord and is now a dict of SQL columns (time, tags, one per "
+                    "field; no get_*(), .values or _value/_field keys): rewrite the code it is passed to",
+                )
+            )
 
     def time_expr(self, row: str) -> cst.BaseExpression:
         self.plan.needs_timezone = True  # v2 gave aware UTC datetimes; Arrow gives naive UTC
@@ -1205,14 +1230,7 @@ class _ResultPlanner:
                 )
                 self.plan.needs_timezone = True
         if new is None:
-            self.plan.marks.append(
-                (
-                    node,
-                    "IX-13",
-                    f"record.{kind} has no single-column counterpart here "
-                    "(several fields or no time column): read the row's columns",
-                )
-            )
+            self.plan.marks.append((node, "IX-13", _no_counterpart(kind, arg)))
             return
         self.plan.replace[id(node)] = cst.parse_expression(new) if isinstance(new, str) else new
         self.plan.rewrites.append((node, "IX-13", f"record.{kind} -> row column"))
@@ -1273,7 +1291,8 @@ class _ResultPlanner:
                     (
                         node,
                         "IX-13",
-                        f"frame column {value}: SQL frames have time, tags and one column per field",
+                        "SQL frames have time, tags and one column per field: no _field, _measurement, "
+                        "_start, _stop, result or table column (_value only for a one-field query)",
                     )
                 )
                 continue
@@ -1301,6 +1320,10 @@ class _Uses(cst.CSTVisitor):
         self.names: list[cst.Name] = []  # every read of the result variable
         self._comps: list[cst.BaseComp] = []
         self._in_loop_iter = 0
+        # id(generator) -> the `for` it feeds: `for record in (rec for t in tables for rec in t.records):`
+        self.fed_loops: dict[int, cst.For] = {}
+        self._frame_statement: list[bool] = []  # per enclosing simple statement: it uses the result
+        self._quiet: set[int] = set()  # column names a drop(errors="ignore") may not find
 
     def _enter(self, node: cst.BaseComp) -> None:
         self._comps.append(node)
@@ -1337,6 +1360,8 @@ class _Uses(cst.CSTVisitor):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
+        if isinstance(node.iter, cst.GeneratorExp):
+            self.fed_loops[id(node.iter)] = node
         if self.is_result(node.iter):
             self.direct_loops.append(node)
         elif isinstance(node.iter, cst.Name) and node.iter.value == self.result_var:
@@ -1344,6 +1369,10 @@ class _Uses(cst.CSTVisitor):
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
+        if _drops_quietly(node):  # `df.drop(columns=["result", "table"], errors="ignore")`: fine on SQL
+            names = _FrameColumns([])
+            node.visit(names)
+            self._quiet.update(id(n) for n in names.found)
         if (
             self.result_var
             and isinstance(func, cst.Attribute)
@@ -1371,9 +1400,77 @@ class _Uses(cst.CSTVisitor):
                 if isinstance(index, cst.SimpleString) and index.evaluated_value.startswith("_"):
                     self.frame_strings.append(index)
 
+    # Any Flux column name written in a statement that uses the frame (`df.drop(columns=["result",
+    # "table"])`, `df[["_time", "room"]]`, `df.set_index("_time")`) names a column of the v2 frame.
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._frame_statement.append(self._uses_result(node))
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._frame_statement.pop()
+
+    def visit_If(self, node: cst.If) -> None:
+        if self._uses_result(node.test):
+            node.test.visit(_FrameColumns(self.frame_strings))
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if (
+            self._frame_statement
+            and self._frame_statement[-1]
+            and node.evaluated_value in FLUX_FRAME_COLUMNS
+            and id(node) not in self._quiet
+            and all(n is not node for n in self.frame_strings)
+        ):
+            self.frame_strings.append(node)
+
+    def _uses_result(self, node: cst.CSTNode) -> bool:
+        if not self.result_var:
+            return False
+        names = _NameReads()
+        node.visit(names)
+        return self.result_var in names.names
+
+
+# The columns of a v2 query_data_frame() frame that an SQL frame names otherwise or lacks.
+FLUX_FRAME_COLUMNS = frozenset(
+    {"_time", "_value", "_field", "_measurement", "_start", "_stop", "result", "table"}
+)
+
+
+def _drops_quietly(call: cst.Call) -> bool:
+    return (
+        isinstance(call.func, cst.Attribute)
+        and call.func.attr.value == "drop"
+        and any(
+            a.keyword is not None
+            and a.keyword.value == "errors"
+            and isinstance(a.value, cst.SimpleString)
+            and a.value.evaluated_value == "ignore"
+            for a in call.args
+        )
+    )
+
+
+class _NameReads(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.names.add(node.value)
+
+
+class _FrameColumns(cst.CSTVisitor):
+    def __init__(self, found: list[cst.SimpleString]) -> None:
+        self.found = found
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        if node.evaluated_value in FLUX_FRAME_COLUMNS and all(n is not node for n in self.found):
+            self.found.append(node)
+
 
 class _Accessors(cst.CSTVisitor):
-    """FluxRecord accessors on the loop variable `row`."""
+    """FluxRecord accessors on the loop variable `row`, and the uses of `row` that are none: a record
+    passed on (`f(row)`, `rows.append(row)`) reaches code written for a FluxRecord, which the dict row
+    breaks (no get_time(), `.values` is a method, no `_value` key), so each is marked."""
 
     METHODS = {"get_time", "get_value", "get_field", "get_measurement", "get_start", "get_stop"}
 
@@ -1381,6 +1478,7 @@ class _Accessors(cst.CSTVisitor):
         self.row = row
         self.found: list[tuple[cst.CSTNode, str, str | None]] = []
         self._claimed: set[int] = set()
+        self._names: list[cst.Name] = []
 
     def _is_row(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Name) and node.value == self.row
@@ -1388,9 +1486,14 @@ class _Accessors(cst.CSTVisitor):
     def _is_values(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
 
+    def _claim(self, node: cst.CSTNode) -> None:
+        """`node` is `row` or `row.values`, read by an accessor found."""
+        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
+
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if isinstance(func, cst.Attribute) and self._is_row(func.value) and func.attr.value in self.METHODS:
+            self._claim(func.value)
             self.found.append((node, func.attr.value, None))
         elif (
             isinstance(func, cst.Attribute)
@@ -1398,31 +1501,66 @@ class _Accessors(cst.CSTVisitor):
             and self._is_values(func.value)
             and node.args
         ):
-            self._claimed.add(id(func.value))
-            self.found.append((node, "values_get", self._code(node.args[0].value)))
+            self._claim(func.value)
+            key = _literal(node.args[0].value)
+            self.found.append((node, _KEY_KINDS.get(key, "values_get"), self._code(node.args[0].value)))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
-        if len(node.slice) != 1:
+        if len(node.slice) != 1 or not (self._is_values(node.value) or self._is_row(node.value)):
             return
         index = getattr(node.slice[0].slice, "value", None)
-        if self._is_values(node.value):
-            self._claimed.add(id(node.value))
-            key = index.evaluated_value if isinstance(index, cst.SimpleString) else None
-            self.found.append((node, key if key in ("_time", "_value") else "values_item", self._code(index)))
-        elif (
-            self._is_row(node.value)
-            and isinstance(index, cst.SimpleString)
-            and index.evaluated_value in ("_time", "_value")
-        ):
-            self.found.append((node, index.evaluated_value, None))
+        key = _literal(index)
+        self._claim(node.value)
+        # a key chosen at run time (`{k: r.values[k] for k in FIELDS}`) reads tag or field columns, as in SQL
+        if key in _KEY_KINDS:
+            self.found.append((node, _KEY_KINDS[key], self._code(index)))
+        elif self._is_values(node.value):
+            self.found.append((node, "values_item", self._code(index)))
+        # row["tag"] / row["field"] (pivoted): the SQL row has the same column
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self._is_values(node) and id(node) not in self._claimed:
+        if self._is_values(node) and id(node.value) not in self._claimed:
+            self._claim(node)
             self.found.append((node, "values", None))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.row:
+            self._names.append(node)
+
+    def unclaimed(self, targets: set[int]) -> list[cst.Name]:
+        """Uses of `row` that no accessor reads (loop targets, ids in `targets`, aside)."""
+        return [n for n in self._names if id(n) not in self._claimed and id(n) not in targets]
 
     @staticmethod
     def _code(node: cst.CSTNode | None) -> str:
         return cst.Module(body=[]).code_for_node(node) if node is not None else "None"
+
+
+# Flux record keys read as `record["key"]`/`record.values["key"]`, as the accessor each stands for (those
+# with no SQL column at all: v2_only, always marked)
+_KEY_KINDS = {
+    "_time": "_time",
+    "_value": "_value",
+    "_field": "get_field",
+    "_measurement": "get_measurement",
+    **{key: "v2_only" for key in ("_start", "_stop", "result", "table")},
+}
+
+
+def _no_counterpart(kind: str, key: str | None) -> str:
+    if kind == "v2_only":
+        return (
+            "_start, _stop, result and table are Flux-only columns (window bounds, result and table index): "
+            "SQL rows have none; compute them or drop them"
+        )
+    return (
+        f"record.{kind} has no single-column counterpart here (several fields or no time column): "
+        "read the row's columns"
+    )
+
+
+def _literal(node: cst.CSTNode | None) -> str | None:
+    return node.evaluated_value if isinstance(node, cst.SimpleString) else None
 
 
 def _sql_index(index: cst.BaseExpression) -> cst.BaseExpression:

@@ -59,7 +59,10 @@ INFLUX_TEXT = re.compile(r"(?i)influx|flux|query_api|write_api|delete_api|/api/v
 # for a wrapper (`MagicMock(records=[rec])`, `rec.get_value.return_value`). Both parts must be there.
 RESULT_LOOP_TEXT = re.compile(r"\.records\b")
 FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
-RESULT_USE_TEXT = re.compile(r"\.(get_(value|time|field|measurement|start|stop)|values)\b")
+RESULT_USE_TEXT = re.compile(
+    r"\.(get_(value|time|field|measurement|start|stop)|values)\b"
+    r"|\[\s*[\"'](_value|_time|_field|_measurement|_start|_stop)[\"']\s*\]"
+)
 # Evidence that a statement already speaks the new API: an old *name* beside it is a converted line.
 NEW_EVIDENCE = re.compile(
     r"\b(database|language|query_parameters|mode)\s*=|to_pylist|to_pandas|InfluxDBClient3|influxdb_client_3"
@@ -810,6 +813,32 @@ EXPORTS = frozenset(
 )
 
 
+# The parameters each call takes by position, in order. v2 wrote `write(bucket, org, record)`: the same
+# arguments given to the v3 `write(record, database, **kwargs)` land in the wrong parameters or raise.
+POSITIONAL: dict[str, tuple[str, ...]] = {
+    "InfluxDBClient3.write": ("record", "database"),
+    "InfluxDBClient3.query": ("query", "language", "mode", "database"),
+    "InfluxDBClient3.query_async": ("query", "language", "mode", "database"),
+    "InfluxDBClient3.query_dataframe": ("query", "language", "database", "frame_type"),
+}
+POSITIONAL_FIX = "pass record=, database= (write) or the SQL then language=, database= (query) by keyword"
+
+
+def _positional_failure(node: ast.Call, signature: str) -> str | None:
+    """Why the call's positional arguments cannot be right for the v3 signature (None: they can)."""
+    order = POSITIONAL.get(signature)
+    if order is None or any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    name = signature.split(".")[-1]
+    if len(node.args) > len(order):
+        given = len(node.args)
+        return f"{name}() takes at most {len(order)} positional arguments ({', '.join(order)}), got {given}"
+    twice = sorted({k.arg for k in node.keywords} & set(order[: len(node.args)]))
+    if twice:
+        return f"{name}() gets {', '.join(twice)} both by position and by keyword"
+    return None
+
+
 def accepted(signature: str) -> frozenset[str]:
     entry = SIGNATURES[signature]
     return entry["params"] | entry["forwarded"]
@@ -833,6 +862,9 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
         if signature is None:
             continue
         bad = sorted(k.arg for k in node.keywords if k.arg is not None and k.arg not in accepted(signature))
+        misplaced = _positional_failure(node, signature)
+        if misplaced:
+            failures.append(CheckFailure(rel, node.lineno, "signature", misplaced, POSITIONAL_FIX))
         if bad:
             failures.append(
                 CheckFailure(
@@ -891,12 +923,17 @@ def _v3_clients(module: ast.Module, classes: dict[str, str]) -> set[str]:
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 pairs = [(node.optional_vars, node.context_expr)]
             for target, value in pairs:
-                is_ctor = isinstance(value, ast.Call) and ast.unparse(value.func) in ctor
+                is_ctor = isinstance(value, ast.Call) and _builds(ast.unparse(value.func), ctor)
                 if is_ctor or (
                     isinstance(value, (ast.Name, ast.Attribute)) and ast.unparse(value) in clients
                 ):
                     clients.add(ast.unparse(target))
     return clients
+
+
+def _builds(func: str, ctor: set[str]) -> bool:
+    """`func` builds an InfluxDBClient3: the class, or its `from_env()` constructor."""
+    return func in ctor or (func.endswith(".from_env") and func[: -len(".from_env")] in ctor)
 
 
 def _signature_of(node: ast.Call, classes: dict[str, str], clients: set[str]) -> str | None:

@@ -134,6 +134,16 @@ def test_plan_json_is_pure_and_shows_an_invalid_service(tmp_path: Path) -> None:
     assert "beta" in text and "INVALID sandbox.toml" in text and "alpha" in text
 
 
+@pytest.mark.parametrize("args", [["verify", "--all"], ["gate"], ["plan", "--json"]])
+def test_a_repo_with_no_service_is_an_error_not_a_green_run(tmp_path: Path, args: list[str]) -> None:
+    # a nightly `verify --all` (or the gate) pointed at the wrong folder must not pass having checked nothing
+    (tmp_path / "services").mkdir()
+    (tmp_path / ".git").mkdir()
+    result = sandbox(*args, repo=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no services under" in result.stderr and result.stdout == ""
+
+
 def test_plan_matrix_per_phase_is_never_empty(tmp_path: Path) -> None:
     result = sandbox("plan", "--matrix", "--phase", "b", "--shards", "2", repo=_repo(tmp_path))
     assert json.loads(result.stdout) == {"include": [{"phase": "b", "shard": "1/1"}]}

@@ -1,7 +1,8 @@
 """Before/after per rule of the influxdb3 upgrade (IX-1 … IX-13); assert_codemod also checks that a
 second run changes nothing."""
 
-from tests.migrators.helpers import assert_codemod, migrate_twice, read, write_tree
+from migrators.upgrades.influxdb3.codemod import FRAME_HELPER
+from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
 
 STATE = {"dataframes": False, "schema": {"cpu": ["host"]}}
 
@@ -243,7 +244,9 @@ def test_query_data_frame_columns():
             frame = store.query_api.query_data_frame(flux, org="o")
             return frame.rename(columns={"_time": "time", "_value": "kwh"})
         """,
-        '''
+        FRAME_HELPER.lstrip()
+        + "\n\n"
+        + dedent('''
         def hourly(store, days):
             flux = """
         SELECT least(date_bin(INTERVAL '1 hours', time) + INTERVAL '1 hours', now()) AS time, host, sum(usage) AS usage
@@ -252,9 +255,9 @@ def test_query_data_frame_columns():
         GROUP BY date_bin(INTERVAL '1 hours', time), host
         ORDER BY host, time
         """
-            frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})
+            frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}))
             return frame.rename(columns={"time": "time", "usage": "kwh"})
-        ''',
+        '''),
         state=STATE,
         rel="app/f.py",
     )
@@ -270,7 +273,9 @@ def test_query_data_frame_index_names_the_sql_time_column():
             frame = store.query_api.query_data_frame(flux, org="o", data_frame_index=["_time", "host"])
             return frame.rename(columns={"_value": "kwh"})
         """,
-        '''
+        FRAME_HELPER.lstrip()
+        + "\n\n"
+        + dedent('''
         def hourly(store, days):
             flux = """
         SELECT time, host, usage
@@ -278,9 +283,9 @@ def test_query_data_frame_index_names_the_sql_time_column():
         WHERE time >= now() - CAST(concat($days, ' days') AS INTERVAL) AND time < now() AND usage IS NOT NULL
         ORDER BY host, time
         """
-            frame = store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days}).set_index(["time", "host"])
+            frame = _influxdb3_frame(store.query_api.query(flux, language="sql", mode="pandas", database="b", query_parameters={"days": days})).set_index(["time", "host"])
             return frame.rename(columns={"usage": "kwh"})
-        ''',
+        '''),
         state=STATE,
         rel="app/f.py",
     )
@@ -418,3 +423,163 @@ def test_an_import_with_names_of_no_counterpart_is_split_and_the_rest_kept_as_wr
         state=STATE,
         rel="app/store.py",
     )
+
+
+def test_a_synchronous_write_api_block_keeps_a_long_lived_client_open():
+    # v2 closed only the write API at the block's end; `with self.client as w:` would close the client
+    assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+
+        class Store:
+            def __init__(self, url, token, bucket):
+                self.bucket = bucket
+                self.client = InfluxDBClient(url=url, token=token, org="o")
+
+            def save(self, points):
+                with self.client.write_api(write_options=SYNCHRONOUS) as writer:
+                    writer.write(self.bucket, "o", points)
+        """,
+        """
+        from influxdb_client_3 import InfluxDBClient3
+        from contextlib import nullcontext
+
+
+        class Store:
+            def __init__(self, url, token, bucket):
+                self.bucket = bucket
+                self.client = InfluxDBClient3(host=url, token=token, database=self.bucket)
+
+            def save(self, points):
+                with nullcontext(self.client) as writer:
+                    writer.write(record=points, database=self.bucket)
+        """,
+        rules={"IX-1", "IX-2", "IX-3", "IX-5"},
+        state=STATE,
+        rel="app/store.py",
+    )
+
+
+def test_a_batching_write_api_block_is_marked_not_closed():
+    new, changes = run_file(
+        "influxdb3",
+        dedent(
+            """
+            from influxdb_client import InfluxDBClient
+
+            client = InfluxDBClient(url="http://h:8181", token="t", org="o")
+
+
+            def save(points):
+                with client.write_api() as batch:
+                    batch.write(bucket="b", record=points)
+            """
+        ),
+        state=STATE,
+        rel="app/w.py",
+    )
+    assert "with client.write_api() as batch:" in new
+    assert "with client as batch" not in new
+    assert any(c.rule == "IX-5" and c.kind == "marker" and "client.flush()" in c.message for c in changes)
+
+
+def test_injected_query_and_write_apis_are_the_client_and_their_imports_merge():
+    # FastAPI-style injection: the parameter's annotation is all that says what it holds
+    assert_codemod(
+        "influxdb3",
+        """
+        from fastapi import Depends
+        from influxdb_client import Point
+        from influxdb_client.client.query_api import QueryApi
+        from influxdb_client.client.write_api import WriteApi
+
+        from app.deps import get_query_api, get_write_api
+
+
+        def cpu(host: str, q: QueryApi = Depends(get_query_api)):
+            return q.query('from(bucket: "m") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "cpu")')
+
+
+        def record(usage: float, w: WriteApi = Depends(get_write_api)):
+            w.write(bucket="m", record=Point("cpu").field("usage", usage))
+        """,
+        '''
+        from fastapi import Depends
+        from influxdb_client_3 import Point
+        from influxdb_client_3 import InfluxDBClient3
+
+        from app.deps import get_query_api, get_write_api
+
+
+        def cpu(host: str, q: InfluxDBClient3 = Depends(get_query_api)):
+            # MIGRATION-BLOCKER(IX-13): the result is an Arrow table (pandas frame with mode="pandas"), not Flux tables; rewrite its consumers (time, tags, one column per field)
+            return q.query("""
+        SELECT *
+        FROM cpu
+        WHERE time >= now() - INTERVAL '1 hours' AND time < now()
+        ORDER BY host, time
+        """, language="sql", database="m")
+
+
+        def record(usage: float, w: InfluxDBClient3 = Depends(get_write_api)):
+            w.write(record=Point("cpu").field("usage", usage), database="m")
+        ''',
+        rules={"IX-1", "IX-3", "IX-11", "IX-12", "IX-13"},
+        state=STATE,
+        rel="app/routes.py",
+    )
+
+
+def test_a_bucket_set_by_tuple_assignment_before_the_client_names_its_database():
+    assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client import InfluxDBClient
+
+
+        class Store:
+            def __init__(self, url, token, org, bucket):
+                self.bucket, self.org = bucket, org
+                self.client = InfluxDBClient(url=url, token=token, org=org)
+
+            def save(self, line):
+                self.client.write_api().write(bucket=self.bucket, record=line)
+        """,
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+
+        class Store:
+            def __init__(self, url, token, org, bucket):
+                self.bucket, self.org = bucket, org
+                self.client = InfluxDBClient3(host=url, token=token, database=self.bucket)
+
+            def save(self, line):
+                self.client.write(record=line, database=self.bucket)
+        """,
+        state=STATE,
+        rel="app/store.py",
+    )
+
+
+def test_a_literal_bucket_in_an_f_string_query_names_the_client_database():
+    new, _ = run_file(
+        "influxdb3",
+        dedent(
+            """
+            from influxdb_client import InfluxDBClient
+
+            client = InfluxDBClient(url="http://influx:8086", token="t", org="o")
+
+
+            def temps(hours):
+                return client.query_api().query_data_frame(f'from(bucket: "sensors") |> range(start: -{hours}h) |> filter(fn: (r) => r._measurement == "climate")')
+            """
+        ),
+        state=STATE,
+        rel="app/frames.py",
+    )
+    assert 'client = InfluxDBClient3(host="http://influx:8086", token="t", database=\'sensors\')' in new

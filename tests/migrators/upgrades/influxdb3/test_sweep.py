@@ -13,6 +13,7 @@ from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades.influxdb3.sweep import (
     EXPORTS,
+    POSITIONAL,
     SIGNATURES,
     InfluxSweeper,
     looks_like_flux,
@@ -123,6 +124,22 @@ def test_a_helper_module_with_no_influxdb_word_iterating_flux_tables_is_swept(tm
     out = sweep(tmp_path, code, rel="app/summary.py")
     assert marker_above(out, "for rec in").startswith("# MIGRATION-BLOCKER(IX-15)")
     assert marker_above(out, "best[rec").startswith("# MIGRATION-BLOCKER(IX-15)")
+
+
+def test_a_helper_reading_flux_columns_by_key_is_swept(tmp_path):
+    # no accessor, no `.values`: only `r["_value"]` says these are Flux records
+    code = dedent(
+        """
+        def totals(tables):
+            out = {}
+            for t in tables:
+                for r in t.records:
+                    out[r["sensor"]] = out.get(r["sensor"], 0.0) + r["_value"]
+            return out
+        """
+    )
+    out = sweep(tmp_path, code, rel="app/totals.py")
+    assert marker_above(out, "for r in").startswith("# MIGRATION-BLOCKER(IX-15)")
 
 
 def test_a_test_faking_flux_tables_for_a_wrapper_is_swept(tmp_path):
@@ -406,3 +423,36 @@ def test_unmarked_shape_is_a_check_failure(tmp_path):
     assert [(f.kind, f.line) for f in failures] == [("unmarked", 3)]
     marked = "from app.db import client\n\n# MIGRATION-BLOCKER(IX-16): do it\n" + code.split("\n\n", 1)[1]
     assert sweeper.check("app/x.py", marked) == []
+
+
+def test_positional_table_matches_the_installed_influxdb3_python():
+    influxdb_client_3 = pytest.importorskip("influxdb_client_3")
+    for key, order in POSITIONAL.items():
+        method = getattr(influxdb_client_3.InfluxDBClient3, key.split(".")[1])
+        params = [p.name for p in inspect.signature(method).parameters.values() if p.name != "self"]
+        assert tuple(params[: len(order)]) == order, key
+
+
+def test_v2_positional_write_arguments_on_a_v3_client_are_failures():
+    # `with client.write_api(...) as w: w.write(bucket, org, record)` left as `with client as w:`
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3
+
+
+        class Store:
+            def __init__(self):
+                self.client = InfluxDBClient3.from_env()
+
+            def save(self, points):
+                with self.client as writer:
+                    writer.write(self.bucket, self.org, points)
+                self.client.write(self.bucket, record=points)
+                self.client.write(points, self.bucket)
+        """
+    )
+    failures = signature_failures("app/db.py", code)
+    assert sorted((f.line, f.message) for f in failures) == [
+        (10, "write() takes at most 2 positional arguments (record, database), got 3"),
+        (11, "write() gets record both by position and by keyword"),
+    ]

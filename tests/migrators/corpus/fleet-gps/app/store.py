@@ -29,3 +29,8 @@ class PositionStore:
     def record_fix(self, vehicle_id: str, lat: float, lon: float, speed: float, ts: int) -> None:
         line = f"position,vehicle_id={vehicle_id} lat={lat},lon={lon},speed={speed} {ts}"
         self.writer.write(bucket=self.cfg.bucket, org=self.cfg.influx_org, record=line, write_precision="s")  # site: gps-w01
+
+    def record_fixes(self, lines: list[str]) -> None:
+        # the client lives as long as the store: a write block must not close it
+        with self.client.write_api(write_options=SYNCHRONOUS) as batch:  # site: gps-w04
+            batch.write(self.cfg.bucket, self.cfg.influx_org, lines)  # site: gps-w05

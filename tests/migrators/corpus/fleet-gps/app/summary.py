@@ -10,3 +10,8 @@ def top_speeds(tables, limit: int = 5) -> list[tuple[str, float]]:
             vehicle = rec.values.get("vehicle_id")
             best[vehicle] = max(best.get(vehicle, 0.0), rec.get_value())
     return sorted(best.items(), key=lambda item: item[1], reverse=True)[:limit]
+
+
+def to_fix(rec) -> dict:
+    """One position record as the API's JSON shape."""
+    return {"t": rec.get_time().isoformat(), "vehicle": rec.values.get("vehicle_id"), "speed": rec.get_value()}  # site: gps-r08

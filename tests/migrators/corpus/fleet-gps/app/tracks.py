@@ -3,7 +3,7 @@ import functools
 from datetime import datetime, timedelta, timezone
 
 from app.store import PositionStore
-from app.summary import top_speeds
+from app.summary import to_fix, top_speeds
 from app.settings import settings
 
 _store = PositionStore()
@@ -79,3 +79,17 @@ def speeding(limit_kmh: float, minutes: int = 60) -> list[str]:
 def fastest(hours: int = 24) -> list[tuple[str, float]]:
     flux = f'from(bucket: "{settings.bucket}") |> range(start: -{hours}h) |> filter(fn: (r) => r._measurement == "position" and r._field == "speed") |> max()'  # site: gps-q14
     return top_speeds(_store.query(flux))
+
+
+def recent_fixes(vehicle_id: str) -> list[dict]:
+    flux = f'from(bucket: "{settings.bucket}") |> range(start: -15m) |> filter(fn: (r) => r._measurement == "position" and r.vehicle_id == "{vehicle_id}" and r._field == "speed")'  # site: gps-q15
+    return [to_fix(rec) for table in _store.query(flux) for rec in table.records]  # site: gps-r07
+
+
+def speed_samples(minutes: int = 10) -> list[tuple[str, str, float]]:
+    flux = f'from(bucket: "{settings.bucket}") |> range(start: -{minutes}m) |> filter(fn: (r) => r._measurement == "position" and r._field == "speed")'  # site: gps-q16
+    samples = []
+    for tbl in _store.query(flux):  # site: gps-r09
+        for rec in tbl.records:
+            samples.append((rec["vehicle_id"], rec["_field"], rec["_value"]))
+    return samples
