@@ -52,6 +52,7 @@ VALUE_PATTERNS = {
     UINTEGER: r"^[0-9]+u$",
 }
 ARROW_KINDS = {FLOAT: pa.float64(), INTEGER: pa.int64(), UINTEGER: pa.uint64()}
+TAG_DICTIONARY = pa.dictionary(pa.int32(), pa.string())  # store.TAG_TYPE (store imports this module)
 # Beyond this many shapes in one body, shapes with fewer lines than MIN_GROUP_ROWS take the
 # reference parser: a group costs ~20 kernel calls, a line ~20 µs.
 FEW_SHAPES, MIN_GROUP_ROWS = 16, 64
@@ -81,11 +82,9 @@ class LineGroup:
     timestamps: pa.Array
     numbers: pa.Array
     texts: pa.Array
-    # The same timestamps and tag values as Python lists when the parser had them (a small
-    # write): the store then scales times and dictionary-encodes tags without Arrow kernels,
-    # each of which costs ~40 µs and a GIL hand-over.
+    # The same timestamps as a Python list when the parser had them (a small write): the store
+    # then scales them without Arrow kernels, each of which costs ~40 µs and a GIL hand-over.
     stamp_list: list[int] | None = None
-    tag_lists: dict[str, list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.numbers)
@@ -208,13 +207,14 @@ def _columns_group(layout: _Layout, columns: list[list[str]], lines: list[str]) 
             raise _Fallback
     return LineGroup(
         layout.keys[0],
-        {name: pa.array(values, pa.string()) for name, values in tags.items()},
+        # Dictionary-encoded as the store keeps tags (values in order of first appearance, as
+        # `dictionary_encode` makes them): one conversion, no kernel call later.
+        {name: pa.array(values, TAG_DICTIONARY) for name, values in tags.items()},
         fields,
         pa.array(stamps, pa.int64()) if stamps is not None else pa.nulls(len(lines), pa.int64()),
         pa.array(range(1, len(lines) + 1), pa.int64()),
         pa.array(lines, pa.string()),
         stamp_list=stamps,
-        tag_lists=tags,
     )
 
 

@@ -31,10 +31,10 @@ from influxdb3_lite.lineproto import (
     Parsed,
     truncate,
 )
-from influxdb3_lite.lpvector import LineGroup
+from influxdb3_lite.lpvector import TAG_DICTIONARY, LineGroup
 
 TAG, TIME = "tag", "timestamp"
-TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
+TAG_TYPE = TAG_DICTIONARY
 ARROW_TYPES = {
     TAG: TAG_TYPE,
     FLOAT: pa.float64(),
@@ -374,11 +374,13 @@ def release_unused() -> None:
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    if batch.schema.equals(schema, check_metadata=True):
+    have = batch.schema
+    if have.equals(schema, check_metadata=True):
         return batch
+    positions = {name: index for index, name in enumerate(have.names)}
     arrays = []
     for target in schema:
-        index = batch.schema.get_field_index(target.name)
+        index = positions.get(target.name, -1)
         if index < 0:
             arrays.append(pa.nulls(batch.num_rows, target.type))
             continue
@@ -731,22 +733,17 @@ def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int)
     return pa.RecordBatch.from_arrays(arrays, names=names + ["time"])
 
 
-def _group_batch(group: LineGroup, times: pa.Array, encode: bool = False) -> pa.RecordBatch:
+def _group_batch(group: LineGroup, times: pa.Array, alone: bool = False) -> pa.RecordBatch:
     tags = group.tags
-    if encode and group.tag_lists is not None:
-        tags = {name: _dictionary(values) for name, values in group.tag_lists.items()}
+    if not alone:  # concatenated with other parts, whose tags are strings
+        tags = {name: _plain(values) for name, values in tags.items()}
     columns = {**tags, **{name: values for name, (_, values) in group.fields.items()}}
     names = sorted(columns)
     return pa.RecordBatch.from_arrays([columns[n] for n in names] + [times], names=names + ["time"])
 
 
-def _dictionary(values: list[str]) -> pa.Array:
-    """`pc.dictionary_encode(...).cast(TAG_TYPE)` of a short list, in Python: values in order of
-    first appearance, int32 codes (two Arrow kernel calls per tag column saved on each write)."""
-    codes = {value: code for code, value in enumerate(dict.fromkeys(values))}
-    return pa.DictionaryArray.from_arrays(
-        pa.array(list(map(codes.__getitem__, values)), pa.int32()), pa.array(list(codes), pa.string())
-    )
+def _plain(values: pa.Array) -> pa.Array:
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
 
 
 def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.Array] | None:
@@ -761,6 +758,8 @@ def _group_nanos(group: LineGroup, precision: str, now: int) -> pa.Array:
     values = group.stamp_list
     if values is not None and len(values) <= SMALL_WRITE:
         scaled = _scaled(values, precision)
+        if scaled is values:  # nanoseconds already: the same buffer, typed
+            return group.timestamps.view(pa.timestamp("ns"))
         if scaled is not None:
             return pa.array(scaled, pa.timestamp("ns"))
     return _times(group.timestamps, precision, now)
