@@ -524,6 +524,46 @@ def test_v1_query_endpoint(influx, cpu_db):
     assert first["results"][0]["series"][0]["values"] == [["cpu"]]
 
 
+def test_v1_chunked_splits_series_by_chunk_size(influx, cpu_db):
+    """core/iox_v1_query_api/src/response/chunked.rs (ChunkedResultStream) and its snapshot
+    `chunked__tests__many_statements`: a document per chunk of at most `chunk_size` rows of one
+    series; `"partial":true` on the series it cuts and on every chunk but the statement's last."""
+    got = requests.get(
+        f"{influx.url}/query",
+        params={
+            "db": cpu_db,
+            "q": "SELECT user FROM cpu GROUP BY region",
+            "chunked": "true",
+            "chunk_size": "1",
+            "epoch": "s",
+        },
+        timeout=10,
+    )
+    assert got.status_code == 200
+    documents = [json.loads(line) for line in got.text.splitlines()]
+    chunks = [doc["results"][0] for doc in documents]
+    assert [c.get("partial") for c in chunks] == [True, True, True, None]
+    assert [c["series"][0].get("partial") for c in chunks] == [True, None, True, None]
+    assert [(c["series"][0]["tags"], c["series"][0]["values"]) for c in chunks] == [
+        ({"region": "a"}, [[957529200, 23.2]]),
+        ({"region": "a"}, [[957530400, 21.0]]),
+        ({"region": "b"}, [[957529860, 25.2]]),
+        ({"region": "b"}, [[957530340, 28.9]]),
+    ]
+    whole = requests.get(
+        f"{influx.url}/query",
+        params={"db": cpu_db, "q": "SELECT user FROM cpu GROUP BY region", "chunked": "true"},
+        timeout=10,
+    )
+    # The default chunk size (10,000 rows) cuts no series here: one document per series.
+    assert [
+        len(json.loads(line)["results"][0]["series"][0]["values"]) for line in whole.text.splitlines()
+    ] == [
+        2,
+        2,
+    ]
+
+
 def test_v1_query_series_per_tag_set(influx, cpu_db):
     """InfluxDB 1.x response shape (iox_v1_query_api): one series per GROUP BY tag set, the tags
     in `tags` and out of `columns`."""

@@ -428,16 +428,18 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
+        # The gate covers the answer too: a writer thread past the store otherwise competed for
+        # the GIL with the query threads alongside the next writers in the gate.
         with self.state.write_gate:
             result = self._store(db, body, precision, accept_partial, v2)
-        if accept_partial or not result.errors:  # a write refused whole is not counted
-            rejected = {e.line_number for e in result.errors}
-            self.state.metrics.record_write(
-                db, result.stored, len(result.errors), valid_bytes(body, rejected)
-            )
-        if not result.errors:
-            self.send(204, b"", None)
-            return
+            if accept_partial or not result.errors:  # a write refused whole is not counted
+                rejected = {e.line_number for e in result.errors}
+                self.state.metrics.record_write(
+                    db, result.stored, len(result.errors), valid_bytes(body, rejected)
+                )
+            if not result.errors:
+                self.send(204, b"", None)
+                return
         first = result.errors[0]
         if v2:
             raise HttpError(
@@ -669,7 +671,7 @@ class Handler(BaseHTTPRequestHandler):
             raise error(exc.status, str(exc)) from None
         results = [self._v1_statement(request)]
         if request.chunked:
-            self.send(200, v1query.chunks(results), "application/json")
+            self.send(200, v1query.chunks(results, request.chunk_size), "application/json")
         else:
             self.send(200, v1query.body(results, request.pretty), "application/json")
 
