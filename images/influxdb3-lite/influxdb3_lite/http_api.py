@@ -66,11 +66,14 @@ class ServerState:
     cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     metrics: Metrics = field(default_factory=Metrics)
-    # Writes parse and store a few at a time. Under 20 concurrent writers every write thread
-    # otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query waited
-    # behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4 readers,
-    # machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; with this
-    # gate 4 slots 147/247, 2 slots 180/173 (the query target is the further one).
+    # Writes parse, store and answer a few at a time. Under 20 concurrent writers every write
+    # thread otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query
+    # waited behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4
+    # readers, machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; gate
+    # over the store 4 slots 147/247, 2 slots 180/173. Once a write cost ~1 ms of server CPU
+    # (round 6), a gate over the store only let writers come back twice as often and queries
+    # doubled; over the answer too (load average 20-31, same window, 2 runs each): main
+    # 141/146, store-only 87/289, store and answer 2 slots 80/144, 1 slot 122/105.
     write_gate: WriteGate = field(default_factory=lambda: WriteGate(WRITE_SLOTS))
 
 
