@@ -241,6 +241,29 @@ STAMP_COLUMNS = [
 ]
 
 
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("m v=1 " + "1" * 5000, "Unable to parse timestamp value"),
+        ("m v=" + "1" * 5000 + "i", "Unable to parse integer value"),
+        ("m v=" + "1" * 5000 + "u", "Unable to parse unsigned integer value"),
+        ("m v=1 -" + "9" * 5000, "Unable to parse timestamp value"),
+        ("m v=1 " + "0" * 5000 + "7", None),  # leading zeros: the value is 7
+    ],
+    ids=["timestamp", "integer", "uinteger", "negative", "leading-zeros"],
+)
+def test_numbers_past_pythons_digit_limit(line: str, error: str | None) -> None:
+    """A number of thousands of digits is an overflow like any other (the real parser's
+    `parse::<i64>`), not a ValueError from Python's 4300-digit limit on int()."""
+    for body in (line, "\n".join([line] * 3)):
+        parsed = parse_lines(body)
+        assert as_rows(parse_body(body)) == as_rows(parsed)
+        assert [e.error_message.split(" `")[0] for e in parsed.errors] == (
+            [error] * body.count(line) if error else []
+        )
+        write_both("", body, "auto", True)
+
+
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("stamps", STAMP_COLUMNS, ids=str)
 def test_one_shape_times_agree_with_reference(stamps: list[int], precision: str) -> None:

@@ -159,7 +159,7 @@ def _parse_small(body: str) -> Parsed:
             continue
         try:
             out.groups.append(_small_group(rows))
-        except _Fallback:
+        except (_Fallback, ValueError):  # ValueError: int() past its digit limit
             slow.extend(rows)
     for number, text in sorted(slow):
         parse_into(out, number, text)
@@ -189,7 +189,7 @@ def _single_shape(body: str) -> LineGroup | None:
         return None
     try:
         return _columns_group(layout, [flat[i::width] for i in range(width)], lines)
-    except _Fallback:
+    except (_Fallback, ValueError):  # ValueError: int() past its digit limit (the reference decides)
         return None
 
 
