@@ -477,6 +477,38 @@ def test_show_databases_and_retention_policies_over_http(influx, cpu_db):
     assert policies.json()[0]["name"] == "autogen"
 
 
+def test_show_retention_policies_rows_name_the_database(influx):
+    """`QueryExecutorImpl::show_retention_policies` (influxdb3_server/src/query_executor): over
+    /api/v3/query_influxql a row per database, `iox::database` and `name` (the part after '/',
+    else `autogen`), `duration` from `retention_time_ns()`, None in Core, so absent from JSON."""
+    db = influx.database()
+    assert write_lp(influx, db, "m v=1 1").status_code == 204
+    for on in (f"SHOW RETENTION POLICIES ON {db}", "SHOW RETENTION POLICIES"):
+        got = influxql(influx, db, on)
+        assert got.status_code == 200, got.text
+        assert {"iox::database": db, "name": "autogen"} in got.json()
+
+
+def test_v1_show_retention_policies_is_the_v1_shape(influx):
+    """`ShowRetentionPolicies` for the v1 /query API (influxdb3_server/src/query_executor, test
+    `test_show_retention_policies`): series `retention_policies`, columns name/duration/default,
+    one row naming the database, its retention printed as v1 prints durations."""
+    db = influx.database()
+    created = requests.post(
+        f"{influx.url}/api/v3/configure/database", json={"db": db, "retention_period": "7d"}, timeout=10
+    )
+    assert created.status_code == 200, created.text
+    got = requests.get(f"{influx.url}/query", params={"db": db, "q": "SHOW RETENTION POLICIES"}, timeout=10)
+    assert got.status_code == 200
+    assert got.json()["results"][0]["series"] == [
+        {
+            "name": "retention_policies",
+            "columns": ["name", "duration", "default"],
+            "values": [[db, "168h0m0s", True]],
+        }
+    ]
+
+
 def test_several_statements_get_the_real_message(influx, cpu_db):
     """http.rs Error::InfluxqlSingleStatement."""
     response = influxql(influx, cpu_db, "SELECT * FROM cpu; SELECT * FROM cpu")

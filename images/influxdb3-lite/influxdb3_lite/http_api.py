@@ -679,7 +679,7 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, v1query.body(results, request.pretty), "application/json")
 
     def _v1_statement(self, request: v1query.V1Params) -> dict:
-        query = QueryRequest(request.database, request.query, "influxql", via_http=True)
+        query = QueryRequest(request.database, request.query, "influxql", via_http=True, v1=True)
         try:
             table = self.state.executor.run(query)
         except DatabaseNotFound as exc:
