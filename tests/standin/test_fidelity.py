@@ -509,6 +509,22 @@ def test_v1_show_retention_policies_is_the_v1_shape(influx):
     ]
 
 
+@pytest.mark.parametrize(
+    ("statement", "name"),
+    [
+        ("CREATE DATABASE other", "CREATE DATABASE"),
+        ("DROP MEASUREMENT cpu", "DROP MEASUREMENT"),
+        ("DELETE FROM cpu", "DELETE"),
+    ],
+)
+def test_unplanned_statements_name_themselves_as_the_planner_does(influx, cpu_db, statement, name):
+    """`InfluxQLToLogicalPlan::statement_to_plan` (core/iox_query_influxql/src/plan/planner.rs):
+    `not_implemented("CREATE DATABASE" | "DELETE" | "DROP MEASUREMENT")`, a 405 over HTTP."""
+    response = influxql(influx, cpu_db, statement)
+    assert response.status_code == 405
+    assert response.text == f"This feature is not implemented: {name}"
+
+
 def test_several_statements_get_the_real_message(influx, cpu_db):
     """http.rs Error::InfluxqlSingleStatement."""
     response = influxql(influx, cpu_db, "SELECT * FROM cpu; SELECT * FROM cpu")
