@@ -7,7 +7,9 @@ starts it), line-protocol ingest in points/s for 100k-point batches of 4 fields,
 after loading 1M points. Each figure is printed with its ratio to the target (>= 1.0 is met).
 Then the concurrent load of issue 14: 20 writers (100-line batches of fresh points) and 4 readers
 (Flight queries on the 1M-row table) for `--load-seconds`; it prints the write and query p50 with
-no load and under load, the loaded/no-load ratios, and the loaded p50s against the 100 ms targets.
+no load and under load, the loaded/no-load ratios, and the loaded p50s against the 100 ms targets,
+with the write rate and the rows each query returned (the queries read recent rows, which the
+writers add: a faster write path makes each query return more).
 Each writer and reader is a process of its own, as the services of a fleet are: threads of one
 client process would measure that process's own GIL queue along with the server. The machine's
 load average is printed before and after, since other work on the machine shows in the figures.
@@ -122,6 +124,7 @@ def query_latency(port: int, sql: str, runs: int = 5) -> float:
 class Latencies:
     writes: list[float] = field(default_factory=list)
     queries: list[float] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)  # rows each query returned
     errors: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -158,8 +161,9 @@ def read_loop(port: int, reader: int, stop: threading.Event, out: Latencies) -> 
         turn = reader
         while not stop.is_set():
             began = time.perf_counter()
-            client.query(LOADED_QUERIES[turn % len(LOADED_QUERIES)], language="sql")
+            table = client.query(LOADED_QUERIES[turn % len(LOADED_QUERIES)], language="sql")
             out.add("query", time.perf_counter() - began)
+            out.rows.append(table.num_rows)
             turn += 1
 
 
@@ -173,7 +177,7 @@ def load_worker(kind: str, port: int, index: int, seconds: float, ready, queue) 
         (write_loop if kind == "write" else read_loop)(port, index, stop, out)
     except Exception as exc:  # noqa: BLE001 - reported with the figures, never silently lost
         out.errors.append(f"{kind} {index}: {exc}")
-    queue.put((out.writes, out.queries, out.errors))
+    queue.put((out.writes, out.queries, out.rows, out.errors))
 
 
 def run_load(port: int, writers: int, readers: int, seconds: float) -> Latencies:
@@ -189,9 +193,10 @@ def run_load(port: int, writers: int, readers: int, seconds: float) -> Latencies
     ready.wait()  # every process started and imported: the load begins at once for all
     out = Latencies()
     for _ in procs:
-        writes, queries, errors = queue.get(timeout=seconds + 120)
+        writes, queries, rows, errors = queue.get(timeout=seconds + 120)
         out.writes += writes
         out.queries += queries
+        out.rows += rows
         out.errors += errors
     for proc in procs:
         proc.join(30)
@@ -212,6 +217,14 @@ def loaded_report(port: int, pid: int, writers: int, readers: int, seconds: floa
         print(f"{label + f' p50, {writers}w+{readers}r ({samples} samples)':<44} {p50:>12,.1f} ms", end="")
         print(f"  loaded/no-load {p50 / base:5.2f}")
         row(f"{label} p50 under load vs target", p50, "ms", TARGETS["loaded_p50_ms"], False)
+    # The queries read the recent rows, most of which the writers add during the load: a server
+    # that writes faster makes each query read and return more. Both rates go with the p50s.
+    print(f"{'writes per second under load':<44} {len(loaded.writes) / seconds:>12,.1f}")
+    print(
+        f"{'rows per query under load (median, max)':<44} {statistics.median(loaded.rows or [0]):>12,.0f}",
+        end="",
+    )
+    print(f"  {max(loaded.rows or [0]):,}")
     print(f"{'load average (1, 5, 15 min) after the load':<44} {_loadavg()}")
     # The server's own CPU per request does not depend on what else the machine runs: on a
     # shared machine it tells what the latencies would be with a core to itself.

@@ -477,6 +477,54 @@ def test_show_databases_and_retention_policies_over_http(influx, cpu_db):
     assert policies.json()[0]["name"] == "autogen"
 
 
+def test_show_retention_policies_rows_name_the_database(influx):
+    """`QueryExecutorImpl::show_retention_policies` (influxdb3_server/src/query_executor): over
+    /api/v3/query_influxql a row per database, `iox::database` and `name` (the part after '/',
+    else `autogen`), `duration` from `retention_time_ns()`, None in Core, so absent from JSON."""
+    db = influx.database()
+    assert write_lp(influx, db, "m v=1 1").status_code == 204
+    for on in (f"SHOW RETENTION POLICIES ON {db}", "SHOW RETENTION POLICIES"):
+        got = influxql(influx, db, on)
+        assert got.status_code == 200, got.text
+        assert {"iox::database": db, "name": "autogen"} in got.json()
+
+
+def test_v1_show_retention_policies_is_the_v1_shape(influx):
+    """`ShowRetentionPolicies` for the v1 /query API (influxdb3_server/src/query_executor, test
+    `test_show_retention_policies`): series `retention_policies`, columns name/duration/default,
+    one row naming the database, its retention printed as v1 prints durations."""
+    db = influx.database()
+    created = requests.post(
+        f"{influx.url}/api/v3/configure/database", json={"db": db, "retention_period": "7d"}, timeout=10
+    )
+    assert created.status_code == 200, created.text
+    got = requests.get(f"{influx.url}/query", params={"db": db, "q": "SHOW RETENTION POLICIES"}, timeout=10)
+    assert got.status_code == 200
+    assert got.json()["results"][0]["series"] == [
+        {
+            "name": "retention_policies",
+            "columns": ["name", "duration", "default"],
+            "values": [[db, "168h0m0s", True]],
+        }
+    ]
+
+
+@pytest.mark.parametrize(
+    ("statement", "name"),
+    [
+        ("CREATE DATABASE other", "CREATE DATABASE"),
+        ("DROP MEASUREMENT cpu", "DROP MEASUREMENT"),
+        ("DELETE FROM cpu", "DELETE"),
+    ],
+)
+def test_unplanned_statements_name_themselves_as_the_planner_does(influx, cpu_db, statement, name):
+    """`InfluxQLToLogicalPlan::statement_to_plan` (core/iox_query_influxql/src/plan/planner.rs):
+    `not_implemented("CREATE DATABASE" | "DELETE" | "DROP MEASUREMENT")`, a 405 over HTTP."""
+    response = influxql(influx, cpu_db, statement)
+    assert response.status_code == 405
+    assert response.text == f"This feature is not implemented: {name}"
+
+
 def test_several_statements_get_the_real_message(influx, cpu_db):
     """http.rs Error::InfluxqlSingleStatement."""
     response = influxql(influx, cpu_db, "SELECT * FROM cpu; SELECT * FROM cpu")
@@ -522,6 +570,46 @@ def test_v1_query_endpoint(influx, cpu_db):
     )
     first = json.loads(chunked.text.splitlines()[0])
     assert first["results"][0]["series"][0]["values"] == [["cpu"]]
+
+
+def test_v1_chunked_splits_series_by_chunk_size(influx, cpu_db):
+    """core/iox_v1_query_api/src/response/chunked.rs (ChunkedResultStream) and its snapshot
+    `chunked__tests__many_statements`: a document per chunk of at most `chunk_size` rows of one
+    series; `"partial":true` on the series it cuts and on every chunk but the statement's last."""
+    got = requests.get(
+        f"{influx.url}/query",
+        params={
+            "db": cpu_db,
+            "q": "SELECT user FROM cpu GROUP BY region",
+            "chunked": "true",
+            "chunk_size": "1",
+            "epoch": "s",
+        },
+        timeout=10,
+    )
+    assert got.status_code == 200
+    documents = [json.loads(line) for line in got.text.splitlines()]
+    chunks = [doc["results"][0] for doc in documents]
+    assert [c.get("partial") for c in chunks] == [True, True, True, None]
+    assert [c["series"][0].get("partial") for c in chunks] == [True, None, True, None]
+    assert [(c["series"][0]["tags"], c["series"][0]["values"]) for c in chunks] == [
+        ({"region": "a"}, [[957529200, 23.2]]),
+        ({"region": "a"}, [[957530400, 21.0]]),
+        ({"region": "b"}, [[957529860, 25.2]]),
+        ({"region": "b"}, [[957530340, 28.9]]),
+    ]
+    whole = requests.get(
+        f"{influx.url}/query",
+        params={"db": cpu_db, "q": "SELECT user FROM cpu GROUP BY region", "chunked": "true"},
+        timeout=10,
+    )
+    # The default chunk size (10,000 rows) cuts no series here: one document per series.
+    assert [
+        len(json.loads(line)["results"][0]["series"][0]["values"]) for line in whole.text.splitlines()
+    ] == [
+        2,
+        2,
+    ]
 
 
 def test_v1_query_series_per_tag_set(influx, cpu_db):

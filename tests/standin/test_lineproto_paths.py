@@ -224,6 +224,58 @@ def test_small_single_shape_body_is_one_group() -> None:
     assert as_rows(parsed) == as_rows(parse_lines(body)) == as_rows(columnwise(body))
 
 
+# Timestamp columns of one-shape bodies, which the store scales in Python (store._scaled): every
+# `auto` band, a column across two bands, the i64 bounds, and products that overflow.
+STAMP_COLUMNS = [
+    [1, 2, 3],
+    [1_700_000_000, 1_700_000_001],
+    [1_700_000_000_000, 1_700_000_000_001],
+    [1_700_000_000_000_000, 1_700_000_000_000_001],
+    [1_700_000_000_000_000_000, 1_700_000_000_000_000_001],
+    [4, 1_700_000_000_000],  # two `auto` bands in one column
+    [-1_700_000_000, 0, 5],
+    [9_223_372_036_854_775_807, 1],
+    [-9_223_372_036_854_775_808, 1],
+    [9_223_372_036, 1],  # overflows as seconds
+    [-9_223_372_037, 1],
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("m v=1 " + "1" * 5000, "Unable to parse timestamp value"),
+        ("m v=" + "1" * 5000 + "i", "Unable to parse integer value"),
+        ("m v=" + "1" * 5000 + "u", "Unable to parse unsigned integer value"),
+        ("m v=1 -" + "9" * 5000, "Unable to parse timestamp value"),
+        ("m v=1 " + "0" * 5000 + "7", None),  # leading zeros: the value is 7
+    ],
+    ids=["timestamp", "integer", "uinteger", "negative", "leading-zeros"],
+)
+def test_numbers_past_pythons_digit_limit(line: str, error: str | None) -> None:
+    """A number of thousands of digits is an overflow like any other (the real parser's
+    `parse::<i64>`), not a ValueError from Python's 4300-digit limit on int()."""
+    for body in (line, "\n".join([line] * 3)):
+        parsed = parse_lines(body)
+        assert as_rows(parse_body(body)) == as_rows(parsed)
+        assert [e.error_message.split(" `")[0] for e in parsed.errors] == (
+            [error] * body.count(line) if error else []
+        )
+        write_both("", body, "auto", True)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("stamps", STAMP_COLUMNS, ids=str)
+def test_one_shape_times_agree_with_reference(stamps: list[int], precision: str) -> None:
+    """One-shape bodies take whole-body string operations, their times Python scaling and their
+    tags a direct dictionary encoding: stored rows and errors must be the reference's."""
+    body = "\n".join(f"m,host=h{i % 2},site=s v={i}.5,n={i}i {t}" for i, t in enumerate(stamps))
+    parsed = parse_body(body)
+    assert [len(g) for g in parsed.groups] == [len(stamps)] and not parsed.lines
+    write_both("", body, precision, True)
+    write_both("m,host=a v=1.5 1", body, precision, False)
+
+
 @FUZZ
 @given(bodies, bodies, st.sampled_from(PRECISIONS), st.booleans())
 @example("m v=1i 1", "m v=1 2\nm v=2i 3", "auto", True)  # conflict with catalog

@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import re
+import time
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -65,11 +66,14 @@ class ServerState:
     cluster_uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
     process_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     metrics: Metrics = field(default_factory=Metrics)
-    # Writes parse and store a few at a time. Under 20 concurrent writers every write thread
-    # otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query waited
-    # behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4 readers,
-    # machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; with this
-    # gate 4 slots 147/247, 2 slots 180/173 (the query target is the further one).
+    # Writes parse, store and answer a few at a time. Under 20 concurrent writers every write
+    # thread otherwise competed for the GIL at once, sharing it in 0.5 ms slices, and a query
+    # waited behind all of them at each GIL hand-over. Measured in the bench (20 writers, 4
+    # readers, machine load average 16-22, so ±30%): no gate write/query p50 170/203 ms; gate
+    # over the store 4 slots 147/247, 2 slots 180/173. Once a write cost ~1 ms of server CPU
+    # (round 6), a gate over the store only let writers come back twice as often and queries
+    # doubled; over the answer too (load average 20-31, same window, 2 runs each): main
+    # 141/146, store-only 87/289, store and answer 2 slots 80/144, 1 slot 122/105.
     write_gate: WriteGate = field(default_factory=lambda: WriteGate(WRITE_SLOTS))
 
 
@@ -121,14 +125,75 @@ def auth_error(exc: AuthError) -> HttpError:
     return HttpError(exc.status, str(exc))
 
 
+# (method, path) -> the Handler method serving it: the router of `perform_routing` (http.rs).
+# Up to this many body bytes go out with the head in one send (a larger body is not copied).
+ONE_SEND_BYTES = 65536
+ROUTES = {
+    ("GET", "/health"): "health",
+    ("GET", "/api/v1/health"): "health",
+    ("GET", "/ping"): "ping",
+    ("POST", "/ping"): "ping",
+    ("POST", "/api/v3/write_lp"): "write_v3",
+    ("POST", "/api/v2/write"): "write_v2",
+    ("POST", "/write"): "write_v1",
+    ("GET", "/api/v3/query_sql"): "query_sql",
+    ("POST", "/api/v3/query_sql"): "query_sql",
+    ("GET", "/api/v3/query_influxql"): "query_influxql",
+    ("POST", "/api/v3/query_influxql"): "query_influxql",
+    ("GET", "/api/v3/configure/database"): "list_databases",
+    ("POST", "/api/v3/configure/database"): "create_database",
+    ("PUT", "/api/v3/configure/database"): "update_database",
+    ("DELETE", "/api/v3/configure/database"): "delete_database",
+    ("POST", "/api/v3/configure/database/retention_period"): "set_retention",
+    ("DELETE", "/api/v3/configure/database/retention_period"): "clear_retention",
+    ("POST", "/api/v3/configure/table"): "create_table",
+    ("DELETE", "/api/v3/configure/table"): "delete_table",
+    ("POST", "/api/v3/configure/token/admin"): "create_admin_token",
+    ("POST", "/api/v3/configure/token/admin/regenerate"): "regenerate_admin_token",
+    ("POST", "/api/v3/configure/token/named_admin"): "create_named_admin_token",
+    ("DELETE", "/api/v3/configure/token"): "delete_token",
+    ("GET", "/query"): "query_v1",
+    ("POST", "/query"): "query_v1",
+    ("GET", "/metrics"): "metrics",
+    ("POST", "/api/v3/configure/last_cache"): "create_last_cache",
+    ("DELETE", "/api/v3/configure/last_cache"): "delete_last_cache",
+    ("POST", "/api/v3/configure/distinct_cache"): "create_distinct_cache",
+    ("DELETE", "/api/v3/configure/distinct_cache"): "delete_distinct_cache",
+}
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "influxdb3-lite"
     state: ServerState  # set on the subclass made by make_handler
+    _date: tuple[int, str] | None = None  # (second, Date header text) of this connection
 
     # -- plumbing ----------------------------------------------------------------------------
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         return None  # per-request access logs would drown the start-up line the sandbox waits for
+
+    def parse_request(self) -> bool:
+        """The stdlib's `parse_request`, with the usual request head read without the email
+        package: a plain `HTTP/1.1` request line and `Name: value` header lines, all already
+        buffered (~0.1 ms of the write path). Anything else, including every malformed head
+        and each of its error answers, is left to the stdlib untouched."""
+        head = _plain_head(self.raw_requestline, self.rfile.peek())
+        if head is None:
+            return super().parse_request()
+        (self.command, self.path), headers, size = head
+        self.rfile.read(size)  # already in the buffer: no system call
+        self.requestline = self.raw_requestline.decode("latin-1").rstrip("\r\n")
+        self.request_version = "HTTP/1.1"
+        message = self.MessageClass()
+        for name, value in headers:
+            message[name] = value
+        self.headers = message
+        # What `parse_request` decides from these headers, in its order.
+        connection = message.get("Connection", "").lower()
+        self.close_connection = connection == "close"
+        if message.get("Expect", "").lower() == "100-continue":
+            return self.handle_expect_100()
+        return True
 
     def do_OPTIONS(self) -> None:  # noqa: N802
         self.send(204, b"", None, {"Access-Control-Allow-Methods": "*", "Access-Control-Allow-Headers": "*"})
@@ -174,39 +239,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_error_body(error(500, f"internal error: {exc}"))
 
     def route(self, method: str, path: str):
-        routes = {
-            ("GET", "/health"): self.health,
-            ("GET", "/api/v1/health"): self.health,
-            ("GET", "/ping"): self.ping,
-            ("POST", "/ping"): self.ping,
-            ("POST", "/api/v3/write_lp"): self.write_v3,
-            ("POST", "/api/v2/write"): self.write_v2,
-            ("POST", "/write"): self.write_v1,
-            ("GET", "/api/v3/query_sql"): self.query_sql,
-            ("POST", "/api/v3/query_sql"): self.query_sql,
-            ("GET", "/api/v3/query_influxql"): self.query_influxql,
-            ("POST", "/api/v3/query_influxql"): self.query_influxql,
-            ("GET", "/api/v3/configure/database"): self.list_databases,
-            ("POST", "/api/v3/configure/database"): self.create_database,
-            ("PUT", "/api/v3/configure/database"): self.update_database,
-            ("DELETE", "/api/v3/configure/database"): self.delete_database,
-            ("POST", "/api/v3/configure/database/retention_period"): self.set_retention,
-            ("DELETE", "/api/v3/configure/database/retention_period"): self.clear_retention,
-            ("POST", "/api/v3/configure/table"): self.create_table,
-            ("DELETE", "/api/v3/configure/table"): self.delete_table,
-            ("POST", "/api/v3/configure/token/admin"): self.create_admin_token,
-            ("POST", "/api/v3/configure/token/admin/regenerate"): self.regenerate_admin_token,
-            ("POST", "/api/v3/configure/token/named_admin"): self.create_named_admin_token,
-            ("DELETE", "/api/v3/configure/token"): self.delete_token,
-            ("GET", "/query"): self.query_v1,
-            ("POST", "/query"): self.query_v1,
-            ("GET", "/metrics"): self.metrics,
-            ("POST", "/api/v3/configure/last_cache"): self.create_last_cache,
-            ("DELETE", "/api/v3/configure/last_cache"): self.delete_last_cache,
-            ("POST", "/api/v3/configure/distinct_cache"): self.create_distinct_cache,
-            ("DELETE", "/api/v3/configure/distinct_cache"): self.delete_distinct_cache,
-        }
-        return routes.get((method, path))
+        name = ROUTES.get((method, path))
+        return getattr(self, name) if name else None
 
     def authenticate(self, path: str) -> None:
         """§ 1.3: everything but the admin-token bootstrap and exempted paths needs a token."""
@@ -266,9 +300,26 @@ class Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
+        if self.command == "HEAD":
+            self.end_headers()
+        elif len(body) <= ONE_SEND_BYTES:
+            # Head and body in one send: one system call and one loopback packet, not two
+            # (the stream is the same bytes; the empty body of a 204 took a send of its own).
+            self._headers_buffer.append(b"\r\n" + body)
+            self.flush_headers()
+        else:
+            self.end_headers()
             self.wfile.write(body)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, formatted once a second per connection: the text has whole
+        seconds only, and formatting it cost ~15 µs on every response."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        second = int(time.time())
+        if self._date is None or self._date[0] != second:
+            self._date = (second, super().date_time_string(second))
+        return self._date[1]
 
     def send_json(self, status: int, payload: object, content_type: str = "application/json") -> None:
         self.send(status, compact(payload), content_type)
@@ -380,16 +431,18 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
+        # The gate covers the answer too: a writer thread past the store otherwise competed for
+        # the GIL with the query threads alongside the next writers in the gate.
         with self.state.write_gate:
             result = self._store(db, body, precision, accept_partial, v2)
-        if accept_partial or not result.errors:  # a write refused whole is not counted
-            rejected = {e.line_number for e in result.errors}
-            self.state.metrics.record_write(
-                db, result.stored, len(result.errors), valid_bytes(body, rejected)
-            )
-        if not result.errors:
-            self.send(204, b"", None)
-            return
+            if accept_partial or not result.errors:  # a write refused whole is not counted
+                rejected = {e.line_number for e in result.errors}
+                self.state.metrics.record_write(
+                    db, result.stored, len(result.errors), valid_bytes(body, rejected)
+                )
+            if not result.errors:
+                self.send(204, b"", None)
+                return
         first = result.errors[0]
         if v2:
             raise HttpError(
@@ -621,12 +674,12 @@ class Handler(BaseHTTPRequestHandler):
             raise error(exc.status, str(exc)) from None
         results = [self._v1_statement(request)]
         if request.chunked:
-            self.send(200, v1query.chunks(results), "application/json")
+            self.send(200, v1query.chunks(results, request.chunk_size), "application/json")
         else:
             self.send(200, v1query.body(results, request.pretty), "application/json")
 
     def _v1_statement(self, request: v1query.V1Params) -> dict:
-        query = QueryRequest(request.database, request.query, "influxql", via_http=True)
+        query = QueryRequest(request.database, request.query, "influxql", via_http=True, v1=True)
         try:
             table = self.state.executor.run(query)
         except DatabaseNotFound as exc:
@@ -663,6 +716,31 @@ def run_query(executor: Executor, request: QueryRequest):
         raise HttpError(500, str(exc)) from None
     except QueryError as exc:
         raise HttpError(400, str(exc)) from None
+
+
+# A request line the stdlib splits into exactly (method, path, "HTTP/1.1"), path not `//`-led
+# (which it rewrites): printable ASCII, single spaces.
+_PLAIN_REQUEST = re.compile(rb"([A-Z]+) (/(?:[!-.0-~][!-~]*)?) HTTP/1\.1\r\n")
+# Header lines the email parser reads as `name: value` and nothing else: a name of the
+# characters its header pattern accepts, no bare CR or LF, no continuation line.
+_PLAIN_HEADERS = re.compile(rb"(?:[!-9;-~]+:[^\r\n]*\r\n){0,99}\r\n")
+_HEADER_LINE = re.compile(r"([!-9;-~]+):[ \t]*([^\r\n]*)\r\n")
+
+
+def _plain_head(request_line: bytes, buffered: bytes) -> tuple[tuple[str, str], list, int] | None:
+    """(method and path, header (name, value) pairs, bytes of the header block) when the head
+    is plain and its header block is wholly in `buffered`; None for the stdlib to parse.
+
+    The values are the email parser's (compat32 `header_source_parse`: blanks after the colon
+    dropped, the line break cut); at most 99 header lines and the blank one, the 100 lines
+    `http.client._read_headers` allows (one more is its "got more than 100 headers")."""
+    request = _PLAIN_REQUEST.fullmatch(request_line)
+    block = _PLAIN_HEADERS.match(buffered) if request else None
+    if block is None:
+        return None
+    text = block.group().decode("latin-1")
+    headers = _HEADER_LINE.findall(text)
+    return (request.group(1).decode(), request.group(2).decode()), headers, block.end()
 
 
 def _utf8_error(exc: UnicodeDecodeError) -> str:

@@ -279,7 +279,14 @@ class _Parser:
         if self.keyword("SELECT"):
             return self.select()
         if self.keyword("CREATE", "DELETE", "DROP", "EXPLAIN"):
-            raise Unsupported(self.tokens[self.pos - 1].text.upper())
+            # The planner's own names (`statement_to_plan`, core/iox_query_influxql/src/plan/
+            # planner.rs): not_implemented("CREATE DATABASE" | "DELETE" | "DROP MEASUREMENT").
+            kind = self.tokens[self.pos - 1].text.upper()
+            if kind == "CREATE" and self.keyword("DATABASE"):
+                kind = "CREATE DATABASE"
+            elif kind == "DROP" and self.keyword("MEASUREMENT"):
+                kind = "DROP MEASUREMENT"
+            raise Unsupported(kind)
         raise InfluxQLError(
             "invalid SQL statement, expected CREATE, DELETE, DROP, EXPLAIN, SELECT or SHOW at pos 0"
         )

@@ -191,12 +191,12 @@ def field_value(raw: str) -> tuple[str, object]:
     """A whole token as one field value of the grammar, or LineProtocolError."""
     last = raw[-1:]
     if last == "i" and INT_RE.match(raw[:-1]):
-        value = int(raw[:-1])
+        value = lpgrammar.decimal(raw[:-1])
         if not I64_MIN <= value <= I64_MAX:
             raise LineProtocolError(f"Unable to parse integer value `{raw[:-1]}`")
         return INTEGER, value
     if last == "u" and UINT_RE.match(raw[:-1]):
-        value = int(raw[:-1])
+        value = lpgrammar.decimal(raw[:-1])
         if value > U64_MAX:
             raise LineProtocolError(f"Unable to parse unsigned integer value `{raw[:-1]}`")
         return UINTEGER, value
@@ -212,7 +212,7 @@ def field_value(raw: str) -> tuple[str, object]:
 def parse_timestamp(raw: str) -> int:
     if not INT_RE.match(raw):
         raise LineProtocolError(f"Unable to parse timestamp value `{raw}`")
-    value = int(raw)
+    value = lpgrammar.decimal(raw)
     if not I64_MIN <= value <= I64_MAX:
         raise LineProtocolError(f"Unable to parse timestamp value `{raw}`")
     return value

@@ -247,11 +247,20 @@ def _field_value(s: str, i: int) -> tuple[tuple[str, object], int]:
     raise _Miss("no field value")
 
 
+def decimal(text: str) -> int:
+    """`int(text)` of an ASCII decimal (optional '-'), also past Python's 4300-digit limit: the
+    value is then one no i64 or u64 holds, so the caller's range check refuses it as the real
+    parser refuses an overflow (leading zeros count for nothing, as in Rust's `parse`)."""
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("-").lstrip("0") or "0"
+    return sign * (2**64 if len(digits) > 20 else int(digits))
+
+
 def _integer(s: str, i: int) -> tuple[tuple[str, object], int]:
     end = _signed(s, i)
     if end >= len(s) or s[end] != "i":
         raise _Miss("i")
-    value = int(s[i:end])
+    value = decimal(s[i:end])
     if not I64_MIN <= value <= I64_MAX:
         raise _Fail(f"Unable to parse integer value `{s[i:end]}`")
     return ("integer", value), end + 1
@@ -261,7 +270,7 @@ def _uinteger(s: str, i: int) -> tuple[tuple[str, object], int]:
     end = _digits(s, i)
     if end == i or end >= len(s) or s[end] != "u":
         raise _Miss("u")
-    value = int(s[i:end])
+    value = decimal(s[i:end])
     if value > U64_MAX:
         raise _Fail(f"Unable to parse unsigned integer value `{s[i:end]}`")
     return ("uinteger", value), end + 1
@@ -338,7 +347,7 @@ def _boolean(s: str, i: int) -> tuple[tuple[str, object], int]:
 
 def _timestamp(s: str, i: int) -> tuple[int, int]:
     end = _signed(s, i)
-    value = int(s[i:end])
+    value = decimal(s[i:end])
     if not I64_MIN <= value <= I64_MAX:
         raise _Fail(f"Unable to parse timestamp value `{s[i:end]}`")
     return value, end

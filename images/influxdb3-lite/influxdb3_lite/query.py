@@ -60,6 +60,8 @@ class QueryRequest:
     # SHOW DATABASES / SHOW RETENTION POLICIES are answered by the HTTP handler
     # (`query_influxql_inner`, http.rs); the planner behind Flight does not implement them.
     via_http: bool = False
+    # The v1 `/query` endpoint (V1HttpHandler), whose SHOW RETENTION POLICIES has a shape of its own.
+    v1: bool = False
 
 
 @dataclass
@@ -363,7 +365,8 @@ class Executor:
                 }
             )
         if isinstance(statement, influxql.ShowRetentionPolicies):
-            return self._retention_policies(statement.database or request.database)
+            name = statement.database or request.database
+            return self._v1_retention_policy(name) if request.v1 else self._retention_policies(name)
         db = self._database(request.database)
         if isinstance(statement, influxql.ShowMeasurements):
             names = [n for n in sorted(db.tables) if statement.matches(n)][statement.offset :]
@@ -398,20 +401,36 @@ class Executor:
         return pa.concat_tables(parts, promote_options="default")
 
     def _retention_policies(self, name: str | None) -> pa.Table:
-        """One row per database (`show_retention_policies`, influxdb3_server query_executor): the
-        retention policy is the part after '/' of a `db/rp` name, else `autogen`; all databases
-        when none is named."""
+        """`QueryExecutorImpl::show_retention_policies` (influxdb3_server/src/query_executor):
+        a row per database, all when none is named, sorted by name: `iox::database` the part
+        before '/', `name` the part after it or `autogen`, `duration` Int64 from the namespace's
+        `retention_time_ns()`, which is None in Core (always null)."""
         if name:
-            databases = [self._database(name)]
+            databases = [self._database(name).name]
         else:
             listed = [r["iox::database"] for r in self.catalog.listing() if r["iox::database"] != "_internal"]
-            databases = [d for d in (self.catalog.get(n) for n in sorted(listed)) if d is not None]
-        policies = [(d.name.partition("/")[2] or "autogen", d.retention_ns) for d in databases]
+            databases = sorted(listed)
+        parts = [(n.split("/")[0], n.split("/")[1] if "/" in n else "autogen") for n in databases]
         return pa.table(
             {
-                "iox::measurement": pa.array(["retention_policies"] * len(policies), pa.string()),
-                "name": pa.array([p[0] for p in policies], pa.string()),
-                "duration": pa.array([p[1] for p in policies], pa.int64()),
+                "iox::database": pa.array([p[0] for p in parts], pa.string()),
+                "name": pa.array([p[1] for p in parts], pa.string()),
+                "duration": pa.nulls(len(parts), pa.int64()),
+            }
+        )
+
+    def _v1_retention_policy(self, name: str | None) -> pa.Table:
+        """`ShowRetentionPolicies` of the v1 `/query` API (influxdb3_server/src/query_executor,
+        its test `test_show_retention_policies`): one row for the database, `name` the database's
+        own name, `duration` its retention as v1 prints a duration (`168h0m0s`, `1m30s`, `0s`
+        for none), `default` true."""
+        db = self._database(name)
+        return pa.table(
+            {
+                "iox::measurement": pa.array(["retention_policies"], pa.string()),
+                "name": pa.array([db.name], pa.string()),
+                "duration": pa.array([_v1_duration(db.retention_ns)], pa.string()),
+                "default": pa.array([True], pa.bool_()),
             }
         )
 
@@ -471,6 +490,17 @@ def _classify(message: str, planning: bool) -> QueryError:
     if "This feature is not implemented" in message:
         return NotImplementedQuery(message)
     return QueryError(message) if planning else ExecutionError(message)
+
+
+def _v1_duration(nanos: int | None) -> str:
+    """A retention period as `format_v1` prints it: hours, minutes and seconds, leading zero
+    units left out (`168h0m0s`, `1m30s`, `0s`)."""
+    seconds = (nanos or 0) // 10**9
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{seconds}s"
+    return f"{minutes}m{seconds}s" if minutes else f"{seconds}s"
 
 
 def _hydrate_dictionaries(table: pa.Table) -> pa.Table:

@@ -31,10 +31,10 @@ from influxdb3_lite.lineproto import (
     Parsed,
     truncate,
 )
-from influxdb3_lite.lpvector import LineGroup
+from influxdb3_lite.lpvector import TAG_DICTIONARY, LineGroup
 
 TAG, TIME = "tag", "timestamp"
-TAG_TYPE = pa.dictionary(pa.int32(), pa.string())
+TAG_TYPE = TAG_DICTIONARY
 ARROW_TYPES = {
     TAG: TAG_TYPE,
     FLOAT: pa.float64(),
@@ -125,9 +125,19 @@ class Table:
     _snapshot_stats: list[ChunkStats] = field(default_factory=list)  # per snapshot chunk
     _snapshot_version: int = -1
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _schema_cache: tuple[tuple, pa.Schema] | None = field(default=None, repr=False, compare=False)
 
     def schema(self) -> pa.Schema:
         return _schema(self.name, self.columns)
+
+    def schema_of(self, columns: dict[str, str]) -> pa.Schema:
+        """`_schema` of these columns, kept while they stay the same: building its fields costs
+        ~50 µs, on every write otherwise."""
+        key = tuple(columns.items())
+        cached = self._schema_cache
+        if cached is None or cached[0] != key:
+            cached = self._schema_cache = (key, _schema(self.name, columns))
+        return cached[1]
 
     def append(self, batch: pa.RecordBatch, stats: ChunkStats | None = None) -> None:
         """Called under the catalog lock, after the batch's columns were added to `columns`."""
@@ -364,11 +374,13 @@ def release_unused() -> None:
 
 
 def _conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    if batch.schema.equals(schema, check_metadata=True):
+    have = batch.schema
+    if have.equals(schema, check_metadata=True):
         return batch
+    positions = {name: index for index, name in enumerate(have.names)}
     arrays = []
     for target in schema:
-        index = batch.schema.get_field_index(target.name)
+        index = positions.get(target.name, -1)
         if index < 0:
             arrays.append(pa.nulls(batch.num_rows, target.type))
             continue
@@ -514,7 +526,7 @@ class Catalog:
         # Tags dictionary-encoded at once: stored small, nothing to convert later. A snapshot
         # taken meanwhile sees the new columns without these rows, as if it came first.
         built = [
-            (table, _conform(plan.batch(columns, precision, now), _schema(table.name, columns)))
+            (table, _conform(plan.batch(columns, precision, now), table.schema_of(columns)))
             for table, plan, columns in targets
         ]
         # Its time range by the writer, outside the lock: the query that next builds the
@@ -547,7 +559,11 @@ class _TablePlan:
         return len(self.lines) + sum(len(g) for g in self.groups)
 
     def batch(self, columns: dict[str, str], precision: str, now: int) -> pa.RecordBatch:
-        parts = [(_group_batch(g, t), g.numbers) for g, t in zip(self.groups, self.times, strict=False)]
+        # A group alone is the batch: its tags may be stored dictionary-encoded right away.
+        alone = len(self.groups) == 1 and not self.lines
+        parts = [
+            (_group_batch(g, t, alone), g.numbers) for g, t in zip(self.groups, self.times, strict=False)
+        ]
         if self.lines:
             parts.append(
                 (
@@ -717,18 +733,56 @@ def _batch(lines: list[Line], columns: dict[str, str], precision: str, now: int)
     return pa.RecordBatch.from_arrays(arrays, names=names + ["time"])
 
 
-def _group_batch(group: LineGroup, times: pa.Array) -> pa.RecordBatch:
-    columns = {**group.tags, **{name: values for name, (_, values) in group.fields.items()}}
+def _group_batch(group: LineGroup, times: pa.Array, alone: bool = False) -> pa.RecordBatch:
+    tags = group.tags
+    if not alone:  # concatenated with other parts, whose tags are strings
+        tags = {name: _plain(values) for name, values in tags.items()}
+    columns = {**tags, **{name: values for name, (_, values) in group.fields.items()}}
     names = sorted(columns)
     return pa.RecordBatch.from_arrays([columns[n] for n in names] + [times], names=names + ["time"])
+
+
+def _plain(values: pa.Array) -> pa.Array:
+    return values.dictionary_decode() if pa.types.is_dictionary(values.type) else values
 
 
 def _group_times(groups: list[LineGroup], precision: str, now: int) -> list[pa.Array] | None:
     """`to_nanos` column-wise; None if a timestamp overflows (the lines then go one by one)."""
     try:
-        return [_times(g.timestamps, precision, now) for g in groups]
+        return [_group_nanos(g, precision, now) for g in groups]
     except pa.ArrowInvalid:
         return None
+
+
+def _group_nanos(group: LineGroup, precision: str, now: int) -> pa.Array:
+    values = group.stamp_list
+    if values is not None and len(values) <= SMALL_WRITE:
+        scaled = _scaled(values, precision)
+        if scaled is values:  # nanoseconds already: the same buffer, typed
+            return group.timestamps.view(pa.timestamp("ns"))
+        if scaled is not None:
+            return pa.array(scaled, pa.timestamp("ns"))
+    return _times(group.timestamps, precision, now)
+
+
+def _scaled(values: list[int], precision: str) -> list[int] | None:
+    """`_times` of a small write's timestamps in Python (no Arrow kernel call), with its
+    overflow checks; None when they span several `auto` bands (Arrow scales them row by row)."""
+    low, high = min(values), max(values)
+    if precision == "auto":
+        if low == I64_MIN:
+            raise pa.ArrowInvalid("overflow")  # `abs_checked` of the smallest i64
+        smallest, largest = min(map(abs, values)), max(map(abs, values))
+        first, last = guess_precision(smallest), guess_precision(largest)
+        if first != last:
+            return None
+        precision = first
+    unit = PRECISION_NS[precision]
+    if unit == 1:
+        return values
+    if low * unit < I64_MIN or high * unit > I64_MAX:
+        raise pa.ArrowInvalid("overflow")  # as `multiply_checked` refuses it
+    return [value * unit for value in values]
 
 
 def _times(stamps: pa.Array, precision: str, now: int) -> pa.Array:

@@ -41,6 +41,12 @@ class V1Params:
     epoch: str | None
     chunked: bool
     pretty: bool
+    # Rows per chunk when `chunked`: `chunk_size`, else DEFAULT_CHUNK_SIZE; 0 splits by series only
+    # (`NonZero::new(chunk_size)` is None, core/iox_v1_query_api/src/response/chunked.rs).
+    chunk_size: int = 0
+
+
+DEFAULT_CHUNK_SIZE = 10_000  # `DEFAULT_CHUNK_SIZE`, core/iox_v1_query_api/src/lib.rs
 
 
 def params(values: dict[str, str]) -> V1Params:
@@ -51,7 +57,12 @@ def params(values: dict[str, str]) -> V1Params:
     if epoch is not None and epoch not in EPOCH_NS:
         raise V1Error(400, f"invalid epoch: {epoch}")
     chunked = values.get("chunked", "false").lower() == "true"
-    return V1Params(query, values.get("db") or None, epoch, chunked, values.get("pretty", "") == "true")
+    size = values.get("chunk_size")
+    if size is not None and not (size.isascii() and size.isdigit()):
+        raise V1Error(400, f"invalid chunk_size: {size}")
+    chunk_size = int(size) if size is not None else DEFAULT_CHUNK_SIZE
+    pretty = values.get("pretty", "") == "true"
+    return V1Params(query, values.get("db") or None, epoch, chunked, pretty, chunk_size)
 
 
 def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[dict]:
@@ -111,14 +122,35 @@ def body(results: list[dict], pretty: bool) -> bytes:
     return (json.dumps(payload, indent=4) if pretty else json.dumps(payload, separators=(",", ":"))).encode()
 
 
-def chunks(results: list[dict]) -> bytes:
-    """`chunked=true`: one JSON document per series, newline-separated."""
+def chunks(results: list[dict], chunk_size: int = 0) -> bytes:
+    """`chunked=true`: one JSON document per chunk, newline-separated. A chunk is one series, or
+    `chunk_size` rows of it; every chunk but a statement's last says `"partial":true`, and so
+    does a series continued in the next chunk (ChunkedResultStream, SeriesChunkMergeStream in
+    core/iox_v1_query_api/src/response/; snapshot `chunked__tests__many_statements`)."""
     lines = []
     for result in results:
-        for one in result.get("series") or [None]:
-            part = {"statement_id": result["statement_id"]}
-            part.update(
-                {"series": [one]} if one else {k: v for k, v in result.items() if k != "statement_id"}
-            )
+        pieces = [piece for one in result.get("series") or [] for piece in _split(one, chunk_size)]
+        if not pieces:  # an error or no rows: the statement's result as it stands
+            lines.append(json.dumps({"results": [result]}, separators=(",", ":")))
+            continue
+        for index, piece in enumerate(pieces):
+            part = {"statement_id": result["statement_id"], "series": [piece]}
+            if index < len(pieces) - 1:
+                part["partial"] = True
             lines.append(json.dumps({"results": [part]}, separators=(",", ":")))
     return ("\n".join(lines) + "\n").encode()
+
+
+def _split(series: dict, size: int) -> list[dict]:
+    """A series as chunks of at most `size` rows (all of it when `size` is 0)."""
+    values = series["values"]
+    if not size or len(values) <= size:
+        return [series]
+    parts = [values[start : start + size] for start in range(0, len(values), size)]
+    out = []
+    for index, rows in enumerate(parts):
+        piece = {**series, "values": rows}
+        if index < len(parts) - 1:
+            piece["partial"] = True
+        out.append(piece)
+    return out
