@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -19,7 +20,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import MigrationCodemod, dotted, iter_imports
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.flow import ServiceFlow, template_text
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
 from migrators.upgrades.influxdb3.queries import (
@@ -67,6 +68,10 @@ ADMIN_APIS = {
 }
 CTOR_POSITIONAL = ("url", "token", "debug", "timeout", "enable_gzip", "org", "default_tags")
 WRITE_POSITIONAL = ("bucket", "org", "record", "write_precision")
+# the v2 names a rule or plan starts from wherever it is (besides the names a module binds, see
+# Influxdb3Codemod._inert); "bucket": a v2 write's keyword, and a Flux source
+INERT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write_api", "delete_api", "bucket")
+CLIENT_METHODS = ("ping", "version", "health", "ready", "build")
 PING_HELPER = '''
 def _influxdb3_ping(client) -> bool:
     """v2 ping(): True when the server answers GET /ping (influxdb3-python has no ping(), IX-7)."""
@@ -119,11 +124,17 @@ class ModuleFacts:
         return func.split(".")[-1] == "InfluxDBClient" or func in self.client_aliases
 
 
+# what every fact _Facts records starts from: a v2 import, constructor or API object, a write's bucket,
+# Flux reading a bucket (a def holding none of them, nor a client alias, adds no fact)
+FACT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write", "bucket")
+
+
 class _Facts(cst.CSTVisitor):
-    def __init__(self, module: cst.Module):
+    def __init__(self, module: cst.Module, text_of: Callable[[cst.FunctionDef], str | None] | None = None):
         self.src_module = module
         self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
+        self._text_of = text_of  # a def's source lines, where known (see _inert)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         mod = dotted(node.module) if node.module else None
@@ -140,10 +151,20 @@ class _Facts(cst.CSTVisitor):
             if isinstance(name, cst.Name):
                 self.facts.async_clients.add(name.value)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
-        self._assigned.append({p.name.value for p in params})
+        self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
+        return not self._inert(node)
+
+    def _inert(self, node: cst.FunctionDef) -> bool:
+        """Nothing in the def can add a fact: what it assigns stays in its own scope (popped when it is
+        left), and its text holds no FACT_WORDS and no local name of the v2 client class."""
+        text = self._text_of(node) if self._text_of is not None else None
+        if text is None:
+            return False
+        words = (*FACT_WORDS, *self.facts.client_aliases)
+        return not any(word in text for word in words)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -207,8 +228,9 @@ class Influxdb3Codemod(MigrationCodemod):
     # -- module / functions: pre-pass and query planning
     def visit_Module(self, node: cst.Module) -> None:
         self.src_module = node
+        self._words: frozenset[str] | None = None
         self._header_map: dict[int, tuple[cst.CSTNode, ...]] | None = None
-        visitor = _Facts(node)
+        visitor = _Facts(node, self.statement_text)
         node.visit(visitor)
         self.facts = visitor.facts
         self.plan = Plan()
@@ -357,9 +379,54 @@ class Influxdb3Codemod(MigrationCodemod):
             updated_node = replacement
         return super().on_leave(original_node, updated_node)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
+        if self._inert(node):
+            return False
         if id(node) not in self.planner.planned:  # nested: planned with its enclosing function
             self.planner.plan_function(node.body, node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool | None:
+        return False if self._inert(node) else None
+
+    def _inert_words(self) -> frozenset[str]:
+        """What every rule and plan starts from in the code it acts on (see _inert): the v2 names, the
+        admin APIs, the names this module binds to v2 objects (imports, clients, API objects), the
+        service functions the planner follows by name and this module's planned builders."""
+        if self._words is None:
+            flow, facts, rel = self.flow(), self.facts, self.info.rel
+            bound = {
+                *facts.imported,
+                *facts.client_aliases,
+                *facts.clients,
+                *(name for name, _ in facts.write_apis.items()),
+                *facts.query_apis,
+                *facts.async_clients,
+            }
+            planned = {n for r, n in (*flow.used, *flow.templates, *flow.template_fills) if r == rel}
+            self._words = frozenset(
+                {
+                    *INERT_WORDS,
+                    *ADMIN_APIS,
+                    *(name.rsplit(".", 1)[-1] for name in bound),
+                    *flow.wrappers,
+                    *flow.row_wrappers,
+                    *flow.consumers,
+                    *flow.factories,
+                    *planned,
+                    *(("Point",) if (self.state or {}).get("conflicts") else ()),
+                }
+            )
+        return self._words
+
+    def _inert(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        """Nothing in `node` can be planned, rewritten or marked: its text holds none of the words
+        every rule starts from (see _inert_words), no client method next to a `client`, no Flux."""
+        text = self.statement_text(node)
+        if text is None or not isinstance(self.state, dict):
+            return False
+        if any(word in text for word in self._inert_words()) or FLUX_HINT.search(text):
+            return False
+        return not ("client" in text and any(method in text for method in CLIENT_METHODS))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:
