@@ -487,7 +487,7 @@ class Influxdb3Codemod(MigrationCodemod):
         """Node id -> the statements holding it in their header (one pass over the module, on demand):
         asking each statement whether it contains each planned node walked its subtree per item."""
         if self._header_map is None:
-            visitor = _HeaderOwners()
+            visitor = _HeaderOwners(self._inert)
             self.src_module.visit(visitor)
             self._header_map = visitor.owners
         return self._header_map
@@ -998,15 +998,21 @@ class _HeaderOwners(cst.CSTVisitor):
     """For each node, the statements it is in but not inside one of their nested blocks (body,
     orelse, finalbody, handlers): a simple statement line holds everything in it."""
 
-    def __init__(self) -> None:
+    def __init__(self, inert: Callable[[cst.FunctionDef | cst.ClassDef], bool] | None = None) -> None:
         self.owners: dict[int, tuple[cst.CSTNode, ...]] = {}
         self._frames: list[list] = []  # [statement, how many of its blocks we are inside]
+        # a def or class the codemod finds inert holds no planned node: what is below it needs no owners
+        self._inert = inert
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if _is_statement(type(node)):
             self._frames.append([node, 0])
         self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
-        return True
+        return not (
+            self._inert is not None
+            and isinstance(node, (cst.FunctionDef, cst.ClassDef))
+            and self._inert(node)
+        )
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         if self._frames and self._frames[-1][0] is original_node:

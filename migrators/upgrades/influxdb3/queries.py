@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrators.core.bindings import statement_parts
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
@@ -826,17 +827,15 @@ def _read_names(code: str) -> set[str]:
 
 
 def _nested_functions(body: cst.CSTNode) -> list[cst.FunctionDef]:
+    """The defs in `body` not inside another def or a class (deeper ones are planned from those), in
+    source order. A def is a statement: only blocks are walked (statement_parts), never an expression,
+    which gives what a visitor over every node found for a fraction of it."""
     found: list[cst.FunctionDef] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            found.append(node)
-            return False  # deeper ones are planned from this one
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    body.visit(_Find())
+    for child in statement_parts(body):
+        if isinstance(child, cst.FunctionDef):
+            found.append(child)
+        elif not isinstance(child, (cst.ClassDef, cst.SimpleStatementLine, cst.BaseSmallStatement)):
+            found.extend(_nested_functions(child))
     return found
 
 
