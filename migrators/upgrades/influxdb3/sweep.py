@@ -823,12 +823,13 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
         module = ast.parse(text)
     except SyntaxError:
         return []
-    classes = _v3_imports(module)
-    clients = _v3_clients(module, classes)
-    failures = import_failures(rel, module)
-    for node in ast.walk(module):
-        if not isinstance(node, ast.Call):
-            continue
+    nodes = _SignatureNodes.of(module)
+    classes = _v3_classes(nodes.imports)
+    clients = _v3_client_names(nodes.pairs, classes)
+    failures = _import_failures(rel, nodes.imports)
+    if not classes and not clients:
+        return failures  # no call can have a signature (see _signature_of)
+    for node in nodes.calls:
         signature = _signature_of(node, classes, clients)
         if signature is None:
             continue
@@ -848,11 +849,39 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
     return failures
 
 
+@dataclass
+class _SignatureNodes:
+    """What the signature check reads of a module, from one walk (each list in walk order): the
+    `from ... import` statements, the (target, value) pairs of assignments and `with ... as`, the calls."""
+
+    imports: list[ast.ImportFrom]
+    pairs: list[tuple[ast.AST, ast.AST]]
+    calls: list[ast.Call]
+
+    @classmethod
+    def of(cls, module: ast.Module) -> _SignatureNodes:
+        imports, pairs, calls = [], [], []
+        for node in ast.walk(module):
+            if isinstance(node, ast.Call):
+                calls.append(node)
+            elif isinstance(node, ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.Assign):
+                pairs.extend((t, node.value) for t in node.targets)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                pairs.append((node.optional_vars, node.context_expr))
+        return cls(imports, pairs, calls)
+
+
 def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
     """`from influxdb_client_3 import X` where the package exports no X (an ImportError at start)."""
+    return _import_failures(rel, [n for n in ast.walk(module) if isinstance(n, ast.ImportFrom)])
+
+
+def _import_failures(rel: str, imports: list[ast.ImportFrom]) -> list[CheckFailure]:
     failures = []
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and node.module == "influxdb_client_3":
+    for node in imports:
+        if node.module == "influxdb_client_3":
             missing = sorted(a.name for a in node.names if a.name != "*" and a.name not in EXPORTS)
             if missing:
                 failures.append(
@@ -870,32 +899,38 @@ def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
 
 def _v3_imports(module: ast.Module) -> dict[str, str]:
     """Local name -> influxdb3-python class (InfluxDBClient3, Point) imported in this file."""
+    return _v3_classes([n for n in ast.walk(module) if isinstance(n, ast.ImportFrom)])
+
+
+def _v3_classes(imports: list[ast.ImportFrom]) -> dict[str, str]:
     names = {}
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("influxdb_client_3"):
+    for node in imports:
+        if (node.module or "").startswith("influxdb_client_3"):
             for alias in node.names:
                 if alias.name in ("InfluxDBClient3", "Point"):
                     names[alias.asname or alias.name] = alias.name
     return names
 
 
-def _v3_clients(module: ast.Module, classes: dict[str, str]) -> set[str]:
+def _v3_client_names(pairs: list[tuple[ast.AST, ast.AST]], classes: dict[str, str]) -> set[str]:
     """Dotted names bound to an InfluxDBClient3 (built here, or an alias of one), in this file."""
     ctor = {local for local, cls in classes.items() if cls == "InfluxDBClient3"}
     clients: set[str] = set()
+    if not ctor:
+        return clients  # nothing is built here: no name can hold a client, nor an alias of one
+    texts: dict[int, str] = {}  # ast.unparse of a node, worked out once for both rounds
+
+    def text(node: ast.AST) -> str:
+        found = texts.get(id(node))
+        if found is None:
+            found = texts[id(node)] = ast.unparse(node)
+        return found
+
     for _ in range(2):  # aliases of aliases (`self._query_api = self._client`)
-        for node in ast.walk(module):
-            pairs = []
-            if isinstance(node, ast.Assign):
-                pairs = [(t, node.value) for t in node.targets]
-            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                pairs = [(node.optional_vars, node.context_expr)]
-            for target, value in pairs:
-                is_ctor = isinstance(value, ast.Call) and ast.unparse(value.func) in ctor
-                if is_ctor or (
-                    isinstance(value, (ast.Name, ast.Attribute)) and ast.unparse(value) in clients
-                ):
-                    clients.add(ast.unparse(target))
+        for target, value in pairs:
+            is_ctor = isinstance(value, ast.Call) and text(value.func) in ctor
+            if is_ctor or (isinstance(value, (ast.Name, ast.Attribute)) and text(value) in clients):
+                clients.add(text(target))
     return clients
 
 
