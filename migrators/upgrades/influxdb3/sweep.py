@@ -361,11 +361,21 @@ _STATEMENT_LISTS = ("body", "orelse", "finalbody")
 class ShapeFinder:
     """The old-API shapes of one module, per statement (the innermost statement holding each)."""
 
-    def __init__(self, sweeper: InfluxSweeper, code: str, module: ast.Module, is_test: bool) -> None:
+    def __init__(
+        self,
+        sweeper: InfluxSweeper,
+        code: str,
+        module: ast.Module,
+        is_test: bool,
+        known: tuple[frozenset[str], FileFlow] | None = None,
+    ) -> None:
         self.is_test = is_test
-        # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
-        self.aliases = sweeper.aliases - v3_bound_names(code)
-        self.flow = file_flow(module, self.aliases)
+        if known is None:
+            # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
+            aliases = sweeper.aliases - v3_bound_names(code)
+            known = (aliases, file_flow(module, aliases))
+        # else: the (aliases, flow) of a text this one differs from by comment lines only (see _sweep)
+        self.aliases, self.flow = known
         self.found: dict[int, set[str]] = {}
         self.weak: dict[int, set[str]] = {}
         self.statements: dict[int, ast.stmt] = {}
@@ -609,14 +619,26 @@ def _result_text(rel: str, text: str) -> bool:
 
 def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, list[Change]]:
     """The text with one marker above each statement still holding an old-API shape (none twice)."""
+    return _sweep(sweeper, code, is_test)[:2]
+
+
+def _sweep(
+    sweeper: InfluxSweeper, code: str, is_test: bool, known: tuple[frozenset[str], FileFlow] | None = None
+) -> tuple[str, list[Change], tuple[frozenset[str], FileFlow] | None]:
+    """sweep_code, with the (aliases, flow) it worked out (None where it did not parse the text).
+
+    `known`: those of a text `code` differs from only by whole comment lines (the markers a sweep of
+    it inserted): both are computed from CPython's tree, which holds no comment, and from import
+    lines, which a comment line is not, so they are the same for both texts."""
     try:
         module = ast.parse(code)
     except SyntaxError:
-        return code, []
-    finder = ShapeFinder(sweeper, code, module, is_test)
+        return code, [], None
+    finder = ShapeFinder(sweeper, code, module, is_test, known)
+    facts = (finder.aliases, finder.flow)
     finder.run(module)
     if not finder.found and not finder.weak:
-        return code, []
+        return code, [], facts
     lines = code.splitlines(keepends=True)
     plain = [line.rstrip("\r\n") for line in lines]
     placed: dict[int, tuple[ast.stmt, set[str]]] = {}
@@ -639,7 +661,7 @@ def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, l
         newline = "\r\n" if lines[first - 1].endswith("\r\n") else "\n"
         lines.insert(first - 1, f"{indent}{marker_text(rule, text)}{newline}")
         changes.append(Change(rule, first, text, "marker"))
-    return "".join(lines), sorted(changes, key=lambda c: c.line)
+    return "".join(lines), sorted(changes, key=lambda c: c.line), facts
 
 
 class InfluxSweeper(Sweeper):
@@ -652,6 +674,8 @@ class InfluxSweeper(Sweeper):
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
         # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
+        # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
+        self._marked: tuple[str, tuple[frozenset[str], FileFlow]] | None = None
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(
@@ -665,11 +689,17 @@ class InfluxSweeper(Sweeper):
 
     def swept(self, code: str, is_test: bool) -> tuple[str, list[Change]]:
         """sweep_code, remembered for the last text: the post-migrate check sweeps the final text
-        again, which is the text just swept whenever the sweep added nothing (most files)."""
+        again, which is the text just swept whenever the sweep added nothing (most files). Where the
+        sweep added markers, the final text is the swept one plus comment lines: its data flow (the
+        most of a sweep) is the one already worked out (see _sweep)."""
         last = self._last
         if last is not None and last[0] == code and last[1] == is_test:
             return last[2]
-        result = sweep_code(self, code, is_test)
+        marked = self._marked
+        known = marked[1] if marked is not None and marked[0] == code else None
+        new, changes, facts = _sweep(self, code, is_test, known)
+        self._marked = (new, facts) if new != code and facts is not None else None
+        result = (new, changes)
         self._last = (code, is_test, result)
         return result
 
