@@ -88,6 +88,39 @@ def visitor_hooks(kind: type) -> frozenset[str] | None:
     return frozenset(hooks)
 
 
+_ATTRIBUTE_HOOK = re.compile(r"^(?:visit|leave)_[A-Z][A-Za-z0-9]*_\w+$")
+
+
+class LightVisitor(cst.CSTVisitor):
+    """A CSTVisitor for a class whose hooks are visit_<Node>/leave_<Node> only (the same calls).
+
+    libcst looks up a visit_<Node>_<field> and a leave_<Node>_<field> hook by name for every child
+    field of every node it walks (two f-strings and two getattr each): about half of a visitor's own
+    dispatch, spent for nothing by a class that defines none. A subclass that defines one is refused."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [
+            name
+            for name in dir(cls)
+            if _ATTRIBUTE_HOOK.match(name) and not getattr(getattr(cls, name), "_is_no_op", False)
+        ]
+        if own:
+            raise TypeError(f"{cls.__name__} defines attribute hooks ({', '.join(own)}): use cst.CSTVisitor")
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+
+@functools.cache
+def _has_attribute_hooks(hooks: frozenset[str]) -> bool:
+    """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
+    return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
+
+
 class _WithoutMatcherSearch(ContextAwareTransformer):
     """ContextAwareTransformer's constructor minus libcst's search for matcher decorators, for a
     class that uses none: the search inspects every attribute of the instance, about 10 ms per
@@ -663,6 +696,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_visit_attribute(node, attribute)
             return
+        if not _has_attribute_hooks(self._hooks):
+            return  # asked for every child field of every node: most codemods define no such hook
         name = f"visit_{type(node).__name__}_{attribute}"
         if name in self._hooks:
             getattr(self, name)(node)
@@ -670,6 +705,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
         if self._hooks is None:
             super().on_leave_attribute(original_node, attribute)
+            return
+        if not _has_attribute_hooks(self._hooks):
             return
         name = f"leave_{type(original_node).__name__}_{attribute}"
         if name in self._hooks:

@@ -12,7 +12,7 @@ from typing import Any
 import libcst as cst
 import libcst.matchers as m
 
-from migrators.core.codemod import MigrationCodemod, dotted, import_aliases
+from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, import_aliases
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions, version_at_least
 from migrators.files.requirements import Requirement, RequirementRule, bounds, requirement_files
@@ -97,7 +97,7 @@ def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
     )
 
 
-class _Scan(cst.CSTVisitor):
+class _Scan(LightVisitor):
     """Pre-pass over one function (or module/class) body: client names and their constructors."""
 
     def __init__(self, codemod: AiomqttCodemod):

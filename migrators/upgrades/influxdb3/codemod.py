@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.core.codemod import MigrationCodemod, dotted, iter_imports
+from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, iter_imports
 from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
@@ -129,7 +129,7 @@ class ModuleFacts:
 FACT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write", "bucket")
 
 
-class _Facts(cst.CSTVisitor):
+class _Facts(LightVisitor):
     def __init__(self, module: cst.Module, text_of: Callable[[cst.FunctionDef], str | None] | None = None):
         self.src_module = module
         self.facts = ModuleFacts(module_names=_top_level_names(module))
@@ -884,7 +884,7 @@ def _module_scope(module: cst.Module, rel: str) -> ModuleScope:
     scope = ModuleScope(rel=rel)
     package = ".".join(rel[: -len(".py")].split("/")[:-1]) if rel.endswith(".py") else ""
 
-    class _Imports(cst.CSTVisitor):
+    class _Imports(LightVisitor):
         def visit_Import(self, node: cst.Import) -> None:
             for alias in node.names:
                 name = dotted(alias.name) or ""

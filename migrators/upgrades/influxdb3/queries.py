@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrators.core.bindings import statement_parts
+from migrators.core.codemod import LightVisitor
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
@@ -956,7 +957,7 @@ def _on_client_api(node: cst.BaseExpression) -> bool:
     return False
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector(LightVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
     def __init__(
