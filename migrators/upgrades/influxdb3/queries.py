@@ -1287,7 +1287,7 @@ def _single_inner_for(loop: cst.For) -> cst.For | None:
     return None
 
 
-class _Uses(cst.CSTVisitor):
+class _Uses(LightVisitor):
     """How the result of `call` is used: assigned to a name, looped over, other uses of that name."""
 
     def __init__(self, call: cst.Call):
@@ -1372,7 +1372,7 @@ class _Uses(cst.CSTVisitor):
                     self.frame_strings.append(index)
 
 
-class _Accessors(cst.CSTVisitor):
+class _Accessors(LightVisitor):
     """FluxRecord accessors on the loop variable `row`."""
 
     METHODS = {"get_time", "get_value", "get_field", "get_measurement", "get_start", "get_stop"}
