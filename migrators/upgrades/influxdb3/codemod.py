@@ -10,6 +10,7 @@ translation to SQL in :mod:`.flux_sql`; the upgrade's declaration is in the pack
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable
@@ -487,9 +488,7 @@ class Influxdb3Codemod(MigrationCodemod):
         """Node id -> the statements holding it in their header (one pass over the module, on demand):
         asking each statement whether it contains each planned node walked its subtree per item."""
         if self._header_map is None:
-            visitor = _HeaderOwners(self._inert)
-            self.src_module.visit(visitor)
-            self._header_map = visitor.owners
+            self._header_map = header_owners(self.src_module, self._inert)
         return self._header_map
 
     def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
@@ -994,41 +993,41 @@ def _is_statement(kind: type) -> bool:
     return issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
 
 
-class _HeaderOwners(cst.CSTVisitor):
+def header_owners(
+    module: cst.Module, inert: Callable[[cst.FunctionDef | cst.ClassDef], bool] | None = None
+) -> dict[int, tuple[cst.CSTNode, ...]]:
     """For each node, the statements it is in but not inside one of their nested blocks (body,
-    orelse, finalbody, handlers): a simple statement line holds everything in it."""
+    orelse, finalbody, handlers): a simple statement line holds everything in it.
 
-    def __init__(self, inert: Callable[[cst.FunctionDef | cst.ClassDef], bool] | None = None) -> None:
-        self.owners: dict[int, tuple[cst.CSTNode, ...]] = {}
-        self._frames: list[list] = []  # [statement, how many of its blocks we are inside]
-        # a def or class the codemod finds inert holds no planned node: what is below it needs no owners
-        self._inert = inert
+    One walk of the tree by its dataclass fields (what libcst's visitor walks, without its hook
+    lookups per node and per field). A def or class `inert` accepts holds no planned node: it gets
+    its owners, what is below it none."""
+    owners: dict[int, tuple[cst.CSTNode, ...]] = {}
+    stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = [(module, ())]
+    while stack:
+        node, around = stack.pop()
+        kind = type(node)
+        statement = _is_statement(kind)
+        own = (*around, node) if statement else around
+        owners[id(node)] = own
+        if inert is not None and kind in (cst.FunctionDef, cst.ClassDef) and inert(node):
+            continue
+        compound = statement and issubclass(kind, cst.BaseCompoundStatement)
+        for name in _fields(kind):
+            # inside one of its blocks a compound statement (the last of `own`) no longer holds it
+            inner = own[:-1] if compound and name in _BLOCKS else own
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                stack.append((value, inner))
+            elif isinstance(value, (tuple, list)):
+                stack.extend((item, inner) for item in value if isinstance(item, cst.CSTNode))
+    return owners
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if _is_statement(type(node)):
-            self._frames.append([node, 0])
-        self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
-        return not (
-            self._inert is not None
-            and isinstance(node, (cst.FunctionDef, cst.ClassDef))
-            and self._inert(node)
-        )
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if self._frames and self._frames[-1][0] is original_node:
-            self._frames.pop()
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        self._count_block(node, attribute, 1)
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        self._count_block(original_node, attribute, -1)
-
-    def _count_block(self, node: cst.CSTNode, attribute: str, step: int) -> None:
-        frame = self._frames[-1] if self._frames else None
-        if frame is not None and frame[0] is node and attribute in _BLOCKS:
-            if isinstance(node, cst.BaseCompoundStatement):
-                frame[1] += step
+@functools.cache
+def _fields(kind: type) -> tuple[str, ...]:
+    # a libcst node is a dataclass whose fields are all its children and tokens
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 # --- schema of the project's writes: measurement -> tag keys --------------------------------------------

@@ -27,7 +27,7 @@ from migrators.core.runner import migrate_tree
 from migrators.upgrades import default_registry
 from migrators.upgrades.aiomqtt import AiomqttCodemod
 from migrators.upgrades.influxdb3 import queries
-from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod
+from migrators.upgrades.influxdb3.codemod import Influxdb3Codemod, header_owners
 from tests.migrators.helpers import dedent, run_file
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -216,3 +216,48 @@ def test_the_planners_statement_walk_finds_the_nested_defs_a_visitor_finds(bench
                 assert queries._nested_functions(node.body) == _nested_by_visitor(node.body), path
                 compared += bool(_nested_by_visitor(node.body))
     assert compared >= 5
+
+
+class _HeaderOwnersByVisitor(cst.CSTVisitor):
+    """The visitor header_owners replaced (round 5): the reference it must agree with."""
+
+    def __init__(self) -> None:
+        self.owners: dict[int, tuple[cst.CSTNode, ...]] = {}
+        self._frames: list[list] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
+            self._frames.append([node, 0])
+        self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if self._frames and self._frames[-1][0] is original_node:
+            self._frames.pop()
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        self._count(node, attribute, 1)
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        self._count(original_node, attribute, -1)
+
+    def _count(self, node: cst.CSTNode, attribute: str, step: int) -> None:
+        frame = self._frames[-1] if self._frames else None
+        blocks = ("body", "orelse", "finalbody", "handlers")
+        if frame is not None and frame[0] is node and attribute in blocks:
+            if isinstance(node, cst.BaseCompoundStatement):
+                frame[1] += step
+
+
+def test_header_owners_agree_with_a_visitor_over_every_node(bench_root):
+    compared = 0
+    for path in sorted((bench_root / "corpus").rglob("*.py")):
+        try:
+            module = cst.parse_module(path.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue
+        reference = _HeaderOwnersByVisitor()
+        module.visit(reference)
+        assert header_owners(module) == reference.owners, path
+        compared += 1
+    assert compared >= 50
