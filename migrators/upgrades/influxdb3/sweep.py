@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -301,9 +302,19 @@ class _Walked:
     @classmethod
     def of(cls, module: ast.Module) -> _Walked:
         defs, args, bindings = [], [], []
-        for node in ast.walk(module):
+        # ast.walk's breadth-first order, each node with the return lists of the defs around it: a
+        # `return` goes to every def it is in, as a walk of each def would find it (one walk in all)
+        todo: deque[tuple[ast.AST, tuple[list[ast.AST | None], ...]]] = deque([(module, ())])
+        while todo:
+            node, around = todo.popleft()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                defs.append((node, [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]))
+                returns: list[ast.AST | None] = []
+                defs.append((node, returns))
+                around = (*around, returns)
+            elif isinstance(node, ast.Return):
+                for found in around:
+                    found.append(node.value)
+            todo.extend((child, around) for child in ast.iter_child_nodes(node))
             if isinstance(node, ast.arg):
                 args.append(node)
                 continue
