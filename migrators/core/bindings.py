@@ -77,6 +77,8 @@ class ImportNames:
         self._table: symtable.SymbolTable | None = None
         self._ast: ast.Module | None | bool = False  # False: not parsed yet; None: CPython rejects it
         self._defs: dict[int, ast.FunctionDef | ast.AsyncFunctionDef] | None = None
+        self._classes: dict[int, ast.ClassDef] = {}
+        self._lines: list[str] | None = None
 
     def names_for(self, node: cst.CSTNode, full: str) -> set[str] | None:
         """The qualified names from imports of `node`, whose full name is `full` (an expression of the
@@ -161,8 +163,25 @@ class ImportNames:
             tree = self._ast_tree()
             self._defs = {}
             if tree is not None:
-                _pair_defs(self.module.body, tree.body, self._defs)
+                _pair_defs(self.module.body, tree.body, self._defs, self._classes)
         return self._defs.get(id(node))
+
+    def statement_text(self, node: cst.FunctionDef | cst.ClassDef) -> str | None:
+        """The source lines of a def or class of the module (decorators included, and everything below
+        it), paired as :meth:`ast_def` pairs defs; None where it is not paired or the text cannot be cut
+        by lines as CPython numbers them. A superset of what the node's own code holds (a line may
+        also hold a neighbour's `;` statement): a test of "no word in it" on it is safe."""
+        if "\r" in self.source:
+            return None
+        self.ast_def(node)  # pairs the defs and the classes
+        found = self._defs.get(id(node)) if self._defs is not None else None
+        stmt = found if found is not None else self._classes.get(id(node))
+        if stmt is None:
+            return None
+        if self._lines is None:
+            self._lines = self.source.split("\n")
+        first = min([stmt.lineno, *(d.lineno for d in stmt.decorator_list)])
+        return "\n".join(self._lines[first - 1 : stmt.end_lineno])
 
     def top_level_texts(self) -> dict[int, str] | None:
         """id(statement) -> its source lines (decorators included), for each compound statement at the
@@ -186,10 +205,12 @@ def _pair_defs(
     body: Sequence[cst.CSTNode],
     stmts: list[ast.stmt],
     found: dict[int, ast.FunctionDef | ast.AsyncFunctionDef],
+    classes: dict[int, ast.ClassDef] | None = None,
 ) -> None:
     """id(libcst def) -> CPython def, for the defs of one block and, recursively, of the bodies of its
-    defs and classes. The compound statements of a block come in the same order in both trees; a
-    block where their count or a kind or name differs is left out, with everything below it."""
+    defs and classes (and id(libcst class) -> CPython class into `classes`). The compound statements
+    of a block come in the same order in both trees; a block where their count or a kind or name
+    differs is left out, with everything below it."""
     compound = [node for node in body if isinstance(node, cst.BaseCompoundStatement)]
     spans = [stmt for stmt in stmts if isinstance(stmt, _COMPOUND_AST)]
     if len(compound) != len(spans) or not all(map(_same_def, compound, spans)):
@@ -198,9 +219,13 @@ def _pair_defs(
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)) and isinstance(node.body, cst.IndentedBlock):
             if isinstance(node, cst.FunctionDef):
                 found[id(node)] = stmt  # type: ignore[assignment]
-            _pair_defs(node.body.body, stmt.body, found)  # type: ignore[attr-defined]
+            elif classes is not None:
+                classes[id(node)] = stmt  # type: ignore[assignment]
+            _pair_defs(node.body.body, stmt.body, found, classes)  # type: ignore[attr-defined]
         elif isinstance(node, cst.FunctionDef):
             found[id(node)] = stmt  # type: ignore[assignment]  # a one-line def: no block below
+        elif isinstance(node, cst.ClassDef) and classes is not None:
+            classes[id(node)] = stmt  # type: ignore[assignment]
 
 
 def _same_def(node: cst.CSTNode, stmt: ast.stmt) -> bool:

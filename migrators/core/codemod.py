@@ -88,6 +88,39 @@ def visitor_hooks(kind: type) -> frozenset[str] | None:
     return frozenset(hooks)
 
 
+_ATTRIBUTE_HOOK = re.compile(r"^(?:visit|leave)_[A-Z][A-Za-z0-9]*_\w+$")
+
+
+class LightVisitor(cst.CSTVisitor):
+    """A CSTVisitor for a class whose hooks are visit_<Node>/leave_<Node> only (the same calls).
+
+    libcst looks up a visit_<Node>_<field> and a leave_<Node>_<field> hook by name for every child
+    field of every node it walks (two f-strings and two getattr each): about half of a visitor's own
+    dispatch, spent for nothing by a class that defines none. A subclass that defines one is refused."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = [
+            name
+            for name in dir(cls)
+            if _ATTRIBUTE_HOOK.match(name) and not getattr(getattr(cls, name), "_is_no_op", False)
+        ]
+        if own:
+            raise TypeError(f"{cls.__name__} defines attribute hooks ({', '.join(own)}): use cst.CSTVisitor")
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+
+@functools.cache
+def _has_attribute_hooks(hooks: frozenset[str]) -> bool:
+    """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
+    return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
+
+
 class _WithoutMatcherSearch(ContextAwareTransformer):
     """ContextAwareTransformer's constructor minus libcst's search for matcher decorators, for a
     class that uses none: the search inspects every attribute of the instance, about 10 ms per
@@ -236,7 +269,7 @@ def import_heads(module: cst.Module) -> frozenset[str]:
     return frozenset(name for node in iter_imports(module) for name in _bound_by(node))
 
 
-def _import_aliases(module: cst.Module) -> set[str]:
+def import_aliases(module: cst.Module) -> set[str]:
     """Every name an import of `module` binds with `as` (a codemod's rule may see it under that name)."""
     return {
         alias.asname.name.value
@@ -402,6 +435,19 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if names is None or names.module is not self._module_node:
             return None
         return names.ast_def(node)
+
+    # Whether a codemod may skip a def or class its own test finds inert (see statement_text); tests
+    # turn it off to prove that a skip never hides a change or a marker
+    SKIP_INERT: ClassVar[bool] = True
+
+    def statement_text(self, node: cst.FunctionDef | cst.ClassDef) -> str | None:
+        """The source lines of a def or class of the module being transformed (see
+        ImportNames.statement_text), for a codemod's test "nothing in it can concern me"; None where
+        skipping is off or the text is not known (then the statement must be traversed)."""
+        names = self._import_names
+        if not self.SKIP_INERT or names is None or names.module is not self._module_node:
+            return None
+        return names.statement_text(node)
 
     def __init__(
         self,
@@ -602,7 +648,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         texts = names.top_level_texts()
         if texts is None:
             return set()
-        words = {*self.TRIGGER_WORDS, *_import_aliases(module)}
+        words = {*self.TRIGGER_WORDS, *import_aliases(module)}
         return {key for key, text in texts.items() if not any(word in text for word in words)}
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
@@ -650,6 +696,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_visit_attribute(node, attribute)
             return
+        if not _has_attribute_hooks(self._hooks):
+            return  # asked for every child field of every node: most codemods define no such hook
         name = f"visit_{type(node).__name__}_{attribute}"
         if name in self._hooks:
             getattr(self, name)(node)
@@ -657,6 +705,8 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
     def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
         if self._hooks is None:
             super().on_leave_attribute(original_node, attribute)
+            return
+        if not _has_attribute_hooks(self._hooks):
             return
         name = f"leave_{type(original_node).__name__}_{attribute}"
         if name in self._hooks:

@@ -12,7 +12,7 @@ from typing import Any
 import libcst as cst
 import libcst.matchers as m
 
-from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, import_aliases
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions, version_at_least
 from migrators.files.requirements import Requirement, RequirementRule, bounds, requirement_files
@@ -45,6 +45,12 @@ CTOR_DROPS = {"message_retry_set"}
 PAHO_ONLY_ATTRS = {"timestamp", "state", "dup", "info"}
 MESSAGE_CONTEXTS = {"messages", "filtered_messages", "unfiltered_messages"}
 MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.html"
+# Every rule starts from one of these (lower-cased) in the code it acts on, or from an import alias or
+# a name the codemod learned around it (a client, a subscribe() result): a def or class whose text
+# holds none is not traversed (see AiomqttCodemod._inert). "mqtt": the modules, asyncio_mqtt names and
+# _looks_like_client; "client": Client(), paho's Client, ._client and _looks_like_client; "connect":
+# connect/disconnect/force_disconnect; "messages": the message contexts; "subscribe" and "rc": MQ-11/12.
+INERT_WORDS = ("mqtt", "client", "connect", "messages", "subscribe", "rc", "_pending_calls_threshold")
 
 
 def _fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -91,7 +97,7 @@ def _kw(name: str, value: cst.BaseExpression) -> cst.Arg:
     )
 
 
-class _Scan(cst.CSTVisitor):
+class _Scan(LightVisitor):
     """Pre-pass over one function (or module/class) body: client names and their constructors."""
 
     def __init__(self, codemod: AiomqttCodemod):
@@ -256,6 +262,8 @@ class AiomqttCodemod(MigrationCodemod):
         self._old_module_imported = False
         self._v1_error_imported = False  # `import aiomqtt.error` (1.x): its dotted uses move too
         self._has_filtered = False
+        self._may_plan_timeouts = self._may_plan_messages = True  # set per module by visit_Module
+        self._aliases: set[str] = set()
 
     # --- resolution ------------------------------------------------------------------------------
     def is_client_ctor(self, call: cst.Call) -> bool:
@@ -286,9 +294,36 @@ class AiomqttCodemod(MigrationCodemod):
         for stmt in node.body:
             stmt.visit(scan)
         self._module_scan = scan
-        self._has_filtered = "filtered_messages" in node.code
+        names = self._import_names
+        source = names.source if names is not None and names.module is node else node.code
+        self._has_filtered = "filtered_messages" in source
+        # the plans below look for `.connect(timeout=)` and `async with x.messages()` calls: a module
+        # whose text has no such words has none (a findall per def cost more than the rest of it)
+        self._may_plan_timeouts = "connect" in source and "timeout" in source
+        self._may_plan_messages = any(word in source for word in MESSAGE_CONTEXTS)
+        self._aliases = {alias.lower() for alias in import_aliases(node)}
 
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+    def _inert(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        """No rule can act on anything in `node` (nor below it): its text holds none of INERT_WORDS,
+        no import alias, and no name of a client or subscribe() result known around it."""
+        text = self.statement_text(node)
+        if text is None:
+            return False
+        text = text.lower()
+        known = set(self._aliases)
+        for scan in [self._module_scan, *self._scans]:
+            if scan is not None:
+                known.update(scan.clients, scan.subscribe_results)
+        if self._class_attrs:
+            known.update(self._class_attrs[-1])
+        return not any(word in text for word in INERT_WORDS) and not any(
+            name.lower() in text for name in known
+        )
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool | None:
+        if self._inert(node):
+            self._class_attrs.append({})  # popped by leave_ClassDef
+            return False
         attrs: dict[str, cst.Call | None] = {}
         for stmt in node.body.body:
             if isinstance(stmt, cst.FunctionDef):
@@ -301,14 +336,20 @@ class AiomqttCodemod(MigrationCodemod):
         self._class_attrs.pop()
         return updated_node
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
+        if self._inert(node):
+            self._functions.append(node)  # both popped by leave_FunctionDef
+            self._scans.append(_Scan(self))
+            return False
         scan = _Scan(self)
         node.params.visit(scan)
         node.body.visit(scan)
         self._functions.append(node)
         self._scans.append(scan)
-        self._plan_connect_timeouts(node, scan)
-        self._plan_message_contexts(node)
+        if self._may_plan_timeouts:
+            self._plan_connect_timeouts(node, scan)
+        if self._may_plan_messages:
+            self._plan_message_contexts(node)
 
     def leave_FunctionDef(self, original_node, updated_node):
         self._functions.pop()

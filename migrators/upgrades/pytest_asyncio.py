@@ -18,7 +18,7 @@ import libcst.matchers as m
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.bindings import statement_parts
-from migrators.core.codemod import MigrationCodemod, dotted
+from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted
 from migrators.core.results import Change
 from migrators.core.tree import EditSet, ProjectTree, is_test_file
 from migrators.core.upgrade import Packages, Upgrade
@@ -346,7 +346,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
 # --- the codemod -----------------------------------------------------------------------------------
 
 
-class _Uses(cst.CSTVisitor):
+class _Uses(LightVisitor):
     """Uses of a name inside a function body (nested defs/lambdas reported separately)."""
 
     def __init__(self, name: str):
@@ -852,6 +852,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
     # PA-15: closing the running loop
     def _mark_loop_close(self, original):
         """PA-15: a marker above each close() of the running loop."""
+        text = self.statement_text(original)
+        if text is not None and "close" not in text:
+            return  # no `close` in the def's source lines: neither search below can find a close()
         fn = self.ast_def(original)
         if fn is not None and not any(_closes(node) for stmt in fn.body for node in ast.walk(stmt)):
             return  # CPython's tree of the same body holds no `x.close()`: the search below finds none

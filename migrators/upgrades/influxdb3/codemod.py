@@ -10,16 +10,18 @@ translation to SQL in :mod:`.flux_sql`; the upgrade's declaration is in the pack
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.core.codemod import MigrationCodemod, dotted, iter_imports
+from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, iter_imports
 from migrators.core.tree import ProjectTree
-from migrators.upgrades.influxdb3.flow import ServiceFlow, template_text
+from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
 from migrators.upgrades.influxdb3.queries import (
@@ -79,6 +81,10 @@ ADMIN_APIS = {
 }
 CTOR_POSITIONAL = ("url", "token", "debug", "timeout", "enable_gzip", "org", "default_tags")
 WRITE_POSITIONAL = ("bucket", "org", "record", "write_precision")
+# the v2 names a rule or plan starts from wherever it is (besides the names a module binds, see
+# Influxdb3Codemod._inert); "bucket": a v2 write's keyword, and a Flux source
+INERT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write_api", "delete_api", "bucket")
+CLIENT_METHODS = ("ping", "version", "health", "ready", "build")
 PING_HELPER = '''
 def _influxdb3_ping(client) -> bool:
     """v2 ping(): True when the server answers GET /ping (influxdb3-python has no ping(), IX-7)."""
@@ -145,11 +151,17 @@ class ModuleFacts:
         return func.split(".")[-1] == "InfluxDBClient" or func in self.client_aliases
 
 
-class _Facts(cst.CSTVisitor):
-    def __init__(self, module: cst.Module):
+# what every fact _Facts records starts from: a v2 import, constructor or API object, a write's bucket,
+# Flux reading a bucket (a def holding none of them, nor a client alias, adds no fact)
+FACT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write", "bucket")
+
+
+class _Facts(LightVisitor):
+    def __init__(self, module: cst.Module, text_of: Callable[[cst.FunctionDef], str | None] | None = None):
         self.src_module = module
         self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
+        self._text_of = text_of  # a def's source lines, where known (see _inert)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         mod = dotted(node.module) if node.module else None
@@ -170,16 +182,17 @@ class _Facts(cst.CSTVisitor):
             if isinstance(name, cst.Name):
                 self.facts.write_api_names.add(name.value)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
-        self._assigned.append({p.name.value for p in params})
+        self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
         for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
             kind = self._api_annotation(param.annotation)
             if kind == "QueryApi":
                 self.facts.query_apis.add(param.name.value)
             elif kind == "WriteApi":
                 self.facts.write_api_names.add(param.name.value)
+        return not self._inert(node)
 
     def _api_annotation(self, annotation: cst.Annotation | None) -> str | None:
         """The v2 API class (imported from influxdb_client) a parameter is annotated with."""
@@ -187,6 +200,15 @@ class _Facts(cst.CSTVisitor):
         if name is None or name not in self.facts.imported:
             return None
         return name if name in ("QueryApi", "WriteApi") else None
+
+    def _inert(self, node: cst.FunctionDef) -> bool:
+        """Nothing in the def can add a fact: what it assigns stays in its own scope (popped when it is
+        left), and its text holds no FACT_WORDS and no local name of the v2 client class."""
+        text = self._text_of(node) if self._text_of is not None else None
+        if text is None:
+            return False
+        words = (*FACT_WORDS, *self.facts.client_aliases)
+        return not any(word in text for word in words)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
@@ -257,8 +279,9 @@ class Influxdb3Codemod(MigrationCodemod):
     # -- module / functions: pre-pass and query planning
     def visit_Module(self, node: cst.Module) -> None:
         self.src_module = node
+        self._words: frozenset[str] | None = None
         self._header_map: dict[int, tuple[cst.CSTNode, ...]] | None = None
-        visitor = _Facts(node)
+        visitor = _Facts(node, self.statement_text)
         node.visit(visitor)
         self.facts = visitor.facts
         self.plan = Plan()
@@ -413,9 +436,55 @@ class Influxdb3Codemod(MigrationCodemod):
             updated_node = replacement
         return super().on_leave(original_node, updated_node)
 
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
+        if self._inert(node):
+            return False
         if id(node) not in self.planner.planned:  # nested: planned with its enclosing function
             self.planner.plan_function(node.body, node)
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> bool | None:
+        return False if self._inert(node) else None
+
+    def _inert_words(self) -> frozenset[str]:
+        """What every rule and plan starts from in the code it acts on (see _inert): the v2 names, the
+        admin APIs, the names this module binds to v2 objects (imports, clients, API objects), the
+        service functions the planner follows by name and this module's planned builders."""
+        if self._words is None:
+            flow, facts, rel = self.flow(), self.facts, self.info.rel
+            bound = {
+                *facts.imported,
+                *facts.client_aliases,
+                *facts.clients,
+                *(name for name, _ in facts.write_apis.items()),
+                *facts.write_api_names,
+                *facts.query_apis,
+                *facts.async_clients,
+            }
+            planned = {n for r, n in (*flow.used, *flow.templates, *flow.template_fills) if r == rel}
+            self._words = frozenset(
+                {
+                    *INERT_WORDS,
+                    *ADMIN_APIS,
+                    *(name.rsplit(".", 1)[-1] for name in bound),
+                    *flow.wrappers,
+                    *flow.row_wrappers,
+                    *flow.consumers,
+                    *flow.factories,
+                    *planned,
+                    *(("Point",) if (self.state or {}).get("conflicts") else ()),
+                }
+            )
+        return self._words
+
+    def _inert(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
+        """Nothing in `node` can be planned, rewritten or marked: its text holds none of the words
+        every rule starts from (see _inert_words), no client method next to a `client`, no Flux."""
+        text = self.statement_text(node)
+        if text is None or not isinstance(self.state, dict):
+            return False
+        if any(word in text for word in self._inert_words()) or FLUX_HINT.search(text):
+            return False
+        return not ("client" in text and any(method in text for method in CLIENT_METHODS))
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
         if self.plan.needs_timezone:
@@ -477,9 +546,7 @@ class Influxdb3Codemod(MigrationCodemod):
         """Node id -> the statements holding it in their header (one pass over the module, on demand):
         asking each statement whether it contains each planned node walked its subtree per item."""
         if self._header_map is None:
-            visitor = _HeaderOwners()
-            self.src_module.visit(visitor)
-            self._header_map = visitor.owners
+            self._header_map = header_owners(self.src_module, self._inert)
         return self._header_map
 
     def _flush_plan_for(self, stmt: cst.CSTNode) -> None:
@@ -927,7 +994,7 @@ def _module_scope(module: cst.Module, rel: str) -> ModuleScope:
     scope = ModuleScope(rel=rel)
     package = ".".join(rel[: -len(".py")].split("/")[:-1]) if rel.endswith(".py") else ""
 
-    class _Imports(cst.CSTVisitor):
+    class _Imports(LightVisitor):
         def visit_Import(self, node: cst.Import) -> None:
             for alias in node.names:
                 name = dotted(alias.name) or ""
@@ -1037,35 +1104,41 @@ def _is_statement(kind: type) -> bool:
     return issubclass(kind, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
 
 
-class _HeaderOwners(cst.CSTVisitor):
+def header_owners(
+    module: cst.Module, inert: Callable[[cst.FunctionDef | cst.ClassDef], bool] | None = None
+) -> dict[int, tuple[cst.CSTNode, ...]]:
     """For each node, the statements it is in but not inside one of their nested blocks (body,
-    orelse, finalbody, handlers): a simple statement line holds everything in it."""
+    orelse, finalbody, handlers): a simple statement line holds everything in it.
 
-    def __init__(self) -> None:
-        self.owners: dict[int, tuple[cst.CSTNode, ...]] = {}
-        self._frames: list[list] = []  # [statement, how many of its blocks we are inside]
+    One walk of the tree by its dataclass fields (what libcst's visitor walks, without its hook
+    lookups per node and per field). A def or class `inert` accepts holds no planned node: it gets
+    its owners, what is below it none."""
+    owners: dict[int, tuple[cst.CSTNode, ...]] = {}
+    stack: list[tuple[cst.CSTNode, tuple[cst.CSTNode, ...]]] = [(module, ())]
+    while stack:
+        node, around = stack.pop()
+        kind = type(node)
+        statement = _is_statement(kind)
+        own = (*around, node) if statement else around
+        owners[id(node)] = own
+        if inert is not None and kind in (cst.FunctionDef, cst.ClassDef) and inert(node):
+            continue
+        compound = statement and issubclass(kind, cst.BaseCompoundStatement)
+        for name in _fields(kind):
+            # inside one of its blocks a compound statement (the last of `own`) no longer holds it
+            inner = own[:-1] if compound and name in _BLOCKS else own
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                stack.append((value, inner))
+            elif isinstance(value, (tuple, list)):
+                stack.extend((item, inner) for item in value if isinstance(item, cst.CSTNode))
+    return owners
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        if _is_statement(type(node)):
-            self._frames.append([node, 0])
-        self.owners[id(node)] = tuple(frame[0] for frame in self._frames if frame[1] == 0)
-        return True
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        if self._frames and self._frames[-1][0] is original_node:
-            self._frames.pop()
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        self._count_block(node, attribute, 1)
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        self._count_block(original_node, attribute, -1)
-
-    def _count_block(self, node: cst.CSTNode, attribute: str, step: int) -> None:
-        frame = self._frames[-1] if self._frames else None
-        if frame is not None and frame[0] is node and attribute in _BLOCKS:
-            if isinstance(node, cst.BaseCompoundStatement):
-                frame[1] += step
+@functools.cache
+def _fields(kind: type) -> tuple[str, ...]:
+    # a libcst node is a dataclass whose fields are all its children and tokens
+    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 # --- schema of the project's writes: measurement -> tag keys --------------------------------------------

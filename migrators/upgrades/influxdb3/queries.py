@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrators.core.bindings import statement_parts
+from migrators.core.codemod import LightVisitor
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
@@ -832,17 +834,15 @@ def _read_names(code: str) -> set[str]:
 
 
 def _nested_functions(body: cst.CSTNode) -> list[cst.FunctionDef]:
+    """The defs in `body` not inside another def or a class (deeper ones are planned from those), in
+    source order. A def is a statement: only blocks are walked (statement_parts), never an expression,
+    which gives what a visitor over every node found for a fraction of it."""
     found: list[cst.FunctionDef] = []
-
-    class _Find(cst.CSTVisitor):
-        def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-            found.append(node)
-            return False  # deeper ones are planned from this one
-
-        def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-            return False
-
-    body.visit(_Find())
+    for child in statement_parts(body):
+        if isinstance(child, cst.FunctionDef):
+            found.append(child)
+        elif not isinstance(child, (cst.ClassDef, cst.SimpleStatementLine, cst.BaseSmallStatement)):
+            found.extend(_nested_functions(child))
     return found
 
 
@@ -963,7 +963,7 @@ def _on_client_api(node: cst.BaseExpression) -> bool:
     return False
 
 
-class _Collector(cst.CSTVisitor):
+class _Collector(LightVisitor):
     """Query calls, and string assignments by name, in one function body (nested defs excluded)."""
 
     def __init__(
@@ -1306,7 +1306,7 @@ def _single_inner_for(loop: cst.For) -> cst.For | None:
     return None
 
 
-class _Uses(cst.CSTVisitor):
+class _Uses(LightVisitor):
     """How the result of `call` is used: assigned to a name, looped over, other uses of that name."""
 
     def __init__(self, call: cst.Call):
@@ -1450,7 +1450,7 @@ def _drops_quietly(call: cst.Call) -> bool:
     )
 
 
-class _NameReads(cst.CSTVisitor):
+class _NameReads(LightVisitor):
     def __init__(self) -> None:
         self.names: set[str] = set()
 
@@ -1458,7 +1458,7 @@ class _NameReads(cst.CSTVisitor):
         self.names.add(node.value)
 
 
-class _FrameColumns(cst.CSTVisitor):
+class _FrameColumns(LightVisitor):
     def __init__(self, found: list[cst.SimpleString]) -> None:
         self.found = found
 
@@ -1467,7 +1467,7 @@ class _FrameColumns(cst.CSTVisitor):
             self.found.append(node)
 
 
-class _Accessors(cst.CSTVisitor):
+class _Accessors(LightVisitor):
     """FluxRecord accessors on the loop variable `row`, and the uses of `row` that are none: a record
     passed on (`f(row)`, `rows.append(row)`) reaches code written for a FluxRecord, which the dict row
     breaks (no get_time(), `.values` is a method, no `_value` key), so each is marked."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from migrators.core.codemod import LightVisitor
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation
 
 _ACCESSORS = {
@@ -115,7 +116,7 @@ def _yields_records(loop: cst.For) -> bool:
     )
 
 
-class _ValuesOf(cst.CSTVisitor):
+class _ValuesOf(LightVisitor):
     def __init__(self, record: str):
         self.record = record
         self.found: list[cst.Attribute] = []
@@ -171,7 +172,7 @@ def row_columns(result: Translation, holes: list[str], name_code) -> RowColumns:
 
 
 @dataclass
-class RowUses(cst.CSTVisitor):
+class RowUses(LightVisitor):
     """Reads of the row list a wrapper call returns, in the caller's function body."""
 
     call: cst.BaseExpression
@@ -265,7 +266,7 @@ class RowUses(cst.CSTVisitor):
         return [n for n in self.names if id(n) not in self.claimed]
 
 
-class RowReads(cst.CSTVisitor):
+class RowReads(LightVisitor):
     """`row["key"]`, `row.get("key", ...)` and any other use of the row name `row` inside `scope`."""
 
     def __init__(self, row: str):

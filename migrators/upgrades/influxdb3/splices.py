@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from migrators.core.codemod import LightVisitor
+
 
 @dataclass
 class Splice:
@@ -163,7 +165,7 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
     )
 
 
-class _Binds(cst.CSTVisitor):
+class _Binds(LightVisitor):
     """Whether a name is bound in a body (assignment, loop or `with` target, walrus, del, import)."""
 
     def __init__(self, name: str):
@@ -202,7 +204,7 @@ class _Binds(cst.CSTVisitor):
 def _names(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
 
-    class _All(cst.CSTVisitor):
+    class _All(LightVisitor):
         def visit_Name(self, n: cst.Name) -> None:
             found.append(n)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -304,9 +305,19 @@ class _Walked:
     @classmethod
     def of(cls, module: ast.Module) -> _Walked:
         defs, args, bindings = [], [], []
-        for node in ast.walk(module):
+        # ast.walk's breadth-first order, each node with the return lists of the defs around it: a
+        # `return` goes to every def it is in, as a walk of each def would find it (one walk in all)
+        todo: deque[tuple[ast.AST, tuple[list[ast.AST | None], ...]]] = deque([(module, ())])
+        while todo:
+            node, around = todo.popleft()
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                defs.append((node, [n.value for n in ast.walk(node) if isinstance(n, ast.Return)]))
+                returns: list[ast.AST | None] = []
+                defs.append((node, returns))
+                around = (*around, returns)
+            elif isinstance(node, ast.Return):
+                for found in around:
+                    found.append(node.value)
+            todo.extend((child, around) for child in ast.iter_child_nodes(node))
             if isinstance(node, ast.arg):
                 args.append(node)
                 continue
@@ -364,11 +375,21 @@ _STATEMENT_LISTS = ("body", "orelse", "finalbody")
 class ShapeFinder:
     """The old-API shapes of one module, per statement (the innermost statement holding each)."""
 
-    def __init__(self, sweeper: InfluxSweeper, code: str, module: ast.Module, is_test: bool) -> None:
+    def __init__(
+        self,
+        sweeper: InfluxSweeper,
+        code: str,
+        module: ast.Module,
+        is_test: bool,
+        known: tuple[frozenset[str], FileFlow] | None = None,
+    ) -> None:
         self.is_test = is_test
-        # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
-        self.aliases = sweeper.aliases - v3_bound_names(code)
-        self.flow = file_flow(module, self.aliases)
+        if known is None:
+            # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
+            aliases = sweeper.aliases - v3_bound_names(code)
+            known = (aliases, file_flow(module, aliases))
+        # else: the (aliases, flow) of a text this one differs from by comment lines only (see _sweep)
+        self.aliases, self.flow = known
         self.found: dict[int, set[str]] = {}
         self.weak: dict[int, set[str]] = {}
         self.statements: dict[int, ast.stmt] = {}
@@ -612,14 +633,26 @@ def _result_text(rel: str, text: str) -> bool:
 
 def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, list[Change]]:
     """The text with one marker above each statement still holding an old-API shape (none twice)."""
+    return _sweep(sweeper, code, is_test)[:2]
+
+
+def _sweep(
+    sweeper: InfluxSweeper, code: str, is_test: bool, known: tuple[frozenset[str], FileFlow] | None = None
+) -> tuple[str, list[Change], tuple[frozenset[str], FileFlow] | None]:
+    """sweep_code, with the (aliases, flow) it worked out (None where it did not parse the text).
+
+    `known`: those of a text `code` differs from only by whole comment lines (the markers a sweep of
+    it inserted): both are computed from CPython's tree, which holds no comment, and from import
+    lines, which a comment line is not, so they are the same for both texts."""
     try:
         module = ast.parse(code)
     except SyntaxError:
-        return code, []
-    finder = ShapeFinder(sweeper, code, module, is_test)
+        return code, [], None
+    finder = ShapeFinder(sweeper, code, module, is_test, known)
+    facts = (finder.aliases, finder.flow)
     finder.run(module)
     if not finder.found and not finder.weak:
-        return code, []
+        return code, [], facts
     lines = code.splitlines(keepends=True)
     plain = [line.rstrip("\r\n") for line in lines]
     placed: dict[int, tuple[ast.stmt, set[str]]] = {}
@@ -642,7 +675,7 @@ def sweep_code(sweeper: InfluxSweeper, code: str, is_test: bool) -> tuple[str, l
         newline = "\r\n" if lines[first - 1].endswith("\r\n") else "\n"
         lines.insert(first - 1, f"{indent}{marker_text(rule, text)}{newline}")
         changes.append(Change(rule, first, text, "marker"))
-    return "".join(lines), sorted(changes, key=lambda c: c.line)
+    return "".join(lines), sorted(changes, key=lambda c: c.line), facts
 
 
 class InfluxSweeper(Sweeper):
@@ -655,6 +688,8 @@ class InfluxSweeper(Sweeper):
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
         # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
+        # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
+        self._marked: tuple[str, tuple[frozenset[str], FileFlow]] | None = None
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(
@@ -668,11 +703,17 @@ class InfluxSweeper(Sweeper):
 
     def swept(self, code: str, is_test: bool) -> tuple[str, list[Change]]:
         """sweep_code, remembered for the last text: the post-migrate check sweeps the final text
-        again, which is the text just swept whenever the sweep added nothing (most files)."""
+        again, which is the text just swept whenever the sweep added nothing (most files). Where the
+        sweep added markers, the final text is the swept one plus comment lines: its data flow (the
+        most of a sweep) is the one already worked out (see _sweep)."""
         last = self._last
         if last is not None and last[0] == code and last[1] == is_test:
             return last[2]
-        result = sweep_code(self, code, is_test)
+        marked = self._marked
+        known = marked[1] if marked is not None and marked[0] == code else None
+        new, changes, facts = _sweep(self, code, is_test, known)
+        self._marked = (new, facts) if new != code and facts is not None else None
+        result = (new, changes)
         self._last = (code, is_test, result)
         return result
 
@@ -852,12 +893,13 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
         module = ast.parse(text)
     except SyntaxError:
         return []
-    classes = _v3_imports(module)
-    clients = _v3_clients(module, classes)
-    failures = import_failures(rel, module)
-    for node in ast.walk(module):
-        if not isinstance(node, ast.Call):
-            continue
+    nodes = _SignatureNodes.of(module)
+    classes = _v3_classes(nodes.imports)
+    clients = _v3_client_names(nodes.pairs, classes)
+    failures = _import_failures(rel, nodes.imports)
+    if not classes and not clients:
+        return failures  # no call can have a signature (see _signature_of)
+    for node in nodes.calls:
         signature = _signature_of(node, classes, clients)
         if signature is None:
             continue
@@ -880,11 +922,39 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
     return failures
 
 
+@dataclass
+class _SignatureNodes:
+    """What the signature check reads of a module, from one walk (each list in walk order): the
+    `from ... import` statements, the (target, value) pairs of assignments and `with ... as`, the calls."""
+
+    imports: list[ast.ImportFrom]
+    pairs: list[tuple[ast.AST, ast.AST]]
+    calls: list[ast.Call]
+
+    @classmethod
+    def of(cls, module: ast.Module) -> _SignatureNodes:
+        imports, pairs, calls = [], [], []
+        for node in ast.walk(module):
+            if isinstance(node, ast.Call):
+                calls.append(node)
+            elif isinstance(node, ast.ImportFrom):
+                imports.append(node)
+            elif isinstance(node, ast.Assign):
+                pairs.extend((t, node.value) for t in node.targets)
+            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+                pairs.append((node.optional_vars, node.context_expr))
+        return cls(imports, pairs, calls)
+
+
 def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
     """`from influxdb_client_3 import X` where the package exports no X (an ImportError at start)."""
+    return _import_failures(rel, [n for n in ast.walk(module) if isinstance(n, ast.ImportFrom)])
+
+
+def _import_failures(rel: str, imports: list[ast.ImportFrom]) -> list[CheckFailure]:
     failures = []
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and node.module == "influxdb_client_3":
+    for node in imports:
+        if node.module == "influxdb_client_3":
             missing = sorted(a.name for a in node.names if a.name != "*" and a.name not in EXPORTS)
             if missing:
                 failures.append(
@@ -902,32 +972,38 @@ def import_failures(rel: str, module: ast.Module) -> list[CheckFailure]:
 
 def _v3_imports(module: ast.Module) -> dict[str, str]:
     """Local name -> influxdb3-python class (InfluxDBClient3, Point) imported in this file."""
+    return _v3_classes([n for n in ast.walk(module) if isinstance(n, ast.ImportFrom)])
+
+
+def _v3_classes(imports: list[ast.ImportFrom]) -> dict[str, str]:
     names = {}
-    for node in ast.walk(module):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("influxdb_client_3"):
+    for node in imports:
+        if (node.module or "").startswith("influxdb_client_3"):
             for alias in node.names:
                 if alias.name in ("InfluxDBClient3", "Point"):
                     names[alias.asname or alias.name] = alias.name
     return names
 
 
-def _v3_clients(module: ast.Module, classes: dict[str, str]) -> set[str]:
+def _v3_client_names(pairs: list[tuple[ast.AST, ast.AST]], classes: dict[str, str]) -> set[str]:
     """Dotted names bound to an InfluxDBClient3 (built here, or an alias of one), in this file."""
     ctor = {local for local, cls in classes.items() if cls == "InfluxDBClient3"}
     clients: set[str] = set()
+    if not ctor:
+        return clients  # nothing is built here: no name can hold a client, nor an alias of one
+    texts: dict[int, str] = {}  # ast.unparse of a node, worked out once for both rounds
+
+    def text(node: ast.AST) -> str:
+        found = texts.get(id(node))
+        if found is None:
+            found = texts[id(node)] = ast.unparse(node)
+        return found
+
     for _ in range(2):  # aliases of aliases (`self._query_api = self._client`)
-        for node in ast.walk(module):
-            pairs = []
-            if isinstance(node, ast.Assign):
-                pairs = [(t, node.value) for t in node.targets]
-            elif isinstance(node, ast.withitem) and node.optional_vars is not None:
-                pairs = [(node.optional_vars, node.context_expr)]
-            for target, value in pairs:
-                is_ctor = isinstance(value, ast.Call) and _builds(ast.unparse(value.func), ctor)
-                if is_ctor or (
-                    isinstance(value, (ast.Name, ast.Attribute)) and ast.unparse(value) in clients
-                ):
-                    clients.add(ast.unparse(target))
+        for target, value in pairs:
+            is_ctor = isinstance(value, ast.Call) and _builds(text(value.func), ctor)
+            if is_ctor or (isinstance(value, (ast.Name, ast.Attribute)) and text(value) in clients):
+                clients.add(text(target))
     return clients
 
 
