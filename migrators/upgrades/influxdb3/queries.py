@@ -769,6 +769,9 @@ class QueryPlanner:
 
 def _choose_call(on: cst.Call, off: cst.Call, test: cst.Name) -> cst.Call | None:
     """`off` with `query_parameters=(ON if test else OFF)`; None when the calls differ in more than that."""
+    if _is_frame_call(on) and _is_frame_call(off):  # `_influxdb3_frame(client.query(...))`: choose inside
+        inner = _choose_call(on.args[0].value, off.args[0].value, test)
+        return None if inner is None else off.with_changes(args=[off.args[0].with_changes(value=inner)])
 
     def parameters(call: cst.Call) -> cst.BaseExpression | None:
         return next((a.value for a in call.args if a.keyword and a.keyword.value == "query_parameters"), None)
@@ -792,6 +795,16 @@ def _choose_call(on: cst.Call, off: cst.Call, test: cst.Name) -> cst.Call | None
     )
     args = [a for a in off.args if not (a.keyword and a.keyword.value == "query_parameters")]
     return off.with_changes(args=_commas([*args, _kw("query_parameters", choice)]))
+
+
+def _is_frame_call(node: cst.BaseExpression) -> bool:
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "_influxdb3_frame"
+        and len(node.args) == 1
+        and isinstance(node.args[0].value, cst.Call)
+    )
 
 
 def _fill(fill: cst.BaseExpression, text: str, code: Callable[[cst.CSTNode], str]) -> Filled | None:

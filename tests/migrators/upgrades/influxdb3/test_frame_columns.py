@@ -99,3 +99,26 @@ def test_the_migrated_frame_compares_with_aware_datetimes_against_the_standin():
         timeout=120,
     )
     assert done.returncode != 0 and "TypeError" in done.stderr, (bare, done.stderr)
+
+
+def test_a_frame_query_with_a_spliced_filter_line_is_still_translated():
+    # both SQL variants are chosen inside the _influxdb3_frame() wrapper
+    source = dedent(
+        """
+        PLANT = '  |> filter(fn: (r) => r.plant == "{plant}")\\n'
+
+
+        def plant_kwh(api, plant=None):
+            flux = (
+                'from(bucket: "b")\\n'
+                + "  |> range(start: -1h)\\n"
+                + '  |> filter(fn: (r) => r._measurement == "climate" and r._field == "temp")\\n'
+                + (PLANT.format(plant=plant) if plant else "")
+            )
+            return api.query_api().query_data_frame(flux)
+        """
+    )
+    state = {"dataframes": True, "schema": {"climate": ["plant"]}}
+    new, changes = run_file("influxdb3", source, state=state, rel="app/energy.py")
+    assert "_influxdb3_frame(api.query(flux" in new and "if plant else" in new
+    assert not [c for c in changes if c.rule == "IX-12" and c.kind == "marker"], changes
