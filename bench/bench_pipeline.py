@@ -551,6 +551,17 @@ def stage_profile(report: dict) -> list[str]:
                 waits[key] += stage["details"].get(key, 0.0)
             beside += stage["seconds"] if stage["details"].get("ran_beside") else 0.0
     queued = sum(s.get("queued_seconds", 0.0) for s in report["services"].values())
+    steps: dict[str, float] = {}  # the health stage's steps (details.step_seconds), summed
+    tests = {"test image": 0.0, "pytest container": 0.0}
+    for service in report["services"].values():
+        for stage in service["stages"]:
+            for step, seconds in stage["details"].get("step_seconds", {}).items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            if stage["name"] == "test":
+                image = stage["details"].get("test_image_seconds", 0.0)
+                waited = stage["details"].get("dependencies_waited", 0.0)
+                tests["test image"] += image
+                tests["pytest container"] += stage["seconds"] - image - waited
     lines = [f"  {name:<10} run {seconds:7.1f} s (summed over services)" for name, seconds in totals.items()]
     lines.append(f"  of which health beside the tests   : {beside:7.1f} s (summed; overlapped, not added)")
     lines.append(f"  waiting for a -j preparation slot : {queued:7.1f} s (summed)")
@@ -561,6 +572,9 @@ def stage_profile(report: dict) -> list[str]:
     lines.append(
         f"  tests waiting for their deps      : {waits['dependencies_waited']:7.1f} s (summed; started early)"
     )
+    lines.append("  test stage, summed   : " + ", ".join(f"{k} {v:.1f} s" for k, v in tests.items()))
+    if steps:
+        lines.append("  health steps, summed : " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
     busy = sum(totals.values()) - beside
     wall = report.get("duration_seconds") or 0.0
     if wall:
