@@ -42,6 +42,7 @@ from pathlib import Path
 
 from sandbox.config import discover, repo_root
 from sandbox.engine import connect
+from sandbox.engine.containers import host_cores
 from sandbox.engine.images import Resolver, map_dockerfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -672,6 +673,14 @@ def fleet_bench(names: list[str]) -> None:
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
     print(cpu_line("CPU of the fleet run                   ", *(full_cpu[k] for k in CPU_KEYS)))
     print(cpu_line("CPU of the single runs, summed         ", *(single_cpu[k] for k in CPU_KEYS)))
+    spent = sum(full_cpu[k] or 0.0 for k in CPU_KEYS)
+    cores = host_cores()
+    # The least wall time the fleet's own CPU allows on this machine's cores, however it is scheduled.
+    print(
+        f"CPU floor: fleet CPU / {cores} cores        : {spent / cores:7.1f} s = "
+        f"{spent / cores / singles:.2f} of the sum "
+        f"(the fleet used {spent / full:.2f} cores of {cores} on average)"
+    )
     print(ops_line("engine operations of the fleet run     ", full_ops))
     print(ops_line("engine operations of the single runs   ", single_ops))
     print("container CPU by role, fleet run against the single runs summed:")
