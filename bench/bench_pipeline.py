@@ -15,7 +15,9 @@ wall time its phase gates allow with each service's own stage times (a phase's c
 previous phase; phase D checks one service at a time). It also prints the CPU seconds of the fleet
 run and of the single runs (their containers, from the engine's cgroups, and the sandbox process):
 on a shared machine, CPU per service is what a fleet run can save, and it does not move with other
-people's load as wall time does.
+people's load as wall time does. The engine's own CPU (dockerd, containerd, the run's shims and
+their runc calls, iptables) is a third part of that line, and the engine operations of each (containers
+created and started, execs, networks, connects) and the containers' CPU by role are printed beside it.
 
 usage: .venv/bin/python bench/bench_pipeline.py [SERVICE] [--repeat N] [--fleet [--only A,B]] [--no-single]
 Targets (issue 16): verify / by-hand <= 0.5; fleet -j auto / sum of single runs <= 0.5;
@@ -40,6 +42,7 @@ from pathlib import Path
 
 from sandbox.config import discover, repo_root
 from sandbox.engine import connect
+from sandbox.engine.containers import host_cores
 from sandbox.engine.images import Resolver, map_dockerfile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,7 +54,10 @@ def sh(*args: str, check: bool = True) -> str:
 
 # CPU seconds of the last verify_seconds run: its containers (the engine's cgroup accounting, by the
 # owner label every container of the run carries) and its own process; None where unreadable.
-LAST_CPU: dict[str, float | None] = {"containers": None, "process": None}
+LAST_CPU: dict[str, float | None] = {"containers": None, "process": None, "engine": None}
+# What the engine did for the last verify_seconds run (engine_operations).
+LAST_OPS: dict[str, int] = {}
+LAST_ROLES: dict[str, tuple[int, float]] = {}  # container role -> (containers, CPU seconds)
 
 
 def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) -> tuple[float, int]:
@@ -65,13 +71,21 @@ def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) ->
         stderr=subprocess.DEVNULL,
         env=env,
     )
-    meter = ContainerCpu(proc.pid)
+    meter, engine, operations = ContainerCpu(proc.pid), EngineCpu(), EngineOperations()
+    operations.start()
     meter.start()
+    engine.start()
     code = proc.wait()
     seconds = time.perf_counter() - begin
     meter.stop()
+    engine.stop()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     LAST_CPU["containers"] = meter.total()
+    LAST_CPU["engine"] = engine.total(meter.usage())
+    LAST_ROLES.clear()
+    LAST_ROLES.update(meter.by_role())
+    LAST_OPS.clear()
+    LAST_OPS.update(operations.stop(proc.pid))
     LAST_CPU["process"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return seconds, code
 
@@ -80,13 +94,14 @@ class ContainerCpu(threading.Thread):
     """The CPU seconds of the containers one `sandbox verify` process owns (label sandbox.owner.pid),
     from the engine's cgroups (v1 cpuacct or v2 cpu.stat), sampled every 0.3 s: the machine is shared,
     so wall time alone mixes in other people's load, CPU seconds do not. A container removed between
-    two samples loses at most its last 0.3 s; dockerd's and runc's own CPU is not counted (shared)."""
+    two samples loses at most its last 0.3 s; the engine's own CPU is EngineCpu's."""
 
     def __init__(self, owner: int) -> None:
         super().__init__(daemon=True)
         self._owner, self._done = str(owner), threading.Event()
         self._usage: dict[str, float] = {}  # container id -> last CPU seconds seen
         self._mine: dict[str, bool] = {}
+        self._role: dict[str, str] = {}  # container id -> its sandbox.role label
         self._client = connect()
         self.readable = Path(CGROUP_V1).is_dir() or Path(CGROUP_V2).is_dir()
 
@@ -105,9 +120,13 @@ class ContainerCpu(threading.Thread):
 
     def _owned(self, cid: str) -> bool:
         try:
-            labels = self._client.api.inspect_container(cid)["Config"]["Labels"] or {}
+            config = self._client.api.inspect_container(cid)["Config"]
         except Exception:  # gone already
             return False
+        labels = config["Labels"] or {}
+        role = labels.get("sandbox.role", "?")
+        # a dependency by its image (mosquitto, influxdb3-lite): their start-ups cost differently
+        self._role[cid] = f"{role}:{config['Image'].split('/')[-1].split(':')[0]}" if role == "deps" else role
         return labels.get("sandbox.owner.pid") == self._owner
 
     def stop(self) -> None:
@@ -116,6 +135,166 @@ class ContainerCpu(threading.Thread):
 
     def total(self) -> float | None:
         return sum(self._usage.values()) if self.readable else None
+
+    def usage(self) -> dict[str, float]:
+        return dict(self._usage)
+
+    def by_role(self) -> dict[str, tuple[int, float]]:
+        """role -> (containers, CPU seconds)."""
+        roles: dict[str, tuple[int, float]] = {}
+        for cid, used in self._usage.items():
+            count, seconds = roles.get(self._role.get(cid, "?"), (0, 0.0))
+            roles[self._role.get(cid, "?")] = (count + 1, seconds + used)
+        return roles
+
+
+class EngineOperations(threading.Thread):
+    """What the engine did for one run, from its event stream (read live: the engine keeps only its
+    last 256 events for a later query): containers created and started, execs, networks the run's
+    containers were on, network connects. Containers are the run's by their owner label; a network
+    event carries no labels, so networks count by the run's containers on them."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self._stream = connect().events(decode=True)
+        self._events: list[dict] = []
+
+    def run(self) -> None:
+        try:
+            for event in self._stream:
+                self._events.append(event)
+        except Exception:  # the stream was closed by stop()
+            pass
+
+    def stop(self, owner: int) -> dict[str, int]:
+        time.sleep(0.5)  # the run's last removals reach the stream
+        self._stream.close()
+        self.join(5)
+        return self._count(list(self._events), str(owner))
+
+    @staticmethod
+    def _count(events: list[dict], owner: str) -> dict[str, int]:
+        mine: set[str] = set()
+        counts = {"containers": 0, "starts": 0, "execs": 0, "networks": 0, "connects": 0}
+        for event in events:
+            actor = event.get("Actor", {})
+            if (
+                event.get("Type") == "container"
+                and actor.get("Attributes", {}).get("sandbox.owner.pid") == owner
+            ):
+                mine.add(actor.get("ID", ""))
+                action = event.get("Action", "")
+                counts["containers"] += action == "create"
+                counts["starts"] += action == "start"
+                counts["execs"] += action.startswith("exec_create")
+        networks = set()
+        for event in events:
+            actor = event.get("Actor", {})
+            if (
+                event.get("Type") == "network"
+                and event.get("Action") == "connect"
+                and actor.get("Attributes", {}).get("container") in mine
+            ):
+                networks.add(actor.get("ID"))
+                counts["connects"] += 1
+        counts["networks"] = len(networks)
+        return counts
+
+
+def role_lines(fleet: dict[str, tuple[int, float]], singles: dict[str, tuple[int, float]]) -> list[str]:
+    lines = []
+    for role in sorted(set(fleet) | set(singles), key=lambda r: -fleet.get(r, (0, 0.0))[1]):
+        (n, cpu), (m, alone) = fleet.get(role, (0, 0.0)), singles.get(role, (0, 0.0))
+        lines.append(f"  {role:<24} fleet {cpu:6.1f} s in {n:3d}   singles {alone:6.1f} s in {m:3d}")
+    return lines
+
+
+def ops_line(label: str, ops: dict[str, int]) -> str:
+    return f"{label}: " + ", ".join(f"{count} {name}" for name, count in ops.items())
+
+
+ENGINE_DAEMONS = ("dockerd", "containerd")
+SHIM = "containerd-shim"
+
+
+def _proc_cpu(pid: str) -> tuple[float, float] | None:
+    """A process's own CPU seconds and those of the children it reaped, or None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # after the ")": state is field 3 of stat(5); utime, stime, cutime, cstime are fields 14-17
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / tick, (int(fields[13]) + int(fields[14])) / tick
+
+
+def _engine_pids() -> dict[str, str]:
+    """pid -> what it is: "dockerd", "containerd", or "shim:<container id>" for a containerd shim."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+            if name.startswith(SHIM):
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+                name = "shim:" + (argv[argv.index(b"-id") + 1].decode() if b"-id" in argv else "")
+        except (OSError, ValueError):
+            continue
+        if name in ENGINE_DAEMONS or name.startswith("shim:"):
+            found[entry.name] = name
+    return found
+
+
+class EngineCpu(threading.Thread):
+    """The CPU seconds the engine's own processes spent during a run, sampled every 0.3 s: dockerd and
+    containerd with the helpers they ran and reaped (iptables, the shims' start-up), and the
+    containerd shims of the run's containers with their runc calls. A shim also reaps its
+    container's processes, so a shim's children minus its container's own CPU (from the cgroup) is
+    what runc took; other people's shims count only their own CPU. A shim that exits between two
+    samples loses at most its last 0.3 s. dockerd and containerd are shared: another person's run
+    on the engine counts here too, so read it beside the load."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self._done = threading.Event()
+        self._first: dict[str, tuple[float, float]] = {}  # pid -> (own, children) when first seen
+        self._last: dict[str, tuple[float, float]] = {}
+        self._what: dict[str, str] = {}
+        self._before = set(_engine_pids())  # processes there before the run: only their growth
+        self.sample()
+
+    def run(self) -> None:
+        while not self._done.wait(0.3):
+            self.sample()
+        self.sample()
+
+    def sample(self) -> None:
+        for pid, what in _engine_pids().items():
+            used = _proc_cpu(pid)
+            if used is None:
+                continue
+            self._first.setdefault(pid, used if pid in self._before else (0.0, 0.0))
+            self._last[pid], self._what[pid] = used, what
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+    def total(self, containers: dict[str, float]) -> float | None:
+        """`containers`: the run's containers' own CPU by id (ContainerCpu)."""
+        if not self._last:
+            return None
+        total = 0.0
+        for pid, (own, children) in self._last.items():
+            first_own, first_children = self._first[pid]
+            total += own - first_own
+            cid = self._what[pid].removeprefix("shim:")
+            if not self._what[pid].startswith("shim:"):
+                total += children - first_children
+            elif cid in containers:  # runc's part of what the shim reaped
+                total += max(0.0, children - first_children - containers[cid])
+        return total
 
 
 CGROUP_V1 = "/sys/fs/cgroup/cpuacct/docker"
@@ -141,12 +320,13 @@ def _cgroup_usage(cid: str) -> float | None:
         return None
 
 
-def cpu_line(label: str, containers: float | None, process: float | None) -> str:
+def cpu_line(label: str, containers: float | None, process: float | None, engine: float | None) -> str:
     if containers is None:
         return f"{label}: CPU not readable here (no docker cgroup)"
-    process = process or 0.0
+    process, engine = process or 0.0, engine or 0.0
     return (
-        f"{label}: {containers + process:7.1f} s ({containers:.1f} s in containers, {process:.1f} s sandbox)"
+        f"{label}: {containers + process + engine:7.1f} s ({containers:.1f} s in containers, "
+        f"{process:.1f} s sandbox, {engine:.1f} s engine: dockerd, containerd, shims, runc, iptables)"
     )
 
 
@@ -372,6 +552,17 @@ def stage_profile(report: dict) -> list[str]:
                 waits[key] += stage["details"].get(key, 0.0)
             beside += stage["seconds"] if stage["details"].get("ran_beside") else 0.0
     queued = sum(s.get("queued_seconds", 0.0) for s in report["services"].values())
+    steps: dict[str, float] = {}  # the health stage's steps (details.step_seconds), summed
+    tests = {"test image": 0.0, "pytest container": 0.0}
+    for service in report["services"].values():
+        for stage in service["stages"]:
+            for step, seconds in stage["details"].get("step_seconds", {}).items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            if stage["name"] == "test":
+                image = stage["details"].get("test_image_seconds", 0.0)
+                waited = stage["details"].get("dependencies_waited", 0.0)
+                tests["test image"] += image
+                tests["pytest container"] += stage["seconds"] - image - waited
     lines = [f"  {name:<10} run {seconds:7.1f} s (summed over services)" for name, seconds in totals.items()]
     lines.append(f"  of which health beside the tests   : {beside:7.1f} s (summed; overlapped, not added)")
     lines.append(f"  waiting for a -j preparation slot : {queued:7.1f} s (summed)")
@@ -382,6 +573,9 @@ def stage_profile(report: dict) -> list[str]:
     lines.append(
         f"  tests waiting for their deps      : {waits['dependencies_waited']:7.1f} s (summed; started early)"
     )
+    lines.append("  test stage, summed   : " + ", ".join(f"{k} {v:.1f} s" for k, v in tests.items()))
+    if steps:
+        lines.append("  health steps, summed : " + ", ".join(f"{k} {v:.1f} s" for k, v in steps.items()))
     busy = sum(totals.values()) - beside
     wall = report.get("duration_seconds") or 0.0
     if wall:
@@ -414,6 +608,7 @@ def stage_contention(singles: list[dict], fleet: dict) -> list[str]:
 
 
 CHECKS = ("test", "health", "gate")
+CPU_KEYS = ("containers", "process", "engine")
 
 
 def schedule_floor(singles: list[dict]) -> tuple[float, list[str]]:
@@ -446,12 +641,18 @@ def fleet_bench(names: list[str]) -> None:
         # --max-failure-rate 1: every phase runs even while services fail (the singles all run too).
         verify_seconds("--all", "--max-failure-rate", "1", repo=repo)  # warm every service's layers once
         full, code = verify_seconds("--all", "--max-failure-rate", "1", repo=repo)
-        full_cpu = dict(LAST_CPU)
+        full_cpu, full_ops, full_roles = dict(LAST_CPU), dict(LAST_OPS), dict(LAST_ROLES)
         full_report = latest_report(repo)
-        singles, single_reports, single_cpu = 0.0, [], {"containers": 0.0, "process": 0.0}
+        singles, single_reports, single_ops = 0.0, [], dict.fromkeys(full_ops, 0)
+        single_roles: dict[str, tuple[int, float]] = {}
+        single_cpu: dict[str, float | None] = {"containers": 0.0, "process": 0.0, "engine": 0.0}
         for name in names:
             singles += verify_seconds(name, "--no-cache", repo=repo)[0]
             single_reports.append(latest_report(repo))
+            single_ops = {key: single_ops[key] + LAST_OPS.get(key, 0) for key in single_ops}
+            for role, (count, seconds) in LAST_ROLES.items():
+                had = single_roles.get(role, (0, 0.0))
+                single_roles[role] = (had[0] + count, had[1] + seconds)
             for key in single_cpu:
                 single_cpu[key] = (
                     None
@@ -470,10 +671,20 @@ def fleet_bench(names: list[str]) -> None:
     print(f"sandbox verify --all -j auto           : {full:7.1f} s")
     print(f"sum of {len(names)} single-service runs       : {singles:7.1f} s")
     print(f"ratio fleet / sum                      : {full / singles:7.2f}  (target <= 0.5)")
-    print(cpu_line("CPU of the fleet run                   ", full_cpu["containers"], full_cpu["process"]))
+    print(cpu_line("CPU of the fleet run                   ", *(full_cpu[k] for k in CPU_KEYS)))
+    print(cpu_line("CPU of the single runs, summed         ", *(single_cpu[k] for k in CPU_KEYS)))
+    spent = sum(full_cpu[k] or 0.0 for k in CPU_KEYS)
+    cores = host_cores()
+    # The least wall time the fleet's own CPU allows on this machine's cores, however it is scheduled.
     print(
-        cpu_line("CPU of the single runs, summed         ", single_cpu["containers"], single_cpu["process"])
+        f"CPU floor: fleet CPU / {cores} cores        : {spent / cores:7.1f} s = "
+        f"{spent / cores / singles:.2f} of the sum "
+        f"(the fleet used {spent / full:.2f} cores of {cores} on average)"
     )
+    print(ops_line("engine operations of the fleet run     ", full_ops))
+    print(ops_line("engine operations of the single runs   ", single_ops))
+    print("container CPU by role, fleet run against the single runs summed:")
+    print("\n".join(role_lines(full_roles, single_roles)))
     print("where the full fleet run spends and waits:")
     print("\n".join(stage_profile(full_report)))
     floor, rounds = schedule_floor(single_reports)

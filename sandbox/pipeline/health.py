@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import requests
+from docker.models.containers import Container
 
 from sandbox.config import ServiceConfig, SmokeStep
 from sandbox.deps import ServiceDeps, smoke_runners
@@ -22,7 +25,6 @@ from sandbox.engine.containers import (
     NOBODY,
     NOBODY_ENV,
     capped_logs,
-    ip_on,
     non_root,
     remove,
 )
@@ -35,12 +37,27 @@ HINT = (
 
 
 STATE_EVERY = 1.0  # seconds between looks at the service container's state while it is probed
+SERVICE_ALIAS = "sandbox-service"  # the service's name on its private network, for the relay
 
 
 @dataclass(frozen=True)
 class Probe:
     healthy: bool
     summary: str
+
+
+@dataclass
+class _Steps:
+    """Seconds each step of the stage took after the one before (from the stage's start):
+    in a fleet, the health check took as long as the tests beside it, and this says on what."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    _last: float = field(default_factory=time.monotonic)
+
+    def done(self, step: str) -> None:
+        now = time.monotonic()
+        self.seconds[step] = round(now - self._last, 2)
+        self._last = now
 
 
 def judge(status_code: int, body: str, healthy_statuses: tuple[str, ...]) -> Probe:
@@ -99,35 +116,46 @@ def health(ctx: StageContext) -> StageResult:
 
     The service is on the private network only; the host probes it through a relay
     (sandbox.deps.relay), so the service never gets a route to the host."""
+    steps = _Steps()
     image, deps = ctx.image_tag, ctx.take_deps()
+    steps.done("dependencies")
     user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(
         image,
         environment={**deps.container_env, **(NOBODY_ENV if user == NOBODY else {})},
         network=deps.network,
+        # the relay's target: it can start beside the service instead of after it (for its address)
+        networking_config={deps.network: ctx.client.api.create_endpoint_config(aliases=[SERVICE_ALIAS])},
         labels=ctx.labels("service"),
         user=user,
         cpu_shares=ctx.cpu_shares,
         # probed over HTTP by this stage: the image's HEALTHCHECK only when it is the probe
         **({**LIMITS, **NO_HEALTHCHECK} if ctx.config.health else LIMITS),
     )
+    steps.done("service_created")
     relay = None
     try:
-        container.start()
-        container.reload()
-        relay = start_relay(
-            ctx.client,
-            ctx.resolver.resolve("base").ref,
-            ip_on(container, deps.network),
-            ctx.config.port,
-            deps.network,
-            deps.access_network,
-            ctx.labels("relay"),
-            cpu_shares=ctx.cpu_shares,
+        relay, error = _start_beside(
+            container.start,
+            lambda: start_relay(
+                ctx.client,
+                ctx.resolver.resolve("base").ref,
+                SERVICE_ALIAS,
+                ctx.config.port,
+                deps.network,
+                deps.access_network,
+                ctx.labels("relay"),
+                cpu_shares=ctx.cpu_shares,
+            ),
         )
+        if error is not None:
+            raise error
         base_url = f"http://{relay_address(relay, deps.access_network)}:{ctx.config.port}"
+        steps.done("service_and_relay_started")
         probe = wait_healthy(ctx, container, base_url)
+        steps.done("healthy")
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
+        steps.done("smoke")
         logs = capped_logs(container).text
     finally:  # the logs are read: the verdict need not wait for the removals
         if relay is not None:
@@ -140,7 +168,11 @@ def health(ctx: StageContext) -> StageResult:
         + "\n"
         + logs,
     )
-    details = {"probe": probe.summary, "smoke": [{"name": n, "result": v} for n, v in smoke]}
+    details = {
+        "probe": probe.summary,
+        "smoke": [{"name": n, "result": v} for n, v in smoke],
+        "step_seconds": steps.seconds,  # where the stage's time went (bench_pipeline)
+    }
     if not probe.healthy:
         status = "timeout" if "within" in probe.summary else "failed"
         return StageResult(
@@ -152,6 +184,19 @@ def health(ctx: StageContext) -> StageResult:
             "health", "failed", reason=f"smoke check failed: {failed[0]}", log=log, details=details
         )
     return StageResult("health", "passed", log=log, details=details)
+
+
+def _start_beside(
+    start_service: Callable[[], object], start_relay: Callable[[], Container]
+) -> tuple[Container | None, BaseException | None]:
+    """The service and its relay started at once (each is a container start: one to three seconds
+    on a loaded engine, and the relay reaches the service by its alias, so it need not wait for it).
+    (the relay or None, the first error or None): whatever started is removed by the caller."""
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        service = pool.submit(start_service)
+        relay = pool.submit(start_relay)
+    error = service.exception() or relay.exception()
+    return (relay.result() if relay.exception() is None else None), error
 
 
 # --- smoke checks ------------------------------------------------------------------------------------

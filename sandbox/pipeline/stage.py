@@ -199,6 +199,7 @@ def _new_deps(ctx: StageContext) -> ServiceDeps:
         database=database_name(ctx.config.name),
         images=images,
         known=known,
+        cancelled=ctx.cancelled,
     )
 
 
