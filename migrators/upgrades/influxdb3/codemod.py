@@ -154,6 +154,7 @@ class ModuleFacts:
 # what every fact _Facts records starts from: a v2 import, constructor or API object, a write's bucket,
 # Flux reading a bucket (a def holding none of them, nor a client alias, adds no fact)
 FACT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write", "bucket")
+LITERAL_BUCKET = re.compile(r'from\(\s*bucket\s*:\s*"([^"{}]+)"')  # Flux reading a bucket named in it
 
 
 class _Facts(LightVisitor):
@@ -248,12 +249,13 @@ class _Facts(LightVisitor):
         match = re.search(r'from\(\s*bucket\s*:\s*"\{([^{}]+)\}"', text)
         if match:
             self.facts.buckets.add(match.group(1).strip())
-        literal = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', text)  # f"from(bucket: \"b\") ... {x}"
-        if literal:
-            self.facts.buckets.add(repr(literal.group(1)))
+        self._literal_bucket(text)  # f"from(bucket: \"b\") ... {x}"
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
-        match = re.search(r'from\(\s*bucket\s*:\s*"([^"{}]+)"', node.value)
+        self._literal_bucket(node.value)
+
+    def _literal_bucket(self, text: str) -> None:
+        match = LITERAL_BUCKET.search(text)
         if match:
             self.facts.buckets.add(repr(match.group(1)))
 
@@ -739,7 +741,7 @@ class Influxdb3Codemod(MigrationCodemod):
             return self.write_call(original_node, updated_node)
         if method == "write_api" and id(original_node) in self.facts.with_writers:
             return updated_node  # `with client.write_api(...) as w:`: see leave_WithItem
-        if method == "write_api" and not isinstance(func.value, cst.Call):
+        if _is_write_api_call(original_node):
             return self.write_api_call(original_node, updated_node)
         if method == "query_api" and not original_node.args:
             self.rewrote("IX-11", original_node, "query_api() -> the client (client.query(sql))")

@@ -21,9 +21,16 @@ from migrators.core.codemod import LightVisitor
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
-from migrators.upgrades.influxdb3.rows import name_code, plan_row_reads, plan_wrapper_loop, row_columns
+from migrators.upgrades.influxdb3.rows import (
+    V2_ONLY_KEYS,
+    RowNameUses,
+    name_code,
+    plan_row_reads,
+    plan_wrapper_loop,
+    row_columns,
+)
 from migrators.upgrades.influxdb3.runtime import RUNTIME_QUERY, expand_call, expandable
-from migrators.upgrades.influxdb3.splices import find_splice, rebinds, same_rows
+from migrators.upgrades.influxdb3.splices import find_splice, name_nodes, rebinds, same_rows
 from migrators.upgrades.influxdb3.templates import Filled, fill_format, fill_percent, unfilled
 
 QUERY_METHODS = {
@@ -1438,15 +1445,11 @@ class _Uses(LightVisitor):
     def _uses_result(self, node: cst.CSTNode) -> bool:
         if not self.result_var:
             return False
-        names = _NameReads()
-        node.visit(names)
-        return self.result_var in names.names
+        return any(n.value == self.result_var for n in name_nodes(node))
 
 
 # The columns of a v2 query_data_frame() frame that an SQL frame names otherwise or lacks.
-FLUX_FRAME_COLUMNS = frozenset(
-    {"_time", "_value", "_field", "_measurement", "_start", "_stop", "result", "table"}
-)
+FLUX_FRAME_COLUMNS = frozenset({"_time", "_value", "_field", "_measurement", *V2_ONLY_KEYS})
 
 
 def _drops_quietly(call: cst.Call) -> bool:
@@ -1463,14 +1466,6 @@ def _drops_quietly(call: cst.Call) -> bool:
     )
 
 
-class _NameReads(LightVisitor):
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
-
-
 class _FrameColumns(LightVisitor):
     def __init__(self, found: list[cst.SimpleString]) -> None:
         self.found = found
@@ -1480,7 +1475,7 @@ class _FrameColumns(LightVisitor):
             self.found.append(node)
 
 
-class _Accessors(LightVisitor):
+class _Accessors(RowNameUses):
     """FluxRecord accessors on the loop variable `row`, and the uses of `row` that are none: a record
     passed on (`f(row)`, `rows.append(row)`) reaches code written for a FluxRecord, which the dict row
     breaks (no get_time(), `.values` is a method, no `_value` key), so each is marked."""
@@ -1488,20 +1483,8 @@ class _Accessors(LightVisitor):
     METHODS = {"get_time", "get_value", "get_field", "get_measurement", "get_start", "get_stop"}
 
     def __init__(self, row: str):
-        self.row = row
+        super().__init__(row)
         self.found: list[tuple[cst.CSTNode, str, str | None]] = []
-        self._claimed: set[int] = set()
-        self._names: list[cst.Name] = []
-
-    def _is_row(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Name) and node.value == self.row
-
-    def _is_values(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
-
-    def _claim(self, node: cst.CSTNode) -> None:
-        """`node` is `row` or `row.values`, read by an accessor found."""
-        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -1536,14 +1519,6 @@ class _Accessors(LightVisitor):
             self._claim(node)
             self.found.append((node, "values", None))
 
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.row:
-            self._names.append(node)
-
-    def unclaimed(self, targets: set[int]) -> list[cst.Name]:
-        """Uses of `row` that no accessor reads (loop targets, ids in `targets`, aside)."""
-        return [n for n in self._names if id(n) not in self._claimed and id(n) not in targets]
-
     @staticmethod
     def _code(node: cst.CSTNode | None) -> str:
         return cst.Module(body=[]).code_for_node(node) if node is not None else "None"
@@ -1556,7 +1531,7 @@ _KEY_KINDS = {
     "_value": "_value",
     "_field": "get_field",
     "_measurement": "get_measurement",
-    **{key: "v2_only" for key in ("_start", "_stop", "result", "table")},
+    **{key: "v2_only" for key in V2_ONLY_KEYS},
 }
 
 

@@ -34,7 +34,7 @@ _ACCESSORS = {
     "get_measurement": "_measurement",
 }
 # v2 record keys with no column in an SQL row
-_V2_ONLY = ("_start", "_stop", "result", "table")
+V2_ONLY_KEYS = ("_start", "_stop", "result", "table")
 KEEP = ""  # RowColumns.key(): the row's key reads the same column in SQL
 
 
@@ -157,7 +157,7 @@ class RowColumns:
             return self.field_name, False
         if key == "_measurement":
             return self.measurement, False
-        if key.startswith("_") or key in _V2_ONLY:
+        if key.startswith("_") or key in V2_ONLY_KEYS:
             return None, False
         return KEEP, False  # a tag, or a column the query named itself: the same key in the SQL row
 
@@ -266,27 +266,47 @@ class RowUses(LightVisitor):
         return [n for n in self.names if id(n) not in self.claimed]
 
 
-class RowReads(LightVisitor):
-    """`row["key"]`, `row.get("key", ...)` and any other use of the row name `row` inside `scope`."""
+class RowNameUses(LightVisitor):
+    """Every use of the row name `row`, and those a subclass claims (reads it understands): what is
+    left unclaimed is the row handed on as a whole."""
 
     def __init__(self, row: str):
         self.row = row
-        # (node to replace, key, through get(), a read of the row itself: not `.values`/an accessor)
-        self.reads: list[tuple[cst.CSTNode, str, bool, bool]] = []
-        self.other: list[cst.Name] = []
+        self._names: list[cst.Name] = []
         self._claimed: set[int] = set()
 
     def _is_row(self, node: cst.CSTNode) -> bool:
         return isinstance(node, cst.Name) and node.value == self.row
 
+    def _is_values(self, node: cst.CSTNode) -> bool:
+        return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
+
+    def _claim(self, node: cst.CSTNode) -> None:
+        """`node` is `row` or `row.values`, read by a use the subclass understands."""
+        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value == self.row:
+            self._names.append(node)
+
+    def unclaimed(self, targets: frozenset[int] | set[int] = frozenset()) -> list[cst.Name]:
+        """Uses of `row` no claimed read holds (the ids in `targets` aside)."""
+        return [n for n in self._names if id(n) not in self._claimed and id(n) not in targets]
+
+
+class RowReads(RowNameUses):
+    """`row["key"]`, `row.get("key", ...)` and any other use of the row name `row` inside `scope`."""
+
+    def __init__(self, row: str):
+        super().__init__(row)
+        # (node to replace, key, through get(), a read of the row itself: not `.values`/an accessor)
+        self.reads: list[tuple[cst.CSTNode, str, bool, bool]] = []
+
     def visit_Subscript(self, node: cst.Subscript) -> None:
         index = getattr(node.slice[0].slice, "value", None) if len(node.slice) == 1 else None
         if (self._is_row(node.value) or self._is_values(node.value)) and isinstance(index, cst.SimpleString):
             self.reads.append((node, index.evaluated_value, False, self._is_row(node.value)))
-            self._claim_row(node.value)
-
-    def _is_values(self, node: cst.CSTNode) -> bool:
-        return isinstance(node, cst.Attribute) and node.attr.value == "values" and self._is_row(node.value)
+            self._claim(node.value)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -296,7 +316,7 @@ class RowReads(LightVisitor):
         if func.attr.value in _ACCESSORS and self._is_row(func.value) and not node.args:
             # a FluxRecord's accessor (generator wrappers yield records): the same key of the row
             self.reads.append((node, _ACCESSORS[func.attr.value], False, False))
-            self._claimed.add(id(func.value))
+            self._claim(func.value)
         elif (
             func.attr.value == "get"
             and (self._is_row(func.value) or self._is_values(func.value))
@@ -304,10 +324,7 @@ class RowReads(LightVisitor):
             and isinstance(first, cst.SimpleString)
         ):
             self.reads.append((node, first.evaluated_value, True, self._is_row(func.value)))
-            self._claim_row(func.value)
-
-    def _claim_row(self, node: cst.CSTNode) -> None:
-        self._claimed.add(id(node.value) if isinstance(node, cst.Attribute) else id(node))
+            self._claim(func.value)
 
     def visit_CompFor(self, node: cst.CompFor) -> None:
         if self._is_row(node.target):
@@ -316,13 +333,6 @@ class RowReads(LightVisitor):
     def visit_For(self, node: cst.For) -> None:
         if self._is_row(node.target):
             self._claimed.add(id(node.target))
-
-    def visit_Name(self, node: cst.Name) -> None:
-        if node.value == self.row:
-            self.other.append(node)
-
-    def unclaimed(self) -> list[cst.Name]:
-        return [n for n in self.other if id(n) not in self._claimed]
 
 
 def plan_row_reads(body: cst.CSTNode, call: cst.BaseExpression, columns: RowColumns, plan, name: str) -> None:

@@ -173,7 +173,9 @@ class _Binds(LightVisitor):
         self.found = False
 
     def _targets(self, node: cst.CSTNode | None) -> None:
-        if node is not None and any(isinstance(n, cst.Name) and n.value == self.name for n in _names(node)):
+        if node is not None and any(
+            isinstance(n, cst.Name) and n.value == self.name for n in name_nodes(node)
+        ):
             self.found = True
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
@@ -201,7 +203,7 @@ class _Binds(LightVisitor):
         self._targets(node.target)
 
 
-def _names(node: cst.CSTNode) -> list[cst.CSTNode]:
+def name_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
 
     class _All(LightVisitor):
