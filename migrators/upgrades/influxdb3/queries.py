@@ -740,26 +740,33 @@ class QueryPlanner:
         if query.wrapper:  # the service's own function: same name, it adds language="sql" itself
             return call.with_changes(args=_commas(list(call.args[: query.lead]) + args))
         func = cst.Attribute(_receiver(query.func), cst.Name("query"))
+        index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
         if query.lead:  # to_thread(api.query, q, ...) / partial(api.query, q, ...)
             handed: cst.BaseExpression = func
             if result.runtime:  # filled in the executor's thread, not in the caller's (an event loop)
                 handed, args = cst.Name(RUNTIME_QUERY), [cst.Arg(_receiver(query.func)), *args]
                 self.plan.needs_expand = self.plan.needs_runtime_query = True
+            if mode == "pandas":  # the frame as v2 gave it, made in the executor's thread too
+                forwarded = [cst.Arg(cst.Name("args"), star="*"), cst.Arg(cst.Name("kwargs"), star="**")]
+                lam = cst.ensure_type(cst.parse_expression("lambda *args, **kwargs: None"), cst.Lambda)
+                handed = lam.with_changes(body=self.v2_frame(cst.Call(handed, _commas(forwarded)), index))
             lead = [
                 a if a.value is not query.func else a.with_changes(value=handed)
                 for a in call.args[: query.lead]
             ]
             return call.with_changes(args=_commas(lead + args))
-        index = next((a.value for a in own if a.keyword and a.keyword.value == "data_frame_index"), None)
         new = cst.Call(func=func, args=_commas(args))
-        if mode == "pandas":
-            # v2's frame held UTC-aware times; the SQL frame's are naive (comparisons with aware
-            # datetimes and tz_convert() raise): the helper makes them aware again, before any index
-            new = cst.Call(cst.Name("_influxdb3_frame"), [cst.Arg(new)])
-            self.plan.needs_frame = True
-        if index is not None:
-            new = cst.Call(func=cst.Attribute(new, cst.Name("set_index")), args=[cst.Arg(_sql_index(index))])
-        return new
+        return self.v2_frame(new, index) if mode == "pandas" else new
+
+    def v2_frame(self, query: cst.Call, index: cst.BaseExpression | None) -> cst.Call:
+        """The SQL frame `query` returns as v2's query_data_frame() gave it: its times UTC-aware (the SQL
+        frame's are naive: comparisons with aware datetimes and tz_convert() raise), then indexed by
+        data_frame_index (named in SQL columns)."""
+        self.plan.needs_frame = True
+        frame = cst.Call(cst.Name("_influxdb3_frame"), [cst.Arg(query)])
+        if index is None:
+            return frame
+        return cst.Call(func=cst.Attribute(frame, cst.Name("set_index")), args=[cst.Arg(_sql_index(index))])
 
     def parameters(self, own, result: Translation, holes: list[str]) -> cst.BaseExpression | None:
         flux_params = next((a.value for a in own if a.keyword and a.keyword.value == "params"), None)

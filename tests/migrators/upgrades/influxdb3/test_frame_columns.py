@@ -101,6 +101,34 @@ def test_the_migrated_frame_compares_with_aware_datetimes_against_the_standin():
     assert done.returncode != 0 and "TypeError" in done.stderr, (bare, done.stderr)
 
 
+EXECUTOR_SOURCE = """
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+
+async def latest(client, minutes):
+    flux = f'from(bucket: "db") |> range(start: -{minutes}m) |> filter(fn: (r) => r._measurement == "climate" and r._field == "temp")'
+    df = await asyncio.to_thread(client.query_api().query_data_frame, flux, data_frame_index=["_time"])
+    since = datetime.now(timezone.utc) - timedelta(minutes=1)
+    return df[df.index > since]["_value"].tolist(), str(df.index.tz)
+
+
+def recent(client, minutes):
+    return asyncio.run(latest(client, minutes))
+"""
+
+
+def test_a_frame_made_in_an_executor_is_aware_and_indexed_too():
+    # the query handed to to_thread() returns the frame as v2 did: UTC-aware times, data_frame_index kept
+    new, _ = run_file("influxdb3", dedent(EXECUTOR_SOURCE), state=STATE, rel="app/frames.py")
+    assert "lambda *args, **kwargs: _influxdb3_frame(client.query(*args, **kwargs)).set_index(" in new
+    done = subprocess.run(
+        [sys.executable, "-c", FRAME_SCRIPT], input=new, capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, (new, done.stderr)
+    assert done.stdout.strip() == repr(([21.5], "UTC"))
+
+
 def test_a_frame_query_with_a_spliced_filter_line_is_still_translated():
     # both SQL variants are chosen inside the _influxdb3_frame() wrapper
     source = dedent(
