@@ -1387,6 +1387,7 @@ class _Uses(LightVisitor):
             self.result_var = node.targets[0].target.value
 
     def visit_For(self, node: cst.For) -> None:
+        self._frame_header(node.iter)
         if isinstance(node.iter, cst.GeneratorExp):
             self.fed_loops[id(node.iter)] = node
         if self.is_result(node.iter):
@@ -1435,9 +1436,21 @@ class _Uses(LightVisitor):
     def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._frame_statement.pop()
 
+    # ... and so does one in a compound statement's header (`if "_value" in df.columns:`,
+    # `for t in df.set_index("_time").index:`, `with ...`), which is no simple statement
     def visit_If(self, node: cst.If) -> None:
-        if self._uses_result(node.test):
-            node.test.visit(_FrameColumns(self.frame_strings))
+        self._frame_header(node.test)
+
+    def visit_While(self, node: cst.While) -> None:
+        self._frame_header(node.test)
+
+    def visit_With(self, node: cst.With) -> None:
+        self._frame_header(*(item.item for item in node.items))
+
+    def _frame_header(self, *parts: cst.BaseExpression) -> None:
+        for part in parts:
+            if self._uses_result(part):
+                part.visit(_FrameColumns(self.frame_strings))
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if (

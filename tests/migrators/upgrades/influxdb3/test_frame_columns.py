@@ -48,6 +48,14 @@ def test_a_column_test_on_the_frame_is_read_too():
     assert 'if "temp" in df.columns:' in new
 
 
+def test_a_loop_header_on_the_frame_is_read_too():
+    new = _migrate(
+        '    for t in df.set_index("_time").index:\n        print(t)\n    while "_field" in df.columns:\n        break\n'
+    )
+    assert 'for t in df.set_index("time").index:' in new
+    assert marked_above(new, 'while "_field" in df.columns:', "IX-13")
+
+
 def test_strings_of_statements_without_the_frame_are_left_alone():
     new = _migrate('    labels = {"table": "climate"}\n    return df, labels\n')
     assert 'labels = {"table": "climate"}' in new and MARK not in new
