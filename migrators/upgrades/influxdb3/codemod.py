@@ -163,6 +163,17 @@ class _Facts(LightVisitor):
         self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
         self._text_of = text_of  # a def's source lines, where known (see _inert)
+        # a client built at module level runs at import: only names bound by the statements above it
+        # exist then (`client = ...(database=BUCKET)` above `BUCKET = ...` is a NameError)
+        self._top = {id(statement): i for i, statement in enumerate(module.body)}
+        self._bound_before = _names_bound_before(module)
+        self._top_index = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        index = self._top.get(id(node))
+        if index is not None:
+            self._top_index = index
+        return super().on_visit(node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         mod = dotted(node.module) if node.module else None
@@ -216,7 +227,18 @@ class _Facts(LightVisitor):
 
     def visit_Assign(self, node: cst.Assign) -> None:
         target = dotted(node.targets[0].target) if len(node.targets) == 1 else None
-        value = node.value
+        self._learn(target, node.value)
+        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
+            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
+                names = (dotted(e.value) for e in assign_target.target.elements)
+                self._assigned[-1].update(n for n in names if n)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        # `self.qapi: QueryApi = client.query_api()` holds what the plain assignment would
+        if node.value is not None:
+            self._learn(dotted(node.target), node.value)
+
+    def _learn(self, target: str | None, value: cst.BaseExpression) -> None:
         if target and isinstance(value, cst.Call):
             func = dotted(value.func) or ""
             if func.split(".")[-1] == "InfluxDBClientAsync":
@@ -230,15 +252,14 @@ class _Facts(LightVisitor):
                 self.facts.query_apis.add(target)
         if target:
             self._assigned[-1].add(target)
-        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
-            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
-                names = (dotted(e.value) for e in assign_target.target.elements)
-                self._assigned[-1].update(n for n in names if n)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if self.facts.builds_client(dotted(func) or ""):
-            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | self.facts.module_names
+            module = (
+                self._bound_before[self._top_index] if len(self._assigned) == 1 else self.facts.module_names
+            )
+            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | module
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
                 if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
@@ -972,22 +993,35 @@ def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
 
 
 def _top_level_names(module: cst.Module) -> set[str]:
+    return set().union(*_names_bound_by(module))
+
+
+def _names_bound_before(module: cst.Module) -> list[frozenset[str]]:
+    """For each top-level statement, the module names the statements above it bind."""
+    before, seen = [], frozenset()
+    for names in _names_bound_by(module):
+        before.append(seen)
+        seen = seen | names
+    return before
+
+
+def _names_bound_by(module: cst.Module) -> list[set[str]]:
+    """The names each top-level statement binds (defs, classes, assignments, imports)."""
+    return [_statement_names(statement) for statement in module.body]
+
+
+def _statement_names(statement: cst.CSTNode) -> set[str]:
     names: set[str] = set()
-    for statement in module.body:
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            names.add(statement.name.value)
-        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
-            if isinstance(small, (cst.Assign, cst.AnnAssign)):
-                targets = (
-                    [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                )
-                names.update(t.value for t in targets if isinstance(t, cst.Name))
-            elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
-                small.names, cst.ImportStar
-            ):
-                for alias in small.names:
-                    local = alias.asname.name if alias.asname else alias.name
-                    names.add((dotted(local) or "").split(".")[0])
+    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        names.add(statement.name.value)
+    for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            names.update(t.value for t in targets if isinstance(t, cst.Name))
+        elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+            for alias in small.names:
+                local = alias.asname.name if alias.asname else alias.name
+                names.add((dotted(local) or "").split(".")[0])
     return names
 
 

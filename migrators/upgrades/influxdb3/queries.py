@@ -1071,6 +1071,10 @@ class _Collector(LightVisitor):
             if isinstance(target.target, cst.Name):
                 self.assignments.setdefault(target.target.value, []).append(node.value)
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:  # `query: str = f"..."`
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.assignments.setdefault(node.target.value, []).append(node.value)
+
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
             self.augmented[node.target.value] = True
@@ -1351,6 +1355,7 @@ class _Uses(LightVisitor):
         self.fed_loops: dict[int, cst.For] = {}
         self._frame_statement: list[bool] = []  # per enclosing simple statement: it uses the result
         self._quiet: set[int] = set()  # column names a drop(errors="ignore") may not find
+        self._bound: set[int] = set()  # id of annotated assignments' target names
 
     def _enter(self, node: cst.BaseComp) -> None:
         self._comps.append(node)
@@ -1369,7 +1374,7 @@ class _Uses(LightVisitor):
             self.comp_loops.append((self._comps[-1], node))
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self.result_var and node.value == self.result_var:
+        if self.result_var and node.value == self.result_var and id(node) not in self._bound:
             self.names.append(node)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
@@ -1385,6 +1390,12 @@ class _Uses(LightVisitor):
             and isinstance(node.targets[0].target, cst.Name)
         ):
             self.result_var = node.targets[0].target.value
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:  # `tables: TableList = api.query(q)`
+        if node.value is not None and self.is_result(node.value) and isinstance(node.target, cst.Name):
+            self.result_var = node.target.value
+        if isinstance(node.target, cst.Name) and node.target.value == self.result_var:
+            self._bound.add(id(node.target))  # binding the name is no read of it (as an AssignTarget)
 
     def visit_For(self, node: cst.For) -> None:
         self._frame_header(node.iter)
