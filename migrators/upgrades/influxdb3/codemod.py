@@ -742,6 +742,12 @@ class Influxdb3Codemod(MigrationCodemod):
                 "INFLUX_DATABASE (not INFLUXDB_V2_*); config files are not supported: build the client from "
                 "host/token/database",
             )
+            if name.endswith("from_env_properties") and isinstance(updated_node.func, cst.Attribute):
+                # InfluxDBClient3 has no from_env_properties (an AttributeError): its counterpart, whose
+                # variable names the marker gives
+                return updated_node.with_changes(
+                    func=updated_node.func.with_changes(attr=cst.Name("from_env"))
+                )
             return updated_node
         if not isinstance(func, cst.Attribute):
             return updated_node

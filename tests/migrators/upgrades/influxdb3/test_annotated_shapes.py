@@ -163,3 +163,17 @@ def test_a_wrapper_through_an_annotated_query_api_attribute(tmp_path):
     assert "def raw(self, flux: str, **sql_options):" in body, body
     assert 'self.raw(flux, database=BUCKET, query_parameters={"device": device})' in body, body
     assert 'language="sql", **sql_options)' in body and "org=" not in body, body
+
+
+def test_from_env_properties_becomes_from_env_under_its_marker():
+    # InfluxDBClient3 has no from_env_properties(): the renamed class kept it (an AttributeError)
+    new = _run(
+        """
+        from influxdb_client import InfluxDBClient
+
+        client = InfluxDBClient.from_env_properties()
+        """
+    )
+    assert "client = InfluxDBClient3.from_env()" in new, new
+    assert "InfluxDBClient3.from_env_properties" not in new, new
+    assert "MIGRATION-BLOCKER(IX-2): InfluxDBClient3.from_env() reads INFLUX_HOST" in new, new
