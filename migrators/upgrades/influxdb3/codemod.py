@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, iter_imports
+from migrators.core.codemod import LightVisitor, MigrationCodemod, can_lead, dotted, iter_imports
 from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
@@ -60,6 +60,11 @@ IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
     "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
+}
+# v2 error classes' modules -> the attributes v2's class had and influxdb3-python's InfluxDBError lacks
+ERROR_ATTRIBUTES = {
+    "influxdb_client.rest": ("status", "reason", "body", "headers"),  # ApiException
+    "influxdb_client.client.exceptions": ("headers",),  # InfluxDBError
 }
 RENAMES = {
     "InfluxDBClient": "InfluxDBClient3",
@@ -310,6 +315,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
+        self._query_handlers: set[int] = set()  # id of except clauses around a v2 query (visit_Try)
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -715,6 +721,55 @@ class Influxdb3Codemod(MigrationCodemod):
                 "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one",
             )
 
+    # -- v2 error handlers (IX-6): v3 raises InfluxDB3ClientQueryError for queries, and its InfluxDBError
+    # has no status/reason/body/headers
+    def _v2_errors(self, node: cst.BaseExpression | None) -> set[str]:
+        """The v2 error modules an except clause's type names (`ApiException`, `(ApiException, KeyError)`)."""
+        names = [e.value for e in node.elements] if isinstance(node, cst.Tuple) else [node]
+        modules = {self.facts.imported.get(n.value) for n in names if isinstance(n, cst.Name)}
+        return modules & set(ERROR_ATTRIBUTES)
+
+    def visit_Try(self, node: cst.Try) -> None:
+        # a handler around a v2 query caught its errors: v3's come as InfluxDB3ClientQueryError
+        if any(self._v2_errors(h.type) for h in node.handlers) and ".query" in self.code(node.body):
+            self._query_handlers.update(id(h) for h in node.handlers)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        modules = self._v2_errors(node.type)
+        if not modules or node.name is None or not isinstance(node.name.name, cst.Name):
+            return
+        name = node.name.name.value
+        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
+        reads = _AttributeReads(name, gone)
+        node.body.visit(reads)
+        for statement, attribute in reads.found:  # marked before they are visited: flushed when left
+            self.mark(
+                "IX-6",
+                statement,
+                f"influxdb3-python's InfluxDBError has no .{attribute}: read {name}.response (the urllib3 "
+                f"response: .status, .reason, .data, .headers; None when no HTTP answer came), and "
+                f"InfluxDB3ClientQueryError (a failed query) has only its message",
+            )
+
+    def leave_ExceptHandler(
+        self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
+    ) -> cst.ExceptHandler:
+        if id(original_node) not in self._query_handlers or not self._v2_errors(original_node.type):
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, f"{NEW}.exceptions", "InfluxDB3ClientQueryError")
+        query_error = cst.Element(cst.Name("InfluxDB3ClientQueryError"))
+        caught = updated_node.type
+        if isinstance(caught, cst.Tuple):
+            caught = caught.with_changes(elements=[*caught.elements, query_error])
+        else:
+            caught = cst.Tuple([cst.Element(caught), query_error])
+        self.rewrote(
+            "IX-6",
+            original_node,
+            "a failed v3 query raises InfluxDB3ClientQueryError: the handler catches it too",
+        )
+        return updated_node.with_changes(type=caught)
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in RENAMES and original_node.value in self.facts.imported:
             return updated_node.with_changes(value=RENAMES[original_node.value])
@@ -996,6 +1051,31 @@ def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
     ):
         return body[0].body[0].value
     return None
+
+
+class _AttributeReads(LightVisitor):
+    """The innermost statements reading `name.<attribute>` for the given attributes."""
+
+    def __init__(self, name: str, attributes: set[str]):
+        self.name, self.attributes = name, attributes
+        self.found: list[tuple[cst.CSTNode, str]] = []
+        self._statements: list[cst.CSTNode] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if can_lead(node):
+            self._statements.append(node)
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if can_lead(original_node):
+            self._statements.pop()
+        super().on_leave(original_node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        value, attribute = node.value, node.attr.value
+        if isinstance(value, cst.Name) and value.value == self.name and attribute in self.attributes:
+            if self._statements and all(s is not self._statements[-1] for s, _ in self.found):
+                self.found.append((self._statements[-1], attribute))
 
 
 def _top_level_names(module: cst.Module) -> set[str]:

@@ -1,0 +1,103 @@
+"""v2 error handlers (IX-6): what `except ApiException` caught and read, and what v3 raises.
+
+* a failed v3 query raises ``InfluxDB3ClientQueryError`` (influxdb_client_3/__init__.py: query() turns an
+  ArrowException into it), not ``InfluxDBError``: a handler around a v2 query catches it too, or the
+  service's fallback (`return None` on an error) becomes an unhandled exception;
+* influxdb3-python's ``InfluxDBError`` has ``response``, ``message`` and ``retry_after`` only: a read of
+  v2's ``status``/``reason``/``body``/``headers`` in the handler is an AttributeError on the error path,
+  which services' tests rarely reach: marked where it is read.
+"""
+
+from __future__ import annotations
+
+from migrators.upgrades.influxdb3.codemod import ERROR_ATTRIBUTES
+from tests.migrators.helpers import assert_codemod, dedent, run_file
+
+
+def test_a_handler_around_a_query_also_catches_the_v3_query_error():
+    changes = assert_codemod(
+        "influxdb3",
+        """
+        from influxdb_client.rest import ApiException
+
+
+        def rooms(api, sql):
+            try:
+                return api.query(sql, language="sql")
+            except ApiException:
+                return []
+        """,
+        """
+        from influxdb_client_3.exceptions import InfluxDB3ClientQueryError, InfluxDBError
+
+
+        def rooms(api, sql):
+            try:
+                return api.query(sql, language="sql")
+            except (InfluxDBError, InfluxDB3ClientQueryError):
+                return []
+        """,
+        rel="app/rooms.py",
+    )
+    assert any(c.rule == "IX-6" and c.kind == "rewrite" for c in changes)
+
+
+def test_a_handler_around_a_write_keeps_its_type_and_marks_v2_attributes():
+    before = dedent(
+        """
+        from influxdb_client.rest import ApiException
+
+
+        def put(writer, bucket, points, log):
+            try:
+                writer.write(bucket=bucket, record=points)
+            except ApiException as exc:
+                if exc.status == 429:
+                    log.warning("throttled: %s", exc.headers)
+                raise
+        """
+    )
+    new, _ = run_file("influxdb3", before, rel="app/put.py")
+    assert "except InfluxDBError as exc:" in new, new
+    assert "InfluxDB3ClientQueryError" not in new.split("MIGRATION-BLOCKER")[0], new
+    lines = new.splitlines()
+    marked = [lines[i + 1].strip() for i, line in enumerate(lines) if "MIGRATION-BLOCKER(IX-6)" in line]
+    # the innermost statement of each read: the if (status) and the call inside it (headers)
+    assert marked == ["if exc.status == 429:", 'log.warning("throttled: %s", exc.headers)'], new
+    again, _ = run_file("influxdb3", new, rel="app/put.py")
+    assert again == new
+
+
+def test_v2_influxdb_error_lost_only_headers():
+    assert ERROR_ATTRIBUTES["influxdb_client.client.exceptions"] == ("headers",)
+    before = dedent(
+        """
+        from influxdb_client.client.exceptions import InfluxDBError
+
+
+        def put(writer, points, log):
+            try:
+                writer.write(bucket="b", record=points)
+            except InfluxDBError as e:
+                log.warning("retry after %s: %s", e.retry_after, e.message)
+        """
+    )
+    new, _ = run_file("influxdb3", before, rel="app/put.py")
+    assert "MIGRATION-BLOCKER" not in new and "except InfluxDBError as e:" in new, new
+
+
+def test_a_handler_of_other_errors_is_left_alone():
+    before = dedent(
+        """
+        from influxdb_client import InfluxDBClient
+
+
+        def rooms(api, flux, log):
+            try:
+                return api.query(flux)
+            except KeyError as exc:
+                log.warning("%s", exc.status)
+        """
+    )
+    new, _ = run_file("influxdb3", before, rel="app/rooms.py")
+    assert "except KeyError as exc:" in new and "IX-6" not in new, new
