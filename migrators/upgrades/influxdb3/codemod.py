@@ -61,7 +61,8 @@ IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
 }
-# v2 error classes' modules -> the attributes v2's class had and influxdb3-python's InfluxDBError lacks
+# v2 error classes' modules -> the attributes v2's class always had and not every influxdb3-python error
+# has (a partial write's InfluxDBPartialWriteError, a query's InfluxDB3ClientQueryError)
 ERROR_ATTRIBUTES = {
     "influxdb_client.rest": ("status", "reason", "body", "headers"),  # ApiException
     "influxdb_client.client.exceptions": ("headers",),  # InfluxDBError
@@ -721,8 +722,8 @@ class Influxdb3Codemod(MigrationCodemod):
                 "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one",
             )
 
-    # -- v2 error handlers (IX-6): v3 raises InfluxDB3ClientQueryError for queries, and its InfluxDBError
-    # has no status/reason/body/headers
+    # -- v2 error handlers (IX-6): v3 raises InfluxDB3ClientQueryError for queries, and its partial-write
+    # and query errors have no status/reason/body/headers
     def _v2_errors(self, node: cst.BaseExpression | None) -> set[str]:
         """The v2 error modules an except clause's type names (`ApiException`, `(ApiException, KeyError)`)."""
         names = [e.value for e in node.elements] if isinstance(node, cst.Tuple) else [node]
@@ -746,9 +747,10 @@ class Influxdb3Codemod(MigrationCodemod):
             self.mark(
                 "IX-6",
                 statement,
-                f"influxdb3-python's InfluxDBError has no .{attribute}: read {name}.response (the urllib3 "
-                f"response: .status, .reason, .data, .headers; None when no HTTP answer came), and "
-                f"InfluxDB3ClientQueryError (a failed query) has only its message",
+                f"not every influxdb3-python error has .{attribute}: a partial write raises "
+                f"InfluxDBPartialWriteError and a failed query InfluxDB3ClientQueryError (only an HTTP write "
+                f"failure keeps status/reason/body/headers): read getattr({name}, '{attribute}', None) or "
+                f"{name}.response (None when no HTTP answer came)",
             )
 
     def leave_ExceptHandler(

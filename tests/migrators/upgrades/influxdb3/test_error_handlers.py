@@ -3,9 +3,10 @@
 * a failed v3 query raises ``InfluxDB3ClientQueryError`` (influxdb_client_3/__init__.py: query() turns an
   ArrowException into it), not ``InfluxDBError``: a handler around a v2 query catches it too, or the
   service's fallback (`return None` on an error) becomes an unhandled exception;
-* influxdb3-python's ``InfluxDBError`` has ``response``, ``message`` and ``retry_after`` only: a read of
-  v2's ``status``/``reason``/``body``/``headers`` in the handler is an AttributeError on the error path,
-  which services' tests rarely reach: marked where it is read.
+* v2's ``ApiException`` always had ``status``/``reason``/``body``/``headers``; in v3 only an HTTP write
+  failure does (write_client/write_exceptions.py): a partial write raises ``InfluxDBPartialWriteError`` and a
+  failed query ``InfluxDB3ClientQueryError``, without them. A read in the handler is an AttributeError on
+  an error path services' tests rarely reach: marked where it is read.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_imports_constructor_sync_write_close():
                 try:
                     self.write_api.write(record=p, database=self.bucket)
                 except InfluxDBError as exc:
-                    # MIGRATION-BLOCKER(IX-6): influxdb3-python's InfluxDBError has no .status: read exc.response (the urllib3 response: .status, .reason, .data, .headers; None when no HTTP answer came), and InfluxDB3ClientQueryError (a failed query) has only its message
+                    # MIGRATION-BLOCKER(IX-6): not every influxdb3-python error has .status: a partial write raises InfluxDBPartialWriteError and a failed query InfluxDB3ClientQueryError (only an HTTP write failure keeps status/reason/body/headers): read getattr(exc, 'status', None) or exc.response (None when no HTTP answer came)
                     raise RuntimeError(exc.status)
 
             def close(self):
