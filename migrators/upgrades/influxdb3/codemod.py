@@ -893,6 +893,20 @@ class Influxdb3Codemod(MigrationCodemod):
             host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
             new.insert(host_at, _kw("database", cst.parse_expression(database)))
         options = self.write_options_for(original)
+        settings = next((a for a in options if a.keyword.value == "point_settings"), None)
+        if settings is not None and self.versions.at_least("influxdb3-python", "0.21"):
+            # from 0.21 the client hands point_settings to its write API itself: inside
+            # write_client_options it would be given twice (a TypeError when the client is built)
+            options = [a for a in options if a is not settings]
+            if any(a.keyword.value in ("point_settings", "write_client_options") for a in new):
+                self.mark(
+                    "IX-4",
+                    original,
+                    "default_tags and write_api(point_settings=) both set default tags: merge them into one "
+                    f"point_settings=PointSettings(...) ({self.code(settings.value)} was dropped)",
+                )
+            else:
+                new.append(settings)
         if options:
             self.needs_options = True
             new.append(

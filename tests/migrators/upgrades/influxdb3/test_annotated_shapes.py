@@ -7,7 +7,10 @@
   a wrapper of the service: its callers' Flux is translated and the wrapper forwards database/parameters;
 * a local ``query: str = f"..."`` and ``tables: TableList = api.query(query)`` are read like ``query = ...``;
 * a client built at module level runs at import: ``database=BUCKET`` is given only when ``BUCKET`` is bound
-  above it (before, ``BUCKET = ...`` below the client became a NameError at import with no marker).
+  above it (before, ``BUCKET = ...`` below the client became a NameError at import with no marker);
+* ``write_api(point_settings=...)`` becomes the client's ``point_settings=`` (inside ``write_client_options``
+  it was a TypeError when the client was built, 0.21);
+* ``InfluxDBClient.from_env_properties()`` becomes ``InfluxDBClient3.from_env()`` under its marker.
 """
 
 from __future__ import annotations
@@ -177,3 +180,46 @@ def test_from_env_properties_becomes_from_env_under_its_marker():
     assert "client = InfluxDBClient3.from_env()" in new, new
     assert "InfluxDBClient3.from_env_properties" not in new, new
     assert "MIGRATION-BLOCKER(IX-2): InfluxDBClient3.from_env() reads INFLUX_HOST" in new, new
+
+
+def test_write_api_point_settings_become_the_client_s_own():
+    # influxdb3-python 0.21 hands point_settings to its write API itself: inside write_client_options it
+    # was given twice, a TypeError when the client is built ("got multiple values for keyword argument")
+    new = _run(
+        """
+        from influxdb_client import InfluxDBClient, WriteOptions
+        from influxdb_client.client.write_api import PointSettings
+
+
+        class Batcher:
+            def __init__(self, url, token):
+                self.client = InfluxDBClient(url=url, token=token, org="o")
+                self.writer = self.client.write_api(
+                    write_options=WriteOptions(batch_size=500), point_settings=PointSettings(service="b")
+                )
+
+            def add(self, line):
+                self.writer.write("farm", "o", line)
+        """
+    )
+    assert 'database="farm", point_settings=PointSettings(service="b"), write_client_options=' in new, new
+    assert "write_client_options(write_options=WriteOptions(batch_size=500))" in new, new
+
+
+def test_default_tags_and_write_api_point_settings_are_marked():
+    new = _run(
+        """
+        from influxdb_client import InfluxDBClient
+        from influxdb_client.client.write_api import PointSettings, SYNCHRONOUS
+
+        client = InfluxDBClient(url="http://i:8086", token="t", org="o", default_tags={"site": "a"})
+        writer = client.write_api(write_options=SYNCHRONOUS, point_settings=PointSettings(service="b"))
+
+
+        def add(line):
+            writer.write("farm", "o", line)
+        """
+    )
+    code = "\n".join(line for line in new.splitlines() if not line.lstrip().startswith("#"))
+    assert code.count("point_settings=") == 1, new  # twice would be a TypeError or a SyntaxError
+    assert "MIGRATION-BLOCKER(IX-4): default_tags and write_api(point_settings=) both" in new, new
