@@ -148,6 +148,8 @@ class ModuleFacts:
     # annotated `WriteApi` hold write APIs too (with no options to move to the client)
     with_writers: set[int] = field(default_factory=set)
     write_api_names: set[str] = field(default_factory=set)
+    # functions returning a write API (`def get_writer(): ... return _write_api`, the lazy getter)
+    write_factories: set[str] = field(default_factory=set)
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
@@ -168,6 +170,7 @@ class _Facts(LightVisitor):
         self.src_module = module
         self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
+        self._functions: list[str] = []  # names of the defs around the node visited
         self._text_of = text_of  # a def's source lines, where known (see _inert)
         # a client built at module level runs at import: only names bound by the statements above it
         # exist then (`client = ...(database=BUCKET)` above `BUCKET = ...` is a NameError)
@@ -204,6 +207,7 @@ class _Facts(LightVisitor):
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
+        self._functions.append(node.name.value)
         for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
             kind = self._api_annotation(param.annotation)
             if kind == "QueryApi":
@@ -230,6 +234,17 @@ class _Facts(LightVisitor):
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
+        self._functions.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value, facts = node.value, self.facts
+        name = dotted(value) if value is not None else None
+        called = dotted(value.func) if isinstance(value, cst.Call) else None
+        if self._functions and (
+            (name is not None and (name in facts.write_apis or name in facts.write_api_names))
+            or (called is not None and called.split(".")[-1] in facts.write_factories)
+        ):
+            facts.write_factories.add(self._functions[-1])
 
     def visit_Assign(self, node: cst.Assign) -> None:
         target = dotted(node.targets[0].target) if len(node.targets) == 1 else None
@@ -254,6 +269,8 @@ class _Facts(LightVisitor):
                 self.facts.clients[target] = value
             elif func.endswith(".write_api"):
                 self.facts.write_apis[target] = (func[: -len(".write_api")], value)
+            elif _is_write_api_of_call(value):  # `_write_api = get_client().write_api(...)`
+                self.facts.write_api_names.add(target)
             elif func.endswith(".query_api"):
                 self.facts.query_apis.add(target)
         if target:
@@ -450,6 +467,11 @@ class Influxdb3Codemod(MigrationCodemod):
             or text in self.facts.write_api_names
         ):
             return True
+        if (
+            isinstance(node, cst.Call)
+            and (dotted(node.func) or "").split(".")[-1] in self.facts.write_factories
+        ):
+            return True  # `get_writer().write(...)`: a function of this module returning the write API
         return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
@@ -487,6 +509,7 @@ class Influxdb3Codemod(MigrationCodemod):
                 *facts.clients,
                 *(name for name, _ in facts.write_apis.items()),
                 *facts.write_api_names,
+                *facts.write_factories,
                 *facts.query_apis,
                 *facts.async_clients,
             }
@@ -827,6 +850,10 @@ class Influxdb3Codemod(MigrationCodemod):
             return updated_node  # `with client.write_api(...) as w:`: see leave_WithItem
         if _is_write_api_call(original_node):
             return self.write_api_call(original_node, updated_node)
+        if _is_write_api_of_call(original_node) and _synchronous_only(original_node):
+            # `get_client().write_api(write_options=SYNCHRONOUS)`: v3 writes synchronously by default, so
+            # the client itself writes the same way (other options would have to move to its constructor)
+            return self.write_api_call(original_node, updated_node)
         if method == "query_api" and not original_node.args:
             self.rewrote("IX-11", original_node, "query_api() -> the client (client.query(sql))")
             return updated_node.func.value
@@ -1019,8 +1046,8 @@ class Influxdb3Codemod(MigrationCodemod):
             new.append(_kw("database", by_key["bucket"]))
         new += [_kw(k, v) for k, v in args if k not in ("record", "bucket", "org")]
         receiver = updated.func.value
-        if isinstance(receiver, cst.Call):  # client.write_api(...).write(...)
-            receiver = receiver.func.value
+        if isinstance(receiver, cst.Call) and _is_attribute_call(receiver, "write_api"):
+            receiver = receiver.func.value  # client.write_api(...).write(...); not get_writer().write(...)
         self.rewrote("IX-3", original, "write(bucket, org, record) -> write(record=, database=)")
         return updated.with_changes(
             func=cst.Attribute(receiver, cst.Name("write")), args=_commas(new, like=updated.args)
@@ -1037,6 +1064,31 @@ def _is_write_api_call(node: cst.BaseExpression) -> bool:
         and isinstance(node.func, cst.Attribute)
         and node.func.attr.value == "write_api"
         and not isinstance(node.func.value, cst.Call)
+    )
+
+
+def _is_attribute_call(node: cst.Call, name: str) -> bool:
+    return isinstance(node.func, cst.Attribute) and node.func.attr.value == name
+
+
+def _is_write_api_of_call(node: cst.BaseExpression) -> bool:
+    """`f().write_api(...)`: the write API of a client a call returns."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "write_api"
+        and isinstance(node.func.value, cst.Call)
+    )
+
+
+def _synchronous_only(call: cst.Call) -> bool:
+    """write_api(SYNCHRONOUS) / write_api(write_options=SYNCHRONOUS), nothing else."""
+    args = _keywords(call.args, ("write_options", "point_settings"))
+    return (
+        args is not None
+        and len(args) == 1
+        and args[0][0] == "write_options"
+        and dotted(args[0][1]) in ("SYNCHRONOUS", "WriteOptions.SYNCHRONOUS")
     )
 
 

@@ -499,8 +499,8 @@ class ShapeFinder:
             self.add(stmt, self._mock_or("client"))
         elif API_NAMES.match(name) and self.is_test:
             self.add(stmt, "mock")
-        elif API_NAMES.match(name) and not is_target:
-            self.add_weak(stmt, "client")
+        elif API_NAMES.match(name) and not is_target and name not in self.flow.v3:
+            self.add_weak(stmt, "client")  # (`_write_api = get_client()` of a v3 client holds the client)
 
     def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
         if isinstance(stmt, ast.ImportFrom):
