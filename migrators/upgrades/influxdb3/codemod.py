@@ -334,6 +334,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self.needs_ping = False
         self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
         self._query_handlers: set[int] = set()  # id of except clauses around a v2 query (visit_Try)
+        self._text_reads: dict[int, str] = {}  # id of `exc.status` read into a log line -> its quote
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -766,6 +767,7 @@ class Influxdb3Codemod(MigrationCodemod):
         gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
         reads = _AttributeReads(name, gone)
         node.body.visit(reads)
+        self._text_reads.update(reads.texts)  # leave_Attribute
         for statement, attribute in reads.found:  # marked before they are visited: flushed when left
             self.mark(
                 "IX-6",
@@ -775,6 +777,26 @@ class Influxdb3Codemod(MigrationCodemod):
                 f"failure keeps status/reason/body/headers): read getattr({name}, '{attribute}', None) or "
                 f"{name}.response (None when no HTTP answer came)",
             )
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        quote = self._text_reads.get(id(original_node))
+        if quote is None:
+            return updated_node
+        # logged or formatted: None where the v3 error lacks it, as v2 never did (no AttributeError raised
+        # from inside the handler in place of the error it handles)
+        self.rewrote("IX-6", original_node, f"exc.{original_node.attr.value} -> getattr(exc, ..., None)")
+        return cst.Call(
+            cst.Name("getattr"),
+            _commas(
+                [
+                    cst.Arg(updated_node.value),
+                    cst.Arg(cst.SimpleString(f"{quote}{original_node.attr.value}{quote}")),
+                    cst.Arg(cst.Name("None")),
+                ]
+            ),
+        )
 
     def leave_ExceptHandler(
         self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
@@ -1122,28 +1144,61 @@ def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
 
 
 class _AttributeReads(LightVisitor):
-    """The innermost statements reading `name.<attribute>` for the given attributes."""
+    """Reads of `name.<attribute>` for the given attributes: those only written into a log line or an
+    f-string (`texts`: a missing attribute can read as None there) and, for the others, the innermost
+    statement holding them (`found`: a comparison or a return cannot be given a stand-in value)."""
 
     def __init__(self, name: str, attributes: set[str]):
         self.name, self.attributes = name, attributes
         self.found: list[tuple[cst.CSTNode, str]] = []
+        self.texts: dict[int, str] = {}  # id(read) -> the quote its getattr name can use
         self._statements: list[cst.CSTNode] = []
+        self._text_depth = 0  # inside a log call's arguments or an f-string
+        self._quotes: list[str] = []  # quote characters of the f-strings around (before 3.12 a
+        # replacement field cannot hold its f-string's quote)
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if can_lead(node):
             self._statements.append(node)
+        if _writes_text(node):
+            self._text_depth += 1
+        if isinstance(node, cst.FormattedString):
+            self._quotes.append(node.quote[0])
         return super().on_visit(node)
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         if can_lead(original_node):
             self._statements.pop()
+        if _writes_text(original_node):
+            self._text_depth -= 1
+        if isinstance(original_node, cst.FormattedString):
+            self._quotes.pop()
         super().on_leave(original_node)
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         value, attribute = node.value, node.attr.value
-        if isinstance(value, cst.Name) and value.value == self.name and attribute in self.attributes:
-            if self._statements and all(s is not self._statements[-1] for s, _ in self.found):
-                self.found.append((self._statements[-1], attribute))
+        if not (isinstance(value, cst.Name) and value.value == self.name and attribute in self.attributes):
+            return
+        quote = next((q for q in ('"', "'") if q not in self._quotes), None)
+        if self._text_depth and quote is not None:
+            self.texts[id(node)] = quote
+        elif self._statements and all(s is not self._statements[-1] for s, _ in self.found):
+            self.found.append((self._statements[-1], attribute))
+
+
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+
+
+def _writes_text(node: cst.CSTNode) -> bool:
+    """A log call (`log.error(...)`, `print(...)`) or an f-string: what it reads ends up as text."""
+    if isinstance(node, cst.FormattedString):
+        return True
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    return (isinstance(func, cst.Attribute) and func.attr.value in LOG_METHODS) or (
+        isinstance(func, cst.Name) and func.value == "print"
+    )
 
 
 def _top_level_names(module: cst.Module) -> set[str]:

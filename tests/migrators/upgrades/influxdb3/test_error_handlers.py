@@ -6,7 +6,8 @@
 * v2's ``ApiException`` always had ``status``/``reason``/``body``/``headers``; in v3 only an HTTP write
   failure does (write_client/write_exceptions.py): a partial write raises ``InfluxDBPartialWriteError`` and a
   failed query ``InfluxDB3ClientQueryError``, without them. A read in the handler is an AttributeError on
-  an error path services' tests rarely reach: marked where it is read.
+  an error path services' tests rarely reach: read into a log line or an f-string it becomes
+  ``getattr(exc, "status", None)``; elsewhere (a comparison, a return) it is marked.
 """
 
 from __future__ import annotations
@@ -63,8 +64,10 @@ def test_a_handler_around_a_write_keeps_its_type_and_marks_v2_attributes():
     assert "InfluxDB3ClientQueryError" not in new.split("MIGRATION-BLOCKER")[0], new
     lines = new.splitlines()
     marked = [lines[i + 1].strip() for i, line in enumerate(lines) if "MIGRATION-BLOCKER(IX-6)" in line]
-    # the innermost statement of each read: the if (status) and the call inside it (headers)
-    assert marked == ["if exc.status == 429:", 'log.warning("throttled: %s", exc.headers)'], new
+    # a comparison is marked (no stand-in value keeps its meaning); a read into a log line becomes
+    # getattr(..., None), which v2 logged as a value and v3 would have raised AttributeError for
+    assert marked == ["if exc.status == 429:"], new
+    assert 'log.warning("throttled: %s", getattr(exc, "headers", None))' in new, new
     again, _ = run_file("influxdb3", new, rel="app/put.py")
     assert again == new
 
@@ -102,3 +105,33 @@ def test_a_handler_of_other_errors_is_left_alone():
     )
     new, _ = run_file("influxdb3", before, rel="app/rooms.py")
     assert "except KeyError as exc:" in new and "IX-6" not in new, new
+
+
+def test_reads_into_log_lines_and_f_strings_become_getattr():
+    before = dedent(
+        """
+        import logging
+
+        from influxdb_client.rest import ApiException
+
+        log = logging.getLogger(__name__)
+
+
+        def put(writer, points):
+            try:
+                writer.write(bucket="b", record=points)
+            except ApiException as exc:
+                log.error("influx write rejected: %s %s", exc.status, exc.body)
+                raise RuntimeError(f"write failed ({exc.reason})") from exc
+        """
+    )
+    new, changes = run_file("influxdb3", before, rel="app/put.py")
+    assert "MIGRATION-BLOCKER" not in new, new
+    assert (
+        'log.error("influx write rejected: %s %s", getattr(exc, "status", None), getattr(exc, "body", None))'
+        in new
+    )
+    assert "raise RuntimeError(f\"write failed ({getattr(exc, 'reason', None)})\") from exc" in new, new
+    assert sum(c.rule == "IX-6" and c.kind == "rewrite" for c in changes) == 3
+    again, _ = run_file("influxdb3", new, rel="app/put.py")
+    assert again == new
