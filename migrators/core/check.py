@@ -4,7 +4,8 @@ Run by the runner after every upgrade (and its sweep) on each unit of the tree:
 
 * names made undefined by the change: the undefined names of each rewritten module (pyflakes-level,
   from :mod:`symtable`) compared before and after — a value moved into a scope where it does not
-  exist breaks at run time and often passes mocked tests;
+  exist breaks at run time and often passes mocked tests; and module names read at import above the
+  line binding them (:func:`early_reads`), which symtable cannot tell;
 * whatever each upgrade's :class:`~migrators.core.upgrade.Sweeper` reports on the final text (calls
   the new library's signatures reject, old-API shapes left without a marker).
 
@@ -97,13 +98,100 @@ def _first_read(source: str, name: str, after_line: int) -> int:
     return min(lines, default=after_line)
 
 
+def early_reads(source: str) -> dict[str, int]:
+    """Module names read at import before the module binds them: name -> line of the first such read.
+
+    What symtable cannot tell (it knows that a module binds a name, not where): `client = Client(
+    database=BUCKET)` above `BUCKET = "b"` is a NameError when the module is imported. Only code that
+    runs at import is read (statements at module level, decorators, defaults, class bases), not
+    function bodies; a name bound anywhere at module level and read above its first binding counts."""
+    if _STAR_IMPORT.search(source):
+        return {}
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    statements = tree.body
+    module_bound = set().union(*(_binds(stmt) for stmt in statements)) if statements else set()
+    bound: set[str] = set()
+    found: dict[str, int] = {}
+    for stmt in statements:
+        for name in _import_time_reads(stmt):
+            if name.id in module_bound and name.id not in bound and name.id not in found:
+                found[name.id] = name.lineno
+        bound |= _binds(stmt)
+    return found
+
+
+def _binds(stmt: ast.stmt) -> set[str]:
+    """Names a module-level statement binds (outside the functions and classes it defines)."""
+    names: set[str] = set()
+    for node in _import_time_nodes(stmt):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+    return names
+
+
+def _import_time_reads(stmt: ast.stmt) -> list[ast.Name]:
+    local: set[str] = set()  # comprehension variables: their own scope
+    nodes = list(_import_time_nodes(stmt))
+    for node in nodes:
+        if isinstance(node, ast.comprehension):
+            local |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+    return [n for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id not in local]
+
+
+def _import_time_nodes(stmt: ast.stmt):
+    """The nodes of `stmt` evaluated when the module is imported: not the bodies of the functions,
+    lambdas and classes it defines (a class body runs, but in its own namespace), nor annotations."""
+    stack: list[ast.AST] = [stmt]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            stack.extend(node.decorator_list)
+            stack.extend(d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None)
+        elif isinstance(node, ast.ClassDef):
+            stack.extend((*node.decorator_list, *node.bases, *(k.value for k in node.keywords)))
+        elif isinstance(node, ast.Lambda):
+            stack.extend(d for d in (*node.args.defaults, *node.args.kw_defaults) if d is not None)
+        elif isinstance(node, ast.AnnAssign):
+            stack.extend(n for n in (node.target, node.value) if n is not None)
+        else:
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def new_early_reads(rel: str, before: str, after: str) -> list[CheckFailure]:
+    """Reads at import of a name bound only further down that the change introduced."""
+    now = early_reads(after)
+    if not now:
+        return []
+    old = early_reads(before)
+    return [
+        CheckFailure(
+            rel,
+            line,
+            "undefined-name",
+            f"the migration reads `{name}` at module level above the line that binds it (a NameError "
+            "when the module is imported)",
+            f"move the binding of `{name}` above its first use, or give the value where it is read",
+        )
+        for name, line in sorted(now.items(), key=lambda item: item[1])
+        if name not in old
+    ]
+
+
 def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
     """Names undefined after the change that were defined before it (or did not exist)."""
+    failures = new_early_reads(rel, before, after)
     now = undefined_names(after, rel)
     if not now:
-        return []  # nothing undefined after: the text before need not be analysed
+        return failures  # nothing undefined after: the text before need not be analysed
     old = undefined_names(before, rel)
-    failures = []
     for key, scope_line in sorted(now.items()):
         if key in old:
             continue

@@ -524,12 +524,18 @@ class AiomqttCodemod(MigrationCodemod):
                     and not self.client_ctor_for(func.value)[0]
                 ):
                     return updated_node
+                # filtered/unfiltered messages were paho's, whose .topic was a str (MQ-8)
+                topic = (
+                    "; their .topic becomes a Topic: .value for the str, .matches() for a filter"
+                    if name != "messages"
+                    else ""
+                )
                 self.mark(
                     "MQ-7",
                     original_node,
                     f"{name}() is gone in aiomqtt 2: iterate `async for m in "
                     "client.messages` (one shared queue; two concurrent readers compete, use a distributor "
-                    "task as in the aiomqtt migration guide)",
+                    f"task as in the aiomqtt migration guide){topic}",
                 )
         if m.matches(func, m.Name("isinstance")) and original_node.args:
             self._mark_subscribe_result_use(original_node, original_node.args[0].value, "isinstance")

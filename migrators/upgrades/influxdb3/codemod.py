@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
-from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, iter_imports
+from migrators.core.codemod import LightVisitor, MigrationCodemod, can_lead, dotted, iter_imports
 from migrators.core.tree import ProjectTree
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
@@ -60,6 +60,12 @@ IMPORTS: dict[str, dict[str, tuple[str, str]]] = {
     "influxdb_client.domain.write_precision": {"WritePrecision": (NEW, "WritePrecision")},
     "influxdb_client.rest": {"ApiException": (f"{NEW}.exceptions", "InfluxDBError")},
     "influxdb_client.client.exceptions": {"InfluxDBError": (f"{NEW}.exceptions", "InfluxDBError")},
+}
+# v2 error classes' modules -> the attributes v2's class always had and not every influxdb3-python error
+# has (a partial write's InfluxDBPartialWriteError, a query's InfluxDB3ClientQueryError)
+ERROR_ATTRIBUTES = {
+    "influxdb_client.rest": ("status", "reason", "body", "headers"),  # ApiException
+    "influxdb_client.client.exceptions": ("headers",),  # InfluxDBError
 }
 RENAMES = {
     "InfluxDBClient": "InfluxDBClient3",
@@ -142,6 +148,8 @@ class ModuleFacts:
     # annotated `WriteApi` hold write APIs too (with no options to move to the client)
     with_writers: set[int] = field(default_factory=set)
     write_api_names: set[str] = field(default_factory=set)
+    # functions returning a write API (`def get_writer(): ... return _write_api`, the lazy getter)
+    write_factories: set[str] = field(default_factory=set)
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
@@ -162,7 +170,19 @@ class _Facts(LightVisitor):
         self.src_module = module
         self.facts = ModuleFacts(module_names=_top_level_names(module))
         self._assigned: list[set[str]] = [set()]
+        self._functions: list[str] = []  # names of the defs around the node visited
         self._text_of = text_of  # a def's source lines, where known (see _inert)
+        # a client built at module level runs at import: only names bound by the statements above it
+        # exist then (`client = ...(database=BUCKET)` above `BUCKET = ...` is a NameError)
+        self._top = {id(statement): i for i, statement in enumerate(module.body)}
+        self._bound_before = _names_bound_before(module)
+        self._top_index = 0
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        index = self._top.get(id(node))
+        if index is not None:
+            self._top_index = index
+        return super().on_visit(node)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         mod = dotted(node.module) if node.module else None
@@ -187,6 +207,7 @@ class _Facts(LightVisitor):
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
+        self._functions.append(node.name.value)
         for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
             kind = self._api_annotation(param.annotation)
             if kind == "QueryApi":
@@ -213,10 +234,32 @@ class _Facts(LightVisitor):
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
+        self._functions.pop()
+
+    def visit_Return(self, node: cst.Return) -> None:
+        value, facts = node.value, self.facts
+        name = dotted(value) if value is not None else None
+        called = dotted(value.func) if isinstance(value, cst.Call) else None
+        if self._functions and (
+            (name is not None and (name in facts.write_apis or name in facts.write_api_names))
+            or (called is not None and called.split(".")[-1] in facts.write_factories)
+        ):
+            facts.write_factories.add(self._functions[-1])
 
     def visit_Assign(self, node: cst.Assign) -> None:
         target = dotted(node.targets[0].target) if len(node.targets) == 1 else None
-        value = node.value
+        self._learn(target, node.value)
+        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
+            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
+                names = (dotted(e.value) for e in assign_target.target.elements)
+                self._assigned[-1].update(n for n in names if n)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        # `self.qapi: QueryApi = client.query_api()` holds what the plain assignment would
+        if node.value is not None:
+            self._learn(dotted(node.target), node.value)
+
+    def _learn(self, target: str | None, value: cst.BaseExpression) -> None:
         if target and isinstance(value, cst.Call):
             func = dotted(value.func) or ""
             if func.split(".")[-1] == "InfluxDBClientAsync":
@@ -226,19 +269,20 @@ class _Facts(LightVisitor):
                 self.facts.clients[target] = value
             elif func.endswith(".write_api"):
                 self.facts.write_apis[target] = (func[: -len(".write_api")], value)
+            elif _is_write_api_of_call(value):  # `_write_api = get_client().write_api(...)`
+                self.facts.write_api_names.add(target)
             elif func.endswith(".query_api"):
                 self.facts.query_apis.add(target)
         if target:
             self._assigned[-1].add(target)
-        for assign_target in node.targets:  # `self.bucket, self.org = bucket, org`
-            if isinstance(assign_target.target, (cst.Tuple, cst.List)):
-                names = (dotted(e.value) for e in assign_target.target.elements)
-                self._assigned[-1].update(n for n in names if n)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
         if self.facts.builds_client(dotted(func) or ""):
-            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | self.facts.module_names
+            module = (
+                self._bound_before[self._top_index] if len(self._assigned) == 1 else self.facts.module_names
+            )
+            self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | module
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
                 if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
@@ -289,6 +333,8 @@ class Influxdb3Codemod(MigrationCodemod):
         self.plan = Plan()
         self.needs_ping = False
         self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
+        self._query_handlers: set[int] = set()  # id of except clauses around a v2 query (visit_Try)
+        self._text_reads: dict[int, str] = {}  # id of `exc.status` read into a log line -> its quote
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -422,6 +468,11 @@ class Influxdb3Codemod(MigrationCodemod):
             or text in self.facts.write_api_names
         ):
             return True
+        if (
+            isinstance(node, cst.Call)
+            and (dotted(node.func) or "").split(".")[-1] in self.facts.write_factories
+        ):
+            return True  # `get_writer().write(...)`: a function of this module returning the write API
         return (  # `x.write_api()` whatever x is (`self._get_client().write_api()` has no dotted name)
             isinstance(node, cst.Call)
             and isinstance(node.func, cst.Attribute)
@@ -459,6 +510,7 @@ class Influxdb3Codemod(MigrationCodemod):
                 *facts.clients,
                 *(name for name, _ in facts.write_apis.items()),
                 *facts.write_api_names,
+                *facts.write_factories,
                 *facts.query_apis,
                 *facts.async_clients,
             }
@@ -694,6 +746,77 @@ class Influxdb3Codemod(MigrationCodemod):
                 "a field; InfluxDB 3 refuses a tag and a field with the same name in one table: rename one",
             )
 
+    # -- v2 error handlers (IX-6): v3 raises InfluxDB3ClientQueryError for queries, and its partial-write
+    # and query errors have no status/reason/body/headers
+    def _v2_errors(self, node: cst.BaseExpression | None) -> set[str]:
+        """The v2 error modules an except clause's type names (`ApiException`, `(ApiException, KeyError)`)."""
+        names = [e.value for e in node.elements] if isinstance(node, cst.Tuple) else [node]
+        modules = {self.facts.imported.get(n.value) for n in names if isinstance(n, cst.Name)}
+        return modules & set(ERROR_ATTRIBUTES)
+
+    def visit_Try(self, node: cst.Try) -> None:
+        # a handler around a v2 query caught its errors: v3's come as InfluxDB3ClientQueryError
+        if any(self._v2_errors(h.type) for h in node.handlers) and ".query" in self.code(node.body):
+            self._query_handlers.update(id(h) for h in node.handlers)
+
+    def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
+        modules = self._v2_errors(node.type)
+        if not modules or node.name is None or not isinstance(node.name.name, cst.Name):
+            return
+        name = node.name.name.value
+        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
+        reads = _AttributeReads(name, gone)
+        node.body.visit(reads)
+        self._text_reads.update(reads.texts)  # leave_Attribute
+        for statement, attribute in reads.found:  # marked before they are visited: flushed when left
+            self.mark(
+                "IX-6",
+                statement,
+                f"not every influxdb3-python error has .{attribute}: a partial write raises "
+                f"InfluxDBPartialWriteError and a failed query InfluxDB3ClientQueryError (only an HTTP write "
+                f"failure keeps status/reason/body/headers): read getattr({name}, '{attribute}', None) or "
+                f"{name}.response (None when no HTTP answer came)",
+            )
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        quote = self._text_reads.get(id(original_node))
+        if quote is None:
+            return updated_node
+        # logged or formatted: None where the v3 error lacks it, as v2 never did (no AttributeError raised
+        # from inside the handler in place of the error it handles)
+        self.rewrote("IX-6", original_node, f"exc.{original_node.attr.value} -> getattr(exc, ..., None)")
+        return cst.Call(
+            cst.Name("getattr"),
+            _commas(
+                [
+                    cst.Arg(updated_node.value),
+                    cst.Arg(cst.SimpleString(f"{quote}{original_node.attr.value}{quote}")),
+                    cst.Arg(cst.Name("None")),
+                ]
+            ),
+        )
+
+    def leave_ExceptHandler(
+        self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
+    ) -> cst.ExceptHandler:
+        if id(original_node) not in self._query_handlers or not self._v2_errors(original_node.type):
+            return updated_node
+        AddImportsVisitor.add_needed_import(self.context, f"{NEW}.exceptions", "InfluxDB3ClientQueryError")
+        query_error = cst.Element(cst.Name("InfluxDB3ClientQueryError"))
+        caught = updated_node.type
+        if isinstance(caught, cst.Tuple):
+            caught = caught.with_changes(elements=[*caught.elements, query_error])
+        else:
+            caught = cst.Tuple([cst.Element(caught), query_error])
+        self.rewrote(
+            "IX-6",
+            original_node,
+            "a failed v3 query raises InfluxDB3ClientQueryError: the handler catches it too",
+        )
+        return updated_node.with_changes(type=caught)
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in RENAMES and original_node.value in self.facts.imported:
             return updated_node.with_changes(value=RENAMES[original_node.value])
@@ -721,6 +844,12 @@ class Influxdb3Codemod(MigrationCodemod):
                 "INFLUX_DATABASE (not INFLUXDB_V2_*); config files are not supported: build the client from "
                 "host/token/database",
             )
+            if name.endswith("from_env_properties") and isinstance(updated_node.func, cst.Attribute):
+                # InfluxDBClient3 has no from_env_properties (an AttributeError): its counterpart, whose
+                # variable names the marker gives
+                return updated_node.with_changes(
+                    func=updated_node.func.with_changes(attr=cst.Name("from_env"))
+                )
             return updated_node
         if not isinstance(func, cst.Attribute):
             return updated_node
@@ -742,6 +871,10 @@ class Influxdb3Codemod(MigrationCodemod):
         if method == "write_api" and id(original_node) in self.facts.with_writers:
             return updated_node  # `with client.write_api(...) as w:`: see leave_WithItem
         if _is_write_api_call(original_node):
+            return self.write_api_call(original_node, updated_node)
+        if _is_write_api_of_call(original_node) and _synchronous_only(original_node):
+            # `get_client().write_api(write_options=SYNCHRONOUS)`: v3 writes synchronously by default, so
+            # the client itself writes the same way (other options would have to move to its constructor)
             return self.write_api_call(original_node, updated_node)
         if method == "query_api" and not original_node.args:
             self.rewrote("IX-11", original_node, "query_api() -> the client (client.query(sql))")
@@ -809,6 +942,20 @@ class Influxdb3Codemod(MigrationCodemod):
             host_at = next((i for i, a in enumerate(new) if a.keyword.value == "token"), 0) + 1
             new.insert(host_at, _kw("database", cst.parse_expression(database)))
         options = self.write_options_for(original)
+        settings = next((a for a in options if a.keyword.value == "point_settings"), None)
+        if settings is not None and self.versions.at_least("influxdb3-python", "0.21"):
+            # from 0.21 the client hands point_settings to its write API itself: inside
+            # write_client_options it would be given twice (a TypeError when the client is built)
+            options = [a for a in options if a is not settings]
+            if any(a.keyword.value in ("point_settings", "write_client_options") for a in new):
+                self.mark(
+                    "IX-4",
+                    original,
+                    "default_tags and write_api(point_settings=) both set default tags: merge them into one "
+                    f"point_settings=PointSettings(...) ({self.code(settings.value)} was dropped)",
+                )
+            else:
+                new.append(settings)
         if options:
             self.needs_options = True
             new.append(
@@ -921,8 +1068,8 @@ class Influxdb3Codemod(MigrationCodemod):
             new.append(_kw("database", by_key["bucket"]))
         new += [_kw(k, v) for k, v in args if k not in ("record", "bucket", "org")]
         receiver = updated.func.value
-        if isinstance(receiver, cst.Call):  # client.write_api(...).write(...)
-            receiver = receiver.func.value
+        if isinstance(receiver, cst.Call) and _is_attribute_call(receiver, "write_api"):
+            receiver = receiver.func.value  # client.write_api(...).write(...); not get_writer().write(...)
         self.rewrote("IX-3", original, "write(bucket, org, record) -> write(record=, database=)")
         return updated.with_changes(
             func=cst.Attribute(receiver, cst.Name("write")), args=_commas(new, like=updated.args)
@@ -939,6 +1086,31 @@ def _is_write_api_call(node: cst.BaseExpression) -> bool:
         and isinstance(node.func, cst.Attribute)
         and node.func.attr.value == "write_api"
         and not isinstance(node.func.value, cst.Call)
+    )
+
+
+def _is_attribute_call(node: cst.Call, name: str) -> bool:
+    return isinstance(node.func, cst.Attribute) and node.func.attr.value == name
+
+
+def _is_write_api_of_call(node: cst.BaseExpression) -> bool:
+    """`f().write_api(...)`: the write API of a client a call returns."""
+    return (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Attribute)
+        and node.func.attr.value == "write_api"
+        and isinstance(node.func.value, cst.Call)
+    )
+
+
+def _synchronous_only(call: cst.Call) -> bool:
+    """write_api(SYNCHRONOUS) / write_api(write_options=SYNCHRONOUS), nothing else."""
+    args = _keywords(call.args, ("write_options", "point_settings"))
+    return (
+        args is not None
+        and len(args) == 1
+        and args[0][0] == "write_options"
+        and dotted(args[0][1]) in ("SYNCHRONOUS", "WriteOptions.SYNCHRONOUS")
     )
 
 
@@ -971,23 +1143,94 @@ def _returned(function: cst.FunctionDef) -> cst.BaseExpression | None:
     return None
 
 
+class _AttributeReads(LightVisitor):
+    """Reads of `name.<attribute>` for the given attributes: those only written into a log line or an
+    f-string (`texts`: a missing attribute can read as None there) and, for the others, the innermost
+    statement holding them (`found`: a comparison or a return cannot be given a stand-in value)."""
+
+    def __init__(self, name: str, attributes: set[str]):
+        self.name, self.attributes = name, attributes
+        self.found: list[tuple[cst.CSTNode, str]] = []
+        self.texts: dict[int, str] = {}  # id(read) -> the quote its getattr name can use
+        self._statements: list[cst.CSTNode] = []
+        self._text_depth = 0  # inside a log call's arguments or an f-string
+        self._quotes: list[str] = []  # quote characters of the f-strings around (before 3.12 a
+        # replacement field cannot hold its f-string's quote)
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if can_lead(node):
+            self._statements.append(node)
+        if _writes_text(node):
+            self._text_depth += 1
+        if isinstance(node, cst.FormattedString):
+            self._quotes.append(node.quote[0])
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if can_lead(original_node):
+            self._statements.pop()
+        if _writes_text(original_node):
+            self._text_depth -= 1
+        if isinstance(original_node, cst.FormattedString):
+            self._quotes.pop()
+        super().on_leave(original_node)
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        value, attribute = node.value, node.attr.value
+        if not (isinstance(value, cst.Name) and value.value == self.name and attribute in self.attributes):
+            return
+        quote = next((q for q in ('"', "'") if q not in self._quotes), None)
+        if self._text_depth and quote is not None:
+            self.texts[id(node)] = quote
+        elif self._statements and all(s is not self._statements[-1] for s, _ in self.found):
+            self.found.append((self._statements[-1], attribute))
+
+
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
+
+
+def _writes_text(node: cst.CSTNode) -> bool:
+    """A log call (`log.error(...)`, `print(...)`) or an f-string: what it reads ends up as text."""
+    if isinstance(node, cst.FormattedString):
+        return True
+    if not isinstance(node, cst.Call):
+        return False
+    func = node.func
+    return (isinstance(func, cst.Attribute) and func.attr.value in LOG_METHODS) or (
+        isinstance(func, cst.Name) and func.value == "print"
+    )
+
+
 def _top_level_names(module: cst.Module) -> set[str]:
+    return set().union(*_names_bound_by(module))
+
+
+def _names_bound_before(module: cst.Module) -> list[frozenset[str]]:
+    """For each top-level statement, the module names the statements above it bind."""
+    before, seen = [], frozenset()
+    for names in _names_bound_by(module):
+        before.append(seen)
+        seen = seen | names
+    return before
+
+
+def _names_bound_by(module: cst.Module) -> list[set[str]]:
+    """The names each top-level statement binds (defs, classes, assignments, imports)."""
+    return [_statement_names(statement) for statement in module.body]
+
+
+def _statement_names(statement: cst.CSTNode) -> set[str]:
     names: set[str] = set()
-    for statement in module.body:
-        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
-            names.add(statement.name.value)
-        for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
-            if isinstance(small, (cst.Assign, cst.AnnAssign)):
-                targets = (
-                    [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
-                )
-                names.update(t.value for t in targets if isinstance(t, cst.Name))
-            elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(
-                small.names, cst.ImportStar
-            ):
-                for alias in small.names:
-                    local = alias.asname.name if alias.asname else alias.name
-                    names.add((dotted(local) or "").split(".")[0])
+    if isinstance(statement, (cst.FunctionDef, cst.ClassDef)):
+        names.add(statement.name.value)
+    for small in statement.body if isinstance(statement, cst.SimpleStatementLine) else ():
+        if isinstance(small, (cst.Assign, cst.AnnAssign)):
+            targets = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            names.update(t.value for t in targets if isinstance(t, cst.Name))
+        elif isinstance(small, (cst.Import, cst.ImportFrom)) and not isinstance(small.names, cst.ImportStar):
+            for alias in small.names:
+                local = alias.asname.name if alias.asname else alias.name
+                names.add((dotted(local) or "").split(".")[0])
     return names
 
 

@@ -300,6 +300,7 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
 def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
     seen: dict[str, int] = {}
     row_seen: dict[str, int] = {}
+    names = query_api_names(module)
     for node in ast.walk(module):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -307,11 +308,15 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         own = params[1:] if params and params[0] in ("self", "cls") else params
         body = [s for s in node.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
         call = body[-1].value if body and isinstance(body[-1], ast.Return) else None
-        if call is not None and _looks_like_query_api(call):
+        if call is not None and _looks_like_query_api(call, names):
             flow.factories.add(node.name)
         func = call.func if isinstance(call, ast.Call) else None
         first = None
-        if isinstance(func, ast.Attribute) and func.attr == "query" and _looks_like_query_api(func.value):
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "query"
+            and _looks_like_query_api(func.value, names)
+        ):
             first = (
                 call.args[0]
                 if call.args
@@ -320,10 +325,10 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
         if isinstance(first, ast.Name) and first.id in own:
             seen[node.name] = seen.get(node.name, 0) + 1
             flow.wrappers[node.name] = Wrapper(rel, node.name, first.id, own.index(first.id))
-        elif (param := row_wrapper_param(node, own)) is not None:
+        elif (param := row_wrapper_param(node, own, names)) is not None:
             row_seen[node.name] = row_seen.get(node.name, 0) + 1
             flow.row_wrappers[node.name] = Wrapper(rel, node.name, param, own.index(param))
-        elif _sends_parameter(node, own) and node.name not in QUERY_NAMES:
+        elif _sends_parameter(node, own, names) and node.name not in QUERY_NAMES:
             # a consumer called `query` could not be told from a client's own query() at a call site
             flow.consumers.add(node.name)
     for name, count in seen.items():
@@ -335,7 +340,9 @@ def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
             flow.consumers.add(name)  # its callers' Flux is marked where it is built
 
 
-def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str]) -> str | None:
+def row_wrapper_param(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, params: list[str], names: frozenset[str] = frozenset()
+) -> str | None:
     """The parameter of a function shaped exactly like a row wrapper, before or after its rewrite::
 
     tables = <query api>.query(param, ...)      # (after: ..., language="sql", **sql_options)
@@ -350,13 +357,13 @@ def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: 
     if not isinstance(function, ast.FunctionDef):
         return None
     if len(body) == 1:
-        return _generator_param(body[0], params)
+        return _generator_param(body[0], params, names)
     if len(body) == 2:
-        return _comprehension_param(body, params)
+        return _comprehension_param(body, params, names)
     if len(body) != 4:
         return None
     run, init, loop, ret = body
-    found = _run_param(run, params)
+    found = _run_param(run, params, names)
     if found is None:
         return None
     tables, param = found
@@ -375,7 +382,7 @@ def row_wrapper_param(function: ast.FunctionDef | ast.AsyncFunctionDef, params: 
     return param if _appends_records(loop, tables, rows) else None
 
 
-def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
+def _generator_param(stmt: ast.stmt, params: list[str], names: frozenset[str]) -> str | None:
     """`for table in <query api>.query(param, ...): yield from table.records` (a generator of records), or
     its rewrite `yield from _influxdb3_rows(<client>.query(param, language="sql", ...))`."""
     if isinstance(stmt, ast.For) and not stmt.orelse and isinstance(stmt.target, ast.Name):
@@ -401,7 +408,7 @@ def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Attribute)
         and call.func.attr == "query"
-        and _looks_like_query_api(call.func.value)
+        and _looks_like_query_api(call.func.value, names)
         and call.args
         and isinstance(call.args[0], ast.Name)
         and call.args[0].id in params
@@ -410,7 +417,7 @@ def _generator_param(stmt: ast.stmt, params: list[str]) -> str | None:
     return call.args[0].id
 
 
-def _run_param(run: ast.stmt, params: list[str]) -> tuple[str, str] | None:
+def _run_param(run: ast.stmt, params: list[str], names: frozenset[str]) -> tuple[str, str] | None:
     """(result name, query parameter) of `tables = <query api>.query(param, ...)`."""
     if not (
         isinstance(run, ast.Assign)
@@ -419,7 +426,7 @@ def _run_param(run: ast.stmt, params: list[str]) -> tuple[str, str] | None:
         and isinstance(run.value, ast.Call)
         and isinstance(run.value.func, ast.Attribute)
         and run.value.func.attr == "query"
-        and _looks_like_query_api(run.value.func.value)
+        and _looks_like_query_api(run.value.func.value, names)
         and run.value.args
         and isinstance(run.value.args[0], ast.Name)
         and run.value.args[0].id in params
@@ -428,12 +435,12 @@ def _run_param(run: ast.stmt, params: list[str]) -> tuple[str, str] | None:
     return run.targets[0].id, run.value.args[0].id
 
 
-def _comprehension_param(body: list[ast.stmt], params: list[str]) -> str | None:
+def _comprehension_param(body: list[ast.stmt], params: list[str], names: frozenset[str]) -> str | None:
     """`tables = <query api>.query(param, ...)` then
     `return [record.values for table in tables for record in table.records]` (or `dict(record.values)`):
     the rows as dicts built in one comprehension (the migrated form is not a v2 wrapper any more)."""
     run, ret = body
-    found = _run_param(run, params)
+    found = _run_param(run, params, names)
     if found is None or not (isinstance(ret, ast.Return) and isinstance(ret.value, ast.ListComp)):
         return None
     tables, param = found
@@ -485,12 +492,12 @@ def _appends_records(loop: ast.stmt, tables: str, rows: str) -> bool:
     return any(appended == f"{rows}.append({a})" for a in allowed)
 
 
-def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
+def _sends_parameter(function: ast.AST, params: list[str], names: frozenset[str]) -> bool:
     """A v2 query call inside `function` receives one of its parameters as the query."""
     for node in ast.walk(function):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
-        if node.func.attr in QUERY_NAMES and _looks_like_query_api(node.func.value):
+        if node.func.attr in QUERY_NAMES and _looks_like_query_api(node.func.value, names):
             args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "query"]
         elif node.func.attr in EXECUTORS and node.args and isinstance(node.args[0], ast.Attribute):
             args = list(node.args[1:2]) + [k.value for k in node.keywords if k.arg == "query"]
@@ -501,12 +508,45 @@ def _sends_parameter(function: ast.AST, params: list[str]) -> bool:
     return False
 
 
-def _looks_like_query_api(node: ast.expr) -> bool:
+def _looks_like_query_api(node: ast.expr, names: frozenset[str] = frozenset()) -> bool:
+    """Named like a query API (`self.query_api`, `client.query_api()`), or a name the module binds to one
+    (`names`, see query_api_names: `self.qapi = client.query_api()`)."""
     text = ast.unparse(node)
-    return text.endswith("query_api") or text.endswith("query_api()")
+    return text.endswith("query_api") or text.endswith("query_api()") or _name(node) in names
+
+
+def query_api_names(module: ast.Module) -> frozenset[str]:
+    """Names (variables, attributes, parameters) a module binds to a v2 query API by assignment or
+    annotation: `self.qapi = client.query_api()`, `self.qapi: QueryApi = ...`, `def f(q: QueryApi)`.
+    A wrapper sending its parameter through one of them is a wrapper all the same."""
+    names = set()
+    for node in ast.walk(module):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value
+            bound = (
+                isinstance(value, ast.Call)
+                and isinstance(value.func, ast.Attribute)
+                and value.func.attr == "query_api"
+            ) or (isinstance(node, ast.AnnAssign) and _annotated_query_api(node.annotation))
+            names.update(_name(t) for t in targets if bound and _name(t))
+        elif (
+            isinstance(node, ast.arg)
+            and node.annotation is not None
+            and _annotated_query_api(node.annotation)
+        ):
+            names.add(node.arg)
+    return frozenset(names)
+
+
+def _annotated_query_api(annotation: ast.expr) -> bool:
+    return _name(annotation) == "QueryApi" or (
+        isinstance(annotation, ast.Constant) and annotation.value == "QueryApi"
+    )
 
 
 def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> None:
+    names = query_api_names(module)
     for func in ast.walk(module):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -522,7 +562,7 @@ def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> Non
             elif isinstance(node, ast.Call):
                 calls.append(node)
         for node in calls:
-            for arg in _query_arguments(node, flow):
+            for arg in _query_arguments(node, flow, names):
                 _mark_used(arg, assigned, flow, fills)
                 base = _filled_template(arg, assigned)
                 if base is not None:
@@ -542,17 +582,17 @@ def _filled_template(arg: ast.expr, assigned: dict[str, list[ast.expr]]) -> ast.
     return base if isinstance(base, (ast.Name, ast.Attribute)) else None
 
 
-def _query_arguments(call: ast.Call, flow: ServiceFlow) -> list[ast.expr]:
+def _query_arguments(call: ast.Call, flow: ServiceFlow, names: frozenset[str]) -> list[ast.expr]:
     """The query text given to a call the codemod rewrites: a query API's query(), a wrapper or
     consumer of the service, or such a function handed to an executor."""
     func = call.func
     name = _name(func)
     keyword = [k.value for k in call.keywords if k.arg == "query"]
-    if _is_query_function(func, flow):
+    if _is_query_function(func, flow, names):
         return list(call.args[:1]) + keyword
-    if name in ("to_thread", "partial") and call.args and _is_query_function(call.args[0], flow):
+    if name in ("to_thread", "partial") and call.args and _is_query_function(call.args[0], flow, names):
         return list(call.args[1:2]) + keyword
-    if name == "run_in_executor" and len(call.args) >= 3 and _is_query_function(call.args[1], flow):
+    if name == "run_in_executor" and len(call.args) >= 3 and _is_query_function(call.args[1], flow, names):
         return list(call.args[2:3])
     return []
 
@@ -561,14 +601,14 @@ def _name(node: ast.expr) -> str:
     return node.attr if isinstance(node, ast.Attribute) else node.id if isinstance(node, ast.Name) else ""
 
 
-def _is_query_function(node: ast.expr, flow: ServiceFlow) -> bool:
+def _is_query_function(node: ast.expr, flow: ServiceFlow, names: frozenset[str]) -> bool:
     name = _name(node)
     if name in flow.wrappers or name in flow.consumers or name in flow.row_wrappers:
         return True
     if not (isinstance(node, ast.Attribute) and name in QUERY_NAMES):
         return False
     receiver = node.value
-    return _looks_like_query_api(receiver) or (
+    return _looks_like_query_api(receiver, names) or (
         isinstance(receiver, ast.Call) and _name(receiver.func) in flow.factories
     )
 

@@ -1071,6 +1071,10 @@ class _Collector(LightVisitor):
             if isinstance(target.target, cst.Name):
                 self.assignments.setdefault(target.target.value, []).append(node.value)
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:  # `query: str = f"..."`
+        if isinstance(node.target, cst.Name) and node.value is not None:
+            self.assignments.setdefault(node.target.value, []).append(node.value)
+
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         if isinstance(node.target, cst.Name):
             self.augmented[node.target.value] = True
@@ -1136,6 +1140,7 @@ class _ResultPlanner:
         for node in uses.other_uses:
             self.plan_other(node)
             claimed.add(id(node.func.value) if isinstance(node, cst.Call) else id(node))
+        claimed |= uses.emptiness
         for name in uses.names:  # any other use of the result: never left as if it were Flux tables
             if id(name) not in claimed:
                 self.plan.marks.append(
@@ -1351,6 +1356,10 @@ class _Uses(LightVisitor):
         self.fed_loops: dict[int, cst.For] = {}
         self._frame_statement: list[bool] = []  # per enclosing simple statement: it uses the result
         self._quiet: set[int] = set()  # column names a drop(errors="ignore") may not find
+        self._bound: set[int] = set()  # id of annotated assignments' target names
+        # id of reads that only test for rows (`if not tables:`, `len(tables) == 0`): an Arrow table is
+        # falsy and has len 0 exactly when v2's table list was empty (Flux sends no table without rows)
+        self.emptiness: set[int] = set()
 
     def _enter(self, node: cst.BaseComp) -> None:
         self._comps.append(node)
@@ -1369,11 +1378,41 @@ class _Uses(LightVisitor):
             self.comp_loops.append((self._comps[-1], node))
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self.result_var and node.value == self.result_var:
+        if self.result_var and node.value == self.result_var and id(node) not in self._bound:
             self.names.append(node)
 
     def visit_AssignTarget(self, node: cst.AssignTarget) -> bool:
         return not (isinstance(node.target, cst.Name) and node.target.value == self.result_var)
+
+    def _tested(self, node: cst.BaseExpression) -> None:
+        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            node = node.expression
+        if isinstance(node, cst.Name) and self.result_var and node.value == self.result_var:
+            self.emptiness.add(id(node))
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        self._tested(node.test)
+
+    def visit_Comparison(self, node: cst.Comparison) -> None:
+        """`len(tables) == 0` (or != 0, > 0, >= 1, < 1): a count of rows compared with none."""
+        left = node.left
+        if not (
+            isinstance(left, cst.Call)
+            and isinstance(left.func, cst.Name)
+            and left.func.value == "len"
+            and len(left.args) == 1
+            and len(node.comparisons) == 1
+        ):
+            return
+        target = node.comparisons[0]
+        bound = target.comparator.value if isinstance(target.comparator, cst.Integer) else None
+        op = type(target.operator)
+        empty_tests = {
+            "0": (cst.Equal, cst.NotEqual, cst.GreaterThan, cst.LessThanEqual),
+            "1": (cst.GreaterThanEqual, cst.LessThan),
+        }
+        if bound in empty_tests and op in empty_tests[bound]:
+            self._tested(left.args[0].value)
 
     def is_result(self, node: cst.BaseExpression) -> bool:
         return node is self.call or (isinstance(node, cst.Await) and node.expression is self.call)
@@ -1385,6 +1424,12 @@ class _Uses(LightVisitor):
             and isinstance(node.targets[0].target, cst.Name)
         ):
             self.result_var = node.targets[0].target.value
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:  # `tables: TableList = api.query(q)`
+        if node.value is not None and self.is_result(node.value) and isinstance(node.target, cst.Name):
+            self.result_var = node.target.value
+        if isinstance(node.target, cst.Name) and node.target.value == self.result_var:
+            self._bound.add(id(node.target))  # binding the name is no read of it (as an AssignTarget)
 
     def visit_For(self, node: cst.For) -> None:
         self._frame_header(node.iter)
@@ -1440,9 +1485,11 @@ class _Uses(LightVisitor):
     # `for t in df.set_index("_time").index:`, `with ...`), which is no simple statement
     def visit_If(self, node: cst.If) -> None:
         self._frame_header(node.test)
+        self._tested(node.test)
 
     def visit_While(self, node: cst.While) -> None:
         self._frame_header(node.test)
+        self._tested(node.test)
 
     def visit_With(self, node: cst.With) -> None:
         self._frame_header(*(item.item for item in node.items))

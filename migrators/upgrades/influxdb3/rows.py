@@ -204,6 +204,11 @@ class RowUses(LightVisitor):
             self.result_var = node.targets[0].target.value
             self.claimed.add(id(node.targets[0].target))
 
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:  # `tables: TableList = api.query(q)`
+        if node.value is self.call and isinstance(node.target, cst.Name):
+            self.result_var = node.target.value
+            self.claimed.add(id(node.target))
+
     def visit_Return(self, node: cst.Return) -> None:
         if self.is_result(node.value):
             self.escapes.append(node)

@@ -499,8 +499,8 @@ class ShapeFinder:
             self.add(stmt, self._mock_or("client"))
         elif API_NAMES.match(name) and self.is_test:
             self.add(stmt, "mock")
-        elif API_NAMES.match(name) and not is_target:
-            self.add_weak(stmt, "client")
+        elif API_NAMES.match(name) and not is_target and name not in self.flow.v3:
+            self.add_weak(stmt, "client")  # (`_write_api = get_client()` of a v3 client holds the client)
 
     def _import(self, stmt: ast.Import | ast.ImportFrom) -> None:
         if isinstance(stmt, ast.ImportFrom):
@@ -718,7 +718,10 @@ class InfluxSweeper(Sweeper):
         return result
 
     def check(self, rel: str, text: str) -> list[CheckFailure]:
-        return unmarked_shapes(self, rel, text) + signature_failures(rel, text)
+        given = CLIENT_GIVES_WRITE_API
+        if not self.versions.at_least("influxdb3-python", "0.21"):
+            given = given - {"point_settings"}  # before 0.21 it travelled in write_client_options
+        return unmarked_shapes(self, rel, text) + signature_failures(rel, text, given)
 
 
 def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
@@ -828,6 +831,24 @@ SIGNATURES: dict[str, dict[str, frozenset[str]]] = {
 }
 
 
+# What InfluxDBClient3.__init__ hands its write API itself (`_WriteApi(bucket=..., point_settings=...,
+# **write_client_options)`, 0.21): the same key inside write_client_options(...) is given twice, a
+# TypeError when the client is built.
+CLIENT_GIVES_WRITE_API = frozenset(
+    {
+        "bucket",
+        "org",
+        "gzip_threshold",
+        "enable_gzip",
+        "auth_scheme",
+        "timeout",
+        "default_header",
+        "rest_client",
+        "point_settings",
+    }
+)
+
+
 # What `from influxdb_client_3 import X` can import (the package's public top level); anything else
 # fails at start-up with an ImportError. Checked against the installed library by the same test.
 EXPORTS = frozenset(
@@ -885,8 +906,11 @@ def accepted(signature: str) -> frozenset[str]:
     return entry["params"] | entry["forwarded"]
 
 
-def signature_failures(rel: str, text: str) -> list[CheckFailure]:
-    """Calls on influxdb3-python objects (bound in this file) with keywords their signature rejects."""
+def signature_failures(
+    rel: str, text: str, given: frozenset[str] = CLIENT_GIVES_WRITE_API
+) -> list[CheckFailure]:
+    """Calls on influxdb3-python objects (bound in this file) with keywords their signature rejects, and
+    write_client_options(...) holding a keyword the client gives its write API itself (`given`)."""
     if "influxdb_client_3" not in text and "InfluxDBClient3" not in text:
         return []
     try:
@@ -896,7 +920,7 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
     nodes = _SignatureNodes.of(module)
     classes = _v3_classes(nodes.imports)
     clients = _v3_client_names(nodes.pairs, classes)
-    failures = _import_failures(rel, nodes.imports)
+    failures = _import_failures(rel, nodes.imports) + _write_option_failures(rel, nodes, given)
     if not classes and not clients:
         return failures  # no call can have a signature (see _signature_of)
     for node in nodes.calls:
@@ -922,6 +946,33 @@ def signature_failures(rel: str, text: str) -> list[CheckFailure]:
     return failures
 
 
+def _write_option_failures(rel: str, nodes: _SignatureNodes, given: frozenset[str]) -> list[CheckFailure]:
+    local = {
+        alias.asname or alias.name
+        for node in nodes.imports
+        if (node.module or "").startswith("influxdb_client_3")
+        for alias in node.names
+        if alias.name == "write_client_options"
+    }
+    failures = []
+    for node in nodes.calls:
+        if not (isinstance(node.func, ast.Name) and node.func.id in local):
+            continue
+        twice = sorted(k.arg for k in node.keywords if k.arg in given)
+        if twice:
+            failures.append(
+                CheckFailure(
+                    rel,
+                    node.lineno,
+                    "signature",
+                    f"write_client_options() gets {', '.join(k + '=' for k in twice)} which InfluxDBClient3 "
+                    "already gives its write API (a TypeError when the client is built)",
+                    "pass them to InfluxDBClient3(...) itself (point_settings=, enable_gzip=, ...)",
+                )
+            )
+    return failures
+
+
 @dataclass
 class _SignatureNodes:
     """What the signature check reads of a module, from one walk (each list in walk order): the
@@ -941,6 +992,10 @@ class _SignatureNodes:
                 imports.append(node)
             elif isinstance(node, ast.Assign):
                 pairs.extend((t, node.value) for t in node.targets)
+            elif (
+                isinstance(node, ast.AnnAssign) and node.value is not None
+            ):  # `self.c: InfluxDBClient3 = ...`
+                pairs.append((node.target, node.value))
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 pairs.append((node.optional_vars, node.context_expr))
         return cls(imports, pairs, calls)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from migrators import migrate_tree
 from migrators.cli import main
-from migrators.core.check import new_undefined, undefined_names
+from migrators.core.check import early_reads, new_undefined, undefined_names
 from migrators.core.tree import find_units
 from tests.migrators.helpers import dedent, write_tree
 
@@ -44,6 +44,39 @@ def test_a_value_moved_out_of_its_scope_is_a_failure_with_its_line():
     assert (failure.path, failure.line, failure.kind) == ("app/w.py", 3, "undefined-name")
     assert "`b`" in failure.message and failure.next_step
     assert new_undefined("app/w.py", before, before) == []
+
+
+def test_a_module_level_read_above_its_binding_is_a_failure():
+    # symtable knows that the module binds BUCKET, not that it does so below the client: a NameError at import
+    before = 'client = Client(url="u")\nBUCKET = "b"\n'
+    after = 'client = Client(url="u", database=BUCKET)\nBUCKET = "b"\n'
+    (failure,) = new_undefined("app/c.py", before, after)
+    assert (failure.path, failure.line, failure.kind) == ("app/c.py", 1, "undefined-name")
+    assert "`BUCKET`" in failure.message and "import" in failure.message
+    moved = 'BUCKET = "b"\nclient = Client(url="u", database=BUCKET)\n'
+    assert new_undefined("app/c.py", before, moved) == []
+
+
+def test_early_reads_reads_only_what_runs_at_import():
+    source = dedent(
+        """
+        import os
+
+        @decorate(LATER_DECORATOR)
+        def f(x=LATER_DEFAULT):
+            return LATER_IN_BODY
+        class K(LATER_BASE):
+            attr = 1
+        g = lambda: LATER_IN_LAMBDA
+        squares = [i * i for i in range(3)]
+        value = os.sep + LATER_VALUE
+        LATER_DECORATOR = LATER_DEFAULT = LATER_IN_BODY = LATER_BASE = LATER_IN_LAMBDA = LATER_VALUE = 1
+        i = 0
+        """
+    )
+    reads = early_reads(source)
+    assert set(reads) == {"LATER_DECORATOR", "LATER_DEFAULT", "LATER_BASE", "LATER_VALUE"}
+    assert reads["LATER_VALUE"] == 10
 
 
 INFLUX_SERVICE = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.migrators.helpers import assert_codemod, migrate_twice, read, write_tree
+from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
 
 A = "aiomqtt"
 
@@ -322,6 +322,26 @@ def test_mq8_paho_only_attributes_and_message_passed_on():
         """,
         rules={"MQ-8"},
     )
+
+
+def test_mq7_filtered_messages_handed_to_another_function_says_topic_changes():
+    # the reader is another method (`message.topic.split("/")` there): the marker says the topic is a Topic
+    new = read_marked(
+        """
+        import aiomqtt
+
+        async def main(client: aiomqtt.Client, handle):
+            async with client.filtered_messages("sensors/+/temp") as temps:
+                await handle(temps)
+        """
+    )
+    assert "filtered_messages() is gone in aiomqtt 2" in new
+    assert "their .topic becomes a Topic: .value for the str" in new
+
+
+def read_marked(before: str) -> str:
+    new, _ = run_file(A, dedent(before), rel="app/mod.py")
+    return new
 
 
 def test_mq9_topic_from_messages_is_noop():

@@ -12,6 +12,7 @@ from migrators.core.runner import transform_source
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.upgrades import default_registry
 from migrators.upgrades.influxdb3.sweep import (
+    CLIENT_GIVES_WRITE_API,
     EXPORTS,
     POSITIONAL,
     SIGNATURES,
@@ -413,6 +414,47 @@ def test_signature_failures_name_the_line_and_the_keyword():
         (6, "InfluxDBClient3.write() does not accept bucket="),
     ]
     assert all(f.next_step for f in failures)
+
+
+def test_write_client_options_given_what_the_client_gives_is_a_failure():
+    code = dedent(
+        """
+        from influxdb_client_3 import InfluxDBClient3, PointSettings, write_client_options as wco
+
+        class Store:
+            def __init__(self):
+                self.client: InfluxDBClient3 = InfluxDBClient3(host=H, token=T, database=D, url=U)
+                self.other = InfluxDBClient3(
+                    host=H, token=T, database=D, write_client_options=wco(point_settings=PointSettings(), batch_size=1)
+                )
+        """
+    )
+    failures = signature_failures("app/db.py", code)
+    assert [(f.line, f.message.split(" (")[0]) for f in failures] == [
+        (7, "write_client_options() gets point_settings= which InfluxDBClient3 already gives its write API"),
+        (5, "InfluxDBClient3() does not accept url="),  # an annotated assignment binds a client too
+    ]
+    before_021 = CLIENT_GIVES_WRITE_API - {"point_settings"}
+    assert [f.line for f in signature_failures("app/db.py", code, before_021)] == [5]
+
+
+def test_the_client_gives_its_write_api_what_the_table_says():
+    # built against the installed library: each key given twice raises, the table's complement does not
+    influxdb_client_3 = pytest.importorskip("influxdb_client_3")
+    build = influxdb_client_3.InfluxDBClient3
+    options = influxdb_client_3.write_client_options
+    client = build(
+        host="http://127.0.0.1:1", token="t", database="d", write_client_options=options(batch_size=1)
+    )
+    client.close()
+    with pytest.raises(TypeError, match="multiple values"):
+        build(
+            host="http://127.0.0.1:1",
+            token="t",
+            database="d",
+            write_client_options=options(point_settings=None),
+        )
+    assert "point_settings" in CLIENT_GIVES_WRITE_API
 
 
 def test_unmarked_shape_is_a_check_failure(tmp_path):
