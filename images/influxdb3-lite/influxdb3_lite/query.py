@@ -209,12 +209,17 @@ class Executor:
             return None
         ctx = _new_context()
         for name, table in current:
-            snapshot, stats = table.snapshot_with_times()
+            snapshot = table.snapshot_chunks()
             bound = bounds.get(name)
-            if bound is not None:
-                snapshot = pa.Table.from_batches(pruning.prune(snapshot, stats, bound), snapshot.schema)
-            snapshot = _retained(snapshot, db.retention_ns)
-            ctx.register_record_batches(name, [snapshot.to_batches() or [_empty_batch(snapshot.schema)]])
+            chunks = (
+                snapshot.chunks if bound is None else pruning.prune(snapshot.chunks, snapshot.stats, bound)
+            )
+            if db.retention_ns:
+                chunks = _retained(
+                    pa.Table.from_batches(chunks, snapshot.schema), db.retention_ns
+                ).to_batches()
+            chunks = [c for c in chunks if c.num_rows]
+            ctx.register_record_batches(name, [chunks or [_empty_batch(snapshot.schema)]])
         return ctx
 
     def _learn(
