@@ -510,6 +510,30 @@ def test_v1_show_retention_policies_is_the_v1_shape(influx):
 
 
 @pytest.mark.parametrize(
+    "statement", ["SHOW RETENTION POLICIES", "SELECT user FROM cpu", "SHOW MEASUREMENTS"]
+)
+def test_v1_statement_without_a_database_is_the_real_error(influx, cpu_db, statement):
+    """core/iox_v1_query_api/src/handler.rs: each parsed statement but SHOW DATABASES resolves
+    its database from `db` or the statement (`resolve_db`); with neither, the statement's result
+    is `Error::InfluxqlNoDatabase` (error.rs), a 200 carrying the text. Named, it runs."""
+    url = f"{influx.url}/query"
+    got = requests.get(url, params={"q": statement}, timeout=10)
+    assert got.status_code == 200, got.text
+    assert got.json() == {
+        "results": [
+            {
+                "statement_id": 0,
+                "error": "must specify a 'db' parameter, or provide the database in the InfluxQL query",
+            }
+        ]
+    }
+    named = requests.get(url, params={"q": f"SHOW RETENTION POLICIES ON {cpu_db}"}, timeout=10)
+    assert named.json()["results"][0]["series"][0]["values"] == [[cpu_db, "0s", True]]
+    parse_error = requests.get(url, params={"q": "SELECT"}, timeout=10).json()["results"][0]
+    assert "error" in parse_error and "must specify" not in parse_error["error"]
+
+
+@pytest.mark.parametrize(
     ("statement", "name"),
     [
         ("CREATE DATABASE other", "CREATE DATABASE"),
@@ -609,6 +633,23 @@ def test_v1_chunked_splits_series_by_chunk_size(influx, cpu_db):
     ] == [
         2,
         2,
+    ]
+
+
+def test_v1_chunked_statement_without_rows_sends_nothing(influx, cpu_db):
+    """core/iox_v1_query_api/src/response/chunked.rs: ChunkedResultStream ends without a result
+    when the series stream yields no chunk (stream.rs `test_no_batch`; a batch of no rows has no
+    partition), so a chunked statement with no rows adds no document: the body is empty. An
+    error is still the statement's result; unchunked, the empty statement is `{"statement_id":0}`."""
+    url = f"{influx.url}/query"
+    empty = {"db": cpu_db, "q": "SELECT user FROM cpu WHERE region = 'nowhere'"}
+    got = requests.get(url, params={**empty, "chunked": "true"}, timeout=10)
+    assert got.status_code == 200
+    assert got.text == ""
+    assert requests.get(url, params=empty, timeout=10).json() == {"results": [{"statement_id": 0}]}
+    failed = requests.get(url, params={"q": "SELECT user FROM cpu", "chunked": "true"}, timeout=10)
+    assert [json.loads(line)["results"][0].keys() for line in failed.text.splitlines()] == [
+        {"statement_id", "error"}
     ]
 
 

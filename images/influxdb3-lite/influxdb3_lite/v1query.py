@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from influxdb3_lite import influxql
+
 EPOCH_NS = {
     "ns": 1,
     "n": 1,
@@ -47,6 +49,25 @@ class V1Params:
 
 
 DEFAULT_CHUNK_SIZE = 10_000  # `DEFAULT_CHUNK_SIZE`, core/iox_v1_query_api/src/lib.rs
+
+
+# `Error::InfluxqlNoDatabase` (core/iox_v1_query_api/src/error.rs), answered as the statement's
+# error when neither `db` nor the statement names a database (handler.rs, `resolve_db`).
+NO_DATABASE = "must specify a 'db' parameter, or provide the database in the InfluxQL query"
+
+
+def needs_database(query: str) -> bool:
+    """Whether a statement parsed without a `db` parameter has no database to run on: every
+    statement but SHOW DATABASES and SHOW RETENTION POLICIES ON <db> (the handler resolves the
+    database per statement, after parsing). A statement that does not parse is no such case: the
+    run words its parse error, as the handler answers those first."""
+    try:
+        statement = influxql.parse(query)
+    except (influxql.InfluxQLError, influxql.Unsupported):
+        return False
+    if isinstance(statement, influxql.ShowDatabases):
+        return False
+    return not (isinstance(statement, influxql.ShowRetentionPolicies) and statement.database)
 
 
 def params(values: dict[str, str]) -> V1Params:
@@ -130,15 +151,17 @@ def chunks(results: list[dict], chunk_size: int = 0) -> bytes:
     lines = []
     for result in results:
         pieces = [piece for one in result.get("series") or [] for piece in _split(one, chunk_size)]
-        if not pieces:  # an error or no rows: the statement's result as it stands
+        if "error" in result:  # an error is the statement's one result
             lines.append(json.dumps({"results": [result]}, separators=(",", ":")))
             continue
+        # No rows: the series stream yields no chunk and ChunkedResultStream ends without a
+        # result, so the statement sends nothing (chunked.rs; stream.rs `test_no_batch`).
         for index, piece in enumerate(pieces):
             part = {"statement_id": result["statement_id"], "series": [piece]}
             if index < len(pieces) - 1:
                 part["partial"] = True
             lines.append(json.dumps({"results": [part]}, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode()
+    return "".join(line + "\n" for line in lines).encode()  # no result at all: an empty body
 
 
 def _split(series: dict, size: int) -> list[dict]:
