@@ -350,11 +350,9 @@ class Executor:
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
             raise _classify(str(exc), planning=True) from None
         hydrated = _hydrating(frame, schema) if hydrate else None
-        if hydrated is not None:
-            try:
-                return pa.Table.from_batches(hydrated.collect(), schema=hydrated_schema(schema))
-            except Exception:  # noqa: BLE001 - the plain run below words any error as before
-                pass
+        table = _collect_hydrated(hydrated, schema) if hydrated is not None else None
+        if table is not None:
+            return table
         try:
             # One call that plans physically and runs without the GIL: datafusion-python's
             # execute_stream() holds it through physical planning (several ms on a large
@@ -522,6 +520,15 @@ def _hydrating(frame: DataFrame, schema: pa.Schema) -> DataFrame | None:
     try:
         return frame.select(*exprs)
     except Exception:  # noqa: BLE001 - an ambiguous name: cast after the run instead
+        return None
+
+
+def _collect_hydrated(hydrated: DataFrame, schema: pa.Schema) -> pa.Table | None:
+    """The run of a `_hydrating` frame, in the hydrated planned schema; None when it fails, so
+    the plain run words the error as before (a failing query then runs twice; nothing else)."""
+    try:
+        return pa.Table.from_batches(hydrated.collect(), schema=hydrated_schema(schema))
+    except Exception:  # noqa: BLE001 - DataFusion raises plain Exceptions
         return None
 
 
