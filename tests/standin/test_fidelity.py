@@ -653,6 +653,33 @@ def test_v1_chunked_statement_without_rows_sends_nothing(influx, cpu_db):
     ]
 
 
+@pytest.mark.parametrize(
+    ("extra", "text"),
+    [
+        ({"chunk_size": "ten"}, "invalid digit found in string"),
+        ({"chunk_size": "-1"}, "invalid digit found in string"),
+        ({"chunk_size": ""}, "cannot parse integer from empty string"),
+        ({"chunk_size": "18446744073709551616"}, "number too large to fit in target type"),
+        ({"chunked": "TRUE"}, "provided string was not `true` or `false`"),
+        ({"pretty": "1"}, "provided string was not `true` or `false`"),
+    ],
+)
+def test_v1_typed_parameters_are_serde_errors(influx, cpu_db, extra, text):
+    """core/iox_v1_query_api/src/lib.rs `QueryParams::from_request_query_string`: serde_urlencoded
+    reads `chunk_size` as usize and `chunked`/`pretty` as bool; a value that does not parse is
+    `Error::SerdeUrlDecoding` (error.rs: `error decoding params from url: <parse error>`), an
+    `HttpError::Invalid`, which influxdb3_server/src/http.rs answers 400 `{"error":...}`."""
+    params = {"db": cpu_db, "q": "SHOW MEASUREMENTS", **extra}
+    got = requests.get(f"{influx.url}/query", params=params, timeout=10)
+    assert got.status_code == 400
+    assert got.json() == {"error": f"error decoding params from url: {text}"}
+    # Rust's integer parse takes a leading '+'.
+    plus = requests.get(
+        f"{influx.url}/query", params={**params, "chunk_size": "+1", "chunked": "true"}, timeout=10
+    )
+    assert plus.status_code == 200, plus.text
+
+
 def test_v1_query_series_per_tag_set(influx, cpu_db):
     """InfluxDB 1.x response shape (iox_v1_query_api): one series per GROUP BY tag set, the tags
     in `tags` and out of `columns`."""

@@ -71,19 +71,46 @@ def needs_database(query: str) -> bool:
 
 
 def params(values: dict[str, str]) -> V1Params:
+    _check_typed(values)
     query = values.get("q")
     if not query:
         raise V1Error(400, "missing query parameter 'q'")
     epoch = values.get("epoch") or None
     if epoch is not None and epoch not in EPOCH_NS:
         raise V1Error(400, f"invalid epoch: {epoch}")
-    chunked = values.get("chunked", "false").lower() == "true"
+    chunked = values.get("chunked") == "true"
     size = values.get("chunk_size")
-    if size is not None and not (size.isascii() and size.isdigit()):
-        raise V1Error(400, f"invalid chunk_size: {size}")
     chunk_size = int(size) if size is not None else DEFAULT_CHUNK_SIZE
     pretty = values.get("pretty", "") == "true"
     return V1Params(query, values.get("db") or None, epoch, chunked, pretty, chunk_size)
+
+
+USIZE_MAX = 2**64 - 1
+URL_ERROR = "error decoding params from url: "  # `Error::SerdeUrlDecoding` (error.rs)
+
+
+def _check_typed(values: dict[str, str]) -> None:
+    """`QueryParams` as serde_urlencoded reads it (core/iox_v1_query_api/src/lib.rs): `chunked`
+    and `pretty` are `bool` (exactly `true`/`false`), `chunk_size` a `usize` (Rust's integer
+    parse: an optional `+`, digits, at most 2^64-1); the first bad value, in the order given,
+    is a 400 with the parse error's text (HttpError::Invalid, `{"error":...}`)."""
+    for name, value in values.items():
+        if name in ("chunked", "pretty") and value not in ("true", "false"):
+            raise V1Error(400, URL_ERROR + "provided string was not `true` or `false`")
+        if name == "chunk_size":
+            problem = _usize_problem(value)
+            if problem:
+                raise V1Error(400, URL_ERROR + problem)
+
+
+def _usize_problem(text: str) -> str | None:
+    """`ParseIntError`'s text for a `usize` that does not parse, None when it does."""
+    digits = text[1:] if text.startswith("+") else text
+    if not text:
+        return "cannot parse integer from empty string"
+    if not digits or not (digits.isascii() and digits.isdigit()):
+        return "invalid digit found in string"
+    return "number too large to fit in target type" if int(digits) > USIZE_MAX else None
 
 
 def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[dict]:
