@@ -549,6 +549,25 @@ def test_unplanned_statements_name_themselves_as_the_planner_does(influx, cpu_db
     assert response.text == f"This feature is not implemented: {name}"
 
 
+@pytest.mark.parametrize(
+    ("statement", "plan_types"),
+    [
+        ("EXPLAIN SELECT user FROM cpu WHERE region = 'a'", ["logical_plan", "physical_plan"]),
+        ("EXPLAIN ANALYZE SELECT mean(user) FROM cpu GROUP BY region", ["Plan with Metrics"]),
+    ],
+)
+def test_influxql_explain_answers_a_plan(influx, cpu_db, statement, plan_types):
+    """`explain_statement_to_plan` (core/iox_query_influxql/src/plan/planner.rs): EXPLAIN
+    [ANALYZE] [VERBOSE] plans the SELECT and answers DataFusion's explain table
+    (`LogicalPlan::explain_schema`: `plan_type`, `plan`), not a 405. The plan text itself is the
+    stand-in's (its SQL translation's plan), so only the shape is compared."""
+    response = influxql(influx, cpu_db, statement)
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert [row["plan_type"] for row in rows] == plan_types
+    assert all(isinstance(row["plan"], str) and row["plan"] for row in rows)
+
+
 def test_several_statements_get_the_real_message(influx, cpu_db):
     """http.rs Error::InfluxqlSingleStatement."""
     response = influxql(influx, cpu_db, "SELECT * FROM cpu; SELECT * FROM cpu")
