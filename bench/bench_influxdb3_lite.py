@@ -9,7 +9,9 @@ Then the concurrent load of issue 14: 20 writers (100-line batches of fresh poin
 (Flight queries on the 1M-row table) for `--load-seconds`; it prints the write and query p50 with
 no load and under load, the loaded/no-load ratios, and the loaded p50s against the 100 ms targets,
 with the write rate and the rows each query returned (the queries read recent rows, which the
-writers add: a faster write path makes each query return more).
+writers add: a faster write path makes each query return more). After the load, each loaded
+query runs alone 30 times and the server's CPU per query is printed: on a shared machine the
+latencies move with the machine's load, the CPU a query costs the server much less.
 Each writer and reader is a process of its own, as the services of a fleet are: threads of one
 client process would measure that process's own GIL queue along with the server. The machine's
 load average is printed before and after, since other work on the machine shows in the figures.
@@ -238,6 +240,23 @@ def loaded_report(port: int, pid: int, writers: int, readers: int, seconds: floa
         print(f"errors under load: {len(errors)}, first: {errors[0]}")
 
 
+def query_cpu_report(port: int, pid: int, runs: int = 30) -> None:
+    """The server's CPU per loaded query, each run alone on the table the load left: unlike the
+    latencies, it hardly depends on what else the machine runs, so it compares servers measured
+    in different windows. /proc counts in clock ticks (10 ms): summed over `runs` queries."""
+    from influxdb_client_3 import InfluxDBClient3
+
+    with InfluxDBClient3(host=f"http://127.0.0.1:{port}", token="bench", database="bench") as client:
+        for index, sql in enumerate(LOADED_QUERIES):
+            client.query(sql, language="sql")  # the snapshot of the last writes is built here
+            began = cpu_seconds(pid)
+            for _ in range(runs):
+                rows = client.query(sql, language="sql").num_rows
+            per_query = (cpu_seconds(pid) - began) / runs * 1000
+            label = f"server CPU per loaded query {index + 1}, alone"
+            print(f"{label:<44} {per_query:>12,.2f} ms  ({rows:,} rows)")
+
+
 def _loadavg() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg()) + f"  ({os.cpu_count()} CPUs)"
 
@@ -343,6 +362,7 @@ def main() -> int:
         if args.load_seconds > 0:
             loaded_report(port, proc.pid, args.writers, args.readers, args.load_seconds)
             print(f"{'resident memory after the load':<44} {rss_mb(proc.pid):>12,.1f} MB")
+            query_cpu_report(port, proc.pid)
     finally:
         proc.terminate()
         proc.wait(10)

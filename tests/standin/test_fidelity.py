@@ -510,6 +510,30 @@ def test_v1_show_retention_policies_is_the_v1_shape(influx):
 
 
 @pytest.mark.parametrize(
+    "statement", ["SHOW RETENTION POLICIES", "SELECT user FROM cpu", "SHOW MEASUREMENTS"]
+)
+def test_v1_statement_without_a_database_is_the_real_error(influx, cpu_db, statement):
+    """core/iox_v1_query_api/src/handler.rs: each parsed statement but SHOW DATABASES resolves
+    its database from `db` or the statement (`resolve_db`); with neither, the statement's result
+    is `Error::InfluxqlNoDatabase` (error.rs), a 200 carrying the text. Named, it runs."""
+    url = f"{influx.url}/query"
+    got = requests.get(url, params={"q": statement}, timeout=10)
+    assert got.status_code == 200, got.text
+    assert got.json() == {
+        "results": [
+            {
+                "statement_id": 0,
+                "error": "must specify a 'db' parameter, or provide the database in the InfluxQL query",
+            }
+        ]
+    }
+    named = requests.get(url, params={"q": f"SHOW RETENTION POLICIES ON {cpu_db}"}, timeout=10)
+    assert named.json()["results"][0]["series"][0]["values"] == [[cpu_db, "0s", True]]
+    parse_error = requests.get(url, params={"q": "SELECT"}, timeout=10).json()["results"][0]
+    assert "error" in parse_error and "must specify" not in parse_error["error"]
+
+
+@pytest.mark.parametrize(
     ("statement", "name"),
     [
         ("CREATE DATABASE other", "CREATE DATABASE"),
@@ -523,6 +547,25 @@ def test_unplanned_statements_name_themselves_as_the_planner_does(influx, cpu_db
     response = influxql(influx, cpu_db, statement)
     assert response.status_code == 405
     assert response.text == f"This feature is not implemented: {name}"
+
+
+@pytest.mark.parametrize(
+    ("statement", "plan_types"),
+    [
+        ("EXPLAIN SELECT user FROM cpu WHERE region = 'a'", ["logical_plan", "physical_plan"]),
+        ("EXPLAIN ANALYZE SELECT mean(user) FROM cpu GROUP BY region", ["Plan with Metrics"]),
+    ],
+)
+def test_influxql_explain_answers_a_plan(influx, cpu_db, statement, plan_types):
+    """`explain_statement_to_plan` (core/iox_query_influxql/src/plan/planner.rs): EXPLAIN
+    [ANALYZE] [VERBOSE] plans the SELECT and answers DataFusion's explain table
+    (`LogicalPlan::explain_schema`: `plan_type`, `plan`), not a 405. The plan text itself is the
+    stand-in's (its SQL translation's plan), so only the shape is compared."""
+    response = influxql(influx, cpu_db, statement)
+    assert response.status_code == 200, response.text
+    rows = response.json()
+    assert [row["plan_type"] for row in rows] == plan_types
+    assert all(isinstance(row["plan"], str) and row["plan"] for row in rows)
 
 
 def test_several_statements_get_the_real_message(influx, cpu_db):
@@ -610,6 +653,49 @@ def test_v1_chunked_splits_series_by_chunk_size(influx, cpu_db):
         2,
         2,
     ]
+
+
+def test_v1_chunked_statement_without_rows_sends_nothing(influx, cpu_db):
+    """core/iox_v1_query_api/src/response/chunked.rs: ChunkedResultStream ends without a result
+    when the series stream yields no chunk (stream.rs `test_no_batch`; a batch of no rows has no
+    partition), so a chunked statement with no rows adds no document: the body is empty. An
+    error is still the statement's result; unchunked, the empty statement is `{"statement_id":0}`."""
+    url = f"{influx.url}/query"
+    empty = {"db": cpu_db, "q": "SELECT user FROM cpu WHERE region = 'nowhere'"}
+    got = requests.get(url, params={**empty, "chunked": "true"}, timeout=10)
+    assert got.status_code == 200
+    assert got.text == ""
+    assert requests.get(url, params=empty, timeout=10).json() == {"results": [{"statement_id": 0}]}
+    failed = requests.get(url, params={"q": "SELECT user FROM cpu", "chunked": "true"}, timeout=10)
+    assert [json.loads(line)["results"][0].keys() for line in failed.text.splitlines()] == [
+        {"statement_id", "error"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "text"),
+    [
+        ({"chunk_size": "ten"}, "invalid digit found in string"),
+        ({"chunk_size": "-1"}, "invalid digit found in string"),
+        ({"chunk_size": ""}, "cannot parse integer from empty string"),
+        ({"chunk_size": "18446744073709551616"}, "number too large to fit in target type"),
+        ({"chunked": "TRUE"}, "provided string was not `true` or `false`"),
+        ({"pretty": "1"}, "provided string was not `true` or `false`"),
+    ],
+)
+def test_v1_typed_parameters_are_serde_errors(influx, cpu_db, extra, text):
+    """core/iox_v1_query_api/src/lib.rs `QueryParams::from_request_query_string`: serde_urlencoded
+    reads `chunk_size` as usize and `chunked`/`pretty` as bool; a value that does not parse is
+    `Error::SerdeUrlDecoding` (error.rs: `error decoding params from url: <parse error>`), an
+    `HttpError::Invalid`, which influxdb3_server/src/http.rs answers 400 `{"error":...}`."""
+    params = {"db": cpu_db, "q": "SHOW MEASUREMENTS", **extra}
+    got = requests.get(f"{influx.url}/query", params=params, timeout=10)
+    assert got.status_code == 400
+    assert got.json() == {"error": f"error decoding params from url: {text}"}
+    # Rust's integer parse takes a leading '+'.
+    good = {"db": cpu_db, "q": "SHOW MEASUREMENTS", "chunk_size": "+1", "chunked": "true"}
+    plus = requests.get(f"{influx.url}/query", params=good, timeout=10)
+    assert plus.status_code == 200, plus.text
 
 
 def test_v1_query_series_per_tag_set(influx, cpu_db):

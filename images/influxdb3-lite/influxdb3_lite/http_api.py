@@ -679,6 +679,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, v1query.body(results, request.pretty), "application/json")
 
     def _v1_statement(self, request: v1query.V1Params) -> dict:
+        if request.database is None and v1query.needs_database(request.query):
+            return {"statement_id": 0, "error": v1query.NO_DATABASE}
         query = QueryRequest(request.database, request.query, "influxql", via_http=True, v1=True)
         try:
             table = self.state.executor.run(query)

@@ -207,11 +207,14 @@ def _lowest(first: TimeBound | None, second: TimeBound | None) -> TimeBound | No
     return min(first, second, key=lambda b: (b.lower, not b.inclusive))
 
 
-def prune(table: pa.Table, stats: list[ChunkStats], bound: TimeBound) -> list[pa.RecordBatch]:
+def prune(
+    chunks: pa.Table | list[pa.RecordBatch], stats: list[ChunkStats], bound: TimeBound
+) -> list[pa.RecordBatch]:
     """The snapshot's chunks that hold a row inside the bound; of a chunk whose times ascend,
     only the rows from the first one inside (a zero-copy slice)."""
     kept = []
-    for chunk, chunk_stats in zip(table.to_batches(), stats, strict=True):
+    batches = chunks.to_batches() if isinstance(chunks, pa.Table) else chunks
+    for chunk, chunk_stats in zip(batches, stats, strict=True):
         if not bound.admits(chunk_stats.latest):
             continue
         if chunk_stats.ascending and not bound.admits(chunk_stats.earliest):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions
+from datafusion import DataFrame, SessionConfig, SessionContext, SQLOptions, col
 
 from influxdb3_lite import influxql, iox_sql, pruning
 from influxdb3_lite.caches import CacheRegistry, distinct_cache_sql, last_cache_sql
@@ -209,12 +209,17 @@ class Executor:
             return None
         ctx = _new_context()
         for name, table in current:
-            snapshot, stats = table.snapshot_with_times()
+            snapshot = table.snapshot_chunks()
             bound = bounds.get(name)
-            if bound is not None:
-                snapshot = pa.Table.from_batches(pruning.prune(snapshot, stats, bound), snapshot.schema)
-            snapshot = _retained(snapshot, db.retention_ns)
-            ctx.register_record_batches(name, [snapshot.to_batches() or [_empty_batch(snapshot.schema)]])
+            chunks = (
+                snapshot.chunks if bound is None else pruning.prune(snapshot.chunks, snapshot.stats, bound)
+            )
+            if db.retention_ns:
+                chunks = _retained(
+                    pa.Table.from_batches(chunks, snapshot.schema), db.retention_ns
+                ).to_batches()
+            chunks = [c for c in chunks if c.num_rows]
+            ctx.register_record_batches(name, [chunks or [_empty_batch(snapshot.schema)]])
         return ctx
 
     def _learn(
@@ -253,10 +258,16 @@ class Executor:
             ctx.register_record_batches(name, [filled.to_batches() or [_empty_batch(filled)]])
             sql = f"{sql[:start]}(SELECT * FROM {name}){sql[end:]}"
             count += 1
-        return self._sql_on(ctx, db, sql, params)
+        # Only the final answer is hydrated: a filled subquery keeps its types for the outer query.
+        return self._sql_on(ctx, db, sql, params, hydrate=True)
 
     def _sql_on(
-        self, ctx: SessionContext, db: Database, sql: str, params: dict[str, object] | None
+        self,
+        ctx: SessionContext,
+        db: Database,
+        sql: str,
+        params: dict[str, object] | None,
+        hydrate: bool = False,
     ) -> pa.Table:
         try:
             prepared = (
@@ -269,7 +280,7 @@ class Executor:
         except iox_sql.IoxSqlError as exc:
             raise QueryError(str(exc)) from None
         if prepared is None:
-            return self._run_sql(ctx, sql, params)
+            return self._run_sql(ctx, sql, params, hydrate)
         for function in iox_sql.wallclock_udfs(prepared.wallclock_zones):
             ctx.register_udf(function)  # ctx is private whenever date_bin_wallclock is used
         table = self._run_sql(ctx, prepared.sql, params)
@@ -327,14 +338,21 @@ class Executor:
         return distinct_cache_sql(cache)
 
     @staticmethod
-    def _run_sql(ctx: SessionContext, sql: str, params: dict[str, object] | None) -> pa.Table:
+    def _run_sql(
+        ctx: SessionContext, sql: str, params: dict[str, object] | None, hydrate: bool = False
+    ) -> pa.Table:
         """Planning (SQL to an optimised physical plan) and running fail differently: the HTTP
-        API answers 400 for the first and 500 for the second."""
+        API answers 400 for the first and 500 for the second. `hydrate`: tags come back as
+        Utf8 (`_hydrate_dictionaries`), cast by DataFusion inside the run where it can."""
         try:
             frame = ctx.sql(sql, param_values=dict(params)) if params else ctx.sql(sql)
             schema = frame.schema()
         except Exception as exc:  # DataFusion raises plain Exceptions carrying its message
             raise _classify(str(exc), planning=True) from None
+        hydrated = _hydrating(frame, schema) if hydrate else None
+        table = _collect_hydrated(hydrated, schema) if hydrated is not None else None
+        if table is not None:
+            return table
         try:
             # One call that plans physically and runs without the GIL: datafusion-python's
             # execute_stream() holds it through physical planning (several ms on a large
@@ -342,7 +360,8 @@ class Executor:
             batches = frame.collect()
         except Exception as exc:
             raise _classify(str(exc), planning=not _plans(frame)) from None
-        return pa.Table.from_batches(batches, schema=schema)
+        table = pa.Table.from_batches(batches, schema=schema)
+        return _hydrate_dictionaries(table) if hydrate else table
 
     def _influxql(self, request: QueryRequest) -> pa.Table:
         statement = influxql.parse(request.query)
@@ -381,6 +400,8 @@ class Executor:
             return self._show_keys(db, statement)
         if isinstance(statement, influxql.ShowTagValues):
             return self._show_tag_values(db, statement)
+        if isinstance(statement, influxql.Explain):
+            return self._explain(db, statement, request.params)
         parts = []
         ctx = self._context(db)  # one snapshot of every table for all the measurements named
         for measurement in statement.measurements:
@@ -390,7 +411,7 @@ class Executor:
                 statement.first_time_ns = _first_time(db.tables[measurement].snapshot())
             sql, bounds = influxql.to_sql(statement, measurement, db.tables[measurement].columns)
             # Tags as plain strings here: the windows are joined, sorted and concatenated next.
-            result = _hydrate_dictionaries(self._run_sql(ctx, sql, request.params))
+            result = self._run_sql(ctx, sql, request.params, hydrate=True)
             if influxql.gap_filled(statement):
                 result = gap_fill(result, statement, bounds)
             parts.append(result)
@@ -399,6 +420,27 @@ class Executor:
                 {"iox::measurement": pa.array([], pa.string()), "time": pa.array([], pa.timestamp("ns"))}
             )
         return pa.concat_tables(parts, promote_options="default")
+
+    def _explain(
+        self, db: Database, statement: influxql.Explain, params: dict[str, object] | None
+    ) -> pa.Table:
+        """`EXPLAIN [ANALYZE] [VERBOSE] SELECT`: DataFusion's explain table (`plan_type`, `plan`),
+        as the real planner answers it (`explain_statement_to_plan`, core/iox_query_influxql/src/
+        plan/planner.rs: an Explain or Analyze node over the SELECT's plan). The plan is the one
+        of the stand-in's SQL translation, not the real planner's; a SELECT of several
+        measurements (one plan of a union there, separate queries here) stays refused."""
+        select = statement.select
+        present = [m for m in select.measurements if m in db.tables]
+        if len(present) != 1:
+            raise NotImplementedQuery("This feature is not implemented: EXPLAIN")
+        table = db.tables[present[0]]
+        if select.group_time_ns and influxql.needs_lower_bound(select):
+            select.first_time_ns = _first_time(table.snapshot())
+        sql, _ = influxql.to_sql(select, present[0], table.columns)
+        options = "".join(
+            word for word, on in (("ANALYZE ", statement.analyze), ("VERBOSE ", statement.verbose)) if on
+        )
+        return self._run_sql(self._context(db), f"EXPLAIN {options}{sql}", params)
 
     def _retention_policies(self, name: str | None) -> pa.Table:
         """`QueryExecutorImpl::show_retention_policies` (influxdb3_server/src/query_executor):
@@ -482,6 +524,37 @@ def _plans(frame: DataFrame) -> bool:
     except Exception:  # noqa: BLE001 - DataFusion raises plain Exceptions
         return False
     return True
+
+
+def _hydrating(frame: DataFrame, schema: pa.Schema) -> DataFrame | None:
+    """The frame with its dictionary columns cast to their value type by DataFusion, so the
+    run hands back Utf8 tags itself, in the same GIL-free call, instead of Arrow C++'s
+    dictionary cast (a var-binary take) after it. Measured interleaved in one process on the
+    bench's table, the raw loaded query's run and hydration took 8.0 -> 7.4 ms of CPU for 304k
+    rows and 14.8 -> 12.9 ms for 603k (the aggregate, 300 rows out, unchanged). None when no
+    column is a dictionary or a name does not resolve (a join's two `host` columns): those are
+    cast afterwards, as before. Field metadata is the original schema's (hydrated_schema)."""
+    if not any(pa.types.is_dictionary(f.type) for f in schema):
+        return None
+    exprs = []
+    for f in schema:
+        column = col('"' + f.name.replace('"', '""') + '"')  # quoted: exact, case kept
+        exprs.append(
+            column.cast(f.type.value_type).alias(f.name) if pa.types.is_dictionary(f.type) else column
+        )
+    try:
+        return frame.select(*exprs)
+    except Exception:  # noqa: BLE001 - an ambiguous name: cast after the run instead
+        return None
+
+
+def _collect_hydrated(hydrated: DataFrame, schema: pa.Schema) -> pa.Table | None:
+    """The run of a `_hydrating` frame, in the hydrated planned schema; None when it fails, so
+    the plain run words the error as before (a failing query then runs twice; nothing else)."""
+    try:
+        return pa.Table.from_batches(hydrated.collect(), schema=hydrated_schema(schema))
+    except Exception:  # noqa: BLE001 - DataFusion raises plain Exceptions
+        return None
 
 
 def _classify(message: str, planning: bool) -> QueryError:

@@ -121,8 +121,7 @@ class Table:
     version: int = 0
     _chunks: list[pa.RecordBatch] = field(default_factory=list)
     _stats: dict[int, ChunkStats] = field(default_factory=dict)  # id(chunk) -> its time range
-    _snapshot: pa.Table | None = None
-    _snapshot_stats: list[ChunkStats] = field(default_factory=list)  # per snapshot chunk
+    _snapshot: Snapshot | None = None
     _snapshot_version: int = -1
     _build_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
     _schema_cache: tuple[tuple, pa.Schema] | None = field(default=None, repr=False, compare=False)
@@ -146,11 +145,16 @@ class Table:
 
     def snapshot(self) -> pa.Table:
         """All rows in the current schema, deduplicated; cached until the next write."""
-        return self.snapshot_with_times()[0]
+        return self.snapshot_chunks().table()
 
     def snapshot_with_times(self) -> tuple[pa.Table, list[ChunkStats]]:
-        """The snapshot and, for each of its chunks (`to_batches()` order), its time range, so a
-        query bounded below in time can leave out the chunks that end before (query.py).
+        """The snapshot and, for each of its chunks (`to_batches()` order), its time range."""
+        snapshot = self.snapshot_chunks()
+        return snapshot.table(), snapshot.stats
+
+    def snapshot_chunks(self) -> Snapshot:
+        """The snapshot as its chunks with their time ranges, so a query bounded below in time
+        can leave out the chunks that end before (query.py) without a table made of them.
 
         Needs no catalog lock: writers only append to `pending` and add to `columns`, so a copy
         of the batches taken before a copy of the columns never holds a column the copy lacks.
@@ -162,18 +166,20 @@ class Table:
             cached = self._snapshot
             if cached is not None and self._snapshot_version >= wanted:
                 if len(cached.schema) >= known_columns:
-                    return cached, self._snapshot_stats
+                    return cached
             version = self.version
             pending = self.pending[: len(self.pending)]
             columns = dict(self.columns)
-            snapshot = self._build(pending, columns)
+            schema = self._build(pending, columns)
             del self.pending[: len(pending)]  # only builds remove, and they are serialised
+            chunks = list(self._chunks)
+            snapshot = Snapshot(chunks, [self._stats[id(c)] for c in chunks], schema)
             self._snapshot, self._snapshot_version = snapshot, version
-            self._snapshot_stats = [self._stats[id(c)] for c in self._chunks]
-            return snapshot, self._snapshot_stats
+            return snapshot
 
-    def _build(self, pending: list[tuple[pa.RecordBatch, ChunkStats]], columns: dict[str, str]) -> pa.Table:
-        schema = _schema(self.name, columns)
+    def _build(self, pending: list[tuple[pa.RecordBatch, ChunkStats]], columns: dict[str, str]) -> pa.Schema:
+        """Takes the pending batches into `_chunks`; returns the schema they are conformed to."""
+        schema = self.schema_of(columns)
         # Conforming may make new batch objects: the time ranges go along by position.
         stored = [(_conform(c, schema), self._stats.get(id(c)) or ChunkStats.of(c)) for c in self._chunks]
         fresh = [(_conform(batch, schema), stats) for batch, stats in pending]
@@ -205,7 +211,27 @@ class Table:
         self._stats = {id(c): stats for c, stats in stored}
         if deduplicated or sum(b.num_rows for b, _ in fresh) >= RELEASE_ROWS:
             release_unused()
-        return pa.Table.from_batches(self._chunks, schema=schema) if stored else schema.empty_table()
+        return schema
+
+
+@dataclass
+class Snapshot:
+    """A table's rows at one version: its chunks in the schema, each chunk's time range. The
+    pa.Table of them is made once, when a reader asks for it (the pruned query path does not:
+    under load each table made anew cost an Arrow call and a schema comparison per chunk)."""
+
+    chunks: list[pa.RecordBatch]
+    stats: list[ChunkStats]
+    schema: pa.Schema
+    _table: pa.Table | None = field(default=None, repr=False)
+
+    def table(self) -> pa.Table:
+        if self._table is None:  # racing readers make equal tables: either one may be kept
+            chunks = self.chunks
+            self._table = (
+                pa.Table.from_batches(chunks, schema=self.schema) if chunks else self.schema.empty_table()
+            )
+        return self._table
 
 
 Chunk = tuple[pa.RecordBatch, "ChunkStats"]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from influxdb3_lite import influxql
+
 EPOCH_NS = {
     "ns": 1,
     "n": 1,
@@ -49,20 +51,66 @@ class V1Params:
 DEFAULT_CHUNK_SIZE = 10_000  # `DEFAULT_CHUNK_SIZE`, core/iox_v1_query_api/src/lib.rs
 
 
+# `Error::InfluxqlNoDatabase` (core/iox_v1_query_api/src/error.rs), answered as the statement's
+# error when neither `db` nor the statement names a database (handler.rs, `resolve_db`).
+NO_DATABASE = "must specify a 'db' parameter, or provide the database in the InfluxQL query"
+
+
+def needs_database(query: str) -> bool:
+    """Whether a statement parsed without a `db` parameter has no database to run on: every
+    statement but SHOW DATABASES and SHOW RETENTION POLICIES ON <db> (the handler resolves the
+    database per statement, after parsing). A statement that does not parse is no such case: the
+    run words its parse error, as the handler answers those first."""
+    try:
+        statement = influxql.parse(query)
+    except (influxql.InfluxQLError, influxql.Unsupported):
+        return False
+    if isinstance(statement, influxql.ShowDatabases):
+        return False
+    return not (isinstance(statement, influxql.ShowRetentionPolicies) and statement.database)
+
+
 def params(values: dict[str, str]) -> V1Params:
+    _check_typed(values)
     query = values.get("q")
     if not query:
         raise V1Error(400, "missing query parameter 'q'")
     epoch = values.get("epoch") or None
     if epoch is not None and epoch not in EPOCH_NS:
         raise V1Error(400, f"invalid epoch: {epoch}")
-    chunked = values.get("chunked", "false").lower() == "true"
+    chunked = values.get("chunked") == "true"
     size = values.get("chunk_size")
-    if size is not None and not (size.isascii() and size.isdigit()):
-        raise V1Error(400, f"invalid chunk_size: {size}")
     chunk_size = int(size) if size is not None else DEFAULT_CHUNK_SIZE
     pretty = values.get("pretty", "") == "true"
     return V1Params(query, values.get("db") or None, epoch, chunked, pretty, chunk_size)
+
+
+USIZE_MAX = 2**64 - 1
+URL_ERROR = "error decoding params from url: "  # `Error::SerdeUrlDecoding` (error.rs)
+
+
+def _check_typed(values: dict[str, str]) -> None:
+    """`QueryParams` as serde_urlencoded reads it (core/iox_v1_query_api/src/lib.rs): `chunked`
+    and `pretty` are `bool` (exactly `true`/`false`), `chunk_size` a `usize` (Rust's integer
+    parse: an optional `+`, digits, at most 2^64-1); the first bad value, in the order given,
+    is a 400 with the parse error's text (HttpError::Invalid, `{"error":...}`)."""
+    for name, value in values.items():
+        if name in ("chunked", "pretty") and value not in ("true", "false"):
+            raise V1Error(400, URL_ERROR + "provided string was not `true` or `false`")
+        if name == "chunk_size":
+            problem = _usize_problem(value)
+            if problem:
+                raise V1Error(400, URL_ERROR + problem)
+
+
+def _usize_problem(text: str) -> str | None:
+    """`ParseIntError`'s text for a `usize` that does not parse, None when it does."""
+    digits = text[1:] if text.startswith("+") else text
+    if not text:
+        return "cannot parse integer from empty string"
+    if not digits or not (digits.isascii() and digits.isdigit()):
+        return "invalid digit found in string"
+    return "number too large to fit in target type" if int(digits) > USIZE_MAX else None
 
 
 def series(table: pa.Table, group_tags: list[str], epoch: str | None) -> list[dict]:
@@ -130,15 +178,17 @@ def chunks(results: list[dict], chunk_size: int = 0) -> bytes:
     lines = []
     for result in results:
         pieces = [piece for one in result.get("series") or [] for piece in _split(one, chunk_size)]
-        if not pieces:  # an error or no rows: the statement's result as it stands
+        if "error" in result:  # an error is the statement's one result
             lines.append(json.dumps({"results": [result]}, separators=(",", ":")))
             continue
+        # No rows: the series stream yields no chunk and ChunkedResultStream ends without a
+        # result, so the statement sends nothing (chunked.rs; stream.rs `test_no_batch`).
         for index, piece in enumerate(pieces):
             part = {"statement_id": result["statement_id"], "series": [piece]}
             if index < len(pieces) - 1:
                 part["partial"] = True
             lines.append(json.dumps({"results": [part]}, separators=(",", ":")))
-    return ("\n".join(lines) + "\n").encode()
+    return "".join(line + "\n" for line in lines).encode()  # no result at all: an empty body
 
 
 def _split(series: dict, size: int) -> list[dict]:
