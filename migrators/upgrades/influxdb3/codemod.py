@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -466,6 +466,7 @@ class Influxdb3Codemod(MigrationCodemod):
             or text == "write_api"
             or text in self.facts.write_apis
             or text in self.facts.write_api_names
+            or _reached_through(text, self.facts.write_apis)
         ):
             return True
         if (
@@ -1086,6 +1087,15 @@ def _is_write_api_call(node: cst.BaseExpression) -> bool:
         and isinstance(node.func, cst.Attribute)
         and node.func.attr.value == "write_api"
         and not isinstance(node.func.value, cst.Call)
+    )
+
+
+def _reached_through(text: str, targets: Iterable[str]) -> bool:
+    """`request.app.state.writer` reaches the `app.state.writer` set at start-up (a FastAPI lifespan):
+    an attribute path of two names or more, not on `self`/`cls`, read through another object."""
+    return any(
+        "." in target and not target.startswith(("self.", "cls.")) and text.endswith("." + target)
+        for target in targets
     )
 
 
