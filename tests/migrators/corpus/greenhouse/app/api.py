@@ -41,7 +41,7 @@ class Readings:
         return self.client.query_api()
 
     def fetch(self, flux: str):
-        return self.reader.query(flux)  # site: gh-k03
+        return self.reader.query(flux, org="farm")  # site: gh-k03
 
     def openings(self, bay: str) -> list[float]:
         # site: gh-q03
