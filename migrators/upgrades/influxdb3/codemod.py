@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import libcst as cst
@@ -208,6 +208,8 @@ class _Facts(LightVisitor):
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
         self._functions.append(node.name.value)
+        if _returns_query_api_property(node):  # `@cached_property def reader(self): return ....query_api()`
+            self.facts.query_apis.add(f"self.{node.name.value}")
         for param in params:  # `q: QueryApi = Depends(get_query_api)`: an injected API
             kind = self._api_annotation(param.annotation)
             if kind == "QueryApi":
@@ -466,6 +468,7 @@ class Influxdb3Codemod(MigrationCodemod):
             or text == "write_api"
             or text in self.facts.write_apis
             or text in self.facts.write_api_names
+            or _reached_through(text, self.facts.write_apis)
         ):
             return True
         if (
@@ -1086,6 +1089,42 @@ def _is_write_api_call(node: cst.BaseExpression) -> bool:
         and isinstance(node.func, cst.Attribute)
         and node.func.attr.value == "write_api"
         and not isinstance(node.func.value, cst.Call)
+    )
+
+
+def _returns_query_api_property(function: cst.FunctionDef) -> bool:
+    """`@property`/`@cached_property` returning `<client>.query_api()` (see flow.property_of_query_api)."""
+    decorated = any(
+        (dotted(d.decorator) or "").split(".")[-1] in ("property", "cached_property")
+        for d in function.decorators
+    )
+    if not decorated or not isinstance(function.body, cst.IndentedBlock):
+        return False
+    body = [
+        s
+        for s in function.body.body
+        if not (
+            isinstance(s, cst.SimpleStatementLine)
+            and isinstance(s.body[0], cst.Expr)
+            and isinstance(s.body[0].value, cst.SimpleString)
+        )
+    ]
+    small = body[0].body[0] if len(body) == 1 and isinstance(body[0], cst.SimpleStatementLine) else None
+    value = small.value if isinstance(small, cst.Return) else None
+    return (
+        isinstance(value, cst.Call)
+        and isinstance(value.func, cst.Attribute)
+        and value.func.attr.value == "query_api"
+        and not value.args
+    )
+
+
+def _reached_through(text: str, targets: Iterable[str]) -> bool:
+    """`request.app.state.writer` reaches the `app.state.writer` set at start-up (a FastAPI lifespan):
+    an attribute path of two names or more, not on `self`/`cls`, read through another object."""
+    return any(
+        "." in target and not target.startswith(("self.", "cls.")) and text.endswith("." + target)
+        for target in targets
     )
 
 

@@ -536,7 +536,28 @@ def query_api_names(module: ast.Module) -> frozenset[str]:
             and _annotated_query_api(node.annotation)
         ):
             names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and property_of_query_api(node):
+            names.add(
+                node.name
+            )  # `self.reader` where `@cached_property def reader(self): return ....query_api()`
     return frozenset(names)
+
+
+PROPERTY_DECORATORS = frozenset({"property", "cached_property"})
+
+
+def property_of_query_api(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """`@property` / `@cached_property` whose body returns `<client>.query_api()`."""
+    decorated = any(_name(d) in PROPERTY_DECORATORS for d in function.decorator_list)
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    value = body[0].value if len(body) == 1 and isinstance(body[0], ast.Return) else None
+    return (
+        decorated
+        and isinstance(value, ast.Call)
+        and isinstance(value.func, ast.Attribute)
+        and value.func.attr == "query_api"
+        and not value.args
+    )
 
 
 def _annotated_query_api(annotation: ast.expr) -> bool:

@@ -12,7 +12,11 @@
   it was a TypeError when the client was built, 0.21);
 * ``InfluxDBClient.from_env_properties()`` becomes ``InfluxDBClient3.from_env()`` under its marker;
 * lazy global getters: ``get_client().write_api(write_options=SYNCHRONOUS)`` is the client, and a function
-  returning the write API (``get_writer()``) makes ``get_writer().write(bucket=...)`` a v2 write.
+  returning the write API (``get_writer()``) makes ``get_writer().write(bucket=...)`` a v2 write;
+* a write API set at start-up on shared state (``app.state.writer`` in a FastAPI lifespan) and read in a
+  handler through another object (``request.app.state.writer.write(bucket=...)``) is a v2 write;
+* a ``@cached_property``/``@property`` returning ``client.query_api()`` is a query API: a wrapper sending
+  its parameter through it is a wrapper of the service.
 """
 
 from __future__ import annotations
@@ -287,3 +291,68 @@ def test_a_batching_write_api_of_a_call_is_not_folded(tmp_path):
     body = (tmp_path / "app/w.py").read_text()
     assert "get_client().write_api(write_options=WriteOptions(batch_size=10))" in body, body
     assert "MIGRATION-BLOCKER(IX-16)" in body, body
+
+
+def test_a_write_api_on_app_state_read_through_the_request():
+    new = _run(
+        """
+        from contextlib import asynccontextmanager
+
+        from fastapi import FastAPI, Request
+        from influxdb_client import InfluxDBClient, Point
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        BUCKET = "weather"
+
+
+        @asynccontextmanager
+        async def lifespan(app: FastAPI):
+            app.state.influx = InfluxDBClient(url="http://influxdb:8086", token="t", org="o")
+            app.state.writer = app.state.influx.write_api(write_options=SYNCHRONOUS)
+            yield
+
+
+        async def add(station: str, temp: float, request: Request):
+            request.app.state.writer.write(bucket=BUCKET, record=Point("obs").tag("station", station).field("t", temp))
+        """
+    )
+    assert "MIGRATION-BLOCKER" not in new, new
+    assert 'request.app.state.writer.write(record=Point("obs")' in new and "database=BUCKET)" in new, new
+    assert 'InfluxDBClient3(host="http://influxdb:8086", token="t", database=BUCKET)' in new, new
+
+
+def test_a_wrapper_through_a_cached_property_query_api(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/__init__.py": "",
+            "app/repo.py": """
+                from functools import cached_property
+
+                from influxdb_client import InfluxDBClient
+
+
+                class Repo:
+                    def __init__(self, url: str, token: str):
+                        self.client = InfluxDBClient(url=url, token=token, org="o")
+
+                    @cached_property
+                    def reader(self):
+                        return self.client.query_api()
+
+                    def run(self, flux: str):
+                        return self.reader.query(flux)
+
+                    def levels(self, tank: str) -> list:
+                        flux = f'from(bucket: "water") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "tank" and r.tank == "{tank}" and r._field == "level")'
+                        return [r.get_value() for t in self.run(flux) for r in t.records]
+            """,
+        },
+    )
+    first = migrate_tree(tmp_path, write=True)
+    body = (tmp_path / "app/repo.py").read_text()
+    assert "MIGRATION-BLOCKER" not in body and "FROM tank" in body, body
+    assert "def run(self, flux: str, **sql_options):" in body, body
+    assert 'self.run(flux, database="water", query_parameters={"tank": tank})' in body, body
+    assert first.changed and not migrate_tree(tmp_path, write=True).changed  # idempotent
