@@ -21,6 +21,7 @@ from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, iter_imports
 from migrators.core.tree import ProjectTree
+from migrators.core.walk import walk
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
@@ -284,7 +285,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self._words: frozenset[str] | None = None
         self._header_map: dict[int, tuple[cst.CSTNode, ...]] | None = None
         visitor = _Facts(node, self.statement_text)
-        node.visit(visitor)
+        walk(node, visitor)
         self.facts = visitor.facts
         self.plan = Plan()
         self.needs_ping = False

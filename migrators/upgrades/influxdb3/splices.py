@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrators.core.codemod import LightVisitor
+from migrators.core.walk import walk
 
 
 @dataclass
@@ -210,7 +211,7 @@ def name_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
         def visit_Name(self, n: cst.Name) -> None:
             found.append(n)
 
-    node.visit(_All())
+    walk(node, _All())
     return found
 
 
@@ -218,7 +219,7 @@ def rebinds(body: cst.CSTNode, name: str) -> bool:
     """`name` is bound somewhere in `body` (then its value at the query call may not be the one the text
     was built with)."""
     finder = _Binds(name)
-    body.visit(finder)
+    walk(body, finder)
     return finder.found
 
 
