@@ -34,6 +34,7 @@ from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
+from migrators.core.walk import traverse
 
 
 def dotted(node: cst.CSTNode) -> str | None:
@@ -119,6 +120,20 @@ class LightVisitor(cst.CSTVisitor):
 def _has_attribute_hooks(hooks: frozenset[str]) -> bool:
     """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
     return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
+
+
+@functools.cache
+def _transformable(kind: type) -> bool:
+    """Whether migrators.core.walk.traverse makes every call libcst's traversal makes on a codemod of
+    this class: one without matcher decorators and attribute hooks, whose attribute-hook entry points
+    are MigrationCodemod's (which then do nothing: the traversal leaves those calls out)."""
+    hooks = visitor_hooks(kind)
+    return (
+        hooks is not None
+        and not _has_attribute_hooks(hooks)
+        and kind.on_visit_attribute is MigrationCodemod.on_visit_attribute
+        and kind.on_leave_attribute is MigrationCodemod.on_leave_attribute
+    )
 
 
 class _WithoutMatcherSearch(ContextAwareTransformer):
@@ -232,6 +247,7 @@ _IMPORT_EDITS = (
 
 
 _STANDARD_TRANSFORM = VisitorBasedCodemodCommand.transform_module
+_STANDARD_TRAVERSAL = VisitorBasedCodemodCommand.transform_module_impl
 
 
 class LazyMetadata(Mapping):
@@ -496,7 +512,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
         self._unplaced = []
         try:
-            tree = self.transform_module_impl(wrapper.module)
+            tree = self._traverse(wrapper.module)
             self._place_changes(wrapper)
         finally:
             self.metadata = {}
@@ -508,6 +524,13 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             if key in self.context.scratch:
                 tree = self._run_import_edit(transform, tree)
         return tree
+
+    def _traverse(self, module: cst.Module) -> cst.Module:
+        """transform_module_impl: libcst's `module.visit(self)`, or the same traversal without libcst's
+        per-field dispatch where this class allows it (see migrators.core.walk.traverse)."""
+        if type(self).transform_module_impl is _STANDARD_TRAVERSAL and _transformable(type(self)):
+            return traverse(module, self)
+        return self.transform_module_impl(module)
 
     def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
         if transform is TopLevelAddImports and modules_already_imported(self.context, tree):

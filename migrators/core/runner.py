@@ -187,6 +187,10 @@ def _run_codemod(
         after = codemod.transform_module(wrapper.module)
     elapsed = time.process_time() - started
     timer.add(f"transform:{name}", elapsed - (timer.phase("metadata") - metadata_before))
+    if after is wrapper.module:
+        # untouched (the traversal keeps a node whose children are unchanged): its text is the one it
+        # was parsed from or rendered to, as libcst renders every tree back to its source exactly
+        return after, current
     with timer.timed(f"render:{name}"):
         after_code = after.code
         if _starts_with_new_blank_lines(current, after, after_code):

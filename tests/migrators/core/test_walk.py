@@ -9,7 +9,7 @@ import libcst.matchers as m
 import pytest
 
 from migrators.core.codemod import LightVisitor
-from migrators.core.walk import _LIBCST_OWN, child_fields, children, find_all, preorder, walk
+from migrators.core.walk import _LIBCST_OWN, children, find_all, preorder, rebuild_plan, traverse, walk
 from tests.migrators.helpers import dedent
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -150,11 +150,101 @@ def test_find_all_is_libcsts_findall(modules: list[cst.Module], matcher: m.BaseM
         assert len(ours) == len(theirs) and all(a is b for a, b in zip(ours, theirs, strict=True))
 
 
-def test_a_conditional_field_falls_back_to_libcst() -> None:
-    # ImportFrom visits `names` only when it is not `*`: its plan is libcst's own
-    assert child_fields(cst.ImportFrom) is _LIBCST_OWN
-    star = cst.parse_module("from a import *\n").body[0].body[0]
-    assert children(star) == star.children
+def test_conditional_fields_are_read_as_libcst_visits_them() -> None:
+    # ImportFrom visits `*` as one node and names as a sequence; a format spec may be None
+    assert all(rebuild_plan(kind) is not _LIBCST_OWN for kind in (cst.ImportFrom, cst.TypeParam, cst.Comma))
+    module = cst.parse_module('from a import *\nfrom b import (c, d)\nf"{x:>{w}} {y}"\n')
+    for node in preorder(module):
+        assert list(children(node)) == list(node.children)
+
+
+class _Edits(cst.CSTTransformer):
+    """Hook calls recorded by original node, with edits of every kind a parent must rebuild around:
+    a renamed Name, a removed statement (a block left empty keeps libcst's `pass`), a statement
+    flattened into two, a removed optional child (an annotation), a removed sentinel (a comma)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.calls.append(("visit", id(node)))
+        return not (isinstance(node, cst.FunctionDef) and node.name.value == "skip_me")
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):
+        self.calls.append(("leave", id(original_node)))
+        return super().on_leave(original_node, updated_node)
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+        return updated_node.with_changes(value="renamed") if original_node.value == "x" else updated_node
+
+    def leave_Pass(self, original_node: cst.Pass, updated_node: cst.Pass):
+        return cst.RemovalSentinel.REMOVE
+
+    def leave_Del(self, original_node: cst.Del, updated_node: cst.Del):
+        return cst.RemovalSentinel.REMOVE
+
+    def leave_SimpleStatementLine(self, original_node, updated_node):
+        if isinstance(original_node.body[0], cst.Global):
+            return cst.FlattenSentinel([updated_node, cst.parse_statement("added = 1\n")])
+        return updated_node
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.optional = getattr(self, "optional", set()) | {id(node.annotation)}
+
+    def leave_Annotation(self, original_node, updated_node):
+        # a parameter's annotation is optional (an assignment's is required: libcst refuses that)
+        return (
+            cst.RemovalSentinel.REMOVE if id(original_node) in getattr(self, "optional", ()) else updated_node
+        )
+
+    def leave_Comma(self, original_node, updated_node):
+        return cst.RemovalSentinel.REMOVE
+
+
+EDITED = dedent("""
+    def f(a: int, b) -> int:
+        global g
+        pass
+    def skip_me(x):
+        x = 1
+    class C:
+        pass
+    del x
+    y = [x, 1, 2]
+    if x: pass
+    else:
+        del x
+""")
+
+
+def test_traverse_makes_libcsts_calls_and_tree() -> None:
+    for text in (EDITED, *_sources()[:80]):
+        module = cst.parse_module(text)
+        ours, theirs = _Edits(), _Edits()
+        assert traverse(module, ours).code == module.visit(theirs).code
+        assert ours.calls == theirs.calls
+
+
+def test_traverse_keeps_an_untouched_tree() -> None:
+    module = cst.parse_module(EVERY_SHAPE)
+    assert traverse(module, cst.CSTTransformer()) is module
+    renamed = traverse(module, _Edits())
+    assert renamed is not module and renamed.deep_equals(module.visit(_Edits()))
+
+
+def test_a_removed_required_child_is_refused_as_libcst_refuses_it() -> None:
+    class _RemoveCallee(cst.CSTTransformer):
+        def leave_Call(self, original_node, updated_node):
+            return updated_node.with_changes(func=cst.Name("g"))
+
+        def leave_Name(self, original_node, updated_node):
+            return cst.RemovalSentinel.REMOVE if original_node.value == "f" else updated_node
+
+    module = cst.parse_module("f(x)\n")
+    with pytest.raises(TypeError, match="does not allow it to be removed"):
+        module.visit(_RemoveCallee())
+    with pytest.raises(TypeError, match="does not allow it to be removed"):
+        traverse(module, _RemoveCallee())
 
 
 class _AttributeHook(cst.CSTVisitor):
