@@ -29,7 +29,7 @@ from libcst.metadata import (
 )
 
 from migrators.core.bindings import ImportNames, iter_imports, nested_symbols, quietly_parsed
-from migrators.core.lines import start_lines
+from migrators.core.lines import render, start_lines
 from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
@@ -356,7 +356,7 @@ def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.
     if name is None or alias is not None or module == "__future__":  # libcst never removes those
         return None
     found = [i for i, stmt in enumerate(tree.body) if _is_lone_import(stmt, module, name)]
-    if len(found) != 1 or len(re.findall(rf"\b{re.escape(name)}\b", tree.code)) != 1:
+    if len(found) != 1 or len(re.findall(rf"\b{re.escape(name)}\b", render(tree))) != 1:
         return None
     return tree.with_changes(body=[*tree.body[: found[0]], *tree.body[found[0] + 1 :]])
 
@@ -386,7 +386,7 @@ def module_imports_in_use(context: CodemodContext, tree: cst.Module) -> bool:
 
     if plain_imports(True) != plain_imports(False):
         return False
-    table = quietly_parsed(lambda: symtable.symtable(tree.code, "<module>", "exec"))
+    table = quietly_parsed(lambda: symtable.symtable(render(tree), "<module>", "exec"))
     return table is not None and all(_read_from_module_scope(table, mod) for mod in modules)
 
 
