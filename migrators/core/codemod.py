@@ -62,6 +62,12 @@ def _type_can_lead(kind: type) -> bool:
     )
 
 
+@functools.cache
+def _type_is(kind: type, base: type) -> bool:
+    """isinstance(node, base) asked of type(node) once per node type (an ABC check per node is slow)."""
+    return issubclass(kind, base)
+
+
 _MATCHER_DECORATIONS = (
     "_call_if_inside_matcher",
     "_call_if_not_inside_matcher",
@@ -645,7 +651,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
 
     # statement stack; markers flushed into leading_lines when the statement is left
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.Module):
+        if _type_is(type(node), cst.Module):
             self._module_node, self._heads, self._left = node, None, set()
             self._untouched = self._statements_without_triggers(node)
             self._module_first = node.body[0] if node.body else None
@@ -656,7 +662,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
         descend = name not in self._hooks or getattr(self, name)(node) is not False
-        if descend and isinstance(node, cst.FunctionDef):
+        if descend and _type_is(type(node), cst.FunctionDef):
             fn = self.ast_def(node)
             if fn is not None and self.inert_body(fn):
                 self._untouched.add(id(node.body))  # its hooks run, nothing below it is visited
@@ -694,7 +700,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                         if c not in self._header_comments or self.changes.append(ch)
                     ]
                 result = self._flush(result, pending) if pending else result
-        if isinstance(original_node, cst.Module):
+        if _type_is(type(original_node), cst.Module):
             # whatever is still pending was attached to a node the traversal never left (not in
             # this tree): the header keeps it rather than dropping it silently
             for stranded in self._pending.values():

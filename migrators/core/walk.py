@@ -201,7 +201,7 @@ def children(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
         if mode in _MANY or (mode == _NODE_OR_SEQUENCE and not isinstance(value, kind)):
             if value is not None:  # _SEQUENCE_OR_NONE
                 found.extend(value)
-        elif isinstance(value, cst.CSTNode):  # None or MaybeSentinel: nothing visited
+        elif value is not None and value is not cst.MaybeSentinel.DEFAULT:  # those are not visited
             found.append(value)
     return found
 
@@ -351,6 +351,8 @@ def _rebuilt(value: Any, mode: int, visitor: cst.CSTTransformer) -> Any:
     if mode == _SENTINEL and isinstance(value, cst.MaybeSentinel):
         return cst.MaybeSentinel.DEFAULT
     result = _transform(value, visitor)
+    if _is_node_type(type(result)):  # the common case, without ABC isinstance checks
+        return result
     if isinstance(result, cst.FlattenSentinel):
         raise TypeError(
             f"We got a FlattenSentinel while visiting a {type(value).__name__}. This "
@@ -371,7 +373,9 @@ def _visit_items(children: Sequence[cst.CSTNode], visitor: cst.CSTTransformer) -
     """libcst's visit_iterable: the children's results, flattened, without the removed ones."""
     for child in children:
         result = _transform(child, visitor)
-        if isinstance(result, cst.FlattenSentinel):
+        if _is_node_type(type(result)):
+            yield result
+        elif isinstance(result, cst.FlattenSentinel):
             yield from result
         elif not isinstance(result, cst.RemovalSentinel):
             yield result
@@ -381,6 +385,10 @@ def _visit_body_items(children: Sequence[cst.CSTNode], visitor: cst.CSTTransform
     """libcst's visit_body_iterable: as _visit_items, and a child left empty by a removal is dropped."""
     for child in children:
         result = _transform(child, visitor)
+        if _is_node_type(type(result)):
+            if child._is_removable() or not result._is_removable():
+                yield result
+            continue
         if isinstance(result, cst.RemovalSentinel):
             continue
         if isinstance(result, cst.FlattenSentinel):
