@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrators.core.codemod import LightVisitor
-from migrators.core.walk import walk
+from migrators.core.walk import preorder, walk
 
 
 @dataclass
@@ -205,14 +205,8 @@ class _Binds(LightVisitor):
 
 
 def name_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-
-    class _All(LightVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.append(n)
-
-    walk(node, _All())
-    return found
+    # every Name in walk order (what a visitor's visit_Name meets), without a visitor class per call
+    return [n for n in preorder(node) if type(n) is cst.Name]
 
 
 def rebinds(body: cst.CSTNode, name: str) -> bool:

@@ -259,3 +259,20 @@ def test_a_visitor_with_attribute_hooks_gets_them() -> None:
     visitor = _AttributeHook()
     walk(cst.parse_module("f(x)\ng(y)\n"), visitor)
     assert visitor.fields == ["func", "func"]
+
+
+class _AttributeHookMixin:
+    def visit_Call_func(self, node: cst.Call) -> None:
+        pass
+
+
+def test_a_light_visitor_refuses_attribute_hooks_from_itself_its_bases_and_mixins() -> None:
+    # LightVisitor's walk leaves attribute hooks out: a class that would need one is refused
+    with pytest.raises(TypeError, match="visit_Call_func"):
+        type("Own", (LightVisitor,), {"visit_Call_func": lambda self, node: None})
+    with pytest.raises(TypeError, match="visit_Call_func"):
+        type("Mixed", (_AttributeHookMixin, LightVisitor), {})
+    base = type("Base", (LightVisitor,), {"visit_Call": lambda self, node: None})
+    with pytest.raises(TypeError, match="leave_Call_args"):
+        type("Derived", (base,), {"leave_Call_args": lambda self, node: None})
+    type("Fine", (base,), {"visit_Name": lambda self, node: None})  # node hooks are what it walks
