@@ -34,7 +34,8 @@ from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
-from migrators.core.walk import traverse
+from migrators.core.walk import LightVisitor as LightVisitor  # the upgrades' visitors import it from here
+from migrators.core.walk import has_attribute_hooks, traverse, visitor_hooks
 
 
 def dotted(node: cst.CSTNode) -> str | None:
@@ -68,76 +69,6 @@ def _type_is(kind: type, base: type) -> bool:
     return issubclass(kind, base)
 
 
-_MATCHER_DECORATIONS = (
-    "_call_if_inside_matcher",
-    "_call_if_not_inside_matcher",
-    "_visit_matcher",
-    "_leave_matcher",
-)
-
-
-@functools.cache
-def visitor_hooks(kind: type) -> frozenset[str] | None:
-    """The visit_*/leave_* methods a codemod class really defines (not libcst's no-op stubs), or None
-    when it uses libcst's matcher decorators (@m.visit, @m.call_if_inside, ...).
-
-    libcst's transformer looks up a hook by name for every node and every child attribute and calls
-    a stub when none is defined; libcst's matcher base also re-checks decorators on every call. For
-    a class without decorators, knowing its hooks once gives the same calls for a fraction of the
-    cost (the traversal is most of a codemod's time)."""
-    hooks = set()
-    for name in dir(kind):
-        attr = getattr(kind, name, None)
-        if any(hasattr(attr, mark) for mark in _MATCHER_DECORATIONS):
-            return None
-        if name.startswith(("visit_", "leave_")) and callable(attr) and not getattr(attr, "_is_no_op", False):
-            hooks.add(name)
-    return frozenset(hooks)
-
-
-_ATTRIBUTE_HOOK = re.compile(r"^(?:visit|leave)_[A-Z][A-Za-z0-9]*_\w+$")
-
-
-class LightVisitor(cst.CSTVisitor):
-    """A CSTVisitor for a class whose hooks are visit_<Node>/leave_<Node> only (the same calls).
-
-    libcst looks up a visit_<Node>_<field> and a leave_<Node>_<field> hook by name for every child
-    field of every node it walks (two f-strings and two getattr each): about half of a visitor's own
-    dispatch, spent for nothing by a class that defines none. A subclass that defines one is refused."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # the names of the class's own namespace and of any base that is neither a LightVisitor
-        # (checked when it was made) nor libcst's (whose attribute hooks are all no-op stubs): the
-        # same verdict as a look at every name of dir(cls), which cost ~10 ms per class made (some
-        # visitors are classes made inside a function, once per call)
-        names = {
-            name
-            for klass in cls.__mro__
-            if klass is cls or not (issubclass(klass, LightVisitor) or klass.__module__.startswith("libcst"))
-            for name in vars(klass)
-        }
-        own = [
-            name
-            for name in sorted(names)
-            if _ATTRIBUTE_HOOK.match(name) and not getattr(getattr(cls, name), "_is_no_op", False)
-        ]
-        if own:
-            raise TypeError(f"{cls.__name__} defines attribute hooks ({', '.join(own)}): use cst.CSTVisitor")
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        return None
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        return None
-
-
-@functools.cache
-def _has_attribute_hooks(hooks: frozenset[str]) -> bool:
-    """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
-    return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
-
-
 @functools.cache
 def _transformable(kind: type) -> bool:
     """Whether migrators.core.walk.traverse makes every call libcst's traversal makes on a codemod of
@@ -146,7 +77,7 @@ def _transformable(kind: type) -> bool:
     hooks = visitor_hooks(kind)
     return (
         hooks is not None
-        and not _has_attribute_hooks(hooks)
+        and not has_attribute_hooks(hooks)
         and kind.on_visit_attribute is MigrationCodemod.on_visit_attribute
         and kind.on_leave_attribute is MigrationCodemod.on_leave_attribute
     )
@@ -735,7 +666,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_visit_attribute(node, attribute)
             return
-        if not _has_attribute_hooks(self._hooks):
+        if not has_attribute_hooks(self._hooks):
             return  # asked for every child field of every node: most codemods define no such hook
         name = f"visit_{type(node).__name__}_{attribute}"
         if name in self._hooks:
@@ -745,7 +676,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_leave_attribute(original_node, attribute)
             return
-        if not _has_attribute_hooks(self._hooks):
+        if not has_attribute_hooks(self._hooks):
             return
         name = f"leave_{type(original_node).__name__}_{attribute}"
         if name in self._hooks:

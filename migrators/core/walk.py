@@ -1,17 +1,19 @@
-"""Read-only walks of a libcst tree without libcst's rebuild of every node.
+"""Walks of a libcst tree without libcst's rebuild of every node, and the visitor base they serve.
 
 libcst walks a tree for a CSTVisitor exactly as for a transformer: every node it descends into is
 rebuilt from its visited children (a dataclass construction and its validation per node) and the
 copy thrown away; its own code says "TODO: provide traversal where children are not replaced".
 That rebuild is three quarters of a visitor's walk. :func:`walk` calls the same hooks on the same
 nodes in the same order (``on_visit``, the children in libcst's order, ``on_leave``) and builds
-nothing; :func:`find_all` is ``libcst.matchers.findall`` (without metadata) over the same walk.
+nothing; :func:`find_all` is ``libcst.matchers.findall`` (without metadata) over the same walk;
+:func:`traverse` is a transformer's walk that rebuilds only the nodes whose children changed.
+:class:`LightVisitor` is the base of the upgrades' visitors (no attribute hooks: the walk skips them).
 
-The children of a node, in libcst's order, are read from each node class's own
-``_visit_and_replace_children``: where it is the plain form (one ``return Node(field=...)`` whose
-every field is either passed as is or handed to one of libcst's ``visit_*`` helpers under its own
-name) its visited fields are kept once per class; a class whose method has any other form (a field
-visited under a condition, as ``ImportFrom.names`` is) falls back to libcst's own ``children``.
+The children of a node, in libcst's order, are read once per node class from the class's own
+``_visit_and_replace_children`` (its source): one ``return Node(field=...)`` (or
+``self.__class__(...)``) whose every field is passed as is or handed to one of libcst's ``visit_*``
+helpers under its own name, or the two conditional forms libcst uses (``ImportFrom.names``, an
+f-string's format spec). A class whose method has any other form falls back to libcst's own code.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import re
 import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -206,13 +209,81 @@ def children(node: cst.CSTNode) -> Sequence[cst.CSTNode]:
     return found
 
 
+_MATCHER_DECORATIONS = (
+    "_call_if_inside_matcher",
+    "_call_if_not_inside_matcher",
+    "_visit_matcher",
+    "_leave_matcher",
+)
+
+
+@functools.cache
+def visitor_hooks(kind: type) -> frozenset[str] | None:
+    """The visit_*/leave_* methods a codemod class really defines (not libcst's no-op stubs), or None
+    when it uses libcst's matcher decorators (@m.visit, @m.call_if_inside, ...).
+
+    libcst's transformer looks up a hook by name for every node and every child attribute and calls
+    a stub when none is defined; libcst's matcher base also re-checks decorators on every call. For
+    a class without decorators, knowing its hooks once gives the same calls for a fraction of the
+    cost (the traversal is most of a codemod's time)."""
+    hooks = set()
+    for name in dir(kind):
+        attr = getattr(kind, name, None)
+        if any(hasattr(attr, mark) for mark in _MATCHER_DECORATIONS):
+            return None
+        if name.startswith(("visit_", "leave_")) and callable(attr) and not getattr(attr, "_is_no_op", False):
+            hooks.add(name)
+    return frozenset(hooks)
+
+
+_ATTRIBUTE_HOOK = re.compile(r"^(?:visit|leave)_[A-Z][A-Za-z0-9]*_\w+$")
+
+
+class LightVisitor(cst.CSTVisitor):
+    """A CSTVisitor for a class whose hooks are visit_<Node>/leave_<Node> only (the same calls).
+
+    libcst looks up a visit_<Node>_<field> and a leave_<Node>_<field> hook by name for every child
+    field of every node it walks (two f-strings and two getattr each): about half of a visitor's own
+    dispatch, spent for nothing by a class that defines none. A subclass that defines one is refused."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the names of the class's own namespace and of any base that is neither a LightVisitor
+        # (checked when it was made) nor libcst's (whose attribute hooks are all no-op stubs): the
+        # same verdict as a look at every name of dir(cls), which cost ~10 ms per class made (some
+        # visitors are classes made inside a function, once per call)
+        names = {
+            name
+            for klass in cls.__mro__
+            if klass is cls or not (issubclass(klass, LightVisitor) or klass.__module__.startswith("libcst"))
+            for name in vars(klass)
+        }
+        own = [
+            name
+            for name in sorted(names)
+            if _ATTRIBUTE_HOOK.match(name) and not getattr(getattr(cls, name), "_is_no_op", False)
+        ]
+        if own:
+            raise TypeError(f"{cls.__name__} defines attribute hooks ({', '.join(own)}): use cst.CSTVisitor")
+
+    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
+        return None
+
+
+@functools.cache
+def has_attribute_hooks(hooks: frozenset[str]) -> bool:
+    """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
+    return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
+
+
 def _walkable(kind: type) -> bool:
     """Whether a visitor class gets from :func:`walk` every call libcst's walk makes: the walk leaves
     out on_visit_attribute/on_leave_attribute, which only a visit_<Node>_<field> hook needs.
 
     Not cached per class: some visitors are classes made inside a function, a new one per call."""
-    from migrators.core.codemod import LightVisitor
-
     if issubclass(kind, LightVisitor):  # refuses attribute hooks when the class is made
         return (
             kind.on_visit_attribute is LightVisitor.on_visit_attribute
@@ -225,14 +296,12 @@ def _walkable(kind: type) -> bool:
 def _plain_visitor(kind: type) -> bool:
     """A CSTVisitor with libcst's attribute-hook entry points, no attribute hook and no matcher
     decorators (its hooks listed once per class: a class made per call should be a LightVisitor)."""
-    from migrators.core.codemod import _has_attribute_hooks, visitor_hooks
-
     if not issubclass(kind, cst.CSTVisitor):
         return False
     hooks = visitor_hooks(kind)
     return (
         hooks is not None
-        and not _has_attribute_hooks(hooks)
+        and not has_attribute_hooks(hooks)
         and kind.on_visit_attribute is cst.CSTVisitor.on_visit_attribute
         and kind.on_leave_attribute is cst.CSTVisitor.on_leave_attribute
     )
