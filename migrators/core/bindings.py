@@ -26,6 +26,7 @@ own ``ImportAssignment.get_qualified_names_for`` for each import recording it.
 from __future__ import annotations
 
 import ast
+import functools
 import symtable
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -324,14 +325,31 @@ def iter_imports(module: cst.Module, into_scopes: bool = True) -> Iterator[cst.I
         node = next(stack[-1], None)
         if node is None:
             stack.pop()
-        elif isinstance(node, (cst.Import, cst.ImportFrom)):
-            yield node
-        elif not into_scopes and isinstance(node, _SCOPE_CST):
             continue
-        elif isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.IndentedBlock)):
+        kind = _statement_kind(type(node))
+        if kind == _IMPORT:
+            yield node
+        elif kind == _SCOPE and not into_scopes:
+            continue
+        elif kind == _LINE_OR_BLOCK:
             stack.append(iter(node.body))
         else:  # a compound statement or one of its clauses (else, except, finally, case)
             stack.append(iter(_clauses(node)))
+
+
+_IMPORT, _SCOPE, _LINE_OR_BLOCK, _OTHER = range(4)
+
+
+@functools.cache
+def _statement_kind(kind: type) -> int:
+    """iter_imports' isinstance tests, once per node type (ABC checks per statement were most of it)."""
+    if issubclass(kind, (cst.Import, cst.ImportFrom)):
+        return _IMPORT
+    if issubclass(kind, _SCOPE_CST):
+        return _SCOPE
+    if issubclass(kind, (cst.SimpleStatementLine, cst.SimpleStatementSuite, cst.IndentedBlock)):
+        return _LINE_OR_BLOCK
+    return _OTHER
 
 
 def statement_parts(node: cst.CSTNode) -> list[cst.CSTNode]:
@@ -345,11 +363,18 @@ def _clauses(node: cst.CSTNode) -> list[cst.CSTNode]:
     found: list[cst.CSTNode] = []
     for field_name in _CLAUSE_FIELDS:
         child = getattr(node, field_name, None)
-        if isinstance(child, (list, tuple)):
+        if child is None:
+            continue
+        if type(child) is tuple or type(child) is list or isinstance(child, (list, tuple)):
             found.extend(child)
-        elif isinstance(child, cst.CSTNode):
+        elif _is_node(type(child)):
             found.append(child)
     return found
+
+
+@functools.cache
+def _is_node(kind: type) -> bool:
+    return issubclass(kind, cst.CSTNode)
 
 
 # the fields of compound statements and their clauses that hold statements or further clauses, in

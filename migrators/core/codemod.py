@@ -29,11 +29,13 @@ from libcst.metadata import (
 )
 
 from migrators.core.bindings import ImportNames, iter_imports, nested_symbols, quietly_parsed
-from migrators.core.lines import start_lines
+from migrators.core.lines import render, start_lines
 from migrators.core.profile import Profile
 from migrators.core.results import Change, marker_text, note_text
 from migrators.core.tree import FileInfo
 from migrators.core.versions import Versions
+from migrators.core.walk import LightVisitor as LightVisitor  # the upgrades' visitors import it from here
+from migrators.core.walk import has_attribute_hooks, traverse, visitor_hooks
 
 
 def dotted(node: cst.CSTNode) -> str | None:
@@ -61,64 +63,24 @@ def _type_can_lead(kind: type) -> bool:
     )
 
 
-_MATCHER_DECORATIONS = (
-    "_call_if_inside_matcher",
-    "_call_if_not_inside_matcher",
-    "_visit_matcher",
-    "_leave_matcher",
-)
+@functools.cache
+def _type_is(kind: type, base: type) -> bool:
+    """isinstance(node, base) asked of type(node) once per node type (an ABC check per node is slow)."""
+    return issubclass(kind, base)
 
 
 @functools.cache
-def visitor_hooks(kind: type) -> frozenset[str] | None:
-    """The visit_*/leave_* methods a codemod class really defines (not libcst's no-op stubs), or None
-    when it uses libcst's matcher decorators (@m.visit, @m.call_if_inside, ...).
-
-    libcst's transformer looks up a hook by name for every node and every child attribute and calls
-    a stub when none is defined; libcst's matcher base also re-checks decorators on every call. For
-    a class without decorators, knowing its hooks once gives the same calls for a fraction of the
-    cost (the traversal is most of a codemod's time)."""
-    hooks = set()
-    for name in dir(kind):
-        attr = getattr(kind, name, None)
-        if any(hasattr(attr, mark) for mark in _MATCHER_DECORATIONS):
-            return None
-        if name.startswith(("visit_", "leave_")) and callable(attr) and not getattr(attr, "_is_no_op", False):
-            hooks.add(name)
-    return frozenset(hooks)
-
-
-_ATTRIBUTE_HOOK = re.compile(r"^(?:visit|leave)_[A-Z][A-Za-z0-9]*_\w+$")
-
-
-class LightVisitor(cst.CSTVisitor):
-    """A CSTVisitor for a class whose hooks are visit_<Node>/leave_<Node> only (the same calls).
-
-    libcst looks up a visit_<Node>_<field> and a leave_<Node>_<field> hook by name for every child
-    field of every node it walks (two f-strings and two getattr each): about half of a visitor's own
-    dispatch, spent for nothing by a class that defines none. A subclass that defines one is refused."""
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        own = [
-            name
-            for name in dir(cls)
-            if _ATTRIBUTE_HOOK.match(name) and not getattr(getattr(cls, name), "_is_no_op", False)
-        ]
-        if own:
-            raise TypeError(f"{cls.__name__} defines attribute hooks ({', '.join(own)}): use cst.CSTVisitor")
-
-    def on_visit_attribute(self, node: cst.CSTNode, attribute: str) -> None:
-        return None
-
-    def on_leave_attribute(self, original_node: cst.CSTNode, attribute: str) -> None:
-        return None
-
-
-@functools.cache
-def _has_attribute_hooks(hooks: frozenset[str]) -> bool:
-    """Whether a codemod class's hooks (see visitor_hooks) include a visit_<Node>_<field>/leave_ one."""
-    return any(_ATTRIBUTE_HOOK.match(name) for name in hooks)
+def _transformable(kind: type) -> bool:
+    """Whether migrators.core.walk.traverse makes every call libcst's traversal makes on a codemod of
+    this class: one without matcher decorators and attribute hooks, whose attribute-hook entry points
+    are MigrationCodemod's (which then do nothing: the traversal leaves those calls out)."""
+    hooks = visitor_hooks(kind)
+    return (
+        hooks is not None
+        and not has_attribute_hooks(hooks)
+        and kind.on_visit_attribute is MigrationCodemod.on_visit_attribute
+        and kind.on_leave_attribute is MigrationCodemod.on_leave_attribute
+    )
 
 
 class _WithoutMatcherSearch(ContextAwareTransformer):
@@ -232,6 +194,7 @@ _IMPORT_EDITS = (
 
 
 _STANDARD_TRANSFORM = VisitorBasedCodemodCommand.transform_module
+_STANDARD_TRAVERSAL = VisitorBasedCodemodCommand.transform_module_impl
 
 
 class LazyMetadata(Mapping):
@@ -340,7 +303,7 @@ def remove_lone_unused_import(context: CodemodContext, tree: cst.Module) -> cst.
     if name is None or alias is not None or module == "__future__":  # libcst never removes those
         return None
     found = [i for i, stmt in enumerate(tree.body) if _is_lone_import(stmt, module, name)]
-    if len(found) != 1 or len(re.findall(rf"\b{re.escape(name)}\b", tree.code)) != 1:
+    if len(found) != 1 or len(re.findall(rf"\b{re.escape(name)}\b", render(tree))) != 1:
         return None
     return tree.with_changes(body=[*tree.body[: found[0]], *tree.body[found[0] + 1 :]])
 
@@ -370,7 +333,7 @@ def module_imports_in_use(context: CodemodContext, tree: cst.Module) -> bool:
 
     if plain_imports(True) != plain_imports(False):
         return False
-    table = quietly_parsed(lambda: symtable.symtable(tree.code, "<module>", "exec"))
+    table = quietly_parsed(lambda: symtable.symtable(render(tree), "<module>", "exec"))
     return table is not None and all(_read_from_module_scope(table, mod) for mod in modules)
 
 
@@ -496,7 +459,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         self.metadata = LazyMetadata(wrapper, self.get_inherited_dependencies())
         self._unplaced = []
         try:
-            tree = self.transform_module_impl(wrapper.module)
+            tree = self._traverse(wrapper.module)
             self._place_changes(wrapper)
         finally:
             self.metadata = {}
@@ -508,6 +471,13 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             if key in self.context.scratch:
                 tree = self._run_import_edit(transform, tree)
         return tree
+
+    def _traverse(self, module: cst.Module) -> cst.Module:
+        """transform_module_impl: libcst's `module.visit(self)`, or the same traversal without libcst's
+        per-field dispatch where this class allows it (see migrators.core.walk.traverse)."""
+        if type(self).transform_module_impl is _STANDARD_TRAVERSAL and _transformable(type(self)):
+            return traverse(module, self)
+        return self.transform_module_impl(module)
 
     def _run_import_edit(self, transform: type[Codemod], tree: cst.Module) -> cst.Module:
         if transform is TopLevelAddImports and modules_already_imported(self.context, tree):
@@ -622,7 +592,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
 
     # statement stack; markers flushed into leading_lines when the statement is left
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.Module):
+        if _type_is(type(node), cst.Module):
             self._module_node, self._heads, self._left = node, None, set()
             self._untouched = self._statements_without_triggers(node)
             self._module_first = node.body[0] if node.body else None
@@ -633,7 +603,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
             return super().on_visit(node)
         name = "visit_" + type(node).__name__
         descend = name not in self._hooks or getattr(self, name)(node) is not False
-        if descend and isinstance(node, cst.FunctionDef):
+        if descend and _type_is(type(node), cst.FunctionDef):
             fn = self.ast_def(node)
             if fn is not None and self.inert_body(fn):
                 self._untouched.add(id(node.body))  # its hooks run, nothing below it is visited
@@ -671,7 +641,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
                         if c not in self._header_comments or self.changes.append(ch)
                     ]
                 result = self._flush(result, pending) if pending else result
-        if isinstance(original_node, cst.Module):
+        if _type_is(type(original_node), cst.Module):
             # whatever is still pending was attached to a node the traversal never left (not in
             # this tree): the header keeps it rather than dropping it silently
             for stranded in self._pending.values():
@@ -696,7 +666,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_visit_attribute(node, attribute)
             return
-        if not _has_attribute_hooks(self._hooks):
+        if not has_attribute_hooks(self._hooks):
             return  # asked for every child field of every node: most codemods define no such hook
         name = f"visit_{type(node).__name__}_{attribute}"
         if name in self._hooks:
@@ -706,7 +676,7 @@ class MigrationCodemod(VisitorBasedCodemodCommand):
         if self._hooks is None:
             super().on_leave_attribute(original_node, attribute)
             return
-        if not _has_attribute_hooks(self._hooks):
+        if not has_attribute_hooks(self._hooks):
             return
         name = f"leave_{type(original_node).__name__}_{attribute}"
         if name in self._hooks:

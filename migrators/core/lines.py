@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
 
 _NEWLINE = re.compile(r"\r\n?|\n")  # what libcst's position states count as a line break
+_NOTHING = nullcontext()  # reusable: it keeps no state
 
 
 class _Done(Exception):
@@ -55,13 +56,17 @@ class _LineState(CodegenState):
             if self.left == 0:
                 raise _Done
 
-    @contextmanager
     def record_syntactic_position(
         self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
-    ) -> Iterator[None]:
+    ) -> AbstractContextManager[None]:
+        # entered for most nodes the generator renders: a generator-based context for each was a
+        # fifth of the render; only the nodes asked about need one
         if id(node) not in self.targets:
-            yield
-            return
+            return _NOTHING
+        return self._record(node, start_node)
+
+    @contextmanager
+    def _record(self, node: cst.CSTNode, start_node: cst.CSTNode | None) -> Iterator[None]:
         start = self.line
         if start_node is not None and id(start_node) not in self.targets:
             # the provider hoists the start from that child: its line is needed too
@@ -71,6 +76,23 @@ class _LineState(CodegenState):
         if start_node is not None:
             start = self.syntactic.get(id(start_node), self.opened.get(id(start_node), start))
         self.syntactic[id(node)] = start
+
+
+class _RenderState(CodegenState):
+    """libcst's code generator state with a shared no-op context for record_syntactic_position (libcst's
+    own is a generator-based context that does nothing, made and entered for most nodes rendered)."""
+
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: cst.CSTNode | None = None, end_node: cst.CSTNode | None = None
+    ) -> AbstractContextManager[None]:
+        return _NOTHING
+
+
+def render(module: cst.Module) -> str:
+    """``module.code``: the same code generator on the same state, minus its no-op contexts."""
+    state = _RenderState(default_indent=module.default_indent, default_newline=module.default_newline)
+    module._codegen(state)
+    return "".join(state.tokens)
 
 
 def start_lines(module: cst.Module, nodes: Iterable[cst.CSTNode]) -> dict[int, int]:

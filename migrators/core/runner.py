@@ -10,8 +10,6 @@ units, or one unit's files, run in forked workers (:mod:`migrators.core.parallel
 from __future__ import annotations
 
 import ast
-import dataclasses
-import functools
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +23,7 @@ from libcst.codemod import CodemodContext
 from migrators.core.bindings import ImportNames
 from migrators.core.check import check_file
 from migrators.core.codemod import MigrationCodemod
+from migrators.core.lines import render
 from migrators.core.parallel import FileTask, run_files, run_units
 from migrators.core.profile import Profile, TimedWrapper
 from migrators.core.registry import Registry
@@ -43,6 +42,7 @@ from migrators.core.results import (
 from migrators.core.tree import EditSet, FileInfo, ProjectTree, find_units, is_test_file
 from migrators.core.upgrade import Sweeper, Upgrade
 from migrators.core.versions import Versions
+from migrators.core.walk import preorder
 from migrators.files.requirements import PythonFloor, rewrite_python_floor, rewrite_requirements
 
 
@@ -113,27 +113,15 @@ def transform_source(
 
 def nodes_are_unique(module: cst.Module) -> bool:
     """Whether no node object occurs twice in the tree: what libcst's defensive copy of a module
-    guarantees, so that metadata keyed by node is sound; the copy is needed only where this is False."""
+    guarantees, so that metadata keyed by node is sound; the copy is needed only where this is False.
+    The nodes are those a traversal (and so a metadata provider) visits, as libcst's walk finds them."""
     seen: set[int] = set()
-    stack: list[Any] = [module]
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
+    for node in preorder(module):
+        key = id(node)
+        if key in seen:
             return False
-        seen.add(id(node))
-        for name in _node_fields(type(node)):
-            value = getattr(node, name)
-            if isinstance(value, cst.CSTNode):
-                stack.append(value)
-            elif isinstance(value, (tuple, list)):
-                stack.extend(item for item in value if isinstance(item, cst.CSTNode))
+        seen.add(key)
     return True
-
-
-@functools.cache
-def _node_fields(kind: type) -> tuple[str, ...]:
-    # a libcst node is a dataclass whose fields are all its children and tokens
-    return tuple(field.name for field in dataclasses.fields(kind))
 
 
 def _compiles(code: str, rel: str) -> bool:
@@ -187,11 +175,15 @@ def _run_codemod(
         after = codemod.transform_module(wrapper.module)
     elapsed = time.process_time() - started
     timer.add(f"transform:{name}", elapsed - (timer.phase("metadata") - metadata_before))
+    if after is wrapper.module:
+        # untouched (the traversal keeps a node whose children are unchanged): its text is the one it
+        # was parsed from or rendered to, as libcst renders every tree back to its source exactly
+        return after, current
     with timer.timed(f"render:{name}"):
-        after_code = after.code
+        after_code = render(after)
         if _starts_with_new_blank_lines(current, after, after_code):
             after = strip_new_leading_blank_lines(wrapper.module, after)
-            after_code = after.code
+            after_code = render(after)
     return after, after_code
 
 
@@ -207,7 +199,12 @@ def _starts_with_new_blank_lines(before_code: str, after: cst.Module, after_code
 
 def strip_new_leading_blank_lines(before: cst.Module, after: cst.Module) -> cst.Module:
     """Removing a file's first statement (an unused import) must not leave blank lines on top."""
-    if not after.body or after.header or before.code.startswith("\n") or not after.code.startswith("\n"):
+    if (
+        not after.body
+        or after.header
+        or render(before).startswith("\n")
+        or not render(after).startswith("\n")
+    ):
         return after
     first = after.body[0]
     lines = list(first.leading_lines)

@@ -15,6 +15,7 @@ import libcst.matchers as m
 from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, import_aliases
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions, version_at_least
+from migrators.core.walk import find_all, walk
 from migrators.files.requirements import Requirement, RequirementRule, bounds, requirement_files
 
 OLD = "asyncio_mqtt"
@@ -292,7 +293,7 @@ class AiomqttCodemod(MigrationCodemod):
     def visit_Module(self, node: cst.Module) -> None:
         scan = _Scan(self)
         for stmt in node.body:
-            stmt.visit(scan)
+            walk(stmt, scan)
         self._module_scan = scan
         names = self._import_names
         source = names.source if names is not None and names.module is node else node.code
@@ -328,7 +329,7 @@ class AiomqttCodemod(MigrationCodemod):
         for stmt in node.body.body:
             if isinstance(stmt, cst.FunctionDef):
                 scan = _Scan(self)
-                stmt.body.visit(scan)
+                walk(stmt.body, scan)
                 attrs.update(scan.self_attrs)
         self._class_attrs.append(attrs)
 
@@ -342,8 +343,8 @@ class AiomqttCodemod(MigrationCodemod):
             self._scans.append(_Scan(self))
             return False
         scan = _Scan(self)
-        node.params.visit(scan)
-        node.body.visit(scan)
+        walk(node.params, scan)
+        walk(node.body, scan)
         self._functions.append(node)
         self._scans.append(scan)
         if self._may_plan_timeouts:
@@ -596,7 +597,7 @@ class AiomqttCodemod(MigrationCodemod):
 
     def _plan_connect_timeouts(self, fn: cst.FunctionDef, scan: _Scan) -> None:
         """MQ-6: a connect(timeout=t) whose client is constructed in this function -> Client(timeout=t)."""
-        for call in m.findall(
+        for call in find_all(
             fn.body, m.Call(func=m.Attribute(attr=m.Name("connect") | m.Name("disconnect")))
         ):
             receiver = call.func.value
@@ -715,14 +716,14 @@ class AiomqttCodemod(MigrationCodemod):
     def _plan_message_contexts(self, fn: cst.FunctionDef) -> None:
         """Decide, before the traversal reaches the Client constructor, which contexts get rewritten."""
         withs = [
-            w for w in m.findall(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)
+            w for w in find_all(fn.body, m.With(asynchronous=m.Asynchronous())) if self._message_items(w)
         ]
         for node in withs:
             nested = any(
                 other is not node
                 and (
-                    any(x is node for x in m.findall(other.body, m.With()))
-                    or any(x is other for x in m.findall(node.body, m.With()))
+                    any(x is node for x in find_all(other.body, m.With()))
+                    or any(x is other for x in find_all(node.body, m.With()))
                 )
                 for other in withs
             )
@@ -738,8 +739,8 @@ class AiomqttCodemod(MigrationCodemod):
         if item.asname is None or not isinstance(item.asname.name, cst.Name):
             return
         name = item.asname.name.value
-        uses = [n for n in m.findall(node.body, m.Name(name))]
-        loops = m.findall(node.body, m.For(asynchronous=m.Asynchronous(), iter=m.Name(name)))
+        uses = [n for n in find_all(node.body, m.Name(name))]
+        loops = find_all(node.body, m.For(asynchronous=m.Asynchronous(), iter=m.Name(name)))
         if len(loops) != 1 or len(uses) != 1:
             return
         if kind == "unfiltered_messages" and self._has_filtered:

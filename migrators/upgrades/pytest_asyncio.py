@@ -23,6 +23,7 @@ from migrators.core.results import Change
 from migrators.core.tree import EditSet, ProjectTree, is_test_file
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
+from migrators.core.walk import find_all, walk
 from migrators.files import pytest_config
 from migrators.files.requirements import RequirementRule, declared_packages
 
@@ -516,7 +517,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
             if m.matches(
                 stmt, m.SimpleStatementLine(body=[m.Assign(targets=[m.AssignTarget(m.Name("pytestmark"))])])
             ):
-                for call in m.findall(stmt, m.Call()):
+                for call in find_all(stmt, m.Call()):
                     if dotted(call.func) in ("pytest.mark.asyncio", "mark.asyncio", "asyncio"):
                         arg = _kwarg(call, "loop_scope") or _kwarg(call, "scope")
                         self._module_mark_scope = _str_value(arg.value) if arg else None
@@ -769,7 +770,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def _async_event_loop_param_to_running_loop(self, original, updated):
         """PA-6: drop the event_loop parameter; bind asyncio.get_running_loop() if the body uses it."""
         uses = _Uses("event_loop")
-        original.body.visit(uses)
+        walk(original.body, uses)
         params = [p for p in updated.params.params if p.name.value != "event_loop"]
         new = updated.with_changes(params=self._fix_params(updated.params, params))
         if uses.close:
@@ -809,7 +810,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
     def _sync_event_loop_user_to_async(self, original, updated, fixture, is_test):
         """PA-7: a sync user of event_loop becomes async when it only runs coroutines; else a marker."""
         uses = _Uses("event_loop")
-        original.body.visit(uses)
+        walk(original.body, uses)
         if uses.total == 0:
             params = [p for p in updated.params.params if p.name.value != "event_loop"]
             self.rewrote("PA-7", original, "dropped unused event_loop parameter")
@@ -859,10 +860,10 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if fn is not None and not any(_closes(node) for stmt in fn.body for node in ast.walk(stmt)):
             return  # CPython's tree of the same body holds no `x.close()`: the search below finds none
         loop_names = {"event_loop"}
-        for assign in m.findall(original.body, m.Assign(value=m.Call())):
+        for assign in find_all(original.body, m.Assign(value=m.Call())):
             if dotted(assign.value.func) in LOOP_SOURCES:
                 loop_names |= {t.target.value for t in assign.targets if isinstance(t.target, cst.Name)}
-        for call in m.findall(original.body, m.Call(func=m.Attribute(attr=m.Name("close")), args=[])):
+        for call in find_all(original.body, m.Call(func=m.Attribute(attr=m.Name("close")), args=[])):
             receiver = call.func.value
             if (isinstance(receiver, cst.Name) and receiver.value in loop_names) or (
                 isinstance(receiver, cst.Call) and dotted(receiver.func) in LOOP_SOURCES
@@ -893,7 +894,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
         else:
             mine = own or self.state.test_loop_scope(self.rel)
         awaits = bool(
-            m.findall(
+            find_all(
                 original.body,
                 m.Await() | m.For(asynchronous=m.Asynchronous()) | m.With(asynchronous=m.Asynchronous()),
             )
@@ -970,7 +971,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
         if found is None:
             return updated
         uses_loop = bool(
-            m.findall(
+            find_all(
                 original.body,
                 m.Call(func=m.Attribute(value=m.Name("asyncio"), attr=m.Name("get_event_loop"))),
             )

@@ -20,7 +20,9 @@ import libcst as cst
 from libcst.codemod.visitors import AddImportsVisitor, RemoveImportsVisitor
 
 from migrators.core.codemod import LightVisitor, MigrationCodemod, can_lead, dotted, iter_imports
+from migrators.core.lines import render
 from migrators.core.tree import ProjectTree
+from migrators.core.walk import walk
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import translate
@@ -321,6 +323,12 @@ def _imports_from(module: cst.Module, package: str, name: str) -> bool:
     return False
 
 
+@functools.cache
+def _helper_statement(text: str) -> cst.BaseStatement:
+    """A helper's def, parsed once per run's process (nodes are immutable: every module may hold it)."""
+    return cst.parse_module(text).body[0]
+
+
 class Influxdb3Codemod(MigrationCodemod):
     DESCRIPTION = "influxdb-client (v2, Flux) -> influxdb3-python (SQL)"
 
@@ -330,7 +338,7 @@ class Influxdb3Codemod(MigrationCodemod):
         self._words: frozenset[str] | None = None
         self._header_map: dict[int, tuple[cst.CSTNode, ...]] | None = None
         visitor = _Facts(node, self.statement_text)
-        node.visit(visitor)
+        walk(node, visitor)
         self.facts = visitor.facts
         self.plan = Plan()
         self.needs_ping = False
@@ -562,14 +570,14 @@ class Influxdb3Codemod(MigrationCodemod):
             needed.append(EXPAND)
             needed += [RUNTIME_QUERY] if self.plan.needs_runtime_query else []
             AddImportsVisitor.add_needed_import(self.context, "re")
-        code = updated_node.code if needed else ""
+        code = render(updated_node) if needed else ""
         for name in needed:
             if f"def {name}(" not in code:
                 updated_node = self.add_helper(updated_node, HELPERS[name])
         return updated_node
 
     def add_helper(self, module: cst.Module, text: str) -> cst.Module:
-        helper = cst.parse_module(text).body[0]
+        helper = _helper_statement(text)
         body = list(module.body)
         last_import = max(
             (

@@ -18,6 +18,7 @@ import libcst as cst
 
 from migrators.core.bindings import statement_parts
 from migrators.core.codemod import LightVisitor
+from migrators.core.walk import walk
 from migrators.upgrades.influxdb3.flow import FLUX_HINT, Builder, ServiceFlow, template_text
 from migrators.upgrades.influxdb3.flux import Unsupported
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation, translate
@@ -299,7 +300,7 @@ class QueryPlanner:
         calls = _Collector(
             self.is_query_api, set(self.flow.wrappers), self.flow.consumers, set(self.flow.row_wrappers)
         )
-        body.visit(calls)
+        walk(body, calls)
         calls.params = _param_names(function)
         for query in calls.query_calls:
             if self.plan_wrapper(function, query):
@@ -1115,7 +1116,7 @@ class _ResultPlanner:
 
     def run(self) -> None:
         uses = _Uses(self.value_node)
-        self.body.visit(uses)
+        walk(self.body, uses)
         if uses.result_var is None and not uses.direct_loops and not uses.comp_loops:
             self.plan.marks.append(
                 (
@@ -1177,12 +1178,12 @@ class _ResultPlanner:
             (comp, "IX-13", "for t in tables for r in t.records -> for r in _influxdb3_rows()")
         )
         accessors = _Accessors(inner.target.value)
-        comp.visit(accessors)
+        walk(comp, accessors)
         passed = getattr(comp, "elt", None)
         if fed is not None and isinstance(fed.target, cst.Name) and isinstance(passed, cst.Name):
             self.plan_accessors(accessors, {id(inner.target), id(passed)})
             accessors = _Accessors(fed.target.value)
-            fed.body.visit(accessors)
+            walk(fed.body, accessors)
             self.plan_accessors(accessors, set())
             return
         self.plan_accessors(accessors, {id(inner.target)})
@@ -1210,7 +1211,7 @@ class _ResultPlanner:
             (loop, "IX-13", "for table/for record -> for row in _influxdb3_rows(table)")
         )
         accessors = _Accessors(inner.target.value)
-        inner.body.visit(accessors)
+        walk(inner.body, accessors)
         self.plan_accessors(accessors, set())
 
     def plan_accessors(self, accessors: _Accessors, targets: set[int]) -> None:
@@ -1444,7 +1445,7 @@ class _Uses(LightVisitor):
         func = node.func
         if _drops_quietly(node):  # `df.drop(columns=["result", "table"], errors="ignore")`: fine on SQL
             names = _FrameColumns([])
-            node.visit(names)
+            walk(node, names)
             self._quiet.update(id(n) for n in names.found)
         if (
             self.result_var
@@ -1497,7 +1498,7 @@ class _Uses(LightVisitor):
     def _frame_header(self, *parts: cst.BaseExpression) -> None:
         for part in parts:
             if self._uses_result(part):
-                part.visit(_FrameColumns(self.frame_strings))
+                walk(part, _FrameColumns(self.frame_strings))
 
     def visit_SimpleString(self, node: cst.SimpleString) -> None:
         if (

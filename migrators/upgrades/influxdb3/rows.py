@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import libcst as cst
 
 from migrators.core.codemod import LightVisitor
+from migrators.core.walk import walk
 from migrators.upgrades.influxdb3.flux_sql import Name, Translation
 
 _ACCESSORS = {
@@ -61,7 +62,7 @@ def plan_wrapper_loop(function: cst.FunctionDef, plan) -> bool:
         if not isinstance(inner, cst.For) or not isinstance(inner.target, cst.Name):
             continue
         finder = _ValuesOf(inner.target.value)
-        inner.body.visit(finder)
+        walk(inner.body, finder)
         if len(finder.found) != 1:
             return False
         plan.flatten[id(stmt)] = stmt.iter
@@ -87,7 +88,7 @@ def _plan_wrapper_comprehension(function: cst.FunctionDef, plan) -> bool:
     if not isinstance(record, cst.Name):
         return False
     finder = _ValuesOf(record.value)
-    comp.elt.visit(finder)
+    walk(comp.elt, finder)
     if len(finder.found) != 1:
         return False
     plan.flatten_comp.add(id(comp.for_in))
@@ -343,7 +344,7 @@ class RowReads(RowNameUses):
 def plan_row_reads(body: cst.CSTNode, call: cst.BaseExpression, columns: RowColumns, plan, name: str) -> None:
     """Rewrite every read of the rows `call` returns (a row wrapper's), or mark it."""
     uses = RowUses(call)
-    body.visit(uses)
+    walk(body, uses)
     if uses.result_var is None and not uses.loops and not uses.indexed and not uses.escapes:
         plan.marks.append((call, "IX-13", _escape_text(name)))
         return
@@ -351,7 +352,7 @@ def plan_row_reads(body: cst.CSTNode, call: cst.BaseExpression, columns: RowColu
         plan.marks.append((node, "IX-13", _escape_text(name)))
     for row, scope in uses.loops:
         reads = RowReads(row)
-        scope.visit(reads)
+        walk(scope, reads)
         for node, key, getter, direct in reads.reads:
             code, needs_timezone = columns.key(row, key, getter)
             if code == KEEP and not direct:  # `record.values.get("room")` -> `row.get("room")`

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from migrators.core.codemod import LightVisitor
+from migrators.core.walk import preorder, walk
 
 
 @dataclass
@@ -204,21 +205,15 @@ class _Binds(LightVisitor):
 
 
 def name_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    found: list[cst.CSTNode] = []
-
-    class _All(LightVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.append(n)
-
-    node.visit(_All())
-    return found
+    # every Name in walk order (what a visitor's visit_Name meets), without a visitor class per call
+    return [n for n in preorder(node) if type(n) is cst.Name]
 
 
 def rebinds(body: cst.CSTNode, name: str) -> bool:
     """`name` is bound somewhere in `body` (then its value at the query call may not be the one the text
     was built with)."""
     finder = _Binds(name)
-    body.visit(finder)
+    walk(body, finder)
     return finder.found
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
@@ -645,7 +645,7 @@ def _sweep(
     it inserted): both are computed from CPython's tree, which holds no comment, and from import
     lines, which a comment line is not, so they are the same for both texts."""
     try:
-        module = ast.parse(code)
+        module = sweeper.parsed(code)
     except SyntaxError:
         return code, [], None
     finder = ShapeFinder(sweeper, code, module, is_test, known)
@@ -690,6 +690,15 @@ class InfluxSweeper(Sweeper):
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
         # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
         self._marked: tuple[str, tuple[frozenset[str], FileFlow]] | None = None
+        # (text, CPython's tree of it) last parsed: the check's signature test reads the text the
+        # sweep just parsed (the final text of most files); nothing here changes a tree it reads
+        self._tree: tuple[str, ast.Module] | None = None
+
+    def parsed(self, text: str) -> ast.Module:
+        """ast.parse(text), remembered for the last text (raises as ast.parse does)."""
+        if self._tree is None or self._tree[0] != text:
+            self._tree = (text, ast.parse(text))
+        return self._tree[1]
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(
@@ -721,7 +730,7 @@ class InfluxSweeper(Sweeper):
         given = CLIENT_GIVES_WRITE_API
         if not self.versions.at_least("influxdb3-python", "0.21"):
             given = given - {"point_settings"}  # before 0.21 it travelled in write_client_options
-        return unmarked_shapes(self, rel, text) + signature_failures(rel, text, given)
+        return unmarked_shapes(self, rel, text) + signature_failures(rel, text, self.parsed, given)
 
 
 def unmarked_shapes(sweeper: InfluxSweeper, rel: str, text: str) -> list[CheckFailure]:
@@ -907,14 +916,17 @@ def accepted(signature: str) -> frozenset[str]:
 
 
 def signature_failures(
-    rel: str, text: str, given: frozenset[str] = CLIENT_GIVES_WRITE_API
+    rel: str,
+    text: str,
+    parse: Callable[[str], ast.Module] = ast.parse,
+    given: frozenset[str] = CLIENT_GIVES_WRITE_API,
 ) -> list[CheckFailure]:
     """Calls on influxdb3-python objects (bound in this file) with keywords their signature rejects, and
     write_client_options(...) holding a keyword the client gives its write API itself (`given`)."""
     if "influxdb_client_3" not in text and "InfluxDBClient3" not in text:
         return []
     try:
-        module = ast.parse(text)
+        module = parse(text)
     except SyntaxError:
         return []
     nodes = _SignatureNodes.of(module)

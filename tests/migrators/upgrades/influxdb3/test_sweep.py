@@ -435,7 +435,7 @@ def test_write_client_options_given_what_the_client_gives_is_a_failure():
         (5, "InfluxDBClient3() does not accept url="),  # an annotated assignment binds a client too
     ]
     before_021 = CLIENT_GIVES_WRITE_API - {"point_settings"}
-    assert [f.line for f in signature_failures("app/db.py", code, before_021)] == [5]
+    assert [f.line for f in signature_failures("app/db.py", code, given=before_021)] == [5]
 
 
 def test_the_client_gives_its_write_api_what_the_table_says():
