@@ -344,7 +344,6 @@ class Influxdb3Codemod(MigrationCodemod):
         self.needs_ping = False
         self.new_imports: set[tuple[str, str, str | None]] = set()  # (module, name, asname) given so far
         self._query_handlers: set[int] = set()  # id of except clauses around a v2 query (visit_Try)
-        self._text_reads: dict[int, str] = {}  # id of `exc.status` read into a log line -> its quote
         self.needs_options = False
         self.carried: list[cst.Comment] = []  # comments of calls folded in the current statement
         self.scope = _module_scope(node, self.info.rel)
@@ -778,7 +777,6 @@ class Influxdb3Codemod(MigrationCodemod):
         gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
         reads = _AttributeReads(name, gone)
         node.body.visit(reads)
-        self._text_reads.update(reads.texts)  # leave_Attribute
         for statement, attribute in reads.found:  # marked before they are visited: flushed when left
             self.mark(
                 "IX-6",
@@ -789,30 +787,13 @@ class Influxdb3Codemod(MigrationCodemod):
                 f"{name}.response (None when no HTTP answer came)",
             )
 
-    def leave_Attribute(
-        self, original_node: cst.Attribute, updated_node: cst.Attribute
-    ) -> cst.BaseExpression:
-        quote = self._text_reads.get(id(original_node))
-        if quote is None:
-            return updated_node
-        # logged or formatted: None where the v3 error lacks it, as v2 never did (no AttributeError raised
-        # from inside the handler in place of the error it handles)
-        self.rewrote("IX-6", original_node, f"exc.{original_node.attr.value} -> getattr(exc, ..., None)")
-        return cst.Call(
-            cst.Name("getattr"),
-            _commas(
-                [
-                    cst.Arg(updated_node.value),
-                    cst.Arg(cst.SimpleString(f"{quote}{original_node.attr.value}{quote}")),
-                    cst.Arg(cst.Name("None")),
-                ]
-            ),
-        )
-
     def leave_ExceptHandler(
         self, original_node: cst.ExceptHandler, updated_node: cst.ExceptHandler
     ) -> cst.ExceptHandler:
-        if id(original_node) not in self._query_handlers or not self._v2_errors(original_node.type):
+        modules = self._v2_errors(original_node.type)
+        if modules:
+            updated_node = self._logged_reads_to_getattr(original_node, updated_node, modules)
+        if id(original_node) not in self._query_handlers or not modules:
             return updated_node
         AddImportsVisitor.add_needed_import(self.context, f"{NEW}.exceptions", "InfluxDB3ClientQueryError")
         query_error = cst.Element(cst.Name("InfluxDB3ClientQueryError"))
@@ -827,6 +808,23 @@ class Influxdb3Codemod(MigrationCodemod):
             "a failed v3 query raises InfluxDB3ClientQueryError: the handler catches it too",
         )
         return updated_node.with_changes(type=caught)
+
+    def _logged_reads_to_getattr(
+        self, original: cst.ExceptHandler, updated: cst.ExceptHandler, modules: set[str]
+    ) -> cst.ExceptHandler:
+        """`exc.status` only logged or formatted -> `getattr(exc, "status", None)`: None where the v3 error
+        lacks it, as v2's never did (no AttributeError raised from inside the handler in place of the error
+        it handles). Found again in the handler's final body, so the nodes replaced are the ones there."""
+        if updated.name is None or not isinstance(updated.name.name, cst.Name):
+            return updated
+        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
+        reads = _AttributeReads(updated.name.name.value, gone)
+        updated.body.visit(reads)
+        if not reads.texts:
+            return updated
+        for attribute in sorted({read.attr.value for read in reads.text_nodes}):
+            self.rewrote("IX-6", original, f"exc.{attribute} -> getattr(exc, '{attribute}', None) (logged)")
+        return updated.with_changes(body=updated.body.visit(_Getattr(reads.texts)))
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
         if original_node.value in RENAMES and original_node.value in self.facts.imported:
@@ -1199,6 +1197,7 @@ class _AttributeReads(LightVisitor):
         self.name, self.attributes = name, attributes
         self.found: list[tuple[cst.CSTNode, str]] = []
         self.texts: dict[int, str] = {}  # id(read) -> the quote its getattr name can use
+        self.text_nodes: list[cst.Attribute] = []
         self._statements: list[cst.CSTNode] = []
         self._text_depth = 0  # inside a log call's arguments or an f-string
         self._quotes: list[str] = []  # quote characters of the f-strings around (before 3.12 a
@@ -1229,8 +1228,29 @@ class _AttributeReads(LightVisitor):
         quote = next((q for q in ('"', "'") if q not in self._quotes), None)
         if self._text_depth and quote is not None:
             self.texts[id(node)] = quote
+            self.text_nodes.append(node)
         elif self._statements and all(s is not self._statements[-1] for s, _ in self.found):
             self.found.append((self._statements[-1], attribute))
+
+
+class _Getattr(cst.CSTTransformer):
+    """The reads `texts` names (id -> quote) become `getattr(exc, "<attribute>", None)`."""
+
+    def __init__(self, texts: dict[int, str]):
+        super().__init__()
+        self.texts = texts
+
+    def leave_Attribute(
+        self, original_node: cst.Attribute, updated_node: cst.Attribute
+    ) -> cst.BaseExpression:
+        quote = self.texts.get(id(original_node))
+        if quote is None:
+            return updated_node
+        name = cst.SimpleString(f"{quote}{original_node.attr.value}{quote}")
+        return cst.Call(
+            cst.Name("getattr"),
+            _commas([cst.Arg(updated_node.value), cst.Arg(name), cst.Arg(cst.Name("None"))]),
+        )
 
 
 LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "exception", "critical", "log"})
