@@ -129,7 +129,7 @@ def health(ctx: StageContext) -> StageResult:
     The service is on the private network only; the host probes it through a relay
     (sandbox.deps.relay), so the service never gets a route to the host."""
     steps = _Steps()
-    image, deps = ctx.image_tag, ctx.take_deps()
+    image, deps = ctx.service_image, ctx.take_deps()
     steps.done("dependencies")
     user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(

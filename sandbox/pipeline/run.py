@@ -554,7 +554,9 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
             run.teardowns.join(DRAIN_SECONDS if interrupted else None)
             if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
-            elif run.built.ids and bound is not None:  # a run that built caches waits for the bound;
+            elif (
+                run.built.ids or run.built.cached
+            ) and bound is not None:  # a run that built caches waits for the bound;
                 bound.join()  # one that built none (every result reused) adds none: no wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:

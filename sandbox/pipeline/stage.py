@@ -73,6 +73,7 @@ class StageContext:
     pending_deps: EarlyDeps | None = None
     deps_waited: float = 0.0  # how long the stage waited in take_deps for their start to finish
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
+    service_image: str = ""  # the migrated copy's image id, set by the build stage
     early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
     built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
     # removals handed off by the stages, joined by the run before its sweep; None: removed at once
@@ -123,14 +124,6 @@ class StageContext:
     def write_log(self, name: str, text: str) -> str:
         (self.folder / name).write_text(text)
         return name
-
-    @property
-    def image_tag(self) -> str:
-        return f"sandbox-run/{self.config.name}:{self.run_id}"
-
-    @property
-    def test_image_tag(self) -> str:
-        return f"sandbox-run/{self.config.name}-tests:{self.run_id}"
 
 
 @dataclass(frozen=True)
