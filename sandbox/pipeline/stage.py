@@ -21,6 +21,7 @@ from docker.errors import APIError, BuildError
 from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
+from sandbox.deps.service import SharedAccess
 from sandbox.engine import Resolver, connect, labels_for
 from sandbox.engine.cleanup import RunImages, Teardowns
 from sandbox.engine.containers import CPU_SHARES
@@ -82,6 +83,8 @@ class StageContext:
     cpu_shares: int = CPU_SHARES
     # a fleet run's one migrator container (sandbox.pipeline.shared_migrator); None: one of its own
     shared_migrator: OnDemand | None = None
+    # the run's one access network for its dependency sets (sandbox.deps.service); None: their own
+    shared_access: SharedAccess | None = None
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -193,6 +196,7 @@ def _new_deps(ctx: StageContext) -> ServiceDeps:
         images=images,
         known=known,
         cancelled=ctx.cancelled,
+        shared_access=ctx.shared_access,
     )
 
 
