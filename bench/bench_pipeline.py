@@ -62,11 +62,12 @@ LAST_ROLES: dict[str, tuple[int, float]] = {}  # container role -> (containers, 
 
 def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) -> tuple[float, int]:
     """One `sandbox verify` as a user types it; `repo`: the repo it works on (SANDBOX_REPO)."""
-    env = {**os.environ, "SANDBOX_REPO": str(repo)} if repo else None
+    # This tree's code (the venv's console script imports the checkout it was installed from).
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **({"SANDBOX_REPO": str(repo)} if repo else {})}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     begin = time.perf_counter()
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "sandbox"), "verify", *names, "-j", jobs],
+        [sys.executable, "-m", "sandbox.cli", "verify", *names, "-j", jobs],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env=env,

@@ -7,9 +7,11 @@ INFLUXDB_* variables and owns the `influx-query` smoke step.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from testcontainers.core.container import DockerContainer
@@ -62,7 +64,9 @@ class InfluxReadyWait(WaitStrategy):
             if not url or time.monotonic() >= next_look:
                 url = self._look(container, wrapped)
                 next_look = time.monotonic() + STATE_EVERY
-            if url and _health_answers(url) and INFLUX_STARTUP.search(wrapped.logs()):
+            # A closed port is refused in ~0.05 ms of CPU; a refused HTTP GET costs ~1 ms in the
+            # sandbox (a requests session each time), 10 times a second for a start-up's seconds.
+            if url and _accepts(url) and _health_answers(url) and INFLUX_STARTUP.search(wrapped.logs()):
                 return
             time.sleep(self._poll_interval)
         raise TimeoutError(f"InfluxDB 3 not ready within {self._startup_timeout}s ({url})")
@@ -76,6 +80,16 @@ class InfluxReadyWait(WaitStrategy):
         network = wrapped.attrs["NetworkSettings"]["Networks"].get(self._network) or {}
         address = network.get("IPAddress")
         return f"http://{address}:{INFLUX_PORT}/health" if address else ""
+
+
+def _accepts(url: str) -> bool:
+    """Whether the server at `url` accepts a TCP connection (its port is open)."""
+    where = urlsplit(url)
+    try:
+        socket.create_connection((where.hostname, where.port), timeout=2).close()
+    except OSError:
+        return False
+    return True
 
 
 def _health_answers(url: str) -> bool:

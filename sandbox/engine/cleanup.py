@@ -253,6 +253,15 @@ def tag_cache(client: docker.DockerClient, layer_id: str, labels: dict[str, str]
     return True
 
 
+def keep_build(client: docker.DockerClient, image_id: str, labels: dict[str, str], built: RunImages) -> None:
+    """A run's build (service or test image, built without a LABEL step) named as the build cache of
+    its service and role at once (tag_cache with the run's labels): the run has nothing to remove,
+    and prune_cache bounds it like any cache. Recorded in `built.cached` (a run that built caches
+    waits for its bound)."""
+    tag_cache(client, image_id, labels)
+    built.add_cache(image_id)
+
+
 def _tag_safe(text: str) -> str:
     return re.sub(r"[^a-z0-9_-]", "-", text.lower()).strip("-")[:60] or "x"
 
@@ -430,11 +439,17 @@ class RunImages:
 
     ids: list[str] = field(default_factory=list)
     complete: bool = True
+    # builds kept as caches from the start (keep_build): never removed by the run, only bounded
+    cached: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, image_id: str) -> None:
         with self._lock:
             self.ids.append(image_id)
+
+    def add_cache(self, image_id: str) -> None:
+        with self._lock:
+            self.cached.append(image_id)
 
     def incomplete(self) -> None:
         self.complete = False

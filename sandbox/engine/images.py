@@ -201,7 +201,7 @@ def build_mapped(
     client: docker.DockerClient,
     context: Path,
     dockerfile: Path,
-    tag: str,
+    tag: str | None,
     mapping: dict[str, str],
     labels: dict[str, str],
     buildargs: dict[str, str] | None = None,

@@ -15,14 +15,13 @@ def baseline(ctx: StageContext) -> StageResult | None:
     if not ctx.baseline:
         return None
     orig_dir = ctx.ws.orig / ctx.ws.rel_paths[0]
-    tag = f"sandbox-run/{ctx.config.name}-baseline:{ctx.run_id}"
-    built = timed("baseline", lambda: build(ctx, tag=tag, name="baseline-build", service_dir=orig_dir))
+    built = timed("baseline", lambda: build(ctx, name="baseline-build", service_dir=orig_dir))
     if not built.ok:
         built.name = "baseline"
         return built
 
     def body(ctx: StageContext) -> StageResult:
-        image = build_test_image(ctx, tag, f"{tag}-tests", orig_dir)
+        image = build_test_image(ctx, built.details["image"], orig_dir)
         deps = ctx.take_deps()  # started while the test image was built
         return run_tests(ctx, image, deps.container_env, deps.network, name="baseline")
 

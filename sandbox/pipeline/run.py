@@ -28,6 +28,7 @@ from typing import Any
 from sandbox import cache
 from sandbox.config import PHASES, ServiceConfig, dependents_of
 from sandbox.deps import dependencies
+from sandbox.deps.service import SharedAccess
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
     Cancellation,
@@ -160,6 +161,7 @@ class Run:
     built: RunImages = field(default_factory=RunImages)  # the images the run built, removed at its end
     teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
     shared_migrator: OnDemand | None = None  # a fleet run's one migrator container, on demand
+    shared_access: SharedAccess | None = None  # the run's one access network, made on demand
 
     def images(self) -> dict[str, Any]:
         return {
@@ -210,6 +212,7 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         built=run.built,
         teardowns=run.teardowns,
         shared_migrator=run.shared_migrator,
+        shared_access=run.shared_access,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -532,6 +535,7 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     result = FleetResult([])
     client = connect()
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
+    run.shared_access = SharedAccess(labels_for(run.run_id, "deps"))
     with run_scope(client, run.run_id, keep=run.options.keep, built=run.built) as cleanup:
         bound = (
             _bound_cache(run, {config.name for config in services})
@@ -552,9 +556,12 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
             # nothing a stage made may outlive the run; interrupted, the sweep takes what is left
             interrupted = run.cancelled.is_set() or sys.exc_info()[0] is not None
             run.teardowns.join(DRAIN_SECONDS if interrupted else None)
+            run.shared_access.close()  # empty now (interrupted: the sweep removes what is left)
             if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
-            elif run.built.ids and bound is not None:  # a run that built caches waits for the bound;
+            elif (
+                run.built.ids or run.built.cached
+            ) and bound is not None:  # a run that built caches waits for the bound;
                 bound.join()  # one that built none (every result reused) adds none: no wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:

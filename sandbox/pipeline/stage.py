@@ -21,6 +21,7 @@ from docker.errors import APIError, BuildError
 from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
+from sandbox.deps.service import SharedAccess
 from sandbox.engine import Resolver, connect, labels_for
 from sandbox.engine.cleanup import RunImages, Teardowns
 from sandbox.engine.containers import CPU_SHARES
@@ -73,6 +74,7 @@ class StageContext:
     pending_deps: EarlyDeps | None = None
     deps_waited: float = 0.0  # how long the stage waited in take_deps for their start to finish
     preexisting_failures: list[str] = field(default_factory=list)  # set by the baseline stage
+    service_image: str = ""  # the migrated copy's image id, set by the build stage
     early_deps: dict[str, EarlyDeps] = field(default_factory=dict)  # stage name -> deps started ahead
     built: RunImages = field(default_factory=RunImages)  # every image a stage builds is recorded here
     # removals handed off by the stages, joined by the run before its sweep; None: removed at once
@@ -81,6 +83,8 @@ class StageContext:
     cpu_shares: int = CPU_SHARES
     # a fleet run's one migrator container (sandbox.pipeline.shared_migrator); None: one of its own
     shared_migrator: OnDemand | None = None
+    # the run's one access network for its dependency sets (sandbox.deps.service); None: their own
+    shared_access: SharedAccess | None = None
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,14 +127,6 @@ class StageContext:
     def write_log(self, name: str, text: str) -> str:
         (self.folder / name).write_text(text)
         return name
-
-    @property
-    def image_tag(self) -> str:
-        return f"sandbox-run/{self.config.name}:{self.run_id}"
-
-    @property
-    def test_image_tag(self) -> str:
-        return f"sandbox-run/{self.config.name}-tests:{self.run_id}"
 
 
 @dataclass(frozen=True)
@@ -200,6 +196,7 @@ def _new_deps(ctx: StageContext) -> ServiceDeps:
         images=images,
         known=known,
         cancelled=ctx.cancelled,
+        shared_access=ctx.shared_access,
     )
 
 

@@ -14,10 +14,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-import docker
-
 from sandbox import workspace as wsmod
 from sandbox.engine import build_mapped
+from sandbox.engine.cleanup import keep_build
 from sandbox.engine.containers import (
     NOBODY,
     NOBODY_ENV,
@@ -54,7 +53,7 @@ def test(ctx: StageContext) -> StageResult:
     """The migrated service's tests against the stage's fresh dependencies; the test image is built
     while they start."""
     begin = time.monotonic()
-    image = build_test_image(ctx, ctx.image_tag, ctx.test_image_tag, ctx.ws.service_dir)
+    image = build_test_image(ctx, ctx.service_image, ctx.ws.service_dir)
     built = time.monotonic() - begin
     deps = ctx.take_deps()
     result = run_tests(ctx, image, deps.container_env, deps.network)
@@ -62,46 +61,31 @@ def test(ctx: StageContext) -> StageResult:
     return result
 
 
-def unlabelled_ancestor(client: docker.DockerClient, image_ref: str) -> str:
-    """The service image without the run's LABEL steps.
-
-    The run labels make every service image unique, so a test image built FROM it would never
-    hit the cache for its pip layer; FROM the last real build step it does, across runs.
-    """
-    image = client.images.get(image_ref)
-    while image.attrs.get("Parent"):
-        created_by = (image.history() or [{}])[0].get("CreatedBy", "")
-        if "LABEL sandbox." not in created_by:
-            break
-        image = client.images.get(image.attrs["Parent"])
-    return image.id
-
-
-def build_test_image(ctx: StageContext, service_image: str, tag: str, service_dir: Path) -> str:
+def build_test_image(ctx: StageContext, service_image: str, service_dir: Path) -> str:
     """The service image plus its dev requirements and tests, at the image's working directory.
 
     Requirements go in a layer of their own before the code, so services with the same dev
-    requirements share the cached install.
+    requirements share the cached install. Like the service image (sandbox.pipeline.build), it is a
+    build cache from the start (`sandbox-cache/<service>:test-image.<run>`), without a LABEL step.
     """
     config = ctx.client.images.get(service_image).attrs["Config"]
     workdir = config.get("WorkingDir") or "/app"
     user = config.get("User") or "root"
-    base = unlabelled_ancestor(ctx.client, service_image)
     with tempfile.TemporaryDirectory(prefix=temp_prefix("test-ctx")) as tmp:
         context = Path(tmp)
         shutil.copytree(service_dir, context / "src", ignore=wsmod.IGNORED, symlinks=True)
         (context / "req").mkdir()
         for requirements in service_dir.glob("requirements*.txt"):
             shutil.copy2(requirements, context / "req" / requirements.name)
-        (context / "Dockerfile").write_text(TEST_DOCKERFILE.format(image=base, workdir=workdir, user=user))
+        (context / "Dockerfile").write_text(
+            TEST_DOCKERFILE.format(image=service_image, workdir=workdir, user=user)
+        )
         try:
-            image_id = build_mapped(
-                ctx.client, context, context / "Dockerfile", tag, {}, ctx.labels("test-image")
-            )
+            image_id = build_mapped(ctx.client, context, context / "Dockerfile", None, {}, {})
         except BaseException:  # an image may still appear: the run's end lists by label
             ctx.built.incomplete()
             raise
-        ctx.built.add(image_id)
+        keep_build(ctx.client, image_id, ctx.labels("test-image"), ctx.built)
         return image_id
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from sandbox.engine.cleanup import CACHE_REPO
 from sandbox.engine.labels import RUN_KEY
 from tests.sandbox.docker_objects import leftovers
 from tests.sandbox.pipeline.fixture_fleet import SANDBOX, env_for, run_report, sandbox, snapshot, write_fleet
@@ -43,6 +44,20 @@ def test_fleet_run_exits_1_and_leaves_the_repo_untouched(fleet_run, docker_clien
     assert snapshot(repo / "services") == before
     assert _leftovers(docker_client, report["run_id"]) == []
     assert "By Priority:" in result.stdout and "Failed Services:" in result.stdout
+
+
+def test_the_builds_are_caches_named_by_the_run_from_the_start(fleet_run, docker_client) -> None:
+    """No LABEL step names the run on a build (a container created, committed and removed per build):
+    the service and test images are the build caches of their service and role at once, and the run
+    leaves no image of its own (the leftovers above)."""
+    _, _, report, _ = fleet_run
+    ok = _service(report, "ok-svc")
+    built = next(s for s in ok["stages"] if s["name"] == "build")["details"]["image"]
+    for role in ("service-image", "test-image"):
+        image = docker_client.images.get(f"{CACHE_REPO}/ok-svc:{role}.{report['run_id']}")
+        assert "LABEL sandbox." not in image.history()[0]["CreatedBy"], role
+        assert RUN_KEY not in image.labels, role
+    assert docker_client.images.get(f"{CACHE_REPO}/ok-svc:service-image.{report['run_id']}").id == built
 
 
 def test_the_fleet_migrates_in_one_shared_container_each_service_with_its_own_result(fleet_run) -> None:
