@@ -18,7 +18,7 @@ import ast
 import re
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
@@ -163,6 +163,49 @@ def learn_aliases(tree: ProjectTree) -> frozenset[str]:
             elif isinstance(node, ast.Import):
                 aliases |= {a.asname for a in node.names if a.asname and _is_v2_module(a.name)}
     return frozenset(aliases)
+
+
+def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, frozenset[str]]:
+    """Dotted module -> its top-level functions returning an InfluxDB object (a client, a query or write
+    API: `def sink(): ... return _sink`), learned over the unit: a module importing one and calling it
+    (`sink().write(bucket, org, lines)`) may hold no InfluxDB word at all."""
+    found: dict[str, frozenset[str]] = {}
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        if not INFLUX_TEXT.search(text) or "def " not in text:
+            continue
+        try:
+            module = ast.parse(text)
+        except SyntaxError:
+            continue
+        top = {n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        flow = file_flow(module, aliases)
+        # and functions returning a name the file binds to one (`_sink = connection().write_api(...)`)
+        _, returning = _bound(module, V2_NAMES | aliases | API_CALLS | flow.tied, naming=True)
+        getters = (flow.tied_functions | returning) & top
+        if getters:
+            found[_module_of(rel)] = frozenset(getters)
+    return found
+
+
+def imported_getters(module: ast.Module, getters: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Local names of the getters (see learn_getters) that `module` imports from their module."""
+    if not getters:
+        return frozenset()
+    local: set[str] = set()
+    for node in ast.walk(module):
+        if not isinstance(node, ast.ImportFrom) or not node.module:
+            continue
+        source = node.module
+        for defining, names in getters.items():
+            if defining == source or defining.endswith("." + source):
+                local |= {a.asname or a.name for a in node.names if a.name in names}
+    return frozenset(local)
+
+
+def _module_of(rel: str) -> str:
+    parts = rel[: -len(".py")].split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
 def v3_bound_names(code: str) -> frozenset[str]:
@@ -390,6 +433,9 @@ class ShapeFinder:
             known = (aliases, file_flow(module, aliases))
         # else: the (aliases, flow) of a text this one differs from by comment lines only (see _sweep)
         self.aliases, self.flow = known
+        imported = imported_getters(module, sweeper.getters)
+        if imported - self.flow.tied_functions:  # `from app.db import sink`: sink() holds what it did there
+            self.flow = replace(self.flow, tied_functions=self.flow.tied_functions | imported)
         self.found: dict[int, set[str]] = {}
         self.weak: dict[int, set[str]] = {}
         self.statements: dict[int, ast.stmt] = {}
@@ -551,8 +597,12 @@ class ShapeFinder:
             self.add(stmt, self._mock_or("result"))
         elif method == "get" and isinstance(func.value, ast.Attribute) and func.value.attr == "values":
             self.add(stmt, self._mock_or("result"))
-        if ("bucket" in keywords and method in CLIENT_METHODS) or (
-            keywords & {"bucket", "org"} and self._reaches_client(node)
+        if (
+            ("bucket" in keywords and method in CLIENT_METHODS)
+            or (keywords & {"bucket", "org"} and self._reaches_client(node))
+            or (
+                method == "write" and len(node.args) >= 3 and self._tied(func.value)
+            )  # write(bucket, org, rec)
         ):
             self.add(stmt, "client")
         elif method in CLIENT_METHODS and self._v2_bound(func.value):
@@ -686,6 +736,9 @@ class InfluxSweeper(Sweeper):
         self.aliases = learn_aliases(tree)
         alias_words = "|".join(map(re.escape, sorted(self.aliases)))
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
+        self.getters = learn_getters(tree, self.aliases)
+        getter_words = "|".join(map(re.escape, sorted({n for names in self.getters.values() for n in names})))
+        self._getter_text = re.compile(rf"\b({getter_words})\s*\(") if self.getters else None
         # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
         # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
@@ -704,6 +757,7 @@ class InfluxSweeper(Sweeper):
         return bool(
             INFLUX_TEXT.search(text)
             or (self._alias_text and self._alias_text.search(text))
+            or (self._getter_text and self._getter_text.search(text))
             or (_result_text(rel, text) and RESULT_USE_TEXT.search(text))
         )
 

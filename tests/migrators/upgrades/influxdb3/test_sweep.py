@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from migrators import migrate_tree
 from migrators.core.runner import transform_source
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.upgrades import default_registry
@@ -498,3 +499,45 @@ def test_v2_positional_write_arguments_on_a_v3_client_are_failures():
         (10, "write() takes at most 2 positional arguments (record, database), got 3"),
         (11, "write() gets record both by position and by keyword"),
     ]
+
+
+def test_a_getter_imported_from_another_module_is_followed(tmp_path):
+    # ingest.py has no InfluxDB word: `sink().write(bucket, org, lines)` was neither rewritten nor swept, and
+    # the v3 client's write(record, database) takes two positional arguments (a TypeError at run time)
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/__init__.py": "",
+            "app/db.py": dedent(
+                """
+                from influxdb_client import InfluxDBClient
+                from influxdb_client.client.write_api import SYNCHRONOUS
+
+                _client = None
+                _sink = None
+
+
+                def connection():
+                    global _client
+                    if _client is None:
+                        _client = InfluxDBClient(url="http://i:8086", token="t", org="o")
+                    return _client
+
+
+                def sink():
+                    global _sink
+                    if _sink is None:
+                        _sink = connection().write_api(write_options=SYNCHRONOUS)
+                    return _sink
+                """
+            ),
+            "app/ingest.py": "from app.db import sink\n\n\ndef store(bucket, lines):\n    sink().write(bucket, 'o', lines)\n",
+            "app/other.py": "from app.jobs import sink\n\n\ndef go(x):\n    return sink().write(x, 1, 2)\n",
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    assert marker_above((tmp_path / "app/ingest.py").read_text(), "sink().write").startswith(
+        "# MIGRATION-BLOCKER(IX-16)"
+    )
+    assert "MIGRATION-BLOCKER" not in (tmp_path / "app/other.py").read_text()  # another module's sink
