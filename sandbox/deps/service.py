@@ -126,10 +126,7 @@ class ServiceDeps:
             return made.result(), access.result()
 
     def _network(self, options: dict) -> Network:
-        kw = {"labels": dict(self.labels), **options}
-        net = create_network_waiting(
-            lambda: Network(docker_network_kw=kw).create(), self.client, cancelled=self.cancelled
-        )
+        net = create_labelled_network(self.client, self.labels, options, self.cancelled)
         self._owned_networks.append(net)
         return net
 
@@ -171,10 +168,7 @@ class SharedAccess:
         next set that asks)."""
         with self._lock:
             if self._network is None:
-                kw = {"labels": dict(self.labels), "internal": True}
-                self._network = create_network_waiting(
-                    lambda: Network(docker_network_kw=kw).create(), client, cancelled=cancelled
-                )
+                self._network = create_labelled_network(client, self.labels, {"internal": True}, cancelled)
             return self._network
 
     def close(self) -> None:
@@ -189,6 +183,15 @@ POOL_WAIT_SECONDS = 90.0
 
 
 POOL_RETRY_SECONDS = 1.0
+
+
+def create_labelled_network(
+    client: docker.DockerClient, labels: dict[str, str], options: dict, cancelled: threading.Event
+) -> Network:
+    """A network carrying the run's labels (so an interrupted run's sweep finds it), waiting for a
+    free address pool (create_network_waiting)."""
+    kw = {"labels": dict(labels), **options}
+    return create_network_waiting(lambda: Network(docker_network_kw=kw).create(), client, cancelled=cancelled)
 
 
 class NoNetworkAddresses(RuntimeError):

@@ -770,13 +770,10 @@ class Influxdb3Codemod(MigrationCodemod):
             self._query_handlers.update(id(h) for h in node.handlers)
 
     def visit_ExceptHandler(self, node: cst.ExceptHandler) -> None:
-        modules = self._v2_errors(node.type)
-        if not modules or node.name is None or not isinstance(node.name.name, cst.Name):
+        reads = self._error_reads(node)
+        if reads is None:
             return
-        name = node.name.name.value
-        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
-        reads = _AttributeReads(name, gone)
-        node.body.visit(reads)
+        name = reads.name
         for statement, attribute in reads.found:  # marked before they are visited: flushed when left
             self.mark(
                 "IX-6",
@@ -809,18 +806,27 @@ class Influxdb3Codemod(MigrationCodemod):
         )
         return updated_node.with_changes(type=caught)
 
+    def _error_reads(
+        self, handler: cst.ExceptHandler, modules: set[str] | None = None
+    ) -> _AttributeReads | None:
+        """The reads, in the handler's body, of the attributes its v2 error had and a v3 one may lack
+        (None: the handler catches no v2 error, or binds it to no name)."""
+        modules = self._v2_errors(handler.type) if modules is None else modules
+        if not modules or handler.name is None or not isinstance(handler.name.name, cst.Name):
+            return None
+        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
+        reads = _AttributeReads(handler.name.name.value, gone)
+        walk(handler.body, reads)
+        return reads
+
     def _logged_reads_to_getattr(
         self, original: cst.ExceptHandler, updated: cst.ExceptHandler, modules: set[str]
     ) -> cst.ExceptHandler:
         """`exc.status` only logged or formatted -> `getattr(exc, "status", None)`: None where the v3 error
         lacks it, as v2's never did (no AttributeError raised from inside the handler in place of the error
         it handles). Found again in the handler's final body, so the nodes replaced are the ones there."""
-        if updated.name is None or not isinstance(updated.name.name, cst.Name):
-            return updated
-        gone = {attribute for module in modules for attribute in ERROR_ATTRIBUTES[module]}
-        reads = _AttributeReads(updated.name.name.value, gone)
-        updated.body.visit(reads)
-        if not reads.texts:
+        reads = self._error_reads(updated, modules)
+        if reads is None or not reads.texts:
             return updated
         for attribute in sorted({read.attr.value for read in reads.text_nodes}):
             self.rewrote("IX-6", original, f"exc.{attribute} -> getattr(exc, '{attribute}', None) (logged)")
@@ -1037,9 +1043,7 @@ class Influxdb3Codemod(MigrationCodemod):
         call = original_node.item
         if id(call) not in self.facts.with_writers or self.under_async(call.func.value):
             return updated_node
-        args = _keywords(call.args, ("write_options", "point_settings"))
-        synchronous = bool(args) and len(args) == 1 and args[0][0] == "write_options"
-        if not (synchronous and dotted(args[0][1]) in ("SYNCHRONOUS", "WriteOptions.SYNCHRONOUS")):
+        if not _synchronous_only(call):
             self.mark(
                 "IX-5",
                 original_node,
@@ -1092,8 +1096,7 @@ def _is_write_api_call(node: cst.BaseExpression) -> bool:
     """`x.write_api(...)` on a client that is not itself a call's result."""
     return (
         isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == "write_api"
+        and _is_attribute_call(node, "write_api")
         and not isinstance(node.func.value, cst.Call)
     )
 
@@ -1142,8 +1145,7 @@ def _is_write_api_of_call(node: cst.BaseExpression) -> bool:
     """`f().write_api(...)`: the write API of a client a call returns."""
     return (
         isinstance(node, cst.Call)
-        and isinstance(node.func, cst.Attribute)
-        and node.func.attr.value == "write_api"
+        and _is_attribute_call(node, "write_api")
         and isinstance(node.func.value, cst.Call)
     )
 

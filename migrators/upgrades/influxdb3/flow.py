@@ -119,6 +119,7 @@ def module_name(rel: str) -> str:
 def analyze_flow(tree: ProjectTree) -> ServiceFlow:
     flow = ServiceFlow()
     parsed: list[tuple[str, ast.Module, str]] = []
+    api_names: dict[str, frozenset[str]] = {}  # rel -> query_api_names of its module, worked out once
     for rel in tree.python_files():
         text = tree.read(rel)
         # only files that hold a query API or Flux are parsed (a call site elsewhere that passes a
@@ -133,7 +134,8 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         parsed.append((rel, module, text))
         if has_flux:
             _collect_builders(rel, module, _Source(text), flow)
-        _collect_wrappers(rel, module, flow)
+        api_names[rel] = query_api_names(module)
+        _collect_wrappers(rel, module, flow, api_names[rel])
     templates = _template_names(flow)
     callees = set(templates) | set(flow.wrappers) | set(flow.row_wrappers) | set(flow.consumers)
     done = {rel for rel, _, _ in parsed}
@@ -150,9 +152,10 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
             except SyntaxError:
                 continue
     fills: set[int] = set()
-    for _rel, module, text in parsed:
+    for rel, module, text in parsed:
         if visited_by_codemod(text):  # a use in a file the codemod skips would never be rewritten
-            _collect_uses(module, flow, fills)
+            names = api_names[rel] if rel in api_names else query_api_names(module)
+            _collect_uses(module, flow, fills, names)
     if templates:
         _usable_templates(parsed, flow, templates, fills)
     return flow
@@ -297,10 +300,9 @@ def _collect_builders(rel: str, module: ast.Module, source: _Source, flow: Servi
         flow.builders.setdefault(stmt.name, []).append(builder)
 
 
-def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow) -> None:
+def _collect_wrappers(rel: str, module: ast.Module, flow: ServiceFlow, names: frozenset[str]) -> None:
     seen: dict[str, int] = {}
     row_seen: dict[str, int] = {}
-    names = query_api_names(module)
     for node in ast.walk(module):
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
@@ -537,9 +539,8 @@ def query_api_names(module: ast.Module) -> frozenset[str]:
         ):
             names.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and property_of_query_api(node):
-            names.add(
-                node.name
-            )  # `self.reader` where `@cached_property def reader(self): return ....query_api()`
+            # `self.reader` where `@cached_property def reader(self): return <client>.query_api()`
+            names.add(node.name)
     return frozenset(names)
 
 
@@ -566,8 +567,7 @@ def _annotated_query_api(annotation: ast.expr) -> bool:
     )
 
 
-def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int]) -> None:
-    names = query_api_names(module)
+def _collect_uses(module: ast.Module, flow: ServiceFlow, fills: set[int], names: frozenset[str]) -> None:
     for func in ast.walk(module):
         if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
