@@ -24,6 +24,7 @@ from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_t
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
+from migrators.upgrades.influxdb3.flow import module_name
 
 # ---------------------------------------------------------------- what counts as old API
 
@@ -184,28 +185,33 @@ def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, froze
         _, returning = _bound(module, V2_NAMES | aliases | API_CALLS | flow.tied, naming=True)
         getters = (flow.tied_functions | returning) & top
         if getters:
-            found[_module_of(rel)] = frozenset(getters)
+            found[module_name(rel)] = frozenset(getters)
     return found
 
 
 def imported_getters(module: ast.Module, getters: dict[str, frozenset[str]]) -> frozenset[str]:
-    """Local names of the getters (see learn_getters) that `module` imports from their module."""
+    """Names under which `module` reaches the getters (see learn_getters) of the modules it imports:
+    `from app.db import sink as s` gives `s`; `import app.db as db` gives `sink` (a segment of
+    `db.sink()`, which the sweep's receiver test reads segment by segment)."""
     if not getters:
         return frozenset()
     local: set[str] = set()
     for node in ast.walk(module):
-        if not isinstance(node, ast.ImportFrom) or not node.module:
-            continue
-        source = node.module
-        for defining, names in getters.items():
-            if defining == source or defining.endswith("." + source):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for names in _getters_of(node.module, getters):
                 local |= {a.asname or a.name for a in node.names if a.name in names}
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                for names in _getters_of(alias.name, getters):
+                    local |= names
     return frozenset(local)
 
 
-def _module_of(rel: str) -> str:
-    parts = rel[: -len(".py")].split("/")
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+def _getters_of(source: str, getters: dict[str, frozenset[str]]) -> Iterable[frozenset[str]]:
+    """The getters of the module an import names (`app.db`, or `db` of a sibling)."""
+    return (
+        names for defining, names in getters.items() if defining == source or defining.endswith("." + source)
+    )
 
 
 def v3_bound_names(code: str) -> frozenset[str]:
@@ -597,12 +603,13 @@ class ShapeFinder:
             self.add(stmt, self._mock_or("result"))
         elif method == "get" and isinstance(func.value, ast.Attribute) and func.value.attr == "values":
             self.add(stmt, self._mock_or("result"))
+        # v2's positional write(bucket, org, record) or write(bucket, record=...): the v3 write(record,
+        # database) takes at most two, and its first is the record
+        v2_write = method == "write" and (len(node.args) >= 3 or (node.args and "record" in keywords))
         if (
             ("bucket" in keywords and method in CLIENT_METHODS)
             or (keywords & {"bucket", "org"} and self._reaches_client(node))
-            or (
-                method == "write" and len(node.args) >= 3 and self._tied(func.value)
-            )  # write(bucket, org, rec)
+            or (v2_write and self._tied(func.value))
         ):
             self.add(stmt, "client")
         elif method in CLIENT_METHODS and self._v2_bound(func.value):
@@ -1058,10 +1065,8 @@ class _SignatureNodes:
                 imports.append(node)
             elif isinstance(node, ast.Assign):
                 pairs.extend((t, node.value) for t in node.targets)
-            elif (
-                isinstance(node, ast.AnnAssign) and node.value is not None
-            ):  # `self.c: InfluxDBClient3 = ...`
-                pairs.append((node.target, node.value))
+            elif isinstance(node, ast.AnnAssign) and node.value is not None:
+                pairs.append((node.target, node.value))  # `self.c: InfluxDBClient3 = ...`
             elif isinstance(node, ast.withitem) and node.optional_vars is not None:
                 pairs.append((node.optional_vars, node.context_expr))
         return cls(imports, pairs, calls)

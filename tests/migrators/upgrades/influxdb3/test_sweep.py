@@ -534,9 +534,14 @@ def test_a_getter_imported_from_another_module_is_followed(tmp_path):
             ),
             "app/ingest.py": "from app.db import sink\n\n\ndef store(bucket, lines):\n    sink().write(bucket, 'o', lines)\n",
             "app/other.py": "from app.jobs import sink\n\n\ndef go(x):\n    return sink().write(x, 1, 2)\n",
+            # the module imported whole, and v2's write(bucket, record=...): the v3 write's first is the record
+            "app/batch.py": "import app.db as db\n\n\ndef put(bucket, lines):\n    db.sink().write(bucket, record=lines)\n",
         },
     )
     migrate_tree(tmp_path, write=True)
+    assert marker_above((tmp_path / "app/batch.py").read_text(), "db.sink().write").startswith(
+        "# MIGRATION-BLOCKER(IX-16)"
+    )
     assert marker_above((tmp_path / "app/ingest.py").read_text(), "sink().write").startswith(
         "# MIGRATION-BLOCKER(IX-16)"
     )
