@@ -167,9 +167,8 @@ def learn_aliases(tree: ProjectTree) -> frozenset[str]:
         text = tree.read(rel)
         if not _ALIASED_IMPORT.search(text):
             continue
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
+        module = tree.syntax(rel)
+        if module is None:
             continue
         for node in ast.walk(module):
             if isinstance(node, ast.ImportFrom) and _is_v2_module(node.module or ""):
@@ -188,9 +187,8 @@ def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, froze
         text = tree.read(rel)
         if not INFLUX_TEXT.search(text) or "def " not in text:
             continue
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
+        module = tree.syntax(rel)
+        if module is None:
             continue
         top = {n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         flow = file_flow(module, aliases)
