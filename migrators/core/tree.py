@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from collections.abc import Iterable
@@ -42,6 +43,8 @@ class ProjectTree:
         self._files: list[str] | None = None
         # libcst trees an analysis parsed, kept for the file's transform (one parse per file)
         self._modules: dict[str, cst.Module] = {}
+        # CPython's trees of the files as read, shared by the analyses that read them (None: rejected)
+        self._syntax: dict[str, ast.Module | None] = {}
 
     def files(self) -> list[str]:
         if self._files is None:
@@ -84,6 +87,16 @@ class ProjectTree:
             module = self._modules[rel] = cst.parse_module(self.read(rel))
         return module
 
+    def syntax(self, rel: str, text: str | None = None) -> ast.Module | None:
+        """CPython's tree of `rel` as read (None where CPython rejects it), parsed once for every analysis
+        of the unit; given a `text` other than the file's (a text the rules changed), that text's tree,
+        not kept. Readers must not change the tree: others read it after them."""
+        if text is not None and text != self.read(rel):
+            return _ast_or_none(text)
+        if rel not in self._syntax:
+            self._syntax[rel] = _ast_or_none(self.read(rel))
+        return self._syntax[rel]
+
     def take_parsed(self, rel: str) -> cst.Module | None:
         """The tree an analysis already parsed for `rel` (only once: the transform owns it)."""
         return self._modules.pop(rel, None)
@@ -91,6 +104,13 @@ class ProjectTree:
     def grep(self, pattern: str, suffix: str = ".py") -> list[str]:
         regex = re.compile(pattern)
         return [f for f in self.files() if f.endswith(suffix) and regex.search(self.read(f))]
+
+
+def _ast_or_none(text: str) -> ast.Module | None:
+    try:
+        return ast.parse(text)
+    except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
+        return None
 
 
 # A folder holding one of these is a service of its own (its own requirements, build or test config).

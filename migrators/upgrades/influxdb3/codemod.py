@@ -164,7 +164,9 @@ class ModuleFacts:
 # what every fact _Facts records starts from: a v2 import, constructor or API object, a write's bucket,
 # Flux reading a bucket (a def holding none of them, nor a client alias, adds no fact)
 FACT_WORDS = ("influxdb_client", "InfluxDBClient", "query_api", "write", "bucket")
-LITERAL_BUCKET = re.compile(r'from\(\s*bucket\s*:\s*"([^"{}]+)"')  # Flux reading a bucket named in it
+# Flux reading a bucket named in it; a placeholder of a template filled later (`{b}`, `%s`, `%(b)s`,
+# `$b`) is no name: taken for one it named the client's database '%s'
+LITERAL_BUCKET = re.compile(r'from\(\s*bucket\s*:\s*"([^"{}%$]+)"')
 
 
 class _Facts(LightVisitor):

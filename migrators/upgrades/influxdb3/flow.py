@@ -127,9 +127,8 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         has_flux = "from(bucket" in text or "|>" in text or "schema." in text
         if "query_api" not in text and not has_flux:
             continue
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
+        module = tree.syntax(rel)
+        if module is None:
             continue
         parsed.append((rel, module, text))
         if has_flux:
@@ -146,11 +145,9 @@ def analyze_flow(tree: ProjectTree) -> ServiceFlow:
         wanted = any(name in text for name in templates) or (
             any(name in text for name in callees) and visited_by_codemod(text)
         )
-        if text and wanted:
-            try:
-                parsed.append((rel, ast.parse(text), text))
-            except SyntaxError:
-                continue
+        module = tree.syntax(rel) if text and wanted else None
+        if module is not None:
+            parsed.append((rel, module, text))
     fills: set[int] = set()
     for rel, module, text in parsed:
         if visited_by_codemod(text):  # a use in a file the codemod skips would never be rewritten

@@ -60,6 +60,12 @@ INFLUX_TEXT = re.compile(r"(?i)influx|flux|query_api|write_api|delete_api|/api/v
 # query returned elsewhere (`for rec in table.records: rec.get_value()`), or a test faking such tables
 # for a wrapper (`MagicMock(records=[rec])`, `rec.get_value.return_value`). Both parts must be there.
 RESULT_LOOP_TEXT = re.compile(r"\.records\b")
+# A string that is exactly a column only Flux results have (`df[["_time", "_value"]]`,
+# `set_index("_time")`): an SQL result names them time, the tags and one column per field. A module
+# reading a frame or rows a query returned elsewhere may hold no InfluxDB word at all.
+FLUX_COLUMNS = frozenset({"_value", "_time", "_field", "_measurement", "_start", "_stop"})
+CONVERTED_TEXT = re.compile(r"\b_influxdb3_\w+\(")
+FLUX_COLUMN_TEXT = re.compile(r"[\"'](_value|_time|_field|_measurement|_start|_stop)[\"']")
 FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
 RESULT_USE_TEXT = re.compile(
     r"\.(get_(value|time|field|measurement|start|stop)|values)\b"
@@ -127,6 +133,13 @@ KINDS = {
         "v2 result handling left: client.query() returns a pyarrow Table; iterate table.to_pylist() "
         '(dicts keyed by SQL columns: time, tags, one per field) or use mode="pandas"',
     ),
+    "column": Kind(
+        "IX-15",
+        6,
+        "a Flux result column name is read (_time, _value, _field, _measurement, _start, _stop): SQL "
+        "results name their columns time, the tags and one per field; use those, or drop this name if the "
+        "value never comes from InfluxDB",
+    ),
 }
 
 
@@ -154,9 +167,8 @@ def learn_aliases(tree: ProjectTree) -> frozenset[str]:
         text = tree.read(rel)
         if not _ALIASED_IMPORT.search(text):
             continue
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
+        module = tree.syntax(rel)
+        if module is None:
             continue
         for node in ast.walk(module):
             if isinstance(node, ast.ImportFrom) and _is_v2_module(node.module or ""):
@@ -175,9 +187,8 @@ def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, froze
         text = tree.read(rel)
         if not INFLUX_TEXT.search(text) or "def " not in text:
             continue
-        try:
-            module = ast.parse(text)
-        except SyntaxError:
+        module = tree.syntax(rel)
+        if module is None:
             continue
         top = {n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
         flow = file_flow(module, aliases)
@@ -433,6 +444,9 @@ class ShapeFinder:
         known: tuple[frozenset[str], FileFlow] | None = None,
     ) -> None:
         self.is_test = is_test
+        # Flux column names are read here of rows or frames a query returned in another module: in a module
+        # the rules converted, they are the rows' keys the conversion kept (`_influxdb3_expand`'s long form)
+        self.columns_from_elsewhere = not (CONVERTED_TEXT.search(code) or NEW_EVIDENCE.search(code))
         if known is None:
             # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
             aliases = sweeper.aliases - v3_bound_names(code)
@@ -520,6 +534,10 @@ class ShapeFinder:
             return
         if looks_like_flux(text):
             self.add(stmt, "flux")
+        if text in FLUX_COLUMNS and self.columns_from_elsewhere and not self.is_test:
+            # a test's fake rows are left to the mock rules: their keys may be a translated query's
+            # own aliases (`count(*) AS _value`)
+            self.add(stmt, "column")
         if HTTP_V2.search(text):
             self.add(stmt, "http")
         words = set(re.findall(r"\w+", text))
@@ -766,6 +784,7 @@ class InfluxSweeper(Sweeper):
             or (self._alias_text and self._alias_text.search(text))
             or (self._getter_text and self._getter_text.search(text))
             or (_result_text(rel, text) and RESULT_USE_TEXT.search(text))
+            or FLUX_COLUMN_TEXT.search(text)
         )
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:

@@ -35,6 +35,9 @@ def mark(docker_client: docker.DockerClient):
     ):
         if value in tag:
             docker_client.images.remove(tag, force=True)
+    # a build stopped half-way (an interrupted test) leaves its step's container: it carries the label too
+    for container in docker_client.containers.list(all=True, filters={"label": f"cachetest={value}"}):
+        container.remove(force=True)
     for summary in docker_client.api.images(all=True, filters={"label": f"cachetest={value}"}):
         try:
             docker_client.images.remove(summary["Id"], force=True)
@@ -47,7 +50,7 @@ def _build(client, mark: str, content: str, labels: dict[str, str], tag: str | N
     dockerfile = f"FROM {BASE}\nLABEL cachetest={mark}\nRUN echo {content} > /cache-probe\n"
     lines = []
     for chunk in client.api.build(
-        fileobj=io.BytesIO(dockerfile.encode()), tag=tag, labels=labels, rm=True, decode=True
+        fileobj=io.BytesIO(dockerfile.encode()), tag=tag, labels=labels, rm=True, forcerm=True, decode=True
     ):
         assert "error" not in chunk, chunk
         lines.append(chunk.get("stream", ""))

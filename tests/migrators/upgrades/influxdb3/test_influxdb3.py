@@ -1,6 +1,8 @@
 """Before/after per rule of the influxdb3 upgrade (IX-1 … IX-13); assert_codemod also checks that a
 second run changes nothing."""
 
+import pytest
+
 from migrators.upgrades.influxdb3.codemod import FRAME_HELPER
 from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
 
@@ -584,3 +586,27 @@ def test_a_literal_bucket_in_an_f_string_query_names_the_client_database():
         rel="app/frames.py",
     )
     assert 'client = InfluxDBClient3(host="http://influx:8086", token="t", database=\'sensors\')' in new
+
+
+@pytest.mark.parametrize("placeholder", ["%s", "%(bucket)s", "$bucket", "${bucket}"])
+def test_a_placeholder_in_a_flux_template_is_not_a_bucket_name(placeholder):
+    # `'from(bucket: "%s") ...' % BUCKET` named the client's database '%s': a wrong database, unmarked
+    new, _ = run_file(
+        "influxdb3",
+        dedent(
+            f"""
+            from influxdb_client import InfluxDBClient
+
+            QUERY = 'from(bucket: "{placeholder}") |> range(start: -1h) |> filter(fn: (r) => r._measurement == "temp")'
+
+
+            def latest(fill):
+                with InfluxDBClient(url="http://influx:8086", token="t", org="o") as client:
+                    return client.query_api().query(fill(QUERY))
+            """
+        ),
+        state=STATE,
+        rel="app/reader.py",
+    )
+    assert "database=" not in new.split("with InfluxDBClient3(")[1].split(")")[0]
+    assert "MIGRATION-BLOCKER(IX-2): InfluxDBClient3 needs database=" in new

@@ -546,3 +546,57 @@ def test_a_getter_imported_from_another_module_is_followed(tmp_path):
         "# MIGRATION-BLOCKER(IX-16)"
     )
     assert "MIGRATION-BLOCKER" not in (tmp_path / "app/other.py").read_text()  # another module's sink
+
+
+def test_flux_column_names_read_far_from_the_query_are_marked(tmp_path):
+    # repo.hourly() returns a frame its caller reads by v2 column names; the query is marked where it is
+    # sent, but after a person translates it the frame has `time` and one column per field: a KeyError
+    # in report.py, which holds no InfluxDB word
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.40.0\n",
+            "app/__init__.py": "",
+            "app/repo.py": dedent(
+                """
+                from influxdb_client import InfluxDBClient
+
+
+                class Repo:
+                    def __init__(self, client: InfluxDBClient):
+                        self._client = client
+
+                    def hourly(self, text):
+                        return self._client.query_api().query_data_frame(text)
+                """
+            ),
+            "app/report.py": dedent(
+                """
+                from app.repo import Repo
+
+
+                def report(repo: Repo, text):
+                    df = repo.hourly(text)
+                    latest = df.set_index("_time")
+                    note = "_time_zone"
+                    return df[["_time", "_value"]].to_csv(), latest, note
+                """
+            ),
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    report = (tmp_path / "app/report.py").read_text()
+    assert marker_above(report, 'latest = df.set_index("_time")').startswith(
+        "# MIGRATION-BLOCKER(IX-15): a Flux result column"
+    )
+    assert marker_above(report, "return df[[").startswith("# MIGRATION-BLOCKER(IX-15)")
+    assert marker_above(report, "note = ") is None  # a longer word is not a column name
+
+
+def test_flux_column_names_in_converted_modules_and_tests_are_left(tmp_path):
+    # rows of a translated query may keep v2 keys on purpose (`count(*) AS _value`, the long form of a
+    # query over all fields), and a test's fake rows may mirror them: no column marker there
+    code = 'from app.gw import helper\n\n\ndef counts():\n    return {r["host"]: r["_value"] for r in helper.query("SELECT 1", database="d")}\n'
+    assert "MIGRATION-BLOCKER" not in sweep(tmp_path, code.replace("app.gw", "app.influx_gw"))
+    fake = 'def test_x(helper):\n    helper.query.return_value = [{"_value": 2}]\n'
+    assert "MIGRATION-BLOCKER" not in sweep(tmp_path, fake, rel="tests/test_counts.py")
