@@ -7,6 +7,7 @@ import (``from asyncio_mqtt import Client as MQTT``) resolve through libcst's Qu
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import libcst as cst
@@ -77,6 +78,50 @@ def _map_module(dotted_name: str) -> str:
     return ".".join([NEW, *rest])
 
 
+# names aiomqtt 2's `aiomqtt.client` module still binds (wheel 2.5.1:aiomqtt/client.py): a dotted
+# string such as patch("asyncio_mqtt.client.Client") keeps its module; other names go to the top level
+CLIENT_MODULE_NAMES = {
+    "Client",
+    "Message",
+    "MessagesIterator",
+    "MqttCodeError",
+    "MqttConnectError",
+    "MqttError",
+    "MqttReentrantError",
+    "ProtocolVersion",
+    "ProxySettings",
+    "TLSParameters",
+    "Will",
+    "mqtt",
+}
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def map_dotted_string(value: str) -> str | None:
+    """The aiomqtt 2 spelling of a dotted path naming asyncio_mqtt (a patch() target, an
+    import_module() name, a sys.modules key); None when aiomqtt 2 has no such place. A segment
+    `asyncio_mqtt` after others (`svc.mqtt.asyncio_mqtt.Client`) is that module imported whole,
+    which MQ-2 renames to `aiomqtt`."""
+    parts = value.split(".")
+    at = parts.index(OLD)
+    head, rest = parts[:at], parts[at + 1 :]
+    if not rest:
+        tail = [NEW]
+    elif rest[0] == "client" and (len(rest) == 1 or rest[1] in CLIENT_MODULE_NAMES):
+        tail = [NEW, *rest]
+    elif rest[0] == "client" and rest[1] in TOP_NAMES:
+        tail = [NEW, *rest[1:]]
+    elif rest[0] == "error" and (len(rest) == 1 or rest[1] in EXCEPTION_NAMES):
+        tail = [NEW, "exceptions", *rest[1:]]
+    elif rest[0] == "types" and (len(rest) == 1 or rest[1] in TYPES_NAMES):
+        tail = [NEW, *rest]
+    elif rest[0] in TOP_NAMES:
+        tail = [NEW, *rest]
+    else:
+        return None
+    return ".".join([*head, *tail])
+
+
 def _v1_target(module: str, names: set[str]) -> str | None:
     """Where aiomqtt 2 keeps these names imported from an aiomqtt 1.x submodule (None: nowhere known)."""
     if not names:
@@ -114,11 +159,32 @@ class _Scan(LightVisitor):
         return False
 
     def visit_Param(self, node: cst.Param) -> None:
-        if (
-            node.annotation is not None
-            and self.codemod.qualified_names(node.annotation.annotation) & CLIENT_QNAMES
-        ):
+        if node.annotation is not None and self.codemod.annotation_is_client(node.annotation.annotation):
             self.clients[node.name.value] = None
+
+    def _holds_client(self, value: cst.BaseExpression) -> bool:
+        """A value that is a Client built elsewhere: a name known to hold one here (`conn = client`,
+        `self.client = client` from an annotated parameter) or `await <module factory>()` whose
+        return annotation is Client."""
+        if isinstance(value, cst.Name):
+            return value.value in self.clients
+        if isinstance(value, cst.Await) and isinstance(value.expression, cst.Call):
+            value = value.expression
+        return (
+            isinstance(value, cst.Call)
+            and m.matches(value.func, m.Name())
+            and (value.func.value in self.codemod.client_factories)
+        )
+
+    def _entered_ctor(self, value: cst.BaseExpression) -> cst.Call | None:
+        """`await stack.enter_async_context(Client(...))` gives the Client entered."""
+        if m.matches(
+            value, m.Await(m.Call(func=m.Attribute(attr=m.Name("enter_async_context")), args=[m.Arg()]))
+        ):
+            inner = value.expression.args[0].value
+            if isinstance(inner, cst.Call) and self.codemod.is_client_ctor(inner):
+                return inner
+        return None
 
     def visit_Assign(self, node: cst.Assign) -> None:
         value = node.value
@@ -128,6 +194,16 @@ class _Scan(LightVisitor):
                     self.clients[target.target.value] = value
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs[target.target.attr.value] = value
+        elif self._entered_ctor(value) is not None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients[target.target.value] = self._entered_ctor(value)
+        elif self._holds_client(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients.setdefault(target.target.value, None)
+                elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
+                    self.self_attrs.setdefault(target.target.attr.value, None)
         if isinstance(value, cst.Await) and m.matches(
             value.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))
         ):
@@ -141,6 +217,12 @@ class _Scan(LightVisitor):
                 self.clients[node.target.value] = node.value
             elif m.matches(node.target, m.Attribute(value=m.Name("self"))):
                 self.self_attrs[node.target.attr.value] = node.value
+        elif self.codemod.annotation_is_client(node.annotation.annotation):
+            # `self.client: Client | None = None` or `client: Client = make()`: annotated as one
+            if isinstance(node.target, cst.Name):
+                self.clients.setdefault(node.target.value, None)
+            elif m.matches(node.target, m.Attribute(value=m.Name("self"))):
+                self.self_attrs.setdefault(node.target.attr.value, None)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
         if (
@@ -265,10 +347,18 @@ class AiomqttCodemod(MigrationCodemod):
         self._has_filtered = False
         self._may_plan_timeouts = self._may_plan_messages = True  # set per module by visit_Module
         self._aliases: set[str] = set()
+        self.client_factories: set[str] = set()  # module functions annotated `-> Client`
 
     # --- resolution ------------------------------------------------------------------------------
     def is_client_ctor(self, call: cst.Call) -> bool:
         return bool(self.qualified_names(call.func) & CLIENT_QNAMES)
+
+    def annotation_is_client(self, annotation: cst.BaseExpression) -> bool:
+        """`Client`, `aiomqtt.Client`, `Client | None`, `Optional[Client]`: a name in it is the Client."""
+        return any(
+            self.qualified_names(node) & CLIENT_QNAMES
+            for node in [annotation, *find_all(annotation, m.Name() | m.Attribute())]
+        )
 
     def client_ctor_for(self, receiver: cst.BaseExpression) -> tuple[bool, cst.Call | None]:
         """(is a client, its constructor call if known in this scope)."""
@@ -291,6 +381,13 @@ class AiomqttCodemod(MigrationCodemod):
 
     # --- scopes ----------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
+        self.client_factories = {
+            stmt.name.value
+            for stmt in node.body
+            if isinstance(stmt, cst.FunctionDef)
+            and stmt.returns is not None
+            and self.annotation_is_client(stmt.returns.annotation)
+        }
         scan = _Scan(self)
         for stmt in node.body:
             walk(stmt, scan)
@@ -329,8 +426,15 @@ class AiomqttCodemod(MigrationCodemod):
         for stmt in node.body.body:
             if isinstance(stmt, cst.FunctionDef):
                 scan = _Scan(self)
+                walk(stmt.params, scan)  # `def __init__(self, client: Client): self.client = client`
                 walk(stmt.body, scan)
-                attrs.update(scan.self_attrs)
+                for name, ctor in scan.self_attrs.items():
+                    if ctor is not None or name not in attrs:
+                        attrs[name] = ctor
+            elif m.matches(stmt, m.SimpleStatementLine(body=[m.AnnAssign(target=m.Name())])):
+                ann = stmt.body[0]
+                if self.annotation_is_client(ann.annotation.annotation):  # `client: Client` (dataclass)
+                    attrs.setdefault(ann.target.value, None)
         self._class_attrs.append(attrs)
 
     def leave_ClassDef(self, original_node, updated_node):
@@ -450,6 +554,26 @@ class AiomqttCodemod(MigrationCodemod):
             "import it from aiomqtt (top level, .exceptions or .types)",
         )
         return updated_node
+
+    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString):
+        """MQ-2 in strings: a whole dotted path naming asyncio_mqtt (`patch("asyncio_mqtt.Client")`,
+        `import_module("asyncio_mqtt")`) would raise ModuleNotFoundError once only aiomqtt is
+        installed. Prose that merely mentions the module is not a dotted path and stays."""
+        value = original_node.evaluated_value
+        if not isinstance(value, str) or OLD not in value.split(".") or not _DOTTED.fullmatch(value):
+            return updated_node
+        mapped = map_dotted_string(value)
+        if mapped is None:
+            self.mark(
+                "MQ-2",
+                original_node,
+                f'"{value}" names a place aiomqtt 2 does not have; point it at aiomqtt '
+                "(top level, .client, .exceptions or .types)",
+            )
+            return updated_node
+        self.rewrote("MQ-2", original_node, f'"{value}" -> "{mapped}"')
+        quote = original_node.quote
+        return updated_node.with_changes(value=f"{original_node.prefix}{quote}{mapped}{quote}")
 
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name):
         if self._in_import or original_node.value != OLD or not self._old_module_imported:
@@ -622,7 +746,10 @@ class AiomqttCodemod(MigrationCodemod):
         receiver = original.func.value
         is_client, ctor = self.client_ctor_for(receiver)
         if not is_client:
-            if self._looks_like_client(receiver) and "mqtt" in (dotted(receiver) or "").lower():
+            # a file of MQTT code (the codemod only reads those): `x.client.connect()` or
+            # `mqtt.connect()` on a receiver it cannot resolve may be a Client (whose connect took
+            # no positional argument: paho's connect(host) is not one)
+            if self._looks_like_client(receiver) and all(a.keyword is not None for a in original.args):
                 self.mark(
                     "MQ-6",
                     original,

@@ -477,3 +477,183 @@ def test_mq1_aiomqtt_already_present_drops_asyncio_mqtt(tmp_path):
     write_tree(tmp_path, {"requirements.txt": "asyncio-mqtt==0.16.1\naiomqtt==1.2.1\n"})
     migrate_twice(tmp_path, only=["aiomqtt"])
     assert read(tmp_path, "requirements.txt") == "aiomqtt==2.5.1\n"
+
+
+def test_mq4_mq6_clients_held_through_annotations_aliases_and_factories():
+    # a Client injected into a class, annotated on it, aliased, returned by an annotated factory or
+    # entered through an exit stack: connect()/disconnect() are gone in 2.0 (AttributeError at run
+    # time), so each is rewritten like a client built in place
+    assert_codemod(
+        A,
+        """
+        import contextlib
+        from typing import Optional
+
+        from asyncio_mqtt import Client
+
+
+        class Publisher:
+            def __init__(self, client: Optional[Client]):
+                self.client = client
+
+            async def start(self):
+                await self.client.connect()
+                return self.client.id
+
+
+        class Holder:
+            client: Client
+
+            async def stop(self):
+                await self.client.disconnect()
+
+
+        async def get_client() -> Client:
+            return Client("h")
+
+
+        async def main():
+            client = await get_client()
+            conn = client
+            await conn.connect()
+            async with contextlib.AsyncExitStack() as stack:
+                entered = await stack.enter_async_context(Client("h", client_id="x"))
+                return entered.id
+        """,
+        """
+        import contextlib
+        from typing import Optional
+
+        from aiomqtt import Client
+
+
+        class Publisher:
+            def __init__(self, client: Optional[Client]):
+                self.client = client
+
+            async def start(self):
+                await self.client.__aenter__()
+                return self.client.identifier
+
+
+        class Holder:
+            client: Client
+
+            async def stop(self):
+                await self.client.__aexit__(None, None, None)
+
+
+        async def get_client() -> Client:
+            return Client("h")
+
+
+        async def main():
+            client = await get_client()
+            conn = client
+            await conn.__aenter__()
+            async with contextlib.AsyncExitStack() as stack:
+                entered = await stack.enter_async_context(Client("h", identifier="x"))
+                return entered.identifier
+        """,
+        rules={"MQ-2", "MQ-3", "MQ-4", "MQ-6"},
+    )
+
+
+def test_mq6_unresolved_client_named_receiver_is_marked_but_paho_connect_is_not():
+    assert_codemod(
+        A,
+        """
+        from asyncio_mqtt import Client
+
+
+        class Service:
+            def __init__(self, deps):
+                self.client = deps.mqtt
+                self.paho_client = deps.paho
+
+            async def start(self):
+                await self.client.connect()
+                self.paho_client.connect("broker", 1883)
+        """,
+        """
+        from aiomqtt import Client
+
+
+        class Service:
+            def __init__(self, deps):
+                self.client = deps.mqtt
+                self.paho_client = deps.paho
+
+            async def start(self):
+                # MIGRATION-BLOCKER(MQ-6): if self.client is an aiomqtt Client: connect() is gone; use `async with client:` (or __aenter__/__aexit__)
+                await self.client.connect()
+                self.paho_client.connect("broker", 1883)
+        """,
+        rules={"MQ-2", "MQ-6"},
+    )
+
+
+def test_mq2_dotted_strings_naming_the_old_module():
+    # patch()/import_module()/sys.modules strings: asyncio_mqtt is not installed after the upgrade
+    assert_codemod(
+        A,
+        """
+        import importlib
+        import sys
+        from unittest.mock import patch
+
+        import asyncio_mqtt
+
+        HELP = "asyncio_mqtt.Client is the old name"
+
+
+        def test_patch():
+            with patch("asyncio_mqtt.Client"), patch("asyncio_mqtt.client.Client"):
+                pass
+            with patch("asyncio_mqtt.error.MqttCodeError"), patch('svc.mqtt.asyncio_mqtt.Client'):
+                pass
+            with patch("asyncio_mqtt.client.Topic"), patch("asyncio_mqtt.client.mqtt.Client"):
+                pass
+            assert importlib.import_module("asyncio_mqtt") is sys.modules["asyncio_mqtt"]
+            patch("asyncio_mqtt.client._outgoing_calls_sem")
+        """,
+        """
+        import importlib
+        import sys
+        from unittest.mock import patch
+
+        import aiomqtt
+
+        HELP = "asyncio_mqtt.Client is the old name"
+
+
+        def test_patch():
+            with patch("aiomqtt.Client"), patch("aiomqtt.client.Client"):
+                pass
+            with patch("aiomqtt.exceptions.MqttCodeError"), patch('svc.mqtt.aiomqtt.Client'):
+                pass
+            with patch("aiomqtt.Topic"), patch("aiomqtt.client.mqtt.Client"):
+                pass
+            assert importlib.import_module("aiomqtt") is sys.modules["aiomqtt"]
+            # MIGRATION-BLOCKER(MQ-2): "asyncio_mqtt.client._outgoing_calls_sem" names a place aiomqtt 2 does not have; point it at aiomqtt (top level, .client, .exceptions or .types)
+            patch("asyncio_mqtt.client._outgoing_calls_sem")
+        """,
+        rules={"MQ-2"},
+    )
+
+
+def test_mq2_mapped_dotted_strings_resolve_in_the_installed_aiomqtt():
+    # behaviour: every place a string is mapped to exists in the aiomqtt 2 this project installs
+    import pkgutil
+
+    from migrators.upgrades.aiomqtt import CLIENT_MODULE_NAMES, EXCEPTION_NAMES, TOP_NAMES, map_dotted_string
+
+    old = ["asyncio_mqtt"]
+    old += [f"asyncio_mqtt.{name}" for name in TOP_NAMES]
+    old += [f"asyncio_mqtt.client.{name}" for name in CLIENT_MODULE_NAMES | {"Topic", "Wildcard"}]
+    old += [f"asyncio_mqtt.error.{name}" for name in EXCEPTION_NAMES]
+    old += ["asyncio_mqtt.types.PayloadType"]
+    for name in old:
+        mapped = map_dotted_string(name)
+        assert mapped is not None, name
+        assert pkgutil.resolve_name(mapped) is not None, (name, mapped)
