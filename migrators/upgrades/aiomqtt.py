@@ -94,6 +94,21 @@ CLIENT_MODULE_NAMES = {
     "Will",
     "mqtt",
 }
+# Client members 0.16 had and aiomqtt 2 does not (CHANGELOG 2.0.0): a mock of one, a patch of one or
+# an assertion on one fails once the code calls __aenter__/__aexit__ or iterates client.messages
+GONE_MEMBERS = {
+    "connect": "MQ-6",
+    "disconnect": "MQ-6",
+    "force_disconnect": "MQ-6",
+    "filtered_messages": "MQ-8",
+    "unfiltered_messages": "MQ-8",
+    "id": "MQ-4",
+    "_pending_calls_threshold": "MQ-15",
+}
+MOCK_FACTORIES = {
+    f"unittest.mock.{name}"
+    for name in ("AsyncMock", "MagicMock", "Mock", "NonCallableMagicMock", "create_autospec")
+}
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -119,6 +134,8 @@ def map_dotted_string(value: str) -> str | None:
         tail = [NEW, *rest]
     else:
         return None
+    if "Client" in tail and any(part in GONE_MEMBERS for part in tail[tail.index("Client") + 1 :]):
+        return None  # patch("asyncio_mqtt.Client.connect"): the member is gone, not moved
     return ".".join([*head, *tail])
 
 
@@ -176,6 +193,18 @@ class _Scan(LightVisitor):
             and (value.func.value in self.codemod.client_factories)
         )
 
+    def _mock_of_client(self, value: cst.BaseExpression) -> bool:
+        """`AsyncMock(spec=Client)`, `MagicMock(spec_set=Client)`, `create_autospec(Client, ...)`: a
+        test double with the Client's members, used where the code expects a Client."""
+        if not isinstance(value, cst.Call) or not self.codemod.qualified_names(value.func) & MOCK_FACTORIES:
+            return False
+        specs = [
+            a.value for a in value.args if a.keyword is not None and a.keyword.value in ("spec", "spec_set")
+        ]
+        if dotted(value.func) and dotted(value.func).endswith("create_autospec") and value.args:
+            specs.append(value.args[0].value)
+        return any(self.codemod.qualified_names(spec) & CLIENT_QNAMES for spec in specs)
+
     def _entered_ctor(self, value: cst.BaseExpression) -> cst.Call | None:
         """`await stack.enter_async_context(Client(...))` gives the Client entered."""
         if m.matches(
@@ -194,6 +223,10 @@ class _Scan(LightVisitor):
                     self.clients[target.target.value] = value
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs[target.target.attr.value] = value
+        elif self._mock_of_client(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients.setdefault(target.target.value, None)
         elif self._entered_ctor(value) is not None:
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -340,6 +373,8 @@ class AiomqttCodemod(MigrationCodemod):
         self._in_import = 0
         self._ctor_extra: dict[int, list[cst.Arg]] = {}
         self._handled_calls: set[int] = set()
+        self._called: set[int] = set()  # ids of call targets (`x.connect` in `x.connect()`)
+        self._assigned: set[int] = set()  # ids of assignment targets (`mock.connect = AsyncMock()`)
         self._with_plans: dict[int, dict[str, Any]] = {}
         self._message_ctx_depth = 0
         self._old_module_imported = False
@@ -595,6 +630,15 @@ class AiomqttCodemod(MigrationCodemod):
             return _fromdotted(_map_module(dotted_name))
         attr = original_node.attr.value
         receiver = original_node.value
+        if (
+            attr in GONE_MEMBERS
+            and attr not in ("id", "_pending_calls_threshold")
+            and id(original_node) not in self._called
+            and id(original_node) not in self._assigned
+            and self.client_ctor_for(receiver)[0]
+        ):
+            self._mark_gone_member(original_node, f"{dotted(receiver) or 'client'}.{attr}")
+            return updated_node
         if attr == "id":
             is_client, _ = self.client_ctor_for(receiver)
             if is_client:
@@ -621,6 +665,37 @@ class AiomqttCodemod(MigrationCodemod):
                 )
         return updated_node
 
+    def visit_Call(self, node: cst.Call) -> None:
+        self._called.add(id(node.func))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._assigned.add(id(node.target))
+
+    def _mark_gone_member(self, node: cst.CSTNode, what: str) -> None:
+        """A test double's, a patch's or an assertion's reference to a Client member 2.0 removed."""
+        name = what.rsplit(".", 1)[-1]
+        now = (
+            "the code now awaits client.__aenter__() / __aexit__(None, None, None)"
+            if GONE_MEMBERS[name] == "MQ-6"
+            else "the code now iterates client.messages"
+        )
+        self.mark(
+            GONE_MEMBERS[name],
+            node,
+            f"{what}: aiomqtt 2's Client has no {name} ({now}); mock or assert on that instead",
+        )
+
+    def _mark_patched_gone_member(self, call: cst.Call) -> None:
+        """`patch.object(Client, "connect")`, `monkeypatch.setattr(client, "disconnect", ...)`."""
+        name = dotted(call.func) or ""
+        if not (name.endswith("patch.object") or name.endswith("setattr")) or len(call.args) < 2:
+            return
+        target, member = call.args[0].value, call.args[1].value
+        if not isinstance(member, cst.SimpleString) or member.evaluated_value not in GONE_MEMBERS:
+            return
+        if self.qualified_names(target) & CLIENT_QNAMES or self.client_ctor_for(target)[0]:
+            self._mark_gone_member(call, f"{dotted(target) or 'Client'}.{member.evaluated_value}")
+
     def _old_module_imported_or_from(self) -> bool:
         return True
 
@@ -628,6 +703,7 @@ class AiomqttCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if self.is_client_ctor(original_node):
             return self._constructor(original_node, updated_node)
+        self._mark_patched_gone_member(original_node)
         if self.qualified_names(original_node.func) & PAHO_CLIENT:
             self.mark(
                 "MQ-13",

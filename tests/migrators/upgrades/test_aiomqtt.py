@@ -657,3 +657,67 @@ def test_mq2_mapped_dotted_strings_resolve_in_the_installed_aiomqtt():
         mapped = map_dotted_string(name)
         assert mapped is not None, name
         assert pkgutil.resolve_name(mapped) is not None, (name, mapped)
+
+
+def test_mq6_test_doubles_and_patches_of_gone_members_are_marked():
+    # AsyncMock(spec=Client) has no .connect on aiomqtt 2 (AttributeError), patch.object(Client,
+    # "connect") and patch("...Client.connect") raise AttributeError: each was silent before
+    assert_codemod(
+        A,
+        """
+        from unittest.mock import AsyncMock, create_autospec, patch
+
+        from asyncio_mqtt import Client
+
+
+        async def test_start(monkeypatch):
+            client = AsyncMock(spec=Client)
+            await client.connect()
+            client.connect.assert_awaited_once()
+            assert client.id
+            auto = create_autospec(Client, instance=True)
+            auto.disconnect = AsyncMock()
+            with patch.object(Client, "connect", new_callable=AsyncMock):
+                pass
+            monkeypatch.setattr(auto, "filtered_messages", None)
+            with patch("asyncio_mqtt.Client.connect"), patch.object(Client, "publish"):
+                pass
+        """,
+        """
+        from unittest.mock import AsyncMock, create_autospec, patch
+
+        from aiomqtt import Client
+
+
+        async def test_start(monkeypatch):
+            client = AsyncMock(spec=Client)
+            await client.__aenter__()
+            # MIGRATION-BLOCKER(MQ-6): client.connect: aiomqtt 2's Client has no connect (the code now awaits client.__aenter__() / __aexit__(None, None, None)); mock or assert on that instead
+            client.connect.assert_awaited_once()
+            assert client.identifier
+            auto = create_autospec(Client, instance=True)
+            auto.disconnect = AsyncMock()
+            # MIGRATION-BLOCKER(MQ-6): Client.connect: aiomqtt 2's Client has no connect (the code now awaits client.__aenter__() / __aexit__(None, None, None)); mock or assert on that instead
+            with patch.object(Client, "connect", new_callable=AsyncMock):
+                pass
+            # MIGRATION-BLOCKER(MQ-8): auto.filtered_messages: aiomqtt 2's Client has no filtered_messages (the code now iterates client.messages); mock or assert on that instead
+            monkeypatch.setattr(auto, "filtered_messages", None)
+            # MIGRATION-BLOCKER(MQ-2): "asyncio_mqtt.Client.connect" names a place aiomqtt 2 does not have; point it at aiomqtt (top level, .client, .exceptions or .types)
+            with patch("asyncio_mqtt.Client.connect"), patch.object(Client, "publish"):
+                pass
+        """,
+        rules={"MQ-2", "MQ-4", "MQ-6", "MQ-8"},
+    )
+
+
+def test_mq6_gone_members_are_really_gone_from_the_installed_client():
+    # behaviour: the members the markers name are absent from aiomqtt 2's Client (so the marked
+    # mocks and patches fail), and the replacements the markers name are present
+    import aiomqtt
+
+    from migrators.upgrades.aiomqtt import GONE_MEMBERS
+
+    assert not [name for name in GONE_MEMBERS if hasattr(aiomqtt.Client, name)]
+    assert all(
+        hasattr(aiomqtt.Client, name) for name in ("__aenter__", "__aexit__", "messages", "identifier")
+    )
