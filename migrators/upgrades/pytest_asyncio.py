@@ -183,6 +183,7 @@ class PAState:
     pa5_code_edits: bool = False
     wide_fixtures: dict[str, str] = field(default_factory=dict)  # fixture name -> loop scope
     config_path: str | None = None
+    plugin_modules: set[str] = field(default_factory=set)  # files named by pytest_plugins
 
     def subtree_scope(self, rel: str) -> str | None:
         if rel in self.subtree_scopes:
@@ -270,6 +271,27 @@ class _FixtureScan:
             )
 
 
+_PLUGINS = re.compile(r"^pytest_plugins\s*=\s*(?P<value>\[[^\]]*\]|\([^)]*\)|[^\n]*)", re.M)
+
+
+def _plugin_modules(tree: ProjectTree, texts: dict[str, str]) -> set[str]:
+    """Files outside the test folders that a conftest or test module loads as pytest plugins
+    (`pytest_plugins = ["fixtures.db"]`): their fixtures and event_loop overrides are the suite's
+    own, so every rule applies to them as to a conftest."""
+    names: set[str] = set()
+    for text in texts.values():
+        for found in _PLUGINS.finditer(text):
+            names.update(re.findall(r"[\"']([\w.]+)[\"']", found.group("value")))
+    if not names:
+        return set()
+    wanted = {n.replace(".", "/") + suffix for n in names for suffix in (".py", "/__init__.py")}
+    return {
+        rel
+        for rel in tree.python_files()
+        if not is_test_file(rel) and any(rel == w or rel.endswith("/" + w) for w in wanted)
+    }
+
+
 def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     config = pytest_config.find_config(tree)
     state = PAState(mode=config.asyncio_mode, config_path=config.path)
@@ -279,6 +301,8 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     state.test_default = config.get("asyncio_default_test_loop_scope") or None
     test_files = [f for f in tree.python_files() if is_test_file(f)]
     texts = {f: tree.read(f) for f in test_files}
+    state.plugin_modules = _plugin_modules(tree, texts)
+    texts.update({f: tree.read(f) for f in sorted(state.plugin_modules)})
     packages = declared_packages(tree)
     state.foreign_plugin = (
         "pytest-trio" in packages
@@ -289,7 +313,8 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         or "anyio" in config.addopts
         or "trio" in " ".join(config.addopts)
     )
-    roots = _root_conftests(config, tree)
+    # a plugin module's fixtures reach every test, as the root conftest's do
+    roots = _root_conftests(config, tree) | state.plugin_modules
     wide: list[tuple[str, str, str]] = []
     for rel, text in texts.items():
         if "event_loop" not in text and not ("async def" in text and "fixture" in text):
@@ -1215,10 +1240,19 @@ class PytestAsyncioUpgrade(Upgrade):
     codemod = PytestAsyncioCodemod
     test_files_only = True
 
+    def precheck(self, rel: str, text: str) -> bool:
+        # a module outside the test folders may be a pytest plugin of the suite (pytest_plugins):
+        # needs_codemod keeps only those, which analyze found
+        if is_test_file(rel) or "pytest" in text:
+            return any(token in text for token in self.tokens)
+        return False
+
     def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         # each rule of PytestAsyncioCodemod needs one of these in the file or in the unit's facts
         if not isinstance(state, PAState):
-            return True
+            return is_test_file(rel)
+        if not is_test_file(rel) and rel not in state.plugin_modules:
+            return False
         if any(word in text for word in ("event_loop", "plugin", "close")):
             return True  # PA-3/6/7/11/14/16 (event_loop, get_event_loop), PA-12 (plugin), PA-15 (close())
         if self._unit_scope_applies(rel, state) or any(name in text for name in state.wide_fixtures):

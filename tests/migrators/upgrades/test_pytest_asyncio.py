@@ -911,3 +911,61 @@ def test_pa14_session_loop_keeps_sync_current_loop_users(tmp_path):
     )
     result = migrate_twice(tmp_path, only=[P])
     assert not result.markers, result.markers
+
+
+def test_pytest_plugins_modules_outside_the_test_folders_are_migrated(tmp_path):
+    # fixtures.db is loaded with pytest_plugins: its async fixture under plain @pytest.fixture (never
+    # run by 1.x in strict mode) and its session event_loop override were left as they were
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\n",
+            "conftest.py": 'pytest_plugins = [\n    "fixtures.db",\n    "fixtures.other",\n]\n',
+            "fixtures/__init__.py": "",
+            "fixtures/db.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture(scope="session")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+
+
+            @pytest.fixture
+            async def db():
+                yield 1
+            """,
+            "fixtures/other.py": "import pytest\n\n\n@pytest.fixture\nasync def other():\n    return 2\n",
+            "app/worker.py": "import pytest\n\n\nasync def test_connection():\n    return 3\n",
+            "tests/test_db.py": """
+            import pytest
+
+
+            @pytest.mark.asyncio
+            async def test_db(db, other):
+                assert db == 1
+            """,
+        },
+    )
+    result = migrate_twice(tmp_path, only=[P])
+    assert not result.markers, result.markers
+    assert read(tmp_path, "fixtures/db.py") == dedent("""
+        import pytest
+        import pytest_asyncio
+
+
+        @pytest_asyncio.fixture
+        async def db():
+            yield 1
+        """)
+    assert "@pytest_asyncio.fixture\nasync def other" in read(tmp_path, "fixtures/other.py")
+    assert "asyncio_default_test_loop_scope = session" in read(tmp_path, "pytest.ini")
+    # a module no pytest_plugins names is service code, never a test file
+    assert (
+        read(tmp_path, "app/worker.py") == "import pytest\n\n\nasync def test_connection():\n    return 3\n"
+    )
