@@ -223,10 +223,16 @@ class _Scan(LightVisitor):
                     self.clients[target.target.value] = value
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs[target.target.attr.value] = value
-        elif self._mock_of_client(value):
+        elif (
+            self._mock_of_client(value)
+            or isinstance(value, cst.Call)
+            and self.codemod.constructs_subclass(value)
+        ):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
                     self.clients.setdefault(target.target.value, None)
+                elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
+                    self.self_attrs.setdefault(target.target.attr.value, None)
         elif self._entered_ctor(value) is not None:
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -383,10 +389,30 @@ class AiomqttCodemod(MigrationCodemod):
         self._may_plan_timeouts = self._may_plan_messages = True  # set per module by visit_Module
         self._aliases: set[str] = set()
         self.client_factories: set[str] = set()  # module functions annotated `-> Client`
+        self.client_subclasses: set[str] = set()  # module classes deriving from the Client
+        self._class_nodes: list[cst.ClassDef] = []
 
     # --- resolution ------------------------------------------------------------------------------
     def is_client_ctor(self, call: cst.Call) -> bool:
         return bool(self.qualified_names(call.func) & CLIENT_QNAMES)
+
+    def constructs_subclass(self, call: cst.Call) -> bool:
+        """`MqttClient(...)` where `class MqttClient(Client)` is in this module: a Client, whose own
+        signature the codemod does not know (no MQ-3 renames), built where MQ-5 applies."""
+        return isinstance(call.func, cst.Name) and call.func.value in self.client_subclasses
+
+    def _own_client_class(self) -> cst.ClassDef | None:
+        """The class being traversed when it derives from the Client (its `self` is one)."""
+        if self._class_nodes and self._class_nodes[-1].name.value in self.client_subclasses:
+            return self._class_nodes[-1]
+        return None
+
+    def _defines(self, name: str) -> bool:
+        """The client subclass being traversed defines `name` itself (its own connect(), id …)."""
+        klass = self._own_client_class()
+        return klass is not None and any(
+            isinstance(stmt, cst.FunctionDef) and stmt.name.value == name for stmt in klass.body.body
+        )
 
     def annotation_is_client(self, annotation: cst.BaseExpression) -> bool:
         """`Client`, `aiomqtt.Client`, `Client | None`, `Optional[Client]`: a name in it is the Client."""
@@ -407,6 +433,10 @@ class AiomqttCodemod(MigrationCodemod):
             attrs = self._class_attrs[-1]
             if receiver.attr.value in attrs:
                 return True, attrs[receiver.attr.value]
+        if self._own_client_class() is not None and m.matches(
+            receiver, m.Name("self") | m.Call(m.Name("super"))
+        ):
+            return True, None
         return False, None
 
     @staticmethod
@@ -423,6 +453,15 @@ class AiomqttCodemod(MigrationCodemod):
             and stmt.returns is not None
             and self.annotation_is_client(stmt.returns.annotation)
         }
+        self.client_subclasses = set()
+        for stmt in node.body:
+            if isinstance(stmt, cst.ClassDef) and any(
+                self.qualified_names(base.value) & CLIENT_QNAMES
+                or m.matches(base.value, m.Name())
+                and base.value.value in self.client_subclasses
+                for base in stmt.bases
+            ):
+                self.client_subclasses.add(stmt.name.value)
         scan = _Scan(self)
         for stmt in node.body:
             walk(stmt, scan)
@@ -454,6 +493,7 @@ class AiomqttCodemod(MigrationCodemod):
         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool | None:
+        self._class_nodes.append(node)  # popped by leave_ClassDef
         if self._inert(node):
             self._class_attrs.append({})  # popped by leave_ClassDef
             return False
@@ -474,6 +514,7 @@ class AiomqttCodemod(MigrationCodemod):
 
     def leave_ClassDef(self, original_node, updated_node):
         self._class_attrs.pop()
+        self._class_nodes.pop()
         return updated_node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
@@ -641,7 +682,7 @@ class AiomqttCodemod(MigrationCodemod):
             return updated_node
         if attr == "id":
             is_client, _ = self.client_ctor_for(receiver)
-            if is_client:
+            if is_client and not (m.matches(receiver, m.Name("self")) and self._defines("id")):
                 self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
                 return updated_node.with_changes(attr=cst.Name("identifier"))
             if self._looks_like_client(receiver) and self._old_module_imported_or_from():
@@ -703,6 +744,13 @@ class AiomqttCodemod(MigrationCodemod):
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if self.is_client_ctor(original_node):
             return self._constructor(original_node, updated_node)
+        if self.constructs_subclass(original_node):
+            self._mark_outside_loop(original_node)
+            return updated_node
+        if self._own_client_class() is not None and m.matches(
+            original_node.func, m.Attribute(value=m.Call(m.Name("super")), attr=m.Name("__init__"))
+        ):
+            return self._ctor_keywords(original_node, updated_node)  # the Client's own arguments
         self._mark_patched_gone_member(original_node)
         if self.qualified_names(original_node.func) & PAHO_CLIENT:
             self.mark(
@@ -753,6 +801,11 @@ class AiomqttCodemod(MigrationCodemod):
         return updated_node
 
     def _constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        self._mark_outside_loop(original)
+        return self._ctor_keywords(original, updated)
+
+    def _mark_outside_loop(self, original: cst.Call) -> None:
+        """MQ-5: a Client (or a subclass) built where no loop runs."""
         if not self._in_async():
             where = (
                 "at module level" if not self._functions else f"in sync {self._functions[-1].name.value}()"
@@ -763,6 +816,9 @@ class AiomqttCodemod(MigrationCodemod):
                 f"aiomqtt>=2.3.1 needs a running loop to construct Client ({where}); "
                 "construct it inside the async entry point / lazily before `async with`",
             )
+
+    def _ctor_keywords(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """MQ-3: the Client's renamed and dropped arguments (and MQ-6/7's moved ones)."""
         args = []
         changed = []
         for arg in updated.args:
@@ -833,6 +889,8 @@ class AiomqttCodemod(MigrationCodemod):
                     "use `async with client:` (or __aenter__/__aexit__)",
                 )
             return updated
+        if m.matches(receiver, m.Name("self")) and self._defines(name):
+            return updated  # the subclass's own method, not the Client's
         if name == "force_disconnect":
             self.mark(
                 "MQ-6",

@@ -721,3 +721,98 @@ def test_mq6_gone_members_are_really_gone_from_the_installed_client():
     assert all(
         hasattr(aiomqtt.Client, name) for name in ("__aenter__", "__aexit__", "messages", "identifier")
     )
+
+
+SUBCLASS = """
+    import asyncio_mqtt
+    from asyncio_mqtt import Client
+
+
+    class MqttClient(asyncio_mqtt.Client):
+        def __init__(self, host: str, name: str):
+            super().__init__(hostname=host, client_id=name, message_retry_set=10)
+
+        async def start(self):
+            await self.connect()
+            return self.id
+
+        async def stop(self):
+            await self.disconnect()
+            await super().disconnect()
+
+
+    class Wrapped(MqttClient):
+        async def connect(self):
+            await self.__aenter__()
+
+        async def go(self):
+            await self.connect()
+
+
+    async def main():
+        c = MqttClient("h", "n")
+        await c.connect()
+
+
+    DEFAULT = MqttClient("h", "module")
+    """
+
+
+def test_mq3_mq4_mq6_a_subclass_of_the_client():
+    # inside `class MqttClient(Client)` self is a Client: super().__init__ takes the Client's
+    # arguments (client_id= is a TypeError on 2.x), self.connect() is gone unless the class defines it
+    assert_codemod(
+        A,
+        SUBCLASS,
+        """
+        import aiomqtt
+        from aiomqtt import Client
+
+
+        class MqttClient(aiomqtt.Client):
+            def __init__(self, host: str, name: str):
+                super().__init__(hostname=host, identifier=name)
+
+            async def start(self):
+                await self.__aenter__()
+                return self.identifier
+
+            async def stop(self):
+                await self.__aexit__(None, None, None)
+                await super().__aexit__(None, None, None)
+
+
+        class Wrapped(MqttClient):
+            async def connect(self):
+                await self.__aenter__()
+
+            async def go(self):
+                await self.connect()
+
+
+        async def main():
+            c = MqttClient("h", "n")
+            await c.__aenter__()
+
+
+        # MIGRATION-BLOCKER(MQ-5): aiomqtt>=2.3.1 needs a running loop to construct Client (at module level); construct it inside the async entry point / lazily before `async with`
+        DEFAULT = MqttClient("h", "module")
+        """,
+        rules={"MQ-2", "MQ-3", "MQ-4", "MQ-5", "MQ-6"},
+    )
+
+
+def test_mq3_migrated_subclass_is_built_by_the_installed_aiomqtt(tmp_path):
+    # behaviour: the migrated subclass's super().__init__ arguments are accepted by aiomqtt 2.5.1
+    import subprocess
+    import sys
+
+    code = SUBCLASS.replace('\n    DEFAULT = MqttClient("h", "module")\n', "\n")
+    write_tree(tmp_path, {"svc/mq.py": code, "requirements.txt": "asyncio-mqtt==0.16.2\n"})
+    migrate_twice(tmp_path, only=[A])
+    probe = "import asyncio, mq\nasync def build():\n    return mq.MqttClient('localhost', 'n1').identifier\nprint(asyncio.run(build()))"
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path / "svc", capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "n1"
