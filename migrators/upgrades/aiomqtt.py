@@ -8,6 +8,7 @@ import (``from asyncio_mqtt import Client as MQTT``) resolve through libcst's Qu
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
@@ -53,6 +54,76 @@ MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.htm
 # _looks_like_client; "client": Client(), paho's Client, ._client and _looks_like_client; "connect":
 # connect/disconnect/force_disconnect; "messages": the message contexts; "subscribe" and "rc": MQ-11/12.
 INERT_WORDS = ("mqtt", "client", "connect", "messages", "subscribe", "rc", "_pending_calls_threshold")
+
+
+_IMPORTS_MQTT = re.compile(rf"^\s*(?:from|import)\s+(?:{OLD}|{NEW})\b", re.M)
+_FACTORY_ANNOTATED = re.compile(r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*\bClient\b", re.M)
+_TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)")
+_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?[\w.]*\bClient\(")
+_MODULE_CLIENT = re.compile(r"^(\w+)\s*(?::[^=\n]*\bClient\b[^=\n]*|(?::[^=\n]*)?=\s*[\w.]*\bClient\()", re.M)
+_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*\bClient\b", re.M)
+_IMPORTED_MODULES = re.compile(
+    r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+([\w, ()\\\n]+)|import\s+([\w.]+))", re.M
+)
+
+
+@dataclass
+class MqttFacts:
+    """What the service's MQTT modules (those importing asyncio_mqtt or aiomqtt) give other modules:
+    by every dotted suffix of the module's name (`app.broker`, `broker`), the names there that
+    provide a Client (factories, module-level clients, Client subclasses). Read from the text: a
+    use elsewhere gets a marker, never a rewrite."""
+
+    providers: dict[str, set[str]] = field(default_factory=dict)
+
+    def module_providers(self, module: str) -> set[str] | None:
+        return self.providers.get(module.lstrip("."))
+
+
+def _providers(text: str) -> set[str]:
+    names = set(_FACTORY_ANNOTATED.findall(text)) | set(_CLIENT_CLASS.findall(text))
+    names |= {match.group(1) for match in _MODULE_CLIENT.finditer(text)}
+    current = None
+    for line in text.splitlines():
+        top = _TOP_DEF.match(line)
+        if top:
+            current = top.group(1)
+        elif line and not line[0].isspace():
+            current = None
+        elif current and _RETURNS_CLIENT.match(line):
+            names.add(current)  # an unannotated factory: `def make(): return Client(...)`
+    return names
+
+
+def mqtt_facts(tree) -> MqttFacts:
+    facts = MqttFacts()
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        if not _IMPORTS_MQTT.search(text):
+            continue
+        parts = rel[: -len(".py")].split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        provided = _providers(text)
+        for i in range(len(parts)):
+            facts.providers.setdefault(".".join(parts[i:]), set()).update(provided)
+    return facts
+
+
+def imports_mqtt_module(text: str, facts: MqttFacts) -> bool:
+    """The text imports one of the service's MQTT modules (absolute, relative or `from . import m`)."""
+    for found in _IMPORTED_MODULES.finditer(text):
+        module, names, plain = found.group(1), found.group(2), found.group(3)
+        if plain and facts.module_providers(plain) is not None:
+            return True
+        if module and facts.module_providers(module) is not None:
+            return True
+        if names and any(
+            facts.module_providers(f"{module}.{n}" if module else n) is not None
+            for n in re.findall(r"\w+", names)
+        ):
+            return True
+    return False
 
 
 def _fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -168,6 +239,7 @@ class _Scan(LightVisitor):
         self.clients: dict[str, cst.Call | None] = {}
         self.self_attrs: dict[str, cst.Call | None] = {}
         self.subscribe_results: set[str] = set()
+        self.maybe: set[str] = set()  # names bound to a provider another module of the service has
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # nested functions are scanned on their own
@@ -233,6 +305,10 @@ class _Scan(LightVisitor):
                     self.clients.setdefault(target.target.value, None)
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs.setdefault(target.target.attr.value, None)
+        elif self.codemod.from_provider(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.maybe.add(target.target.value)
         elif self._entered_ctor(value) is not None:
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -390,6 +466,9 @@ class AiomqttCodemod(MigrationCodemod):
         self._aliases: set[str] = set()
         self.client_factories: set[str] = set()  # module functions annotated `-> Client`
         self.client_subclasses: set[str] = set()  # module classes deriving from the Client
+        self.imported_providers: set[str] = set()  # names imported from the service's MQTT modules
+        self.provider_modules: dict[str, set[str]] = {}  # `import app.broker as b`: b -> its providers
+        self._mqtt_file = True  # the file imports asyncio_mqtt/aiomqtt itself
         self._class_nodes: list[cst.ClassDef] = []
 
     # --- resolution ------------------------------------------------------------------------------
@@ -400,6 +479,57 @@ class AiomqttCodemod(MigrationCodemod):
         """`MqttClient(...)` where `class MqttClient(Client)` is in this module: a Client, whose own
         signature the codemod does not know (no MQ-3 renames), built where MQ-5 applies."""
         return isinstance(call.func, cst.Name) and call.func.value in self.client_subclasses
+
+    def from_provider(self, value: cst.BaseExpression) -> bool:
+        """`make_client()`, `await make_client()`, `broker.make_client()` or the imported `client`
+        itself, where another module of the service provides a Client under that name."""
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call):
+            value = value.func
+        if isinstance(value, cst.Name):
+            return value.value in self.imported_providers
+        return (
+            isinstance(value, cst.Attribute)
+            and isinstance(value.value, cst.Name)
+            and value.attr.value in self.provider_modules.get(value.value.value, set())
+        )
+
+    def maybe_client(self, receiver: cst.BaseExpression) -> bool:
+        """Not provably a Client, but bound to one a module of the service provides (a marker)."""
+        if isinstance(receiver, cst.Name):
+            if receiver.value in self.imported_providers:
+                return True
+            return any(receiver.value in scan.maybe for scan in [*self._scans, self._module_scan] if scan)
+        return self.from_provider(receiver)
+
+    def _learn_imports(self, node: cst.Module) -> None:
+        """The names this module imports from the service's MQTT modules that provide a Client."""
+        self.imported_providers, self.provider_modules = set(), {}
+        facts = self.state if isinstance(self.state, MqttFacts) else None
+        if facts is None:
+            return
+        for stmt in node.body:
+            for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else []:
+                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    module = dotted(small.module) if small.module else ""
+                    for alias in small.names:
+                        name = alias.name.value if isinstance(alias.name, cst.Name) else ""
+                        local = alias.asname.name.value if alias.asname else name
+                        provided = facts.module_providers(module or "") or set()
+                        sub = facts.module_providers(f"{module}.{name}" if module else name)
+                        if name in provided:
+                            self.imported_providers.add(local)
+                        elif sub is not None:
+                            self.provider_modules[local] = sub  # `from app import broker`
+                elif isinstance(small, cst.Import):
+                    for alias in small.names:
+                        module = dotted(alias.name) or ""
+                        provided = facts.module_providers(module)
+                        if provided is not None and alias.asname is not None:
+                            self.provider_modules[alias.asname.name.value] = provided
+                        elif provided is not None:
+                            self.provider_modules[module.split(".")[0]] = set()  # dotted uses: no marker
 
     def _own_client_class(self) -> cst.ClassDef | None:
         """The class being traversed when it derives from the Client (its `self` is one)."""
@@ -446,6 +576,7 @@ class AiomqttCodemod(MigrationCodemod):
 
     # --- scopes ----------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
+        self._learn_imports(node)
         self.client_factories = {
             stmt.name.value
             for stmt in node.body
@@ -469,6 +600,7 @@ class AiomqttCodemod(MigrationCodemod):
         names = self._import_names
         source = names.source if names is not None and names.module is node else node.code
         self._has_filtered = "filtered_messages" in source
+        self._mqtt_file = bool(_IMPORTS_MQTT.search(source))
         # the plans below look for `.connect(timeout=)` and `async with x.messages()` calls: a module
         # whose text has no such words has none (a findall per def cost more than the rest of it)
         self._may_plan_timeouts = "connect" in source and "timeout" in source
@@ -676,7 +808,7 @@ class AiomqttCodemod(MigrationCodemod):
             and attr not in ("id", "_pending_calls_threshold")
             and id(original_node) not in self._called
             and id(original_node) not in self._assigned
-            and self.client_ctor_for(receiver)[0]
+            and (self.client_ctor_for(receiver)[0] or self.maybe_client(receiver))
         ):
             self._mark_gone_member(original_node, f"{dotted(receiver) or 'client'}.{attr}")
             return updated_node
@@ -685,7 +817,7 @@ class AiomqttCodemod(MigrationCodemod):
             if is_client and not (m.matches(receiver, m.Name("self")) and self._defines("id")):
                 self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
                 return updated_node.with_changes(attr=cst.Name("identifier"))
-            if self._looks_like_client(receiver) and self._old_module_imported_or_from():
+            if self._looks_like_client(receiver) or self.maybe_client(receiver):
                 self.mark(
                     "MQ-4",
                     original_node,
@@ -737,9 +869,6 @@ class AiomqttCodemod(MigrationCodemod):
         if self.qualified_names(target) & CLIENT_QNAMES or self.client_ctor_for(target)[0]:
             self._mark_gone_member(call, f"{dotted(target) or 'Client'}.{member.evaluated_value}")
 
-    def _old_module_imported_or_from(self) -> bool:
-        return True
-
     # --- calls: MQ-3/5 constructor, MQ-6 connect, MQ-12/13 -----------------------------------------
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if self.is_client_ctor(original_node):
@@ -768,9 +897,10 @@ class AiomqttCodemod(MigrationCodemod):
             if name in MESSAGE_CONTEXTS and id(original_node) not in self._handled_calls:
                 if (
                     name == "messages"
-                    and not original_node.args
+                    and (not original_node.args or not self._mqtt_file)
                     and not self._looks_like_client(func.value)
                     and not self.client_ctor_for(func.value)[0]
+                    and not self.maybe_client(func.value)
                 ):
                     return updated_node
                 # filtered/unfiltered messages were paho's, whose .topic was a str (MQ-8)
@@ -881,7 +1011,9 @@ class AiomqttCodemod(MigrationCodemod):
             # a file of MQTT code (the codemod only reads those): `x.client.connect()` or
             # `mqtt.connect()` on a receiver it cannot resolve may be a Client (whose connect took
             # no positional argument: paho's connect(host) is not one)
-            if self._looks_like_client(receiver) and all(a.keyword is not None for a in original.args):
+            if (self._looks_like_client(receiver) or self.maybe_client(receiver)) and all(
+                a.keyword is not None for a in original.args
+            ):
                 self.mark(
                     "MQ-6",
                     original,
@@ -1007,6 +1139,16 @@ class AiomqttCodemod(MigrationCodemod):
         if kind == "unfiltered_messages" and self._has_filtered:
             return
         receiver = call.func.value
+        if (
+            kind == "messages"
+            and not self._mqtt_file
+            and not (
+                self.client_ctor_for(receiver)[0]
+                or self._looks_like_client(receiver)
+                or self.maybe_client(receiver)
+            )
+        ):
+            return  # `x.messages()` in a file with no MQTT import: another library's, most likely
         topic_filter = None
         extra: list[cst.Arg] = []
         problems: list[tuple[str, str]] = []
@@ -1114,6 +1256,19 @@ class AiomqttUpgrade(Upgrade):
                     if lower and not version_at_least(lower, "2"):
                         return True
         return False
+
+    def analyze(self, tree, versions: Versions) -> MqttFacts:
+        return mqtt_facts(tree)
+
+    def precheck(self, rel: str, text: str) -> bool:
+        # a module that never names asyncio_mqtt may still use a Client another module of the
+        # service builds (`from app.broker import make_client`): needs_codemod keeps those
+        return super().precheck(rel, text) or any(word in text for word in ("connect", "messages", ".id"))
+
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
+        if any(token in text for token in self.tokens):
+            return True
+        return isinstance(state, MqttFacts) and imports_mqtt_module(text, state)
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("MQ-1", "3.8")

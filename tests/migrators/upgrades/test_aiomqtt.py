@@ -816,3 +816,108 @@ def test_mq3_migrated_subclass_is_built_by_the_installed_aiomqtt(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "n1"
+
+
+def test_mq4_mq6_mq8_a_client_another_module_of_the_service_provides(tmp_path):
+    # main.py never names asyncio_mqtt: it was not even read, and its connect()/disconnect(), .id and
+    # filtered_messages() (whose .topic.split breaks on a Topic) were all silent
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "asyncio-mqtt==0.16.2\n",
+            "app/__init__.py": "",
+            "app/broker.py": """
+            from asyncio_mqtt import Client
+
+
+            def make_client() -> Client:
+                return Client("h")
+
+
+            async def open_client():
+                return Client("h")
+
+
+            class Bus:
+                def __init__(self):
+                    self.client = None
+            """,
+            "app/main.py": """
+            from app import broker
+            from app.broker import Bus, make_client
+
+
+            async def run():
+                conn = make_client()
+                await conn.connect()
+                async with conn.filtered_messages("a/#") as msgs:
+                    async for msg in msgs:
+                        print(msg.topic.split("/"))
+                other = await broker.open_client()
+                print(other.id)
+
+
+            async def run_bus(db):
+                bus = Bus()
+                await db.connect()
+                async with db.messages() as rows:
+                    async for row in rows:
+                        print(row)
+            """,
+            "app/unrelated.py": """
+            async def run(pool):
+                await pool.connect()
+                print(pool.id)
+            """,
+        },
+    )
+    result = migrate_twice(tmp_path, only=[A])
+    main = read(tmp_path, "app/main.py")
+    assert sorted((p, c.rule) for p, c in result.markers) == [
+        ("app/broker.py", "MQ-5"),
+        ("app/main.py", "MQ-4"),
+        ("app/main.py", "MQ-6"),
+    ], result.markers
+    assert "if conn is an aiomqtt Client: connect() is gone" in main
+    assert "if other is an aiomqtt Client, use .identifier" in main
+    assert 'if not msg.topic.matches("a/#"):' in main and 'msg.topic.value.split("/")' in main
+    # another library's connect() and messages() in the same file, and a file importing no MQTT module
+    assert "await db.connect()" in main and "async with db.messages() as rows:" in main
+    assert "MIGRATION-BLOCKER" not in read(tmp_path, "app/unrelated.py")
+
+
+def test_mqtt_facts_read_the_providers_of_each_module():
+    from migrators.upgrades.aiomqtt import MqttFacts, _providers, imports_mqtt_module
+
+    text = dedent("""
+        import asyncio_mqtt as mq
+        from asyncio_mqtt import Client
+
+        CLIENT = Client("h")
+        typed: Client | None = None
+
+
+        def factory(
+            host: str,
+        ) -> "Client":
+            return Client(host)
+
+
+        def plain():
+            return mq.Client("h")
+
+
+        async def other():
+            return 1
+
+
+        class Sub(mq.Client):
+            pass
+        """)
+    assert _providers(text) == {"CLIENT", "typed", "factory", "plain", "Sub"}
+    facts = MqttFacts({"app.broker": {"make"}, "broker": {"make"}})
+    assert imports_mqtt_module("from app.broker import make\n", facts)
+    assert imports_mqtt_module("from .broker import make\n", facts)
+    assert imports_mqtt_module("from app import (\n    broker,\n)\n", facts)
+    assert imports_mqtt_module("import app.broker as b\n", facts)
+    assert not imports_mqtt_module("from app.settings import HOST\n", facts)
