@@ -63,7 +63,7 @@ _RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?[\w.]*\bClient\(")
 _MODULE_CLIENT = re.compile(r"^(\w+)\s*(?::[^=\n]*\bClient\b[^=\n]*|(?::[^=\n]*)?=\s*[\w.]*\bClient\()", re.M)
 _CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*\bClient\b", re.M)
 _IMPORTED_MODULES = re.compile(
-    r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+([\w, ()\\\n]+)|import\s+([\w.]+))", re.M
+    r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+(\([^)]*\)|[^\n]*)|import\s+([\w.]+))", re.M
 )
 
 
@@ -240,6 +240,7 @@ class _Scan(LightVisitor):
         self.self_attrs: dict[str, cst.Call | None] = {}
         self.subscribe_results: set[str] = set()
         self.maybe: set[str] = set()  # names bound to a provider another module of the service has
+        self.patched: set[str] = set()  # mocks standing for the Client class (`patch("svc.mqtt.Client")`)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # nested functions are scanned on their own
@@ -305,6 +306,10 @@ class _Scan(LightVisitor):
                     self.clients.setdefault(target.target.value, None)
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs.setdefault(target.target.attr.value, None)
+        elif isinstance(value, cst.Call) and self.codemod.patches_client(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.patched.add(target.target.value)
         elif self.codemod.from_provider(value):
             for target in node.targets:
                 if isinstance(target.target, cst.Name):
@@ -340,6 +345,13 @@ class _Scan(LightVisitor):
                 self.self_attrs.setdefault(node.target.attr.value, None)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
+        if (
+            isinstance(node.item, cst.Call)
+            and self.codemod.patches_client(node.item)
+            and node.asname is not None
+            and isinstance(node.asname.name, cst.Name)
+        ):
+            self.patched.add(node.asname.name.value)
         if (
             isinstance(node.item, cst.Call)
             and self.codemod.is_client_ctor(node.item)
@@ -495,12 +507,38 @@ class AiomqttCodemod(MigrationCodemod):
             and value.attr.value in self.provider_modules.get(value.value.value, set())
         )
 
+    def patches_client(self, call: cst.Call) -> bool:
+        """`patch("svc.mqtt.Client")`, `mocker.patch("asyncio_mqtt.Client")`, `patch(...).start()`:
+        the mock stands for the Client class of an MQTT module of the service (or the library's)."""
+        if m.matches(call.func, m.Attribute(attr=m.Name("start"))) and isinstance(call.func.value, cst.Call):
+            call = call.func.value
+        if not (dotted(call.func) or "").endswith("patch") or not call.args:
+            return False
+        target = call.args[0].value
+        if not isinstance(target, cst.SimpleString) or not isinstance(target.evaluated_value, str):
+            return False
+        module, _, name = target.evaluated_value.rpartition(".")
+        if name != "Client" or not module:
+            return False
+        facts = self.state if isinstance(self.state, MqttFacts) else None
+        return module.split(".")[0] in (OLD, NEW) or (
+            facts is not None and facts.module_providers(module) is not None
+        )
+
+    def patched_client(self, receiver: cst.BaseExpression) -> bool:
+        """A mock of the Client class, by its name in this function."""
+        return isinstance(receiver, cst.Name) and any(receiver.value in scan.patched for scan in self._scans)
+
     def maybe_client(self, receiver: cst.BaseExpression) -> bool:
         """Not provably a Client, but bound to one a module of the service provides (a marker)."""
         if isinstance(receiver, cst.Name):
             if receiver.value in self.imported_providers:
                 return True
             return any(receiver.value in scan.maybe for scan in [*self._scans, self._module_scan] if scan)
+        if m.matches(receiver, m.Attribute(attr=m.Name("return_value"))) and self.patched_client(
+            receiver.value
+        ):
+            return True  # the Client instance the code under test builds from the patched class
         return self.from_provider(receiver)
 
     def _learn_imports(self, node: cst.Module) -> None:
@@ -657,12 +695,27 @@ class AiomqttCodemod(MigrationCodemod):
         scan = _Scan(self)
         walk(node.params, scan)
         walk(node.body, scan)
+        scan.patched.update(self._patched_params(node))
         self._functions.append(node)
         self._scans.append(scan)
         if self._may_plan_timeouts:
             self._plan_connect_timeouts(node, scan)
         if self._may_plan_messages:
             self._plan_message_contexts(node)
+
+    def _patched_params(self, node: cst.FunctionDef) -> set[str]:
+        """`@patch("svc.mqtt.Client")` hands its mock to the parameters bottom-up (after self)."""
+        patches = [
+            d.decorator
+            for d in node.decorators
+            if isinstance(d.decorator, cst.Call) and (dotted(d.decorator.func) or "").endswith("patch")
+        ]
+        params = [p.name.value for p in node.params.params if p.name.value not in ("self", "cls")]
+        return {
+            params[i]
+            for i, call in enumerate(reversed(patches))
+            if i < len(params) and len(call.args) == 1 and self.patches_client(call)
+        }
 
     def leave_FunctionDef(self, original_node, updated_node):
         self._functions.pop()
@@ -881,6 +934,15 @@ class AiomqttCodemod(MigrationCodemod):
         ):
             return self._ctor_keywords(original_node, updated_node)  # the Client's own arguments
         self._mark_patched_gone_member(original_node)
+        if m.matches(
+            original_node.func,
+            m.Attribute(
+                attr=m.Name("assert_called_with")
+                | m.Name("assert_called_once_with")
+                | m.Name("assert_any_call")
+            ),
+        ) and self.patched_client(original_node.func.value):
+            return self._ctor_keywords(original_node, updated_node)  # asserts the constructor's arguments
         if self.qualified_names(original_node.func) & PAHO_CLIENT:
             self.mark(
                 "MQ-13",
@@ -1263,7 +1325,10 @@ class AiomqttUpgrade(Upgrade):
     def precheck(self, rel: str, text: str) -> bool:
         # a module that never names asyncio_mqtt may still use a Client another module of the
         # service builds (`from app.broker import make_client`): needs_codemod keeps those
-        return super().precheck(rel, text) or any(word in text for word in ("connect", "messages", ".id"))
+        # (a patch of its Client class, its gone members, its message contexts, client.id)
+        return super().precheck(rel, text) or any(
+            word in text for word in ("Client", "connect", "messages", ".id")
+        )
 
     def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         if any(token in text for token in self.tokens):
