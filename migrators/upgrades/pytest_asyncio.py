@@ -602,6 +602,31 @@ class PytestAsyncioCodemod(MigrationCodemod):
         )
         return updated_node.with_changes(body=body)
 
+    @staticmethod
+    def _scope_marks_in(value: cst.List | cst.Tuple, scope: str) -> cst.List | cst.Tuple | None:
+        """A pytestmark list holding the asyncio marker: a bare one (or one called without a scope)
+        gets the override's loop_scope, since 1.x would run the module in the default loop; None
+        when the list holds no asyncio marker. An explicit scope is the author's (PA-9 renames)."""
+        found = False
+        elements = []
+        for element in value.elements:
+            mark = element.value
+            target = mark.func if isinstance(mark, cst.Call) else mark
+            if dotted(target) != "pytest.mark.asyncio":
+                elements.append(element)
+                continue
+            found = True
+            loop_scope = _kw("loop_scope", cst.SimpleString(f'"{scope}"'))
+            if not isinstance(mark, cst.Call):
+                element = element.with_changes(value=cst.Call(mark, [loop_scope]))
+            elif not mark.args:
+                element = element.with_changes(value=mark.with_changes(args=[loop_scope]))
+            elements.append(element)
+        if not found:
+            return None
+        changed = any(a is not b for a, b in zip(elements, value.elements, strict=True))
+        return value.with_changes(elements=elements) if changed else value
+
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign):
         # an existing module pytestmark in a subtree with an override: give it the loop scope
         if not self._needs_pytestmark or self._functions or self._classes:
@@ -623,14 +648,13 @@ class PytestAsyncioCodemod(MigrationCodemod):
                     value=_append_arg(value, _kw("loop_scope", cst.SimpleString(f'"{scope}"')))
                 )
             return updated_node
-        if isinstance(value, cst.List):
+        if isinstance(value, (cst.List, cst.Tuple)):
             self._pytestmark_done = True
-            for element in value.elements:
-                if dotted(element.value) == "pytest.mark.asyncio" or (
-                    isinstance(element.value, cst.Call)
-                    and dotted(element.value.func) == "pytest.mark.asyncio"
-                ):
-                    return updated_node  # handled by PA-9 / left as the user wrote it
+            scoped = self._scope_marks_in(value, scope)
+            if scoped is not None:
+                if scoped is not value:
+                    self.rewrote("PA-3", original_node, f"pytestmark: asyncio(loop_scope={scope})")
+                return updated_node.with_changes(value=scoped)
             elements = list(value.elements)
             if elements and elements[-1].comma is cst.MaybeSentinel.DEFAULT:
                 elements[-1] = elements[-1].with_changes(

@@ -166,6 +166,30 @@ SCOPED_SUITE = {
         async def test_runs_in_the_fixture_loop(shared):
             assert shared is asyncio.get_running_loop()
         """,
+    "tests/test_listed_mark.py": """
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("shared")]
+
+
+        @pytest.fixture(scope="module")
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+
+        @pytest_asyncio.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+
+        async def test_listed_marker_runs_in_the_fixture_loop(shared):
+            assert shared is asyncio.get_running_loop()
+        """,
     "tests/test_class_loop.py": """
         import asyncio
 
@@ -200,4 +224,4 @@ def test_own_bare_markers_run_in_the_overridden_loop_on_150(tmp_path):
     assert not result.markers, result.markers
     after = _pytest(python, new)
     assert after.returncode == 0, after.stdout + after.stderr
-    assert "2 passed" in after.stdout
+    assert "3 passed" in after.stdout

@@ -969,3 +969,61 @@ def test_pytest_plugins_modules_outside_the_test_folders_are_migrated(tmp_path):
     assert (
         read(tmp_path, "app/worker.py") == "import pytest\n\n\nasync def test_connection():\n    return 3\n"
     )
+
+
+def test_pa3_asyncio_marker_inside_a_pytestmark_list_gets_the_loop_scope(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/integ/conftest.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture(scope="module")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+            """,
+            "tests/integ/test_i.py": """
+            import pytest
+
+            pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+
+
+            async def test_i():
+                pass
+            """,
+            "tests/integ/test_j.py": """
+            import pytest
+
+            pytestmark = (pytest.mark.slow, pytest.mark.asyncio())
+
+
+            async def test_j():
+                pass
+            """,
+            "tests/integ/test_k.py": """
+            import pytest
+
+            pytestmark = [pytest.mark.asyncio(loop_scope="function")]
+
+
+            async def test_k():
+                pass
+            """,
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert 'pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]' in read(
+        tmp_path, "tests/integ/test_i.py"
+    )
+    assert 'pytestmark = (pytest.mark.slow, pytest.mark.asyncio(loop_scope="module"))' in read(
+        tmp_path, "tests/integ/test_j.py"
+    )
+    assert 'pytestmark = [pytest.mark.asyncio(loop_scope="function")]' in read(
+        tmp_path, "tests/integ/test_k.py"
+    )
