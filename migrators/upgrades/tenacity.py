@@ -49,6 +49,12 @@ CODEMOD_WORDS = (
 )
 
 
+# a test that sees the waits: it names the random wait, or it replaces tenacity's sleep with a mock
+# (`patch("tenacity.nap.time.sleep")`, `f.retry.sleep = mock`, `retry_with(sleep=...)`) and then
+# asserts on the durations it was called with
+_TIMES_WAITS = re.compile(
+    r"wait_random_exponential|wait_full_jitter|(?:patch|setattr)\([^)\n]*sleep|\.retry\.sleep\s*=|retry_with\([^)]*\bsleep\s*="
+)
 _SLEEP_KEYWORD = re.compile(r"\bsleep(?:[\s\\]|#[^\n]*)*=")
 _ASYNCIO_MODULE = re.compile(r"(?<!\w)_asyncio")
 
@@ -494,7 +500,7 @@ class TenacityUpgrade(Upgrade):
         for rel in tree.python_files():
             if is_test_file(rel):
                 text = tree.read(rel)
-                if re.search(r"wait_random_exponential|wait_full_jitter", text) and re.search(
+                if _TIMES_WAITS.search(text) and re.search(
                     r"assert.*(wait|sleep|idle_for|upcoming_sleep)", text
                 ):
                     asserting = True

@@ -125,3 +125,23 @@ def test_sync_functions_retried_with_an_async_sleep_return_coroutines_and_are_ma
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "([True, True], 3)"
+
+
+def test_random_wait_with_min_never_sleeps_below_min_on_9(tmp_path):
+    # TN-3's premise on the installed 9.2.1: a test asserting a first sleep below min (true on 8.x,
+    # where it was uniform(0, high)) fails, hence the blocker when tests time a mocked sleep
+    assert metadata.version("tenacity") == "9.2.1"
+    probe = (
+        "from unittest import mock\n"
+        "from tenacity import retry, stop_after_attempt, wait_random_exponential\n"
+        "@retry(wait=wait_random_exponential(multiplier=0.5, min=1, max=10), stop=stop_after_attempt(3))\n"
+        "def call():\n    raise ValueError\n"
+        "with mock.patch('tenacity.nap.time.sleep') as sleep:\n"
+        "    try:\n        call()\n    except Exception:\n        pass\n"
+        "print(min(c.args[0] for c in sleep.call_args_list) >= 1)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"

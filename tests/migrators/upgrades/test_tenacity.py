@@ -433,3 +433,22 @@ def test_tn3_blocker_when_tests_assert_on_waits(tmp_path):
     # the service's own wait: blocker; a wait built in a test shows its failure in the test stage
     assert [(p, m.rule) for p, m in result.markers if m.rule == "TN-3"] == [("svc/client.py", "TN-3")]
     assert "# tenacity>=9: wait never below min" in read(tmp_path, "tests/test_local.py")
+
+
+def test_tn3_blocker_when_tests_time_a_mocked_sleep(tmp_path):
+    # the test never names the random wait: it mocks tenacity's sleep and asserts on the durations;
+    # from 9.0 the first one is never below min=1 (it was uniform(0, 1)), so the assertion breaks
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "tenacity==8.2.3\n",
+            "svc/client.py": "from tenacity import retry, stop_after_attempt, wait_random_exponential\n\n"
+            "@retry(wait=wait_random_exponential(multiplier=0.5, min=1, max=10), stop=stop_after_attempt(2))\n"
+            "def call():\n    raise ValueError\n",
+            "tests/test_client.py": "from unittest import mock\n\nfrom svc.client import call\n\n"
+            "def test_backoff():\n    with mock.patch('tenacity.nap.time.sleep') as sleep:\n"
+            "        call.retry_with(reraise=True)\n    assert sleep.call_args_list[0].args[0] < 1\n",
+        },
+    )
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    assert [(p, c.rule) for p, c in result.markers] == [("svc/client.py", "TN-3")]
