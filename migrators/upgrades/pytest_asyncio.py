@@ -274,11 +274,27 @@ class _FixtureScan:
 _PLUGINS = re.compile(r"^pytest_plugins\s*=\s*(?P<value>\[[^\]]*\]|\([^)]*\)|[^\n]*)", re.M)
 
 
-def _plugin_modules(tree: ProjectTree, texts: dict[str, str]) -> set[str]:
+def _addopts_plugins(addopts: list[str]) -> set[str]:
+    """Modules `addopts = -p fixtures.db` loads (`-p no:x` disables a plugin instead)."""
+    names = set()
+    for i, opt in enumerate(addopts):
+        value = (
+            addopts[i + 1]
+            if opt == "-p" and i + 1 < len(addopts)
+            else opt[2:]
+            if opt.startswith("-p")
+            else ""
+        )
+        if value and not value.startswith("no:"):
+            names.add(value)
+    return names
+
+
+def _plugin_modules(tree: ProjectTree, texts: dict[str, str], loaded: set[str]) -> set[str]:
     """Files outside the test folders that a conftest or test module loads as pytest plugins
-    (`pytest_plugins = ["fixtures.db"]`): their fixtures and event_loop overrides are the suite's
-    own, so every rule applies to them as to a conftest."""
-    names: set[str] = set()
+    (`pytest_plugins = ["fixtures.db"]`, or `-p fixtures.db` in addopts): their fixtures and
+    event_loop overrides are the suite's own, so every rule applies to them as to a conftest."""
+    names: set[str] = set(loaded)
     for text in texts.values():
         for found in _PLUGINS.finditer(text):
             names.update(re.findall(r"[\"']([\w.]+)[\"']", found.group("value")))
@@ -301,7 +317,7 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     state.test_default = config.get("asyncio_default_test_loop_scope") or None
     test_files = [f for f in tree.python_files() if is_test_file(f)]
     texts = {f: tree.read(f) for f in test_files}
-    state.plugin_modules = _plugin_modules(tree, texts)
+    state.plugin_modules = _plugin_modules(tree, texts, _addopts_plugins(config.addopts))
     texts.update({f: tree.read(f) for f in sorted(state.plugin_modules)})
     packages = declared_packages(tree)
     state.foreign_plugin = (

@@ -1027,3 +1027,20 @@ def test_pa3_asyncio_marker_inside_a_pytestmark_list_gets_the_loop_scope(tmp_pat
     assert 'pytestmark = [pytest.mark.asyncio(loop_scope="function")]' in read(
         tmp_path, "tests/integ/test_k.py"
     )
+
+
+def test_plugin_module_loaded_with_p_in_addopts_is_migrated(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider -p support.db -psupport.extra\n",
+            "support/__init__.py": "",
+            "support/db.py": "import pytest\n\n\n@pytest.fixture\nasync def db():\n    return 1\n",
+            "support/extra.py": "import pytest\n\n\n@pytest.fixture\nasync def extra():\n    return 2\n",
+            "tests/test_db.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_db(db, extra):\n    assert db == 1\n",
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert "@pytest_asyncio.fixture\nasync def db" in read(tmp_path, "support/db.py")
+    assert "@pytest_asyncio.fixture\nasync def extra" in read(tmp_path, "support/extra.py")
