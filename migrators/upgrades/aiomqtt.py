@@ -15,6 +15,7 @@ import libcst as cst
 import libcst.matchers as m
 
 from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, import_aliases
+from migrators.core.tree import ProjectTree
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions, version_at_least
 from migrators.core.walk import find_all, walk
@@ -95,7 +96,7 @@ def _providers(text: str) -> set[str]:
     return names
 
 
-def mqtt_facts(tree) -> MqttFacts:
+def mqtt_facts(tree: ProjectTree) -> MqttFacts:
     facts = MqttFacts()
     for rel in tree.python_files():
         text = tree.read(rel)
@@ -1319,7 +1320,7 @@ class AiomqttUpgrade(Upgrade):
                         return True
         return False
 
-    def analyze(self, tree, versions: Versions) -> MqttFacts:
+    def analyze(self, tree: ProjectTree, versions: Versions) -> MqttFacts:
         return mqtt_facts(tree)
 
     def precheck(self, rel: str, text: str) -> bool:
