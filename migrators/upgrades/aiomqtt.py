@@ -483,6 +483,7 @@ class AiomqttCodemod(MigrationCodemod):
         self.provider_modules: dict[str, set[str]] = {}  # `import app.broker as b`: b -> its providers
         self._mqtt_file = True  # the file imports asyncio_mqtt/aiomqtt itself
         self._class_nodes: list[cst.ClassDef] = []
+        self._fakes: set[str] = set()  # test classes with 0.16's members standing in for the Client
 
     # --- resolution ------------------------------------------------------------------------------
     def is_client_ctor(self, call: cst.Call) -> bool:
@@ -645,6 +646,7 @@ class AiomqttCodemod(MigrationCodemod):
         self._may_plan_timeouts = "connect" in source and "timeout" in source
         self._may_plan_messages = any(word in source for word in MESSAGE_CONTEXTS)
         self._aliases = {alias.lower() for alias in import_aliases(node)}
+        self._fakes = self._fake_clients(node) if self.info.is_test else set()
 
     def _inert(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
         """No rule can act on anything in `node` (nor below it): its text holds none of INERT_WORDS,
@@ -686,7 +688,43 @@ class AiomqttCodemod(MigrationCodemod):
     def leave_ClassDef(self, original_node, updated_node):
         self._class_attrs.pop()
         self._class_nodes.pop()
+        if original_node.name.value in self._fakes:
+            self.mark(
+                "MQ-6",
+                original_node,
+                f"{original_node.name.value} stands in for the Client: aiomqtt 2 code calls "
+                "__aenter__/__aexit__ and iterates client.messages, never connect()/disconnect()/"
+                "filtered_messages(); give the fake those members",
+            )
         return updated_node
+
+    def _fake_clients(self, module: cst.Module) -> set[str]:
+        """Test classes defining a member 2.0 removed (connect, filtered_messages …) that the file
+        puts in the Client's place: `monkeypatch.setattr(mod, "Client", Fake)`,
+        `patch("svc.mqtt.Client", Fake)` or `patch(..., new=Fake | side_effect=Fake)`."""
+        gone = {name for name, rule in GONE_MEMBERS.items() if rule in ("MQ-6", "MQ-8")}
+        candidates = {
+            stmt.name.value
+            for stmt in module.body
+            if isinstance(stmt, cst.ClassDef)
+            and stmt.name.value not in self.client_subclasses
+            and any(isinstance(s, cst.FunctionDef) and s.name.value in gone for s in stmt.body.body)
+        }
+        if not candidates:
+            return set()
+        fakes = set()
+        for call in find_all(module, m.Call(func=m.Attribute() | m.Name())):
+            name = dotted(call.func) or ""
+            if not (name.endswith("patch") or name.endswith("setattr") or name.endswith("patch.object")):
+                continue
+            strings = [a.value.evaluated_value for a in call.args if isinstance(a.value, cst.SimpleString)]
+            if not any(isinstance(v, str) and (v == "Client" or v.endswith(".Client")) for v in strings):
+                continue
+            for arg in call.args:
+                value = arg.value.func if isinstance(arg.value, cst.Call) else arg.value
+                if isinstance(value, cst.Name) and value.value in candidates:
+                    fakes.add(value.value)
+        return fakes
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
         if self._inert(node):

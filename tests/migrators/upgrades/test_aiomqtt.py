@@ -993,3 +993,61 @@ def test_mq3_migrated_patched_client_test_passes_on_the_installed_aiomqtt(tmp_pa
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_mq6_a_fake_client_with_the_old_members_put_in_the_clients_place_is_marked(tmp_path):
+    # the code now awaits client.__aenter__(): a test fake offering only connect() breaks it
+    # (AttributeError), and the fake was left unmarked
+    files = {
+        "requirements.txt": "asyncio-mqtt==0.16.2\n",
+        "svc/__init__.py": "",
+        "svc/mqtt.py": """
+            from asyncio_mqtt import Client
+
+
+            async def start(host):
+                client = Client(host)
+                await client.connect()
+                return client
+            """,
+        "tests/test_start.py": """
+            import asyncio
+
+            from svc import mqtt
+
+
+            class FakeClient:
+                def __init__(self, *args, **kwargs):
+                    self.connected = False
+
+                async def connect(self):
+                    self.connected = True
+
+
+            class FakeDb:
+                async def connect(self):
+                    pass
+
+
+            def test_start(monkeypatch):
+                monkeypatch.setattr(mqtt, "Client", FakeClient)
+                assert asyncio.run(mqtt.start("h")).connected
+            """,
+    }
+    write_tree(tmp_path, files)
+    result = migrate_twice(tmp_path, only=[A])
+    assert [(p, c.rule) for p, c in result.markers] == [("tests/test_start.py", "MQ-6")]
+    test = read(tmp_path, "tests/test_start.py")
+    assert test.index("FakeClient stands in for the Client") < test.index("class FakeClient")
+    # behaviour: the migrated code really calls what the marker names, which the fake lacks
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio", "tests"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "__aenter__" in proc.stdout, proc.stdout
