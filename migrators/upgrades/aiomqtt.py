@@ -7,12 +7,15 @@ import (``from asyncio_mqtt import Client as MQTT``) resolve through libcst's Qu
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
 import libcst.matchers as m
 
 from migrators.core.codemod import LightVisitor, MigrationCodemod, dotted, import_aliases
+from migrators.core.tree import ProjectTree
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions, version_at_least
 from migrators.core.walk import find_all, walk
@@ -54,6 +57,76 @@ MQTT_DOCS = "https://eclipse.dev/paho/files/paho.mqtt.python/html/migrations.htm
 INERT_WORDS = ("mqtt", "client", "connect", "messages", "subscribe", "rc", "_pending_calls_threshold")
 
 
+_IMPORTS_MQTT = re.compile(rf"^\s*(?:from|import)\s+(?:{OLD}|{NEW})\b", re.M)
+_FACTORY_ANNOTATED = re.compile(r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*\bClient\b", re.M)
+_TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)")
+_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?[\w.]*\bClient\(")
+_MODULE_CLIENT = re.compile(r"^(\w+)\s*(?::[^=\n]*\bClient\b[^=\n]*|(?::[^=\n]*)?=\s*[\w.]*\bClient\()", re.M)
+_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*\bClient\b", re.M)
+_IMPORTED_MODULES = re.compile(
+    r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+(\([^)]*\)|[^\n]*)|import\s+([\w.]+))", re.M
+)
+
+
+@dataclass
+class MqttFacts:
+    """What the service's MQTT modules (those importing asyncio_mqtt or aiomqtt) give other modules:
+    by every dotted suffix of the module's name (`app.broker`, `broker`), the names there that
+    provide a Client (factories, module-level clients, Client subclasses). Read from the text: a
+    use elsewhere gets a marker, never a rewrite."""
+
+    providers: dict[str, set[str]] = field(default_factory=dict)
+
+    def module_providers(self, module: str) -> set[str] | None:
+        return self.providers.get(module.lstrip("."))
+
+
+def _providers(text: str) -> set[str]:
+    names = set(_FACTORY_ANNOTATED.findall(text)) | set(_CLIENT_CLASS.findall(text))
+    names |= {match.group(1) for match in _MODULE_CLIENT.finditer(text)}
+    current = None
+    for line in text.splitlines():
+        top = _TOP_DEF.match(line)
+        if top:
+            current = top.group(1)
+        elif line and not line[0].isspace():
+            current = None
+        elif current and _RETURNS_CLIENT.match(line):
+            names.add(current)  # an unannotated factory: `def make(): return Client(...)`
+    return names
+
+
+def mqtt_facts(tree: ProjectTree) -> MqttFacts:
+    facts = MqttFacts()
+    for rel in tree.python_files():
+        text = tree.read(rel)
+        if not _IMPORTS_MQTT.search(text):
+            continue
+        parts = rel[: -len(".py")].split("/")
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        provided = _providers(text)
+        for i in range(len(parts)):
+            facts.providers.setdefault(".".join(parts[i:]), set()).update(provided)
+    return facts
+
+
+def imports_mqtt_module(text: str, facts: MqttFacts) -> bool:
+    """The text imports one of the service's MQTT modules (absolute, relative or `from . import m`)."""
+    for found in _IMPORTED_MODULES.finditer(text):
+        module, names, plain = found.group(1), found.group(2), found.group(3)
+        if plain and facts.module_providers(plain) is not None:
+            return True
+        if module and facts.module_providers(module) is not None:
+            return True
+        if names and any(
+            facts.module_providers(f"{module}.{n}" if module else n) is not None
+            for n in re.findall(r"\w+", names)
+        ):
+            return True
+    return False
+
+
 def _fromdotted(dotted_name: str) -> cst.BaseExpression:
     parts = dotted_name.split(".")
     node: cst.BaseExpression = cst.Name(parts[0])
@@ -75,6 +148,67 @@ def _map_module(dotted_name: str) -> str:
     if rest[:1] == ["client"] and len(rest) >= 2 and rest[1] in TOP_NAMES:
         return ".".join([NEW, *rest[1:]])
     return ".".join([NEW, *rest])
+
+
+# names aiomqtt 2's `aiomqtt.client` module still binds (wheel 2.5.1:aiomqtt/client.py): a dotted
+# string such as patch("asyncio_mqtt.client.Client") keeps its module; other names go to the top level
+CLIENT_MODULE_NAMES = {
+    "Client",
+    "Message",
+    "MessagesIterator",
+    "MqttCodeError",
+    "MqttConnectError",
+    "MqttError",
+    "MqttReentrantError",
+    "ProtocolVersion",
+    "ProxySettings",
+    "TLSParameters",
+    "Will",
+    "mqtt",
+}
+# Client members 0.16 had and aiomqtt 2 does not (CHANGELOG 2.0.0): a mock of one, a patch of one or
+# an assertion on one fails once the code calls __aenter__/__aexit__ or iterates client.messages
+GONE_MEMBERS = {
+    "connect": "MQ-6",
+    "disconnect": "MQ-6",
+    "force_disconnect": "MQ-6",
+    "filtered_messages": "MQ-8",
+    "unfiltered_messages": "MQ-8",
+    "id": "MQ-4",
+    "_pending_calls_threshold": "MQ-15",
+}
+MOCK_FACTORIES = {
+    f"unittest.mock.{name}"
+    for name in ("AsyncMock", "MagicMock", "Mock", "NonCallableMagicMock", "create_autospec")
+}
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def map_dotted_string(value: str) -> str | None:
+    """The aiomqtt 2 spelling of a dotted path naming asyncio_mqtt (a patch() target, an
+    import_module() name, a sys.modules key); None when aiomqtt 2 has no such place. A segment
+    `asyncio_mqtt` after others (`svc.mqtt.asyncio_mqtt.Client`) is that module imported whole,
+    which MQ-2 renames to `aiomqtt`."""
+    parts = value.split(".")
+    at = parts.index(OLD)
+    head, rest = parts[:at], parts[at + 1 :]
+    if not rest:
+        tail = [NEW]
+    elif rest[0] == "client" and (len(rest) == 1 or rest[1] in CLIENT_MODULE_NAMES):
+        tail = [NEW, *rest]
+    elif rest[0] == "client" and rest[1] in TOP_NAMES:
+        tail = [NEW, *rest[1:]]
+    elif rest[0] == "error" and (len(rest) == 1 or rest[1] in EXCEPTION_NAMES):
+        tail = [NEW, "exceptions", *rest[1:]]
+    elif rest[0] == "types" and (len(rest) == 1 or rest[1] in TYPES_NAMES):
+        tail = [NEW, *rest]
+    elif rest[0] in TOP_NAMES:
+        tail = [NEW, *rest]
+    else:
+        return None
+    if "Client" in tail and any(part in GONE_MEMBERS for part in tail[tail.index("Client") + 1 :]):
+        return None  # patch("asyncio_mqtt.Client.connect"): the member is gone, not moved
+    return ".".join([*head, *tail])
 
 
 def _v1_target(module: str, names: set[str]) -> str | None:
@@ -106,6 +240,8 @@ class _Scan(LightVisitor):
         self.clients: dict[str, cst.Call | None] = {}
         self.self_attrs: dict[str, cst.Call | None] = {}
         self.subscribe_results: set[str] = set()
+        self.maybe: set[str] = set()  # names bound to a provider another module of the service has
+        self.patched: set[str] = set()  # mocks standing for the Client class (`patch("svc.mqtt.Client")`)
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         return False  # nested functions are scanned on their own
@@ -114,11 +250,44 @@ class _Scan(LightVisitor):
         return False
 
     def visit_Param(self, node: cst.Param) -> None:
-        if (
-            node.annotation is not None
-            and self.codemod.qualified_names(node.annotation.annotation) & CLIENT_QNAMES
-        ):
+        if node.annotation is not None and self.codemod.annotation_is_client(node.annotation.annotation):
             self.clients[node.name.value] = None
+
+    def _holds_client(self, value: cst.BaseExpression) -> bool:
+        """A value that is a Client built elsewhere: a name known to hold one here (`conn = client`,
+        `self.client = client` from an annotated parameter) or `await <module factory>()` whose
+        return annotation is Client."""
+        if isinstance(value, cst.Name):
+            return value.value in self.clients
+        if isinstance(value, cst.Await) and isinstance(value.expression, cst.Call):
+            value = value.expression
+        return (
+            isinstance(value, cst.Call)
+            and m.matches(value.func, m.Name())
+            and (value.func.value in self.codemod.client_factories)
+        )
+
+    def _mock_of_client(self, value: cst.BaseExpression) -> bool:
+        """`AsyncMock(spec=Client)`, `MagicMock(spec_set=Client)`, `create_autospec(Client, ...)`: a
+        test double with the Client's members, used where the code expects a Client."""
+        if not isinstance(value, cst.Call) or not self.codemod.qualified_names(value.func) & MOCK_FACTORIES:
+            return False
+        specs = [
+            a.value for a in value.args if a.keyword is not None and a.keyword.value in ("spec", "spec_set")
+        ]
+        if dotted(value.func) and dotted(value.func).endswith("create_autospec") and value.args:
+            specs.append(value.args[0].value)
+        return any(self.codemod.qualified_names(spec) & CLIENT_QNAMES for spec in specs)
+
+    def _entered_ctor(self, value: cst.BaseExpression) -> cst.Call | None:
+        """`await stack.enter_async_context(Client(...))` gives the Client entered."""
+        if m.matches(
+            value, m.Await(m.Call(func=m.Attribute(attr=m.Name("enter_async_context")), args=[m.Arg()]))
+        ):
+            inner = value.expression.args[0].value
+            if isinstance(inner, cst.Call) and self.codemod.is_client_ctor(inner):
+                return inner
+        return None
 
     def visit_Assign(self, node: cst.Assign) -> None:
         value = node.value
@@ -128,6 +297,34 @@ class _Scan(LightVisitor):
                     self.clients[target.target.value] = value
                 elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
                     self.self_attrs[target.target.attr.value] = value
+        elif (
+            self._mock_of_client(value)
+            or isinstance(value, cst.Call)
+            and self.codemod.constructs_subclass(value)
+        ):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients.setdefault(target.target.value, None)
+                elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
+                    self.self_attrs.setdefault(target.target.attr.value, None)
+        elif isinstance(value, cst.Call) and self.codemod.patches_client(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.patched.add(target.target.value)
+        elif self.codemod.from_provider(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.maybe.add(target.target.value)
+        elif self._entered_ctor(value) is not None:
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients[target.target.value] = self._entered_ctor(value)
+        elif self._holds_client(value):
+            for target in node.targets:
+                if isinstance(target.target, cst.Name):
+                    self.clients.setdefault(target.target.value, None)
+                elif m.matches(target.target, m.Attribute(value=m.Name("self"))):
+                    self.self_attrs.setdefault(target.target.attr.value, None)
         if isinstance(value, cst.Await) and m.matches(
             value.expression, m.Call(func=m.Attribute(attr=m.Name("subscribe")))
         ):
@@ -141,8 +338,21 @@ class _Scan(LightVisitor):
                 self.clients[node.target.value] = node.value
             elif m.matches(node.target, m.Attribute(value=m.Name("self"))):
                 self.self_attrs[node.target.attr.value] = node.value
+        elif self.codemod.annotation_is_client(node.annotation.annotation):
+            # `self.client: Client | None = None` or `client: Client = make()`: annotated as one
+            if isinstance(node.target, cst.Name):
+                self.clients.setdefault(node.target.value, None)
+            elif m.matches(node.target, m.Attribute(value=m.Name("self"))):
+                self.self_attrs.setdefault(node.target.attr.value, None)
 
     def visit_WithItem(self, node: cst.WithItem) -> None:
+        if (
+            isinstance(node.item, cst.Call)
+            and self.codemod.patches_client(node.item)
+            and node.asname is not None
+            and isinstance(node.asname.name, cst.Name)
+        ):
+            self.patched.add(node.asname.name.value)
         if (
             isinstance(node.item, cst.Call)
             and self.codemod.is_client_ctor(node.item)
@@ -258,6 +468,8 @@ class AiomqttCodemod(MigrationCodemod):
         self._in_import = 0
         self._ctor_extra: dict[int, list[cst.Arg]] = {}
         self._handled_calls: set[int] = set()
+        self._called: set[int] = set()  # ids of call targets (`x.connect` in `x.connect()`)
+        self._assigned: set[int] = set()  # ids of assignment targets (`mock.connect = AsyncMock()`)
         self._with_plans: dict[int, dict[str, Any]] = {}
         self._message_ctx_depth = 0
         self._old_module_imported = False
@@ -265,10 +477,119 @@ class AiomqttCodemod(MigrationCodemod):
         self._has_filtered = False
         self._may_plan_timeouts = self._may_plan_messages = True  # set per module by visit_Module
         self._aliases: set[str] = set()
+        self.client_factories: set[str] = set()  # module functions annotated `-> Client`
+        self.client_subclasses: set[str] = set()  # module classes deriving from the Client
+        self.imported_providers: set[str] = set()  # names imported from the service's MQTT modules
+        self.provider_modules: dict[str, set[str]] = {}  # `import app.broker as b`: b -> its providers
+        self._mqtt_file = True  # the file imports asyncio_mqtt/aiomqtt itself
+        self._class_nodes: list[cst.ClassDef] = []
+        self._fakes: set[str] = set()  # test classes with 0.16's members standing in for the Client
 
     # --- resolution ------------------------------------------------------------------------------
     def is_client_ctor(self, call: cst.Call) -> bool:
         return bool(self.qualified_names(call.func) & CLIENT_QNAMES)
+
+    def constructs_subclass(self, call: cst.Call) -> bool:
+        """`MqttClient(...)` where `class MqttClient(Client)` is in this module: a Client, whose own
+        signature the codemod does not know (no MQ-3 renames), built where MQ-5 applies."""
+        return isinstance(call.func, cst.Name) and call.func.value in self.client_subclasses
+
+    def from_provider(self, value: cst.BaseExpression) -> bool:
+        """`make_client()`, `await make_client()`, `broker.make_client()` or the imported `client`
+        itself, where another module of the service provides a Client under that name."""
+        if isinstance(value, cst.Await):
+            value = value.expression
+        if isinstance(value, cst.Call):
+            value = value.func
+        if isinstance(value, cst.Name):
+            return value.value in self.imported_providers
+        return (
+            isinstance(value, cst.Attribute)
+            and isinstance(value.value, cst.Name)
+            and value.attr.value in self.provider_modules.get(value.value.value, set())
+        )
+
+    def patches_client(self, call: cst.Call) -> bool:
+        """`patch("svc.mqtt.Client")`, `mocker.patch("asyncio_mqtt.Client")`, `patch(...).start()`:
+        the mock stands for the Client class of an MQTT module of the service (or the library's)."""
+        if m.matches(call.func, m.Attribute(attr=m.Name("start"))) and isinstance(call.func.value, cst.Call):
+            call = call.func.value
+        if not (dotted(call.func) or "").endswith("patch") or not call.args:
+            return False
+        target = call.args[0].value
+        if not isinstance(target, cst.SimpleString) or not isinstance(target.evaluated_value, str):
+            return False
+        module, _, name = target.evaluated_value.rpartition(".")
+        if name != "Client" or not module:
+            return False
+        facts = self.state if isinstance(self.state, MqttFacts) else None
+        return module.split(".")[0] in (OLD, NEW) or (
+            facts is not None and facts.module_providers(module) is not None
+        )
+
+    def patched_client(self, receiver: cst.BaseExpression) -> bool:
+        """A mock of the Client class, by its name in this function."""
+        return isinstance(receiver, cst.Name) and any(receiver.value in scan.patched for scan in self._scans)
+
+    def maybe_client(self, receiver: cst.BaseExpression) -> bool:
+        """Not provably a Client, but bound to one a module of the service provides (a marker)."""
+        if isinstance(receiver, cst.Name):
+            if receiver.value in self.imported_providers:
+                return True
+            return any(receiver.value in scan.maybe for scan in [*self._scans, self._module_scan] if scan)
+        if m.matches(receiver, m.Attribute(attr=m.Name("return_value"))) and self.patched_client(
+            receiver.value
+        ):
+            return True  # the Client instance the code under test builds from the patched class
+        return self.from_provider(receiver)
+
+    def _learn_imports(self, node: cst.Module) -> None:
+        """The names this module imports from the service's MQTT modules that provide a Client."""
+        self.imported_providers, self.provider_modules = set(), {}
+        facts = self.state if isinstance(self.state, MqttFacts) else None
+        if facts is None:
+            return
+        for stmt in node.body:
+            for small in stmt.body if isinstance(stmt, cst.SimpleStatementLine) else []:
+                if isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                    module = dotted(small.module) if small.module else ""
+                    for alias in small.names:
+                        name = alias.name.value if isinstance(alias.name, cst.Name) else ""
+                        local = alias.asname.name.value if alias.asname else name
+                        provided = facts.module_providers(module or "") or set()
+                        sub = facts.module_providers(f"{module}.{name}" if module else name)
+                        if name in provided:
+                            self.imported_providers.add(local)
+                        elif sub is not None:
+                            self.provider_modules[local] = sub  # `from app import broker`
+                elif isinstance(small, cst.Import):
+                    for alias in small.names:
+                        module = dotted(alias.name) or ""
+                        provided = facts.module_providers(module)
+                        if provided is not None and alias.asname is not None:
+                            self.provider_modules[alias.asname.name.value] = provided
+                        elif provided is not None:
+                            self.provider_modules[module.split(".")[0]] = set()  # dotted uses: no marker
+
+    def _own_client_class(self) -> cst.ClassDef | None:
+        """The class being traversed when it derives from the Client (its `self` is one)."""
+        if self._class_nodes and self._class_nodes[-1].name.value in self.client_subclasses:
+            return self._class_nodes[-1]
+        return None
+
+    def _defines(self, name: str) -> bool:
+        """The client subclass being traversed defines `name` itself (its own connect(), id …)."""
+        klass = self._own_client_class()
+        return klass is not None and any(
+            isinstance(stmt, cst.FunctionDef) and stmt.name.value == name for stmt in klass.body.body
+        )
+
+    def annotation_is_client(self, annotation: cst.BaseExpression) -> bool:
+        """`Client`, `aiomqtt.Client`, `Client | None`, `Optional[Client]`: a name in it is the Client."""
+        return any(
+            self.qualified_names(node) & CLIENT_QNAMES
+            for node in [annotation, *find_all(annotation, m.Name() | m.Attribute())]
+        )
 
     def client_ctor_for(self, receiver: cst.BaseExpression) -> tuple[bool, cst.Call | None]:
         """(is a client, its constructor call if known in this scope)."""
@@ -282,6 +603,10 @@ class AiomqttCodemod(MigrationCodemod):
             attrs = self._class_attrs[-1]
             if receiver.attr.value in attrs:
                 return True, attrs[receiver.attr.value]
+        if self._own_client_class() is not None and m.matches(
+            receiver, m.Name("self") | m.Call(m.Name("super"))
+        ):
+            return True, None
         return False, None
 
     @staticmethod
@@ -291,6 +616,23 @@ class AiomqttCodemod(MigrationCodemod):
 
     # --- scopes ----------------------------------------------------------------------------------
     def visit_Module(self, node: cst.Module) -> None:
+        self._learn_imports(node)
+        self.client_factories = {
+            stmt.name.value
+            for stmt in node.body
+            if isinstance(stmt, cst.FunctionDef)
+            and stmt.returns is not None
+            and self.annotation_is_client(stmt.returns.annotation)
+        }
+        self.client_subclasses = set()
+        for stmt in node.body:
+            if isinstance(stmt, cst.ClassDef) and any(
+                self.qualified_names(base.value) & CLIENT_QNAMES
+                or m.matches(base.value, m.Name())
+                and base.value.value in self.client_subclasses
+                for base in stmt.bases
+            ):
+                self.client_subclasses.add(stmt.name.value)
         scan = _Scan(self)
         for stmt in node.body:
             walk(stmt, scan)
@@ -298,11 +640,13 @@ class AiomqttCodemod(MigrationCodemod):
         names = self._import_names
         source = names.source if names is not None and names.module is node else node.code
         self._has_filtered = "filtered_messages" in source
+        self._mqtt_file = bool(_IMPORTS_MQTT.search(source))
         # the plans below look for `.connect(timeout=)` and `async with x.messages()` calls: a module
         # whose text has no such words has none (a findall per def cost more than the rest of it)
         self._may_plan_timeouts = "connect" in source and "timeout" in source
         self._may_plan_messages = any(word in source for word in MESSAGE_CONTEXTS)
         self._aliases = {alias.lower() for alias in import_aliases(node)}
+        self._fakes = self._fake_clients(node) if self.info.is_test else set()
 
     def _inert(self, node: cst.FunctionDef | cst.ClassDef) -> bool:
         """No rule can act on anything in `node` (nor below it): its text holds none of INERT_WORDS,
@@ -322,6 +666,7 @@ class AiomqttCodemod(MigrationCodemod):
         )
 
     def visit_ClassDef(self, node: cst.ClassDef) -> bool | None:
+        self._class_nodes.append(node)  # popped by leave_ClassDef
         if self._inert(node):
             self._class_attrs.append({})  # popped by leave_ClassDef
             return False
@@ -329,13 +674,57 @@ class AiomqttCodemod(MigrationCodemod):
         for stmt in node.body.body:
             if isinstance(stmt, cst.FunctionDef):
                 scan = _Scan(self)
+                walk(stmt.params, scan)  # `def __init__(self, client: Client): self.client = client`
                 walk(stmt.body, scan)
-                attrs.update(scan.self_attrs)
+                for name, ctor in scan.self_attrs.items():
+                    if ctor is not None or name not in attrs:
+                        attrs[name] = ctor
+            elif m.matches(stmt, m.SimpleStatementLine(body=[m.AnnAssign(target=m.Name())])):
+                ann = stmt.body[0]
+                if self.annotation_is_client(ann.annotation.annotation):  # `client: Client` (dataclass)
+                    attrs.setdefault(ann.target.value, None)
         self._class_attrs.append(attrs)
 
     def leave_ClassDef(self, original_node, updated_node):
         self._class_attrs.pop()
+        self._class_nodes.pop()
+        if original_node.name.value in self._fakes:
+            self.mark(
+                "MQ-6",
+                original_node,
+                f"{original_node.name.value} stands in for the Client: aiomqtt 2 code calls "
+                "__aenter__/__aexit__ and iterates client.messages, never connect()/disconnect()/"
+                "filtered_messages(); give the fake those members",
+            )
         return updated_node
+
+    def _fake_clients(self, module: cst.Module) -> set[str]:
+        """Test classes defining a member 2.0 removed (connect, filtered_messages …) that the file
+        puts in the Client's place: `monkeypatch.setattr(mod, "Client", Fake)`,
+        `patch("svc.mqtt.Client", Fake)` or `patch(..., new=Fake | side_effect=Fake)`."""
+        gone = {name for name, rule in GONE_MEMBERS.items() if rule in ("MQ-6", "MQ-8")}
+        candidates = {
+            stmt.name.value
+            for stmt in module.body
+            if isinstance(stmt, cst.ClassDef)
+            and stmt.name.value not in self.client_subclasses
+            and any(isinstance(s, cst.FunctionDef) and s.name.value in gone for s in stmt.body.body)
+        }
+        if not candidates:
+            return set()
+        fakes = set()
+        for call in find_all(module, m.Call(func=m.Attribute() | m.Name())):
+            name = dotted(call.func) or ""
+            if not (name.endswith("patch") or name.endswith("setattr") or name.endswith("patch.object")):
+                continue
+            strings = [a.value.evaluated_value for a in call.args if isinstance(a.value, cst.SimpleString)]
+            if not any(isinstance(v, str) and (v == "Client" or v.endswith(".Client")) for v in strings):
+                continue
+            for arg in call.args:
+                value = arg.value.func if isinstance(arg.value, cst.Call) else arg.value
+                if isinstance(value, cst.Name) and value.value in candidates:
+                    fakes.add(value.value)
+        return fakes
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool | None:
         if self._inert(node):
@@ -345,12 +734,27 @@ class AiomqttCodemod(MigrationCodemod):
         scan = _Scan(self)
         walk(node.params, scan)
         walk(node.body, scan)
+        scan.patched.update(self._patched_params(node))
         self._functions.append(node)
         self._scans.append(scan)
         if self._may_plan_timeouts:
             self._plan_connect_timeouts(node, scan)
         if self._may_plan_messages:
             self._plan_message_contexts(node)
+
+    def _patched_params(self, node: cst.FunctionDef) -> set[str]:
+        """`@patch("svc.mqtt.Client")` hands its mock to the parameters bottom-up (after self)."""
+        patches = [
+            d.decorator
+            for d in node.decorators
+            if isinstance(d.decorator, cst.Call) and (dotted(d.decorator.func) or "").endswith("patch")
+        ]
+        params = [p.name.value for p in node.params.params if p.name.value not in ("self", "cls")]
+        return {
+            params[i]
+            for i, call in enumerate(reversed(patches))
+            if i < len(params) and len(call.args) == 1 and self.patches_client(call)
+        }
 
     def leave_FunctionDef(self, original_node, updated_node):
         self._functions.pop()
@@ -451,6 +855,26 @@ class AiomqttCodemod(MigrationCodemod):
         )
         return updated_node
 
+    def leave_SimpleString(self, original_node: cst.SimpleString, updated_node: cst.SimpleString):
+        """MQ-2 in strings: a whole dotted path naming asyncio_mqtt (`patch("asyncio_mqtt.Client")`,
+        `import_module("asyncio_mqtt")`) would raise ModuleNotFoundError once only aiomqtt is
+        installed. Prose that merely mentions the module is not a dotted path and stays."""
+        value = original_node.evaluated_value
+        if not isinstance(value, str) or OLD not in value.split(".") or not _DOTTED.fullmatch(value):
+            return updated_node
+        mapped = map_dotted_string(value)
+        if mapped is None:
+            self.mark(
+                "MQ-2",
+                original_node,
+                f'"{value}" names a place aiomqtt 2 does not have; point it at aiomqtt '
+                "(top level, .client, .exceptions or .types)",
+            )
+            return updated_node
+        self.rewrote("MQ-2", original_node, f'"{value}" -> "{mapped}"')
+        quote = original_node.quote
+        return updated_node.with_changes(value=f"{original_node.prefix}{quote}{mapped}{quote}")
+
     def leave_Name(self, original_node: cst.Name, updated_node: cst.Name):
         if self._in_import or original_node.value != OLD or not self._old_module_imported:
             return updated_node
@@ -471,12 +895,21 @@ class AiomqttCodemod(MigrationCodemod):
             return _fromdotted(_map_module(dotted_name))
         attr = original_node.attr.value
         receiver = original_node.value
+        if (
+            attr in GONE_MEMBERS
+            and attr not in ("id", "_pending_calls_threshold")
+            and id(original_node) not in self._called
+            and id(original_node) not in self._assigned
+            and (self.client_ctor_for(receiver)[0] or self.maybe_client(receiver))
+        ):
+            self._mark_gone_member(original_node, f"{dotted(receiver) or 'client'}.{attr}")
+            return updated_node
         if attr == "id":
             is_client, _ = self.client_ctor_for(receiver)
-            if is_client:
+            if is_client and not (m.matches(receiver, m.Name("self")) and self._defines("id")):
                 self.rewrote("MQ-4", original_node, "client.id -> client.identifier")
                 return updated_node.with_changes(attr=cst.Name("identifier"))
-            if self._looks_like_client(receiver) and self._old_module_imported_or_from():
+            if self._looks_like_client(receiver) or self.maybe_client(receiver):
                 self.mark(
                     "MQ-4",
                     original_node,
@@ -497,13 +930,58 @@ class AiomqttCodemod(MigrationCodemod):
                 )
         return updated_node
 
-    def _old_module_imported_or_from(self) -> bool:
-        return True
+    def visit_Call(self, node: cst.Call) -> None:
+        self._called.add(id(node.func))
+
+    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+        self._assigned.add(id(node.target))
+
+    def _mark_gone_member(self, node: cst.CSTNode, what: str) -> None:
+        """A test double's, a patch's or an assertion's reference to a Client member 2.0 removed."""
+        name = what.rsplit(".", 1)[-1]
+        now = (
+            "the code now awaits client.__aenter__() / __aexit__(None, None, None)"
+            if GONE_MEMBERS[name] == "MQ-6"
+            else "the code now iterates client.messages"
+        )
+        self.mark(
+            GONE_MEMBERS[name],
+            node,
+            f"{what}: aiomqtt 2's Client has no {name} ({now}); mock or assert on that instead",
+        )
+
+    def _mark_patched_gone_member(self, call: cst.Call) -> None:
+        """`patch.object(Client, "connect")`, `monkeypatch.setattr(client, "disconnect", ...)`."""
+        name = dotted(call.func) or ""
+        if not (name.endswith("patch.object") or name.endswith("setattr")) or len(call.args) < 2:
+            return
+        target, member = call.args[0].value, call.args[1].value
+        if not isinstance(member, cst.SimpleString) or member.evaluated_value not in GONE_MEMBERS:
+            return
+        if self.qualified_names(target) & CLIENT_QNAMES or self.client_ctor_for(target)[0]:
+            self._mark_gone_member(call, f"{dotted(target) or 'Client'}.{member.evaluated_value}")
 
     # --- calls: MQ-3/5 constructor, MQ-6 connect, MQ-12/13 -----------------------------------------
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         if self.is_client_ctor(original_node):
             return self._constructor(original_node, updated_node)
+        if self.constructs_subclass(original_node):
+            self._mark_outside_loop(original_node)
+            return updated_node
+        if self._own_client_class() is not None and m.matches(
+            original_node.func, m.Attribute(value=m.Call(m.Name("super")), attr=m.Name("__init__"))
+        ):
+            return self._ctor_keywords(original_node, updated_node)  # the Client's own arguments
+        self._mark_patched_gone_member(original_node)
+        if m.matches(
+            original_node.func,
+            m.Attribute(
+                attr=m.Name("assert_called_with")
+                | m.Name("assert_called_once_with")
+                | m.Name("assert_any_call")
+            ),
+        ) and self.patched_client(original_node.func.value):
+            return self._ctor_keywords(original_node, updated_node)  # asserts the constructor's arguments
         if self.qualified_names(original_node.func) & PAHO_CLIENT:
             self.mark(
                 "MQ-13",
@@ -520,9 +998,10 @@ class AiomqttCodemod(MigrationCodemod):
             if name in MESSAGE_CONTEXTS and id(original_node) not in self._handled_calls:
                 if (
                     name == "messages"
-                    and not original_node.args
+                    and (not original_node.args or not self._mqtt_file)
                     and not self._looks_like_client(func.value)
                     and not self.client_ctor_for(func.value)[0]
+                    and not self.maybe_client(func.value)
                 ):
                     return updated_node
                 # filtered/unfiltered messages were paho's, whose .topic was a str (MQ-8)
@@ -553,6 +1032,11 @@ class AiomqttCodemod(MigrationCodemod):
         return updated_node
 
     def _constructor(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        self._mark_outside_loop(original)
+        return self._ctor_keywords(original, updated)
+
+    def _mark_outside_loop(self, original: cst.Call) -> None:
+        """MQ-5: a Client (or a subclass) built where no loop runs."""
         if not self._in_async():
             where = (
                 "at module level" if not self._functions else f"in sync {self._functions[-1].name.value}()"
@@ -563,6 +1047,9 @@ class AiomqttCodemod(MigrationCodemod):
                 f"aiomqtt>=2.3.1 needs a running loop to construct Client ({where}); "
                 "construct it inside the async entry point / lazily before `async with`",
             )
+
+    def _ctor_keywords(self, original: cst.Call, updated: cst.Call) -> cst.Call:
+        """MQ-3: the Client's renamed and dropped arguments (and MQ-6/7's moved ones)."""
         args = []
         changed = []
         for arg in updated.args:
@@ -622,7 +1109,12 @@ class AiomqttCodemod(MigrationCodemod):
         receiver = original.func.value
         is_client, ctor = self.client_ctor_for(receiver)
         if not is_client:
-            if self._looks_like_client(receiver) and "mqtt" in (dotted(receiver) or "").lower():
+            # a file of MQTT code (the codemod only reads those): `x.client.connect()` or
+            # `mqtt.connect()` on a receiver it cannot resolve may be a Client (whose connect took
+            # no positional argument: paho's connect(host) is not one)
+            if (self._looks_like_client(receiver) or self.maybe_client(receiver)) and all(
+                a.keyword is not None for a in original.args
+            ):
                 self.mark(
                     "MQ-6",
                     original,
@@ -630,6 +1122,8 @@ class AiomqttCodemod(MigrationCodemod):
                     "use `async with client:` (or __aenter__/__aexit__)",
                 )
             return updated
+        if m.matches(receiver, m.Name("self")) and self._defines(name):
+            return updated  # the subclass's own method, not the Client's
         if name == "force_disconnect":
             self.mark(
                 "MQ-6",
@@ -746,6 +1240,16 @@ class AiomqttCodemod(MigrationCodemod):
         if kind == "unfiltered_messages" and self._has_filtered:
             return
         receiver = call.func.value
+        if (
+            kind == "messages"
+            and not self._mqtt_file
+            and not (
+                self.client_ctor_for(receiver)[0]
+                or self._looks_like_client(receiver)
+                or self.maybe_client(receiver)
+            )
+        ):
+            return  # `x.messages()` in a file with no MQTT import: another library's, most likely
         topic_filter = None
         extra: list[cst.Arg] = []
         problems: list[tuple[str, str]] = []
@@ -853,6 +1357,22 @@ class AiomqttUpgrade(Upgrade):
                     if lower and not version_at_least(lower, "2"):
                         return True
         return False
+
+    def analyze(self, tree: ProjectTree, versions: Versions) -> MqttFacts:
+        return mqtt_facts(tree)
+
+    def precheck(self, rel: str, text: str) -> bool:
+        # a module that never names asyncio_mqtt may still use a Client another module of the
+        # service builds (`from app.broker import make_client`): needs_codemod keeps those
+        # (a patch of its Client class, its gone members, its message contexts, client.id)
+        return super().precheck(rel, text) or any(
+            word in text for word in ("Client", "connect", "messages", ".id")
+        )
+
+    def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
+        if any(token in text for token in self.tokens):
+            return True
+        return isinstance(state, MqttFacts) and imports_mqtt_module(text, state)
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
         return ("MQ-1", "3.8")

@@ -183,6 +183,7 @@ class PAState:
     pa5_code_edits: bool = False
     wide_fixtures: dict[str, str] = field(default_factory=dict)  # fixture name -> loop scope
     config_path: str | None = None
+    plugin_modules: set[str] = field(default_factory=set)  # files named by pytest_plugins
 
     def subtree_scope(self, rel: str) -> str | None:
         if rel in self.subtree_scopes:
@@ -270,12 +271,54 @@ class _FixtureScan:
             )
 
 
+_PLUGINS = re.compile(r"^pytest_plugins\s*=\s*(?P<value>\[[^\]]*\]|\([^)]*\)|[^\n]*)", re.M)
+
+
+def _addopts_plugins(addopts: list[str]) -> set[str]:
+    """Modules `addopts = -p fixtures.db` loads (`-p no:x` disables a plugin instead)."""
+    names = set()
+    for i, opt in enumerate(addopts):
+        value = (
+            addopts[i + 1]
+            if opt == "-p" and i + 1 < len(addopts)
+            else opt[2:]
+            if opt.startswith("-p")
+            else ""
+        )
+        if value and not value.startswith("no:"):
+            names.add(value)
+    return names
+
+
+def _plugin_modules(tree: ProjectTree, texts: dict[str, str], loaded: set[str]) -> set[str]:
+    """Files outside the test folders that a conftest or test module loads as pytest plugins
+    (`pytest_plugins = ["fixtures.db"]`, or `-p fixtures.db` in addopts): their fixtures and
+    event_loop overrides are the suite's own, so every rule applies to them as to a conftest."""
+    names: set[str] = set(loaded)
+    for text in texts.values():
+        for found in _PLUGINS.finditer(text):
+            names.update(re.findall(r"[\"']([\w.]+)[\"']", found.group("value")))
+    if not names:
+        return set()
+    wanted = {n.replace(".", "/") + suffix for n in names for suffix in (".py", "/__init__.py")}
+    return {
+        rel
+        for rel in tree.python_files()
+        if not is_test_file(rel) and any(rel == w or rel.endswith("/" + w) for w in wanted)
+    }
+
+
 def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
     config = pytest_config.find_config(tree)
     state = PAState(mode=config.asyncio_mode, config_path=config.path)
     state.existing_fixture_default = config.get("asyncio_default_fixture_loop_scope")
+    # a loop scope the configuration already gives every test (a root override replaces it below);
+    # a second run reads here the value the first wrote for a deleted root override
+    state.test_default = config.get("asyncio_default_test_loop_scope") or None
     test_files = [f for f in tree.python_files() if is_test_file(f)]
     texts = {f: tree.read(f) for f in test_files}
+    state.plugin_modules = _plugin_modules(tree, texts, _addopts_plugins(config.addopts))
+    texts.update({f: tree.read(f) for f in sorted(state.plugin_modules)})
     packages = declared_packages(tree)
     state.foreign_plugin = (
         "pytest-trio" in packages
@@ -286,7 +329,8 @@ def analyze_tree(tree: ProjectTree, versions: Versions) -> PAState:
         or "anyio" in config.addopts
         or "trio" in " ".join(config.addopts)
     )
-    roots = _root_conftests(config, tree)
+    # a plugin module's fixtures reach every test, as the root conftest's do
+    roots = _root_conftests(config, tree) | state.plugin_modules
     wide: list[tuple[str, str, str]] = []
     for rel, text in texts.items():
         if "event_loop" not in text and not ("async def" in text and "fixture" in text):
@@ -385,6 +429,28 @@ class _Uses(LightVisitor):
             self.run_until_complete += 1
         if m.matches(node.func, m.Attribute(value=m.Name(self.name), attr=m.Name("close"))):
             self.close += 1
+
+
+class _CurrentLoopCalls(LightVisitor):
+    """`asyncio.get_event_loop()` calls in a sync body, outside nested async defs (where a loop runs)."""
+
+    def __init__(self) -> None:
+        self.found = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        return node.asynchronous is None
+
+    def visit_Call(self, node: cst.Call) -> None:
+        if dotted(node.func) in ("asyncio.get_event_loop", "asyncio.get_event_loop_policy().get_event_loop"):
+            self.found += 1
+        elif m.matches(
+            node.func,
+            m.Attribute(
+                value=m.Call(func=m.Attribute(value=m.Name("asyncio"), attr=m.Name("get_event_loop_policy"))),
+                attr=m.Name("get_event_loop"),
+            ),
+        ):
+            self.found += 1
 
 
 class _RunUntilComplete(cst.CSTTransformer):
@@ -552,6 +618,31 @@ class PytestAsyncioCodemod(MigrationCodemod):
         )
         return updated_node.with_changes(body=body)
 
+    @staticmethod
+    def _scope_marks_in(value: cst.List | cst.Tuple, scope: str) -> cst.List | cst.Tuple | None:
+        """A pytestmark list holding the asyncio marker: a bare one (or one called without a scope)
+        gets the override's loop_scope, since 1.x would run the module in the default loop; None
+        when the list holds no asyncio marker. An explicit scope is the author's (PA-9 renames)."""
+        found = False
+        elements = []
+        for element in value.elements:
+            mark = element.value
+            target = mark.func if isinstance(mark, cst.Call) else mark
+            if dotted(target) != "pytest.mark.asyncio":
+                elements.append(element)
+                continue
+            found = True
+            loop_scope = _kw("loop_scope", cst.SimpleString(f'"{scope}"'))
+            if not isinstance(mark, cst.Call):
+                element = element.with_changes(value=cst.Call(mark, [loop_scope]))
+            elif not mark.args:
+                element = element.with_changes(value=mark.with_changes(args=[loop_scope]))
+            elements.append(element)
+        if not found:
+            return None
+        changed = any(a is not b for a, b in zip(elements, value.elements, strict=True))
+        return value.with_changes(elements=elements) if changed else value
+
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign):
         # an existing module pytestmark in a subtree with an override: give it the loop scope
         if not self._needs_pytestmark or self._functions or self._classes:
@@ -573,14 +664,13 @@ class PytestAsyncioCodemod(MigrationCodemod):
                     value=_append_arg(value, _kw("loop_scope", cst.SimpleString(f'"{scope}"')))
                 )
             return updated_node
-        if isinstance(value, cst.List):
+        if isinstance(value, (cst.List, cst.Tuple)):
             self._pytestmark_done = True
-            for element in value.elements:
-                if dotted(element.value) == "pytest.mark.asyncio" or (
-                    isinstance(element.value, cst.Call)
-                    and dotted(element.value.func) == "pytest.mark.asyncio"
-                ):
-                    return updated_node  # handled by PA-9 / left as the user wrote it
+            scoped = self._scope_marks_in(value, scope)
+            if scoped is not None:
+                if scoped is not value:
+                    self.rewrote("PA-3", original_node, f"pytestmark: asyncio(loop_scope={scope})")
+                return updated_node.with_changes(value=scoped)
             elements = list(value.elements)
             if elements and elements[-1].comma is cst.MaybeSentinel.DEFAULT:
                 elements[-1] = elements[-1].with_changes(
@@ -621,6 +711,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
         self._classes.append(node)
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef):
+        updated_node = self._scope_bare_marker(original_node, updated_node)
         self._classes.pop()
         scope = self.state.class_scopes.get((self.rel, original_node.name.value))
         if scope is None:
@@ -673,6 +764,8 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 "the event_loop fixture is gone in 1.x and `grep -w event_loop` must come "
                 "back empty: pass the loop from asyncio.get_running_loop() and rename this parameter",
             )
+        if is_async and is_test:
+            updated = self._scope_bare_marker(original, updated)
         if is_async and (fixture or is_test):
             self._mark_loop_close(original)
             self._mark_narrower_loop_consumer(original, fixture, is_test)
@@ -680,7 +773,74 @@ class PytestAsyncioCodemod(MigrationCodemod):
             updated = self._async_fixture(original, updated, fixture)
         if is_test and not is_async:
             updated = self._sync_test_asyncio_marker(original, updated)
+        if (is_test or fixture) and not is_async and self._asyncio_marker(original) is None:
+            self._mark_sync_current_loop(original, "fixture" if fixture else "test")
         return updated
+
+    def _mark_sync_current_loop(self, original: cst.FunctionDef, what: str) -> None:
+        """PA-14: 0.21 gave sync code a fresh current loop after each async test (its event_loop
+        teardown set one); 1.x leaves none, so `asyncio.get_event_loop()` in a sync test or fixture
+        raises RuntimeError once an async test ran before it. A session-wide loop stays current."""
+        if self.state.test_loop_scope(self.rel) == "session":
+            return
+        calls = _CurrentLoopCalls()
+        walk(original.body, calls)
+        if calls.found:
+            self.mark(
+                "PA-14",
+                original,
+                f"sync {what} calls asyncio.get_event_loop(): pytest-asyncio 1.x leaves no current loop "
+                "after an async test (0.21 set a new one), so it raises RuntimeError; make it async "
+                "(asyncio.get_running_loop()), or use asyncio.run() / asyncio.Runner",
+            )
+
+    # PA-3: a test's or class's own asyncio marker inside a subtree or class with an override
+    def _unit_loop_scope(self) -> str | None:
+        """The loop scope an event_loop override gives the code being left (innermost first)."""
+        for klass in reversed(self._classes):
+            scope = self.state.class_scopes.get((self.rel, klass.name.value))
+            if scope:
+                return scope
+        return self._needs_pytestmark
+
+    def _scope_bare_marker(self, original, updated):
+        """PA-3: pytest-asyncio 1.x reads the loop scope of the closest asyncio marker only, so a bare
+        marker on the test (or its class) hides the module's pytestmark and the class's marker and
+        runs it in the default loop, not the overridden one its fixtures use: it gets the scope too."""
+        found = self._asyncio_marker(original)
+        scope = self._unit_loop_scope()
+        if found is None or scope is None or scope == (self.state.test_default or "function"):
+            return updated  # no override here, or the marker's default loop is already the override's
+        index, deco = found
+        if isinstance(deco.decorator, cst.Call) and (
+            _kwarg(deco.decorator, "loop_scope") or _kwarg(deco.decorator, "scope") or deco.decorator.args
+        ):
+            return updated  # an explicit scope is the author's (PA-9 renames scope=)
+        if isinstance(original, cst.FunctionDef) and self._enclosing_marker_scope() is not None:
+            return updated  # a class marker with its own scope: left as the author wrote it
+        decorators = list(updated.decorators)
+        marker = decorators[index].decorator  # the author's spelling (an alias of pytest.mark) stays
+        loop_scope = _kw("loop_scope", cst.SimpleString(f'"{scope}"'))
+        new_mark = (
+            _append_arg(marker, loop_scope)
+            if isinstance(marker, cst.Call)
+            else cst.Call(marker, [loop_scope])
+        )
+        decorators[index] = decorators[index].with_changes(decorator=new_mark)
+        self.rewrote("PA-3", original, f"own asyncio marker -> asyncio(loop_scope={scope}) (overridden loop)")
+        return updated.with_changes(decorators=decorators)
+
+    def _enclosing_marker_scope(self) -> str | None:
+        for klass in reversed(self._classes):
+            for deco in klass.decorators:
+                if (
+                    isinstance(deco.decorator, cst.Call)
+                    and self.qualified_names(deco.decorator.func) & ASYNC_MARK
+                ):
+                    arg = _kwarg(deco.decorator, "loop_scope") or _kwarg(deco.decorator, "scope")
+                    if arg is not None:
+                        return _str_value(arg.value) or "?"
+        return None
 
     # PA-3 / PA-11: overrides of event_loop
     def _override(self, original, updated, fixture):
@@ -1111,7 +1271,7 @@ class PytestAsyncioUpgrade(Upgrade):
         "PA-11": "a custom event loop (uvloop, policy fixtures) moves to the supported hook, else a blocker",
         "PA-12": "imports of removed pytest_asyncio.plugin internals are blockers",
         "PA-13": "asyncio_mode is kept as it is; new keys go into the same table",
-        "PA-14": "a sync test loses the asyncio marker; one relying on a current loop is a blocker",
+        "PA-14": "a sync test loses the asyncio marker; sync code relying on a current loop is a blocker",
         "PA-15": "a test or fixture that closes the loop is a blocker: pytest-asyncio owns the loop",
         "PA-16": "verification gate: no event_loop fixture use may remain; a leftover one is a blocker",
     }
@@ -1120,12 +1280,21 @@ class PytestAsyncioUpgrade(Upgrade):
     codemod = PytestAsyncioCodemod
     test_files_only = True
 
+    def precheck(self, rel: str, text: str) -> bool:
+        # a module outside the test folders may be a pytest plugin of the suite (pytest_plugins):
+        # needs_codemod keeps only those, which analyze found
+        if is_test_file(rel) or "pytest" in text:
+            return any(token in text for token in self.tokens)
+        return False
+
     def needs_codemod(self, rel: str, text: str, state: Any = None) -> bool:
         # each rule of PytestAsyncioCodemod needs one of these in the file or in the unit's facts
         if not isinstance(state, PAState):
-            return True
+            return is_test_file(rel)
+        if not is_test_file(rel) and rel not in state.plugin_modules:
+            return False
         if any(word in text for word in ("event_loop", "plugin", "close")):
-            return True  # PA-3/6/7/11/16 (event_loop), PA-12 (pytest_asyncio.plugin), PA-15 (close())
+            return True  # PA-3/6/7/11/14/16 (event_loop, get_event_loop), PA-12 (plugin), PA-15 (close())
         if self._unit_scope_applies(rel, state) or any(name in text for name in state.wide_fixtures):
             return True  # PA-3 (subtree or class override), PA-10 (a wider-loop fixture's name)
         if "fixture" in text and "async" in text and (state.mode != "auto" or state.pa5_code_edits):

@@ -49,6 +49,12 @@ CODEMOD_WORDS = (
 )
 
 
+# a test that sees the waits: it names the random wait, or it replaces tenacity's sleep with a mock
+# (`patch("tenacity.nap.time.sleep")`, `f.retry.sleep = mock`, `retry_with(sleep=...)`) and then
+# asserts on the durations it was called with
+_TIMES_WAITS = re.compile(
+    r"wait_random_exponential|wait_full_jitter|(?:patch|setattr)\([^)\n]*sleep|\.retry\.sleep\s*=|retry_with\([^)]*\bsleep\s*="
+)
 _SLEEP_KEYWORD = re.compile(r"\bsleep(?:[\s\\]|#[^\n]*)*=")
 _ASYNCIO_MODULE = re.compile(r"(?<!\w)_asyncio")
 
@@ -59,6 +65,18 @@ def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
     for part in parts[1:]:
         node = cst.Attribute(value=node, attr=cst.Name(part))
     return node
+
+
+def _sleep_retry_names(module: cst.Module) -> list[str]:
+    """Names a module-level `name = <call with a sleep= argument>` binds (a retry decorator kept in a
+    variable, TN-6)."""
+    names = []
+    for stmt in module.body:
+        if m.matches(stmt, m.SimpleStatementLine(body=[m.Assign(value=m.Call())])):
+            assign = stmt.body[0]
+            if any(arg.keyword is not None and arg.keyword.value == "sleep" for arg in assign.value.args):
+                names += [t.target.value for t in assign.targets if isinstance(t.target, cst.Name)]
+    return names
 
 
 class TenacityCodemod(MigrationCodemod):
@@ -72,6 +90,13 @@ class TenacityCodemod(MigrationCodemod):
         self._classes: list[cst.ClassDef] = []
         self._module: cst.Module | None = None
 
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if isinstance(node, cst.Module):
+            # a def decorated with `@slow` (`slow = retry(sleep=...)` at module level) holds no trigger
+            # word of its own: the names such an assignment binds are trigger words of this module
+            self.TRIGGER_WORDS = (*CODEMOD_WORDS, *_sleep_retry_names(node))
+        return super().on_visit(node)
+
     # --- helpers ---------------------------------------------------------------------------------
     def _is_retry_decorator(self, deco: cst.Decorator) -> bool:
         expr = deco.decorator
@@ -83,12 +108,6 @@ class TenacityCodemod(MigrationCodemod):
             inner_target = inner.func if isinstance(inner, cst.Call) else inner
             return bool(self.qualified_names(inner_target) & RETRYING) or isinstance(inner, cst.Name)
         return False
-
-    def _retry_call(self, fn: cst.FunctionDef) -> cst.Call | None:
-        for deco in fn.decorators:
-            if isinstance(deco.decorator, cst.Call) and self._is_retry_decorator(deco):
-                return deco.decorator
-        return None
 
     def _resolve_receiver(self, receiver: cst.BaseExpression) -> str:
         """'function' (decorated with retry), 'retrying' (a Retrying instance) or 'unknown'."""
@@ -215,14 +234,57 @@ class TenacityCodemod(MigrationCodemod):
                     "TN-2", original_node, f"{dotted(receiver) or 'f'}.retry.statistics -> .statistics"
                 )
                 return updated_node.with_changes(value=updated_node.value.value)
-            if kind == "unknown":
+            if kind == "unknown" and self._retry_statistics_empty():
                 self.mark(
                     "TN-2",
                     original_node,
                     f"read {dotted(receiver) or 'the function'}.statistics, not .retry.statistics "
                     "(empty on tenacity 8.4.2-9.1); receiver not resolvable to an @retry function",
                 )
+        elif original_node.attr.value == "statistics" and self._retry_statistics_empty():
+            self._mark_statistics_of_a_held_retry(original_node)
         return updated_node
+
+    def _retry_statistics_empty(self) -> bool:
+        """`f.retry.statistics` stays empty from 8.4.2 up to 9.1 and is filled again from 9.2
+        (git jd/tenacity@4c1b7bc): only a target below 9.2 needs a person where it is read."""
+        return not self.versions.at_least("tenacity", "9.2")
+
+    def _mark_statistics_of_a_held_retry(self, node: cst.Attribute) -> None:
+        """TN-2: `r = f.retry` … `r.statistics` reads the same empty dict through a name."""
+        if not isinstance(node.value, cst.Name):
+            return
+        value = self._assigned_value(node.value)
+        if (
+            m.matches(value, m.Attribute(attr=m.Name("retry")))
+            and self._resolve_receiver(value.value) != "retrying"
+        ):
+            self.mark(
+                "TN-2",
+                node,
+                f"{node.value.value} holds {dotted(value) or 'f.retry'}, whose .statistics is empty on "
+                "tenacity 8.4.2-9.1: read the function's own .statistics instead",
+            )
+
+    def _assigned_value(self, name: cst.Name) -> cst.BaseExpression | None:
+        """The value of the single `name = <value>` that binds `name` in its scope (else None)."""
+        try:
+            scope = self.get_metadata(ScopeProvider, name)
+        except KeyError:
+            return None
+        if scope is None:
+            return None
+        values = []
+        for assignment in scope[name.value]:
+            node = getattr(assignment, "node", None)
+            parent = self.get_metadata(ParentNodeProvider, node, None) if isinstance(node, cst.Name) else None
+            assign = (
+                self.get_metadata(ParentNodeProvider, parent, None)
+                if isinstance(parent, cst.AssignTarget)
+                else None
+            )
+            values.append(assign.value if isinstance(assign, cst.Assign) else None)
+        return values[0] if len(values) == 1 else None
 
     def _inside_import(self, node: cst.CSTNode) -> bool:
         parent = self.get_metadata(ParentNodeProvider, node, None)
@@ -236,6 +298,8 @@ class TenacityCodemod(MigrationCodemod):
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call):
         names = self.qualified_names(original_node.func)
+        self._mark_getattr_statistics(original_node)
+        self._mark_sync_function_retried_by_call(original_node)
         if names & RANDOM_EXP:
             self._note_random_wait_min(original_node)
         elif names & EXP_JITTER and self.versions.at_least("tenacity", "9.2"):
@@ -310,23 +374,68 @@ class TenacityCodemod(MigrationCodemod):
         self.rewrote("TN-7", original, "wait_exponential_jitter(initial=...) -> multiplier=...")
         return updated.with_changes(args=args)
 
+    def _mark_getattr_statistics(self, call: cst.Call) -> None:
+        """TN-2: `getattr(f.retry, "statistics")` is `f.retry.statistics` spelled another way."""
+        if (
+            m.matches(call.func, m.Name("getattr"))
+            and len(call.args) >= 2
+            and m.matches(call.args[0].value, m.Attribute(attr=m.Name("retry")))
+            and m.matches(call.args[1].value, m.SimpleString())
+            and call.args[1].value.evaluated_value == "statistics"
+            and self._retry_statistics_empty()
+            and self._resolve_receiver(call.args[0].value.value) != "retrying"
+        ):
+            self.mark(
+                "TN-2",
+                call,
+                "getattr(<f>.retry, 'statistics') is empty on tenacity 8.4.2-9.1: read <f>.statistics",
+            )
+
     # TN-6: sync function with an async sleep=
+    def _async_sleep_retry(self, expr: cst.BaseExpression) -> bool:
+        """`retry(..., sleep=<async callable>)`, written here or bound to a name (`slow = retry(...)`)."""
+        if isinstance(expr, cst.Name):
+            expr = self._assigned_value(expr)
+        if not isinstance(expr, cst.Call) or not self.qualified_names(expr.func) & RETRY:
+            return False
+        return any(
+            arg.keyword is not None and arg.keyword.value == "sleep" and self._is_async_callable(arg.value)
+            for arg in expr.args
+        )
+
+    def _mark_sync_function_retried_by_call(self, call: cst.Call) -> None:
+        """TN-6 without decorator syntax: `fetch = retry(sleep=asyncio.sleep)(sync_fetch)`."""
+        if not self.versions.at_least("tenacity", "9.1.3") or len(call.args) != 1:
+            return
+        if not isinstance(call.func, (cst.Call, cst.Name)) or not self._async_sleep_retry(call.func):
+            return
+        target = call.args[0].value
+        if isinstance(target, cst.Name) and self._sync_def(target):
+            self.mark(
+                "TN-6",
+                call,
+                f"sync {target.value}() retried with an async sleep=: tenacity>=9.1.3 makes the "
+                "wrapper a coroutine; make the callers await it, or use a sync sleep",
+            )
+
+    def _sync_def(self, name: cst.Name) -> bool:
+        try:
+            scope = self.get_metadata(ScopeProvider, name)
+        except KeyError:
+            return False
+        nodes = [getattr(a, "node", None) for a in scope[name.value]] if scope is not None else []
+        return bool(nodes) and all(isinstance(n, cst.FunctionDef) and n.asynchronous is None for n in nodes)
+
     def leave_FunctionDef(self, original_node: cst.FunctionDef, updated_node: cst.FunctionDef):
         if original_node.asynchronous is None and self.versions.at_least("tenacity", "9.1.3"):
-            call = self._retry_call(original_node)
-            if call is not None:
-                for arg in call.args:
-                    if (
-                        arg.keyword is not None
-                        and arg.keyword.value == "sleep"
-                        and self._is_async_callable(arg.value)
-                    ):
-                        self.mark(
-                            "TN-6",
-                            original_node,
-                            f"sync {original_node.name.value}() has an async sleep=: tenacity>=9.1.3 makes "
-                            "the wrapper a coroutine; make the caller await it, or use a sync sleep",
-                        )
+            # `@retry(sleep=asyncio.sleep)` or `@slow` where `slow = retry(sleep=asyncio.sleep)`
+            if any(self._async_sleep_retry(deco.decorator) for deco in original_node.decorators):
+                self.mark(
+                    "TN-6",
+                    original_node,
+                    f"sync {original_node.name.value}() has an async sleep=: tenacity>=9.1.3 makes "
+                    "the wrapper a coroutine; make the caller await it, or use a sync sleep",
+                )
         return updated_node
 
     def _is_async_callable(self, expr: cst.BaseExpression) -> bool:
@@ -362,7 +471,9 @@ class TenacityUpgrade(Upgrade):
         "TN-7": "target 9.2: wait_exponential_jitter(initial=) becomes multiplier=; bare wait_chain() blocks",
         "TN-8": "no change: RetryCallState, callbacks, retry_with, Retrying loops and RetryError stay",
     }
-    tokens = ("tenacity",)
+    # ".retry.statistics": a test file reading a retried function's statistics often never names
+    # tenacity (it imports the function), and TN-2 must still see it
+    tokens = ("tenacity", ".retry.statistics")
     modules = ("tenacity",)
     codemod = TenacityCodemod
 
@@ -389,7 +500,7 @@ class TenacityUpgrade(Upgrade):
         for rel in tree.python_files():
             if is_test_file(rel):
                 text = tree.read(rel)
-                if re.search(r"wait_random_exponential|wait_full_jitter", text) and re.search(
+                if _TIMES_WAITS.search(text) and re.search(
                     r"assert.*(wait|sleep|idle_for|upcoming_sleep)", text
                 ):
                     asserting = True

@@ -138,3 +138,90 @@ def test_migrated_suite_passes_on_150_with_W_error_and_old_suite_fails(tmp_path)
     after = _pytest(python, new)
     assert after.returncode == 0, after.stdout + after.stderr
     assert "3 passed" in after.stdout
+
+
+SCOPED_SUITE = {
+    "requirements-dev.txt": "pytest==7.4.4\npytest-asyncio==0.23.8\n",
+    "pytest.ini": "[pytest]\ntestpaths = tests\nfilterwarnings =\n    error\n",
+    "tests/test_module_loop.py": """
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+
+        @pytest.fixture(scope="module")
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+
+        @pytest_asyncio.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+
+        @pytest.mark.asyncio
+        async def test_runs_in_the_fixture_loop(shared):
+            assert shared is asyncio.get_running_loop()
+        """,
+    "tests/test_listed_mark.py": """
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("shared")]
+
+
+        @pytest.fixture(scope="module")
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+
+        @pytest_asyncio.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+
+        async def test_listed_marker_runs_in_the_fixture_loop(shared):
+            assert shared is asyncio.get_running_loop()
+        """,
+    "tests/test_class_loop.py": """
+        import asyncio
+
+        import pytest
+        import pytest_asyncio
+
+
+        class TestThing:
+            @pytest.fixture(scope="class")
+            def event_loop(self):
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+
+            @pytest_asyncio.fixture
+            async def thing(self):
+                return asyncio.get_running_loop()
+
+            @pytest.mark.asyncio
+            async def test_it(self, thing):
+                assert thing is asyncio.get_running_loop()
+        """,
+}
+
+
+def test_own_bare_markers_run_in_the_overridden_loop_on_150(tmp_path):
+    # 1.x takes the loop scope of the closest asyncio marker: the tests' own bare markers must carry
+    # the scope the module's and the class's event_loop overrides gave them (docs/rules.md#pa-3)
+    python = _venv()
+    new = write_tree(tmp_path / "new", SCOPED_SUITE)
+    result = migrate_twice(new, only=["pytest-asyncio"])
+    assert not result.markers, result.markers
+    after = _pytest(python, new)
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "3 passed" in after.stdout

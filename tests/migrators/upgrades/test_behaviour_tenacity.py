@@ -69,3 +69,79 @@ def test_migrated_module_keeps_raising_retryerror(tmp_path):
         timeout=60,
     )
     assert old.returncode != 0 and "tenacity._asyncio" in old.stderr
+
+
+SLEEPERS = """
+import asyncio
+import inspect
+
+from tenacity import retry, stop_after_attempt
+
+slow = retry(sleep=asyncio.sleep, stop=stop_after_attempt(2))
+
+
+@slow
+def ping():
+    return 1
+
+
+def _fetch():
+    return 2
+
+
+fetch = retry(sleep=asyncio.sleep)(_fetch)
+
+
+@slow
+async def aping():
+    return 3
+
+
+def run():
+    results = [ping(), fetch()]
+    kinds = [inspect.iscoroutine(r) for r in results]
+    for r in results:
+        r.close()  # never awaited: closed so the interpreter does not warn
+    return kinds, asyncio.run(aping())
+"""
+
+
+def test_sync_functions_retried_with_an_async_sleep_return_coroutines_and_are_marked(tmp_path):
+    # TN-6 through a decorator kept in a name and a retry(...)(fn) call: on tenacity 9.2.1 both sync
+    # functions return a coroutine (callers get no value), so the migration must mark both
+    assert metadata.version("tenacity") == "9.2.1"
+    write_tree(tmp_path, {"svc/sleepers.py": SLEEPERS, "requirements.txt": "tenacity==8.2.3\n"})
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    migrated = read(tmp_path, "svc/sleepers.py")
+    assert [c.rule for _, c in result.markers] == ["TN-6", "TN-6"]
+    assert migrated.index("sync ping()") < migrated.index("def ping")
+    assert migrated.index("sync _fetch()") < migrated.index("fetch = retry")
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sleepers; print(sleepers.run())"],
+        cwd=tmp_path / "svc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "([True, True], 3)"
+
+
+def test_random_wait_with_min_never_sleeps_below_min_on_9(tmp_path):
+    # TN-3's premise on the installed 9.2.1: a test asserting a first sleep below min (true on 8.x,
+    # where it was uniform(0, high)) fails, hence the blocker when tests time a mocked sleep
+    assert metadata.version("tenacity") == "9.2.1"
+    probe = (
+        "from unittest import mock\n"
+        "from tenacity import retry, stop_after_attempt, wait_random_exponential\n"
+        "@retry(wait=wait_random_exponential(multiplier=0.5, min=1, max=10), stop=stop_after_attempt(3))\n"
+        "def call():\n    raise ValueError\n"
+        "with mock.patch('tenacity.nap.time.sleep') as sleep:\n"
+        "    try:\n        call()\n    except Exception:\n        pass\n"
+        "print(min(c.args[0] for c in sleep.call_args_list) >= 1)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "True"

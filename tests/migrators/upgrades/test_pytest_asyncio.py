@@ -172,7 +172,7 @@ def test_pa3_override_inside_a_class(tmp_path):
             async def thing(self):
                 return 1
 
-            @pytest.mark.asyncio
+            @pytest.mark.asyncio(loop_scope="class")
             async def test_it(self, thing):
                 assert thing == 1
         """)
@@ -742,3 +742,305 @@ def test_pa16_leftover_event_loop_parameter_in_a_helper():
         """,
         rules={"PA-16"},
     )
+
+
+def test_pa3_own_bare_marker_in_an_overridden_module_gets_the_loop_scope(tmp_path):
+    # 1.x reads the closest asyncio marker only: a bare marker on the test hides the module's
+    # pytestmark and would run it in the function loop, not the module loop of its fixture
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/test_mod.py": """
+            import asyncio
+
+            import pytest
+            from pytest import mark
+
+
+            @pytest.fixture(scope="module")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+
+
+            @mark.asyncio
+            async def test_bare():
+                pass
+
+
+            @pytest.mark.asyncio()
+            async def test_called():
+                pass
+
+
+            @pytest.mark.asyncio(loop_scope="function")
+            async def test_own_scope():
+                pass
+            """,
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert read(tmp_path, "tests/test_mod.py") == dedent("""
+        import pytest
+        from pytest import mark
+
+        pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+        @mark.asyncio(loop_scope="module")
+        async def test_bare():
+            pass
+
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_called():
+            pass
+
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_own_scope():
+            pass
+        """)
+
+
+def test_pa3_function_scoped_subtree_override_leaves_bare_markers(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/sub/conftest.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+            """,
+            "tests/sub/test_s.py": """
+            import pytest
+
+
+            @pytest.mark.asyncio
+            async def test_s():
+                pass
+            """,
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert "@pytest.mark.asyncio\nasync def test_s" in read(tmp_path, "tests/sub/test_s.py")
+
+
+def test_pa14_sync_test_or_fixture_needing_a_current_loop_is_marked(tmp_path):
+    # 0.2x's event_loop teardown set a new current loop; 1.x leaves none after an async test
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\nasyncio_mode = auto\n",
+            "tests/test_a.py": """
+            import asyncio
+
+            import pytest
+
+
+            async def test_async():
+                pass
+
+
+            def test_sync_after():
+                assert asyncio.get_event_loop().run_until_complete(asyncio.sleep(0, 5)) == 5
+
+
+            @pytest.fixture
+            def loop_fixture():
+                return asyncio.get_event_loop_policy().get_event_loop()
+
+
+            def test_nested_async_is_fine():
+                async def inner():
+                    return asyncio.get_event_loop()
+
+                assert asyncio.run(inner())
+
+
+            def helper():
+                return asyncio.get_event_loop()
+            """,
+        },
+    )
+    result = migrate_twice(tmp_path, only=[P])
+    assert [change.rule for _, change in result.markers] == ["PA-14", "PA-14"], result.markers
+    text = read(tmp_path, "tests/test_a.py")
+    assert "get_event_loop(): pytest-asyncio 1.x leaves no current loop" in text
+    assert text.index("sync test calls") < text.index("def test_sync_after")
+    assert text.index("sync fixture calls") < text.index("def loop_fixture") < text.index("def test_nested")
+
+
+def test_pa14_session_loop_keeps_sync_current_loop_users(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\n",
+            "tests/conftest.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture(scope="session")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+            """,
+            "tests/test_a.py": """
+            import asyncio
+
+
+            def test_sync():
+                assert asyncio.get_event_loop()
+            """,
+        },
+    )
+    result = migrate_twice(tmp_path, only=[P])
+    assert not result.markers, result.markers
+
+
+def test_pytest_plugins_modules_outside_the_test_folders_are_migrated(tmp_path):
+    # fixtures.db is loaded with pytest_plugins: its async fixture under plain @pytest.fixture (never
+    # run by 1.x in strict mode) and its session event_loop override were left as they were
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\n",
+            "conftest.py": 'pytest_plugins = [\n    "fixtures.db",\n    "fixtures.other",\n]\n',
+            "fixtures/__init__.py": "",
+            "fixtures/db.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture(scope="session")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+
+
+            @pytest.fixture
+            async def db():
+                yield 1
+            """,
+            "fixtures/other.py": "import pytest\n\n\n@pytest.fixture\nasync def other():\n    return 2\n",
+            "app/worker.py": "import pytest\n\n\nasync def test_connection():\n    return 3\n",
+            "tests/test_db.py": """
+            import pytest
+
+
+            @pytest.mark.asyncio
+            async def test_db(db, other):
+                assert db == 1
+            """,
+        },
+    )
+    result = migrate_twice(tmp_path, only=[P])
+    assert not result.markers, result.markers
+    assert read(tmp_path, "fixtures/db.py") == dedent("""
+        import pytest
+        import pytest_asyncio
+
+
+        @pytest_asyncio.fixture
+        async def db():
+            yield 1
+        """)
+    assert "@pytest_asyncio.fixture\nasync def other" in read(tmp_path, "fixtures/other.py")
+    assert "asyncio_default_test_loop_scope = session" in read(tmp_path, "pytest.ini")
+    # a module no pytest_plugins names is service code, never a test file
+    assert (
+        read(tmp_path, "app/worker.py") == "import pytest\n\n\nasync def test_connection():\n    return 3\n"
+    )
+
+
+def test_pa3_asyncio_marker_inside_a_pytestmark_list_gets_the_loop_scope(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pytest.ini": "[pytest]\n",
+            "tests/integ/conftest.py": """
+            import asyncio
+
+            import pytest
+
+
+            @pytest.fixture(scope="module")
+            def event_loop():
+                loop = asyncio.new_event_loop()
+                yield loop
+                loop.close()
+            """,
+            "tests/integ/test_i.py": """
+            import pytest
+
+            pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+
+
+            async def test_i():
+                pass
+            """,
+            "tests/integ/test_j.py": """
+            import pytest
+
+            pytestmark = (pytest.mark.slow, pytest.mark.asyncio())
+
+
+            async def test_j():
+                pass
+            """,
+            "tests/integ/test_k.py": """
+            import pytest
+
+            pytestmark = [pytest.mark.asyncio(loop_scope="function")]
+
+
+            async def test_k():
+                pass
+            """,
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert 'pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]' in read(
+        tmp_path, "tests/integ/test_i.py"
+    )
+    assert 'pytestmark = (pytest.mark.slow, pytest.mark.asyncio(loop_scope="module"))' in read(
+        tmp_path, "tests/integ/test_j.py"
+    )
+    assert 'pytestmark = [pytest.mark.asyncio(loop_scope="function")]' in read(
+        tmp_path, "tests/integ/test_k.py"
+    )
+
+
+def test_plugin_module_loaded_with_p_in_addopts_is_migrated(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "pytest-asyncio==0.21.1\n",
+            "pytest.ini": "[pytest]\naddopts = -p no:cacheprovider -p support.db -psupport.extra\n",
+            "support/__init__.py": "",
+            "support/db.py": "import pytest\n\n\n@pytest.fixture\nasync def db():\n    return 1\n",
+            "support/extra.py": "import pytest\n\n\n@pytest.fixture\nasync def extra():\n    return 2\n",
+            "tests/test_db.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_db(db, extra):\n    assert db == 1\n",
+        },
+    )
+    migrate_twice(tmp_path, only=[P])
+    assert "@pytest_asyncio.fixture\nasync def db" in read(tmp_path, "support/db.py")
+    assert "@pytest_asyncio.fixture\nasync def extra" in read(tmp_path, "support/extra.py")
