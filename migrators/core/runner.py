@@ -43,7 +43,14 @@ from migrators.core.tree import EditSet, FileInfo, ProjectTree, find_units, is_t
 from migrators.core.upgrade import Sweeper, Upgrade
 from migrators.core.versions import Versions
 from migrators.core.walk import preorder
-from migrators.files.requirements import PythonFloor, rewrite_python_floor, rewrite_requirements
+from migrators.files.requirements import (
+    PythonFloor,
+    RequirementRule,
+    mark_declarations,
+    mark_unrewritten_declarations,
+    rewrite_python_floor,
+    rewrite_requirements,
+)
 
 
 class MigrationError(Exception):
@@ -272,15 +279,20 @@ def migrate_python_file(
     return result
 
 
+def owned_requirement_rules(
+    chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
+) -> list[tuple[str, RequirementRule]]:
+    """(upgrade, row) of every requirements row the chosen upgrades contribute."""
+    return [(u.name, rule) for u in chosen for rule in u.requirement_rules(versions, states.get(u.name))]
+
+
 def rewrite_other_files(
     tree: ProjectTree, chosen: Sequence[Upgrade], states: dict[str, Any], versions: Versions
 ) -> EditSet:
     """Requirements (table-driven, all upgrades at once), then each upgrade's own rewriters."""
     edits = EditSet(tree)
     if chosen:
-        owned_rules = [
-            (u.name, rule) for u in chosen for rule in u.requirement_rules(versions, states.get(u.name))
-        ]
+        owned_rules = owned_requirement_rules(chosen, states, versions)
         floors = [
             PythonFloor(u.name, *floor, versions.targets.get(u.packages.new, ""))
             for u in chosen
@@ -288,6 +300,7 @@ def rewrite_other_files(
         ]
         try:
             rewrite_requirements(tree, owned_rules, edits)
+            mark_unrewritten_declarations(tree, owned_rules, edits)
             rewrite_python_floor(tree, floors, edits)
         except Exception as exc:  # keep going: Python results stand
             edits.error(
@@ -456,7 +469,12 @@ def migrate_unit(
         slots[task.slot] = outcome
 
     check = CheckResult()
+    owned_rules = [
+        (u.name, rule) for u in chosen for rule in u.requirement_rules(versions, states.get(u.name))
+    ]
     for fr, failures in slots:
+        if fr.path.rsplit("/", 1)[-1] == "setup.py":
+            _mark_setup_py(fr, tree, owned_rules)
         result.files.append(fr)
         check.extend(failures)
     with timer.timed("rewriters"):
@@ -469,6 +487,24 @@ def migrate_unit(
         for fr in result.changed:
             tree.path(fr.path).write_text(fr.new, encoding="utf-8")
     return result
+
+
+def _mark_setup_py(fr: FileResult, tree: ProjectTree, owned_rules) -> None:
+    """setup.py's requirement strings of a package a rule changes, marked on the text the codemods left
+    (the requirements rewriter does not rewrite them: see mark_declarations)."""
+    if fr.status == "error":
+        return
+    text = fr.new if fr.status == "changed" else tree.read(fr.path)
+    new_text, changes = mark_declarations(fr.path, text, owned_rules)
+    if not changes:
+        return
+    if fr.status != "changed":
+        fr.original = text
+    fr.new, fr.status, fr.reason = new_text, "changed", None
+    for upgrade, found in changes.items():
+        fr.changes.extend(found)
+        if upgrade not in fr.upgrades:
+            fr.upgrades.append(upgrade)
 
 
 def find_blockers(result: TreeResult) -> list[MarkerRecord]:

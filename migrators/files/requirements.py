@@ -367,6 +367,8 @@ def declared_packages(tree: ProjectTree) -> set[str]:
     for dockerfile in dockerfiles(tree):
         for _, req in _dockerfile_inline_requirements(tree.read(dockerfile)):
             names.add(req.key)
+    for rel in declaration_files(tree):  # Poetry, Pipfile, setup.cfg/.py: detected, then marked
+        names |= {package for _, package in declared_lines(rel, tree.read(rel))}
     return names
 
 
@@ -530,3 +532,123 @@ def rewrite_python_floor(tree: ProjectTree, floors: Sequence[PythonFloor], edits
             [Change(rule, _line_of(text, "requires-python"), f"requires-python {spec} -> {new_spec}")],
             upgrade,
         )
+
+
+# --- declarations the rewriter does not rewrite: Poetry, Pipfile, setup.cfg, setup.py --------------
+#
+# Code migrated while an old pin stays in one of these is an ImportError at run time (a probe: aiomqtt
+# code beside `asyncio-mqtt = "^0.16.1"` in [tool.poetry.dependencies], no marker). Their formats hold
+# specifiers the table does not write (`^0.16`, `{version = ..., extras = [...]}`), so each declaration
+# of a package a rule changes gets a marker naming what to write instead.
+
+_POETRY_SECTION = re.compile(r"^tool\.poetry(\.group\.[^.\]]+)?\.(dev-)?dependencies(\.(?P<pkg>[^.\]]+))?$")
+_PIPFILE_SECTIONS = ("packages", "dev-packages")
+_CFG_KEYS = ("install_requires", "tests_require", "setup_requires")
+_TOML_KEY = re.compile(r"""^\s*["']?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*=""")
+_STRING_REQ = re.compile(
+    r"""["'](?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]'"]*\])?\s*(?:[<>=!~;][^"']*)?["']"""
+)
+
+
+def declaration_files(tree: ProjectTree) -> list[str]:
+    """The files declaring dependencies in a format the rewriter leaves as it is."""
+    names = ("pyproject.toml", "Pipfile", "setup.cfg", "setup.py")
+    return [rel for rel in tree.files() if PurePosixPath(rel).name in names]
+
+
+def declared_lines(rel: str, text: str) -> list[tuple[int, str]]:
+    """(line index, normalised package) of each dependency this file declares where the rewriter does
+    not reach: Poetry's dependency tables, a Pipfile's packages, setup.cfg's install/test requirements
+    and extras, setup.py's requirement strings. pyproject's [project] tables are the rewriter's own."""
+    name = PurePosixPath(rel).name
+    lines = text.splitlines()
+    if name == "setup.py":
+        return [(i, normalize(m["name"])) for i, line in enumerate(lines) for m in _STRING_REQ.finditer(line)]
+    if name == "setup.cfg":
+        return _cfg_lines(lines)
+    return _toml_lines(lines, pipfile=name == "Pipfile")
+
+
+def _toml_lines(lines: list[str], pipfile: bool) -> list[tuple[int, str]]:
+    found, inside = [], False
+    for index, line in enumerate(lines):
+        header = re.match(r"^\s*\[(?P<section>[^\[\]]+)\]\s*(#.*)?$", line)
+        if header:
+            section = header["section"].strip().strip('"')
+            poetry = None if pipfile else _POETRY_SECTION.match(section)
+            inside = bool(pipfile and section in _PIPFILE_SECTIONS) or bool(poetry and not poetry["pkg"])
+            if poetry and poetry["pkg"]:  # [tool.poetry.dependencies.tenacity]
+                found.append((index, normalize(poetry["pkg"].strip('"'))))
+            continue
+        key = _TOML_KEY.match(line) if inside else None
+        if key and not line.lstrip().startswith("#"):
+            found.append((index, normalize(key["name"])))
+    return found
+
+
+def _cfg_lines(lines: list[str]) -> list[tuple[int, str]]:
+    found, section, key = [], "", None
+    for index, line in enumerate(lines):
+        if re.match(r"^\s*\[.+\]\s*$", line):
+            section, key = line.strip()[1:-1].strip(), None
+            continue
+        if not line.strip() or line.lstrip().startswith(("#", ";")):
+            continue
+        if not line[0].isspace():  # `key = value` starts a value; indented lines continue it
+            key, _, value = (part.strip() for part in line.partition("="))
+        else:
+            value = line.strip()
+        wanted = section == "options.extras_require" or (section == "options" and key in _CFG_KEYS)
+        req = Requirement.parse(value) if wanted and value else None
+        if req:
+            found.append((index, req.key))
+    return found
+
+
+def mark_unrewritten_declarations(
+    tree: ProjectTree, owned_rules: Sequence[tuple[str, RequirementRule]], edits: EditSet
+) -> None:
+    """A marker above each declaration, in a file the rewriter does not rewrite, of a package a rule
+    renames, removes or moves to a new version (never twice: a marker already above is kept). setup.py
+    is Python: the runner marks it on the text the codemods leave (mark_declarations)."""
+    for rel in declaration_files(tree):
+        text = edits.get(rel)
+        if text is None or rel.endswith(".py"):
+            continue
+        new_text, changes = mark_declarations(rel, text, owned_rules)
+        for upgrade, found in changes.items():
+            edits.set(rel, new_text, found, upgrade)
+
+
+def mark_declarations(
+    rel: str, text: str, owned_rules: Sequence[tuple[str, RequirementRule]]
+) -> tuple[str, dict[str, list[Change]]]:
+    """The text with a marker above each declaration of a package a rule changes; the markers per upgrade."""
+    rules = {normalize(rule.package): (upgrade, rule) for upgrade, rule in owned_rules if not rule.forced}
+    lines = text.splitlines(keepends=True)
+    changes: dict[str, list[Change]] = {}
+    for index, package in reversed(declared_lines(rel, text)):
+        if package not in rules:
+            continue
+        upgrade, rule = rules[package]
+        instruction = _declaration_instruction(rule)
+        marker = marker_text(rule.rule, instruction)
+        if index and lines[index - 1].strip() == marker:
+            continue
+        indent = re.match(r"^\s*", lines[index]).group()
+        lines.insert(index, f"{indent}{marker}\n")
+        changes.setdefault(upgrade, []).append(Change(rule.rule, index + 1, instruction, "marker"))
+    return "".join(lines), changes
+
+
+def _declaration_instruction(rule: RequirementRule) -> str:
+    if rule.remove:
+        return (
+            f"{rule.package} is declared here, where the migration does not rewrite dependencies: remove it"
+        )
+    wanted = rule.rename_to or rule.package
+    spec = rule.spec or (f">={rule.version}" if rule.version else "")
+    return (
+        f"{rule.package} is declared here, where the migration does not rewrite dependencies: "
+        f"declare {wanted}{spec} instead (the migrated code needs it)"
+    )

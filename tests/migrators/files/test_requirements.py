@@ -171,3 +171,70 @@ def test_companion_line_follows_the_rewritten_line_even_at_end_of_file():
         ("influxdb-client==1.40.0\npyarrow==25.0.0\n", "influxdb3-python==0.21.0\npyarrow==25.0.0\n"),
     ]:
         assert rewrite_requirements_text(text, rules)[0] == expected
+
+
+def _marker_above(text: str, needle: str) -> str:
+    lines = text.splitlines()
+    return next(lines[i - 1].strip() for i, line in enumerate(lines) if needle in line)
+
+
+def test_declarations_the_rewriter_does_not_rewrite_are_marked(tmp_path):
+    # the code was migrated while Poetry, a Pipfile, setup.cfg or setup.py kept the old pins: an
+    # ImportError at run time with no marker (a probe: aiomqtt code beside asyncio-mqtt = "^0.16.1")
+    write_tree(
+        tmp_path,
+        {
+            "poetry/pyproject.toml": """
+        [tool.poetry.dependencies]
+        python = "^3.11"
+        asyncio-mqtt = "^0.16.1"
+
+        [tool.poetry.group.dev.dependencies]
+        pytest = "^7.4"
+
+        [tool.poetry.dependencies.tenacity]
+        version = "^8.2"
+        """,
+            "poetry/app/bus.py": "import asyncio_mqtt\nfrom tenacity import retry\n",
+            "pip/Pipfile": '[packages]\ntenacity = "==8.2.3"\nrequests = "*"\n',
+            "pip/app/r.py": "from tenacity import retry\n",
+            "cfg/setup.cfg": """
+        [options]
+        install_requires =
+            tenacity>=8,<9
+            requests
+        """,
+            "cfg/setup.py": 'from setuptools import setup\n\nsetup(name="cfg", install_requires=["tenacity>=8.0,<9"])\n',
+            "cfg/app/r.py": "from tenacity import retry\n",
+        },
+    )
+    result = migrate_twice(tmp_path)
+    poetry = read(tmp_path, "poetry/pyproject.toml")
+    assert _marker_above(poetry, "asyncio-mqtt =").startswith(
+        "# MIGRATION-BLOCKER(MQ-1): asyncio-mqtt is declared"
+    )
+    assert "declare aiomqtt>=" in _marker_above(poetry, "asyncio-mqtt =")
+    assert _marker_above(poetry, "[tool.poetry.dependencies.tenacity]").startswith("# MIGRATION-BLOCKER(TN-")
+    assert _marker_above(poetry, "pytest =") == "[tool.poetry.group.dev.dependencies]"  # no rule changes it
+    assert _marker_above(read(tmp_path, "pip/Pipfile"), "tenacity =").startswith("# MIGRATION-BLOCKER(TN-")
+    assert _marker_above(read(tmp_path, "cfg/setup.cfg"), "tenacity>=8").startswith("# MIGRATION-BLOCKER(TN-")
+    assert _marker_above(read(tmp_path, "cfg/setup.py"), "setup(name=").startswith("# MIGRATION-BLOCKER(TN-")
+    declared = [(path, c) for path, c in result.markers if "is declared here" in c.message]
+    assert {path for path, _ in declared} == {
+        "poetry/pyproject.toml",
+        "pip/Pipfile",
+        "cfg/setup.cfg",
+        "cfg/setup.py",
+    }
+    assert all("MIGRATION-BLOCKER" not in c.message for _, c in declared)
+
+
+def test_declarations_in_poetry_and_setup_cfg_count_for_detection(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.poetry.group.dev.dependencies]\n"pytest-asyncio" = "^0.21"\n',
+            "setup.cfg": "[options.extras_require]\nmqtt =\n    asyncio-mqtt==0.16.1\n",
+        },
+    )
+    assert {"pytest-asyncio", "asyncio-mqtt"} <= declared_packages(ProjectTree(tmp_path))
