@@ -536,8 +536,8 @@ def rewrite_python_floor(tree: ProjectTree, floors: Sequence[PythonFloor], edits
 
 # --- declarations the rewriter does not rewrite: Poetry, Pipfile, setup.cfg, setup.py --------------
 #
-# Code migrated while an old pin stays in one of these is an ImportError at run time (a probe: aiomqtt
-# code beside `asyncio-mqtt = "^0.16.1"` in [tool.poetry.dependencies], no marker). Their formats hold
+# Code migrated while an old pin stays in one of these is an ImportError at run time (a probe: code of
+# the new client beside `old-client = "^0.16.1"` in [tool.poetry.dependencies], no marker). Their formats hold
 # specifiers the table does not write (`^0.16`, `{version = ..., extras = [...]}`), so each declaration
 # of a package a rule changes gets a marker naming what to write instead.
 
@@ -577,7 +577,7 @@ def _toml_lines(lines: list[str], pipfile: bool) -> list[tuple[int, str]]:
             section = header["section"].strip().strip('"')
             poetry = None if pipfile else _POETRY_SECTION.match(section)
             inside = bool(pipfile and section in _PIPFILE_SECTIONS) or bool(poetry and not poetry["pkg"])
-            if poetry and poetry["pkg"]:  # [tool.poetry.dependencies.tenacity]
+            if poetry and poetry["pkg"]:  # [tool.poetry.dependencies.some-package]
                 found.append((index, normalize(poetry["pkg"].strip('"'))))
             continue
         key = _TOML_KEY.match(line) if inside else None
