@@ -12,8 +12,10 @@ the bench's cache, records and the service it touches never reach this checkout.
 service, it asserts that only that service was verified again; it prints per-stage run time and
 the time services waited for a -j slot or for their dependencies, and the schedule's floor: the least
 wall time its phase gates allow with each service's own stage times (a phase's checks wait for the
-previous phase; phase D checks one service at a time). It also prints the CPU seconds of the fleet
-run and of the single runs (their containers, from the engine's cgroups, and the sandbox process):
+previous phase; phase D checks one service at a time), and the same with every phase decided at once,
+as in the bench's own runs (--max-failure-rate 1: only phase D's checks chain). It also prints
+the CPU seconds of the fleet run and of the single runs (their containers, from the engine's
+cgroups, and the sandbox process):
 on a shared machine, CPU per service is what a fleet run can save, and it does not move with other
 people's load as wall time does. The engine's own CPU (dockerd, containerd, the run's shims and
 their runc calls, iptables) is a third part of that line, and the engine operations of each (containers
