@@ -43,7 +43,7 @@ from sandbox.engine.cleanup import (
 from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES, host_cores
 from sandbox.engine.labels import labels_for
 from sandbox.pipeline import STAGES
-from sandbox.pipeline.schedule import ONE_AT_A_TIME, Schedule, Waits
+from sandbox.pipeline.schedule import Schedule, Waits
 from sandbox.pipeline.shared_migrator import OnDemand, SharedMigrator
 from sandbox.pipeline.stage import (
     Events,
@@ -707,9 +707,7 @@ def _start_and_join(run: Run, ordered: list[ServiceConfig], slots: list[ServiceO
     object as soon as it exists, so an interrupted service still reports its stages so far."""
     schedule = run.schedule
     threads = []
-    pending = list(enumerate(ordered))
-    while pending:
-        index, config = pending.pop(_next_launch(schedule, [config for _, config in pending]))
+    for index, config in enumerate(ordered):
         if not schedule.may_launch(config.phase):  # cancelled, or an earlier phase stopped the run
             break
         begin = time.monotonic()
@@ -724,19 +722,6 @@ def _start_and_join(run: Run, ordered: list[ServiceConfig], slots: list[ServiceO
         thread.start()
         threads.append(thread)
     _join(run, threads)
-
-
-def _next_launch(schedule: Schedule, pending: list[ServiceConfig]) -> int:
-    """Which pending service prepares next: the first in phase order, unless a service of the phase
-    checked one at a time could be checked as soon as it is prepared (its previous phase is decided,
-    as at once with --max-failure-rate 1). Then that one: its phase's checks run one after another,
-    the fleet's longest chain, so it starts first and the other phases' checks fill the cores
-    around it instead of the chain running alone at the end. A service whose checks would wait for
-    the previous phase keeps its place: preparing it first would delay that phase's decision."""
-    for position, config in enumerate(pending):
-        if config.phase == ONE_AT_A_TIME and schedule.turn_open(config):
-            return position
-    return 0
 
 
 def _worker(

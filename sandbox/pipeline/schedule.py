@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from sandbox.config import ServiceConfig
 
 POLL = 0.2  # seconds between looks at the cancel flag while waiting: an interrupt never waits long
-ONE_AT_A_TIME = "d"  # the phase whose services are checked one at a time (the seeds' phase plan)
 
 
 @dataclass
@@ -71,7 +70,7 @@ class Schedule:
         jobs = max(1, jobs)  # no slot at all would make every service wait for ever
         self._order = [phase for phase, _ in phases]
         self._phases = {
-            phase: PhaseState(phase, count, checks=threading.Semaphore(1 if phase == ONE_AT_A_TIME else jobs))
+            phase: PhaseState(phase, count, checks=threading.Semaphore(1 if phase == "d" else jobs))
             for phase, count in phases
         }
         self._prepare = threading.Semaphore(jobs)

@@ -93,25 +93,6 @@ def test_phase_d_is_checked_one_at_a_time_while_the_next_one_prepares(tmp_path, 
     assert spans[second]["prepare"][1] <= checks[0][1]  # prepared during the first one's check
 
 
-def test_phase_d_prepares_first_when_its_checks_could_start_at_once(tmp_path, spans) -> None:
-    # --max-failure-rate 1 decides every phase at once: D's one-at-a-time checks, the longest chain,
-    # start first and the other phases' checks run beside them, not after; outcomes keep phase order.
-    services = [("a1", "a"), ("a2", "a"), ("b1", "b"), ("d1", "d"), ("d2", "d")]
-    result = run_fleet(tmp_path, services, jobs=2, max_failure_rate=1.0)
-    assert [o.name for o in result.outcomes] == ["a1", "a2", "b1", "d1", "d2"]
-    first_ds = max(spans[n]["prepare"][0] for n in ("d1", "d2"))
-    assert first_ds < min(spans[n]["prepare"][0] for n in ("a1", "a2", "b1"))
-    checks = sorted(spans[n]["check"] for n in ("d1", "d2"))
-    assert checks[0][1] <= checks[1][0]  # still one at a time
-
-
-def test_phase_d_keeps_its_place_while_its_checks_would_wait(tmp_path, spans) -> None:
-    # With the default limit, D's checks wait for C's decision: preparing D first would only delay C.
-    result = run_fleet(tmp_path, [("c1", "c"), ("c2", "c"), ("d1", "d")], jobs=1)
-    assert [o.name for o in result.outcomes] == ["c1", "c2", "d1"]
-    assert spans["d1"]["prepare"][0] >= max(spans[n]["prepare"][1] for n in ("c1", "c2"))
-
-
 def test_jobs_bounds_preparation_and_checks_separately(tmp_path, spans) -> None:
     names = [f"a{i}" for i in range(4)]
     run_fleet(tmp_path, [(n, "a") for n in names], jobs=2)
