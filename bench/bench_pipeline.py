@@ -640,8 +640,8 @@ def schedule_floor(singles: list[dict]) -> tuple[float, list[str]]:
 
 def open_floor(singles: list[dict]) -> float:
     """The schedule's floor when every phase is decided at once, as in this bench's runs
-    (--max-failure-rate 1: no check waits for a previous phase): the longer of phase D's chain (its
-    services prepare first, at once, and are checked one after another in the order they are
+    (--max-failure-rate 1: no check waits for a previous phase): the longer of phase D's chain (were
+    its services prepared first, at once, and checked one after another in the order they are
     prepared) and the slowest other service's preparation and check. Slots and cores left out."""
     chain, others = 0.0, 0.0
     services = [s for report in singles for s in report["services"].values()]
