@@ -554,15 +554,9 @@ class PytestAsyncioCodemod(MigrationCodemod):
             arg = _kwarg(found[1].decorator, "loop_scope") or _kwarg(found[1].decorator, "scope")
             if arg is not None:
                 return _str_value(arg.value)
-        for klass in reversed(self._classes):
-            for deco in klass.decorators:
-                if (
-                    isinstance(deco.decorator, cst.Call)
-                    and self.qualified_names(deco.decorator.func) & ASYNC_MARK
-                ):
-                    arg = _kwarg(deco.decorator, "loop_scope") or _kwarg(deco.decorator, "scope")
-                    if arg is not None:
-                        return _str_value(arg.value)
+        arg = self._class_marker_scope_arg()
+        if arg is not None:
+            return _str_value(arg.value)
         return self._module_mark_scope
 
     def _fixture_to_asyncio(self, deco: cst.Decorator, extra: list[cst.Arg]) -> cst.Decorator:
@@ -831,6 +825,11 @@ class PytestAsyncioCodemod(MigrationCodemod):
         return updated.with_changes(decorators=decorators)
 
     def _enclosing_marker_scope(self) -> str | None:
+        arg = self._class_marker_scope_arg()
+        return None if arg is None else _str_value(arg.value) or "?"
+
+    def _class_marker_scope_arg(self) -> cst.Arg | None:
+        """The loop_scope= (or scope=) of the innermost enclosing class's asyncio marker that has one."""
         for klass in reversed(self._classes):
             for deco in klass.decorators:
                 if (
@@ -839,7 +838,7 @@ class PytestAsyncioCodemod(MigrationCodemod):
                 ):
                     arg = _kwarg(deco.decorator, "loop_scope") or _kwarg(deco.decorator, "scope")
                     if arg is not None:
-                        return _str_value(arg.value) or "?"
+                        return arg
         return None
 
     # PA-3 / PA-11: overrides of event_loop
