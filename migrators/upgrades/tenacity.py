@@ -67,9 +67,6 @@ def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
     return node
 
 
-_SLEEP_KEYWORD = re.compile(r"\bsleep\s*=(?!=)")  # a retry(..., sleep=...) argument, in any scope
-
-
 def _sleep_retry_names(module: cst.Module) -> list[str]:
     """Names a module-level `name = <call with a sleep= argument>` binds (a retry decorator kept in a
     variable, TN-6)."""
