@@ -469,9 +469,7 @@ def migrate_unit(
         slots[task.slot] = outcome
 
     check = CheckResult()
-    owned_rules = [
-        (u.name, rule) for u in chosen for rule in u.requirement_rules(versions, states.get(u.name))
-    ]
+    owned_rules = owned_requirement_rules(chosen, states, versions)
     for fr, failures in slots:
         if fr.path.rsplit("/", 1)[-1] == "setup.py":
             _mark_setup_py(fr, tree, owned_rules)
@@ -489,7 +487,9 @@ def migrate_unit(
     return result
 
 
-def _mark_setup_py(fr: FileResult, tree: ProjectTree, owned_rules) -> None:
+def _mark_setup_py(
+    fr: FileResult, tree: ProjectTree, owned_rules: Sequence[tuple[str, RequirementRule]]
+) -> None:
     """setup.py's requirement strings of a package a rule changes, marked on the text the codemods left
     (the requirements rewriter does not rewrite them: see mark_declarations)."""
     if fr.status == "error":

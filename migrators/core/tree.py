@@ -87,12 +87,9 @@ class ProjectTree:
             module = self._modules[rel] = cst.parse_module(self.read(rel))
         return module
 
-    def syntax(self, rel: str, text: str | None = None) -> ast.Module | None:
+    def syntax(self, rel: str) -> ast.Module | None:
         """CPython's tree of `rel` as read (None where CPython rejects it), parsed once for every analysis
-        of the unit; given a `text` other than the file's (a text the rules changed), that text's tree,
-        not kept. Readers must not change the tree: others read it after them."""
-        if text is not None and text != self.read(rel):
-            return _ast_or_none(text)
+        of the unit. Readers must not change the tree: others read it after them."""
         if rel not in self._syntax:
             self._syntax[rel] = _ast_or_none(self.read(rel))
         return self._syntax[rel]
