@@ -544,7 +544,9 @@ def rewrite_python_floor(tree: ProjectTree, floors: Sequence[PythonFloor], edits
 _POETRY_SECTION = re.compile(r"^tool\.poetry(\.group\.[^.\]]+)?\.(dev-)?dependencies(\.(?P<pkg>[^.\]]+))?$")
 _PIPFILE_SECTIONS = ("packages", "dev-packages")
 _CFG_KEYS = ("install_requires", "tests_require", "setup_requires")
-_TOML_KEY = re.compile(r"""^\s*["']?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)["']?\s*=""")
+# a quoted key is the whole name (`"zope.interface" = ...`); a bare key ends at a dot, which makes
+# it a dotted key (`tenacity.version = "^8.2"` declares tenacity)
+_TOML_KEY = re.compile(r"""^\s*(?:"(?P<quoted>[^"]+)"|'(?P<single>[^']+)'|(?P<bare>[A-Za-z0-9_-]+))\s*[=.]""")
 _STRING_REQ = re.compile(
     r"""["'](?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]'"]*\])?\s*(?:[<>=!~;][^"']*)?["']"""
 )
@@ -581,8 +583,8 @@ def _toml_lines(lines: list[str], pipfile: bool) -> list[tuple[int, str]]:
                 found.append((index, normalize(poetry["pkg"].strip('"'))))
             continue
         key = _TOML_KEY.match(line) if inside else None
-        if key and not line.lstrip().startswith("#"):
-            found.append((index, normalize(key["name"])))
+        if key:
+            found.append((index, normalize(key["quoted"] or key["single"] or key["bare"])))
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from migrators.core.tree import ProjectTree
 from migrators.files.requirements import (
     RequirementRule,
+    declared_lines,
     declared_packages,
     requirement_files,
     rewrite_requirements_text,
@@ -238,3 +239,12 @@ def test_declarations_in_poetry_and_setup_cfg_count_for_detection(tmp_path):
         },
     )
     assert {"pytest-asyncio", "asyncio-mqtt"} <= declared_packages(ProjectTree(tmp_path))
+
+
+def test_a_poetry_dotted_key_declares_the_package_before_its_dot():
+    # `tenacity.version = "^8.2"` is TOML for tenacity's table: read as a package named
+    # "tenacity-version" it was neither detected nor marked; a quoted key keeps its dots
+    text = (
+        '[tool.poetry.dependencies]\ntenacity.version = "^8.2"\n"zope.interface" = "*"\n# tenacity = "^8"\n'
+    )
+    assert declared_lines("pyproject.toml", text) == [(1, "tenacity"), (2, "zope-interface")]
