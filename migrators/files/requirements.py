@@ -545,7 +545,7 @@ _POETRY_SECTION = re.compile(r"^tool\.poetry(\.group\.[^.\]]+)?\.(dev-)?dependen
 _PIPFILE_SECTIONS = ("packages", "dev-packages")
 _CFG_KEYS = ("install_requires", "tests_require", "setup_requires")
 # a quoted key is the whole name (`"zope.interface" = ...`); a bare key ends at a dot, which makes
-# it a dotted key (`tenacity.version = "^8.2"` declares tenacity)
+# it a dotted key (`some-package.version = "^8.2"` declares some-package)
 _TOML_KEY = re.compile(r"""^\s*(?:"(?P<quoted>[^"]+)"|'(?P<single>[^']+)'|(?P<bare>[A-Za-z0-9_-]+))\s*[=.]""")
 _STRING_REQ = re.compile(
     r"""["'](?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]'"]*\])?\s*(?:[<>=!~;][^"']*)?["']"""
