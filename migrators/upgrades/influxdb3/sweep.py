@@ -64,7 +64,9 @@ RESULT_LOOP_TEXT = re.compile(r"\.records\b")
 # `set_index("_time")`): an SQL result names them time, the tags and one column per field. A module
 # reading a frame or rows a query returned elsewhere may hold no InfluxDB word at all.
 FLUX_COLUMNS = frozenset({"_value", "_time", "_field", "_measurement", "_start", "_stop"})
-CONVERTED_TEXT = re.compile(r"\b_influxdb3_\w+\(")
+# The Flux column names a module's own SQL gives its result (`count(*) AS _value`, the long form's
+# `AS _field`): the only ones its rows or frames can hold once the module is converted
+OWN_FLUX_ALIAS = re.compile(r"\bAS\s+\"?(_value|_time|_field|_measurement|_start|_stop)\b")
 FLUX_COLUMN_TEXT = re.compile(r"[\"'](_value|_time|_field|_measurement|_start|_stop)[\"']")
 FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
 RESULT_USE_TEXT = re.compile(
@@ -430,6 +432,29 @@ def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
 
 
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_DEFS = (*_FUNCTIONS, ast.ClassDef)
+_SQL_KEYWORDS = frozenset({"language", "query_parameters"})
+
+
+def _sends_sql(node: ast.AST) -> bool:
+    """A converted query call in `node`: `query(..., language="sql")`, a wrapper sent `database=`, or one
+    of the rules' helpers (`_influxdb3_rows(tables)`, `_influxdb3_query`, `_influxdb3_frame`)."""
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        keywords = {k.arg for k in call.keywords}
+        # a wrapper's caller the rules converted sends `database=`/`query_parameters=` (a write sends
+        # `database=` too, and reads nothing)
+        if (
+            name.startswith("_influxdb3_")
+            or keywords & _SQL_KEYWORDS
+            or ("database" in keywords and name != "write")
+        ):
+            return True
+    return False
 
 
 class ShapeFinder:
@@ -444,9 +469,13 @@ class ShapeFinder:
         known: tuple[frozenset[str], FileFlow] | None = None,
     ) -> None:
         self.is_test = is_test
-        # Flux column names are read here of rows or frames a query returned in another module: in a module
-        # the rules converted, they are the rows' keys the conversion kept (`_influxdb3_expand`'s long form)
-        self.columns_from_elsewhere = not (CONVERTED_TEXT.search(code) or NEW_EVIDENCE.search(code))
+        # A Flux column name read here is a key of rows or a frame some query returned: it exists once that
+        # query is SQL where this module's own SQL names it (`count(*) AS _value`, the long form's
+        # `AS _field`) or where the function reading it sends the converted query itself (the rules wrote
+        # its keys from that translation); a frame another module's query returned has none
+        self.own_columns = frozenset(OWN_FLUX_ALIAS.findall(code))
+        self.scope: ast.AST = module  # the function being walked (the module at module level)
+        self._sends_sql: dict[int, bool] = {}  # scope id -> it sends a converted query (worked out on demand)
         if known is None:
             # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
             aliases = sweeper.aliases - v3_bound_names(code)
@@ -471,6 +500,14 @@ class ShapeFinder:
         self.parents[id(stmt)] = parent
         if self._is_docstring(stmt):
             return
+        if isinstance(stmt, _FUNCTIONS):
+            outer, self.scope = self.scope, stmt
+            self._statement_parts(stmt)
+            self.scope = outer
+        else:
+            self._statement_parts(stmt)
+
+    def _statement_parts(self, stmt: ast.stmt) -> None:
         for name, value in ast.iter_fields(stmt):
             if name in _STATEMENT_LISTS and isinstance(value, list):
                 for child in value:
@@ -534,7 +571,12 @@ class ShapeFinder:
             return
         if looks_like_flux(text):
             self.add(stmt, "flux")
-        if text in FLUX_COLUMNS and self.columns_from_elsewhere and not self.is_test:
+        if (
+            text in FLUX_COLUMNS
+            and text not in self.own_columns
+            and not self.is_test
+            and not self._scope_sends_sql()
+        ):
             # a test's fake rows are left to the mock rules: their keys may be a translated query's
             # own aliases (`count(*) AS _value`)
             self.add(stmt, "column")
@@ -544,6 +586,18 @@ class ShapeFinder:
         last = text.rsplit(".", 1)[-1]
         if words & V2_NAMES or (last in self.aliases and re.fullmatch(r"[\w.]+", text)):
             self.add(stmt, self._mock_or("client"))
+
+    def _scope_sends_sql(self) -> bool:
+        scope = self.scope
+        if id(scope) not in self._sends_sql:
+            # at module level, the module's own statements (not its functions' bodies)
+            nodes = (
+                [s for s in scope.body if not isinstance(s, _DEFS)]
+                if isinstance(scope, ast.Module)
+                else [scope]
+            )
+            self._sends_sql[id(scope)] = any(_sends_sql(n) for n in nodes)
+        return self._sends_sql[id(scope)]
 
     def _attribute(self, node: ast.Attribute, stmt: ast.stmt, is_target: bool) -> None:
         attr = node.attr
