@@ -123,6 +123,13 @@ KINDS = {
         "test mocks or fakes the v2 client: mock InfluxDBClient3.query/.write (results as a pyarrow Table) "
         "or run against a real InfluxDB 3",
     ),
+    "checkmock": Kind(
+        "IX-18",
+        3,
+        "test mocks the v2 client's ping()/version()/health(): influxdb3-python has none and the migrated "
+        "code calls client.get_server_version() (IX-7's _influxdb3_ping); mock that (raising means down) "
+        "or run against a real InfluxDB 3",
+    ),
     "client": Kind(
         "IX-16",
         4,
@@ -178,6 +185,50 @@ def learn_aliases(tree: ProjectTree) -> frozenset[str]:
             elif isinstance(node, ast.Import):
                 aliases |= {a.asname for a in node.names if a.asname and _is_v2_module(a.name)}
     return frozenset(aliases)
+
+
+# A v2 server check called in the service's InfluxDB code (`client.ping()`): IX-7 rewrites it, so a test
+# mocking it (`fake.ping.return_value = True`, `patch.object(client, "ping")`) mocks a method the code
+# no longer calls (the test fails, or passes without checking anything); the test holds no InfluxDB word
+V2_CHECK_CALL = re.compile(r"\.(ping|version|health|ready|build)\s*\(\s*\)")
+MOCK_ATTRS = frozenset(
+    {
+        "return_value",
+        "side_effect",
+        "called",
+        "call_count",
+        "assert_called",
+        "assert_called_once",
+        "assert_not_called",
+    }
+)
+
+
+def learn_checks(tree: ProjectTree) -> frozenset[str]:
+    """The v2 server checks (ping, version, ...) the service's InfluxDB modules call (over the unit)."""
+    found: set[str] = set()
+    for rel in tree.python_files():
+        if is_test_file(rel):
+            continue
+        text = tree.read(rel)
+        if "influxdb_client" in text and "influxdb_client_3" not in text:
+            found |= set(V2_CHECK_CALL.findall(text))
+    return frozenset(found)
+
+
+def _mock_target(node: ast.Call, checks: frozenset[str]) -> bool:
+    """`patch.object(c, "ping")`, `monkeypatch.setattr(c, "ping", f)`, `patch("app.db.client.ping")`,
+    `MagicMock(ping=...)`: a call replacing one of `checks`."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    args = [_string_text(a) for a in node.args]
+    if name in {"object", "setattr"} and len(args) >= 2 and args[1] in checks:
+        return True
+    if name == "patch" and args and args[0] and "." in args[0] and args[0].rsplit(".", 1)[1] in checks:
+        return True
+    return name in {"Mock", "MagicMock", "AsyncMock", "create_autospec"} and any(
+        k.arg in checks for k in node.keywords
+    )
 
 
 def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -469,6 +520,7 @@ class ShapeFinder:
         known: tuple[frozenset[str], FileFlow] | None = None,
     ) -> None:
         self.is_test = is_test
+        self.checks = sweeper.checks if is_test else frozenset()
         # A Flux column name read here is a key of rows or a frame some query returned: it exists once that
         # query is SQL where this module's own SQL names it (`count(*) AS _value`, the long form's
         # `AS _field`) or where the function reading it sends the converted query itself (the rules wrote
@@ -601,6 +653,8 @@ class ShapeFinder:
 
     def _attribute(self, node: ast.Attribute, stmt: ast.stmt, is_target: bool) -> None:
         attr = node.attr
+        if attr in MOCK_ATTRS and isinstance(node.value, ast.Attribute) and node.value.attr in self.checks:
+            self.add(stmt, "checkmock")  # `fake.ping.return_value = True`
         if attr == "records":
             self.add(stmt, self._mock_or("result"))
         elif attr == "InfluxDBClientAsync":
@@ -657,6 +711,8 @@ class ShapeFinder:
         keywords = {k.arg for k in node.keywords if k.arg is not None}
         if self.is_test and "records" in keywords:
             self.add(stmt, "mock")
+        if self.checks and _mock_target(node, self.checks):
+            self.add(stmt, "checkmock")
         if isinstance(func, ast.Name):
             if func.id in self.flow.tied_functions and keywords & {"bucket", "org"}:
                 self.add(stmt, "client")
@@ -816,6 +872,11 @@ class InfluxSweeper(Sweeper):
         alias_words = "|".join(map(re.escape, sorted(self.aliases)))
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
         self.getters = learn_getters(tree, self.aliases)
+        self.checks = learn_checks(tree)
+        check_words = "|".join(sorted(self.checks))
+        self._check_mock_text = (
+            re.compile(rf"[\"'.]({check_words})\b|\b({check_words})\s*=") if self.checks else None
+        )
         getter_words = "|".join(map(re.escape, sorted({n for names in self.getters.values() for n in names})))
         self._getter_text = re.compile(rf"\b({getter_words})\s*\(") if self.getters else None
         # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
@@ -839,6 +900,7 @@ class InfluxSweeper(Sweeper):
             or (self._getter_text and self._getter_text.search(text))
             or (_result_text(rel, text) and RESULT_USE_TEXT.search(text))
             or FLUX_COLUMN_TEXT.search(text)
+            or (self._check_mock_text and is_test_file(rel) and self._check_mock_text.search(text))
         )
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
