@@ -365,10 +365,19 @@ class _Scan(LightVisitor):
 class _ForRewrite(cst.CSTTransformer):
     """Inside one `async with client.<ctx>() as ms:` body: the single `async for m in ms` loop."""
 
-    def __init__(self, ms_name: str, receiver: cst.BaseExpression, topic_filter: cst.BaseExpression | None):
+    def __init__(
+        self,
+        ms_name: str,
+        receiver: cst.BaseExpression,
+        topic_filter: cst.BaseExpression | None,
+        paho: bool = False,
+    ):
         self.ms_name = ms_name
         self.receiver = receiver
         self.topic_filter = topic_filter
+        # filtered_messages() and unfiltered_messages() yielded paho messages (topic a str): the loop's
+        # message becomes an aiomqtt.Message (MQ-8); only the filtered one gets a topic guard
+        self.paho = paho or topic_filter is not None
         self.msg_name: str | None = None
         self.problems: list[tuple[str, str]] = []
         self._protected: set[int] = set()
@@ -406,9 +415,9 @@ class _ForRewrite(cst.CSTTransformer):
                 new = new.with_changes(body=body.with_changes(body=[guard, *body.body]))
         return new
 
-    # message-type changes (MQ-8) apply only to loops over filtered_messages
+    # message-type changes (MQ-8) apply only to loops over filtered_messages / unfiltered_messages
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+        if not self.paho or not self._in_loop or not self.msg_name:
             return
         if m.matches(
             node,
@@ -428,7 +437,7 @@ class _ForRewrite(cst.CSTTransformer):
             )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.topic_filter is None or not self.msg_name:
+        if not self.paho or not self.msg_name:
             return
         if m.matches(node.func, m.Name("str")) and len(node.args) == 1:
             self._protected.add(id(node.args[0].value))
@@ -446,7 +455,7 @@ class _ForRewrite(cst.CSTTransformer):
         self._protected.add(id(node.expression))
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
-        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+        if not self.paho or not self._in_loop or not self.msg_name:
             return updated_node
         if (
             m.matches(original_node, m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")))
@@ -639,7 +648,9 @@ class AiomqttCodemod(MigrationCodemod):
         self._module_scan = scan
         names = self._import_names
         source = names.source if names is not None and names.module is node else node.code
-        self._has_filtered = "filtered_messages" in source
+        # a word of its own: "filtered_messages" is also the end of "unfiltered_messages", which then
+        # always saw a filtered context beside it and was marked, never rewritten
+        self._has_filtered = re.search(r"(?<!\w)filtered_messages\b", source) is not None
         self._mqtt_file = bool(_IMPORTS_MQTT.search(source))
         # the plans below look for `.connect(timeout=)` and `async with x.messages()` calls: a module
         # whose text has no such words has none (a findall per def cost more than the rest of it)
@@ -1298,11 +1309,13 @@ class AiomqttCodemod(MigrationCodemod):
         plan = self._with_plans.pop(id(original_node), None)
         if plan is None:
             return updated_node
-        rewriter = _ForRewrite(plan["name"], plan["receiver"], plan["filter"])
+        rewriter = _ForRewrite(
+            plan["name"], plan["receiver"], plan["filter"], paho=plan["kind"] != "messages"
+        )
         body = updated_node.body.visit(rewriter)
         for rule, text in plan["problems"] + rewriter.problems:
             self.mark(rule, original_node, text)
-        rule = "MQ-8" if plan["kind"] == "filtered_messages" else "MQ-7"
+        rule = "MQ-7" if plan["kind"] == "messages" else "MQ-8"
         self.rewrote(rule, original_node, f"async with {plan['kind']}() -> async for ... in client.messages")
         items = [it for i, it in enumerate(updated_node.items) if i != plan["index"]]
         if items:
