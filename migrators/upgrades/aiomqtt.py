@@ -58,11 +58,23 @@ INERT_WORDS = ("mqtt", "client", "connect", "messages", "subscribe", "rc", "_pen
 
 
 _IMPORTS_MQTT = re.compile(rf"^\s*(?:from|import)\s+(?:{OLD}|{NEW})\b", re.M)
-_FACTORY_ANNOTATED = re.compile(r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*\bClient\b", re.M)
+_FACTORY_ANNOTATED = re.compile(
+    r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*?([\w.]*\bClient)\b", re.M
+)
 _TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)")
-_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?[\w.]*\bClient\(")
-_MODULE_CLIENT = re.compile(r"^(\w+)\s*(?::[^=\n]*\bClient\b[^=\n]*|(?::[^=\n]*)?=\s*[\w.]*\bClient\()", re.M)
-_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*\bClient\b", re.M)
+_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?([\w.]*\bClient)\(")
+_MODULE_CLIENT = re.compile(
+    r"^(\w+)\s*(?::[^=\n]*?([\w.]*\bClient)\b[^=\n]*|(?::[^=\n]*)?=\s*([\w.]*\bClient)\()", re.M
+)
+_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*?([\w.]*\bClient)\b", re.M)
+# How the module names the MQTT Client class (`Client` from asyncio_mqtt/aiomqtt/paho, `aiomqtt.Client`,
+# `mqtt.Client` of `import paho.mqtt.client as mqtt`): another library's `httpx.Client()` provides none
+_FROM_MQTT = re.compile(rf"^\s*from\s+(?:{OLD}|{NEW}|paho\.mqtt\.client)[\w.]*\s+import\s+\(?([^)\n]*)", re.M)
+_IMPORT_MQTT = re.compile(
+    rf"^\s*(?:import\s+({OLD}|{NEW}|paho\.mqtt\.client)(?:\s+as\s+(\w+))?"
+    r"|from\s+paho\.mqtt\s+import\s+client(?:\s+as\s+(\w+))?)",
+    re.M,
+)
 _IMPORTED_MODULES = re.compile(
     r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+(\([^)]*\)|[^\n]*)|import\s+([\w.]+))", re.M
 )
@@ -81,9 +93,29 @@ class MqttFacts:
         return self.providers.get(module.lstrip("."))
 
 
+def _mqtt_client_names(text: str) -> set[str]:
+    """The spellings of the MQTT Client class in the module (see _FROM_MQTT)."""
+    names = set()
+    for match in _FROM_MQTT.finditer(text):
+        for item in match.group(1).split(","):
+            parts = item.split()
+            if parts and parts[0] == "Client":
+                names.add(parts[-1] if len(parts) == 3 and parts[1] == "as" else "Client")
+    for match in _IMPORT_MQTT.finditer(text):
+        module, alias, paho = match.groups()
+        names.add(f"{alias or module}.Client" if module else f"{paho or 'client'}.Client")
+    return names
+
+
 def _providers(text: str) -> set[str]:
-    names = set(_FACTORY_ANNOTATED.findall(text)) | set(_CLIENT_CLASS.findall(text))
-    names |= {match.group(1) for match in _MODULE_CLIENT.finditer(text)}
+    mqtt = _mqtt_client_names(text)
+    names = {name for name, client in _FACTORY_ANNOTATED.findall(text) if client in mqtt}
+    names |= {name for name, base in _CLIENT_CLASS.findall(text) if base in mqtt}
+    names |= {
+        match.group(1)
+        for match in _MODULE_CLIENT.finditer(text)
+        if (match.group(2) or match.group(3)) in mqtt
+    }
     current = None
     for line in text.splitlines():
         top = _TOP_DEF.match(line)
@@ -91,7 +123,7 @@ def _providers(text: str) -> set[str]:
             current = top.group(1)
         elif line and not line[0].isspace():
             current = None
-        elif current and _RETURNS_CLIENT.match(line):
+        elif current and (returned := _RETURNS_CLIENT.match(line)) and returned.group(1) in mqtt:
             names.add(current)  # an unannotated factory: `def make(): return Client(...)`
     return names
 

@@ -284,7 +284,10 @@ def test_service_helper_needing_a_current_loop_is_marked_and_does_fail_on_150(tm
     assert after.returncode != 0 and "no current event loop" in after.stdout, after.stdout
     # what the marker asks for passes
     (new / "app/runner.py").write_text(
-        runner.replace("    loop = asyncio.get_event_loop()\n    return loop.run_until_complete(", "    return asyncio.run(")
+        runner.replace(
+            "    loop = asyncio.get_event_loop()\n    return loop.run_until_complete(",
+            "    return asyncio.run(",
+        )
     )
     fixed = _pytest(python, new)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr

@@ -215,7 +215,8 @@ def test_async_sleep_spread_from_kwargs_or_imported_from_another_module_is_marke
     # four sync functions return a coroutine; they were left with no marker
     assert metadata.version("tenacity") == "9.2.1"
     write_tree(
-        tmp_path, {"svc/policies.py": POLICIES, "svc/client.py": CLIENT, "requirements.txt": "tenacity==8.2.3\n"}
+        tmp_path,
+        {"svc/policies.py": POLICIES, "svc/client.py": CLIENT, "requirements.txt": "tenacity==8.2.3\n"},
     )
     result = migrate_twice(tmp_path, only=["tenacity"])
     migrated = read(tmp_path, "svc/client.py")

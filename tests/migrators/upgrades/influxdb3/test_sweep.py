@@ -655,7 +655,9 @@ def test_flux_column_names_of_another_modules_frame_are_marked_in_a_converted_mo
     migrate_tree(tmp_path, write=True)
     api = (tmp_path / "app/api.py").read_text()
     assert "client.write(" in api  # converted: the module holds new-API evidence
-    assert marker_above(api, 'return float(df["_value"]').startswith("# MIGRATION-BLOCKER(IX-15): a Flux result")
+    assert marker_above(api, 'return float(df["_value"]').startswith(
+        "# MIGRATION-BLOCKER(IX-15): a Flux result"
+    )
     assert marker_above(api, "return int(client.query(COUNT") is None  # sends the SQL naming _value itself
     migrate_tree(tmp_path, write=True)
     assert (tmp_path / "app/api.py").read_text() == api
@@ -723,7 +725,9 @@ def test_a_test_mocking_the_v2_ping_is_marked(tmp_path):
         "other = MagicMock(ping=True)",
         '@patch("app.health.client.ping")',
     ):
-        assert marker_above(test, line).startswith("# MIGRATION-BLOCKER(IX-18): test mocks the v2 client's ping()")
+        assert marker_above(test, line).startswith(
+            "# MIGRATION-BLOCKER(IX-18): test mocks the v2 client's ping()"
+        )
     assert marker_above(test, "fake.close.return_value") is None
     migrate_tree(tmp_path, write=True)
     assert (tmp_path / "tests/test_health.py").read_text() == test
