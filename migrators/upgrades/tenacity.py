@@ -82,6 +82,7 @@ def _sleep_retry_names(module: cst.Module) -> list[str]:
 # TN-6 across modules: `RETRY_KW = {"sleep": asyncio.sleep, ...}` spread by `@retry(**RETRY_KW)`, and
 # `slow = retry(sleep=asyncio.sleep)` used as `@slow` in another module of the service
 _SLEEP_KEY = re.compile(r"[\"']sleep[\"']\s*:|\bsleep(?:[\s\\]|#[^\n]*)*=")
+_TOP_ASYNC_DEF = re.compile(r"^async\s+def\s+(\w+)", re.M)  # a module-level coroutine function
 _ASYNC_SLEEP_MODULES = {s.rsplit(".", 1)[0] for s in ASYNC_SLEEPS}
 
 
@@ -551,8 +552,12 @@ class TenacityCodemod(MigrationCodemod):
         return updated_node
 
     def _is_async_callable(self, expr: cst.BaseExpression) -> bool:
-        if self.qualified_names(expr) & ASYNC_SLEEPS:
+        qualified = self.qualified_names(expr)
+        if qualified & ASYNC_SLEEPS:
             return True
+        state = self.state if isinstance(self.state, dict) else {}
+        if _named(qualified, state.get("async_defs", frozenset())):
+            return True  # `from app.util import nap` where `async def nap(...)` is there
         if isinstance(expr, cst.Name):
             try:
                 scope = self.get_metadata(ScopeProvider, expr)
@@ -612,9 +617,11 @@ class TenacityUpgrade(Upgrade):
 
     def analyze(self, tree, versions: Versions) -> dict[str, Any]:
         """TN-3 becomes a blocker when the project's tests assert on wait durations."""
-        retries, kwargs = set(), set()
+        retries, kwargs, async_defs = set(), set(), set()
         for rel in tree.python_files():
             text = tree.read(rel)
+            if not is_test_file(rel) and "async def" in text:
+                async_defs |= {f"{_module_name(rel)}.{n}" for n in _TOP_ASYNC_DEF.findall(text)}
             if not is_test_file(rel) and "sleep" in text and _SLEEP_KEY.search(text):
                 found = async_sleep_bindings(rel, text)
                 retries |= found[0]
@@ -622,6 +629,7 @@ class TenacityUpgrade(Upgrade):
         facts = {
             "async_sleep_retries": frozenset(retries),
             "async_sleep_kwargs": frozenset(kwargs),
+            "async_defs": frozenset(async_defs),
             "sleep_words": tuple(sorted({n.rsplit(".", 1)[1] for n in retries | kwargs})),
         }
         asserting = False

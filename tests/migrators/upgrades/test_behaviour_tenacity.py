@@ -7,7 +7,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from tests.migrators.helpers import migrate_twice, read, write_tree
+from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
 
 MODULE = """
 
@@ -233,3 +233,61 @@ def test_async_sleep_spread_from_kwargs_or_imported_from_another_module_is_marke
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "([True, True, True, True], 5, 6)"
+
+
+def test_an_async_sleep_defined_in_another_module_is_known(tmp_path):
+    # `@retry(sleep=nap)` where `async def nap` lives in another module of the service: the wrapper
+    # returns a coroutine on 9.2.1, and only a local async def or asyncio/trio/anyio's sleep was known
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "tenacity==8.2.3\n",
+            "svc/util.py": "async def nap(seconds):\n    return None\n\n\ndef plain_nap(seconds):\n    return None\n",
+            "svc/jobs.py": dedent(
+                """
+                import inspect
+
+                from tenacity import retry
+
+                import util
+                from util import nap, plain_nap
+
+
+                @retry(sleep=nap)
+                def job():
+                    return 1
+
+
+                @retry(sleep=util.nap)
+                def job2():
+                    return 2
+
+
+                @retry(sleep=plain_nap)
+                def job3():
+                    return 3
+
+
+                def run():
+                    results = [job(), job2()]
+                    kinds = [inspect.iscoroutine(r) for r in results]
+                    for r in results:
+                        r.close()
+                    return kinds, job3()
+                """
+            ),
+        },
+    )
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    migrated = read(tmp_path, "svc/jobs.py")
+    assert [(path, c.rule) for path, c in result.markers] == [("svc/jobs.py", "TN-6")] * 2
+    assert "sync job()" in migrated and "sync job2()" in migrated and "sync job3()" not in migrated
+    proc = subprocess.run(
+        [sys.executable, "-c", "import jobs; print(jobs.run())"],
+        cwd=tmp_path / "svc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "([True, True], 3)"
