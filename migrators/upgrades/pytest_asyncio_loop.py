@@ -34,6 +34,7 @@ class LoopHelper:
     rel: str
     module: str  # dotted module name (`app.runner`)
     name: str
+    called_as: str  # what a caller calls: the def's name, or its class's for `__init__` (`Worker()`)
 
 
 def _module_name(rel: str) -> str:
@@ -73,11 +74,19 @@ def _own_nodes(function: ast.AST) -> Iterable[ast.AST]:
 
 def _sync_functions(module: ast.Module) -> Iterable[ast.FunctionDef]:
     """Module-level functions and methods of module-level classes that are not async."""
+    for function, _ in _sync_functions_called(module):
+        yield function
+
+
+def _sync_functions_called(module: ast.Module) -> Iterable[tuple[ast.FunctionDef, str]]:
+    """(sync function, the name a caller calls it by): a method's own name, its class's for `__init__`."""
     for node in module.body:
         if isinstance(node, ast.FunctionDef):
-            yield node
+            yield node, node.name
         elif isinstance(node, ast.ClassDef):
-            yield from (n for n in node.body if isinstance(n, ast.FunctionDef))
+            for method in node.body:
+                if isinstance(method, ast.FunctionDef):
+                    yield method, node.name if method.name == "__init__" else method.name
 
 
 def _parse(text: str) -> ast.Module | None:
@@ -99,10 +108,16 @@ def learn_helpers(tree: ProjectTree) -> list[LoopHelper]:
         module = _parse(text)
         if module is None:
             continue
-        for function in _sync_functions(module):
+        for function, called_as in _sync_functions_called(module):
             if any(_is_current_loop_call(n) for n in _own_nodes(function)):
-                helpers.append(LoopHelper(rel, _module_name(rel), function.name))
+                helpers.append(LoopHelper(rel, _module_name(rel), function.name, called_as))
     return helpers
+
+
+def _same_module(imported: str, helper: str) -> bool:
+    """`svc.worker` imported names `worker` of a unit rooted at svc/ (and `app.runner` of a unit
+    holding app/ names `app.runner`): one is a dotted suffix of the other."""
+    return imported == helper or imported.endswith("." + helper) or helper.endswith("." + imported)
 
 
 def _imports(module: ast.Module, helper: LoopHelper) -> bool:
@@ -110,11 +125,11 @@ def _imports(module: ast.Module, helper: LoopHelper) -> bool:
     `import app.runner`, `from app import runner`)."""
     for node in ast.walk(module):
         if isinstance(node, ast.ImportFrom) and node.module:
-            if node.module == helper.module:
+            if _same_module(node.module, helper.module):
                 return True
-            if any(f"{node.module}.{a.name}" == helper.module for a in node.names):
+            if any(_same_module(f"{node.module}.{a.name}", helper.module) for a in node.names):
                 return True
-        elif isinstance(node, ast.Import) and any(a.name == helper.module for a in node.names):
+        elif isinstance(node, ast.Import) and any(_same_module(a.name, helper.module) for a in node.names):
             return True
     return False
 
@@ -151,7 +166,7 @@ def learn_callers(tree: ProjectTree, helpers: list[LoopHelper]) -> dict[LoopHelp
         return {}
     callers: dict[LoopHelper, list[str]] = {}
     for rel, text in sorted(tests.items()):
-        named = [h for h in helpers if h.name in text]
+        named = [h for h in helpers if h.called_as in text]
         module = _parse(text) if named else None
         if module is None:
             continue
@@ -159,7 +174,7 @@ def learn_callers(tree: ProjectTree, helpers: list[LoopHelper]) -> dict[LoopHelp
             if not _imports(module, helper):
                 continue
             for test in _sync_tests(module):
-                if _calls(test, helper.name):
+                if _calls(test, helper.called_as):
                     callers.setdefault(helper, []).append(f"{rel}::{test.name}")
     return callers
 
@@ -180,14 +195,15 @@ class LoopSweeper(Sweeper):
         module = _parse(code)
         if module is None:
             return code, []
-        wanted = {h.name: callers for h, callers in self.callers.items() if h.rel == info.rel}
+        wanted = {(h.name, h.called_as): callers for h, callers in self.callers.items() if h.rel == info.rel}
         lines = code.splitlines(keepends=True)
         places: dict[int, str] = {}
-        for function in _sync_functions(module):
-            if function.name not in wanted:
+        for function, called_as in _sync_functions_called(module):
+            callers = wanted.get((function.name, called_as))
+            if callers is None:
                 continue
             for stmt in _statements_calling(function):
-                places.setdefault(stmt.lineno, _instruction(function.name, wanted[function.name]))
+                places.setdefault(stmt.lineno, _instruction(called_as, callers))
         changes = []
         for line in sorted(places, reverse=True):
             if line >= 2 and lines[line - 2].lstrip().startswith("# " + MARKER_PREFIX):
