@@ -626,21 +626,78 @@ def mark_declarations(
     rel: str, text: str, owned_rules: Sequence[tuple[str, RequirementRule]]
 ) -> tuple[str, dict[str, list[Change]]]:
     """The text with a marker above each declaration of a package a rule changes; the markers per upgrade."""
-    rules = {normalize(rule.package): (upgrade, rule) for upgrade, rule in owned_rules if not rule.forced}
+    # a forced row (a floor another package needs, `pytest>=8.4`) is applied to a line it can rewrite,
+    # never marked: it only raises a pin, and adds no package
+    rules = {normalize(rule.package): (upgrade, rule) for upgrade, rule in owned_rules}
     lines = text.splitlines(keepends=True)
     changes: dict[str, list[Change]] = {}
-    for index, package in reversed(declared_lines(rel, text)):
+    declared = declared_lines(rel, text)
+    present = {package for _, package in declared}
+    for index, package in reversed(declared):
         if package not in rules:
             continue
         upgrade, rule = rules[package]
         instruction = _declaration_instruction(rule)
         marker = marker_text(rule.rule, instruction)
-        if index and lines[index - 1].strip() == marker:
+        rewritten = _rewrite_string_entry(lines[index], rule, present)
+        if rewritten is not None:
+            new_line, message = rewritten
+            if index and lines[index - 1].strip() == marker:  # an earlier run's marker: acted on now
+                del lines[index - 1]
+                index -= 1
+            if message:  # else the declaration already asks for what the rule would write
+                lines[index] = new_line
+                changes.setdefault(upgrade, []).append(Change(rule.rule, index + 1, message))
+            continue
+        if rule.forced or (index and lines[index - 1].strip() == marker):
             continue
         indent = re.match(r"^\s*", lines[index]).group()
         lines.insert(index, f"{indent}{marker}\n")
         changes.setdefault(upgrade, []).append(Change(rule.rule, index + 1, instruction, "marker"))
     return "".join(lines), changes
+
+
+# `name = "<spec>"` with nothing else on the line but a comment: the one form of a Poetry or Pipfile
+# declaration whose rewrite keeps the format (an inline table, a dotted key or a sub-table is marked)
+_STRING_ENTRY = re.compile(
+    r"""^(?P<indent>\s*)(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<eq>\s*=\s*)(?P<q>["'])(?P<spec>[^"'\n]*)(?P=q)"""
+    r"""(?P<rest>\s*(?:#[^\n]*)?)(?P<eol>\r?\n?)$"""
+)
+# Poetry's own forms, read as the PEP 440 range whose lower bound they give: `^1.2` and `~1.2` both
+# start at 1.2, a bare version is an exact pin, `*` allows all
+_POETRY_RANGE = re.compile(r"^\s*[\^~](?!=)\s*(?P<version>[0-9][0-9A-Za-z.]*)\s*$")
+_BARE_VERSION = re.compile(r"^\s*(?P<version>[0-9][0-9A-Za-z.]*)\s*$")
+_PEP440 = re.compile(r"^\s*(?:(?:===|==|~=|!=|<=|>=|<|>)\s*[0-9][0-9A-Za-z.*+!-]*\s*,?\s*)+$")
+
+
+def _as_pep440(spec: str) -> str | None:
+    """A Poetry/Pipfile version string as a PEP 440 specifier (None for forms not handled: `||`, `1.*`)."""
+    if spec.strip() in ("", "*"):
+        return ""
+    for pattern, form in ((_POETRY_RANGE, ">={}"), (_BARE_VERSION, "=={}")):
+        match = pattern.match(spec)
+        if match:
+            return form.format(match["version"])
+    return spec.strip() if _PEP440.match(spec) else None
+
+
+def _rewrite_string_entry(line: str, rule: RequirementRule, present: set[str]) -> tuple[str, str] | None:
+    """(the line with the rule applied, message) for a `name = "<spec>"` declaration whose new form is
+    again a name and a PEP 440 string (Poetry and Pipenv both read one); the line and "" where it
+    already satisfies the rule; None where the rule needs more than that (extras, a companion package,
+    a removal) or the line is another form."""
+    entry = _STRING_ENTRY.match(line)
+    spec = _as_pep440(entry["spec"]) if entry else None
+    if entry is None or spec is None or rule.remove or rule.companion:
+        return None
+    req = Requirement("", entry["name"], "", spec, "", "", "")
+    new, used, message = apply_rules_to_requirement(req, [rule], present - {req.key})
+    if used is None and new is req and not rule.rename_to:
+        return line, ""
+    if used is None or new is None or new.extras:
+        return None
+    value = entry["q"] + new.spec.strip() + entry["q"]
+    return f"{entry['indent']}{new.name}{entry['eq']}{value}{entry['rest']}{entry['eol']}", message
 
 
 def _declaration_instruction(rule: RequirementRule) -> str:

@@ -58,11 +58,23 @@ INERT_WORDS = ("mqtt", "client", "connect", "messages", "subscribe", "rc", "_pen
 
 
 _IMPORTS_MQTT = re.compile(rf"^\s*(?:from|import)\s+(?:{OLD}|{NEW})\b", re.M)
-_FACTORY_ANNOTATED = re.compile(r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*\bClient\b", re.M)
+_FACTORY_ANNOTATED = re.compile(
+    r"^(?:async\s+)?def\s+(\w+)\s*\([^)]*\)\s*->\s*[^:]*?([\w.]*\bClient)\b", re.M
+)
 _TOP_DEF = re.compile(r"^(?:async\s+)?def\s+(\w+)")
-_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?[\w.]*\bClient\(")
-_MODULE_CLIENT = re.compile(r"^(\w+)\s*(?::[^=\n]*\bClient\b[^=\n]*|(?::[^=\n]*)?=\s*[\w.]*\bClient\()", re.M)
-_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*\bClient\b", re.M)
+_RETURNS_CLIENT = re.compile(r"^\s+return\s+(?:await\s+)?([\w.]*\bClient)\(")
+_MODULE_CLIENT = re.compile(
+    r"^(\w+)\s*(?::[^=\n]*?([\w.]*\bClient)\b[^=\n]*|(?::[^=\n]*)?=\s*([\w.]*\bClient)\()", re.M
+)
+_CLIENT_CLASS = re.compile(r"^class\s+(\w+)\s*\([^)]*?([\w.]*\bClient)\b", re.M)
+# How the module names the MQTT Client class (`Client` from asyncio_mqtt/aiomqtt/paho, `aiomqtt.Client`,
+# `mqtt.Client` of `import paho.mqtt.client as mqtt`): another library's `httpx.Client()` provides none
+_FROM_MQTT = re.compile(rf"^\s*from\s+(?:{OLD}|{NEW}|paho\.mqtt\.client)[\w.]*\s+import\s+\(?([^)\n]*)", re.M)
+_IMPORT_MQTT = re.compile(
+    rf"^\s*(?:import\s+({OLD}|{NEW}|paho\.mqtt\.client)(?:\s+as\s+(\w+))?"
+    r"|from\s+paho\.mqtt\s+import\s+client(?:\s+as\s+(\w+))?)",
+    re.M,
+)
 _IMPORTED_MODULES = re.compile(
     r"^\s*(?:from\s+\.*([\w.]*)\s+import\s+(\([^)]*\)|[^\n]*)|import\s+([\w.]+))", re.M
 )
@@ -81,9 +93,29 @@ class MqttFacts:
         return self.providers.get(module.lstrip("."))
 
 
+def _mqtt_client_names(text: str) -> set[str]:
+    """The spellings of the MQTT Client class in the module (see _FROM_MQTT)."""
+    names = set()
+    for match in _FROM_MQTT.finditer(text):
+        for item in match.group(1).split(","):
+            parts = item.split()
+            if parts and parts[0] == "Client":
+                names.add(parts[-1] if len(parts) == 3 and parts[1] == "as" else "Client")
+    for match in _IMPORT_MQTT.finditer(text):
+        module, alias, paho = match.groups()
+        names.add(f"{alias or module}.Client" if module else f"{paho or 'client'}.Client")
+    return names
+
+
 def _providers(text: str) -> set[str]:
-    names = set(_FACTORY_ANNOTATED.findall(text)) | set(_CLIENT_CLASS.findall(text))
-    names |= {match.group(1) for match in _MODULE_CLIENT.finditer(text)}
+    mqtt = _mqtt_client_names(text)
+    names = {name for name, client in _FACTORY_ANNOTATED.findall(text) if client in mqtt}
+    names |= {name for name, base in _CLIENT_CLASS.findall(text) if base in mqtt}
+    names |= {
+        match.group(1)
+        for match in _MODULE_CLIENT.finditer(text)
+        if (match.group(2) or match.group(3)) in mqtt
+    }
     current = None
     for line in text.splitlines():
         top = _TOP_DEF.match(line)
@@ -91,7 +123,7 @@ def _providers(text: str) -> set[str]:
             current = top.group(1)
         elif line and not line[0].isspace():
             current = None
-        elif current and _RETURNS_CLIENT.match(line):
+        elif current and (returned := _RETURNS_CLIENT.match(line)) and returned.group(1) in mqtt:
             names.add(current)  # an unannotated factory: `def make(): return Client(...)`
     return names
 
@@ -365,10 +397,19 @@ class _Scan(LightVisitor):
 class _ForRewrite(cst.CSTTransformer):
     """Inside one `async with client.<ctx>() as ms:` body: the single `async for m in ms` loop."""
 
-    def __init__(self, ms_name: str, receiver: cst.BaseExpression, topic_filter: cst.BaseExpression | None):
+    def __init__(
+        self,
+        ms_name: str,
+        receiver: cst.BaseExpression,
+        topic_filter: cst.BaseExpression | None,
+        paho: bool = False,
+    ):
         self.ms_name = ms_name
         self.receiver = receiver
         self.topic_filter = topic_filter
+        # filtered_messages() and unfiltered_messages() yielded paho messages (topic a str): the loop's
+        # message becomes an aiomqtt.Message (MQ-8); only the filtered one gets a topic guard
+        self.paho = paho or topic_filter is not None
         self.msg_name: str | None = None
         self.problems: list[tuple[str, str]] = []
         self._protected: set[int] = set()
@@ -406,9 +447,9 @@ class _ForRewrite(cst.CSTTransformer):
                 new = new.with_changes(body=body.with_changes(body=[guard, *body.body]))
         return new
 
-    # message-type changes (MQ-8) apply only to loops over filtered_messages
+    # message-type changes (MQ-8) apply only to loops over filtered_messages / unfiltered_messages
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+        if not self.paho or not self._in_loop or not self.msg_name:
             return
         if m.matches(
             node,
@@ -428,7 +469,7 @@ class _ForRewrite(cst.CSTTransformer):
             )
 
     def visit_Call(self, node: cst.Call) -> None:
-        if self.topic_filter is None or not self.msg_name:
+        if not self.paho or not self.msg_name:
             return
         if m.matches(node.func, m.Name("str")) and len(node.args) == 1:
             self._protected.add(id(node.args[0].value))
@@ -446,7 +487,7 @@ class _ForRewrite(cst.CSTTransformer):
         self._protected.add(id(node.expression))
 
     def leave_Attribute(self, original_node: cst.Attribute, updated_node: cst.Attribute):
-        if self.topic_filter is None or not self._in_loop or not self.msg_name:
+        if not self.paho or not self._in_loop or not self.msg_name:
             return updated_node
         if (
             m.matches(original_node, m.Attribute(value=m.Name(self.msg_name), attr=m.Name("topic")))
@@ -639,7 +680,9 @@ class AiomqttCodemod(MigrationCodemod):
         self._module_scan = scan
         names = self._import_names
         source = names.source if names is not None and names.module is node else node.code
-        self._has_filtered = "filtered_messages" in source
+        # a word of its own: "filtered_messages" is also the end of "unfiltered_messages", which then
+        # always saw a filtered context beside it and was marked, never rewritten
+        self._has_filtered = re.search(r"(?<!\w)filtered_messages\b", source) is not None
         self._mqtt_file = bool(_IMPORTS_MQTT.search(source))
         # the plans below look for `.connect(timeout=)` and `async with x.messages()` calls: a module
         # whose text has no such words has none (a findall per def cost more than the rest of it)
@@ -1298,11 +1341,13 @@ class AiomqttCodemod(MigrationCodemod):
         plan = self._with_plans.pop(id(original_node), None)
         if plan is None:
             return updated_node
-        rewriter = _ForRewrite(plan["name"], plan["receiver"], plan["filter"])
+        rewriter = _ForRewrite(
+            plan["name"], plan["receiver"], plan["filter"], paho=plan["kind"] != "messages"
+        )
         body = updated_node.body.visit(rewriter)
         for rule, text in plan["problems"] + rewriter.problems:
             self.mark(rule, original_node, text)
-        rule = "MQ-8" if plan["kind"] == "filtered_messages" else "MQ-7"
+        rule = "MQ-7" if plan["kind"] == "messages" else "MQ-8"
         self.rewrote(rule, original_node, f"async with {plan['kind']}() -> async for ... in client.messages")
         items = [it for i, it in enumerate(updated_node.items) if i != plan["index"]]
         if items:

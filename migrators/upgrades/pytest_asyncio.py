@@ -26,6 +26,7 @@ from migrators.core.versions import Versions
 from migrators.core.walk import find_all, walk
 from migrators.files import pytest_config
 from migrators.files.requirements import RequirementRule, declared_packages
+from migrators.upgrades.pytest_asyncio_loop import LoopSweeper
 
 SCOPES = ["function", "class", "module", "package", "session"]
 FIXTURE_QNAMES = {"pytest.fixture", "pytest_asyncio.fixture"}
@@ -1277,6 +1278,7 @@ class PytestAsyncioUpgrade(Upgrade):
     tokens = ("event_loop", "pytest_asyncio", "mark.asyncio", "async def", "asyncio(")
     modules = ("pytest_asyncio",)
     codemod = PytestAsyncioCodemod
+    sweeper = LoopSweeper  # PA-14 in service code the sync tests call
     test_files_only = True
 
     def precheck(self, rel: str, text: str) -> bool:

@@ -6,6 +6,7 @@ exception and break ``except RetryError`` handlers); nothing in 9.x requires it.
 
 from __future__ import annotations
 
+import ast
 import re
 from typing import Any
 
@@ -55,7 +56,6 @@ CODEMOD_WORDS = (
 _TIMES_WAITS = re.compile(
     r"wait_random_exponential|wait_full_jitter|(?:patch|setattr)\([^)\n]*sleep|\.retry\.sleep\s*=|retry_with\([^)]*\bsleep\s*="
 )
-_SLEEP_KEYWORD = re.compile(r"\bsleep(?:[\s\\]|#[^\n]*)*=")
 _ASYNCIO_MODULE = re.compile(r"(?<!\w)_asyncio")
 
 
@@ -79,6 +79,78 @@ def _sleep_retry_names(module: cst.Module) -> list[str]:
     return names
 
 
+# TN-6 across modules: `RETRY_KW = {"sleep": asyncio.sleep, ...}` spread by `@retry(**RETRY_KW)`, and
+# `slow = retry(sleep=asyncio.sleep)` used as `@slow` in another module of the service
+_SLEEP_KEY = re.compile(r"[\"']sleep[\"']\s*:|\bsleep(?:[\s\\]|#[^\n]*)*=")
+_TOP_ASYNC_DEF = re.compile(r"^async\s+def\s+(\w+)", re.M)  # a module-level coroutine function
+_ASYNC_SLEEP_MODULES = {s.rsplit(".", 1)[0] for s in ASYNC_SLEEPS}
+
+
+def _module_name(rel: str) -> str:
+    parts = rel[: -len(".py")].split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _async_sleeps_of(module: ast.Module) -> set[str]:
+    """The names an async sleep goes by in `module`: `asyncio.sleep`, a `from trio import sleep`,
+    a module-level `async def`."""
+    names = set(ASYNC_SLEEPS)
+    for node in module.body:
+        if isinstance(node, ast.AsyncFunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ImportFrom) and node.module in _ASYNC_SLEEP_MODULES:
+            names |= {a.asname or a.name for a in node.names if a.name == "sleep"}
+    return names
+
+
+def _sleep_value(value: ast.expr) -> ast.expr | None:
+    """The sleep a retry call (`retry(sleep=x)`), a kwargs dict (`{"sleep": x}`) or `dict(sleep=x)` holds."""
+    if isinstance(value, ast.Call):
+        return next((k.value for k in value.keywords if k.arg == "sleep"), None)
+    if isinstance(value, ast.Dict):
+        return next(
+            (
+                v
+                for k, v in zip(value.keys, value.values, strict=True)
+                if isinstance(k, ast.Constant) and k.value == "sleep"
+            ),
+            None,
+        )
+    return None
+
+
+def async_sleep_bindings(rel: str, text: str) -> tuple[set[str], set[str]]:
+    """(retry decorators, kwargs dicts) with an async sleep bound at the module level of `rel`, as
+    dotted names (`app.policies.slow`)."""
+    try:
+        module = ast.parse(text)
+    except SyntaxError:
+        return set(), set()
+    sleeps = _async_sleeps_of(module)
+    decorators, kwargs = set(), set()
+    prefix = _module_name(rel)
+    for node in module.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        sleep = _sleep_value(node.value)
+        if sleep is None or ast.unparse(sleep) not in sleeps:
+            continue
+        is_retry = isinstance(node.value, ast.Call) and ast.unparse(node.value.func).split(".")[-1] == "retry"
+        names = {f"{prefix}.{t.id}" for t in node.targets if isinstance(t, ast.Name)}
+        (decorators if is_retry else kwargs).update(names)
+    return decorators, kwargs
+
+
+def _named(qualified: set[str], dotted_names: frozenset[str]) -> bool:
+    """A qualified name (`app.policies.slow`, `.policies.slow` from a relative import) is one of
+    `dotted_names`, which may carry a source folder in front (`src.app.policies.slow`)."""
+    for name in qualified:
+        bare = name.lstrip(".")
+        if any(d == bare or d.endswith("." + bare) for d in dotted_names):
+            return True
+    return False
+
+
 class TenacityCodemod(MigrationCodemod):
     DESCRIPTION = "tenacity 8 -> 9"
     # every rule starts from one of these words (see CODEMOD_WORDS): statements without one are skipped
@@ -94,8 +166,14 @@ class TenacityCodemod(MigrationCodemod):
         if isinstance(node, cst.Module):
             # a def decorated with `@slow` (`slow = retry(sleep=...)` at module level) holds no trigger
             # word of its own: the names such an assignment binds are trigger words of this module
-            self.TRIGGER_WORDS = (*CODEMOD_WORDS, *_sleep_retry_names(node))
+            self.TRIGGER_WORDS = (*CODEMOD_WORDS, *_sleep_retry_names(node), *self._imported_sleep_words())
         return super().on_visit(node)
+
+    def _imported_sleep_words(self) -> tuple[str, ...]:
+        """The last parts of the service's async-sleep retries and kwargs (TN-6 across modules)."""
+        state = self.state if isinstance(self.state, dict) else {}
+        names = state.get("async_sleep_retries", frozenset()) | state.get("async_sleep_kwargs", frozenset())
+        return tuple(sorted({n.rsplit(".", 1)[1] for n in names}))
 
     # --- helpers ---------------------------------------------------------------------------------
     def _is_retry_decorator(self, deco: cst.Decorator) -> bool:
@@ -395,18 +473,48 @@ class TenacityCodemod(MigrationCodemod):
     def _async_sleep_retry(self, expr: cst.BaseExpression) -> bool:
         """`retry(..., sleep=<async callable>)`, written here or bound to a name (`slow = retry(...)`)."""
         names = self._import_names
-        if names is not None and not _SLEEP_KEYWORD.search(names.source):
+        words = self._imported_sleep_words()
+        if (
+            names is not None
+            and not _SLEEP_KEY.search(names.source)
+            and not any(w in names.source for w in words)
+        ):
             # no `sleep=` anywhere in the text: spares the scope analysis a bound name would cost
             # every decorated def and one-argument call (a fifth of a run on the bench's corpus)
             return False
+        state = self.state if isinstance(self.state, dict) else {}
+        if words and _named(self.qualified_names(expr), state.get("async_sleep_retries", frozenset())):
+            return True  # `@slow` / `@policies.slow`, bound in another module of the service
         if isinstance(expr, cst.Name):
             expr = self._assigned_value(expr)
         if not isinstance(expr, cst.Call) or not self.qualified_names(expr.func) & RETRY:
             return False
         return any(
-            arg.keyword is not None and arg.keyword.value == "sleep" and self._is_async_callable(arg.value)
+            (arg.keyword is not None and arg.keyword.value == "sleep" and self._is_async_callable(arg.value))
+            or (arg.star == "**" and self._async_sleep_kwargs(arg.value, state))
             for arg in expr.args
         )
+
+    def _async_sleep_kwargs(self, expr: cst.BaseExpression, state: dict) -> bool:
+        """`**KW` where KW holds an async sleep: `{"sleep": asyncio.sleep}` / `dict(sleep=...)` bound in
+        this module, or a kwargs dict of another module of the service."""
+        if _named(self.qualified_names(expr), state.get("async_sleep_kwargs", frozenset())):
+            return True
+        value = self._assigned_value(expr) if isinstance(expr, cst.Name) else expr
+        if isinstance(value, cst.Dict):
+            return any(
+                isinstance(e, cst.DictElement)
+                and isinstance(e.key, cst.SimpleString)
+                and e.key.evaluated_value == "sleep"
+                and self._is_async_callable(e.value)
+                for e in value.elements
+            )
+        if isinstance(value, cst.Call) and dotted(value.func) == "dict":
+            return any(
+                a.keyword is not None and a.keyword.value == "sleep" and self._is_async_callable(a.value)
+                for a in value.args
+            )
+        return False
 
     def _mark_sync_function_retried_by_call(self, call: cst.Call) -> None:
         """TN-6 without decorator syntax: `fetch = retry(sleep=asyncio.sleep)(sync_fetch)`."""
@@ -444,8 +552,12 @@ class TenacityCodemod(MigrationCodemod):
         return updated_node
 
     def _is_async_callable(self, expr: cst.BaseExpression) -> bool:
-        if self.qualified_names(expr) & ASYNC_SLEEPS:
+        qualified = self.qualified_names(expr)
+        if qualified & ASYNC_SLEEPS:
             return True
+        state = self.state if isinstance(self.state, dict) else {}
+        if _named(qualified, state.get("async_defs", frozenset())):
+            return True  # `from app.util import nap` where `async def nap(...)` is there
         if isinstance(expr, cst.Name):
             try:
                 scope = self.get_metadata(ScopeProvider, expr)
@@ -488,10 +600,14 @@ class TenacityUpgrade(Upgrade):
         # two words as their rule sees them: "sleep" only as TN-6's keyword argument (`sleep=`, with
         # any spaces, line continuations or comments before the `=`), not the `asyncio.sleep(...)` of
         # most async code; "_asyncio" only as TN-4's name (not the end of `pytest_asyncio`)
+        # (and "sleep" as a kwargs dict's key, `{"sleep": asyncio.sleep}`, or the name of another
+        # module's async-sleep retry or kwargs: TN-6 across modules)
+        imported = state.get("sleep_words", ()) if isinstance(state, dict) else ()
         return (
             any(word in text for word in CODEMOD_WORDS if word not in ("sleep", "_asyncio"))
-            or bool(_SLEEP_KEYWORD.search(text))
+            or bool(_SLEEP_KEY.search(text))
             or bool(_ASYNCIO_MODULE.search(text))
+            or any(word in text for word in imported)
         )
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
@@ -501,6 +617,21 @@ class TenacityUpgrade(Upgrade):
 
     def analyze(self, tree, versions: Versions) -> dict[str, Any]:
         """TN-3 becomes a blocker when the project's tests assert on wait durations."""
+        retries, kwargs, async_defs = set(), set(), set()
+        for rel in tree.python_files():
+            text = tree.read(rel)
+            if not is_test_file(rel) and "async def" in text:
+                async_defs |= {f"{_module_name(rel)}.{n}" for n in _TOP_ASYNC_DEF.findall(text)}
+            if not is_test_file(rel) and "sleep" in text and _SLEEP_KEY.search(text):
+                found = async_sleep_bindings(rel, text)
+                retries |= found[0]
+                kwargs |= found[1]
+        facts = {
+            "async_sleep_retries": frozenset(retries),
+            "async_sleep_kwargs": frozenset(kwargs),
+            "async_defs": frozenset(async_defs),
+            "sleep_words": tuple(sorted({n.rsplit(".", 1)[1] for n in retries | kwargs})),
+        }
         asserting = False
         for rel in tree.python_files():
             if is_test_file(rel):
@@ -510,7 +641,7 @@ class TenacityUpgrade(Upgrade):
                 ):
                     asserting = True
                     break
-        return {"tests_assert_waits": asserting}
+        return {"tests_assert_waits": asserting, **facts}
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         return [RequirementRule("TN-1", "tenacity", version=versions.target("tenacity"))]

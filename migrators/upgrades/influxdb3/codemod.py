@@ -155,6 +155,9 @@ class ModuleFacts:
     # other local names of the v2 client class (`from influxdb_client import InfluxDBClient as idbc`):
     # the import turns them into InfluxDBClient3, so their calls are constructors to convert too
     client_aliases: set[str] = field(default_factory=set)
+    # id(ctor) -> (the class whose body builds it, the names that body binds above it): `class Config:
+    # BUCKET = "b"; CLIENT = InfluxDBClient(...)` may say `database=BUCKET` there, not `Config.BUCKET`
+    class_body: dict[int, tuple[str, frozenset[str]]] = field(default_factory=dict)
 
     def builds_client(self, func: str) -> bool:
         """`func` (a dotted name) names the v2 client class."""
@@ -181,6 +184,11 @@ class _Facts(LightVisitor):
         self._top = {id(statement): i for i, statement in enumerate(module.body)}
         self._bound_before = _names_bound_before(module)
         self._top_index = 0
+        # the scopes around the node visited, innermost last: a class body's name and the names it binds
+        # so far, or None for a def
+        self._scopes: list[tuple[str, set[str]] | None] = []
+        # module-level string constants (`QUERY = 'from(bucket: "%s") ...'`), for `QUERY % BUCKET`
+        self._strings: dict[str, str] = {}
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         index = self._top.get(id(node))
@@ -211,6 +219,7 @@ class _Facts(LightVisitor):
         # a function's parameters are defined in it: `database=bucket` may use them there
         params = [*node.params.params, *node.params.kwonly_params, *node.params.posonly_params]
         self._assigned.append({p.name.value for p in params})  # popped by leave_FunctionDef
+        self._scopes.append(None)
         self._functions.append(node.name.value)
         if _returns_query_api_property(node):  # `@cached_property def reader(self): return ....query_api()`
             self.facts.query_apis.add(f"self.{node.name.value}")
@@ -241,6 +250,13 @@ class _Facts(LightVisitor):
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
         self._assigned.pop()
         self._functions.pop()
+        self._scopes.pop()
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self._scopes.append((node.name.value, set()))
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self._scopes.pop()
 
     def visit_Return(self, node: cst.Return) -> None:
         value, facts = node.value, self.facts
@@ -281,6 +297,12 @@ class _Facts(LightVisitor):
                 self.facts.query_apis.add(target)
         if target:
             self._assigned[-1].add(target)
+            if self._scopes and self._scopes[-1] is not None:
+                self._scopes[-1][1].add(target)
+        if target and not self._scopes and isinstance(value, (cst.SimpleString, cst.ConcatenatedString)):
+            text = value.evaluated_value
+            if isinstance(text, str):
+                self._strings[target] = text
 
     def visit_Call(self, node: cst.Call) -> None:
         func = node.func
@@ -289,10 +311,29 @@ class _Facts(LightVisitor):
                 self._bound_before[self._top_index] if len(self._assigned) == 1 else self.facts.module_names
             )
             self.facts.assigned_before[id(node)] = set(self._assigned[-1]) | module
+            if self._scopes and self._scopes[-1] is not None:
+                name, bound = self._scopes[-1]
+                self.facts.class_body[id(node)] = (name, frozenset(bound))
         if isinstance(func, cst.Attribute) and func.attr.value == "write":
             for i, arg in enumerate(node.args):
                 if (arg.keyword and arg.keyword.value == "bucket") or (arg.keyword is None and i == 0):
                     self.facts.buckets.add(self.src_module.code_for_node(arg.value))
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        """`QUERY % BUCKET` / `'from(bucket: "%s") ...' % (BUCKET, n)`: the bucket fills the template's
+        `from(bucket: "%s")` (LITERAL_BUCKET leaves that placeholder alone)."""
+        if not isinstance(node.operator, cst.Modulo):
+            return
+        left = node.left
+        if isinstance(left, cst.Name):
+            text = self._strings.get(left.value)
+        elif isinstance(left, (cst.SimpleString, cst.ConcatenatedString)):
+            text = left.evaluated_value if isinstance(left.evaluated_value, str) else None
+        else:
+            text = None
+        bucket = _percent_bucket(text, node.right) if text else None
+        if bucket is not None:
+            self.facts.buckets.add(self.src_module.code_for_node(bucket))
 
     def visit_FormattedString(self, node: cst.FormattedString) -> None:
         text = self.src_module.code_for_node(node)
@@ -308,6 +349,25 @@ class _Facts(LightVisitor):
         match = LITERAL_BUCKET.search(text)
         if match:
             self.facts.buckets.add(repr(match.group(1)))
+
+
+def _percent_bucket(template: str, values: cst.BaseExpression) -> cst.BaseExpression | None:
+    """The expression `template % values` puts in `from(bucket: "%s")`: the n-th of a tuple for the n-th
+    `%s`, the whole right side for a template with one placeholder; None for anything else
+    (`%(b)s` with a dict, `%d`, a placeholder count that does not match)."""
+    match = re.search(r'from\(\s*bucket\s*:\s*"%s"', template)
+    if match is None:
+        return None
+    placeholders = re.findall(r"%[^%]", template.replace("%%", ""))
+    if any(p != "%s" for p in placeholders):
+        return None
+    index = len(re.findall(r"%s", template[: match.start()].replace("%%", "")))
+    if isinstance(values, cst.Tuple):
+        items = values.elements
+        if len(items) != len(placeholders) or any(isinstance(e, cst.StarredElement) for e in items):
+            return None
+        return items[index].value
+    return values if len(placeholders) == 1 else None
 
 
 def _imports_from(module: cst.Module, package: str, name: str) -> bool:
@@ -1000,6 +1060,9 @@ class Influxdb3Codemod(MigrationCodemod):
             return None
         bucket = next(iter(buckets))
         defined = self.facts.assigned_before.get(id(ctor), set())
+        cls, bound = self.facts.class_body.get(id(ctor), ("", frozenset()))
+        if cls and bucket.startswith(cls + ".") and bucket[len(cls) + 1 :] in bound:
+            return bucket[len(cls) + 1 :]  # the class body runs before its name is bound: its own name
         root = re.match(r"[A-Za-z_]\w*", bucket)
         if root is None:  # a literal
             return bucket

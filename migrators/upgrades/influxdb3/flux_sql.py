@@ -704,7 +704,11 @@ class Translator:
         named = [c for c in (q.keep or []) + (q.drop or []) if not c.startswith("_")]
         if unknown and named:
             raise Unsupported(f"keep()/drop() of {named[0]} while the tags are known only at run time")
-        tags_runtime = at_run_time and (assumed and per_series and not named or bool(unknown))
+        # a plain selection of named fields too: Flux rows carry every tag of their series, which the
+        # caller may read (`df["room"]`, `r.values.get("room")`); SQL naming only the tags the query
+        # filters on drops them (`SELECT *`, for no field filter, has them already)
+        plain = q.group is None and q.keep is None and fields is not None
+        tags_runtime = at_run_time and (assumed and (per_series or plain) and not named or bool(unknown))
         for tag in unknown:  # true only where the column is a tag: a field is no column of Flux's rows
             test = f"{quote_ident(tag)} IS NOT NULL"
             q.tag_preds = [p.replace(test, runtime.if_tag(tag, test, "FALSE")) for p in q.tag_preds]

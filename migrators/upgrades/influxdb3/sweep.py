@@ -64,7 +64,9 @@ RESULT_LOOP_TEXT = re.compile(r"\.records\b")
 # `set_index("_time")`): an SQL result names them time, the tags and one column per field. A module
 # reading a frame or rows a query returned elsewhere may hold no InfluxDB word at all.
 FLUX_COLUMNS = frozenset({"_value", "_time", "_field", "_measurement", "_start", "_stop"})
-CONVERTED_TEXT = re.compile(r"\b_influxdb3_\w+\(")
+# The Flux column names a module's own SQL gives its result (`count(*) AS _value`, the long form's
+# `AS _field`): the only ones its rows or frames can hold once the module is converted
+OWN_FLUX_ALIAS = re.compile(r"\bAS\s+\"?(_value|_time|_field|_measurement|_start|_stop)\b")
 FLUX_COLUMN_TEXT = re.compile(r"[\"'](_value|_time|_field|_measurement|_start|_stop)[\"']")
 FAKE_TABLE_TEXT = re.compile(r"\.records\b|\brecords\s*=")
 RESULT_USE_TEXT = re.compile(
@@ -119,6 +121,13 @@ KINDS = {
         "IX-18",
         3,
         "test mocks or fakes the v2 client: mock InfluxDBClient3.query/.write (results as a pyarrow Table) "
+        "or run against a real InfluxDB 3",
+    ),
+    "checkmock": Kind(
+        "IX-18",
+        3,
+        "test mocks the v2 client's ping()/version()/health(): influxdb3-python has none and the migrated "
+        "code calls client.get_server_version() (IX-7's _influxdb3_ping); mock that (raising means down) "
         "or run against a real InfluxDB 3",
     ),
     "client": Kind(
@@ -176,6 +185,50 @@ def learn_aliases(tree: ProjectTree) -> frozenset[str]:
             elif isinstance(node, ast.Import):
                 aliases |= {a.asname for a in node.names if a.asname and _is_v2_module(a.name)}
     return frozenset(aliases)
+
+
+# A v2 server check called in the service's InfluxDB code (`client.ping()`): IX-7 rewrites it, so a test
+# mocking it (`fake.ping.return_value = True`, `patch.object(client, "ping")`) mocks a method the code
+# no longer calls (the test fails, or passes without checking anything); the test holds no InfluxDB word
+V2_CHECK_CALL = re.compile(r"\.(ping|version|health|ready|build)\s*\(\s*\)")
+MOCK_ATTRS = frozenset(
+    {
+        "return_value",
+        "side_effect",
+        "called",
+        "call_count",
+        "assert_called",
+        "assert_called_once",
+        "assert_not_called",
+    }
+)
+
+
+def learn_checks(tree: ProjectTree) -> frozenset[str]:
+    """The v2 server checks (ping, version, ...) the service's InfluxDB modules call (over the unit)."""
+    found: set[str] = set()
+    for rel in tree.python_files():
+        if is_test_file(rel):
+            continue
+        text = tree.read(rel)
+        if "influxdb_client" in text and "influxdb_client_3" not in text:
+            found |= set(V2_CHECK_CALL.findall(text))
+    return frozenset(found)
+
+
+def _mock_target(node: ast.Call, checks: frozenset[str]) -> bool:
+    """`patch.object(c, "ping")`, `monkeypatch.setattr(c, "ping", f)`, `patch("app.db.client.ping")`,
+    `MagicMock(ping=...)`: a call replacing one of `checks`."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    args = [_string_text(a) for a in node.args]
+    if name in {"object", "setattr"} and len(args) >= 2 and args[1] in checks:
+        return True
+    if name == "patch" and args and args[0] and "." in args[0] and args[0].rsplit(".", 1)[1] in checks:
+        return True
+    return name in {"Mock", "MagicMock", "AsyncMock", "create_autospec"} and any(
+        k.arg in checks for k in node.keywords
+    )
 
 
 def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, frozenset[str]]:
@@ -430,6 +483,29 @@ def _bindings(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
 
 
 _STATEMENT_LISTS = ("body", "orelse", "finalbody")
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_DEFS = (*_FUNCTIONS, ast.ClassDef)
+_SQL_KEYWORDS = frozenset({"language", "query_parameters"})
+
+
+def _sends_sql(node: ast.AST) -> bool:
+    """A converted query call in `node`: `query(..., language="sql")`, a wrapper sent `database=`, or one
+    of the rules' helpers (`_influxdb3_rows(tables)`, `_influxdb3_query`, `_influxdb3_frame`)."""
+    for call in ast.walk(node):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        keywords = {k.arg for k in call.keywords}
+        # a wrapper's caller the rules converted sends `database=`/`query_parameters=` (a write sends
+        # `database=` too, and reads nothing)
+        if (
+            name.startswith("_influxdb3_")
+            or keywords & _SQL_KEYWORDS
+            or ("database" in keywords and name != "write")
+        ):
+            return True
+    return False
 
 
 class ShapeFinder:
@@ -444,9 +520,14 @@ class ShapeFinder:
         known: tuple[frozenset[str], FileFlow] | None = None,
     ) -> None:
         self.is_test = is_test
-        # Flux column names are read here of rows or frames a query returned in another module: in a module
-        # the rules converted, they are the rows' keys the conversion kept (`_influxdb3_expand`'s long form)
-        self.columns_from_elsewhere = not (CONVERTED_TEXT.search(code) or NEW_EVIDENCE.search(code))
+        self.checks = sweeper.checks if is_test else frozenset()
+        # A Flux column name read here is a key of rows or a frame some query returned: it exists once that
+        # query is SQL where this module's own SQL names it (`count(*) AS _value`, the long form's
+        # `AS _field`) or where the function reading it sends the converted query itself (the rules wrote
+        # its keys from that translation); a frame another module's query returned has none
+        self.own_columns = frozenset(OWN_FLUX_ALIAS.findall(code))
+        self.scope: ast.AST = module  # the function being walked (the module at module level)
+        self._sends_sql: dict[int, bool] = {}  # scope id -> it sends a converted query (worked out on demand)
         if known is None:
             # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
             aliases = sweeper.aliases - v3_bound_names(code)
@@ -471,6 +552,14 @@ class ShapeFinder:
         self.parents[id(stmt)] = parent
         if self._is_docstring(stmt):
             return
+        if isinstance(stmt, _FUNCTIONS):
+            outer, self.scope = self.scope, stmt
+            self._statement_parts(stmt)
+            self.scope = outer
+        else:
+            self._statement_parts(stmt)
+
+    def _statement_parts(self, stmt: ast.stmt) -> None:
         for name, value in ast.iter_fields(stmt):
             if name in _STATEMENT_LISTS and isinstance(value, list):
                 for child in value:
@@ -534,7 +623,12 @@ class ShapeFinder:
             return
         if looks_like_flux(text):
             self.add(stmt, "flux")
-        if text in FLUX_COLUMNS and self.columns_from_elsewhere and not self.is_test:
+        if (
+            text in FLUX_COLUMNS
+            and text not in self.own_columns
+            and not self.is_test
+            and not self._scope_sends_sql()
+        ):
             # a test's fake rows are left to the mock rules: their keys may be a translated query's
             # own aliases (`count(*) AS _value`)
             self.add(stmt, "column")
@@ -545,8 +639,22 @@ class ShapeFinder:
         if words & V2_NAMES or (last in self.aliases and re.fullmatch(r"[\w.]+", text)):
             self.add(stmt, self._mock_or("client"))
 
+    def _scope_sends_sql(self) -> bool:
+        scope = self.scope
+        if id(scope) not in self._sends_sql:
+            # at module level, the module's own statements (not its functions' bodies)
+            nodes = (
+                [s for s in scope.body if not isinstance(s, _DEFS)]
+                if isinstance(scope, ast.Module)
+                else [scope]
+            )
+            self._sends_sql[id(scope)] = any(_sends_sql(n) for n in nodes)
+        return self._sends_sql[id(scope)]
+
     def _attribute(self, node: ast.Attribute, stmt: ast.stmt, is_target: bool) -> None:
         attr = node.attr
+        if attr in MOCK_ATTRS and isinstance(node.value, ast.Attribute) and node.value.attr in self.checks:
+            self.add(stmt, "checkmock")  # `fake.ping.return_value = True`
         if attr == "records":
             self.add(stmt, self._mock_or("result"))
         elif attr == "InfluxDBClientAsync":
@@ -603,6 +711,8 @@ class ShapeFinder:
         keywords = {k.arg for k in node.keywords if k.arg is not None}
         if self.is_test and "records" in keywords:
             self.add(stmt, "mock")
+        if self.checks and _mock_target(node, self.checks):
+            self.add(stmt, "checkmock")
         if isinstance(func, ast.Name):
             if func.id in self.flow.tied_functions and keywords & {"bucket", "org"}:
                 self.add(stmt, "client")
@@ -762,6 +872,11 @@ class InfluxSweeper(Sweeper):
         alias_words = "|".join(map(re.escape, sorted(self.aliases)))
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
         self.getters = learn_getters(tree, self.aliases)
+        self.checks = learn_checks(tree)
+        check_words = "|".join(sorted(self.checks))
+        self._check_mock_text = (
+            re.compile(rf"[\"'.]({check_words})\b|\b({check_words})\s*=") if self.checks else None
+        )
         getter_words = "|".join(map(re.escape, sorted({n for names in self.getters.values() for n in names})))
         self._getter_text = re.compile(rf"\b({getter_words})\s*\(") if self.getters else None
         # (text, is_test, result) of the last sweep (see swept); each worker process keeps its own
@@ -785,6 +900,7 @@ class InfluxSweeper(Sweeper):
             or (self._getter_text and self._getter_text.search(text))
             or (_result_text(rel, text) and RESULT_USE_TEXT.search(text))
             or FLUX_COLUMN_TEXT.search(text)
+            or (self._check_mock_text and is_test_file(rel) and self._check_mock_text.search(text))
         )
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:

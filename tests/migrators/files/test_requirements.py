@@ -188,7 +188,7 @@ def test_declarations_the_rewriter_does_not_rewrite_are_marked(tmp_path):
             "poetry/pyproject.toml": """
         [tool.poetry.dependencies]
         python = "^3.11"
-        asyncio-mqtt = "^0.16.1"
+        asyncio-mqtt = {version = "^0.16.1", optional = true}
 
         [tool.poetry.group.dev.dependencies]
         pytest = "^7.4"
@@ -197,7 +197,7 @@ def test_declarations_the_rewriter_does_not_rewrite_are_marked(tmp_path):
         version = "^8.2"
         """,
             "poetry/app/bus.py": "import asyncio_mqtt\nfrom tenacity import retry\n",
-            "pip/Pipfile": '[packages]\ntenacity = "==8.2.3"\nrequests = "*"\n',
+            "pip/Pipfile": '[packages]\ntenacity = {version = "==8.2.3", markers = "os_name != \'nt\'"}\nrequests = "*"\n',
             "pip/app/r.py": "from tenacity import retry\n",
             "cfg/setup.cfg": """
         [options]
@@ -248,3 +248,36 @@ def test_a_poetry_dotted_key_declares_the_package_before_its_dot():
         '[tool.poetry.dependencies]\ntenacity.version = "^8.2"\n"zope.interface" = "*"\n# tenacity = "^8"\n'
     )
     assert declared_lines("pyproject.toml", text) == [(1, "tenacity"), (2, "zope-interface")]
+
+
+def test_a_plain_string_declaration_in_poetry_or_a_pipfile_is_rewritten(tmp_path):
+    # `name = "<spec>"` keeps its format rewritten (a name and a PEP 440 string, which Poetry and Pipenv
+    # both read); a marker there only asked a person to do what the rewrite can
+    write_tree(
+        tmp_path,
+        {
+            "poetry/pyproject.toml": """
+        [tool.poetry.dependencies]
+        python = "^3.11"
+        asyncio-mqtt = "^0.16.1"  # the broker
+        tenacity = "^8.2"
+        influxdb-client = "^1.40"
+
+        [tool.poetry.group.dev.dependencies]
+        pytest = "^7.4"
+        pytest-asyncio = "0.21.1"
+        """,
+            "poetry/app/bus.py": "import asyncio_mqtt\nfrom tenacity import retry\nimport influxdb_client\n",
+            "poetry/tests/test_bus.py": "import pytest\n\n\n@pytest.mark.asyncio\nasync def test_x():\n    pass\n",
+            "pip/Pipfile": "[packages]\ntenacity = '==8.2.3'\nasyncio-mqtt = \"*\"\n",
+            "pip/app/r.py": "from tenacity import retry\nimport asyncio_mqtt\n",
+        },
+    )
+    result = migrate_twice(tmp_path)
+    poetry = read(tmp_path, "poetry/pyproject.toml")
+    assert 'aiomqtt = ">=2.5.1,<3"  # the broker\n' in poetry and "asyncio-mqtt" not in poetry
+    assert 'tenacity = ">=9.2.1,<10"\n' in poetry
+    assert 'pytest = ">=8.4"\n' in poetry and 'pytest-asyncio = "==1.5.0"\n' in poetry
+    assert 'influxdb3-python = ">=0.21.0,<1"\n' in poetry  # no extras, no companion: a plain string too
+    assert read(tmp_path, "pip/Pipfile") == "[packages]\ntenacity = '==9.2.1'\naiomqtt = \">=2.5.1,<3\"\n"
+    assert not [c for _, c in result.markers if "is declared here" in c.message]

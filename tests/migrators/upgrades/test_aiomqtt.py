@@ -923,6 +923,69 @@ def test_mqtt_facts_read_the_providers_of_each_module():
     assert not imports_mqtt_module("from app.settings import HOST\n", facts)
 
 
+def test_another_librarys_client_provides_no_mqtt_client():
+    # `http = httpx.Client()` in an MQTT module was taken for an MQTT client from its text: a module
+    # importing it got MQ-6 on `await http.disconnect()` (an httpx call)
+    from migrators.upgrades.aiomqtt import _providers
+
+    text = dedent("""
+        import httpx
+        import paho.mqtt.client as mqtt
+        from asyncio_mqtt import Client as Mqtt, MqttError
+
+        http = httpx.Client(timeout=5)
+        session: httpx.Client = httpx.Client()
+        paho_client = mqtt.Client()
+
+
+        def make_http() -> httpx.Client:
+            return httpx.Client()
+
+
+        def make_http2():
+            return httpx.Client()
+
+
+        class Api(httpx.Client):
+            pass
+        """)
+    assert _providers(text) == {"paho_client"}
+
+
+def test_a_module_using_an_http_client_of_an_mqtt_module_is_not_marked(tmp_path):
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "asyncio-mqtt==0.16.2\nhttpx==0.27.0\n",
+            "app/__init__.py": "",
+            "app/broker.py": """
+                import httpx
+                from asyncio_mqtt import Client
+
+                http = httpx.Client(timeout=5)
+                mqtt = Client("broker")
+                """,
+            "app/api.py": """
+                from app.broker import http, mqtt
+
+
+                async def close() -> None:
+                    await http.disconnect()
+                    await mqtt.disconnect()
+                """,
+        },
+    )
+    migrate_twice(tmp_path, only=["aiomqtt"])
+    api = read(tmp_path, "app/api.py")
+    lines = api.splitlines()
+    assert (
+        not lines[lines.index("    await http.disconnect()") - 1].lstrip().startswith("# MIGRATION-BLOCKER")
+    )
+    assert (
+        lines[lines.index("    await mqtt.disconnect()") - 1].lstrip().startswith("# MIGRATION-BLOCKER(MQ-6)")
+    )
+
+
 PATCHED_SERVICE = {
     "requirements.txt": "asyncio-mqtt==0.16.2\n",
     "svc/__init__.py": "",

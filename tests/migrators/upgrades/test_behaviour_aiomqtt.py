@@ -110,3 +110,74 @@ def test_migrated_pair_exchanges_messages_through_mosquitto(tmp_path, broker):
             consumer.kill()
     assert consumer.returncode == 0, err
     assert out.strip() == "GOT [('kitchen', '21.5'), ('kitchen', 'stop')]"
+
+
+UNFILTERED_CONSUMER = """
+import asyncio
+import os
+
+from asyncio_mqtt import Client
+
+HOST, PORT = os.environ["MQTT_HOST"], int(os.environ["MQTT_PORT"])
+
+
+async def main():
+    async with Client(HOST, PORT, client_id="consumer-2") as client:
+        async with client.unfiltered_messages() as messages:
+            await client.subscribe("sensors/#")
+            print("READY", flush=True)
+            seen = []
+            async for message in messages:
+                if message.topic == "sensors/kitchen/temp":
+                    seen.append((message.topic.split("/")[1], message.payload.decode()))
+                if message.payload == b"stop":
+                    break
+            print("GOT", seen, flush=True)
+
+
+asyncio.run(main())
+"""
+
+
+def test_migrated_unfiltered_consumer_reads_topics_as_strings_through_mosquitto(tmp_path, broker):
+    # unfiltered_messages() was never rewritten (a substring check took it for a filtered context beside
+    # it, so it was always marked); rewritten, its paho messages become aiomqtt.Messages whose .topic
+    # is a Topic: `message.topic == "..."` would be silently False, `.split` an AttributeError
+    write_tree(
+        tmp_path,
+        {
+            "svc/consumer.py": UNFILTERED_CONSUMER,
+            "svc/producer.py": PRODUCER,
+            "requirements.txt": "asyncio-mqtt==0.16.1\npaho-mqtt==1.6.1\n",
+        },
+    )
+    result = migrate_twice(tmp_path, only=["aiomqtt"])
+    assert not result.markers, result.markers
+    consumer_code = read(tmp_path, "svc/consumer.py")
+    assert (
+        "unfiltered_messages" not in consumer_code
+        and "async for message in client.messages:" in consumer_code
+    )
+    assert 'message.topic.value == "sensors/kitchen/temp"' in consumer_code
+    env = {**os.environ, **broker}
+    svc = tmp_path / "svc"
+    consumer = subprocess.Popen(
+        [sys.executable, "consumer.py"],
+        cwd=svc,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        assert consumer.stdout.readline().strip() == "READY", consumer.stderr.read()
+        producer = subprocess.run(
+            [sys.executable, "producer.py"], cwd=svc, env=env, text=True, capture_output=True, timeout=30
+        )
+        assert producer.returncode == 0, producer.stderr
+        out, err = consumer.communicate(timeout=30)
+    finally:
+        if consumer.poll() is None:
+            consumer.kill()
+    assert consumer.returncode == 0, err
+    assert out.strip() == "GOT [('kitchen', '21.5'), ('kitchen', 'stop')]"

@@ -225,3 +225,69 @@ def test_own_bare_markers_run_in_the_overridden_loop_on_150(tmp_path):
     after = _pytest(python, new)
     assert after.returncode == 0, after.stdout + after.stderr
     assert "3 passed" in after.stdout
+
+
+LOOP_HELPER_SUITE = {
+    "requirements-dev.txt": "pytest==7.4.4\npytest-asyncio==0.21.1\n",
+    "pytest.ini": "[pytest]\ntestpaths = tests\n",
+    "app/__init__.py": "",
+    "app/runner.py": """
+        import asyncio
+
+
+        async def fetch(n: int) -> int:
+            await asyncio.sleep(0)
+            return n * 2
+
+
+        def fetch_sync(n: int) -> int:
+            loop = asyncio.get_event_loop()
+            return loop.run_until_complete(fetch(n))
+
+
+        def cli_only() -> None:
+            asyncio.get_event_loop().run_forever()
+        """,
+    "tests/__init__.py": "",
+    "tests/test_runner.py": """
+        import pytest
+
+        from app.runner import fetch, fetch_sync
+
+
+        @pytest.mark.asyncio
+        async def test_fetch():
+            assert await fetch(2) == 4
+
+
+        def test_fetch_sync():
+            assert fetch_sync(3) == 6
+        """,
+}
+
+
+def test_service_helper_needing_a_current_loop_is_marked_and_does_fail_on_150(tmp_path):
+    # PA-14 in service code: the codemod sees test files only, so fetch_sync() (app/) calling
+    # asyncio.get_event_loop() from a sync test after an async test was left silent; under 1.5.0 it
+    # raises RuntimeError (0.21 set a new current loop after each async test, 1.x leaves none)
+    python = _venv()
+    new = write_tree(tmp_path / "new", LOOP_HELPER_SUITE)
+    result = migrate_twice(new, only=["pytest-asyncio"])
+    runner = read(new, "app/runner.py")
+    assert [(path, m.rule) for path, m in result.markers] == [("app/runner.py", "PA-14")], result.markers
+    lines = runner.splitlines()
+    marked = lines[lines.index("    loop = asyncio.get_event_loop()") - 1]
+    assert marked.startswith("    # MIGRATION-BLOCKER(PA-14): fetch_sync() calls asyncio.get_event_loop()")
+    assert "tests/test_runner.py::test_fetch_sync" in marked
+    assert "def cli_only() -> None:\n    asyncio.get_event_loop()" in runner  # no sync test calls it
+    after = _pytest(python, new)
+    assert after.returncode != 0 and "no current event loop" in after.stdout, after.stdout
+    # what the marker asks for passes
+    (new / "app/runner.py").write_text(
+        runner.replace(
+            "    loop = asyncio.get_event_loop()\n    return loop.run_until_complete(",
+            "    return asyncio.run(",
+        )
+    )
+    fixed = _pytest(python, new)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from tests.migrators.helpers import migrate_twice, read, write_tree
+from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
 
 MODULE = """
 
@@ -145,3 +145,149 @@ def test_random_wait_with_min_never_sleeps_below_min_on_9(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "True"
+
+
+POLICIES = """
+import asyncio
+import time
+
+from tenacity import retry, stop_after_attempt
+
+RETRY_KW = {"stop": stop_after_attempt(3), "sleep": asyncio.sleep}
+SYNC_KW = {"stop": stop_after_attempt(3), "sleep": time.sleep}
+slow = retry(sleep=asyncio.sleep, stop=stop_after_attempt(5))
+"""
+
+CLIENT = """
+import asyncio
+import inspect
+
+from tenacity import retry, stop_after_attempt
+
+import policies
+from policies import RETRY_KW, SYNC_KW, slow
+
+LOCAL_KW = dict(stop=stop_after_attempt(2), sleep=asyncio.sleep)
+
+
+@retry(**RETRY_KW)
+def spread():
+    return 1
+
+
+@retry(**LOCAL_KW)
+def spread_here():
+    return 2
+
+
+@slow
+def imported():
+    return 3
+
+
+@policies.slow
+def through_module():
+    return 4
+
+
+@retry(**SYNC_KW)
+def sync_sleep():
+    return 5
+
+
+@retry(**RETRY_KW)
+async def already_async():
+    return 6
+
+
+def run():
+    results = [spread(), spread_here(), imported(), through_module()]
+    kinds = [inspect.iscoroutine(r) for r in results]
+    for r in results:
+        r.close()  # never awaited: closed so the interpreter does not warn
+    return kinds, sync_sleep(), asyncio.run(already_async())
+"""
+
+
+def test_async_sleep_spread_from_kwargs_or_imported_from_another_module_is_marked(tmp_path):
+    # TN-6 where the sleep= is not written at the decorator: `@retry(**KW)` with the sleep in a dict
+    # (here or in another module) and `@slow` / `@policies.slow` bound in another module. On 9.2.1 all
+    # four sync functions return a coroutine; they were left with no marker
+    assert metadata.version("tenacity") == "9.2.1"
+    write_tree(
+        tmp_path,
+        {"svc/policies.py": POLICIES, "svc/client.py": CLIENT, "requirements.txt": "tenacity==8.2.3\n"},
+    )
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    migrated = read(tmp_path, "svc/client.py")
+    assert [(path, c.rule) for path, c in result.markers] == [("svc/client.py", "TN-6")] * 4
+    for name in ("spread", "spread_here", "imported", "through_module"):
+        assert f"sync {name}() has an async sleep=" in migrated
+    assert "sync sync_sleep()" not in migrated and "already_async()" not in migrated.split("def already")[0]
+    proc = subprocess.run(
+        [sys.executable, "-c", "import client; print(client.run())"],
+        cwd=tmp_path / "svc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "([True, True, True, True], 5, 6)"
+
+
+def test_an_async_sleep_defined_in_another_module_is_known(tmp_path):
+    # `@retry(sleep=nap)` where `async def nap` lives in another module of the service: the wrapper
+    # returns a coroutine on 9.2.1, and only a local async def or asyncio/trio/anyio's sleep was known
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "tenacity==8.2.3\n",
+            "svc/util.py": "async def nap(seconds):\n    return None\n\n\ndef plain_nap(seconds):\n    return None\n",
+            "svc/jobs.py": dedent(
+                """
+                import inspect
+
+                from tenacity import retry
+
+                import util
+                from util import nap, plain_nap
+
+
+                @retry(sleep=nap)
+                def job():
+                    return 1
+
+
+                @retry(sleep=util.nap)
+                def job2():
+                    return 2
+
+
+                @retry(sleep=plain_nap)
+                def job3():
+                    return 3
+
+
+                def run():
+                    results = [job(), job2()]
+                    kinds = [inspect.iscoroutine(r) for r in results]
+                    for r in results:
+                        r.close()
+                    return kinds, job3()
+                """
+            ),
+        },
+    )
+    result = migrate_twice(tmp_path, only=["tenacity"])
+    migrated = read(tmp_path, "svc/jobs.py")
+    assert [(path, c.rule) for path, c in result.markers] == [("svc/jobs.py", "TN-6")] * 2
+    assert "sync job()" in migrated and "sync job2()" in migrated and "sync job3()" not in migrated
+    proc = subprocess.run(
+        [sys.executable, "-c", "import jobs; print(jobs.run())"],
+        cwd=tmp_path / "svc",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "([True, True], 3)"

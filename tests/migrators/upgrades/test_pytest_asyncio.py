@@ -1044,3 +1044,61 @@ def test_plugin_module_loaded_with_p_in_addopts_is_migrated(tmp_path):
     migrate_twice(tmp_path, only=[P])
     assert "@pytest_asyncio.fixture\nasync def db" in read(tmp_path, "support/db.py")
     assert "@pytest_asyncio.fixture\nasync def extra" in read(tmp_path, "support/extra.py")
+
+
+def test_a_service_class_built_by_a_sync_fixture_needing_a_current_loop_is_marked(tmp_path):
+    # PA-14 in service code, through a constructor: the sync fixture calls `Worker()`, whose
+    # `__init__` calls asyncio.get_event_loop(); the unit is the service folder, so the tests import
+    # `svc.worker` while the module is `worker` there
+    write_tree(
+        tmp_path,
+        {
+            "svc/requirements.txt": "pytest==7.4.4\npytest-asyncio==0.23.8\n",
+            "svc/__init__.py": "",
+            "svc/worker.py": """
+                import asyncio
+
+
+                class Worker:
+                    def __init__(self):
+                        self.loop = asyncio.get_event_loop()
+
+                    def submit(self, coro):
+                        return self.loop.run_until_complete(coro)
+
+
+                def untested():
+                    return asyncio.get_event_loop()
+                """,
+            "svc/tests/__init__.py": "",
+            "svc/tests/conftest.py": """
+                import pytest
+
+                from svc.worker import Worker
+
+
+                @pytest.fixture
+                def worker():
+                    return Worker()
+                """,
+            "svc/tests/test_w.py": """
+                import pytest
+
+
+                @pytest.mark.asyncio
+                async def test_async():
+                    assert True
+
+
+                def test_submit(worker):
+                    assert worker.loop is not None
+                """,
+        },
+    )
+    result = migrate_twice(tmp_path / "svc")
+    assert [(path, c.rule) for path, c in result.markers] == [("worker.py", "PA-14")]
+    worker = read(tmp_path / "svc", "worker.py")
+    lines = worker.splitlines()
+    above = lines[lines.index("        self.loop = asyncio.get_event_loop()") - 1]
+    assert above.startswith("        # MIGRATION-BLOCKER(PA-14): Worker() calls asyncio.get_event_loop()")
+    assert "tests/conftest.py::worker" in above

@@ -610,3 +610,77 @@ def test_a_placeholder_in_a_flux_template_is_not_a_bucket_name(placeholder):
     )
     assert "database=" not in new.split("with InfluxDBClient3(")[1].split(")")[0]
     assert "MIGRATION-BLOCKER(IX-2): InfluxDBClient3 needs database=" in new
+
+
+def test_a_percent_filled_bucket_and_a_class_body_bucket_name_the_clients_database(tmp_path):
+    # `QUERY % BUCKET` fills the template's `from(bucket: "%s")`; `class Config: BUCKET = ...` binds the
+    # bucket above its client in the class body, where `Config.BUCKET` does not exist yet: both clients
+    # were marked IX-2 though the name is bound where they are built
+    from tests.migrators.upgrades.influxdb3.service_import import fresh_import
+
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.44.0\n",
+            "pctapp/__init__.py": "",
+            "pctapp/store.py": dedent(
+                '''
+                import os
+
+                from influxdb_client import InfluxDBClient
+
+                BUCKET = os.environ.get("PCT_BUCKET", "sensors")
+                QUERY = """from(bucket: "%s")
+                  |> range(start: -1h)
+                  |> filter(fn: (r) => r._measurement == "env" and r._field == "temp")"""
+
+                client = InfluxDBClient(url="http://influx:8086", token="t", org="acme")
+
+
+                def temps():
+                    return [r.get_value() for t in client.query_api().query(QUERY % BUCKET) for r in t.records]
+                '''
+            ),
+            "pctapp/cfg.py": dedent(
+                """
+                from influxdb_client import InfluxDBClient
+
+
+                class Config:
+                    BUCKET = "plant"
+                    CLIENT = InfluxDBClient(url="http://influx:8086", token="t", org="acme")
+
+
+                def load(hours: int):
+                    q = f'from(bucket: "{Config.BUCKET}") |> range(start: -{hours}h) |> filter(fn: (r) => r._measurement == "m" and r._field == "v")'
+                    return [r.get_value() for t in Config.CLIENT.query_api().query(q) for r in t.records]
+                """
+            ),
+        },
+    )
+    migrate_twice(tmp_path)
+    for rel in ("pctapp/store.py", "pctapp/cfg.py"):
+        assert "MIGRATION-BLOCKER" not in read(tmp_path, rel), rel
+    store, cfg = fresh_import(tmp_path, "pctapp", "store", "cfg")
+    assert store.client._database == "sensors"
+    assert cfg.Config.CLIENT._database == "plant"
+
+
+@pytest.mark.parametrize(
+    ("template", "values", "bucket"),
+    [
+        ('from(bucket: "%s") |> range(start: -1h)', "BUCKET", "BUCKET"),
+        ('x = "%s"\nfrom(bucket: "%s") |> range(start: -%sh)', "(a, cfg.bucket, hours)", "cfg.bucket"),
+        ('from(bucket: "%s") |> range(start: -%sh)', "(b, h, extra)", None),  # counts differ
+        ('from(bucket: "%s") |> range(start: -%dh)', "(b, h)", None),  # not all %s
+        ('from(bucket: "%(b)s")', "{'b': b}", None),
+        ('from(bucket: "b") |> limit(n: %s)', "n", None),
+    ],
+)
+def test_percent_bucket(template, values, bucket):
+    import libcst as cst
+
+    from migrators.upgrades.influxdb3.codemod import _percent_bucket
+
+    found = _percent_bucket(template, cst.parse_expression(values))
+    assert (cst.Module([]).code_for_node(found) if found is not None else None) == bucket

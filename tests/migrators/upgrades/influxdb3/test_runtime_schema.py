@@ -56,6 +56,11 @@ CASES: dict[str, str] = {
     "limit_per_series_tags_unknown": of("cpu") + ' |> filter(fn: (r) => r._field == "usage") |> limit(n: 2)',
     "last_keep_time_value": of("temp")
     + ' |> filter(fn: (r) => r._field == "value") |> last() |> keep(columns: ["_time", "_value"])',
+    # a plain selection of named fields with no writer naming the tags: Flux rows carry every tag of their
+    # series (a caller's df["host"]); the SQL named only the tags the query filters on
+    "plain_select_tags_unknown": of("cpu") + ' |> filter(fn: (r) => r._field == "usage")',
+    "plain_select_one_tag_filtered": of("cpu")
+    + ' |> filter(fn: (r) => r._field == "usage" and r.host == "web1")',
     "no_tag_last": of("plain") + " |> last()",
     "no_tag_count": of("plain") + " |> count()",
     "no_tag_window": of("plain") + " |> aggregateWindow(every: 1h, fn: sum, createEmpty: false)",

@@ -600,3 +600,134 @@ def test_flux_column_names_in_converted_modules_and_tests_are_left(tmp_path):
     assert "MIGRATION-BLOCKER" not in sweep(tmp_path, code.replace("app.gw", "app.influx_gw"))
     fake = 'def test_x(helper):\n    helper.query.return_value = [{"_value": 2}]\n'
     assert "MIGRATION-BLOCKER" not in sweep(tmp_path, fake, rel="tests/test_counts.py")
+
+
+def test_flux_column_names_of_another_modules_frame_are_marked_in_a_converted_module(tmp_path):
+    # repo.py's query is translated (its frame has `time` and `temp`); api.py is converted too (its
+    # write), so it used to count as keeping v2 keys on purpose: `df["_value"]` was a silent KeyError.
+    # Only keys this module's own SQL names, or a function sending the converted query itself, are kept.
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.44.0\npandas==2.2.2\n",
+            "app/__init__.py": "",
+            "app/repo.py": dedent(
+                """
+                from influxdb_client import InfluxDBClient
+
+                BUCKET = "metrics"
+                COUNT = "SELECT count(*) AS _value FROM env"
+                client = InfluxDBClient(url="http://influx:8086", token="t", org="acme")
+
+
+                def load_temps(hours: int):
+                    q = f'''from(bucket: "{BUCKET}")
+                  |> range(start: -{hours}h)
+                  |> filter(fn: (r) => r._measurement == "env" and r._field == "temp")'''
+                    return client.query_api().query_data_frame(q, org="acme")
+                """
+            ),
+            "app/api.py": dedent(
+                """
+                from influxdb_client import Point
+                from influxdb_client.client.write_api import SYNCHRONOUS
+
+                from app.repo import BUCKET, COUNT, client, load_temps
+
+
+                def mean_temp(hours: int) -> float:
+                    df = load_temps(hours)
+                    return float(df["_value"].mean())
+
+
+                def count() -> int:
+                    return int(client.query(COUNT, language="sql", database=BUCKET).to_pylist()[0]["_value"])
+
+
+                def record(value: float) -> None:
+                    client.write_api(write_options=SYNCHRONOUS).write(
+                        bucket=BUCKET, org="acme", record=Point("env").field("temp", value)
+                    )
+                """
+            ),
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    api = (tmp_path / "app/api.py").read_text()
+    assert "client.write(" in api  # converted: the module holds new-API evidence
+    assert marker_above(api, 'return float(df["_value"]').startswith(
+        "# MIGRATION-BLOCKER(IX-15): a Flux result"
+    )
+    assert marker_above(api, "return int(client.query(COUNT") is None  # sends the SQL naming _value itself
+    migrate_tree(tmp_path, write=True)
+    assert (tmp_path / "app/api.py").read_text() == api
+
+
+def test_a_test_mocking_the_v2_ping_is_marked(tmp_path):
+    # IX-7 rewrites `client.ping()` to `_influxdb3_ping(client)` (get_server_version()); a test mocking
+    # `ping` then mocks nothing the code calls: `fake.ping.return_value = True` still "passes" through a
+    # MagicMock's truthy get_server_version(). The test file holds no InfluxDB word.
+    write_tree(
+        tmp_path,
+        {
+            "requirements.txt": "influxdb-client==1.44.0\n",
+            "app/__init__.py": "",
+            "app/health.py": dedent(
+                """
+                from influxdb_client import InfluxDBClient
+
+                client = InfluxDBClient(url="http://influx:8086", token="t", org="acme")
+
+
+                def healthy() -> bool:
+                    return client.ping()
+                """
+            ),
+            "tests/test_health.py": dedent(
+                """
+                from unittest.mock import MagicMock, patch
+
+                from app import health
+
+
+                def test_healthy():
+                    with patch.object(health.client, "ping", return_value=True):
+                        assert health.healthy()
+
+
+                def test_down(monkeypatch):
+                    monkeypatch.setattr(health.client, "ping", lambda: False)
+                    assert not health.healthy()
+
+
+                def test_fake():
+                    fake = MagicMock()
+                    fake.ping.return_value = True
+                    other = MagicMock(ping=True)
+                    fake.close.return_value = None
+                    assert fake and other
+
+
+                @patch("app.health.client.ping")
+                def test_decorated(ping):
+                    ping.return_value = True
+                """
+            ),
+        },
+    )
+    migrate_tree(tmp_path, write=True)
+    assert "_influxdb3_ping(client)" in (tmp_path / "app/health.py").read_text()
+    test = (tmp_path / "tests/test_health.py").read_text()
+    for line in (
+        'with patch.object(health.client, "ping"',
+        'monkeypatch.setattr(health.client, "ping"',
+        "fake.ping.return_value = True",
+        "other = MagicMock(ping=True)",
+        '@patch("app.health.client.ping")',
+    ):
+        assert marker_above(test, line).startswith(
+            "# MIGRATION-BLOCKER(IX-18): test mocks the v2 client's ping()"
+        )
+    assert marker_above(test, "fake.close.return_value") is None
+    migrate_tree(tmp_path, write=True)
+    assert (tmp_path / "tests/test_health.py").read_text() == test
