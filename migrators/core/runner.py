@@ -90,7 +90,8 @@ def transform_source(
         raise _parse_error(code, info.rel, exc) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
-    names = ImportNames(wrapper.module, code)
+    syntax = _unit_syntax(info)
+    names = ImportNames(wrapper.module, code, syntax)
     current = code
     changed: cst.Module | None = None  # a transformed tree the next codemod has not been given yet
     changes: list[Change] = []
@@ -106,7 +107,7 @@ def transform_source(
             with timer.timed("metadata:copy"):
                 unique = nodes_are_unique(changed)
                 wrapper, changed = TimedWrapper(changed, unsafe_skip_copy=unique, profile=profile), None
-            names = ImportNames(wrapper.module, current)
+            names = ImportNames(wrapper.module, current, syntax)
         after, after_code = _run_codemod(codemod, wrapper, names, current, upgrade.name, timer)
         if codemod.changes or after_code != current:
             applied.append(upgrade.name)
@@ -116,6 +117,15 @@ def transform_source(
         if after_code != current:
             changed, current = after, after_code
     return _sweep_all(code, current, sweepers, info, changes, applied, timer)
+
+
+def _unit_syntax(info: FileInfo) -> Callable[[str], ast.Module | None] | None:
+    """The unit's CPython parse of a text of this file (shared with the analyses, the sweep and the
+    check: see ProjectTree.syntax_of); None without a tree (a codemod's own parse then)."""
+    tree = info.tree
+    if tree is None:
+        return None
+    return lambda text: tree.syntax_of(text, info.rel)
 
 
 def nodes_are_unique(module: cst.Module) -> bool:
@@ -410,7 +420,8 @@ class UnitWork:
         result = migrate_python_file(self.tree, rel, relevant, self.states, self.versions, sweeps, profile)
         timer = profile or Profile()
         with timer.timed("post-migrate check"):
-            failures = check_file(result, [s for _, s in self.sweepers])
+            syntax = self.tree.syntax_of
+            failures = check_file(result, [s for _, s in self.sweepers], lambda text: syntax(text, rel))
         return result, failures
 
 

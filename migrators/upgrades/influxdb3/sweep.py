@@ -768,15 +768,13 @@ class InfluxSweeper(Sweeper):
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
         # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
         self._marked: tuple[str, tuple[frozenset[str], FileFlow]] | None = None
-        # (text, CPython's tree of it) last parsed: the check's signature test reads the text the
-        # sweep just parsed (the final text of most files); nothing here changes a tree it reads
-        self._tree: tuple[str, ast.Module] | None = None
 
     def parsed(self, text: str) -> ast.Module:
-        """ast.parse(text), remembered for the last text (raises as ast.parse does)."""
-        if self._tree is None or self._tree[0] != text:
-            self._tree = (text, ast.parse(text))
-        return self._tree[1]
+        """ast.parse(text) (raises as it does), shared with the unit's other readers of the same text
+        (ProjectTree.syntax_of: the transform, the post-migrate check, the analyses); the check's
+        signature test reads the text the sweep just parsed. Nothing here changes a tree it reads."""
+        found = self.tree.syntax_of(text)
+        return found if found is not None else ast.parse(text)
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(
