@@ -29,6 +29,7 @@ from migrators.core.profile import Profile
 from migrators.core.runner import transform_source, without_markers
 from migrators.core.tree import FileInfo, ProjectTree, find_units, is_test_file
 from migrators.upgrades import default_registry
+from migrators.upgrades.pytest_asyncio import PAState, PytestAsyncioUpgrade
 from migrators.upgrades.tenacity import TenacityUpgrade
 from sandbox.engine.containers import LIMITS, NO_HEALTHCHECK, migrator_limits
 from tests.migrators.helpers import dedent, write_tree
@@ -225,6 +226,36 @@ def test_tenacity_statistics_check_lets_through_every_shape_tn2_acts_on():
     assert _tenacity_run(TN2_DOTTED, "9.2.0") == (False, False)  # nothing to do: no parse
     # without the analysis' state the check cannot know the target: it lets the file through
     assert TenacityUpgrade().needs_codemod("app/mod.py", TN2_DOTTED)
+
+
+# PA-15's shapes in auto mode (no marker or fixture decorator for another rule to act on)
+PA15_CLOSES = [
+    "import asyncio\n\nasync def test_a():\n    loop = asyncio.get_running_loop()\n    loop.close()\n",
+    "import asyncio\n\nasync def test_a():\n    asyncio.get_running_loop().close()\n",
+    "import asyncio\n\nasync def test_a():\n    asyncio.get_event_loop().close()\n",
+    "import asyncio\n\nasync def test_a():\n    loop = asyncio.get_event_loop()\n    loop.close()\n",
+    "async def test_a(event_loop):\n    event_loop.close()\n",
+]
+# a close() of anything else: the helpers most fixtures close
+PA15_OTHER_CLOSE = (
+    "import asyncio\nimport pytest\n\n@pytest.fixture\nasync def helper():\n    h = Helper()\n"
+    "    yield h\n    h.close()\n\nasync def test_a(helper):\n    await asyncio.sleep(0)\n"
+    "    helper.close()\n"
+)
+
+
+def test_pytest_asyncio_close_check_lets_through_every_loop_close():
+    upgrade = PytestAsyncioUpgrade()
+    versions = default_registry().versions()
+    state = PAState(mode="auto")
+    info = FileInfo("tests/test_a.py", True, False)
+    for code in PA15_CLOSES:
+        new, changes, _ = transform_source(code, [upgrade], {upgrade.name: state}, versions, info)
+        assert any(c.rule in ("PA-15", "PA-6", "PA-16") for c in changes), code  # a rule acts...
+        assert upgrade.needs_codemod(info.rel, code, state), code  # ...so the check lets it through
+    new, changes, _ = transform_source(PA15_OTHER_CLOSE, [upgrade], {upgrade.name: state}, versions, info)
+    assert (new, changes) == (PA15_OTHER_CLOSE, [])  # nothing to do in it...
+    assert not upgrade.needs_codemod(info.rel, PA15_OTHER_CLOSE, state)  # ...and no parse for it
 
 
 def test_a_file_spared_a_parse_reports_as_in_a_full_run(tmp_path):
