@@ -8,12 +8,14 @@ trees with fresh ones, so a cache that returned the tree of another text would f
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 from migrators import migrate_tree
 from migrators.core import tree as tree_module
 from migrators.core.bindings import ImportNames
 from migrators.core.check import early_reads
-from migrators.core.tree import ProjectTree
+from migrators.core.runner import without_markers
+from migrators.core.tree import ProjectTree, find_units
 from migrators.upgrades import default_registry
 from migrators.upgrades.influxdb3.sweep import InfluxSweeper
 from tests.migrators.helpers import write_tree
@@ -73,12 +75,9 @@ def test_transform_sweep_and_check_share_the_parse_of_a_text(tmp_path, monkeypat
     result = migrate_tree(tmp_path, registry=default_registry())
     store = result.file("app/store.py")
     assert store.status == "changed" and store.new != code
-    # the text as read (analyses, pre-check, transform) and the final one (sweep, check): once each
-    # but for the influxdb3 pre-check's own parse of the text as read (it is given no tree)
-    assert parsed.count(code) <= 2 and parsed.count(store.new) == 1, (
-        parsed.count(code),
-        parsed.count(store.new),
-    )
+    # once each: the text as read (analyses, the influxdb3 pre-check, the transform), the final
+    # text (sweep, check)
+    assert (parsed.count(code), parsed.count(store.new)) == (1, 1)
 
 
 def test_the_readers_get_the_trees_a_fresh_parse_gives(tmp_path):
@@ -90,3 +89,24 @@ def test_the_readers_get_the_trees_a_fresh_parse_gives(tmp_path):
     assert names._ast_tree() is tree.syntax_of(text)
     sweeper = InfluxSweeper(tree, default_registry().versions())
     assert sweeper.parsed(text) is tree.syntax_of(text)
+
+
+def test_the_influxdb3_precise_check_answers_the_same_with_the_shared_parse():
+    registry = default_registry()
+    upgrade = registry.get("influxdb3")
+    root = Path(__file__).resolve().parents[3]
+    asked = 0
+    for unit_root in (root / "services", root / "tests/migrators/corpus"):
+        for unit in find_units(unit_root):
+            tree = ProjectTree(unit_root / unit)
+            if not upgrade.detect(tree):
+                continue
+            state = upgrade.analyze(tree, registry.versions())
+            alone = {k: v for k, v in state.items() if k != "syntax"}  # its own ast.parse
+            for rel in tree.python_files():
+                text = without_markers(tree.read(rel))
+                if upgrade.precheck(rel, text):
+                    shared = upgrade.needs_codemod(rel, text, state)
+                    assert shared == upgrade.needs_codemod(rel, text, alone), (unit, rel)
+                    asked += 1
+    assert asked >= 20, asked
