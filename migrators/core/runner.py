@@ -78,9 +78,11 @@ def transform_source(
     re-parse (the caller keeps the original). `module`: the text's tree if an analysis parsed it.
     """
     timer = profile or Profile()
+    syntax = _unit_syntax(info)
     if not upgrades:
         with timer.timed("parse"):
-            valid = _compiles(code, info.rel)
+            # the unit's parse, where there is a unit: the sweep reads the same tree
+            valid = syntax(code) is not None if syntax is not None else _compiles(code, info.rel)
         if valid:  # only sweeps, which work on text: no libcst tree is needed
             return _sweep_all(code, code, sweepers, info, [], [], timer)
     try:
@@ -90,7 +92,6 @@ def transform_source(
         raise _parse_error(code, info.rel, exc) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
-    syntax = _unit_syntax(info)
     names = ImportNames(wrapper.module, code, syntax)
     current = code
     changed: cst.Module | None = None  # a transformed tree the next codemod has not been given yet
@@ -122,10 +123,7 @@ def transform_source(
 def _unit_syntax(info: FileInfo) -> Callable[[str], ast.Module | None] | None:
     """The unit's CPython parse of a text of this file (shared with the analyses, the sweep and the
     check: see ProjectTree.syntax_of); None without a tree (a codemod's own parse then)."""
-    tree = info.tree
-    if tree is None:
-        return None
-    return lambda text: tree.syntax_of(text, info.rel)
+    return info.tree.syntax_of if info.tree is not None else None
 
 
 def nodes_are_unique(module: cst.Module) -> bool:
@@ -420,8 +418,7 @@ class UnitWork:
         result = migrate_python_file(self.tree, rel, relevant, self.states, self.versions, sweeps, profile)
         timer = profile or Profile()
         with timer.timed("post-migrate check"):
-            syntax = self.tree.syntax_of
-            failures = check_file(result, [s for _, s in self.sweepers], lambda text: syntax(text, rel))
+            failures = check_file(result, [s for _, s in self.sweepers], self.tree.syntax_of)
         return result, failures
 
 

@@ -46,6 +46,8 @@ class ProjectTree:
         self._modules: dict[str, cst.Module] = {}
         # CPython's trees of the files as read, shared by the analyses that read them (None: rejected)
         self._syntax: dict[str, ast.Module | None] = {}
+        # the same trees by text: whoever holds a file's text finds the tree an analysis parsed of it
+        self._kept: dict[str, ast.Module | None] = {}
         # the few texts parsed last (see syntax_of): a file's text goes from its transform to its
         # sweep and its check, each of which wants CPython's tree of it; a few, to bound the memory
         self._recent: dict[str, ast.Module | None] = {}
@@ -95,15 +97,19 @@ class ProjectTree:
         """CPython's tree of `rel` as read (None where CPython rejects it), parsed once for every analysis
         of the unit. Readers must not change the tree: others read it after them."""
         if rel not in self._syntax:
-            self._syntax[rel] = _ast_or_none(self.read(rel))
+            text = self.read(rel)
+            if text not in self._kept:
+                recent = self._recent.pop(text, _UNPARSED)
+                self._kept[text] = _ast_or_none(text) if recent is _UNPARSED else recent
+            self._syntax[rel] = self._kept[text]
         return self._syntax[rel]
 
-    def syntax_of(self, text: str, rel: str | None = None) -> ast.Module | None:
-        """CPython's tree of `text` (None where CPython rejects it), parsed once for the transform, the
-        sweep and the check of a file: the unit's tree of `rel` where `text` is that file as read and
-        an analysis parsed it, else one of the last few parsed here. Readers must not change it."""
-        if rel is not None and rel in self._syntax and text == self.read(rel):
-            return self._syntax[rel]
+    def syntax_of(self, text: str) -> ast.Module | None:
+        """CPython's tree of `text` (None where CPython rejects it), parsed once for the pre-checks, the
+        transform, the sweep and the check of a file: the tree an analysis parsed of a file with this
+        text (see syntax), else one of the last few parsed here. Readers must not change it."""
+        if text in self._kept:
+            return self._kept[text]
         if text in self._recent:
             return self._recent[text]
         if len(self._recent) >= _RECENT_TREES:
@@ -121,6 +127,7 @@ class ProjectTree:
 
 
 _RECENT_TREES = 4  # texts of one file: as read, after each upgrade that changed it, swept, final
+_UNPARSED = object()
 
 
 def _ast_or_none(text: str) -> ast.Module | None:

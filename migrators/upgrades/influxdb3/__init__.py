@@ -150,8 +150,7 @@ class Influxdb3Upgrade(Upgrade):
             "client" in text and any(method in text for method in CLIENT_METHODS)
         ):
             return False
-        syntax = state.get("syntax")
-        return _codemod_acts(text, flow, conflicts, (lambda t: syntax(t, rel)) if syntax else None)
+        return _codemod_acts(text, flow, conflicts, state.get("syntax"))
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)

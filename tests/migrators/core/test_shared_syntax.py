@@ -43,8 +43,13 @@ def test_a_text_is_parsed_once_and_each_text_gets_its_own_tree(tmp_path, monkeyp
     assert tree.syntax_of("def f(:\n") is None  # rejected: None, as tree.syntax gives
     # the file as read, once an analysis parsed it: the analyses' tree, only for that exact text
     analysed = tree.syntax("app/a.py")
-    assert tree.syntax_of(tree.read("app/a.py"), "app/a.py") is analysed
-    assert tree.syntax_of("import os\n", "app/a.py") is not tree.syntax("app/a.py")
+    assert tree.syntax_of(tree.read("app/a.py")) is analysed
+    assert tree.syntax_of("import os\n") is not analysed
+    # a text parsed before an analysis asks for the file: that parse is kept, not made again
+    write_tree(tmp_path, {"app/b.py": "import sys\n"})
+    before = tree.syntax_of("import sys\n")
+    parsed.clear()
+    assert tree.syntax("app/b.py") is before and parsed == []
 
 
 def test_the_recent_trees_are_bounded(tmp_path):
@@ -83,7 +88,7 @@ def test_transform_sweep_and_check_share_the_parse_of_a_text(tmp_path, monkeypat
 def test_the_readers_get_the_trees_a_fresh_parse_gives(tmp_path):
     tree = ProjectTree(tmp_path)
     text = "import os\nA = B\nB = os.sep\n"
-    shared = lambda source: tree.syntax_of(source)  # noqa: E731 - the shape the runner passes
+    shared = tree.syntax_of  # what the runner passes
     assert early_reads(text, shared) == early_reads(text) == {"B": 2}
     names = ImportNames(__import__("libcst").parse_module(text), text, shared)
     assert names._ast_tree() is tree.syntax_of(text)
