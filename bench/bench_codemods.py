@@ -34,8 +34,9 @@ and two floors, measured in the same run from the `-j 1` run's output:
   changed top-level statements hold 52% of the changed files' lines, each of them a test function or
   a class that a marker or a rewrite touched), the libcst floor 1.36x-2.28x. So the floor of a
   statement-level redesign sits at the one-process target itself, and at the -j 2 target only if two
-  workers halved it exactly, before the analyses, sweep and post-migrate check (together about 2x a
-  parse in the same runs) do anything: a statement-level redesign alone does not reach 1.5x / 0.8x.
+  workers halved it exactly, before the analyses, sweep and post-migrate check (together 1.5x-2x a
+  parse in the same runs, without pytest-asyncio's libcst parses) do anything: a statement-level
+  redesign alone does not reach 1.5x / 0.8x.
 
 then the `-j 1` run's profile: seconds per phase (read, pre-check, analysis, parse, metadata,
 transform, render, sweep, re-parse check, post-migrate check, rewriters), per upgrade and per
