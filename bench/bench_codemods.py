@@ -31,8 +31,8 @@ and two floors, measured in the same run from the `-j 1` run's output:
 
   Measured on 2026-11-26/27 (--services 10, 2 cores shared, load 3-15; four runs, CPU): the statement
   floor printed 1.19x-1.65x a parse of all (CPython's parse of every file 0.04x-0.07x of it; the 1434
-  changed top-level statements hold 52% of the changed files' lines, each of them a test function or
-  a class that a marker or a rewrite touched), the libcst floor 1.36x-2.28x. So the floor of a
+  changed top-level statements hold 52% of the changed files' lines: a marker or rewrite anywhere in a
+  test function or class hands libcst all of it), the libcst floor 1.36x-2.28x. So the floor of a
   statement-level redesign sits at the one-process target itself, and at the -j 2 target only if two
   workers halved it exactly, before the analyses, sweep and post-migrate check (together 1.5x-2x a
   parse in the same runs, without pytest-asyncio's libcst parses) do anything: a statement-level
