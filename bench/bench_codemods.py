@@ -29,14 +29,15 @@ and two floors, measured in the same run from the `-j 1` run's output:
   each target (one process, and -j N divided evenly). Both floors hold no analysis, rule, sweep or
   check: a design meets a target only if its floor leaves room for them.
 
-  Measured on 2026-11-26/27 (--services 10, 2 cores shared, load 3-15; four runs, CPU): the statement
-  floor printed 1.19x-1.65x a parse of all (CPython's parse of every file 0.04x-0.07x of it; the 1434
-  changed top-level statements hold 52% of the changed files' lines: a marker or rewrite anywhere in a
-  test function or class hands libcst all of it), the libcst floor 1.36x-2.28x. So the floor of a
-  statement-level redesign sits at the one-process target itself, and at the -j 2 target only if two
-  workers halved it exactly, before the analyses, sweep and post-migrate check (together 1.5x-2x a
-  parse in the same runs, without pytest-asyncio's libcst parses) do anything: a statement-level
-  redesign alone does not reach 1.5x / 0.8x.
+  Measured on 2026-11-26/27 (--services 10, 2 cores shared, load 3-15; six runs, CPU): the statement
+  floor printed 1.19x-2.20x a parse of all (CPython's parse of every file 0.04x-0.07x of it), the
+  libcst floor 1.38x-2.73x; in each run the statement floor was 0.70-0.86 of the libcst floor. The
+  1434 changed top-level statements hold 52% of the changed files' lines: a marker or rewrite anywhere
+  in a test function or class hands libcst all of it. So the floor of a statement-level redesign sits
+  at or above the one-process target, and at the -j 2 target only if two workers halved it exactly,
+  before the analyses, sweep and post-migrate check (together 1.5x-2x a parse in the same runs,
+  without pytest-asyncio's libcst parses) do anything: a statement-level redesign alone does not
+  reach 1.5x / 0.8x.
 
 then the `-j 1` run's profile: seconds per phase (read, pre-check, analysis, parse, metadata,
 transform, render, sweep, re-parse check, post-migrate check, rewriters), per upgrade and per
