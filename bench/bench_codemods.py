@@ -33,8 +33,9 @@ and two floors, measured in the same run from the `-j 1` run's output:
   floor printed 1.19x-2.20x a parse of all (CPython's parse of every file 0.04x-0.07x of it), the
   libcst floor 1.38x-2.73x; in each run the statement floor was 0.70-0.86 of the libcst floor. The
   1434 changed top-level statements hold 52% of the changed files' lines: a marker or rewrite anywhere
-  in a test function or class hands libcst all of it. So the floor of a statement-level redesign sits
-  at or above the one-process target, and at the -j 2 target only if two workers halved it exactly,
+  in a test function or class hands libcst all of it. So the floor of a statement-level redesign is
+  about the one-process target (under it in two runs of six), and under the -j 2 target only if two
+  workers halved it exactly,
   before the analyses, sweep and post-migrate check (together 1.5x-2x a parse in the same runs,
   without pytest-asyncio's libcst parses) do anything: a statement-level redesign alone does not
   reach 1.5x / 0.8x.
