@@ -35,10 +35,9 @@ and two floors, measured in the same run from the `-j 1` run's output:
   1434 changed top-level statements hold 52% of the changed files' lines: a marker or rewrite anywhere
   in a test function or class hands libcst all of it. So the floor of a statement-level redesign is
   about the one-process target (under it in two runs of six), and under the -j 2 target only if two
-  workers halved it exactly,
-  before the analyses, sweep and post-migrate check (together 1.5x-2x a parse in the same runs,
-  without pytest-asyncio's libcst parses) do anything: a statement-level redesign alone does not
-  reach 1.5x / 0.8x.
+  workers halved it exactly, before the analyses, sweep and post-migrate check (together 1.5x-2x a
+  parse in the same runs, without pytest-asyncio's libcst parses) do anything: a statement-level
+  redesign alone does not reach 1.5x / 0.8x.
 
 then the `-j 1` run's profile: seconds per phase (read, pre-check, analysis, parse, metadata,
 transform, render, sweep, re-parse check, post-migrate check, rewriters), per upgrade and per
