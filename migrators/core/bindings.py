@@ -68,9 +68,13 @@ class ImportNames:
     `source` must be the text `module` was parsed from (or renders to). Facts are computed on the
     first question and kept: one instance serves every upgrade that runs on the same tree."""
 
-    def __init__(self, module: cst.Module, source: str) -> None:
+    def __init__(
+        self, module: cst.Module, source: str, syntax: Callable[[str], ast.Module | None] | None = None
+    ) -> None:
         self.module = module
         self.source = source
+        # CPython's parse of a text, None where it rejects it: a unit's shared one (ProjectTree.syntax_of)
+        self._syntax = syntax
         self._records: dict[str, list[ImportAssignment]] | None = None
         self._in_imports: set[int] = set()
         self._eligible: dict[str, bool] = {}
@@ -153,7 +157,10 @@ class ImportNames:
 
     def _ast_tree(self) -> ast.Module | None:
         if self._ast is False:
-            self._ast = quietly_parsed(lambda: ast.parse(self.source))
+            if self._syntax is not None:
+                self._ast = self._syntax(self.source)
+            else:
+                self._ast = quietly_parsed(lambda: ast.parse(self.source))
         return self._ast  # type: ignore[return-value]
 
     def ast_def(self, node: cst.FunctionDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

@@ -19,7 +19,7 @@ import ast
 import builtins
 import re
 import symtable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from migrators.core.results import CheckFailure, CheckResult, FileResult
 from migrators.core.upgrade import Sweeper
@@ -37,6 +37,7 @@ _MODULE_DUNDERS = {
 }
 _BUILTINS = frozenset(dir(builtins)) | _MODULE_DUNDERS
 _STAR_IMPORT = re.compile(r"^\s*from\s+\S+\s+import\s+\*", re.M)
+Syntax = Callable[[str], ast.Module | None]  # CPython's tree of a text, None where it rejects it
 
 
 def undefined_names(source: str, filename: str = "<module>") -> dict[str, int]:
@@ -98,7 +99,7 @@ def _first_read(source: str, name: str, after_line: int) -> int:
     return min(lines, default=after_line)
 
 
-def early_reads(source: str) -> dict[str, int]:
+def early_reads(source: str, syntax: Syntax | None = None) -> dict[str, int]:
     """Module names read at import before the module binds them: name -> line of the first such read.
 
     What symtable cannot tell (it knows that a module binds a name, not where): `client = Client(
@@ -107,10 +108,15 @@ def early_reads(source: str) -> dict[str, int]:
     function bodies; a name bound anywhere at module level and read above its first binding counts."""
     if _STAR_IMPORT.search(source):
         return {}
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
+    if syntax is not None:
+        tree = syntax(source)
+        if tree is None:
+            return {}
+    else:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            return {}
     statements = tree.body
     module_bound = set().union(*(_binds(stmt) for stmt in statements)) if statements else set()
     bound: set[str] = set()
@@ -165,12 +171,12 @@ def _import_time_nodes(stmt: ast.stmt):
             stack.extend(ast.iter_child_nodes(node))
 
 
-def new_early_reads(rel: str, before: str, after: str) -> list[CheckFailure]:
+def new_early_reads(rel: str, before: str, after: str, syntax: Syntax | None = None) -> list[CheckFailure]:
     """Reads at import of a name bound only further down that the change introduced."""
-    now = early_reads(after)
+    now = early_reads(after, syntax)
     if not now:
         return []
-    old = early_reads(before)
+    old = early_reads(before, syntax)
     return [
         CheckFailure(
             rel,
@@ -185,9 +191,10 @@ def new_early_reads(rel: str, before: str, after: str) -> list[CheckFailure]:
     ]
 
 
-def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
-    """Names undefined after the change that were defined before it (or did not exist)."""
-    failures = new_early_reads(rel, before, after)
+def new_undefined(rel: str, before: str, after: str, syntax: Syntax | None = None) -> list[CheckFailure]:
+    """Names undefined after the change that were defined before it (or did not exist). `syntax`:
+    the unit's CPython parse of a text (ProjectTree.syntax_of), shared with the sweep."""
+    failures = new_early_reads(rel, before, after, syntax)
     now = undefined_names(after, rel)
     if not now:
         return failures  # nothing undefined after: the text before need not be analysed
@@ -211,14 +218,16 @@ def new_undefined(rel: str, before: str, after: str) -> list[CheckFailure]:
     return failures
 
 
-def check_file(fr: FileResult, sweepers: Sequence[Sweeper]) -> list[CheckFailure]:
+def check_file(
+    fr: FileResult, sweepers: Sequence[Sweeper], syntax: Syntax | None = None
+) -> list[CheckFailure]:
     """The check of one file's result (a parallel run checks each file in the worker that made it)."""
     if not fr.path.endswith(".py") or fr.status == "error":
         return []
     failures: list[CheckFailure] = []
     final = fr.new if fr.changed else fr.original
     if fr.changed:
-        failures.extend(new_undefined(fr.path, fr.original, fr.new))
+        failures.extend(new_undefined(fr.path, fr.original, fr.new, syntax))
     for sweeper in sweepers:
         if final and sweeper.precheck(fr.path, final):
             failures.extend(sweeper.check(fr.path, final))

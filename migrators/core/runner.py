@@ -78,9 +78,11 @@ def transform_source(
     re-parse (the caller keeps the original). `module`: the text's tree if an analysis parsed it.
     """
     timer = profile or Profile()
+    syntax = _unit_syntax(info)
     if not upgrades:
         with timer.timed("parse"):
-            valid = _compiles(code, info.rel)
+            # the unit's parse, where there is a unit: the sweep reads the same tree
+            valid = syntax(code) is not None if syntax is not None else _compiles(code, info.rel)
         if valid:  # only sweeps, which work on text: no libcst tree is needed
             return _sweep_all(code, code, sweepers, info, [], [], timer)
     try:
@@ -90,7 +92,7 @@ def transform_source(
         raise _parse_error(code, info.rel, exc) from None
     # a freshly parsed module holds no node twice: no defensive deep copy needed
     wrapper = TimedWrapper(module, unsafe_skip_copy=True, profile=profile)
-    names = ImportNames(wrapper.module, code)
+    names = ImportNames(wrapper.module, code, syntax)
     current = code
     changed: cst.Module | None = None  # a transformed tree the next codemod has not been given yet
     changes: list[Change] = []
@@ -106,7 +108,7 @@ def transform_source(
             with timer.timed("metadata:copy"):
                 unique = nodes_are_unique(changed)
                 wrapper, changed = TimedWrapper(changed, unsafe_skip_copy=unique, profile=profile), None
-            names = ImportNames(wrapper.module, current)
+            names = ImportNames(wrapper.module, current, syntax)
         after, after_code = _run_codemod(codemod, wrapper, names, current, upgrade.name, timer)
         if codemod.changes or after_code != current:
             applied.append(upgrade.name)
@@ -116,6 +118,12 @@ def transform_source(
         if after_code != current:
             changed, current = after, after_code
     return _sweep_all(code, current, sweepers, info, changes, applied, timer)
+
+
+def _unit_syntax(info: FileInfo) -> Callable[[str], ast.Module | None] | None:
+    """The unit's CPython parse of a text of this file (shared with the analyses, the sweep and the
+    check: see ProjectTree.syntax_of); None without a tree (a codemod's own parse then)."""
+    return info.tree.syntax_of if info.tree is not None else None
 
 
 def nodes_are_unique(module: cst.Module) -> bool:
@@ -410,7 +418,7 @@ class UnitWork:
         result = migrate_python_file(self.tree, rel, relevant, self.states, self.versions, sweeps, profile)
         timer = profile or Profile()
         with timer.timed("post-migrate check"):
-            failures = check_file(result, [s for _, s in self.sweepers])
+            failures = check_file(result, [s for _, s in self.sweepers], self.tree.syntax_of)
         return result, failures
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import re
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,11 @@ class ProjectTree:
         self._modules: dict[str, cst.Module] = {}
         # CPython's trees of the files as read, shared by the analyses that read them (None: rejected)
         self._syntax: dict[str, ast.Module | None] = {}
+        # the same trees by text: whoever holds a file's text finds the tree an analysis parsed of it
+        self._kept: dict[str, ast.Module | None] = {}
+        # the few texts parsed last (see syntax_of): a file's text goes from its transform to its
+        # sweep and its check, each of which wants CPython's tree of it; a few, to bound the memory
+        self._recent: dict[str, ast.Module | None] = {}
 
     def files(self) -> list[str]:
         if self._files is None:
@@ -91,8 +97,25 @@ class ProjectTree:
         """CPython's tree of `rel` as read (None where CPython rejects it), parsed once for every analysis
         of the unit. Readers must not change the tree: others read it after them."""
         if rel not in self._syntax:
-            self._syntax[rel] = _ast_or_none(self.read(rel))
+            text = self.read(rel)
+            if text not in self._kept:
+                recent = self._recent.pop(text, _UNPARSED)
+                self._kept[text] = _ast_or_none(text) if recent is _UNPARSED else recent
+            self._syntax[rel] = self._kept[text]
         return self._syntax[rel]
+
+    def syntax_of(self, text: str) -> ast.Module | None:
+        """CPython's tree of `text` (None where CPython rejects it), parsed once for the pre-checks, the
+        transform, the sweep and the check of a file: the tree an analysis parsed of a file with this
+        text (see syntax), else one of the last few parsed here. Readers must not change it."""
+        if text in self._kept:
+            return self._kept[text]
+        if text in self._recent:
+            return self._recent[text]
+        if len(self._recent) >= _RECENT_TREES:
+            del self._recent[next(iter(self._recent))]  # the oldest: a file's texts come in a row
+        found = self._recent[text] = _ast_or_none(text)
+        return found
 
     def take_parsed(self, rel: str) -> cst.Module | None:
         """The tree an analysis already parsed for `rel` (only once: the transform owns it)."""
@@ -103,9 +126,15 @@ class ProjectTree:
         return [f for f in self.files() if f.endswith(suffix) and regex.search(self.read(f))]
 
 
+_RECENT_TREES = 4  # texts of one file: as read, after each upgrade that changed it, swept, final
+_UNPARSED = object()
+
+
 def _ast_or_none(text: str) -> ast.Module | None:
     try:
-        return ast.parse(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # invalid escapes etc.: the user's code, not ours to report
+            return ast.parse(text)
     except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
         return None
 

@@ -1294,8 +1294,13 @@ class PytestAsyncioUpgrade(Upgrade):
             return is_test_file(rel)
         if not is_test_file(rel) and rel not in state.plugin_modules:
             return False
-        if any(word in text for word in ("event_loop", "plugin", "close")):
-            return True  # PA-3/6/7/11/14/16 (event_loop, get_event_loop), PA-12 (plugin), PA-15 (close())
+        if any(word in text for word in ("event_loop", "plugin")):
+            return True  # PA-3/6/7/11/14/16 (event_loop, get_event_loop), PA-12 (plugin)
+        if "close" in text and "get_running_loop" in text:
+            # PA-15: close() of `event_loop` (above) or of a loop got by the dotted name
+            # asyncio.get_event_loop (above: it holds event_loop) or asyncio.get_running_loop;
+            # the `helper.close()` of most fixtures holds neither
+            return True
         if self._unit_scope_applies(rel, state) or any(name in text for name in state.wide_fixtures):
             return True  # PA-3 (subtree or class override), PA-10 (a wider-loop fixture's name)
         if "fixture" in text and "async" in text and (state.mode != "auto" or state.pa5_code_edits):

@@ -57,6 +57,10 @@ _TIMES_WAITS = re.compile(
     r"wait_random_exponential|wait_full_jitter|(?:patch|setattr)\([^)\n]*sleep|\.retry\.sleep\s*=|retry_with\([^)]*\bsleep\s*="
 )
 _ASYNCIO_MODULE = re.compile(r"(?<!\w)_asyncio")
+# `a.b.retry.statistics` read through a dotted receiver of two or more names (the start of the chain
+# not after a dot): TN-2 resolves only a plain name or `self.x`/`cls.x` to an @retry function, so a
+# target >= 9.2 (which marks nothing) leaves this shape alone; group 1 is the receiver
+_DOTTED_STATISTICS = re.compile(r"(?<![\w.])(\w+(?:\.\w+)+)\.retry\.statistics")
 
 
 def _attr_fromdotted(dotted_name: str) -> cst.BaseExpression:
@@ -572,6 +576,19 @@ class TenacityCodemod(MigrationCodemod):
         return False
 
 
+def _statistics_may_concern_tn2(text: str, state: Any) -> bool:
+    """Whether a "statistics" in the text can be one TN-2 rewrites or marks. Below a 9.2 target (or
+    without the analysis' answer) every one can (TN-2 marks what it cannot resolve); from 9.2 TN-2
+    only rewrites `<f>.retry.statistics` with `<f>` a name or `self.x`/`cls.x`, so the file is
+    spared when every occurrence of the word is in a `a.b.retry.statistics` with a longer receiver."""
+    if not isinstance(state, dict) or state.get("retry_statistics_empty", True):
+        return True
+    receivers = [match[1] for match in _DOTTED_STATISTICS.finditer(text)]
+    if any(r.count(".") == 1 and r.split(".", 1)[0] in ("self", "cls") for r in receivers):
+        return True
+    return text.count("statistics") != len(receivers)
+
+
 class TenacityUpgrade(Upgrade):
     name = "tenacity"
     description = "tenacity 8.x -> 9.x (TN-1..TN-8)"
@@ -604,10 +621,11 @@ class TenacityUpgrade(Upgrade):
         # module's async-sleep retry or kwargs: TN-6 across modules)
         imported = state.get("sleep_words", ()) if isinstance(state, dict) else ()
         return (
-            any(word in text for word in CODEMOD_WORDS if word not in ("sleep", "_asyncio"))
+            any(word in text for word in CODEMOD_WORDS if word not in ("sleep", "_asyncio", "statistics"))
             or bool(_SLEEP_KEY.search(text))
             or bool(_ASYNCIO_MODULE.search(text))
             or any(word in text for word in imported)
+            or ("statistics" in text and _statistics_may_concern_tn2(text, state))
         )
 
     def python_floor(self, versions: Versions) -> tuple[str, str] | None:
@@ -641,7 +659,12 @@ class TenacityUpgrade(Upgrade):
                 ):
                     asserting = True
                     break
-        return {"tests_assert_waits": asserting, **facts}
+        # read by needs_codemod, which is not given the versions (the codemod asks them itself)
+        return {
+            "tests_assert_waits": asserting,
+            "retry_statistics_empty": not versions.at_least("tenacity", "9.2"),
+            **facts,
+        }
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:
         return [RequirementRule("TN-1", "tenacity", version=versions.target("tenacity"))]

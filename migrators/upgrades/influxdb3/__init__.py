@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from typing import Any
 
 from migrators.core.tree import ProjectTree
@@ -67,15 +68,23 @@ def _api_method_call(func: ast.expr) -> bool:
     return func.attr in QUERY_METHODS and receiver == "query_api"
 
 
-def _codemod_acts(text: str, flow: ServiceFlow, conflicts: bool) -> bool:
+def _codemod_acts(
+    text: str, flow: ServiceFlow, conflicts: bool, syntax: Callable[[str], ast.Module | None] | None = None
+) -> bool:
     """Whether the code (not its strings or comments) holds what a rule starts from: an import of
     influxdb_client (or of influxdb_client_3's SYNCHRONOUS), a call of a v2 API method or of a service
     function the planner follows, a query or write method where a query/write API is named, a Point of
-    a conflicting measurement. A file CPython rejects goes on to libcst, whose error the report shows."""
-    try:
-        module = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return True
+    a conflicting measurement. A file CPython rejects goes on to libcst, whose error the report shows.
+    `syntax`: the unit's CPython parse of a text (ProjectTree.syntax_of: the transform reuses it)."""
+    if syntax is not None:
+        module = syntax(text)
+        if module is None:
+            return True
+    else:
+        try:
+            module = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return True
     called = set(CALLED) | _flow_names(flow) | ({"Point"} if conflicts else set())
     for node in ast.walk(module):
         if isinstance(node, ast.Call):
@@ -141,7 +150,7 @@ class Influxdb3Upgrade(Upgrade):
             "client" in text and any(method in text for method in CLIENT_METHODS)
         ):
             return False
-        return _codemod_acts(text, flow, conflicts)
+        return _codemod_acts(text, flow, conflicts, state.get("syntax"))
 
     def analyze(self, tree: ProjectTree, versions: Versions) -> dict[str, Any]:
         writers = project_writers(tree)
@@ -151,6 +160,8 @@ class Influxdb3Upgrade(Upgrade):
             "numpy1": _pins_numpy1(tree),
             "conflicts": writers.conflicts,
             "flow": analyze_flow(tree),
+            # needs_codemod's CPython parse of a file, shared with its transform (no parse twice)
+            "syntax": tree.syntax_of,
         }
 
     def requirement_rules(self, versions: Versions, state: Any) -> list[RequirementRule]:

@@ -231,10 +231,13 @@ def _mock_target(node: ast.Call, checks: frozenset[str]) -> bool:
     )
 
 
-def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, frozenset[str]]:
+def learn_getters(
+    tree: ProjectTree, aliases: frozenset[str], flows: dict[str, FileFlow] | None = None
+) -> dict[str, frozenset[str]]:
     """Dotted module -> its top-level functions returning an InfluxDB object (a client, a query or write
     API: `def sink(): ... return _sink`), learned over the unit: a module importing one and calling it
-    (`sink().write(bucket, org, lines)`) may hold no InfluxDB word at all."""
+    (`sink().write(bucket, org, lines)`) may hold no InfluxDB word at all. `flows` gets each file's
+    text -> its file_flow with these `aliases` (the sweep of a text the rules left as it was reuses it)."""
     found: dict[str, frozenset[str]] = {}
     for rel in tree.python_files():
         text = tree.read(rel)
@@ -244,9 +247,12 @@ def learn_getters(tree: ProjectTree, aliases: frozenset[str]) -> dict[str, froze
         if module is None:
             continue
         top = {n.name for n in module.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-        flow = file_flow(module, aliases)
+        walked = _Walked.of(module)  # one walk for the flow and the getters' pass below
+        flow = file_flow(module, aliases, walked)
+        if flows is not None:
+            flows[text] = flow
         # and functions returning a name the file binds to one (`_sink = connection().write_api(...)`)
-        _, returning = _bound(module, V2_NAMES | aliases | API_CALLS | flow.tied, naming=True)
+        _, returning = _bound(module, V2_NAMES | aliases | API_CALLS | flow.tied, naming=True, walked=walked)
         getters = (flow.tied_functions | returning) & top
         if getters:
             found[module_name(rel)] = frozenset(getters)
@@ -379,15 +385,16 @@ def _names_in(expr: ast.AST) -> Iterable[str]:
             yield n.attr
 
 
-def file_flow(code: str | ast.Module, aliases: frozenset[str]) -> FileFlow:
-    """Assignments, `with ... as`, parameters and functions whose value is an InfluxDB object."""
+def file_flow(code: str | ast.Module, aliases: frozenset[str], walked: _Walked | None = None) -> FileFlow:
+    """Assignments, `with ... as`, parameters and functions whose value is an InfluxDB object.
+    `walked`: _Walked.of the same module, where the caller already made it."""
     flow = FileFlow()
     try:
         module = ast.parse(code) if isinstance(code, str) else code
     except SyntaxError:
         return flow
     flow.v3_classes = _v3_imports(module)
-    walked = _Walked.of(module)  # one walk of the module for the four _bound passes below
+    walked = walked or _Walked.of(module)  # one walk of the module for the four _bound passes below
     v2_known = V2_NAMES | aliases | API_CALLS
     flow.tied, flow.tied_functions = _bound(
         module, v2_known | set(flow.v3_classes), naming=True, walked=walked
@@ -531,7 +538,7 @@ class ShapeFinder:
         if known is None:
             # a name the rules re-bound to influxdb3-python here (`InfluxDBClient3 as idbc`) is new API now
             aliases = sweeper.aliases - v3_bound_names(code)
-            known = (aliases, file_flow(module, aliases))
+            known = (aliases, sweeper.flow_of(code, module, aliases))
         # else: the (aliases, flow) of a text this one differs from by comment lines only (see _sweep)
         self.aliases, self.flow = known
         imported = imported_getters(module, sweeper.getters)
@@ -871,7 +878,9 @@ class InfluxSweeper(Sweeper):
         self.aliases = learn_aliases(tree)
         alias_words = "|".join(map(re.escape, sorted(self.aliases)))
         self._alias_text = re.compile(rf"\b({alias_words})\b") if self.aliases else None
-        self.getters = learn_getters(tree, self.aliases)
+        # text -> file_flow(text, self.aliases) of the unit's files, worked out by learn_getters
+        self._flows: dict[str, FileFlow] = {}
+        self.getters = learn_getters(tree, self.aliases, self._flows)
         self.checks = learn_checks(tree)
         check_words = "|".join(sorted(self.checks))
         self._check_mock_text = (
@@ -883,15 +892,20 @@ class InfluxSweeper(Sweeper):
         self._last: tuple[str, bool, tuple[str, list[Change]]] | None = None
         # (text the last sweep left with markers added, the (aliases, flow) of the text it swept)
         self._marked: tuple[str, tuple[frozenset[str], FileFlow]] | None = None
-        # (text, CPython's tree of it) last parsed: the check's signature test reads the text the
-        # sweep just parsed (the final text of most files); nothing here changes a tree it reads
-        self._tree: tuple[str, ast.Module] | None = None
 
     def parsed(self, text: str) -> ast.Module:
-        """ast.parse(text), remembered for the last text (raises as ast.parse does)."""
-        if self._tree is None or self._tree[0] != text:
-            self._tree = (text, ast.parse(text))
-        return self._tree[1]
+        """ast.parse(text) (raises as it does), shared with the unit's other readers of the same text
+        (ProjectTree.syntax_of: the transform, the post-migrate check, the analyses); the check's
+        signature test reads the text the sweep just parsed. Nothing here changes a tree it reads."""
+        found = self.tree.syntax_of(text)
+        return found if found is not None else ast.parse(text)
+
+    def flow_of(self, code: str, module: ast.Module, aliases: frozenset[str]) -> FileFlow:
+        """file_flow(module, aliases), `module` being CPython's tree of `code`: the one learn_getters
+        worked out for the same text and aliases (a file the rules left as it was), else anew."""
+        if aliases == self.aliases and code in self._flows:
+            return self._flows[code]
+        return file_flow(module, aliases)
 
     def precheck(self, rel: str, text: str) -> bool:
         return bool(

@@ -29,6 +29,7 @@ from migrators.core.profile import Profile
 from migrators.core.runner import transform_source, without_markers
 from migrators.core.tree import FileInfo, ProjectTree, find_units, is_test_file
 from migrators.upgrades import default_registry
+from migrators.upgrades.pytest_asyncio import PAState, PytestAsyncioUpgrade
 from migrators.upgrades.tenacity import TenacityUpgrade
 from sandbox.engine.containers import LIMITS, NO_HEALTHCHECK, migrator_limits
 from tests.migrators.helpers import dedent, write_tree
@@ -186,6 +187,77 @@ def test_tenacity_precise_check_accepts_every_file_its_codemod_changes():
     assert not upgrade.needs_codemod("app/mod.py", plain + "    pass\n")
 
 
+_RETRIED = "from tenacity import retry\n\n@retry\ndef f():\n    pass\n\n"
+_IN_CLASS = "class C:\n    @retry\n    def f(self):\n        pass\n\n    def g(self):\n        return {}\n"
+# TN-2's shapes: a receiver it resolves (a name, self.x, cls.x) however it is written
+TN2_REWRITES = [
+    _RETRIED + "f.retry.statistics\n",
+    _RETRIED + "(f).retry.statistics\n",
+    _RETRIED + "f .retry.statistics\n",
+    _RETRIED + "x = (f\n     .retry\n     .statistics)\n",
+    _RETRIED + "x = f.retry. statistics\n",
+    _RETRIED + "s = f.retry.statistics; t = a.b.retry.statistics\n",
+    "from tenacity import retry\n\n" + _IN_CLASS.format("self.f.retry.statistics"),
+    "from tenacity import retry\n\n" + _IN_CLASS.format("self .f.retry.statistics"),
+    "from tenacity import retry\n\n" + _IN_CLASS.replace("(self)", "(cls)").format("cls.f.retry.statistics"),
+]
+# a receiver of two or more names TN-2 cannot resolve: nothing changes from a 9.2 target on
+TN2_DOTTED = "import tenacity\nfrom app import retries\n\nx = retries.write.retry.statistics['a']\n"
+
+
+def _tenacity_run(code: str, target: str) -> tuple[bool, bool]:
+    """(the codemod changes or marks something, needs_codemod lets the file through) for one target,
+    with the state the upgrade's analysis gives."""
+    upgrade = TenacityUpgrade()
+    versions = default_registry().versions().with_targets(tenacity=target)
+    state = upgrade.analyze(ProjectTree(Path("/nonexistent")), versions)
+    info = FileInfo("app/mod.py", False, False)
+    new, changes, _ = transform_source(code, [upgrade], {"tenacity": state}, versions, info)
+    return (new != code or bool(changes)), upgrade.needs_codemod("app/mod.py", code, state)
+
+
+def test_tenacity_statistics_check_lets_through_every_shape_tn2_acts_on():
+    for code in TN2_REWRITES:
+        for target in ("9.2.0", "9.1.2"):
+            acts, needed = _tenacity_run(code, target)
+            assert acts, (target, code)  # TN-2 rewrites (or below 9.2 marks) it...
+            assert needed, (target, code)  # ...so the precise check lets it through
+    assert _tenacity_run(TN2_DOTTED, "9.1.2") == (True, True)  # marked: the statistics are empty
+    assert _tenacity_run(TN2_DOTTED, "9.2.0") == (False, False)  # nothing to do: no parse
+    # without the analysis' state the check cannot know the target: it lets the file through
+    assert TenacityUpgrade().needs_codemod("app/mod.py", TN2_DOTTED)
+
+
+# PA-15's shapes in auto mode (no marker or fixture decorator for another rule to act on)
+PA15_CLOSES = [
+    "import asyncio\n\nasync def test_a():\n    loop = asyncio.get_running_loop()\n    loop.close()\n",
+    "import asyncio\n\nasync def test_a():\n    asyncio.get_running_loop().close()\n",
+    "import asyncio\n\nasync def test_a():\n    asyncio.get_event_loop().close()\n",
+    "import asyncio\n\nasync def test_a():\n    loop = asyncio.get_event_loop()\n    loop.close()\n",
+    "async def test_a(event_loop):\n    event_loop.close()\n",
+]
+# a close() of anything else: the helpers most fixtures close
+PA15_OTHER_CLOSE = (
+    "import asyncio\nimport pytest\n\n@pytest.fixture\nasync def helper():\n    h = Helper()\n"
+    "    yield h\n    h.close()\n\nasync def test_a(helper):\n    await asyncio.sleep(0)\n"
+    "    helper.close()\n"
+)
+
+
+def test_pytest_asyncio_close_check_lets_through_every_loop_close():
+    upgrade = PytestAsyncioUpgrade()
+    versions = default_registry().versions()
+    state = PAState(mode="auto")
+    info = FileInfo("tests/test_a.py", True, False)
+    for code in PA15_CLOSES:
+        new, changes, _ = transform_source(code, [upgrade], {upgrade.name: state}, versions, info)
+        assert any(c.rule in ("PA-15", "PA-6", "PA-16") for c in changes), code  # a rule acts...
+        assert upgrade.needs_codemod(info.rel, code, state), code  # ...so the check lets it through
+    new, changes, _ = transform_source(PA15_OTHER_CLOSE, [upgrade], {upgrade.name: state}, versions, info)
+    assert (new, changes) == (PA15_OTHER_CLOSE, [])  # nothing to do in it...
+    assert not upgrade.needs_codemod(info.rel, PA15_OTHER_CLOSE, state)  # ...and no parse for it
+
+
 def test_a_file_spared_a_parse_reports_as_in_a_full_run(tmp_path):
     files = {
         "requirements.txt": "tenacity==8.2.3\n",
@@ -254,7 +326,7 @@ def _spared_and_checked(root: Path, name: str) -> tuple[int, int]:
     return spared, kept
 
 
-@pytest.mark.parametrize("name", ["pytest-asyncio", "influxdb3"])
+@pytest.mark.parametrize("name", ["pytest-asyncio", "influxdb3", "tenacity"])
 def test_precise_check_spares_only_files_the_codemod_leaves_alone(name):
     spared = kept = 0
     for root in (ROOT / "services", ROOT / "tests/migrators/corpus"):

@@ -2,7 +2,9 @@
 
 * _Walked.of collects each def's returns in its one walk of the module, as a walk of each def did;
 * a re-sweep of a text the sweep just marked reuses the data flow of the swept text and finds what a
-  fresh sweep of it finds.
+  fresh sweep of it finds;
+* (round 9) the data flow learn_getters works out for each file of the unit is the one file_flow gives
+  the same text and aliases, and the sweep reuses it only for that text and those aliases.
 """
 
 from __future__ import annotations
@@ -55,3 +57,31 @@ def test_a_resweep_of_marked_text_with_the_reused_flow_finds_what_a_fresh_one_fi
         assert reused == sweep.sweep_code(sweeper, marked, is_test_file(rel)), path
         resweeps += 1
     assert resweeps >= 10
+
+
+def _units() -> list[Path]:
+    return sorted(
+        {
+            p.parent
+            for p in [*CORPUS.rglob("requirements.txt"), *(ROOT / "services").rglob("requirements.txt")]
+        }
+    )
+
+
+def test_the_flows_learn_getters_keeps_are_the_flows_of_the_same_texts():
+    compared = 0
+    for unit in _units():
+        tree = ProjectTree(unit)
+        sweeper = sweep.InfluxSweeper(tree, Versions())
+        for text, flow in sweeper._flows.items():
+            assert flow == sweep.file_flow(ast.parse(text), sweeper.aliases), unit
+            module = ast.parse(text)
+            assert sweeper.flow_of(text, module, sweeper.aliases) is flow  # the sweep takes it...
+            other = sweeper.aliases | {"_another_alias"}
+            assert sweeper.flow_of(text, module, other) is not flow  # ...only for the same aliases
+            assert (
+                sweeper.flow_of(text + "\nx = 1\n", ast.parse(text + "\nx = 1\n"), sweeper.aliases)
+                is not flow
+            )
+            compared += 1
+    assert compared >= 20, compared
