@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import docker
@@ -30,6 +31,7 @@ from testcontainers.core.network import Network
 
 from sandbox.deps.base import Dependency, container_ip
 from sandbox.deps.registry import DEFAULT_NEEDS, dependencies
+from sandbox.deps.relay import RunRelay
 from sandbox.engine.cleanup import is_kept
 from sandbox.engine.images import ResolvedImage, Resolver
 
@@ -62,6 +64,10 @@ class ServiceDeps:
     cancelled: threading.Event = field(default_factory=threading.Event)
     # the run's one access network (created by the first set that asks); None: one of its own
     shared_access: SharedAccess | None = None
+    # the run's relay, on the private network while the set lives (the health check reaches its
+    # service through it); None: the stage needs no way from the host to the service
+    relay: RunRelay | None = None
+    _relay_joined: bool = False
     # what __exit__ removes: every container created (started or not) and both networks
     _owned_containers: list[DockerContainer] = field(default_factory=list)
     _owned_networks: list[Network] = field(default_factory=list)
@@ -82,8 +88,17 @@ class ServiceDeps:
         loaded engine each removal takes a second or more, and a stage's end waits for them."""
         containers, self._owned_containers = self._owned_containers, []
         networks, self._owned_networks = self._owned_networks, []
-        _each_at_once(_stop_quietly, containers)
+        leaving = [self._leave_relay] if self._relay_joined else []
+        self._relay_joined = False
+        _each_at_once(_call, [*(partial(_stop_quietly, c) for c in containers), *leaving])
         _each_at_once(_remove_network_quietly, networks)
+
+    def _leave_relay(self) -> None:
+        """The relay off the private network: a network with an endpoint left cannot be removed."""
+        try:
+            self.relay.leave(self.client, self.network)
+        except Exception:  # the engine hiccuped: the run's end removes the relay, then the network
+            pass
 
     def _start(self) -> None:
         unknown = [name for name in self.needs if name not in self.known]
@@ -103,13 +118,21 @@ class ServiceDeps:
         self._owned_containers.extend(pending.values())
         # Started side by side: each waits for its own readiness. A container a worker creates
         # after an interrupt is still caught by the run's label sweep (sandbox.engine.cleanup).
-        with ThreadPoolExecutor(max_workers=len(pending) or 1) as pool:
+        # The relay joins the private network meanwhile (the run's first join starts it).
+        with ThreadPoolExecutor(max_workers=len(pending) + 1) as pool:
+            joined = pool.submit(self._join_relay, access.name, private.name) if self.relay else None
             futures = {name: pool.submit(_start_timed, container) for name, container in pending.items()}
             for name, future in futures.items():
                 self.started_in[name] = future.result()
                 self.containers[name] = pending[name]
+            if joined is not None:
+                joined.result()
         for name, container in self.containers.items():
             private.connect(container.get_wrapped_container().id, [name])
+
+    def _join_relay(self, access: str, private: str) -> None:
+        self._relay_joined = True  # set first: a join the engine made before an error is left too
+        self.relay.join(self.client, access, private, self.cancelled)
 
     def _networks(self) -> tuple[Network, Network]:
         """(private, access), made at once: each creation waits for the engine's network lock and its
@@ -240,6 +263,10 @@ def _each_at_once(remove: Callable[[Any], None], objects: list) -> None:
         return
     with ThreadPoolExecutor(max_workers=len(objects)) as pool:
         list(pool.map(remove, objects))
+
+
+def _call(work: Callable[[], None]) -> None:
+    work()
 
 
 def _start_timed(container: DockerContainer) -> float:
