@@ -22,6 +22,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import docker
@@ -122,7 +123,7 @@ class RunRelay:
     the run after its last check (close); labelled with the run, so an interrupted run's sweep takes
     it. A relay that failed to start is tried again by the next check that asks."""
 
-    image: str
+    image: Callable[[], str]  # the base image's reference, asked when the relay first starts
     labels: dict[str, str]
     cpu_shares: int = CPU_SHARES
     _container: Container | None = None
@@ -186,7 +187,7 @@ class RunRelay:
 
     def _create(self, client: docker.DockerClient, access: str) -> Container:
         return client.containers.create(
-            self.image,
+            self.image(),
             [*RELAY_PYTHON, "-c", RELAY_CODE, str(CONTROL_PORT)],
             network=access,
             labels=self.labels,

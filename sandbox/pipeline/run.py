@@ -647,7 +647,7 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         run.resolver.resolve(name)
     # one relay for the run's health checks, started by the first (a run that reuses every result
     # starts none)
-    run.relay = RunRelay(run.resolver.resolve("base").ref, labels_for(run.run_id, "relay"))
+    run.relay = RunRelay(lambda: run.resolver.resolve("base").ref, labels_for(run.run_id, "relay"))
     ordered = [config for phase in PHASES for config in services if config.phase == phase]
     counts = [(phase, sum(c.phase == phase for c in ordered)) for phase in PHASES]
     run.schedule = Schedule(

@@ -97,7 +97,7 @@ def relayed(docker_client) -> Iterator[Relayed]:
         _container(docker_client, base, ["python3", "-c", ECHO], net.name, labels, [f"echo-{i}"])
         for i, net in enumerate(networks)
     ]
-    relay = RunRelay(base, labels)
+    relay = RunRelay(lambda: base, labels)
     try:
         for container in upstreams:
             container.start()
