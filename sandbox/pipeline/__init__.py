@@ -18,7 +18,16 @@ STAGES: tuple[Stage, ...] = (
     Stage("test", test.test, timeout="test", hint=test.HINT, needs_deps=True),
     # The health check needs the built image and fresh dependencies of its own, not the tests'
     # outcome: it runs beside the tests and counts only when they pass.
-    Stage("health", health.health, timeout="health", hint=health.HINT, needs_deps=True, beside_previous=True),
+    # The host reaches the service through the run's relay, which joins its dependencies' network.
+    Stage(
+        "health",
+        health.health,
+        timeout="health",
+        hint=health.HINT,
+        needs_deps=True,
+        beside_previous=True,
+        relayed=True,
+    ),
     Stage("gate", gate.gate),
 )
 

@@ -8,17 +8,17 @@ smoke steps of sandbox.toml prove the service really uses its dependencies.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import requests
-from docker.models.containers import Container
 
 from sandbox.config import ServiceConfig, SmokeStep
 from sandbox.deps import ServiceDeps, smoke_runners
-from sandbox.deps.relay import relay_address, start_relay
+from sandbox.deps.relay import Route
 from sandbox.engine.containers import (
     LIMITS,
     NO_HEALTHCHECK,
@@ -37,7 +37,6 @@ HINT = (
 
 
 STATE_EVERY = 1.0  # seconds between looks at the service container's state while it is probed
-SERVICE_ALIAS = "sandbox-service"  # the service's name on its private network, for the relay
 
 
 @dataclass(frozen=True)
@@ -126,18 +125,23 @@ def _poll_healthy(
 def health(ctx: StageContext) -> StageResult:
     """The migrated service image, started with the stage's fresh dependencies (ctx.take_deps).
 
-    The service is on the private network only; the host probes it through a relay
-    (sandbox.deps.relay), so the service never gets a route to the host."""
+    The service is on the private network only; the host probes it through the run's relay
+    (sandbox.deps.relay), which joined that network with the dependencies, so the service never
+    gets a route to the host."""
     steps = _Steps()
     image, deps = ctx.service_image, ctx.take_deps()
     steps.done("dependencies")
+    if deps.relay is None:
+        raise RuntimeError("the health check's dependencies have no relay: the host cannot reach the service")
+    # The relay sits on every checked service's network at once: the name it reaches this one by is
+    # the run's only (a service's name could be another's alias), so it can start beside the service.
+    alias = f"service-{secrets.token_hex(6)}"
     user = non_root(ctx.client.images.get(image).attrs["Config"].get("User"))
     container = ctx.client.containers.create(
         image,
         environment={**deps.container_env, **(NOBODY_ENV if user == NOBODY else {})},
         network=deps.network,
-        # the relay's target: it can start beside the service instead of after it (for its address)
-        networking_config={deps.network: ctx.client.api.create_endpoint_config(aliases=[SERVICE_ALIAS])},
+        networking_config={deps.network: ctx.client.api.create_endpoint_config(aliases=[alias])},
         labels=ctx.labels("service"),
         user=user,
         cpu_shares=ctx.cpu_shares,
@@ -145,33 +149,21 @@ def health(ctx: StageContext) -> StageResult:
         **({**LIMITS, **NO_HEALTHCHECK} if ctx.config.health else LIMITS),
     )
     steps.done("service_created")
-    relay = None
+    route = None
     try:
-        relay, error = _start_beside(
-            container.start,
-            lambda: start_relay(
-                ctx.client,
-                ctx.resolver.resolve("base").ref,
-                SERVICE_ALIAS,
-                ctx.config.port,
-                deps.network,
-                deps.access_network,
-                ctx.labels("relay"),
-                cpu_shares=ctx.cpu_shares,
-            ),
-        )
+        route, error = _start_beside(container.start, lambda: deps.relay.route(alias, ctx.config.port))
         if error is not None:
             raise error
-        base_url = f"http://{relay_address(relay, deps.access_network)}:{ctx.config.port}"
+        base_url = f"http://{route.host}:{route.port}"
         steps.done("service_and_relay_started")
         probe = wait_healthy(ctx, container, base_url)
         steps.done("healthy")
         smoke = run_smoke(ctx.config.smoke, base_url, deps) if probe.healthy else []
         steps.done("smoke")
         logs = capped_logs(container).text
-    finally:  # the logs are read: the verdict need not wait for the removals
-        if relay is not None:
-            ctx.remove_later(lambda: remove(relay), "relay")
+    finally:  # the logs are read: the verdict need not wait for the removal
+        if route is not None:
+            route.close()
         ctx.remove_later(lambda: remove(container), "service")
     log = ctx.write_log(
         "health.log",
@@ -199,14 +191,15 @@ def health(ctx: StageContext) -> StageResult:
 
 
 def _start_beside(
-    start_service: Callable[[], object], start_relay: Callable[[], Container]
-) -> tuple[Container | None, BaseException | None]:
-    """The service and its relay started at once (each is a container start: one to three seconds
-    on a loaded engine, and the relay reaches the service by its alias, so it need not wait for it).
-    (the relay or None, the first error or None): whatever started is removed by the caller."""
+    start_service: Callable[[], object], open_route: Callable[[], Route]
+) -> tuple[Route | None, BaseException | None]:
+    """The service started and the relay's route to it opened at once (a container start is one to
+    three seconds on a loaded engine, and the relay reaches the service by its alias, so the route
+    need not wait for it). (the route or None, the first error or None): the caller closes the route
+    and removes the service."""
     with ThreadPoolExecutor(max_workers=2) as pool:
         service = pool.submit(start_service)
-        relay = pool.submit(start_relay)
+        relay = pool.submit(open_route)
     error = service.exception() or relay.exception()
     return (relay.result() if relay.exception() is None else None), error
 

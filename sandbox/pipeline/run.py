@@ -28,6 +28,7 @@ from typing import Any
 from sandbox import cache
 from sandbox.config import PHASES, ServiceConfig, dependents_of
 from sandbox.deps import dependencies
+from sandbox.deps.relay import RunRelay
 from sandbox.deps.service import SharedAccess
 from sandbox.engine import Resolver, connect, run_scope
 from sandbox.engine.cleanup import (
@@ -162,6 +163,7 @@ class Run:
     teardowns: Teardowns = field(default_factory=Teardowns)  # removals the stages handed off
     shared_migrator: OnDemand | None = None  # a fleet run's one migrator container, on demand
     shared_access: SharedAccess | None = None  # the run's one access network, made on demand
+    relay: RunRelay | None = None  # the run's one relay to its services, started on demand
 
     def images(self) -> dict[str, Any]:
         return {
@@ -197,6 +199,9 @@ def verify_service(
     return outcome
 
 
+RELAYED_STAGES = frozenset(stage.name for stage in STAGES if stage.relayed)
+
+
 def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, folder: Path) -> None:
     ctx = StageContext(
         run_id=run.run_id,
@@ -213,6 +218,8 @@ def _verify_stages(run: Run, config: ServiceConfig, outcome: ServiceOutcome, fol
         teardowns=run.teardowns,
         shared_migrator=run.shared_migrator,
         shared_access=run.shared_access,
+        relay=run.relay,
+        relayed_stages=RELAYED_STAGES,
     )
     turn = _Turn(run, config)
     ahead: _Ahead | None = None
@@ -556,6 +563,8 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
             # nothing a stage made may outlive the run; interrupted, the sweep takes what is left
             interrupted = run.cancelled.is_set() or sys.exc_info()[0] is not None
             run.teardowns.join(DRAIN_SECONDS if interrupted else None)
+            if run.relay is not None:  # on the access network: it goes first
+                run.relay.close()
             run.shared_access.close()  # empty now (interrupted: the sweep removes what is left)
             if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
@@ -636,6 +645,9 @@ def _phases(run: Run, services: list[ServiceConfig], result: FleetResult) -> Non
         if run.cancelled.is_set():
             return
         run.resolver.resolve(name)
+    # one relay for the run's health checks, started by the first (a run that reuses every result
+    # starts none)
+    run.relay = RunRelay(lambda: run.resolver.resolve("base").ref, labels_for(run.run_id, "relay"))
     ordered = [config for phase in PHASES for config in services if config.phase == phase]
     counts = [(phase, sum(c.phase == phase for c in ordered)) for phase in PHASES]
     run.schedule = Schedule(

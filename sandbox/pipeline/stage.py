@@ -21,6 +21,7 @@ from docker.errors import APIError, BuildError
 from sandbox import workspace as wsmod
 from sandbox.config import ServiceConfig
 from sandbox.deps import ServiceDeps, dependencies
+from sandbox.deps.relay import RunRelay
 from sandbox.deps.service import SharedAccess
 from sandbox.engine import Resolver, connect, labels_for
 from sandbox.engine.cleanup import RunImages, Teardowns
@@ -85,6 +86,10 @@ class StageContext:
     shared_migrator: OnDemand | None = None
     # the run's one access network for its dependency sets (sandbox.deps.service); None: their own
     shared_access: SharedAccess | None = None
+    # the run's relay, and the stages whose dependency sets it joins (Stage.relayed: the host
+    # reaches their service through it)
+    relay: RunRelay | None = None
+    relayed_stages: frozenset[str] = frozenset()
     _client: docker.DockerClient | None = None
     _client_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -147,6 +152,9 @@ class Stage:
     # True: runs beside the stage before it (it needs only what the stages before that one made); its
     # result counts only once the stage before it passed, else it is dropped as if it never ran.
     beside_previous: bool = False
+    # True: the host reaches the stage's service through the run's relay, which joins its
+    # dependencies' private network while they start (sandbox.deps.relay)
+    relayed: bool = False
 
 
 def timed(name: str, body: Callable[[], StageResult]) -> StageResult:
@@ -185,7 +193,7 @@ def run_with_timeout(
     return (not thread.is_alive(), box.get("value"), box.get("error"))
 
 
-def _new_deps(ctx: StageContext) -> ServiceDeps:
+def _new_deps(ctx: StageContext, stage: str) -> ServiceDeps:
     known = dependencies()
     images = {need: ctx.resolver.resolve(known[need].image) for need in ctx.config.needs}
     return ServiceDeps(
@@ -197,6 +205,7 @@ def _new_deps(ctx: StageContext) -> ServiceDeps:
         known=known,
         cancelled=ctx.cancelled,
         shared_access=ctx.shared_access,
+        relay=ctx.relay if stage in ctx.relayed_stages else None,
     )
 
 
@@ -205,8 +214,8 @@ class EarlyDeps:
     their start-up (network, containers, readiness waits) overlaps that stage instead of following it.
     The stage takes them (waiting for whatever start-up is left); untaken, they are discarded."""
 
-    def __init__(self, ctx: StageContext) -> None:
-        self._deps = _new_deps(ctx)
+    def __init__(self, ctx: StageContext, stage: str) -> None:
+        self._deps = _new_deps(ctx, stage)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._start, name=f"deps-{ctx.config.name}", daemon=True)
         self._thread.start()
@@ -234,7 +243,7 @@ class EarlyDeps:
 def start_early(ctx: StageContext, stage: str) -> None:
     """Start `stage`'s dependencies now, in the background (see EarlyDeps)."""
     if stage not in ctx.early_deps:
-        ctx.early_deps[stage] = EarlyDeps(ctx)
+        ctx.early_deps[stage] = EarlyDeps(ctx, stage)
 
 
 def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], StageResult]) -> StageResult:
@@ -246,7 +255,7 @@ def with_deps(ctx: StageContext, name: str, body: Callable[[StageContext], Stage
 
     def run() -> StageResult:
         early = ctx.early_deps.pop(name, None)
-        ctx.pending_deps = early or EarlyDeps(ctx)
+        ctx.pending_deps = early or EarlyDeps(ctx, name)
         try:
             result = body(ctx)
             if ctx.deps is not None:

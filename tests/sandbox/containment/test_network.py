@@ -91,26 +91,33 @@ class Listener:
 
 
 class Inspector:
-    """Inspects every container of the service while the run is going."""
+    """Inspects every container of the service while the run is going, and every container of its
+    run that serves no one service (the run's relay)."""
 
     def __init__(self, client: docker.DockerClient, service: str) -> None:
         self.client, self.service = client, service
         self.seen: dict[str, dict] = {}
+        self.runs: set[str] = set()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
         self.thread.start()
 
     def _poll(self) -> None:
         while not self.stop.is_set():
-            for container in self.client.containers.list(
-                all=True, filters={"label": f"sandbox.service={self.service}"}, sparse=True
-            ):
-                if container.id not in self.seen:
-                    try:
-                        self.seen[container.id] = self.client.api.inspect_container(container.id)
-                    except docker.errors.NotFound:
-                        pass
+            labels = [f"sandbox.service={self.service}", *(f"sandbox.run={run}" for run in self.runs)]
+            for label in labels:
+                for container in self.client.containers.list(all=True, filters={"label": label}, sparse=True):
+                    self._inspect(container.id)
             time.sleep(0.2)
+
+    def _inspect(self, container_id: str) -> None:
+        if container_id in self.seen:
+            return
+        try:
+            self.seen[container_id] = self.client.api.inspect_container(container_id)
+        except docker.errors.NotFound:
+            return
+        self.runs.add(self.seen[container_id]["Config"]["Labels"]["sandbox.run"])
 
 
 @pytest.fixture

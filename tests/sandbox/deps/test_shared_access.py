@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from sandbox.deps.mosquitto import mqtt_round_trip
-from sandbox.deps.service import ServiceDeps, SharedAccess
+from sandbox.deps.service import NO_NETWORK, ServiceDeps, SharedAccess
 from sandbox.engine.labels import labels_for
 
 
@@ -67,3 +67,13 @@ def test_the_access_network_is_made_once_for_sets_asking_at_once(docker_client, 
     access.close()
     access.close()  # a second close removes nothing twice
     assert _networks(docker_client, run_id) == set()
+
+
+def test_a_set_without_dependencies_or_relay_has_no_network(docker_client, shared) -> None:
+    """The tests of a service without needs run with no network at all: nothing is made for them."""
+    access, run_id = shared
+    with ServiceDeps(
+        docker_client, labels_for(run_id, "deps", "alone"), needs=(), shared_access=access
+    ) as deps:
+        assert deps.network == NO_NETWORK
+        assert _networks(docker_client, run_id) == set()

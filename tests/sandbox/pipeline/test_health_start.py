@@ -1,6 +1,7 @@
-"""The health check starts the service and its relay at once (health._start_beside) and says how long
-each step took (health._Steps). Pure logic: stand-ins for the container starts, no Docker (the real
-health stage runs in tests/sandbox/pipeline/test_health_wait.py and the containment tests)."""
+"""The health check starts the service and opens the run's relay's route to it at once
+(health._start_beside) and says how long each step took (health._Steps). Pure logic: stand-ins for
+the container start and the route, no Docker (the real health stage runs in
+tests/sandbox/pipeline/test_health_wait.py and the containment tests)."""
 
 from __future__ import annotations
 

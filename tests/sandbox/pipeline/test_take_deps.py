@@ -65,7 +65,7 @@ def _ctx(tmp_path: Path) -> StageContext:
 def log(monkeypatch) -> list[str]:
     entries: list[str] = []
     ready = threading.Event()
-    monkeypatch.setattr(stage_mod, "EarlyDeps", lambda ctx: _Starting(entries, ready))
+    monkeypatch.setattr(stage_mod, "EarlyDeps", lambda ctx, stage: _Starting(entries, ready))
     entries.append(ready)  # type: ignore[arg-type]  # the test sets it: the start "finishes"
     return entries
 
@@ -97,7 +97,7 @@ def test_dependencies_started_during_the_build_are_the_ones_taken(tmp_path, log,
     ctx = _ctx(tmp_path)
     early = _Starting(log, ready)
     ctx.early_deps["test"] = early
-    monkeypatch.setattr(stage_mod, "EarlyDeps", lambda ctx: pytest.fail("started a second time"))
+    monkeypatch.setattr(stage_mod, "EarlyDeps", lambda ctx, stage: pytest.fail("started a second time"))
     result = with_deps(ctx, "test", lambda ctx: ctx.take_deps() and StageResult("test", "passed"))
     assert result.ok and ctx.early_deps == {} and log == ["starting", "take", "removed"]
 
@@ -125,7 +125,9 @@ def test_a_start_that_failed_is_the_stages_error_when_taken(tmp_path, monkeypatc
     ready = threading.Event()
     ready.set()
     monkeypatch.setattr(
-        stage_mod, "EarlyDeps", lambda ctx: _Starting(entries, ready, TimeoutError("broker never ready"))
+        stage_mod,
+        "EarlyDeps",
+        lambda ctx, stage: _Starting(entries, ready, TimeoutError("broker never ready")),
     )
     ctx = _ctx(tmp_path)
     result = with_deps(ctx, "test", lambda ctx: ctx.take_deps() and StageResult("test", "passed"))
