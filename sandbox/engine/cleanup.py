@@ -294,11 +294,13 @@ def cache_entries(client: docker.DockerClient) -> list[CacheEntry]:
 
 
 def prune_cache(
-    client: docker.DockerClient, keep: int = CACHE_KEEP, services: set[str] | None = None
+    client: docker.DockerClient, keep: int | None = CACHE_KEEP, services: set[str] | None = None
 ) -> CleanupReport:
     """Keep the newest `keep` build caches per service and role (of `services` only, when given) and
     untag the rest; an untagged cache layer that no other image builds on is deleted with the
-    untagged layers under it that nothing else uses.
+    untagged layers under it that nothing else uses. `keep=None` keeps every cache and drops only
+    the older names of each (every run that reuses a cache names it again: without this a
+    developer's engine gathered hundreds of names per cache, and every listing walks them all).
 
     Never another live run's: the removal is not forced, so the engine refuses to delete a layer a
     container still uses (a build step in flight) or that another image builds on; it is then only
@@ -314,7 +316,7 @@ def prune_cache(
         entries.sort(key=lambda e: (max(e.tags), e.created), reverse=True)
         for index, entry in enumerate(entries):
             # A kept cache keeps its newest name only: every run that reused it added one.
-            for tag in entry.tags if index >= max(0, keep) else sorted(entry.tags)[:-1]:
+            for tag in entry.tags if keep is not None and index >= max(0, keep) else sorted(entry.tags)[:-1]:
                 _remove_unforced(client, tag, tag, report)
     return report
 

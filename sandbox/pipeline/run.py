@@ -67,9 +67,10 @@ class Options:
     jobs: int = 2
     max_failure_rate: float = 0.20
     reuse: bool = False  # reuse a verified result whose inputs are unchanged (sandbox.cache)
-    # docker build caches kept per service and role, bounded as the run starts; None: not bounded (the
-    # default: a bound beside another run's build of the same service can remove a layer that build is
-    # about to use, which failed a concurrent test run with "unable to find image")
+    # docker build caches kept per service and role, bounded as the run starts; None: every cache kept,
+    # under its newest name only (the default: a bound beside another run's build of the same service
+    # can remove a layer that build is about to use, which failed a concurrent test run with "unable to
+    # find image"; dropping a name never removes a layer)
     cache_keep: int | None = None
 
 
@@ -544,11 +545,7 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
     run.resolver = Resolver(client, on_log=lambda line: run.on_event("images", "resolve", line))
     run.shared_access = SharedAccess(labels_for(run.run_id, "deps"))
     with run_scope(client, run.run_id, keep=run.options.keep, built=run.built) as cleanup:
-        bound = (
-            _bound_cache(run, {config.name for config in services})
-            if run.options.cache_keep is not None
-            else None
-        )
+        bound = _bound_cache(run, {config.name for config in services})
         try:
             with Cancellation(run.cancelled, on_cancel=lambda: _on_cancel(run, client)):
                 try:
@@ -568,9 +565,7 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
             run.shared_access.close()  # empty now (interrupted: the sweep removes what is left)
             if interrupted:
                 run.built.incomplete()  # a build may have ended unrecorded: the cleanup lists by label
-            elif (
-                run.built.ids or run.built.cached
-            ) and bound is not None:  # a run that built caches waits for the bound;
+            elif run.built.ids or run.built.cached:  # a run that built caches waits for the bound;
                 bound.join()  # one that built none (every result reused) adds none: no wait for the listing
     result.cleanup_errors = cleanup.errors
     if result.interrupted and not run.options.keep:
@@ -583,8 +578,10 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
 
 def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
     """Bound the docker build cache of the run's services (the newest --cache-keep per service and
-    role stay), on a thread beside the run's first stages: listing the cache walks every image of the
-    engine, seconds on a busy one, which the run's end should not wait for. The caches this run adds
+    role stay; without --cache-keep every cache stays under its newest name only, which no other live
+    run can miss: runs use their images by id), on a thread beside the run's first stages: listing
+    the cache walks every image of the engine, seconds on a busy one, which the run's end should not
+    wait for. The caches this run adds
     are bounded by the next run, so at most N+1 per service and role are ever kept. A run that built
     nothing ends without waiting for it: an untag the engine already received completes anyway."""
 
@@ -595,9 +592,9 @@ def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
             run.on_event("images", "build cache", f"not bounded ({type(exc).__name__}: {exc})")
             return
         if done.images:
-            run.on_event(
-                "images", "build cache", f"dropped {len(done.images)} (--cache-keep {run.options.cache_keep})"
-            )
+            keep = run.options.cache_keep
+            what = f"--cache-keep {keep}" if keep is not None else "older names of kept caches"
+            run.on_event("images", "build cache", f"dropped {len(done.images)} ({what})")
         for error in done.errors:
             run.on_event("images", "build cache", error)
 

@@ -108,6 +108,20 @@ def test_the_kept_cache_serves_the_next_build(docker_client, mark) -> None:
     assert _cache_tags(docker_client, service) == [f"{CACHE_REPO}/{service}:service-image.{second}"]
 
 
+def test_the_default_bound_keeps_every_cache_under_its_newest_name(docker_client, mark) -> None:
+    service = f"cachetest-{mark}"
+    first = _run(docker_client, mark, service, "one")[0]
+    reused = [_run(docker_client, mark, service, "two")[0] for _ in range(3)]  # one cache, three names
+    assert len(_cache_tags(docker_client, service)) == 4
+    assert (
+        prune_cache(docker_client, keep=None, services={service}).errors == []
+    )  # a run without --cache-keep
+    # Both caches stay (no layer is dropped); the reused one keeps its newest name only.
+    assert _cache_tags(docker_client, service) == sorted(
+        f"{CACHE_REPO}/{service}:service-image.{run}" for run in (first, reused[-1])
+    )
+
+
 def test_the_bound_keeps_a_cache_a_container_uses_until_it_is_free(docker_client, mark) -> None:
     service = f"cachetest-{mark}"
     _run(docker_client, mark, service, "in-use")
