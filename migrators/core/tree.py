@@ -208,6 +208,15 @@ def find_units(root: Path) -> list[str]:
     return sorted(services + shared)
 
 
+def module_name(rel: str) -> str:
+    """The dotted module a unit-relative path imports as (`app/runner.py` -> `app.runner`, a package's
+    `__init__.py` -> the package)."""
+    parts = rel[: -len(".py")].split("/")
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
 def is_test_file(rel: str) -> bool:
     """pytest's default discovery plus conftest.py and anything under a tests/ folder."""
     name = rel.rsplit("/", 1)[-1]

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from migrators.core.results import MARKER_PREFIX, Change, marker_text
-from migrators.core.tree import FileInfo, ProjectTree, is_test_file
+from migrators.core.tree import FileInfo, ProjectTree, is_test_file, module_name
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
 from migrators.files import pytest_config
@@ -35,13 +35,6 @@ class LoopHelper:
     module: str  # dotted module name (`app.runner`)
     name: str
     called_as: str  # what a caller calls: the def's name, or its class's for `__init__` (`Worker()`)
-
-
-def _module_name(rel: str) -> str:
-    parts = rel[: -len(".py")].split("/")
-    if parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 def _is_current_loop_call(node: ast.AST) -> bool:
@@ -72,12 +65,6 @@ def _own_nodes(function: ast.AST) -> Iterable[ast.AST]:
         stack.extend(ast.iter_child_nodes(node))
 
 
-def _sync_functions(module: ast.Module) -> Iterable[ast.FunctionDef]:
-    """Module-level functions and methods of module-level classes that are not async."""
-    for function, _ in _sync_functions_called(module):
-        yield function
-
-
 def _sync_functions_called(module: ast.Module) -> Iterable[tuple[ast.FunctionDef, str]]:
     """(sync function, the name a caller calls it by): a method's own name, its class's for `__init__`."""
     for node in module.body:
@@ -89,28 +76,20 @@ def _sync_functions_called(module: ast.Module) -> Iterable[tuple[ast.FunctionDef
                     yield method, node.name if method.name == "__init__" else method.name
 
 
-def _parse(text: str) -> ast.Module | None:
-    try:
-        return ast.parse(text)
-    except SyntaxError:
-        return None
-
-
 def learn_helpers(tree: ProjectTree) -> list[LoopHelper]:
     """The service's sync functions that call asyncio.get_event_loop() themselves."""
     helpers = []
     for rel in tree.python_files():
         if is_test_file(rel):
             continue
-        text = tree.read(rel)
-        if not CURRENT_LOOP.search(text):
+        if not CURRENT_LOOP.search(tree.read(rel)):
             continue
-        module = _parse(text)
+        module = tree.syntax(rel)  # the unit's one CPython parse of the file, shared with the analyses
         if module is None:
             continue
         for function, called_as in _sync_functions_called(module):
             if any(_is_current_loop_call(n) for n in _own_nodes(function)):
-                helpers.append(LoopHelper(rel, _module_name(rel), function.name, called_as))
+                helpers.append(LoopHelper(rel, module_name(rel), function.name, called_as))
     return helpers
 
 
@@ -152,7 +131,7 @@ def _calls(function: ast.AST, name: str) -> bool:
 
 def _sync_tests(module: ast.Module) -> Iterable[ast.FunctionDef]:
     """Sync tests and sync fixtures (module level or in test classes)."""
-    for function in _sync_functions(module):
+    for function, _ in _sync_functions_called(module):
         decorators = ast.unparse(function.decorator_list) if function.decorator_list else ""
         if function.name.startswith("test") or "fixture" in decorators:
             yield function
@@ -167,7 +146,7 @@ def learn_callers(tree: ProjectTree, helpers: list[LoopHelper]) -> dict[LoopHelp
     callers: dict[LoopHelper, list[str]] = {}
     for rel, text in sorted(tests.items()):
         named = [h for h in helpers if h.called_as in text]
-        module = _parse(text) if named else None
+        module = tree.syntax(rel) if named else None
         if module is None:
             continue
         for helper in named:
@@ -192,7 +171,7 @@ class LoopSweeper(Sweeper):
         return rel in self.files
 
     def sweep(self, info: FileInfo, code: str) -> tuple[str, list[Change]]:
-        module = _parse(code)
+        module = self.tree.syntax_of(code)
         if module is None:
             return code, []
         wanted = {(h.name, h.called_as): callers for h, callers in self.callers.items() if h.rel == info.rel}

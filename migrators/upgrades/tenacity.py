@@ -16,7 +16,7 @@ from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import ParentNodeProvider, ScopeProvider
 
 from migrators.core.codemod import MigrationCodemod, dotted
-from migrators.core.tree import is_test_file
+from migrators.core.tree import is_test_file, module_name
 from migrators.core.upgrade import Packages, Upgrade
 from migrators.core.versions import Versions
 from migrators.files.requirements import RequirementRule
@@ -90,11 +90,6 @@ _TOP_ASYNC_DEF = re.compile(r"^async\s+def\s+(\w+)", re.M)  # a module-level cor
 _ASYNC_SLEEP_MODULES = {s.rsplit(".", 1)[0] for s in ASYNC_SLEEPS}
 
 
-def _module_name(rel: str) -> str:
-    parts = rel[: -len(".py")].split("/")
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
 def _async_sleeps_of(module: ast.Module) -> set[str]:
     """The names an async sleep goes by in `module`: `asyncio.sleep`, a `from trio import sleep`,
     a module-level `async def`."""
@@ -132,7 +127,7 @@ def async_sleep_bindings(rel: str, text: str) -> tuple[set[str], set[str]]:
         return set(), set()
     sleeps = _async_sleeps_of(module)
     decorators, kwargs = set(), set()
-    prefix = _module_name(rel)
+    prefix = module_name(rel)
     for node in module.body:
         if not isinstance(node, ast.Assign):
             continue
@@ -639,7 +634,7 @@ class TenacityUpgrade(Upgrade):
         for rel in tree.python_files():
             text = tree.read(rel)
             if not is_test_file(rel) and "async def" in text:
-                async_defs |= {f"{_module_name(rel)}.{n}" for n in _TOP_ASYNC_DEF.findall(text)}
+                async_defs |= {f"{module_name(rel)}.{n}" for n in _TOP_ASYNC_DEF.findall(text)}
             if not is_test_file(rel) and "sleep" in text and _SLEEP_KEY.search(text):
                 found = async_sleep_bindings(rel, text)
                 retries |= found[0]

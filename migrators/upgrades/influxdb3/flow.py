@@ -22,7 +22,7 @@ import ast
 import re
 from dataclasses import dataclass, field
 
-from migrators.core.tree import ProjectTree
+from migrators.core.tree import ProjectTree, module_name
 from migrators.upgrades.influxdb3.templates import unfilled
 
 # Flux text: a pipeline, or a call of the schema package (`schema.tagValues(bucket: ...)` has no pipe)
@@ -107,13 +107,6 @@ def _common_prefix(a: str, b: str) -> str:
             break
         parts.append(x)
     return "/".join(parts)
-
-
-def module_name(rel: str) -> str:
-    parts = rel[: -len(".py")].split("/")
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
 
 
 def analyze_flow(tree: ProjectTree) -> ServiceFlow:

@@ -21,10 +21,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
-from migrators.core.tree import FileInfo, ProjectTree, is_test_file
+from migrators.core.tree import FileInfo, ProjectTree, is_test_file, module_name
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
-from migrators.upgrades.influxdb3.flow import module_name
 
 # ---------------------------------------------------------------- what counts as old API
 
