@@ -56,7 +56,7 @@ def sh(*args: str, check: bool = True) -> str:
 
 # CPU seconds of the last verify_seconds run: its containers (the engine's cgroup accounting, by the
 # owner label every container of the run carries) and its own process; None where unreadable.
-LAST_CPU: dict[str, float | None] = {"containers": None, "process": None, "engine": None}
+LAST_CPU: dict[str, float | None] = {"containers": None, "process": None, "engine": None, "machine": None}
 # What the engine did for the last verify_seconds run (engine_operations).
 LAST_OPS: dict[str, int] = {}
 LAST_ROLES: dict[str, tuple[int, float]] = {}  # container role -> (containers, CPU seconds)
@@ -67,6 +67,7 @@ def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) ->
     # This tree's code (the venv's console script imports the checkout it was installed from).
     env = {**os.environ, "PYTHONPATH": str(ROOT), **({"SANDBOX_REPO": str(repo)} if repo else {})}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy = machine_busy()
     begin = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "sandbox.cli", "verify", *names, "-j", jobs],
@@ -90,7 +91,19 @@ def verify_seconds(*names: str, jobs: str = "auto", repo: Path | None = None) ->
     LAST_OPS.clear()
     LAST_OPS.update(operations.stop(proc.pid))
     LAST_CPU["process"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    LAST_CPU["machine"] = machine_busy() - busy
     return seconds, code
+
+
+def machine_busy() -> float:
+    """The whole machine's busy CPU seconds so far, all cores (/proc/stat: every process and the
+    kernel). Beside the lines above it holds the kernel's own work for the run's containers
+    (namespaces, veths, mounts, cgroups) and short-lived helpers such as the engine's
+    libnetwork-setkey hook, which no cgroup or sampled process is charged with; another person's
+    load on the machine counts too, so read it beside the load average."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = fields[3] + fields[4]  # idle and iowait
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 class ContainerCpu(threading.Thread):
@@ -668,7 +681,7 @@ def fleet_bench(names: list[str]) -> None:
         full_report = latest_report(repo)
         singles, single_reports, single_ops = 0.0, [], dict.fromkeys(full_ops, 0)
         single_roles: dict[str, tuple[int, float]] = {}
-        single_cpu: dict[str, float | None] = {"containers": 0.0, "process": 0.0, "engine": 0.0}
+        single_cpu: dict[str, float | None] = dict.fromkeys(LAST_CPU, 0.0)
         for name in names:
             singles += verify_seconds(name, "--no-cache", repo=repo)[0]
             single_reports.append(latest_report(repo))
@@ -703,6 +716,17 @@ def fleet_bench(names: list[str]) -> None:
         f"CPU floor: fleet CPU / {cores} cores        : {spent / cores:7.1f} s = "
         f"{spent / cores / singles:.2f} of the sum "
         f"(the fleet used {spent / full:.2f} cores of {cores} on average)"
+    )
+    machine, machine_singles = full_cpu["machine"] or 0.0, single_cpu["machine"] or 0.0
+    # The floor the cores set: the whole machine's CPU during the fleet run, spread over every core.
+    print(
+        f"machine CPU (all processes and the kernel): fleet {machine:.1f} s, single runs summed "
+        f"{machine_singles:.1f} s"
+    )
+    print(
+        f"machine CPU floor: {machine:.1f} s / {cores} cores  : {machine / cores:7.1f} s = "
+        f"{machine / cores / singles:.2f} of the sum (the machine was busy {machine / full:.2f} cores "
+        f"of {cores} in the fleet run, {machine_singles / singles:.2f} in the single runs)"
     )
     print(ops_line("engine operations of the fleet run     ", full_ops))
     print(ops_line("engine operations of the single runs   ", single_ops))

@@ -62,6 +62,9 @@ BUILD_SHM_BYTES = 64 << 20
 CPU_SHARES = 1024
 AHEAD_CPU_SHARES = 256  # the next phase's preparation: its checks wait for this phase anyway
 BESIDE_CPU_SHARES = 512  # the health check's containers while the tests run beside it
+# Phase D's checks, one service after another, are the run's longest chain: while other phases'
+# checks share the cores with them, they get the cores first.
+CHAIN_CPU_SHARES = 2048
 NOBODY = "65534:65534"
 # What a service or its tests get when the image would run them as root: HOME on the tmpfs.
 NOBODY_ENV = {"HOME": "/tmp"}

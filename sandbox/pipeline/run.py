@@ -41,10 +41,16 @@ from sandbox.engine.cleanup import (
     stop_run_containers,
     write_owner,
 )
-from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES, host_cores
+from sandbox.engine.containers import (
+    AHEAD_CPU_SHARES,
+    BESIDE_CPU_SHARES,
+    CHAIN_CPU_SHARES,
+    CPU_SHARES,
+    host_cores,
+)
 from sandbox.engine.labels import labels_for
 from sandbox.pipeline import STAGES
-from sandbox.pipeline.schedule import Schedule, Waits
+from sandbox.pipeline.schedule import SERIAL_PHASE, Schedule, Waits
 from sandbox.pipeline.shared_migrator import OnDemand, SharedMigrator
 from sandbox.pipeline.stage import (
     Events,
@@ -346,16 +352,25 @@ class _Turn:
 
     def cpu_shares(self, stage: Stage) -> int:
         """The CPU weight of the stage's containers: lower for a preparation whose checks would wait
-        for the previous phase anyway (prepared ahead), so that phase's checks get the cores first."""
+        for the previous phase anyway (prepared ahead), so that phase's checks get the cores first;
+        higher for the checks of the one-at-a-time phase (the run's longest chain) in a fleet."""
         schedule = self.run.schedule
+        if schedule is not None and stage.needs_deps and self._on_chain():
+            return CHAIN_CPU_SHARES
         if schedule is None or stage.needs_deps or self.waits is not None or schedule.turn_open(self.config):
             return CPU_SHARES
         return AHEAD_CPU_SHARES
 
     def beside_shares(self) -> int:
         """The CPU weight of a stage beside the tests (the health check): in a fleet, lower than the
-        tests' (a check round ends with its slowest tests); alone, the same."""
-        return CPU_SHARES if self.run.schedule is None else BESIDE_CPU_SHARES
+        tests' (a check round ends with its slowest tests), except on the one-at-a-time phase's chain,
+        whose next service waits for this one's health check too; alone, the same."""
+        if self.run.schedule is None:
+            return CPU_SHARES
+        return CHAIN_CPU_SHARES if self._on_chain() else BESIDE_CPU_SHARES
+
+    def _on_chain(self) -> bool:
+        return self.config.phase == SERIAL_PHASE
 
     def tell(self, stage: Stage, result: StageResult) -> None:
         if stage.needs_deps and self.waits is not None and not self.told:
@@ -709,14 +724,16 @@ def _add_missing(result: FleetResult, services: list[ServiceConfig]) -> None:
 
 
 def _start_and_join(run: Run, ordered: list[ServiceConfig], slots: list[ServiceOutcome | None]) -> None:
-    """Start the services in phase order, each once the schedule lets it prepare, on daemon threads.
+    """Start the services in the schedule's launch order (phase order, or phase D first when no stop
+    rule can bind), each once the schedule lets it prepare, on daemon threads.
 
     Daemon threads: a worker stuck in a Docker call after an interrupt never holds the process
     open (a ThreadPoolExecutor's workers are joined at exit). Each slot records the outcome
     object as soon as it exists, so an interrupted service still reports its stages so far."""
     schedule = run.schedule
     threads = []
-    for index, config in enumerate(ordered):
+    for index in schedule.launch_order([config.phase for config in ordered]):
+        config = ordered[index]
         if not schedule.may_launch(config.phase):  # cancelled, or an earlier phase stopped the run
             break
         begin = time.monotonic()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from sandbox.config import ServiceConfig
 
+SERIAL_PHASE = "d"  # its services are checked one at a time (the critical services)
 POLL = 0.2  # seconds between looks at the cancel flag while waiting: an interrupt never waits long
 
 
@@ -70,7 +71,7 @@ class Schedule:
         jobs = max(1, jobs)  # no slot at all would make every service wait for ever
         self._order = [phase for phase, _ in phases]
         self._phases = {
-            phase: PhaseState(phase, count, checks=threading.Semaphore(1 if phase == "d" else jobs))
+            phase: PhaseState(phase, count, checks=threading.Semaphore(1 if phase == SERIAL_PHASE else jobs))
             for phase, count in phases
         }
         self._prepare = threading.Semaphore(jobs)
@@ -83,6 +84,18 @@ class Schedule:
         self._decide_ready()  # a limit no phase can exceed (--max-failure-rate 1) decides them all now
 
     # --- the launcher's side ---------------------------------------------------------------------
+
+    def launch_order(self, phases: list[str]) -> list[int]:
+        """The order to start the services of `phases` (one entry per service, in phase order).
+
+        Phase order, unless every phase is decided before anything runs (a stop rule no failure can
+        trip, e.g. --max-failure-rate 1): then phase D's services start first. D is checked one
+        service at a time, so its checks form the run's longest chain; started last, that chain ran
+        alone on a machine whose other services were done (critical path first)."""
+        indices = list(range(len(phases)))
+        if not all(state.decided.is_set() for state in self._phases.values()):
+            return indices
+        return sorted(indices, key=lambda index: phases[index] != SERIAL_PHASE)
 
     def may_launch(self, phase: str) -> bool:
         """Block until a service of `phase` may start preparing: the phase two before it is decided

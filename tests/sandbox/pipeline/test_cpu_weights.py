@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from sandbox.config import ServiceConfig
-from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CPU_SHARES
+from sandbox.engine.containers import AHEAD_CPU_SHARES, BESIDE_CPU_SHARES, CHAIN_CPU_SHARES, CPU_SHARES
 from sandbox.pipeline import STAGES
 from sandbox.pipeline.run import Options, Run, _Turn
 from sandbox.pipeline.schedule import Schedule
@@ -49,3 +49,17 @@ def test_the_checks_keep_the_default_weight_and_the_health_check_beside_them_a_l
     assert ahead.cpu_shares(STAGE["test"]) == CPU_SHARES  # a check is never weighted down
     assert ahead.beside_shares() == BESIDE_CPU_SHARES < CPU_SHARES
     assert AHEAD_CPU_SHARES < BESIDE_CPU_SHARES
+
+
+def test_the_one_at_a_time_phase_checks_at_a_higher_weight_in_a_fleet(tmp_path) -> None:
+    # Phase D's checks chain one after another: the next D service waits for this one's tests and
+    # its health check, so both outweigh the other phases' checks sharing the cores.
+    run = Run("r", tmp_path, tmp_path, Options(), lambda *_: None)
+    run.schedule = Schedule([("a", 1), ("d", 2)], 2, 1.0, threading.Event())
+    critical, other = _Turn(run, config("d1", "CRITICAL")), _Turn(run, config("a1", "LOW"))
+    assert critical.config.phase == "d"
+    assert critical.cpu_shares(STAGE["test"]) == critical.beside_shares() == CHAIN_CPU_SHARES
+    assert CHAIN_CPU_SHARES > other.cpu_shares(STAGE["test"]) == CPU_SHARES
+    assert critical.cpu_shares(STAGE["migrate"]) == CPU_SHARES  # its preparation is no chain
+    alone = _Turn(Run("r", tmp_path, tmp_path, Options(), lambda *_: None), config("d1", "CRITICAL"))
+    assert alone.cpu_shares(STAGE["test"]) == alone.beside_shares() == CPU_SHARES

@@ -93,6 +93,23 @@ def test_phase_d_is_checked_one_at_a_time_while_the_next_one_prepares(tmp_path, 
     assert spans[second]["prepare"][1] <= checks[0][1]  # prepared during the first one's check
 
 
+def test_with_every_phase_decided_at_once_phase_d_starts_first(tmp_path, spans) -> None:
+    # --max-failure-rate 1: no stop rule can bind, so D's one-at-a-time checks (the longest chain)
+    # start first instead of running alone after everything else; the report keeps phase order.
+    fleet = [("a1", "a"), ("a2", "a"), ("b1", "b"), ("d1", "d"), ("d2", "d")]
+    result = run_fleet(tmp_path, fleet, jobs=2, max_failure_rate=1.0)
+    assert [o.name for o in result.outcomes] == ["a1", "a2", "b1", "d1", "d2"]
+    first_two = sorted(spans, key=lambda n: spans[n]["prepare"][0])[:2]
+    assert sorted(first_two) == ["d1", "d2"]
+    checks = sorted(spans[n]["check"] for n in ("d1", "d2"))
+    assert checks[0][1] <= checks[1][0]  # still one at a time
+
+
+def test_with_a_stop_rule_that_can_bind_phases_start_in_order(tmp_path, spans) -> None:
+    run_fleet(tmp_path, [("a1", "a"), ("d1", "d")], jobs=1, max_failure_rate=0.2)
+    assert spans["a1"]["prepare"][0] < spans["d1"]["prepare"][0]
+
+
 def test_jobs_bounds_preparation_and_checks_separately(tmp_path, spans) -> None:
     names = [f"a{i}" for i in range(4)]
     run_fleet(tmp_path, [(n, "a") for n in names], jobs=2)
