@@ -26,12 +26,19 @@ def _leftovers(client, run_id: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def fleet_run(tmp_path_factory):
-    """One `sandbox verify` over the whole fixture fleet; (repo, result, report, before-snapshot)."""
+def fleet_run(tmp_path_factory, docker_client):
+    """One `sandbox verify` over the whole fixture fleet; (repo, result, report, before-snapshot,
+    named caches). The caches ok-svc's builds are named as, read at once: a later run of a service
+    of that name (another test module's) drops the older names of each cache it keeps."""
     repo = write_fleet(tmp_path_factory.mktemp("repo"))
     before = snapshot(repo / "services")
     result = sandbox(repo, "verify", "--all", "-j", "3")
-    return repo, result, run_report(repo), before
+    report = run_report(repo)
+    caches = {
+        role: docker_client.images.get(f"{CACHE_REPO}/ok-svc:{role}.{report['run_id']}")
+        for role in ("service-image", "test-image")
+    }
+    return repo, result, report, before, caches
 
 
 def _service(report: dict, name: str) -> dict:
@@ -39,29 +46,28 @@ def _service(report: dict, name: str) -> dict:
 
 
 def test_fleet_run_exits_1_and_leaves_the_repo_untouched(fleet_run, docker_client) -> None:
-    repo, result, report, before = fleet_run
+    repo, result, report, before, _ = fleet_run
     assert result.returncode == 1, result.stdout + result.stderr
     assert snapshot(repo / "services") == before
     assert _leftovers(docker_client, report["run_id"]) == []
     assert "By Priority:" in result.stdout and "Failed Services:" in result.stdout
 
 
-def test_the_builds_are_caches_named_by_the_run_from_the_start(fleet_run, docker_client) -> None:
+def test_the_builds_are_caches_named_by_the_run_from_the_start(fleet_run) -> None:
     """No LABEL step names the run on a build (a container created, committed and removed per build):
     the service and test images are the build caches of their service and role at once, and the run
     leaves no image of its own (the leftovers above)."""
-    _, _, report, _ = fleet_run
+    _, _, report, _, caches = fleet_run
     ok = _service(report, "ok-svc")
     built = next(s for s in ok["stages"] if s["name"] == "build")["details"]["image"]
-    for role in ("service-image", "test-image"):
-        image = docker_client.images.get(f"{CACHE_REPO}/ok-svc:{role}.{report['run_id']}")
+    for role, image in caches.items():
         assert "LABEL sandbox." not in image.history()[0]["CreatedBy"], role
         assert RUN_KEY not in image.labels, role
-    assert docker_client.images.get(f"{CACHE_REPO}/ok-svc:service-image.{report['run_id']}").id == built
+    assert caches["service-image"].id == built
 
 
 def test_the_fleet_migrates_in_one_shared_container_each_service_with_its_own_result(fleet_run) -> None:
-    _, _, report, _ = fleet_run
+    _, _, report, _, _ = fleet_run
     migrated = {
         name: stage["details"]
         for name, service in report["services"].items()
@@ -75,7 +81,7 @@ def test_the_fleet_migrates_in_one_shared_container_each_service_with_its_own_re
 
 
 def test_complete_migration_is_verified(fleet_run) -> None:
-    _, result, report, _ = fleet_run
+    _, result, report, _, _ = fleet_run
     ok = _service(report, "ok-svc")
     assert ok["overall_success"], json.dumps(ok, indent=2)
     assert [s["name"] for s in ok["stages"]] == [
@@ -105,7 +111,7 @@ def test_complete_migration_is_verified(fleet_run) -> None:
     ],
 )
 def test_each_defect_fails_at_its_stage_with_its_reason(fleet_run, name, stage, reason) -> None:
-    _, result, report, _ = fleet_run
+    _, result, report, _, _ = fleet_run
     outcome = _service(report, name)
     assert not outcome["overall_success"]
     assert outcome["failed_stage"] == stage, json.dumps(outcome["stages"], indent=2)
@@ -116,7 +122,7 @@ def test_each_defect_fails_at_its_stage_with_its_reason(fleet_run, name, stage, 
 
 
 def test_run_folder_has_reports_diffs_and_dependency_logs(fleet_run) -> None:
-    repo, _, report, _ = fleet_run
+    repo, _, report, _, _ = fleet_run
     folder = repo / ".sandbox" / "runs" / report["run_id"]
     for name in ("report.json", "junit.xml", "summary.md"):
         assert (folder / name).is_file()
@@ -127,7 +133,7 @@ def test_run_folder_has_reports_diffs_and_dependency_logs(fleet_run) -> None:
 
 
 def test_gate_and_promote_refuse_stale_then_apply_and_revert(fleet_run) -> None:
-    repo, _, _, _ = fleet_run
+    repo, _, _, _, _ = fleet_run
     server = repo / "services" / "ok-svc" / "app" / "server.py"
     assert sandbox(repo, "gate", "ok-svc").returncode == 0
     gate_all = sandbox(repo, "gate")
