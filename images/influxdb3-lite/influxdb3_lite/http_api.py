@@ -25,6 +25,7 @@ from influxdb3_lite.auth import AuthError, Tokens
 from influxdb3_lite.caches import CacheError
 from influxdb3_lite.lpvector import parse_body
 from influxdb3_lite.metrics import Metrics, valid_bytes
+from influxdb3_lite.priority import serve_writes_behind_queries
 from influxdb3_lite.query import (
     DatabaseNotFound,
     ExecutionError,
@@ -431,6 +432,7 @@ class Handler(BaseHTTPRequestHandler):
         return allowed[value]
 
     def _write(self, db: str, body: bytes, precision: str, accept_partial: bool, v2: bool) -> None:
+        serve_writes_behind_queries()  # this connection's thread yields the cores to queries
         # The gate covers the answer too: a writer thread past the store otherwise competed for
         # the GIL with the query threads alongside the next writers in the gate.
         with self.state.write_gate:
