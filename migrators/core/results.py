@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -89,6 +89,27 @@ class Change:
     line: int
     message: str
     kind: str = "rewrite"
+
+
+def insert_markers(
+    lines: list[str], places: Mapping[int, tuple[str, str]], marked: Callable[[list[str], int], bool]
+) -> list[Change]:
+    """Put a marker line above each line of `places` (1-based line -> (rule, instruction)) unless
+    `marked(lines, line)` finds one there already (a second run adds none). `lines` keep their line
+    endings and are changed in place, bottom-up, so each line number still points at its line and
+    what lies above it is unchanged when it is looked at; each marker takes its line's indent and
+    line ending. The changes come in line order."""
+    changes = []
+    for line in sorted(places, reverse=True):
+        if marked(lines, line):
+            continue
+        rule, instruction = places[line]
+        original = lines[line - 1]
+        indent = original[: len(original) - len(original.lstrip())]
+        newline = "\r\n" if original.endswith("\r\n") else "\n"
+        lines.insert(line - 1, f"{indent}{marker_text(rule, instruction)}{newline}")
+        changes.append(Change(rule, line, instruction, "marker"))
+    return sorted(changes, key=lambda change: change.line)
 
 
 @dataclass

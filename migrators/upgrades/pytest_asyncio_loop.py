@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from migrators.core.results import MARKER_PREFIX, Change, marker_text
+from migrators.core.results import MARKER_PREFIX, Change, insert_markers
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file, module_name
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
@@ -183,16 +183,13 @@ class LoopSweeper(Sweeper):
                 continue
             for stmt in _statements_calling(function):
                 places.setdefault(stmt.lineno, _instruction(called_as, callers))
-        changes = []
-        for line in sorted(places, reverse=True):
-            if line >= 2 and lines[line - 2].lstrip().startswith("# " + MARKER_PREFIX):
-                continue
-            text = lines[line - 1]
-            indent = text[: len(text) - len(text.lstrip())]
-            newline = "\r\n" if text.endswith("\r\n") else "\n"
-            lines.insert(line - 1, indent + marker_text("PA-14", places[line]) + newline)
-            changes.append(Change("PA-14", line, places[line], "marker"))
-        return "".join(lines), sorted(changes, key=lambda c: c.line)
+        changes = insert_markers(lines, {line: ("PA-14", text) for line, text in places.items()}, _marked)
+        return "".join(lines), changes
+
+
+def _marked(lines: list[str], line: int) -> bool:
+    """A marker on the line right above `line`."""
+    return line >= 2 and lines[line - 2].lstrip().startswith("# " + MARKER_PREFIX)
 
 
 def _statements_calling(function: ast.FunctionDef) -> Iterable[ast.stmt]:

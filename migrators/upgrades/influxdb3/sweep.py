@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
-from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, marker_text
+from migrators.core.results import MARKER_PREFIX, Change, CheckFailure, insert_markers
 from migrators.core.tree import FileInfo, ProjectTree, is_test_file, module_name
 from migrators.core.upgrade import Sweeper
 from migrators.core.versions import Versions
@@ -810,6 +810,7 @@ def _starts_line(stmt: ast.stmt, lines: list[str]) -> bool:
 
 
 def _marked_above(lines: list[str], first: int) -> bool:
+    """A marker (of any rule) in the comment lines right above line `first`."""
     i = first - 2
     while i >= 0 and lines[i].lstrip().startswith("#"):
         if MARKER_PREFIX in lines[i]:
@@ -855,18 +856,9 @@ def _sweep(
             continue
         first = _first_line(stmt)
         placed.setdefault(first, (stmt, set()))[1].update(kinds)
-    changes = []
-    for first in sorted(placed, reverse=True):
-        stmt, kinds = placed[first]
-        if _marked_above(plain, first):
-            continue
-        rule, text = marker_instruction(kinds)
-        line = plain[first - 1]
-        indent = line[: len(line) - len(line.lstrip())]
-        newline = "\r\n" if lines[first - 1].endswith("\r\n") else "\n"
-        lines.insert(first - 1, f"{indent}{marker_text(rule, text)}{newline}")
-        changes.append(Change(rule, first, text, "marker"))
-    return "".join(lines), sorted(changes, key=lambda c: c.line), facts
+    places = {first: marker_instruction(kinds) for first, (_, kinds) in placed.items()}
+    changes = insert_markers(lines, places, _marked_above)
+    return "".join(lines), changes, facts
 
 
 class InfluxSweeper(Sweeper):
