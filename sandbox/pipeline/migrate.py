@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox import workspace as wsmod
-from sandbox.engine.containers import capped_logs, host_cores, migrator_limits, remove, wait_exit
+from sandbox.engine.containers import OFFLINE, capped_logs, host_cores, migrator_limits, remove, wait_exit
 from sandbox.fixes import FIXES_DIR
 from sandbox.pipeline.shared_migrator import RUN_MIGRATORS, SharedMigrator, SharedMigratorGone, container_user
 from sandbox.pipeline.stage import StageContext, StageResult, last_lines
@@ -207,7 +207,7 @@ def _run_own(
         image,
         [DRIVER, json.dumps(argv), "/results/results.json"],
         entrypoint=["python", "-c"],
-        network_mode="none",
+        **OFFLINE,
         labels=ctx.labels("migrator"),
         volumes={
             str(ctx.ws.work): {"bind": "/work", "mode": "rw"},

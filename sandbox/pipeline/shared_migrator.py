@@ -28,7 +28,7 @@ from typing import Any
 import docker
 from docker.models.containers import Container
 
-from sandbox.engine.containers import NOBODY, migrator_limits, remove
+from sandbox.engine.containers import NOBODY, OFFLINE, migrator_limits, remove
 
 EXCHANGE_DIR = "migrator-exchange"  # in the run folder, beside the services' folders
 POLL = 0.05  # seconds between looks for a result: the host side reads a folder, no engine call
@@ -145,7 +145,7 @@ class SharedMigrator:
             image,
             [SERVER, "/exchange"],
             entrypoint=["python", "-c"],
-            network_mode="none",
+            **OFFLINE,
             labels=labels,
             volumes=volumes,
             user=user,

@@ -73,7 +73,8 @@ def test_two_services_in_one_container_each_with_its_own_result(shared, docker_c
     missing = migrator.migrate("common", [["/work/common/no-such-folder", "--json"]], 60, threading.Event())
     assert missing[0]["code"] == 2 and "no such file" in missing[0]["stderr"]
     attrs = docker_client.containers.get(migrator.container.id).attrs
-    assert attrs["HostConfig"]["NetworkMode"] == "none"
+    # No network, and none of the engine's network set-up (no libnetwork-setkey hook at its start).
+    assert attrs["HostConfig"]["NetworkMode"] == "none" and attrs["Config"]["NetworkDisabled"] is True
     assert attrs["HostConfig"]["ReadonlyRootfs"] is True
     assert attrs["HostConfig"]["CapDrop"] == ["ALL"] and "/tmp" in attrs["HostConfig"]["Tmpfs"]
     assert "no-new-privileges" in attrs["HostConfig"]["SecurityOpt"]
