@@ -302,10 +302,12 @@ def prune_cache(
     the older names of each (every run that reuses a cache names it again: without this a
     developer's engine gathered hundreds of names per cache, and every listing walks them all).
 
-    Never another live run's: the removal is not forced, so the engine refuses to delete a layer a
-    container still uses (a build step in flight) or that another image builds on; it is then only
-    untagged, and its layers go once nothing builds on them."""
+    Never another live run's: a name of a run whose owner is alive (or on another host) stays, and
+    the removal is not forced, so the engine refuses to delete a layer a container still uses (a
+    build step in flight) or that another image builds on; it is then only untagged, and its layers
+    go once nothing builds on them."""
     report = CleanupReport()
+    live = {run_id for run_id, run in engine_runs(client).items() if run.state != "gone"}
     groups: dict[tuple[str, str], list[CacheEntry]] = {}
     wanted = {f"{CACHE_REPO}/{_tag_safe(name)}" for name in services} if services is not None else None
     for entry in cache_entries(client):
@@ -317,8 +319,14 @@ def prune_cache(
         for index, entry in enumerate(entries):
             # A kept cache keeps its newest name only: every run that reused it added one.
             for tag in entry.tags if keep is not None and index >= max(0, keep) else sorted(entry.tags)[:-1]:
-                _remove_unforced(client, tag, tag, report)
+                if _tag_run(tag) not in live:
+                    _remove_unforced(client, tag, tag, report)
     return report
+
+
+def _tag_run(tag: str) -> str:
+    """The run a cache name was given by (`sandbox-cache/<service>:<role>.<run id>`)."""
+    return tag.rpartition(":")[2].partition(".")[2]
 
 
 def drop_cache(client: docker.DockerClient, selector: dict[str, list[str]] | None = None) -> CleanupReport:

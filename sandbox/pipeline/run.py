@@ -593,8 +593,8 @@ def verify_fleet(run: Run, services: list[ServiceConfig]) -> FleetResult:
 
 def _bound_cache(run: Run, names: set[str]) -> threading.Thread:
     """Bound the docker build cache of the run's services (the newest --cache-keep per service and
-    role stay; without --cache-keep every cache stays under its newest name only, which no other live
-    run can miss: runs use their images by id), on a thread beside the run's first stages: listing
+    role stay; without --cache-keep every cache stays under its newest name only; a name a live run
+    gave stays too), on a thread beside the run's first stages: listing
     the cache walks every image of the engine, seconds on a busy one, which the run's end should not
     wait for. The caches this run adds
     are bounded by the next run, so at most N+1 per service and role are ever kept. A run that built

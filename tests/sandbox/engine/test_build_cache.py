@@ -122,6 +122,26 @@ def test_the_default_bound_keeps_every_cache_under_its_newest_name(docker_client
     )
 
 
+def test_a_name_given_by_a_live_run_stays_until_that_run_is_gone(docker_client, mark) -> None:
+    # Two runs of one service reuse one cache; the first is still live (an object of its own on
+    # the engine, owned by this process), so a bound leaves its name: never another live run's.
+    service = f"cachetest-{mark}"
+    first = _run(docker_client, mark, service, "same")[0]
+    network = docker_client.networks.create(
+        f"cachetest-{mark}", labels={**labels_for(first, "access"), "cachetest": mark}
+    )
+    try:
+        second = _run(docker_client, mark, service, "same")[0]
+        assert prune_cache(docker_client, keep=None, services={service}).errors == []
+        assert _cache_tags(docker_client, service) == sorted(
+            f"{CACHE_REPO}/{service}:service-image.{run}" for run in (first, second)
+        )
+    finally:
+        network.remove()
+    prune_cache(docker_client, keep=None, services={service})  # the first run is gone now
+    assert _cache_tags(docker_client, service) == [f"{CACHE_REPO}/{service}:service-image.{second}"]
+
+
 def test_the_bound_keeps_a_cache_a_container_uses_until_it_is_free(docker_client, mark) -> None:
     service = f"cachetest-{mark}"
     _run(docker_client, mark, service, "in-use")
