@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -79,3 +81,11 @@ def migrate_twice(root: Path, **kwargs):
 
 def read(root: Path, rel: str) -> str:
     return (root / rel).read_text()
+
+
+def python_output(code: str, cwd: Path) -> str:
+    """What `python -c code` prints in `cwd` (stripped), once it exited 0 (else its stderr fails
+    the test): how a behaviour test runs migrated code on the installed new library."""
+    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.migrators.helpers import assert_codemod, dedent, migrate_twice, read, run_file, write_tree
+from tests.migrators.helpers import (
+    assert_codemod,
+    dedent,
+    migrate_twice,
+    python_output,
+    read,
+    run_file,
+    write_tree,
+)
 
 A = "aiomqtt"
 
@@ -804,18 +812,11 @@ def test_mq3_mq4_mq6_a_subclass_of_the_client():
 
 def test_mq3_migrated_subclass_is_built_by_the_installed_aiomqtt(tmp_path):
     # behaviour: the migrated subclass's super().__init__ arguments are accepted by aiomqtt 2.5.1
-    import subprocess
-    import sys
-
     code = SUBCLASS.replace('\n    DEFAULT = MqttClient("h", "module")\n', "\n")
     write_tree(tmp_path, {"svc/mq.py": code, "requirements.txt": "asyncio-mqtt==0.16.2\n"})
     migrate_twice(tmp_path, only=[A])
     probe = "import asyncio, mq\nasync def build():\n    return mq.MqttClient('localhost', 'n1').identifier\nprint(asyncio.run(build()))"
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], cwd=tmp_path / "svc", capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "n1"
+    assert python_output(probe, tmp_path / "svc") == "n1"
 
 
 def test_mq4_mq6_mq8_a_client_another_module_of_the_service_provides(tmp_path):

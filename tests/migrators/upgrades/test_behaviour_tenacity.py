@@ -7,7 +7,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from tests.migrators.helpers import dedent, migrate_twice, read, write_tree
+from tests.migrators.helpers import dedent, migrate_twice, python_output, read, write_tree
 
 MODULE = """
 
@@ -49,15 +49,10 @@ def test_migrated_module_keeps_raising_retryerror(tmp_path):
     assert "reraise" not in migrated
     assert "flaky.statistics" in migrated and "from tenacity import AsyncRetrying" in migrated
     assert not result.markers
-    proc = subprocess.run(
-        [sys.executable, "-c", "import retrying; print(retrying.run())"],
-        cwd=tmp_path / "svc",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    assert (
+        python_output("import retrying; print(retrying.run())", tmp_path / "svc")
+        == "('RetryError', 3, 'ValueError', 3, 'up', False, 'AsyncRetrying')"
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "('RetryError', 3, 'ValueError', 3, 'up', False, 'AsyncRetrying')"
     # the unmigrated module does not even import on tenacity 9 (tenacity._asyncio is gone)
     (tmp_path / "old").mkdir()
     (tmp_path / "old/retrying.py").write_text(MODULE)
@@ -116,15 +111,7 @@ def test_sync_functions_retried_with_an_async_sleep_return_coroutines_and_are_ma
     assert [c.rule for _, c in result.markers] == ["TN-6", "TN-6"]
     assert migrated.index("sync ping()") < migrated.index("def ping")
     assert migrated.index("sync _fetch()") < migrated.index("fetch = retry")
-    proc = subprocess.run(
-        [sys.executable, "-c", "import sleepers; print(sleepers.run())"],
-        cwd=tmp_path / "svc",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "([True, True], 3)"
+    assert python_output("import sleepers; print(sleepers.run())", tmp_path / "svc") == "([True, True], 3)"
 
 
 def test_random_wait_with_min_never_sleeps_below_min_on_9(tmp_path):
@@ -140,11 +127,7 @@ def test_random_wait_with_min_never_sleeps_below_min_on_9(tmp_path):
         "    try:\n        call()\n    except Exception:\n        pass\n"
         "print(min(c.args[0] for c in sleep.call_args_list) >= 1)\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=tmp_path
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "True"
+    assert python_output(probe, tmp_path) == "True"
 
 
 POLICIES = """
@@ -224,15 +207,10 @@ def test_async_sleep_spread_from_kwargs_or_imported_from_another_module_is_marke
     for name in ("spread", "spread_here", "imported", "through_module"):
         assert f"sync {name}() has an async sleep=" in migrated
     assert "sync sync_sleep()" not in migrated and "already_async()" not in migrated.split("def already")[0]
-    proc = subprocess.run(
-        [sys.executable, "-c", "import client; print(client.run())"],
-        cwd=tmp_path / "svc",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    assert (
+        python_output("import client; print(client.run())", tmp_path / "svc")
+        == "([True, True, True, True], 5, 6)"
     )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "([True, True, True, True], 5, 6)"
 
 
 def test_an_async_sleep_defined_in_another_module_is_known(tmp_path):
@@ -282,12 +260,4 @@ def test_an_async_sleep_defined_in_another_module_is_known(tmp_path):
     migrated = read(tmp_path, "svc/jobs.py")
     assert [(path, c.rule) for path, c in result.markers] == [("svc/jobs.py", "TN-6")] * 2
     assert "sync job()" in migrated and "sync job2()" in migrated and "sync job3()" not in migrated
-    proc = subprocess.run(
-        [sys.executable, "-c", "import jobs; print(jobs.run())"],
-        cwd=tmp_path / "svc",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "([True, True], 3)"
+    assert python_output("import jobs; print(jobs.run())", tmp_path / "svc") == "([True, True], 3)"
