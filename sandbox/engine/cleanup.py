@@ -307,20 +307,23 @@ def prune_cache(
     build step in flight) or that another image builds on; it is then only untagged, and its layers
     go once nothing builds on them."""
     report = CleanupReport()
-    live = {run_id for run_id, run in engine_runs(client).items() if run.state != "gone"}
     groups: dict[tuple[str, str], list[CacheEntry]] = {}
     wanted = {f"{CACHE_REPO}/{_tag_safe(name)}" for name in services} if services is not None else None
     for entry in cache_entries(client):
         if wanted is None or entry.repository in wanted:
             groups.setdefault((entry.repository, entry.role), []).append(entry)
+    dropped = []
     for entries in groups.values():
         # Newest by use: a run that reused a cached step tags the old layer again (run ids sort by time).
         entries.sort(key=lambda e: (max(e.tags), e.created), reverse=True)
         for index, entry in enumerate(entries):
             # A kept cache keeps its newest name only: every run that reused it added one.
-            for tag in entry.tags if keep is not None and index >= max(0, keep) else sorted(entry.tags)[:-1]:
-                if _tag_run(tag) not in live:
-                    _remove_unforced(client, tag, tag, report)
+            dropped += entry.tags if keep is not None and index >= max(0, keep) else sorted(entry.tags)[:-1]
+    if dropped:  # the engine's runs are listed only when there is a name to drop
+        live = {run_id for run_id, run in engine_runs(client).items() if run.state != "gone"}
+        for tag in dropped:
+            if _tag_run(tag) not in live:
+                _remove_unforced(client, tag, tag, report)
     return report
 
 

@@ -27,19 +27,12 @@ _lowered = threading.local()
 
 
 def serve_writes_behind_queries() -> None:
-    """Lower the calling thread's CPU priority to WRITE_NICE, once per thread."""
-    if getattr(_lowered, "done", False):
+    """Lower the calling thread's CPU priority to WRITE_NICE, once per thread (Linux: setpriority on
+    a thread id is per thread; elsewhere it would renice the whole process, so it is left alone)."""
+    if getattr(_lowered, "done", False) or sys.platform != "linux":
         return
     _lowered.done = True
-    lower_priority(WRITE_NICE)
-
-
-def lower_priority(nice: int) -> None:
-    """Raise the calling thread's nice value (Linux: setpriority on a thread id is per thread).
-    Elsewhere it would renice the whole process, so it is left alone there."""
-    if sys.platform != "linux" or nice <= 0:
-        return
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITE_NICE)
     except OSError:
         pass  # a sandbox that forbids it: the writes run at the default priority
