@@ -11,9 +11,11 @@ import re
 import signal
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from docker.errors import ImageNotFound
 
 from sandbox.engine.cleanup import CACHE_REPO
 from sandbox.engine.labels import RUN_KEY
@@ -28,17 +30,31 @@ def _leftovers(client, run_id: str) -> list[str]:
 @pytest.fixture(scope="module")
 def fleet_run(tmp_path_factory, docker_client):
     """One `sandbox verify` over the whole fixture fleet; (repo, result, report, before-snapshot,
-    named caches). The caches ok-svc's builds are named as, read at once: a later run of a service
-    of that name (another test module's) drops the older names of each cache it keeps."""
+    named caches: role -> the id, last step and labels of ok-svc's image named by the run)."""
     repo = write_fleet(tmp_path_factory.mktemp("repo"))
     before = snapshot(repo / "services")
-    result = sandbox(repo, "verify", "--all", "-j", "3")
-    report = run_report(repo)
-    caches = {
-        role: docker_client.images.get(f"{CACHE_REPO}/ok-svc:{role}.{report['run_id']}")
-        for role in ("service-image", "test-image")
-    }
-    return repo, result, report, before, caches
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(sandbox, repo, "verify", "--all", "-j", "3")
+        caches: dict[str, dict] = {}
+        while not running.done():
+            _read_caches(docker_client, repo, caches)
+            time.sleep(0.2)
+        result = running.result()
+    return repo, result, run_report(repo), before, caches
+
+
+def _read_caches(client, repo: Path, caches: dict[str, dict]) -> None:
+    """ok-svc's images named by the run, read while the run is live: a bound keeps a live run's
+    names, while a name of a finished run may go with any later run's bound (another test
+    module's run of a service of that name, side by side under -n)."""
+    runs = repo / ".sandbox" / "runs"
+    for run_id in (folder.name for folder in runs.iterdir()) if runs.is_dir() else ():
+        for role in {"service-image", "test-image"} - set(caches):
+            try:
+                image = client.images.get(f"{CACHE_REPO}/ok-svc:{role}.{run_id}")
+            except ImageNotFound:
+                continue
+            caches[role] = {"id": image.id, "last": image.history()[0]["CreatedBy"], "labels": image.labels}
 
 
 def _service(report: dict, name: str) -> dict:
@@ -60,10 +76,11 @@ def test_the_builds_are_caches_named_by_the_run_from_the_start(fleet_run) -> Non
     _, _, report, _, caches = fleet_run
     ok = _service(report, "ok-svc")
     built = next(s for s in ok["stages"] if s["name"] == "build")["details"]["image"]
+    assert set(caches) == {"service-image", "test-image"}
     for role, image in caches.items():
-        assert "LABEL sandbox." not in image.history()[0]["CreatedBy"], role
-        assert RUN_KEY not in image.labels, role
-    assert caches["service-image"].id == built
+        assert "LABEL sandbox." not in image["last"], role
+        assert RUN_KEY not in image["labels"], role
+    assert caches["service-image"]["id"] == built
 
 
 def test_the_fleet_migrates_in_one_shared_container_each_service_with_its_own_result(fleet_run) -> None:
